@@ -1,0 +1,90 @@
+"""Site settings: where Dockyard keeps its data, which config store it uses, which engines exist.
+
+Settings are per site (operator), never per app: an app's dockyard.yml names an engine
+(`local`, `tls-host`, ...) and the operator registers once where it is and its certificates.
+File: $DOCKYARD_HOME/settings.yml. Environment overrides: DOCKYARD_CONFIG_STORE.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from ruamel.yaml import YAML, YAMLError
+
+from dockyard.errors import DockyardError, NotFound
+
+
+class EngineSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str  # unix:///var/run/docker.sock or tcp://HOST:2376
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    config_store: str | None = None
+    engines: dict[str, EngineSettings] = {}
+
+
+def home() -> Path:
+    raw = os.environ.get("DOCKYARD_HOME") or "~/.local/share/dockyard"
+    path = Path(raw).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def settings_path() -> Path:
+    return home() / "settings.yml"
+
+
+def load() -> Settings:
+    path = settings_path()
+    if not path.exists():
+        return Settings()
+    try:
+        data = YAML(typ="safe").load(path.read_text()) or {}
+        return Settings.model_validate(data)
+    except (YAMLError, ValidationError) as exc:
+        raise DockyardError(f"{path}: invalid settings file: {exc}") from None
+
+
+def save(settings: Settings) -> None:
+    path = settings_path()
+    tmp = path.with_suffix(".tmp")
+    yaml = YAML()
+    with tmp.open("w") as fh:
+        yaml.dump(settings.model_dump(exclude_none=True), fh)
+    tmp.replace(path)
+
+
+def config_store_url(settings: Settings | None = None) -> str:
+    """DOCKYARD_CONFIG_STORE, else the settings file, else the embedded SQLite store."""
+    env = os.environ.get("DOCKYARD_CONFIG_STORE")
+    if env:
+        return env
+    settings = settings or load()
+    return settings.config_store or f"sqlite:///{home() / 'config.db'}"
+
+
+def default_local_engine() -> EngineSettings:
+    return EngineSettings(host=os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
+
+
+def engine(name: str, settings: Settings | None = None) -> EngineSettings:
+    settings = settings or load()
+    if name in settings.engines:
+        return settings.engines[name]
+    if name == "local":
+        return default_local_engine()
+    known = ", ".join(sorted({"local", *settings.engines})) or "local"
+    raise NotFound(
+        f"engine {name!r} is not registered (known: {known})",
+        hint=f"register it: dockyard engine add {name} --host tcp://HOST:2376 "
+        "--tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem",
+    )
