@@ -1,0 +1,125 @@
+"""Build once: the image for a git commit, tagged by its short sha, pushed to the registries.
+
+Promotion later moves the pushed digest; nothing is ever rebuilt per environment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker.errors
+
+from dockyard.build.git import Commit
+from dockyard.engine.client import Engine, engine_error, short_reason
+from dockyard.errors import BuildError, EngineError, RegistryError
+from dockyard.state.db import Build, StateDB
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BuildResult:
+    app: str
+    commit: Commit
+    tag: str
+    image_id: str
+    reused: bool
+    digests: dict[str, str] = field(default_factory=dict)  # registry host -> repo@digest
+
+    def ref_for(self, registry: str | None) -> str:
+        return self.digests[registry] if registry else f"{self.app}:{self.tag}"
+
+
+def image_labels(commit: Commit) -> dict[str, str]:
+    return {
+        "dockyard.commit": commit.sha,
+        "dockyard.branch": commit.branch or "",
+        "dockyard.dirty": "true" if commit.dirty else "false",
+        "dockyard.built-at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "org.opencontainers.image.revision": commit.sha,
+    }
+
+
+def _stream(lines: Iterable[dict], progress: Progress, what: str) -> dict:
+    """Follow a build/push JSON stream; raise on its error lines; return the last aux object."""
+    aux: dict = {}
+    for line in lines:
+        if "error" in line:
+            raise BuildError(f"{what}: {line['error'].strip()}")
+        if "aux" in line:
+            aux = line["aux"]
+        text = (line.get("stream") or line.get("status") or "").strip()
+        if text:
+            progress(text)
+    return aux
+
+
+def existing_image(engine: Engine, app: str, commit: Commit) -> str | None:
+    """An image of this exact commit already built on the engine (never reused for a dirty tree)."""
+    if commit.dirty:
+        return None
+    try:
+        image = engine.client.images.get(f"{app}:{commit.tag}")
+    except docker.errors.ImageNotFound:
+        return None
+    except docker.errors.DockerException as exc:
+        raise engine_error("looking up the image", exc) from None
+    if (image.labels or {}).get("dockyard.commit") != commit.sha:
+        return None
+    return str(image.id)
+
+
+def build_image(engine: Engine, app: str, context: Path, dockerfile: str, args: dict[str, str],
+                commit: Commit, progress: Progress) -> str:
+    if not (context / dockerfile).is_file():
+        raise BuildError(f"{context / dockerfile}: Dockerfile not found (build.dockerfile in dockyard.yml)")
+    try:
+        stream = engine.client.api.build(
+            path=str(context), dockerfile=dockerfile, tag=f"{app}:{commit.tag}", labels=image_labels(commit),
+            buildargs=args, rm=True, forcerm=True, decode=True,
+        )
+        aux = _stream(stream, progress, f"building {app}:{commit.tag}")
+    except docker.errors.DockerException as exc:
+        raise engine_error(f"building {app}:{commit.tag}", exc) from None
+    if "ID" not in aux:
+        raise BuildError(f"building {app}:{commit.tag}: the engine returned no image id")
+    return str(aux["ID"])
+
+
+def push_image(engine: Engine, app: str, tag: str, registry: str, progress: Progress) -> str:
+    """Tag and push to one registry; return `registry/app@sha256:...`."""
+    repo = f"{registry}/{app}"
+    try:
+        engine.client.api.tag(f"{app}:{tag}", repo, tag)
+        aux = _stream(engine.client.api.push(repo, tag=tag, stream=True, decode=True), progress,
+                      f"pushing {repo}:{tag}")
+    except BuildError as exc:
+        raise RegistryError(f"registry {registry} refused {app}:{tag}: {exc.message.split(': ', 1)[-1]}",
+                            hint=f"check the registry answers: curl http://{registry}/v2/") from None
+    except (docker.errors.DockerException, EngineError) as exc:
+        raise RegistryError(f"pushing {repo}:{tag} failed: {short_reason(exc)}") from None
+    digest = aux.get("Digest")
+    if not digest:
+        raise RegistryError(f"registry {registry} did not return a digest for {repo}:{tag}")
+    return f"{repo}@{digest}"
+
+
+def build_and_push(engine: Engine, db: StateDB, app: str, context: Path, dockerfile: str,
+                   args: dict[str, str], commit: Commit, registries: list[str], progress: Progress,
+                   force: bool = False) -> BuildResult:
+    image_id = None if force else existing_image(engine, app, commit)
+    reused = image_id is not None
+    if image_id is None:
+        image_id = build_image(engine, app, context, dockerfile, args, commit, progress)
+        db.record_build(Build(app, commit.sha, commit.tag, image_id, commit.branch, commit.dirty, time.time()))
+    result = BuildResult(app=app, commit=commit, tag=commit.tag, image_id=image_id, reused=reused)
+    # Always push: it is cheap when the registry has the layers, and repairs a registry that lost them.
+    for registry in registries:
+        ref = push_image(engine, app, commit.tag, registry, progress)
+        repo, digest = ref.split("@", 1)
+        db.record_push(app, commit.tag, registry, repo, digest)
+        result.digests[registry] = ref
+    return result

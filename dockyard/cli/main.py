@@ -1,0 +1,69 @@
+"""The `dockyard` command: thin Typer commands that parse, call, print.
+
+User mistakes surface as DockyardError: one clear message on stderr and a non-zero exit,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dockyard.cli import ops_cmds, release_cmds, site_cmds
+from dockyard.cli.common import err_console, options
+
+app = typer.Typer(
+    name="dockyard",
+    help="From a git commit to production on Docker: one image, every environment.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _global(
+    spec_file: Annotated[Path, typer.Option("--file", "-f", help="The app spec.", envvar="DOCKYARD_FILE")] = Path(
+        "dockyard.yml"),
+) -> None:
+    options.spec_file = spec_file
+
+
+app.command()(ops_cmds.init)
+app.command()(release_cmds.build)
+app.command()(release_cmds.deploy)
+app.command()(release_cmds.promote)
+app.command()(release_cmds.rollback)
+app.command()(release_cmds.releases)
+app.command()(ops_cmds.ps)
+app.command("exec")(ops_cmds.exec_)
+app.command()(site_cmds.doctor)
+app.add_typer(site_cmds.engine_app, name="engine")
+
+
+def _register_config() -> None:
+    from dockyard.cli.config_cmds import config_app, secret_app
+
+    app.add_typer(config_app, name="config")
+    app.add_typer(secret_app, name="secret")
+
+
+_register_config()
+
+
+def main() -> None:
+    from rich.markup import escape
+
+    from dockyard.errors import DockyardError
+
+    try:
+        app()
+    except DockyardError as exc:
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,120 @@
+"""ps, exec, init: looking at and into what runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dockyard.cli.common import console, load_app_spec, options, print_json
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _health(url: str | None, path: str | None, running: bool) -> str:
+    import httpx
+
+    if not running:
+        return "down"
+    if not url or not path:
+        return "running"
+    try:
+        return "healthy" if httpx.get(url + path, timeout=1.0).status_code < 400 else "unhealthy"
+    except httpx.HTTPError:
+        return "unhealthy"
+
+
+def ps(
+    env: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
+    as_json: Json = False,
+) -> None:
+    """List the app's containers in every environment (or one), with state, health, release and URL.
+
+    Example: dockyard ps production --json
+    """
+    from rich.table import Table
+
+    from dockyard.deploy.observe import observe
+    from dockyard.engine.client import connect
+
+    spec = load_app_spec()
+    envs = [env] if env else spec.env_names()
+    rows = []
+    for name in envs:
+        engine = connect(spec.environment(name).engine)
+        try:
+            rows += observe(engine, spec.app, name)
+        finally:
+            engine.close()
+    paths = {s: (svc.health.path if svc.health else None) for s, svc in spec.services.items()}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        health = list(pool.map(lambda r: _health(r.url, paths.get(r.service), r.running), rows))
+    if as_json:
+        print_json([{"app": r.app, "env": r.env, "service": r.service, "replica": r.replica, "name": r.name,
+                     "id": r.id[:12], "state": r.state, "health": h, "release": r.release, "commit": r.commit,
+                     "url": r.url} for r, h in zip(rows, health, strict=True)])
+        return
+    table = Table("env", "service", "name", "state", "health", "release", "url")
+    for r, h in zip(rows, health, strict=True):
+        colour = "green" if h in ("healthy", "running") else "red"
+        table.add_row(r.env, r.service, r.name, r.state, f"[{colour}]{h}[/]", r.release, r.url or "")
+    console.print(table)
+
+
+def exec_(
+    env: Annotated[str, typer.Argument(help="Environment.")],
+    service: Annotated[str, typer.Argument(help="Service.")],
+    command: Annotated[list[str] | None, typer.Argument(help="Command to run (after --); default sh.")] = None,
+    replica: Annotated[int, typer.Option(help="Which replica.")] = 1,
+) -> None:
+    """Run a command (a shell by default) inside a running container of SERVICE in ENV, for troubleshooting.
+
+    Example: dockyard exec staging web -- sh
+    """
+    from dockyard.deploy.observe import observe
+    from dockyard.engine.client import connect
+    from dockyard.errors import NotFound
+
+    spec = load_app_spec()
+    env_spec = spec.environment(env)
+    engine = connect(env_spec.engine)
+    try:
+        running = [r for r in observe(engine, spec.app, env) if r.service == service and r.running]
+    finally:
+        engine.close()
+    target = next((r for r in running if r.replica == replica), running[0] if running else None)
+    if target is None:
+        raise NotFound(f"no running container of {spec.app}/{env}/{service}", hint=f"dockyard ps {env}")
+    argv = ["docker", "-H", engine.config.host]
+    if engine.config.tls_ca or engine.config.tls_cert:
+        argv += ["--tlsverify", f"--tlscacert={engine.config.tls_ca}", f"--tlscert={engine.config.tls_cert}",
+                 f"--tlskey={engine.config.tls_key}"]
+    argv += ["exec", "-i"] + (["-t"] if sys.stdin.isatty() and sys.stdout.isatty() else [])
+    argv += [target.name, *(command or ["sh"])]
+    raise typer.Exit(subprocess.call(argv))
+
+
+def init(
+    app_name: Annotated[str | None, typer.Option("--app", help="App name (default: the folder's name).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter dockyard.yml in the current folder.
+
+    Example: dockyard init --app shop-api
+    """
+    import re
+
+    from dockyard.errors import UsageError
+    from dockyard.spec import starter_spec
+
+    path: Path = options.spec_file
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; use --force to overwrite it")
+    name = app_name or re.sub(r"[^a-z0-9-]+", "-", Path(os.getcwd()).name.lower()).strip("-") or "app"
+    path.write_text(starter_spec(name))
+    console.print(f"wrote {path}: edit it, then run [bold]dockyard build[/]")

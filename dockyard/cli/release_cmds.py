@@ -1,0 +1,146 @@
+"""build, deploy, promote, rollback, releases: the path of one image through the environments."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+from dockyard.cli.common import console, load_app_spec, print_json, say
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+
+
+def _deployer(quiet: bool = False):
+    from dockyard.config.service import open_config_service
+    from dockyard.deploy.deployer import Deployer
+    from dockyard.state.db import StateDB
+
+    return Deployer(load_app_spec(), open_config_service(), StateDB(), report=(lambda _l: None) if quiet else say)
+
+
+def _print_outcome(outcome, as_json: bool) -> None:
+    if as_json:
+        data = asdict(outcome)
+        data["actions"] = [{"kind": a.kind.value, "service": a.service, "replica": a.replica,
+                            "reason": a.reason, "container": a.container.name if a.container else None}
+                           for a in outcome.actions]
+        print_json(data)
+        return
+    if outcome.dry_run:
+        say(f"plan for {outcome.app}/{outcome.env} -> release {outcome.release_id} (dry run, nothing changed):")
+        for action in outcome.actions:
+            say(f"  {action.describe()}")
+        return
+    console.print(f"[green]{outcome.app}/{outcome.env}[/] runs release [bold]{outcome.release_id}[/] "
+                  f"(image {outcome.image}, config revision {outcome.config_revision})")
+    for url in outcome.urls:
+        say(f"  {url}")
+
+
+def build(
+    no_push: Annotated[bool, typer.Option("--no-push", help="Build only; push nothing.")] = False,
+    allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="Build uncommitted changes, tagged -dirty.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if this commit was built.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Build the image of the current git commit once, and push it to the registries the environments use.
+
+    Example: dockyard build
+    """
+    from dockyard.build.builder import build_and_push
+    from dockyard.build.git import head_commit
+    from dockyard.deploy.deployer import used_registries
+    from dockyard.engine.client import connect
+    from dockyard.errors import BuildError
+    from dockyard.state.db import StateDB
+
+    spec = load_app_spec()
+    commit = head_commit(spec.base_dir)
+    if commit.dirty and not allow_dirty:
+        raise BuildError(f"{spec.base_dir}: uncommitted changes; an image must come from a commit",
+                         hint="commit them, or build anyway with --allow-dirty (tagged -dirty)")
+    registries = [] if no_push else used_registries(spec)
+    engine = connect("local")
+    with console.status(f"building {spec.app}:{commit.tag}") as status:
+        result = build_and_push(engine, StateDB(), spec.app, spec.base_dir / spec.build.context,
+                                spec.build.dockerfile, spec.build.args, commit, registries,
+                                progress=lambda line: status.update(f"{spec.app}:{commit.tag}  {line[:100]}"),
+                                force=force)
+    if as_json:
+        print_json({"app": result.app, "commit": commit.sha, "tag": result.tag, "image_id": result.image_id,
+                    "reused": result.reused, "dirty": commit.dirty, "pushed": result.digests})
+        return
+    verb = "reused" if result.reused else "built"
+    console.print(f"[green]{verb}[/] {spec.app}:{result.tag} ({result.image_id[:19]})")
+    for ref in result.digests.values():
+        say(f"  pushed {ref}")
+
+
+def deploy(
+    env: Annotated[str, typer.Argument(help="Environment name from dockyard.yml.")],
+    image: Annotated[str | None, typer.Option("--image", help="Deploy this image instead of HEAD's build.")] = None,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+) -> None:
+    """Deploy the current commit's image (or --image) with the environment's configuration.
+
+    Example: dockyard deploy testing --dry-run
+    """
+    _print_outcome(_deployer(quiet=as_json).deploy(env, image=image, dry_run=dry_run), as_json)
+
+
+def promote(
+    source: Annotated[str, typer.Argument(help="Environment whose live release moves on.")],
+    target: Annotated[str | None, typer.Argument(help="Target env (default: the next one).")] = None,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+) -> None:
+    """Move the release that runs in SOURCE (the same image digest, never a rebuild) to the next environment.
+
+    Example: dockyard promote testing staging
+    """
+    from dockyard.deploy.promote import promote as run_promote
+
+    _print_outcome(run_promote(_deployer(quiet=as_json), source, target, dry_run=dry_run), as_json)
+
+
+def rollback(
+    env: Annotated[str, typer.Argument(help="Environment to roll back.")],
+    as_json: Json = False,
+) -> None:
+    """Restore the previous release of ENV: its image and its configuration together.
+
+    Example: dockyard rollback production
+    """
+    from dockyard.deploy.promote import rollback as run_rollback
+
+    _print_outcome(run_rollback(_deployer(quiet=as_json), env), as_json)
+
+
+def releases(
+    env: Annotated[str, typer.Argument(help="Environment name.")],
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    as_json: Json = False,
+) -> None:
+    """List the releases of ENV, newest first: release id, image, commit, config revision, status.
+
+    Example: dockyard releases production --json
+    """
+    from rich.table import Table
+
+    from dockyard.state.db import StateDB
+
+    spec = load_app_spec()
+    spec.environment(env)
+    rows = StateDB().releases(spec.app, env, limit)
+    if as_json:
+        print_json([asdict(r) for r in rows])
+        return
+    table = Table("seq", "release", "status", "commit", "config rev", "image", "by", "note")
+    for r in rows:
+        table.add_row(str(r.seq), r.release_id, r.status, (r.commit_sha or "")[:7], str(r.config_revision),
+                      r.image, r.author, r.note)
+    console.print(table)

@@ -1,0 +1,157 @@
+"""engine add|ls|rm and doctor: the site's engines, and a check of everything Dockyard needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dockyard.cli.common import console, options, print_json
+
+engine_app = typer.Typer(help="Register the site's Docker engines (local socket or tcp:// with TLS).",
+                         no_args_is_help=True)
+
+
+@engine_app.command("add")
+def engine_add(
+    name: Annotated[str, typer.Argument(help="Name apps use in dockyard.yml (engine: NAME).")],
+    host: Annotated[str, typer.Option("--host", help="unix:///var/run/docker.sock or tcp://HOST:2376")],
+    tls_ca: Annotated[Path | None, typer.Option("--tls-ca", help="CA that signed the engine's cert.")] = None,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Client certificate.")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Client key.")] = None,
+) -> None:
+    """Register (or replace) an engine. Certificates are referenced by path, never copied into apps.
+
+    Example: dockyard engine add tls-host --host tcp://10.0.0.5:2376 --tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem
+    """
+    from dockyard import settings
+    from dockyard.errors import UsageError
+
+    if not host.startswith(("unix://", "tcp://", "ssh://")):
+        raise UsageError(f"--host {host!r}: use unix:///path/docker.sock or tcp://HOST:PORT")
+    paths = {"--tls-ca": tls_ca, "--tls-cert": tls_cert, "--tls-key": tls_key}
+    for flag, path in paths.items():
+        if path is not None and not path.is_file():
+            raise UsageError(f"{flag} {path}: no such file")
+    if bool(tls_cert) != bool(tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    site = settings.load()
+    site.engines[name] = settings.EngineSettings(
+        host=host, **{k: str(v.resolve()) for k, v in
+                      {"tls_ca": tls_ca, "tls_cert": tls_cert, "tls_key": tls_key}.items() if v})
+    settings.save(site)
+    console.print(f"engine [bold]{name}[/] -> {host}" + (" (TLS)" if tls_ca or tls_cert else ""))
+
+
+@engine_app.command("ls")
+def engine_ls(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the registered engines. Example: dockyard engine ls"""
+    from dockyard import settings
+
+    site = settings.load()
+    engines = {"local": settings.default_local_engine(), **site.engines}
+    if as_json:
+        print_json({n: e.model_dump() for n, e in engines.items()})
+        return
+    for name, cfg in engines.items():
+        console.print(f"{name:12} {cfg.host}" + ("  TLS" if cfg.tls_ca or cfg.tls_cert else ""))
+
+
+@engine_app.command("rm")
+def engine_rm(name: Annotated[str, typer.Argument()]) -> None:
+    """Forget an engine. Example: dockyard engine rm tls-host"""
+    from dockyard import settings
+    from dockyard.errors import NotFound
+
+    site = settings.load()
+    if site.engines.pop(name, None) is None:
+        raise NotFound(f"engine {name!r} is not registered")
+    settings.save(site)
+
+
+def _check(label: str, probe: Callable[[], str]) -> bool:
+    from dockyard.errors import DockyardError
+
+    try:
+        detail = probe()
+    except DockyardError as exc:
+        console.print(f"[red]FAIL[/] {label}: {exc}", highlight=False)
+        return False
+    console.print(f"[green]ok[/]   {label}: {detail}", highlight=False)
+    return True
+
+
+def doctor() -> None:
+    """Check the engines, the config store, the registries and secrets delivery; say how to fix each.
+
+    Example: dockyard doctor
+    """
+    import shutil
+
+    import httpx
+
+    from dockyard import settings
+    from dockyard.config.store import open_default_store
+    from dockyard.deploy.secretfiles import fs_type, secrets_root
+    from dockyard.engine.client import connect
+    from dockyard.errors import DockyardError, RegistryError
+
+    spec = None
+    if options.spec_file.exists():
+        from dockyard.spec import load_spec
+
+        spec = load_spec(options.spec_file)
+    engines = {"local", *settings.load().engines}
+    if spec:
+        engines |= {spec.environment(e).engine for e in spec.env_names()}
+
+    def engine_probe(name: str) -> Callable[[], str]:
+        def probe() -> str:
+            engine = connect(name, timeout=10)
+            try:
+                return f"Docker {engine.client.version().get('Version')} at {engine.config.host}"
+            finally:
+                engine.close()
+        return probe
+
+    def store_probe() -> str:
+        store = open_default_store()
+        try:
+            return f"{settings.config_store_url()} (revision {store.current_revision()})"
+        finally:
+            store.close()
+
+    def registry_probe(host: str) -> Callable[[], str]:
+        def probe() -> str:
+            try:
+                status = httpx.get(f"http://{host}/v2/", timeout=3).status_code
+            except httpx.HTTPError as exc:
+                raise RegistryError(f"not reachable ({type(exc).__name__})",
+                                    hint="start it: scripts/setup.sh start") from None
+            if status != 200:
+                raise RegistryError(f"GET /v2/ answered {status}", hint="a registry without auth is expected")
+            return "answers /v2/"
+        return probe
+
+    def git_probe() -> str:
+        if not shutil.which("git"):
+            raise DockyardError("git is not installed", hint="apt-get install git")
+        return "installed"
+
+    def tmpfs_probe() -> str:
+        root = secrets_root()
+        kind = fs_type(Path("/proc/mounts").read_text(), root) if root.exists() else None
+        return f"{root} on {kind}" if kind == "tmpfs" else f"{root} will be mounted as tmpfs on first deploy"
+
+    results = [_check(f"engine {name}", engine_probe(name)) for name in sorted(engines)]
+    results.append(_check("config store", store_probe))
+    if spec:
+        from dockyard.deploy.deployer import used_registries
+
+        results += [_check(f"registry {host}", registry_probe(host)) for host in used_registries(spec)]
+    results.append(_check("git", git_probe))
+    results.append(_check("secret files", tmpfs_probe))
+    if not all(results):
+        raise typer.Exit(1)

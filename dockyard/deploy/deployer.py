@@ -1,0 +1,189 @@
+"""Deploy a release (image digest, config revision) to one environment.
+
+Order matters for "nothing half-applied": everything that can fail on bad input (missing
+config, template errors, unknown image) fails before the first container is touched.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import docker.errors
+
+from dockyard.build.git import head_commit
+from dockyard.build.registry import split_ref
+from dockyard.config.render import render_files
+from dockyard.config.service import ConfigService
+from dockyard.deploy.executor import Executor, Workload
+from dockyard.deploy.health import HealthCheck
+from dockyard.deploy.lock import env_lock
+from dockyard.deploy.observe import observe
+from dockyard.engine.client import Engine, connect, engine_error, short_reason
+from dockyard.engine.containers import ReplicaSpec, choose_user
+from dockyard.errors import DeployError, DockyardError, MissingConfigError, RegistryError
+from dockyard.plan.deploy import Action, Desired, is_noop, plan_deploy
+from dockyard.plan.release import config_fingerprint, release_id, replica_config_hash
+from dockyard.spec import AppSpec
+from dockyard.state.db import StateDB
+
+Report = Callable[[str], None]
+
+
+@dataclass
+class DeployOutcome:
+    app: str
+    env: str
+    release_id: str
+    image: str
+    commit: str | None
+    config_revision: int
+    actions: list[Action]
+    dry_run: bool = False
+    urls: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return not is_noop(self.actions)
+
+
+def author() -> str:
+    return os.environ.get("DOCKYARD_USER") or getpass.getuser()
+
+
+def registry_host(spec: AppSpec, env: str) -> str | None:
+    name = spec.environment(env).registry
+    return spec.registries[name] if name else None
+
+
+def used_registries(spec: AppSpec) -> list[str]:
+    """The registries some environment deploys from: where a build is pushed."""
+    return sorted({host for env in spec.env_names() if (host := registry_host(spec, env))})
+
+
+def image_for_head(spec: AppSpec, env: str, db: StateDB) -> str:
+    """The image this checkout's commit was built and pushed as, for the env's registry."""
+    commit = head_commit(spec.base_dir)
+    registry = registry_host(spec, env)
+    if registry:
+        pushed = db.pushes(spec.app, commit.tag)
+        if registry not in pushed:
+            raise DeployError(f"commit {commit.tag} has not been built and pushed to {registry}",
+                              hint="run: dockyard build")
+        repo, digest = pushed[registry]
+        return f"{repo}@{digest}"
+    if db.build(spec.app, commit.tag) is None:
+        raise DeployError(f"commit {commit.tag} has not been built", hint="run: dockyard build")
+    return f"{spec.app}:{commit.tag}"
+
+
+def ensure_image(engine: Engine, ref: str) -> dict:
+    """The image's inspect data on the engine, pulling it from its registry when absent."""
+    try:
+        return engine.client.images.get(ref).attrs
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.DockerException as exc:
+        raise engine_error(f"looking up {ref}", exc) from None
+    try:
+        return engine.client.images.pull(ref).attrs
+    except docker.errors.DockerException as exc:
+        raise RegistryError(f"engine {engine.name!r} cannot pull {ref}: {short_reason(exc)}",
+                            hint="was it built and pushed? dockyard build") from None
+
+
+class Deployer:
+    def __init__(self, spec: AppSpec, config: ConfigService, db: StateDB, report: Report) -> None:
+        self.spec = spec
+        self.config = config
+        self.db = db
+        self.report = report
+
+    def deploy(self, env: str, image: str | None = None, config_revision: int | None = None,
+               dry_run: bool = False, note: str = "") -> DeployOutcome:
+        spec, env_spec = self.spec, self.spec.environment(env)
+        image = image or image_for_head(spec, env, self.db)
+        resolved = self.config.resolve(env, spec.app, revision=config_revision)
+        missing = self.config.missing_required(resolved, spec.config.required)
+        if missing:
+            raise MissingConfigError(spec.app, env, missing)
+        files = render_files(spec.config.files, spec.base_dir, resolved.plain_values())
+        engine = connect(env_spec.engine)
+        try:
+            image_attrs = ensure_image(engine, image)
+            digest = split_ref(image)[1] or image_attrs["Id"]
+            commit = (image_attrs.get("Config", {}).get("Labels") or {}).get("dockyard.commit")
+            release = release_id(digest, config_fingerprint(resolved.plain_values(), files))
+            workload = self._workload(env, image, image_attrs, release, resolved, files, commit,
+                                      engine.is_local_host)
+            desired = [Desired(name, spec.replicas_for(env, name), workload.replicas[(name, 1)].config_hash,
+                               release) for name in spec.services]
+            with env_lock(spec.app, env):
+                actions = plan_deploy(desired, observe(engine, spec.app, env))
+                outcome = DeployOutcome(spec.app, env, release, image, commit, resolved.revision, actions,
+                                        dry_run=dry_run)
+                if dry_run:
+                    return outcome
+                self._apply(engine, env_spec.strategy, workload, outcome, note)
+            outcome.urls = [c.url for c in observe(engine, spec.app, env) if c.url]
+            return outcome
+        finally:
+            engine.close()
+
+    def _apply(self, engine: Engine, strategy: str, workload: Workload, outcome: DeployOutcome,
+               note: str) -> None:
+        live = self.db.live_release(outcome.app, outcome.env)
+        if not outcome.changed and live and live.release_id == outcome.release_id:
+            self.report(f"{outcome.app}/{outcome.env} already runs release {outcome.release_id}")
+            return
+        for action in outcome.actions:
+            self.report(action.describe())
+        try:
+            Executor(engine, workload, strategy, self.report).apply(outcome.actions)
+        except DockyardError as exc:
+            self.db.add_release(outcome.app, outcome.env, outcome.release_id, outcome.image, outcome.commit,
+                                outcome.config_revision, "failed", author(), note or exc.message[:200])
+            raise
+        self.db.add_release(outcome.app, outcome.env, outcome.release_id, outcome.image, outcome.commit,
+                            outcome.config_revision, "live", author(), note)
+
+    def _workload(self, env: str, image: str, image_attrs: dict, release: str, resolved, files: dict,
+                  commit: str | None, local_engine: bool) -> Workload:
+        spec = self.spec
+        secrets = resolved.secret_values()
+        as_files = spec.config.secrets == "file" and bool(secrets)
+        if as_files and not local_engine:
+            raise DeployError(
+                f"{spec.app}/{env}: secrets as files need an engine on this host; "
+                f"engine {spec.environment(env).engine!r} is remote",
+                hint="set config.secrets: env in dockyard.yml, or use a swarm engine")
+        base_env = resolved.plain_values() if not secrets else {
+            k: v for k, v in resolved.plain_values().items() if k not in secrets}
+        if not as_files:
+            base_env.update(secrets)
+        image_user = (image_attrs.get("Config") or {}).get("User")
+        replicas: dict[tuple[str, int], ReplicaSpec] = {}
+        health: dict[str, HealthCheck] = {}
+        for name, service in spec.services.items():
+            fields = service.model_dump(mode="json", exclude={"replicas"})
+            config_hash = replica_config_hash(release, fields)
+            environment = {**base_env, **service.env, "DOCKYARD_APP": spec.app, "DOCKYARD_ENV": env,
+                           "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
+            if commit:
+                environment["DOCKYARD_COMMIT"] = commit
+            resources = service.resources
+            count = spec.replicas_for(env, name)
+            for replica in range(1, max(count, 1) + 1):
+                replicas[(name, replica)] = ReplicaSpec(
+                    app=spec.app, env=env, service=name, replica=replica, image=image, release_id=release,
+                    config_hash=config_hash, config_revision=resolved.revision, commit=commit,
+                    command=service.command, port=service.port,
+                    cpus=resources.cpus if resources else None, memory=resources.memory if resources else None,
+                    user=choose_user(service.user, image_user), environment=environment)
+            check = service.health
+            health[name] = HealthCheck(path=check.path, interval=check.interval, timeout=check.timeout,
+                                       start_period=check.start_period) if check else HealthCheck(path=None)
+        return Workload(replicas=replicas, health=health, files=files,
+                        secret_files=secrets if as_files else {})

@@ -1,0 +1,169 @@
+"""Apply a deploy plan on an engine: start new replicas, wait for health, then retire the old.
+
+Old containers keep serving until every new one is healthy; if any new one fails, every
+container this deploy made is removed and the old ones keep their names: nothing is
+half-applied. `rolling` starts one new replica at a time, `recreate` starts them all at once.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+import docker.errors
+from docker.models.containers import Container
+
+from dockyard.deploy.health import HealthCheck, HealthResult, wait_healthy
+from dockyard.deploy.secretfiles import remove_secret_files, write_secret_files
+from dockyard.engine import labels as L
+from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.containers import ReplicaSpec, create_kwargs
+from dockyard.errors import DockyardError, HealthCheckFailed
+from dockyard.plan.deploy import Action, Kind
+
+Report = Callable[[str], None]
+
+
+@dataclass
+class Workload:
+    """Everything the executor needs to start any replica of this release."""
+
+    replicas: dict[tuple[str, int], ReplicaSpec]
+    health: dict[str, HealthCheck]
+    files: dict[str, bytes] = field(default_factory=dict)
+    secret_files: dict[str, str] = field(default_factory=dict)
+
+
+def files_archive(files: dict[str, bytes]) -> bytes:
+    """A tar of the rendered config files, with their parent directories, for put_archive at /."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        seen: set[str] = set()
+        for target, data in sorted(files.items()):
+            parts = target.strip("/").split("/")
+            for depth in range(1, len(parts)):
+                directory = "/".join(parts[:depth])
+                if directory not in seen:
+                    seen.add(directory)
+                    info = tarfile.TarInfo(directory)
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+            info = tarfile.TarInfo("/".join(parts))
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def last_logs(container: Container, lines: int = 20) -> str:
+    try:
+        return container.logs(tail=lines).decode(errors="replace").rstrip()
+    except docker.errors.DockerException:
+        return "(logs unavailable)"
+
+
+class Executor:
+    def __init__(self, engine: Engine, workload: Workload, strategy: str, report: Report) -> None:
+        self.engine = engine
+        self.workload = workload
+        self.strategy = strategy
+        self.report = report
+        self.started: list[Container] = []
+        self.renamed: list[tuple[Container, str]] = []
+
+    def apply(self, actions: list[Action]) -> None:
+        creates = [a for a in actions if a.kind is Kind.CREATE]
+        replaces = [a for a in actions if a.kind is Kind.REPLACE]
+        batch = 1 if self.strategy == "rolling" else max(len(replaces), 1)
+        batches = [creates] + [replaces[i:i + batch] for i in range(0, len(replaces), batch)]
+        try:
+            for group in batches:
+                if group:
+                    self._start_and_check(group)
+        except BaseException:
+            self._undo()
+            raise
+        retired = [a.container for a in replaces if a.container]
+        retired += [a.container for a in actions if a.kind is Kind.REMOVE and a.container]
+        for old in retired:
+            self._retire(old.id, old.name)
+
+    def _start_and_check(self, group: list[Action]) -> None:
+        fresh = []
+        for action in group:
+            if action.container is not None:
+                self._move_aside(action.container.id, action.container.name)
+            fresh.append((action, self._start(action.service, action.replica)))
+        with ThreadPoolExecutor(max_workers=min(8, len(fresh))) as pool:
+            results = list(pool.map(lambda item: self._wait(item[0].service, item[1]), fresh))
+        failed = [(c, r) for (_, c), r in zip(fresh, results, strict=True) if not r.healthy]
+        if failed:
+            container, result = failed[0]
+            raise HealthCheckFailed(
+                f"{container.name} did not become healthy: {result.reason}\n"
+                f"--- last log lines of {container.name} ---\n{last_logs(container)}",
+                hint="the previous release is still running; fix the release and deploy again",
+            )
+        for (action, container), result in zip(fresh, results, strict=True):
+            self.report(f"{container.name} healthy in {result.seconds:.1f}s ({action.reason})")
+
+    def _start(self, service: str, replica: int) -> Container:
+        spec = self.workload.replicas[(service, replica)]
+        if self.workload.secret_files:
+            spec = replace(spec, secrets_dir=write_secret_files(self.workload.secret_files, spec.user))
+        name = L.container_name(spec.app, spec.env, service, replica)
+        try:
+            container = self.engine.client.containers.create(**create_kwargs(spec, name))
+        except docker.errors.DockerException as exc:
+            remove_secret_files(spec.secrets_dir)
+            raise engine_error(f"creating {name}", exc) from None
+        self.started.append(container)
+        try:
+            if self.workload.files:
+                container.put_archive("/", files_archive(self.workload.files))
+            container.start()
+        except docker.errors.DockerException as exc:
+            raise engine_error(f"starting {name}", exc) from None
+        self.report(f"started {name}")
+        return container
+
+    def _wait(self, service: str, container: Container) -> HealthResult:
+        spec = next(s for s in self.workload.replicas.values() if s.service == service)
+        return wait_healthy(container, spec.port, self.workload.health[service])
+
+    def _move_aside(self, container_id: str, name: str) -> None:
+        """Free the replica's name for its successor; the old one keeps running meanwhile."""
+        container = self.engine.client.containers.get(container_id)
+        container.rename(f"{name}-old-{container_id[:8]}")
+        self.renamed.append((container, name))
+
+    def _retire(self, container_id: str, name: str) -> None:
+        try:
+            container = self.engine.client.containers.get(container_id)
+            secrets_dir = (container.labels or {}).get(L.SECRETS_DIR)
+            container.stop(timeout=10)
+            container.remove(force=True)
+            remove_secret_files(secrets_dir)
+            self.report(f"removed {name}")
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.DockerException as exc:
+            raise engine_error(f"removing {name}", exc) from None
+
+    def _undo(self) -> None:
+        """Remove what this deploy started and give the old containers their names back."""
+        for container in self.started:
+            try:
+                secrets_dir = (container.labels or {}).get(L.SECRETS_DIR)
+                container.remove(force=True)
+                remove_secret_files(secrets_dir)
+                self.report(f"removed {container.name} (failed deploy)")
+            except docker.errors.DockerException:
+                pass
+        for container, name in self.renamed:
+            try:
+                container.rename(name)
+            except docker.errors.DockerException as exc:
+                raise DockyardError(f"could not restore the name {name}: {exc}") from None

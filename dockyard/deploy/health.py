@@ -1,0 +1,83 @@
+"""Wait for a new container to be healthy, probing it from outside through its 127.0.0.1 port.
+
+No agent or tool is needed inside the image: an HTTP GET on the health path when the spec
+has one, else a TCP connect on the published port, else "still running after a moment".
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+
+import httpx
+from docker.models.containers import Container
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    path: str | None
+    interval: float = 1.0
+    timeout: float = 2.0
+    start_period: float = 60.0
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    healthy: bool
+    reason: str
+    seconds: float
+
+
+def published_port(container: Container, port: int) -> int | None:
+    bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{port}/tcp") or []
+    for binding in bindings:
+        if binding.get("HostIp") in ("127.0.0.1", "", "0.0.0.0") and binding.get("HostPort"):
+            return int(binding["HostPort"])
+    return None
+
+
+def probe_once(host_port: int, check: HealthCheck, client: httpx.Client) -> tuple[bool, str]:
+    if check.path:
+        try:
+            response = client.get(f"http://127.0.0.1:{host_port}{check.path}", timeout=check.timeout)
+        except httpx.HTTPError as exc:
+            return False, f"GET {check.path}: {type(exc).__name__}"
+        return response.status_code < 400, f"GET {check.path}: HTTP {response.status_code}"
+    try:
+        with socket.create_connection(("127.0.0.1", host_port), timeout=check.timeout):
+            return True, "TCP connect ok"
+    except OSError as exc:
+        return False, f"TCP connect: {exc.strerror or exc}"
+
+
+def wait_healthy(container: Container, port: int | None, check: HealthCheck) -> HealthResult:
+    """Poll until healthy, the container exits, or start_period passes."""
+    start = time.monotonic()
+    deadline = start + check.start_period
+    reason = "not probed yet"
+    # Poll faster than the interval at first: most services answer within a few hundred ms.
+    delay = min(0.05, check.interval)
+    with httpx.Client() as client:
+        while True:
+            container.reload()
+            state = container.attrs["State"]
+            if not state.get("Running"):
+                return HealthResult(False, f"container exited (code {state.get('ExitCode')})",
+                                    time.monotonic() - start)
+            if port is None:
+                if time.monotonic() - start >= min(1.0, check.start_period):
+                    return HealthResult(True, "running", time.monotonic() - start)
+            else:
+                host_port = published_port(container, port)
+                if host_port is None:
+                    reason = f"port {port} is not published"
+                else:
+                    ok, reason = probe_once(host_port, check, client)
+                    if ok:
+                        return HealthResult(True, reason, time.monotonic() - start)
+            if time.monotonic() >= deadline:
+                return HealthResult(False, f"not healthy after {check.start_period:g}s: {reason}",
+                                    time.monotonic() - start)
+            time.sleep(delay)
+            delay = min(delay * 2, check.interval)

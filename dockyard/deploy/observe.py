@@ -1,0 +1,55 @@
+"""Read back what runs: Dockyard's containers of one app/env, from their engine labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import docker.errors
+from docker.models.containers import Container
+
+from dockyard.engine import labels as L
+from dockyard.engine.client import Engine, engine_error
+from dockyard.plan.deploy import Observed
+
+
+@dataclass(frozen=True)
+class Running(Observed):
+    env: str = ""
+    app: str = ""
+    state: str = ""
+    url: str | None = None
+    commit: str | None = None
+
+
+def container_url(container: Container) -> str | None:
+    for bindings in (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
+        for binding in bindings or []:
+            if binding.get("HostIp") == "127.0.0.1" and binding.get("HostPort"):
+                return f"http://127.0.0.1:{binding['HostPort']}"
+    return None
+
+
+def to_running(container: Container) -> Running:
+    labels = container.labels or {}
+    return Running(
+        id=container.id or "",
+        name=container.name or "",
+        service=labels.get(L.SERVICE, ""),
+        replica=int(labels.get(L.REPLICA, "0") or 0),
+        config_hash=labels.get(L.CONFIG_HASH, ""),
+        release=labels.get(L.RELEASE, ""),
+        running=container.status == "running",
+        env=labels.get(L.ENV, ""),
+        app=labels.get(L.APP, ""),
+        state=container.status,
+        url=container_url(container),
+        commit=labels.get(L.COMMIT),
+    )
+
+
+def observe(engine: Engine, app: str | None, env: str | None = None) -> list[Running]:
+    try:
+        containers = engine.client.containers.list(all=True, filters=L.scope_filters(app, env))
+    except docker.errors.DockerException as exc:
+        raise engine_error(f"listing containers on engine {engine.name!r}", exc) from None
+    return sorted((to_running(c) for c in containers), key=lambda r: (r.env, r.service, r.replica, r.name))

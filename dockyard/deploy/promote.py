@@ -1,0 +1,65 @@
+"""Promotion and rollback: both redeploy a release that already exists, never a rebuild.
+
+Promotion moves the image digest that runs (and passed its tests) in one environment to the
+next, with the target's own configuration. Rollback restores the previous release of an
+environment: its image and its configuration revision together.
+"""
+
+from __future__ import annotations
+
+from dockyard.build.registry import copy_to_registry, registry_of, split_ref
+from dockyard.deploy.deployer import Deployer, DeployOutcome, registry_host
+from dockyard.engine.client import connect
+from dockyard.errors import DeployError, NotFound
+
+
+def live_image(deployer: Deployer, env: str) -> tuple[str, str]:
+    """(release id, image ref) of the release that runs in `env`."""
+    live = deployer.db.live_release(deployer.spec.app, env)
+    if live is None:
+        raise NotFound(f"{deployer.spec.app}/{env} has no live release to promote",
+                       hint=f"deploy it first: dockyard deploy {env}")
+    return live.release_id, live.image
+
+
+def image_in_registry(deployer: Deployer, image: str, registry: str | None) -> str:
+    """The same image as it is stored in `registry`, copied there if it is not yet."""
+    repo, digest = split_ref(image)
+    if registry is None or registry_of(repo) == registry:
+        return image
+    app = deployer.spec.app
+    for tag_registry, (pushed_repo, pushed_digest) in deployer.db.sibling_pushes(app, repo, digest).items():
+        if tag_registry == registry:
+            return f"{pushed_repo}@{pushed_digest}"
+    engine = connect("local")
+    try:
+        return copy_to_registry(engine, image, f"promoted-{(digest or repo).split(':')[-1][:12]}", registry, app)
+    finally:
+        engine.close()
+
+
+def promote(deployer: Deployer, source: str, target: str | None = None, dry_run: bool = False) -> DeployOutcome:
+    spec = deployer.spec
+    spec.environment(source)
+    target = target or spec.next_env(source)
+    if target is None:
+        raise DeployError(f"{source} is the last environment; there is nothing to promote to")
+    spec.environment(target)
+    release, image = live_image(deployer, source)
+    image = image_in_registry(deployer, image, registry_host(spec, target))
+    return deployer.deploy(target, image=image, dry_run=dry_run, note=f"promoted from {source} ({release})")
+
+
+def rollback(deployer: Deployer, env: str) -> DeployOutcome:
+    spec = deployer.spec
+    spec.environment(env)
+    history = deployer.db.releases(spec.app, env, limit=200)
+    live = next((r for r in history if r.status == "live"), None)
+    if live is None:
+        raise NotFound(f"{spec.app}/{env} has no live release to roll back from")
+    previous = next((r for r in history if r.seq < live.seq and r.status == "superseded"
+                     and r.release_id != live.release_id), None)
+    if previous is None:
+        raise NotFound(f"{spec.app}/{env} has no earlier release to roll back to")
+    return deployer.deploy(env, image=previous.image, config_revision=previous.config_revision,
+                           note=f"rollback to {previous.release_id} (from {live.release_id})")

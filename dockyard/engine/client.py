@@ -1,0 +1,72 @@
+"""Connect to a Docker engine by its site name (`local`, `tls-host`, ...).
+
+The one place docker-py clients are made, so connection errors become EngineUnavailable
+with the engine's name and what to check, never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import docker
+import docker.errors
+import docker.tls
+import requests.exceptions
+
+from dockyard import settings
+from dockyard.errors import EngineError, EngineUnavailable
+from dockyard.settings import EngineSettings
+
+
+@dataclass
+class Engine:
+    name: str
+    config: EngineSettings
+    client: docker.DockerClient
+
+    @property
+    def is_local_host(self) -> bool:
+        """True when the engine runs on this machine (its bind mounts see our files)."""
+        url = urlparse(self.config.host)
+        return url.scheme in ("unix", "npipe") or url.hostname in ("127.0.0.1", "localhost", "::1")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def tls_config(cfg: EngineSettings) -> docker.tls.TLSConfig | None:
+    if not (cfg.tls_ca or cfg.tls_cert):
+        return None
+    cert = (cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None
+    return docker.tls.TLSConfig(client_cert=cert, ca_cert=cfg.tls_ca, verify=cfg.tls_ca or True)
+
+
+def connect(name: str, site: settings.Settings | None = None, timeout: int = 60) -> Engine:
+    cfg = settings.engine(name, site)
+    try:
+        client = docker.DockerClient(base_url=cfg.host, tls=tls_config(cfg) or False, timeout=timeout,
+                                     version="auto")
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        raise EngineUnavailable(
+            f"engine {name!r} at {cfg.host} is not reachable: {short_reason(exc)}",
+            hint="check that dockerd runs there (dockyard doctor) and, for tcp://, the TLS certificates",
+        ) from None
+    return Engine(name=name, config=cfg, client=client)
+
+
+def short_reason(exc: BaseException) -> str:
+    """The useful last part of a docker/requests error chain, on one line."""
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return text[-300:]
+
+
+def engine_error(action: str, exc: BaseException) -> EngineError:
+    if isinstance(exc, (requests.exceptions.ConnectionError, docker.errors.DockerException)) and not isinstance(
+        exc, docker.errors.APIError
+    ):
+        return EngineUnavailable(f"{action}: the engine stopped answering: {short_reason(exc)}")
+    if isinstance(exc, docker.errors.APIError):
+        return EngineError(f"{action}: {exc.explanation or short_reason(exc)}")
+    return EngineError(f"{action}: {short_reason(exc)}")

@@ -1,0 +1,90 @@
+"""Pure translator: one replica of a service -> the docker-py `containers.create` arguments.
+
+No I/O here, so the exact request is tested by equality. Security defaults follow the
+account's practices: ports only on 127.0.0.1, no-new-privileges, no capabilities for
+non-root users, resource limits from the spec, logs kept by json-file with rotation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard.engine import labels as L
+
+SECRETS_MOUNT = "/run/secrets"
+NON_ROOT_USER = "65534:65534"
+LOG_CONFIG = {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
+
+
+@dataclass(frozen=True)
+class ReplicaSpec:
+    app: str
+    env: str
+    service: str
+    replica: int
+    image: str
+    release_id: str
+    config_hash: str
+    config_revision: int
+    commit: str | None
+    command: list[str] | None
+    port: int | None
+    cpus: float | None
+    memory: int | None
+    user: str
+    environment: dict[str, str] = field(default_factory=dict)
+    secrets_dir: str | None = None  # host tmpfs dir bind-mounted read-only at /run/secrets
+
+
+def is_root_user(user: str | None) -> bool:
+    return not user or user.split(":")[0] in ("root", "0")
+
+
+def choose_user(spec_user: str | None, image_user: str | None) -> str:
+    """The service's own choice wins; else the image's user; an image that runs as root gets nobody."""
+    if spec_user:
+        return spec_user
+    if image_user and not is_root_user(image_user):
+        return image_user
+    return NON_ROOT_USER
+
+
+def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
+    container_labels = {
+        L.MANAGED: "1",
+        L.APP: spec.app,
+        L.ENV: spec.env,
+        L.SERVICE: spec.service,
+        L.REPLICA: str(spec.replica),
+        L.RELEASE: spec.release_id,
+        L.CONFIG_HASH: spec.config_hash,
+        L.CONFIG_REVISION: str(spec.config_revision),
+    }
+    if spec.commit:
+        container_labels[L.COMMIT] = spec.commit
+    kwargs: dict[str, Any] = {
+        "image": spec.image,
+        "name": name,
+        "labels": container_labels,
+        "environment": dict(sorted(spec.environment.items())),
+        "user": spec.user,
+        "security_opt": ["no-new-privileges:true"],
+        "restart_policy": {"Name": "unless-stopped"},
+        "log_config": LOG_CONFIG,
+        "detach": True,
+    }
+    if not is_root_user(spec.user):
+        kwargs["cap_drop"] = ["ALL"]
+    if spec.command:
+        kwargs["command"] = list(spec.command)
+    if spec.port:
+        kwargs["ports"] = {f"{spec.port}/tcp": ("127.0.0.1", None)}
+    if spec.cpus:
+        kwargs["nano_cpus"] = int(spec.cpus * 1e9)
+    if spec.memory:
+        kwargs["mem_limit"] = spec.memory
+    if spec.secrets_dir:
+        container_labels[L.SECRETS_DIR] = spec.secrets_dir
+        kwargs["volumes"] = {spec.secrets_dir: {"bind": SECRETS_MOUNT, "mode": "ro"}}
+    return kwargs

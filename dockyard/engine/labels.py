@@ -1,0 +1,29 @@
+"""Names and labels: the state that lives in the engine.
+
+Every container Dockyard makes carries these labels, so what is live can always be read
+back from the engine (after a crash, from another machine) without Dockyard's database.
+"""
+
+from __future__ import annotations
+
+MANAGED = "dockyard.managed"
+APP = "dockyard.app"
+ENV = "dockyard.env"
+SERVICE = "dockyard.service"
+REPLICA = "dockyard.replica"
+RELEASE = "dockyard.release"
+CONFIG_HASH = "dockyard.config-hash"
+COMMIT = "dockyard.commit"
+CONFIG_REVISION = "dockyard.config-revision"
+SECRETS_DIR = "dockyard.secrets-dir"
+
+
+def container_name(app: str, env: str, service: str, replica: int) -> str:
+    return f"{app}-{env}-{service}-{replica}"
+
+
+def scope_filters(app: str | None = None, env: str | None = None, service: str | None = None) -> dict:
+    """docker-py `filters` selecting Dockyard's containers of one app/env/service."""
+    labels = [f"{MANAGED}=1"]
+    labels += [f"{key}={value}" for key, value in ((APP, app), (ENV, env), (SERVICE, service)) if value]
+    return {"label": labels}

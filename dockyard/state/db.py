@@ -1,0 +1,158 @@
+"""Dockyard's own state: builds and releases, in SQLite under $DOCKYARD_HOME.
+
+What is live is always read back from the engine's labels; this database keeps the
+history the engine cannot: which digest a commit built to, and every release per env.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockyard import settings
+from dockyard.errors import StoreUnavailable
+
+SCHEMA = [
+    # version 1
+    """
+    CREATE TABLE builds (
+        app TEXT NOT NULL,
+        commit_sha TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        image_id TEXT NOT NULL,
+        branch TEXT,
+        dirty INTEGER NOT NULL,
+        built_at REAL NOT NULL,
+        PRIMARY KEY (app, tag)
+    );
+    CREATE TABLE pushes (
+        app TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        registry TEXT NOT NULL,
+        repository TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        pushed_at REAL NOT NULL,
+        PRIMARY KEY (app, tag, registry)
+    );
+    CREATE TABLE releases (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        app TEXT NOT NULL,
+        env TEXT NOT NULL,
+        release_id TEXT NOT NULL,
+        image TEXT NOT NULL,
+        commit_sha TEXT,
+        config_revision INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        author TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX releases_app_env ON releases (app, env, seq);
+    """,
+]
+
+
+@dataclass(frozen=True)
+class Build:
+    app: str
+    commit_sha: str
+    tag: str
+    image_id: str
+    branch: str | None
+    dirty: bool
+    built_at: float
+
+
+@dataclass(frozen=True)
+class Release:
+    seq: int
+    app: str
+    env: str
+    release_id: str
+    image: str
+    commit_sha: str | None
+    config_revision: int
+    status: str  # live | superseded | failed | rolled-back
+    created_at: float
+    author: str
+    note: str
+
+
+class StateDB:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or settings.home() / "state.db"
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"state database {self.path} cannot be opened: {exc}") from None
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(SCHEMA[version:], start=version + 1):
+            self.conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # builds -------------------------------------------------------------
+    def record_build(self, build: Build) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO builds VALUES (?,?,?,?,?,?,?)",
+            (build.app, build.commit_sha, build.tag, build.image_id, build.branch, int(build.dirty),
+             build.built_at),
+        )
+
+    def build(self, app: str, tag: str) -> Build | None:
+        row = self.conn.execute("SELECT * FROM builds WHERE app=? AND tag=?", (app, tag)).fetchone()
+        return Build(*row[:5], bool(row[5]), row[6]) if row else None
+
+    def record_push(self, app: str, tag: str, registry: str, repository: str, digest: str) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO pushes VALUES (?,?,?,?,?,?)",
+            (app, tag, registry, repository, digest, time.time()),
+        )
+
+    def pushes(self, app: str, tag: str) -> dict[str, tuple[str, str]]:
+        """registry host -> (repository, digest) for one built tag."""
+        rows = self.conn.execute(
+            "SELECT registry, repository, digest FROM pushes WHERE app=? AND tag=?", (app, tag)
+        )
+        return {registry: (repo, digest) for registry, repo, digest in rows}
+
+    def sibling_pushes(self, app: str, repository: str, digest: str | None) -> dict[str, tuple[str, str]]:
+        """Every registry copy of the build that was pushed as repository@digest."""
+        row = self.conn.execute(
+            "SELECT tag FROM pushes WHERE app=? AND repository=? AND digest=?", (app, repository, digest)
+        ).fetchone()
+        return self.pushes(app, row[0]) if row else {}
+
+    # releases -----------------------------------------------------------
+    def add_release(self, app: str, env: str, release_id: str, image: str, commit_sha: str | None,
+                    config_revision: int, status: str, author: str, note: str = "") -> int:
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            if status == "live":
+                self.conn.execute(
+                    "UPDATE releases SET status='superseded' WHERE app=? AND env=? AND status='live'",
+                    (app, env),
+                )
+            cur = self.conn.execute(
+                "INSERT INTO releases (app, env, release_id, image, commit_sha, config_revision, status,"
+                " created_at, author, note) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (app, env, release_id, image, commit_sha, config_revision, status, time.time(), author,
+                 note),
+            )
+            return int(cur.lastrowid or 0)
+
+    def releases(self, app: str, env: str, limit: int = 50) -> list[Release]:
+        rows = self.conn.execute(
+            "SELECT * FROM releases WHERE app=? AND env=? ORDER BY seq DESC LIMIT ?", (app, env, limit)
+        )
+        return [Release(*row) for row in rows]
+
+    def live_release(self, app: str, env: str) -> Release | None:
+        return next((r for r in self.releases(app, env) if r.status == "live"), None)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from dockyard.engine.containers import NON_ROOT_USER, ReplicaSpec, choose_user, create_kwargs
+
+
+def spec(**over) -> ReplicaSpec:
+    base = dict(app="shop", env="testing", service="web", replica=2, image="127.0.0.1:5000/shop@sha256:ab",
+                release_id="ab-cd", config_hash="hash", config_revision=7, commit="c0ffee",
+                command=["httpd", "-f"], port=8080, cpus=0.5, memory=64 * 2**20, user="65534:65534",
+                environment={"B": "2", "A": "1"})
+    base.update(over)
+    return ReplicaSpec(**base)
+
+
+def test_create_kwargs_exact():
+    assert create_kwargs(spec(), "shop-testing-web-2") == {
+        "image": "127.0.0.1:5000/shop@sha256:ab",
+        "name": "shop-testing-web-2",
+        "labels": {
+            "dockyard.managed": "1", "dockyard.app": "shop", "dockyard.env": "testing",
+            "dockyard.service": "web", "dockyard.replica": "2", "dockyard.release": "ab-cd",
+            "dockyard.config-hash": "hash", "dockyard.config-revision": "7", "dockyard.commit": "c0ffee",
+        },
+        "environment": {"A": "1", "B": "2"},
+        "user": "65534:65534",
+        "security_opt": ["no-new-privileges:true"],
+        "restart_policy": {"Name": "unless-stopped"},
+        "log_config": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}},
+        "detach": True,
+        "cap_drop": ["ALL"],
+        "command": ["httpd", "-f"],
+        "ports": {"8080/tcp": ("127.0.0.1", None)},
+        "nano_cpus": 500_000_000,
+        "mem_limit": 64 * 2**20,
+    }
+
+
+def test_secrets_dir_is_a_read_only_bind_and_root_keeps_capabilities():
+    kwargs = create_kwargs(spec(user="root", secrets_dir="/run/dockyard/secrets/abc", port=None, cpus=None,
+                                memory=None, command=None, commit=None), "n")
+    assert kwargs["volumes"] == {"/run/dockyard/secrets/abc": {"bind": "/run/secrets", "mode": "ro"}}
+    assert kwargs["labels"]["dockyard.secrets-dir"] == "/run/dockyard/secrets/abc"
+    assert "cap_drop" not in kwargs and "ports" not in kwargs and "command" not in kwargs
+    assert "dockyard.commit" not in kwargs["labels"]
+
+
+def test_choose_user():
+    assert choose_user(None, "") == NON_ROOT_USER
+    assert choose_user(None, "root") == NON_ROOT_USER
+    assert choose_user(None, "0:0") == NON_ROOT_USER
+    assert choose_user(None, "app") == "app"
+    assert choose_user("root", "app") == "root"
