@@ -1,0 +1,41 @@
+# Dockyard: the two commands a new machine needs are `make demo` and `make test`.
+# Both set up what is missing (Debian packages, dockerd, etcd, two registries) first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup venv demo test unit integration e2e bench lint clean-test
+
+setup:
+	bash scripts/setup.sh all
+
+$(BIN)/dockyard: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/dockyard
+
+demo: setup venv
+	bash scripts/demo.sh
+
+test: setup venv
+	$(BIN)/pytest -q -ra --durations=15 tests
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+integration: setup venv
+	$(BIN)/pytest -q tests/integration
+
+e2e: setup venv
+	$(BIN)/pytest -q tests/e2e
+
+bench: setup venv
+	$(BIN)/python bench/deploy.py
+
+lint: venv
+	$(BIN)/ruff check dockyard tests bench
+	$(BIN)/mypy dockyard

@@ -1,0 +1,93 @@
+"""Checks across sections of dockyard.yml: names that must refer to something defined.
+
+They read the plain data, not the model, so they still run when some values are
+malformed and their problems are reported together with the schema problems.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dockyard.spec.hints import unknown_ref
+from dockyard.spec.locate import Loc
+
+Problem = tuple[Loc, str]
+
+
+def _mapping(data: dict[str, Any], key: str) -> dict[Any, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def check_references(data: dict[str, Any]) -> list[Problem]:
+    """Registries, tests and services named by environments must exist; blue-green needs a router."""
+    problems: list[Problem] = []
+    registries, services, tests = (list(_mapping(data, k)) for k in ("registries", "services", "tests"))
+    problems += _health_needs_port(_mapping(data, "services"))
+    router_ports: dict[tuple[Any, Any], str] = {}
+    for name, env in _mapping(data, "environments").items():
+        if not isinstance(env, dict):
+            continue
+        at: Loc = ("environments", name)
+        registry = env.get("registry")
+        if isinstance(registry, str) and registry not in registries:
+            problems.append(((*at, "registry"), unknown_ref("registry", registry, registries, "registries")))
+        names = env.get("tests")
+        for index, test in enumerate(names if isinstance(names, list) else []):
+            if isinstance(test, str) and test not in tests:
+                problems.append(((*at, "tests", index), unknown_ref("test", test, tests, "tests")))
+        for section in ("scaling", "replicas"):
+            for service in _mapping(env, section):
+                if service not in services:
+                    problems.append(
+                        ((*at, section, service), unknown_ref("service", service, services, "services"))
+                    )
+        router = env.get("router")
+        if env.get("strategy") == "blue-green" and router is None:
+            problems.append(((*at, "strategy"), "blue-green needs a router: {live: PORT, preview: PORT}"))
+        if isinstance(router, dict):
+            problems += _router_clash(at, env.get("engine") or "local", router, router_ports)
+    return problems
+
+
+def _health_needs_port(services: dict[Any, Any]) -> list[Problem]:
+    """The health check is an HTTP GET on the service's container port, so it needs one."""
+    return [
+        (("services", name, "health"), "needs 'port' on the service: the check is an HTTP GET on that port")
+        for name, service in services.items()
+        if isinstance(service, dict) and service.get("health") is not None and service.get("port") is None
+    ]
+
+
+def _router_clash(
+    at: Loc, engine: Any, router: dict[Any, Any], seen: dict[tuple[Any, Any], str]
+) -> list[Problem]:
+    """Two environments on one engine cannot both listen on the same host port."""
+    problems: list[Problem] = []
+    for side in ("live", "preview"):
+        port = router.get(side)
+        if not isinstance(port, int) or isinstance(port, bool):
+            continue
+        owner = seen.setdefault((engine, port), at[-1])
+        if owner != at[-1]:
+            problems.append(
+                (
+                    (*at, "router", side),
+                    f"port {port} is already used by environment {owner!r} on engine {engine!r}",
+                )
+            )
+    return problems
+
+
+def check_templates(data: dict[str, Any], base_dir: Path) -> list[Problem]:
+    """Config templates must exist next to dockyard.yml, found now rather than mid-deploy."""
+    config = data.get("config")
+    files = _mapping(config, "files") if isinstance(config, dict) else {}
+    problems: list[Problem] = []
+    for target, template in files.items():
+        if isinstance(template, str) and template and not (base_dir / template).is_file():
+            problems.append(
+                (("config", "files", target), f"template file {template!r} not found (looked in {base_dir})")
+            )
+    return problems

@@ -1,0 +1,262 @@
+"""The typed dockyard.yml: what every other part of Dockyard reads instead of raw YAML.
+
+Models only check the shape of each value; references between sections (registries,
+tests, services) are checked in checks.py so all problems are reported together.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from dockyard.errors import NotFound
+from dockyard.spec.fields import (
+    AbsPath,
+    AppName,
+    Argv,
+    ConfigKey,
+    Count,
+    Duration,
+    EnvKey,
+    EnvName,
+    NonEmptyText,
+    Percent,
+    Port,
+    PositiveDuration,
+    RegistryAddress,
+    RegistryName,
+    ServiceName,
+    ShellArgv,
+    Size,
+    TestName,
+    Text,
+    non_empty,
+)
+from dockyard.spec.hints import closest, fail
+
+Strategy = Literal["rolling", "recreate", "blue-green"]
+
+
+class SpecModel(BaseModel):
+    """Unknown keys are errors (typos must not pass silently); an empty value means 'not set'."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_default(cls, data: Any) -> Any:
+        if data is None:  # 'web:' with nothing under it: all defaults
+            return {}
+        if isinstance(data, dict):
+            optional = {name for name, field in cls.model_fields.items() if not field.is_required()}
+            return {k: v for k, v in data.items() if not (v is None and k in optional)}
+        return data
+
+
+class _Named(SpecModel):
+    """Sections keyed by name in the YAML; the name is copied in so callers can pass one object."""
+
+    _name: str = PrivateAttr(default="")
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+
+class BuildSpec(SpecModel):
+    context: NonEmptyText = "."
+    dockerfile: NonEmptyText = "Dockerfile"
+    args: dict[EnvKey, Text] = Field(default_factory=dict)
+
+
+class HealthSpec(SpecModel):
+    path: str = Field(description="the HTTP path to probe, e.g. /health")
+    interval: PositiveDuration = 1.0
+    timeout: PositiveDuration = 2.0
+    retries: Annotated[Count, Field(ge=1)] = 3
+    start_period: Duration = 60.0
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise fail(f"must start with '/', got {value!r}")
+        return value
+
+
+class ResourcesSpec(SpecModel):
+    cpus: Annotated[float, Field(gt=0)] | None = None
+    memory: Size | None = None
+
+
+class ServiceSpec(_Named):
+    command: Argv | None = None
+    port: Port | None = None
+    health: HealthSpec | None = None
+    replicas: Count = 1
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    user: Text | None = None
+    env: dict[EnvKey, Text] = Field(default_factory=dict)
+
+
+class ConfigSpec(SpecModel):
+    required: list[ConfigKey] = Field(default_factory=list)
+    files: dict[AbsPath, NonEmptyText] = Field(default_factory=dict)
+    secrets: Literal["file", "env"] = "file"
+
+
+class TestSpec(_Named):
+    __test__ = False  # not a pytest test class
+
+    run: ShellArgv = Field(description="the command, e.g. [sh, /app/test.sh]")
+    timeout: PositiveDuration = 120.0
+    kind: Literal["image", "endpoint"] = "image"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_kind(cls, data: Any) -> Any:
+        """A test that reads TARGET_URL is meant to run against a deployed environment."""
+        if isinstance(data, dict) and data.get("kind") is None:
+            kind = "endpoint" if "TARGET_URL" in str(data.get("run", "")) else "image"
+            return {**data, "kind": kind}
+        return data
+
+
+class RouterSpec(SpecModel):
+    live: Port = Field(description="the host port that serves the live color, e.g. 8000")
+    preview: Port = Field(description="the host port that serves the idle color, e.g. 8001")
+
+    @field_validator("preview")
+    @classmethod
+    def _differs(cls, value: int, info: ValidationInfo) -> int:
+        if value == info.data.get("live"):
+            raise fail(f"must differ from live, both are {value}")
+        return value
+
+
+class ScalingSpec(SpecModel):
+    min: Count = Field(description="the fewest replicas, e.g. 1")
+    max: Count = Field(description="the most replicas, e.g. 10")
+    cpu_target: Percent | None = None
+    memory_target: Percent | None = None
+
+    @field_validator("max")
+    @classmethod
+    def _above_min(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min")
+        if low is not None and value < low:
+            raise fail(f"must be >= min ({low}), got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _has_target(self) -> ScalingSpec:
+        if self.cpu_target is None and self.memory_target is None:
+            raise fail("needs cpu_target or memory_target (a percentage 1..100) to scale on")
+        return self
+
+
+class EnvironmentSpec(_Named):
+    engine: NonEmptyText = "local"
+    registry: str | None = None
+    strategy: Strategy = "rolling"
+    tests: list[str] = Field(default_factory=list)
+    promote: Literal["auto", "manual"] = "auto"
+    router: RouterSpec | None = None
+    scaling: dict[str, ScalingSpec] = Field(default_factory=dict)
+    replicas: dict[str, Count] = Field(default_factory=dict)
+
+
+class AppSpec(SpecModel):
+    app: AppName = Field(description="the app name, e.g. shop-api")
+    build: BuildSpec = Field(default_factory=BuildSpec)
+    registries: dict[RegistryName, RegistryAddress] = Field(default_factory=dict)
+    services: Annotated[dict[ServiceName, ServiceSpec], non_empty("define at least one service")] = Field(
+        description="define at least one service, e.g. web: {port: 8080}"
+    )
+    config: ConfigSpec = Field(default_factory=ConfigSpec)
+    tests: dict[TestName, TestSpec] = Field(default_factory=dict)
+    environments: Annotated[dict[EnvName, EnvironmentSpec], non_empty("define at least one environment")] = (
+        Field(description="define at least one environment; their order is the promotion path")
+    )
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: str = PrivateAttr(default="dockyard.yml")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_extensions(cls, data: Any) -> Any:
+        """Top-level 'x-...' keys are free for YAML anchors to reuse, as in docker-compose."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+        return data
+
+    @model_validator(mode="after")
+    def _fill_in(self) -> AppSpec:
+        """Copy names into the sections and give environments the first registry by default."""
+        for group in (self.services, self.tests, self.environments):
+            for name, item in group.items():
+                item._name = name
+        first = next(iter(self.registries), None)
+        for env in self.environments.values():
+            if env.registry is None:
+                env.registry = first
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        """The directory of dockyard.yml: relative paths in the spec are relative to it."""
+        return self._base_dir
+
+    def resolve(self, relative: str) -> Path:
+        """A path written in the spec (build context, template) as a path on this machine."""
+        return self._base_dir / relative
+
+    def template_files(self) -> dict[str, Path]:
+        """Config files to render: target path in the container -> template on this machine."""
+        return {target: self.resolve(template) for target, template in self.config.files.items()}
+
+    def env_names(self) -> list[str]:
+        """Environment names in file order: the promotion path."""
+        return list(self.environments)
+
+    def environment(self, name: str) -> EnvironmentSpec:
+        if name not in self.environments:
+            raise NotFound(*_not_found("environment", name, self.env_names(), self._source))
+        return self.environments[name]
+
+    def service(self, name: str) -> ServiceSpec:
+        if name not in self.services:
+            raise NotFound(*_not_found("service", name, list(self.services), self._source))
+        return self.services[name]
+
+    def next_env(self, name: str) -> str | None:
+        """Where a release that passed in `name` is promoted to; None after the last one."""
+        self.environment(name)
+        names = self.env_names()
+        index = names.index(name)
+        return names[index + 1] if index + 1 < len(names) else None
+
+    def replicas_for(self, env_name: str, service_name: str) -> int:
+        """The environment's override, else the service default; kept inside the scaling range if any."""
+        env = self.environment(env_name)
+        count = env.replicas.get(service_name, self.service(service_name).replicas)
+        scaling = env.scaling.get(service_name)
+        if scaling is not None:
+            count = max(scaling.min, min(scaling.max, count))
+        return count
+
+
+def _not_found(kind: str, name: str, known: list[str], source: str) -> tuple[str, str]:
+    near = closest(name, known)
+    hint = f"did you mean {near!r}?" if near else f"add it to {source} or use one of: {', '.join(known)}"
+    return f"no {kind} {name!r} in {source} (defined: {', '.join(known)})", hint

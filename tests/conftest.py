@@ -1,0 +1,59 @@
+"""Fixtures shared by the integration and e2e tiers: real dockerd, etcd and registries."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.apps import TestApp, make_app
+
+
+@pytest.fixture
+def dockyard_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private DOCKYARD_HOME, config store and secret key, so tests never touch a real site."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("DOCKYARD_HOME", str(home))
+    monkeypatch.setenv("DOCKYARD_CONFIG_STORE", f"sqlite:///{home}/config.db")
+    monkeypatch.setenv("DOCKYARD_SECRET_KEY_FILE", str(tmp_path / "keys" / "secret.key"))
+    monkeypatch.setenv("DOCKYARD_RUN", "/run/dockyard-test")
+    monkeypatch.setenv("DOCKYARD_USER", "tester")
+    return home
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    client.ping()
+    yield client
+    client.close()
+
+
+def remove_app_resources(client: docker.DockerClient, app: str) -> None:
+    for container in client.containers.list(all=True, filters={"label": f"dockyard.app={app}"}):
+        container.remove(force=True)
+    for image in client.images.list(filters={"label": "dockyard.commit"}):
+        if any(tag.split("/")[-1].startswith(f"{app}:") for tag in image.tags):
+            client.images.remove(image.id, force=True)
+
+
+@pytest.fixture
+def test_app(tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerClient,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[TestApp]:
+    app = make_app(tmp_path)
+    monkeypatch.chdir(app.path)
+    yield app
+    remove_app_resources(docker_client, app.name)
+
+
+def run_cli(*args: str, cwd: Path | None = None, input: str | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `dockyard` console script, as a user would."""
+    dockyard = str(Path(sys.executable).parent / "dockyard")
+    return subprocess.run([dockyard, *args], cwd=cwd, input=input, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
