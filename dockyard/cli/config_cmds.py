@@ -1,0 +1,317 @@
+"""`dockyard config ...` and `dockyard secret ...`: thin commands over ConfigService.
+
+Scope: --app APP (default: `app:` of ./dockyard.yml) or --shared for the environment's keys
+that every app inherits. Secrets print as *** unless --reveal.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from ruamel.yaml import YAML, YAMLError
+
+from dockyard.config.service import ConfigService
+from dockyard.config.store import check_key, open_default_store, scope_label
+from dockyard.errors import UsageError
+
+config_app = typer.Typer(
+    help="Configuration per environment, kept apart from the image.", no_args_is_help=True
+)
+secret_app = typer.Typer(
+    help="Secrets: encrypted at rest, shown as *** unless --reveal.", no_args_is_help=True
+)
+
+AppOpt = Annotated[
+    str | None,
+    typer.Option("--app", "-a", help="App scope (default: app of ./dockyard.yml).", show_default=False),
+]
+SharedOpt = Annotated[
+    bool, typer.Option("--shared", help="The environment's shared keys, inherited by every app.")
+]
+RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show secret values instead of ***.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Plain JSON for scripts.")]
+KeyArg = Annotated[str, typer.Argument(metavar="KEY", help="Key, e.g. DB_HOST.", show_default=False)]
+EnvArg = Annotated[str, typer.Argument(metavar="ENV", help="Environment, e.g. staging.", show_default=False)]
+
+
+def author() -> str:
+    try:
+        return os.environ.get("DOCKYARD_USER") or getpass.getuser()
+    except (OSError, KeyError):  # no login name (e.g. a container with an unknown uid)
+        return "unknown"
+
+
+def app_from_spec(path: Path = Path("dockyard.yml")) -> str | None:
+    """Just the `app:` key of ./dockyard.yml; the full spec is dockyard.spec's job."""
+    if not path.is_file():
+        return None
+    try:
+        data = YAML(typ="safe").load(path.read_text())
+    except (OSError, YAMLError) as exc:
+        raise UsageError(f"{path}: cannot read app: {exc}", hint="pass --app APP") from None
+    app = data.get("app") if isinstance(data, dict) else None
+    return str(app) if app else None
+
+
+def _scope(app: str | None, shared: bool, required: bool = True) -> str | None:
+    if app and shared:
+        raise UsageError("use either --app or --shared, not both")
+    if shared or app:
+        return app
+    found = app_from_spec()
+    if found or not required:
+        return found
+    raise UsageError(
+        "which app? pass --app APP (there is no ./dockyard.yml here), "
+        "or --shared for the environment's shared keys"
+    )
+
+
+@contextmanager
+def _service() -> Iterator[ConfigService]:
+    store = open_default_store()
+    try:
+        yield ConfigService(store)
+    finally:
+        store.close()
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def _print_table(columns: list[str], rows: Sequence[Sequence[object]], wrap: tuple[str, ...] = ()) -> None:
+    table = Table(box=None, pad_edge=False)
+    for column in columns:
+        table.add_column(column, no_wrap=column not in wrap, overflow="fold")  # only values may wrap
+    for row in rows:
+        # Text(): user values may contain [brackets] that Rich would take for markup
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
+    Console().print(table)
+
+
+def _parse_pairs(pairs: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise UsageError(f"expected KEY=VALUE, got {pair!r}")
+        if key in values:
+            raise UsageError(f"{key} is given twice")
+        values[check_key(key)] = value
+    return values
+
+
+@config_app.command("set")
+def set_cmd(
+    env: EnvArg,
+    pairs: Annotated[list[str], typer.Argument(metavar="KEY=VALUE...", show_default=False)],
+    app: AppOpt = None,
+    shared: SharedOpt = False,
+    secret: Annotated[
+        bool, typer.Option("--secret", help="Encrypt these values (prefer `secret set`).")
+    ] = False,
+) -> None:
+    """Set one or more keys in one atomic change.
+
+    Example: dockyard config set staging DB_HOST=db1.internal DB_PORT=5432 --app shop-api
+    """
+    scope = _scope(app, shared)
+    values = _parse_pairs(pairs)
+    with _service() as svc:
+        done = svc.set(env, scope, values, author(), secret=secret)
+    label = scope_label(env, scope)
+    if done.changed:
+        typer.echo(f"{label}: set {', '.join(done.changed)} (revision {done.revision})")
+    if done.unchanged:
+        typer.echo(f"{label}: unchanged {', '.join(done.unchanged)}")
+
+
+@config_app.command("get")
+def get_cmd(
+    env: EnvArg, key: KeyArg, app: AppOpt = None, shared: SharedOpt = False, reveal: RevealOpt = False
+) -> None:
+    """Print one value as the app sees it (its own key, else the shared one).
+
+    Example: DB=$(dockyard config get staging DB_HOST --app shop-api)
+    """
+    with _service() as svc:
+        value, _secret = svc.get(env, _scope(app, shared), key, reveal)
+    typer.echo(value)
+
+
+@config_app.command("ls")
+def ls_cmd(
+    env: EnvArg,
+    app: AppOpt = None,
+    shared: SharedOpt = False,
+    reveal: RevealOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the configuration an app gets: shared keys merged with its own (the app wins).
+
+    Example: dockyard config ls production --app shop-api --json
+    """
+    scope = _scope(app, shared)
+    with _service() as svc:
+        resolved = svc.resolve(env, scope, decrypt=reveal)
+    shown = resolved.display(reveal)
+    if as_json:
+        _print_json(
+            {
+                "env": env,
+                "app": scope,
+                "revision": resolved.revision,
+                "values": {
+                    k: {"value": v, "secret": k in resolved.secret_keys, "source": resolved.sources[k]}
+                    for k, v in shown.items()
+                },
+            }
+        )
+        return
+    secret = resolved.secret_keys
+    rows = [[k, v, resolved.sources[k], "yes" if k in secret else ""] for k, v in shown.items()]
+    _print_table(["KEY", "VALUE", "FROM", "SECRET"], rows, wrap=("VALUE",))
+    typer.echo(f"{scope_label(env, scope)}: {len(shown)} keys at revision {resolved.revision}")
+
+
+@config_app.command("rm")
+def rm_cmd(
+    env: EnvArg,
+    keys: Annotated[list[str], typer.Argument(metavar="KEY...", show_default=False)],
+    app: AppOpt = None,
+    shared: SharedOpt = False,
+) -> None:
+    """Delete keys atomically; if any is missing, nothing is deleted.
+
+    Example: dockyard config rm staging OLD_FLAG LEGACY_URL --app shop-api
+    """
+    scope = _scope(app, shared)
+    with _service() as svc:
+        revision = svc.delete(env, scope, keys, author())
+    typer.echo(f"{scope_label(env, scope)}: deleted {', '.join(dict.fromkeys(keys))} (revision {revision})")
+
+
+@config_app.command("history")
+def history_cmd(
+    env: EnvArg,
+    key: Annotated[str | None, typer.Argument(show_default=False)] = None,
+    app: AppOpt = None,
+    shared: SharedOpt = False,
+    reveal: RevealOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show changes, newest first: the app's and the shared ones (all scopes if no app).
+
+    Example: dockyard config history production DB_HOST --app shop-api
+    """
+    scope = _scope(app, shared, required=False)
+    apps: list[str | None] | None = [None] if shared else ([None, scope] if scope else None)
+    with _service() as svc:
+        rows = svc.history(env, apps, key, reveal)
+    if as_json:
+        _print_json(rows)
+        return
+    fields = ("revision", "timestamp", "author", "app", "key", "action", "old", "new")
+    table = [[r[f] for f in fields] for r in rows]
+    for row in table:
+        row[1] = datetime.fromtimestamp(float(row[1])).strftime("%Y-%m-%d %H:%M:%S")
+        row[3] = row[3] or "(shared)"
+    columns = ["REV", "TIME", "AUTHOR", "SCOPE", "KEY", "ACTION", "OLD", "NEW"]
+    _print_table(columns, table, wrap=("OLD", "NEW"))
+
+
+@config_app.command("diff")
+def diff_cmd(
+    env_a: Annotated[str, typer.Argument(metavar="ENV_A", show_default=False)],
+    env_b: Annotated[str, typer.Argument(metavar="ENV_B", show_default=False)],
+    app: AppOpt = None,
+    shared: SharedOpt = False,
+    reveal: RevealOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare what an app gets in two environments (secrets compared, shown as ***).
+
+    Example: dockyard config diff staging production --app shop-api
+    """
+    scope = _scope(app, shared)
+    with _service() as svc:
+        entries = svc.diff(env_a, env_b, scope, reveal)
+    if as_json:
+        _print_json({"env_a": env_a, "env_b": env_b, "app": scope, "changes": [e.__dict__ for e in entries]})
+        return
+    if not entries:
+        typer.echo(f"no differences between {env_a} and {env_b}")
+        return
+    rows = [[e.key, e.change, e.a, e.b] for e in entries]
+    _print_table(["KEY", "CHANGE", env_a, env_b], rows, wrap=(env_a, env_b))
+
+
+@config_app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(show_default=False)],
+    env: Annotated[
+        str,
+        typer.Option("--env", "-e", metavar="ENV", help="Environment to import into.", show_default=False),
+    ],
+    app: AppOpt = None,
+    shared: SharedOpt = False,
+    secret: Annotated[list[str], typer.Option("--secret", help="Mark this key secret (repeat).")] = [],  # noqa: B006
+) -> None:
+    """Import a YAML or .env file in one atomic change (the whole file is checked first).
+
+    Example: dockyard config import staging.env --env staging --app shop-api --secret DB_PASSWORD
+    """
+    scope = _scope(app, shared)
+    with _service() as svc:
+        done = svc.import_file(file, env, scope, author(), secret)
+    typer.echo(
+        f"{scope_label(env, scope)}: imported {len(done.changed)} keys, "
+        f"{len(done.unchanged)} unchanged (revision {done.revision})"
+    )
+
+
+@config_app.command("export")
+def export_cmd(env: EnvArg, app: AppOpt = None, shared: SharedOpt = False, reveal: RevealOpt = False) -> None:
+    """Print a scope's own keys as YAML; with --reveal it imports back unchanged.
+
+    Example: dockyard config export staging --app shop-api --reveal > staging.yml
+    """
+    scope = _scope(app, shared)
+    with _service() as svc:
+        typer.echo(svc.export_yaml(env, scope, reveal), nl=False)
+
+
+@secret_app.command("set")
+def secret_set_cmd(env: EnvArg, key: KeyArg, app: AppOpt = None, shared: SharedOpt = False) -> None:
+    """Set a secret, read from stdin or a hidden prompt (never from the command line, so not in ps).
+
+    Example: printf %s "$DB_PASSWORD" | dockyard secret set production DB_PASSWORD --app shop-api
+    """
+    scope = _scope(app, shared)
+    check_key(key)
+    if sys.stdin.isatty():
+        value = typer.prompt(f"{key}", hide_input=True, confirmation_prompt=True)
+    else:
+        value = sys.stdin.read()
+        value = value.removesuffix("\n").removesuffix("\r")  # the newline echo or a heredoc adds
+    if not value:
+        raise UsageError(
+            f"empty value for secret {key}", hint="pipe it in: printf %s VALUE | dockyard secret set ..."
+        )
+    with _service() as svc:
+        done = svc.set(env, scope, {key: value}, author(), secret=True)
+    state = f"set (revision {done.revision})" if done.changed else "unchanged"
+    typer.echo(f"{scope_label(env, scope)}: secret {key} {state}")
