@@ -141,6 +141,8 @@ def releases(
         return
     table = Table("seq", "release", "status", "commit", "config rev", "image", "by", "note")
     for r in rows:
+        repo, _, digest = r.image.partition("@")
+        image = f"{repo}@{digest[:19]}" if digest else repo
         table.add_row(str(r.seq), r.release_id, r.status, (r.commit_sha or "")[:7], str(r.config_revision),
-                      r.image, r.author, r.note)
+                      image, r.author, r.note)
     console.print(table)

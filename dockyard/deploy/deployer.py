@@ -144,7 +144,7 @@ class Deployer:
             Executor(engine, workload, strategy, self.report).apply(outcome.actions)
         except DockyardError as exc:
             self.db.add_release(outcome.app, outcome.env, outcome.release_id, outcome.image, outcome.commit,
-                                outcome.config_revision, "failed", author(), note or exc.message[:200])
+                                outcome.config_revision, "failed", author(), note or exc.message.splitlines()[0][:200])
             raise
         self.db.add_release(outcome.app, outcome.env, outcome.release_id, outcome.image, outcome.commit,
                             outcome.config_revision, "live", author(), note)
