@@ -19,6 +19,10 @@ from dockyard.errors import EngineError, EngineUnavailable
 from dockyard.settings import EngineSettings
 
 
+# Engine 20.10's API; later engines still serve it, so requests behave the same everywhere.
+API_VERSION = "1.41"
+
+
 @dataclass
 class Engine:
     name: str
@@ -46,7 +50,9 @@ def connect(name: str, site: settings.Settings | None = None, timeout: int = 60)
     cfg = settings.engine(name, site)
     try:
         client = docker.DockerClient(base_url=cfg.host, tls=tls_config(cfg) or False, timeout=timeout,
-                                     version="auto")
+                                     version=API_VERSION)
+        # The engine's own CA must be used, not REQUESTS_CA_BUNDLE or a proxy from the environment.
+        client.api.trust_env = False
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
         raise EngineUnavailable(

@@ -1,0 +1,98 @@
+"""An environment on a second dockerd that requires TLS client certificates (the account's
+"client and server certificates for the Docker API"): refused without them, deployed with them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import docker.tls
+import httpx
+import pytest
+import requests
+
+from tests.apps import TestApp
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[3]
+PORT = 2386
+DAEMON_ENV = {"TLS_DOCKERD_PORT": str(PORT), "TLS_DOCKERD_BRIDGE": "dy-tlstest",
+              "TLS_DOCKERD_BRIDGE_CIDR": "10.215.0.1/24", "TLS_DOCKERD_POOL": "10.216.0.0/16"}
+
+
+def script(*args: str) -> str:
+    import os
+
+    result = subprocess.run(["bash", str(REPO / "scripts/tls-dockerd.sh"), *args], capture_output=True, text=True,
+                            env={**os.environ, **DAEMON_ENV}, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def tls_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    directory = tmp_path_factory.mktemp("tls-dockerd")
+    script("start", str(directory))
+    try:
+        env = dict(line.split("=", 1) for line in script("env", str(directory)).split() if "=" in line)
+        yield env
+    finally:
+        script("stop", str(directory))
+
+
+def tls_client(env: dict[str, str], with_cert: bool = True) -> docker.DockerClient:
+    cert = (env["TLS_CERT"], env["TLS_KEY"]) if with_cert else None
+    tls = docker.tls.TLSConfig(client_cert=cert, ca_cert=env["TLS_CA"], verify=env["TLS_CA"])
+    client = docker.DockerClient(base_url=env["TLS_HOST"], tls=tls, timeout=30, version="1.41")
+    client.api.trust_env = False  # verify against our CA, not REQUESTS_CA_BUNDLE
+    return client
+
+
+def test_engine_without_client_certificate_is_refused(tls_engine: dict[str, str], test_app: TestApp) -> None:
+    with pytest.raises((docker.errors.DockerException, requests.exceptions.RequestException)):
+        tls_client(tls_engine, with_cert=False).ping()
+    # Registered without the client certificate, Dockyard says what is wrong and exits non-zero.
+    assert run_cli("engine", "add", "no-cert", "--host", tls_engine["TLS_HOST"], "--tls-ca",
+                   tls_engine["TLS_CA"]).returncode == 0
+    test_app.write("dockyard.yml", test_app.spec_file.read_text() +
+                   "  elsewhere: {engine: no-cert, registry: remote, strategy: recreate}\n")
+    test_app.commit("engine without cert")
+    run_cli("config", "set", "elsewhere", "GREETING=x")
+    assert run_cli("build").returncode == 0
+    result = run_cli("deploy", "elsewhere")
+    assert result.returncode != 0
+    assert "engine 'no-cert' at tcp://127.0.0.1:2386 is not reachable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_deploy_to_tls_engine(tls_engine: dict[str, str], test_app: TestApp) -> None:
+    added = run_cli("engine", "add", "tls-test", "--host", tls_engine["TLS_HOST"], "--tls-ca", tls_engine["TLS_CA"],
+                    "--tls-cert", tls_engine["TLS_CERT"], "--tls-key", tls_engine["TLS_KEY"])
+    assert added.returncode == 0, added.stderr
+    test_app.write("dockyard.yml", test_app.spec_file.read_text() +
+                   "  remote: {engine: tls-test, registry: remote, strategy: recreate}\n")
+    test_app.commit("remote env")
+    client = tls_client(tls_engine)
+    try:
+        assert run_cli("config", "set", "remote", "GREETING=over-tls").returncode == 0
+        assert run_cli("secret", "set", "remote", "TOKEN", input="tls-secret-123\n").returncode == 0
+        assert run_cli("build").returncode == 0
+        deployed = run_cli("deploy", "remote")
+        assert deployed.returncode == 0, deployed.stderr
+        on_remote = client.containers.list(filters={"label": f"dockyard.app={test_app.name}"})
+        assert sorted(c.name for c in on_remote) == [f"{test_app.name}-remote-web-1", f"{test_app.name}-remote-web-2"]
+        rows = json.loads(run_cli("ps", "remote", "--json").stdout)
+        assert [r["health"] for r in rows] == ["healthy", "healthy"]
+        page = httpx.get(rows[0]["url"] + "/cgi-bin/env", timeout=5).text
+        assert "GREETING=over-tls" in page and "secret-file TOKEN" in page
+        assert "tls-secret-123" not in json.dumps(client.api.inspect_container(on_remote[0].id))
+    finally:
+        for container in client.containers.list(all=True, filters={"label": f"dockyard.app={test_app.name}"}):
+            container.remove(force=True)
+        client.close()
