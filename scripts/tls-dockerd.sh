@@ -13,19 +13,20 @@
 # (cert.pem/key.pem/ca.pem follow Docker's naming, so DOCKER_CERT_PATH=DIR/certs works.)
 #
 # Environment: TLS_DOCKERD_PORT (2376), TLS_DOCKERD_BRIDGE (dy-tls0),
-# TLS_DOCKERD_BRIDGE_CIDR (10.213.0.1/24), TLS_DOCKERD_POOL (10.214.0.0/16),
+# TLS_DOCKERD_BRIDGE_CIDR (10.213.0.1/24),
 # TLS_DOCKERD_WAIT (30 s).
 #
 # Notes from this machine (see docs: ARCHITECTURE "Checked on a machine like yours"):
 # the daemon gets its own bridge created here, never `--bridge none` (that
-# deletes the main daemon's docker0), and `--iptables=false` so it leaves the
+# deletes the main daemon's docker0), no --default-address-pool (on a restart with a
+# stale default network, dockerd then deletes the interface named docker0, which is the
+# main daemon's), and `--iptables=false` so it leaves the
 # main daemon's NAT rules alone. Move images to it through 127.0.0.1:5001 or save/load.
 set -euo pipefail
 
 PORT=${TLS_DOCKERD_PORT:-2376}
 BRIDGE=${TLS_DOCKERD_BRIDGE:-dy-tls0}
 BRIDGE_CIDR=${TLS_DOCKERD_BRIDGE_CIDR:-10.213.0.1/24}
-POOL=${TLS_DOCKERD_POOL:-10.214.0.0/16}
 WAIT=${TLS_DOCKERD_WAIT:-30}
 HOST=tcp://127.0.0.1:$PORT
 
@@ -154,7 +155,6 @@ do_start() {
             --tlsverify --tlscacert "$c/ca.pem" --tlscert "$c/server-cert.pem" --tlskey "$c/server-key.pem" \
             --iptables=false \
             --bridge "$BRIDGE" \
-            --default-address-pool "base=$POOL,size=24" \
             --shutdown-timeout 5 \
             >>"$log" 2>&1 </dev/null 9>&- &
         local launched=$!

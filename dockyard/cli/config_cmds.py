@@ -53,8 +53,11 @@ def author() -> str:
         return "unknown"
 
 
-def app_from_spec(path: Path = Path("dockyard.yml")) -> str | None:
-    """Just the `app:` key of ./dockyard.yml; the full spec is dockyard.spec's job."""
+def app_from_spec(path: Path | None = None) -> str | None:
+    """Just the `app:` key of the spec file (-f, default ./dockyard.yml); the full spec is dockyard.spec's job."""
+    from dockyard.cli.common import options
+
+    path = path or options.spec_file
     if not path.is_file():
         return None
     try:

@@ -181,7 +181,8 @@ class Deployer:
                     config_hash=config_hash, config_revision=resolved.revision, commit=commit,
                     command=service.command, port=service.port,
                     cpus=resources.cpus if resources else None, memory=resources.memory if resources else None,
-                    user=choose_user(service.user, image_user), environment=environment)
+                    user=choose_user(service.user, image_user), environment=environment,
+                    init=service.init, stop_grace=service.stop_grace)
             check = service.health
             health[name] = HealthCheck(path=check.path, interval=check.interval, timeout=check.timeout,
                                        start_period=check.start_period) if check else HealthCheck(path=None)

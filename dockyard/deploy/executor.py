@@ -87,8 +87,9 @@ class Executor:
             raise
         retired = [a.container for a in replaces if a.container]
         retired += [a.container for a in actions if a.kind is Kind.REMOVE and a.container]
-        for old in retired:
-            self._retire(old.id, old.name)
+        if retired:  # stopped together: each may take up to its stop grace to drain
+            with ThreadPoolExecutor(max_workers=min(8, len(retired))) as pool:
+                list(pool.map(lambda old: self._retire(old.id, old.name, old.service), retired))
 
     def _start_and_check(self, group: list[Action]) -> None:
         fresh = []
@@ -139,11 +140,12 @@ class Executor:
         container.rename(f"{name}-old-{container_id[:8]}")
         self.renamed.append((container, name))
 
-    def _retire(self, container_id: str, name: str) -> None:
+    def _retire(self, container_id: str, name: str, service: str) -> None:
+        grace = next((s.stop_grace for s in self.workload.replicas.values() if s.service == service), 10.0)
         try:
             container = self.engine.client.containers.get(container_id)
             secrets_dir = (container.labels or {}).get(L.SECRETS_DIR)
-            container.stop(timeout=10)
+            container.stop(timeout=int(grace))
             container.remove(force=True)
             remove_secret_files(secrets_dir)
             self.report(f"removed {name}")

@@ -35,6 +35,8 @@ class ReplicaSpec:
     user: str
     environment: dict[str, str] = field(default_factory=dict)
     secrets_dir: str | None = None  # host tmpfs dir bind-mounted read-only at /run/secrets
+    init: bool = True
+    stop_grace: float = 10.0
 
 
 def is_root_user(user: str | None) -> bool:
@@ -73,6 +75,8 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
         "restart_policy": {"Name": "unless-stopped"},
         "log_config": LOG_CONFIG,
         "detach": True,
+        "init": spec.init,
+        "stop_signal": "SIGTERM",
     }
     if not is_root_user(spec.user):
         kwargs["cap_drop"] = ["ALL"]

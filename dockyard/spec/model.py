@@ -107,6 +107,9 @@ class ServiceSpec(_Named):
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     user: Text | None = None
     env: dict[EnvKey, Text] = Field(default_factory=dict)
+    # docker-init as PID 1 forwards SIGTERM to the app (busybox httpd as PID 1 ignores it) and reaps zombies.
+    init: bool = True
+    stop_grace: Duration = 10.0
 
 
 class ConfigSpec(SpecModel):

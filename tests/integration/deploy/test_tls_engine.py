@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
 PORT = 2386
 DAEMON_ENV = {"TLS_DOCKERD_PORT": str(PORT), "TLS_DOCKERD_BRIDGE": "dy-tlstest",
-              "TLS_DOCKERD_BRIDGE_CIDR": "10.215.0.1/24", "TLS_DOCKERD_POOL": "10.216.0.0/16"}
+              "TLS_DOCKERD_BRIDGE_CIDR": "10.215.0.1/24"}
 
 
 def script(*args: str) -> str:
@@ -44,6 +44,10 @@ def tls_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
         yield env
     finally:
         script("stop", str(directory))
+    # A second daemon must never take the main one's bridge with it (a restart included).
+    script("start", str(directory))
+    script("stop", str(directory))
+    assert subprocess.run(["ip", "link", "show", "docker0"], capture_output=True).returncode == 0
 
 
 def tls_client(env: dict[str, str], with_cert: bool = True) -> docker.DockerClient:

@@ -27,6 +27,8 @@ def test_create_kwargs_exact():
         "restart_policy": {"Name": "unless-stopped"},
         "log_config": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}},
         "detach": True,
+        "init": True,
+        "stop_signal": "SIGTERM",
         "cap_drop": ["ALL"],
         "command": ["httpd", "-f"],
         "ports": {"8080/tcp": ("127.0.0.1", None)},

@@ -1,0 +1,157 @@
+"""agent, stats, events: the monitoring commands (thin: parse, call, print)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dockyard.cli.common import console, options, print_json
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+AgentUrl = Annotated[str | None, typer.Option("--agent", help="The agent's URL (default $DOCKYARD_AGENT or "
+                                                               "http://127.0.0.1:9180).")]
+
+
+def _selector(labels: list[str]) -> dict[str, str]:
+    from dockyard.errors import UsageError
+
+    out = {}
+    for item in labels:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise UsageError(f"--label must be KEY or KEY=VALUE, got {item!r}")
+        out[key] = value if sep else ""
+    return out
+
+
+def agent(
+    listen: Annotated[str, typer.Option(help="HOST:PORT for /metrics, the API and discovery.")] = "127.0.0.1:9180",
+    interval: Annotated[float, typer.Option(help="Seconds between sweeps of the cgroup files.")] = 1.0,
+    disk_interval: Annotated[float, typer.Option(help="Seconds between disk measurements of a container.")] = 60.0,
+    probe_interval: Annotated[float, typer.Option(help="Seconds between discovery + probe rounds.")] = 10.0,
+    retention: Annotated[float, typer.Option(help="Seconds of sample history to keep.")] = 3600.0,
+    rules: Annotated[list[Path] | None, typer.Option("--rules", help="A dockyard.yml whose alerts: to apply "
+                                                                     "(repeatable).")] = None,
+    label: Annotated[list[str] | None, typer.Option("--label", help="Only containers with this label "
+                                                                    "(KEY or KEY=VALUE; repeatable).")] = None,
+    engine: Annotated[str, typer.Option(help="The engine on this host.")] = "local",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each component's start.")] = False,
+) -> None:
+    """Run the host agent in the foreground: metrics from cgroup files, discovery, probes, alerts.
+
+    Example: dockyard agent --listen 127.0.0.1:9180 --rules dockyard.yml
+    """
+    import logging
+
+    from dockyard.engine.client import connect
+    from dockyard.monitor.agent import AgentOptions, build_agent
+    from dockyard.monitor.alerts import load_rules
+    from dockyard.monitor.http import parse_listen
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    parse_listen(listen)
+    alert_rules = [rule for path in rules or [] for rule in load_rules(path)]
+    eng = connect(engine)
+    opts = AgentOptions(listen=listen, interval=interval, disk_interval=disk_interval,
+                        probe_interval=probe_interval, retention_s=retention, selector=_selector(label or []),
+                        rules=alert_rules)
+    monitor = build_agent(eng.client, opts)
+    console.print(f"dockyard agent on {monitor.state.host}: {len(alert_rules)} alert rules, "
+                  f"serving http://{listen}/metrics (Ctrl-C to stop)", highlight=False)
+    try:
+        monitor.agent.run()
+    finally:
+        eng.close()
+
+
+def _app_filter(all_apps: bool) -> str | None:
+    if all_apps or not options.spec_file.exists():
+        return None
+    from dockyard.cli.common import load_app_spec
+
+    return load_app_spec().app
+
+
+def stats(
+    env: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
+    as_json: Json = False,
+    all_apps: Annotated[bool, typer.Option("--all", help="Every container, not only this app's.")] = False,
+    agent_url: AgentUrl = None,
+    refresh: Annotated[float, typer.Option(help="Seconds between refreshes of the live table.")] = 1.0,
+    count: Annotated[int, typer.Option(help="Stop after this many refreshes (0: until Ctrl-C).")] = 0,
+) -> None:
+    """Live CPU, memory, network, block I/O and disk per container, from the host agent.
+
+    In an app's folder it shows that app's containers; --all shows every container.
+    Example: dockyard stats production --json
+    """
+    from rich.live import Live
+    from rich.table import Table
+
+    from dockyard.monitor.client import STATS_HEADERS, agent_url as resolve, get_json, stats_rows, table_cells
+
+    url = resolve(agent_url)
+    params = {"app": _app_filter(all_apps), "env": env}
+    if as_json:
+        print_json(stats_rows(get_json(url, "/api/stats", params)["samples"]))
+        return
+
+    def table() -> Table:
+        data = get_json(url, "/api/stats", params)
+        t = Table(*STATS_HEADERS, title=f"{data['host']} · {time.strftime('%H:%M:%S')}", title_justify="left")
+        for row in stats_rows(data["samples"]):
+            full = next(s for s in data["samples"] if s["name"] == row["name"])
+            t.add_row(*table_cells(full))
+        return t
+
+    with Live(table(), console=console, auto_refresh=False) as live:
+        shown = 1
+        while count == 0 or shown < count:
+            time.sleep(refresh)
+            live.update(table(), refresh=True)
+            shown += 1
+
+
+def events(
+    env: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
+    as_json: Json = False,
+    all_apps: Annotated[bool, typer.Option("--all", help="Every app's events, not only this app's.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    agent_url: AgentUrl = None,
+) -> None:
+    """Alerts (container down or restarting, memory, failing probe, CPU) with their start and end.
+
+    Example: dockyard events production
+    """
+    from rich.table import Table
+
+    from dockyard.monitor.client import EVENT_HEADERS, agent_url as resolve, event_cells, get_json
+
+    rows = get_json(resolve(agent_url), "/api/events", {"app": _app_filter(all_apps), "env": env,
+                                                        "limit": limit})
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no alerts")
+        return
+    table = Table(*EVENT_HEADERS)
+    for row in rows:
+        table.add_row(*event_cells(row))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add agent, stats and events to a Typer app (main.py, or a test's own app)."""
+    app.command()(agent)
+    app.command()(stats)
+    app.command()(events)
+
+
+monitor_app = typer.Typer(name="dockyard-monitor", no_args_is_help=True, pretty_exceptions_enable=False,
+                          help="Dockyard's monitoring commands on their own (python -m dockyard.monitor).")
+register(monitor_app)

@@ -1,0 +1,5 @@
+"""The log path: tail Docker's json-file logs, enrich, spool on disk, ship at least once, search.
+
+reader (tailer + jsonfile parser + enrich chain) -> spool (SQLite, with read positions in the
+same transaction) -> one shipper per sink (store, syslog, Elasticsearch, Loki) -> ack.
+"""

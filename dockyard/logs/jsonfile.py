@@ -1,0 +1,144 @@
+"""Docker's json-file log format -> line records. Pure: bytes in, records out, no I/O.
+
+Each line of `<id>-json.log` is `{"log": "...", "stream": "stdout", "time": "RFC3339Nano"}`.
+Docker splits long output at 16 KiB: every piece but the last has no trailing newline in "log";
+`Joiner` puts the pieces back together. A record's identity within its file is the byte offset
+of its LAST piece, so identities grow strictly with the file offset (needed by the store's
+de-duplication); while a line is incomplete, the read position stays at its FIRST piece, so a
+restart reads all of it again.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from dataclasses import dataclass, field
+
+import orjson
+
+STDOUT, STDERR = 0, 1
+STREAM_NAMES = ("stdout", "stderr")
+MAX_LINE = 1 << 20  # a joined line longer than this is emitted in pieces (bounded memory)
+
+# (offset, time_ns, stream, message)
+Line = tuple[int, int, int, str]
+
+_seconds: dict[str, int] = {}
+
+
+def parse_time(text: str) -> int:
+    """Docker's RFC 3339 UTC time with 0-9 fraction digits -> nanoseconds since the epoch."""
+    head = text[:19]
+    sec = _seconds.get(head)
+    if sec is None:
+        sec = calendar.timegm(time.strptime(head, "%Y-%m-%dT%H:%M:%S"))
+        if len(_seconds) > 8192:
+            _seconds.clear()
+        _seconds[head] = sec
+    ns = sec * 1_000_000_000
+    if len(text) > 20 and text[19] == ".":
+        end = len(text) - 1 if text[-1] == "Z" else _zone_start(text)
+        frac = text[20:end]
+        ns += int((frac + "000000000")[:9])
+        if text[-1] != "Z":
+            ns -= _zone_offset(text[end:])
+    elif text[-1] != "Z" and len(text) > 19:
+        ns -= _zone_offset(text[19:])
+    return ns
+
+
+def _zone_start(text: str) -> int:
+    for i in range(len(text) - 1, 19, -1):
+        if text[i] in "+-":
+            return i
+    return len(text)
+
+
+def _zone_offset(zone: str) -> int:
+    if not zone or zone == "Z":
+        return 0
+    sign = -1 if zone[0] == "-" else 1
+    hours, _, minutes = zone[1:].partition(":")
+    return sign * (int(hours) * 3600 + int(minutes or 0) * 60) * 1_000_000_000
+
+
+def format_time(ns: int) -> str:
+    """Nanoseconds since the epoch -> RFC 3339 UTC with microseconds (what sinks show)."""
+    sec, rest = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{rest // 1000:06d}Z"
+
+
+@dataclass
+class Pending:
+    """An incomplete (partial) line: where it starts, and its pieces so far."""
+
+    file: str
+    offset: int
+    time: int
+    stream: int
+    parts: list[str] = field(default_factory=list)
+    size: int = 0
+    last: int = 0  # offset of the latest piece: the joined line's identity ...
+    last_file: str = ""  # ... in this file
+
+
+@dataclass
+class Chunk:
+    lines: list[Line]
+    consumed: int  # bytes of whole json lines used from the data
+    bad: int = 0  # json lines that could not be parsed (counted, skipped)
+
+
+class Joiner:
+    """Parses chunks of one container's log files, joining partial lines across chunks and files."""
+
+    def __init__(self) -> None:
+        self.pending: Pending | None = None
+
+    def parse(self, data: bytes, base: int, file: str) -> Chunk:
+        loads = orjson.loads
+        out: list[Line] = []
+        append = out.append
+        bad = 0
+        off = base
+        pieces = data.split(b"\n")
+        pieces.pop()  # after the last newline: empty, or a line still being written
+        pending = self.pending
+        for raw in pieces:
+            size = len(raw) + 1
+            try:
+                entry = loads(raw)
+                msg: str = entry["log"]
+                stamp: str = entry["time"]
+                stream = STDERR if entry.get("stream") == "stderr" else STDOUT
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                bad += 1
+                off += size
+                continue
+            if msg.endswith("\n"):
+                if pending is None:
+                    append((off, parse_time(stamp), stream, msg[:-1]))
+                else:
+                    pending.parts.append(msg[:-1])
+                    append((off, pending.time, pending.stream, "".join(pending.parts)))
+                    pending = None
+            else:
+                if pending is None:
+                    pending = Pending(file, off, parse_time(stamp), stream)
+                pending.parts.append(msg)
+                pending.size += len(msg)
+                pending.last = off
+                pending.last_file = file
+                if pending.size >= MAX_LINE:
+                    append((off, pending.time, pending.stream, "".join(pending.parts)))
+                    pending = None
+            off += size
+        self.pending = pending
+        return Chunk(out, off - base, bad)
+
+    def flush(self) -> tuple[str, Line] | None:
+        """(file, line) of the incomplete line: the container stopped without a final newline."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return None
+        return pending.last_file, (pending.last, pending.time, pending.stream, "".join(pending.parts))

@@ -1,0 +1,1 @@
+"""Container monitoring: cgroup and /proc readers, discovery, probes, alerts, exposition, the agent."""

@@ -1,0 +1,154 @@
+"""Threshold alerts: rules from dockyard.yml's `alerts:` section, evaluated purely on each sweep.
+
+    alerts:
+      - {name: web-down, when: down, service: web}
+      - {name: restarting, when: restarting, window: 5m}
+      - {name: memory, when: memory, above: 90}         # % of the container's memory limit
+      - {name: probe, when: probe, for: 10s}            # a discovered service failed its probe
+      - {name: hot, when: cpu, above: 80, for: 30s}     # % of one core
+
+`evaluate` takes the rules, this sweep's samples and probes, and the alert state; it returns
+the new state and the events that started or ended. Each alert has a start and an end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from dockyard.errors import SpecError
+from dockyard.monitor.model import Probe, Sample
+from dockyard.spec.fields import Duration
+
+DEFAULT_ABOVE = {"memory": 90.0, "cpu": 90.0, "restarting": 0.0}
+
+
+class AlertRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str
+    when: Literal["down", "restarting", "memory", "probe", "cpu"]
+    above: float | None = None
+    for_: Duration = Field(default=0.0, alias="for")
+    window: Duration = 300.0  # restarting: restarts within this long
+    app: str | None = None
+    env: str | None = None
+    service: str | None = None
+
+    def threshold(self) -> float:
+        return self.above if self.above is not None else DEFAULT_ABOVE.get(self.when, 0.0)
+
+    def applies(self, s: Sample) -> bool:
+        return all(want is None or want == have for want, have in
+                   ((self.app, s.app), (self.env, s.env), (self.service, s.service)))
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    rule: str
+    container: str
+    app: str
+    env: str
+    service: str
+    started_at: float
+    ended_at: float | None
+    message: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.rule, self.container)
+
+
+@dataclass
+class AlertState:
+    pending: dict[tuple[str, str], float] = field(default_factory=dict)  # condition true since
+    active: dict[tuple[str, str], AlertEvent] = field(default_factory=dict)
+    restarts: dict[str, tuple[int, float]] = field(default_factory=dict)  # container -> (count, last rise)
+
+
+def _condition(rule: AlertRule, s: Sample, probes: list[Probe], state: AlertState, now: float) -> str | None:
+    """The message if the rule's condition holds for this sample, else None."""
+    if rule.when == "down":
+        return None if s.up else f"{s.name} is {s.state}"
+    if rule.when == "restarting":
+        count, rose = state.restarts.get(s.name, (s.restarts, 0.0))
+        return f"{s.name} restarted ({s.restarts} restarts)" if rose and now - rose <= rule.window else None
+    if not s.up:
+        return None
+    if rule.when == "memory":
+        if not s.memory_limit_bytes:
+            return None
+        share = s.memory_bytes / s.memory_limit_bytes * 100
+        return f"{s.name} uses {share:.0f}% of its memory limit" if share > rule.threshold() else None
+    if rule.when == "cpu":
+        return f"{s.name} uses {s.cpu_percent:.0f}% CPU" if s.cpu_percent > rule.threshold() else None
+    failing = [p for p in probes if p.container == s.name and not p.ok]
+    return (f"{s.name}: probe of port {failing[0].port} failed: {failing[0].detail}" if failing else None)
+
+
+def evaluate(rules: list[AlertRule], samples: list[Sample], probes: list[Probe], state: AlertState,
+             now: float) -> list[AlertEvent]:
+    """Update `state` in place; return the alerts that started or ended in this sweep."""
+    for s in samples:
+        count, rose = state.restarts.get(s.name, (s.restarts, 0.0))
+        state.restarts[s.name] = (s.restarts, now) if s.restarts > count else (count, rose)
+    changed: list[AlertEvent] = []
+    seen: set[tuple[str, str]] = set()
+    for rule in rules:
+        for s in samples:
+            if not rule.applies(s):
+                continue
+            key = (rule.name, s.name)
+            message = _condition(rule, s, probes, state, now)
+            if message is None:
+                continue
+            seen.add(key)
+            since = state.pending.setdefault(key, now)
+            if key not in state.active and now - since >= rule.for_:
+                event = AlertEvent(rule.name, s.name, s.app, s.env, s.service, now, None, message)
+                state.active[key] = event
+                changed.append(event)
+    for key in [k for k in state.pending if k not in seen]:
+        del state.pending[key]
+        ended = state.active.pop(key, None)
+        if ended:
+            changed.append(replace(ended, ended_at=now))
+    return changed
+
+
+def parse_rules(data: Any, source: str = "dockyard.yml") -> list[AlertRule]:
+    """The `alerts:` list of a dockyard.yml (already loaded), validated; names the bad item."""
+    raw = (data or {}).get("alerts") if isinstance(data, dict) else None
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise SpecError([f"{source}: alerts: must be a list of rules like {{name: down, when: down}}"])
+    rules, problems = [], []
+    for index, item in enumerate(raw):
+        try:
+            rule = AlertRule.model_validate(item)
+        except ValidationError as exc:
+            problems += [f"{source}: alerts[{index}].{'.'.join(map(str, e['loc'])) or 'rule'}: {e['msg']}"
+                         for e in exc.errors()]
+            continue
+        if rule.app is None and isinstance(data.get("app"), str):
+            rule = rule.model_copy(update={"app": data["app"]})
+        rules.append(rule)
+    if problems:
+        raise SpecError(problems)
+    return rules
+
+
+def load_rules(path: Path) -> list[AlertRule]:
+    try:
+        data = YAML(typ="safe").load(path.read_text())
+    except FileNotFoundError:
+        raise SpecError([f"{path}: file not found"]) from None
+    except YAMLError as exc:
+        raise SpecError([f"{path}: invalid YAML: {exc}"]) from None
+    return parse_rules(data, str(path))

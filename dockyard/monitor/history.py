@@ -1,0 +1,97 @@
+"""Recent history for the dashboard and the autoscaler: samples and alert events in SQLite,
+with a retention bound (age) applied as it writes. Its own file: $DOCKYARD_HOME/monitor.db.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from dockyard import settings
+from dockyard.errors import StoreUnavailable
+from dockyard.monitor.alerts import AlertEvent
+from dockyard.monitor.model import Sample
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS samples (
+    at REAL NOT NULL, host TEXT NOT NULL, container TEXT NOT NULL, app TEXT, env TEXT, service TEXT,
+    up INTEGER NOT NULL, cpu_percent REAL, memory_bytes INTEGER, memory_limit_bytes INTEGER,
+    net_rx_bytes INTEGER, net_tx_bytes INTEGER, blkio_read_bytes INTEGER, blkio_write_bytes INTEGER,
+    disk_bytes INTEGER, restarts INTEGER
+);
+CREATE INDEX IF NOT EXISTS samples_at ON samples (at);
+CREATE INDEX IF NOT EXISTS samples_scope ON samples (app, env, service, at);
+CREATE TABLE IF NOT EXISTS events (
+    rule TEXT NOT NULL, container TEXT NOT NULL, app TEXT, env TEXT, service TEXT, host TEXT,
+    started_at REAL NOT NULL, ended_at REAL, message TEXT NOT NULL,
+    PRIMARY KEY (rule, container, started_at)
+);
+"""
+
+COLUMNS = ("cpu_percent", "memory_bytes", "memory_limit_bytes", "net_rx_bytes", "net_tx_bytes",
+           "blkio_read_bytes", "blkio_write_bytes", "disk_bytes", "restarts")
+
+
+class History:
+    def __init__(self, path: Path | None = None, retention_s: float = 3600.0,
+                 events_retention_s: float = 7 * 86400.0) -> None:
+        self.path = path or settings.home() / "monitor.db"
+        self.retention_s = retention_s
+        self.events_retention_s = events_retention_s
+        self.lock = threading.Lock()
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"monitor history {self.path} cannot be opened: {exc}") from None
+
+    def record(self, host: str, samples: list[Sample], now: float | None = None) -> None:
+        now = now or time.time()
+        rows = [(s.at or now, host, s.name, s.app, s.env, s.service, int(s.up),
+                 *(getattr(s, c) for c in COLUMNS)) for s in samples]
+        with self.lock, self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.executemany(f"INSERT INTO samples VALUES ({','.join('?' * (7 + len(COLUMNS)))})", rows)
+            self.conn.execute("DELETE FROM samples WHERE at < ?", (now - self.retention_s,))
+            self.conn.execute("DELETE FROM events WHERE ended_at IS NOT NULL AND ended_at < ?",
+                              (now - self.events_retention_s,))
+
+    def record_events(self, host: str, events: list[AlertEvent]) -> None:
+        with self.lock, self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?,?,?)",
+                [(e.rule, e.container, e.app, e.env, e.service, host, e.started_at, e.ended_at, e.message)
+                 for e in events])
+
+    def events(self, limit: int = 100, app: str | None = None, env: str | None = None) -> list[dict]:
+        sql = "SELECT rule, container, app, env, service, host, started_at, ended_at, message FROM events"
+        where, args = [], []
+        for col, value in (("app", app), ("env", env)):
+            if value:
+                where.append(f"{col}=?")
+                args.append(value)
+        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY started_at DESC LIMIT ?"
+        with self.lock:
+            rows = self.conn.execute(sql, (*args, limit)).fetchall()
+        keys = ("rule", "container", "app", "env", "service", "host", "started_at", "ended_at", "message")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def samples(self, since: float, container: str | None = None, app: str | None = None,
+                env: str | None = None, service: str | None = None, limit: int = 10_000) -> list[dict]:
+        sql = "SELECT * FROM samples WHERE at >= ?"
+        args: list[object] = [since]
+        for col, value in (("container", container), ("app", app), ("env", env), ("service", service)):
+            if value:
+                sql += f" AND {col}=?"
+                args.append(value)
+        with self.lock:
+            cur = self.conn.execute(sql + " ORDER BY at LIMIT ?", (*args, limit))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def close(self) -> None:
+        self.conn.close()
