@@ -92,7 +92,8 @@ def stats(
     from rich.live import Live
     from rich.table import Table
 
-    from dockyard.monitor.client import STATS_HEADERS, agent_url as resolve, get_json, stats_rows, table_cells
+    from dockyard.monitor.client import STATS_HEADERS, get_json, stats_rows, table_cells
+    from dockyard.monitor.client import agent_url as resolve
 
     url = resolve(agent_url)
     params = {"app": _app_filter(all_apps), "env": env}
@@ -129,7 +130,8 @@ def events(
     """
     from rich.table import Table
 
-    from dockyard.monitor.client import EVENT_HEADERS, agent_url as resolve, event_cells, get_json
+    from dockyard.monitor.client import EVENT_HEADERS, event_cells, get_json
+    from dockyard.monitor.client import agent_url as resolve
 
     rows = get_json(resolve(agent_url), "/api/events", {"app": _app_filter(all_apps), "env": env,
                                                         "limit": limit})

@@ -42,7 +42,8 @@ def _print_outcome(outcome, as_json: bool) -> None:
 
 def build(
     no_push: Annotated[bool, typer.Option("--no-push", help="Build only; push nothing.")] = False,
-    allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="Build uncommitted changes, tagged -dirty.")] = False,
+    allow_dirty: Annotated[
+        bool, typer.Option("--allow-dirty", help="Build uncommitted changes, tagged -dirty.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if this commit was built.")] = False,
     as_json: Json = False,
 ) -> None:

@@ -24,7 +24,8 @@ def engine_add(
 ) -> None:
     """Register (or replace) an engine. Certificates are referenced by path, never copied into apps.
 
-    Example: dockyard engine add tls-host --host tcp://10.0.0.5:2376 --tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem
+    Example: dockyard engine add tls-host --host tcp://10.0.0.5:2376 \\
+    --tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem
     """
     from dockyard import settings
     from dockyard.errors import UsageError

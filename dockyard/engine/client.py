@@ -18,7 +18,6 @@ from dockyard import settings
 from dockyard.errors import EngineError, EngineUnavailable
 from dockyard.settings import EngineSettings
 
-
 # Engine 20.10's API; later engines still serve it, so requests behave the same everywhere.
 API_VERSION = "1.41"
 

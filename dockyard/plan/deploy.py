@@ -8,10 +8,10 @@ interrupted deploy left behind (a duplicate replica, a stopped container).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     CREATE = "create"
     REPLACE = "replace"
     REMOVE = "remove"

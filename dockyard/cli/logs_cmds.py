@@ -1,0 +1,159 @@
+"""`dockyard logs` (search the log store) and `dockyard forwarder run|status` (the log forwarder)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from dockyard.cli.common import options, print_json
+
+forwarder_app = typer.Typer(help="The log forwarder: follow container logs, spool, ship.", no_args_is_help=True)
+
+
+def _store_path(store: Path | None) -> Path:
+    from dockyard.logs.forwarder import default_state_dir
+
+    return store or default_state_dir() / "store.db"
+
+
+def _spec_app() -> str | None:
+    """The app of ./dockyard.yml when there is one: `dockyard logs` in an app's folder means that app."""
+    if not options.spec_file.exists():
+        return None
+    from dockyard.cli.common import load_app_spec
+
+    return str(load_app_spec().app)
+
+
+def logs(
+    env: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
+    service: Annotated[str | None, typer.Argument(help="Only this service.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only lines newer than this: 30s, 10m, 2h, 1d.")] = None,
+    grep: Annotated[str | None, typer.Option(help="Only lines containing this text (starting at a word).")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines as they arrive.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts (one object a line with -f).")] = False,
+    app: Annotated[str | None, typer.Option(help="The app (default: the one in ./dockyard.yml, else all).")] = None,
+    container: Annotated[str | None, typer.Option(help="Only this container (name or id prefix).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many lines.")] = 100,
+    store: Annotated[Path | None, typer.Option(help="The log store (default: $DOCKYARD_HOME/logs/store.db).",
+                                               envvar="DOCKYARD_LOG_STORE")] = None,
+    follow_for: Annotated[float | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Search the logs of every container of an app, newest first, or follow them live.
+
+    Containers that no longer exist are included. Example: dockyard logs production web --since 10m --grep timeout
+    """
+    import time
+
+    from dockyard.logs.query import Query, last_id, parse_since, search
+    from dockyard.logs.query import follow as follow_lines
+    from dockyard.logs.store import LogStore
+
+    q = Query(app=app or _spec_app(), env=env, service=service, container=container,
+              since_ns=parse_since(since) if since else None, grep=grep, limit=limit)
+    db = LogStore(_store_path(store), readonly=True)
+    try:
+        lines = list(reversed(search(db, q)))
+        if as_json and not follow:
+            print_json([line.as_dict() for line in search(db, q)])
+            return
+        out = sys.stdout
+        for line in lines:
+            out.write(_render(line, as_json))
+        out.flush()
+        if follow:
+            start = lines[-1].id if lines else last_id(db)
+            until = time.monotonic() + follow_for if follow_for else None
+            for line in follow_lines(db, q, start, until=until):
+                out.write(_render(line, as_json))
+                out.flush()
+    finally:
+        db.close()
+
+
+def _render(line, as_json: bool) -> str:  # type: ignore[no-untyped-def]
+    if as_json:
+        return orjson.dumps(line.as_dict()).decode() + "\n"
+    where = "/".join(p for p in (line.env, line.service) if p)
+    return f"{line.time} {line.host} {line.container}{' ' + where if where else ''} {line.stream}: {line.message}\n"
+
+
+@forwarder_app.command("run")
+def forwarder_run(
+    sink: Annotated[list[str] | None, typer.Option("--sink", help="Where to ship (repeatable): store | "
+                                                   "syslog+tcp://H:P | elasticsearch+http://H:P/INDEX | "
+                                                   "loki+http://H:P")] = None,
+    containers_root: Annotated[Path, typer.Option(help="Docker's container folder (read-only is enough).")] = Path(
+        "/var/lib/docker/containers"),
+    state: Annotated[Path | None, typer.Option(help="Spool, positions and store folder "
+                                                    "(default: $DOCKYARD_HOME/logs).")] = None,
+    label: Annotated[list[str] | None, typer.Option(help="Only containers with this label (KEY or KEY=VALUE, "
+                                                         "repeatable).")] = None,
+    host: Annotated[str | None, typer.Option(help="The host tag (default: the engine's host name).")] = None,
+    docker_host: Annotated[str, typer.Option(help="Engine for container events; '' for folder scans only.",
+                                             envvar="DOCKER_HOST")] = "unix:///var/run/docker.sock",
+    spool_max: Annotated[int, typer.Option(help="Spool size bound in MiB; reading pauses when full.")] = 256,
+    sync: Annotated[str, typer.Option(help="SQLite synchronous for the spool: NORMAL (survives a crash of "
+                                           "the process) or FULL (also a power loss).")] = "NORMAL",
+) -> None:
+    """Run the log forwarder until SIGTERM/SIGINT: follow every container's json-file log, tag it, spool it
+    on disk and ship it at least once.
+
+    Example: dockyard forwarder run --sink store --sink loki+http://127.0.0.1:3100
+    """
+    from dockyard.logs.forwarder import Forwarder, ForwarderConfig, default_state_dir
+    from dockyard.logs.meta import parse_selectors
+
+    config = ForwarderConfig(containers_root=containers_root, state_dir=state or default_state_dir(),
+                             sinks=sink or ["store"], selectors=parse_selectors(label or []), host=host,
+                             docker_host=docker_host or None, spool_max_bytes=spool_max << 20,
+                             synchronous=sync.upper())
+    import faulthandler
+
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` prints every thread's stack
+    forwarder = Forwarder(config)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    forwarder.run(stop)
+
+
+@forwarder_app.command("status")
+def forwarder_status(
+    state: Annotated[Path | None, typer.Option(help="The forwarder's state folder.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
+    """What waits in the spool, where each sink is, and every recorded loss and rejected line.
+
+    Example: dockyard forwarder status --json
+    """
+    from dockyard.logs.forwarder import default_state_dir
+    from dockyard.logs.status import read_status
+
+    report = read_status(state or default_state_dir())
+    if as_json:
+        print_json(report)
+        return
+    spool = report["spool"]
+    typer.echo(f"spool: {spool['lines']} lines in {spool['batches']} batches ({spool['bytes']} bytes)")
+    for name, ack in report["acks"].items():
+        typer.echo(f"sink {name}: acknowledged up to batch {ack}")
+    typer.echo(f"containers with a saved position: {report['positions']}")
+    typer.echo(f"losses: {len(report['losses'])}")
+    for loss in report["losses"]:
+        typer.echo(f"  {loss['container_id'][:12]}: {loss['what']}")
+    typer.echo(f"rejected: {sum(r['lines'] for r in report['rejects'])} lines")
+    for rej in report["rejects"]:
+        typer.echo(f"  {rej['sink']} {rej['container_id'][:12]}: {rej['lines']} lines: {rej['reason']}")
+
+
+# A Typer app of its own, for tests and `python -m dockyard.logs`, until main.py registers these.
+cli = typer.Typer(name="dockyard", no_args_is_help=True, pretty_exceptions_enable=False)
+cli.command()(logs)
+cli.add_typer(forwarder_app, name="forwarder")

@@ -1,0 +1,87 @@
+"""make demo's path, with a copy of the example under another name: from a git commit through every
+environment, one image, each environment with its own configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def example_copy(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    name = "e2e-" + secrets.token_hex(3)
+    app_dir = tmp_path / name
+    shutil.copytree(REPO / "examples/hello", app_dir)
+    spec = app_dir / "dockyard.yml"
+    spec.write_text(spec.read_text().replace("app: hello", f"app: {name}", 1))
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["-c", "user.email=e2e@example.invalid", "-c", "user.name=e2e", "commit", "-qm", "example"]):
+        subprocess.run(["git", "-C", str(app_dir), *args], check=True)
+    yield app_dir, name
+    client = docker.from_env()
+    for container in client.containers.list(all=True, filters={"label": f"dockyard.app={name}"}):
+        container.remove(force=True)
+    client.close()
+
+
+def test_demo_takes_one_image_through_every_environment(example_copy: tuple[Path, str], tmp_path: Path) -> None:
+    app_dir, name = example_copy
+    env = {**os.environ, "DEMO_APP_DIR": str(app_dir), "DOCKYARD_HOME": str(tmp_path / "home"),
+           "DOCKYARD_SECRET_KEY_FILE": str(tmp_path / "secret.key")}
+    env.pop("DOCKYARD_CONFIG_STORE", None)
+    dockyard = [str(REPO / ".venv/bin/dockyard"), "-f", str(app_dir / "dockyard.yml")]
+    try:
+        result = subprocess.run(["bash", str(REPO / "scripts/demo.sh")], env=env, capture_output=True, text=True,
+                                timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        rows = json.loads(subprocess.run([*dockyard, "ps", "--json"], env=env, capture_output=True, text=True,
+                                         check=True).stdout)
+        by_env: dict[str, list[dict]] = {}
+        for row in rows:
+            by_env.setdefault(row["env"], []).append(row)
+        assert {e: len(r) for e, r in by_env.items()} == {"testing": 2, "staging": 2, "production": 3}
+        assert all(r["health"] == "healthy" for r in rows)
+        assert len({r["commit"] for r in rows}) == 1  # one image everywhere
+        for env_name, replicas in by_env.items():
+            page = httpx.get(replicas[0]["url"] + "/cgi-bin/info", timeout=5).text
+            assert f"environment: {env_name}" in page
+            assert f"DOMAIN={env_name}.hello.example" in page
+            assert f"server_name = {env_name}.hello.example" in page
+            assert "DB_PASSWORD: present" in page and f"demo-{env_name}" not in page
+        digests = set()
+        for env_name in by_env:
+            releases = json.loads(subprocess.run([*dockyard, "releases", env_name, "--json"], env=env,
+                                                 capture_output=True, text=True, check=True).stdout)
+            digests.add(releases[0]["image"].split("@")[1])
+        assert len(digests) == 1  # promoted, never rebuilt
+
+        # Running it again changes nothing.
+        again = subprocess.run(["bash", str(REPO / "scripts/demo.sh")], env=env, capture_output=True, text=True,
+                               timeout=600)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert again.stdout.count("already runs release") == 3
+    finally:
+        certs = Path("/var/lib/dockyard/tls-dockerd/certs")
+        if (certs / "cert.pem").exists():
+            import docker.tls
+
+            tls = docker.tls.TLSConfig(client_cert=(str(certs / "cert.pem"), str(certs / "key.pem")),
+                                       ca_cert=str(certs / "ca.pem"), verify=str(certs / "ca.pem"))
+            tls_client = docker.DockerClient(base_url="tcp://127.0.0.1:2376", tls=tls, version="1.41")
+            tls_client.api.trust_env = False
+            for container in tls_client.containers.list(all=True, filters={"label": f"dockyard.app={name}"}):
+                container.remove(force=True)
+            tls_client.close()
