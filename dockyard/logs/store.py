@@ -30,7 +30,9 @@ create virtual table if not exists lines_fts using fts5(msg, content='lines', co
     detail=none);
 """
 
-TAG_COLUMNS = ("name", "host", "app", "env", "service", "release", "image")
+# column -> tag key
+TAG_COLUMNS = {"name": "container", "host": "host", "app": "app", "env": "env", "service": "service",
+               "release": "release", "image": "image"}
 
 
 class StoreBusy(Exception):
@@ -109,7 +111,7 @@ class LogStore:
         return self._marks[key]
 
     def _container(self, cid: str, tags: dict[str, Any]) -> int:
-        values = tuple(tags.get(col, "") for col in TAG_COLUMNS)
+        values = tuple(tags.get(key, "") for key in TAG_COLUMNS.values())
         known = self._containers.get(cid)
         if known and known[1] == values:
             return known[0]
