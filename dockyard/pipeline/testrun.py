@@ -1,0 +1,74 @@
+"""Run one test of dockyard.yml in a container and report pass/fail with its output.
+
+`image` tests run inside the built image itself. `endpoint` tests run the same image on the
+environment's engine with host networking, so TARGET_URL (http://127.0.0.1:PORT of a replica or
+a balancer) is reachable exactly as a user on that host would reach it. Every test container is
+labelled and removed, and killed at its timeout.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import docker.errors
+import requests.exceptions
+
+from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.containers import NON_ROOT_USER
+from dockyard.spec.model import TestSpec
+
+MAX_OUTPUT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class TestResult:
+    __test__ = False
+    name: str
+    passed: bool
+    exit_code: int | None
+    output: str
+    seconds: float
+    timed_out: bool = False
+
+    def summary(self) -> str:
+        if self.timed_out:
+            return f"test {self.name}: timed out after {self.seconds:.0f}s"
+        verdict = "passed" if self.passed else f"failed (exit {self.exit_code})"
+        return f"test {self.name}: {verdict} in {self.seconds:.1f}s"
+
+
+def run_test(engine: Engine, test: TestSpec, image: str, app: str, env: str,
+             target_url: str | None = None, extra_env: dict[str, str] | None = None) -> TestResult:
+    environment = {"DOCKYARD_APP": app, "DOCKYARD_ENV": env, **(extra_env or {})}
+    if target_url:
+        environment["TARGET_URL"] = target_url
+    start = time.monotonic()
+    try:
+        container = engine.client.containers.create(
+            image, command=list(test.run), environment=environment, detach=True, user=NON_ROOT_USER,
+            labels={"dockyard.managed-test": "1", "dockyard.app": app, "dockyard.env": env,
+                    "dockyard.test": test.name},
+            network_mode="host" if test.kind == "endpoint" else "none",
+            security_opt=["no-new-privileges:true"], cap_drop=["ALL"],
+        )
+    except docker.errors.DockerException as exc:
+        raise engine_error(f"creating the container for test {test.name}", exc) from None
+    timed_out = False
+    try:
+        container.start()
+        try:
+            exit_code: int | None = int(container.wait(timeout=test.timeout)["StatusCode"])
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            timed_out, exit_code = True, None
+            container.kill()
+        output = container.logs(stdout=True, stderr=True).decode(errors="replace")[-MAX_OUTPUT:]
+    except docker.errors.DockerException as exc:
+        raise engine_error(f"running test {test.name}", exc) from None
+    finally:
+        try:
+            container.remove(force=True)
+        except docker.errors.DockerException:
+            pass
+    return TestResult(test.name, exit_code == 0 and not timed_out, exit_code, output,
+                      time.monotonic() - start, timed_out)

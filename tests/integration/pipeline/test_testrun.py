@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import http.server
+import threading
+
+import docker
+import pytest
+
+from dockyard.engine.client import connect
+from dockyard.pipeline.testrun import run_test
+from dockyard.spec.model import TestSpec
+
+pytestmark = pytest.mark.integration
+IMAGE = "dockyard/busybox:1.35"
+
+
+def spec(name: str, run: list[str], timeout: float = 30, kind: str = "image") -> TestSpec:
+    test = TestSpec.model_validate({"run": run, "timeout": timeout, "kind": kind})
+    test._name = name
+    return test
+
+
+@pytest.fixture
+def engine():
+    engine = connect("local")
+    yield engine
+    for c in engine.client.containers.list(all=True, filters={"label": "dockyard.managed-test=1"}):
+        if c.labels.get("dockyard.app") == "testrun":
+            c.remove(force=True)
+    engine.close()
+
+
+def test_pass_fail_and_output(engine) -> None:
+    ok = run_test(engine, spec("ok", ["sh", "-c", "echo fine; exit 0"]), IMAGE, "testrun", "testing")
+    assert ok.passed and ok.exit_code == 0 and "fine" in ok.output
+    bad = run_test(engine, spec("bad", ["sh", "-c", "echo broken >&2; exit 3"]), IMAGE, "testrun", "testing")
+    assert not bad.passed and bad.exit_code == 3 and "broken" in bad.output
+    assert bad.summary() == f"test bad: failed (exit 3) in {bad.seconds:.1f}s"
+
+
+def test_timeout_kills_the_test(engine, docker_client: docker.DockerClient) -> None:
+    result = run_test(engine, spec("slow", ["sleep", "30"], timeout=1), IMAGE, "testrun", "testing")
+    assert result.timed_out and not result.passed and result.seconds < 10
+    assert docker_client.containers.list(all=True, filters={"label": "dockyard.test=slow"}) == []
+
+
+def test_endpoint_test_reaches_target_url_on_loopback(engine) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        smoke = spec("smoke", ["sh", "-c", 'wget -qO- "$TARGET_URL/" >/dev/null && echo reached'], kind="endpoint")
+        result = run_test(engine, smoke, IMAGE, "testrun", "testing", target_url=url)
+        assert result.passed, result.output
+        assert "reached" in result.output
+    finally:
+        server.shutdown()
