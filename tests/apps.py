@@ -44,9 +44,13 @@ def spec_text(app: str, replicas: int = 2, health_path: str = "/health", extra_e
           required: {required}
           files: {{/etc/app/app.conf: app.conf.j2}}
           secrets: {secrets_mode}
+        tests:
+          unit: {{run: [sh, -c, "test -f /www/health && echo unit ok"]}}
+          smoke: {{run: [sh, -c, 'wget -qO- "$TARGET_URL/health" | grep -q ok && echo smoke ok']}}
         environments:
-          testing: {{engine: local, registry: local}}
-          staging: {{engine: local, registry: remote, strategy: recreate}}
+          testing: {{engine: local, registry: local, tests: [unit, smoke]}}
+          staging: {{engine: local, registry: remote, strategy: recreate, tests: [smoke], promote: manual}}
+          production: {{engine: local, registry: remote}}
         """) + extra_envs
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli import ops_cmds, release_cmds, site_cmds
+from dockyard.cli import ops_cmds, pipeline_cmds, release_cmds, site_cmds
 from dockyard.cli.common import err_console, options
 
 app = typer.Typer(
@@ -42,6 +42,9 @@ app.command()(ops_cmds.ps)
 app.command("exec")(ops_cmds.exec_)
 app.command()(site_cmds.doctor)
 app.add_typer(site_cmds.engine_app, name="engine")
+app.add_typer(pipeline_cmds.pipeline_app, name="pipeline")
+app.add_typer(pipeline_cmds.hook_app, name="hook")
+app.add_typer(pipeline_cmds.app_app, name="app")
 
 
 def _register_config() -> None:
@@ -67,3 +70,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

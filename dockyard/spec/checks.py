@@ -48,6 +48,12 @@ def check_references(data: dict[str, Any]) -> list[Problem]:
             problems.append(((*at, "strategy"), "blue-green needs a router: {live: PORT, preview: PORT}"))
         if isinstance(router, dict):
             problems += _router_clash(at, env.get("engine") or "local", router, router_ports)
+    environments = list(_mapping(data, "environments"))
+    for pattern, names in _mapping(_mapping(data, "pipeline"), "branches").items():
+        for index, env_name in enumerate(names if isinstance(names, list) else []):
+            if isinstance(env_name, str) and env_name not in environments:
+                problems.append((("pipeline", "branches", pattern, index),
+                                 unknown_ref("environment", env_name, environments, "environments")))
     return problems
 
 

@@ -138,6 +138,8 @@ class TestSpec(_Named):
 class RouterSpec(SpecModel):
     live: Port = Field(description="the host port that serves the live color, e.g. 8000")
     preview: Port = Field(description="the host port that serves the idle color, e.g. 8001")
+    # After a switch the old colour stays up (on the preview port) this long, so a rollback is a switch.
+    rollback_window: Duration = 300.0
 
     @field_validator("preview")
     @classmethod
@@ -179,6 +181,24 @@ class EnvironmentSpec(_Named):
     replicas: dict[str, Count] = Field(default_factory=dict)
 
 
+class PipelineSpec(SpecModel):
+    """Which branches run which part of the promotion path; unmatched branches start no run."""
+
+    # branch glob -> environments, in promotion order; an empty list means every environment
+    branches: dict[NonEmptyText, list[str]] = Field(default_factory=lambda: {"*": []})
+    supersede: bool = True  # a newer commit on a branch supersedes its older queued runs
+    poll: PositiveDuration | None = None  # poll the app's git remote this often (where no hook can go)
+
+    def environments_for(self, branch: str, all_envs: list[str]) -> list[str] | None:
+        """The environments a commit on `branch` goes through, or None when no pattern matches."""
+        import fnmatch
+
+        for pattern, names in self.branches.items():
+            if fnmatch.fnmatchcase(branch, pattern):
+                return [e for e in all_envs if e in names] if names else list(all_envs)
+        return None
+
+
 class AppSpec(SpecModel):
     app: AppName = Field(description="the app name, e.g. shop-api")
     build: BuildSpec = Field(default_factory=BuildSpec)
@@ -188,6 +208,7 @@ class AppSpec(SpecModel):
     )
     config: ConfigSpec = Field(default_factory=ConfigSpec)
     tests: dict[TestName, TestSpec] = Field(default_factory=dict)
+    pipeline: PipelineSpec = Field(default_factory=PipelineSpec)
     environments: Annotated[dict[EnvName, EnvironmentSpec], non_empty("define at least one environment")] = (
         Field(description="define at least one environment; their order is the promotion path")
     )

@@ -51,6 +51,56 @@ SCHEMA = [
     );
     CREATE INDEX releases_app_env ON releases (app, env, seq);
     """,
+    # version 2: pipelines
+    """
+    CREATE TABLE apps (
+        name TEXT PRIMARY KEY,
+        repo TEXT NOT NULL,
+        spec_file TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app TEXT NOT NULL,
+        commit_sha TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        error TEXT NOT NULL DEFAULT '',
+        owner TEXT NOT NULL DEFAULT '',
+        heartbeat REAL
+    );
+    CREATE INDEX runs_status ON runs (status, id);
+    CREATE TABLE steps (
+        run_id INTEGER NOT NULL REFERENCES runs (id),
+        idx INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        env TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        output TEXT NOT NULL DEFAULT '',
+        approved_by TEXT,
+        approved_at REAL,
+        PRIMARY KEY (run_id, idx)
+    );
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        sha256 TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE polled (
+        app TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        commit_sha TEXT NOT NULL,
+        PRIMARY KEY (app, branch)
+    );
+    """,
 ]
 
 
@@ -84,7 +134,8 @@ class StateDB:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or settings.home() / "state.db"
         try:
-            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            # Shared by the deploy executor's threads (progress lines); SQLite serialises access itself.
+            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self._migrate()
         except sqlite3.Error as exc:
@@ -147,6 +198,9 @@ class StateDB:
                  note),
             )
             return int(cur.lastrowid or 0)
+
+    def mark_release(self, seq: int, status: str, note: str | None = None) -> None:
+        self.conn.execute("UPDATE releases SET status=?, note=COALESCE(?, note) WHERE seq=?", (status, note, seq))
 
     def releases(self, app: str, env: str, limit: int = 50) -> list[Release]:
         rows = self.conn.execute(

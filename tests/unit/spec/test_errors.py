@@ -56,7 +56,7 @@ def test_unknown_key_suggests_the_nearest() -> None:
 
 def test_unknown_key_far_from_any_lists_the_allowed() -> None:
     assert problems(BASE + "colour: blue\n") == [
-        "dockyard.yml:6: colour: unknown key; allowed keys: app, build, registries, services, config, tests, environments"
+        "dockyard.yml:6: colour: unknown key; allowed keys: app, build, registries, services, config, tests, pipeline, environments"
     ]
 
 
@@ -191,3 +191,8 @@ def test_missing_template_file(tmp_path: Path) -> None:
 def test_parse_spec_does_not_read_templates() -> None:
     text = BASE + "config:\n  files: {/etc/app/app.conf: deploy/missing.j2}\n"
     assert parse_spec(text).config.files == {"/etc/app/app.conf": "deploy/missing.j2"}
+
+
+def test_pipeline_branch_naming_an_unknown_environment() -> None:
+    text = BASE + "pipeline: {branches: {main: [], 'feature/*': [stagin]}}\n"
+    assert any("pipeline.branches['feature/*'][0]: unknown environment 'stagin'" in p for p in problems(text))

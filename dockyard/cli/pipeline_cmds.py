@@ -1,0 +1,312 @@
+"""pipeline run|trigger|ls|show|logs|approve|cancel|work, hook install, app add|ls."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dockyard.cli.common import console, load_app_spec, options, print_json, say
+
+pipeline_app = typer.Typer(help="Runs: a commit built once, then deployed, tested and promoted env by env.",
+                           no_args_is_help=True)
+hook_app = typer.Typer(help="Git hooks that start a pipeline run for each commit or push.", no_args_is_help=True)
+app_app = typer.Typer(help="Apps known to the pipeline (their repository and dockyard.yml).", no_args_is_help=True)
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+RunArg = Annotated[int, typer.Argument(help="Run id (see dockyard pipeline ls).")]
+
+
+def _store():
+    from dockyard.pipeline.store import RunStore
+    from dockyard.state.db import StateDB
+
+    return RunStore(StateDB())
+
+
+def _who() -> str:
+    from dockyard.deploy.deployer import author
+
+    return author()
+
+
+def _git_root(path: Path) -> Path:
+    from dockyard.pipeline.source import _git
+
+    return Path(_git("rev-parse", "--show-toplevel", cwd=path).decode().strip())
+
+
+def _register_current(store) -> tuple[str, Path]:
+    """Register the app of -f/dockyard.yml with its repository; return (app, repo root)."""
+    spec = load_app_spec()
+    root = _git_root(spec.base_dir)
+    spec_file = (spec.base_dir / options.spec_file.name).resolve().relative_to(root)
+    store.register_app(spec.app, str(root), str(spec_file))
+    return spec.app, root
+
+
+@app_app.command("add")
+def app_add(
+    name: Annotated[str, typer.Argument(help="The app's name (app: in its dockyard.yml).")],
+    repo: Annotated[str, typer.Option("--repo", help="Git URL or path the pipeline fetches from.")],
+    spec_file: Annotated[str, typer.Option("--spec-file", help="dockyard.yml's path in the repo.")] = "dockyard.yml",
+) -> None:
+    """Register an app whose commits arrive by webhook or polling. Example: dockyard app add shop --repo /srv/git/shop.git"""
+    _store().register_app(name, repo, spec_file)
+    console.print(f"app {name}: {repo} ({spec_file})")
+
+
+@app_app.command("ls")
+def app_ls(as_json: Json = False) -> None:
+    """List the registered apps. Example: dockyard app ls --json"""
+    apps = _store().apps()
+    if as_json:
+        print_json([asdict(a) for a in apps])
+        return
+    for a in apps:
+        say(f"{a.name:20} {a.repo}  ({a.spec_file})")
+
+
+@hook_app.command("install")
+def hook_install(
+    repo: Annotated[Path | None, typer.Option("--repo", help="A bare repository to install into (push target).")]
+    = None,
+) -> None:
+    """Install post-commit and post-receive hooks so every commit (or push) starts a run.
+
+    Example: dockyard hook install             (in the app's work tree)
+             dockyard hook install --repo /srv/git/shop.git   (a bare repo the team pushes to)
+    """
+    from dockyard.pipeline.source import _git
+    from dockyard.pipeline.triggers import install_hooks
+
+    store = _store()
+    app, root = _register_current(store)
+    if repo is not None:
+        git_dir = repo.resolve()
+        store.register_app(app, str(git_dir), store.app(app).spec_file)
+    else:
+        git_dir = (root / _git("rev-parse", "--git-dir", cwd=root).decode().strip()).resolve()
+    for path in install_hooks(git_dir, app):
+        say(f"installed {path}")
+
+
+@pipeline_app.command("trigger")
+def trigger(
+    app: Annotated[str, typer.Option("--app", help="Registered app.")],
+    commit: Annotated[str | None, typer.Option("--commit", help="Commit (default: the repo's HEAD).")] = None,
+    branch: Annotated[str | None, typer.Option("--branch", help="Branch of the commit.")] = None,
+    hook: Annotated[str | None, typer.Option("--hook", help="Called from this git hook.")] = None,
+) -> None:
+    """Queue a run (what the git hooks call) and make sure a worker executes it.
+
+    Example: dockyard pipeline trigger --app shop --commit 1a2b3c4 --branch main
+    """
+    from dockyard.pipeline.source import _git
+    from dockyard.pipeline.triggers import enqueue, parse_post_receive
+    from dockyard.pipeline.worker import ensure_worker
+
+    store = _store()
+    if hook == "post-receive":
+        updates = parse_post_receive(sys.stdin.read())
+    else:
+        repo = Path(store.app(app).repo)
+        commit = commit or _git("rev-parse", "HEAD", cwd=repo).decode().strip()
+        branch = branch or _git("rev-parse", "--abbrev-ref", "HEAD", cwd=repo).decode().strip()
+        updates = [(commit, branch)]
+    queued = False
+    for sha, name in updates:
+        run_id = enqueue(store, app, sha, name, hook or "manual")
+        say(f"dockyard: run {run_id} queued for {app} {sha[:7]} ({name})" if run_id
+            else f"dockyard: branch {name} runs no pipeline")
+        queued = queued or run_id is not None
+    if queued:
+        ensure_worker()
+
+
+@pipeline_app.command("run")
+def run(
+    commit: Annotated[str | None, typer.Option("--commit", help="Commit or ref (default: HEAD).")] = None,
+    branch: Annotated[str | None, typer.Option("--branch", help="Branch (default: the current one).")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the run until it ends or waits.")] = True,
+    as_json: Json = False,
+) -> None:
+    """Start a run of this checkout's commit: build once, then every environment of its branch's path.
+
+    Example: dockyard pipeline run
+    """
+    from dockyard.pipeline.source import _git, resolve_commit
+    from dockyard.pipeline.triggers import enqueue
+    from dockyard.pipeline.worker import ensure_worker, server_alive
+
+    store = _store()
+    app, root = _register_current(store)
+    sha = resolve_commit(str(root), commit or "HEAD")
+    branch = branch or _git("rev-parse", "--abbrev-ref", "HEAD", cwd=root).decode().strip()
+    run_id = enqueue(store, app, sha, branch, "manual")
+    if run_id is None:
+        raise typer.Exit(_fail(f"branch {branch} runs no pipeline (pipeline.branches in dockyard.yml)"))
+    if not as_json:
+        say(f"run {run_id}: {app} {sha[:7]} ({branch})")
+    if not wait:
+        ensure_worker()
+    elif server_alive():
+        _follow(store, run_id, quiet=as_json)
+    else:
+        _work_in_foreground(store, run_id, quiet=as_json)
+    _print_run(store, run_id, as_json)
+    status = store.run(run_id).status
+    if status in ("failed", "interrupted", "cancelled"):
+        raise typer.Exit(1)
+
+
+def _fail(message: str) -> int:
+    from dockyard.cli.common import err_console
+
+    err_console.print(f"[red]error:[/] {message}", highlight=False)
+    return 1
+
+
+def _work_in_foreground(store, run_id: int, quiet: bool) -> None:
+    import threading
+
+    from dockyard.pipeline.worker import Worker, worker_lock
+
+    stop = threading.Event()
+    watcher = threading.Thread(target=_follow, args=(None, run_id, quiet, stop), daemon=True)
+    watcher.start()
+    with worker_lock(wait=True):
+        Worker().run_until_idle()
+    stop.set()
+    watcher.join(timeout=5)
+
+
+def _follow(store, run_id: int, quiet: bool = False, stop=None) -> None:
+    """Print each step's status as it changes, until the run ends or waits for a gate."""
+    store = store or _store()
+    seen: dict[int, str] = {}
+    while True:
+        run = store.run(run_id)
+        for step in store.steps(run_id):
+            if seen.get(step.idx) != step.status and step.status != "pending":
+                seen[step.idx] = step.status
+                if not quiet:
+                    say(f"  {step.status:10} {step.kind:6} {step.env:12} {step.name}")
+        if run.status not in ("queued", "running") or (stop is not None and stop.is_set()):
+            return
+        time.sleep(0.3)
+
+
+def _run_dict(store, run_id: int) -> dict:
+    run = store.run(run_id)
+    data = asdict(run)
+    data["steps"] = [{k: v for k, v in asdict(s).items() if k != "output"} for s in store.steps(run_id)]
+    return data
+
+
+def _print_run(store, run_id: int, as_json: bool) -> None:
+    if as_json:
+        print_json(_run_dict(store, run_id))
+        return
+    run = store.run(run_id)
+    colour = {"succeeded": "green", "failed": "red", "waiting": "yellow"}.get(run.status, "white")
+    console.print(f"run {run.id} [{colour}]{run.status}[/] {run.app} {run.commit_sha[:7]} ({run.branch})"
+                  + (f": {run.error}" if run.error else ""), highlight=False)
+    if run.status == "waiting":
+        say(f"  approve with: dockyard pipeline approve {run.id}")
+
+
+@pipeline_app.command("ls")
+def ls(
+    app: Annotated[str | None, typer.Option("--app", help="Only this app.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    as_json: Json = False,
+) -> None:
+    """List runs, newest first. Example: dockyard pipeline ls --json"""
+    from rich.table import Table
+
+    store = _store()
+    runs = store.runs(app, limit)
+    if as_json:
+        print_json([_run_dict(store, r.id) for r in runs])
+        return
+    table = Table("run", "app", "commit", "branch", "trigger", "status", "error")
+    for r in runs:
+        table.add_row(str(r.id), r.app, r.commit_sha[:7], r.branch, r.trigger, r.status, r.error[:60])
+    console.print(table)
+
+
+@pipeline_app.command("show")
+def show(run_id: RunArg, as_json: Json = False) -> None:
+    """A run and each of its steps. Example: dockyard pipeline show 12"""
+    from rich.table import Table
+
+    store = _store()
+    if as_json:
+        print_json(_run_dict(store, run_id))
+        return
+    _print_run(store, run_id, False)
+    table = Table("#", "kind", "env", "step", "status", "seconds", "approved by")
+    for s in store.steps(run_id):
+        seconds = f"{(s.ended_at or time.time()) - s.started_at:.1f}" if s.started_at else ""
+        table.add_row(str(s.idx), s.kind, s.env, s.name, s.status, seconds, s.approved_by or "")
+    console.print(table)
+
+
+@pipeline_app.command("logs")
+def logs(
+    run_id: RunArg,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")] = False,
+) -> None:
+    """The full output of every step of a run. Example: dockyard pipeline logs 12 -f"""
+    store = _store()
+    printed: dict[int, int] = {}
+    while True:
+        for step in store.steps(run_id):
+            done = printed.get(step.idx, 0)
+            if done == 0 and step.output:
+                say(f"== {step.idx} {step.kind} {step.env} {step.name}")
+            if len(step.output) > done:
+                sys.stdout.write(step.output[done:])
+                sys.stdout.flush()
+                printed[step.idx] = len(step.output)
+        if not follow or store.run(run_id).status not in ("queued", "running"):
+            return
+        time.sleep(0.5)
+
+
+@pipeline_app.command("approve")
+def approve(run_id: RunArg) -> None:
+    """Approve the manual gate a run waits at; the run goes on. Example: dockyard pipeline approve 12"""
+    from dockyard.pipeline.worker import ensure_worker
+
+    step = _store().approve(run_id, _who())
+    say(f"run {run_id}: {step.name} approved by {step.approved_by}")
+    ensure_worker()
+
+
+@pipeline_app.command("cancel")
+def cancel(run_id: RunArg) -> None:
+    """Cancel a queued, running or waiting run (a running step finishes first). Example: dockyard pipeline cancel 12"""
+    _store().cancel(run_id, _who())
+    say(f"run {run_id} cancelled")
+
+
+@pipeline_app.command("work")
+def work() -> None:
+    """Execute queued runs until none is left (started by hooks when no server runs)."""
+    from dockyard.pipeline.worker import Worker, worker_lock
+
+    store = _store()
+    while True:
+        with worker_lock(wait=False) as got:
+            if not got:
+                return  # another worker (or the server) has the queue
+            Worker().run_until_idle()
+        # A run queued while we were finishing found the lock taken: look once more.
+        if not store.runs_in("queued"):
+            return

@@ -1,0 +1,160 @@
+"""Execute one pipeline run, step by step, recording status and output of each.
+
+A step that was interrupted (its worker died) simply runs again: build reuses the image of
+its commit, push is idempotent, and deploy converges the environment to the release (the
+planner also removes what an interrupted deploy left behind). A failed test stops the run
+and puts that environment back on its previous release; nothing later is touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from dockyard.build.builder import build_and_push, push_image
+from dockyard.build.git import Commit
+from dockyard.config.service import ConfigService
+from dockyard.deploy.deployer import Deployer, registry_host, used_registries
+from dockyard.deploy.observe import observe
+from dockyard.deploy.promote import rollback
+from dockyard.engine.client import Engine, connect
+from dockyard.errors import DockyardError, NotFound
+from dockyard.pipeline.source import export_commit
+from dockyard.pipeline.store import Run, RunStore, Step
+from dockyard.pipeline.testrun import run_test
+from dockyard.spec import AppSpec, load_spec
+from dockyard.state.db import StateDB
+
+
+class StepFailed(DockyardError):
+    pass
+
+
+class RunExecutor:
+    def __init__(self, store: RunStore, db: StateDB, config: Callable[[], ConfigService],
+                 heartbeat: Callable[[], None] = lambda: None) -> None:
+        self.store = store
+        self.db = db
+        self.config = config
+        self.heartbeat = heartbeat
+        self._engines: dict[str, Engine] = {}
+
+    def execute(self, run: Run) -> str:
+        """Run the pending steps; return the run's status afterwards."""
+        app = self.store.app(run.app)
+        try:
+            source = export_commit(run.app, app.repo, run.commit_sha)
+            spec = load_spec(source / app.spec_file)
+        except DockyardError as exc:
+            self.store.finish_run(run.id, "failed", f"cannot read commit {run.commit_sha[:7]}: {exc.message}")
+            return "failed"
+        commit = Commit(sha=run.commit_sha, branch=run.branch, dirty=False, diff_hash=None)
+        for step in self.store.steps(run.id):
+            if step.status != "pending":
+                continue
+            if self.store.run(run.id).status == "cancelled":
+                return "cancelled"
+            self.heartbeat()
+            self.store.start_step(run.id, step.idx)
+            log = self._logger(run.id, step.idx)
+            try:
+                outcome = self._do(step, spec, commit, log)
+            except DockyardError as exc:
+                log(f"error: {exc}")
+                self.store.end_step(run.id, step.idx, "failed")
+                if step.kind == "test":
+                    self._restore(spec, step.env, log)
+                self.store.finish_run(run.id, "failed", f"{step.name} ({step.env or 'build'}): "
+                                      f"{exc.message.splitlines()[0]}")
+                return "failed"
+            self.store.end_step(run.id, step.idx, outcome)
+            if outcome == "waiting":
+                self.store.finish_run(run.id, "waiting")
+                return "waiting"
+        self.store.finish_run(run.id, "succeeded")
+        return "succeeded"
+
+    def _logger(self, run_id: int, idx: int) -> Callable[[str], None]:
+        def log(line: str) -> None:
+            self.store.append_output(run_id, idx, f"{time.strftime('%H:%M:%S')} {line}")
+        return log
+
+    def _do(self, step: Step, spec: AppSpec, commit: Commit, log: Callable[[str], None]) -> str:
+        if step.kind == "build":
+            result = build_and_push(self._engine("local"), self.db, spec.app, spec.base_dir / spec.build.context,
+                                    spec.build.dockerfile, spec.build.args, commit, [], log)
+            log(f"{'reused' if result.reused else 'built'} {spec.app}:{result.tag} ({result.image_id[:19]})")
+        elif step.kind == "push":
+            for registry in used_registries(spec):
+                ref = push_image(self._engine("local"), spec.app, commit.tag, registry, lambda _line: None)
+                repo, digest = ref.split("@", 1)
+                self.db.record_push(spec.app, commit.tag, registry, repo, digest)
+                log(f"pushed {ref}")
+        elif step.kind == "deploy":
+            outcome = self._deployer(spec, log).deploy(step.env, image=self._image(spec, step.env, commit))
+            log(f"{step.env} runs release {outcome.release_id}: {' '.join(outcome.urls)}")
+        elif step.kind == "test":
+            return self._test(spec, step, commit, log)
+        elif step.kind == "gate":
+            if step.name.startswith("manual"):
+                log(f"waiting for approval: dockyard pipeline approve {step.run_id}")
+                return "waiting"
+            log("promoted automatically")
+        return "succeeded"
+
+    def _test(self, spec: AppSpec, step: Step, commit: Commit, log: Callable[[str], None]) -> str:
+        test = spec.tests[step.name]
+        engine = self._engine(spec.environment(step.env).engine)
+        target = None
+        if test.kind == "endpoint":
+            target = next((c.url for c in observe(engine, spec.app, step.env) if c.running and c.url), None)
+            if target is None:
+                raise StepFailed(f"{step.env} has no running replica to test")
+        image = self._image(spec, step.env, commit)
+        log(f"running {test.name} ({test.kind}) {('against ' + target) if target else 'in ' + image}")
+        result = run_test(engine, test, image, spec.app, step.env, target_url=target)
+        if result.output:
+            log(result.output.rstrip())
+        log(result.summary())
+        if not result.passed:
+            raise StepFailed(result.summary())
+        return "succeeded"
+
+    def _restore(self, spec: AppSpec, env: str, log: Callable[[str], None]) -> None:
+        """A failed test: put the environment back on its previous release (image and config)."""
+        live = self.db.live_release(spec.app, env)
+        try:
+            outcome = rollback(self._deployer(spec, log), env)
+            log(f"{env} is back on release {outcome.release_id}")
+        except NotFound:
+            log(f"{env} had no earlier release; the failed one was removed")
+            engine = self._engine(spec.environment(env).engine)
+            for container in observe(engine, spec.app, env):
+                engine.client.containers.get(container.id).remove(force=True)
+        except DockyardError as exc:
+            log(f"could not restore {env}: {exc}")
+        if live is not None:
+            self.db.mark_release(live.seq, "failed", "failed its tests in a pipeline run")
+
+    def _deployer(self, spec: AppSpec, log: Callable[[str], None]) -> Deployer:
+        return Deployer(spec, self.config(), self.db, report=log)
+
+    def _image(self, spec: AppSpec, env: str, commit: Commit) -> str:
+        registry = registry_host(spec, env)
+        if registry is None:
+            return f"{spec.app}:{commit.tag}"
+        pushed = self.db.pushes(spec.app, commit.tag)
+        if registry not in pushed:
+            raise StepFailed(f"{spec.app}:{commit.tag} was not pushed to {registry}")
+        repo, digest = pushed[registry]
+        return f"{repo}@{digest}"
+
+    def _engine(self, name: str) -> Engine:
+        if name not in self._engines:
+            self._engines[name] = connect(name)
+        return self._engines[name]
+
+    def close(self) -> None:
+        for engine in self._engines.values():
+            engine.close()
+        self._engines.clear()

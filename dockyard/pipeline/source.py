@@ -1,0 +1,66 @@
+"""The source of a run: a commit exported from a mirror of the app's repository.
+
+Runs never build from a developer's work tree: each run gets the exact tree of its commit
+(`git archive`), so what is built is what was committed, whatever the work tree holds now.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+from dockyard import settings
+from dockyard.errors import BuildError
+
+
+def _git(*args: str, cwd: Path | None = None) -> bytes:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True, timeout=300).stdout
+    except subprocess.CalledProcessError as exc:
+        raise BuildError(f"git {' '.join(args[:3])} failed: {exc.stderr.decode(errors='replace').strip()}") from None
+    except subprocess.TimeoutExpired:
+        raise BuildError(f"git {' '.join(args[:3])} timed out") from None
+
+
+def work_dir(app: str) -> Path:
+    return settings.home() / "work" / app
+
+
+def update_mirror(app: str, repo: str) -> Path:
+    mirror = work_dir(app) / "mirror.git"
+    if not mirror.exists():
+        mirror.parent.mkdir(parents=True, exist_ok=True)
+        _git("clone", "--quiet", "--mirror", repo, str(mirror))
+    else:
+        _git("--git-dir", str(mirror), "remote", "set-url", "origin", repo)
+        _git("--git-dir", str(mirror), "fetch", "--quiet", "--prune", "origin", "+refs/heads/*:refs/heads/*")
+    return mirror
+
+
+def export_commit(app: str, repo: str, commit: str) -> Path:
+    """The tree of `commit` in a directory of its own; runs of the same commit share it."""
+    dest = work_dir(app) / "commits" / commit
+    marker = dest / ".dockyard-exported"
+    if marker.exists():
+        return dest
+    mirror = update_mirror(app, repo)
+    archive = _git("--git-dir", str(mirror), "archive", "--format=tar", commit)
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="tar")
+    marker.write_text(commit)
+    return dest
+
+
+def branch_head(repo: str, branch: str) -> str | None:
+    """The commit a remote branch points at now (for polling), or None when it does not exist."""
+    out = _git("ls-remote", repo, f"refs/heads/{branch}").decode().split()
+    return out[0] if out else None
+
+
+def resolve_commit(repo: str, ref: str) -> str:
+    return _git("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=Path(repo)).decode().strip()

@@ -1,0 +1,187 @@
+"""Durable pipeline state in the state database: apps, runs and their steps.
+
+Every transition is one SQLite transaction, so a run survives a crash of the process that
+executes it: a run whose owner stopped sending heartbeats is taken up again by the next worker.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from dockyard.errors import DockyardError, NotFound
+from dockyard.pipeline.model import StepDef
+from dockyard.state.db import StateDB
+
+HEARTBEAT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class AppRecord:
+    name: str
+    repo: str
+    spec_file: str
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    app: str
+    commit_sha: str
+    branch: str
+    trigger: str
+    status: str
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    error: str
+    owner: str
+    heartbeat: float | None
+
+
+@dataclass(frozen=True)
+class Step:
+    run_id: int
+    idx: int
+    kind: str
+    env: str
+    name: str
+    status: str
+    started_at: float | None
+    ended_at: float | None
+    output: str
+    approved_by: str | None
+    approved_at: float | None
+
+
+class RunStore:
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+        self.conn = db.conn
+
+    # apps ---------------------------------------------------------------
+    def register_app(self, name: str, repo: str, spec_file: str) -> None:
+        self.conn.execute(
+            "INSERT INTO apps VALUES (?,?,?,?) ON CONFLICT(name) DO UPDATE SET repo=excluded.repo,"
+            " spec_file=excluded.spec_file", (name, repo, spec_file, time.time()))
+
+    def app(self, name: str) -> AppRecord:
+        row = self.conn.execute("SELECT name, repo, spec_file FROM apps WHERE name=?", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"app {name!r} is not registered for pipelines",
+                           hint="in its repository: dockyard hook install (or dockyard app add)")
+        return AppRecord(*row)
+
+    def apps(self) -> list[AppRecord]:
+        return [AppRecord(*r) for r in self.conn.execute("SELECT name, repo, spec_file FROM apps ORDER BY name")]
+
+    # runs ---------------------------------------------------------------
+    def create_run(self, app: str, commit: str, branch: str, trigger: str, steps: list[StepDef],
+                   supersede: bool) -> int:
+        now = time.time()
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            if supersede:
+                self.conn.execute(
+                    "UPDATE runs SET status='superseded', ended_at=?, error=? WHERE app=? AND branch=?"
+                    " AND status='queued' AND started_at IS NULL",
+                    (now, f"superseded by a newer commit {commit[:7]}", app, branch))
+            cur = self.conn.execute(
+                "INSERT INTO runs (app, commit_sha, branch, trigger, status, created_at) VALUES (?,?,?,?,?,?)",
+                (app, commit, branch, trigger, "queued", now))
+            run_id = int(cur.lastrowid or 0)
+            self.conn.executemany(
+                "INSERT INTO steps (run_id, idx, kind, env, name, status) VALUES (?,?,?,?,?,?)",
+                [(run_id, i, s.kind, s.env, s.name, "pending") for i, s in enumerate(steps)])
+        return run_id
+
+    def run(self, run_id: int) -> Run:
+        row = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"run {run_id} does not exist", hint="dockyard pipeline ls")
+        return Run(*row)
+
+    def runs(self, app: str | None = None, limit: int = 30) -> list[Run]:
+        sql, args = "SELECT * FROM runs", []
+        if app:
+            sql, args = sql + " WHERE app=?", [app]
+        return [Run(*r) for r in self.conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))]
+
+    def runs_in(self, status: str) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM runs WHERE status=? ORDER BY id", (status,))]
+
+    def steps(self, run_id: int) -> list[Step]:
+        return [Step(*r) for r in self.conn.execute("SELECT * FROM steps WHERE run_id=? ORDER BY idx", (run_id,))]
+
+    def claim_next(self, owner: str) -> Run | None:
+        """Take the oldest queued run (a run resumed after approval or a crash included)."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            row = self.conn.execute("SELECT id FROM runs WHERE status='queued' ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            now = time.time()
+            self.conn.execute(
+                "UPDATE runs SET status='running', owner=?, heartbeat=?, started_at=COALESCE(started_at, ?)"
+                " WHERE id=?", (owner, now, now, row[0]))
+        return self.run(row[0])
+
+    def heartbeat(self, run_id: int, owner: str) -> None:
+        self.conn.execute("UPDATE runs SET heartbeat=? WHERE id=? AND owner=?", (time.time(), run_id, owner))
+
+    def finish_run(self, run_id: int, status: str, error: str = "") -> None:
+        self.conn.execute("UPDATE runs SET status=?, ended_at=?, error=? WHERE id=?",
+                          (status, time.time() if status != "waiting" else None, error, run_id))
+        if status in ("failed", "cancelled", "interrupted"):
+            self.conn.execute("UPDATE steps SET status='skipped' WHERE run_id=? AND status='pending'", (run_id,))
+
+    def start_step(self, run_id: int, idx: int) -> None:
+        self.conn.execute("UPDATE steps SET status='running', started_at=?, ended_at=NULL WHERE run_id=? AND idx=?",
+                          (time.time(), run_id, idx))
+
+    def end_step(self, run_id: int, idx: int, status: str) -> None:
+        self.conn.execute("UPDATE steps SET status=?, ended_at=? WHERE run_id=? AND idx=?",
+                          (status, time.time(), run_id, idx))
+
+    def append_output(self, run_id: int, idx: int, text: str) -> None:
+        self.conn.execute("UPDATE steps SET output = output || ? WHERE run_id=? AND idx=?",
+                          (text if text.endswith("\n") else text + "\n", run_id, idx))
+
+    def approve(self, run_id: int, who: str) -> Step:
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            run = self.run(run_id)
+            row = self.conn.execute("SELECT idx FROM steps WHERE run_id=? AND status='waiting'", (run_id,)).fetchone()
+            if run.status != "waiting" or row is None:
+                raise DockyardError(f"run {run_id} is not waiting for an approval (it is {run.status})")
+            now = time.time()
+            self.conn.execute("UPDATE steps SET status='succeeded', ended_at=?, approved_by=?, approved_at=?,"
+                              " output = output || ? WHERE run_id=? AND idx=?",
+                              (now, who, now, f"approved by {who}\n", run_id, row[0]))
+            self.conn.execute("UPDATE runs SET status='queued' WHERE id=?", (run_id,))
+        return self.steps(run_id)[row[0]]
+
+    def cancel(self, run_id: int, who: str) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            run = self.run(run_id)
+            if run.status not in ("queued", "running", "waiting"):
+                raise DockyardError(f"run {run_id} has already ended ({run.status})")
+            self.conn.execute("UPDATE runs SET status='cancelled', ended_at=?, error=? WHERE id=?",
+                              (time.time(), f"cancelled by {who}", run_id))
+            self.conn.execute("UPDATE steps SET status='cancelled', ended_at=? WHERE run_id=? AND status IN"
+                              " ('pending', 'waiting')", (time.time(), run_id))
+
+    def recover(self) -> list[int]:
+        """Runs whose worker died (no heartbeat): queue them again; the interrupted step runs again."""
+        stale = time.time() - HEARTBEAT_TIMEOUT
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            ids = [r[0] for r in self.conn.execute(
+                "SELECT id FROM runs WHERE status='running' AND (heartbeat IS NULL OR heartbeat < ?)", (stale,))]
+            for run_id in ids:
+                self.conn.execute("UPDATE steps SET status='pending', output = output || ? WHERE run_id=? AND"
+                                  " status='running'", ("-- interrupted: the worker stopped; running again --\n",
+                                                        run_id))
+                self.conn.execute("UPDATE runs SET status='queued', owner='' WHERE id=?", (run_id,))
+        return ids
