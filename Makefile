@@ -35,6 +35,8 @@ e2e: setup venv
 
 bench: setup venv
 	$(BIN)/python bench/deploy.py
+	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/metrics.py
 
 lint: venv
 	$(BIN)/ruff check dockyard tests bench

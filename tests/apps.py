@@ -65,8 +65,10 @@ class TestApp:
         return self.path / "dockyard.yml"
 
     def git(self, *args: str) -> str:
-        return subprocess.run(["git", "-C", str(self.path), *args], check=True, capture_output=True,
-                              text=True).stdout.strip()
+        result = subprocess.run(["git", "-C", str(self.path), *args], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"git {' '.join(args)} failed in {self.path}: {result.stderr.strip()}")
+        return result.stdout.strip()
 
     def write(self, rel: str, text: str) -> None:
         target = self.path / rel

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli import ops_cmds, pipeline_cmds, release_cmds, site_cmds
+from dockyard.cli import monitor_cmds, ops_cmds, pipeline_cmds, release_cmds, site_cmds
 from dockyard.cli.common import err_console, options
 
 app = typer.Typer(
@@ -41,10 +41,21 @@ app.command()(release_cmds.releases)
 app.command()(ops_cmds.ps)
 app.command("exec")(ops_cmds.exec_)
 app.command()(site_cmds.doctor)
+monitor_cmds.register(app)  # agent, stats, events
 app.add_typer(site_cmds.engine_app, name="engine")
 app.add_typer(pipeline_cmds.pipeline_app, name="pipeline")
 app.add_typer(pipeline_cmds.hook_app, name="hook")
 app.add_typer(pipeline_cmds.app_app, name="app")
+
+
+def _register_server() -> None:
+    from dockyard.cli import server_cmds
+
+    app.command()(server_cmds.server)
+    app.add_typer(server_cmds.token_app, name="token")
+
+
+_register_server()
 
 
 def _register_config() -> None:

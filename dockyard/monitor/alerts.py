@@ -15,37 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from dockyard.errors import SpecError
 from dockyard.monitor.model import Probe, Sample
-from dockyard.spec.fields import Duration
-
-DEFAULT_ABOVE = {"memory": 90.0, "cpu": 90.0, "restarting": 0.0}
-
-
-class AlertRule(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    name: str
-    when: Literal["down", "restarting", "memory", "probe", "cpu"]
-    above: float | None = None
-    for_: Duration = Field(default=0.0, alias="for")
-    window: Duration = 300.0  # restarting: restarts within this long
-    app: str | None = None
-    env: str | None = None
-    service: str | None = None
-
-    def threshold(self) -> float:
-        return self.above if self.above is not None else DEFAULT_ABOVE.get(self.when, 0.0)
-
-    def applies(self, s: Sample) -> bool:
-        return all(want is None or want == have for want, have in
-                   ((self.app, s.app), (self.env, s.env), (self.service, s.service)))
+from dockyard.spec.alerts import AlertRule
 
 
 @dataclass(frozen=True)

@@ -80,10 +80,10 @@ def metric_families(snap: Snapshot) -> Iterator[Metric]:
     latency = GaugeMetricFamily("dockyard_service_probe_duration_seconds", "How long the probe took",
                                 labels=[*LABELS, "port", "proto", "kind"])
     for p in snap.probes:
-        values = by_name.get(p.container)
-        if values is None:
+        found = by_name.get(p.container)
+        if found is None:
             continue
-        extra = [*values, str(p.port), p.proto, p.kind]
+        extra = [*found, str(p.port), p.proto, p.kind]
         probe_up.add_metric(extra, 1.0 if p.ok else 0.0)
         latency.add_metric(extra, p.latency_s)
     yield probe_up

@@ -88,7 +88,7 @@ class HttpEndpoint:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2] if self.server else self.address
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> None:
         state = self.state

@@ -107,20 +107,42 @@ class MetricsLoop(_Loop):
 
 
 class ProbeLoop(_Loop):
-    """Discovery (listening sockets in each container) and probes from outside, every `interval` s."""
+    """Discovery (listening sockets in each container) and probes from outside.
+
+    Reading /proc/<pid>/net/tcp walks the kernel's socket tables, so each container is
+    re-discovered only when it is new or restarted, or every `discover_every` seconds;
+    the services found are probed every `interval` seconds.
+    """
 
     name = "probes"
 
     def __init__(self, state: MonitorState, containers: Callable[[], list[Tracked]], interval: float = 10.0,
-                 timeout: float = 2.0, proc_root: str = "/proc") -> None:
+                 timeout: float = 2.0, proc_root: str = "/proc", discover_every: float = 30.0) -> None:
         super().__init__(interval)
         self.state = state
         self.containers = containers
         self.timeout = timeout
         self.proc_root = proc_root
+        self.discover_every = discover_every
+        self.found: dict[str, tuple[int, float, list[Service]]] = {}  # id -> (pid, when, services)
 
     def tick(self) -> None:
-        services = discover(self.containers(), self.proc_root)
+        now = time.monotonic()
+        items = [i for i in self.containers() if i.running and i.pid > 0]
+        due = [i for i in items if self.found.get(i.id, (0, 0.0, []))[0] != i.pid
+               or now - self.found[i.id][1] >= self.discover_every]
+        fresh: dict[str, list[Service]] = {i.id: [] for i in due}
+        for service in discover(due, self.proc_root) if due else []:
+            fresh[service.container.id].append(service)
+        found: dict[str, tuple[int, float, list[Service]]] = {}
+        for item in items:
+            if item.id in fresh:
+                found[item.id] = (item.pid, now, fresh[item.id])
+            else:
+                pid, when, old = self.found[item.id]
+                found[item.id] = (pid, when, [Service(item, s.listener) for s in old])  # fresh names, ports
+        self.found = found
+        services = [s for _, _, group in found.values() for s in group]
         results = [r for r in (probe(s, self.timeout) for s in services) if r is not None]
         with self.state.lock:
             self.state.services = services

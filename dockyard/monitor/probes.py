@@ -12,6 +12,7 @@ from dockyard.monitor.cgroups import read_small
 from dockyard.monitor.inventory import Tracked
 from dockyard.monitor.model import Listener, Probe
 from dockyard.monitor.procnet import parse_listeners, unique_listeners
+from dockyard.monitor.sockdiag import tcp_listeners_batch
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,12 @@ class Service:
         return self.container.ports.get((self.listener.port, self.listener.proto))
 
 
-def listeners_of(pid: int, proc_root: str = "/proc") -> list[Listener]:
-    found: list[Listener] = []
-    for name, proto in (("tcp", "tcp"), ("tcp6", "tcp"), ("udp", "udp"), ("udp6", "udp")):
+def listeners_of(pid: int, proc_root: str = "/proc", tcp: list[Listener] | None = None) -> list[Listener]:
+    """Listening sockets in the pid's network namespace; `tcp` if already found through sock_diag."""
+    found: list[Listener] = list(tcp or [])
+    files = (("udp", "udp"), ("udp6", "udp")) if tcp is not None else (
+        ("tcp", "tcp"), ("tcp6", "tcp"), ("udp", "udp"), ("udp6", "udp"))
+    for name, proto in files:
         try:
             found += parse_listeners(read_small(f"{proc_root}/{pid}/net/{name}"), proto)
         except OSError:
@@ -37,11 +41,12 @@ def listeners_of(pid: int, proc_root: str = "/proc") -> list[Listener]:
 
 
 def discover(items: list[Tracked], proc_root: str = "/proc") -> list[Service]:
+    live = [i for i in items if i.running and i.pid > 0]
+    tcp = tcp_listeners_batch([i.pid for i in live], proc_root) if live else {}
     services = []
-    for item in items:
-        if item.running and item.pid > 0:
-            services += [Service(item, lst) for lst in listeners_of(item.pid, proc_root)
-                         if not lst.address.startswith("127.") and lst.address != "::1"]
+    for item in live:
+        services += [Service(item, lst) for lst in listeners_of(item.pid, proc_root, tcp.get(item.pid))
+                     if not lst.address.startswith("127.") and lst.address != "::1"]
     return services
 
 
@@ -53,7 +58,8 @@ def parse_status_line(head: bytes) -> int | None:
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
-def probe_tcp(port: int, timeout: float = 2.0, http: bool = True, host: str = "127.0.0.1") -> tuple[str, bool, float, str]:
+def probe_tcp(port: int, timeout: float = 2.0, http: bool = True,
+              host: str = "127.0.0.1") -> tuple[str, bool, float, str]:
     """(kind, ok, latency, detail): connect; then, if asked, one HTTP/1.0 GET / to see if it speaks HTTP."""
     start = time.monotonic()
     try:

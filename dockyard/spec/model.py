@@ -42,6 +42,7 @@ from dockyard.spec.fields import (
     Text,
     non_empty,
 )
+from dockyard.spec.alerts import AlertRule
 from dockyard.spec.hints import closest, fail
 
 Strategy = Literal["rolling", "recreate", "blue-green"]
@@ -209,6 +210,7 @@ class AppSpec(SpecModel):
     config: ConfigSpec = Field(default_factory=ConfigSpec)
     tests: dict[TestName, TestSpec] = Field(default_factory=dict)
     pipeline: PipelineSpec = Field(default_factory=PipelineSpec)
+    alerts: list[AlertRule] = Field(default_factory=list)
     environments: Annotated[dict[EnvName, EnvironmentSpec], non_empty("define at least one environment")] = (
         Field(description="define at least one environment; their order is the promotion path")
     )
