@@ -37,6 +37,7 @@ bench: setup venv
 	$(BIN)/python bench/deploy.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/metrics.py
+	$(BIN)/python bench/logs.py
 
 lint: venv
 	$(BIN)/ruff check dockyard tests bench

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli import monitor_cmds, ops_cmds, pipeline_cmds, release_cmds, site_cmds
+from dockyard.cli import logs_cmds, monitor_cmds, ops_cmds, pipeline_cmds, release_cmds, site_cmds
 from dockyard.cli.common import err_console, options
 
 app = typer.Typer(
@@ -42,6 +42,8 @@ app.command()(ops_cmds.ps)
 app.command("exec")(ops_cmds.exec_)
 app.command()(site_cmds.doctor)
 monitor_cmds.register(app)  # agent, stats, events
+app.command()(logs_cmds.logs)
+app.add_typer(logs_cmds.forwarder_app, name="forwarder")
 app.add_typer(site_cmds.engine_app, name="engine")
 app.add_typer(pipeline_cmds.pipeline_app, name="pipeline")
 app.add_typer(pipeline_cmds.hook_app, name="hook")

@@ -38,6 +38,8 @@ def agent(
     label: Annotated[list[str] | None, typer.Option("--label", help="Only containers with this label "
                                                                     "(KEY or KEY=VALUE; repeatable).")] = None,
     engine: Annotated[str, typer.Option(help="The engine on this host.")] = "local",
+    logs: Annotated[bool, typer.Option("--logs/--no-logs", help="Also run the log forwarder (into the "
+                                                                  "embedded store).")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each component's start.")] = False,
 ) -> None:
     """Run the host agent in the foreground: metrics from cgroup files, discovery, probes, alerts.
@@ -60,6 +62,12 @@ def agent(
                         probe_interval=probe_interval, retention_s=retention, selector=_selector(label or []),
                         rules=alert_rules)
     monitor = build_agent(eng.client, opts)
+    if logs:
+        from dockyard.logs.forwarder import Forwarder, ForwarderConfig
+        from dockyard.logs.meta import parse_selectors
+
+        monitor.agent.add(Forwarder(ForwarderConfig(selectors=parse_selectors(label or []),
+                                                    docker_host=eng.config.host)))
     console.print(f"dockyard agent on {monitor.state.host}: {len(alert_rules)} alert rules, "
                   f"serving http://{listen}/metrics (Ctrl-C to stop)", highlight=False)
     try:

@@ -65,7 +65,8 @@ def fts_query(grep: str) -> str | None:
 
 def build_sql(q: Query, after_id: int | None = None) -> tuple[str, list[Any]]:
     """The SELECT for a query. Pure, tested by equality of its text and parameters."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     for column, value in (("app", q.app), ("env", q.env), ("service", q.service)):
         if value:
             where.append(f"c.{column} = ?")

@@ -23,7 +23,7 @@ from dockyard.logs.jsonfile import Line
 from dockyard.logs.tailer import Loss, Position
 
 SCHEMA = """
-create table if not exists spool(id integer primary key, cid text not null, lines integer not null,
+create table if not exists spool(id integer primary key autoincrement, cid text not null, lines integer not null,
                                  bytes integer not null, body blob not null);
 create table if not exists positions(cid text primary key, file text not null, offset integer not null,
                                      updated real not null);

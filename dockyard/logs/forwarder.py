@@ -1,0 +1,256 @@
+"""The forwarder: follow every container's json-file logs, enrich, spool, ship to every sink.
+
+A component for `dockyard agent` (start()/stop(), or run(stop_event) in a thread of its own)
+and a process of its own (`dockyard forwarder run`, also in a container with the host's
+/var/lib/docker/containers mounted read-only).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dockyard import settings
+from dockyard.logs.discovery import EventWatcher, container_ids, engine_host_name
+from dockyard.logs.enrich import Event, Processor, container_chain, tags_for
+from dockyard.logs.meta import ContainerMeta, config_mtime, matches, read_meta
+from dockyard.logs.metrics import Metrics
+from dockyard.logs.shipper import Backoff, Shipper
+from dockyard.logs.sinks import Sink, open_sink
+from dockyard.logs.spool import Append, Batch, Spool
+from dockyard.logs.tailer import Loss, Read, Tailer
+
+log = logging.getLogger(__name__)
+
+DOCKER_ROOT = Path("/var/lib/docker/containers")
+
+
+def default_state_dir() -> Path:
+    return settings.home() / "logs"
+
+
+@dataclass
+class ForwarderConfig:
+    containers_root: Path = DOCKER_ROOT
+    state_dir: Path = field(default_factory=default_state_dir)
+    sinks: list[str] = field(default_factory=lambda: ["store"])
+    selectors: dict[str, str | None] = field(default_factory=dict)  # label selectors; empty: all
+    host: str | None = None  # the host tag; default: the engine's name, else this machine's
+    docker_host: str | None = "unix:///var/run/docker.sock"  # None: no event stream, folder scans only
+    spool_max_bytes: int = 256 << 20
+    turn_bytes: int = 8 << 20  # read at most this much per turn before writing to the spool
+    scan_interval: float = 1.0
+    refresh_interval: float = 0.2
+    synchronous: str = "NORMAL"
+    backoff: Backoff = field(default_factory=Backoff)
+
+    @property
+    def store_path(self) -> Path:
+        return self.state_dir / "store.db"
+
+    @property
+    def spool_path(self) -> Path:
+        return self.state_dir / "spool.db"
+
+
+@dataclass
+class Followed:
+    meta: ContainerMeta
+    tags: Event
+    mtime: float | None
+    tailer: Tailer | None = None  # None: parked (stopped and read to the end)
+
+
+class Forwarder:
+    name = "log-forwarder"  # a component of `dockyard agent`
+
+    def __init__(self, config: ForwarderConfig, sinks: dict[str, Sink] | None = None) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.sinks = sinks if sinks is not None else {s: open_sink(s, config.store_path) for s in config.sinks}
+        self.spool = Spool(config.spool_path, list(self.sinks), config.spool_max_bytes, config.synchronous)
+        self.shippers = [Shipper(k, s, self.spool, self.metrics, config.backoff) for k, s in self.sinks.items()]
+        self.followed: dict[str, Followed] = {}
+        self.ignored: set[str] = set()
+        self.wake = threading.Event()
+        self.chain: list[Processor] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._watcher: EventWatcher | None = None
+        self._paused = False
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Run in background threads (beside the metrics loop of `dockyard agent`)."""
+        self._stop.clear()
+        self._threads = [threading.Thread(target=self.run, args=(self._stop,), name="log-forwarder", daemon=True)]
+        self._threads[0].start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until `stop` is set: the reader here, one thread per sink, one for engine events."""
+        host = self.config.host
+        if host is None and self.config.docker_host:
+            host = engine_host_name(self.config.docker_host)
+        self.chain = container_chain(host)
+        threads = [threading.Thread(target=s.run, args=(stop,), name=f"ship-{s.key}", daemon=True)
+                   for s in self.shippers]
+        if self.config.docker_host:
+            self._watcher = EventWatcher(self.config.docker_host, self.wake)
+            threads.append(threading.Thread(target=self._watcher.run, args=(stop,), name="docker-events",
+                                            daemon=True))
+        for thread in threads:
+            thread.start()
+        try:
+            self._read_loop(stop)
+        finally:
+            stop.set()
+            if self._watcher:
+                self._watcher.close()
+            for thread in threads[: len(self.shippers)]:
+                thread.join(30)
+            for followed in self.followed.values():
+                if followed.tailer:
+                    followed.tailer.close()
+            for sink in self.sinks.values():
+                sink.close()
+            self.spool.close()
+
+    # ---------------------------------------------------------------- reading
+
+    def _read_loop(self, stop: threading.Event) -> None:
+        self._report_vanished()
+        next_scan = next_refresh = 0.0
+        while not stop.is_set():
+            now = time.monotonic()
+            if now >= next_scan or self.wake.is_set():
+                self.wake.clear()
+                self._scan()
+                next_scan = now + self.config.scan_interval
+            if now >= next_refresh:
+                for followed in self.followed.values():
+                    if followed.tailer:
+                        followed.tailer.refresh()
+                next_refresh = now + self.config.refresh_interval
+            self._update_gauges()
+            if self.spool.full:
+                if not self._paused:
+                    self._paused = True
+                    self.metrics.add("spool_full_pauses")
+                    self.metrics.set("spool_full", 1)
+                stop.wait(0.05)
+                continue
+            if self._paused:
+                self._paused = False
+                self.metrics.set("spool_full", 0)
+            if not self._read_turn():
+                stop.wait(0.05)
+
+    def _read_turn(self) -> bool:
+        appends: list[Append] = []
+        forget: list[str] = []
+        total = 0
+        for cid, followed in list(self.followed.items()):
+            tailer = followed.tailer
+            if tailer is None:
+                continue
+            taken = 0
+            while taken < self.config.turn_bytes // 4 and total < self.config.turn_bytes:
+                read = tailer.read()
+                if read is None:
+                    break
+                appends.append(self._append(cid, followed, read))
+                taken += read.bytes
+                total += read.bytes
+            if tailer.at_eof and (tailer.removed or not followed.meta.running):
+                flushed = tailer.flush()
+                if flushed:
+                    appends.append(self._append(cid, followed, flushed))
+                tailer.close()
+                followed.tailer = None
+                if tailer.removed:
+                    forget.append(cid)
+        if appends:
+            self.spool.append(appends)
+        for cid in forget:
+            self.spool.forget(cid)
+            del self.followed[cid]
+        return bool(appends)
+
+    def _append(self, cid: str, followed: Followed, read: Read) -> Append:
+        self.metrics.add("lines_read", len(read.lines))
+        self.metrics.add("bytes_read", read.bytes)
+        if read.bad:
+            self.metrics.add("bad_lines", read.bad)
+        return Append(cid, read.position, Batch(cid, read.file, followed.tags, read.lines))
+
+    # ---------------------------------------------------------------- containers
+
+    def _scan(self) -> None:
+        root = self.config.containers_root
+        present = container_ids(root)
+        positions = None
+        for cid in present - self.followed.keys() - self.ignored:
+            meta = read_meta(root / cid, cid)
+            if meta is None:
+                continue  # not written yet: next scan
+            if not matches(meta, self.config.selectors):
+                self.ignored.add(cid)
+                continue
+            positions = positions if positions is not None else self.spool.positions()
+            followed = Followed(meta, tags_for(meta, self.chain), config_mtime(root / cid))
+            followed.tailer = Tailer(cid, root / cid, positions.get(cid), self._loss)
+            self.followed[cid] = followed
+        self.ignored &= present
+        for cid, followed in list(self.followed.items()):
+            mtime = config_mtime(root / cid)
+            if mtime is not None and mtime != followed.mtime:
+                meta = read_meta(root / cid, cid)
+                if meta is not None:
+                    followed.meta, followed.mtime = meta, mtime
+                    followed.tags = tags_for(meta, self.chain)
+            if followed.tailer is None:
+                if cid not in present:
+                    self.spool.forget(cid)
+                    del self.followed[cid]
+                elif followed.meta.running:
+                    start = self.spool.positions().get(cid)
+                    followed.tailer = Tailer(cid, root / cid, start, self._loss)
+
+    def _report_vanished(self) -> None:
+        """Containers with a saved position whose folder is gone: removed while we were down."""
+        present = container_ids(self.config.containers_root)
+        for cid, position in self.spool.positions().items():
+            if cid not in present:
+                self._loss(Loss(cid, f"container removed while the forwarder was not running; lines after "
+                                     f"byte {position.offset} of {position.file} (if any) are lost"))
+                self.spool.forget(cid)
+
+    def _loss(self, loss: Loss) -> None:
+        log.warning("log loss: %s: %s", loss.cid[:12], loss.what)
+        self.metrics.add("losses")
+        self.spool.record_loss(loss)
+
+    def _update_gauges(self) -> None:
+        stats = self.spool.stats()
+        self.metrics.set("spool_bytes", stats.bytes)
+        self.metrics.set("spool_lines", stats.lines)
+        self.metrics.set("containers", sum(1 for f in self.followed.values() if f.tailer))
+
+    # ---------------------------------------------------------------- reports
+
+    def status(self) -> dict[str, Any]:
+        stats = self.spool.stats()
+        return {"pid": os.getpid(), "metrics": self.metrics.snapshot(),
+                "spool": {"batches": stats.batches, "bytes": stats.bytes, "lines": stats.lines},
+                "sinks": {s.key: {"last_error": s.last_error} for s in self.shippers}}
