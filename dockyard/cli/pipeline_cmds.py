@@ -55,7 +55,10 @@ def app_add(
     repo: Annotated[str, typer.Option("--repo", help="Git URL or path the pipeline fetches from.")],
     spec_file: Annotated[str, typer.Option("--spec-file", help="dockyard.yml's path in the repo.")] = "dockyard.yml",
 ) -> None:
-    """Register an app whose commits arrive by webhook or polling. Example: dockyard app add shop --repo /srv/git/shop.git"""
+    """Register an app whose commits arrive by webhook or polling.
+
+    Example: dockyard app add shop --repo /srv/git/shop.git
+    """
     _store().register_app(name, repo, spec_file)
     console.print(f"app {name}: {repo} ({spec_file})")
 
@@ -310,3 +313,28 @@ def work() -> None:
         # A run queued while we were finishing found the lock taken: look once more.
         if not store.runs_in("queued"):
             return
+
+
+@pipeline_app.command("poll")
+def poll(
+    once: Annotated[bool, typer.Option("--once", help="One pass over every app, then exit.")] = False,
+) -> None:
+    """Poll the git remotes of apps with pipeline.poll and queue a run for each branch that moved
+    (what `dockyard server` does in the background). Example: dockyard pipeline poll --once
+    """
+    from dockyard.pipeline.worker import ensure_worker
+    from dockyard.server.poller import Poller
+
+    poller = Poller(_store())
+    while True:
+        results = poller.poll_due(once=once)
+        for item in results:
+            say(f"{item.app} {item.branch}: {item.commit[:7] or '-'} "
+                + {"run": f"moved: run {item.run_id} queued", "baseline": "first look (recorded, no run)",
+                   "same": "unchanged", "gone": "no such branch", "no-pipeline": "moved; the branch runs no pipeline"}
+                [item.action])
+        if any(item.action == "run" for item in results):
+            ensure_worker()
+        if once:
+            return
+        time.sleep(1.0)

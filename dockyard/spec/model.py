@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from dockyard.errors import NotFound
+from dockyard.spec.alerts import AlertRule
 from dockyard.spec.fields import (
     AbsPath,
     AppName,
@@ -42,7 +43,6 @@ from dockyard.spec.fields import (
     Text,
     non_empty,
 )
-from dockyard.spec.alerts import AlertRule
 from dockyard.spec.hints import closest, fail
 
 Strategy = Literal["rolling", "recreate", "blue-green"]
