@@ -7,6 +7,7 @@ interrupted deploy left behind (a duplicate replica, a stopped container).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -55,7 +56,7 @@ def _incumbent(group: list[Observed], want_hash: str) -> Observed:
     return max(group, key=lambda c: (c.running, c.config_hash == want_hash, c.id))
 
 
-def plan_deploy(desired: list[Desired], observed: list[Observed]) -> list[Action]:
+def plan_deploy(desired: Sequence[Desired], observed: Sequence[Observed]) -> list[Action]:
     actions: list[Action] = []
     wanted = {d.service: d for d in desired}
     slots: dict[tuple[str, int], list[Observed]] = {}

@@ -186,7 +186,7 @@ class PipelineSpec(SpecModel):
     """Which branches run which part of the promotion path; unmatched branches start no run."""
 
     # branch glob -> environments, in promotion order; an empty list means every environment
-    branches: dict[NonEmptyText, list[str]] = Field(default_factory=lambda: {"*": []})
+    branches: dict[NonEmptyText, list[str]] = Field(default_factory=lambda: {"*": list[str]()})
     supersede: bool = True  # a newer commit on a branch supersedes its older queued runs
     poll: PositiveDuration | None = None  # poll the app's git remote this often (where no hook can go)
 

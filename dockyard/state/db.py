@@ -159,7 +159,10 @@ class StateDB:
 
     def build(self, app: str, tag: str) -> Build | None:
         row = self.conn.execute("SELECT * FROM builds WHERE app=? AND tag=?", (app, tag)).fetchone()
-        return Build(*row[:5], bool(row[5]), row[6]) if row else None
+        if row is None:
+            return None
+        app, commit_sha, tag, image_id, branch, dirty, built_at = row
+        return Build(app, commit_sha, tag, image_id, branch, bool(dirty), built_at)
 
     def record_push(self, app: str, tag: str, registry: str, repository: str, digest: str) -> None:
         self.conn.execute(
