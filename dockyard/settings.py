@@ -23,6 +23,8 @@ class EngineSettings(BaseModel):
     tls_ca: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    swarm: bool = False  # a Swarm manager: environments on it deploy Swarm services (dockyard/swarm)
+    publish_network: str | None = None  # swarm-scoped bridge network whose per-node config sets the bind IP
 
 
 class Settings(BaseModel):
@@ -30,6 +32,7 @@ class Settings(BaseModel):
 
     config_store: str | None = None
     engines: dict[str, EngineSettings] = {}
+    webhook_secret: str | None = None  # for `dockyard server` webhooks; DOCKYARD_WEBHOOK_SECRET overrides
 
 
 def home() -> Path:

@@ -19,6 +19,7 @@ from dockyard.deploy.observe import observe
 from dockyard.deploy.promote import rollback
 from dockyard.engine.client import Engine, connect
 from dockyard.errors import DockyardError, NotFound
+from dockyard.pipeline.resume import restore_live_release
 from dockyard.pipeline.source import export_commit
 from dockyard.pipeline.store import Run, RunStore, Step
 from dockyard.pipeline.testrun import run_test
@@ -55,9 +56,12 @@ class RunExecutor:
             if self.store.run(run.id).status == "cancelled":
                 return "cancelled"
             self.heartbeat()
+            interrupted = step.started_at is not None  # it ran before, and its worker died
             self.store.start_step(run.id, step.idx)
             log = self._logger(run.id, step.idx)
             try:
+                if interrupted and step.kind == "deploy":
+                    self._clean_interrupted_deploy(spec, step.env, log)
                 outcome = self._do(step, spec, commit, log)
             except DockyardError as exc:
                 log(f"error: {exc}")
@@ -135,6 +139,13 @@ class RunExecutor:
             log(f"could not restore {env}: {exc}")
         if live is not None:
             self.db.mark_release(live.seq, "failed", "failed its tests in a pipeline run")
+
+    def _clean_interrupted_deploy(self, spec: AppSpec, env: str, log: Callable[[str], None]) -> None:
+        if spec.environment(env).strategy == "blue-green":
+            return
+        live = self.db.live_release(spec.app, env)
+        restore_live_release(self._engine(spec.environment(env).engine), spec.app, env,
+                             live.release_id if live else None, log)
 
     def _deployer(self, spec: AppSpec, log: Callable[[str], None]) -> Deployer:
         return Deployer(spec, self.config(), self.db, report=log)

@@ -172,9 +172,10 @@ class RunStore:
             self.conn.execute("UPDATE steps SET status='cancelled', ended_at=? WHERE run_id=? AND status IN"
                               " ('pending', 'waiting')", (time.time(), run_id))
 
-    def recover(self) -> list[int]:
-        """Runs whose worker died (no heartbeat): queue them again; the interrupted step runs again."""
-        stale = time.time() - HEARTBEAT_TIMEOUT
+    def recover(self, stale_after: float = HEARTBEAT_TIMEOUT) -> list[int]:
+        """Runs whose worker died (no heartbeat for `stale_after` s): queue them again; the interrupted
+        step runs again. The holder of the worker lock passes 0: no other worker can be running them."""
+        stale = time.time() - stale_after
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             ids = [r[0] for r in self.conn.execute(

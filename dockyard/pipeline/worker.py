@@ -80,14 +80,15 @@ class Worker:
             executor.close()
         return True
 
+    # Both loops run under worker_lock: a run still marked running belongs to a dead worker.
     def run_until_idle(self) -> None:
-        self.store.recover()
+        self.store.recover(stale_after=0)
         while self.run_once():
             pass
 
     def run_forever(self, stop: threading.Event, poll: float = 0.5) -> None:
         while not stop.is_set():
-            self.store.recover()
+            self.store.recover(stale_after=0)
             if not self.run_once():
                 stop.wait(poll)
 

@@ -1,0 +1,1 @@
+"""`dockyard server`: the REST API, webhooks and the background loops (pipeline worker, poller)."""

@@ -1,0 +1,91 @@
+"""REST endpoints about apps: the list, environments, releases and configuration (secrets masked)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter
+
+from dockyard.errors import DockyardError, NotFound
+from dockyard.pipeline.store import AppRecord, RunStore
+from dockyard.server.app import Db
+from dockyard.server.runs_api import router as runs_router
+from dockyard.spec import AppSpec
+from dockyard.state.db import StateDB
+
+router = APIRouter()
+router.include_router(runs_router)
+
+
+def spec_of(store: RunStore, record: AppRecord) -> tuple[AppSpec, str]:
+    """The app's dockyard.yml at its repository's HEAD, else at the commit of its last run."""
+    from dockyard.server.poller import app_spec, remote_head
+
+    try:
+        _, head = remote_head(record.repo)
+    except DockyardError:
+        head = None
+    if head is None:
+        last = store.runs(record.name, limit=1)
+        if not last:
+            raise NotFound(f"cannot read {record.repo} and {record.name} has no run yet",
+                           hint="check the app's repository: dockyard app ls")
+        head = last[0].commit_sha
+    return app_spec(record, head), head
+
+
+@router.get("/apps", tags=["apps"])
+def apps(db: Db) -> list[dict[str, Any]]:
+    """Apps registered for pipelines, each with its last run."""
+    store = RunStore(db)
+    result = []
+    for record in store.apps():
+        last = store.runs(record.name, limit=1)
+        result.append({**asdict(record), "last_run": {
+            "id": last[0].id, "status": last[0].status, "commit": last[0].commit_sha, "branch": last[0].branch,
+        } if last else None})
+    return result
+
+
+@router.get("/apps/{app}/environments", tags=["apps"])
+def environments(app: str, db: Db) -> dict[str, Any]:
+    """The app's environments in promotion order, as its dockyard.yml says."""
+    store = RunStore(db)
+    spec, commit = spec_of(store, store.app(app))
+    envs = []
+    for name in spec.env_names():
+        env = spec.environment(name)
+        envs.append({"name": name, "engine": env.engine, "registry": env.registry, "strategy": env.strategy,
+                     "promote": env.promote, "tests": list(env.tests),
+                     "router": env.router.model_dump() if env.router else None,
+                     "live": _live(db, app, name)})
+    return {"app": app, "commit": commit, "environments": envs}
+
+
+def _live(db: StateDB, app: str, env: str) -> dict[str, Any] | None:
+    live = db.live_release(app, env)
+    return {"release_id": live.release_id, "commit": live.commit_sha, "image": live.image} if live else None
+
+
+@router.get("/apps/{app}/releases/{env}", tags=["apps"])
+def releases(app: str, env: str, db: Db, limit: int = 50) -> list[dict[str, Any]]:
+    """The release history of an environment, newest first."""
+    found = db.releases(app, env, limit)
+    if not found:
+        RunStore(db).app(app)  # 404 for an unknown app; an empty list for a known one
+    return [asdict(r) for r in found]
+
+
+@router.get("/apps/{app}/config/{env}", tags=["apps"])
+def config(app: str, env: str) -> dict[str, Any]:
+    """The configuration the app sees in env (shared keys overlaid with its own); secrets as ***."""
+    from dockyard.config.service import open_config_service
+
+    service = open_config_service()
+    try:
+        resolved = service.resolve(env, app, decrypt=False)  # secrets are never decrypted here
+    finally:
+        service.close()
+    return {"app": app, "env": env, "revision": resolved.revision, "values": resolved.display(),
+            "secrets": sorted(resolved.secret_keys), "sources": dict(resolved.sources)}

@@ -1,0 +1,52 @@
+"""Server-sent events of a run: what changed since the last look, as (event, data) pairs (pure).
+
+The stream sends `step` when a step's status changes, `output` for each new line a step wrote,
+`run` when the run's status changes, and a last `end` when the run has ended or waits at a gate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard.pipeline.store import Run, Step
+
+Event = tuple[str, dict[str, Any]]
+FOLLOWING = ("queued", "running")
+
+
+@dataclass
+class Seen:
+    run_status: str | None = None
+    steps: dict[int, tuple[str, int]] = field(default_factory=dict)  # idx -> (status, output length)
+
+
+def step_data(step: Step) -> dict[str, Any]:
+    return {"idx": step.idx, "kind": step.kind, "env": step.env, "name": step.name, "status": step.status,
+            "started_at": step.started_at, "ended_at": step.ended_at, "approved_by": step.approved_by,
+            "approved_at": step.approved_at}
+
+
+def changes(seen: Seen, run: Run, steps: list[Step]) -> list[Event]:
+    """The events since `seen` (which is updated); output before a step's final status."""
+    events: list[Event] = []
+    if run.status != seen.run_status:
+        seen.run_status = run.status
+        events.append(("run", {"id": run.id, "status": run.status, "error": run.error}))
+    for step in steps:
+        status, length = seen.steps.get(step.idx, ("pending", 0))
+        if length > len(step.output):  # the step was reset (run again after a crash)
+            length = 0
+        new_lines = [("output", {"idx": step.idx, "line": line}) for line in step.output[length:].splitlines()]
+        status_event = [("step", step_data(step))] if step.status != status else []
+        events += (status_event + new_lines) if step.status == "running" else (new_lines + status_event)
+        seen.steps[step.idx] = (step.status, len(step.output))
+    if run.status not in FOLLOWING:
+        events.append(("end", {"id": run.id, "status": run.status, "error": run.error}))
+    return events
+
+
+def sse(event: str, data: dict[str, Any]) -> str:
+    """One event in the text/event-stream format."""
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"

@@ -1,0 +1,137 @@
+"""REST endpoints about pipeline runs: list, show, output, follow (server-sent events), start,
+approve and cancel."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from dockyard.errors import DockyardError, NotFound
+from dockyard.pipeline.store import RunStore
+from dockyard.server.app import Auth, Db
+from dockyard.server.events import FOLLOWING, Seen, changes, sse, step_data
+from dockyard.state.db import StateDB
+
+router = APIRouter(tags=["runs"])
+KEEPALIVE = 15.0
+EVENT_POLL = 0.25
+
+
+class RunRequest(BaseModel):
+    app: str = Field(description="a registered app")
+    branch: str = Field(description="the branch of the commit; it chooses the path (pipeline.branches)")
+    commit: str | None = Field(default=None, description="the commit (default: the branch's head)")
+
+
+def run_dict(store: RunStore, run_id: int, output: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = asdict(store.run(run_id))
+    steps = []
+    for step in store.steps(run_id):
+        item = step_data(step)
+        item["output_lines"] = step.output.count("\n")
+        if output:
+            item["output"] = step.output
+        steps.append(item)
+    data["steps"] = steps
+    return data
+
+
+@router.get("/runs")
+def runs(db: Db, app: str | None = None, limit: int = 30) -> list[dict[str, Any]]:
+    """Runs, newest first (of one app with ?app=)."""
+    store = RunStore(db)
+    return [run_dict(store, r.id) for r in store.runs(app, limit)]
+
+
+@router.get("/runs/{run_id}")
+def run(run_id: int, db: Db, output: bool = False) -> dict[str, Any]:
+    """A run and its steps (status, start, end, approval); ?output=true adds each step's output."""
+    return run_dict(RunStore(db), run_id, output)
+
+
+@router.get("/runs/{run_id}/steps/{idx}/output")
+def step_output(run_id: int, idx: int, db: Db) -> dict[str, Any]:
+    """The full output of one step."""
+    steps = RunStore(db).steps(run_id)
+    if not 0 <= idx < len(steps):
+        RunStore(db).run(run_id)
+        raise NotFound(f"run {run_id} has no step {idx} (it has {len(steps)})")
+    return {"run_id": run_id, "idx": idx, "status": steps[idx].status, "output": steps[idx].output}
+
+
+def _stream(run_id: int) -> Iterator[str]:
+    db = StateDB()
+    store, seen, quiet_since = RunStore(db), Seen(), time.monotonic()
+    try:
+        while True:
+            current = store.run(run_id)
+            events = changes(seen, current, store.steps(run_id))
+            for name, data in events:
+                yield sse(name, data)
+            if current.status not in FOLLOWING:
+                return
+            if events:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > KEEPALIVE:
+                quiet_since = time.monotonic()
+                yield ": keep-alive\n\n"
+            time.sleep(EVENT_POLL)
+    finally:
+        db.close()
+
+
+@router.get("/runs/{run_id}/events", response_class=StreamingResponse)
+def events(run_id: int, db: Db) -> StreamingResponse:
+    """Server-sent events: `run` and `step` status changes, `output` lines as they are written, and a
+    last `end` when the run ends or waits at a gate."""
+    RunStore(db).run(run_id)  # 404 before the stream starts
+    return StreamingResponse(_stream(run_id), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.post("/runs", status_code=201)
+def start(request: RunRequest, db: Db) -> JSONResponse:
+    """Start a run of a commit (default: the branch's head) by hand."""
+    from dockyard.pipeline.source import branch_head
+    from dockyard.pipeline.triggers import enqueue
+
+    store = RunStore(db)
+    record = store.app(request.app)
+    commit = request.commit or branch_head(record.repo, request.branch)
+    if commit is None:
+        raise NotFound(f"{record.repo} has no branch {request.branch!r}")
+    if request.commit:
+        from dockyard.pipeline.source import _git, update_mirror
+
+        mirror = update_mirror(record.name, record.repo)
+        try:
+            commit = _git("--git-dir", str(mirror), "rev-parse", "--verify",
+                          f"{commit}^{{commit}}").decode().strip()
+        except DockyardError:
+            raise NotFound(f"{record.repo} has no commit {request.commit!r}") from None
+    run_id = enqueue(store, request.app, commit, request.branch, "api")
+    if run_id is None:
+        raise DockyardError(f"branch {request.branch} runs no pipeline (pipeline.branches in dockyard.yml)")
+    return JSONResponse(run_dict(store, run_id), status_code=201)
+
+
+@router.post("/runs/{run_id}/approve")
+def approve(run_id: int, token: Auth, db: Db) -> dict[str, Any]:
+    """Approve the manual gate the run waits at, as the token's name; the server's worker goes on."""
+    store = RunStore(db)
+    store.approve(run_id, token.name)
+    return run_dict(store, run_id)
+
+
+@router.post("/runs/{run_id}/cancel")
+def cancel(run_id: int, token: Auth, db: Db) -> dict[str, Any]:
+    """Cancel a queued, running or waiting run (a running step finishes first)."""
+    store = RunStore(db)
+    store.cancel(run_id, token.name)
+    return run_dict(store, run_id)

@@ -1,0 +1,140 @@
+"""Run `dockyard server`: uvicorn in the main thread, the pipeline worker and the poller beside it.
+
+$DOCKYARD_HOME/server.pid holds the pid while it runs (git hooks then leave runs to this worker).
+SIGTERM and SIGINT stop it cleanly: no new requests, the loops stop, the pid file goes. A run
+still executing is left to the next start: its heartbeat stops and that worker takes it up again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from dockyard import settings
+from dockyard.errors import DockyardError, UsageError
+
+log = logging.getLogger("dockyard.server")
+DEFAULT_LISTEN = "127.0.0.1:8700"
+STOP_WAIT = 10.0
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """'HOST:PORT', '[::1]:PORT' or ':PORT' (127.0.0.1) -> (host, port)."""
+    match = re.fullmatch(r"(?:\[([0-9a-fA-F:]+)\]|([^:\[\]]*)):(\d{1,5})", text.strip())
+    if not match or not 0 < int(match.group(3)) < 65536:
+        raise UsageError(f"--listen {text!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
+    return match.group(1) or match.group(2) or "127.0.0.1", int(match.group(3))
+
+
+def pid_path() -> Path:
+    return settings.home() / "server.pid"
+
+
+def running_pid() -> int | None:
+    try:
+        pid = int(pid_path().read_text().split()[0])
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise DockyardError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                            hint="choose another port: dockyard server --listen 127.0.0.1:PORT") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _work(stop: threading.Event) -> None:
+    from dockyard.pipeline.worker import Worker, worker_lock
+
+    with worker_lock(wait=True):  # a detached `pipeline work` may still be finishing
+        while not stop.is_set():
+            try:
+                Worker().run_forever(stop)
+            except Exception:  # the state store went away, a bug: log, wait, go on
+                log.exception("pipeline worker failed; starting again in 5 s")
+                stop.wait(5)
+
+
+def _poll(stop: threading.Event) -> None:
+    from dockyard.pipeline.store import RunStore
+    from dockyard.server.poller import Poller
+    from dockyard.state.db import StateDB
+
+    db = StateDB()
+    poller = Poller(RunStore(db))
+    try:
+        while not stop.is_set():
+            try:
+                poller.poll_due()
+            except Exception:
+                log.exception("poller failed")
+            stop.wait(1.0)
+    finally:
+        db.close()
+
+
+def serve(listen: str = DEFAULT_LISTEN) -> None:
+    import uvicorn
+
+    from dockyard.server.app import create_app
+
+    host, port = parse_listen(listen)
+    other = running_pid()
+    if other is not None and other != os.getpid():
+        raise DockyardError(f"a server already runs for {settings.home()} (pid {other})",
+                            hint=f"stop it first: kill {other}")
+    sock = bind(host, port)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not (os.environ.get("DOCKYARD_WEBHOOK_SECRET") or settings.load().webhook_secret):
+        log.warning("no webhook secret (DOCKYARD_WEBHOOK_SECRET or webhook_secret in settings.yml): "
+                    "every webhook will get 401")
+    pid_file = pid_path()
+    pid_file.write_text(f"{os.getpid()}\n")
+    stop = threading.Event()
+    server = uvicorn.Server(uvicorn.Config(create_app(), log_config=None, timeout_graceful_shutdown=2,
+                                           lifespan="off"))
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    loops = [threading.Thread(target=_work, args=(stop,), name="pipeline-worker", daemon=True),
+             threading.Thread(target=_poll, args=(stop,), name="poller", daemon=True)]
+    for thread in loops:
+        thread.start()
+    log.info("dockyard server on http://%s:%d (API docs at /docs), pid %d, home %s", host, port, os.getpid(),
+             settings.home())
+    try:
+        server.run(sockets=[sock])
+    finally:
+        stop.set()
+        deadline = time.monotonic() + STOP_WAIT
+        for thread in loops:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if loops[0].is_alive():
+            log.warning("a run is still executing; it resumes when the server starts again")
+        if running_pid() == os.getpid():
+            pid_file.unlink(missing_ok=True)
+        log.info("dockyard server stopped")
