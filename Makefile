@@ -38,6 +38,7 @@ bench: setup venv
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/metrics.py
 	$(BIN)/python bench/logs.py
+	$(BIN)/python bench/bluegreen.py
 
 lint: venv
 	$(BIN)/ruff check dockyard tests bench

@@ -12,7 +12,16 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli import logs_cmds, monitor_cmds, ops_cmds, pipeline_cmds, release_cmds, site_cmds
+from dockyard.cli import (
+    bluegreen_cmds,
+    logs_cmds,
+    monitor_cmds,
+    ops_cmds,
+    pipeline_cmds,
+    release_cmds,
+    site_cmds,
+    swarm_cmds,
+)
 from dockyard.cli.common import err_console, options
 
 app = typer.Typer(
@@ -38,7 +47,9 @@ app.command()(release_cmds.deploy)
 app.command()(release_cmds.promote)
 app.command()(release_cmds.rollback)
 app.command()(release_cmds.releases)
+app.command()(bluegreen_cmds.status)
 app.command()(ops_cmds.ps)
+app.command()(swarm_cmds.nodes)
 app.command("exec")(ops_cmds.exec_)
 app.command()(site_cmds.doctor)
 monitor_cmds.register(app)  # agent, stats, events

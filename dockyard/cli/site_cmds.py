@@ -21,11 +21,16 @@ def engine_add(
     tls_ca: Annotated[Path | None, typer.Option("--tls-ca", help="CA that signed the engine's cert.")] = None,
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Client certificate.")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Client key.")] = None,
+    swarm: Annotated[bool, typer.Option("--swarm", help="A Swarm manager: deploy Swarm services.")] = False,
+    publish_network: Annotated[str | None, typer.Option(
+        "--publish-network", help="Swarm-scoped bridge network that binds published ports (see docs/swarm.md).")] = None,
 ) -> None:
     """Register (or replace) an engine. Certificates are referenced by path, never copied into apps.
 
     Example: dockyard engine add tls-host --host tcp://10.0.0.5:2376 \\
     --tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem
+
+    Example: dockyard engine add swarm --host unix:///var/run/docker.sock --swarm
     """
     from dockyard import settings
     from dockyard.errors import UsageError
@@ -39,11 +44,14 @@ def engine_add(
     if bool(tls_cert) != bool(tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
     site = settings.load()
+    if publish_network and not swarm:
+        raise UsageError("--publish-network is for --swarm engines")
     site.engines[name] = settings.EngineSettings(
-        host=host, **{k: str(v.resolve()) for k, v in
+        host=host, swarm=swarm, publish_network=publish_network, **{k: str(v.resolve()) for k, v in
                       {"tls_ca": tls_ca, "tls_cert": tls_cert, "tls_key": tls_key}.items() if v})
     settings.save(site)
-    console.print(f"engine [bold]{name}[/] -> {host}" + (" (TLS)" if tls_ca or tls_cert else ""))
+    console.print(f"engine [bold]{name}[/] -> {host}" + (" (TLS)" if tls_ca or tls_cert else "")
+                  + (" (Swarm)" if swarm else ""))
 
 
 @engine_app.command("ls")
@@ -57,7 +65,8 @@ def engine_ls(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         print_json({n: e.model_dump() for n, e in engines.items()})
         return
     for name, cfg in engines.items():
-        console.print(f"{name:12} {cfg.host}" + ("  TLS" if cfg.tls_ca or cfg.tls_cert else ""))
+        console.print(f"{name:12} {cfg.host}" + ("  TLS" if cfg.tls_ca or cfg.tls_cert else "")
+                      + ("  Swarm" if cfg.swarm else ""))
 
 
 @engine_app.command("rm")

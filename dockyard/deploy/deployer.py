@@ -10,6 +10,7 @@ import getpass
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import docker.errors
 
@@ -24,7 +25,7 @@ from dockyard.deploy.observe import observe
 from dockyard.engine.client import Engine, connect, engine_error, short_reason
 from dockyard.engine.containers import ReplicaSpec, choose_user
 from dockyard.errors import DeployError, DockyardError, MissingConfigError, RegistryError
-from dockyard.plan.deploy import Action, Desired, is_noop, plan_deploy
+from dockyard.plan.deploy import Desired, plan_deploy
 from dockyard.plan.release import config_fingerprint, release_id, replica_config_hash
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
@@ -40,13 +41,13 @@ class DeployOutcome:
     image: str
     commit: str | None
     config_revision: int
-    actions: list[Action]
+    actions: list[Any]  # plan.deploy.Action; plan.bluegreen.BGStep in a blue-green environment
     dry_run: bool = False
     urls: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return not is_noop(self.actions)
+        return not all(a.kind in ("keep", "noop") for a in self.actions)
 
 
 def author() -> str:
@@ -116,8 +117,18 @@ class Deployer:
             digest = split_ref(image)[1] or image_attrs["Id"]
             commit = (image_attrs.get("Config", {}).get("Labels") or {}).get("dockyard.commit")
             release = release_id(digest, config_fingerprint(resolved.plain_values(), files))
+            if engine.config.swarm:  # one Swarm service per service: dockyard/swarm
+                from dockyard.swarm.deploy import deploy_swarm
+
+                return deploy_swarm(self, engine, env, image, image_attrs, release, resolved, files, commit,
+                                    dry_run=dry_run, note=note)
             workload = self._workload(env, image, image_attrs, release, resolved, files, commit,
                                       engine.is_local_host)
+            if env_spec.strategy == "blue-green":
+                from dockyard.deploy.bluegreen import BlueGreen, Release
+
+                return BlueGreen(self, engine, env, Release(workload, release, image, commit, resolved.revision)
+                                 ).deploy(dry_run=dry_run, note=note)
             desired = [Desired(name, spec.replicas_for(env, name), workload.replicas[(name, 1)].config_hash,
                                release) for name in spec.services]
             with env_lock(spec.app, env):

@@ -48,6 +48,10 @@ def to_running(container: Container) -> Running:
 
 
 def observe(engine: Engine, app: str | None, env: str | None = None) -> list[Running]:
+    if engine.config.swarm:  # tasks of Swarm services, as the same rows
+        from dockyard.swarm.observe import observe_tasks
+
+        return observe_tasks(engine, app, env)
     try:
         containers = engine.client.containers.list(all=True, filters=L.scope_filters(app, env))
     except docker.errors.DockerException as exc:

@@ -61,5 +61,12 @@ def rollback(deployer: Deployer, env: str) -> DeployOutcome:
                      and r.release_id != live.release_id), None)
     if previous is None:
         raise NotFound(f"{spec.app}/{env} has no earlier release to roll back to")
+    note = f"rollback to {previous.release_id} (from {live.release_id})"
+    if spec.environment(env).strategy == "blue-green":  # inside the window: a switch, no container starts
+        from dockyard.deploy.bluegreen import switch_back
+
+        switched = switch_back(deployer, env, previous, note)
+        if switched is not None:
+            return switched
     return deployer.deploy(env, image=previous.image, config_revision=previous.config_revision,
-                           note=f"rollback to {previous.release_id} (from {live.release_id})")
+                           note=note)

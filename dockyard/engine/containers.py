@@ -37,6 +37,7 @@ class ReplicaSpec:
     secrets_dir: str | None = None  # host tmpfs dir bind-mounted read-only at /run/secrets
     init: bool = True
     stop_grace: float = 10.0
+    color: str | None = None  # blue | green in a blue-green environment
 
 
 def is_root_user(user: str | None) -> bool:
@@ -65,6 +66,8 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
     }
     if spec.commit:
         container_labels[L.COMMIT] = spec.commit
+    if spec.color:
+        container_labels[L.COLOR] = spec.color
     kwargs: dict[str, Any] = {
         "image": spec.image,
         "name": name,

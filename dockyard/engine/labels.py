@@ -16,10 +16,11 @@ CONFIG_HASH = "dockyard.config-hash"
 COMMIT = "dockyard.commit"
 CONFIG_REVISION = "dockyard.config-revision"
 SECRETS_DIR = "dockyard.secrets-dir"
+COLOR = "dockyard.color"  # blue | green, only on containers of blue-green environments
 
 
-def container_name(app: str, env: str, service: str, replica: int) -> str:
-    return f"{app}-{env}-{service}-{replica}"
+def container_name(app: str, env: str, service: str, replica: int, color: str | None = None) -> str:
+    return f"{app}-{env}-{service}-{color}-{replica}" if color else f"{app}-{env}-{service}-{replica}"
 
 
 def scope_filters(app: str | None = None, env: str | None = None, service: str | None = None) -> dict:

@@ -100,6 +100,14 @@ class ResourcesSpec(SpecModel):
     memory: Size | None = None
 
 
+class PlacementSpec(SpecModel):
+    """Where a Swarm environment may run a service's tasks (ignored by single-engine environments)."""
+
+    constraints: list[NonEmptyText] = Field(default_factory=list)  # e.g. node.role==worker
+    preferences: list[NonEmptyText] = Field(default_factory=list)  # spread over, e.g. node.labels.zone
+    max_per_node: Annotated[Count, Field(ge=1)] | None = None
+
+
 class ServiceSpec(_Named):
     command: Argv | None = None
     port: Port | None = None
@@ -111,6 +119,8 @@ class ServiceSpec(_Named):
     # docker-init as PID 1 forwards SIGTERM to the app (busybox httpd as PID 1 ignores it) and reaps zombies.
     init: bool = True
     stop_grace: Duration = 10.0
+    # Swarm only; left out of model_dump so the config-hash of existing containers does not change.
+    placement: PlacementSpec | None = Field(default=None, exclude=True)
 
 
 class ConfigSpec(SpecModel):

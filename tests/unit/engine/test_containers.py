@@ -52,3 +52,12 @@ def test_choose_user():
     assert choose_user(None, "0:0") == NON_ROOT_USER
     assert choose_user(None, "app") == "app"
     assert choose_user("root", "app") == "root"
+
+
+def test_colour_label_and_name_only_for_blue_green():
+    from dockyard.engine.labels import container_name
+
+    assert create_kwargs(spec(color="green"), "n")["labels"]["dockyard.color"] == "green"
+    assert "dockyard.color" not in create_kwargs(spec(), "n")["labels"]
+    assert container_name("shop", "production", "web", 2, "green") == "shop-production-web-green-2"
+    assert container_name("shop", "testing", "web", 2) == "shop-testing-web-2"

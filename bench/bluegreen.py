@@ -1,0 +1,154 @@
+"""Benchmark: 10 blue/green switches under load against 10 naive stop-then-start replacements.
+
+The same image, the same load (4 client threads on one 127.0.0.1 port, every request recorded),
+the same number of releases. Printed for both: requests, failed requests, non-2xx answers, and the
+switch time from the decision to switch to the first response from the new release (p50, p99).
+Then the rollback time: in-process and through the `dockyard rollback` command (process start to
+the first response from the restored release).
+
+    .venv/bin/python bench/bluegreen.py [--switches 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import docker
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from tests.integration.bluegreen.helpers import cleanup, free_port, make_bg_app  # noqa: E402
+from tests.integration.bluegreen.load import Load, failures, first_answer_from, non_2xx  # noqa: E402
+
+DOCKYARD = str(Path(sys.executable).parent / "dockyard")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def wait_for(load: Load, release: str, after: float, limit: float = 15.0) -> float:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        first = first_answer_from(load.hits, release, after)
+        if first is not None:
+            return first - after
+        time.sleep(0.01)
+    raise SystemExit(f"bench: release {release} never answered within {limit:g}s")
+
+
+def line(name: str, hits: list, times: list[float]) -> str:
+    return (f"  {name:24} requests {len(hits):6}  failed {len(failures(hits)):4}  non-2xx {len(non_2xx(hits)):4}  "
+            f"switch p50 {pct(times, 0.5) * 1000:7.1f} ms  p99 {pct(times, 0.99) * 1000:7.1f} ms")
+
+
+def blue_green(app_path: Path, live: int, switches: int) -> tuple[list, list[float], list[float], list[float]]:
+    from dockyard.config.service import open_config_service
+    from dockyard.deploy.deployer import Deployer
+    from dockyard.deploy.promote import rollback
+    from dockyard.spec import load_spec
+    from dockyard.state.db import StateDB
+
+    decided: list[float] = []
+
+    def report(text: str) -> None:
+        if text.startswith("switch "):
+            decided.append(time.monotonic())
+
+    deployer = Deployer(load_spec(app_path / "dockyard.yml"), open_config_service(), StateDB(), report)
+    config = open_config_service()
+    config.set("production", deployer.spec.app, {"GREETING": "bench-0"}, "bench")
+    deployer.deploy("production")
+    load = Load(f"http://127.0.0.1:{live}/cgi-bin/release", max_seconds=300).start()
+    switch_times, rollback_times, cli_times = [], [], []
+    try:
+        time.sleep(0.5)
+        for n in range(1, switches + 1):
+            config.set("production", deployer.spec.app, {"GREETING": f"bench-{n}"}, "bench")
+            outcome = deployer.deploy("production")
+            switch_times.append(wait_for(load, outcome.release_id, decided[-1]))
+        for _ in range(3):
+            start = time.monotonic()
+            outcome = rollback(deployer, "production")
+            rollback_times.append(wait_for(load, outcome.release_id, start))
+            start = time.monotonic()
+            subprocess.Popen([DOCKYARD, "rollback", "production"], cwd=app_path, stdout=subprocess.DEVNULL)
+            target = next(r for r in deployer.db.releases(deployer.spec.app, "production")
+                          if r.status == "superseded" and r.release_id != outcome.release_id)
+            cli_times.append(wait_for(load, target.release_id, start))
+            time.sleep(1.0)  # let the command finish recording before the next rollback
+        time.sleep(0.3)
+    finally:
+        hits = load.stop()
+    return hits, switch_times, rollback_times, cli_times
+
+
+def naive(client: docker.DockerClient, image: str, label: str, switches: int) -> tuple[list, list[float]]:
+    port = free_port()
+
+    def run(n: int):
+        return client.containers.run(image, command=["httpd", "-f", "-p", "8080", "-h", "/www"], detach=True,
+                                     ports={"8080/tcp": ("127.0.0.1", port)}, labels={"bench": label},
+                                     environment={"DOCKYARD_RELEASE": f"naive-{n}"}, init=True,
+                                     user="65534:65534")
+
+    current = run(0)
+    load = Load(f"http://127.0.0.1:{port}/cgi-bin/release", max_seconds=300)
+    time.sleep(0.5)
+    load.start()
+    times = []
+    try:
+        wait_for(load, "naive-0", 0.0)
+        for n in range(1, switches + 1):
+            decided = time.monotonic()
+            current.stop(timeout=2)
+            current.remove(force=True)
+            current = run(n)
+            times.append(wait_for(load, f"naive-{n}", decided))
+            time.sleep(0.5)
+    finally:
+        hits = load.stop()
+    return hits, times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--switches", type=int, default=10)
+    args = parser.parse_args()
+    client = docker.from_env()
+    with tempfile.TemporaryDirectory(prefix="dockyard-bench-bg-") as tmp:
+        root = Path(tmp)
+        os.environ.update({"DOCKYARD_HOME": str(root / "home"), "DOCKYARD_SECRET_KEY_FILE": str(root / "key"),
+                           "DOCKYARD_CONFIG_STORE": f"sqlite:///{root}/home/config.db"})
+        os.environ.pop("DOCKYARD_FILE", None)
+        app, live, _ = make_bg_app(root)
+        label = f"bench-{app.name}"
+        try:
+            subprocess.run([DOCKYARD, "build"], cwd=app.path, check=True, capture_output=True)
+            bg_hits, bg_times, rb_times, cli_times = blue_green(app.path, live, args.switches)
+            image = client.containers.list(filters={"label": f"dockyard.app={app.name}"})[0].attrs["Config"]["Image"]
+            naive_hits, naive_times = naive(client, image, label, args.switches)
+        finally:
+            for c in client.containers.list(all=True, filters={"label": f"bench={label}"}):
+                c.remove(force=True)
+            cleanup(client, app, root / "home")
+            for tag in [t for i in client.images.list() for t in i.tags if t.split("/")[-1].startswith(app.name)]:
+                client.images.remove(tag, force=True)
+    print(f"{args.switches} releases under load (4 client threads, 127.0.0.1):")
+    print(line("blue-green (nginx)", bg_hits, bg_times))
+    print(line("naive stop-then-start", naive_hits, naive_times))
+    print(f"  rollback in-process      {', '.join(f'{t * 1000:.0f}' for t in rb_times)} ms (decision -> first answer)")
+    print(f"  rollback command         {', '.join(f'{t * 1000:.0f}' for t in cli_times)} ms "
+          "(process start -> first answer)")
+    print("  targets: 0 failed; switch p99 < 1000 ms; rollback < 1000 ms")
+
+
+if __name__ == "__main__":
+    main()

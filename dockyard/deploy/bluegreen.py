@@ -1,0 +1,245 @@
+"""Apply a blue/green plan: start the idle colour, check it, test it through the standby balancer,
+switch live traffic, keep the old colour for the rollback window, then drain and remove it.
+
+What the steps decide on is read back from the running system (container labels and the
+balancer's configuration on disk), so a deploy interrupted at any point is repaired by the next.
+A release that fails its health check or a test never reaches the live listener: its colour is
+removed and the live one is untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import docker.errors
+import httpx
+from docker.models.containers import Container
+
+from dockyard.deploy.executor import Executor, Workload, files_archive
+from dockyard.deploy.health import HealthCheck, probe_once
+from dockyard.deploy.lock import env_lock
+from dockyard.deploy.secretfiles import remove_secret_files, write_secret_files
+from dockyard.engine import labels as L
+from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.containers import create_kwargs
+from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
+from dockyard.pipeline.testrun import run_test
+from dockyard.plan.bluegreen import BGStep, Step, Target, plan_bluegreen
+from dockyard.plan.deploy import Action, Kind
+from dockyard.router.colors import Replica
+from dockyard.router.switch import Switchboard, url
+from dockyard.spec import AppSpec
+from dockyard.state.db import Release as StoredRelease
+
+if TYPE_CHECKING:
+    from dockyard.deploy.deployer import Deployer, DeployOutcome
+
+Report = Callable[[str], None]
+
+
+class ColorExecutor(Executor):
+    """The rolling executor's parallel start, health wait and undo, with colour names."""
+
+    def _start(self, service: str, replica: int) -> Container:
+        spec = self.workload.replicas[(service, replica)]
+        if self.workload.secret_files:
+            spec = replace(spec, secrets_dir=write_secret_files(self.workload.secret_files, spec.user))
+        name = L.container_name(spec.app, spec.env, service, replica, spec.color)
+        try:
+            container = self.engine.client.containers.create(**create_kwargs(spec, name))
+        except docker.errors.DockerException as exc:
+            remove_secret_files(spec.secrets_dir)
+            raise engine_error(f"creating {name}", exc) from None
+        self.started.append(container)
+        try:
+            if self.workload.files:
+                container.put_archive("/", files_archive(self.workload.files))
+            container.start()
+        except docker.errors.DockerException as exc:
+            raise engine_error(f"starting {name}", exc) from None
+        self.report(f"started {name}")
+        return container
+
+
+def colored(workload: Workload, color: str) -> Workload:
+    replicas = {key: replace(spec, color=color, environment={**spec.environment, "DOCKYARD_COLOR": color})
+                for key, spec in workload.replicas.items()}
+    return replace(workload, replicas=replicas)
+
+
+@dataclass
+class Release:
+    """The release a blue-green deploy puts live, prepared by the Deployer."""
+
+    workload: Workload
+    release_id: str
+    image: str
+    commit: str | None
+    config_revision: int
+
+
+class BlueGreen:
+    def __init__(self, deployer: Deployer, engine: Engine, env: str, release: Release) -> None:
+        self.deployer, self.engine, self.env, self.release = deployer, engine, env, release
+        self.spec = deployer.spec
+        self.report = deployer.report
+        self.env_spec = self.spec.environment(env)
+        assert self.env_spec.router is not None  # checked when dockyard.yml is loaded
+        self.window = self.env_spec.router.rollback_window
+        self.note = ""
+
+    def target(self) -> Target:
+        tests = tuple(name for name in self.env_spec.tests if self.spec.tests[name].kind == "endpoint")
+        workload = self.release.workload
+        return Target(self.release.release_id, frozenset(s.config_hash for s in workload.replicas.values()),
+                      len(workload.replicas), tests, self.window)
+
+    def deploy(self, dry_run: bool = False, note: str = "") -> DeployOutcome:
+        from dockyard.deploy.deployer import DeployOutcome
+
+        spec, release = self.spec, self.release
+        with env_lock(spec.app, self.env):
+            board = Switchboard(spec, self.engine, self.env, self.report)
+            steps = plan_bluegreen(board.facts(), self.target())
+            outcome = DeployOutcome(spec.app, self.env, release.release_id, release.image, release.commit,
+                                    release.config_revision, steps, dry_run=dry_run)
+            if not dry_run:
+                self._apply(board, steps, note)
+        outcome.urls = [url(board.state.live_port), url(board.state.preview_port)]
+        return outcome
+
+    def _apply(self, board: Switchboard, steps: list[BGStep], note: str) -> None:
+        self.note = note
+        new = next((s.color for s in steps if s.kind in (Step.START, Step.CHECK)), None)
+        switched = False
+        try:
+            for step in steps:
+                self.report(step.describe())
+                self._step(board, step)
+                switched = switched or step.kind is Step.SWITCH
+        except DockyardError as exc:
+            if switched:
+                raise
+            self._record("failed", note or exc.message.splitlines()[0][:200])
+            if new is not None:
+                try:
+                    board.retire(new, "the release failed its checks; live traffic never reached it")
+                except DockyardError as cleanup:
+                    self.report(f"could not remove {new}: {cleanup.message}")
+            raise
+
+    def _step(self, board: Switchboard, step: BGStep) -> None:
+        color, kind = step.color, step.kind
+        if kind is Step.ROUTER:
+            board.ensure_router()
+        elif kind is Step.RETIRE:
+            board.retire(color, step.reason)
+        elif kind is Step.START:
+            workload = colored(self.release.workload, color)
+            creates = [Action(Kind.CREATE, s, n, step.reason) for s, n in sorted(workload.replicas)]
+            ColorExecutor(self.engine, workload, "recreate", self.report).apply(creates)
+        elif kind is Step.CHECK:
+            self._check(board, color)
+        elif kind is Step.PREVIEW:
+            board.route(preview=color)
+            self.report(f"standby listener {url(board.state.preview_port)} -> {color}")
+        elif kind is Step.TEST:
+            self._test(board, step)
+        elif kind is Step.SWITCH:
+            old = board.live
+            keep = old if old and old != color else None
+            seconds = board.route(live=color, preview=keep, switched_at=time.time())
+            self.report(f"live listener {url(board.state.live_port)} -> {color} "
+                        f"(release {self.release.release_id}) in {seconds * 1000:.0f} ms")
+            self._record("live", self.note)
+        elif kind is Step.KEEP:
+            self.report(f"{color} stays on {url(board.state.preview_port)}: `dockyard rollback {self.env}` "
+                        f"switches back without starting anything")
+        elif kind is Step.NOOP:
+            self.report(f"{self.spec.app}/{self.env} already runs release {self.release.release_id}")
+
+    def _check(self, board: Switchboard, color: str) -> None:
+        check_health([r for r in board.replicas() if r.color == color], self.release.workload.health)
+        self.report(f"{color} is healthy")
+
+    def _test(self, board: Switchboard, step: BGStep) -> None:
+        assert step.test is not None
+        target = url(board.state.preview_port)
+        result = run_test(self.engine, self.spec.tests[step.test], self.release.image, self.spec.app, self.env,
+                          target_url=target, extra_env={"DOCKYARD_RELEASE": self.release.release_id})
+        self.report(result.summary())
+        if not result.passed:
+            live = board.live
+            raise DeployError(
+                f"{result.summary()} through the standby listener {target}; "
+                f"live traffic stays on {live or 'nothing'}\n--- output of test {step.test} ---\n"
+                f"{result.output.rstrip()[-4000:]}",
+                hint="fix the release and deploy again; it never received live traffic")
+
+    def _record(self, status: str, note: str) -> None:
+        r = self.release
+        self.deployer.db.add_release(self.spec.app, self.env, r.release_id, r.image, r.commit, r.config_revision,
+                                     status, _author(), note)
+
+
+def spec_health(spec: AppSpec) -> dict[str, HealthCheck]:
+    return {name: HealthCheck(path=s.health.path, interval=s.health.interval, timeout=s.health.timeout,
+                              start_period=s.health.start_period) if s.health else HealthCheck(path=None)
+            for name, s in spec.services.items()}
+
+
+def check_health(replicas: list[Replica], health: dict[str, HealthCheck]) -> None:
+    """One probe of every replica, from outside, through its published port."""
+    with httpx.Client() as client:
+        for replica in replicas:
+            if not replica.running or replica.port is None:
+                raise HealthCheckFailed(f"{replica.name} is not running")
+            ok, reason = probe_once(replica.port, health.get(replica.service, HealthCheck(path=None)), client)
+            if not ok:
+                raise HealthCheckFailed(f"{replica.name} is not healthy: {reason}")
+
+
+def _author() -> str:
+    from dockyard.deploy.deployer import author
+
+    return author()
+
+
+def switch_back(deployer: Deployer, env: str, previous: StoredRelease, note: str) -> DeployOutcome | None:
+    """Rollback while the idle colour still runs the previous release: live traffic is switched back
+    to it, a configuration change only. None when it does not (the caller redeploys the release)."""
+    from dockyard.deploy.deployer import DeployOutcome
+    from dockyard.engine.client import connect
+
+    spec = deployer.spec
+    engine = connect(spec.environment(env).engine)
+    try:
+        with env_lock(spec.app, env):
+            board = Switchboard(spec, engine, env, deployer.report)
+            idle = board.preview
+            everything = board.replicas()
+            replicas = [r for r in everything if r.color == idle]
+            if not idle or not replicas or {r.release for r in replicas} != {previous.release_id} \
+                    or not all(r.running for r in replicas):
+                return None
+            try:
+                check_health(replicas, spec_health(spec))
+            except HealthCheckFailed as exc:
+                deployer.report(f"{exc.message}; redeploying the release instead")
+                return None
+            old = board.live
+            seconds = board.route(live=idle, preview=old, switched_at=time.time(), replicas=everything)
+            deployer.report(f"live listener {url(board.state.live_port)} -> {idle} (release {previous.release_id}) "
+                            f"in {seconds * 1000:.0f} ms; no container was started")
+            deployer.db.add_release(spec.app, env, previous.release_id, previous.image, previous.commit_sha,
+                                    previous.config_revision, "live", _author(), note)
+            step = BGStep(Step.SWITCH, idle, f"rollback: live traffic {old} -> {idle}")
+            outcome = DeployOutcome(spec.app, env, previous.release_id, previous.image, previous.commit_sha,
+                                    previous.config_revision, [step])
+            outcome.urls = [url(board.state.live_port), url(board.state.preview_port)]
+            return outcome
+    finally:
+        engine.close()

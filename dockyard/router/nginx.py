@@ -1,0 +1,168 @@
+"""The nginx adapter: one host nginx per (app, environment), started and supervised by Dockyard.
+
+Files live under $DOCKYARD_HOME/router/<app>-<env>/ (nginx.conf, nginx.pid, error.log, temp/).
+A new configuration is written to a temp file, checked with `nginx -t`, and only then moved over
+nginx.conf (an atomic rename) and loaded with a graceful reload (SIGHUP to the master): new
+workers take new connections while the old ones finish the requests they hold. The balancer is
+never left without a valid configuration; a bad one never replaces the good one on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dockyard import settings
+from dockyard.errors import DockyardError
+from dockyard.router import procs
+from dockyard.router.render import RouterPaths, RouterState, parse_state, render
+
+NGINX = os.environ.get("DOCKYARD_NGINX", "/usr/sbin/nginx")
+Report = Callable[[str], None]
+
+
+class RouterError(DockyardError):
+    """The balancer could not be configured, started or reloaded."""
+
+
+def router_dir(app: str, env: str, home: Path | None = None) -> Path:
+    return (home or settings.home()) / "router" / f"{app}-{env}"
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no error log)"
+
+
+class NginxRouter:
+    def __init__(self, app: str, env: str, home: Path | None = None, binary: str = NGINX,
+                 report: Report = lambda _line: None) -> None:
+        self.app, self.env = app, env
+        self.paths = RouterPaths(router_dir(app, env, home))
+        self.binary = binary
+        self.report = report
+
+    # facts ---------------------------------------------------------------
+    def current(self) -> RouterState | None:
+        """The state the balancer's configuration on disk was rendered from."""
+        try:
+            return parse_state(self.paths.conf.read_text())
+        except OSError:
+            return None
+
+    def pid(self) -> int | None:
+        """The master's pid when it runs on our configuration (a stale pid file is ignored)."""
+        try:
+            pid = int(self.paths.pid.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if procs.is_master(procs.read_proc(pid), self.paths.conf) else None
+
+    def draining(self) -> bool:
+        pid = self.pid()
+        return bool(pid and procs.workers(pid)[1])
+
+    # changes -------------------------------------------------------------
+    def apply(self, state: RouterState, wait: float = 5.0) -> float:
+        """Make the balancer serve `state`: check, replace, reload (or start). Seconds it took."""
+        start = time.monotonic()
+        self._install(render(state, self.paths))
+        pid = self.pid()
+        if pid is None:
+            self._start()
+        else:
+            self._reload(pid, wait)
+        return time.monotonic() - start
+
+    def ensure_running(self) -> bool:
+        """Start the balancer on its configuration on disk if it is not running. True if started."""
+        if self.pid() is not None or not self.paths.conf.exists():
+            return False
+        self._test(self.paths.conf)
+        self._start()
+        return True
+
+    def wait_drained(self, timeout: float) -> bool:
+        """Wait until no old worker still finishes requests; False if some still did at the timeout."""
+        deadline = time.monotonic() + timeout
+        while self.draining():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Graceful stop (SIGQUIT): workers finish their requests first."""
+        pid = self.pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + timeout
+        while procs.read_proc(pid) is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if procs.read_proc(pid) is not None:
+            os.kill(pid, signal.SIGTERM)
+
+    # internals -----------------------------------------------------------
+    def _install(self, text: str) -> None:
+        self.paths.prefix.mkdir(parents=True, exist_ok=True)
+        self.paths.temp.mkdir(exist_ok=True)
+        candidate = self.paths.conf.with_name("nginx.conf.new")
+        candidate.write_text(text)
+        try:
+            self._test(candidate)
+        except RouterError:
+            candidate.unlink(missing_ok=True)
+            raise
+        with open(candidate, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(candidate, self.paths.conf)
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        argv = [self.binary, "-p", str(self.paths.prefix), "-e", str(self.paths.error_log), *args]
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        except FileNotFoundError:
+            raise RouterError(f"nginx is not installed at {self.binary}",
+                              hint="install Debian's nginx-light (scripts/setup.sh does it)") from None
+
+    def _test(self, conf: Path) -> None:
+        result = self._run("-t", "-q", "-c", str(conf))
+        if result.returncode != 0:
+            raise RouterError(f"{self.app}/{self.env}: nginx rejected the balancer configuration {conf}:\n"
+                              f"{(result.stderr or result.stdout).strip()}",
+                              hint="the running balancer keeps its previous configuration")
+
+    def _start(self) -> None:
+        result = self._run("-c", str(self.paths.conf))
+        if result.returncode != 0:
+            raise RouterError(f"{self.app}/{self.env}: nginx did not start:\n{(result.stderr or '').strip()}",
+                              hint="is another process listening on the router ports? (ss -ltnp)")
+        deadline = time.monotonic() + 5
+        while (pid := self.pid()) is None or not procs.workers(pid)[0]:
+            if time.monotonic() >= deadline:
+                raise RouterError(f"{self.app}/{self.env}: nginx did not come up:\n{_tail(self.paths.error_log)}")
+            time.sleep(0.01)
+        self.report(f"started the balancer (nginx pid {pid}) from {self.paths.conf}")
+
+    def _reload(self, pid: int, wait: float) -> None:
+        """SIGHUP, then wait until new workers run and every old one stopped accepting connections
+        (the master tells them about 100 ms after starting the new ones): from then on every new
+        connection gets the new configuration, and the old workers only finish what they hold."""
+        before, _ = procs.workers(pid)
+        os.kill(pid, signal.SIGHUP)
+        deadline = time.monotonic() + wait
+        while True:
+            serving, _ = procs.workers(pid)
+            if serving - before and not serving & before:
+                return
+            if time.monotonic() >= deadline:
+                raise RouterError(f"{self.app}/{self.env}: nginx (pid {pid}) did not load the new configuration "
+                                  f"within {wait:g}s:\n{_tail(self.paths.error_log)}")
+            time.sleep(0.003)

@@ -1,0 +1,63 @@
+"""What a blue-green environment serves right now: live and preview colours, releases, URLs.
+
+Read from the running system only: the balancer's configuration on disk and its nginx process,
+and the containers' labels. Reading it also does the housekeeping nobody else would: a dead
+balancer is restarted and an idle colour whose rollback window ended is drained and removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dockyard.deploy.lock import env_lock
+from dockyard.engine.client import connect
+from dockyard.errors import DeployError, UsageError
+from dockyard.router.switch import Switchboard, url
+from dockyard.spec import AppSpec
+
+Report = Callable[[str], None]
+
+
+def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True) -> dict[str, Any]:
+    env_spec = spec.environment(env)
+    if env_spec.strategy != "blue-green" or env_spec.router is None:
+        raise UsageError(f"{spec.app}/{env} uses strategy {env_spec.strategy}; status shows the balancers of a "
+                         "blue-green environment", hint=f"see its containers with: dockyard ps {env}")
+    window = env_spec.router.rollback_window
+    engine = connect(env_spec.engine)
+    try:
+        board = Switchboard(spec, engine, env, report)
+        done: list[str] = []
+        if housekeep:
+            try:
+                with env_lock(spec.app, env):
+                    done = [step.describe() for step in board.housekeep(window)]
+            except DeployError:
+                report(f"{spec.app}/{env} is being deployed; no housekeeping now")
+        replicas = board.replicas()
+        state = board.router.current() or board.state
+        pid = board.router.pid()
+    finally:
+        engine.close()
+
+    def side(which: str, port: int) -> dict[str, Any]:
+        current = getattr(state, which)
+        color = current.color if current else None
+        mine = [r for r in replicas if color and r.color == color]
+        return {"color": color, "release": current.release if current else None, "url": url(port),
+                "replicas": [{"name": r.name, "service": r.service, "running": r.running,
+                              "url": url(r.port) if r.port else None} for r in mine]}
+
+    until = state.switched_at + window if state.preview and state.switched_at is not None else None
+    return {
+        "app": spec.app, "env": env,
+        "router": {"running": pid is not None, "pid": pid, "config": str(board.router.paths.conf),
+                   "generation": state.generation},
+        "live": side("live", state.live_port),
+        "preview": side("preview", state.preview_port),
+        "switched_at": state.switched_at,
+        "rollback_window": window,
+        "rollback_until": until,
+        "housekeeping": done,
+    }

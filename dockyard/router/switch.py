@@ -1,0 +1,127 @@
+"""Route one environment's traffic between its colours, and retire a colour.
+
+`Switchboard` joins the two halves of the running system: the balancer (nginx.conf on disk and
+the nginx process) and the colours' containers (engine labels). Every new balancer state is
+rebuilt from the containers that run now, so published ports that changed (a container that
+restarted) are picked up, and nothing depends on what Dockyard remembered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import docker.errors
+
+from dockyard.deploy.secretfiles import remove_secret_files
+from dockyard.engine import labels as L
+from dockyard.engine.client import Engine, engine_error
+from dockyard.errors import DeployError
+from dockyard.plan.bluegreen import BGStep, Facts, Step, plan_housekeeping
+from dockyard.router import colors as C
+from dockyard.router.nginx import NginxRouter
+from dockyard.router.render import RouterState
+from dockyard.spec import AppSpec
+
+Report = Callable[[str], None]
+DRAIN_TIMEOUT = 60.0  # nginx's worker_shutdown_timeout: old workers never hold requests longer
+UNCHANGED = "unchanged"
+
+
+def empty_state(spec: AppSpec, env: str) -> RouterState:
+    router = spec.environment(env).router
+    if router is None:
+        raise DeployError(f"{spec.app}/{env}: blue-green needs router: {{live: PORT, preview: PORT}} in dockyard.yml")
+    return RouterState(spec.app, env, router.live, router.preview)
+
+
+def url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+class Switchboard:
+    def __init__(self, spec: AppSpec, engine: Engine, env: str, report: Report,
+                 router: NginxRouter | None = None) -> None:
+        self.spec, self.engine, self.env, self.report = spec, engine, env, report
+        self.router = router or NginxRouter(spec.app, env, report=report)
+        self.service = C.routed_service(spec)
+        fresh = empty_state(spec, env)
+        current = self.router.current()
+        # The state on disk, with the ports dockyard.yml names now (they may have been edited).
+        self.state = fresh if current is None else replace(current, live_port=fresh.live_port,
+                                                           preview_port=fresh.preview_port)
+
+    @property
+    def live(self) -> str | None:
+        return self.state.live.color if self.state.live else None
+
+    @property
+    def preview(self) -> str | None:
+        return self.state.preview.color if self.state.preview else None
+
+    def replicas(self) -> list[C.Replica]:
+        return C.list_replicas(self.engine, self.spec.app, self.env)
+
+    def facts(self, now: float | None = None) -> Facts:
+        return C.facts(self.router.current(), self.router.pid() is not None, self.replicas(),
+                       time.time() if now is None else now)
+
+    def route(self, live: str | None = UNCHANGED, preview: str | None = UNCHANGED,
+              switched_at: float | None = None, replicas: list[C.Replica] | None = None) -> float:
+        """Point the listeners at colours (None: at no colour) and load it. Seconds it took."""
+        live = self.live if live == UNCHANGED else live
+        preview = self.preview if preview == UNCHANGED else preview
+        replicas = self.replicas() if replicas is None else replicas
+        new = self.state.next(live=C.side(replicas, live, self.service) if live else None,
+                              preview=C.side(replicas, preview, self.service) if preview else None,
+                              switched_at=switched_at if switched_at is not None else self.state.switched_at)
+        seconds = self.router.apply(new)
+        self.state = new
+        return seconds
+
+    def ensure_router(self) -> None:
+        """Start the balancer if it is down, on the colours that run now."""
+        if self.router.pid() is None:
+            self.route()
+
+    def retire(self, color: str, reason: str = "") -> None:
+        """Take the colour off both listeners, let nginx finish its requests to it, then remove it."""
+        if color in (self.live, self.preview) or self.router.pid() is None:
+            self.route(live=None if self.live == color else UNCHANGED,
+                       preview=None if self.preview == color else UNCHANGED)
+        started = time.monotonic()
+        if not self.router.wait_drained(DRAIN_TIMEOUT):
+            self.report(f"nginx still held requests to {color} after {DRAIN_TIMEOUT:g}s; removing it anyway")
+        drained = time.monotonic() - started
+        doomed = [r for r in self.replicas() if r.color == color]
+        grace = {name: s.stop_grace for name, s in self.spec.services.items()}
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(doomed)))) as pool:
+            list(pool.map(lambda r: self._remove(r, grace.get(r.service, 10.0)), doomed))
+        if doomed:
+            self.report(f"removed {color} ({len(doomed)} container(s), drained in {drained:.2f}s)"
+                        + (f": {reason}" if reason else ""))
+
+    def _remove(self, replica: C.Replica, grace: float) -> None:
+        try:
+            container = self.engine.client.containers.get(replica.id)
+            secrets_dir = (container.labels or {}).get(L.SECRETS_DIR)
+            container.stop(timeout=int(grace))
+            container.remove(force=True)
+            remove_secret_files(secrets_dir)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.DockerException as exc:
+            raise engine_error(f"removing {replica.name}", exc) from None
+
+    def housekeep(self, window: float, now: float | None = None) -> list[BGStep]:
+        """Restart a dead balancer; retire an idle colour whose rollback window ended."""
+        steps = plan_housekeeping(self.facts(now), window)
+        for step in steps:
+            self.report(step.describe())
+            if step.kind is Step.ROUTER:
+                self.ensure_router()
+            elif step.kind is Step.RETIRE:
+                self.retire(step.color, step.reason)
+        return steps

@@ -1,0 +1,150 @@
+"""Deploy a release to an environment whose engine is a Swarm manager: one Swarm service per service.
+
+Called by Deployer.deploy once the image, the configuration and the release id are known, so
+promotion, rollback and `releases` work as for containers. Configuration files become Swarm
+configs, secrets become Swarm secrets (files under /run/secrets, never env), both named by
+their content, so a release always points at exactly the bytes it was deployed with.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import docker.errors
+
+from dockyard.deploy.health import HealthCheck
+from dockyard.deploy.lock import env_lock
+from dockyard.engine import labels as L
+from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.containers import choose_user
+from dockyard.errors import DeployError, DockyardError
+from dockyard.plan.release import replica_config_hash
+from dockyard.swarm import observe
+from dockyard.swarm.executor import SwarmExecutor
+from dockyard.swarm.facts import task_url, unused_objects
+from dockyard.swarm.plan import SwarmKind, Want, plan_services
+from dockyard.swarm.translate import FileRef, SwarmService, object_labels, object_name, service_body, service_name
+
+if TYPE_CHECKING:
+    from dockyard.deploy.deployer import Deployer, DeployOutcome
+
+
+def _objects(engine: Engine, kind: str, app: str, env: str) -> dict[str, str]:
+    api = engine.client.api
+    fn = api.configs if kind == "config" else api.secrets
+    try:
+        found = fn(filters={"label": [f"{L.MANAGED}=1", f"{L.APP}={app}", f"{L.ENV}={env}"]})
+    except docker.errors.DockerException as exc:
+        raise engine_error(f"listing {kind}s on engine {engine.name!r}", exc) from None
+    return {o["Spec"]["Name"]: o["ID"] for o in found}
+
+
+def ensure_objects(engine: Engine, kind: str, app: str, env: str, items: dict[str, bytes]) -> tuple[FileRef, ...]:
+    """Create the configs (target path -> data) or secrets (key -> data) that do not exist yet."""
+    existing = _objects(engine, kind, app, env)
+    api = engine.client.api
+    refs = []
+    for key, data in sorted(items.items()):
+        name = object_name(app, env, key, data)
+        if name not in existing:
+            create = api.create_config if kind == "config" else api.create_secret
+            try:
+                existing[name] = create(name, data, labels=object_labels(app, env, key))["ID"]
+            except docker.errors.DockerException as exc:
+                raise engine_error(f"creating {kind} {name} for {key}", exc) from None
+        refs.append(FileRef(name=name, id=existing[name], target=key))
+    return tuple(refs)
+
+
+def remove_unused(engine: Engine, app: str, env: str) -> None:
+    """Drop configs/secrets no service (nor its previous spec, for Swarm's rollback) still uses."""
+    live = observe.services(engine, app, env)
+    api = engine.client.api
+    for kind, remove in (("config", api.remove_config), ("secret", api.remove_secret)):
+        for oid in unused_objects(_objects(engine, kind, app, env), live):
+            try:
+                remove(oid)
+            except docker.errors.DockerException:
+                pass  # still in use by a task that is shutting down: the next deploy removes it
+
+
+def monitor_seconds(health: Any) -> float:
+    """How long Swarm watches a new task for a crash: about one failed health cycle, 2..10 s."""
+    if health is None:
+        return 2.0
+    return max(2.0, min(10.0, health.interval * health.retries + health.timeout))
+
+
+def deploy_swarm(deployer: Deployer, engine: Engine, env: str, image: str, image_attrs: dict, release: str,
+                 resolved: Any, files: dict[str, bytes], commit: str | None, dry_run: bool,
+                 note: str) -> DeployOutcome:
+    from dockyard.deploy.deployer import DeployOutcome, author
+
+    spec, env_spec = deployer.spec, deployer.spec.environment(env)
+    observe.require_manager(engine)
+    if env_spec.strategy == "blue-green":
+        raise DeployError(f"{spec.app}/{env}: blue-green on a Swarm engine is not built yet",
+                          hint="use strategy: rolling (Swarm's start-first update with rollback)")
+    secrets = resolved.secret_values()
+    if secrets and spec.config.secrets == "env":
+        raise DeployError(f"{spec.app}/{env}: a Swarm engine delivers secrets as files (/run/secrets/KEY), "
+                          "never as environment variables", hint="set config.secrets: file in dockyard.yml")
+    base_env = {k: v for k, v in resolved.plain_values().items() if k not in secrets}
+    image_user = (image_attrs.get("Config") or {}).get("User")
+    with env_lock(spec.app, env):
+        configs = ensure_objects(engine, "config", spec.app, env, files) if not dry_run else ()
+        secret_refs = ensure_objects(engine, "secret", spec.app, env,
+                                     {k: v.encode() for k, v in secrets.items()}) if not dry_run else ()
+        bodies: dict[str, dict[str, Any]] = {}
+        checks: dict[str, HealthCheck] = {}
+        wanted = []
+        for name, service in spec.services.items():
+            fields = service.model_dump(mode="json", exclude={"replicas"})
+            fields["placement"] = service.placement.model_dump(mode="json") if service.placement else None
+            config_hash = replica_config_hash(release, fields)
+            replicas = spec.replicas_for(env, name)
+            environment = {**base_env, **service.env, "DOCKYARD_APP": spec.app, "DOCKYARD_ENV": env,
+                           "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
+            if commit:
+                environment["DOCKYARD_COMMIT"] = commit
+            placement = service.placement
+            bodies[name] = service_body(SwarmService(
+                app=spec.app, env=env, service=name, image=image, release_id=release, config_hash=config_hash,
+                config_revision=resolved.revision, commit=commit, replicas=replicas, command=service.command,
+                port=service.port, cpus=service.resources.cpus, memory=service.resources.memory,
+                user=choose_user(service.user, image_user), environment=environment, init=service.init,
+                stop_grace=service.stop_grace,
+                constraints=tuple(placement.constraints) if placement else (),
+                preferences=tuple(placement.preferences) if placement else (),
+                max_per_node=placement.max_per_node if placement else None,
+                network=engine.config.publish_network,
+                parallelism=0 if env_spec.strategy == "recreate" else 1, monitor=monitor_seconds(service.health),
+                configs=configs, secrets=secret_refs))
+            check = service.health
+            checks[name] = HealthCheck(path=check.path, interval=check.interval, timeout=check.timeout,
+                                       start_period=check.start_period) if check else HealthCheck(path=None)
+            wanted.append(Want(name, service_name(spec.app, env, name), replicas, config_hash, release))
+        actions = plan_services(wanted, observe.services(engine, spec.app, env))
+        outcome = DeployOutcome(spec.app, env, release, image, commit, resolved.revision, actions, dry_run=dry_run)
+        if dry_run:
+            return outcome
+        live = deployer.db.live_release(spec.app, env)
+        if all(a.kind is SwarmKind.KEEP for a in actions) and live and live.release_id == release:
+            deployer.report(f"{spec.app}/{env} already runs release {release}")
+        else:
+            for action in actions:
+                deployer.report(action.describe())
+            try:
+                SwarmExecutor(engine, deployer.report).apply(
+                    actions, bodies, checks, {n: s.port for n, s in spec.services.items()})
+            except DockyardError as exc:
+                deployer.db.add_release(spec.app, env, release, image, commit, resolved.revision, "failed",
+                                        author(), note or exc.message.splitlines()[0][:200])
+                raise
+            deployer.db.add_release(spec.app, env, release, image, commit, resolved.revision, "live", author(), note)
+            remove_unused(engine, spec.app, env)
+    found = observe.services(engine, spec.app, env)
+    node_map = observe.nodes(engine)
+    outcome.urls = sorted(u for t in observe.tasks(engine, [s.id for s in found]) if t.desired == "running"
+                          for s in found if s.id == t.service_id if (u := task_url(t, s.port, node_map)))
+    return outcome

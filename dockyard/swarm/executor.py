@@ -1,0 +1,198 @@
+"""Apply a Swarm plan: create/update services, wait until the new tasks run and answer, or undo.
+
+Swarm does the rolling (start-first, one task at a time) and rolls an update back by itself
+when a new task fails. Dockyard adds what Swarm cannot see without a probe in the image: each
+new task is probed from outside on its published host port, at its node's publish address.
+A task that does not answer within the start period makes Dockyard roll the update back
+(`rollback=previous`) or remove a service it just created; the error carries the task's logs.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import docker.errors
+import httpx
+
+from dockyard.deploy.health import HealthCheck
+from dockyard.engine.client import Engine, engine_error, short_reason
+from dockyard.errors import DockyardError, HealthCheckFailed
+from dockyard.swarm import observe
+from dockyard.swarm.facts import TaskFact, parse_service
+from dockyard.swarm.plan import SwarmAction, SwarmKind, Verdict, judge
+from dockyard.swarm.translate import create_kwargs
+
+Report = Callable[[str], None]
+SCHEDULE_ALLOWANCE = 60.0  # seconds for placing tasks and pulling the image, on top of the start period
+ROLLBACK_WAIT = 90.0
+
+
+@dataclass(frozen=True)
+class Rollout:
+    action: SwarmAction
+    service_id: str
+    body: dict[str, Any]
+    check: HealthCheck
+    port: int | None
+
+
+@dataclass(frozen=True)
+class Result:
+    rollout: Rollout
+    ok: bool
+    reason: str
+    seconds: float
+    culprit: str | None = None  # task id whose logs explain a failure
+
+
+def probe(addr: str, port: int, check: HealthCheck, client: httpx.Client) -> bool:
+    if check.path:
+        try:
+            return client.get(f"http://{addr}:{port}{check.path}", timeout=check.timeout).status_code < 400
+        except httpx.HTTPError:
+            return False
+    try:
+        with socket.create_connection((addr, port), timeout=check.timeout):
+            return True
+    except OSError:
+        return False
+
+
+def task_logs(engine: Engine, task_id: str, lines: int = 20) -> str:
+    api = engine.client.api
+    try:
+        res = api._get(api._url("/tasks/{0}/logs", task_id),
+                       params={"stdout": 1, "stderr": 1, "tail": lines, "timestamps": 0}, stream=False)
+        data = api._get_result_tty(False, res, False)
+        return (data.decode(errors="replace") if isinstance(data, bytes) else str(data)).rstrip() or "(no output)"
+    except (docker.errors.DockerException, OSError) as exc:
+        return f"(logs unavailable: {short_reason(exc)})"
+
+
+class SwarmExecutor:
+    def __init__(self, engine: Engine, report: Report) -> None:
+        self.engine = engine
+        self.api = engine.client.api
+        self.report = report
+
+    def apply(self, actions: list[SwarmAction], bodies: dict[str, dict[str, Any]],
+              checks: dict[str, HealthCheck], ports: dict[str, int | None]) -> None:
+        rollouts: list[Rollout] = []
+        try:
+            for action in actions:
+                if action.kind in (SwarmKind.CREATE, SwarmKind.UPDATE, SwarmKind.SCALE):
+                    rollouts.append(self._submit(action, bodies[action.service], checks[action.service],
+                                                 ports[action.service]))
+            with ThreadPoolExecutor(max_workers=max(1, min(8, len(rollouts)))) as pool:
+                results = list(pool.map(self._wait, rollouts))
+        except BaseException:
+            self._undo(rollouts, [])
+            raise
+        failed = [r for r in results if not r.ok]
+        if failed:
+            first = failed[0]
+            logs = task_logs(self.engine, first.culprit) if first.culprit else "(no failed task to show)"
+            self._undo(rollouts, results)
+            raise HealthCheckFailed(
+                f"{first.rollout.body['Name']}: {first.reason}\n"
+                f"--- last log lines of task {first.culprit or '-'} ---\n{logs}",
+                hint="the previous release runs again (Swarm rollback); fix the release and deploy again")
+        for result in results:
+            self.report(f"{result.rollout.body['Name']} ready in {result.seconds:.1f}s: {result.reason}")
+        for action in actions:
+            if action.kind is SwarmKind.REMOVE and action.current:
+                self._call(f"removing service {action.current.name}", self.api.remove_service, action.current.id)
+                self.report(f"removed service {action.current.name}")
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except docker.errors.DockerException as exc:
+            raise engine_error(what, exc) from None
+
+    def _submit(self, action: SwarmAction, body: dict[str, Any], check: HealthCheck, port: int | None) -> Rollout:
+        if action.kind is SwarmKind.CREATE:
+            created = self._call(f"creating service {body['Name']}", self.api.create_service, **create_kwargs(body))
+            service_id = created["ID"]
+        else:
+            assert action.current is not None
+            service_id = action.current.id
+            self._call(f"updating service {body['Name']}", self.api.update_service, service_id,
+                       action.current.version, **create_kwargs(body))
+        self.report(f"{action.kind.value} service {body['Name']}: {action.reason}")
+        return Rollout(action, service_id, body, check, port)
+
+    def _verdict(self, rollout: Rollout) -> tuple[Verdict, list[TaskFact]]:
+        service = parse_service(self._call("inspecting a service", self.api.inspect_service, rollout.service_id))
+        found = observe.tasks(self.engine, [rollout.service_id])
+        want = rollout.body["Labels"]["dockyard.config-hash"]
+        replicas = rollout.body["Mode"]["Replicated"]["Replicas"]
+        return judge(service, found, want, replicas), found
+
+    def _wait(self, rollout: Rollout) -> Result:
+        start = time.monotonic()
+        deadline = start + rollout.check.start_period + SCHEDULE_ALLOWANCE
+        first_running: dict[str, float] = {}
+        healthy: set[str] = set()
+        verdict = Verdict("waiting", "not looked yet")
+        with httpx.Client(trust_env=False) as client:
+            while time.monotonic() < deadline:
+                verdict, _ = self._verdict(rollout)
+                if verdict.state == "failed":
+                    return Result(rollout, False, verdict.reason, time.monotonic() - start,
+                                  verdict.culprit.id if verdict.culprit else None)
+                nodes = observe.nodes(self.engine) if rollout.port else {}
+                for task in verdict.ready:
+                    first_running.setdefault(task.id, time.monotonic())
+                    if task.id in healthy:
+                        continue
+                    node = nodes.get(task.node_id)
+                    host_port = task.published.get(rollout.port) if rollout.port else None
+                    if rollout.port is None:
+                        healthy.add(task.id)
+                    elif node and host_port and probe(node.publish_addr, host_port, rollout.check, client):
+                        healthy.add(task.id)
+                    elif time.monotonic() - first_running[task.id] > rollout.check.start_period:
+                        where = f"{node.publish_addr}:{host_port}" if node and host_port else "no published port"
+                        return Result(rollout, False, f"task {task.id[:12]} (slot {task.slot}) did not answer "
+                                      f"{rollout.check.path or 'TCP'} at {where} within "
+                                      f"{rollout.check.start_period:g}s", time.monotonic() - start, task.id)
+                if verdict.state == "ready" and all(t.id in healthy for t in verdict.ready):
+                    return Result(rollout, True, f"{verdict.reason}, all answering", time.monotonic() - start)
+                time.sleep(0.3)
+        return Result(rollout, False, f"not ready after {deadline - start:.0f}s: {verdict.reason}",
+                      time.monotonic() - start, verdict.culprit.id if verdict.culprit else None)
+
+    def _undo(self, rollouts: list[Rollout], results: list[Result]) -> None:
+        """Remove services this deploy created; roll updated ones back to their previous spec."""
+        for rollout in rollouts:
+            name = rollout.body["Name"]
+            try:
+                if rollout.action.kind is SwarmKind.CREATE:
+                    self.api.remove_service(rollout.service_id)
+                    self.report(f"removed service {name} (failed deploy)")
+                    continue
+                self._rollback(rollout.service_id)
+                self.report(f"rolled back service {name} to its previous spec")
+            except (docker.errors.DockerException, DockyardError) as exc:
+                self.report(f"could not undo {name}: {exc}")
+
+    def _rollback(self, service_id: str) -> None:
+        attrs = self.api.inspect_service(service_id)
+        state = (attrs.get("UpdateStatus") or {}).get("State")
+        if state not in ("rollback_started", "rollback_completed"):
+            self.api._result(self.api._post_json(
+                self.api._url("/services/{0}/update", service_id), data=attrs["Spec"],
+                params={"version": attrs["Version"]["Index"], "rollback": "previous"}), True)
+        deadline = time.monotonic() + ROLLBACK_WAIT
+        while time.monotonic() < deadline:
+            state = (self.api.inspect_service(service_id).get("UpdateStatus") or {}).get("State")
+            if state in ("rollback_completed", "rollback_paused"):
+                return
+            time.sleep(0.5)
+        raise DockyardError(f"service {service_id[:12]}: rollback did not complete in {ROLLBACK_WAIT:.0f}s")
