@@ -23,7 +23,7 @@ def engine_add(
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Client key.")] = None,
     swarm: Annotated[bool, typer.Option("--swarm", help="A Swarm manager: deploy Swarm services.")] = False,
     publish_network: Annotated[str | None, typer.Option(
-        "--publish-network", help="Swarm-scoped bridge network that binds published ports (see docs/swarm.md).")] = None,
+        "--publish-network", help="Swarm-scoped bridge network binding published ports (docs/swarm.md).")] = None,
 ) -> None:
     """Register (or replace) an engine. Certificates are referenced by path, never copied into apps.
 

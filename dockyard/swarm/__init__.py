@@ -1,0 +1,1 @@
+"""Swarm environments: one Swarm service per dockyard.yml service (translate, plan, apply, observe)."""

@@ -1,0 +1,177 @@
+"""Swarm environments on a real two-node pool: spread, rollback on failure, drain, a node dying.
+
+The pool (tests/integration/swarm/pool.py) is the main dockerd as manager plus a dockerd in
+its own network namespace as worker. Traffic goes to 127.0.0.1 and 10.219.0.2 only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlparse
+
+import docker
+import httpx
+import pytest
+
+from dockyard.engine.client import Engine
+from dockyard.settings import EngineSettings
+from dockyard.swarm.observe import observe_tasks
+from tests.apps import TestApp
+from tests.conftest import run_cli
+from tests.integration.swarm.pool import MAIN_HOST, NODE2_ADDR, PUBLISH_NET, Pool, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def cli(app: tuple[TestApp, dict[str, str]], *args: str, input: str | None = None, ok: bool = True):
+    test_app, env = app
+    result = run_cli(*args, cwd=test_app.path, input=input, env=env)
+    if ok:
+        assert result.returncode == 0, f"dockyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def ps(app) -> list[dict]:
+    return json.loads(cli(app, "ps", "swarm", "--json").stdout)
+
+
+def page(url: str, path: str = "/cgi-bin/env") -> str:
+    return httpx.get(url + path, timeout=3).text
+
+
+def engine(client: docker.DockerClient) -> Engine:
+    return Engine(name="swarm", config=EngineSettings(host=MAIN_HOST, swarm=True), client=client)
+
+
+def answering(rows) -> int:
+    count = 0
+    for row in rows:
+        if row.running and row.url:
+            try:
+                count += httpx.get(row.url + "/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                pass
+    return count
+
+
+def tasks_by_node(client: docker.DockerClient, app: TestApp) -> dict[str, int]:
+    service = client.services.list(filters={"label": f"dockyard.app={app.name}"})[0]
+    counts: dict[str, int] = {}
+    for task in service.tasks(filters={"desired-state": "running"}):
+        if task["Status"]["State"] == "running":
+            counts[task["NodeID"]] = counts.get(task["NodeID"], 0) + 1
+    return counts
+
+
+def serve_through(client: docker.DockerClient, app: TestApp, done, timeout: float) -> list[int]:
+    """Probe every running task until done(rows) holds; the answers per round (each must be >= 1)."""
+    rounds: list[int] = []
+    rows: list = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = observe_tasks(engine(client), app.name, "swarm")
+        rounds.append(answering(rows))
+        if done(rows):
+            return rounds
+        time.sleep(0.3)
+    last = [(r.replica, r.state, r.url) for r in rows]
+    raise AssertionError(f"not settled after {timeout:g}s; answers per round: {rounds}; last rows: {last}")
+
+
+def test_deploy_spreads_tasks_over_both_nodes(swarm_app, swarm_pool: Pool, docker_client) -> None:
+    test_app = swarm_app[0]
+    cli(swarm_app, "engine", "add", "swarm", "--host", MAIN_HOST, "--swarm", "--publish-network", PUBLISH_NET)
+    cli(swarm_app, "config", "set", "swarm", "GREETING=hello")
+    cli(swarm_app, "secret", "set", "swarm", "DB_PASSWORD", input="pa55-word-xyz\n")
+    cli(swarm_app, "build")
+    out = cli(swarm_app, "deploy", "swarm").stdout
+    assert "create" in out and "runs release" in out
+
+    rows = ps(swarm_app)
+    assert [(r["state"], r["health"]) for r in rows] == [("running", "healthy")] * 4
+    assert {urlparse(r["url"]).hostname for r in rows} == {"127.0.0.1", NODE2_ADDR}
+    assert set(tasks_by_node(docker_client, test_app)) == {swarm_pool.manager_id, swarm_pool.worker_id}
+    for row in rows:
+        text = page(row["url"])
+        assert "GREETING=hello" in text and "file /etc/app/app.conf: greeting=hello" in text
+        assert "secret-file DB_PASSWORD" in text and "pa55" not in text  # a Swarm secret, never env
+
+    service = docker_client.services.list(filters={"label": f"dockyard.app={test_app.name}"})[0].attrs["Spec"]
+    assert service["UpdateConfig"]["Order"] == "start-first"
+    assert service["UpdateConfig"]["FailureAction"] == "rollback"
+    assert service["EndpointSpec"]["Ports"][0]["PublishMode"] == "host"
+    assert service["TaskTemplate"]["Resources"]["Reservations"] == {"NanoCPUs": 200_000_000,
+                                                                    "MemoryBytes": 32 * 2**20}
+
+    nodes = json.loads(cli(swarm_app, "nodes", "--json").stdout)
+    assert sorted(n["role"] for n in nodes) == ["manager", "worker"]
+    assert all(n["nano_cpus"] > 0 and n["memory_bytes"] > 0 and n["state"] == "ready" for n in nodes)
+    assert sum(len(n["tasks"]) for n in nodes) == 4 and all(n["tasks"] for n in nodes)
+
+
+def test_failing_release_is_rolled_back_with_its_logs(swarm_app) -> None:
+    test_app = swarm_app[0]
+    before = {r["release"] for r in ps(swarm_app)}
+    spec = test_app.spec_file.read_text()
+    test_app.write("dockyard.yml", spec.replace('[httpd, -f, -p, "8080", -h, /www]',
+                                                '[sh, -c, "echo crashing on purpose; exit 3"]'))
+    test_app.commit("crash")
+    cli(swarm_app, "build")
+    failed = cli(swarm_app, "deploy", "swarm", ok=False)
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    assert "rolled the update back" in failed.stderr and "crashing on purpose" in failed.stderr
+    rows = ps(swarm_app)
+    assert {r["release"] for r in rows} == before and [r["health"] for r in rows] == ["healthy"] * 4
+    releases = json.loads(cli(swarm_app, "releases", "swarm", "--json").stdout)
+    assert releases[0]["status"] == "failed" and releases[1]["status"] == "live"
+    test_app.write("dockyard.yml", spec)
+    test_app.commit("fix")
+    cli(swarm_app, "build")
+
+
+def test_rollback_restores_image_and_configuration(swarm_app) -> None:
+    cli(swarm_app, "deploy", "swarm")
+    first = json.loads(cli(swarm_app, "releases", "swarm", "--json").stdout)[0]["release_id"]
+    cli(swarm_app, "config", "set", "swarm", "GREETING=second")
+    cli(swarm_app, "deploy", "swarm")
+    assert all("GREETING=second" in page(r["url"]) for r in ps(swarm_app))
+    cli(swarm_app, "rollback", "swarm")
+    rows = ps(swarm_app)
+    assert {r["release"] for r in rows} == {first} and all("GREETING=hello" in page(r["url"]) for r in rows)
+
+
+def test_draining_a_node_moves_its_tasks_and_keeps_serving(swarm_app, swarm_pool: Pool, docker_client) -> None:
+    test_app = swarm_app[0]
+    assert tasks_by_node(docker_client, test_app).get(swarm_pool.worker_id)
+    swarm_pool.label(swarm_pool.worker_id, {}, availability="drain")
+    try:
+        rounds = serve_through(docker_client, test_app, lambda rows: len(rows) == 4 and all(
+            r.running and r.url and r.url.startswith("http://127.0.0.1:") for r in rows)
+            and answering(rows) == 4, 60)
+    finally:
+        swarm_pool.label(swarm_pool.worker_id, {}, availability="active")
+    assert min(rounds) >= 1, rounds
+    assert tasks_by_node(docker_client, test_app) == {swarm_pool.manager_id: 4}
+
+
+def test_stopping_a_nodes_dockerd_is_survived(swarm_app, swarm_pool: Pool, docker_client) -> None:
+    test_app = swarm_app[0]
+    service = docker_client.services.list(filters={"label": f"dockyard.app={test_app.name}"})[0]
+    service.force_update()  # spread the tasks over both nodes again after the drain
+    def spread_and_settled() -> bool:
+        service.reload()
+        return ((service.attrs.get("UpdateStatus") or {}).get("State") == "completed"
+                and len(tasks_by_node(docker_client, test_app)) == 2
+                and sum(tasks_by_node(docker_client, test_app).values()) == 4)
+
+    wait_for("the update to spread tasks over both nodes", spread_and_settled, 90)
+    assert answering(observe_tasks(engine(docker_client), test_app.name, "swarm")) == 4
+
+    swarm_pool.stop_node2()
+    rounds = serve_through(docker_client, test_app, lambda rows: all(
+        r.url and r.url.startswith("http://127.0.0.1:") for r in rows if r.running) and answering(rows) >= 4, 90)
+    assert min(rounds) >= 1, rounds
+    worker = docker_client.nodes.get(swarm_pool.worker_id).attrs
+    assert worker["Status"]["State"] == "down"
+    assert set(tasks_by_node(docker_client, test_app)) == {swarm_pool.manager_id}

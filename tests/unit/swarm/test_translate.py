@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from dockyard.swarm.translate import FileRef, SwarmService, create_kwargs, object_name, service_body
+
+NS = 1_000_000_000
+
+
+def svc(**over) -> SwarmService:
+    base = dict(app="shop", env="prod", service="web", image="127.0.0.1:5000/shop@sha256:ab", release_id="ab-cd",
+                config_hash="hash", config_revision=7, commit="c0ffee", replicas=3, command=["httpd", "-f"],
+                port=8080, cpus=0.5, memory=64 * 2**20, user="65534:65534", environment={"B": "2", "A": "1"},
+                constraints=("node.role==worker",), preferences=("node.labels.zone",), max_per_node=2,
+                network="dyt-pub", monitor=2.0,
+                configs=(FileRef("cfg-1", "cid1", "/etc/app/app.conf"),),
+                secrets=(FileRef("sec-1", "sid1", "DB_PASSWORD"),))
+    base.update(over)
+    return SwarmService(**base)
+
+
+def test_service_body_exact():
+    labels = {"dockyard.managed": "1", "dockyard.app": "shop", "dockyard.env": "prod", "dockyard.service": "web",
+              "dockyard.release": "ab-cd", "dockyard.config-hash": "hash", "dockyard.config-revision": "7",
+              "dockyard.commit": "c0ffee"}
+    assert service_body(svc()) == {
+        "Name": "shop-prod-web",
+        "Labels": labels,
+        "TaskTemplate": {
+            "ContainerSpec": {
+                "Image": "127.0.0.1:5000/shop@sha256:ab",
+                "Labels": labels,
+                "Env": ["A=1", "B=2"],
+                "User": "65534:65534",
+                "Init": True,
+                "StopSignal": "SIGTERM",
+                "StopGracePeriod": 10 * NS,
+                "Args": ["httpd", "-f"],
+                "CapabilityDrop": ["ALL"],
+                "Configs": [{"ConfigID": "cid1", "ConfigName": "cfg-1",
+                             "File": {"Name": "/etc/app/app.conf", "UID": "65534", "GID": "65534", "Mode": 0o444}}],
+                "Secrets": [{"SecretID": "sid1", "SecretName": "sec-1",
+                             "File": {"Name": "DB_PASSWORD", "UID": "65534", "GID": "65534", "Mode": 0o400}}],
+            },
+            "RestartPolicy": {"Condition": "any", "Delay": 2 * NS, "MaxAttempts": 0},
+            "LogDriver": {"Name": "json-file", "Options": {"max-size": "10m", "max-file": "3"}},
+            "Resources": {"Limits": {"NanoCPUs": 500_000_000, "MemoryBytes": 64 * 2**20},
+                          "Reservations": {"NanoCPUs": 500_000_000, "MemoryBytes": 64 * 2**20}},
+            "Placement": {"Constraints": ["node.role==worker"],
+                          "Preferences": [{"Spread": {"SpreadDescriptor": "node.labels.zone"}}], "MaxReplicas": 2},
+            "Networks": [{"Target": "dyt-pub"}],
+        },
+        "Mode": {"Replicated": {"Replicas": 3}},
+        "UpdateConfig": {"Parallelism": 1, "Delay": 0, "FailureAction": "rollback", "Monitor": 2 * NS,
+                         "MaxFailureRatio": 0, "Order": "start-first"},
+        "RollbackConfig": {"Parallelism": 0, "Delay": 0, "FailureAction": "pause", "Monitor": 2 * NS,
+                           "MaxFailureRatio": 0, "Order": "start-first"},
+        "EndpointSpec": {"Ports": [{"Protocol": "tcp", "TargetPort": 8080, "PublishMode": "host"}]},
+    }
+
+
+def test_minimal_root_service_keeps_capabilities_and_publishes_nothing():
+    body = service_body(svc(user="root", port=None, cpus=None, memory=None, command=None, commit=None,
+                            constraints=(), preferences=(), max_per_node=None, network=None, configs=(), secrets=(),
+                            parallelism=0))
+    container = body["TaskTemplate"]["ContainerSpec"]
+    assert "CapabilityDrop" not in container and "Args" not in container and "Configs" not in container
+    assert "dockyard.commit" not in body["Labels"]
+    assert set(body["TaskTemplate"]) == {"ContainerSpec", "RestartPolicy", "LogDriver"}
+    assert body["EndpointSpec"] == {} and body["UpdateConfig"]["Parallelism"] == 0
+
+
+def test_named_user_gets_world_readable_secret_files():
+    secret = service_body(svc(user="app"))["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["File"]
+    assert secret == {"Name": "DB_PASSWORD", "UID": "0", "GID": "0", "Mode": 0o444}
+
+
+def test_object_names_are_content_addressed_and_short():
+    a = object_name("a" * 41, "e" * 21, "/etc/x", b"1")
+    assert len(a) <= 64 and a == object_name("a" * 41, "e" * 21, "/etc/x", b"1")
+    assert a != object_name("a" * 41, "e" * 21, "/etc/x", b"2")
+
+
+def test_create_kwargs_passes_the_body_through():
+    body = service_body(svc())
+    assert create_kwargs(body) == {"task_template": body["TaskTemplate"], "name": "shop-prod-web",
+                                   "labels": body["Labels"], "mode": body["Mode"],
+                                   "update_config": body["UpdateConfig"], "rollback_config": body["RollbackConfig"],
+                                   "endpoint_spec": body["EndpointSpec"]}
