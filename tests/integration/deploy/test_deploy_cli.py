@@ -125,3 +125,15 @@ def test_dirty_tree_is_refused(test_app: TestApp) -> None:
     assert result.returncode != 0 and "uncommitted changes" in result.stderr
     dirty = json.loads(ok("build", "--allow-dirty", "--no-push", "--json"))
     assert dirty["dirty"] is True and "-dirty-" in dirty["tag"]
+
+
+def test_exec_runs_a_command_in_a_running_replica(test_app: TestApp) -> None:
+    ok("config", "set", "testing", "GREETING=from-exec")
+    ok("build")
+    ok("deploy", "testing")
+    result = run_cli("exec", "testing", "web", "--", "cat", "/etc/app/app.conf")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "greeting=from-exec"
+    assert run_cli("exec", "testing", "web", "--", "sh", "-c", "exit 3").returncode == 3
+    missing = run_cli("exec", "staging", "web", "--", "true")
+    assert missing.returncode != 0 and "no running container" in missing.stderr
