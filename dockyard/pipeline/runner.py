@@ -31,6 +31,12 @@ class StepFailed(DockyardError):
     pass
 
 
+def mask(text: str, secrets: list[str]) -> str:
+    for value in secrets:
+        text = text.replace(value, "***")
+    return text
+
+
 class RunExecutor:
     def __init__(self, store: RunStore, db: StateDB, config: Callable[[], ConfigService],
                  heartbeat: Callable[[], None] = lambda: None) -> None:
@@ -39,6 +45,7 @@ class RunExecutor:
         self.config = config
         self.heartbeat = heartbeat
         self._engines: dict[str, Engine] = {}
+        self._secrets: list[str] = []
 
     def execute(self, run: Run) -> str:
         """Run the pending steps; return the run's status afterwards."""
@@ -50,6 +57,7 @@ class RunExecutor:
             self.store.finish_run(run.id, "failed", f"cannot read commit {run.commit_sha[:7]}: {exc.message}")
             return "failed"
         commit = Commit(sha=run.commit_sha, branch=run.branch, dirty=False, diff_hash=None)
+        self._secrets = self._secret_values(spec)
         for step in self.store.steps(run.id):
             if step.status != "pending":
                 continue
@@ -80,8 +88,19 @@ class RunExecutor:
 
     def _logger(self, run_id: int, idx: int) -> Callable[[str], None]:
         def log(line: str) -> None:
-            self.store.append_output(run_id, idx, f"{time.strftime('%H:%M:%S')} {line}")
+            self.store.append_output(run_id, idx, f"{time.strftime('%H:%M:%S')} {mask(line, self._secrets)}")
         return log
+
+    def _secret_values(self, spec: AppSpec) -> list[str]:
+        """The app's secret values in every environment, to mask in step output (a test may print them)."""
+        service = self.config()
+        values: set[str] = set()
+        for env in spec.env_names():
+            try:
+                values |= set(service.resolve(env, spec.app).secret_values().values())
+            except DockyardError:
+                continue  # no key here, or the store is down: the deploy step will say so
+        return sorted((v for v in values if len(v) >= 4), key=len, reverse=True)
 
     def _do(self, step: Step, spec: AppSpec, commit: Commit, log: Callable[[str], None]) -> str:
         if step.kind == "build":

@@ -102,3 +102,9 @@ def test_claim_approve_cancel_and_recover(store: RunStore) -> None:
     assert [s.status for s in store.steps(run_id)] == ["succeeded", "succeeded", "cancelled"]
     with pytest.raises(DockyardError, match="already ended"):
         store.cancel(run_id, "bob")
+
+
+def test_step_output_masks_secret_values() -> None:
+    from dockyard.pipeline.runner import mask
+
+    assert mask("password=hunter22 and hunter22x", ["hunter22x", "hunter22"]) == "password=*** and ***"
