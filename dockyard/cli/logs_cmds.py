@@ -101,6 +101,8 @@ def forwarder_run(
     spool_max: Annotated[int, typer.Option(help="Spool size bound in MiB; reading pauses when full.")] = 256,
     sync: Annotated[str, typer.Option(help="SQLite synchronous for the spool: NORMAL (survives a crash of "
                                            "the process) or FULL (also a power loss).")] = "NORMAL",
+    via_spool: Annotated[bool, typer.Option(help="Spool even when the embedded store is the only sink "
+                                                 "(by default its lines go straight into it).")] = False,
 ) -> None:
     """Run the log forwarder until SIGTERM/SIGINT: follow every container's json-file log, tag it, spool it
     on disk and ship it at least once.
@@ -113,7 +115,7 @@ def forwarder_run(
     config = ForwarderConfig(containers_root=containers_root, state_dir=state or default_state_dir(),
                              sinks=sink or ["store"], selectors=parse_selectors(label or []), host=host,
                              docker_host=docker_host or None, spool_max_bytes=spool_max << 20,
-                             synchronous=sync.upper())
+                             synchronous=sync.upper(), direct=not via_spool)
     import faulthandler
 
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` prints every thread's stack
@@ -141,6 +143,8 @@ def forwarder_status(
         print_json(report)
         return
     spool = report["spool"]
+    if report["direct"]:
+        typer.echo("direct mode: lines go straight into the embedded store (no spool)")
     typer.echo(f"spool: {spool['lines']} lines in {spool['batches']} batches ({spool['bytes']} bytes)")
     for name, ack in report["acks"].items():
         typer.echo(f"sink {name}: acknowledged up to batch {ack}")

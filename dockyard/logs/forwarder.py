@@ -1,5 +1,9 @@
 """The forwarder: follow every container's json-file logs, enrich, spool, ship to every sink.
 
+With the embedded store as its only sink (the default), lines go straight into the store with
+their read positions, in one transaction (direct mode, see direct.py); with any network sink,
+they go through the disk spool and a shipper per sink.
+
 A component for `dockyard agent` (start()/stop(), or run(stop_event) in a thread of its own)
 and a process of its own (`dockyard forwarder run`, also in a container with the host's
 /var/lib/docker/containers mounted read-only).
@@ -16,13 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import settings
+from dockyard.logs.direct import StoreJournal, hand_back_positions, take_over_spool
 from dockyard.logs.discovery import EventWatcher, container_ids, engine_host_name
 from dockyard.logs.enrich import Event, Processor, container_chain, tags_for
 from dockyard.logs.meta import ContainerMeta, config_mtime, matches, read_meta
 from dockyard.logs.metrics import Metrics
 from dockyard.logs.shipper import Backoff, Shipper
-from dockyard.logs.sinks import Sink, open_sink
+from dockyard.logs.sinks import Retryable, Sink, open_sink, store_path
 from dockyard.logs.spool import Append, Batch, Spool
+from dockyard.logs.store import LogStore
 from dockyard.logs.tailer import Loss, Read, Tailer
 
 log = logging.getLogger(__name__)
@@ -43,10 +49,11 @@ class ForwarderConfig:
     host: str | None = None  # the host tag; default: the engine's name, else this machine's
     docker_host: str | None = "unix:///var/run/docker.sock"  # None: no event stream, folder scans only
     spool_max_bytes: int = 256 << 20
-    turn_bytes: int = 8 << 20  # read at most this much per turn before writing to the spool
+    turn_bytes: int = 8 << 20  # read at most this much per turn before writing (spool or store)
     scan_interval: float = 1.0
     refresh_interval: float = 0.2
     synchronous: str = "NORMAL"
+    direct: bool = True  # the store as the only sink: write into it directly, no spool
     backoff: Backoff = field(default_factory=Backoff)
 
     @property
@@ -72,9 +79,23 @@ class Forwarder:
     def __init__(self, config: ForwarderConfig, sinks: dict[str, Sink] | None = None) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.sinks = sinks if sinks is not None else {s: open_sink(s, config.store_path) for s in config.sinks}
-        self.spool = Spool(config.spool_path, list(self.sinks), config.spool_max_bytes, config.synchronous)
-        self.shippers = [Shipper(k, s, self.spool, self.metrics, config.backoff) for k, s in self.sinks.items()]
+        stores = [p for p in (store_path(s, config.store_path) for s in config.sinks) if p is not None]
+        self.journal: Spool | StoreJournal
+        if sinks is None and config.direct and len(config.sinks) == 1 and stores:
+            store = LogStore(stores[0], busy_timeout=1.0, synchronous=config.synchronous)
+            take_over_spool(config.spool_path, store)  # lines a spooled run left for the store
+            self.journal, self.sinks, self.shippers = StoreJournal(store), {}, []
+        else:
+            self.sinks = sinks if sinks is not None else {s: open_sink(s, config.store_path) for s in config.sinks}
+            spool = Spool(config.spool_path, list(self.sinks), config.spool_max_bytes, config.synchronous)
+            for path in {config.store_path, *stores}:
+                hand_back_positions(path, spool)  # a direct run's positions, if it was one
+            self.journal = spool
+            self.shippers = [Shipper(k, s, spool, self.metrics, config.backoff) for k, s in self.sinks.items()]
+        self._held: tuple[list[Append], list[str]] | None = None  # a turn the store did not take yet
+        self._retry_at = 0.0
+        self._attempt = 0
+        self.last_error: str | None = None
         self.followed: dict[str, Followed] = {}
         self.ignored: set[str] = set()
         self.wake = threading.Event()
@@ -124,7 +145,7 @@ class Forwarder:
                     followed.tailer.close()
             for sink in self.sinks.values():
                 sink.close()
-            self.spool.close()
+            self.journal.close()
 
     # ---------------------------------------------------------------- reading
 
@@ -143,7 +164,13 @@ class Forwarder:
                         followed.tailer.refresh()
                 next_refresh = now + self.config.refresh_interval
             self._update_gauges()
-            if self.spool.full:
+            if self._held is not None:  # the store was locked: retry that turn, read nothing more
+                if now >= self._retry_at:
+                    self._commit(stop)
+                if self._held is not None:
+                    stop.wait(0.05)
+                    continue
+            if self.journal.full:
                 if not self._paused:
                     self._paused = True
                     self.metrics.add("spool_full_pauses")
@@ -153,10 +180,10 @@ class Forwarder:
             if self._paused:
                 self._paused = False
                 self.metrics.set("spool_full", 0)
-            if not self._read_turn():
+            if not self._read_turn(stop):
                 stop.wait(0.05)
 
-    def _read_turn(self) -> bool:
+    def _read_turn(self, stop: threading.Event) -> bool:
         appends: list[Append] = []
         forget: list[str] = []
         total = 0
@@ -180,12 +207,32 @@ class Forwarder:
                 followed.tailer = None
                 if tailer.removed:
                     forget.append(cid)
-        if appends:
-            self.spool.append(appends)
-        for cid in forget:
-            self.spool.forget(cid)
-            del self.followed[cid]
+        self._held = (appends, forget)
+        self._commit(stop)
         return bool(appends)
+
+    def _commit(self, stop: threading.Event) -> None:
+        """Write the held turn (lines + positions) to the journal; keep it held while the store is locked.
+        Refreshes and scans go on meanwhile, so files rotated during an outage are held open."""
+        assert self._held is not None
+        appends, forget = self._held
+        try:
+            if appends:
+                stored = self.journal.append(appends)
+                if isinstance(self.journal, StoreJournal):
+                    self.metrics.add("lines_shipped", stored, sink=self.journal.key)
+                    self.metrics.set("sink_up", 1, sink=self.journal.key)
+        except Retryable as exc:
+            self.last_error = str(exc)
+            self.metrics.add("sink_retries", sink=StoreJournal.key)
+            self.metrics.set("sink_up", 0, sink=StoreJournal.key)
+            self._retry_at = time.monotonic() + self.config.backoff.delay(self._attempt)
+            self._attempt += 1
+            return
+        self._held, self._attempt = None, 0
+        for cid in forget:  # removed containers: only once their last lines are committed
+            self.journal.forget(cid)
+            del self.followed[cid]
 
     def _append(self, cid: str, followed: Followed, read: Read) -> Append:
         self.metrics.add("lines_read", len(read.lines))
@@ -207,7 +254,7 @@ class Forwarder:
             if not matches(meta, self.config.selectors):
                 self.ignored.add(cid)
                 continue
-            positions = positions if positions is not None else self.spool.positions()
+            positions = positions if positions is not None else self.journal.positions()
             followed = Followed(meta, tags_for(meta, self.chain), config_mtime(root / cid))
             followed.tailer = Tailer(cid, root / cid, positions.get(cid), self._loss)
             self.followed[cid] = followed
@@ -219,30 +266,30 @@ class Forwarder:
                 if meta is not None:
                     followed.meta, followed.mtime = meta, mtime
                     followed.tags = tags_for(meta, self.chain)
-            if followed.tailer is None:
+            if followed.tailer is None and self._held is None:  # parked; not while a turn is held
                 if cid not in present:
-                    self.spool.forget(cid)
+                    self.journal.forget(cid)
                     del self.followed[cid]
                 elif followed.meta.running:
-                    start = self.spool.positions().get(cid)
+                    start = self.journal.positions().get(cid)
                     followed.tailer = Tailer(cid, root / cid, start, self._loss)
 
     def _report_vanished(self) -> None:
         """Containers with a saved position whose folder is gone: removed while we were down."""
         present = container_ids(self.config.containers_root)
-        for cid, position in self.spool.positions().items():
+        for cid, position in self.journal.positions().items():
             if cid not in present:
                 self._loss(Loss(cid, f"container removed while the forwarder was not running; lines after "
                                      f"byte {position.offset} of {position.file} (if any) are lost"))
-                self.spool.forget(cid)
+                self.journal.forget(cid)
 
     def _loss(self, loss: Loss) -> None:
         log.warning("log loss: %s: %s", loss.cid[:12], loss.what)
         self.metrics.add("losses")
-        self.spool.record_loss(loss)
+        self.journal.record_loss(loss)
 
     def _update_gauges(self) -> None:
-        stats = self.spool.stats()
+        stats = self.journal.stats()
         self.metrics.set("spool_bytes", stats.bytes)
         self.metrics.set("spool_lines", stats.lines)
         self.metrics.set("containers", sum(1 for f in self.followed.values() if f.tailer))
@@ -250,7 +297,10 @@ class Forwarder:
     # ---------------------------------------------------------------- reports
 
     def status(self) -> dict[str, Any]:
-        stats = self.spool.stats()
-        return {"pid": os.getpid(), "metrics": self.metrics.snapshot(),
+        stats = self.journal.stats()
+        sinks = {s.key: {"last_error": s.last_error} for s in self.shippers}
+        if isinstance(self.journal, StoreJournal):
+            sinks[self.journal.key] = {"last_error": self.last_error}
+        return {"pid": os.getpid(), "metrics": self.metrics.snapshot(), "direct": not self.shippers,
                 "spool": {"batches": stats.batches, "bytes": stats.bytes, "lines": stats.lines},
-                "sinks": {s.key: {"last_error": s.last_error} for s in self.shippers}}
+                "sinks": sinks}

@@ -24,18 +24,28 @@ MAX_LINE = 1 << 20  # a joined line longer than this is emitted in pieces (bound
 Line = tuple[int, int, int, str]
 
 _seconds: dict[str, int] = {}
+_FRACTION_SCALE = tuple(10 ** (9 - n) for n in range(10))  # n fraction digits -> ns per unit
 
 
 def parse_time(text: str) -> int:
     """Docker's RFC 3339 UTC time with 0-9 fraction digits -> nanoseconds since the epoch."""
+    # What Docker writes (`...T19:29:17.54085324Z`, RFC3339Nano: trailing zeros dropped, so 1-9
+    # digits), about 1/3 of the general path's cost: this runs once per line.
+    if 21 < len(text) <= 30 and text[-1] == "Z" and text[19] == ".":
+        sec = _seconds.get(text[:19])
+        if sec is not None:
+            return sec + int(text[20:-1]) * _FRACTION_SCALE[len(text) - 21]
+    return _parse_time(text)
+
+
+def _parse_time(text: str) -> int:
     head = text[:19]
-    sec = _seconds.get(head)
-    if sec is None:
-        sec = calendar.timegm(time.strptime(head, "%Y-%m-%dT%H:%M:%S"))
+    ns = _seconds.get(head)
+    if ns is None:
+        ns = calendar.timegm(time.strptime(head, "%Y-%m-%dT%H:%M:%S")) * 1_000_000_000
         if len(_seconds) > 8192:
             _seconds.clear()
-        _seconds[head] = sec
-    ns = sec * 1_000_000_000
+        _seconds[head] = ns
     if len(text) > 20 and text[19] == ".":
         end = len(text) - 1 if text[-1] == "Z" else _zone_start(text)
         frac = text[20:end]
@@ -111,20 +121,21 @@ class Joiner:
                 msg: str = entry["log"]
                 stamp: str = entry["time"]
                 stream = STDERR if entry.get("stream") == "stderr" else STDOUT
-            except (orjson.JSONDecodeError, KeyError, TypeError):
+                ts = parse_time(stamp) if pending is None else 0
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
                 bad += 1
                 off += size
                 continue
             if msg.endswith("\n"):
                 if pending is None:
-                    append((off, parse_time(stamp), stream, msg[:-1]))
+                    append((off, ts, stream, msg[:-1]))
                 else:
                     pending.parts.append(msg[:-1])
                     append((off, pending.time, pending.stream, "".join(pending.parts)))
                     pending = None
             else:
                 if pending is None:
-                    pending = Pending(file, off, parse_time(stamp), stream)
+                    pending = Pending(file, off, ts, stream)
                 pending.parts.append(msg)
                 pending.size += len(msg)
                 pending.last = off

@@ -80,7 +80,9 @@ def build_sql(q: Query, after_id: int | None = None) -> tuple[str, list[Any]]:
     if q.grep:
         match = fts_query(q.grep)
         if match:
-            where.append("l.id in (select rowid from lines_fts where lines_fts match ?)")
+            # the index finds blocks of lines; every line of a matching block is a candidate
+            where.append("l.id in (select x.id from lines_fts f join fts_blocks b on b.first = f.rowid "
+                         "join lines x on x.id between b.first and b.last where lines_fts match ?)")
             params.append(match)
         where.append("instr(l.msg, ?) > 0")
         params.append(q.grep)

@@ -100,7 +100,8 @@ class Spool:
     def full(self) -> bool:
         return self.bytes >= self.max_bytes
 
-    def append(self, items: list[Append]) -> None:
+    def append(self, items: list[Append]) -> int:
+        """Spool the lines and move the positions past them, in one transaction; lines spooled."""
         now = time.time()
         rows = []
         for item in items:
@@ -125,6 +126,7 @@ class Spool:
         if rows:
             with self.changed:
                 self.changed.notify_all()
+        return sum(r[1] for r in rows)
 
     def positions(self) -> dict[str, Position]:
         with self.lock:

@@ -47,12 +47,19 @@ SINK_HELP = ("store | store:PATH | syslog+tcp://HOST:PORT | elasticsearch+http:/
              "loki+http://HOST:PORT")
 
 
+def store_path(spec: str, default_store: Path) -> Path | None:
+    """The embedded store a sink spec names (`store` or `store:PATH`), or None for a network sink."""
+    if spec == "store" or spec.startswith("store:"):
+        return Path(spec[6:]) if spec[6:] else default_store
+    return None
+
+
 def open_sink(spec: str, default_store: Path) -> Sink:
     """A sink from its URL-like spec (see SINK_HELP)."""
-    if spec == "store" or spec.startswith("store:"):
+    path = store_path(spec, default_store)
+    if path is not None:
         from dockyard.logs.sinks.store import StoreSink
 
-        path = Path(spec[6:]) if spec.startswith("store:") and spec[6:] else default_store
         return StoreSink(path)
     url = urlparse(spec)
     if url.scheme in ("syslog", "syslog+tcp") and url.hostname and url.port:

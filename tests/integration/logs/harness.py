@@ -40,6 +40,7 @@ class Plan:
     outage: float = 5.0
     outage_at: float = 2.0
     deadline: float = 60.0
+    forwarder_args: tuple[str, ...] = ()  # e.g. ("--via-spool",)
 
     @property
     def total(self) -> int:
@@ -98,6 +99,7 @@ class ForwarderProcess:
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
         self.peak_rss_kb = 0
+        self.cpu_seconds = 0.0  # user + system time of every run so far
 
     def start(self) -> None:
         with self.log.open("ab") as out:
@@ -105,12 +107,14 @@ class ForwarderProcess:
                                          start_new_session=True)
 
     def _note_peak(self) -> None:
-        """VmHWM: this process's own peak resident size (read while it still exists)."""
+        """VmHWM: this process's own peak resident size, and its CPU time (read while it still exists)."""
         assert self.proc is not None
         try:
             for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     self.peak_rss_kb = max(self.peak_rss_kb, int(line.split()[1]))
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            self.cpu_seconds += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
         except (FileNotFoundError, ProcessLookupError):
             pass
 
@@ -180,7 +184,7 @@ def run(client: docker.DockerClient, workdir: Path, plan: Plan, say=lambda s: No
     app = f"logs{run_id}"
     state = workdir / "state"
     store = state / "store.db"
-    fwd = ForwarderProcess(forwarder_argv(state, run_id), workdir / "forwarder.log")
+    fwd = ForwarderProcess(forwarder_argv(state, run_id, list(plan.forwarder_args)), workdir / "forwarder.log")
     t0 = time.monotonic()
     release = threading.Event()
     locker: threading.Thread | None = None
@@ -215,11 +219,11 @@ def run(client: docker.DockerClient, workdir: Path, plan: Plan, say=lambda s: No
         fwd.stop()
         stored, distinct, lost, dup = verify(store, app, plan)
         losses = []
-        spool = state / "spool.db"
-        if spool.exists():
-            db = sqlite3.connect(f"file:{spool}?mode=ro", uri=True)
-            losses = [w for (w,) in db.execute("select what from losses")]
-            db.close()
+        for db_path in (state / "spool.db", store):  # direct mode records losses in the store
+            if db_path.exists():
+                db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+                losses += [w for (w,) in db.execute("select what from losses")]
+                db.close()
         return Outcome(plan.total, stored, distinct, lost, dup, losses, kills,
                        plan.outage if outage_started is not None else 0.0, time.monotonic() - t0, fwd.peak_rss_kb)
     finally:

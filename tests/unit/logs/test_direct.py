@@ -1,0 +1,94 @@
+"""Direct mode (lines + positions in one store transaction), switching modes, the block index."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from dockyard.logs.direct import StoreJournal, hand_back_positions, take_over_spool
+from dockyard.logs.jsonfile import parse_time
+from dockyard.logs.query import Query, search
+from dockyard.logs.spool import Append, Batch, Spool
+from dockyard.logs.store import BLOCK, LogStore
+from dockyard.logs.tailer import Loss, Position
+
+CID = "d" * 64
+TAGS = {"container": "web-1", "host": "h", "app": "shop", "env": "prod", "service": "web", "release": "r1"}
+
+
+def batch(file: str, *offsets: int) -> Batch:
+    return Batch(CID, file, TAGS, [(o, 1_000 + o, 0, f"line {o}") for o in offsets])
+
+
+def test_lines_and_positions_commit_together_and_a_replay_stores_nothing_twice(tmp_path: Path) -> None:
+    journal = StoreJournal(LogStore(tmp_path / "store.db"))
+    assert journal.append([Append(CID, Position("f1", 30), batch("f1", 0, 10, 20))]) == 3
+    assert journal.positions() == {CID: Position("f1", 30)}
+    assert journal.append([Append(CID, Position("f1", 40), batch("f1", 10, 20, 30))]) == 1  # a replay
+    journal.record_loss(Loss(CID, "gone"))
+    journal.forget(CID)
+    assert journal.positions() == {}
+    db = journal.store.db
+    assert db.execute("select count(*) from lines").fetchone()[0] == 4
+    assert db.execute("select what from losses").fetchall() == [("gone",)]
+
+
+def test_a_locked_store_takes_neither_lines_nor_positions(tmp_path: Path) -> None:
+    journal = StoreJournal(LogStore(tmp_path / "store.db", busy_timeout=0.05))
+    locker = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    locker.execute("begin exclusive")
+    try:
+        journal.append([Append(CID, Position("f1", 10), batch("f1", 0))])
+        raise AssertionError("a locked store must raise Retryable")
+    except Exception as exc:  # noqa: BLE001
+        assert type(exc).__name__ == "Retryable"
+    locker.execute("commit")
+    assert journal.positions() == {} and journal.append([Append(CID, Position("f1", 10), batch("f1", 0))]) == 1
+
+
+def test_switching_to_direct_ships_the_spool_first_and_moves_positions(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db", ["store"])
+    spool.append([Append(CID, Position("f1", 30), batch("f1", 0, 10, 20))])
+    spool.close()
+    store = LogStore(tmp_path / "store.db")
+    assert take_over_spool(tmp_path / "spool.db", store) == 3
+    assert take_over_spool(tmp_path / "spool.db", store) == 0  # idempotent
+    assert StoreJournal(store).positions() == {CID: Position("f1", 30)}
+    again = Spool(tmp_path / "spool.db", ["store"])
+    assert again.positions() == {} and again.stats().lines == 0
+    hand_back_positions(tmp_path / "store.db", again)  # and back to the spool
+    assert again.positions() == {CID: Position("f1", 30)} and StoreJournal(store).positions() == {}
+
+
+def test_search_finds_lines_through_the_block_index(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "store.db")
+    lines = [(o, 1_000 + o, 0, "needle here" if o == BLOCK + 5 else f"hay {o}") for o in range(3 * BLOCK)]
+    store.write([Batch(CID, "f1", TAGS, lines)])
+    found = search(store, Query(grep="needle", limit=10))
+    assert [line.message for line in found] == ["needle here"]
+    assert store.db.execute("select count(*) from fts_blocks").fetchone()[0] == 3
+    assert search(store, Query(grep="eedle", limit=10)) == []  # words, not substrings
+
+
+def test_a_store_with_the_old_per_line_index_is_reindexed_by_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript("""
+        create table lines(id integer primary key, c integer not null, ts integer not null, stream integer not null,
+            msg text not null);
+        create virtual table lines_fts using fts5(msg, content='lines', content_rowid='id', detail=none);
+        insert into lines(c, ts, stream, msg) values (1, 5, 0, 'old timeout line');
+        insert into lines_fts(rowid, msg) select id, msg from lines;
+    """)
+    db.close()
+    store = LogStore(path)
+    store.write([Batch(CID, "f1", TAGS, [(0, 10, 0, "new timeout line")])])
+    # the old line belongs to container 1, which the new write created
+    assert [line.message for line in search(store, Query(grep="timeout"))] == ["new timeout line", "old timeout line"]
+    assert store.db.execute("select count(*) from fts_blocks").fetchone()[0] == 2
+
+
+def test_parse_time_fast_path_agrees_with_the_general_one() -> None:
+    assert parse_time("2026-11-25T19:29:17.54085324Z") == parse_time("2026-11-25T19:29:17.540853240Z")
+    assert parse_time("2026-11-25T19:29:17.5Z") - parse_time("2026-11-25T19:29:17Z") == 500_000_000
+    assert parse_time("2026-11-25T21:29:17.5+02:00") == parse_time("2026-11-25T19:29:17.5Z")
