@@ -39,6 +39,7 @@ bench: setup venv
 	$(BIN)/python bench/metrics.py
 	$(BIN)/python bench/logs.py
 	$(BIN)/python bench/bluegreen.py
+	$(BIN)/python bench/autoscale.py
 
 lint: venv
 	$(BIN)/ruff check dockyard tests bench

@@ -33,6 +33,7 @@ class Settings(BaseModel):
     config_store: str | None = None
     engines: dict[str, EngineSettings] = {}
     webhook_secret: str | None = None  # for `dockyard server` webhooks; DOCKYARD_WEBHOOK_SECRET overrides
+    agent_url: str | None = None  # the host agent the autoscaler reads; DOCKYARD_AGENT overrides
 
 
 def home() -> Path:

@@ -81,6 +81,15 @@ def _register_config() -> None:
 _register_config()
 
 
+def _register_scale() -> None:
+    from dockyard.cli import scale_cmds
+
+    scale_cmds.register(app)  # scale, autoscale run|status|events|enable|disable
+
+
+_register_scale()
+
+
 def main() -> None:
     from rich.markup import escape
 

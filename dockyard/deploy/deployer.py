@@ -101,22 +101,39 @@ class Deployer:
         self.config = config
         self.db = db
         self.report = report
+        self.counts: dict[str, int] = {}  # service -> replicas, where the autoscaler or `scale` decided
+
+    def replicas_for(self, env: str, service: str) -> int:
+        return self.counts.get(service) or self.spec.replicas_for(env, service)
+
+    def resolve(self, env: str, config_revision: int | None) -> tuple[Any, dict[str, bytes]]:
+        """The configuration of a release and its rendered files; fails on missing required keys."""
+        spec = self.spec
+        resolved = self.config.resolve(env, spec.app, revision=config_revision)
+        missing = self.config.missing_required(resolved, spec.config.required)
+        if missing:
+            raise MissingConfigError(spec.app, env, missing)
+        return resolved, render_files(spec.config.files, spec.base_dir, resolved.plain_values())
+
+    def identify(self, engine: Engine, image: str, resolved: Any, files: dict[str, bytes]
+                 ) -> tuple[dict, str | None, str]:
+        """(image inspect data, commit, release id) of an image with a configuration."""
+        image_attrs = ensure_image(engine, image)
+        digest = split_ref(image)[1] or image_attrs["Id"]
+        commit = (image_attrs.get("Config", {}).get("Labels") or {}).get("dockyard.commit")
+        return image_attrs, commit, release_id(digest, config_fingerprint(resolved.plain_values(), files))
 
     def deploy(self, env: str, image: str | None = None, config_revision: int | None = None,
                dry_run: bool = False, note: str = "") -> DeployOutcome:
         spec, env_spec = self.spec, self.spec.environment(env)
         image = image or image_for_head(spec, env, self.db)
-        resolved = self.config.resolve(env, spec.app, revision=config_revision)
-        missing = self.config.missing_required(resolved, spec.config.required)
-        if missing:
-            raise MissingConfigError(spec.app, env, missing)
-        files = render_files(spec.config.files, spec.base_dir, resolved.plain_values())
+        resolved, files = self.resolve(env, config_revision)
         engine = connect(env_spec.engine)
         try:
-            image_attrs = ensure_image(engine, image)
-            digest = split_ref(image)[1] or image_attrs["Id"]
-            commit = (image_attrs.get("Config", {}).get("Labels") or {}).get("dockyard.commit")
-            release = release_id(digest, config_fingerprint(resolved.plain_values(), files))
+            image_attrs, commit, release = self.identify(engine, image, resolved, files)
+            from dockyard.scale.counts import deploy_counts  # the autoscaler's count survives a deploy
+
+            self.counts = deploy_counts(spec, env, engine, self.db)
             if engine.config.swarm:  # one Swarm service per service: dockyard/swarm
                 from dockyard.swarm.deploy import deploy_swarm
 
@@ -129,7 +146,7 @@ class Deployer:
 
                 return BlueGreen(self, engine, env, Release(workload, release, image, commit, resolved.revision)
                                  ).deploy(dry_run=dry_run, note=note)
-            desired = [Desired(name, spec.replicas_for(env, name), workload.replicas[(name, 1)].config_hash,
+            desired = [Desired(name, self.replicas_for(env, name), workload.replicas[(name, 1)].config_hash,
                                release) for name in spec.services]
             with env_lock(spec.app, env):
                 actions = plan_deploy(desired, observe(engine, spec.app, env))
@@ -185,7 +202,7 @@ class Deployer:
             if commit:
                 environment["DOCKYARD_COMMIT"] = commit
             resources = service.resources
-            count = spec.replicas_for(env, name)
+            count = self.replicas_for(env, name)
             for replica in range(1, max(count, 1) + 1):
                 replicas[(name, replica)] = ReplicaSpec(
                     app=spec.app, env=env, service=name, replica=replica, image=image, release_id=release,

@@ -103,6 +103,22 @@ class Switchboard:
             self.report(f"removed {color} ({len(doomed)} container(s), drained in {drained:.2f}s)"
                         + (f": {reason}" if reason else ""))
 
+    def shrink(self, ids: set[str], reason: str = "") -> float:
+        """Take some replicas out of the balancer (reload), let nginx finish their requests, then
+        stop and remove them. Seconds the drain took. Used by the autoscaler's scale-in."""
+        everything = self.replicas()
+        doomed = [r for r in everything if r.id in ids]
+        self.route(replicas=[r for r in everything if r.id not in ids])
+        started = time.monotonic()
+        if not self.router.wait_drained(DRAIN_TIMEOUT):
+            self.report(f"nginx still held requests after {DRAIN_TIMEOUT:g}s; removing anyway")
+        drained = time.monotonic() - started
+        grace = {name: s.stop_grace for name, s in self.spec.services.items()}
+        for replica in doomed:
+            self._remove(replica, grace.get(replica.service, 10.0))
+            self.report(f"removed {replica.name} (drained in {drained:.2f}s)" + (f": {reason}" if reason else ""))
+        return drained
+
     def _remove(self, replica: C.Replica, grace: float) -> None:
         try:
             container = self.engine.client.containers.get(replica.id)

@@ -1,4 +1,5 @@
-"""Run `dockyard server`: uvicorn in the main thread, the pipeline worker and the poller beside it.
+"""Run `dockyard server`: uvicorn in the main thread; the pipeline worker, the poller and the
+autoscaler beside it.
 
 $DOCKYARD_HOME/server.pid holds the pid while it runs (git hooks then leave runs to this worker).
 SIGTERM and SIGINT stop it cleanly: no new requests, the loops stop, the pid file goes. A run
@@ -92,6 +93,20 @@ def _poll(stop: threading.Event) -> None:
         db.close()
 
 
+def _autoscale(stop: threading.Event) -> None:
+    """The autoscaling loop over the apps of `dockyard autoscale enable` (dockyard/scale/loop.py)."""
+    from dockyard.scale.loop import AgentMetrics, Autoscaler, EnabledSpecs
+    from dockyard.scale.store import ScaleStore
+    from dockyard.state.db import StateDB
+
+    db = StateDB()
+    scaler = Autoscaler(db, AgentMetrics(), report=lambda line: log.info("autoscale: %s", line))
+    try:
+        scaler.run_forever(stop, EnabledSpecs(ScaleStore(db)))
+    finally:
+        db.close()
+
+
 def serve(listen: str = DEFAULT_LISTEN) -> None:
     import uvicorn
 
@@ -121,7 +136,8 @@ def serve(listen: str = DEFAULT_LISTEN) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     loops = [threading.Thread(target=_work, args=(stop,), name="pipeline-worker", daemon=True),
-             threading.Thread(target=_poll, args=(stop,), name="poller", daemon=True)]
+             threading.Thread(target=_poll, args=(stop,), name="poller", daemon=True),
+             threading.Thread(target=_autoscale, args=(stop,), name="autoscaler", daemon=True)]
     for thread in loops:
         thread.start()
     log.info("dockyard server on http://%s:%d (API docs at /docs), pid %d, home %s", host, port, os.getpid(),

@@ -163,8 +163,15 @@ class RouterSpec(SpecModel):
 class ScalingSpec(SpecModel):
     min: Count = Field(description="the fewest replicas, e.g. 1")
     max: Count = Field(description="the most replicas, e.g. 10")
-    cpu_target: Percent | None = None
-    memory_target: Percent | None = None
+    cpu_target: Percent | None = None  # % of the service's cpus limit (of one core without a limit)
+    memory_target: Percent | None = None  # % of the memory limit
+    # Target tracking (dockyard/scale/policy.py): evaluated every `period`; a ratio within `tolerance`
+    # of 1 keeps the count; growth takes the lowest recommendation of the up window, shrinking the
+    # highest of the down window (Kubernetes' HPA behaviour).
+    period: PositiveDuration = 15.0
+    tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    scale_up_window: Duration = 0.0
+    scale_down_window: Duration = 300.0
 
     @field_validator("max")
     @classmethod

@@ -101,6 +101,38 @@ SCHEMA = [
         PRIMARY KEY (app, branch)
     );
     """,
+    # version 3: autoscaling (dockyard/scale/store.py)
+    """
+    CREATE TABLE scale_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app TEXT NOT NULL,
+        env TEXT NOT NULL,
+        service TEXT NOT NULL,
+        at REAL NOT NULL,
+        current INTEGER NOT NULL,
+        desired INTEGER NOT NULL,
+        recommendation INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        outcome TEXT NOT NULL DEFAULT '',
+        inputs TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX scale_events_scope ON scale_events (app, env, service, at);
+    CREATE TABLE scale_overrides (
+        app TEXT NOT NULL,
+        env TEXT NOT NULL,
+        service TEXT NOT NULL,
+        replicas INTEGER NOT NULL,
+        set_at REAL NOT NULL,
+        author TEXT NOT NULL,
+        PRIMARY KEY (app, env, service)
+    );
+    CREATE TABLE scale_apps (
+        app TEXT PRIMARY KEY,
+        spec_file TEXT NOT NULL,
+        added_at REAL NOT NULL
+    );
+    """,
 ]
 
 

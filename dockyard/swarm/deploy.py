@@ -102,7 +102,7 @@ def deploy_swarm(deployer: Deployer, engine: Engine, env: str, image: str, image
             fields = service.model_dump(mode="json", exclude={"replicas"})
             fields["placement"] = service.placement.model_dump(mode="json") if service.placement else None
             config_hash = replica_config_hash(release, fields)
-            replicas = spec.replicas_for(env, name)
+            replicas = deployer.replicas_for(env, name)
             environment = {**base_env, **service.env, "DOCKYARD_APP": spec.app, "DOCKYARD_ENV": env,
                            "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
             if commit:

@@ -1,0 +1,177 @@
+"""Apply a scaling decision: start or stop replicas of the live release, or resize a Swarm service.
+
+The launch template is the live release itself (image digest + config revision, from the state
+database), turned into a Workload by the Deployer's own path, so a new replica is created exactly
+as a deploy would create it (limits, user, capabilities, secrets, config files, labels). Its
+config-hash must equal the running replicas': when dockyard.yml changed since the release was
+deployed, scaling out refuses and says to deploy.
+
+- blue-green: a new replica starts on the live colour, must pass its health check, and only then
+  is added to the live upstream (reload); a removed one is first taken out (reload), drained, then
+  stopped and removed (Switchboard.shrink).
+- rolling/recreate without a router: replicas are just started (healthy first) or stopped.
+- Swarm: the service's replica count is updated and the new tasks are waited for.
+Everything runs under the environment's deploy lock, so it never interleaves with a deploy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import docker.errors
+
+from dockyard.deploy.executor import Executor, Workload
+from dockyard.deploy.lock import env_lock
+from dockyard.engine import labels as L
+from dockyard.engine.client import Engine, engine_error
+from dockyard.errors import DeployError
+from dockyard.plan.deploy import Action, Kind
+from dockyard.scale.facts import Serving, serving
+
+if TYPE_CHECKING:
+    from dockyard.deploy.deployer import Deployer
+
+Report = Callable[[str], None]
+
+
+def free_slots(taken: set[int], count: int) -> list[int]:
+    """The `count` lowest replica numbers not in use (a stopped container still holds its name)."""
+    slots: list[int] = []
+    n = 1
+    while len(slots) < count:
+        if n not in taken:
+            slots.append(n)
+        n += 1
+    return slots
+
+
+def victims(running: list[Serving], count: int) -> list[Serving]:
+    """Which replicas a scale-in removes: the highest numbers first (the newest slots)."""
+    return sorted(running, key=lambda r: (r.replica, r.name), reverse=True)[:count]
+
+
+class Scaler:
+    def __init__(self, deployer: Deployer, engine: Engine, env: str, report: Report) -> None:
+        self.deployer, self.engine, self.env, self.report = deployer, engine, env, report
+        self.spec = deployer.spec
+        self.env_spec = self.spec.environment(env)
+
+    def scale(self, service: str, desired: int, reason: str, wait: bool = False) -> str:
+        """Bring `service` to `desired` serving replicas; what was done, in one line. `wait`: for a
+        deploy (or another scaling) that holds the environment, instead of failing at once."""
+        with env_lock(self.spec.app, self.env, wait=wait):
+            running = serving(self.engine, self.spec, self.env, service)
+            if desired == len(running):
+                return f"already {desired}"
+            if self.engine.config.swarm:
+                return self._swarm(service, desired, reason)
+            if desired > len(running):
+                return self._grow(service, running, desired - len(running), reason)
+            return self._shrink(service, victims(running, len(running) - desired), reason)
+
+    # containers -----------------------------------------------------------
+    def _template(self, service: str, top: int) -> tuple[Workload, str]:
+        """The live release as a Workload with replica specs up to number `top`; and its release id."""
+        app = self.spec.app
+        live = self.deployer.db.live_release(app, self.env)
+        if live is None:
+            raise DeployError(f"{app}/{self.env} has no live release to scale", hint=f"dockyard deploy {self.env}")
+        resolved, files = self.deployer.resolve(self.env, live.config_revision)
+        image_attrs, commit, release = self.deployer.identify(self.engine, live.image, resolved, files)
+        if release != live.release_id:
+            raise DeployError(f"{app}/{self.env}: the live release {live.release_id} cannot be rebuilt here "
+                              f"(its configuration files now render as release {release})",
+                              hint=f"deploy the change first: dockyard deploy {self.env}")
+        self.deployer.counts = {service: top}
+        workload = self.deployer._workload(self.env, live.image, image_attrs, release, resolved, files, commit,
+                                           self.engine.is_local_host)
+        return workload, release
+
+    def _grow(self, service: str, running: list[Serving], more: int, reason: str) -> str:
+        try:
+            everything = self.engine.client.containers.list(all=True, filters=L.scope_filters(
+                self.spec.app, self.env, service))
+        except docker.errors.DockerException as exc:
+            raise engine_error("listing containers", exc) from None
+        color = running[0].color if running else None
+        taken = {int((c.labels or {}).get(L.REPLICA) or 0) for c in everything
+                 if (c.labels or {}).get(L.COLOR) == color}
+        slots = free_slots(taken, more)
+        workload, release = self._template(service, max(slots))
+        want_hash = workload.replicas[(service, 1)].config_hash
+        if running and {r.config_hash for r in running} != {want_hash}:
+            raise DeployError(f"{self.spec.app}/{self.env}/{service}: dockyard.yml changed since release {release} "
+                              "was deployed; a new replica would differ from the ones that serve",
+                              hint=f"deploy the change first: dockyard deploy {self.env}")
+        creates = [Action(Kind.CREATE, service, n, reason) for n in slots]
+        started = time.monotonic()
+        if color is not None:  # blue-green: start on the live colour, healthy first, then into the upstream
+            from dockyard.deploy.bluegreen import ColorExecutor, colored
+            from dockyard.router.switch import Switchboard
+
+            ColorExecutor(self.engine, colored(workload, color), "recreate", self.report).apply(creates)
+            Switchboard(self.spec, self.engine, self.env, self.report).route()
+            return (f"started {len(slots)} replica(s) of {release} on {color} (slots {slots}), healthy and in the "
+                    f"live upstream after {time.monotonic() - started:.1f}s")
+        Executor(self.engine, workload, "recreate", self.report).apply(creates)
+        return f"started {len(slots)} replica(s) of {release} (slots {slots}) in {time.monotonic() - started:.1f}s"
+
+    def _shrink(self, service: str, doomed: list[Serving], reason: str) -> str:
+        started = time.monotonic()
+        names = ", ".join(r.name for r in doomed)
+        if doomed[0].color is not None and self.env_spec.router is not None:
+            from dockyard.router.switch import Switchboard
+
+            board = Switchboard(self.spec, self.engine, self.env, self.report)
+            drained = board.shrink({r.id for r in doomed}, reason)
+            return f"removed {names}: out of the upstream, drained in {drained:.2f}s, stopped"
+        grace = self.spec.service(service).stop_grace if service in self.spec.services else 10.0
+        for replica in doomed:  # no balancer in front: stop (SIGTERM, the stop grace) and remove
+            self._stop(replica.id, replica.name, grace)
+        return f"removed {names} in {time.monotonic() - started:.1f}s"
+
+    def _stop(self, container_id: str, name: str, grace: float) -> None:
+        from dockyard.deploy.secretfiles import remove_secret_files
+
+        try:
+            container = self.engine.client.containers.get(container_id)
+            secrets_dir = (container.labels or {}).get(L.SECRETS_DIR)
+            container.stop(timeout=int(grace))
+            container.remove(force=True)
+            remove_secret_files(secrets_dir)
+            self.report(f"removed {name}")
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.DockerException as exc:
+            raise engine_error(f"removing {name}", exc) from None
+
+    # swarm ------------------------------------------------------------------
+    def _swarm(self, service: str, desired: int, reason: str) -> str:
+        from dockyard.deploy.bluegreen import spec_health
+        from dockyard.swarm import observe
+        from dockyard.swarm.executor import Rollout, SwarmExecutor
+        from dockyard.swarm.plan import SwarmAction, SwarmKind
+
+        api = self.engine.client.api
+        found = next((s for s in observe.services(self.engine, self.spec.app, self.env) if s.service == service),
+                     None)
+        if found is None:
+            raise DeployError(f"{self.spec.app}/{self.env}: no Swarm service for {service}",
+                              hint=f"dockyard deploy {self.env}")
+        try:
+            attrs = api.inspect_service(found.id)
+            body = attrs["Spec"]
+            body["Mode"] = {"Replicated": {"Replicas": desired}}
+            api._result(api._post_json(api._url("/services/{0}/update", found.id), data=body,
+                                       params={"version": attrs["Version"]["Index"]}), True)
+        except docker.errors.DockerException as exc:
+            raise engine_error(f"scaling service {found.name}", exc) from None
+        action = SwarmAction(SwarmKind.SCALE, service, desired, reason, found)
+        port = self.spec.service(service).port
+        result = SwarmExecutor(self.engine, self.report)._wait(
+            Rollout(action, found.id, body, spec_health(self.spec)[service], port))
+        if not result.ok:
+            raise DeployError(f"{found.name}: scaling to {desired} did not complete: {result.reason}")
+        return f"service {found.name}: {found.replicas} -> {desired} replicas, {result.reason} in {result.seconds:.1f}s"

@@ -1,0 +1,116 @@
+"""What the autoscaler looks at: the replicas that serve a service now, and their samples.
+
+Queries against the engine and the agent, and pure parsers of what they return. The replicas
+that count are the running containers of the live colour in a blue-green environment, every
+running container of the service otherwise, and the running tasks of a Swarm service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import docker.errors
+
+from dockyard.engine import labels as L
+from dockyard.engine.client import Engine, engine_error
+from dockyard.scale.policy import Reading, Replica
+from dockyard.spec import AppSpec
+
+
+@dataclass(frozen=True)
+class Serving:
+    """One replica that serves: what the executor removes and the policy averages over."""
+
+    id: str
+    name: str
+    replica: int
+    started_at: float
+    cpus: float | None  # its limit, from the engine (the live release's, not today's dockyard.yml)
+    config_hash: str
+    release: str
+    color: str | None = None
+
+    def as_policy(self) -> Replica:
+        return Replica(self.name, self.started_at)
+
+
+def parse_time(text: str | None) -> float:
+    """Docker's RFC 3339 time with nanoseconds -> epoch seconds (0.0 when absent)."""
+    if not text or text.startswith("0001-"):
+        return 0.0
+    head, _, frac = text.rstrip("Z").partition(".")
+    stamp = datetime.fromisoformat(head + "+00:00").timestamp()
+    return stamp + (float("0." + frac[:6]) if frac else 0.0)
+
+
+def to_serving(attrs: dict[str, Any]) -> Serving:
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    nano = (attrs.get("HostConfig") or {}).get("NanoCpus") or 0
+    return Serving(id=attrs["Id"], name=attrs.get("Name", "").lstrip("/"), replica=int(labels.get(L.REPLICA) or 0),
+                   started_at=parse_time((attrs.get("State") or {}).get("StartedAt")),
+                   cpus=nano / 1e9 if nano else None, config_hash=labels.get(L.CONFIG_HASH, ""),
+                   release=labels.get(L.RELEASE, ""), color=labels.get(L.COLOR))
+
+
+def live_color(app: str, env: str) -> str | None:
+    from dockyard.router.nginx import NginxRouter
+
+    state = NginxRouter(app, env).current()
+    return state.live.color if state and state.live else None
+
+
+def serving(engine: Engine, spec: AppSpec, env: str, service: str) -> list[Serving]:
+    """The running replicas of `service` that take traffic (containers, or Swarm tasks)."""
+    if engine.config.swarm:
+        return swarm_serving(engine, spec.app, env, service)
+    try:
+        found = engine.client.containers.list(filters=L.scope_filters(spec.app, env, service))
+    except docker.errors.DockerException as exc:
+        raise engine_error(f"listing containers on engine {engine.name!r}", exc) from None
+    rows = [to_serving(c.attrs) for c in found if c.status == "running"]
+    env_spec = spec.environment(env)
+    if env_spec.strategy == "blue-green" and env_spec.router is not None:
+        color = live_color(spec.app, env)
+        rows = [r for r in rows if r.color == color]
+    return sorted(rows, key=lambda r: r.replica)
+
+
+def swarm_serving(engine: Engine, app: str, env: str, service: str) -> list[Serving]:
+    from dockyard.swarm import observe
+
+    found = [s for s in observe.services(engine, app, env) if s.service == service]
+    rows = []
+    for task in observe.tasks(engine, [s.id for s in found]):
+        if task.desired == "running" and task.state == "running":
+            name = f"{found[0].name}.{task.slot}.{task.id}"
+            rows.append(Serving(id=task.container_id, name=name, replica=task.slot, started_at=parse_time(
+                task.created), cpus=None, config_hash=task.config_hash, release=task.release))
+    return sorted(rows, key=lambda r: r.replica)
+
+
+def readings(samples: list[dict[str, Any]], replicas: list[Serving], metrics: list[str],
+             default_cpus: float | None = None) -> tuple[Reading, ...]:
+    """Pure: the agent's samples (/api/stats) -> each serving replica's utilisation per metric.
+
+    cpu: cpu_percent (100 = one core) as a % of the replica's cpus limit; memory: the working
+    set as a % of its memory limit (None without a limit). Matched by container id or name.
+    """
+    by_key = {r.id: r for r in replicas} | {r.name: r for r in replicas}
+    out: list[Reading] = []
+    for sample in samples:
+        replica = by_key.get(sample.get("id", "")) or by_key.get(sample.get("name", ""))
+        if replica is None or not sample.get("up", True):
+            continue
+        at = float(sample.get("at") or 0.0)
+        for metric in metrics:
+            value: float | None
+            if metric == "cpu":
+                cpus = replica.cpus or default_cpus or 1.0
+                value = float(sample.get("cpu_percent") or 0.0) / cpus
+            else:
+                limit = sample.get("memory_limit_bytes")
+                value = float(sample.get("memory_bytes") or 0) / limit * 100.0 if limit else None
+            out.append(Reading(replica.name, metric, None if value is None else round(value, 2), at))
+    return tuple(out)

@@ -1,0 +1,182 @@
+"""The autoscaling loop: for each (app, env, service) with `scaling:`, every `period`, read the facts,
+decide (policy.decide, pure), store the decision as an event, and apply it (apply.Scaler).
+
+Runs in `dockyard server` (a thread beside the pipeline worker) and as `dockyard autoscale run`.
+Metrics come from the host agent over HTTP (`--agent`, $DOCKYARD_AGENT, settings `agent_url`, or
+http://127.0.0.1:9180). An agent that does not answer yields no samples: the policy then holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from dockyard import settings
+from dockyard.errors import DockyardError
+from dockyard.scale.facts import readings, serving
+from dockyard.scale.policy import Decision, Inputs, Policy, decide, window_history
+from dockyard.scale.store import ScaleStore
+from dockyard.spec import AppSpec
+from dockyard.state.db import StateDB
+
+log = logging.getLogger("dockyard.autoscale")
+Report = Callable[[str], None]
+UNBOUNDED = Policy(min=0, max=1_000_000, targets=())  # a service without scaling: only `dockyard scale`
+
+
+def agent_url(explicit: str | None = None) -> str:
+    from dockyard.monitor.client import DEFAULT_AGENT
+
+    url = explicit or os.environ.get("DOCKYARD_AGENT") or settings.load().agent_url or DEFAULT_AGENT
+    return url.rstrip("/")
+
+
+class Metrics(Protocol):
+    def samples(self, app: str, env: str, service: str) -> tuple[list[dict[str, Any]], str]:
+        """(samples, problem): the agent's latest sample per container; problem is '' when it answered."""
+        ...
+
+
+class AgentMetrics:
+    def __init__(self, url: str | None = None, timeout: float = 2.0) -> None:
+        self.url = agent_url(url)
+        self.timeout = timeout
+
+    def samples(self, app: str, env: str, service: str) -> tuple[list[dict[str, Any]], str]:
+        from dockyard.monitor.client import AgentUnavailable, get_json
+
+        try:
+            data = get_json(self.url, "/api/stats", {"app": app, "env": env, "service": service}, self.timeout)
+            return list(data.get("samples") or []), ""
+        except AgentUnavailable:
+            return [], f"the agent at {self.url} did not answer"
+
+
+def policy_for(spec: AppSpec, env: str, service: str) -> Policy:
+    rule = spec.environment(env).scaling.get(service)
+    return Policy.from_spec(rule) if rule is not None else UNBOUNDED
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    app: str
+    env: str
+    service: str
+    event_id: int
+    decision: Decision
+    outcome: str
+
+
+class Autoscaler:
+    def __init__(self, db: StateDB, metrics: Metrics, report: Report | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.db, self.metrics, self.clock = db, metrics, clock
+        self.store = ScaleStore(db)
+        self.report = report or (lambda line: log.info("%s", line))
+        self.due: dict[tuple[str, str, str], float] = {}
+        self._config: Any = None
+
+    def _deployer(self, spec: AppSpec) -> Any:
+        from dockyard.config.service import open_config_service
+        from dockyard.deploy.deployer import Deployer
+
+        if self._config is None:
+            self._config = open_config_service()
+        return Deployer(spec, self._config, self.db, self.report)
+
+    def evaluate(self, spec: AppSpec, env: str, service: str, apply: bool = True, wait: bool = False) -> Evaluated:
+        """Decide for one service now, store the decision, apply it. Never raises a DockyardError."""
+        from dockyard.engine.client import connect
+        from dockyard.scale.apply import Scaler
+
+        policy, app = policy_for(spec, env, service), spec.app
+        try:
+            engine = connect(spec.environment(env).engine, timeout=20)
+        except DockyardError as exc:
+            return self._unreachable(spec, env, service, exc.message)
+        try:
+            running = serving(engine, spec, env, service)
+            samples, problem = self.metrics.samples(app, env, service)
+            cpus = spec.service(service).resources.cpus
+            found = readings(samples, running, [m for m, _ in policy.targets], cpus)
+            now = self.clock()
+            lookback = max(policy.up_window, policy.down_window)
+            history = window_history(self.store.window(app, env, service, lookback, now)) if lookback else ()
+            override = self.store.override(app, env, service)
+            decision = decide(policy, Inputs(now, tuple(r.as_policy() for r in running), found, history,
+                                             override.replicas if override else None))
+            event_id = self.store.record(app, env, service, decision, problem)
+            outcome = problem
+            if decision.action != "hold" and apply:
+                self.report(f"{app}/{env}/{service}: {decision.action} {decision.current} -> {decision.desired}: "
+                            f"{decision.reason}")
+                try:
+                    outcome = Scaler(self._deployer(spec), engine, env, self.report).scale(
+                        service, decision.desired, f"{decision.action}: {decision.reason}", wait=wait)
+                except DockyardError as exc:
+                    outcome = f"failed: {exc.message.splitlines()[0]}"
+                self.store.set_outcome(event_id, outcome)
+                self.report(f"{app}/{env}/{service}: {outcome}")
+            return Evaluated(app, env, service, event_id, decision, outcome)
+        except DockyardError as exc:
+            return self._unreachable(spec, env, service, exc.message)
+        finally:
+            engine.close()
+
+    def _unreachable(self, spec: AppSpec, env: str, service: str, why: str) -> Evaluated:
+        decision = Decision(at=self.clock(), current=0, desired=0, recommendation=0, action="hold",
+                            reason=f"cannot read the environment: {why.splitlines()[0]}")
+        event_id = self.store.record(spec.app, env, service, decision, "error")
+        return Evaluated(spec.app, env, service, event_id, decision, "error")
+
+    def tick(self, specs: list[AppSpec], force: bool = False) -> list[Evaluated]:
+        """Evaluate every scaled service whose period has come (all of them when `force`)."""
+        done = []
+        for spec in specs:
+            for env, rules in spec.environments.items():
+                for service, rule in rules.scaling.items():
+                    key = (spec.app, env, service)
+                    now = time.monotonic()
+                    if not force and self.due.get(key, 0.0) > now:
+                        continue
+                    self.due[key] = now + rule.period
+                    done.append(self.evaluate(spec, env, service))
+        return done
+
+    def run_forever(self, stop: threading.Event, specs: Callable[[], list[AppSpec]], step: float = 0.25) -> None:
+        while not stop.is_set():
+            try:
+                self.tick(specs())
+            except Exception:  # a bug or a vanished database: log it, the loop goes on
+                log.exception("autoscaler tick failed")
+            stop.wait(step)
+
+
+class EnabledSpecs:
+    """The dockyard.yml of every app `dockyard autoscale enable` registered, re-read every `every` s."""
+
+    def __init__(self, store: ScaleStore, every: float = 10.0) -> None:
+        self.store, self.every = store, every
+        self.loaded_at = -every
+        self.specs: list[AppSpec] = []
+
+    def __call__(self) -> list[AppSpec]:
+        from pathlib import Path
+
+        from dockyard.spec import load_spec
+
+        if time.monotonic() - self.loaded_at < self.every:
+            return self.specs
+        specs = []
+        for app, path in self.store.apps():
+            try:
+                specs.append(load_spec(Path(path)))
+            except DockyardError as exc:
+                log.warning("autoscaler: %s (%s) skipped: %s", app, path, exc.message.splitlines()[0])
+        self.specs, self.loaded_at = specs, time.monotonic()
+        return specs

@@ -1,0 +1,196 @@
+"""Pure target-tracking policy: (policy, observed inputs) -> one Decision with its reason.
+
+No I/O: the loop (scale/loop.py) gathers the inputs and stores every Decision as an event; tests
+call `decide` and compare exact decisions.
+
+The rule, as Kubernetes' HPA computes it:
+
+- per metric, the utilisation of each replica is a % of its limit (cpu: of its `cpus`, or of one
+  core without a limit; memory: of its memory limit); the recommendation is
+  ceil(replicas x mean utilisation / target), or the current count when mean/target is within
+  `tolerance` of 1. With several targets the largest recommendation wins.
+- missing data never shrinks: a replica without a fresh sample (the agent is down, the sample is
+  older than `stale_after`, or the replica started less than `warmup` ago) counts as 0 % when
+  growing and forbids shrinking; with no sample at all the count is held.
+- stabilisation: the count grows to the lowest recommendation made within `up_window` and
+  shrinks only to the highest made within `down_window`, so a steady load does not flap.
+- then the count is clamped to min..max. A manual override (`dockyard scale ENV SERVICE N`)
+  replaces the metrics until it is cleared, clamped the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dockyard.spec import ScalingSpec
+
+EPSILON = 1e-9  # ceil(2 x 55 / 55) must be 2, not 3 from a rounding error
+
+
+@dataclass(frozen=True)
+class Policy:
+    min: int
+    max: int
+    targets: tuple[tuple[str, float], ...]  # (metric, target %), metric: cpu | memory
+    tolerance: float = 0.1
+    period: float = 15.0
+    up_window: float = 0.0
+    down_window: float = 300.0
+    stale_after: float = 10.0  # a sample older than this is missing
+    warmup: float = 5.0  # a replica younger than this has no meaningful sample yet
+
+    @classmethod
+    def from_spec(cls, spec: ScalingSpec) -> Policy:
+        targets = tuple((m, t) for m, t in (("cpu", spec.cpu_target), ("memory", spec.memory_target))
+                        if t is not None)
+        return cls(min=spec.min, max=spec.max, targets=targets, tolerance=spec.tolerance, period=spec.period,
+                   up_window=spec.scale_up_window, down_window=spec.scale_down_window,
+                   stale_after=max(10.0, 2 * spec.period))
+
+    def clamp(self, count: int) -> int:
+        return max(self.min, min(self.max, count))
+
+
+@dataclass(frozen=True)
+class Replica:
+    name: str
+    started_at: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One replica's latest sample of one metric, as a % of its limit (None: no limit to compare to)."""
+
+    replica: str
+    metric: str
+    value: float | None
+    at: float
+
+
+@dataclass(frozen=True)
+class Inputs:
+    now: float
+    replicas: tuple[Replica, ...]  # the running replicas that serve (the live colour's)
+    readings: tuple[Reading, ...] = ()
+    history: tuple[tuple[float, int], ...] = ()  # (at, recommendation) of earlier decisions
+    override: int | None = None
+
+    @property
+    def current(self) -> int:
+        return len(self.replicas)
+
+
+@dataclass(frozen=True)
+class Decision:
+    at: float
+    current: int
+    desired: int
+    recommendation: int  # before stabilisation and clamping; what later windows look back at
+    action: str  # scale-out | scale-in | hold
+    reason: str
+    metrics: dict[str, float | None] = field(default_factory=dict)  # mean % of the replicas with samples
+    samples: dict[str, dict[str, float | None]] = field(default_factory=dict)  # metric -> replica -> %
+    missing: tuple[str, ...] = ()
+    up_recommendation: int | None = None
+    down_recommendation: int | None = None
+    override: int | None = None
+    inputs: Inputs | None = None  # everything decide() read: replaying it gives this decision again
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def inputs_from_record(data: dict[str, Any]) -> Inputs:
+    """A stored decision's inputs (record()["inputs"], as JSON) back as Inputs, to replay it."""
+    return Inputs(now=data["now"], replicas=tuple(Replica(**r) for r in data["replicas"]),
+                  readings=tuple(Reading(**r) for r in data["readings"]),
+                  history=tuple((float(at), int(rec)) for at, rec in data["history"]), override=data["override"])
+
+
+def _ceil(value: float) -> int:
+    return math.ceil(value - EPSILON)
+
+
+def _metric(policy: Policy, metric: str, target: float, fresh: dict[str, float], names: list[str]
+            ) -> tuple[int | None, str]:
+    """One metric's recommendation and why; None when no replica has a sample of it."""
+    current = len(names)
+    if not fresh:
+        return None, f"{metric}: no samples"
+    missing = [n for n in names if n not in fresh]
+    mean = sum(fresh.values()) / len(fresh)
+    ratio = mean / target
+    head = f"{metric} {mean:.1f}% of target {target:g}%"
+    if abs(ratio - 1) <= policy.tolerance:
+        return current, f"{head}: within the {policy.tolerance:.0%} tolerance"
+    if ratio > 1:
+        if missing:  # replicas without samples count as idle while growing
+            ratio = sum(fresh.values()) / current / target
+            if ratio <= 1 + policy.tolerance:
+                return current, f"{head}, {len(missing)} replica(s) without samples counted as 0%: hold"
+        want = _ceil(sum(fresh.values()) / target)
+        return want, f"{head}: ceil({sum(fresh.values()):.1f} / {target:g}) = {want}"
+    if missing:
+        return current, f"{head}, but {len(missing)} replica(s) have no fresh sample: never shrink on missing data"
+    want = _ceil(current * ratio)
+    return want, f"{head}: ceil({current} x {mean:.1f} / {target:g}) = {want}"
+
+
+def decide(policy: Policy, inputs: Inputs) -> Decision:
+    now, current = inputs.now, inputs.current
+    names = [r.name for r in inputs.replicas]
+    warm = {r.name for r in inputs.replicas if now - r.started_at >= policy.warmup}
+    samples: dict[str, dict[str, float | None]] = {}
+    metrics: dict[str, float | None] = {}
+    missing: set[str] = set()
+    recs: list[int] = []
+    why: list[str] = []
+    for metric, target in policy.targets:
+        fresh = {r.replica: r.value for r in inputs.readings if r.metric == metric and r.replica in warm
+                 and r.value is not None and now - r.at <= policy.stale_after}
+        samples[metric] = {n: fresh.get(n) for n in names}
+        missing |= {n for n in names if n not in fresh}
+        metrics[metric] = round(sum(fresh.values()) / len(fresh), 2) if fresh else None
+        rec, text = _metric(policy, metric, target, fresh, names)  # type: ignore[arg-type]
+        why.append(text)
+        if rec is not None:
+            recs.append(rec)
+
+    if inputs.override is not None:
+        recommendation = inputs.override
+        reason = f"manual override {inputs.override}"
+    elif current == 0:
+        recommendation, reason = 0, "no replica of the live release runs: deploy first"
+    elif not recs:
+        recommendation, reason = current, "no fresh samples (is the agent running?): hold"
+    else:
+        recommendation, reason = max(recs), "; ".join(why)
+
+    if inputs.override is not None or current == 0:
+        up = down = None
+        stable = recommendation if inputs.override is not None else current
+    else:
+        past = [(at, rec) for at, rec in inputs.history if at <= now]
+        up = min([recommendation] + [rec for at, rec in past if at > now - policy.up_window])
+        down = max([recommendation] + [rec for at, rec in past if at > now - policy.down_window])
+        stable = min(max(current, up), down)
+        if stable > recommendation:
+            reason += f"; held at {stable} by the {policy.down_window:g}s scale-down window"
+        elif stable < recommendation:
+            reason += f"; {stable} by the {policy.up_window:g}s scale-up window"
+    desired = policy.clamp(stable) if current or inputs.override is not None else 0
+    if desired != stable:
+        reason += f"; clamped to {'max' if desired < stable else 'min'} {desired}"
+    action = "scale-out" if desired > current else "scale-in" if desired < current else "hold"
+    return Decision(at=now, current=current, desired=desired, recommendation=recommendation, action=action,
+                    reason=reason, metrics=metrics, samples=samples, missing=tuple(sorted(missing)),
+                    up_recommendation=up, down_recommendation=down, override=inputs.override, inputs=inputs)
+
+
+def window_history(events: Sequence[dict[str, Any]]) -> tuple[tuple[float, int], ...]:
+    """The (at, recommendation) pairs of stored decisions, oldest first."""
+    return tuple(sorted((float(e["at"]), int(e["recommendation"])) for e in events))

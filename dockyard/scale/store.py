@@ -1,0 +1,103 @@
+"""The autoscaler's tables in the state database (schema version 3 in state/db.py):
+
+scale_events     every decision, with its inputs, reason and what applying it did
+scale_overrides  `dockyard scale ENV SERVICE N`: held by the loop until `--clear`
+scale_apps       apps whose dockyard.yml the server's loop reads (`dockyard autoscale enable`)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from dockyard.scale.policy import Decision
+from dockyard.state.db import StateDB
+
+KEEP_EVENTS = 7 * 86400.0
+
+
+@dataclass(frozen=True)
+class Override:
+    app: str
+    env: str
+    service: str
+    replicas: int
+    set_at: float
+    author: str
+
+
+class ScaleStore:
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+        self.conn = db.conn
+
+    # decisions ------------------------------------------------------------
+    def record(self, app: str, env: str, service: str, decision: Decision, outcome: str = "") -> int:
+        inputs = {k: v for k, v in decision.record().items()
+                  if k not in ("at", "current", "desired", "recommendation", "action", "reason")}
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            cur = self.conn.execute(
+                "INSERT INTO scale_events (app, env, service, at, current, desired, recommendation, action, reason,"
+                " outcome, inputs) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (app, env, service, decision.at, decision.current, decision.desired, decision.recommendation,
+                 decision.action, decision.reason, outcome, orjson.dumps(inputs).decode()))
+            self.conn.execute("DELETE FROM scale_events WHERE at < ?", (decision.at - KEEP_EVENTS,))
+            return int(cur.lastrowid or 0)
+
+    def set_outcome(self, event_id: int, outcome: str) -> None:
+        self.conn.execute("UPDATE scale_events SET outcome=? WHERE id=?", (outcome, event_id))
+
+    def events(self, app: str | None = None, env: str | None = None, service: str | None = None,
+               since: float | None = None, limit: int = 100, changes_only: bool = False) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM scale_events WHERE 1=1", list[object]()
+        for col, value in (("app", app), ("env", env), ("service", service)):
+            if value:
+                sql += f" AND {col}=?"
+                args.append(value)
+        if since is not None:
+            sql += " AND at >= ?"
+            args.append(since)
+        if changes_only:
+            sql += " AND action != 'hold'"
+        cur = self.conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        for row in rows:
+            row["inputs"] = orjson.loads(row["inputs"])
+        return rows
+
+    def window(self, app: str, env: str, service: str, seconds: float, now: float) -> list[dict[str, Any]]:
+        """The decisions within the last `seconds`: what the stabilisation windows look back at."""
+        return self.events(app, env, service, since=now - seconds, limit=10_000)
+
+    # overrides --------------------------------------------------------------
+    def set_override(self, app: str, env: str, service: str, replicas: int, author: str) -> None:
+        self.conn.execute("INSERT INTO scale_overrides VALUES (?,?,?,?,?,?) ON CONFLICT (app, env, service) "
+                          "DO UPDATE SET replicas=excluded.replicas, set_at=excluded.set_at, author=excluded.author",
+                          (app, env, service, replicas, time.time(), author))
+
+    def clear_override(self, app: str, env: str, service: str) -> bool:
+        cur = self.conn.execute("DELETE FROM scale_overrides WHERE app=? AND env=? AND service=?",
+                                (app, env, service))
+        return cur.rowcount > 0
+
+    def override(self, app: str, env: str, service: str) -> Override | None:
+        row = self.conn.execute("SELECT * FROM scale_overrides WHERE app=? AND env=? AND service=?",
+                                (app, env, service)).fetchone()
+        return Override(*row) if row else None
+
+    # apps the server scales ----------------------------------------------------
+    def enable(self, app: str, spec_file: Path) -> None:
+        self.conn.execute("INSERT INTO scale_apps VALUES (?,?,?) ON CONFLICT (app) DO UPDATE SET "
+                          "spec_file=excluded.spec_file", (app, str(spec_file.resolve()), time.time()))
+
+    def disable(self, app: str) -> bool:
+        return self.conn.execute("DELETE FROM scale_apps WHERE app=?", (app,)).rowcount > 0
+
+    def apps(self) -> list[tuple[str, str]]:
+        return [(a, f) for a, f in self.conn.execute("SELECT app, spec_file FROM scale_apps ORDER BY app")]

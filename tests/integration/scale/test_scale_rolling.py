@@ -1,0 +1,82 @@
+"""Scaling a rolling environment without a router, through the CLI: the launch template is the live
+release, missing metrics never shrink, a deploy keeps the scaled count, bad input is one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import docker
+
+from tests.apps import TestApp
+from tests.conftest import run_cli
+
+SCALING = "production: {engine: local, registry: remote, scaling: {web: {min: 1, max: 3, cpu_target: 50}}}"
+
+
+def ok(*args: str) -> str:
+    result = run_cli(*args)
+    assert result.returncode == 0, f"dockyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def running(client: docker.DockerClient, app: str) -> list:
+    found = client.containers.list(filters={"label": [f"dockyard.app={app}", "dockyard.env=production"]})
+    return sorted(found, key=lambda c: c.name)
+
+
+def template(container) -> tuple:
+    a = container.attrs
+    host = a["HostConfig"]
+    # Each replica has its own tmpfs directory of secret files (same contents): compared below.
+    labels = {k: v for k, v in a["Config"]["Labels"].items() if k not in ("dockyard.replica", "dockyard.secrets-dir")}
+    env = sorted(a["Config"]["Env"])
+    return (a["Config"]["Image"], a["Image"], a["Config"]["User"], host["NanoCpus"], host["Memory"],
+            host["SecurityOpt"], host["CapDrop"], host["Init"], labels, env)
+
+
+def test_scale_a_rolling_env_by_hand_and_by_the_loop(test_app: TestApp, docker_client: docker.DockerClient,
+                                                      tmp_path: Path) -> None:
+    spec = test_app.spec_file.read_text().replace("production: {engine: local, registry: remote}", SCALING)
+    test_app.write("dockyard.yml", spec)
+    test_app.commit("scaling")
+    ok("build")
+    ok("config", "set", "production", "GREETING=hi")
+    ok("config", "set", "production", "--secret", "TOKEN=s3cret")
+    ok("deploy", "production")
+    assert len(running(docker_client, test_app.name)) == 2
+
+    held = json.loads(ok("scale", "production", "web", "3", "--json"))
+    assert (held["current"], held["desired"], held["override"]) == (2, 3, 3)
+    assert held["outcome"].startswith("started 1 replica(s)")
+    containers = running(docker_client, test_app.name)
+    assert [c.name for c in containers] == [f"{test_app.name}-production-web-{n}" for n in (1, 2, 3)]
+    # The new replica is the live release exactly: image, configuration, secrets, limits, user, security.
+    assert template(containers[2]) == template(containers[0])
+    out = containers[2].exec_run(["cat", "/etc/app/app.conf"]).output.decode()
+    assert out == "greeting=hi\n"
+    assert containers[2].exec_run(["cat", "/run/secrets/TOKEN"]).output == b"s3cret"
+
+    # No agent answers: the loop holds (even with the override gone), it never shrinks on missing data.
+    ok("scale", "production", "web", "--clear")
+    once = json.loads(ok("autoscale", "run", "--once", "--json", "--agent", "http://127.0.0.1:9"))
+    assert [(e["service"], e["action"], e["current"], e["desired"]) for e in once] == [("web", "hold", 3, 3)]
+    assert once[0]["reason"] == "no fresh samples (is the agent running?): hold"
+    assert once[0]["outcome"] == "the agent at http://127.0.0.1:9 did not answer"
+
+    # A deploy keeps the count the autoscaler left (dockyard.yml says 2).
+    ok("config", "set", "production", "GREETING=again")
+    ok("deploy", "production")
+    containers = running(docker_client, test_app.name)
+    assert len(containers) == 3 and len({c.labels["dockyard.release"] for c in containers}) == 1
+
+    assert json.loads(ok("scale", "production", "web", "1", "--json"))["outcome"].startswith("removed ")
+    assert [c.name for c in running(docker_client, test_app.name)] == [f"{test_app.name}-production-web-1"]
+    status = json.loads(ok("autoscale", "status", "production", "--json"))
+    assert [(s["service"], s["override"], s["last"]["desired"]) for s in status] == [("web", 1, 1)]
+    assert [e["action"] for e in json.loads(ok("autoscale", "events", "--json"))] == ["scale-in", "scale-out"]
+
+    for args in (("scale", "production", "nope", "2"), ("scale", "production", "web"),
+                 ("scale", "nowhere", "web", "2")):
+        result = run_cli(*args)
+        assert result.returncode in (1, 2) and "Traceback" not in result.stderr and "error:" in result.stderr, args
