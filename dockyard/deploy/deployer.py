@@ -104,7 +104,7 @@ class Deployer:
         self.counts: dict[str, int] = {}  # service -> replicas, where the autoscaler or `scale` decided
 
     def replicas_for(self, env: str, service: str) -> int:
-        return self.counts.get(service) or self.spec.replicas_for(env, service)
+        return self.counts[service] if service in self.counts else self.spec.replicas_for(env, service)
 
     def resolve(self, env: str, config_revision: int | None) -> tuple[Any, dict[str, bytes]]:
         """The configuration of a release and its rendered files; fails on missing required keys."""
@@ -139,7 +139,7 @@ class Deployer:
 
                 return deploy_swarm(self, engine, env, image, image_attrs, release, resolved, files, commit,
                                     dry_run=dry_run, note=note)
-            workload = self._workload(env, image, image_attrs, release, resolved, files, commit,
+            workload = self.workload(env, image, image_attrs, release, resolved, files, commit,
                                       engine.is_local_host)
             if env_spec.strategy == "blue-green":
                 from dockyard.deploy.bluegreen import BlueGreen, Release
@@ -177,8 +177,9 @@ class Deployer:
         self.db.add_release(outcome.app, outcome.env, outcome.release_id, outcome.image, outcome.commit,
                             outcome.config_revision, "live", author(), note)
 
-    def _workload(self, env: str, image: str, image_attrs: dict, release: str, resolved, files: dict,
-                  commit: str | None, local_engine: bool) -> Workload:
+    def workload(self, env: str, image: str, image_attrs: dict, release: str, resolved: Any, files: dict,
+                 commit: str | None, local_engine: bool) -> Workload:
+        """Everything needed to start any replica of this release (also the autoscaler's launch template)."""
         spec = self.spec
         secrets = resolved.secret_values()
         as_files = spec.config.secrets == "file" and bool(secrets)

@@ -85,7 +85,7 @@ class Scaler:
                               f"(its configuration files now render as release {release})",
                               hint=f"deploy the change first: dockyard deploy {self.env}")
         self.deployer.counts = {service: top}
-        workload = self.deployer._workload(self.env, live.image, image_attrs, release, resolved, files, commit,
+        workload = self.deployer.workload(self.env, live.image, image_attrs, release, resolved, files, commit,
                                            self.engine.is_local_host)
         return workload, release
 
