@@ -14,17 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import docker.errors
 import httpx
-from docker.models.containers import Container
 
-from dockyard.deploy.executor import Executor, Workload, files_archive
+from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, probe_once
 from dockyard.deploy.lock import env_lock
-from dockyard.deploy.secretfiles import remove_secret_files, write_secret_files
 from dockyard.engine import labels as L
-from dockyard.engine.client import Engine, engine_error
-from dockyard.engine.containers import create_kwargs
+from dockyard.engine.client import Engine
+from dockyard.engine.containers import ReplicaSpec
 from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
 from dockyard.pipeline.testrun import run_test
 from dockyard.plan.bluegreen import BGStep, Step, Target, plan_bluegreen
@@ -43,25 +40,8 @@ Report = Callable[[str], None]
 class ColorExecutor(Executor):
     """The rolling executor's parallel start, health wait and undo, with colour names."""
 
-    def _start(self, service: str, replica: int) -> Container:
-        spec = self.workload.replicas[(service, replica)]
-        if self.workload.secret_files:
-            spec = replace(spec, secrets_dir=write_secret_files(self.workload.secret_files, spec.user))
-        name = L.container_name(spec.app, spec.env, service, replica, spec.color)
-        try:
-            container = self.engine.client.containers.create(**create_kwargs(spec, name))
-        except docker.errors.DockerException as exc:
-            remove_secret_files(spec.secrets_dir)
-            raise engine_error(f"creating {name}", exc) from None
-        self.started.append(container)
-        try:
-            if self.workload.files:
-                container.put_archive("/", files_archive(self.workload.files))
-            container.start()
-        except docker.errors.DockerException as exc:
-            raise engine_error(f"starting {name}", exc) from None
-        self.report(f"started {name}")
-        return container
+    def _name(self, spec: ReplicaSpec) -> str:
+        return L.container_name(spec.app, spec.env, spec.service, spec.replica, spec.color)
 
 
 def colored(workload: Workload, color: str) -> Workload:

@@ -21,6 +21,7 @@ from dockyard.deploy.secretfiles import remove_secret_files, write_secret_files
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import ReplicaSpec, create_kwargs
+from dockyard.engine.start import start_with_free_port
 from dockyard.errors import DockyardError, HealthCheckFailed
 from dockyard.plan.deploy import Action, Kind
 
@@ -77,7 +78,7 @@ class Executor:
         creates = [a for a in actions if a.kind is Kind.CREATE]
         replaces = [a for a in actions if a.kind is Kind.REPLACE]
         batch = 1 if self.strategy == "rolling" else max(len(replaces), 1)
-        batches = [creates] + [replaces[i:i + batch] for i in range(0, len(replaces), batch)]
+        batches = [creates] + [replaces[i : i + batch] for i in range(0, len(replaces), batch)]
         try:
             for group in batches:
                 if group:
@@ -116,7 +117,7 @@ class Executor:
         spec = self.workload.replicas[(service, replica)]
         if self.workload.secret_files:
             spec = replace(spec, secrets_dir=write_secret_files(self.workload.secret_files, spec.user))
-        name = L.container_name(spec.app, spec.env, service, replica)
+        name = self._name(spec)
         try:
             container = self.engine.client.containers.create(**create_kwargs(spec, name))
         except docker.errors.DockerException as exc:
@@ -126,11 +127,14 @@ class Executor:
         try:
             if self.workload.files:
                 container.put_archive("/", files_archive(self.workload.files))
-            container.start()
+            start_with_free_port(container)
         except docker.errors.DockerException as exc:
             raise engine_error(f"starting {name}", exc) from None
         self.report(f"started {name}")
         return container
+
+    def _name(self, spec: ReplicaSpec) -> str:
+        return L.container_name(spec.app, spec.env, spec.service, spec.replica)
 
     def _wait(self, service: str, container: Container) -> HealthResult:
         spec = next(s for s in self.workload.replicas.values() if s.service == service)
