@@ -145,6 +145,7 @@ def status(
                 "min": rule.min if rule else None, "max": rule.max if rule else None,
                 "cpu_target": rule.cpu_target if rule else None, "memory_target": rule.memory_target if rule else None,
                 "period": rule.period if rule else None,
+                "alarms": _alarm_rows(rule, last[0] if last else None),
                 "scale_down_window": rule.scale_down_window if rule else None,
                 "override": override.replicas if override else None,
                 "last": last[0] if last else None,
@@ -158,7 +159,8 @@ def status(
     table = Table("env", "service", "range", "target", "override", "replicas", "last decision", "at")
     for r in rows:
         last = r["last"]
-        target = ", ".join(f"{k.split('_')[0]} {r[k]:g}%" for k in ("cpu_target", "memory_target") if r[k])
+        target = ", ".join([f"{k.split('_')[0]} {r[k]:g}%" for k in ("cpu_target", "memory_target") if r[k]]
+                           + [f"{a['name']} {a['state'] or '?'}" for a in r["alarms"]])
         table.add_row(r["env"], r["service"], f"{r['min']}..{r['max']}" if r["min"] is not None else "-",
                       target or "-", str(r["override"] or "-"),
                       f"{last['current']} -> {last['desired']}" if last else "-",
@@ -169,6 +171,24 @@ def status(
         for e in r["changes"]:
             say(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e['at']))} {r['env']}/{r['service']} "
                 f"{e['action']} {e['current']} -> {e['desired']}: {e['reason']} [{e['outcome']}]")
+
+
+def _alarm_rows(rule, last: dict | None) -> list[dict]:
+    """Each alarm of the rule with its state in the last decision."""
+    if rule is None:
+        return []
+    from dockyard.scale.alarms import Alarm
+
+    states = {a["name"]: a for a in ((last or {}).get("inputs") or {}).get("alarms") or []}
+    rows = []
+    for i, spec in enumerate(rule.alarms, 1):
+        alarm = Alarm.from_spec(spec, i)
+        seen = states.get(alarm.name, {})
+        rows.append({"name": alarm.name, "metric": alarm.metric, "statistic": alarm.statistic,
+                     "comparison": alarm.comparison, "threshold": alarm.threshold, "period": alarm.period,
+                     "evaluation_periods": alarm.evaluation_periods, "datapoints_to_alarm": alarm.datapoints_to_alarm,
+                     "cooldown": alarm.cooldown, "state": seen.get("state"), "value": seen.get("value")})
+    return rows
 
 
 @autoscale_app.command()

@@ -11,10 +11,12 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from dockyard.errors import ConfigError
+
+if TYPE_CHECKING:  # imported where a template is rendered: a rollback never pays for it
+    import jinja2
 
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
 
@@ -39,6 +41,8 @@ def _relative(filename: str, base_dir: Path) -> str:
 
 
 def _environment(base_dir: Path) -> jinja2.Environment:
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(base_dir)),
         undefined=jinja2.StrictUndefined,
@@ -61,6 +65,8 @@ def _undefined(exc: jinja2.UndefinedError, relpath: str, target: str, base_dir: 
 
 def render_files(files: Mapping[str, str], base_dir: Path, values: Mapping[str, str]) -> dict[str, bytes]:
     """Render {target_path: template_relpath}; returns {target_path: content}."""
+    import jinja2
+
     base_dir = base_dir.resolve()  # so template frames can be matched to it in tracebacks
     env = _environment(base_dir)
     context = {**values, "config": dict(values)}

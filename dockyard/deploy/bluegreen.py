@@ -14,10 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import httpx
-
 from dockyard.deploy.executor import Executor, Workload
-from dockyard.deploy.health import HealthCheck, probe_once
+from dockyard.deploy.health import HealthCheck, probe_client, probe_once
 from dockyard.deploy.lock import env_lock
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine
@@ -173,7 +171,7 @@ def spec_health(spec: AppSpec) -> dict[str, HealthCheck]:
 
 def check_health(replicas: list[Replica], health: dict[str, HealthCheck]) -> None:
     """One probe of every replica, from outside, through its published port."""
-    with httpx.Client() as client:
+    with probe_client() as client:
         for replica in replicas:
             if not replica.running or replica.port is None:
                 raise HealthCheckFailed(f"{replica.name} is not running")

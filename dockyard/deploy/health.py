@@ -10,7 +10,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-import httpx
+import requests
 from docker.models.containers import Container
 
 
@@ -37,11 +37,20 @@ def published_port(container: Container, port: int) -> int | None:
     return None
 
 
-def probe_once(host_port: int, check: HealthCheck, client: httpx.Client) -> tuple[bool, str]:
+def probe_client() -> requests.Session:
+    """Probes go to 127.0.0.1 over plain HTTP, never through a proxy from the environment. With
+    requests, which docker-py loads anyway: httpx would add ~80 ms of imports to every rollback."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
+def probe_once(host_port: int, check: HealthCheck, client: requests.Session) -> tuple[bool, str]:
     if check.path:
         try:
-            response = client.get(f"http://127.0.0.1:{host_port}{check.path}", timeout=check.timeout)
-        except httpx.HTTPError as exc:
+            response = client.get(f"http://127.0.0.1:{host_port}{check.path}", timeout=check.timeout,
+                                  allow_redirects=False)
+        except requests.RequestException as exc:
             return False, f"GET {check.path}: {type(exc).__name__}"
         return response.status_code < 400, f"GET {check.path}: HTTP {response.status_code}"
     try:
@@ -58,7 +67,7 @@ def wait_healthy(container: Container, port: int | None, check: HealthCheck) -> 
     reason = "not probed yet"
     # Poll faster than the interval at first: most services answer within a few hundred ms.
     delay = min(0.05, check.interval)
-    with httpx.Client() as client:
+    with probe_client() as client:
         while True:
             container.reload()
             state = container.attrs["State"]

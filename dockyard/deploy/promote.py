@@ -7,10 +7,12 @@ environment: its image and its configuration revision together.
 
 from __future__ import annotations
 
-from dockyard.build.registry import copy_to_registry, registry_of, split_ref
-from dockyard.deploy.deployer import Deployer, DeployOutcome, registry_host
-from dockyard.engine.client import connect
+from typing import TYPE_CHECKING
+
 from dockyard.errors import DeployError, NotFound
+
+if TYPE_CHECKING:
+    from dockyard.deploy.deployer import Deployer, DeployOutcome
 
 
 def live_image(deployer: Deployer, env: str) -> tuple[str, str]:
@@ -24,6 +26,9 @@ def live_image(deployer: Deployer, env: str) -> tuple[str, str]:
 
 def image_in_registry(deployer: Deployer, image: str, registry: str | None) -> str:
     """The same image as it is stored in `registry`, copied there if it is not yet."""
+    from dockyard.build.registry import copy_to_registry, registry_of, split_ref
+    from dockyard.engine.client import connect
+
     repo, digest = split_ref(image)
     if registry is None or registry_of(repo) == registry:
         return image
@@ -39,6 +44,8 @@ def image_in_registry(deployer: Deployer, image: str, registry: str | None) -> s
 
 
 def promote(deployer: Deployer, source: str, target: str | None = None, dry_run: bool = False) -> DeployOutcome:
+    from dockyard.deploy.deployer import registry_host
+
     spec = deployer.spec
     spec.environment(source)
     target = target or spec.next_env(source)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from dockyard import settings
 from dockyard.errors import DockyardError
 from dockyard.scale.facts import readings, serving
-from dockyard.scale.policy import Decision, Inputs, Policy, decide, window_history
+from dockyard.scale.policy import Decision, Inputs, Policy, alarm_history, decide, window_history
 from dockyard.scale.store import ScaleStore
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
@@ -103,13 +103,16 @@ class Autoscaler:
             running = serving(engine, spec, env, service)
             samples, problem = self.metrics.samples(app, env, service)
             cpus = spec.service(service).resources.cpus
-            found = readings(samples, running, [m for m, _ in policy.targets], cpus)
+            found = readings(samples, running, policy.metrics, cpus)
             now = self.clock()
             lookback = max(policy.up_window, policy.down_window)
             history = window_history(self.store.window(app, env, service, lookback, now)) if lookback else ()
+            points, states = alarm_history(self.store.window(app, env, service, policy.alarm_lookback, now)
+                                           if policy.alarms else [])
             override = self.store.override(app, env, service)
             decision = decide(policy, Inputs(now, tuple(r.as_policy() for r in running), found, history,
-                                             override.replicas if override else None))
+                                             override.replicas if override else None, points, states,
+                                             self.store.last_change(app, env, service) if policy.alarms else None))
             event_id = self.store.record(app, env, service, decision, problem)
             outcome = problem
             if decision.action != "hold" and apply:
@@ -139,12 +142,12 @@ class Autoscaler:
         done = []
         for spec in specs:
             for env, rules in spec.environments.items():
-                for service, rule in rules.scaling.items():
+                for service in rules.scaling:
                     key = (spec.app, env, service)
                     now = time.monotonic()
                     if not force and self.due.get(key, 0.0) > now:
                         continue
-                    self.due[key] = now + rule.period
+                    self.due[key] = now + policy_for(spec, env, service).period
                     done.append(self.evaluate(spec, env, service))
         return done
 

@@ -16,6 +16,9 @@ The rule, as Kubernetes' HPA computes it:
   shrinks only to the highest made within `down_window`, so a steady load does not flap.
 - then the count is clamped to min..max. A manual override (`dockyard scale ENV SERVICE N`)
   replaces the metrics until it is cleared, clamped the same way.
+
+A policy with threshold alarms instead of targets (scale/alarms.py) takes the count the alarms ask
+for, with their cooldowns in place of the stabilisation windows; clamping and overrides are the same.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from dockyard.scale import alarms as A
 
 if TYPE_CHECKING:
     from dockyard.spec import ScalingSpec
@@ -42,14 +47,25 @@ class Policy:
     down_window: float = 300.0
     stale_after: float = 10.0  # a sample older than this is missing
     warmup: float = 5.0  # a replica younger than this has no meaningful sample yet
+    alarms: tuple[A.Alarm, ...] = ()
 
     @classmethod
     def from_spec(cls, spec: ScalingSpec) -> Policy:
         targets = tuple((m, t) for m, t in (("cpu", spec.cpu_target), ("memory", spec.memory_target))
                         if t is not None)
-        return cls(min=spec.min, max=spec.max, targets=targets, tolerance=spec.tolerance, period=spec.period,
+        alarms = tuple(A.Alarm.from_spec(a, i) for i, a in enumerate(spec.alarms, 1))
+        period = min(a.period for a in alarms) if alarms else spec.period  # one datapoint per alarm period
+        return cls(min=spec.min, max=spec.max, targets=targets, tolerance=spec.tolerance, period=period,
                    up_window=spec.scale_up_window, down_window=spec.scale_down_window,
-                   stale_after=max(10.0, 2 * spec.period))
+                   stale_after=max(10.0, 2 * period), alarms=alarms)
+
+    @property
+    def metrics(self) -> list[str]:
+        return sorted({m for m, _ in self.targets} | {a.metric for a in self.alarms})
+
+    @property
+    def alarm_lookback(self) -> float:
+        return max((a.period * a.evaluation_periods for a in self.alarms), default=0.0)
 
     def clamp(self, count: int) -> int:
         return max(self.min, min(self.max, count))
@@ -78,6 +94,9 @@ class Inputs:
     readings: tuple[Reading, ...] = ()
     history: tuple[tuple[float, int], ...] = ()  # (at, recommendation) of earlier decisions
     override: int | None = None
+    alarm_points: tuple[tuple[str, float, float | None], ...] = ()  # (alarm, at, datapoint) of earlier ones
+    alarm_states: tuple[tuple[str, str], ...] = ()  # (alarm, state) of the last decision
+    last_scaled_at: float | None = None  # when a decision last changed the count (for cooldowns)
 
     @property
     def current(self) -> int:
@@ -98,6 +117,7 @@ class Decision:
     up_recommendation: int | None = None
     down_recommendation: int | None = None
     override: int | None = None
+    alarms: tuple[A.AlarmResult, ...] = ()
     inputs: Inputs | None = None  # everything decide() read: replaying it gives this decision again
 
     def record(self) -> dict[str, Any]:
@@ -108,7 +128,10 @@ def inputs_from_record(data: dict[str, Any]) -> Inputs:
     """A stored decision's inputs (record()["inputs"], as JSON) back as Inputs, to replay it."""
     return Inputs(now=data["now"], replicas=tuple(Replica(**r) for r in data["replicas"]),
                   readings=tuple(Reading(**r) for r in data["readings"]),
-                  history=tuple((float(at), int(rec)) for at, rec in data["history"]), override=data["override"])
+                  history=tuple((float(at), int(rec)) for at, rec in data["history"]), override=data["override"],
+                  alarm_points=tuple((n, float(at), v) for n, at, v in data.get("alarm_points") or ()),
+                  alarm_states=tuple((n, st) for n, st in data.get("alarm_states") or ()),
+                  last_scaled_at=data.get("last_scaled_at"))
 
 
 def _ceil(value: float) -> int:
@@ -147,30 +170,39 @@ def decide(policy: Policy, inputs: Inputs) -> Decision:
     samples: dict[str, dict[str, float | None]] = {}
     metrics: dict[str, float | None] = {}
     missing: set[str] = set()
+    fresh_by_metric: dict[str, dict[str, float]] = {}
+    for metric in policy.metrics:
+        fresh = {r.replica: r.value for r in inputs.readings if r.metric == metric and r.replica in warm
+                 and r.value is not None and now - r.at <= policy.stale_after}
+        fresh_by_metric[metric] = fresh  # type: ignore[assignment]
+        samples[metric] = {n: fresh.get(n) for n in names}
+        missing |= {n for n in names if n not in fresh}
+        metrics[metric] = round(sum(fresh.values()) / len(fresh), 2) if fresh else None  # type: ignore[arg-type]
     recs: list[int] = []
     why: list[str] = []
     for metric, target in policy.targets:
-        fresh = {r.replica: r.value for r in inputs.readings if r.metric == metric and r.replica in warm
-                 and r.value is not None and now - r.at <= policy.stale_after}
-        samples[metric] = {n: fresh.get(n) for n in names}
-        missing |= {n for n in names if n not in fresh}
-        metrics[metric] = round(sum(fresh.values()) / len(fresh), 2) if fresh else None
-        rec, text = _metric(policy, metric, target, fresh, names)  # type: ignore[arg-type]
+        rec, text = _metric(policy, metric, target, fresh_by_metric[metric], names)
         why.append(text)
         if rec is not None:
             recs.append(rec)
+    results = _alarms(policy, inputs, fresh_by_metric, names) if policy.alarms and current else ()
 
     if inputs.override is not None:
         recommendation = inputs.override
         reason = f"manual override {inputs.override}"
     elif current == 0:
         recommendation, reason = 0, "no replica of the live release runs: deploy first"
+    elif policy.alarms:
+        recommendation, reason = A.combine(current, results, policy.alarms, now, inputs.last_scaled_at)
     elif not recs:
         recommendation, reason = current, "no fresh samples (is the agent running?): hold"
     else:
         recommendation, reason = max(recs), "; ".join(why)
 
-    if inputs.override is not None or current == 0:
+    if policy.alarms and inputs.override is None:  # cooldowns, not windows, keep alarms from flapping
+        up = down = None
+        stable = recommendation
+    elif inputs.override is not None or current == 0:
         up = down = None
         stable = recommendation if inputs.override is not None else current
     else:
@@ -188,9 +220,35 @@ def decide(policy: Policy, inputs: Inputs) -> Decision:
     action = "scale-out" if desired > current else "scale-in" if desired < current else "hold"
     return Decision(at=now, current=current, desired=desired, recommendation=recommendation, action=action,
                     reason=reason, metrics=metrics, samples=samples, missing=tuple(sorted(missing)),
-                    up_recommendation=up, down_recommendation=down, override=inputs.override, inputs=inputs)
+                    up_recommendation=up, down_recommendation=down, override=inputs.override,
+                    alarms=tuple(results), inputs=inputs)
+
+
+def _alarms(policy: Policy, inputs: Inputs, fresh: dict[str, dict[str, float]], names: list[str]
+            ) -> tuple[A.AlarmResult, ...]:
+    previous = dict(inputs.alarm_states)
+    out = []
+    for alarm in policy.alarms:
+        value = A.datapoint(alarm, fresh[alarm.metric], names)
+        points = [(at, v) for n, at, v in inputs.alarm_points if n == alarm.name and at < inputs.now]
+        out.append(A.evaluate(alarm, [*points, (inputs.now, value)], inputs.now, previous.get(alarm.name, "")))
+    return tuple(out)
 
 
 def window_history(events: Sequence[dict[str, Any]]) -> tuple[tuple[float, int], ...]:
     """The (at, recommendation) pairs of stored decisions, oldest first."""
     return tuple(sorted((float(e["at"]), int(e["recommendation"])) for e in events))
+
+
+def alarm_history(events: Sequence[dict[str, Any]]) -> tuple[tuple[tuple[str, float, float | None], ...],
+                                                             tuple[tuple[str, str], ...]]:
+    """From stored decisions (newest first): every alarm datapoint (alarm, at, value) and the
+    alarms' states in the newest decision that evaluated them."""
+    points: list[tuple[str, float, float | None]] = []
+    states: tuple[tuple[str, str], ...] = ()
+    for event in events:
+        results = (event.get("inputs") or {}).get("alarms") or []
+        points += [(r["name"], float(event["at"]), r["value"]) for r in results]
+        if results and not states:
+            states = tuple((r["name"], r["state"]) for r in results)
+    return tuple(sorted(points, key=lambda p: (p[1], p[0]))), states

@@ -75,6 +75,13 @@ class ScaleStore:
         """The decisions within the last `seconds`: what the stabilisation windows look back at."""
         return self.events(app, env, service, since=now - seconds, limit=10_000)
 
+    def last_change(self, app: str, env: str, service: str) -> float | None:
+        """When the count of the service was last changed by a decision that did not fail."""
+        row = self.conn.execute(
+            "SELECT MAX(at) FROM scale_events WHERE app=? AND env=? AND service=? AND action != 'hold' "
+            "AND outcome NOT LIKE 'failed%'", (app, env, service)).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     # overrides --------------------------------------------------------------
     def set_override(self, app: str, env: str, service: str, replicas: int, author: str) -> None:
         self.conn.execute("INSERT INTO scale_overrides VALUES (?,?,?,?,?,?) ON CONFLICT (app, env, service) "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dockyard.spec.fields import parse_duration, parse_size
 from dockyard.spec.loader import SPEC_FILE, load_spec, parse_spec
 from dockyard.spec.model import (
+    AlarmSpec,
     AppSpec,
     BuildSpec,
     ConfigSpec,
@@ -19,6 +20,7 @@ from dockyard.spec.model import (
 from dockyard.spec.starter import STARTER_SPEC, starter_spec
 
 __all__ = [
+    "AlarmSpec",
     "SPEC_FILE",
     "STARTER_SPEC",
     "AppSpec",

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import docker.errors
-import httpx
+import requests
 
-from dockyard.deploy.health import HealthCheck
+from dockyard.deploy.health import HealthCheck, probe_client
 from dockyard.engine.client import Engine, engine_error, short_reason
 from dockyard.errors import DockyardError, HealthCheckFailed
 from dockyard.swarm import observe
@@ -50,11 +50,12 @@ class Result:
     culprit: str | None = None  # task id whose logs explain a failure
 
 
-def probe(addr: str, port: int, check: HealthCheck, client: httpx.Client) -> bool:
+def probe(addr: str, port: int, check: HealthCheck, client: requests.Session) -> bool:
     if check.path:
         try:
-            return client.get(f"http://{addr}:{port}{check.path}", timeout=check.timeout).status_code < 400
-        except httpx.HTTPError:
+            response = client.get(f"http://{addr}:{port}{check.path}", timeout=check.timeout, allow_redirects=False)
+            return response.status_code < 400
+        except requests.RequestException:
             return False
     try:
         with socket.create_connection((addr, port), timeout=check.timeout):
@@ -140,7 +141,7 @@ class SwarmExecutor:
         first_running: dict[str, float] = {}
         healthy: set[str] = set()
         verdict = Verdict("waiting", "not looked yet")
-        with httpx.Client(trust_env=False) as client:
+        with probe_client() as client:
             while time.monotonic() < deadline:
                 verdict, _ = self._verdict(rollout)
                 if verdict.state == "failed":

@@ -29,7 +29,9 @@ echo "$DOCKYARD_RELEASE $DOCKYARD_COLOR $HOSTNAME"
 DOCKYARD = str(Path(sys.executable).parent / "dockyard")
 
 
-def scale_spec(app: str, live: int, preview: int, period: str = "2s", down_window: str = "12s") -> str:
+def scale_spec(app: str, live: int, preview: int, period: str = "2s", down_window: str = "12s",
+               scaling: str = "") -> str:
+    scaling = scaling or f"{{min: 1, max: 3, cpu_target: 50, period: {period}, scale_down_window: {down_window}}}"
     return textwrap.dedent(f"""\
         app: {app}
         registries: {{local: 127.0.0.1:5000}}
@@ -51,7 +53,7 @@ def scale_spec(app: str, live: int, preview: int, period: str = "2s", down_windo
             strategy: blue-green
             router: {{live: {live}, preview: {preview}, rollback_window: 0s}}
             scaling:
-              web: {{min: 1, max: 3, cpu_target: 50, period: {period}, scale_down_window: {down_window}}}
+              web: {scaling}
         """)
 
 

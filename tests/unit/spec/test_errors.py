@@ -197,3 +197,39 @@ def test_parse_spec_does_not_read_templates() -> None:
 def test_pipeline_branch_naming_an_unknown_environment() -> None:
     text = BASE + "pipeline: {branches: {main: [], 'feature/*': [stagin]}}\n"
     assert any("pipeline.branches['feature/*'][0]: unknown environment 'stagin'" in p for p in problems(text))
+
+
+def test_alarm_mistakes() -> None:
+    text = BASE.replace(
+        "dev: {}",
+        "dev:\n    scaling:\n      web:\n        min: 1\n        max: 3\n        alarms:\n"
+        "          - {metric: cpu, comparison: above, threshold: 70, evaluation_periods: 2,"
+        " datapoints_to_alarm: 3, steps: [{change: 1}]}\n"  # 11
+        "          - {metric: cpu, comparison: below, threshold: 10, missing_data: breaching,"
+        " steps: [{change: -1}]}\n"  # 12
+        "          - {metric: cpu, comparison: above, threshold: 70, steps: [{change: 1}, {change: -1}]}\n"  # 13
+        "          - {metric: cpu, comparison: above, threshold: 70, steps: [{change: 1, upper: 30},"
+        " {lower: 20, change: 2}]}\n"  # 14
+        "          - {metric: disk, comparison: above, threshold: 70, steps: [{change: 0}]}\n",  # 15
+    )
+    assert problems(text) == [
+        "dockyard.yml:11: environments.dev.scaling.web.alarms[0]: datapoints_to_alarm (3) must be <= "
+        "evaluation_periods (2)",
+        "dockyard.yml:12: environments.dev.scaling.web.alarms[1]: missing_data: breaching on an alarm that "
+        "removes replicas would scale in on missing metrics; use missing, ignore or not-breaching",
+        "dockyard.yml:13: environments.dev.scaling.web.alarms[2]: steps must all add or all remove replicas; "
+        "use one alarm for each direction",
+        "dockyard.yml:14: environments.dev.scaling.web.alarms[3]: steps overlap: 0..30 and 20..",
+        "dockyard.yml:15: environments.dev.scaling.web.alarms[4].metric: must be 'cpu' or 'memory', got 'disk'",
+        "dockyard.yml:15: environments.dev.scaling.web.alarms[4].steps[0].change: must add (> 0) or remove (< 0) "
+        "replicas, got 0",
+    ]
+
+
+def test_targets_and_alarms_exclude_each_other() -> None:
+    text = BASE.replace(
+        "dev: {}", "dev: {scaling: {web: {min: 1, max: 2, cpu_target: 50, alarms: [{metric: cpu, comparison: above,"
+                   " threshold: 70, steps: [{change: 1}]}]}}}")
+    assert problems(text) == [
+        "dockyard.yml:5: environments.dev.scaling.web: scales either by targets (cpu_target, memory_target) or "
+        "by alarms, not both"]
