@@ -144,6 +144,7 @@ def status(
                 "env": name, "service": service,
                 "min": rule.min if rule else None, "max": rule.max if rule else None,
                 "cpu_target": rule.cpu_target if rule else None, "memory_target": rule.memory_target if rule else None,
+                "requests_target": rule.requests_target if rule else None,
                 "period": rule.period if rule else None,
                 "alarms": _alarm_rows(rule, last[0] if last else None),
                 "scale_down_window": rule.scale_down_window if rule else None,
@@ -159,7 +160,8 @@ def status(
     table = Table("env", "service", "range", "target", "override", "replicas", "last decision", "at")
     for r in rows:
         last = r["last"]
-        target = ", ".join([f"{k.split('_')[0]} {r[k]:g}%" for k in ("cpu_target", "memory_target") if r[k]]
+        target = ", ".join([f"{k.split('_')[0]} {r[k]:g}{'/s' if k == 'requests_target' else '%'}"
+                            for k in ("cpu_target", "memory_target", "requests_target") if r[k]]
                            + [f"{a['name']} {a['state'] or '?'}" for a in r["alarms"]])
         table.add_row(r["env"], r["service"], f"{r['min']}..{r['max']}" if r["min"] is not None else "-",
                       target or "-", str(r["override"] or "-"),

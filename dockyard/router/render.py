@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 STATE_MARK = "# dockyard-router-state: "
+STATUS_PATH = "/.dockyard/nginx-status"  # on the preview listener only: live traffic never sees it
 COLORS = ("blue", "green")
 
 
@@ -89,8 +90,11 @@ def _upstream(name: str, side: Side) -> list[str]:
     return lines
 
 
-def _server(port: int, upstream: str, side: Side | None, what: str) -> list[str]:
-    lines = ["    server {", f"        listen 127.0.0.1:{port};", "        location / {"]
+def _server(port: int, upstream: str, side: Side | None, what: str, status: bool = False) -> list[str]:
+    lines = ["    server {", f"        listen 127.0.0.1:{port};"]
+    if status:  # the balancer's request counter, read by the autoscaler (metric: requests)
+        lines += [f"        location = {STATUS_PATH} {{", "            stub_status;", "        }"]
+    lines.append("        location / {")
     if side is None or not side.ports:
         lines.append(f'            return 503 "no {what} colour\\n";')
     else:
@@ -137,6 +141,6 @@ def render(state: RouterState, paths: RouterPaths) -> str:
     if state.preview and state.preview.ports:
         lines += _upstream("preview", state.preview)
     lines += _server(state.live_port, "live", state.live, "live")
-    lines += _server(state.preview_port, "preview", state.preview, "idle")
+    lines += _server(state.preview_port, "preview", state.preview, "idle", status=True)
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -61,6 +61,18 @@ def live_color(app: str, env: str) -> str | None:
     return state.live.color if state and state.live else None
 
 
+def request_counter(app: str, env: str) -> tuple[float, int] | None:
+    """The environment's balancer's request counter now, if it runs."""
+    from dockyard.router.counter import read_request_counter
+    from dockyard.router.nginx import NginxRouter
+
+    router = NginxRouter(app, env)
+    state = router.current()
+    if state is None or router.pid() is None:
+        return None
+    return read_request_counter(state.preview_port)
+
+
 def serving(engine: Engine, spec: AppSpec, env: str, service: str) -> list[Serving]:
     """The running replicas of `service` that take traffic (containers, or Swarm tasks)."""
     if engine.config.swarm:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from dockyard import settings
 from dockyard.errors import DockyardError
-from dockyard.scale.facts import readings, serving
+from dockyard.scale.facts import readings, request_counter, serving
 from dockyard.scale.policy import Decision, Inputs, Policy, alarm_history, decide, window_history
 from dockyard.scale.store import ScaleStore
 from dockyard.spec import AppSpec
@@ -101,9 +101,13 @@ class Autoscaler:
             return self._unreachable(spec, env, service, exc.message)
         try:
             running = serving(engine, spec, env, service)
-            samples, problem = self.metrics.samples(app, env, service)
+            samples: list[dict[str, Any]] = []
+            problem = ""
+            if {"cpu", "memory"} & set(policy.metrics):
+                samples, problem = self.metrics.samples(app, env, service)
             cpus = spec.service(service).resources.cpus
-            found = readings(samples, running, policy.metrics, cpus)
+            found = readings(samples, running, [m for m in policy.metrics if m != "requests"], cpus)
+            counters = self._request_counters(app, env, service) if "requests" in policy.metrics else ()
             now = self.clock()
             lookback = max(policy.up_window, policy.down_window)
             history = window_history(self.store.window(app, env, service, lookback, now)) if lookback else ()
@@ -112,7 +116,8 @@ class Autoscaler:
             override = self.store.override(app, env, service)
             decision = decide(policy, Inputs(now, tuple(r.as_policy() for r in running), found, history,
                                              override.replicas if override else None, points, states,
-                                             self.store.last_change(app, env, service) if policy.alarms else None))
+                                             self.store.last_change(app, env, service) if policy.alarms else None,
+                                             counters))
             event_id = self.store.record(app, env, service, decision, problem)
             outcome = problem
             if decision.action != "hold" and apply:
@@ -130,6 +135,13 @@ class Autoscaler:
             return self._unreachable(spec, env, service, exc.message)
         finally:
             engine.close()
+
+    def _request_counters(self, app: str, env: str, service: str) -> tuple[tuple[float, int], ...]:
+        """The balancer's counter as the last decision read it, and now: the policy takes the rate."""
+        now = request_counter(app, env)
+        last = self.store.events(app, env, service, limit=1)
+        earlier = ((last[0]["inputs"].get("inputs") or {}).get("requests") or []) if last else []
+        return tuple((float(at), int(n)) for at, n in [*earlier[-1:], *([now] if now else [])])
 
     def _unreachable(self, spec: AppSpec, env: str, service: str, why: str) -> Evaluated:
         decision = Decision(at=self.clock(), current=0, desired=0, recommendation=0, action="hold",

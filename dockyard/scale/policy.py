@@ -40,7 +40,7 @@ EPSILON = 1e-9  # ceil(2 x 55 / 55) must be 2, not 3 from a rounding error
 class Policy:
     min: int
     max: int
-    targets: tuple[tuple[str, float], ...]  # (metric, target %), metric: cpu | memory
+    targets: tuple[tuple[str, float], ...]  # (metric, target): cpu | memory in %, requests in requests/s per replica
     tolerance: float = 0.1
     period: float = 15.0
     up_window: float = 0.0
@@ -51,8 +51,8 @@ class Policy:
 
     @classmethod
     def from_spec(cls, spec: ScalingSpec) -> Policy:
-        targets = tuple((m, t) for m, t in (("cpu", spec.cpu_target), ("memory", spec.memory_target))
-                        if t is not None)
+        targets = tuple((m, t) for m, t in (("cpu", spec.cpu_target), ("memory", spec.memory_target),
+                                             ("requests", spec.requests_target)) if t is not None)
         alarms = tuple(A.Alarm.from_spec(a, i) for i, a in enumerate(spec.alarms, 1))
         period = min(a.period for a in alarms) if alarms else spec.period  # one datapoint per alarm period
         return cls(min=spec.min, max=spec.max, targets=targets, tolerance=spec.tolerance, period=period,
@@ -97,6 +97,7 @@ class Inputs:
     alarm_points: tuple[tuple[str, float, float | None], ...] = ()  # (alarm, at, datapoint) of earlier ones
     alarm_states: tuple[tuple[str, str], ...] = ()  # (alarm, state) of the last decision
     last_scaled_at: float | None = None  # when a decision last changed the count (for cooldowns)
+    requests: tuple[tuple[float, int], ...] = ()  # (at, total) of the balancer's counter: the last one and now
 
     @property
     def current(self) -> int:
@@ -131,11 +132,23 @@ def inputs_from_record(data: dict[str, Any]) -> Inputs:
                   history=tuple((float(at), int(rec)) for at, rec in data["history"]), override=data["override"],
                   alarm_points=tuple((n, float(at), v) for n, at, v in data.get("alarm_points") or ()),
                   alarm_states=tuple((n, st) for n, st in data.get("alarm_states") or ()),
-                  last_scaled_at=data.get("last_scaled_at"))
+                  last_scaled_at=data.get("last_scaled_at"),
+                  requests=tuple((float(at), int(n)) for at, n in data.get("requests") or ()))
 
 
 def _ceil(value: float) -> int:
     return math.ceil(value - EPSILON)
+
+
+def request_rate(policy: Policy, counters: Sequence[tuple[float, int]]) -> float | None:
+    """Requests per second through the balancer between its last two counter readings; None when
+    there is no earlier reading, it is older than 3 periods, or the counter restarted (nginx did)."""
+    if len(counters) < 2:
+        return None
+    (t0, n0), (t1, n1) = counters[-2], counters[-1]
+    if not 0 < t1 - t0 <= 3 * policy.period or n1 < n0:
+        return None
+    return max(0, n1 - n0 - 1) / (t1 - t0)  # less the one request that read the counter
 
 
 def _metric(policy: Policy, metric: str, target: float, fresh: dict[str, float], names: list[str]
@@ -147,7 +160,8 @@ def _metric(policy: Policy, metric: str, target: float, fresh: dict[str, float],
     missing = [n for n in names if n not in fresh]
     mean = sum(fresh.values()) / len(fresh)
     ratio = mean / target
-    head = f"{metric} {mean:.1f}% of target {target:g}%"
+    unit = " req/s per replica" if metric == "requests" else "%"
+    head = f"{metric} {mean:.1f}{unit} of target {target:g}{unit}"
     if abs(ratio - 1) <= policy.tolerance:
         return current, f"{head}: within the {policy.tolerance:.0%} tolerance"
     if ratio > 1:
@@ -172,8 +186,12 @@ def decide(policy: Policy, inputs: Inputs) -> Decision:
     missing: set[str] = set()
     fresh_by_metric: dict[str, dict[str, float]] = {}
     for metric in policy.metrics:
-        fresh = {r.replica: r.value for r in inputs.readings if r.metric == metric and r.replica in warm
-                 and r.value is not None and now - r.at <= policy.stale_after}
+        if metric == "requests":  # the balancer spreads them over every serving replica, warm or not
+            rate = request_rate(policy, inputs.requests)
+            fresh = {} if rate is None or not names else {n: round(rate / len(names), 3) for n in names}
+        else:
+            fresh = {r.replica: r.value for r in inputs.readings if r.metric == metric and r.replica in warm
+                     and r.value is not None and now - r.at <= policy.stale_after}
         fresh_by_metric[metric] = fresh  # type: ignore[assignment]
         samples[metric] = {n: fresh.get(n) for n in names}
         missing |= {n for n in names if n not in fresh}

@@ -20,6 +20,22 @@ def _mapping(data: dict[str, Any], key: str) -> dict[Any, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _requests_need_balancer(at: Loc, scaling: dict[Any, Any]) -> list[Problem]:
+    """The requests metric is the balancer's counter: only a blue-green environment has one."""
+    why = "requests are counted by the environment's balancer: needs strategy: blue-green with a router"
+    problems: list[Problem] = []
+    for service, rule in scaling.items():
+        if not isinstance(rule, dict):
+            continue
+        if rule.get("requests_target") is not None:
+            problems.append(((*at, "scaling", service, "requests_target"), why))
+        alarms = rule.get("alarms")
+        for index, alarm in enumerate(alarms if isinstance(alarms, list) else []):
+            if isinstance(alarm, dict) and alarm.get("metric") == "requests":
+                problems.append(((*at, "scaling", service, "alarms", index, "metric"), why))
+    return problems
+
+
 def check_references(data: dict[str, Any]) -> list[Problem]:
     """Registries, tests and services named by environments must exist; blue-green needs a router."""
     problems: list[Problem] = []
@@ -43,6 +59,8 @@ def check_references(data: dict[str, Any]) -> list[Problem]:
                     problems.append(
                         ((*at, section, service), unknown_ref("service", service, services, "services"))
                     )
+        if env.get("strategy") != "blue-green":
+            problems += _requests_need_balancer(at, _mapping(env, "scaling"))
         router = env.get("router")
         if env.get("strategy") == "blue-green" and router is None:
             problems.append(((*at, "strategy"), "blue-green needs a router: {live: PORT, preview: PORT}"))

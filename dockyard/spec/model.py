@@ -184,7 +184,7 @@ class AlarmSpec(SpecModel):
     """A threshold alarm with step adjustments (dockyard/scale/alarms.py)."""
 
     name: str | None = None
-    metric: Literal["cpu", "memory"]  # % of the limit, as for the targets
+    metric: Literal["cpu", "memory", "requests"]  # % of the limit as for the targets; requests/s per replica
     statistic: Literal["average", "maximum", "minimum", "sum"] = "average"
     comparison: Literal["above", "below"]
     threshold: Annotated[float, Field(ge=0)]
@@ -219,6 +219,7 @@ class ScalingSpec(SpecModel):
     max: Count = Field(description="the most replicas, e.g. 10")
     cpu_target: Percent | None = None  # % of the service's cpus limit (of one core without a limit)
     memory_target: Percent | None = None  # % of the memory limit
+    requests_target: Annotated[float, Field(gt=0)] | None = None  # requests/s per replica through the balancer
     # Or threshold alarms with step adjustments instead of targets.
     alarms: list[AlarmSpec] = Field(default_factory=list)
     # Target tracking (dockyard/scale/policy.py): evaluated every `period`; a ratio within `tolerance`
@@ -239,11 +240,13 @@ class ScalingSpec(SpecModel):
 
     @model_validator(mode="after")
     def _has_target(self) -> ScalingSpec:
-        targets = self.cpu_target is not None or self.memory_target is not None
+        targets = any(t is not None for t in (self.cpu_target, self.memory_target, self.requests_target))
         if not targets and not self.alarms:
-            raise fail("needs cpu_target or memory_target (a percentage 1..100), or alarms, to scale on")
+            raise fail("needs cpu_target or memory_target (a percentage 1..100), requests_target (requests/s "
+                       "per replica), or alarms, to scale on")
         if targets and self.alarms:
-            raise fail("scales either by targets (cpu_target, memory_target) or by alarms, not both")
+            raise fail("scales either by targets (cpu_target, memory_target, requests_target) or by alarms, "
+                       "not both")
         return self
 
 

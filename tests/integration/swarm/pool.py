@@ -213,8 +213,10 @@ class Pool:
         self._step("remove publish network", lambda: [n.remove() for n in self.main.networks.list(
             names=[PUBLISH_NET]) if n.name == PUBLISH_NET])
         self._step("manager leaves", lambda: self.main.swarm.leave(force=True))
-        self._step("remove config-only network", lambda: [n.remove() for n in self.main.networks.list(
-            names=[PUBLISH_CFG]) if n.name == PUBLISH_CFG])
+        # Leaving the swarm frees the swarm network that uses it a moment later: retry for a while.
+        self._step("remove config-only network", lambda: [
+            wait_for(f"{n.name} free", lambda n=n: self._try_remove(n), 20, 0.5)
+            for n in self.main.networks.list(names=[PUBLISH_CFG]) if n.name == PUBLISH_CFG])
 
         def drop_new_networks() -> None:  # docker_gwbridge, made by swarm mode
             for net in self.main.networks.list():

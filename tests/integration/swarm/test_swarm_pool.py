@@ -141,6 +141,38 @@ def test_rollback_restores_image_and_configuration(swarm_app) -> None:
     assert {r["release"] for r in rows} == {first} and all("GREETING=hello" in page(r["url"]) for r in rows)
 
 
+def test_scaling_a_swarm_service_by_hand_and_through_the_loop(swarm_app, docker_client) -> None:
+    test_app = swarm_app[0]
+    spec = test_app.spec_file.read_text()
+    test_app.write("dockyard.yml", spec.replace("swarm: {engine: swarm, registry: local}",
+                                                "swarm: {engine: swarm, registry: local, "
+                                                "scaling: {web: {min: 2, max: 6, cpu_target: 50}}}"))
+    test_app.commit("scaling on swarm")
+    try:
+        held = json.loads(cli(swarm_app, "scale", "swarm", "web", "9", "--json").stdout)
+        assert (held["current"], held["desired"]) == (4, 6)  # clamped to max
+        assert held["outcome"].startswith(f"service {test_app.name}-swarm-web: 4 -> 6 replicas")
+        rows = ps(swarm_app)
+        assert [r["health"] for r in rows] == ["healthy"] * 6 and len({r["release"] for r in rows}) == 1
+        assert all("GREETING=hello" in page(r["url"]) for r in rows)  # the live release, on both nodes
+        # The loop reads the Swarm tasks; it keeps the override, and with the override gone and no
+        # agent answering it holds: no samples never shrink.
+        once = json.loads(cli(swarm_app, "autoscale", "run", "--once", "--json", "--agent",
+                              "http://127.0.0.1:9").stdout)
+        assert [(e["action"], e["current"], e["desired"], e["reason"]) for e in once] == [
+            ("hold", 6, 6, "manual override 9; clamped to max 6")]
+        cli(swarm_app, "scale", "swarm", "web", "--clear")
+        once = json.loads(cli(swarm_app, "autoscale", "run", "--once", "--json", "--agent",
+                              "http://127.0.0.1:9").stdout)
+        assert [(e["action"], e["current"], e["desired"]) for e in once] == [("hold", 6, 6)]
+        back = json.loads(cli(swarm_app, "scale", "swarm", "web", "4", "--json").stdout)
+        assert (back["current"], back["desired"]) == (6, 4) and len(ps(swarm_app)) == 4
+    finally:
+        cli(swarm_app, "scale", "swarm", "web", "--clear", ok=False)
+        test_app.write("dockyard.yml", spec)
+        test_app.commit("no scaling")
+
+
 def test_draining_a_node_moves_its_tasks_and_keeps_serving(swarm_app, swarm_pool: Pool, docker_client) -> None:
     test_app = swarm_app[0]
     assert tasks_by_node(docker_client, test_app).get(swarm_pool.worker_id)

@@ -61,6 +61,9 @@ http {
     }
     server {
         listen 127.0.0.1:8001;
+        location = /.dockyard/nginx-status {
+            stub_status;
+        }
         location / {
             proxy_pass http://preview;
             add_header X-Dockyard-Color blue always;
@@ -82,6 +85,9 @@ def test_no_colour_answers_503_and_has_no_upstream() -> None:
     }
     server {
         listen 127.0.0.1:8001;
+        location = /.dockyard/nginx-status {
+            stub_status;
+        }
         location / {
             return 503 "no idle colour\\n";
         }

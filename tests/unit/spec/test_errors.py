@@ -220,7 +220,8 @@ def test_alarm_mistakes() -> None:
         "dockyard.yml:13: environments.dev.scaling.web.alarms[2]: steps must all add or all remove replicas; "
         "use one alarm for each direction",
         "dockyard.yml:14: environments.dev.scaling.web.alarms[3]: steps overlap: 0..30 and 20..",
-        "dockyard.yml:15: environments.dev.scaling.web.alarms[4].metric: must be 'cpu' or 'memory', got 'disk'",
+        "dockyard.yml:15: environments.dev.scaling.web.alarms[4].metric: must be 'cpu', 'memory' or 'requests', "
+        "got 'disk'",
         "dockyard.yml:15: environments.dev.scaling.web.alarms[4].steps[0].change: must add (> 0) or remove (< 0) "
         "replicas, got 0",
     ]
@@ -231,5 +232,5 @@ def test_targets_and_alarms_exclude_each_other() -> None:
         "dev: {}", "dev: {scaling: {web: {min: 1, max: 2, cpu_target: 50, alarms: [{metric: cpu, comparison: above,"
                    " threshold: 70, steps: [{change: 1}]}]}}}")
     assert problems(text) == [
-        "dockyard.yml:5: environments.dev.scaling.web: scales either by targets (cpu_target, memory_target) or "
-        "by alarms, not both"]
+        "dockyard.yml:5: environments.dev.scaling.web: scales either by targets (cpu_target, memory_target, "
+        "requests_target) or by alarms, not both"]
