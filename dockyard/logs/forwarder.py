@@ -52,6 +52,11 @@ class ForwarderConfig:
     turn_bytes: int = 8 << 20  # read at most this much per turn before writing (spool or store)
     scan_interval: float = 1.0
     refresh_interval: float = 0.2
+    # A container that wrote nothing for `idle_after` s is polled and its rotation chain re-scanned
+    # less often (files only rotate while being written): 100 idle containers cost little.
+    idle_after: float = 2.0
+    idle_read_interval: float = 0.5
+    idle_refresh_interval: float = 1.0
     synchronous: str = "NORMAL"
     direct: bool = True  # the store as the only sink: write into it directly, no spool
     backoff: Backoff = field(default_factory=Backoff)
@@ -151,7 +156,7 @@ class Forwarder:
 
     def _read_loop(self, stop: threading.Event) -> None:
         self._report_vanished()
-        next_scan = next_refresh = 0.0
+        next_scan = next_refresh = next_idle_refresh = next_idle_read = 0.0
         while not stop.is_set():
             now = time.monotonic()
             if now >= next_scan or self.wake.is_set():
@@ -159,10 +164,15 @@ class Forwarder:
                 self._scan()
                 next_scan = now + self.config.scan_interval
             if now >= next_refresh:
+                # While a turn is held (store locked, spool full) nothing is read, so nothing looks
+                # busy, but the containers go on writing and rotating: re-scan every chain then.
+                everyone = now >= next_idle_refresh or self._held is not None or self.journal.full
                 for followed in self.followed.values():
-                    if followed.tailer:
+                    if followed.tailer and (everyone or self._busy(followed.tailer, now)):
                         followed.tailer.refresh()
                 next_refresh = now + self.config.refresh_interval
+                if now >= next_idle_refresh:
+                    next_idle_refresh = now + self.config.idle_refresh_interval
             self._update_gauges()
             if self._held is not None:  # the store was locked: retry that turn, read nothing more
                 if now >= self._retry_at:
@@ -180,16 +190,23 @@ class Forwarder:
             if self._paused:
                 self._paused = False
                 self.metrics.set("spool_full", 0)
-            if not self._read_turn(stop):
+            idle_too = now >= next_idle_read
+            if idle_too:
+                next_idle_read = now + self.config.idle_read_interval
+            if not self._read_turn(stop, idle_too):
                 stop.wait(0.05)
 
-    def _read_turn(self, stop: threading.Event) -> bool:
+    def _busy(self, tailer: Tailer, now: float) -> bool:
+        return now - tailer.last_data < self.config.idle_after
+
+    def _read_turn(self, stop: threading.Event, idle_too: bool = True) -> bool:
         appends: list[Append] = []
         forget: list[str] = []
         total = 0
+        now = time.monotonic()
         for cid, followed in list(self.followed.items()):
             tailer = followed.tailer
-            if tailer is None:
+            if tailer is None or not (idle_too or self._busy(tailer, now)):
                 continue
             taken = 0
             while taken < self.config.turn_bytes // 4 and total < self.config.turn_bytes:

@@ -10,11 +10,12 @@ successor has been seen, reading the old file to EOF gets all of it.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.logs.files import ChainEntry, fingerprint, scan_chain
+from dockyard.logs.files import ChainEntry, fingerprint, log_name, scan_chain
 from dockyard.logs.jsonfile import Joiner, Line
 
 READ_SIZE = 1 << 20
@@ -66,6 +67,7 @@ class Tailer:
         self.removed = False
         self.at_eof = False
         self.read_size = READ_SIZE
+        self.last_data = time.monotonic()  # when read() last returned lines: how busy the container is
         self._open_initial(start)
 
     # ---------------------------------------------------------------- opening
@@ -114,6 +116,12 @@ class Tailer:
 
     def refresh(self) -> None:
         """Notice new files (rotation) and a removed container. Call before read()."""
+        if self.files:
+            try:
+                if os.stat(self.dir / log_name(self.cid)).st_ino == self.files[-1].ino:
+                    return  # the live file is still the newest one we hold open: nothing rotated
+            except FileNotFoundError:
+                pass  # rotating right now, or the container is gone: the full scan tells
         chain = scan_chain(self.dir, self.cid)
         if chain is None:
             self.removed = True
@@ -164,6 +172,7 @@ class Tailer:
             if chunk.consumed:
                 f.offset += chunk.consumed
                 self.at_eof = False
+                self.last_data = time.monotonic()
                 return Read(f.key, chunk.lines, self.position(), chunk.consumed, chunk.bad)
             if len(self.files) > 1:
                 if data:
