@@ -5,7 +5,8 @@
 Starts N small labelled busybox containers, then times one full sweep by the agent's readers
 and one sequential sweep through the Docker stats API (stream=False, one-shot), and runs the
 real agent (`python -m dockyard.monitor agent`) sampling all N every second for --seconds to
-read its CPU share and resident memory. Prints ratios; removes every container it made.
+read its CPU share and resident memory: once for metrics only (--no-logs), once with its log
+forwarder following the same containers (the default). Prints ratios; removes every container it made.
 Targets (issue 5): sweep <= 20 ms CPU, >= 1000x cheaper than the stats API, agent < 2 % of one
 core at 1 s sampling and < 100 MB resident.
 """
@@ -56,6 +57,39 @@ def cleanup(client: docker.DockerClient) -> int:
     return len(gone)
 
 
+def agent_share(seconds: float, logs: bool) -> tuple[float, float, float, int]:
+    """Run the real agent on the N containers; (CPU % of one core, MB resident, seconds, containers seen)."""
+    port = free_port()
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "dockyard.monitor", "agent", "--listen", f"127.0.0.1:{port}",
+         "--interval", "1", "--label", f"{LABEL}={VALUE}", "--probe-interval", "10",
+         *([] if logs else ["--no-logs"])],
+        cwd=ROOT, env={**os.environ, "DOCKYARD_HOME": f"/tmp/dockyard-bench-{os.getpid()}"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/stats", timeout=2).json()["sweeps"] >= 3:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or agent.poll() is not None:
+                raise SystemExit("the agent did not start")
+            time.sleep(0.2)
+        cpu0, w0 = process_cpu_seconds(agent.pid), time.monotonic()
+        time.sleep(seconds)
+        cpu1, w1 = process_cpu_seconds(agent.pid), time.monotonic()
+        data = httpx.get(f"http://127.0.0.1:{port}/api/stats", timeout=5).json()
+        return (cpu1 - cpu0) / (w1 - w0) * 100, rss_mb(agent.pid), w1 - w0, len(data["samples"])
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        try:
+            agent.wait(10)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--containers", type=int, default=100)
@@ -67,7 +101,6 @@ def main() -> int:
     seconds = max(5.0, min(args.seconds, 300.0))
     client = docker.from_env(timeout=120)
     cleanup(client)
-    agent: subprocess.Popen[bytes] | None = None
     try:
         t0 = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
@@ -103,28 +136,7 @@ def main() -> int:
         api_wall = (time.perf_counter() - w0) * len(items) / len(targets)
         note = "" if len(targets) == len(items) else f" (timed on {len(targets)}, scaled)"
 
-        port = free_port()
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "dockyard.monitor", "agent", "--listen", f"127.0.0.1:{port}",
-             "--interval", "1", "--label", f"{LABEL}={VALUE}", "--probe-interval", "10"],
-            cwd=ROOT, env={**os.environ, "DOCKYARD_HOME": f"/tmp/dockyard-bench-{os.getpid()}"},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/stats", timeout=2).json()["sweeps"] >= 3:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or agent.poll() is not None:
-                raise SystemExit("the agent did not start")
-            time.sleep(0.2)
-        cpu0, w0 = process_cpu_seconds(agent.pid), time.monotonic()
-        time.sleep(seconds)
-        cpu1, w1 = process_cpu_seconds(agent.pid), time.monotonic()
-        data = httpx.get(f"http://127.0.0.1:{port}/api/stats", timeout=5).json()
-        rss = rss_mb(agent.pid)
-        share = (cpu1 - cpu0) / (w1 - w0) * 100
+        shares = [agent_share(seconds, logs) for logs in (False, True)]
 
         print(f"containers: {n}   cgroup driver: {collector.driver}   cgroup v{collector.layout.version}")
         print(f"agent sweep (warm, median of 20): {sweep_cpu * 1000:.2f} ms CPU, {sweep_wall * 1000:.2f} ms wall"
@@ -133,15 +145,11 @@ def main() -> int:
         print(f"docker stats API sweep (one-shot, sequential): {api_wall:.2f} s wall{note}")
         print(f"ratio stats API / agent sweep: {api_wall / sweep_wall:,.0f}x (wall)   "
               f"[target >= 1000x]")
-        print(f"agent process over {w1 - w0:.0f} s at 1 s sampling of {len(data['samples'])} containers: "
-              f"{share:.2f} % of one core, {rss:.1f} MB resident   [targets < 2 %, < 100 MB]")
+        for (share, rss, window, seen), logs in zip(shares, (False, True), strict=True):
+            what = "with its log forwarder following them too" if logs else "metrics only (--no-logs)"
+            print(f"agent process over {window:.0f} s at 1 s sampling of {seen} containers, {what}: "
+                  f"{share:.2f} % of one core, {rss:.1f} MB resident   [targets < 2 %, < 100 MB]")
     finally:
-        if agent is not None:
-            agent.send_signal(signal.SIGTERM)
-            try:
-                agent.wait(10)
-            except subprocess.TimeoutExpired:
-                agent.kill()
         print(f"removed {cleanup(client)} containers")
     return 0
 

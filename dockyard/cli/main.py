@@ -6,22 +6,15 @@ never a traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
 
-from dockyard.cli import (
-    bluegreen_cmds,
-    logs_cmds,
-    monitor_cmds,
-    ops_cmds,
-    pipeline_cmds,
-    release_cmds,
-    site_cmds,
-    swarm_cmds,
-)
 from dockyard.cli.common import err_console, options
 
 app = typer.Typer(
@@ -41,53 +34,76 @@ def _global(
     options.spec_file = spec_file
 
 
-app.command()(ops_cmds.init)
-app.command()(release_cmds.build)
-app.command()(release_cmds.deploy)
-app.command()(release_cmds.promote)
-app.command()(release_cmds.rollback)
-app.command()(release_cmds.releases)
-app.command()(bluegreen_cmds.status)
-app.command()(ops_cmds.ps)
-app.command()(swarm_cmds.nodes)
-app.command("exec")(ops_cmds.exec_)
-app.command()(site_cmds.doctor)
-monitor_cmds.register(app)  # agent, stats, events
-app.command()(logs_cmds.logs)
-app.add_typer(logs_cmds.forwarder_app, name="forwarder")
-app.add_typer(site_cmds.engine_app, name="engine")
-app.add_typer(pipeline_cmds.pipeline_app, name="pipeline")
-app.add_typer(pipeline_cmds.hook_app, name="hook")
-app.add_typer(pipeline_cmds.app_app, name="app")
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"dockyard.cli.{name}")
 
 
-def _register_server() -> None:
-    from dockyard.cli import server_cmds
-
-    app.command()(server_cmds.server)
-    app.add_typer(server_cmds.token_app, name="token")
-
-
-_register_server()
+def _commands(module: str, *functions: str, name: str | None = None) -> Callable[[], None]:
+    def add() -> None:
+        for function in functions:
+            app.command(name)(getattr(_module(module), function))
+    return add
 
 
-def _register_config() -> None:
-    from dockyard.cli.config_cmds import config_app, secret_app
-
-    app.add_typer(config_app, name="config")
-    app.add_typer(secret_app, name="secret")
-
-
-_register_config()
+def _group(module: str, attr: str, name: str) -> Callable[[], None]:
+    def add() -> None:
+        app.add_typer(getattr(_module(module), attr), name=name)
+    return add
 
 
-def _register_scale() -> None:
-    from dockyard.cli import scale_cmds
+def _registered(module: str) -> Callable[[], None]:
+    def add() -> None:
+        _module(module).register(app)
+    return add
 
-    scale_cmds.register(app)  # scale, autoscale run|status|events|enable|disable
+
+# Each command's module is imported only when that command runs (all of them for --help): a
+# `dockyard rollback` does not pay for the server, the pipelines or the log search. Help order.
+REGISTRY: list[tuple[tuple[str, ...], list[Callable[[], None]]]] = [
+    (("init",), [_commands("ops_cmds", "init")]),
+    (("build", "deploy", "promote", "rollback", "releases"),
+     [_commands("release_cmds", "build", "deploy", "promote", "rollback", "releases")]),
+    (("status",), [_commands("bluegreen_cmds", "status")]),
+    (("ps",), [_commands("ops_cmds", "ps")]),
+    (("nodes",), [_commands("swarm_cmds", "nodes")]),
+    (("exec",), [_commands("ops_cmds", "exec_", name="exec")]),
+    (("doctor",), [_commands("site_cmds", "doctor")]),
+    (("agent", "stats", "events"), [_registered("monitor_cmds")]),
+    (("logs",), [_commands("logs_cmds", "logs")]),
+    (("forwarder",), [_group("logs_cmds", "forwarder_app", "forwarder")]),
+    (("engine",), [_group("site_cmds", "engine_app", "engine")]),
+    (("pipeline",), [_group("pipeline_cmds", "pipeline_app", "pipeline")]),
+    (("hook",), [_group("pipeline_cmds", "hook_app", "hook")]),
+    (("app",), [_group("pipeline_cmds", "app_app", "app")]),
+    (("server", "token"), [_commands("server_cmds", "server"), _group("server_cmds", "token_app", "token")]),
+    (("config", "secret"), [_group("config_cmds", "config_app", "config"),
+                            _group("config_cmds", "secret_app", "secret")]),
+    (("scale", "autoscale"), [_registered("scale_cmds")]),  # scale, autoscale run|status|events|...
+]
+NAMES = {name for names, _ in REGISTRY for name in names}
 
 
-_register_scale()
+def command_named(argv: list[str]) -> str | None:
+    """The command on the command line (after the global --file option); None for --help and the like."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-f", "--file"):
+            next(args, None)
+        elif arg.startswith("--file="):
+            continue
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg if arg in NAMES else None
+    return None
+
+
+def register(argv: list[str]) -> None:
+    wanted = command_named(argv)
+    for names, adders in REGISTRY:
+        if wanted is None or wanted in names:
+            for add in adders:
+                add()
 
 
 def main() -> None:
@@ -95,6 +111,7 @@ def main() -> None:
 
     from dockyard.errors import DockyardError
 
+    register(sys.argv[1:])
     try:
         app()
     except DockyardError as exc:

@@ -1,0 +1,35 @@
+"""The command line imports only the module of the command it runs, and every command for --help."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from dockyard.cli.main import NAMES, REGISTRY, command_named
+
+
+def test_the_command_is_found_after_the_global_option() -> None:
+    assert command_named(["rollback", "production"]) == "rollback"
+    assert command_named(["-f", "other.yml", "config", "ls", "testing"]) == "config"
+    assert command_named(["--file=other.yml", "autoscale", "status"]) == "autoscale"
+    assert command_named(["--help"]) is None and command_named([]) is None
+    assert command_named(["rollbak", "production"]) is None  # unknown: all of them, for the suggestion
+
+
+def test_every_command_has_one_place() -> None:
+    names = [name for group, _ in REGISTRY for name in group]
+    assert len(names) == len(set(names)) == len(NAMES)
+
+
+def run(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_a_rollback_loads_neither_the_server_nor_the_pipelines() -> None:
+    code = ("import sys; from dockyard.cli.main import app, register; register({argv}); "
+            "import typer.main; names = sorted(c.name for c in typer.main.get_command(app).commands.values()); "
+            "print(names, 'dockyard.cli.server_cmds' in sys.modules, 'dockyard.cli.pipeline_cmds' in sys.modules)")
+    assert run(code.format(argv=["rollback", "production"])) == (
+        "['build', 'deploy', 'promote', 'releases', 'rollback'] False False")
+    everything = run(code.format(argv=["--help"]))
+    assert everything.endswith("True True") and "'autoscale'" in everything and "'token'" in everything
