@@ -6,7 +6,8 @@ call `decide` and compare exact decisions.
 The rule, as Kubernetes' HPA computes it:
 
 - per metric, the utilisation of each replica is a % of its limit (cpu: of its `cpus`, or of one
-  core without a limit; memory: of its memory limit); the recommendation is
+  core without a limit; memory: of its memory limit), or for `requests` the balancer's request rate
+  divided by the serving replicas (`request_rate`); the recommendation is
   ceil(replicas x mean utilisation / target), or the current count when mean/target is within
   `tolerance` of 1. With several targets the largest recommendation wins.
 - missing data never shrinks: a replica without a fresh sample (the agent is down, the sample is

@@ -15,31 +15,17 @@ import pytest
 
 from dockyard.scale.policy import Policy, decide, inputs_from_record
 from dockyard.spec import load_spec
-from tests.conftest import run_cli
-from tests.integration.bluegreen.helpers import cleanup
 from tests.integration.bluegreen.load import Load, failures, non_2xx
-from tests.integration.scale.helpers import Processes, make_scale_app, serving_count, wait_for_count
+from tests.integration.scale.helpers import ok, scale_app_running, serving_count, wait_for_count
 
 pytestmark = pytest.mark.e2e
-
-
-def ok(*args: str) -> str:
-    result = run_cli(*args)
-    assert result.returncode == 0, f"dockyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
 
 
 @pytest.fixture
 def scaled(tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerClient,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple]:
-    app, live = make_scale_app(tmp_path)
-    monkeypatch.chdir(app.path)
-    procs = Processes(tmp_path / "logs")
-    try:
-        yield app, live, procs
-    finally:
-        procs.stop_all()
-        cleanup(docker_client, app, dockyard_env)
+    with scale_app_running(tmp_path, dockyard_env, docker_client, monkeypatch) as running:
+        yield running
 
 
 def events(holds: bool = True) -> list[dict]:

@@ -9,13 +9,18 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import docker
 import httpx
+import pytest
 
 from tests.apps import TestApp, make_app
-from tests.integration.bluegreen.helpers import free_port
+from tests.conftest import run_cli
+from tests.integration.bluegreen.helpers import cleanup, free_port
 
 # A bounded busy loop: about 15 ms of one core per request (a few times that under the cpus limit).
 BURN_CGI = """\
@@ -136,3 +141,24 @@ def wait_for_count(app: TestApp, want: int, timeout: float, seen: list[int] | No
             return time.monotonic() - start
         time.sleep(0.25)
     raise AssertionError(f"{want} replicas did not serve within {timeout:g}s (last {seen[-5:] if seen else '?'})")
+
+
+def ok(*args: str) -> str:
+    """`dockyard ARGS` in the current folder; its stdout, or a failed assertion with its output."""
+    result = run_cli(*args)
+    assert result.returncode == 0, f"dockyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@contextmanager
+def scale_app_running(tmp_path: Path, home: Path, client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch,
+                      **spec: str) -> Iterator[tuple[TestApp, int, Processes]]:
+    """A scale app as the current folder, with the processes a test starts; all removed afterwards."""
+    app, live = make_scale_app(tmp_path, **spec)
+    monkeypatch.chdir(app.path)
+    procs = Processes(tmp_path / "logs")
+    try:
+        yield app, live, procs
+    finally:
+        procs.stop_all()
+        cleanup(client, app, home)

@@ -15,10 +15,8 @@ import pytest
 
 from dockyard.scale.policy import Policy, decide, inputs_from_record
 from dockyard.spec import load_spec
-from tests.conftest import run_cli
-from tests.integration.bluegreen.helpers import cleanup
 from tests.integration.bluegreen.load import Load, failures, non_2xx
-from tests.integration.scale.helpers import Processes, make_scale_app, serving_count, wait_for_count
+from tests.integration.scale.helpers import ok, scale_app_running, serving_count, wait_for_count
 
 pytestmark = pytest.mark.integration
 
@@ -29,23 +27,11 @@ ALARMS = ("{min: 1, max: 3, alarms: ["
           " evaluation_periods: 3, steps: [{change: -1}], cooldown: 5s}]}")
 
 
-def ok(*args: str) -> str:
-    result = run_cli(*args)
-    assert result.returncode == 0, f"dockyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
 @pytest.fixture
 def alarmed(tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerClient,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple]:
-    app, live = make_scale_app(tmp_path, scaling=ALARMS)
-    monkeypatch.chdir(app.path)
-    procs = Processes(tmp_path / "logs")
-    try:
-        yield app, live, procs
-    finally:
-        procs.stop_all()
-        cleanup(docker_client, app, dockyard_env)
+    with scale_app_running(tmp_path, dockyard_env, docker_client, monkeypatch, scaling=ALARMS) as running:
+        yield running
 
 
 def test_alarms_scale_out_by_their_steps_and_back_in_after_cooldowns(alarmed) -> None:

@@ -15,33 +15,19 @@ import pytest
 
 from dockyard.scale.policy import Policy, decide, inputs_from_record
 from dockyard.spec import load_spec
-from tests.conftest import run_cli
-from tests.integration.bluegreen.helpers import cleanup
 from tests.integration.bluegreen.load import Load, failures, non_2xx
-from tests.integration.scale.helpers import Processes, make_scale_app, wait_for_count
+from tests.integration.scale.helpers import ok, scale_app_running, wait_for_count
 
 pytestmark = pytest.mark.integration
 
 SCALING = "{min: 1, max: 3, requests_target: 10, period: 2s, scale_down_window: 6s}"
 
 
-def ok(*args: str) -> str:
-    result = run_cli(*args)
-    assert result.returncode == 0, f"dockyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
 @pytest.fixture
 def by_requests(tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerClient,
                 monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple]:
-    app, live = make_scale_app(tmp_path, scaling=SCALING)
-    monkeypatch.chdir(app.path)
-    procs = Processes(tmp_path / "logs")
-    try:
-        yield app, live, procs
-    finally:
-        procs.stop_all()
-        cleanup(docker_client, app, dockyard_env)
+    with scale_app_running(tmp_path, dockyard_env, docker_client, monkeypatch, scaling=SCALING) as running:
+        yield running
 
 
 def test_scale_on_requests_through_the_balancer(by_requests) -> None:
