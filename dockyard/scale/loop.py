@@ -109,10 +109,13 @@ class Autoscaler:
             found = readings(samples, running, [m for m in policy.metrics if m != "requests"], cpus)
             counters = self._request_counters(app, env, service) if "requests" in policy.metrics else ()
             now = self.clock()
-            lookback = max(policy.up_window, policy.down_window)
-            history = window_history(self.store.window(app, env, service, lookback, now)) if lookback else ()
-            points, states = alarm_history(self.store.window(app, env, service, policy.alarm_lookback, now)
-                                           if policy.alarms else [])
+            # One read of the past decisions, then each window takes its own span of it.
+            windows = max(policy.up_window, policy.down_window)
+            lookback = max(windows, policy.alarm_lookback)
+            past = self.store.window(app, env, service, lookback, now) if lookback else []
+            history = window_history([e for e in past if e["at"] >= now - windows]) if windows else ()
+            points, states = alarm_history([e for e in past if e["at"] >= now - policy.alarm_lookback]
+                                           ) if policy.alarms else ((), ())
             override = self.store.override(app, env, service)
             decision = decide(policy, Inputs(now, tuple(r.as_policy() for r in running), found, history,
                                              override.replicas if override else None, points, states,
