@@ -3,8 +3,8 @@
 The same image, the same load (4 client threads on one 127.0.0.1 port, every request recorded),
 the same number of releases. Printed for both: requests, failed requests, non-2xx answers, and the
 switch time from the decision to switch to the first response from the new release (p50, p99).
-Then the rollback time: in-process and through the `dockyard rollback` command (process start to
-the first response from the restored release).
+Then the rollback time: in-process, and through the `dockyard rollback` command (process start to
+the first response from the restored release), run on its own and forwarded to a running server.
 
     .venv/bin/python bench/bluegreen.py [--switches 10]
 """
@@ -17,9 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import docker
+import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -49,7 +52,8 @@ def line(name: str, hits: list, times: list[float]) -> str:
             f"switch p50 {pct(times, 0.5) * 1000:7.1f} ms  p99 {pct(times, 0.99) * 1000:7.1f} ms")
 
 
-def blue_green(app_path: Path, live: int, switches: int) -> tuple[list, list[float], list[float], list[float]]:
+def blue_green(app_path: Path, live: int, switches: int, server: dict[str, str]
+               ) -> tuple[list, list[float], list[float], list[float], list[float]]:
     from dockyard.config.service import open_config_service
     from dockyard.deploy.deployer import Deployer
     from dockyard.deploy.promote import rollback
@@ -67,7 +71,7 @@ def blue_green(app_path: Path, live: int, switches: int) -> tuple[list, list[flo
     config.set("production", deployer.spec.app, {"GREETING": "bench-0"}, "bench")
     deployer.deploy("production")
     load = Load(f"http://127.0.0.1:{live}/cgi-bin/release", max_seconds=300).start()
-    switch_times, rollback_times, cli_times = [], [], []
+    switch_times, rollback_times, cli_times, server_times = [], [], [], []
     try:
         time.sleep(0.5)
         for n in range(1, switches + 1):
@@ -78,16 +82,51 @@ def blue_green(app_path: Path, live: int, switches: int) -> tuple[list, list[flo
             start = time.monotonic()
             outcome = rollback(deployer, "production")
             rollback_times.append(wait_for(load, outcome.release_id, start))
-            start = time.monotonic()
-            subprocess.Popen([DOCKYARD, "rollback", "production"], cwd=app_path, stdout=subprocess.DEVNULL)
-            target = next(r for r in deployer.db.releases(deployer.spec.app, "production")
-                          if r.status == "superseded" and r.release_id != outcome.release_id)
-            cli_times.append(wait_for(load, target.release_id, start))
-            time.sleep(1.0)  # let the command finish recording before the next rollback
+            command_rollback(deployer, app_path, load, cli_times, {})
+            command_rollback(deployer, app_path, load, server_times, server)
         time.sleep(0.3)
     finally:
         hits = load.stop()
-    return hits, switch_times, rollback_times, cli_times
+    return hits, switch_times, rollback_times, cli_times, server_times
+
+
+def command_rollback(deployer, app_path: Path, load: Load, times: list[float], extra_env: dict[str, str]) -> None:
+    """`dockyard rollback production` in a new process: the time from its start to the first answer
+    from the release it restores."""
+    live = deployer.db.live_release(deployer.spec.app, "production")
+    target = next(r for r in deployer.db.releases(deployer.spec.app, "production")
+                  if r.status == "superseded" and r.release_id != live.release_id)
+    start = time.monotonic()
+    proc = subprocess.Popen([DOCKYARD, "rollback", "production"], cwd=app_path, stdout=subprocess.DEVNULL,
+                            env={**os.environ, **extra_env})
+    times.append(wait_for(load, target.release_id, start))
+    if proc.wait(30) != 0:
+        raise SystemExit(f"bench: dockyard rollback exited {proc.returncode}")
+
+
+@contextmanager
+def running_server(root: Path) -> Iterator[dict[str, str]]:
+    """A `dockyard server` on a free port, and the environment that forwards rollbacks to it."""
+    port = free_port()
+    token_file = root / "token"
+    token_file.write_text(subprocess.run([DOCKYARD, "token", "create", "--name", "bench"], check=True,
+                                         capture_output=True, text=True).stdout)
+    with (root / "server.log").open("wb") as log:
+        proc = subprocess.Popen([DOCKYARD, "server", "--listen", f"127.0.0.1:{port}"], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit("bench: dockyard server did not start; see " + str(root / "server.log")) from None
+                time.sleep(0.1)
+        yield {"DOCKYARD_SERVER": f"http://127.0.0.1:{port}", "DOCKYARD_TOKEN_FILE": str(token_file)}
+    finally:
+        proc.terminate()
+        proc.wait(20)
 
 
 def naive(client: docker.DockerClient, image: str, label: str, switches: int) -> tuple[list, list[float]]:
@@ -132,7 +171,9 @@ def main() -> None:
         label = f"bench-{app.name}"
         try:
             subprocess.run([DOCKYARD, "build"], cwd=app.path, check=True, capture_output=True)
-            bg_hits, bg_times, rb_times, cli_times = blue_green(app.path, live, args.switches)
+            with running_server(root) as server:
+                bg_hits, bg_times, rb_times, cli_times, server_times = blue_green(app.path, live, args.switches,
+                                                                                  server)
             image = client.containers.list(filters={"label": f"dockyard.app={app.name}"})[0].attrs["Config"]["Image"]
             naive_hits, naive_times = naive(client, image, label, args.switches)
         finally:
@@ -147,6 +188,8 @@ def main() -> None:
     print(f"  rollback in-process      {', '.join(f'{t * 1000:.0f}' for t in rb_times)} ms (decision -> first answer)")
     print(f"  rollback command         {', '.join(f'{t * 1000:.0f}' for t in cli_times)} ms "
           "(process start -> first answer)")
+    print(f"  rollback command, server {', '.join(f'{t * 1000:.0f}' for t in server_times)} ms "
+          "(the same, forwarded to a running `dockyard server` by DOCKYARD_SERVER)")
     print("  targets: 0 failed; switch p99 < 1000 ms; rollback < 1000 ms")
 
 

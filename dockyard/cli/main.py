@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from dockyard.cli.argv import split_global
 from dockyard.cli.common import err_console, options
 
 app = typer.Typer(
@@ -85,17 +86,8 @@ NAMES = {name for names, _ in REGISTRY for name in names}
 
 def command_named(argv: list[str]) -> str | None:
     """The command on the command line (after the global --file option); None for --help and the like."""
-    args = iter(argv)
-    for arg in args:
-        if arg in ("-f", "--file"):
-            next(args, None)
-        elif arg.startswith("--file="):
-            continue
-        elif arg.startswith("-"):
-            return None
-        else:
-            return arg if arg in NAMES else None
-    return None
+    _, rest = split_global(argv)
+    return rest[0] if rest and rest[0] in NAMES else None
 
 
 def register(argv: list[str]) -> None:

@@ -23,11 +23,7 @@ def _deployer(quiet: bool = False):
 
 def _print_outcome(outcome, as_json: bool) -> None:
     if as_json:
-        data = asdict(outcome)
-        data["actions"] = [{"kind": a.kind.value, "service": a.service, "replica": a.replica,
-                            "reason": a.reason, "container": a.container.name if a.container else None}
-                           for a in outcome.actions]
-        print_json(data)
+        print_json(outcome.as_json())
         return
     if outcome.dry_run:
         say(f"plan for {outcome.app}/{outcome.env} -> release {outcome.release_id} (dry run, nothing changed):")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING
 
 from dockyard.errors import SecretKeyError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 MASK = "***"
 _MAKE_KEY = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
@@ -28,6 +30,8 @@ def key_file_path() -> Path:
 
 
 def _fernet(raw: bytes | str, source: str) -> Fernet:
+    from cryptography.fernet import Fernet  # 60 ms of import: only commands that touch secrets pay it
+
     try:
         return Fernet(raw.strip())
     except (ValueError, TypeError):
@@ -38,6 +42,8 @@ def _fernet(raw: bytes | str, source: str) -> Fernet:
 
 
 def _create_key_file(path: Path) -> bytes:
+    from cryptography.fernet import Fernet
+
     key = Fernet.generate_key()
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -97,6 +103,8 @@ class SecretBox:
         return self._load(create=True).encrypt(plaintext.encode()).decode()
 
     def decrypt(self, token: str, what: str = "a secret") -> str:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._load(create=False).decrypt(token.encode()).decode()
         except InvalidToken:

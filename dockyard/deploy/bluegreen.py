@@ -160,7 +160,7 @@ class BlueGreen:
     def _record(self, status: str, note: str) -> None:
         r = self.release
         self.deployer.db.add_release(self.spec.app, self.env, r.release_id, r.image, r.commit, r.config_revision,
-                                     status, _author(), note)
+                                     status, self.deployer.author, note)
 
 
 def spec_health(spec: AppSpec) -> dict[str, HealthCheck]:
@@ -178,12 +178,6 @@ def check_health(replicas: list[Replica], health: dict[str, HealthCheck]) -> Non
             ok, reason = probe_once(replica.port, health.get(replica.service, HealthCheck(path=None)), client)
             if not ok:
                 raise HealthCheckFailed(f"{replica.name} is not healthy: {reason}")
-
-
-def _author() -> str:
-    from dockyard.deploy.deployer import author
-
-    return author()
 
 
 def switch_back(deployer: Deployer, env: str, previous: StoredRelease, note: str) -> DeployOutcome | None:
@@ -213,7 +207,7 @@ def switch_back(deployer: Deployer, env: str, previous: StoredRelease, note: str
             deployer.report(f"live listener {url(board.state.live_port)} -> {idle} (release {previous.release_id}) "
                             f"in {seconds * 1000:.0f} ms; no container was started")
             deployer.db.add_release(spec.app, env, previous.release_id, previous.image, previous.commit_sha,
-                                    previous.config_revision, "live", _author(), note)
+                                    previous.config_revision, "live", deployer.author, note)
             step = BGStep(Step.SWITCH, idle, f"rollback: live traffic {old} -> {idle}")
             outcome = DeployOutcome(spec.app, env, previous.release_id, previous.image, previous.commit_sha,
                                     previous.config_revision, [step])

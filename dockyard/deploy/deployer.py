@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import docker.errors
@@ -48,6 +48,13 @@ class DeployOutcome:
     @property
     def changed(self) -> bool:
         return not all(a.kind in ("keep", "noop") for a in self.actions)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["actions"] = [{"kind": a.kind.value, "service": a.service, "replica": a.replica,
+                            "reason": a.reason, "container": a.container.name if a.container else None}
+                           for a in self.actions]
+        return data
 
 
 def author() -> str:
@@ -102,6 +109,11 @@ class Deployer:
         self.db = db
         self.report = report
         self.counts: dict[str, int] = {}  # service -> replicas, where the autoscaler or `scale` decided
+        self.by: str | None = None  # who the releases are recorded as: the server's caller, else this user
+
+    @property
+    def author(self) -> str:
+        return self.by or author()
 
     def replicas_for(self, env: str, service: str) -> int:
         return self.counts[service] if service in self.counts else self.spec.replicas_for(env, service)
@@ -172,10 +184,11 @@ class Deployer:
             Executor(engine, workload, strategy, self.report).apply(outcome.actions)
         except DockyardError as exc:
             self.db.add_release(outcome.app, outcome.env, outcome.release_id, outcome.image, outcome.commit,
-                                outcome.config_revision, "failed", author(), note or exc.message.splitlines()[0][:200])
+                                outcome.config_revision, "failed", self.author,
+                                note or exc.message.splitlines()[0][:200])
             raise
         self.db.add_release(outcome.app, outcome.env, outcome.release_id, outcome.image, outcome.commit,
-                            outcome.config_revision, "live", author(), note)
+                            outcome.config_revision, "live", self.author, note)
 
     def workload(self, env: str, image: str, image_attrs: dict, release: str, resolved: Any, files: dict,
                  commit: str | None, local_engine: bool) -> Workload:

@@ -1,15 +1,17 @@
-"""REST endpoints about apps: the list, environments, releases and configuration (secrets masked)."""
+"""REST endpoints about apps: the list, environments, releases, configuration (secrets masked), rollback."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
-from dockyard.errors import DockyardError, NotFound
+from dockyard.errors import DockyardError, NotFound, UsageError
 from dockyard.pipeline.store import AppRecord, RunStore
-from dockyard.server.app import Db
+from dockyard.server.app import Auth, Db
 from dockyard.server.runs_api import router as runs_router
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
@@ -89,3 +91,44 @@ def config(app: str, env: str) -> dict[str, Any]:
         service.close()
     return {"app": app, "env": env, "revision": resolved.revision, "values": resolved.display(),
             "secrets": sorted(resolved.secret_keys), "sources": dict(resolved.sources)}
+
+
+class RollbackRequest(BaseModel):
+    spec_file: str | None = Field(None, description="Absolute path of the app's dockyard.yml on the server's "
+                                  "host; without it, the registered app's dockyard.yml at its repository's HEAD.")
+
+
+@router.post("/apps/{app}/environments/{env}/rollback", tags=["apps"])
+def rollback(app: str, env: str, token: Auth, db: Db, body: RollbackRequest | None = None) -> dict[str, Any]:
+    """Restore the previous release of env, recorded as done by the token's name. Inside a blue/green
+    rollback window it is a switch of the live listener; otherwise the previous release is redeployed.
+    This is what `dockyard rollback` forwards to when DOCKYARD_SERVER is set."""
+    from dockyard.config.service import open_config_service
+    from dockyard.deploy.deployer import Deployer
+    from dockyard.deploy.promote import rollback as run_rollback
+
+    spec = rollback_spec(db, app, body.spec_file if body else None)
+    log: list[str] = []
+    config = open_config_service()
+    try:
+        deployer = Deployer(spec, config, db, log.append)
+        deployer.by = token.name
+        outcome = run_rollback(deployer, env)
+    finally:
+        config.close()
+    return {"outcome": outcome.as_json(), "log": log}
+
+
+def rollback_spec(db: StateDB, app: str, spec_file: str | None) -> AppSpec:
+    from dockyard.spec import load_spec
+
+    if spec_file is None:
+        store = RunStore(db)
+        return spec_of(store, store.app(app))[0]
+    path = Path(spec_file)
+    if not path.is_absolute():
+        raise UsageError(f"spec_file {spec_file!r} must be an absolute path on the server's host")
+    spec = load_spec(path)
+    if spec.app != app:
+        raise UsageError(f"{path} is the spec of app {spec.app!r}, not {app!r}")
+    return spec

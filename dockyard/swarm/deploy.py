@@ -78,7 +78,7 @@ def monitor_seconds(health: Any) -> float:
 def deploy_swarm(deployer: Deployer, engine: Engine, env: str, image: str, image_attrs: dict, release: str,
                  resolved: Any, files: dict[str, bytes], commit: str | None, dry_run: bool,
                  note: str) -> DeployOutcome:
-    from dockyard.deploy.deployer import DeployOutcome, author
+    from dockyard.deploy.deployer import DeployOutcome
 
     spec, env_spec = deployer.spec, deployer.spec.environment(env)
     observe.require_manager(engine)
@@ -139,9 +139,10 @@ def deploy_swarm(deployer: Deployer, engine: Engine, env: str, image: str, image
                     actions, bodies, checks, {n: s.port for n, s in spec.services.items()})
             except DockyardError as exc:
                 deployer.db.add_release(spec.app, env, release, image, commit, resolved.revision, "failed",
-                                        author(), note or exc.message.splitlines()[0][:200])
+                                        deployer.author, note or exc.message.splitlines()[0][:200])
                 raise
-            deployer.db.add_release(spec.app, env, release, image, commit, resolved.revision, "live", author(), note)
+            deployer.db.add_release(spec.app, env, release, image, commit, resolved.revision, "live",
+                                    deployer.author, note)
             remove_unused(engine, spec.app, env)
     found = observe.services(engine, spec.app, env)
     node_map = observe.nodes(engine)

@@ -1,0 +1,79 @@
+"""`dockyard rollback` forwarded to a running `dockyard server` (DOCKYARD_SERVER): the real server,
+engine and nginx. The release is recorded as done by the token's name, which only the server does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import run_cli
+from tests.integration.bluegreen.test_bluegreen_cli import ok, served
+from tests.integration.server.conftest import Server
+
+pytestmark = pytest.mark.integration
+
+
+def releases() -> list[dict]:
+    return json.loads(ok("releases", "production", "--json"))
+
+
+def test_rollback_through_the_server_and_its_refusals(bg_app, tmp_path: Path) -> None:
+    app, live, _ = bg_app
+    ok("build")
+    ok("config", "set", "production", "GREETING=one")
+    ok("deploy", "production")
+    first = served(live)
+    ok("config", "set", "production", "GREETING=two")
+    ok("deploy", "production")
+    second = served(live)
+    server = Server(env={}, log=tmp_path / "server.log")
+    token_file = tmp_path / "token"
+    token_file.write_text(ok("token", "create", "--name", "ops-oncall"))
+    token_file.chmod(0o600)
+    remote = {"DOCKYARD_SERVER": server.url, "DOCKYARD_TOKEN_FILE": str(token_file)}
+    server.start()
+    try:
+        rolled = run_cli("rollback", "production", env=remote)
+        assert rolled.returncode == 0, rolled.stderr
+        assert f"rolled back by the dockyard server at {server.url}" in rolled.stdout
+        assert "no container was started" in rolled.stdout
+        assert served(live) == first
+        assert releases()[0]["author"] == "ops-oncall"  # recorded by the server, as the token's name
+
+        again = run_cli("rollback", "production", "--json", env=remote)
+        assert again.returncode == 0, again.stderr
+        assert served(live) == second and json.loads(again.stdout)["release_id"] == second.split()[0]
+
+        # A wrong token, or none: refused by name, nothing switched, no fallback to a local rollback.
+        wrong = run_cli("rollback", "production", env={**remote, "DOCKYARD_TOKEN_FILE": "",
+                                                       "DOCKYARD_TOKEN": "dy_not-a-token"})
+        assert wrong.returncode == 1 and "invalid or revoked token" in wrong.stderr
+        missing = run_cli("rollback", "production", env={"DOCKYARD_SERVER": server.url, "DOCKYARD_TOKEN_FILE": ""})
+        assert missing.returncode == 2 and "no token" in missing.stderr
+        assert "Traceback" not in wrong.stderr + missing.stderr
+        assert served(live) == second and len(releases()) == 4
+
+        # What the endpoint refuses: a relative spec path, another app's spec, an unknown environment.
+        with server.client(token_file.read_text().strip()) as client:
+            base = f"/api/apps/{app.name}/environments"
+            relative = client.post(f"{base}/production/rollback", json={"spec_file": "dockyard.yml"})
+            other = client.post("/api/apps/other-app/environments/production/rollback",
+                                json={"spec_file": str(app.spec_file)})
+            unknown = client.post(f"{base}/nowhere/rollback", json={"spec_file": str(app.spec_file)})
+        assert relative.status_code == 400 and "absolute path" in relative.json()["error"]
+        assert other.status_code == 400 and f"spec of app {app.name!r}" in other.json()["error"]
+        assert unknown.status_code in (400, 404) and "nowhere" in unknown.json()["error"]
+        assert served(live) == second
+    finally:
+        server.stop()
+
+    # No server answers: the command says so and rolls back in its own process.
+    local = run_cli("rollback", "production", env=remote)
+    assert local.returncode == 0, local.stderr
+    assert "cannot be reached" in local.stderr and "rolled back by" not in local.stdout
+    assert served(live) == first and releases()[0]["author"] == "tester"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(server.url + "/health", timeout=1)
