@@ -85,15 +85,20 @@ def exec_(
     engine = connect(env_spec.engine)
     try:
         running = [r for r in observe(engine, spec.app, env) if r.service == service and r.running]
+        target = next((r for r in running if r.replica == replica), running[0] if running else None)
+        if target is None:
+            raise NotFound(f"no running container of {spec.app}/{env}/{service}", hint=f"dockyard ps {env}")
+        where = engine.config
+        if target.node:  # a Swarm task: exec through the dockerd of the node it runs on
+            from dockyard.swarm.nodes import node_engine
+
+            where = node_engine(engine, target.node)[1]
     finally:
         engine.close()
-    target = next((r for r in running if r.replica == replica), running[0] if running else None)
-    if target is None:
-        raise NotFound(f"no running container of {spec.app}/{env}/{service}", hint=f"dockyard ps {env}")
-    argv = ["docker", "-H", engine.config.host]
-    if engine.config.tls_ca or engine.config.tls_cert:
-        argv += ["--tlsverify", f"--tlscacert={engine.config.tls_ca}", f"--tlscert={engine.config.tls_cert}",
-                 f"--tlskey={engine.config.tls_key}"]
+    argv = ["docker", "-H", where.host]
+    if where.tls_ca or where.tls_cert:
+        argv += ["--tlsverify", f"--tlscacert={where.tls_ca}", f"--tlscert={where.tls_cert}",
+                 f"--tlskey={where.tls_key}"]
     argv += ["exec", "-i"] + (["-t"] if sys.stdin.isatty() and sys.stdout.isatty() else [])
     argv += [target.name, *(command or ["sh"])]
     raise typer.Exit(subprocess.call(argv))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, probe_client, probe_once
@@ -52,7 +52,7 @@ def colored(workload: Workload, color: str) -> Workload:
 class Release:
     """The release a blue-green deploy puts live, prepared by the Deployer."""
 
-    workload: Workload
+    workload: Any  # a Workload of containers; the Swarm services' bodies on Swarm (swarm/bluegreen.py)
     release_id: str
     image: str
     commit: str | None
@@ -71,9 +71,13 @@ class BlueGreen:
 
     def target(self) -> Target:
         tests = tuple(name for name in self.env_spec.tests if self.spec.tests[name].kind == "endpoint")
+        config_hashes, replicas = self.shape()
+        return Target(self.release.release_id, config_hashes, replicas, tests, self.window)
+
+    def shape(self) -> tuple[frozenset[str], int]:
+        """What a colour that runs the release has: its replicas' config hashes, and how many."""
         workload = self.release.workload
-        return Target(self.release.release_id, frozenset(s.config_hash for s in workload.replicas.values()),
-                      len(workload.replicas), tests, self.window)
+        return frozenset(s.config_hash for s in workload.replicas.values()), len(workload.replicas)
 
     def deploy(self, dry_run: bool = False, note: str = "") -> DeployOutcome:
         from dockyard.deploy.deployer import DeployOutcome
@@ -116,9 +120,7 @@ class BlueGreen:
         elif kind is Step.RETIRE:
             board.retire(color, step.reason)
         elif kind is Step.START:
-            workload = colored(self.release.workload, color)
-            creates = [Action(Kind.CREATE, s, n, step.reason) for s, n in sorted(workload.replicas)]
-            ColorExecutor(self.engine, workload, "recreate", self.report).apply(creates)
+            self.start(color, step.reason)
         elif kind is Step.CHECK:
             self._check(board, color)
         elif kind is Step.PREVIEW:
@@ -139,8 +141,17 @@ class BlueGreen:
         elif kind is Step.NOOP:
             self.report(f"{self.spec.app}/{self.env} already runs release {self.release.release_id}")
 
+    def start(self, color: str, reason: str) -> None:
+        """Start the release's replicas on `color`; each must become healthy."""
+        workload = colored(self.release.workload, color)
+        creates = [Action(Kind.CREATE, s, n, reason) for s, n in sorted(workload.replicas)]
+        ColorExecutor(self.engine, workload, "recreate", self.report).apply(creates)
+
+    def health(self) -> dict[str, HealthCheck]:
+        return self.release.workload.health
+
     def _check(self, board: Switchboard, color: str) -> None:
-        check_health([r for r in board.replicas() if r.color == color], self.release.workload.health)
+        check_health([r for r in board.replicas() if r.color == color], self.health())
         self.report(f"{color} is healthy")
 
     def _test(self, board: Switchboard, step: BGStep) -> None:
@@ -175,7 +186,8 @@ def check_health(replicas: list[Replica], health: dict[str, HealthCheck]) -> Non
         for replica in replicas:
             if not replica.running or replica.port is None:
                 raise HealthCheckFailed(f"{replica.name} is not running")
-            ok, reason = probe_once(replica.port, health.get(replica.service, HealthCheck(path=None)), client)
+            ok, reason = probe_once(replica.port, health.get(replica.service, HealthCheck(path=None)), client,
+                                    host=replica.host)
             if not ok:
                 raise HealthCheckFailed(f"{replica.name} is not healthy: {reason}")
 

@@ -45,16 +45,18 @@ def probe_client() -> requests.Session:
     return session
 
 
-def probe_once(host_port: int, check: HealthCheck, client: requests.Session) -> tuple[bool, str]:
+def probe_once(host_port: int, check: HealthCheck, client: requests.Session,
+               host: str = "127.0.0.1") -> tuple[bool, str]:
+    """One probe of a published port: on 127.0.0.1, or a Swarm task's node publish address."""
     if check.path:
         try:
-            response = client.get(f"http://127.0.0.1:{host_port}{check.path}", timeout=check.timeout,
+            response = client.get(f"http://{host}:{host_port}{check.path}", timeout=check.timeout,
                                   allow_redirects=False)
         except requests.RequestException as exc:
             return False, f"GET {check.path}: {type(exc).__name__}"
         return response.status_code < 400, f"GET {check.path}: HTTP {response.status_code}"
     try:
-        with socket.create_connection(("127.0.0.1", host_port), timeout=check.timeout):
+        with socket.create_connection((host, host_port), timeout=check.timeout):
             return True, "TCP connect ok"
     except OSError as exc:
         return False, f"TCP connect: {exc.strerror or exc}"

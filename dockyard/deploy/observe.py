@@ -19,6 +19,7 @@ class Running(Observed):
     state: str = ""
     url: str | None = None
     commit: str | None = None
+    node: str = ""  # the Swarm node a task runs on
 
 
 def container_url(container: Container) -> str | None:

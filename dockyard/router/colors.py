@@ -1,17 +1,21 @@
 """What runs on each colour of a blue-green environment, read back from the engine's labels.
 
 The balancer's upstreams are always built from this (never from memory): the published
-127.0.0.1 port of every running replica of the routed service, per colour.
+address of every running replica of the routed service, per colour. Containers publish on
+127.0.0.1; a Swarm colour's tasks on their node's publish address (dockyard/swarm/colors.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 import docker.errors
 from docker.models.containers import Container
 
+from dockyard.deploy.secretfiles import remove_secret_files
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine, engine_error
 from dockyard.errors import DeployError
@@ -30,7 +34,12 @@ class Replica:
     release: str
     config_hash: str
     running: bool
-    port: int | None  # the published 127.0.0.1 port (a blue-green service publishes one)
+    port: int | None  # the published port (a blue-green service publishes one)
+    host: str = "127.0.0.1"  # where the port answers: 127.0.0.1, or a Swarm task's node publish address
+
+    @property
+    def address(self) -> str | None:
+        return f"{self.host}:{self.port}" if self.port else None
 
 
 def routed_service(spec: AppSpec) -> str:
@@ -70,6 +79,55 @@ def list_replicas(engine: Engine, app: str, env: str) -> list[Replica]:
     return sorted((r for r in found if r is not None), key=lambda r: (r.color, r.service, r.replica))
 
 
+class Fleet(Protocol):
+    """Where a blue-green environment's colours run: containers on one engine, or Swarm services."""
+
+    def replicas(self) -> list[Replica]: ...
+
+    def remove(self, doomed: list[Replica], grace: dict[str, float]) -> None:
+        """Stop and remove these replicas (already out of the balancer and drained)."""
+
+    def remove_color(self, color: str, grace: dict[str, float]) -> int:
+        """Stop and remove everything of one colour; how many replicas that was."""
+
+
+class ContainerFleet:
+    def __init__(self, engine: Engine, app: str, env: str) -> None:
+        self.engine, self.app, self.env = engine, app, env
+
+    def replicas(self) -> list[Replica]:
+        return list_replicas(self.engine, self.app, self.env)
+
+    def remove(self, doomed: list[Replica], grace: dict[str, float]) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(doomed)))) as pool:
+            list(pool.map(lambda r: self._remove(r, grace.get(r.service, 10.0)), doomed))
+
+    def remove_color(self, color: str, grace: dict[str, float]) -> int:
+        doomed = [r for r in self.replicas() if r.color == color]
+        self.remove(doomed, grace)
+        return len(doomed)
+
+    def _remove(self, replica: Replica, grace: float) -> None:
+        try:
+            container = self.engine.client.containers.get(replica.id)
+            secrets_dir = (container.labels or {}).get(L.SECRETS_DIR)
+            container.stop(timeout=int(grace))
+            container.remove(force=True)
+            remove_secret_files(secrets_dir)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.DockerException as exc:
+            raise engine_error(f"removing {replica.name}", exc) from None
+
+
+def fleet_for(engine: Engine, app: str, env: str) -> Fleet:
+    if engine.config.swarm:
+        from dockyard.swarm.colors import SwarmFleet
+
+        return SwarmFleet(engine, app, env)
+    return ContainerFleet(engine, app, env)
+
+
 def color_facts(replicas: Iterable[Replica], color: str) -> ColorFacts:
     mine = [r for r in replicas if r.color == color]
     return ColorFacts(releases=frozenset(r.release for r in mine),
@@ -79,10 +137,10 @@ def color_facts(replicas: Iterable[Replica], color: str) -> ColorFacts:
 
 def side(replicas: Iterable[Replica], color: str, service: str) -> Side | None:
     """The colour as the balancer sees it; None when none of its replicas serves."""
-    mine = [r for r in replicas if r.color == color and r.service == service and r.running and r.port]
+    mine = [r for r in replicas if r.color == color and r.service == service and r.running and r.address]
     if not mine:
         return None
-    return Side(color, ",".join(sorted({r.release for r in mine})), tuple(sorted(r.port for r in mine if r.port)))
+    return Side(color, ",".join(sorted({r.release for r in mine})), tuple(sorted(r.address for r in mine if r.address)))
 
 
 def facts(state: RouterState | None, running: bool, replicas: list[Replica], now: float) -> Facts:

@@ -23,11 +23,18 @@ def other_color(color: str) -> str:
 
 @dataclass(frozen=True)
 class Side:
-    """One colour behind one listener: its release and the 127.0.0.1 ports of its replicas."""
+    """One colour behind one listener: its release and its replicas' addresses (host:port): the
+    127.0.0.1 port of a container, or a Swarm task's port at its node's publish address."""
 
     color: str
     release: str
-    ports: tuple[int, ...] = ()
+    servers: tuple[str, ...] = ()
+
+
+def _side(data: dict) -> Side:
+    # A state line written before Swarm colours holds 127.0.0.1 ports, not addresses.
+    servers = data.get("servers") or [f"127.0.0.1:{port}" for port in data.get("ports", ())]
+    return Side(data["color"], data["release"], tuple(servers))
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ def parse_state(text: str) -> RouterState | None:
         if line.startswith(STATE_MARK):
             try:
                 data = json.loads(line[len(STATE_MARK):])
-                sides = {k: Side(v["color"], v["release"], tuple(v["ports"])) if v else None
+                sides = {k: _side(v) if v else None
                          for k, v in ((k, data.get(k)) for k in ("live", "preview"))}
                 return RouterState(app=data["app"], env=data["env"], live_port=data["live_port"],
                                    preview_port=data["preview_port"], generation=data["generation"],
@@ -85,7 +92,7 @@ def parse_state(text: str) -> RouterState | None:
 def _upstream(name: str, side: Side) -> list[str]:
     lines = [f"    upstream {name} {{", f"        # {side.color}, release {side.release}"]
     # A replica that refuses a connection is skipped for 2s; nginx tries the next one meanwhile.
-    lines += [f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in side.ports]
+    lines += [f"        server {server} max_fails=1 fail_timeout=2s;" for server in side.servers]
     lines += ["        keepalive 16;", "    }"]
     return lines
 
@@ -95,7 +102,7 @@ def _server(port: int, upstream: str, side: Side | None, what: str, status: bool
     if status:  # the balancer's request counter, read by the autoscaler (metric: requests)
         lines += [f"        location = {STATUS_PATH} {{", "            stub_status;", "        }"]
     lines.append("        location / {")
-    if side is None or not side.ports:
+    if side is None or not side.servers:
         lines.append(f'            return 503 "no {what} colour\\n";')
     else:
         lines += [f"            proxy_pass http://{upstream};",
@@ -136,9 +143,9 @@ def render(state: RouterState, paths: RouterPaths) -> str:
         "    proxy_next_upstream error timeout http_502 http_503;",
         "    proxy_next_upstream_tries 3;",
     ]
-    if state.live and state.live.ports:
+    if state.live and state.live.servers:
         lines += _upstream("live", state.live)
-    if state.preview and state.preview.ports:
+    if state.preview and state.preview.servers:
         lines += _upstream("preview", state.preview)
     lines += _server(state.live_port, "live", state.live, "live")
     lines += _server(state.preview_port, "preview", state.preview, "idle", status=True)

@@ -47,7 +47,7 @@ def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True) 
         mine = [r for r in replicas if color and r.color == color]
         return {"color": color, "release": current.release if current else None, "url": url(port),
                 "replicas": [{"name": r.name, "service": r.service, "running": r.running,
-                              "url": url(r.port) if r.port else None} for r in mine]}
+                              "url": f"http://{r.address}" if r.address else None} for r in mine]}
 
     until = state.switched_at + window if state.preview and state.switched_at is not None else None
     return {

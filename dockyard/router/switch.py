@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-import docker.errors
-
-from dockyard.deploy.secretfiles import remove_secret_files
-from dockyard.engine import labels as L
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.client import Engine
 from dockyard.errors import DeployError
 from dockyard.plan.bluegreen import BGStep, Facts, Step, plan_housekeeping
 from dockyard.router import colors as C
@@ -46,6 +41,8 @@ class Switchboard:
                  router: NginxRouter | None = None) -> None:
         self.spec, self.engine, self.env, self.report = spec, engine, env, report
         self.router = router or NginxRouter(spec.app, env, report=report)
+        self.fleet = C.fleet_for(engine, spec.app, env)
+        self.grace = {name: s.stop_grace for name, s in spec.services.items()}
         self.service = C.routed_service(spec)
         fresh = empty_state(spec, env)
         current = self.router.current()
@@ -62,7 +59,7 @@ class Switchboard:
         return self.state.preview.color if self.state.preview else None
 
     def replicas(self) -> list[C.Replica]:
-        return C.list_replicas(self.engine, self.spec.app, self.env)
+        return self.fleet.replicas()
 
     def facts(self, now: float | None = None) -> Facts:
         return C.facts(self.router.current(), self.router.pid() is not None, self.replicas(),
@@ -95,12 +92,9 @@ class Switchboard:
         if not self.router.wait_drained(DRAIN_TIMEOUT):
             self.report(f"nginx still held requests to {color} after {DRAIN_TIMEOUT:g}s; removing it anyway")
         drained = time.monotonic() - started
-        doomed = [r for r in self.replicas() if r.color == color]
-        grace = {name: s.stop_grace for name, s in self.spec.services.items()}
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(doomed)))) as pool:
-            list(pool.map(lambda r: self._remove(r, grace.get(r.service, 10.0)), doomed))
-        if doomed:
-            self.report(f"removed {color} ({len(doomed)} container(s), drained in {drained:.2f}s)"
+        removed = self.fleet.remove_color(color, self.grace)
+        if removed:
+            self.report(f"removed {color} ({removed} replica(s), drained in {drained:.2f}s)"
                         + (f": {reason}" if reason else ""))
 
     def shrink(self, ids: set[str], reason: str = "") -> float:
@@ -113,23 +107,10 @@ class Switchboard:
         if not self.router.wait_drained(DRAIN_TIMEOUT):
             self.report(f"nginx still held requests after {DRAIN_TIMEOUT:g}s; removing anyway")
         drained = time.monotonic() - started
-        grace = {name: s.stop_grace for name, s in self.spec.services.items()}
+        self.fleet.remove(doomed, self.grace)
         for replica in doomed:
-            self._remove(replica, grace.get(replica.service, 10.0))
             self.report(f"removed {replica.name} (drained in {drained:.2f}s)" + (f": {reason}" if reason else ""))
         return drained
-
-    def _remove(self, replica: C.Replica, grace: float) -> None:
-        try:
-            container = self.engine.client.containers.get(replica.id)
-            secrets_dir = (container.labels or {}).get(L.SECRETS_DIR)
-            container.stop(timeout=int(grace))
-            container.remove(force=True)
-            remove_secret_files(secrets_dir)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.DockerException as exc:
-            raise engine_error(f"removing {replica.name}", exc) from None
 
     def housekeep(self, window: float, now: float | None = None) -> list[BGStep]:
         """Restart a dead balancer; retire an idle colour whose rollback window ended."""

@@ -155,8 +155,12 @@ class Scaler:
         from dockyard.swarm.plan import SwarmAction, SwarmKind
 
         api = self.engine.client.api
-        found = next((s for s in observe.services(self.engine, self.spec.app, self.env) if s.service == service),
-                     None)
+        if self.env_spec.strategy == "blue-green":
+            raise DeployError(f"{self.spec.app}/{self.env}: a blue-green Swarm environment cannot be scaled between "
+                              "deploys: Swarm picks which task stops, so none can be drained from the balancer first",
+                              hint="change replicas in dockyard.yml and deploy: the new colour gets the new count")
+        found = next((s for s in observe.services(self.engine, self.spec.app, self.env)
+                      if s.service == service and s.color is None), None)
         if found is None:
             raise DeployError(f"{self.spec.app}/{self.env}: no Swarm service for {service}",
                               hint=f"dockyard deploy {self.env}")

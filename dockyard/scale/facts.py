@@ -75,24 +75,25 @@ def request_counter(app: str, env: str) -> tuple[float, int] | None:
 
 def serving(engine: Engine, spec: AppSpec, env: str, service: str) -> list[Serving]:
     """The running replicas of `service` that take traffic (containers, or Swarm tasks)."""
+    env_spec = spec.environment(env)
+    color = live_color(spec.app, env) if env_spec.strategy == "blue-green" and env_spec.router else None
     if engine.config.swarm:
-        return swarm_serving(engine, spec.app, env, service)
+        return swarm_serving(engine, spec.app, env, service, color)
     try:
         found = engine.client.containers.list(filters=L.scope_filters(spec.app, env, service))
     except docker.errors.DockerException as exc:
         raise engine_error(f"listing containers on engine {engine.name!r}", exc) from None
     rows = [to_serving(c.attrs) for c in found if c.status == "running"]
-    env_spec = spec.environment(env)
     if env_spec.strategy == "blue-green" and env_spec.router is not None:
-        color = live_color(spec.app, env)
         rows = [r for r in rows if r.color == color]
     return sorted(rows, key=lambda r: r.replica)
 
 
-def swarm_serving(engine: Engine, app: str, env: str, service: str) -> list[Serving]:
+def swarm_serving(engine: Engine, app: str, env: str, service: str, color: str | None = None) -> list[Serving]:
+    """The running tasks of the service (of the live colour's service in a blue-green environment)."""
     from dockyard.swarm import observe
 
-    found = [s for s in observe.services(engine, app, env) if s.service == service]
+    found = [s for s in observe.services(engine, app, env) if s.service == service and s.color == color]
     rows = []
     for task in observe.tasks(engine, [s.id for s in found]):
         if task.desired == "running" and task.state == "running":

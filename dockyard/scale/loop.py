@@ -3,7 +3,8 @@ decide (policy.decide, pure), store the decision as an event, and apply it (appl
 
 Runs in `dockyard server` (a thread beside the pipeline worker) and as `dockyard autoscale run`.
 Metrics come from the host agent over HTTP (`--agent`, $DOCKYARD_AGENT, settings `agent_url`, or
-http://127.0.0.1:9180). An agent that does not answer yields no samples: the policy then holds.
+http://127.0.0.1:9180), and on a Swarm also from the agent each node names in its `dockyard.agent`
+label. An agent that does not answer yields no samples: the policy then holds.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ def agent_url(explicit: str | None = None) -> str:
 
 
 class Metrics(Protocol):
-    def samples(self, app: str, env: str, service: str) -> tuple[list[dict[str, Any]], str]:
-        """(samples, problem): the agent's latest sample per container; problem is '' when it answered."""
+    def samples(self, app: str, env: str, service: str, nodes: tuple[str, ...] = ()
+                ) -> tuple[list[dict[str, Any]], str]:
+        """(samples, problem): the latest sample per container from this host's agent and from the
+        agents of `nodes` (their URLs); problem is '' when every one answered."""
         ...
 
 
@@ -47,14 +50,30 @@ class AgentMetrics:
         self.url = agent_url(url)
         self.timeout = timeout
 
-    def samples(self, app: str, env: str, service: str) -> tuple[list[dict[str, Any]], str]:
+    def samples(self, app: str, env: str, service: str, nodes: tuple[str, ...] = ()
+                ) -> tuple[list[dict[str, Any]], str]:
         from dockyard.monitor.client import AgentUnavailable, get_json
 
-        try:
-            data = get_json(self.url, "/api/stats", {"app": app, "env": env, "service": service}, self.timeout)
-            return list(data.get("samples") or []), ""
-        except AgentUnavailable:
-            return [], f"the agent at {self.url} did not answer"
+        found: list[dict[str, Any]] = []
+        silent = []
+        for url in dict.fromkeys([self.url, *(n.rstrip("/") for n in nodes)]):
+            try:
+                data = get_json(url, "/api/stats", {"app": app, "env": env, "service": service}, self.timeout)
+                found += data.get("samples") or []
+            except AgentUnavailable:
+                silent.append(url)
+        return found, f"the agent at {', '.join(silent)} did not answer" if silent else ""
+
+
+def node_agents(engine: Any) -> tuple[str, ...]:
+    """The agents of a Swarm's nodes, from their `dockyard.agent` label: each reads its own node's
+    containers, so the tasks on every node have samples (a task without one blocks a scale-in)."""
+    from dockyard.swarm import observe
+    from dockyard.swarm.facts import AGENT_LABEL
+
+    if not engine.config.swarm:
+        return ()
+    return tuple(sorted({url for n in observe.nodes(engine).values() if (url := n.labels.get(AGENT_LABEL))}))
 
 
 def policy_for(spec: AppSpec, env: str, service: str) -> Policy:
@@ -104,7 +123,7 @@ class Autoscaler:
             samples: list[dict[str, Any]] = []
             problem = ""
             if {"cpu", "memory"} & set(policy.metrics):
-                samples, problem = self.metrics.samples(app, env, service)
+                samples, problem = self.metrics.samples(app, env, service, node_agents(engine))
             cpus = spec.service(service).resources.cpus
             found = readings(samples, running, [m for m in policy.metrics if m != "requests"], cpus)
             counters = self._request_counters(app, env, service) if "requests" in policy.metrics else ()

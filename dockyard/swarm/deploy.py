@@ -8,6 +8,7 @@ their content, so a release always points at exactly the bytes it was deployed w
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
@@ -75,6 +76,64 @@ def monitor_seconds(health: Any) -> float:
     return max(2.0, min(10.0, health.interval * health.retries + health.timeout))
 
 
+@dataclass(frozen=True)
+class Described:
+    """The Swarm services of a release before their configs and secrets exist on the manager."""
+
+    services: dict[str, SwarmService]
+    checks: dict[str, HealthCheck]
+    wanted: list[Want]
+    files: dict[str, bytes]
+    secrets: dict[str, bytes]
+
+    def bodies(self, engine: Engine, app: str, env: str, color: str | None = None) -> dict[str, dict[str, Any]]:
+        """The ServiceSpecs, creating the configs and secrets they refer to that do not exist yet."""
+        configs = ensure_objects(engine, "config", app, env, self.files)
+        secret_refs = ensure_objects(engine, "secret", app, env, self.secrets)
+        return {name: service_body(replace(s, configs=configs, secrets=secret_refs, color=color))
+                for name, s in self.services.items()}
+
+
+def describe(deployer: Deployer, engine: Engine, env: str, image: str, image_attrs: dict, release: str,
+             resolved: Any, files: dict[str, bytes], commit: str | None) -> Described:
+    spec, env_spec = deployer.spec, deployer.spec.environment(env)
+    secrets = resolved.secret_values()
+    if secrets and spec.config.secrets == "env":
+        raise DeployError(f"{spec.app}/{env}: a Swarm engine delivers secrets as files (/run/secrets/KEY), "
+                          "never as environment variables", hint="set config.secrets: file in dockyard.yml")
+    base_env = {k: v for k, v in resolved.plain_values().items() if k not in secrets}
+    image_user = (image_attrs.get("Config") or {}).get("User")
+    services: dict[str, SwarmService] = {}
+    checks: dict[str, HealthCheck] = {}
+    wanted = []
+    for name, service in spec.services.items():
+        fields = service.model_dump(mode="json", exclude={"replicas"})
+        fields["placement"] = service.placement.model_dump(mode="json") if service.placement else None
+        config_hash = replica_config_hash(release, fields)
+        replicas = deployer.replicas_for(env, name)
+        environment = {**base_env, **service.env, "DOCKYARD_APP": spec.app, "DOCKYARD_ENV": env,
+                       "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
+        if commit:
+            environment["DOCKYARD_COMMIT"] = commit
+        placement = service.placement
+        services[name] = SwarmService(
+            app=spec.app, env=env, service=name, image=image, release_id=release, config_hash=config_hash,
+            config_revision=resolved.revision, commit=commit, replicas=replicas, command=service.command,
+            port=service.port, cpus=service.resources.cpus, memory=service.resources.memory,
+            user=choose_user(service.user, image_user), environment=environment, init=service.init,
+            stop_grace=service.stop_grace,
+            constraints=tuple(placement.constraints) if placement else (),
+            preferences=tuple(placement.preferences) if placement else (),
+            max_per_node=placement.max_per_node if placement else None,
+            network=engine.config.publish_network,
+            parallelism=0 if env_spec.strategy == "recreate" else 1, monitor=monitor_seconds(service.health))
+        check = service.health
+        checks[name] = HealthCheck(path=check.path, interval=check.interval, timeout=check.timeout,
+                                   start_period=check.start_period) if check else HealthCheck(path=None)
+        wanted.append(Want(name, service_name(spec.app, env, name), replicas, config_hash, release))
+    return Described(services, checks, wanted, files, {k: v.encode() for k, v in secrets.items()})
+
+
 def deploy_swarm(deployer: Deployer, engine: Engine, env: str, image: str, image_attrs: dict, release: str,
                  resolved: Any, files: dict[str, bytes], commit: str | None, dry_run: bool,
                  note: str) -> DeployOutcome:
@@ -82,52 +141,24 @@ def deploy_swarm(deployer: Deployer, engine: Engine, env: str, image: str, image
 
     spec, env_spec = deployer.spec, deployer.spec.environment(env)
     observe.require_manager(engine)
+    described = describe(deployer, engine, env, image, image_attrs, release, resolved, files, commit)
     if env_spec.strategy == "blue-green":
-        raise DeployError(f"{spec.app}/{env}: blue-green on a Swarm engine is not built yet",
-                          hint="use strategy: rolling (Swarm's start-first update with rollback)")
-    secrets = resolved.secret_values()
-    if secrets and spec.config.secrets == "env":
-        raise DeployError(f"{spec.app}/{env}: a Swarm engine delivers secrets as files (/run/secrets/KEY), "
-                          "never as environment variables", hint="set config.secrets: file in dockyard.yml")
-    base_env = {k: v for k, v in resolved.plain_values().items() if k not in secrets}
-    image_user = (image_attrs.get("Config") or {}).get("User")
+        from dockyard.deploy.bluegreen import Release
+        from dockyard.swarm.bluegreen import SwarmBlueGreen
+
+        outcome = SwarmBlueGreen(deployer, engine, env, Release(described, release, image, commit,
+                                                                resolved.revision)).deploy(dry_run=dry_run, note=note)
+        if not dry_run:
+            with env_lock(spec.app, env):
+                remove_unused(engine, spec.app, env)
+        return outcome
     with env_lock(spec.app, env):
-        configs = ensure_objects(engine, "config", spec.app, env, files) if not dry_run else ()
-        secret_refs = ensure_objects(engine, "secret", spec.app, env,
-                                     {k: v.encode() for k, v in secrets.items()}) if not dry_run else ()
-        bodies: dict[str, dict[str, Any]] = {}
-        checks: dict[str, HealthCheck] = {}
-        wanted = []
-        for name, service in spec.services.items():
-            fields = service.model_dump(mode="json", exclude={"replicas"})
-            fields["placement"] = service.placement.model_dump(mode="json") if service.placement else None
-            config_hash = replica_config_hash(release, fields)
-            replicas = deployer.replicas_for(env, name)
-            environment = {**base_env, **service.env, "DOCKYARD_APP": spec.app, "DOCKYARD_ENV": env,
-                           "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
-            if commit:
-                environment["DOCKYARD_COMMIT"] = commit
-            placement = service.placement
-            bodies[name] = service_body(SwarmService(
-                app=spec.app, env=env, service=name, image=image, release_id=release, config_hash=config_hash,
-                config_revision=resolved.revision, commit=commit, replicas=replicas, command=service.command,
-                port=service.port, cpus=service.resources.cpus, memory=service.resources.memory,
-                user=choose_user(service.user, image_user), environment=environment, init=service.init,
-                stop_grace=service.stop_grace,
-                constraints=tuple(placement.constraints) if placement else (),
-                preferences=tuple(placement.preferences) if placement else (),
-                max_per_node=placement.max_per_node if placement else None,
-                network=engine.config.publish_network,
-                parallelism=0 if env_spec.strategy == "recreate" else 1, monitor=monitor_seconds(service.health),
-                configs=configs, secrets=secret_refs))
-            check = service.health
-            checks[name] = HealthCheck(path=check.path, interval=check.interval, timeout=check.timeout,
-                                       start_period=check.start_period) if check else HealthCheck(path=None)
-            wanted.append(Want(name, service_name(spec.app, env, name), replicas, config_hash, release))
-        actions = plan_services(wanted, observe.services(engine, spec.app, env))
+        actions = plan_services(described.wanted, [s for s in observe.services(engine, spec.app, env)
+                                                   if s.color is None])
         outcome = DeployOutcome(spec.app, env, release, image, commit, resolved.revision, actions, dry_run=dry_run)
         if dry_run:
             return outcome
+        bodies = described.bodies(engine, spec.app, env)
         live = deployer.db.live_release(spec.app, env)
         if all(a.kind is SwarmKind.KEEP for a in actions) and live and live.release_id == release:
             deployer.report(f"{spec.app}/{env} already runs release {release}")
@@ -136,7 +167,7 @@ def deploy_swarm(deployer: Deployer, engine: Engine, env: str, image: str, image
                 deployer.report(action.describe())
             try:
                 SwarmExecutor(engine, deployer.report).apply(
-                    actions, bodies, checks, {n: s.port for n, s in spec.services.items()})
+                    actions, bodies, described.checks, {n: s.port for n, s in spec.services.items()})
             except DockyardError as exc:
                 deployer.db.add_release(spec.app, env, release, image, commit, resolved.revision, "failed",
                                         deployer.author, note or exc.message.splitlines()[0][:200])
@@ -144,7 +175,7 @@ def deploy_swarm(deployer: Deployer, engine: Engine, env: str, image: str, image
             deployer.db.add_release(spec.app, env, release, image, commit, resolved.revision, "live",
                                     deployer.author, note)
             remove_unused(engine, spec.app, env)
-    found = observe.services(engine, spec.app, env)
+    found = [s for s in observe.services(engine, spec.app, env) if s.color is None]
     node_map = observe.nodes(engine)
     outcome.urls = sorted(u for t in observe.tasks(engine, [s.id for s in found]) if t.desired == "running"
                           for s in found if s.id == t.service_id if (u := task_url(t, s.port, node_map)))

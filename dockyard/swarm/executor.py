@@ -9,7 +9,6 @@ A task that does not answer within the start period makes Dockyard roll the upda
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import docker.errors
-import requests
 
-from dockyard.deploy.health import HealthCheck, probe_client
+from dockyard.deploy.health import HealthCheck, probe_client, probe_once
 from dockyard.engine.client import Engine, engine_error, short_reason
 from dockyard.errors import DockyardError, HealthCheckFailed
 from dockyard.swarm import observe
@@ -48,20 +46,6 @@ class Result:
     reason: str
     seconds: float
     culprit: str | None = None  # task id whose logs explain a failure
-
-
-def probe(addr: str, port: int, check: HealthCheck, client: requests.Session) -> bool:
-    if check.path:
-        try:
-            response = client.get(f"http://{addr}:{port}{check.path}", timeout=check.timeout, allow_redirects=False)
-            return response.status_code < 400
-        except requests.RequestException:
-            return False
-    try:
-        with socket.create_connection((addr, port), timeout=check.timeout):
-            return True
-    except OSError:
-        return False
 
 
 def task_logs(engine: Engine, task_id: str, lines: int = 20) -> str:
@@ -156,7 +140,7 @@ class SwarmExecutor:
                     host_port = task.published.get(rollout.port) if rollout.port else None
                     if rollout.port is None:
                         healthy.add(task.id)
-                    elif node and host_port and probe(node.publish_addr, host_port, rollout.check, client):
+                    elif node and host_port and probe_once(host_port, rollout.check, client, host=node.publish_addr)[0]:
                         healthy.add(task.id)
                     elif time.monotonic() - first_running[task.id] > rollout.check.start_period:
                         where = f"{node.publish_addr}:{host_port}" if node and host_port else "no published port"

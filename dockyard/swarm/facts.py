@@ -12,6 +12,8 @@ from typing import Any
 from dockyard.engine import labels as L
 
 PUBLISH_ADDR = "dockyard.publish-addr"  # node label: where that node's host-mode ports answer
+AGENT_LABEL = "dockyard.agent"  # node label: the URL of that node's monitor agent, read by the autoscaler
+ENGINE_LABEL = "dockyard.engine"  # node label: the registered engine that reaches that node's dockerd
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class ServiceFact:
     port: int | None
     commit: str | None
     refs: frozenset[str]  # names of the configs and secrets its spec and previous spec use
+    color: str | None = None  # blue | green: one colour of a blue-green environment
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ def parse_service(attrs: dict[str, Any]) -> ServiceFact:
         port=ports[0].get("TargetPort") if ports else None,
         commit=labels.get(L.COMMIT),
         refs=frozenset(_refs(spec) | _refs(attrs.get("PreviousSpec"))),
+        color=labels.get(L.COLOR),
     )
 
 

@@ -1,12 +1,16 @@
-"""The pool of a Swarm: each node's resources, availability, state and the tasks it runs (pure view)."""
+"""The pool of a Swarm: each node's resources, availability, state and the tasks it runs (pure view),
+and the engine that reaches one node's dockerd (for `exec` into a task there)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dockyard.engine.client import Engine
+from dockyard import settings
+from dockyard.engine.client import Engine, engine_error
+from dockyard.errors import NotFound
+from dockyard.settings import EngineSettings
 from dockyard.swarm import observe
-from dockyard.swarm.facts import NodeFact, TaskFact
+from dockyard.swarm.facts import ENGINE_LABEL, NodeFact, TaskFact
 
 
 def pool_view(nodes: list[NodeFact], tasks: list[TaskFact], service_names: dict[str, str]) -> list[dict[str, Any]]:
@@ -30,3 +34,24 @@ def pool(engine: Engine) -> list[dict[str, Any]]:
     observe.require_manager(engine)
     names = {s["ID"]: s["Spec"]["Name"] for s in observe._call(engine, "listing services", engine.client.api.services)}
     return pool_view(list(observe.nodes(engine).values()), observe.all_tasks(engine), names)
+
+
+def node_engine(engine: Engine, node_id: str) -> tuple[str, EngineSettings]:
+    """(name, settings) of the engine that reaches a node's dockerd: the manager's own for its node,
+    else the registered engine that the node's `dockyard.engine` label names."""
+    import docker.errors
+
+    try:
+        local = (engine.client.info().get("Swarm") or {}).get("NodeID")
+    except docker.errors.DockerException as exc:
+        raise engine_error(f"asking engine {engine.name!r} about its swarm", exc) from None
+    if node_id == local:
+        return engine.name, engine.config
+    node = observe.nodes(engine).get(node_id)
+    where = f"{node.hostname} ({node.addr})" if node else node_id
+    name = node.labels.get(ENGINE_LABEL) if node else None
+    if not name:
+        raise NotFound(f"the task runs on node {where}, and that node names no engine Dockyard can reach",
+                       hint=f"register its dockerd and label the node: dockyard engine add NAME --host ...; "
+                            f"docker node update --label-add {ENGINE_LABEL}=NAME {node_id[:12]}")
+    return name, settings.engine(name)

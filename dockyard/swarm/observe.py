@@ -69,10 +69,20 @@ def task_rows(found: list[ServiceFact], task_list: list[TaskFact], node_map: dic
             id=task.container_id or task.id, name=f"{service.name}.{task.slot}.{task.id}",
             service=service.service, replica=task.slot, config_hash=task.config_hash, release=task.release,
             running=task.state == "running", env=service.env, app=service.app, state=task.state,
-            url=task_url(task, service.port, node_map), commit=service.commit))
+            url=task_url(task, service.port, node_map), commit=service.commit, node=task.node_id))
     return sorted(rows, key=lambda r: (r.env, r.service, r.replica, r.name))
 
 
 def observe_tasks(engine: Engine, app: str | None, env: str | None = None) -> list[Running]:
     found = services(engine, app, env)
     return task_rows(found, tasks(engine, [s.id for s in found]), nodes(engine))
+
+
+def remove_service(engine: Engine, service: ServiceFact) -> None:
+    """Remove a service; Swarm stops its tasks, each with its stop grace period. Gone already is fine."""
+    try:
+        engine.client.api.remove_service(service.id)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.DockerException as exc:
+        raise engine_error(f"removing service {service.name}", exc) from None

@@ -57,10 +57,11 @@ class SwarmService:
     monitor: float = 5.0  # seconds a new task is watched for failure before the update moves on
     configs: tuple[FileRef, ...] = ()
     secrets: tuple[FileRef, ...] = ()
+    color: str | None = None  # blue | green in a blue-green environment: one Swarm service per colour
 
 
-def service_name(app: str, env: str, service: str) -> str:
-    return f"{app}-{env}-{service}"
+def service_name(app: str, env: str, service: str, color: str | None = None) -> str:
+    return f"{app}-{env}-{service}" + (f"-{color}" if color else "")
 
 
 def object_name(app: str, env: str, key: str, data: bytes) -> str:
@@ -85,6 +86,8 @@ def service_labels(s: SwarmService) -> dict[str, str]:
     }
     if s.commit:
         labels[L.COMMIT] = s.commit
+    if s.color:
+        labels[L.COLOR] = s.color
     return labels
 
 
@@ -134,10 +137,11 @@ def _resources(s: SwarmService) -> dict[str, Any]:
 def service_body(s: SwarmService) -> dict[str, Any]:
     """The ServiceSpec for POST /services/create and /services/{id}/update."""
     labels = service_labels(s)
+    environment = {**s.environment, "DOCKYARD_COLOR": s.color} if s.color else s.environment
     container: dict[str, Any] = {
         "Image": s.image,
         "Labels": dict(labels),
-        "Env": [f"{k}={v}" for k, v in sorted(s.environment.items())],
+        "Env": [f"{k}={v}" for k, v in sorted(environment.items())],
         "User": s.user,
         "Init": s.init,
         "StopSignal": "SIGTERM",
@@ -164,7 +168,7 @@ def service_body(s: SwarmService) -> dict[str, Any]:
     rollback = {"Parallelism": 0, "Delay": 0, "FailureAction": "pause",
                 "Monitor": int(s.monitor * NS), "MaxFailureRatio": 0, "Order": "start-first"}
     body: dict[str, Any] = {
-        "Name": service_name(s.app, s.env, s.service),
+        "Name": service_name(s.app, s.env, s.service, s.color),
         "Labels": labels,
         "TaskTemplate": task,
         "Mode": {"Replicated": {"Replicas": s.replicas}},

@@ -204,8 +204,9 @@ class Pool:
         def leave_node2() -> None:
             with self.node2() as node2:
                 node2.swarm.leave(force=True)
+                # As on the manager below: the swarm network lets go of it a moment after leaving.
                 for net in node2.networks.list(names=[PUBLISH_CFG]):
-                    net.remove()
+                    wait_for(f"{net.name} free on node2", lambda n=net: self._try_remove(n), 20, 0.5)
 
         if self.dockerd is not None:
             self._step("node2 leaves", leave_node2)

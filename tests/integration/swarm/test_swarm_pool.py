@@ -7,7 +7,14 @@ its own network namespace as worker. Traffic goes to 127.0.0.1 and 10.219.0.2 on
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlparse
 
 import docker
@@ -19,7 +26,8 @@ from dockyard.settings import EngineSettings
 from dockyard.swarm.observe import observe_tasks
 from tests.apps import TestApp
 from tests.conftest import run_cli
-from tests.integration.swarm.pool import MAIN_HOST, NODE2_ADDR, PUBLISH_NET, Pool, wait_for
+from tests.integration.bluegreen.helpers import free_port
+from tests.integration.swarm.pool import MAIN_HOST, NETNS, NODE2_ADDR, NODE2_HOST, PUBLISH_NET, Pool, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -171,6 +179,78 @@ def test_scaling_a_swarm_service_by_hand_and_through_the_loop(swarm_app, docker_
         cli(swarm_app, "scale", "swarm", "web", "--clear", ok=False)
         test_app.write("dockyard.yml", spec)
         test_app.commit("no scaling")
+
+
+def node2_row(app) -> dict:
+    return next(r for r in ps(app) if urlparse(r["url"]).hostname == NODE2_ADDR)
+
+
+def test_exec_reaches_a_task_on_the_other_node(swarm_app, swarm_pool: Pool) -> None:
+    row = node2_row(swarm_app)
+    unnamed = cli(swarm_app, "exec", "swarm", "web", "--replica", str(row["replica"]), "--", "hostname", ok=False)
+    assert unnamed.returncode == 1 and "names no engine" in unnamed.stderr and "dockyard.engine" in unnamed.stderr
+    cli(swarm_app, "engine", "add", "node2", "--host", NODE2_HOST)
+    swarm_pool.label(swarm_pool.worker_id, {"dockyard.engine": "node2"})
+    done = cli(swarm_app, "exec", "swarm", "web", "--replica", str(row["replica"]), "--", "hostname")
+    assert done.stdout.strip() == row["id"][:12]  # the task container on node2, through node2's dockerd
+    here = next(r for r in ps(swarm_app) if urlparse(r["url"]).hostname == "127.0.0.1")
+    assert cli(swarm_app, "exec", "swarm", "web", "--replica", str(here["replica"]), "--",
+               "hostname").stdout.strip() == here["id"][:12]
+
+
+@contextmanager
+def agent(app, engine_name: str, url: str, netns: str | None = None) -> Iterator[None]:
+    """A monitor agent for this app's containers on one node (its process, stopped by its PID afterwards)."""
+    test_app, env = app
+    command = ["nsenter", f"--net=/var/run/netns/{netns}"] if netns else []
+    command += [str(Path(sys.executable).parent / "dockyard"), "agent", "--no-logs", "--interval", "0.5",
+                "--engine", engine_name, "--listen", url.removeprefix("http://"),
+                "--label", f"dockyard.app={test_app.name}"]
+    proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def agent_samples(url: str, app: str) -> int:
+    try:
+        return len(httpx.get(f"{url}/api/stats", params={"app": app}, timeout=2).json()["samples"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return 0
+
+
+def test_the_autoscaler_reads_the_agent_of_every_node(swarm_app, swarm_pool: Pool) -> None:
+    test_app = swarm_app[0]
+    spec = test_app.spec_file.read_text()
+    test_app.write("dockyard.yml", spec.replace(
+        "swarm: {engine: swarm, registry: local}",
+        "swarm: {engine: swarm, registry: local, scaling: {web: {min: 2, max: 6, cpu_target: 50, period: 1s, "
+        "scale_down_window: 0s}}}"))
+    test_app.commit("scaling on swarm, no down window")
+    here, there = f"http://127.0.0.1:{free_port()}", f"http://{NODE2_ADDR}:{free_port()}"
+    on_tasks = Counter(urlparse(r["url"]).hostname for r in ps(swarm_app))
+    assert on_tasks[NODE2_ADDR] and on_tasks["127.0.0.1"], on_tasks
+    try:
+        with agent(swarm_app, "swarm", here), agent(swarm_app, "node2", there, netns=NETNS):
+            wait_for("both agents to sample their node's tasks", lambda: (
+                agent_samples(here, test_app.name), agent_samples(there, test_app.name)) == (
+                on_tasks["127.0.0.1"], on_tasks[NODE2_ADDR]), 30)
+            # Without the node's label only the manager's tasks have samples: a missing sample never shrinks.
+            once = json.loads(cli(swarm_app, "autoscale", "run", "--once", "--json", "--agent", here).stdout)
+            assert [(e["action"], e["current"], e["desired"]) for e in once] == [("hold", 4, 4)], once
+            swarm_pool.label(swarm_pool.worker_id, {"dockyard.agent": there})
+            once = json.loads(cli(swarm_app, "autoscale", "run", "--once", "--json", "--agent", here).stdout)
+            assert [(e["action"], e["current"], e["desired"]) for e in once] == [("scale-in", 4, 2)], once
+            assert len(ps(swarm_app)) == 2
+    finally:
+        swarm_pool.label(swarm_pool.worker_id, {"dockyard.agent": ""})
+        test_app.write("dockyard.yml", spec)
+        test_app.commit("no scaling")
+        cli(swarm_app, "scale", "swarm", "web", "4")
+        cli(swarm_app, "scale", "swarm", "web", "--clear")
+    assert len(ps(swarm_app)) == 4
 
 
 def test_draining_a_node_moves_its_tasks_and_keeps_serving(swarm_app, swarm_pool: Pool, docker_client) -> None:

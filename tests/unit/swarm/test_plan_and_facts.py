@@ -121,3 +121,27 @@ def test_task_rows_and_pool_view():
         ("n2", "worker", "drain", "down", 1_000_000_000,
          [{"service": "shop-prod-web", "slot": 2, "state": "running", "task": "b"}]),
     ]
+
+
+def test_a_colour_service_s_tasks_are_the_balancer_s_replicas_on_their_nodes():
+    from dataclasses import replace
+
+    from dockyard.router.colors import side
+    from dockyard.swarm.colors import task_replicas
+
+    green = replace(parse_service(SERVICE), color="green", name="shop-prod-web-green")
+    plain = replace(parse_service(SERVICE), id="s-plain")  # a rolling service has no colour: not routed
+    tasks = [parse_task(task("b", 2, "n2")), parse_task(task("a", 1, "n1", port=33000)),
+             parse_task(task("x", 3, "n1", state="shutdown", desired="shutdown")),
+             parse_task(task("p", 4, "n1", state="preparing"))]
+    nodes = {n["ID"]: parse_node(n) for n in NODES}
+    replicas = task_replicas([green, plain], tasks, nodes)
+    assert [(r.name, r.color, r.release, r.running, r.address) for r in replicas] == [
+        ("shop-prod-web-green.1", "green", "r-h2", True, "127.0.0.1:33000"),
+        ("shop-prod-web-green.2", "green", "r-h2", True, "10.219.0.2:33001"),
+        ("shop-prod-web-green.4", "green", "r-h2", False, "127.0.0.1:33001"),
+    ]
+    assert side(replicas, "green", "web").servers == ("10.219.0.2:33001", "127.0.0.1:33000")  # running only
+    assert task_replicas([plain], tasks, nodes) == []
+    assert parse_service({**SERVICE, "Spec": {**SERVICE["Spec"], "Labels": {
+        **SERVICE["Spec"]["Labels"], "dockyard.color": "blue"}}}).color == "blue"

@@ -85,3 +85,12 @@ def test_create_kwargs_passes_the_body_through():
                                    "labels": body["Labels"], "mode": body["Mode"],
                                    "update_config": body["UpdateConfig"], "rollback_config": body["RollbackConfig"],
                                    "endpoint_spec": body["EndpointSpec"]}
+
+
+def test_a_colour_gets_its_own_service_name_label_and_env():
+    body = service_body(svc(color="green"))
+    assert body["Name"] == "shop-prod-web-green"
+    container = body["TaskTemplate"]["ContainerSpec"]
+    assert body["Labels"]["dockyard.color"] == "green" == container["Labels"]["dockyard.color"]
+    assert container["Env"] == ["A=1", "B=2", "DOCKYARD_COLOR=green"]
+    assert "dockyard.color" not in service_body(svc())["Labels"]

@@ -1,0 +1,114 @@
+"""Blue/green on the real two-node Swarm: a Swarm service per colour behind the environment's nginx
+balancers, which route to each task's port at its node's publish address (127.0.0.1 on the
+manager, 10.219.0.2 on the worker). Under load: releases, a rollback inside the window, and a
+release that fails its health check, with no failed request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+from dockyard.router.nginx import NginxRouter
+from tests.apps import TestApp, make_app
+from tests.conftest import remove_app_resources, run_cli
+from tests.integration.bluegreen.helpers import RELEASE_CGI, bg_spec, free_port
+from tests.integration.bluegreen.load import Load, failures, non_2xx
+from tests.integration.swarm.pool import MAIN_HOST, NODE2_ADDR, PUBLISH_NET, Pool
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def swarm_bg(swarm_pool: Pool, tmp_path: Path, docker_client: docker.DockerClient
+             ) -> Iterator[tuple[TestApp, dict[str, str], int, int]]:
+    if docker_client.nodes.get(swarm_pool.worker_id).attrs["Status"]["State"] != "ready":
+        pytest.skip("the pool's worker is down (an earlier test stopped it)")
+    home = tmp_path / "home"
+    env = {"DOCKYARD_HOME": str(home), "DOCKYARD_CONFIG_STORE": f"sqlite:///{home}/config.db",
+           "DOCKYARD_SECRET_KEY_FILE": str(tmp_path / "keys" / "secret.key"), "DOCKYARD_RUN": "/run/dockyard-test",
+           "DOCKYARD_USER": "tester"}
+    app = make_app(tmp_path)
+    live, preview = free_port(), free_port()
+    spec = bg_spec(app.name, live, preview).replace("engine: local", "engine: swarm")
+    spec = spec.replace("resources: {cpus: 0.5, memory: 32m}",
+                        "resources: {cpus: 0.25, memory: 32m}\n    placement: {max_per_node: 1}")
+    app.write("dockyard.yml", spec)
+    app.write("www/cgi-bin/release", RELEASE_CGI)
+    app.write("www/smoke", "smoke ok\n")
+    app.commit("blue-green on swarm")
+    try:
+        yield app, env, live, preview
+    finally:
+        NginxRouter(app.name, "production", home=home).stop(timeout=5)
+        for service in docker_client.services.list(filters={"label": f"dockyard.app={app.name}"}):
+            service.remove()
+        remove_app_resources(docker_client, app.name)
+
+
+def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerClient) -> None:
+    app, env, live, preview = swarm_bg
+
+    def ok(*args: str) -> str:
+        result = run_cli(*args, cwd=app.path, env=env)
+        assert result.returncode == 0, f"dockyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    def status() -> dict:
+        return json.loads(ok("status", "production", "--json"))
+
+    def services() -> dict[str, str]:
+        found = docker_client.services.list(filters={"label": f"dockyard.app={app.name}"})
+        return {s.name: s.id for s in found}
+
+    ok("engine", "add", "swarm", "--host", MAIN_HOST, "--swarm", "--publish-network", PUBLISH_NET)
+    ok("build")
+    ok("config", "set", "production", "GREETING=one")
+    first = ok("deploy", "production")
+    assert "switch   blue: first live colour: blue" in first and "test smoke: passed" in first
+    one = status()
+    assert one["live"]["color"] == "blue" and one["router"]["running"]
+    hosts = {httpx.URL(r["url"]).host for r in one["live"]["replicas"]}
+    assert hosts == {"127.0.0.1", NODE2_ADDR}  # one task per node, both behind the live balancer
+    assert services().keys() == {f"{app.name}-production-web-blue"}
+
+    load = Load(f"http://127.0.0.1:{live}/cgi-bin/release", threads=3, max_seconds=240).start()
+    try:
+        ok("config", "set", "production", "GREETING=two")
+        second = ok("deploy", "production")
+        assert "switch   green: live traffic blue -> green" in second
+        two = status()
+        assert (two["live"]["color"], two["preview"]["color"]) == ("green", "blue")
+        assert {httpx.URL(r["url"]).host for r in two["live"]["replicas"]} == {"127.0.0.1", NODE2_ADDR}
+        state = NginxRouter(app.name, "production", home=Path(env["DOCKYARD_HOME"])).current()
+        assert state is not None and state.live is not None
+        assert {s.split(":")[0] for s in state.live.servers} == {"127.0.0.1", NODE2_ADDR}
+        assert httpx.get(f"http://127.0.0.1:{live}/cgi-bin/release").text.split() == [two["live"]["release"],
+                                                                                     "green"]
+        kept = services()
+        assert kept.keys() == {f"{app.name}-production-web-{c}" for c in ("blue", "green")}
+
+        rolled = ok("rollback", "production")
+        assert "no container was started" in rolled
+        assert services() == kept  # a switch: no Swarm service created or replaced
+        assert httpx.get(f"http://127.0.0.1:{live}/cgi-bin/release").text.split() == [one["live"]["release"],
+                                                                                     "blue"]
+
+        (app.path / "www/health").unlink()
+        app.commit("break health")
+        ok("build")
+        failed = run_cli("deploy", "production", cwd=app.path, env=env)
+        assert failed.returncode == 1 and "Traceback" not in failed.stderr
+        assert "did not answer /health" in failed.stderr
+        assert status()["live"]["release"] == one["live"]["release"]
+        assert services().keys() == {f"{app.name}-production-web-blue"}  # the failed colour is gone
+    finally:
+        hits = load.stop()
+    bad = json.loads(ok("releases", "production", "--json"))[0]
+    assert bad["status"] == "failed"
+    assert len(hits) > 100 and not failures(hits) and not non_2xx(hits), (failures(hits) + non_2xx(hits))[:5]
+    assert not [h for h in hits if h.body.split(" ")[0] == bad["release_id"]]
