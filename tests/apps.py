@@ -27,6 +27,14 @@ for f in /etc/app/*.conf; do [ -f "$f" ] && echo "file $f: $(cat $f)"; done
 ls /run/secrets 2>/dev/null | sed 's/^/secret-file /'
 """
 
+LOG_CGI = """\
+#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+echo "logged $QUERY_STRING"
+echo "logged $QUERY_STRING" >&2
+"""
+
 
 def spec_text(app: str, replicas: int = 2, health_path: str = "/health", extra_envs: str = "",
               required: str = "[GREETING]", secrets_mode: str = "file") -> str:
@@ -89,6 +97,7 @@ def make_app(root: Path, **spec_options: object) -> TestApp:
     app.write("www/health", "ok\n")
     app.write("www/index.html", "v1\n")
     app.write("www/cgi-bin/env", ENV_CGI)
+    app.write("www/cgi-bin/log", LOG_CGI)  # writes its query string to the container's stderr
     app.write("app.conf.j2", "greeting={{ GREETING }}\n")
     app.write("dockyard.yml", spec_text(name, **spec_options))  # type: ignore[arg-type]
     app.git("init", "-q", "-b", "main")

@@ -6,7 +6,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -55,8 +55,15 @@ def logs(
     from dockyard.logs.query import follow as follow_lines
     from dockyard.logs.store import LogStore
 
+    since_ns = parse_since(since) if since else None
+    if env and app is None and (engine := _swarm_engine(env)) is not None:
+        try:
+            _swarm_logs(engine, env, service, since_ns, grep, container, limit, follow, as_json, follow_for)
+        finally:
+            engine.close()
+        return
     q = Query(app=app or _spec_app(), env=env, service=service, container=container,
-              since_ns=parse_since(since) if since else None, grep=grep, limit=limit)
+              since_ns=since_ns, grep=grep, limit=limit)
     db = LogStore(_store_path(store), readonly=True)
     try:
         lines = list(reversed(search(db, q)))
@@ -75,6 +82,42 @@ def logs(
                 out.flush()
     finally:
         db.close()
+
+
+def _swarm_engine(env: str) -> Any:
+    """The engine of ./dockyard.yml's ENV when it is a Swarm manager, else None (the log store answers)."""
+    if not options.spec_file.exists():
+        return None
+    from dockyard import settings
+    from dockyard.cli.common import load_app_spec
+    from dockyard.engine.client import connect
+
+    name = load_app_spec().environment(env).engine
+    return connect(name) if settings.engine(name).swarm else None
+
+
+def _swarm_logs(engine: Any, env: str, service: str | None, since_ns: int | None, grep: str | None,
+                container: str | None, limit: int, follow: bool, as_json: bool, follow_for: float | None) -> None:
+    """A Swarm environment's logs from every node, through the manager (dockyard/swarm/logs.py)."""
+    import time
+
+    from dockyard.cli.common import load_app_spec
+    from dockyard.swarm.logs import SwarmLogs
+
+    reader = SwarmLogs(engine, load_app_spec().app, env, service)
+    lines = reader.recent(since_ns, grep, container, limit)
+    if as_json and not follow:
+        print_json([line.as_dict() for line in reversed(lines)])  # newest first, as from the store
+        return
+    for line in lines:
+        sys.stdout.write(_render(line, as_json))
+    sys.stdout.flush()
+    if follow:
+        start = lines[-1].time_ns + 1 if lines else time.time_ns()
+        until = time.monotonic() + follow_for if follow_for else None
+        for line in reader.follow(start, grep, container, until=until):
+            sys.stdout.write(_render(line, as_json))
+            sys.stdout.flush()
 
 
 def _render(line, as_json: bool) -> str:  # type: ignore[no-untyped-def]

@@ -198,6 +198,35 @@ def test_exec_reaches_a_task_on_the_other_node(swarm_app, swarm_pool: Pool) -> N
                "hostname").stdout.strip() == here["id"][:12]
 
 
+def test_logs_of_a_swarm_environment_come_from_every_node(swarm_app, swarm_pool: Pool, docker_client) -> None:
+    rows = ps(swarm_app)
+    marks = {}
+    for row in rows:
+        mark = f"mark-{row['replica']}-{time.monotonic_ns()}"
+        assert httpx.get(f"{row['url']}/cgi-bin/log?{mark}", timeout=3).text.strip() == f"logged {mark}"
+        marks[mark] = urlparse(row["url"]).hostname
+
+    def found() -> list[dict] | None:
+        got = json.loads(cli(swarm_app, "logs", "swarm", "web", "--grep", "logged mark-", "--json").stdout)
+        return got if {line["message"].split()[-1] for line in got} >= set(marks) else None
+
+    lines = wait_for("every task's line through the manager", found, 20)
+    by_mark = {line["message"].split()[-1]: line for line in lines}
+    hosts = {n.id: n.attrs["Description"]["Hostname"] for n in docker_client.nodes.list()}
+    node_of = {NODE2_ADDR: hosts[swarm_pool.worker_id], "127.0.0.1": hosts[swarm_pool.manager_id]}
+    for mark, addr in marks.items():
+        line = by_mark[mark]
+        assert (line["stream"], line["env"], line["service"], line["host"]) == ("stderr", "swarm", "web", node_of[addr])
+    # Both nodes are called "vm" here (one kernel, one hostname): the task ids tell them apart.
+    node_of_task = {t["ID"]: t["NodeID"] for t in docker_client.api.tasks(filters={"label": "dockyard.app="
+                                                                                   + swarm_app[0].name})}
+    assert {node_of_task[line["container_id"]] for line in lines} == {swarm_pool.manager_id, swarm_pool.worker_id}
+    assert [line["time_ns"] for line in lines] == sorted((line["time_ns"] for line in lines), reverse=True)
+    one = next(iter(marks))
+    text = cli(swarm_app, "logs", "swarm", "--grep", one).stdout
+    assert text.count(one) == 1 and f"{swarm_app[0].name}-swarm-web." in text
+
+
 @contextmanager
 def agent(app, engine_name: str, url: str, netns: str | None = None) -> Iterator[None]:
     """A monitor agent for this app's containers on one node (its process, stopped by its PID afterwards)."""

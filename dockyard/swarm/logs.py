@@ -1,0 +1,122 @@
+"""`dockyard logs` for a Swarm environment: the services' logs through the manager, from every node.
+
+The host log store holds what this host's forwarder read, so on a Swarm it lacks the tasks of
+other nodes. The manager gathers a service's task logs from each node's dockerd (json-file
+driver), so this asks it: each line comes with its timestamp, node, task and stream.
+"""
+
+from __future__ import annotations
+
+import calendar
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import docker.errors
+
+from dockyard.engine.client import Engine, engine_error
+from dockyard.logs.query import LogLine
+from dockyard.swarm import observe
+from dockyard.swarm.facts import NodeFact, ServiceFact
+
+STREAMS = {1: "stdout", 2: "stderr"}
+
+
+def frames(raw: Any) -> Iterator[tuple[int, bytes]]:
+    """The Engine's multiplexed log stream: an 8-byte header (stream, 0, 0, 0, size big-endian)
+    before each payload. docker-py's service_logs drops which stream a line came from."""
+    while True:
+        header = raw.read(8)
+        if len(header) < 8:
+            return
+        size = int.from_bytes(header[4:8], "big")
+        yield header[0], raw.read(size) if size else b""
+
+
+def parse_details(text: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+
+
+def to_line(stream: int, payload: bytes, service: ServiceFact, nodes: dict[str, NodeFact],
+            slots: dict[str, int]) -> LogLine | None:
+    """Pure: one `<RFC3339 time> <details> <message>` line of a service's logs -> a LogLine."""
+    text = payload.decode(errors="replace").rstrip("\n")
+    stamp, _, rest = text.partition(" ")
+    details, _, message = rest.partition(" ")
+    attrs = parse_details(details)
+    if not stamp or "com.docker.swarm.task.id" not in attrs:
+        return None
+    task = attrs["com.docker.swarm.task.id"]
+    node = nodes.get(attrs.get("com.docker.swarm.node.id", ""))
+    return LogLine(id=0, time=stamp, time_ns=rfc3339_ns(stamp), stream=STREAMS.get(stream, str(stream)),
+                   message=message, host=node.hostname if node else attrs.get("com.docker.swarm.node.id", ""),
+                   container=f"{service.name}.{slots.get(task, 0)}.{task}", container_id=task, app=service.app,
+                   env=service.env, service=service.service, release=service.release)
+
+
+def rfc3339_ns(stamp: str) -> int:
+    """'2026-11-26T02:47:15.399713476Z' -> nanoseconds since the epoch."""
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    try:
+        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return 0
+    return seconds * 1_000_000_000 + int((fraction + "000000000")[:9])
+
+
+def matches(line: LogLine, grep: str | None, container: str | None = None) -> bool:
+    """--grep: the text anywhere in the line, any case; --container: a task name or id prefix."""
+    if container and not (line.container.startswith(container) or line.container_id.startswith(container)):
+        return False
+    return grep is None or grep.lower() in line.message.lower()
+
+
+class SwarmLogs:
+    def __init__(self, engine: Engine, app: str, env: str, service: str | None = None) -> None:
+        self.engine = engine
+        self.services = [s for s in observe.services(engine, app, env) if service is None or s.service == service]
+        self.nodes = observe.nodes(engine)
+        tasks = observe.tasks(engine, [s.id for s in self.services])
+        self.slots = {t.id: t.slot for t in tasks}
+
+    def _stream(self, service: ServiceFact, since_ns: int | None, tail: int | str, follow: bool
+                ) -> Iterator[LogLine]:
+        api = self.engine.client.api
+        params = {"details": 1, "stdout": 1, "stderr": 1, "timestamps": 1, "tail": tail, "follow": int(follow),
+                  "since": f"{since_ns / 1e9:.9f}" if since_ns else 0}
+        try:
+            response = api._get(api._url("/services/{0}/logs", service.id), params=params, stream=True)
+            api._raise_for_status(response)
+        except docker.errors.DockerException as exc:
+            raise engine_error(f"reading the logs of service {service.name}", exc) from None
+        for stream, payload in frames(response.raw):
+            line = to_line(stream, payload, service, self.nodes, self.slots)
+            if line is not None:
+                yield line
+
+    def recent(self, since_ns: int | None, grep: str | None, container: str | None, limit: int) -> list[LogLine]:
+        """The newest `limit` matching lines of every service, oldest first."""
+        tail = "all" if grep or container else limit
+        lines = [line for s in self.services for line in self._stream(s, since_ns, tail, follow=False)
+                 if matches(line, grep, container)]
+        return sorted(lines, key=lambda line: line.time_ns)[-limit:]
+
+    def follow(self, since_ns: int, grep: str | None, container: str | None, until: float | None = None
+               ) -> Iterable[LogLine]:
+        """New matching lines of every service as they come (one reader thread per service)."""
+        found: queue.Queue[LogLine] = queue.Queue()
+
+        def read(service: ServiceFact) -> None:
+            for line in self._stream(service, since_ns, "all", follow=True):
+                if matches(line, grep, container):
+                    found.put(line)
+
+        for service in self.services:
+            threading.Thread(target=read, args=(service,), daemon=True).start()
+        while until is None or time.monotonic() < until:
+            try:
+                yield found.get(timeout=0.2)
+            except queue.Empty:
+                continue
