@@ -72,7 +72,7 @@ def to_replica(container: Container) -> Replica | None:
 
 def list_replicas(engine: Engine, app: str, env: str) -> list[Replica]:
     try:
-        containers = engine.client.containers.list(all=True, filters=L.scope_filters(app, env))
+        containers = engine.client.containers.list(all=True, filters=L.scope_filters(app, env), ignore_removed=True)
     except docker.errors.DockerException as exc:
         raise engine_error(f"listing containers on engine {engine.name!r}", exc) from None
     found = (to_replica(c) for c in containers)

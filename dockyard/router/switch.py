@@ -1,9 +1,10 @@
 """Route one environment's traffic between its colours, and retire a colour.
 
 `Switchboard` joins the two halves of the running system: the balancer (nginx.conf on disk and
-the nginx process) and the colours' containers (engine labels). Every new balancer state is
-rebuilt from the containers that run now, so published ports that changed (a container that
-restarted) are picked up, and nothing depends on what Dockyard remembered.
+the nginx process) and the colours' replicas (the fleet: containers and their labels, or a Swarm
+service per colour and its tasks). Every new balancer state is rebuilt from the replicas that run
+now, so published ports that changed (a container that restarted, a task Swarm replaced) are
+picked up, and nothing depends on what Dockyard remembered.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ class Scaler:
     def _grow(self, service: str, running: list[Serving], more: int, reason: str) -> str:
         try:
             everything = self.engine.client.containers.list(all=True, filters=L.scope_filters(
-                self.spec.app, self.env, service))
+                self.spec.app, self.env, service), ignore_removed=True)
         except docker.errors.DockerException as exc:
             raise engine_error("listing containers", exc) from None
         color = running[0].color if running else None

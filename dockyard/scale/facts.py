@@ -80,7 +80,9 @@ def serving(engine: Engine, spec: AppSpec, env: str, service: str) -> list[Servi
     if engine.config.swarm:
         return swarm_serving(engine, spec.app, env, service, color)
     try:
-        found = engine.client.containers.list(filters=L.scope_filters(spec.app, env, service))
+        # A container removed between the listing and docker-py's inspect of it (a scale-in, a
+        # deploy) is gone, not an error: ignore_removed. The same wherever containers are listed.
+        found = engine.client.containers.list(filters=L.scope_filters(spec.app, env, service), ignore_removed=True)
     except docker.errors.DockerException as exc:
         raise engine_error(f"listing containers on engine {engine.name!r}", exc) from None
     rows = [to_serving(c.attrs) for c in found if c.status == "running"]
