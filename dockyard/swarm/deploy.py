@@ -8,7 +8,7 @@ their content, so a release always points at exactly the bytes it was deployed w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
@@ -84,7 +84,7 @@ class Described:
     checks: dict[str, HealthCheck]
     wanted: list[Want]
     files: dict[str, bytes]
-    secrets: dict[str, bytes]
+    secrets: dict[str, bytes] = field(repr=False)  # never in a repr, a log line or a traceback
 
     def bodies(self, engine: Engine, app: str, env: str, color: str | None = None) -> dict[str, dict[str, Any]]:
         """The ServiceSpecs, creating the configs and secrets they refer to that do not exist yet."""
