@@ -132,6 +132,8 @@ def try_forward(argv: list[str], environ: Mapping[str, str] = os.environ) -> int
     if app is None:
         return None
     try:
+        if urllib.parse.urlsplit(forward.server).scheme not in ("http", "https"):
+            raise Refused(f"DOCKYARD_SERVER {forward.server!r} is not a URL like http://127.0.0.1:8700", 2)
         answer = post(forward, app, token(environ))
     except Refused as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.cli.argv import split_global
-from dockyard.cli.remote import Forward, Refused, app_name, error_of, forwardable, token
+from dockyard.cli.remote import Forward, Refused, app_name, error_of, forwardable, token, try_forward
 
 SERVER = {"DOCKYARD_SERVER": "http://127.0.0.1:8700/"}
 
@@ -71,3 +71,13 @@ def test_forwarding_loads_neither_typer_nor_docker() -> None:
             "print(any(m in sys.modules for m in ('typer', 'docker', 'pydantic', 'rich')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_server_that_is_not_a_url_is_refused_before_anything_is_sent(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dockyard.yml").write_text("app: shop\n")
+    assert try_forward(["rollback", "production"], {"DOCKYARD_SERVER": "127.0.0.1:8700",
+                                                    "DOCKYARD_TOKEN": "dy_x"}) == 2
+    assert "is not a URL like http://127.0.0.1:8700" in capsys.readouterr().err
