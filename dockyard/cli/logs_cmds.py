@@ -56,9 +56,11 @@ def logs(
     from dockyard.logs.store import LogStore
 
     since_ns = parse_since(since) if since else None
-    if env and app is None and (engine := _swarm_engine(env)) is not None:
+    if env and app is None and (swarm := _swarm_engine(env)) is not None:
+        engine, spec_app = swarm
         try:
-            _swarm_logs(engine, env, service, since_ns, grep, container, limit, follow, as_json, follow_for)
+            _swarm_logs(engine, spec_app, env, service, since_ns, grep, container, limit, follow, as_json,
+                        follow_for)
         finally:
             engine.close()
         return
@@ -84,27 +86,27 @@ def logs(
         db.close()
 
 
-def _swarm_engine(env: str) -> Any:
-    """The engine of ./dockyard.yml's ENV when it is a Swarm manager, else None (the log store answers)."""
+def _swarm_engine(env: str) -> tuple[Any, str] | None:
+    """(engine, app) when ./dockyard.yml's ENV is on a Swarm manager, else None (the log store answers)."""
     if not options.spec_file.exists():
         return None
     from dockyard import settings
     from dockyard.cli.common import load_app_spec
     from dockyard.engine.client import connect
 
-    name = load_app_spec().environment(env).engine
-    return connect(name) if settings.engine(name).swarm else None
+    spec = load_app_spec()
+    name = spec.environment(env).engine
+    return (connect(name), spec.app) if settings.engine(name).swarm else None
 
 
-def _swarm_logs(engine: Any, env: str, service: str | None, since_ns: int | None, grep: str | None,
+def _swarm_logs(engine: Any, app: str, env: str, service: str | None, since_ns: int | None, grep: str | None,
                 container: str | None, limit: int, follow: bool, as_json: bool, follow_for: float | None) -> None:
     """A Swarm environment's logs from every node, through the manager (dockyard/swarm/logs.py)."""
     import time
 
-    from dockyard.cli.common import load_app_spec
     from dockyard.swarm.logs import SwarmLogs
 
-    reader = SwarmLogs(engine, load_app_spec().app, env, service)
+    reader = SwarmLogs(engine, app, env, service)
     lines = reader.recent(since_ns, grep, container, limit)
     if as_json and not follow:
         print_json([line.as_dict() for line in reversed(lines)])  # newest first, as from the store

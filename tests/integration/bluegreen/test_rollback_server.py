@@ -56,16 +56,19 @@ def test_rollback_through_the_server_and_its_refusals(bg_app, tmp_path: Path) ->
         assert "Traceback" not in wrong.stderr + missing.stderr
         assert served(live) == second and len(releases()) == 4
 
-        # What the endpoint refuses: a relative spec path, another app's spec, an unknown environment.
+        # What the endpoint refuses: a relative spec path, another app's spec, an unknown environment,
+        # and without a spec path an app not registered with the server.
         with server.client(token_file.read_text().strip()) as client:
             base = f"/api/apps/{app.name}/environments"
             relative = client.post(f"{base}/production/rollback", json={"spec_file": "dockyard.yml"})
             other = client.post("/api/apps/other-app/environments/production/rollback",
                                 json={"spec_file": str(app.spec_file)})
             unknown = client.post(f"{base}/nowhere/rollback", json={"spec_file": str(app.spec_file)})
+            unregistered = client.post(f"{base}/production/rollback")  # no spec_file: the registered app's
         assert relative.status_code == 400 and "absolute path" in relative.json()["error"]
         assert other.status_code == 400 and f"spec of app {app.name!r}" in other.json()["error"]
         assert unknown.status_code in (400, 404) and "nowhere" in unknown.json()["error"]
+        assert unregistered.status_code == 404 and app.name in unregistered.json()["error"]
         assert served(live) == second
     finally:
         server.stop()
