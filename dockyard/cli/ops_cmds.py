@@ -92,7 +92,7 @@ def exec_(
         if target.node:  # a Swarm task: exec through the dockerd of the node it runs on
             from dockyard.swarm.nodes import node_engine
 
-            where = node_engine(engine, target.node)[1]
+            where = node_engine(engine, target.node)
     finally:
         engine.close()
     argv = ["docker", "-H", where.host]

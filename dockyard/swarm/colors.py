@@ -58,7 +58,8 @@ class SwarmFleet:
     def remove_color(self, color: str, grace: dict[str, float]) -> int:
         """Remove the colour's services; Swarm stops their tasks with each one's stop grace period."""
         services = self.services(color)
-        count = len([r for r in self.replicas() if r.color == color])
+        tasks = observe.tasks(self.engine, [s.id for s in services])
+        count = sum(t.desired == "running" for t in tasks)
         for service in services:
             observe.remove_service(self.engine, service)
         return count

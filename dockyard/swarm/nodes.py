@@ -36,9 +36,9 @@ def pool(engine: Engine) -> list[dict[str, Any]]:
     return pool_view(list(observe.nodes(engine).values()), observe.all_tasks(engine), names)
 
 
-def node_engine(engine: Engine, node_id: str) -> tuple[str, EngineSettings]:
-    """(name, settings) of the engine that reaches a node's dockerd: the manager's own for its node,
-    else the registered engine that the node's `dockyard.engine` label names."""
+def node_engine(engine: Engine, node_id: str) -> EngineSettings:
+    """The engine that reaches a node's dockerd: the manager's own for its node, else the registered
+    engine that the node's `dockyard.engine` label names."""
     import docker.errors
 
     try:
@@ -46,7 +46,7 @@ def node_engine(engine: Engine, node_id: str) -> tuple[str, EngineSettings]:
     except docker.errors.DockerException as exc:
         raise engine_error(f"asking engine {engine.name!r} about its swarm", exc) from None
     if node_id == local:
-        return engine.name, engine.config
+        return engine.config
     node = observe.nodes(engine).get(node_id)
     where = f"{node.hostname} ({node.addr})" if node else node_id
     name = node.labels.get(ENGINE_LABEL) if node else None
@@ -54,4 +54,4 @@ def node_engine(engine: Engine, node_id: str) -> tuple[str, EngineSettings]:
         raise NotFound(f"the task runs on node {where}, and that node names no engine Dockyard can reach",
                        hint=f"register its dockerd and label the node: dockyard engine add NAME --host ...; "
                             f"docker node update --label-add {ENGINE_LABEL}=NAME {node_id[:12]}")
-    return name, settings.engine(name)
+    return settings.engine(name)
