@@ -6,10 +6,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup venv demo test unit integration e2e bench lint clean-test
+.PHONY: setup setup-tests venv demo test unit integration e2e bench lint clean-test
 
+# What the demo needs: the engine, etcd, registries, nginx, the base image.
 setup:
 	bash scripts/setup.sh all
+
+# The same, plus what only the test suite needs (prometheus, rsyslog, ...).
+setup-tests:
+	bash scripts/setup.sh all --tests
 
 $(BIN)/dockyard: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,16 +26,16 @@ venv: $(BIN)/dockyard
 demo: setup venv
 	bash scripts/demo.sh
 
-test: setup venv
+test: setup-tests venv
 	$(BIN)/pytest -q -ra --durations=15 tests
 
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
-integration: setup venv
+integration: setup-tests venv
 	$(BIN)/pytest -q tests/integration
 
-e2e: setup venv
+e2e: setup-tests venv
 	$(BIN)/pytest -q tests/e2e
 
 bench: setup venv

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Dockyard machine set-up: install and start the real parts Dockyard drives.
 #
-#   scripts/setup.sh [all|install|start|stop|status]     (default: all = install + start)
+#   scripts/setup.sh [all|install|start|stop|status|requirements] [--tests]
 #
 # Meant for a fresh Debian 12 machine, run as root, with no systemd. Used by
-# `make demo`, `make test` and CI. Idempotent: a second run notices what is
+# `make demo` (what the demo needs), `make test` and CI (`--tests`: also what
+# only the test suite needs). Idempotent: a second run notices what is
 # installed and what already answers, and finishes in about a second.
 #
 #   install  apt-get the packages (skipped entirely when every binary is there)
@@ -12,6 +13,8 @@
 #            and the local base image dockyard/busybox:1.35 (FROM scratch)
 #   stop     stop only what this script started (PID files in /var/run/dockyard)
 #   status   one line per service, exit 1 if any does not answer
+#   requirements  the table below, one "binary package group" a line
+#                 (tests/unit/test_setup_requirements.py checks it with dpkg -S)
 #
 # Environment overrides: DOCKYARD_LOG_DIR, DOCKYARD_RUN_DIR, DOCKYARD_LIB_DIR,
 # SETUP_WAIT (seconds to wait for each service, default 30).
@@ -27,8 +30,41 @@ ETCD_PEER=127.0.0.1:2380
 REGISTRY_PORTS=(5000 5001)
 BASE_IMAGE=dockyard/busybox:1.35
 
-APT_PACKAGES=(docker.io etcd-server docker-registry nginx-light busybox-static git openssl
-              iproute2 ca-certificates curl prometheus rsyslog)
+# What set-up provides: each binary something runs, the Debian package that ships it, and who
+# needs it (demo: `make demo` and everything Dockyard itself runs; test: only the test suite).
+# The package list is derived from this table, so a binary cannot be required without its package.
+REQUIREMENTS=(
+    # binary         package          group   used by
+    "dockerd         docker.io        demo"   # the engine
+    "docker          docker.io        demo"   # the base image build below
+    "docker-registry docker-registry  demo"   # the local and remote registries
+    "etcd            etcd-server      demo"   # the config store
+    "nginx           nginx            demo"   # blue/green balancers (dockyard/router)
+    "busybox         busybox-static   demo"   # the FROM scratch base image
+    "git             git              demo"   # builds and pipelines read commits
+    "openssl         openssl          demo"   # scripts/tls-dockerd.sh certificates
+    "ip              iproute2         demo"   # scripts/tls-dockerd.sh bridge
+    "curl            curl             demo"   # health checks in this script and the demo
+    "prometheus      prometheus       test"   # scrapes the agent in tests/integration/monitor
+    "rsyslogd        rsyslog          test"   # the syslog sink in tests/integration/logs
+)
+# Needed without a binary of their own: the CA bundle, and `python3 -m venv` (Makefile).
+EXTRA_PACKAGES=(ca-certificates python3-venv)
+
+WITH_TESTS=0
+
+# requirement_rows: the table's rows for the groups asked for (demo, plus test with --tests).
+requirement_rows() {
+    local row binary package group
+    for row in "${REQUIREMENTS[@]}"; do
+        read -r binary package group <<<"$row"
+        if [[ $group == demo ]] || (( WITH_TESTS )); then printf '%s %s %s\n' "$binary" "$package" "$group"; fi
+    done
+}
+
+apt_packages() {
+    { requirement_rows | awk '{print $2}'; printf '%s\n' "${EXTRA_PACKAGES[@]}"; } | sort -u
+}
 
 export DEBIAN_FRONTEND=noninteractive
 export DOCKER_BUILDKIT=0   # Debian 12 has no buildx: use the legacy builder
@@ -111,23 +147,27 @@ docker_bin() {
 
 # ---------------------------------------------------------------- install
 
-missing_binaries() {
-    local missing=() b
-    for b in dockerd docker-registry etcd etcdctl nginx git openssl ip curl prometheus rsyslogd; do
-        command -v "$b" >/dev/null 2>&1 || missing+=("$b")
-    done
-    command -v docker >/dev/null 2>&1 || [[ -x /usr/bin/docker ]] || missing+=(docker)
-    # The base image needs the STATIC busybox (busybox-static), not a dynamic one.
-    if [[ ! -x /bin/busybox ]] || ldd /bin/busybox >/dev/null 2>&1; then
-        missing+=("busybox-static")
-    fi
-    [[ -f /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
-    printf '%s\n' "${missing[@]}"
+# missing_packages: the packages of every required binary that is not there, one a line.
+missing_packages() {
+    local binary package group
+    while read -r binary package group; do
+        if [[ $binary == busybox ]]; then
+            # The base image needs the STATIC busybox (busybox-static), not a dynamic one.
+            if [[ ! -x /bin/busybox ]] || ldd /bin/busybox >/dev/null 2>&1; then echo "$package"; fi
+        elif [[ $binary == docker ]]; then
+            command -v docker >/dev/null 2>&1 || [[ -x /usr/bin/docker ]] || echo "$package"
+        else
+            command -v "$binary" >/dev/null 2>&1 || echo "$package"
+        fi
+    done < <(requirement_rows)
+    [[ -f /etc/ssl/certs/ca-certificates.crt ]] || echo ca-certificates
+    # Only Debian's own python3 needs python3-venv; another python3 (pyenv, a venv) brings its own.
+    if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then echo python3-venv; fi
 }
 
 do_install() {
     local missing
-    missing=$(missing_binaries)
+    missing=$(missing_packages | sort -u)
     if [[ -z $missing ]]; then
         say "ok  packages (already installed)"
         return 0
@@ -147,7 +187,7 @@ do_install() {
     local rc=0
     {
         apt-get update -q &&
-        apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}"
+        apt-get install -y -q --no-install-recommends $(apt_packages)
     } >>"$LOG_DIR/apt.log" 2>&1 || rc=$?
     (( made_policy )) && rm -f /usr/sbin/policy-rc.d
     if (( rc != 0 )); then
@@ -155,8 +195,8 @@ do_install() {
         tail -n 20 "$LOG_DIR/apt.log" >&2
         exit 1
     fi
-    missing=$(missing_binaries)
-    [[ -z $missing ]] || die "still missing after apt-get: ${missing//$'\n'/ }"
+    missing=$(missing_packages | sort -u)
+    [[ -z $missing ]] || die "still missing after apt-get: ${missing//$'\n'/ } (see the table in $0)"
     say "ok  packages installed ($(( SECONDS - t0 )) s)"
 }
 
@@ -358,15 +398,24 @@ lock() {
 
 main() {
     local cmd=${1:-all}
+    shift || true
+    local arg
+    for arg in "$@"; do
+        case $arg in
+            --tests) WITH_TESTS=1 ;;
+            *) die "unknown option '$arg' (use: --tests)" ;;
+        esac
+    done
     case $cmd in
         all)     lock; do_install; do_start ;;
         install) lock; do_install ;;
         start)   lock; do_start ;;
         stop)    lock; do_stop ;;
         status)  do_status ;;
+        requirements) WITH_TESTS=1; requirement_rows ;;
         -h|--help|help)
             sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
-        *) die "unknown command '$cmd' (use: all, install, start, stop, status)" ;;
+        *) die "unknown command '$cmd' (use: all, install, start, stop, status, requirements)" ;;
     esac
 }
 

@@ -130,7 +130,7 @@ class NginxRouter:
             return subprocess.run(argv, capture_output=True, text=True, timeout=30)
         except FileNotFoundError:
             raise RouterError(f"nginx is not installed at {self.binary}",
-                              hint="install Debian's nginx-light (scripts/setup.sh does it)") from None
+                              hint="install Debian's nginx (scripts/setup.sh does it)") from None
 
     def _test(self, conf: Path) -> None:
         result = self._run("-t", "-q", "-c", str(conf))

@@ -7,7 +7,6 @@ Every container carries dockyard.test=monitor-<run> and is removed in teardown.
 from __future__ import annotations
 
 import secrets
-import shutil
 import socket
 import subprocess
 import time
@@ -195,7 +194,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is installed by scripts/setup.sh")
 def test_real_prometheus_scrapes_the_agent(agent: MonitorAgent, tmp_path: Path, containers: dict) -> None:
     port = free_port()
     target = agent.http.url.removeprefix("http://")
