@@ -171,6 +171,8 @@ def main() -> None:
         label = f"bench-{app.name}"
         try:
             subprocess.run([DOCKYARD, "build"], cwd=app.path, check=True, capture_output=True)
+            # the server rolls back with the registered app's dockyard.yml (its default branch)
+            subprocess.run([DOCKYARD, "app", "add", app.name, "--repo", str(app.path)], check=True, capture_output=True)
             with running_server(root) as server:
                 bg_hits, bg_times, rb_times, cli_times, server_times = blue_green(app.path, live, args.switches,
                                                                                   server)

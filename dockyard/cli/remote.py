@@ -86,7 +86,7 @@ def post(forward: Forward, app: str, bearer: str) -> dict:
     quote = urllib.parse.quote
     request = urllib.request.Request(
         f"{forward.server}/api/apps/{quote(app, safe='')}/environments/{quote(forward.env, safe='')}/rollback",
-        data=json.dumps({"spec_file": str(forward.spec_file)}).encode(), method="POST",
+        data=b"{}", method="POST",
         headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:

@@ -8,7 +8,7 @@ error naming template:line and the variable, never an empty string in production
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -40,11 +40,31 @@ def _relative(filename: str, base_dir: Path) -> str:
         return filename
 
 
-def _environment(base_dir: Path) -> jinja2.Environment:
+def _inside_loader(base_dir: Path) -> jinja2.BaseLoader:
+    """A FileSystemLoader that refuses a template whose real path (symlinks followed) leaves
+    base_dir: a committed `x.j2 -> /etc/...` must not render a file of the host."""
     import jinja2
 
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(base_dir)),
+    class InsideLoader(jinja2.FileSystemLoader):
+        def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+            # Checked before anything is opened: a link to a FIFO or a device must not even be read.
+            if not (base_dir / template).resolve().is_relative_to(base_dir):
+                raise ConfigError(f"template {template} resolves outside the app directory; "
+                                  "templates (and their includes) must be files of the repository",
+                                  hint="name a file of the repository (no ..; a symlink must point inside it)")
+            return super().get_source(environment, template)
+
+    return InsideLoader(str(base_dir))
+
+
+def _environment(base_dir: Path) -> jinja2.Environment:
+    # The sandbox: a template is code from a commit, rendered with the secrets in its context by a
+    # process that can reach every environment. It may read values, never call into Python.
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(
+        loader=_inside_loader(base_dir),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,  # config files usually end with a newline; keep it
         autoescape=False,  # these are config files, not HTML
@@ -82,6 +102,9 @@ def render_files(files: Mapping[str, str], base_dir: Path, values: Mapping[str, 
         except jinja2.TemplateSyntaxError as exc:
             where = _relative(exc.filename, base_dir) if exc.filename else relpath
             raise ConfigError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
+        except jinja2.exceptions.SecurityError as exc:
+            raise ConfigError(f"{relpath}: refused while rendering {target}: {exc} "
+                              "(templates render in a sandbox: values and filters only)") from exc
         except jinja2.UndefinedError as exc:
             raise _undefined(exc, relpath, target, base_dir) from None
         except jinja2.TemplateError as exc:

@@ -51,7 +51,14 @@ def export_commit(app: str, repo: str, commit: str) -> Path:
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(dest, filter="tar")
+        try:
+            # "data": no link that points outside the tree (absolute or ../), no device, no setuid bits.
+            tar.extractall(dest, filter="data")
+        except tarfile.FilterError as exc:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise BuildError(f"commit {commit[:12]} of {app} holds {exc.tarinfo.name!r}, which points outside "
+                             "the repository (a symlink to an absolute path or above the top); refusing to "
+                             "export it", hint="commit the file itself instead of a link to it") from exc
     marker.write_text(commit)
     return dest
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
-from dockyard.errors import DockyardError, NotFound, UsageError
+from dockyard.errors import DockyardError, NotFound
 from dockyard.pipeline.store import AppRecord, RunStore
 from dockyard.server.app import Auth, Db
 from dockyard.server.runs_api import router as runs_router
@@ -93,21 +91,18 @@ def config(app: str, env: str) -> dict[str, Any]:
             "secrets": sorted(resolved.secret_keys), "sources": dict(resolved.sources)}
 
 
-class RollbackRequest(BaseModel):
-    spec_file: str | None = Field(None, description="Absolute path of the app's dockyard.yml on the server's "
-                                  "host; without it, the registered app's dockyard.yml at its repository's HEAD.")
-
-
 @router.post("/apps/{app}/environments/{env}/rollback", tags=["apps"])
-def rollback(app: str, env: str, token: Auth, db: Db, body: RollbackRequest | None = None) -> dict[str, Any]:
+def rollback(app: str, env: str, token: Auth, db: Db) -> dict[str, Any]:
     """Restore the previous release of env, recorded as done by the token's name. Inside a blue/green
     rollback window it is a switch of the live listener; otherwise the previous release is redeployed.
-    This is what `dockyard rollback` forwards to when DOCKYARD_SERVER is set."""
+    The app's dockyard.yml is the registered app's, at its repository's default branch: no request
+    names a file of the server. This is what `dockyard rollback` forwards to when DOCKYARD_SERVER is set."""
     from dockyard.config.service import open_config_service
     from dockyard.deploy.deployer import Deployer
     from dockyard.deploy.promote import rollback as run_rollback
 
-    spec = rollback_spec(db, app, body.spec_file if body else None)
+    store = RunStore(db)
+    spec = spec_of(store, store.app(app))[0]
     log: list[str] = []
     config = open_config_service()
     try:
@@ -117,18 +112,3 @@ def rollback(app: str, env: str, token: Auth, db: Db, body: RollbackRequest | No
     finally:
         config.close()
     return {"outcome": outcome.as_json(), "log": log}
-
-
-def rollback_spec(db: StateDB, app: str, spec_file: str | None) -> AppSpec:
-    from dockyard.spec import load_spec
-
-    if spec_file is None:
-        store = RunStore(db)
-        return spec_of(store, store.app(app))[0]
-    path = Path(spec_file)
-    if not path.is_absolute():
-        raise UsageError(f"spec_file {spec_file!r} must be an absolute path on the server's host")
-    spec = load_spec(path)
-    if spec.app != app:
-        raise UsageError(f"{path} is the spec of app {spec.app!r}, not {app!r}")
-    return spec

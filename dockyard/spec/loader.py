@@ -15,12 +15,13 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from dockyard.errors import SpecError
 from dockyard.spec.checks import Problem, check_references, check_templates
-from dockyard.spec.hints import show
 from dockyard.spec.locate import Located, dotted, locate
 from dockyard.spec.model import AppSpec
 from dockyard.spec.problems import describe
 
 SPEC_FILE = "dockyard.yml"
+MAX_SPEC_BYTES = 512 * 1024  # a real dockyard.yml is a few KiB; a commit's file is untrusted input
+MAX_SPEC_NODES = 50_000  # values after expanding every alias: refuses an alias bomb before it is walked
 
 
 def load_spec(path: str | Path = SPEC_FILE) -> AppSpec:
@@ -30,6 +31,8 @@ def load_spec(path: str | Path = SPEC_FILE) -> AppSpec:
         path = path / SPEC_FILE
     name = str(path)
     try:
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError([f"{name}: larger than {MAX_SPEC_BYTES // 1024} KiB; a dockyard.yml is a few KiB"])
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError([f"{name}: file not found; create one with 'dockyard init'"]) from None
@@ -65,20 +68,57 @@ def _parse(text: str, filename: str, base_dir: Path, check_files: bool) -> AppSp
 
 
 def _read_yaml(text: str, filename: str) -> Located:
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError([f"{filename}: larger than {MAX_SPEC_BYTES // 1024} KiB; a dockyard.yml is a few KiB"])
     try:
         root: Any = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
-        raise SpecError([_yaml_problem(exc, filename)]) from None
+        raise SpecError([_yaml_problem(exc, filename)]) from exc
     except YAMLError as exc:
-        raise SpecError([f"{filename}: invalid YAML: {exc}"]) from None
-    located = locate(root)
+        raise SpecError([f"{filename}: invalid YAML ({type(exc).__name__})"]) from exc
     if root is None:
         raise SpecError([f"{filename}:1: the file is empty; 'dockyard init' writes a starter"])
-    if not isinstance(located.data, dict):
-        raise SpecError(
-            [f"{filename}:1: must be a mapping with app, services and environments, got {show(located.data)}"]
-        )
-    return located
+    if not isinstance(root, dict):
+        # Name the kind only: echoing the value would print any file the path points at.
+        raise SpecError([f"{filename}:1: must be a mapping with app, services and environments, "
+                         f"got {_kind(root)}"])
+    if expanded_size(root) > MAX_SPEC_NODES:
+        raise SpecError([f"{filename}: more than {MAX_SPEC_NODES} values once its aliases (*name) are expanded; "
+                         "refusing to read it"])
+    return locate(root)
+
+
+def _kind(value: Any) -> str:
+    return "a list" if isinstance(value, list) else "a single value" if value is not None else "nothing"
+
+
+def expanded_size(root: Any) -> int:
+    """How many values the tree holds once every alias is expanded, counted without expanding:
+    an alias is a shared object, so each object's size is computed once (memo by id). Depth-first
+    with an explicit stack, so deep nesting cannot exhaust the interpreter's recursion; a
+    self-referencing alias expands forever and counts as too many."""
+    too_many = MAX_SPEC_NODES + 1
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = [*node.keys(), *node.values()] if isinstance(node, dict) else \
+            list(node) if isinstance(node, list) else []
+        if children_done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children), too_many)
+        elif id(node) in sizes:
+            continue
+        elif not children:
+            sizes[id(node)] = 1
+        else:
+            if any(id(c) in open_nodes or c is node for c in children):
+                return too_many
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
 
 
 def _yaml_problem(exc: MarkedYAMLError, filename: str) -> str:

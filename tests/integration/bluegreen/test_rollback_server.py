@@ -29,6 +29,7 @@ def test_rollback_through_the_server_and_its_refusals(bg_app, tmp_path: Path) ->
     ok("config", "set", "production", "GREETING=two")
     ok("deploy", "production")
     second = served(live)
+    ok("app", "add", app.name, "--repo", str(app.path))  # the server reads the spec of its default branch
     server = Server(env={}, log=tmp_path / "server.log")
     token_file = tmp_path / "token"
     token_file.write_text(ok("token", "create", "--name", "ops-oncall"))
@@ -56,19 +57,20 @@ def test_rollback_through_the_server_and_its_refusals(bg_app, tmp_path: Path) ->
         assert "Traceback" not in wrong.stderr + missing.stderr
         assert served(live) == second and len(releases()) == 4
 
-        # What the endpoint refuses: a relative spec path, another app's spec, an unknown environment,
-        # and without a spec path an app not registered with the server.
+        # What the endpoint refuses. No request names a file of the server (issue 12, finding 1): a
+        # spec_file in the body is not read, whether the host's passwd file or another branch's spec
+        # that defines an environment of its own.
+        evil = tmp_path / "branch.yml"
+        evil.write_text(app.spec_file.read_text() + "  evil: {engine: local, registry: local}\n")
         with server.client(token_file.read_text().strip()) as client:
             base = f"/api/apps/{app.name}/environments"
-            relative = client.post(f"{base}/production/rollback", json={"spec_file": "dockyard.yml"})
-            other = client.post("/api/apps/other-app/environments/production/rollback",
-                                json={"spec_file": str(app.spec_file)})
-            unknown = client.post(f"{base}/nowhere/rollback", json={"spec_file": str(app.spec_file)})
-            unregistered = client.post(f"{base}/production/rollback")  # no spec_file: the registered app's
-        assert relative.status_code == 400 and "absolute path" in relative.json()["error"]
-        assert other.status_code == 400 and f"spec of app {app.name!r}" in other.json()["error"]
+            passwd = client.post("/api/apps/other-app/environments/production/rollback",
+                                 json={"spec_file": "/etc/passwd"})
+            branch = client.post(f"{base}/evil/rollback", json={"spec_file": str(evil)})
+            unknown = client.post(f"{base}/nowhere/rollback")
+        assert passwd.status_code == 404 and "root:" not in passwd.text and "other-app" in passwd.json()["error"]
+        assert branch.status_code in (400, 404) and "evil" in branch.json()["error"]
         assert unknown.status_code in (400, 404) and "nowhere" in unknown.json()["error"]
-        assert unregistered.status_code == 404 and app.name in unregistered.json()["error"]
         assert served(live) == second
     finally:
         server.stop()

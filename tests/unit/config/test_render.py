@@ -48,5 +48,5 @@ def test_missing_template_and_escape(templates: Path) -> None:
     with pytest.raises(ConfigError, match="nope.j2 .*not found"):
         render_files({"/x": "deploy/nope.j2"}, templates, {})
     (templates.parent / "outside.j2").write_text("secret")
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigError, match="outside the app directory"):
         render_files({"/x": "../outside.j2"}, templates, {})
