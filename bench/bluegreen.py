@@ -109,7 +109,8 @@ def running_server(root: Path) -> Iterator[dict[str, str]]:
     """A `dockyard server` on a free port, and the environment that forwards rollbacks to it."""
     port = free_port()
     token_file = root / "token"
-    token_file.write_text(subprocess.run([DOCKYARD, "token", "create", "--name", "bench"], check=True,
+    token_file.write_text(subprocess.run([DOCKYARD, "token", "create", "--name", "bench", "--scope", "deploy",
+                                                          "--env", "production"], check=True,
                                          capture_output=True, text=True).stdout)
     with (root / "server.log").open("wb") as log:
         proc = subprocess.Popen([DOCKYARD, "server", "--listen", f"127.0.0.1:{port}"], stdout=log, stderr=log)

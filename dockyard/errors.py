@@ -85,3 +85,9 @@ class HealthCheckFailed(DeployError):
 
 class NotFound(DockyardError):
     """A named thing (environment, release, engine, key) does not exist."""
+
+
+class Forbidden(DockyardError):
+    """Who asked may not do this: a token without the scope, an approval of one's own run (403)."""
+
+    exit_code = 3

@@ -33,14 +33,39 @@ class Settings(BaseModel):
     config_store: str | None = None
     engines: dict[str, EngineSettings] = {}
     webhook_secret: str | None = None  # for `dockyard server` webhooks; DOCKYARD_WEBHOOK_SECRET overrides
+    # a secret per app and provider ({shop: {github: ...}}): one leaked secret then starts one app's runs
+    webhook_secrets: dict[str, dict[str, str]] = {}
     agent_url: str | None = None  # the host agent the autoscaler reads; DOCKYARD_AGENT overrides
+    four_eyes: bool = True  # who started a run by hand cannot approve its gates ...
+    four_eyes_envs: dict[str, bool] = {}  # ... unless turned off (or on) for the gate's environment
+    max_body_kib: int = 1024  # request bodies above this get 413 before they are read
+
+    def needs_four_eyes(self, env: str) -> bool:
+        return self.four_eyes_envs.get(env, self.four_eyes)
 
 
 def home() -> Path:
+    """Dockyard's home, 0700: it holds the state, the config store and the settings (secrets)."""
     raw = os.environ.get("DOCKYARD_HOME") or "~/.local/share/dockyard"
     path = Path(raw).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+            path.chmod(0o700)
+    except OSError:
+        pass  # not ours to change: the files inside are still made 0600
     return path
+
+
+def private_file(path: Path) -> None:
+    """Create `path` (if missing) as 0600 before a library opens it, and tighten an existing one:
+    SQLite makes its -wal and -shm files with the database file's mode."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError:
+        pass  # the open that follows reports a real problem with its own message
 
 
 def settings_path() -> Path:
@@ -62,8 +87,10 @@ def save(settings: Settings) -> None:
     path = settings_path()
     tmp = path.with_suffix(".tmp")
     yaml = YAML()
-    with tmp.open("w") as fh:
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)  # it may hold the webhook secret
+    with os.fdopen(fd, "w") as fh:
         yaml.dump(settings.model_dump(exclude_none=True), fh)
+    tmp.chmod(0o600)
     tmp.replace(path)
 
 

@@ -124,17 +124,20 @@ def set_cmd(
     app: AppOpt = None,
     shared: SharedOpt = False,
     secret: Annotated[
-        bool, typer.Option("--secret", help="Encrypt these values (prefer `secret set`).")
+        bool, typer.Option("--secret", help="Refused: secrets are read from stdin by `secret set`.")
     ] = False,
 ) -> None:
     """Set one or more keys in one atomic change.
 
     Example: dockyard config set staging DB_HOST=db1.internal DB_PORT=5432 --app shop-api
     """
+    if secret:
+        raise UsageError("a secret on the command line is seen by everyone on the host (ps, shell history)",
+                         hint="read it from stdin: printf %s \"$VALUE\" | dockyard secret set ENV KEY")
     scope = _scope(app, shared)
     values = _parse_pairs(pairs)
     with _service() as svc:
-        done = svc.set(env, scope, values, author(), secret=secret)
+        done = svc.set(env, scope, values, author(), secret=False)
     label = scope_label(env, scope)
     if done.changed:
         typer.echo(f"{label}: set {', '.join(done.changed)} (revision {done.revision})")

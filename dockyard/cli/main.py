@@ -80,6 +80,7 @@ REGISTRY: list[tuple[tuple[str, ...], list[Callable[[], None]]]] = [
     (("config", "secret"), [_group("config_cmds", "config_app", "config"),
                             _group("config_cmds", "secret_app", "secret")]),
     (("scale", "autoscale"), [_registered("scale_cmds")]),  # scale, autoscale run|status|events|...
+    (("audit",), [_group("audit_cmds", "audit_app", "audit")]),
 ]
 NAMES = {name for names, _ in REGISTRY for name in names}
 
@@ -103,15 +104,24 @@ def main() -> None:
 
     from dockyard.errors import DockyardError
 
-    register(sys.argv[1:])
+    argv = sys.argv[1:]
+    register(argv)
+    code: int = 0
+    error: str | None = None
     try:
         app()
     except DockyardError as exc:
         err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
-        sys.exit(exc.exit_code)
+        code, error = exc.exit_code, exc.message
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        sys.exit(130)
+        code, error = 130, "interrupted"
+    except SystemExit as exc:  # typer ends every command this way
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    from dockyard.cli.audit_cmds import record_command
+
+    record_command(argv, code, error)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -34,34 +34,49 @@ def _tokens():
 
 @token_app.command("create")
 def token_create(
-    name: Annotated[str | None, typer.Option("--name", help="Who uses it (recorded as the approver).")] = None,
+    name: Annotated[str, typer.Option("--name", help="Who uses it; unique (recorded as the approver, the author).")],
+    scope: Annotated[list[str], typer.Option(
+        "--scope", help="read, trigger, approve, deploy (narrowed by --env), admin; repeat for several.")],
+    env: Annotated[list[str] | None, typer.Option("--env", help="The environments a deploy scope covers.")] = None,
+    expires: Annotated[str | None, typer.Option("--expires", help="Lifetime: 30d, 12h, 90m, 2w or never.")] = "90d",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Create a token and print it once (only its SHA-256 is kept). Example: dockyard token create --name ci"""
-    from dockyard.deploy.deployer import author
+    """Create a token and print it once (only its SHA-256 is kept).
 
-    record, token = _tokens().create(name or author())
+    Example: dockyard token create --name ci --scope trigger --scope deploy --env staging --expires 30d
+    """
+    from dockyard.server.auth import parse_expiry, parse_scopes
+
+    scopes = parse_scopes(scope, env or [])
+    record, token = _tokens().create(name, scopes, parse_expiry(expires, time.time()))
     if as_json:
         print_json({**asdict(record), "token": token})
         return
     say(token)
-    err_console.print(f"token {record.id} ({record.name}): shown once; send it as Authorization: Bearer TOKEN",
-                      highlight=False, markup=False)
+    until = _when(record.expires_at) if record.expires_at else "never"
+    err_console.print(f"token {record.id} ({record.name}, {' '.join(record.scopes)}, expires {until}): shown once; "
+                      "send it as Authorization: Bearer TOKEN", highlight=False, markup=False)
+
+
+def _when(at: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(at)) if at else "-"
 
 
 @token_app.command("ls")
 def token_ls(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
-    """List tokens (id, name, created; never the token). Example: dockyard token ls"""
+    """List tokens: id, name, scopes, created, expires, last used; never the token. Example: dockyard token ls"""
     tokens = _tokens().all()
     if as_json:
         print_json([asdict(t) for t in tokens])
         return
+    say(f"{'ID':>4}  {'NAME':24} {'SCOPES':32} {'CREATED':16}  {'EXPIRES':16}  LAST USED")
     for t in tokens:
-        say(f"{t.id:4}  {t.name:24} {time.strftime('%Y-%m-%d %H:%M', time.localtime(t.created_at))}")
+        say(f"{t.id:4}  {t.name:24} {' '.join(t.scopes):32} {_when(t.created_at):16}  "
+            f"{_when(t.expires_at) if t.expires_at else 'never':16}  {_when(t.last_used_at)}")
 
 
 @token_app.command("revoke")
-def token_revoke(which: Annotated[str, typer.Argument(help="Token id, or a name (all its tokens).")]) -> None:
+def token_revoke(which: Annotated[str, typer.Argument(help="Token id, or its name.")]) -> None:
     """Revoke a token: requests with it get 401 from now on. Example: dockyard token revoke 3"""
     for t in _tokens().revoke(which):
         say(f"revoked token {t.id} ({t.name})")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dockyard.errors import SpecError
 from dockyard.spec.model import AppSpec
 
 ACTIVE_RUN = ("queued", "running", "waiting")
@@ -21,18 +22,29 @@ class StepDef:
     name: str
 
 
-def plan_run(spec: AppSpec, branch: str) -> list[StepDef] | None:
-    """The steps of a run, or None when the branch starts no run."""
-    envs = spec.pipeline.environments_for(branch, spec.env_names())
+def plan_run(policy: AppSpec, branch: str, commit_spec: AppSpec | None = None) -> list[StepDef] | None:
+    """The steps of a run, or None when the branch starts no run.
+
+    `policy` is the dockyard.yml of the protected default branch: it alone says which environments
+    a branch reaches, which tests each requires and which gates are manual. The commit's own spec
+    (`commit_spec`) only supplies what its tests run; it must define every test the policy requires.
+    """
+    spec = commit_spec or policy
+    envs = policy.pipeline.environments_for(branch, policy.env_names())
     if envs is None:
         return None
+    missing = [(env, name) for env in envs for name in policy.environment(env).tests if name not in spec.tests]
+    if missing:
+        env, name = missing[0]
+        raise SpecError([f"{spec._source}: tests.{name}: the default branch requires test {name!r} in {env}; "
+                         "this commit does not define it"])
     steps = [StepDef("build", "", "build image"), StepDef("push", "", "push to registries")]
     for index, env in enumerate(envs):
-        tests = [spec.tests[name] for name in spec.environment(env).tests]
+        tests = [spec.tests[name] for name in policy.environment(env).tests]
         steps += [StepDef("test", env, t.name) for t in tests if t.kind == "image"]
         steps.append(StepDef("deploy", env, f"deploy to {env}"))
         steps += [StepDef("test", env, t.name) for t in tests if t.kind == "endpoint"]
         if index + 1 < len(envs):
-            gate = spec.environment(env).promote
+            gate = policy.environment(env).promote
             steps.append(StepDef("gate", env, f"{gate} promotion to {envs[index + 1]}"))
     return steps

@@ -63,6 +63,20 @@ def export_commit(app: str, repo: str, commit: str) -> Path:
     return dest
 
 
+def is_on_branch(mirror: Path, commit: str, branch: str) -> bool:
+    """Whether `commit` is reachable from the head of `branch` in the mirror."""
+    result = subprocess.run(["git", "--git-dir", str(mirror), "merge-base", "--is-ancestor", commit,
+                             f"refs/heads/{branch}"], capture_output=True, timeout=60)
+    return result.returncode == 0
+
+
+def default_branch_head(mirror: Path) -> str | None:
+    """The commit of the repository's default branch (the mirror's HEAD), None if it has none."""
+    result = subprocess.run(["git", "--git-dir", str(mirror), "rev-parse", "--verify", "-q", "HEAD^{commit}"],
+                            capture_output=True, text=True, timeout=60)
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
 def branch_head(repo: str, branch: str) -> str | None:
     """The commit a remote branch points at now (for polling), or None when it does not exist."""
     out = _git("ls-remote", repo, f"refs/heads/{branch}").decode().split()

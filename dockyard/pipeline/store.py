@@ -7,9 +7,10 @@ executes it: a run whose owner stopped sending heartbeats is taken up again by t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from dockyard.errors import DockyardError, NotFound
+from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.pipeline.model import StepDef
 from dockyard.state.db import StateDB
 
@@ -37,6 +38,7 @@ class Run:
     error: str
     owner: str
     heartbeat: float | None
+    started_by: str = ""  # the token or OS user who started it by hand; "" for a hook, webhook or poll
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class RunStore:
 
     # runs ---------------------------------------------------------------
     def create_run(self, app: str, commit: str, branch: str, trigger: str, steps: list[StepDef],
-                   supersede: bool) -> int:
+                   supersede: bool, started_by: str = "") -> int:
         now = time.time()
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -87,8 +89,8 @@ class RunStore:
                     " AND status='queued' AND started_at IS NULL",
                     (now, f"superseded by a newer commit {commit[:7]}", app, branch))
             cur = self.conn.execute(
-                "INSERT INTO runs (app, commit_sha, branch, trigger, status, created_at) VALUES (?,?,?,?,?,?)",
-                (app, commit, branch, trigger, "queued", now))
+                "INSERT INTO runs (app, commit_sha, branch, trigger, status, created_at, started_by)"
+                " VALUES (?,?,?,?,?,?,?)", (app, commit, branch, trigger, "queued", now, started_by))
             run_id = int(cur.lastrowid or 0)
             self.conn.executemany(
                 "INSERT INTO steps (run_id, idx, kind, env, name, status) VALUES (?,?,?,?,?,?)",
@@ -147,13 +149,20 @@ class RunStore:
         self.conn.execute("UPDATE steps SET output = output || ? WHERE run_id=? AND idx=?",
                           (text if text.endswith("\n") else text + "\n", run_id, idx))
 
-    def approve(self, run_id: int, who: str) -> Step:
+    def approve(self, run_id: int, who: str, four_eyes: Callable[[str], bool] = lambda env: True) -> Step:
+        """Approve the gate the run waits at. With four eyes on for the gate's environment (the
+        default), whoever started the run by hand cannot approve it."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             run = self.run(run_id)
-            row = self.conn.execute("SELECT idx FROM steps WHERE run_id=? AND status='waiting'", (run_id,)).fetchone()
+            row = self.conn.execute("SELECT idx, env FROM steps WHERE run_id=? AND status='waiting'",
+                                    (run_id,)).fetchone()
             if run.status != "waiting" or row is None:
                 raise DockyardError(f"run {run_id} is not waiting for an approval (it is {run.status})")
+            if run.started_by and run.started_by == who and four_eyes(row[1]):
+                raise Forbidden(f"{who} started run {run_id} and cannot approve its {row[1]} gate too (four eyes)",
+                                hint="someone else approves it; or turn four_eyes off for "
+                                f"{row[1]} in settings.yml")
             now = time.time()
             self.conn.execute("UPDATE steps SET status='succeeded', ended_at=?, approved_by=?, approved_at=?,"
                               " output = output || ? WHERE run_id=? AND idx=?",

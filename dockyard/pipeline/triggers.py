@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from dockyard import settings
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, Forbidden
 from dockyard.pipeline.model import plan_run
-from dockyard.pipeline.source import export_commit
+from dockyard.pipeline.source import default_branch_head, export_commit, is_on_branch, update_mirror
 from dockyard.pipeline.store import RunStore
 from dockyard.spec import load_spec
 
@@ -19,16 +19,27 @@ HOOK_MARK = "# installed by dockyard hook install"
 PASSED_ENV = ("DOCKYARD_HOME", "DOCKYARD_CONFIG_STORE", "DOCKYARD_SECRET_KEY_FILE", "DOCKYARD_RUN", "PATH")
 
 
-def enqueue(store: RunStore, app: str, commit: str, branch: str, trigger: str) -> int | None:
-    """Queue a run of `commit`, planned from the dockyard.yml of that very commit; None if the
-    branch runs no pipeline."""
+def enqueue(store: RunStore, app: str, commit: str, branch: str, trigger: str, started_by: str = "") -> int | None:
+    """Queue a run of `commit`; None if the branch runs no pipeline.
+
+    A commit is untrusted: it must be on the branch it claims (reachable from the branch's head in
+    the mirror), and where the branch may go (pipeline.branches, gates, required tests) is read from
+    the dockyard.yml of the repository's default branch, never from the commit being run.
+    """
     record = store.app(app)
-    source = export_commit(app, record.repo, commit)
-    spec = load_spec(source / record.spec_file)
-    steps = plan_run(spec, branch)
+    mirror = update_mirror(app, record.repo)
+    if not is_on_branch(mirror, commit, branch):
+        raise Forbidden(f"commit {commit[:12]} is not on branch {branch!r} of {record.repo}; not starting a run",
+                        hint="a run's branch decides where it may deploy, so the commit must be on it")
+    spec = load_spec(export_commit(app, record.repo, commit) / record.spec_file)
+    default_head = default_branch_head(mirror)
+    policy = spec if default_head in (None, commit) else \
+        load_spec(export_commit(app, record.repo, default_head) / record.spec_file)
+    steps = plan_run(policy, branch, spec)
     if steps is None:
         return None
-    return store.create_run(app, commit, branch, trigger, steps, supersede=spec.pipeline.supersede)
+    return store.create_run(app, commit, branch, trigger, steps, supersede=policy.pipeline.supersede,
+                            started_by=started_by)
 
 
 def hook_script(app: str, kind: str) -> str:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 
 from dockyard.errors import DockyardError, NotFound
 from dockyard.pipeline.store import AppRecord, RunStore
-from dockyard.server.app import Auth, Db
+from dockyard.server.app import Db, need, source_of
+from dockyard.server.auth import Token
 from dockyard.server.runs_api import router as runs_router
 from dockyard.spec import AppSpec
+from dockyard.state.audit import AuditLog, audited
 from dockyard.state.db import StateDB
 
 router = APIRouter()
@@ -92,7 +94,8 @@ def config(app: str, env: str) -> dict[str, Any]:
 
 
 @router.post("/apps/{app}/environments/{env}/rollback", tags=["apps"])
-def rollback(app: str, env: str, token: Auth, db: Db) -> dict[str, Any]:
+def rollback(app: str, env: str, db: Db, http: Request,
+             token: Annotated[Token, Depends(need("deploy"))]) -> dict[str, Any]:
     """Restore the previous release of env, recorded as done by the token's name. Inside a blue/green
     rollback window it is a switch of the live listener; otherwise the previous release is redeployed.
     The app's dockyard.yml is the registered app's, at its repository's default branch: no request
@@ -102,13 +105,23 @@ def rollback(app: str, env: str, token: Auth, db: Db) -> dict[str, Any]:
     from dockyard.deploy.promote import rollback as run_rollback
 
     store = RunStore(db)
-    spec = spec_of(store, store.app(app))[0]
     log: list[str] = []
-    config = open_config_service()
-    try:
-        deployer = Deployer(spec, config, db, log.append)
-        deployer.by = token.name
-        outcome = run_rollback(deployer, env)
-    finally:
-        config.close()
+    with audited(db, token.name, source_of(http), "rollback", f"{app}/{env}"):
+        spec = spec_of(store, store.app(app))[0]
+        config = open_config_service()
+        try:
+            deployer = Deployer(spec, config, db, log.append)
+            deployer.by = token.name
+            outcome = run_rollback(deployer, env)
+        finally:
+            config.close()
     return {"outcome": outcome.as_json(), "log": log}
+
+
+@router.get("/audit", tags=["audit"])
+def audit(db: Db, token: Annotated[Token, Depends(need("admin"))], env: str | None = None,
+          since: float | None = None, limit: int = 200) -> dict[str, Any]:
+    """The audit log, newest first (admin scope), and whether its hash chain is whole."""
+    log = AuditLog(db)
+    return {"rows": [r.as_json() for r in log.rows(since, env, min(limit, 5000))],
+            "problems": [f"row {p.seq}: {p.what}" for p in log.verify()]}

@@ -1,14 +1,17 @@
-"""The FastAPI application: routers, bearer-token auth and the JSON error format.
+"""The FastAPI application: routers, bearer-token auth with scopes, the body cap and the JSON
+error format.
 
 Every error is `{"error": message}` (with `hint` when Dockyard has one): NotFound -> 404, a bad
 request (usage, spec, config) -> 400, any other DockyardError (a conflict with the run's state)
--> 409, a store or engine that cannot be reached -> 503, a missing or wrong token -> 401.
+-> 409, a store or engine that cannot be reached -> 503, a missing, wrong or expired token -> 401,
+a token without the scope (or an approval of one's own run) -> 403, a body over the cap -> 413.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -17,16 +20,20 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dockyard import settings
 from dockyard.errors import (
     ConfigError,
     DockyardError,
     EngineUnavailable,
+    Forbidden,
     NotFound,
     SpecError,
     StoreUnavailable,
     UsageError,
 )
 from dockyard.server.auth import Token, TokenStore
+from dockyard.server.limits import BodyLimit
+from dockyard.state.audit import AuditLog
 from dockyard.state.db import StateDB
 
 log = logging.getLogger(__name__)
@@ -48,23 +55,45 @@ def get_db() -> Iterator[StateDB]:
 Db = Annotated[StateDB, Depends(get_db)]
 
 
+def source_of(request: Request) -> str:
+    return f"api {request.client.host}" if request.client else "api"
+
+
 def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
                   db: Db) -> Token:
     if credentials is None:
         raise Unauthorized("missing bearer token", hint="send Authorization: Bearer TOKEN "
                            "(create one with: dockyard token create)")
-    token = TokenStore(db).verify(credentials.credentials)
+    store = TokenStore(db)
+    token = store.verify(credentials.credentials, now=time.time())
     if token is None:
-        raise Unauthorized("invalid or revoked token", hint="dockyard token ls")
+        raise Unauthorized("invalid, expired or revoked token", hint="dockyard token ls")
     return token
 
 
 Auth = Annotated[Token, Depends(require_token)]
 
 
+def need(scope: str) -> Callable[[Request, Token, StateDB], Token]:
+    """A dependency: the request's token, when it has `scope` (deploy: for the path's {env});
+    a refusal is answered 403 and written to the audit log."""
+    def check(request: Request, token: Auth, db: Db) -> Token:
+        env = request.path_params.get("env")
+        if not token.allows(scope, env):
+            wanted = f"deploy:{env}" if scope == "deploy" and env else scope
+            AuditLog(db).record(token.name, source_of(request), f"{request.method} {request.url.path}",
+                                target=request.url.path, outcome=f"refused: no {wanted} scope")
+            raise Forbidden(f"token {token.name!r} has no {wanted} scope (it has: {', '.join(token.scopes)})",
+                            hint=f"dockyard token create --name NAME --scope {wanted.replace(':', ' --env ')}")
+        return token
+    return check
+
+
 def status_of(exc: DockyardError) -> int:
     if isinstance(exc, Unauthorized):
         return 401
+    if isinstance(exc, Forbidden):
+        return 403
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, UsageError | SpecError | ConfigError):
@@ -122,6 +151,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
+    app.add_middleware(BodyLimit, max_bytes=settings.load().max_body_kib * 1024)
 
     @app.get("/health", tags=["server"])
     def health() -> dict[str, str]:

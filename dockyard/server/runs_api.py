@@ -6,16 +6,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from dockyard.errors import DockyardError, NotFound
+from dockyard import settings
+from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.pipeline.store import RunStore
-from dockyard.server.app import Auth, Db
+from dockyard.server.app import Db, need, source_of
+from dockyard.server.auth import Token
 from dockyard.server.events import FOLLOWING, Seen, changes, sse, step_data
+from dockyard.state.audit import audited
 from dockyard.state.db import StateDB
 
 router = APIRouter(tags=["runs"])
@@ -96,8 +99,16 @@ def events(run_id: int, db: Db) -> StreamingResponse:
 
 
 @router.post("/runs", status_code=201)
-def start(request: RunRequest, db: Db) -> JSONResponse:
-    """Start a run of a commit (default: the branch's head) by hand."""
+def start(request: RunRequest, db: Db, http: Request,
+          token: Annotated[Token, Depends(need("trigger"))]) -> JSONResponse:
+    """Start a run of a commit (default: the branch's head) by hand (trigger scope). The commit must be
+    on the branch named; the branch's path comes from the app's default branch."""
+    with audited(db, token.name, source_of(http), "run start", f"{request.app}/{request.branch}",
+                 detail=request.commit or ""):
+        return _start(request, db, token)
+
+
+def _start(request: RunRequest, db: StateDB, token: Token) -> JSONResponse:
     from dockyard.pipeline.source import branch_head
     from dockyard.pipeline.triggers import enqueue
 
@@ -115,23 +126,28 @@ def start(request: RunRequest, db: Db) -> JSONResponse:
                           f"{commit}^{{commit}}").decode().strip()
         except DockyardError:
             raise NotFound(f"{record.repo} has no commit {request.commit!r}") from None
-    run_id = enqueue(store, request.app, commit, request.branch, "api")
+    run_id = enqueue(store, request.app, commit, request.branch, "api", started_by=token.name)
     if run_id is None:
         raise DockyardError(f"branch {request.branch} runs no pipeline (pipeline.branches in dockyard.yml)")
     return JSONResponse(run_dict(store, run_id), status_code=201)
 
 
 @router.post("/runs/{run_id}/approve")
-def approve(run_id: int, token: Auth, db: Db) -> dict[str, Any]:
-    """Approve the manual gate the run waits at, as the token's name; the server's worker goes on."""
+def approve(run_id: int, db: Db, http: Request, token: Annotated[Token, Depends(need("approve"))]) -> dict[str, Any]:
+    """Approve the manual gate the run waits at, as the token's name (approve scope); the server's
+    worker goes on. A token cannot approve a run it started (four eyes; settings.yml four_eyes)."""
     store = RunStore(db)
-    store.approve(run_id, token.name)
+    with audited(db, token.name, source_of(http), "run approve", f"run {run_id}"):
+        store.approve(run_id, token.name, four_eyes=settings.load().needs_four_eyes)
     return run_dict(store, run_id)
 
 
 @router.post("/runs/{run_id}/cancel")
-def cancel(run_id: int, token: Auth, db: Db) -> dict[str, Any]:
-    """Cancel a queued, running or waiting run (a running step finishes first)."""
+def cancel(run_id: int, db: Db, http: Request, token: Annotated[Token, Depends(need("read"))]) -> dict[str, Any]:
+    """Cancel a queued, running or waiting run (a running step finishes first): trigger or approve scope."""
+    if not (token.allows("trigger") or token.allows("approve")):
+        raise Forbidden(f"token {token.name!r} has neither the trigger nor the approve scope; cancelling needs one")
     store = RunStore(db)
-    store.cancel(run_id, token.name)
+    with audited(db, token.name, source_of(http), "run cancel", f"run {run_id}"):
+        store.cancel(run_id, token.name)
     return run_dict(store, run_id)

@@ -133,6 +133,35 @@ SCHEMA = [
         added_at REAL NOT NULL
     );
     """,
+    # version 4: scoped tokens, who started a run, the audit log, webhook deliveries (issue 12)
+    """
+    ALTER TABLE tokens ADD COLUMN scopes TEXT NOT NULL DEFAULT 'admin';  -- tokens made before had every right
+    ALTER TABLE tokens ADD COLUMN expires_at REAL;
+    ALTER TABLE tokens ADD COLUMN last_used_at REAL;
+    UPDATE tokens SET name = name || '-' || id WHERE id NOT IN (SELECT MIN(id) FROM tokens GROUP BY name);
+    CREATE UNIQUE INDEX tokens_name ON tokens (name);
+    ALTER TABLE runs ADD COLUMN started_by TEXT NOT NULL DEFAULT '';
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        source TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        prev TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_at ON audit (at);
+    CREATE TABLE audit_head (one INTEGER PRIMARY KEY CHECK (one = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
+    CREATE TABLE deliveries (
+        provider TEXT NOT NULL,
+        delivery TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        PRIMARY KEY (provider, delivery)
+    );
+    """,
 ]
 
 
@@ -166,6 +195,7 @@ class StateDB:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or settings.home() / "state.db"
         try:
+            settings.private_file(self.path)
             # Shared by the deploy executor's threads (progress lines); SQLite serialises access itself.
             self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.conn.execute("PRAGMA journal_mode=WAL")

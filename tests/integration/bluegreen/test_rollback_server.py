@@ -32,7 +32,7 @@ def test_rollback_through_the_server_and_its_refusals(bg_app, tmp_path: Path) ->
     ok("app", "add", app.name, "--repo", str(app.path))  # the server reads the spec of its default branch
     server = Server(env={}, log=tmp_path / "server.log")
     token_file = tmp_path / "token"
-    token_file.write_text(ok("token", "create", "--name", "ops-oncall"))
+    token_file.write_text(ok("token", "create", "--name", "ops-oncall", "--scope", "deploy", "--env", "production"))
     token_file.chmod(0o600)
     remote = {"DOCKYARD_SERVER": server.url, "DOCKYARD_TOKEN_FILE": str(token_file)}
     server.start()
@@ -51,7 +51,7 @@ def test_rollback_through_the_server_and_its_refusals(bg_app, tmp_path: Path) ->
         # A wrong token, or none: refused by name, nothing switched, no fallback to a local rollback.
         wrong = run_cli("rollback", "production", env={**remote, "DOCKYARD_TOKEN_FILE": "",
                                                        "DOCKYARD_TOKEN": "dy_not-a-token"})
-        assert wrong.returncode == 1 and "invalid or revoked token" in wrong.stderr
+        assert wrong.returncode == 1 and "invalid, expired or revoked token" in wrong.stderr
         missing = run_cli("rollback", "production", env={"DOCKYARD_SERVER": server.url, "DOCKYARD_TOKEN_FILE": ""})
         assert missing.returncode == 2 and "no token" in missing.stderr
         assert "Traceback" not in wrong.stderr + missing.stderr

@@ -42,7 +42,8 @@ def test_scale_a_rolling_env_by_hand_and_by_the_loop(test_app: TestApp, docker_c
     test_app.commit("scaling")
     ok("build")
     ok("config", "set", "production", "GREETING=hi")
-    ok("config", "set", "production", "--secret", "TOKEN=s3cret")
+    result = run_cli("secret", "set", "production", "TOKEN", input="s3cret")
+    assert result.returncode == 0, result.stderr
     ok("deploy", "production")
     assert len(running(docker_client, test_app.name)) == 2
 

@@ -140,7 +140,7 @@ def prepare_app(root: Path, server: Server, spec_edit: dict[str, str], extra: st
 def server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("server")
     server = Server(env=site_env(root), log=root / "server.log")
-    server.token = server.cli("token", "create", "--name", "tester-token").stdout.strip()
+    server.token = server.cli("token", "create", "--name", "tester-token", "--scope", "admin").stdout.strip()
     yield server
     server.stop()
     for proc in server.started:  # every server process this module started, by its own PID

@@ -35,11 +35,13 @@ def test_token_hash_is_sha256_hex() -> None:
 
 def test_revoke_by_id_or_name(tokens: TokenStore) -> None:
     first, token1 = tokens.create("ci")
-    _, token2 = tokens.create("ci")
+    with pytest.raises(UsageError, match="exists already"):  # names are unique: they sign approvals
+        tokens.create("ci")
+    second, token2 = tokens.create("ci-2")
     third, token3 = tokens.create("alice")
     assert [t.id for t in tokens.revoke(str(first.id))] == [first.id]
     assert tokens.verify(token1) is None and tokens.verify(token2) is not None
-    assert [t.name for t in tokens.revoke("ci")] == ["ci"]
+    assert [t.name for t in tokens.revoke("ci-2")] == ["ci-2"]
     assert [t.id for t in tokens.all()] == [third.id]
     with pytest.raises(NotFound, match="no token with id or name 'nobody'"):
         tokens.revoke("nobody")

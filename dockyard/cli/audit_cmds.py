@@ -1,0 +1,130 @@
+"""audit [--env E] [--since 1d] [--json], audit verify; and what each changing command records.
+
+Every CLI command that changes something is written to the audit log by `record_command`, called
+once from the entry point with the command's outcome, so no command can forget it. The actor is
+the OS user (a DOCKYARD_USER claim is shown beside it, never instead of it); values never enter
+the log: `config set` records its keys only.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dockyard.cli.argv import split_global
+from dockyard.cli.common import err_console, print_json, say
+
+audit_app = typer.Typer(help="The audit log: who changed what, from where, and the outcome.",
+                        invoke_without_command=True)
+
+# command words -> how many positional arguments name the target (the rest are keys or values)
+CHANGES: dict[tuple[str, ...], int] = {
+    ("deploy",): 1, ("promote",): 2, ("rollback",): 1, ("release",): 1, ("scale",): 2, ("build",): 0,
+    ("config", "set"): 1, ("config", "rm"): 1, ("config", "import"): 1, ("secret", "set"): 1,
+    ("pipeline", "approve"): 1, ("pipeline", "cancel"): 1, ("pipeline", "run"): 0,
+    ("token", "create"): 0, ("token", "revoke"): 1, ("engine", "add"): 1, ("engine", "rm"): 1,
+    ("app", "add"): 1, ("autoscale", "enable"): 0, ("autoscale", "disable"): 0,
+}
+_DURATION = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def change_of(argv: list[str]) -> tuple[str, list[str], list[str]] | None:
+    """(action, target words, detail words) of a changing command line; None for one that only reads."""
+    _, rest = split_global(argv)
+    if not rest:
+        return None
+    words = [a for a in rest if not a.startswith("-")]
+    for command, n_target in sorted(CHANGES.items(), key=lambda item: -len(item[0])):
+        if tuple(words[:len(command)]) == command:
+            args = words[len(command):]
+            if "--help" in rest or "-h" in rest:
+                return None
+            target, rest_words = args[:n_target], args[n_target:]
+            if command in (("config", "set"), ("config", "rm"), ("secret", "set"), ("scale",)):
+                detail = [word.split("=", 1)[0] for word in rest_words]  # keys (or a count), never values
+            else:
+                detail = []
+            return " ".join(command), target, detail
+    return None
+
+
+def record_command(argv: list[str], exit_code: int, error: str | None) -> None:
+    """Append the command's row; a log that cannot be written is said on stderr, not hidden."""
+    change = change_of(argv)
+    if change is None:
+        return
+    action, target, detail = change
+    from dockyard.cli.remote import app_name
+    from dockyard.errors import DockyardError
+    from dockyard.state.audit import AuditLog, os_actor
+    from dockyard.state.db import StateDB
+
+    spec_file, _ = split_global(argv)
+    app = app_name(Path(spec_file or "dockyard.yml")) if action not in ("token create", "token revoke",
+                                                                          "engine add", "engine rm") else None
+    outcome = "ok" if exit_code == 0 else f"failed: {error}" if error else f"failed (exit {exit_code})"
+    try:
+        db = StateDB()
+        try:
+            AuditLog(db).record(os_actor(), "cli", action, "/".join(filter(None, [app, *target])) or "-",
+                                outcome, " ".join(detail))
+        finally:
+            db.close()
+    except DockyardError as exc:
+        err_console.print(f"warning: the audit log was not written: {exc.message}", highlight=False, markup=False)
+
+
+def since_seconds(text: str | None, now: float) -> float | None:
+    if not text:
+        return None
+    unit = text[-1:]
+    if unit not in _DURATION or not text[:-1].isdigit():
+        from dockyard.errors import UsageError
+
+        raise UsageError(f"--since {text!r} is not a duration", hint="for example 30m, 12h, 1d, 2w")
+    return now - int(text[:-1]) * _DURATION[unit]
+
+
+@audit_app.callback()
+def audit(
+    ctx: typer.Context,
+    env: Annotated[str | None, typer.Option("--env", help="Only rows whose target is this environment.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only rows newer than this (30m, 12h, 1d).")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many rows.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Show the audit log, newest first.
+
+    Example: dockyard audit --env production --since 1d
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from dockyard.state.audit import AuditLog
+    from dockyard.state.db import StateDB
+
+    rows = AuditLog(StateDB()).rows(since_seconds(since, time.time()), env, limit)
+    if as_json:
+        print_json([r.as_json() for r in rows])
+        return
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.at))
+        say(f"{r.seq:5} {when}  {r.actor:20} {r.source:18} {r.action:16} {r.target:28} {r.outcome}"
+            + (f"  [{r.detail}]" if r.detail else ""))
+
+
+@audit_app.command("verify")
+def verify() -> None:
+    """Check the hash chain: a changed, deleted or reordered row is named. Example: dockyard audit verify"""
+    from dockyard.state.audit import AuditLog
+    from dockyard.state.db import StateDB
+
+    log = AuditLog(StateDB())
+    problems = log.verify()
+    if problems:
+        for p in problems:
+            err_console.print(f"row {p.seq}: {p.what}", highlight=False, markup=False)
+        raise typer.Exit(1)
+    say(f"audit log whole: {sum(1 for _ in log.all())} rows, chain verified")

@@ -1,0 +1,138 @@
+"""The audit log: every change, who made it, from where, and how it ended; rows chained by hash.
+
+Each row's hash covers its fields and the previous row's hash, and `audit_head` keeps the last
+one, so a changed row, a deleted row (in the middle or at the end) or a reordering is detected by
+`verify`. Values never enter the log: config changes name their keys only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+from dockyard.state.db import StateDB
+
+GENESIS = "0" * 64
+FIELDS = ("at", "actor", "source", "action", "target", "outcome", "detail")
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    seq: int
+    at: float
+    actor: str
+    source: str
+    action: str
+    target: str
+    outcome: str
+    detail: str
+    prev: str
+    hash: str
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def row_hash(prev: str, seq: int, fields: dict[str, object]) -> str:
+    canonical = json.dumps({"prev": prev, "seq": seq, **{k: fields[k] for k in FIELDS}},
+                           sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def os_actor() -> str:
+    """Who runs this process, from the operating system. A name from the environment (DOCKYARD_USER)
+    is shown beside it, never instead of it: an environment variable proves nothing."""
+    import pwd
+
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name  # not getpass: it believes $USER and $LOGNAME
+    except KeyError:
+        user = f"uid {os.getuid()}"
+    said = os.environ.get("DOCKYARD_USER")
+    return f"{user} (as {said})" if said and said != user else user
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int
+    what: str
+
+
+class AuditLog:
+    def __init__(self, db: StateDB) -> None:
+        self.conn = db.conn
+
+    def record(self, actor: str, source: str, action: str, target: str, outcome: str, detail: str = "",
+               at: float | None = None) -> AuditRow:
+        when = time.time() if at is None else at
+        fields: dict[str, object] = {"at": when, "actor": actor, "source": source,
+                                     "action": action, "target": target, "outcome": outcome[:500],
+                                     "detail": detail[:2000]}
+        # BEGIN IMMEDIATE: two writers must not both chain onto the same previous row.
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            head = self.conn.execute("SELECT seq, hash FROM audit_head WHERE one=1").fetchone()
+            last = self.conn.execute("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            seq = (last[0] if last else 0) + 1
+            prev = head[1] if head else GENESIS
+            digest = row_hash(prev, seq, fields)
+            self.conn.execute("INSERT INTO audit (seq, at, actor, source, action, target, outcome, detail, prev, hash)"
+                              " VALUES (?,?,?,?,?,?,?,?,?,?)", (seq, *(fields[k] for k in FIELDS), prev, digest))
+            self.conn.execute("INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?) ON CONFLICT(one) DO UPDATE"
+                              " SET seq=excluded.seq, hash=excluded.hash", (seq, digest))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return AuditRow(seq, when, actor, source, action, target, str(fields["outcome"]),
+                        str(fields["detail"]), prev, digest)
+
+    def rows(self, since: float | None = None, target: str | None = None, limit: int = 1000) -> list[AuditRow]:
+        """Newest first; `target` matches a target or its environment part (app/env, env)."""
+        sql = "SELECT * FROM audit WHERE at >= ?"
+        args: list[object] = [since or 0.0]
+        if target:
+            sql += " AND (target = ? OR target LIKE ? OR target LIKE ?)"
+            args += [target, f"%/{target}", f"%/{target}/%"]
+        sql += " ORDER BY seq DESC LIMIT ?"
+        return [AuditRow(*r) for r in self.conn.execute(sql, (*args, limit))]
+
+    def all(self) -> Iterator[AuditRow]:
+        for r in self.conn.execute("SELECT * FROM audit ORDER BY seq"):
+            yield AuditRow(*r)
+
+    def verify(self) -> list[Problem]:
+        """Every break in the chain; empty when the log is whole."""
+        problems: list[Problem] = []
+        prev, expected_seq = GENESIS, 1
+        for row in self.all():
+            if row.seq != expected_seq:
+                problems.append(Problem(row.seq, f"rows {expected_seq}..{row.seq - 1} are missing"))
+            if row.prev != prev:
+                problems.append(Problem(row.seq, "does not follow the row before it (deleted or reordered rows)"))
+            if row_hash(row.prev, row.seq, asdict(row)) != row.hash:
+                problems.append(Problem(row.seq, "was changed after it was written"))
+            prev, expected_seq = row.hash, row.seq + 1
+        head = self.conn.execute("SELECT seq, hash FROM audit_head WHERE one=1").fetchone()
+        if head is not None and (head[0], head[1]) != (expected_seq - 1, prev):
+            problems.append(Problem(head[0], f"the log ends at row {expected_seq - 1} but its last row was {head[0]} "
+                                    "(rows deleted at the end)"))
+        return problems
+
+
+@contextmanager
+def audited(db: StateDB, actor: str, source: str, action: str, target: str, detail: str = "") -> Iterator[None]:
+    """Record the action with its outcome: `ok`, or `failed: <the error's message>`."""
+    log = AuditLog(db)
+    try:
+        yield
+    except BaseException as exc:
+        message = getattr(exc, "message", None) or type(exc).__name__
+        log.record(actor, source, action, target, f"failed: {message}", detail)
+        raise
+    log.record(actor, source, action, target, "ok", detail)
