@@ -59,13 +59,19 @@ def home() -> Path:
 
 def private_file(path: Path) -> None:
     """Create `path` (if missing) as 0600 before a library opens it, and tighten an existing one:
-    SQLite makes its -wal and -shm files with the database file's mode."""
+    SQLite makes its -wal and -shm files with the database file's mode. An existing file is never
+    opened here: closing a second descriptor of a SQLite file drops this process's locks on it."""
     try:
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # the open that follows reports a real problem with its own message
+    try:
         if path.stat().st_mode & 0o077:
             path.chmod(0o600)
     except OSError:
-        pass  # the open that follows reports a real problem with its own message
+        pass
 
 
 def settings_path() -> Path:

@@ -69,8 +69,13 @@ def test_rollback_through_the_server_and_its_refusals(bg_app, tmp_path: Path) ->
             branch = client.post(f"{base}/evil/rollback", json={"spec_file": str(evil)})
             unknown = client.post(f"{base}/nowhere/rollback")
         assert passwd.status_code == 404 and "root:" not in passwd.text and "other-app" in passwd.json()["error"]
+        # the token's scope is deploy:production: other environments are refused before anything is read
+        assert branch.status_code == 403 and "deploy:evil" in branch.json()["error"]
+        assert unknown.status_code == 403 and "deploy:nowhere" in unknown.json()["error"]
+        admin = ok("token", "create", "--name", "ops-admin", "--scope", "admin").strip()
+        with server.client(admin) as client:
+            branch = client.post(f"{base}/evil/rollback", json={"spec_file": str(evil)})
         assert branch.status_code in (400, 404) and "evil" in branch.json()["error"]
-        assert unknown.status_code in (400, 404) and "nowhere" in unknown.json()["error"]
         assert served(live) == second
     finally:
         server.stop()
