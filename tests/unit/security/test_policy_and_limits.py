@@ -24,7 +24,7 @@ BRANCH_SPEC = SPEC.replace('"feature/*": [testing]', '"feature/*": []').replace(
 
 def test_a_branch_cannot_widen_its_own_path() -> None:
     policy, commit = parse_spec(SPEC), parse_spec(BRANCH_SPEC)
-    assert plan_run(commit, "feature/x") is not None and "production" in {s.env for s in plan_run(commit, "feature/x") or []}
+    assert "production" in {s.env for s in plan_run(commit, "feature/x") or []}  # what the commit alone says
     steps = plan_run(policy, "feature/x", commit) or []
     assert {s.env for s in steps} == {"", "testing"}
     main = plan_run(policy, "main", commit) or []

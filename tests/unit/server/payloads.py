@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import uuid
 
 BEFORE = "28e1879d029cb852e4844d9c718537df08844e03"
 
@@ -73,10 +74,11 @@ def body_of(payload: dict) -> bytes:
 def signed_headers(provider: str, secret: str, body: bytes, event: str | None = None) -> dict[str, str]:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     if provider == "github":
-        return {"X-GitHub-Event": event or "push", "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        return {"X-GitHub-Event": event or "push", "X-GitHub-Delivery": str(uuid.uuid4()),
                 "X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
     if provider == "gitlab":
-        return {"X-Gitlab-Event": event or "Push Hook", "X-Gitlab-Token": secret, "Content-Type": "application/json"}
+        return {"X-Gitlab-Event": event or "Push Hook", "X-Gitlab-Token": secret,
+                "X-Gitlab-Event-UUID": str(uuid.uuid4()), "Content-Type": "application/json"}
     return {"X-Gitea-Event": event or "push", "X-GitHub-Event": event or "push",
-            "X-Gitea-Delivery": "f6266f16-1bf3-46a5-9ea4-602e06ead473", "X-Gitea-Signature": digest,
+            "X-Gitea-Delivery": str(uuid.uuid4()), "X-Gitea-Signature": digest,
             "Content-Type": "application/json"}
