@@ -55,9 +55,26 @@ def probe_once(host_port: int, check: HealthCheck, client: requests.Session,
         except requests.RequestException as exc:
             return False, f"GET {check.path}: {type(exc).__name__}"
         return response.status_code < 400, f"GET {check.path}: HTTP {response.status_code}"
+    return tcp_probe(host, host_port, check.timeout)
+
+
+HOLD = 0.3  # seconds a connection must stay open for a TCP probe to pass
+
+
+def tcp_probe(host: str, port: int, timeout: float) -> tuple[bool, str]:
+    """A connection that stays open (or says something) passes. A published port is answered by
+    docker-proxy whether or not the container listens: when nothing does, the proxy accepts and then
+    closes at once, so a bare connect proves nothing."""
     try:
-        with socket.create_connection((host, host_port), timeout=check.timeout):
-            return True, "TCP connect ok"
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(min(HOLD, timeout))
+            try:
+                first = sock.recv(1)
+            except TimeoutError:
+                return True, "TCP connect ok (held open)"
+            if first:
+                return True, "TCP connect ok (it spoke first)"
+            return False, "TCP connect: closed at once (nothing listens behind the published port)"
     except OSError as exc:
         return False, f"TCP connect: {exc.strerror or exc}"
 
