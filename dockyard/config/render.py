@@ -83,6 +83,18 @@ def _undefined(exc: jinja2.UndefinedError, relpath: str, target: str, base_dir: 
     )
 
 
+def split_secret_files(files: Mapping[str, bytes], secrets: Mapping[str, str]
+                       ) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(plain files, files holding a secret value): the second kind must never be written into a
+    container's writable layer, where `docker diff` and `docker cp` would show it."""
+    needles = [v.encode() for v in secrets.values() if v]
+    plain: dict[str, bytes] = {}
+    holding: dict[str, bytes] = {}
+    for target, data in files.items():
+        (holding if any(n in data for n in needles) else plain)[target] = data
+    return plain, holding
+
+
 def render_files(files: Mapping[str, str], base_dir: Path, values: Mapping[str, str]) -> dict[str, bytes]:
     """Render {target_path: template_relpath}; returns {target_path: content}."""
     import jinja2

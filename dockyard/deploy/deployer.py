@@ -16,7 +16,7 @@ import docker.errors
 
 from dockyard.build.git import head_commit
 from dockyard.build.registry import split_ref
-from dockyard.config.render import render_files
+from dockyard.config.render import render_files, split_secret_files
 from dockyard.config.service import ConfigService
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck
@@ -195,6 +195,11 @@ class Deployer:
         """Everything needed to start any replica of this release (also the autoscaler's launch template)."""
         spec = self.spec
         secrets = resolved.secret_values()
+        files, secret_bearing = split_secret_files(files, secrets)
+        if secret_bearing and not local_engine:
+            raise DeployError(f"{spec.app}/{env}: config files {', '.join(sorted(secret_bearing))} hold secrets, and "
+                              f"engine {spec.environment(env).engine!r} is remote: they would be written into "
+                              "the container", hint="render the file without the secret and read /run/secrets/KEY")
         as_files = spec.config.secrets == "file" and bool(secrets)
         if as_files and not local_engine:
             raise DeployError(
@@ -229,4 +234,4 @@ class Deployer:
             health[name] = HealthCheck(path=check.path, interval=check.interval, timeout=check.timeout,
                                        start_period=check.start_period) if check else HealthCheck(path=None)
         return Workload(replicas=replicas, health=health, files=files,
-                        secret_files=secrets if as_files else {})
+                        secret_files=secrets if as_files else {}, secret_bearing_files=secret_bearing)

@@ -36,6 +36,8 @@ class Workload:
     health: dict[str, HealthCheck]
     files: dict[str, bytes] = field(default_factory=dict)
     secret_files: dict[str, str] = field(default_factory=dict)
+    # rendered files that hold a secret: on tmpfs, bind-mounted read-only at their path
+    secret_bearing_files: dict[str, bytes] = field(default_factory=dict)
 
 
 def files_archive(files: dict[str, bytes]) -> bytes:
@@ -115,8 +117,10 @@ class Executor:
 
     def _start(self, service: str, replica: int) -> Container:
         spec = self.workload.replicas[(service, replica)]
-        if self.workload.secret_files:
-            spec = replace(spec, secrets_dir=write_secret_files(self.workload.secret_files, spec.user))
+        if self.workload.secret_files or self.workload.secret_bearing_files:
+            directory, mounts = write_secret_files(self.workload.secret_files, spec.user,
+                                                   self.workload.secret_bearing_files)
+            spec = replace(spec, secrets_dir=directory, file_mounts=mounts)
         name = self._name(spec)
         try:
             container = self.engine.client.containers.create(**create_kwargs(spec, name))

@@ -52,28 +52,42 @@ def _owner(user: str) -> tuple[int, int] | None:
     return None
 
 
-def write_secret_files(values: dict[str, str], user: str) -> str:
-    """Write one file per secret into a fresh directory; return the directory's path."""
+def write_secret_files(values: dict[str, str], user: str, files: dict[str, bytes] | None = None
+                       ) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """Write one file per secret into a fresh directory, and each secret-bearing config file under
+    its `.files/` (to be bind-mounted at the file's own path); return the directory's path and the
+    (host path, target path) of each file."""
     root = secrets_root()
     ensure_tmpfs(root)
     directory = root / pysecrets.token_hex(8)
     directory.mkdir(mode=0o700)
     owner = _owner(user)
-    for key, value in values.items():
+    contents = {key: value.encode() for key, value in values.items()}
+    mounts: list[tuple[str, str]] = []
+    if files:
+        (directory / ".files").mkdir(mode=0o700)
+        for index, (target, data) in enumerate(sorted(files.items())):
+            contents[f".files/{index}"] = data
+            mounts.append((str(directory / ".files" / str(index)), target))
+    for key, data in contents.items():
         path = directory / key
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(value)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         if owner:
             os.chown(path, *owner)
         else:  # a named user we cannot map to a uid here: readable inside, the parent stays 0711
             os.chmod(path, 0o444)
+    if files:
+        if owner:
+            os.chown(directory / ".files", *owner)
+        os.chmod(directory / ".files", 0o500 if owner else 0o555)
     if owner:
         os.chown(directory, *owner)
         os.chmod(directory, 0o500)
     else:
         os.chmod(directory, 0o555)
-    return str(directory)
+    return str(directory), tuple(mounts)
 
 
 def remove_secret_files(directory: str | None) -> None:

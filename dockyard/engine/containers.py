@@ -35,6 +35,7 @@ class ReplicaSpec:
     user: str
     environment: dict[str, str] = field(default_factory=dict)
     secrets_dir: str | None = None  # host tmpfs dir bind-mounted read-only at /run/secrets
+    file_mounts: tuple[tuple[str, str], ...] = ()  # (host tmpfs file, target): config files holding secrets
     init: bool = True
     stop_grace: float = 10.0
     color: str | None = None  # blue | green in a blue-green environment
@@ -93,5 +94,6 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
         kwargs["mem_limit"] = spec.memory
     if spec.secrets_dir:
         container_labels[L.SECRETS_DIR] = spec.secrets_dir
-        kwargs["volumes"] = {spec.secrets_dir: {"bind": SECRETS_MOUNT, "mode": "ro"}}
+        kwargs["volumes"] = {spec.secrets_dir: {"bind": SECRETS_MOUNT, "mode": "ro"},
+                             **{host: {"bind": target, "mode": "ro"} for host, target in spec.file_mounts}}
     return kwargs

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
+from dockyard.config.render import split_secret_files
 from dockyard.deploy.health import HealthCheck
 from dockyard.deploy.lock import env_lock
 from dockyard.engine import labels as L
@@ -101,6 +102,11 @@ def describe(deployer: Deployer, engine: Engine, env: str, image: str, image_att
     if secrets and spec.config.secrets == "env":
         raise DeployError(f"{spec.app}/{env}: a Swarm engine delivers secrets as files (/run/secrets/KEY), "
                           "never as environment variables", hint="set config.secrets: file in dockyard.yml")
+    holding = sorted(split_secret_files(files, secrets)[1])
+    if holding:  # a Swarm config is readable by anyone with `docker config inspect`
+        raise DeployError(f"{spec.app}/{env}: config files {', '.join(holding)} hold secrets; on a Swarm engine "
+                          "config files are Swarm configs, readable with `docker config inspect`",
+                          hint="render them without the secret; the app reads /run/secrets/KEY")
     base_env = {k: v for k, v in resolved.plain_values().items() if k not in secrets}
     image_user = (image_attrs.get("Config") or {}).get("User")
     services: dict[str, SwarmService] = {}
