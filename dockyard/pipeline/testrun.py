@@ -1,21 +1,25 @@
 """Run one test of dockyard.yml in a container and report pass/fail with its output.
 
-`image` tests run inside the built image itself. `endpoint` tests run the same image on the
-environment's engine with host networking, so TARGET_URL (http://127.0.0.1:PORT of a replica or
-a balancer) is reachable exactly as a user on that host would reach it. Every test container is
-labelled and removed, and killed at its timeout.
+`image` tests run inside the built image itself, with no network. `endpoint` tests run the same
+image on the environment's engine in a network of their own (dockyard/engine/sandbox.py) where
+TARGET_URL (http://127.0.0.1:PORT of a replica or a balancer) is the only address that answers:
+code from any branch reaches its target, never etcd, the API server, the agent or the registries.
+Every test container is labelled and removed, and killed at its timeout.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import docker.errors
 import requests.exceptions
 
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import NON_ROOT_USER
+from dockyard.engine.sandbox import sandbox
+from dockyard.errors import DeployError
 from dockyard.spec.model import TestSpec
 
 MAX_OUTPUT = 64 * 1024
@@ -38,8 +42,24 @@ class TestResult:
         return f"test {self.name}: {verdict} in {self.seconds:.1f}s"
 
 
+def target_port(target_url: str) -> int:
+    parts = urlsplit(target_url)
+    if parts.hostname not in ("127.0.0.1", "localhost") or parts.port is None:
+        raise DeployError(f"test target {target_url} is not a 127.0.0.1 port; endpoint tests reach published ports")
+    return parts.port
+
+
 def run_test(engine: Engine, test: TestSpec, image: str, app: str, env: str,
              target_url: str | None = None, extra_env: dict[str, str] | None = None) -> TestResult:
+    labels = {"dockyard.managed-test": "1", "dockyard.app": app, "dockyard.env": env, "dockyard.test": test.name}
+    if test.kind == "endpoint" and target_url:
+        with sandbox(engine, target_port(target_url), labels) as network_mode:
+            return _run(engine, test, image, env, app, labels, network_mode, target_url, extra_env)
+    return _run(engine, test, image, env, app, labels, "none", target_url, extra_env)
+
+
+def _run(engine: Engine, test: TestSpec, image: str, env: str, app: str, labels: dict[str, str],
+         network_mode: str, target_url: str | None, extra_env: dict[str, str] | None) -> TestResult:
     environment = {"DOCKYARD_APP": app, "DOCKYARD_ENV": env, **(extra_env or {})}
     if target_url:
         environment["TARGET_URL"] = target_url
@@ -47,10 +67,8 @@ def run_test(engine: Engine, test: TestSpec, image: str, app: str, env: str,
     try:
         container = engine.client.containers.create(
             image, command=list(test.run), environment=environment, detach=True, user=NON_ROOT_USER,
-            labels={"dockyard.managed-test": "1", "dockyard.app": app, "dockyard.env": env,
-                    "dockyard.test": test.name},
-            network_mode="host" if test.kind == "endpoint" else "none",
-            security_opt=["no-new-privileges:true"], cap_drop=["ALL"],
+            labels=labels, network_mode=network_mode, security_opt=["no-new-privileges:true"], cap_drop=["ALL"],
+            pids_limit=512, mem_limit="1g",  # a test is bounded like any workload
         )
     except docker.errors.DockerException as exc:
         raise engine_error(f"creating the container for test {test.name}", exc) from None
