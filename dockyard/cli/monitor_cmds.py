@@ -41,6 +41,8 @@ def agent(
     logs: Annotated[bool, typer.Option("--logs/--no-logs", help="Also run the log forwarder (into the "
                                                                   "embedded store).")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each component's start.")] = False,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Listen off loopback (the agent has no "
+                                                              "authentication).")] = False,
 ) -> None:
     """Run the host agent in the foreground: metrics from cgroup files, discovery, probes, alerts.
 
@@ -55,7 +57,9 @@ def agent(
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    parse_listen(listen)
+    from dockyard.netcheck import check_listen
+
+    check_listen("dockyard agent", parse_listen(listen)[0], tls=False, insecure=insecure)
     alert_rules = [rule for path in rules or [] for rule in load_rules(path)]
     eng = connect(engine)
     opts = AgentOptions(listen=listen, interval=interval, disk_interval=disk_interval,

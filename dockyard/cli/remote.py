@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.cli.argv import split_global
+from dockyard.netcheck import is_loopback
 
 TIMEOUT = 900.0  # outside the window a rollback redeploys: containers start and pass health checks
 
@@ -132,8 +133,12 @@ def try_forward(argv: list[str], environ: Mapping[str, str] = os.environ) -> int
     if app is None:
         return None
     try:
-        if urllib.parse.urlsplit(forward.server).scheme not in ("http", "https"):
+        url = urllib.parse.urlsplit(forward.server)
+        if url.scheme not in ("http", "https"):
             raise Refused(f"DOCKYARD_SERVER {forward.server!r} is not a URL like http://127.0.0.1:8700", 2)
+        if url.scheme == "http" and not is_loopback(url.hostname):
+            raise Refused(f"DOCKYARD_SERVER {forward.server} is plain http to another host: the token would cross "
+                          "the network in the clear; use https://", 2)
         answer = post(forward, app, token(environ))
     except Refused as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,14 +16,24 @@ token_app = typer.Typer(help="API tokens for `dockyard server` (stored hashed; s
 
 def server(
     listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to serve on.")] = "127.0.0.1:8700",
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this certificate.")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="The certificate's key.")] = None,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Listen off loopback without TLS.")] = False,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs), webhooks, the pipeline worker and the poller.
 
     Example: dockyard server --listen 127.0.0.1:8700
+    Example: dockyard server --listen 0.0.0.0:8443 --tls-cert server.pem --tls-key server-key.pem
     """
+    from dockyard.errors import UsageError
     from dockyard.server.runtime import serve
 
-    serve(listen)
+    if bool(tls_cert) != bool(tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    for flag, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{flag} {path}: no such file")
+    serve(listen, tls=(str(tls_cert), str(tls_key)) if tls_cert and tls_key else None, insecure=insecure)
 
 
 def _tokens():

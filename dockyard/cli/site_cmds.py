@@ -24,6 +24,8 @@ def engine_add(
     swarm: Annotated[bool, typer.Option("--swarm", help="A Swarm manager: deploy Swarm services.")] = False,
     publish_network: Annotated[str | None, typer.Option(
         "--publish-network", help="Swarm-scoped bridge network binding published ports (docs/swarm.md).")] = None,
+    insecure: Annotated[bool, typer.Option(
+        "--insecure", help="Accept a tcp:// engine off this host without TLS (whoever reaches it owns it).")] = False,
 ) -> None:
     """Register (or replace) an engine. Certificates are referenced by path, never copied into apps.
 
@@ -43,6 +45,16 @@ def engine_add(
             raise UsageError(f"{flag} {path}: no such file")
     if bool(tls_cert) != bool(tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
+    plain_tcp = host.startswith("tcp://") and not (tls_ca or tls_cert)
+    if plain_tcp:
+        from urllib.parse import urlparse
+
+        loopback = urlparse(host).hostname in ("127.0.0.1", "localhost", "::1")
+        if not loopback and not insecure:
+            raise UsageError(f"--host {host} without TLS: anyone who reaches that port controls the host's Docker",
+                             hint="give --tls-ca, --tls-cert and --tls-key (docs/engines.md), or --insecure "
+                             "on a network you trust")
+        console.print(f"[yellow]warning:[/] engine {name} at {host} has no TLS", highlight=False)
     site = settings.load()
     if publish_network and not swarm:
         raise UsageError("--publish-network is for --swarm engines")

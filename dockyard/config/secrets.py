@@ -29,6 +29,9 @@ def key_file_path() -> Path:
     return Path(base).expanduser() / "dockyard" / "secret.key"
 
 
+BOUND = "v2:"  # a ciphertext whose plaintext starts with its env/app/key
+
+
 def _fernet(raw: bytes | str, source: str) -> Fernet:
     from cryptography.fernet import Fernet  # 60 ms of import: only commands that touch secrets pay it
 
@@ -99,17 +102,29 @@ class SecretBox:
             self._box = _fernet(raw, str(path))
         return self._box
 
-    def encrypt(self, plaintext: str) -> str:
-        return self._load(create=True).encrypt(plaintext.encode()).decode()
+    def encrypt(self, plaintext: str, context: str = "") -> str:
+        """The ciphertext of `plaintext`, bound to `context` (env/app/key): Fernet has no associated
+        data, so the context is sealed inside the authenticated token and checked on decryption."""
+        if not context:
+            return self._load(create=True).encrypt(plaintext.encode()).decode()
+        sealed = context.encode() + b"\0" + plaintext.encode()
+        return BOUND + self._load(create=True).encrypt(sealed).decode()
 
-    def decrypt(self, token: str, what: str = "a secret") -> str:
+    def decrypt(self, token: str, what: str = "a secret", context: str = "") -> str:
         from cryptography.fernet import InvalidToken
 
         try:
-            return self._load(create=False).decrypt(token.encode()).decode()
+            if not token.startswith(BOUND):  # written before ciphertexts were bound: still read
+                return self._load(create=False).decrypt(token.encode()).decode()
+            sealed = self._load(create=False).decrypt(token[len(BOUND):].encode())
         except InvalidToken:
             raise SecretKeyError(
                 f"{what} cannot be decrypted with the key from {self.source}: wrong secret key",
                 hint="use the key that encrypted it (DOCKYARD_SECRET_KEY or DOCKYARD_SECRET_KEY_FILE), "
                 "or set the secret again with: dockyard secret set",
             ) from None
+        bound_to, _, plaintext = sealed.partition(b"\0")
+        if context and bound_to.decode() != context:
+            raise SecretKeyError(f"{what} was encrypted for {bound_to.decode()}, not {context}: a ciphertext "
+                                 "copied from elsewhere is refused", hint="set the secret again: dockyard secret set")
+        return plaintext.decode()

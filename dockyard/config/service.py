@@ -24,6 +24,13 @@ from dockyard.config.store import (
 )
 from dockyard.errors import ConfigError, MissingConfigError, NotFound
 
+MAX_VALUE_BYTES = 64 * 1024  # a config value is a setting, not a file: keeps history and diffs fast
+
+
+def secret_context(env: str, app: str | None, key: str) -> str:
+    """What a secret's ciphertext is bound to: copied to another env, app or key, it is refused."""
+    return f"{env}/{app or '*'}/{key}"
+
 
 @dataclass(frozen=True, repr=False)
 class ResolvedConfig:
@@ -82,7 +89,8 @@ class ConfigService:
     def _plain(self, env: str, app: str | None, key: str, item: StoredValue) -> str:
         if not item.secret:
             return item.value
-        return self.box.decrypt(item.value, what=f"secret {key} of {scope_label(env, app)}")
+        return self.box.decrypt(item.value, what=f"secret {key} of {scope_label(env, app)}",
+                                context=secret_context(env, app, key))
 
     def resolve(
         self, env: str, app: str | None, revision: int | None = None, decrypt: bool = True
@@ -144,7 +152,12 @@ class ConfigService:
         stored = {}
         for key in changed:
             value, secret = items[key]
-            stored[key] = StoredValue(self.box.encrypt(value) if secret else value, secret)
+            if len(value.encode()) > MAX_VALUE_BYTES:
+                raise ConfigError(f"{key}: the value is {len(value.encode()) // 1024} KiB; values are capped at "
+                                  f"{MAX_VALUE_BYTES // 1024} KiB", hint="keep large files in the repository "
+                                  "(config.files) or a volume, and their address here")
+            stored[key] = StoredValue(self.box.encrypt(value, secret_context(env, app, key)) if secret else value,
+                                      secret)
         return Written(self.store.set_many(env, app, stored, author), changed, unchanged)
 
     def set(

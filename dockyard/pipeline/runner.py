@@ -76,8 +76,8 @@ class RunExecutor:
                 self.store.end_step(run.id, step.idx, "failed")
                 if step.kind == "test":
                     self._restore(spec, step.env, log)
-                self.store.finish_run(run.id, "failed", f"{step.name} ({step.env or 'build'}): "
-                                      f"{exc.message.splitlines()[0]}")
+                self.store.finish_run(run.id, "failed", mask(f"{step.name} ({step.env or 'build'}): "
+                                                             f"{exc.message.splitlines()[0]}", self._secrets))
                 return "failed"
             self.store.end_step(run.id, step.idx, outcome)
             if outcome == "waiting":
@@ -100,7 +100,9 @@ class RunExecutor:
                 values |= set(service.resolve(env, spec.app).secret_values().values())
             except DockyardError:
                 continue  # no key here, or the store is down: the deploy step will say so
-        return sorted((v for v in values if len(v) >= 4), key=len, reverse=True)
+        # Every value, however short: a 3-character PIN is still a secret. Longest first, so a value
+        # that contains another is masked whole.
+        return sorted((v for v in values if v), key=len, reverse=True)
 
     def _do(self, step: Step, spec: AppSpec, commit: Commit, log: Callable[[str], None]) -> str:
         if step.kind == "build":

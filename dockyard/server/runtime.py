@@ -107,12 +107,14 @@ def _autoscale(stop: threading.Event) -> None:
         db.close()
 
 
-def serve(listen: str = DEFAULT_LISTEN) -> None:
+def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, insecure: bool = False) -> None:
     import uvicorn
 
+    from dockyard.netcheck import check_listen
     from dockyard.server.app import create_app
 
     host, port = parse_listen(listen)
+    check_listen("dockyard server", host, tls is not None, insecure)
     other = running_pid()
     if other is not None and other != os.getpid():
         raise DockyardError(f"a server already runs for {settings.home()} (pid {other})",
@@ -127,7 +129,8 @@ def serve(listen: str = DEFAULT_LISTEN) -> None:
     pid_file.write_text(f"{os.getpid()}\n")
     stop = threading.Event()
     server = uvicorn.Server(uvicorn.Config(create_app(), log_config=None, timeout_graceful_shutdown=2,
-                                           lifespan="off"))
+                                           lifespan="off", ssl_certfile=tls[0] if tls else None,
+                                           ssl_keyfile=tls[1] if tls else None))
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -140,8 +143,8 @@ def serve(listen: str = DEFAULT_LISTEN) -> None:
              threading.Thread(target=_autoscale, args=(stop,), name="autoscaler", daemon=True)]
     for thread in loops:
         thread.start()
-    log.info("dockyard server on http://%s:%d (API docs at /docs), pid %d, home %s", host, port, os.getpid(),
-             settings.home())
+    log.info("dockyard server on %s://%s:%d (API docs at /docs), pid %d, home %s", "https" if tls else "http",
+             host, port, os.getpid(), settings.home())
     try:
         server.run(sockets=[sock])
     finally:

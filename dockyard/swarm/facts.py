@@ -6,6 +6,7 @@ captured from a real manager.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,6 +119,17 @@ def parse_task(attrs: dict[str, Any]) -> TaskFact:
     )
 
 
+def publish_address(label: str | None, addr: str) -> str:
+    """The node's label when it is an IP address, else the node's own address: the label goes into
+    nginx's upstreams, so `1.2.3.4; include /etc/...` must never get there."""
+    if label:
+        try:
+            return str(ipaddress.ip_address(label.strip()))
+        except ValueError:
+            pass
+    return addr
+
+
 def parse_node(attrs: dict[str, Any]) -> NodeFact:
     spec = attrs.get("Spec") or {}
     description = attrs.get("Description") or {}
@@ -132,7 +144,7 @@ def parse_node(attrs: dict[str, Any]) -> NodeFact:
         availability=spec.get("Availability", ""),
         state=status.get("State", ""),
         addr=addr,
-        publish_addr=labels.get(PUBLISH_ADDR) or addr,
+        publish_addr=publish_address(labels.get(PUBLISH_ADDR), addr),
         nano_cpus=int(resources.get("NanoCPUs", 0)),
         memory_bytes=int(resources.get("MemoryBytes", 0)),
         leader=bool((attrs.get("ManagerStatus") or {}).get("Leader")),

@@ -233,7 +233,7 @@ def agent(app, engine_name: str, url: str, netns: str | None = None) -> Iterator
     test_app, env = app
     command = ["nsenter", f"--net=/var/run/netns/{netns}"] if netns else []
     command += [str(Path(sys.executable).parent / "dockyard"), "agent", "--no-logs", "--interval", "0.5",
-                "--engine", engine_name, "--listen", url.removeprefix("http://"),
+                "--engine", engine_name, "--listen", url.removeprefix("http://"), "--insecure",
                 "--label", f"dockyard.app={test_app.name}"]
     proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -1,0 +1,32 @@
+"""Where Dockyard's own listeners and clients may talk without protection (shared vocabulary).
+
+The server and the agent bind 127.0.0.1 by default. Off loopback, the server needs TLS (tokens and
+secrets cross the network) and the agent, which has no authentication at all, must be asked for
+explicitly; a client sends a bearer token over plain http:// to loopback only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from dockyard.errors import UsageError
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_listen(what: str, host: str, tls: bool, insecure: bool, doc: str = "docs/security.md") -> None:
+    """Refuse a listener off loopback that would serve in the clear, unless `insecure` says so."""
+    if is_loopback(host) or tls or insecure:
+        return
+    raise UsageError(f"{what} would listen on {host} without TLS: anyone on that network could read or replay "
+                     "what it serves", hint=f"keep 127.0.0.1 and put a TLS proxy in front ({doc}), or pass --insecure "
+                     "on a network you trust")
