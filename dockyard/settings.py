@@ -27,10 +27,23 @@ class EngineSettings(BaseModel):
     publish_network: str | None = None  # swarm-scoped bridge network whose per-node config sets the bind IP
 
 
+class EtcdSettings(BaseModel):
+    """A site etcd with TLS, client certificates and a user whose role covers Dockyard's prefix."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    user: str | None = None
+    password_file: str | None = None  # 0600; the password never sits in settings.yml itself
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     config_store: str | None = None
+    etcd: EtcdSettings | None = None  # how to reach an etcd config store that requires TLS and a user
     engines: dict[str, EngineSettings] = {}
     webhook_secret: str | None = None  # for `dockyard server` webhooks; DOCKYARD_WEBHOOK_SECRET overrides
     # a secret per app and provider ({shop: {github: ...}}): one leaked secret then starts one app's runs

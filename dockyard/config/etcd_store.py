@@ -18,6 +18,8 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from etcd3gw.client import Etcd3Client
@@ -38,6 +40,7 @@ from dockyard.config.store import (
     plan_set,
 )
 from dockyard.errors import StoreUnavailable
+from dockyard.settings import EtcdSettings
 
 T = TypeVar("T")
 _RETRIES = 20
@@ -55,14 +58,63 @@ def _raw(item: StoredValue | None) -> dict[str, Any] | None:
     return None if item is None else {"value": item.value, "secret": item.secret}
 
 
+@dataclass(frozen=True)
+class EtcdAccess:
+    """How to reach a site's etcd that runs with TLS and client certificates, and as which user
+    (etcd's auth: a role per prefix, so Dockyard's user reads and writes its own prefix only)."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def access_from(etcd: EtcdSettings | None) -> EtcdAccess:
+    """EtcdAccess from the site's EtcdSettings (None: plain http, no user)."""
+    if etcd is None:
+        return EtcdAccess()
+    password = None
+    if etcd.password_file:
+        try:
+            password = Path(etcd.password_file).read_text().strip()
+        except OSError as exc:
+            raise StoreUnavailable(f"etcd password file {etcd.password_file}: {exc.strerror}") from exc
+    return EtcdAccess(ca=etcd.ca, cert=etcd.cert, key=etcd.key, user=etcd.user, password=password)
+
+
 class EtcdStore:
-    def __init__(self, host: str, port: int, prefix: str = "/dockyard/", timeout: float = 5.0) -> None:
+    def __init__(self, host: str, port: int, prefix: str = "/dockyard/", timeout: float = 5.0,
+                 access: EtcdAccess | None = None) -> None:
         self.host, self.port = host, port
         self.prefix = prefix if prefix.endswith("/") else prefix + "/"
+        self.access = access or EtcdAccess()
+        tls = bool(self.access.ca or self.access.cert)
         # api_path given: skip the /version discovery round trip (etcd >= 3.4 serves /v3/)
-        self._client = Etcd3Client(host=host, port=port, timeout=timeout, api_path="/v3/")
+        self._client = Etcd3Client(host=host, port=port, timeout=timeout, api_path="/v3/",
+                                   protocol="https" if tls else "http", ca_cert=self.access.ca,
+                                   cert_cert=self.access.cert, cert_key=self.access.key)
+        # Not the environment's proxies or CA bundle: REQUESTS_CA_BUNDLE would replace the etcd CA given here.
+        self._client.session.trust_env = False
+        if self.access.user:
+            self._authenticate()
+
+    def _authenticate(self) -> None:
+        """A simple token for the user, sent with every request; asked again when it expires."""
+        body = {"name": self.access.user, "password": self.access.password or ""}
+        got = self._call(self._client.post, self._client.get_url("/auth/authenticate"), json=body)
+        self._client.session.headers["Authorization"] = got["token"]
 
     def _call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        try:
+            return self._call_once(fn, *args, **kw)
+        except StoreUnavailable as exc:
+            if self.access.user and "token" in exc.message and fn != self._client.post:
+                self._authenticate()  # etcd's simple tokens expire when idle (--auth-token-ttl)
+                return self._call_once(fn, *args, **kw)
+            raise
+
+    def _call_once(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         # Translate every transport/gateway failure at the boundary; ValueError covers a
         # non-etcd server answering on the port with something that is not JSON.
         try:
@@ -71,6 +123,11 @@ class EtcdStore:
             detail = getattr(exc, "detail_text", None) or str(exc) or type(exc).__name__
             errno = re.search(r"\[Errno -?\d+\] ([^\"')]+)", detail)  # requests' repr is long
             detail = errno.group(1) if errno else detail[:300]
+            if "permission denied" in detail or "authentication failed" in detail:
+                raise StoreUnavailable(
+                    f"etcd at {self.host}:{self.port} refused user {self.access.user or '(none)'} on "
+                    f"{self.prefix}: {detail}", hint="grant the user's role read and write on that prefix "
+                    "(docs/config.md), or use the prefix it was given") from exc
             raise StoreUnavailable(
                 f"etcd at {self.host}:{self.port} is not reachable: {detail}",
                 hint="start etcd there, or choose another store with DOCKYARD_CONFIG_STORE "

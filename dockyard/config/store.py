@@ -13,7 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from dockyard.settings import EtcdSettings
 from urllib.parse import urlsplit
 
 from dockyard.errors import ConfigError, DockyardError, NotFound
@@ -128,8 +131,9 @@ def check_revision(revision: int | None, current: int) -> int:
 _URL_FORMS = "sqlite:///ABSOLUTE/PATH.db or etcd://HOST:PORT[/PREFIX]"
 
 
-def open_store(url: str) -> ConfigStore:
-    """Open a store from `sqlite:///abs/path.db` or `etcd://host:port[/prefix]`."""
+def open_store(url: str, etcd: EtcdSettings | None = None) -> ConfigStore:
+    """Open a store from `sqlite:///abs/path.db` or `etcd://host:port[/prefix]`; `etcd` (the site's
+    EtcdSettings) adds TLS with a client certificate and a user."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite" and not parts.netloc and parts.path.startswith("/") and len(parts.path) > 1:
         from dockyard.config.sqlite_store import SqliteStore
@@ -142,10 +146,11 @@ def open_store(url: str) -> ConfigStore:
         except ValueError:
             port = -1
         if port > 0:
-            from dockyard.config.etcd_store import EtcdStore
+            from dockyard.config.etcd_store import EtcdStore, access_from
 
             prefix = parts.path.strip("/")
-            return EtcdStore(parts.hostname, port, prefix=f"/{prefix}/" if prefix else "/dockyard/")
+            return EtcdStore(parts.hostname, port, prefix=f"/{prefix}/" if prefix else "/dockyard/",
+                             access=access_from(etcd))
     raise DockyardError(
         f"unsupported config store URL {url!r}: use {_URL_FORMS}",
         hint="set it with DOCKYARD_CONFIG_STORE or config_store in settings.yml",
@@ -155,7 +160,7 @@ def open_store(url: str) -> ConfigStore:
 def open_default_store() -> ConfigStore:
     from dockyard import settings
 
-    return open_store(settings.config_store_url())
+    return open_store(settings.config_store_url(), settings.load().etcd)
 
 
 def scope_label(env: str, app: str | None) -> str:
