@@ -96,8 +96,8 @@ def secure_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureEtcd
                            ("role/add", {"name": "root"}), ("user/grant", {"user": "root", "role": "root"}),
                            ("user/add", {"name": "dockyard", "password": "dy-pw"}),
                            ("role/add", {"name": "dockyard-rw"}),
-                           ("role/grant", {"name": "dockyard-rw", "perm": {"permType": "READWRITE", "key": b64("/dy-test/"),
-                                                                          "range_end": b64("/dy-test0")}}),
+                           ("role/grant", {"name": "dockyard-rw", "perm": {
+                               "permType": "READWRITE", "key": b64("/dy-test/"), "range_end": b64("/dy-test0")}}),
                            ("user/grant", {"user": "dockyard", "role": "dockyard-rw"}), ("enable", {})):
             answer = client.post(f"/v3/auth/{call}", json=body)
             assert answer.status_code == 200, (call, answer.text)
