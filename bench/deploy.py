@@ -62,6 +62,8 @@ def run(argv: list[str], env: dict[str, str], cwd: Path) -> float:
 def remove(client: docker.DockerClient, label: str) -> None:
     for c in client.containers.list(all=True, filters={"label": label}):
         c.remove(force=True)
+    for n in client.networks.list(filters={"label": label}):  # dockyard-APP-ENV
+        n.remove()
 
 
 def main() -> None:

@@ -84,6 +84,8 @@ def main() -> None:
             for label in (f"dockyard.app={app.name}", f"bench-app={app.name}", "bench=pipeline"):
                 for c in client.containers.list(all=True, filters={"label": label}):
                     c.remove(force=True)
+                for n in client.networks.list(filters={"label": label}):  # dockyard-APP-ENV
+                    n.remove()
             for image in client.images.list():
                 for tag in image.tags:
                     if tag.split("/")[-1].startswith(f"{app.name}:"):

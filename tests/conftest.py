@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 
 from tests.apps import TestApp, make_app
@@ -34,9 +35,19 @@ def docker_client() -> Iterator[docker.DockerClient]:
     client.close()
 
 
+def remove_app_networks(client: docker.DockerClient, app: str) -> None:
+    """The app's environment networks (dockyard-APP-ENV), once its containers are gone."""
+    for network in client.networks.list(filters={"label": f"dockyard.app={app}"}):
+        try:
+            network.remove()
+        except docker.errors.NotFound:
+            pass
+
+
 def remove_app_resources(client: docker.DockerClient, app: str) -> None:
     for container in client.containers.list(all=True, filters={"label": f"dockyard.app={app}"}):
         container.remove(force=True)
+    remove_app_networks(client, app)
     for image in client.images.list(filters={"label": "dockyard.commit"}):
         if any(tag.split("/")[-1].startswith(f"{app}:") for tag in image.tags):
             client.images.remove(image.id, force=True)

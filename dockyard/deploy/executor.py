@@ -21,6 +21,7 @@ from dockyard.deploy.secretfiles import remove_secret_files, write_secret_files
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import ReplicaSpec, create_kwargs
+from dockyard.engine.networks import ensure_network
 from dockyard.engine.start import start_with_free_port
 from dockyard.errors import DockyardError, HealthCheckFailed
 from dockyard.plan.deploy import Action, Kind
@@ -122,6 +123,7 @@ class Executor:
                                                    self.workload.secret_bearing_files)
             spec = replace(spec, secrets_dir=directory, file_mounts=mounts)
         name = self._name(spec)
+        ensure_network(self.engine, spec.app, spec.env)
         try:
             container = self.engine.client.containers.create(**create_kwargs(spec, name))
         except docker.errors.DockerException as exc:

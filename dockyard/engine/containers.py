@@ -15,6 +15,14 @@ from dockyard.engine import labels as L
 SECRETS_MOUNT = "/run/secrets"
 NON_ROOT_USER = "65534:65534"
 LOG_CONFIG = {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
+# Limits when a service sets none: a fork bomb or a leak in one app must not take the host down.
+DEFAULT_PIDS = 1024
+DEFAULT_MEMORY = 1024 * 1024 * 1024
+
+
+def network_name(app: str, env: str) -> str:
+    """The bridge network of one app's environment: its containers reach each other, not other apps."""
+    return f"dockyard-{app}-{env}"
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,9 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
         "detach": True,
         "init": spec.init,
         "stop_signal": "SIGTERM",
+        "network": network_name(spec.app, spec.env),
+        "pids_limit": DEFAULT_PIDS,
+        "mem_limit": DEFAULT_MEMORY,
     }
     if not is_root_user(spec.user):
         kwargs["cap_drop"] = ["ALL"]

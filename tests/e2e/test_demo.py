@@ -15,6 +15,8 @@ import docker
 import httpx
 import pytest
 
+from tests.conftest import remove_app_networks
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,6 +36,7 @@ def example_copy(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     client = docker.from_env()
     for container in client.containers.list(all=True, filters={"label": f"dockyard.app={name}"}):
         container.remove(force=True)
+    remove_app_networks(client, name)
     client.close()
 
 
@@ -84,4 +87,5 @@ def test_demo_takes_one_image_through_every_environment(example_copy: tuple[Path
             tls_client.api.trust_env = False
             for container in tls_client.containers.list(all=True, filters={"label": f"dockyard.app={name}"}):
                 container.remove(force=True)
+            remove_app_networks(tls_client, name)
             tls_client.close()

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.apps import TestApp
-from tests.conftest import run_cli
+from tests.conftest import remove_app_networks, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -99,4 +99,5 @@ def test_deploy_to_tls_engine(tls_engine: dict[str, str], test_app: TestApp) -> 
     finally:
         for container in client.containers.list(all=True, filters={"label": f"dockyard.app={test_app.name}"}):
             container.remove(force=True)
+        remove_app_networks(client, test_app.name)
         client.close()

@@ -75,3 +75,22 @@ def test_a_port_with_nothing_listening_is_not_healthy(test_app: TestApp, docker_
     result = run_cli("deploy", "testing")
     assert result.returncode != 0, result.stdout
     assert "nothing listens" in result.stderr
+
+
+def test_each_app_environment_has_a_network_of_its_own(test_app: TestApp, docker_client: docker.DockerClient) -> None:
+    ok("config", "set", "testing", "GREETING=hello")
+    ok("config", "set", "staging", "GREETING=hello")
+    ok("build")
+    ok("deploy", "testing")
+    ok("deploy", "staging")
+    seen = {}
+    for env in ("testing", "staging"):
+        for container in docker_client.containers.list(filters={"label": [f"dockyard.app={test_app.name}",
+                                                                          f"dockyard.env={env}"]}):
+            networks = set(container.attrs["NetworkSettings"]["Networks"])
+            assert networks == {f"dockyard-{test_app.name}-{env}"}  # not the default bridge shared by all
+            assert container.attrs["HostConfig"]["PidsLimit"] == 1024
+            seen[env] = networks
+    assert seen["testing"] != seen["staging"]
+    labels = docker_client.networks.get(f"dockyard-{test_app.name}-testing").attrs["Labels"]
+    assert labels["dockyard.app"] == test_app.name and labels["dockyard.env"] == "testing"

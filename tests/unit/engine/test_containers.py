@@ -29,6 +29,8 @@ def test_create_kwargs_exact():
         "detach": True,
         "init": True,
         "stop_signal": "SIGTERM",
+        "network": "dockyard-shop-testing",
+        "pids_limit": 1024,
         "cap_drop": ["ALL"],
         "command": ["httpd", "-f"],
         "ports": {"8080/tcp": ("127.0.0.1", None)},
@@ -44,6 +46,7 @@ def test_secrets_dir_is_a_read_only_bind_and_root_keeps_capabilities():
     assert kwargs["labels"]["dockyard.secrets-dir"] == "/run/dockyard/secrets/abc"
     assert "cap_drop" not in kwargs and "ports" not in kwargs and "command" not in kwargs
     assert "dockyard.commit" not in kwargs["labels"]
+    assert kwargs["mem_limit"] == 2**30 and kwargs["pids_limit"] == 1024  # limits even when none is set
 
 
 def test_choose_user():
