@@ -154,8 +154,10 @@ def match_apps(push: Push, apps: Iterable[tuple[str, str]]) -> list[str]:
     """The registered apps (name, repo) the push is for.
 
     Matched by URL first (any of the payload's URLs equals the app's repo, normalized); else by
-    full name (the app's repo ends with /team/shop); else by the bare repository name, which must
-    then point at exactly one app.
+    full name (the app's repo ends with /team/shop); else, for apps whose repo is a local path (a
+    mirror on this host, which has no owner to compare), by the bare repository name, which must
+    then point at exactly one app. A repo on another host is never matched by its bare name:
+    github.com/evil/shop is not gitlab.example/team/shop.
     """
     apps = list(apps)
     urls = {normalize_repo(u) for u in push.urls}
@@ -167,5 +169,5 @@ def match_apps(push: Push, apps: Iterable[tuple[str, str]]) -> list[str]:
     if by_full:
         return by_full
     bare = {n.rsplit("/", 1)[-1] for n in push.names} | {repo_name(u) for u in push.urls}
-    by_name = [name for name, repo in apps if repo_name(repo) in bare]
+    by_name = [name for name, repo in apps if normalize_repo(repo).startswith("/") and repo_name(repo) in bare]
     return by_name if len(by_name) == 1 else []

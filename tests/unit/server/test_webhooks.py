@@ -134,3 +134,5 @@ def test_match_apps_by_url_then_full_name_then_unique_name() -> None:
     assert match_apps(push, [("local", "/srv/git/shop.git")]) == ["local"]
     assert match_apps(push, [("a", "/srv/a/shop.git"), ("b", "/srv/b/shop.git")]) == []  # ambiguous
     assert match_apps(push, [("other", "/srv/git/other.git")]) == []
+    # another host's repository of the same bare name is another repository (issue 12, finding 8)
+    assert match_apps(push, [("theirs", "https://gitlab.example/other-team/shop.git")]) == []
