@@ -24,6 +24,7 @@ from dockyard.pipeline.source import export_commit
 from dockyard.pipeline.store import Run, RunStore, Step
 from dockyard.pipeline.testrun import run_test
 from dockyard.spec import AppSpec, load_spec
+from dockyard.state.audit import audited
 from dockyard.state.db import StateDB
 
 
@@ -116,7 +117,9 @@ class RunExecutor:
                 self.db.record_push(spec.app, commit.tag, registry, repo, digest)
                 log(f"pushed {ref}")
         elif step.kind == "deploy":
-            outcome = self._deployer(spec, log).deploy(step.env, image=self._image(spec, step.env, commit))
+            with audited(self.db, f"pipeline run {step.run_id}", "pipeline", "deploy", f"{spec.app}/{step.env}",
+                         commit.sha):
+                outcome = self._deployer(spec, log).deploy(step.env, image=self._image(spec, step.env, commit))
             log(f"{step.env} runs release {outcome.release_id}: {' '.join(outcome.urls)}")
         elif step.kind == "test":
             return self._test(spec, step, commit, log)
@@ -149,7 +152,8 @@ class RunExecutor:
         """A failed test: put the environment back on its previous release (image and config)."""
         live = self.db.live_release(spec.app, env)
         try:
-            outcome = rollback(self._deployer(spec, log), env)
+            with audited(self.db, "pipeline", "pipeline", "rollback", f"{spec.app}/{env}", "a test failed"):
+                outcome = rollback(self._deployer(spec, log), env)
             log(f"{env} is back on release {outcome.release_id}")
         except NotFound:
             log(f"{env} had no earlier release; the failed one was removed")

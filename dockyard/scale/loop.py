@@ -23,6 +23,7 @@ from dockyard.scale.facts import readings, request_counter, serving
 from dockyard.scale.policy import Decision, Inputs, Policy, alarm_history, decide, window_history
 from dockyard.scale.store import ScaleStore
 from dockyard.spec import AppSpec
+from dockyard.state.audit import AuditLog
 from dockyard.state.db import StateDB
 
 log = logging.getLogger("dockyard.autoscale")
@@ -151,6 +152,9 @@ class Autoscaler:
                 except DockyardError as exc:
                     outcome = f"failed: {exc.message.splitlines()[0]}"
                 self.store.set_outcome(event_id, outcome)
+                AuditLog(self.db).record("autoscaler", "server", "scale", f"{app}/{env}/{service}",
+                                         "ok" if not outcome.startswith("failed") else outcome,
+                                         f"{decision.current} -> {decision.desired}: {decision.reason}"[:300])
                 self.report(f"{app}/{env}/{service}: {outcome}")
             return Evaluated(app, env, service, event_id, decision, outcome)
         except DockyardError as exc:

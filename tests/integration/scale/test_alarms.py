@@ -72,6 +72,11 @@ def test_alarms_scale_out_by_their_steps_and_back_in_after_cooldowns(alarmed) ->
     assert ins[1]["at"] - ins[0]["at"] >= 5.0  # the cooldown
     idle = next(a for a in ins[0]["inputs"]["alarms"] if a["name"] == "idle")
     assert idle["state"] == "ALARM" and idle["breaching"] == 3 and idle["value"] < 10, idle
+    # every scaling the loop applied is in the audit log, as the autoscaler's (issue 12)
+    audited = [r for r in json.loads(ok("audit", "--json", "--limit", "5000")) if r["actor"] == "autoscaler"]
+    assert [r["detail"].split(":")[0] for r in reversed(audited)] == [
+        f"{e['current']} -> {e['desired']}" for e in changes]
+    assert all(r["action"] == "scale" and r["outcome"] == "ok" for r in audited)
     status = json.loads(ok("autoscale", "status", "--json"))[0]
     assert [(a["name"], a["comparison"], a["threshold"]) for a in status["alarms"]] == [
         ("busy", "above", 60.0), ("idle", "below", 10.0)]

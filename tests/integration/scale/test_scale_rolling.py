@@ -49,6 +49,9 @@ def test_scale_a_rolling_env_by_hand_and_by_the_loop(test_app: TestApp, docker_c
 
     held = json.loads(ok("scale", "production", "web", "3", "--json"))
     assert (held["current"], held["desired"], held["override"]) == (2, 3, 3)
+    rows = json.loads(ok("audit", "--json"))  # the override by hand, under the OS user (issue 12)
+    assert (rows[0]["action"], rows[0]["target"], rows[0]["detail"], rows[0]["source"]) == (
+        "scale", f"{test_app.name}/production/web", "3", "cli")
     assert held["outcome"].startswith("started 1 replica(s)")
     containers = running(docker_client, test_app.name)
     assert [c.name for c in containers] == [f"{test_app.name}-production-web-{n}" for n in (1, 2, 3)]

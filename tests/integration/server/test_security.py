@@ -116,6 +116,12 @@ def test_a_token_cannot_approve_the_run_it_started(served: tuple[Server, ServedA
     assert own.status_code == 403 and "four eyes" in own.json()["error"]
     with server.client() as client:
         assert client.get(f"/api/runs/{run_id}").json()["status"] == "waiting"  # nothing moved
+        rows = client.get("/api/audit").json()["rows"]
+    # the worker's deploy is in the audit log under the run, the refused approval under the token
+    assert any(r["actor"] == f"pipeline run {run_id}" and r["action"] == "deploy" and r["outcome"] == "ok"
+               and r["target"] == f"{app.app.name}/testing" for r in rows)
+    assert any(r["actor"] == "sec-starter" and r["action"] == "run approve" and "four eyes" in r["outcome"]
+               for r in rows)
     with server.client(other) as client:
         approved = client.post(f"/api/runs/{run_id}/approve")
         assert approved.status_code == 200, approved.text
