@@ -196,6 +196,9 @@ class Deployer:
         spec = self.spec
         secrets = resolved.secret_values()
         files, secret_bearing = split_secret_files(files, secrets)
+        if files and any(s.read_only for s in spec.services.values()):
+            # nothing can be copied into a read-only root: every file is mounted like a secret-bearing one
+            files, secret_bearing = {}, {**files, **secret_bearing}
         if secret_bearing and not local_engine:
             raise DeployError(f"{spec.app}/{env}: config files {', '.join(sorted(secret_bearing))} hold secrets, and "
                               f"engine {spec.environment(env).engine!r} is remote: they would be written into "
@@ -215,6 +218,8 @@ class Deployer:
         health: dict[str, HealthCheck] = {}
         for name, service in spec.services.items():
             fields = service.model_dump(mode="json", exclude={"replicas"})
+            if service.read_only:
+                fields["read_only"] = True
             config_hash = replica_config_hash(release, fields)
             environment = {**base_env, **service.env, "DOCKYARD_APP": spec.app, "DOCKYARD_ENV": env,
                            "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
@@ -229,7 +234,7 @@ class Deployer:
                     command=service.command, port=service.port,
                     cpus=resources.cpus if resources else None, memory=resources.memory if resources else None,
                     user=choose_user(service.user, image_user), environment=environment,
-                    init=service.init, stop_grace=service.stop_grace)
+                    init=service.init, stop_grace=service.stop_grace, read_only=service.read_only)
             check = service.health
             health[name] = HealthCheck(path=check.path, interval=check.interval, timeout=check.timeout,
                                        start_period=check.start_period) if check else HealthCheck(path=None)

@@ -47,6 +47,7 @@ class ReplicaSpec:
     init: bool = True
     stop_grace: float = 10.0
     color: str | None = None  # blue | green in a blue-green environment
+    read_only: bool = False  # read-only root file system; /tmp is a tmpfs
 
 
 def is_root_user(user: str | None) -> bool:
@@ -95,6 +96,9 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
     }
     if not is_root_user(spec.user):
         kwargs["cap_drop"] = ["ALL"]
+    if spec.read_only:
+        kwargs["read_only"] = True
+        kwargs["tmpfs"] = {"/tmp": "rw,nosuid,nodev,size=64m"}
     if spec.command:
         kwargs["command"] = list(spec.command)
     if spec.port:

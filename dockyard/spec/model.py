@@ -119,6 +119,9 @@ class ServiceSpec(_Named):
     # docker-init as PID 1 forwards SIGTERM to the app (busybox httpd as PID 1 ignores it) and reaps zombies.
     init: bool = True
     stop_grace: Duration = 10.0
+    # A read-only root file system (writable /tmp on tmpfs). Left out of model_dump and added to the
+    # config-hash only when on, so containers made before this option existed keep their hash.
+    read_only: bool = Field(default=False, exclude=True)
     # Swarm only; left out of model_dump so the config-hash of existing containers does not change.
     placement: PlacementSpec | None = Field(default=None, exclude=True)
 

@@ -115,6 +115,8 @@ def describe(deployer: Deployer, engine: Engine, env: str, image: str, image_att
     for name, service in spec.services.items():
         fields = service.model_dump(mode="json", exclude={"replicas"})
         fields["placement"] = service.placement.model_dump(mode="json") if service.placement else None
+        if service.read_only:
+            fields["read_only"] = True
         config_hash = replica_config_hash(release, fields)
         replicas = deployer.replicas_for(env, name)
         environment = {**base_env, **service.env, "DOCKYARD_APP": spec.app, "DOCKYARD_ENV": env,
@@ -127,7 +129,7 @@ def describe(deployer: Deployer, engine: Engine, env: str, image: str, image_att
             config_revision=resolved.revision, commit=commit, replicas=replicas, command=service.command,
             port=service.port, cpus=service.resources.cpus, memory=service.resources.memory,
             user=choose_user(service.user, image_user), environment=environment, init=service.init,
-            stop_grace=service.stop_grace,
+            stop_grace=service.stop_grace, read_only=service.read_only,
             constraints=tuple(placement.constraints) if placement else (),
             preferences=tuple(placement.preferences) if placement else (),
             max_per_node=placement.max_per_node if placement else None,

@@ -49,6 +49,7 @@ class SwarmService:
     environment: dict[str, str] = field(default_factory=dict)
     init: bool = True
     stop_grace: float = 10.0
+    read_only: bool = False
     constraints: tuple[str, ...] = ()
     preferences: tuple[str, ...] = ()
     max_per_node: int | None = None
@@ -151,6 +152,9 @@ def service_body(s: SwarmService) -> dict[str, Any]:
         container["Args"] = list(s.command)  # like `docker run IMAGE ARGS`: the image's entrypoint stays
     if not is_root_user(s.user):
         container["CapabilityDrop"] = ["ALL"]
+    if s.read_only:
+        container["ReadOnly"] = True
+        container["Mounts"] = [{"Type": "tmpfs", "Target": "/tmp", "TmpfsOptions": {"SizeBytes": 64 * 2**20}}]
     container.update(_files(s))
     task: dict[str, Any] = {
         "ContainerSpec": container,

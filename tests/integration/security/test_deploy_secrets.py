@@ -94,3 +94,22 @@ def test_each_app_environment_has_a_network_of_its_own(test_app: TestApp, docker
     assert seen["testing"] != seen["staging"]
     labels = docker_client.networks.get(f"dockyard-{test_app.name}-testing").attrs["Labels"]
     assert labels["dockyard.app"] == test_app.name and labels["dockyard.env"] == "testing"
+
+
+def test_a_read_only_service_gets_its_files_and_a_writable_tmp(test_app: TestApp,
+                                                              docker_client: docker.DockerClient) -> None:
+    test_app.write("dockyard.yml", test_app.spec_file.read_text().replace(
+        "    port: 8080\n", "    port: 8080\n    read_only: true\n", 1))
+    test_app.commit("read-only root")
+    ok("config", "set", "testing", "GREETING=ro")
+    ok("build")
+    ok("deploy", "testing")
+    running = containers(docker_client, test_app.name)
+    assert running
+    for container in running:
+        assert container.attrs["HostConfig"]["ReadonlyRootfs"] is True
+        assert container.exec_run(["cat", "/etc/app/app.conf"]).output == b"greeting=ro\n"
+        assert container.exec_run(["touch", "/www/x"]).exit_code != 0
+        assert container.exec_run(["touch", "/tmp/x"]).exit_code == 0
+    again = run_cli("deploy", "testing")  # the same release: nothing to do, the hash includes read_only
+    assert again.returncode == 0 and "already runs release" in again.stdout, again.stdout
