@@ -145,9 +145,10 @@ def approve(run_id: int, db: Db, http: Request, token: Annotated[Token, Depends(
 @router.post("/runs/{run_id}/cancel")
 def cancel(run_id: int, db: Db, http: Request, token: Annotated[Token, Depends(need("read"))]) -> dict[str, Any]:
     """Cancel a queued, running or waiting run (a running step finishes first): trigger or approve scope."""
-    if not (token.allows("trigger") or token.allows("approve")):
-        raise Forbidden(f"token {token.name!r} has neither the trigger nor the approve scope; cancelling needs one")
     store = RunStore(db)
     with audited(db, token.name, source_of(http), "run cancel", f"run {run_id}"):
+        if not (token.allows("trigger") or token.allows("approve")):
+            raise Forbidden(f"token {token.name!r} has neither the trigger nor the approve scope; cancelling "
+                            "needs one")
         store.cancel(run_id, token.name)
     return run_dict(store, run_id)
