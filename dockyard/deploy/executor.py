@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -76,6 +77,8 @@ class Executor:
         self.report = report
         self.started: list[Container] = []
         self.renamed: list[tuple[Container, str]] = []
+        self._network_ready = threading.Lock()
+        self._networks: set[tuple[str, str]] = set()
 
     def apply(self, actions: list[Action]) -> None:
         creates = [a for a in actions if a.kind is Kind.CREATE]
@@ -123,7 +126,10 @@ class Executor:
                                                    self.workload.secret_bearing_files)
             spec = replace(spec, secrets_dir=directory, file_mounts=mounts)
         name = self._name(spec)
-        ensure_network(self.engine, spec.app, spec.env)
+        with self._network_ready:  # once per deploy: replicas start in parallel threads
+            if (spec.app, spec.env) not in self._networks:
+                ensure_network(self.engine, spec.app, spec.env)
+                self._networks.add((spec.app, spec.env))
         try:
             container = self.engine.client.containers.create(**create_kwargs(spec, name))
         except docker.errors.DockerException as exc:
