@@ -124,7 +124,7 @@ def set_cmd(
     app: AppOpt = None,
     shared: SharedOpt = False,
     secret: Annotated[
-        bool, typer.Option("--secret", help="Refused: secrets are read from stdin by `secret set`.")
+        bool, typer.Option("--secret", help="KEY's value is a secret, read from stdin (never from the command line).")
     ] = False,
 ) -> None:
     """Set one or more keys in one atomic change.
@@ -132,8 +132,12 @@ def set_cmd(
     Example: dockyard config set staging DB_HOST=db1.internal DB_PORT=5432 --app shop-api
     """
     if secret:
-        raise UsageError("a secret on the command line is seen by everyone on the host (ps, shell history)",
-                         hint="read it from stdin: printf %s \"$VALUE\" | dockyard secret set ENV KEY")
+        if len(pairs) != 1 or "=" in pairs[0]:
+            raise UsageError("with --secret, name one KEY and pipe its value in: a value on the command line is "
+                             "seen by everyone on the host (ps, shell history)",
+                             hint="printf %s \"$VALUE\" | dockyard config set ENV KEY --secret")
+        secret_set_cmd(env, pairs[0], app, shared)
+        return
     scope = _scope(app, shared)
     values = _parse_pairs(pairs)
     with _service() as svc:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import docker.errors
 
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.client import Engine, connect, engine_error
 from dockyard.errors import DeployError
 
 CLONE_NEWNET = 0x40000000
@@ -104,6 +104,29 @@ class Relay:
                 threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
 
 
+def ensure_holder_image(engine: Engine) -> None:
+    """A second engine on this host (the TLS one) has an image store of its own: give it the holder
+    image from the local engine (docker save | docker load), as images move without a registry."""
+    try:
+        engine.client.images.get(HOLDER_IMAGE)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    if engine.name == "local":
+        raise DeployError(f"endpoint tests need the image {HOLDER_IMAGE} on engine {engine.name!r} to hold their "
+                          "network", hint="scripts/setup.sh builds it; or set DOCKYARD_SANDBOX_IMAGE to an image "
+                          "with a `sleep`")
+    local = connect("local")
+    try:
+        image = local.client.images.get(HOLDER_IMAGE)
+        engine.client.images.load(b"".join(image.save(named=True)))
+    except docker.errors.ImageNotFound as exc:
+        raise DeployError(f"endpoint tests need the image {HOLDER_IMAGE} on engine {engine.name!r} or the local "
+                          "one", hint="scripts/setup.sh builds it") from exc
+    finally:
+        local.close()
+
+
 @contextmanager
 def sandbox(engine: Engine, target_port: int, labels: dict[str, str]) -> Iterator[str]:
     """A holder container with no network but loopback, whose 127.0.0.1:target_port is relayed to
@@ -112,15 +135,12 @@ def sandbox(engine: Engine, target_port: int, labels: dict[str, str]) -> Iterato
         raise DeployError(f"endpoint tests on engine {engine.name!r} ({engine.config.host}) cannot be sandboxed: "
                           "the relay into the test's network needs an engine on this host",
                           hint="run endpoint tests on an engine of this host, or make the test an image test")
+    ensure_holder_image(engine)
     try:
         holder = engine.client.containers.run(
             HOLDER_IMAGE, ["sleep", HOLDER_LIFETIME], detach=True, network_mode="none", user="65534:65534",
             labels={**labels, "dockyard.sandbox": "1"}, security_opt=["no-new-privileges:true"], cap_drop=["ALL"],
             mem_limit="16m", pids_limit=8)
-    except docker.errors.ImageNotFound as exc:
-        raise DeployError(f"endpoint tests need the image {HOLDER_IMAGE} on engine {engine.name!r} to hold their "
-                          "network", hint="scripts/setup.sh builds it; or set DOCKYARD_SANDBOX_IMAGE to an image "
-                          "with a `sleep`") from exc
     except docker.errors.DockerException as exc:
         raise engine_error("starting the test's network holder", exc) from exc
     relay: Relay | None = None

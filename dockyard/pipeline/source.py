@@ -37,6 +37,12 @@ def update_mirror(app: str, repo: str) -> Path:
     else:
         _git("--git-dir", str(mirror), "remote", "set-url", "origin", repo)
         _git("--git-dir", str(mirror), "fetch", "--quiet", "--prune", "origin", "+refs/heads/*:refs/heads/*")
+        # The remote's default branch may have changed since the clone; the mirror's HEAD follows it,
+        # since the default branch is where the pipeline's rules are read from.
+        for line in _git("--git-dir", str(mirror), "ls-remote", "--symref", "origin", "HEAD").decode().splitlines():
+            if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
+                _git("--git-dir", str(mirror), "symbolic-ref", "HEAD", line[len("ref: "):-len("\tHEAD")])
+                break
     return mirror
 
 

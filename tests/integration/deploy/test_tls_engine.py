@@ -101,3 +101,35 @@ def test_deploy_to_tls_engine(tls_engine: dict[str, str], test_app: TestApp) -> 
             container.remove(force=True)
         remove_app_networks(client, test_app.name)
         client.close()
+
+
+def test_an_endpoint_test_on_the_tls_engine_is_sandboxed_too(tls_engine: dict[str, str], dockyard_env: object) -> None:
+    """The TLS engine has an image store of its own: the sandbox brings its holder image there
+    (save/load from the local engine), and the test reaches its target only (issue 12, finding 5)."""
+    from dockyard.engine.client import connect
+    from dockyard.engine.sandbox import HOLDER_IMAGE, ensure_holder_image
+    from dockyard.pipeline.testrun import run_test
+    from dockyard.spec.model import TestSpec
+
+    added = run_cli("engine", "add", "tls-sandbox", "--host", tls_engine["TLS_HOST"], "--tls-ca", tls_engine["TLS_CA"],
+                    "--tls-cert", tls_engine["TLS_CERT"], "--tls-key", tls_engine["TLS_KEY"])
+    assert added.returncode == 0, added.stderr
+    engine = connect("tls-sandbox")
+    try:
+        ensure_holder_image(engine)
+        target = engine.client.containers.run(
+            HOLDER_IMAGE, ["sh", "-c", "mkdir -p /tmp/w && echo tls-target > /tmp/w/index.html && "
+                           "httpd -f -p 8080 -h /tmp/w"], detach=True, ports={"8080/tcp": ("127.0.0.1", None)},
+            labels={"dockyard.app": "tls-sandbox-test"})
+        try:
+            target.reload()
+            port = target.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
+            probe = ('wget -qO- "$TARGET_URL/index.html"; wget -qO- http://127.0.0.1:2379/version && '
+                     'echo REACHED-ETCD; echo probe-done')
+            result = run_test(engine, TestSpec.model_validate({"run": ["sh", "-c", probe], "timeout": 30}),
+                              HOLDER_IMAGE, "tls-sandbox-test", "staging", target_url=f"http://127.0.0.1:{port}")
+        finally:
+            target.remove(force=True)
+        assert "tls-target" in result.output and "probe-done" in result.output and "REACHED" not in result.output
+    finally:
+        engine.close()

@@ -193,7 +193,10 @@ def test_cli_changes_are_audited_and_tampering_is_detected(served: tuple[Server,
     server, app = served
     server.cli("config", "set", "testing", "AUDITED_KEY=value-not-logged", cwd=app.app.path)
     refused = run_cli("config", "set", "testing", "--secret", "PW=hunter2", cwd=app.app.path, env=server.env)
-    assert refused.returncode == 2 and "stdin" in refused.stderr and "hunter2" not in refused.stderr
+    assert refused.returncode == 2 and "pipe its value in" in refused.stderr and "hunter2" not in refused.stderr
+    piped = run_cli("config", "set", "testing", "PIPED_PW", "--secret", cwd=app.app.path, env=server.env,
+                    input="from-stdin-91")
+    assert piped.returncode == 0 and "secret PIPED_PW set" in piped.stdout, piped.stderr
     rows = server.cli("audit", "--json").stdout
     assert "AUDITED_KEY" in rows and "value-not-logged" not in rows and "hunter2" not in rows
     assert '"action": "config set"' in rows and '"source": "cli"' in rows
