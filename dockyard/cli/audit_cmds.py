@@ -40,8 +40,8 @@ def change_of(argv: list[str]) -> tuple[str, list[str], list[str]] | None:
     for command, n_target in sorted(CHANGES.items(), key=lambda item: -len(item[0])):
         if tuple(words[:len(command)]) == command:
             args = words[len(command):]
-            if "--help" in rest or "-h" in rest:
-                return None
+            if {"--help", "-h", "--dry-run"} & set(rest):
+                return None  # asks, or plans without applying: nothing changes
             target, rest_words = args[:n_target], args[n_target:]
             if command in (("config", "set"), ("config", "rm"), ("secret", "set"), ("scale",)):
                 detail = [word.split("=", 1)[0] for word in rest_words]  # keys (or a count), never values
