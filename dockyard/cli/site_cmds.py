@@ -116,8 +116,8 @@ def doctor() -> None:
 
     from dockyard import settings
     from dockyard.config.store import open_default_store
-    from dockyard.deploy.secretfiles import fs_type, secrets_root
     from dockyard.engine.client import connect
+    from dockyard.engine.secretfiles import fs_type, secrets_root
     from dockyard.errors import DockyardError, RegistryError
 
     spec = None

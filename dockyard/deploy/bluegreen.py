@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, probe_client, probe_once
-from dockyard.deploy.lock import env_lock
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine
 from dockyard.engine.containers import ReplicaSpec
+from dockyard.engine.testrun import run_test
 from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
-from dockyard.pipeline.testrun import run_test
 from dockyard.plan.bluegreen import BGStep, Step, Target, plan_bluegreen
 from dockyard.plan.deploy import Action, Kind
 from dockyard.router.colors import Replica
 from dockyard.router.switch import Switchboard, url
 from dockyard.spec import AppSpec
 from dockyard.state.db import Release as StoredRelease
+from dockyard.state.lock import env_lock
 
 if TYPE_CHECKING:
     from dockyard.deploy.deployer import Deployer, DeployOutcome

@@ -20,7 +20,6 @@ from dockyard.config.render import render_files, split_secret_files
 from dockyard.config.service import ConfigService
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck
-from dockyard.deploy.lock import env_lock
 from dockyard.deploy.observe import observe
 from dockyard.engine.client import Engine, connect, engine_error, short_reason
 from dockyard.engine.containers import ReplicaSpec, choose_user
@@ -29,6 +28,7 @@ from dockyard.plan.deploy import Desired, plan_deploy
 from dockyard.plan.release import config_fingerprint, release_id, replica_config_hash
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
+from dockyard.state.lock import env_lock
 
 Report = Callable[[str], None]
 

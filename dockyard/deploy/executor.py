@@ -18,11 +18,11 @@ import docker.errors
 from docker.models.containers import Container
 
 from dockyard.deploy.health import HealthCheck, HealthResult, wait_healthy
-from dockyard.deploy.secretfiles import remove_secret_files, write_secret_files
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import ReplicaSpec, create_kwargs
 from dockyard.engine.networks import ensure_network
+from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
 from dockyard.engine.start import start_with_free_port
 from dockyard.errors import DockyardError, HealthCheckFailed
 from dockyard.plan.deploy import Action, Kind

@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import docker.errors
 
-from dockyard.deploy.lock import env_lock
 from dockyard.deploy.observe import observe
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine, engine_error
+from dockyard.state.lock import env_lock
 
 
 def restore_live_release(engine: Engine, app: str, env: str, live_release: str | None,

@@ -18,11 +18,11 @@ from dockyard.deploy.deployer import Deployer, registry_host, used_registries
 from dockyard.deploy.observe import observe
 from dockyard.deploy.promote import rollback
 from dockyard.engine.client import Engine, connect
+from dockyard.engine.testrun import run_test
 from dockyard.errors import DockyardError, NotFound
 from dockyard.pipeline.resume import restore_live_release
 from dockyard.pipeline.source import export_commit
 from dockyard.pipeline.store import Run, RunStore, Step
-from dockyard.pipeline.testrun import run_test
 from dockyard.spec import AppSpec, load_spec
 from dockyard.state.audit import audited
 from dockyard.state.db import StateDB

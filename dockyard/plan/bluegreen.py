@@ -13,7 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from dockyard.router.render import COLORS, other_color
+COLORS = ("blue", "green")
+
+
+def other_color(color: str) -> str:
+    return COLORS[1] if color == COLORS[0] else COLORS[0]
 
 
 class Step(StrEnum):

@@ -15,12 +15,12 @@ from typing import Protocol
 import docker.errors
 from docker.models.containers import Container
 
-from dockyard.deploy.secretfiles import remove_secret_files
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.secretfiles import remove_secret_files
 from dockyard.errors import DeployError
-from dockyard.plan.bluegreen import ColorFacts, Facts
-from dockyard.router.render import COLORS, RouterState, Side
+from dockyard.plan.bluegreen import COLORS, ColorFacts, Facts
+from dockyard.router.render import RouterState, Side
 from dockyard.spec import AppSpec
 
 

@@ -14,11 +14,6 @@ from pathlib import Path
 
 STATE_MARK = "# dockyard-router-state: "
 STATUS_PATH = "/.dockyard/nginx-status"  # on the preview listener only: live traffic never sees it
-COLORS = ("blue", "green")
-
-
-def other_color(color: str) -> str:
-    return COLORS[1] if color == COLORS[0] else COLORS[0]
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dockyard.deploy.lock import env_lock
 from dockyard.engine.client import connect
 from dockyard.errors import DeployError, UsageError
 from dockyard.router.switch import Switchboard, url
 from dockyard.spec import AppSpec
+from dockyard.state.lock import env_lock
 
 Report = Callable[[str], None]
 

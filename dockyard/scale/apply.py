@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 import docker.errors
 
 from dockyard.deploy.executor import Executor, Workload
-from dockyard.deploy.lock import env_lock
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine, engine_error
 from dockyard.errors import DeployError
 from dockyard.plan.deploy import Action, Kind
 from dockyard.scale.facts import Serving, serving
+from dockyard.state.lock import env_lock
 
 if TYPE_CHECKING:
     from dockyard.deploy.deployer import Deployer
@@ -133,7 +133,7 @@ class Scaler:
         return f"removed {names} in {time.monotonic() - started:.1f}s"
 
     def _stop(self, container_id: str, name: str, grace: float) -> None:
-        from dockyard.deploy.secretfiles import remove_secret_files
+        from dockyard.engine.secretfiles import remove_secret_files
 
         try:
             container = self.engine.client.containers.get(container_id)

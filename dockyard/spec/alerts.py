@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.spec.fields import Duration
 
-if TYPE_CHECKING:
-    from dockyard.monitor.model import Sample
+
+class Labelled(Protocol):
+    """What a rule matches on: a monitor Sample has these (spec knows nothing of the monitor)."""
+
+    @property
+    def app(self) -> str | None: ...
+    @property
+    def env(self) -> str | None: ...
+    @property
+    def service(self) -> str | None: ...
 
 DEFAULT_ABOVE = {"memory": 90.0, "cpu": 90.0, "restarting": 0.0}
 
@@ -29,6 +37,6 @@ class AlertRule(BaseModel):
     def threshold(self) -> float:
         return self.above if self.above is not None else DEFAULT_ABOVE.get(self.when, 0.0)
 
-    def applies(self, s: Sample) -> bool:
+    def applies(self, s: Labelled) -> bool:
         return all(want is None or want == have for want, have in
                    ((self.app, s.app), (self.env, s.env), (self.service, s.service)))

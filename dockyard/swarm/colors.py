@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dockyard.engine.client import Engine
 from dockyard.errors import DeployError
+from dockyard.plan.bluegreen import COLORS
 from dockyard.router.colors import Replica
-from dockyard.router.render import COLORS
 from dockyard.swarm import observe
 from dockyard.swarm.facts import NodeFact, ServiceFact, TaskFact
 

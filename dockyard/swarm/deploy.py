@@ -15,12 +15,12 @@ import docker.errors
 
 from dockyard.config.render import split_secret_files
 from dockyard.deploy.health import HealthCheck
-from dockyard.deploy.lock import env_lock
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import choose_user
 from dockyard.errors import DeployError, DockyardError
 from dockyard.plan.release import replica_config_hash
+from dockyard.state.lock import env_lock
 from dockyard.swarm import observe
 from dockyard.swarm.executor import SwarmExecutor
 from dockyard.swarm.facts import task_url, unused_objects

@@ -108,7 +108,7 @@ def test_an_endpoint_test_on_the_tls_engine_is_sandboxed_too(tls_engine: dict[st
     (save/load from the local engine), and the test reaches its target only (issue 12, finding 5)."""
     from dockyard.engine.client import connect
     from dockyard.engine.sandbox import HOLDER_IMAGE, ensure_holder_image
-    from dockyard.pipeline.testrun import run_test
+    from dockyard.engine.testrun import run_test
     from dockyard.spec.model import TestSpec
 
     added = run_cli("engine", "add", "tls-sandbox", "--host", tls_engine["TLS_HOST"], "--tls-ca", tls_engine["TLS_CA"],

@@ -7,7 +7,7 @@ import docker
 import pytest
 
 from dockyard.engine.client import connect
-from dockyard.pipeline.testrun import run_test
+from dockyard.engine.testrun import run_test
 from dockyard.spec.model import TestSpec
 
 pytestmark = pytest.mark.integration

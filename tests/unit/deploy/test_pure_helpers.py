@@ -5,7 +5,7 @@ import tarfile
 from pathlib import Path
 
 from dockyard.deploy.executor import files_archive
-from dockyard.deploy.secretfiles import fs_type
+from dockyard.engine.secretfiles import fs_type
 
 MOUNTS = """\
 overlay / overlay rw,relatime 0 0

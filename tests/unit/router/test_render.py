@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dockyard.router.render import RouterPaths, RouterState, Side, other_color, parse_state, render
+from dockyard.plan.bluegreen import other_color
+from dockyard.router.render import RouterPaths, RouterState, Side, parse_state, render
 
 PATHS = RouterPaths(Path("/h/router/shop-production"))
 LIVE = Side("green", "ab12-cd34", ("127.0.0.1:32801", "127.0.0.1:32802"))
