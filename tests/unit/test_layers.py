@@ -1,0 +1,84 @@
+"""The package layers, held by a test (issue 13): a package imports only packages below it.
+
+The order is docs/architecture.md's. What still breaks it is listed here, exactly: a new upward
+import or a new file importing docker fails this test, and so does a listed one that was fixed (take
+it off the list). The lists only shrink, until they are empty and the rule is plain.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2] / "dockyard"
+ORDER = ["errors", "settings", "netcheck", "spec", "plan", "engine", "config", "state", "build", "router",
+         "monitor", "logs", "deploy", "swarm", "pipeline", "scale", "server", "cli"]
+
+# (importing file, imported module) that still go up. Issue 13 takes these away.
+KNOWN_UPWARD = {
+    ("deploy/deployer.py", "dockyard.scale.counts"),
+    ("deploy/deployer.py", "dockyard.swarm.deploy"),
+    ("deploy/observe.py", "dockyard.swarm.observe"),
+    ("router/colors.py", "dockyard.swarm.colors"),
+}
+# Files outside engine/ that still import docker-py.
+KNOWN_DOCKER = {
+    "build/builder.py", "build/registry.py", "deploy/deployer.py", "deploy/executor.py", "deploy/health.py",
+    "deploy/observe.py", "logs/discovery.py", "monitor/inventory.py", "pipeline/resume.py", "router/colors.py",
+    "scale/apply.py", "scale/facts.py", "swarm/deploy.py", "swarm/executor.py", "swarm/logs.py", "swarm/nodes.py",
+    "swarm/observe.py",
+}
+
+
+def layer_of(rel: Path) -> str:
+    if rel.name == "__main__.py":
+        return "cli"  # `python -m dockyard.monitor` is a door, like the CLI
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):  # inside functions too: a deferred import is an import
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+    return found
+
+
+def scan() -> tuple[set[tuple[str, str]], set[str], set[str]]:
+    rank = {name: i for i, name in enumerate(ORDER)}
+    upward, docker_files, unknown = set(), set(), set()
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if str(rel) == "__init__.py":
+            continue  # the package root holds no code of a layer
+        layer = layer_of(rel)
+        if layer not in rank:
+            unknown.add(layer)
+            continue
+        for module in imports(path):
+            if module.split(".")[0] == "docker" and layer != "engine":
+                docker_files.add(str(rel))
+            if module.startswith("dockyard."):
+                target = module.split(".")[1]
+                if target not in rank:
+                    unknown.add(target)
+                elif rank[target] > rank[layer]:
+                    upward.add((str(rel), module))
+    return upward, docker_files, unknown
+
+
+def test_every_package_has_a_place_in_the_order() -> None:
+    assert scan()[2] == set()
+
+
+def test_no_new_upward_import_and_the_known_ones_are_still_there() -> None:
+    upward = scan()[0]
+    assert upward - KNOWN_UPWARD == set(), "an import goes up a layer (docs/architecture.md)"
+    assert KNOWN_UPWARD - upward == set(), "fixed: take it off KNOWN_UPWARD"
+
+
+def test_only_engine_and_the_listed_files_import_docker() -> None:
+    files = scan()[1]
+    assert files - KNOWN_DOCKER == set(), "only dockyard/engine/ talks to docker-py"
+    assert KNOWN_DOCKER - files == set(), "fixed: take it off KNOWN_DOCKER"
