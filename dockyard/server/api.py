@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 
 from dockyard.errors import DockyardError, NotFound
 from dockyard.pipeline.store import AppRecord, RunStore
-from dockyard.server.app import Db, need, source_of
 from dockyard.server.auth import Token
+from dockyard.server.deps import Db, need, source_of
 from dockyard.server.runs_api import router as runs_router
 from dockyard.spec import AppSpec
 from dockyard.state.audit import AuditLog, audited

@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 from dockyard import settings
 from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.pipeline.store import RunStore
-from dockyard.server.app import Db, need, source_of
 from dockyard.server.auth import Token
+from dockyard.server.deps import Db, need, source_of
 from dockyard.server.events import FOLLOWING, Seen, changes, sse, step_data
 from dockyard.state.audit import audited
 from dockyard.state.db import StateDB

@@ -1,0 +1,67 @@
+"""The request dependencies of every endpoint: the state database, the bearer token, its scope,
+and where the request came from. The routers import these, never the application itself."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dockyard.errors import DockyardError, Forbidden
+from dockyard.server.auth import Token, TokenStore
+from dockyard.state.audit import AuditLog
+from dockyard.state.db import StateDB
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `dockyard token create`.")
+
+
+class Unauthorized(DockyardError):
+    """No token, or not a valid one (answer 401)."""
+
+
+def get_db() -> Iterator[StateDB]:
+    db = StateDB()
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+Db = Annotated[StateDB, Depends(get_db)]
+
+
+def source_of(request: Request) -> str:
+    return f"api {request.client.host}" if request.client else "api"
+
+
+def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+                  db: Db) -> Token:
+    if credentials is None:
+        raise Unauthorized("missing bearer token", hint="send Authorization: Bearer TOKEN "
+                           "(create one with: dockyard token create)")
+    store = TokenStore(db)
+    token = store.verify(credentials.credentials, now=time.time())
+    if token is None:
+        raise Unauthorized("invalid, expired or revoked token", hint="dockyard token ls")
+    return token
+
+
+Auth = Annotated[Token, Depends(require_token)]
+
+
+def need(scope: str) -> Callable[[Request, Token, StateDB], Token]:
+    """A dependency: the request's token, when it has `scope` (deploy: for the path's {env});
+    a refusal is answered 403 and written to the audit log."""
+    def check(request: Request, token: Auth, db: Db) -> Token:
+        env = request.path_params.get("env")
+        if not token.allows(scope, env):
+            wanted = f"deploy:{env}" if scope == "deploy" and env else scope
+            AuditLog(db).record(token.name, source_of(request), f"{request.method} {request.url.path}",
+                                target=request.url.path, outcome=f"refused: no {wanted} scope")
+            raise Forbidden(f"token {token.name!r} has no {wanted} scope (it has: {', '.join(token.scopes)})",
+                            hint=f"dockyard token create --name NAME --scope {wanted.replace(':', ' --env ')}")
+        return token
+    return check
