@@ -99,7 +99,7 @@ def load() -> Settings:
         data = YAML(typ="safe").load(path.read_text()) or {}
         return Settings.model_validate(data)
     except (YAMLError, ValidationError) as exc:
-        raise DockyardError(f"{path}: invalid settings file: {exc}") from None
+        raise DockyardError(f"{path}: invalid settings file: {exc}") from exc
 
 
 def save(settings: Settings) -> None:

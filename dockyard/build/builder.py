@@ -66,7 +66,7 @@ def existing_image(engine: Engine, app: str, commit: Commit) -> str | None:
     except docker.errors.ImageNotFound:
         return None
     except docker.errors.DockerException as exc:
-        raise engine_error("looking up the image", exc) from None
+        raise engine_error("looking up the image", exc) from exc
     if (image.labels or {}).get("dockyard.commit") != commit.sha:
         return None
     return str(image.id)
@@ -83,7 +83,7 @@ def build_image(engine: Engine, app: str, context: Path, dockerfile: str, args: 
         )
         aux = _stream(stream, progress, f"building {app}:{commit.tag}")
     except docker.errors.DockerException as exc:
-        raise engine_error(f"building {app}:{commit.tag}", exc) from None
+        raise engine_error(f"building {app}:{commit.tag}", exc) from exc
     if "ID" not in aux:
         raise BuildError(f"building {app}:{commit.tag}: the engine returned no image id")
     return str(aux["ID"])
@@ -98,9 +98,9 @@ def push_image(engine: Engine, app: str, tag: str, registry: str, progress: Prog
                       f"pushing {repo}:{tag}")
     except BuildError as exc:
         raise RegistryError(f"registry {registry} refused {app}:{tag}: {exc.message.split(': ', 1)[-1]}",
-                            hint=f"check the registry answers: curl http://{registry}/v2/") from None
+                            hint=f"check the registry answers: curl http://{registry}/v2/") from exc
     except (docker.errors.DockerException, EngineError) as exc:
-        raise RegistryError(f"pushing {repo}:{tag} failed: {short_reason(exc)}") from None
+        raise RegistryError(f"pushing {repo}:{tag} failed: {short_reason(exc)}") from exc
     digest = aux.get("Digest")
     if not digest:
         raise RegistryError(f"registry {registry} did not return a digest for {repo}:{tag}")

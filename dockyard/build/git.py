@@ -29,10 +29,10 @@ class Commit:
 def _git(repo: Path, *args: str) -> str:
     try:
         out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True)
-    except FileNotFoundError:
-        raise BuildError("git is not installed", hint="apt-get install git") from None
+    except FileNotFoundError as exc:
+        raise BuildError("git is not installed", hint="apt-get install git") from exc
     except subprocess.CalledProcessError as exc:
-        raise BuildError(f"git {' '.join(args)} failed in {repo}: {exc.stderr.strip()}") from None
+        raise BuildError(f"git {' '.join(args)} failed in {repo}: {exc.stderr.strip()}") from exc
     return out.stdout.strip()
 
 
@@ -41,8 +41,8 @@ def head_commit(repo: Path) -> Commit:
         raise BuildError(f"{repo} is not inside a git work tree", hint="dockyard builds a git commit: git init")
     try:
         sha = _git(repo, "rev-parse", "HEAD")
-    except BuildError:
-        raise BuildError(f"{repo}: the repository has no commit yet", hint="commit your code first") from None
+    except BuildError as exc:
+        raise BuildError(f"{repo}: the repository has no commit yet", hint="commit your code first") from exc
     branch = _git(repo, "rev-parse", "--abbrev-ref", "HEAD")
     status = _git(repo, "status", "--porcelain", "--untracked-files=normal", "--", ".")
     diff_hash = None

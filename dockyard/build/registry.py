@@ -26,5 +26,5 @@ def copy_to_registry(engine: Engine, ref: str, tag: str, registry: str, app: str
         image = engine.client.images.pull(ref)
         image.tag(app, tag)
     except docker.errors.DockerException as exc:
-        raise RegistryError(f"cannot pull {ref} to copy it to {registry}: {short_reason(exc)}") from None
+        raise RegistryError(f"cannot pull {ref} to copy it to {registry}: {short_reason(exc)}") from exc
     return push_image(engine, app, tag, registry, progress=lambda _line: None)

@@ -63,7 +63,7 @@ def app_from_spec(path: Path | None = None) -> str | None:
     try:
         data = YAML(typ="safe").load(path.read_text())
     except (OSError, YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read app: {exc}", hint="pass --app APP") from None
+        raise UsageError(f"{path}: cannot read app: {exc}", hint="pass --app APP") from exc
     app = data.get("app") if isinstance(data, dict) else None
     return str(app) if app else None
 

@@ -68,7 +68,7 @@ def token(environ: Mapping[str, str]) -> str:
         try:
             return Path(path).expanduser().read_text().strip()
         except OSError as exc:
-            raise Refused(f"DOCKYARD_TOKEN_FILE {path}: cannot read it ({exc.strerror})", 2) from None
+            raise Refused(f"DOCKYARD_TOKEN_FILE {path}: cannot read it ({exc.strerror})", 2) from exc
     value = environ.get("DOCKYARD_TOKEN", "").strip()
     if not value:
         raise Refused("DOCKYARD_SERVER is set but no token is: set DOCKYARD_TOKEN_FILE to a file holding "
@@ -93,12 +93,12 @@ def post(forward: Forward, app: str, bearer: str) -> dict:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
             return json.load(answer)
     except urllib.error.HTTPError as exc:
-        raise Refused(*error_of(exc.code, exc.read())) from None
+        raise Refused(*error_of(exc.code, exc.read())) from exc
     except urllib.error.URLError:
         raise
     except (OSError, ValueError) as exc:  # the request was sent: it may have been carried out
         raise Refused(f"dockyard server at {forward.server} took the rollback but its answer was lost ({exc}); "
-                      f"see what runs with: dockyard status {forward.env}") from None
+                      f"see what runs with: dockyard status {forward.env}") from exc
 
 
 def error_of(status: int, body: bytes) -> tuple[str, int]:

@@ -151,7 +151,7 @@ def doctor() -> None:
                 status = httpx.get(f"http://{host}/v2/", timeout=3).status_code
             except httpx.HTTPError as exc:
                 raise RegistryError(f"not reachable ({type(exc).__name__})",
-                                    hint="start it: scripts/setup.sh start") from None
+                                    hint="start it: scripts/setup.sh start") from exc
             if status != 200:
                 raise RegistryError(f"GET /v2/ answered {status}", hint="a registry without auth is expected")
             return "answers /v2/"

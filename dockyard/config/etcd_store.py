@@ -132,7 +132,7 @@ class EtcdStore:
                 f"etcd at {self.host}:{self.port} is not reachable: {detail}",
                 hint="start etcd there, or choose another store with DOCKYARD_CONFIG_STORE "
                 "(etcd://HOST:PORT or sqlite:///PATH.db)",
-            ) from None
+            ) from exc
 
     def _k(self, *parts: str) -> str:
         return self.prefix + "/".join(parts)

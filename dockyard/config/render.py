@@ -110,17 +110,17 @@ def render_files(files: Mapping[str, str], base_dir: Path, values: Mapping[str, 
             raise ConfigError(
                 f"template {exc.name} (for {target}) not found under {base_dir}",
                 hint="config.files maps a target path to a template path relative to the app directory",
-            ) from None
+            ) from exc
         except jinja2.TemplateSyntaxError as exc:
             where = _relative(exc.filename, base_dir) if exc.filename else relpath
-            raise ConfigError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
+            raise ConfigError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from exc
         except jinja2.exceptions.SecurityError as exc:
             raise ConfigError(f"{relpath}: refused while rendering {target}: {exc} "
                               "(templates render in a sandbox: values and filters only)") from exc
         except jinja2.UndefinedError as exc:
-            raise _undefined(exc, relpath, target, base_dir) from None
+            raise _undefined(exc, relpath, target, base_dir) from exc
         except jinja2.TemplateError as exc:
-            raise ConfigError(f"{relpath}: cannot render {target}: {exc}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{relpath}: template is not UTF-8 text") from None
+            raise ConfigError(f"{relpath}: cannot render {target}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{relpath}: template is not UTF-8 text") from exc
     return out

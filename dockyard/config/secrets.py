@@ -37,11 +37,11 @@ def _fernet(raw: bytes | str, source: str) -> Fernet:
 
     try:
         return Fernet(raw.strip())
-    except (ValueError, TypeError):
+    except (ValueError, TypeError) as exc:
         raise SecretKeyError(
             f"the secret key from {source} is not a valid Fernet key (32 url-safe base64-encoded bytes)",
             hint=f"make one with: {_MAKE_KEY}",
-        ) from None
+        ) from exc
 
 
 def _create_key_file(path: Path) -> bytes:
@@ -55,7 +55,7 @@ def _create_key_file(path: Path) -> bytes:
     except FileExistsError:
         return path.read_bytes()
     except OSError as exc:
-        raise SecretKeyError(f"cannot create the secret key file {path}: {exc.strerror}") from None
+        raise SecretKeyError(f"cannot create the secret key file {path}: {exc.strerror}") from exc
     with os.fdopen(fd, "wb") as fh:
         os.fchmod(fh.fileno(), 0o600)
         fh.write(key + b"\n")
@@ -91,7 +91,7 @@ class SecretBox:
                 try:
                     raw = path.read_bytes()
                 except OSError as exc:
-                    raise SecretKeyError(f"cannot read the secret key file {path}: {exc.strerror}") from None
+                    raise SecretKeyError(f"cannot read the secret key file {path}: {exc.strerror}") from exc
             elif create:
                 raw = _create_key_file(path)
             else:
@@ -117,12 +117,12 @@ class SecretBox:
             if not token.startswith(BOUND):  # written before ciphertexts were bound: still read
                 return self._load(create=False).decrypt(token.encode()).decode()
             sealed = self._load(create=False).decrypt(token[len(BOUND):].encode())
-        except InvalidToken:
+        except InvalidToken as exc:
             raise SecretKeyError(
                 f"{what} cannot be decrypted with the key from {self.source}: wrong secret key",
                 hint="use the key that encrypted it (DOCKYARD_SECRET_KEY or DOCKYARD_SECRET_KEY_FILE), "
                 "or set the secret again with: dockyard secret set",
-            ) from None
+            ) from exc
         bound_to, _, plaintext = sealed.partition(b"\0")
         if context and bound_to.decode() != context:
             raise SecretKeyError(f"{what} was encrypted for {bound_to.decode()}, not {context}: a ciphertext "

@@ -61,7 +61,7 @@ class SqliteStore:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise self._unavailable(exc) from None
+            raise self._unavailable(exc) from exc
 
     def _unavailable(self, exc: Exception) -> StoreUnavailable:
         return StoreUnavailable(
@@ -84,7 +84,7 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                raise self._unavailable(exc) from None
+                raise self._unavailable(exc) from exc
 
     def _current(self, db: sqlite3.Connection, env: str, scope: str) -> dict[str, StoredValue]:
         rows = db.execute("SELECT key, value, secret FROM current WHERE env=? AND scope=?", (env, scope))

@@ -94,12 +94,12 @@ def ensure_image(engine: Engine, ref: str) -> dict:
     except docker.errors.ImageNotFound:
         pass
     except docker.errors.DockerException as exc:
-        raise engine_error(f"looking up {ref}", exc) from None
+        raise engine_error(f"looking up {ref}", exc) from exc
     try:
         return engine.client.images.pull(ref).attrs
     except docker.errors.DockerException as exc:
         raise RegistryError(f"engine {engine.name!r} cannot pull {ref}: {short_reason(exc)}",
-                            hint="was it built and pushed? dockyard build") from None
+                            hint="was it built and pushed? dockyard build") from exc
 
 
 class Deployer:

@@ -134,14 +134,14 @@ class Executor:
             container = self.engine.client.containers.create(**create_kwargs(spec, name))
         except docker.errors.DockerException as exc:
             remove_secret_files(spec.secrets_dir)
-            raise engine_error(f"creating {name}", exc) from None
+            raise engine_error(f"creating {name}", exc) from exc
         self.started.append(container)
         try:
             if self.workload.files:
                 container.put_archive("/", files_archive(self.workload.files))
             start_with_free_port(container)
         except docker.errors.DockerException as exc:
-            raise engine_error(f"starting {name}", exc) from None
+            raise engine_error(f"starting {name}", exc) from exc
         self.report(f"started {name}")
         return container
 
@@ -170,7 +170,7 @@ class Executor:
         except docker.errors.NotFound:
             pass
         except docker.errors.DockerException as exc:
-            raise engine_error(f"removing {name}", exc) from None
+            raise engine_error(f"removing {name}", exc) from exc
 
     def _undo(self) -> None:
         """Remove what this deploy started and give the old containers their names back."""
@@ -186,4 +186,4 @@ class Executor:
             try:
                 container.rename(name)
             except docker.errors.DockerException as exc:
-                raise DockyardError(f"could not restore the name {name}: {exc}") from None
+                raise DockyardError(f"could not restore the name {name}: {exc}") from exc

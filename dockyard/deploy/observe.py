@@ -56,5 +56,5 @@ def observe(engine: Engine, app: str | None, env: str | None = None) -> list[Run
     try:
         containers = engine.client.containers.list(all=True, filters=L.scope_filters(app, env), ignore_removed=True)
     except docker.errors.DockerException as exc:
-        raise engine_error(f"listing containers on engine {engine.name!r}", exc) from None
+        raise engine_error(f"listing containers on engine {engine.name!r}", exc) from exc
     return sorted((to_running(c) for c in containers), key=lambda r: (r.env, r.service, r.replica, r.name))

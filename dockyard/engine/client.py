@@ -57,7 +57,7 @@ def connect(name: str, site: settings.Settings | None = None, timeout: int = 60)
         raise EngineUnavailable(
             f"engine {name!r} at {cfg.host} is not reachable: {short_reason(exc)}",
             hint="check that dockerd runs there (dockyard doctor) and, for tcp://, the TLS certificates",
-        ) from None
+        ) from exc
     return Engine(name=name, config=cfg, client=client)
 
 

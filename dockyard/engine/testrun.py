@@ -71,7 +71,7 @@ def _run(engine: Engine, test: TestSpec, image: str, env: str, app: str, labels:
             pids_limit=512, mem_limit="1g",  # a test is bounded like any workload
         )
     except docker.errors.DockerException as exc:
-        raise engine_error(f"creating the container for test {test.name}", exc) from None
+        raise engine_error(f"creating the container for test {test.name}", exc) from exc
     timed_out = False
     try:
         container.start()
@@ -82,7 +82,7 @@ def _run(engine: Engine, test: TestSpec, image: str, env: str, app: str, labels:
             container.kill()
         output = container.logs(stdout=True, stderr=True).decode(errors="replace")[-MAX_OUTPUT:]
     except docker.errors.DockerException as exc:
-        raise engine_error(f"running test {test.name}", exc) from None
+        raise engine_error(f"running test {test.name}", exc) from exc
     finally:
         try:
             container.remove(force=True)

@@ -38,7 +38,7 @@ class StoreJournal:
         try:
             return self.store.write(batches, positions)
         except StoreBusy as exc:
-            raise Retryable(f"log store {self.store.path}: {exc}") from None
+            raise Retryable(f"log store {self.store.path}: {exc}") from exc
 
     def positions(self) -> dict[str, Position]:
         with self.store.lock:

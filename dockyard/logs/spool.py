@@ -79,7 +79,7 @@ class Spool:
             self.db.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise DockyardError(f"{path}: cannot open the log spool: {exc}",
-                                hint="is another forwarder using this state folder?") from None
+                                hint="is another forwarder using this state folder?") from exc
         self.path = path
         self.max_bytes = max_bytes
         self.lock = threading.Lock()

@@ -92,7 +92,7 @@ class LogStore:
                     self.db.executescript(f"begin immediate; {REBUILD_INDEX} commit;")
                 self.db.executescript(SCHEMA)
         except sqlite3.OperationalError as exc:
-            raise DockyardError(f"{path}: cannot open the log store: {exc}") from None
+            raise DockyardError(f"{path}: cannot open the log store: {exc}") from exc
         self.lock = threading.Lock()
         self._containers: dict[str, tuple[int, tuple[Any, ...]]] = {}
         self._marks: dict[tuple[int, str], int] = {}
@@ -109,7 +109,7 @@ class LogStore:
                 if self.db.in_transaction:
                     self.db.execute("rollback")
                 self._containers.clear()  # rows made in the rolled-back transaction are gone
-                raise StoreBusy(str(exc)) from None
+                raise StoreBusy(str(exc)) from exc
 
     def _write(self, batches: Sequence[Batch], positions: Sequence[tuple[str, str, int]]) -> int:
         db = self.db

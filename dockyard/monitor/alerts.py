@@ -125,8 +125,8 @@ def parse_rules(data: Any, source: str = "dockyard.yml") -> list[AlertRule]:
 def load_rules(path: Path) -> list[AlertRule]:
     try:
         data = YAML(typ="safe").load(path.read_text())
-    except FileNotFoundError:
-        raise SpecError([f"{path}: file not found"]) from None
+    except FileNotFoundError as exc:
+        raise SpecError([f"{path}: file not found"]) from exc
     except YAMLError as exc:
-        raise SpecError([f"{path}: invalid YAML: {exc}"]) from None
+        raise SpecError([f"{path}: invalid YAML: {exc}"]) from exc
     return parse_rules(data, str(path))

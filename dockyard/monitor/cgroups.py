@@ -104,7 +104,7 @@ class FileSet:
                 fd = os.open(self.paths[key], os.O_RDONLY | os.O_CLOEXEC)
             except OSError as exc:
                 if required:
-                    raise Gone(f"{self.paths[key]}: {exc.strerror}") from None
+                    raise Gone(f"{self.paths[key]}: {exc.strerror}") from exc
                 self.missing.add(key)
                 return ""
             self.fds[key] = fd
@@ -112,7 +112,7 @@ class FileSet:
             return os.pread(fd, 65536, 0).decode()
         except OSError as exc:
             if exc.errno in GONE_ERRNOS:
-                raise Gone(f"{self.paths[key]}: {exc.strerror}") from None
+                raise Gone(f"{self.paths[key]}: {exc.strerror}") from exc
             raise
 
     def close(self) -> None:

@@ -33,7 +33,7 @@ def get_json(url: str, path: str, params: dict[str, Any] | None = None, timeout:
         raise AgentUnavailable(
             f"the monitoring agent at {url} did not answer {path}: {exc}",
             hint="start it with 'dockyard agent' (or point --agent / DOCKYARD_AGENT at the host's agent)",
-        ) from None
+        ) from exc
 
 
 def stats_rows(samples: list[dict]) -> list[dict]:

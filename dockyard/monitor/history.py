@@ -46,7 +46,7 @@ class History:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.executescript(SCHEMA)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"monitor history {self.path} cannot be opened: {exc}") from None
+            raise StoreUnavailable(f"monitor history {self.path} cannot be opened: {exc}") from exc
 
     def record(self, host: str, samples: list[Sample], now: float | None = None) -> None:
         now = now or time.time()

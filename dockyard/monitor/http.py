@@ -114,7 +114,7 @@ class HttpEndpoint:
             self.server = ThreadingHTTPServer(self.address, Handler)
         except OSError as exc:
             raise UsageError(f"cannot listen on {self.address[0]}:{self.address[1]}: {exc.strerror}",
-                             hint="pick another --listen HOST:PORT") from None
+                             hint="pick another --listen HOST:PORT") from exc
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.5},
                                         name="monitor-http", daemon=True)

@@ -43,4 +43,4 @@ def restore_live_release(engine: Engine, app: str, env: str, live_release: str |
                     taken.add(name)
                     log(f"renamed {container.name} back to {name}")
         except docker.errors.DockerException as exc:
-            raise engine_error(f"restoring {app}/{env} after an interrupted deploy", exc) from None
+            raise engine_error(f"restoring {app}/{env} after an interrupted deploy", exc) from exc

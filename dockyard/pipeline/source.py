@@ -20,9 +20,9 @@ def _git(*args: str, cwd: Path | None = None) -> bytes:
     try:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True, timeout=300).stdout
     except subprocess.CalledProcessError as exc:
-        raise BuildError(f"git {' '.join(args[:3])} failed: {exc.stderr.decode(errors='replace').strip()}") from None
-    except subprocess.TimeoutExpired:
-        raise BuildError(f"git {' '.join(args[:3])} timed out") from None
+        raise BuildError(f"git {' '.join(args[:3])} failed: {exc.stderr.decode(errors='replace').strip()}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise BuildError(f"git {' '.join(args[:3])} timed out") from exc
 
 
 def work_dir(app: str) -> Path:

@@ -74,7 +74,7 @@ def list_replicas(engine: Engine, app: str, env: str) -> list[Replica]:
     try:
         containers = engine.client.containers.list(all=True, filters=L.scope_filters(app, env), ignore_removed=True)
     except docker.errors.DockerException as exc:
-        raise engine_error(f"listing containers on engine {engine.name!r}", exc) from None
+        raise engine_error(f"listing containers on engine {engine.name!r}", exc) from exc
     found = (to_replica(c) for c in containers)
     return sorted((r for r in found if r is not None), key=lambda r: (r.color, r.service, r.replica))
 
@@ -117,7 +117,7 @@ class ContainerFleet:
         except docker.errors.NotFound:
             pass
         except docker.errors.DockerException as exc:
-            raise engine_error(f"removing {replica.name}", exc) from None
+            raise engine_error(f"removing {replica.name}", exc) from exc
 
 
 def fleet_for(engine: Engine, app: str, env: str) -> Fleet:

@@ -128,9 +128,9 @@ class NginxRouter:
         argv = [self.binary, "-p", str(self.paths.prefix), "-e", str(self.paths.error_log), *args]
         try:
             return subprocess.run(argv, capture_output=True, text=True, timeout=30)
-        except FileNotFoundError:
+        except FileNotFoundError as exc:
             raise RouterError(f"nginx is not installed at {self.binary}",
-                              hint="install Debian's nginx (scripts/setup.sh does it)") from None
+                              hint="install Debian's nginx (scripts/setup.sh does it)") from exc
 
     def _test(self, conf: Path) -> None:
         result = self._run("-t", "-q", "-c", str(conf))

@@ -94,7 +94,7 @@ class Scaler:
             everything = self.engine.client.containers.list(all=True, filters=L.scope_filters(
                 self.spec.app, self.env, service), ignore_removed=True)
         except docker.errors.DockerException as exc:
-            raise engine_error("listing containers", exc) from None
+            raise engine_error("listing containers", exc) from exc
         color = running[0].color if running else None
         taken = {int((c.labels or {}).get(L.REPLICA) or 0) for c in everything
                  if (c.labels or {}).get(L.COLOR) == color}
@@ -145,7 +145,7 @@ class Scaler:
         except docker.errors.NotFound:
             pass
         except docker.errors.DockerException as exc:
-            raise engine_error(f"removing {name}", exc) from None
+            raise engine_error(f"removing {name}", exc) from exc
 
     # swarm ------------------------------------------------------------------
     def _swarm(self, service: str, desired: int, reason: str) -> str:
@@ -171,7 +171,7 @@ class Scaler:
             api._result(api._post_json(api._url("/services/{0}/update", found.id), data=body,
                                        params={"version": attrs["Version"]["Index"]}), True)
         except docker.errors.DockerException as exc:
-            raise engine_error(f"scaling service {found.name}", exc) from None
+            raise engine_error(f"scaling service {found.name}", exc) from exc
         action = SwarmAction(SwarmKind.SCALE, service, desired, reason, found)
         port = self.spec.service(service).port
         result = SwarmExecutor(self.engine, self.report)._wait(

@@ -84,7 +84,7 @@ def serving(engine: Engine, spec: AppSpec, env: str, service: str) -> list[Servi
         # deploy) is gone, not an error: ignore_removed. The same wherever containers are listed.
         found = engine.client.containers.list(filters=L.scope_filters(spec.app, env, service), ignore_removed=True)
     except docker.errors.DockerException as exc:
-        raise engine_error(f"listing containers on engine {engine.name!r}", exc) from None
+        raise engine_error(f"listing containers on engine {engine.name!r}", exc) from exc
     rows = [to_serving(c.attrs) for c in found if c.status == "running"]
     if env_spec.strategy == "blue-green" and env_spec.router is not None:
         rows = [r for r in rows if r.color == color]

@@ -124,8 +124,8 @@ def _start(request: RunRequest, db: StateDB, token: Token) -> JSONResponse:
         try:
             commit = _git("--git-dir", str(mirror), "rev-parse", "--verify",
                           f"{commit}^{{commit}}").decode().strip()
-        except DockyardError:
-            raise NotFound(f"{record.repo} has no commit {request.commit!r}") from None
+        except DockyardError as exc:
+            raise NotFound(f"{record.repo} has no commit {request.commit!r}") from exc
     run_id = enqueue(store, request.app, commit, request.branch, "api", started_by=token.name)
     if run_id is None:
         raise DockyardError(f"branch {request.branch} runs no pipeline (pipeline.branches in dockyard.yml)")

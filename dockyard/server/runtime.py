@@ -57,7 +57,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise DockyardError(f"cannot listen on {host}:{port}: {exc.strerror}",
-                            hint="choose another port: dockyard server --listen 127.0.0.1:PORT") from None
+                            hint="choose another port: dockyard server --listen 127.0.0.1:PORT") from exc
     sock.listen(128)
     sock.set_inheritable(True)
     return sock

@@ -98,8 +98,8 @@ def parse_push(provider: str, body: bytes) -> Push:
     """The push in a provider's payload; BadPayload when it is not JSON or lacks ref/after/repository."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise BadPayload("the body is not JSON") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadPayload("the body is not JSON") from exc
     if not isinstance(data, dict):
         raise BadPayload("the body is not a JSON object")
     ref, after = data.get("ref"), data.get("after")

@@ -67,7 +67,7 @@ def _argv(value: Any) -> Any:
         try:
             words = shlex.split(value)
         except ValueError as exc:
-            raise fail(f"cannot split {value!r} into words: {exc}") from None
+            raise fail(f"cannot split {value!r} into words: {exc}") from exc
         if not words:
             raise fail("must not be empty")
         return words

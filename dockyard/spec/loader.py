@@ -34,12 +34,12 @@ def load_spec(path: str | Path = SPEC_FILE) -> AppSpec:
         if path.stat().st_size > MAX_SPEC_BYTES:
             raise SpecError([f"{name}: larger than {MAX_SPEC_BYTES // 1024} KiB; a dockyard.yml is a few KiB"])
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError([f"{name}: file not found; create one with 'dockyard init'"]) from None
-    except UnicodeDecodeError:
-        raise SpecError([f"{name}: not a UTF-8 text file"]) from None
+    except FileNotFoundError as exc:
+        raise SpecError([f"{name}: file not found; create one with 'dockyard init'"]) from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError([f"{name}: not a UTF-8 text file"]) from exc
     except OSError as exc:
-        raise SpecError([f"{name}: cannot read: {exc.strerror}"]) from None
+        raise SpecError([f"{name}: cannot read: {exc.strerror}"]) from exc
     return _parse(text, name, path.absolute().parent, check_files=True)
 
 

@@ -201,7 +201,7 @@ class StateDB:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self._migrate()
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"state database {self.path} cannot be opened: {exc}") from None
+            raise StoreUnavailable(f"state database {self.path} cannot be opened: {exc}") from exc
 
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]

@@ -24,9 +24,9 @@ def env_lock(app: str, env: str, wait: bool = False) -> Iterator[None]:
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
+        except BlockingIOError as exc:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
-            raise DeployError(f"{app}/{env} is being deployed by {holder}; try again when it ends") from None
+            raise DeployError(f"{app}/{env} is being deployed by {holder}; try again when it ends") from exc
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
         yield

@@ -37,7 +37,7 @@ def _objects(engine: Engine, kind: str, app: str, env: str) -> dict[str, str]:
     try:
         found = fn(filters={"label": [f"{L.MANAGED}=1", f"{L.APP}={app}", f"{L.ENV}={env}"]})
     except docker.errors.DockerException as exc:
-        raise engine_error(f"listing {kind}s on engine {engine.name!r}", exc) from None
+        raise engine_error(f"listing {kind}s on engine {engine.name!r}", exc) from exc
     return {o["Spec"]["Name"]: o["ID"] for o in found}
 
 
@@ -53,7 +53,7 @@ def ensure_objects(engine: Engine, kind: str, app: str, env: str, items: dict[st
             try:
                 existing[name] = create(name, data, labels=object_labels(app, env, key))["ID"]
             except docker.errors.DockerException as exc:
-                raise engine_error(f"creating {kind} {name} for {key}", exc) from None
+                raise engine_error(f"creating {kind} {name} for {key}", exc) from exc
         refs.append(FileRef(name=name, id=existing[name], target=key))
     return tuple(refs)
 

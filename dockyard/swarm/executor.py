@@ -98,7 +98,7 @@ class SwarmExecutor:
         try:
             return fn(*args, **kwargs)
         except docker.errors.DockerException as exc:
-            raise engine_error(what, exc) from None
+            raise engine_error(what, exc) from exc
 
     def _submit(self, action: SwarmAction, body: dict[str, Any], check: HealthCheck, port: int | None) -> Rollout:
         if action.kind is SwarmKind.CREATE:

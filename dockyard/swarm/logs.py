@@ -90,7 +90,7 @@ class SwarmLogs:
             response = api._get(api._url("/services/{0}/logs", service.id), params=params, stream=True)
             api._raise_for_status(response)
         except docker.errors.DockerException as exc:
-            raise engine_error(f"reading the logs of service {service.name}", exc) from None
+            raise engine_error(f"reading the logs of service {service.name}", exc) from exc
         for stream, payload in frames(response.raw):
             line = to_line(stream, payload, service, self.nodes, self.slots)
             if line is not None:

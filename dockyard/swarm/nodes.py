@@ -44,7 +44,7 @@ def node_engine(engine: Engine, node_id: str) -> EngineSettings:
     try:
         local = (engine.client.info().get("Swarm") or {}).get("NodeID")
     except docker.errors.DockerException as exc:
-        raise engine_error(f"asking engine {engine.name!r} about its swarm", exc) from None
+        raise engine_error(f"asking engine {engine.name!r} about its swarm", exc) from exc
     if node_id == local:
         return engine.config
     node = observe.nodes(engine).get(node_id)

@@ -21,7 +21,7 @@ def require_manager(engine: Engine) -> None:
     try:
         swarm = engine.client.info().get("Swarm") or {}
     except docker.errors.DockerException as exc:
-        raise engine_error(f"asking engine {engine.name!r} about its swarm", exc) from None
+        raise engine_error(f"asking engine {engine.name!r} about its swarm", exc) from exc
     if not swarm.get("ControlAvailable"):
         state = swarm.get("LocalNodeState") or "inactive"
         raise EngineError(f"engine {engine.name!r} ({engine.config.host}) is not a Swarm manager (swarm: {state})",
@@ -33,7 +33,7 @@ def _call(engine: Engine, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except docker.errors.DockerException as exc:
-        raise engine_error(f"{what} on engine {engine.name!r}", exc) from None
+        raise engine_error(f"{what} on engine {engine.name!r}", exc) from exc
 
 
 def services(engine: Engine, app: str | None, env: str | None = None) -> list[ServiceFact]:
@@ -85,4 +85,4 @@ def remove_service(engine: Engine, service: ServiceFact) -> None:
     except docker.errors.NotFound:
         pass
     except docker.errors.DockerException as exc:
-        raise engine_error(f"removing service {service.name}", exc) from None
+        raise engine_error(f"removing service {service.name}", exc) from exc

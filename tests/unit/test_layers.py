@@ -82,3 +82,20 @@ def test_only_engine_and_the_listed_files_import_docker() -> None:
     files = scan()[1]
     assert files - KNOWN_DOCKER == set(), "only dockyard/engine/ talks to docker-py"
     assert KNOWN_DOCKER - files == set(), "fixed: take it off KNOWN_DOCKER"
+
+
+def test_errors_chain_their_cause(tmp_path: Path) -> None:
+    """`raise ... from exc`, never `from None`: the user sees one message, the server log the whole story."""
+    from dockyard.errors import SpecError
+    from dockyard.spec.loader import load_spec
+
+    hiding = [f"{p.relative_to(ROOT)}:{n.lineno}" for p in ROOT.rglob("*.py")
+              for n in ast.walk(ast.parse(p.read_text()))
+              if isinstance(n, ast.Raise) and isinstance(n.cause, ast.Constant) and n.cause.value is None]
+    assert hiding == []
+    try:
+        load_spec(tmp_path / "missing.yml")
+    except SpecError as exc:
+        assert isinstance(exc.__cause__, FileNotFoundError)
+    else:
+        raise AssertionError("a missing file must be a SpecError")

@@ -81,7 +81,7 @@ class ElasticSink:
         try:
             response = self.client.post("/_bulk", content=body, headers={"Content-Type": "application/x-ndjson"})
         except httpx.HTTPError as exc:
-            raise Retryable(f"{self.name}: {exc}") from None
+            raise Retryable(f"{self.name}: {exc}") from exc
         if retryable_status(response.status_code):
             raise Retryable(f"{self.name}: HTTP {response.status_code}")
         if response.status_code >= 400:

@@ -47,7 +47,7 @@ class LokiSink:
             response = self.client.post("/loki/api/v1/push", content=orjson.dumps(body),
                                         headers={"Content-Type": "application/json"})
         except httpx.HTTPError as exc:
-            raise Retryable(f"{self.name}: {exc}") from None
+            raise Retryable(f"{self.name}: {exc}") from exc
         if response.status_code == 429 or response.status_code >= 500:
             raise Retryable(f"{self.name}: HTTP {response.status_code}")
         if response.status_code >= 400:

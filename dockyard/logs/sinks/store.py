@@ -19,7 +19,7 @@ class StoreSink:
         try:
             return SendResult(stored=self.store.write(batches))
         except StoreBusy as exc:
-            raise Retryable(f"log store {self.path}: {exc}") from None
+            raise Retryable(f"log store {self.path}: {exc}") from exc
 
     def close(self) -> None:
         self.store.close()

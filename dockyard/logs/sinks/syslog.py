@@ -65,7 +65,7 @@ class SyslogSink:
             self.sock.sendall(data)
         except OSError as exc:
             self.close()
-            raise Retryable(f"{self.name}: {exc}") from None
+            raise Retryable(f"{self.name}: {exc}") from exc
         return SendResult(stored=sum(len(b.lines) for b in batches))
 
     def close(self) -> None:
