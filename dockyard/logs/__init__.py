@@ -3,3 +3,6 @@
 reader (tailer + jsonfile parser + enrich chain) -> spool (SQLite, with read positions in the
 same transaction) -> one shipper per sink (store, syslog, Elasticsearch, Loki) -> ack.
 """
+
+# The modules other packages may import (tests/unit/test_layers.py holds it); the rest is private.
+__all__ = ["forwarder", "meta", "query", "status", "store"]

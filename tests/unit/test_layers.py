@@ -99,3 +99,30 @@ def test_errors_chain_their_cause(tmp_path: Path) -> None:
         assert isinstance(exc.__cause__, FileNotFoundError)
     else:
         raise AssertionError("a missing file must be a SpecError")
+
+
+def declared_public(package: str) -> set[str]:
+    init = ROOT / package / "__init__.py"
+    for node in ast.walk(ast.parse(init.read_text())):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return {elt.value for elt in node.value.elts if isinstance(elt, ast.Constant)}  # type: ignore[attr-defined]
+    return set()
+
+
+def test_packages_are_used_only_through_their_public_face() -> None:
+    """Each package's __all__ names what others may import (its public modules, or names)."""
+    private = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        own = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dockyard.")):
+                continue
+            parts = node.module.split(".")
+            if parts[1] == own or not (ROOT / parts[1]).is_dir():
+                continue
+            wanted = [parts[2]] if len(parts) > 2 else [alias.name for alias in node.names]
+            missing = [w for w in wanted if w not in declared_public(parts[1])]
+            if missing:
+                private.append(f"{rel} imports {node.module}: {', '.join(missing)} is not in {parts[1]}.__all__")
+    assert private == []
