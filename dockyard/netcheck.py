@@ -8,6 +8,7 @@ explicitly; a client sends a bearer token over plain http:// to loopback only.
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from dockyard.errors import UsageError
 
@@ -21,6 +22,14 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def parse_listen(text: str, example: str = "127.0.0.1:8700") -> tuple[str, int]:
+    """'HOST:PORT', '[::1]:PORT' or ':PORT' (127.0.0.1) -> (host, port), for the server and the agent."""
+    match = re.fullmatch(r"(?:\[([0-9a-fA-F:]+)\]|([^:\[\]]*)):(\d{1,5})", text.strip())
+    if not match or not 0 <= int(match.group(3)) < 65536:  # 0: any free port (tests)
+        raise UsageError(f"--listen {text!r}: expected HOST:PORT, e.g. {example}")
+    return match.group(1) or match.group(2) or "127.0.0.1", int(match.group(3))
 
 
 def check_listen(what: str, host: str, tls: bool, insecure: bool, doc: str = "docs/security.md") -> None:

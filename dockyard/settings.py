@@ -87,6 +87,17 @@ def private_file(path: Path) -> None:
         pass
 
 
+def author() -> str:
+    """Who releases and config changes are recorded as: DOCKYARD_USER, else the login name.
+    (The audit log records the OS user beside it: dockyard/state/audit.py.)"""
+    import getpass
+
+    try:
+        return os.environ.get("DOCKYARD_USER") or getpass.getuser()
+    except (OSError, KeyError):  # no login name (e.g. a container with an unknown uid)
+        return "unknown"
+
+
 def settings_path() -> Path:
     return home() / "settings.yml"
 

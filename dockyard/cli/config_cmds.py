@@ -6,9 +6,7 @@ that every app inherits. Secrets print as *** unless --reveal.
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +23,7 @@ from ruamel.yaml import YAML, YAMLError
 from dockyard.config.service import ConfigService
 from dockyard.config.store import check_key, open_default_store, scope_label
 from dockyard.errors import UsageError
+from dockyard.settings import author
 
 config_app = typer.Typer(
     help="Configuration per environment, kept apart from the image.", no_args_is_help=True
@@ -44,13 +43,6 @@ RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show secret values in
 JsonOpt = Annotated[bool, typer.Option("--json", help="Plain JSON for scripts.")]
 KeyArg = Annotated[str, typer.Argument(metavar="KEY", help="Key, e.g. DB_HOST.", show_default=False)]
 EnvArg = Annotated[str, typer.Argument(metavar="ENV", help="Environment, e.g. staging.", show_default=False)]
-
-
-def author() -> str:
-    try:
-        return os.environ.get("DOCKYARD_USER") or getpass.getuser()
-    except (OSError, KeyError):  # no login name (e.g. a container with an unknown uid)
-        return "unknown"
 
 
 def app_from_spec(path: Path | None = None) -> str | None:

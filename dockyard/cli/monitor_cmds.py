@@ -53,7 +53,7 @@ def agent(
     from dockyard.engine.client import connect
     from dockyard.monitor.agent import AgentOptions, build_agent
     from dockyard.monitor.alerts import load_rules
-    from dockyard.monitor.http import parse_listen
+    from dockyard.netcheck import parse_listen
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")

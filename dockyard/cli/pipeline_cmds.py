@@ -29,7 +29,7 @@ def _store():
 
 
 def _who() -> str:
-    from dockyard.deploy.deployer import author
+    from dockyard.settings import author
 
     return author()
 

@@ -35,9 +35,9 @@ def scale(
 
     Example: dockyard scale production web 4   then later: dockyard scale production web --clear
     """
-    from dockyard.deploy.deployer import author
     from dockyard.errors import UsageError
     from dockyard.scale.store import ScaleStore
+    from dockyard.settings import author
 
     spec = load_app_spec()
     spec.environment(env)

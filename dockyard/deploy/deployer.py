@@ -6,14 +6,13 @@ config, template errors, unknown image) fails before the first container is touc
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import docker.errors
 
+from dockyard import settings
 from dockyard.build.git import head_commit
 from dockyard.build.registry import split_ref
 from dockyard.config.render import render_files, split_secret_files
@@ -55,10 +54,6 @@ class DeployOutcome:
                             "reason": a.reason, "container": a.container.name if a.container else None}
                            for a in self.actions]
         return data
-
-
-def author() -> str:
-    return os.environ.get("DOCKYARD_USER") or getpass.getuser()
 
 
 def registry_host(spec: AppSpec, env: str) -> str | None:
@@ -113,7 +108,7 @@ class Deployer:
 
     @property
     def author(self) -> str:
-        return self.by or author()
+        return self.by or settings.author()
 
     def replicas_for(self, env: str, service: str) -> int:
         return self.counts[service] if service in self.counts else self.spec.replicas_for(env, service)

@@ -16,7 +16,10 @@ DEFAULT_AGENT = f"http://{DEFAULT_LISTEN}"
 
 
 def agent_url(explicit: str | None = None) -> str:
-    return (explicit or os.environ.get("DOCKYARD_AGENT") or DEFAULT_AGENT).rstrip("/")
+    """--agent, else $DOCKYARD_AGENT, else settings `agent_url`, else this host's default agent."""
+    from dockyard import settings
+
+    return (explicit or os.environ.get("DOCKYARD_AGENT") or settings.load().agent_url or DEFAULT_AGENT).rstrip("/")
 
 
 class AgentUnavailable(DockyardError):

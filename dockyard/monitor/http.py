@@ -24,15 +24,9 @@ from dockyard.errors import UsageError
 from dockyard.monitor import exposition
 from dockyard.monitor.loops import MonitorState
 from dockyard.monitor.probes import http_sd, zabbix_lld
+from dockyard.netcheck import parse_listen
 
 DEFAULT_LISTEN = "127.0.0.1:9180"
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not port.isdigit() or not host:
-        raise UsageError(f"--listen must be HOST:PORT, got {text!r}", hint=f"e.g. --listen {DEFAULT_LISTEN}")
-    return host.strip("[]"), int(port)
 
 
 def _scoped(rows: list[dict], query: dict[str, str]) -> list[dict]:
@@ -81,7 +75,7 @@ class HttpEndpoint:
 
     def __init__(self, state: MonitorState, listen: str = DEFAULT_LISTEN) -> None:
         self.state = state
-        self.address = parse_listen(listen)
+        self.address = parse_listen(listen, DEFAULT_LISTEN)
         self.server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 

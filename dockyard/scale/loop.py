@@ -10,14 +10,12 @@ label. An agent that does not answer yields no samples: the policy then holds.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dockyard import settings
 from dockyard.errors import DockyardError
 from dockyard.scale.facts import readings, request_counter, serving
 from dockyard.scale.policy import Decision, Inputs, Policy, alarm_history, decide, window_history
@@ -31,13 +29,6 @@ Report = Callable[[str], None]
 UNBOUNDED = Policy(min=0, max=1_000_000, targets=())  # a service without scaling: only `dockyard scale`
 
 
-def agent_url(explicit: str | None = None) -> str:
-    from dockyard.monitor.client import DEFAULT_AGENT
-
-    url = explicit or os.environ.get("DOCKYARD_AGENT") or settings.load().agent_url or DEFAULT_AGENT
-    return url.rstrip("/")
-
-
 class Metrics(Protocol):
     def samples(self, app: str, env: str, service: str, nodes: tuple[str, ...] = ()
                 ) -> tuple[list[dict[str, Any]], str]:
@@ -48,6 +39,8 @@ class Metrics(Protocol):
 
 class AgentMetrics:
     def __init__(self, url: str | None = None, timeout: float = 2.0) -> None:
+        from dockyard.monitor.client import agent_url
+
         self.url = agent_url(url)
         self.timeout = timeout
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import socket
 import sys
@@ -20,19 +19,12 @@ from pathlib import Path
 from types import FrameType
 
 from dockyard import settings
-from dockyard.errors import DockyardError, UsageError
+from dockyard.errors import DockyardError
+from dockyard.netcheck import parse_listen
 
 log = logging.getLogger("dockyard.server")
 DEFAULT_LISTEN = "127.0.0.1:8700"
 STOP_WAIT = 10.0
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """'HOST:PORT', '[::1]:PORT' or ':PORT' (127.0.0.1) -> (host, port)."""
-    match = re.fullmatch(r"(?:\[([0-9a-fA-F:]+)\]|([^:\[\]]*)):(\d{1,5})", text.strip())
-    if not match or not 0 < int(match.group(3)) < 65536:
-        raise UsageError(f"--listen {text!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
-    return match.group(1) or match.group(2) or "127.0.0.1", int(match.group(3))
 
 
 def pid_path() -> Path:
@@ -113,7 +105,7 @@ def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, inse
     from dockyard.netcheck import check_listen
     from dockyard.server.app import create_app
 
-    host, port = parse_listen(listen)
+    host, port = parse_listen(listen, DEFAULT_LISTEN)
     check_listen("dockyard server", host, tls is not None, insecure)
     other = running_pid()
     if other is not None and other != os.getpid():

@@ -15,9 +15,10 @@ from dockyard.errors import UsageError
 from dockyard.monitor.alerts import AlertEvent
 from dockyard.monitor.exposition import Snapshot
 from dockyard.monitor.history import History
-from dockyard.monitor.http import HttpEndpoint, parse_listen
+from dockyard.monitor.http import HttpEndpoint
 from dockyard.monitor.loops import MonitorState
 from dockyard.monitor.model import STATS_FIELDS, Sample
+from dockyard.netcheck import parse_listen
 
 
 def samples() -> list[Sample]:

@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 
 from dockyard.errors import NotFound, UsageError
+from dockyard.netcheck import parse_listen
 from dockyard.pipeline.store import Run, Step
 from dockyard.server.auth import PREFIX, TokenStore, bearer, token_hash
 from dockyard.server.events import Seen, changes, sse
 from dockyard.server.poller import decide, parse_symref, pollable_branches
-from dockyard.server.runtime import parse_listen
 from dockyard.state.db import StateDB
 
 
@@ -112,6 +112,7 @@ def test_parse_listen() -> None:
     assert parse_listen("127.0.0.1:8700") == ("127.0.0.1", 8700)
     assert parse_listen(":9000") == ("127.0.0.1", 9000)
     assert parse_listen("[::1]:9000") == ("::1", 9000)
-    for bad in ("8700", "127.0.0.1", "host:0", "host:70000", "a:b"):
+    assert parse_listen("127.0.0.1:0") == ("127.0.0.1", 0)  # any free port
+    for bad in ("8700", "127.0.0.1", "host:70000", "a:b"):
         with pytest.raises(UsageError, match="expected HOST:PORT"):
             parse_listen(bad)
