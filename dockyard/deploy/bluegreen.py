@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dockyard.deploy.executor import Executor, Workload
-from dockyard.deploy.health import HealthCheck, probe_client, probe_once
+from dockyard.deploy.health import HealthCheck, health_check, probe_client, probe_once
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine
 from dockyard.engine.containers import ReplicaSpec
@@ -175,9 +175,7 @@ class BlueGreen:
 
 
 def spec_health(spec: AppSpec) -> dict[str, HealthCheck]:
-    return {name: HealthCheck(path=s.health.path, interval=s.health.interval, timeout=s.health.timeout,
-                              start_period=s.health.start_period) if s.health else HealthCheck(path=None)
-            for name, s in spec.services.items()}
+    return {name: health_check(s.health) for name, s in spec.services.items()}
 
 
 def check_health(replicas: list[Replica], health: dict[str, HealthCheck]) -> None:

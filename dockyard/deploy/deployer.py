@@ -18,7 +18,7 @@ from dockyard.build.registry import split_ref
 from dockyard.config.render import render_files, split_secret_files
 from dockyard.config.service import ConfigService
 from dockyard.deploy.executor import Executor, Workload
-from dockyard.deploy.health import HealthCheck
+from dockyard.deploy.health import HealthCheck, health_check
 from dockyard.deploy.observe import observe
 from dockyard.engine.client import Engine, connect, engine_error, short_reason
 from dockyard.engine.containers import ReplicaSpec, choose_user
@@ -230,8 +230,6 @@ class Deployer:
                     cpus=resources.cpus if resources else None, memory=resources.memory if resources else None,
                     user=choose_user(service.user, image_user), environment=environment,
                     init=service.init, stop_grace=service.stop_grace, read_only=service.read_only)
-            check = service.health
-            health[name] = HealthCheck(path=check.path, interval=check.interval, timeout=check.timeout,
-                                       start_period=check.start_period) if check else HealthCheck(path=None)
+            health[name] = health_check(service.health)
         return Workload(replicas=replicas, health=health, files=files,
                         secret_files=secrets if as_files else {}, secret_bearing_files=secret_bearing)

@@ -19,6 +19,7 @@ from docker.models.containers import Container
 
 from dockyard.deploy.health import HealthCheck, HealthResult, wait_healthy
 from dockyard.engine import labels as L
+from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import ReplicaSpec, create_kwargs
 from dockyard.engine.networks import ensure_network
@@ -160,17 +161,8 @@ class Executor:
 
     def _retire(self, container_id: str, name: str, service: str) -> None:
         grace = next((s.stop_grace for s in self.workload.replicas.values() if s.service == service), 10.0)
-        try:
-            container = self.engine.client.containers.get(container_id)
-            secrets_dir = (container.labels or {}).get(L.SECRETS_DIR)
-            container.stop(timeout=int(grace))
-            container.remove(force=True)
-            remove_secret_files(secrets_dir)
+        if stop_and_remove(self.engine, container_id, name, grace):
             self.report(f"removed {name}")
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.DockerException as exc:
-            raise engine_error(f"removing {name}", exc) from exc
 
     def _undo(self) -> None:
         """Remove what this deploy started and give the old containers their names back."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import requests
 from docker.models.containers import Container
 
+from dockyard.spec.model import HealthSpec
+
 
 @dataclass(frozen=True)
 class HealthCheck:
@@ -20,6 +22,13 @@ class HealthCheck:
     interval: float = 1.0
     timeout: float = 2.0
     start_period: float = 60.0
+
+
+def health_check(spec: HealthSpec | None) -> HealthCheck:
+    """A service's probe: its `health:` section, else a TCP check of its port (or "still running")."""
+    if spec is None:
+        return HealthCheck(path=None)
+    return HealthCheck(path=spec.path, interval=spec.interval, timeout=spec.timeout, start_period=spec.start_period)
 
 
 @dataclass(frozen=True)

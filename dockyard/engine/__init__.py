@@ -1,4 +1,4 @@
 """The adapter to Docker: connections, names and labels, container requests, networks, sandboxes."""
 
 # The modules other packages may import (tests/unit/test_layers.py holds it); the rest is private.
-__all__ = ["client", "containers", "labels", "networks", "sandbox", "secretfiles", "start", "testrun"]
+__all__ = ["actions", "client", "containers", "labels", "networks", "sandbox", "secretfiles", "start", "testrun"]

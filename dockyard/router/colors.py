@@ -16,8 +16,8 @@ import docker.errors
 from docker.models.containers import Container
 
 from dockyard.engine import labels as L
+from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.client import Engine, engine_error
-from dockyard.engine.secretfiles import remove_secret_files
 from dockyard.errors import DeployError
 from dockyard.plan.bluegreen import COLORS, ColorFacts, Facts
 from dockyard.router.render import RouterState, Side
@@ -108,16 +108,7 @@ class ContainerFleet:
         return len(doomed)
 
     def _remove(self, replica: Replica, grace: float) -> None:
-        try:
-            container = self.engine.client.containers.get(replica.id)
-            secrets_dir = (container.labels or {}).get(L.SECRETS_DIR)
-            container.stop(timeout=int(grace))
-            container.remove(force=True)
-            remove_secret_files(secrets_dir)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.DockerException as exc:
-            raise engine_error(f"removing {replica.name}", exc) from exc
+        stop_and_remove(self.engine, replica.id, replica.name, grace)
 
 
 def fleet_for(engine: Engine, app: str, env: str) -> Fleet:

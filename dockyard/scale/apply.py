@@ -24,6 +24,7 @@ import docker.errors
 
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.engine import labels as L
+from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.client import Engine, engine_error
 from dockyard.errors import DeployError
 from dockyard.plan.deploy import Action, Kind
@@ -133,19 +134,8 @@ class Scaler:
         return f"removed {names} in {time.monotonic() - started:.1f}s"
 
     def _stop(self, container_id: str, name: str, grace: float) -> None:
-        from dockyard.engine.secretfiles import remove_secret_files
-
-        try:
-            container = self.engine.client.containers.get(container_id)
-            secrets_dir = (container.labels or {}).get(L.SECRETS_DIR)
-            container.stop(timeout=int(grace))
-            container.remove(force=True)
-            remove_secret_files(secrets_dir)
+        if stop_and_remove(self.engine, container_id, name, grace):
             self.report(f"removed {name}")
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.DockerException as exc:
-            raise engine_error(f"removing {name}", exc) from exc
 
     # swarm ------------------------------------------------------------------
     def _swarm(self, service: str, desired: int, reason: str) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import docker.errors
 
 from dockyard.config.render import split_secret_files
-from dockyard.deploy.health import HealthCheck
+from dockyard.deploy.health import HealthCheck, health_check
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import choose_user
@@ -135,9 +135,7 @@ def describe(deployer: Deployer, engine: Engine, env: str, image: str, image_att
             max_per_node=placement.max_per_node if placement else None,
             network=engine.config.publish_network,
             parallelism=0 if env_spec.strategy == "recreate" else 1, monitor=monitor_seconds(service.health))
-        check = service.health
-        checks[name] = HealthCheck(path=check.path, interval=check.interval, timeout=check.timeout,
-                                   start_period=check.start_period) if check else HealthCheck(path=None)
+        checks[name] = health_check(service.health)
         wanted.append(Want(name, service_name(spec.app, env, name), replicas, config_hash, release))
     return Described(services, checks, wanted, files, {k: v.encode() for k, v in secrets.items()})
 
