@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import requests
 from docker.models.containers import Container
 
+from dockyard.engine.labels import loopback_port
 from dockyard.spec.model import HealthSpec
 
 
@@ -36,14 +37,6 @@ class HealthResult:
     healthy: bool
     reason: str
     seconds: float
-
-
-def published_port(container: Container, port: int) -> int | None:
-    bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{port}/tcp") or []
-    for binding in bindings:
-        if binding.get("HostIp") in ("127.0.0.1", "", "0.0.0.0") and binding.get("HostPort"):
-            return int(binding["HostPort"])
-    return None
 
 
 def probe_client() -> requests.Session:
@@ -106,7 +99,7 @@ def wait_healthy(container: Container, port: int | None, check: HealthCheck) -> 
                 if time.monotonic() - start >= min(1.0, check.start_period):
                     return HealthResult(True, "running", time.monotonic() - start)
             else:
-                host_port = published_port(container, port)
+                host_port = loopback_port(container.attrs, port)
                 if host_port is None:
                     reason = f"port {port} is not published"
                 else:

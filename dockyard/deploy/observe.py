@@ -23,11 +23,8 @@ class Running(Observed):
 
 
 def container_url(container: Container) -> str | None:
-    for bindings in (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
-        for binding in bindings or []:
-            if binding.get("HostIp") == "127.0.0.1" and binding.get("HostPort"):
-                return f"http://127.0.0.1:{binding['HostPort']}"
-    return None
+    port = L.loopback_port(container.attrs)
+    return f"http://127.0.0.1:{port}" if port else None
 
 
 def to_running(container: Container) -> Running:

@@ -19,6 +19,18 @@ SECRETS_DIR = "dockyard.secrets-dir"
 COLOR = "dockyard.color"  # blue | green, only on containers of blue-green environments
 
 
+def loopback_port(attrs: dict, container_port: int | None = None) -> int | None:
+    """The 127.0.0.1 host port a container publishes (its `container_port`, else the first one),
+    parsed from inspect data: the one parser of published ports for deploy, blue/green and health."""
+    ports = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
+    wanted = [ports.get(f"{container_port}/tcp")] if container_port else list(ports.values())
+    for bindings in wanted:
+        for binding in bindings or []:
+            if binding.get("HostIp") in ("127.0.0.1", "") and binding.get("HostPort"):
+                return int(binding["HostPort"])
+    return None
+
+
 def container_name(app: str, env: str, service: str, replica: int, color: str | None = None) -> str:
     return f"{app}-{env}-{service}-{color}-{replica}" if color else f"{app}-{env}-{service}-{replica}"
 

@@ -51,14 +51,6 @@ def routed_service(spec: AppSpec) -> str:
                       hint="add port: to the web service in dockyard.yml")
 
 
-def host_port(attrs: dict) -> int | None:
-    for bindings in (attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
-        for binding in bindings or []:
-            if binding.get("HostIp") == "127.0.0.1" and binding.get("HostPort"):
-                return int(binding["HostPort"])
-    return None
-
-
 def to_replica(container: Container) -> Replica | None:
     labels = container.labels or {}
     color = labels.get(L.COLOR)
@@ -67,7 +59,7 @@ def to_replica(container: Container) -> Replica | None:
     return Replica(id=container.id or "", name=container.name or "", service=labels.get(L.SERVICE, ""),
                    replica=int(labels.get(L.REPLICA, "0") or 0), color=color,
                    release=labels.get(L.RELEASE, ""), config_hash=labels.get(L.CONFIG_HASH, ""),
-                   running=container.status == "running", port=host_port(container.attrs))
+                   running=container.status == "running", port=L.loopback_port(container.attrs))
 
 
 def list_replicas(engine: Engine, app: str, env: str) -> list[Replica]:

@@ -64,3 +64,14 @@ def test_colour_label_and_name_only_for_blue_green():
     assert "dockyard.color" not in create_kwargs(spec(), "n")["labels"]
     assert container_name("shop", "production", "web", 2, "green") == "shop-production-web-green-2"
     assert container_name("shop", "testing", "web", 2) == "shop-testing-web-2"
+
+
+def test_loopback_port_is_the_one_parser_of_published_ports():
+    from dockyard.engine.labels import loopback_port
+
+    attrs = {"NetworkSettings": {"Ports": {"9090/tcp": None, "8080/tcp": [
+        {"HostIp": "10.0.0.5", "HostPort": "1111"}, {"HostIp": "127.0.0.1", "HostPort": "32768"}]}}}
+    assert loopback_port(attrs) == 32768
+    assert loopback_port(attrs, 8080) == 32768
+    assert loopback_port(attrs, 9090) is None
+    assert loopback_port({"NetworkSettings": {"Ports": None}}) is None and loopback_port({}) is None
