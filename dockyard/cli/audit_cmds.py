@@ -128,3 +128,8 @@ def verify() -> None:
             err_console.print(f"row {p.seq}: {p.what}", highlight=False, markup=False)
         raise typer.Exit(1)
     say(f"audit log whole: {sum(1 for _ in log.all())} rows, chain verified")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the audit group. (main.py calls it when one of them runs, or for --help.)"""
+    app.add_typer(audit_app, name="audit")

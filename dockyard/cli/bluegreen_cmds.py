@@ -42,3 +42,8 @@ def status(
     if data["rollback_until"]:
         say(f"  switched at {_when(data['switched_at'])}; `dockyard rollback {env}` is a switch until "
             f"{_when(data['rollback_until'])}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add status. (main.py calls it when one of them runs, or for --help.)"""
+    app.command()(status)

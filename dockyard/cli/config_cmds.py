@@ -317,3 +317,9 @@ def secret_set_cmd(env: EnvArg, key: KeyArg, app: AppOpt = None, shared: SharedO
         done = svc.set(env, scope, {key: value}, author(), secret=True)
     state = f"set (revision {done.revision})" if done.changed else "unchanged"
     typer.echo(f"{scope_label(env, scope)}: secret {key} {state}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the config and secret groups. (main.py calls it when one of them runs, or for --help.)"""
+    app.add_typer(config_app, name="config")
+    app.add_typer(secret_app, name="secret")

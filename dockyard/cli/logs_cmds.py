@@ -206,3 +206,9 @@ def forwarder_status(
 cli = typer.Typer(name="dockyard", no_args_is_help=True, pretty_exceptions_enable=False)
 cli.command()(logs)
 cli.add_typer(forwarder_app, name="forwarder")
+
+
+def register(app: typer.Typer) -> None:
+    """Add logs and the forwarder group. (main.py calls it when one of them runs, or for --help.)"""
+    app.command()(logs)
+    app.add_typer(forwarder_app, name="forwarder")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -35,52 +33,22 @@ def _global(
     options.spec_file = spec_file
 
 
-def _module(name: str) -> ModuleType:
-    return importlib.import_module(f"dockyard.cli.{name}")
-
-
-def _commands(module: str, *functions: str, name: str | None = None) -> Callable[[], None]:
-    def add() -> None:
-        for function in functions:
-            app.command(name)(getattr(_module(module), function))
-    return add
-
-
-def _group(module: str, attr: str, name: str) -> Callable[[], None]:
-    def add() -> None:
-        app.add_typer(getattr(_module(module), attr), name=name)
-    return add
-
-
-def _registered(module: str) -> Callable[[], None]:
-    def add() -> None:
-        _module(module).register(app)
-    return add
-
-
 # Each command's module is imported only when that command runs (all of them for --help): a
-# `dockyard rollback` does not pay for the server, the pipelines or the log search. Help order.
-REGISTRY: list[tuple[tuple[str, ...], list[Callable[[], None]]]] = [
-    (("init",), [_commands("ops_cmds", "init")]),
-    (("build", "deploy", "promote", "rollback", "releases"),
-     [_commands("release_cmds", "build", "deploy", "promote", "rollback", "releases")]),
-    (("status",), [_commands("bluegreen_cmds", "status")]),
-    (("ps",), [_commands("ops_cmds", "ps")]),
-    (("nodes",), [_commands("swarm_cmds", "nodes")]),
-    (("exec",), [_commands("ops_cmds", "exec_", name="exec")]),
-    (("doctor",), [_commands("site_cmds", "doctor")]),
-    (("agent", "stats", "events"), [_registered("monitor_cmds")]),
-    (("logs",), [_commands("logs_cmds", "logs")]),
-    (("forwarder",), [_group("logs_cmds", "forwarder_app", "forwarder")]),
-    (("engine",), [_group("site_cmds", "engine_app", "engine")]),
-    (("pipeline",), [_group("pipeline_cmds", "pipeline_app", "pipeline")]),
-    (("hook",), [_group("pipeline_cmds", "hook_app", "hook")]),
-    (("app",), [_group("pipeline_cmds", "app_app", "app")]),
-    (("server", "token"), [_commands("server_cmds", "server"), _group("server_cmds", "token_app", "token")]),
-    (("config", "secret"), [_group("config_cmds", "config_app", "config"),
-                            _group("config_cmds", "secret_app", "secret")]),
-    (("scale", "autoscale"), [_registered("scale_cmds")]),  # scale, autoscale run|status|events|...
-    (("audit",), [_group("audit_cmds", "audit_app", "audit")]),
+# `dockyard rollback` does not pay for the server, the pipelines or the log search. Each module
+# adds its own commands with register(app). Help order.
+REGISTRY: list[tuple[tuple[str, ...], str]] = [
+    (("init", "ps", "exec"), "ops_cmds"),
+    (("build", "deploy", "promote", "rollback", "releases"), "release_cmds"),
+    (("status",), "bluegreen_cmds"),
+    (("nodes",), "swarm_cmds"),
+    (("doctor", "engine"), "site_cmds"),
+    (("agent", "stats", "events"), "monitor_cmds"),
+    (("logs", "forwarder"), "logs_cmds"),
+    (("pipeline", "hook", "app"), "pipeline_cmds"),
+    (("server", "token"), "server_cmds"),
+    (("config", "secret"), "config_cmds"),
+    (("scale", "autoscale"), "scale_cmds"),  # scale, autoscale run|status|events|...
+    (("audit",), "audit_cmds"),
 ]
 NAMES = {name for names, _ in REGISTRY for name in names}
 
@@ -93,10 +61,9 @@ def command_named(argv: list[str]) -> str | None:
 
 def register(argv: list[str]) -> None:
     wanted = command_named(argv)
-    for names, adders in REGISTRY:
+    for names, module in REGISTRY:
         if wanted is None or wanted in names:
-            for add in adders:
-                add()
+            importlib.import_module(f"dockyard.cli.{module}").register(app)
 
 
 def main() -> None:

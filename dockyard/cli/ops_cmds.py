@@ -123,3 +123,10 @@ def init(
     name = app_name or re.sub(r"[^a-z0-9-]+", "-", Path(os.getcwd()).name.lower()).strip("-") or "app"
     path.write_text(starter_spec(name))
     console.print(f"wrote {path}: edit it, then run [bold]dockyard build[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add init, ps and exec. (main.py calls it when one of them runs, or for --help.)"""
+    app.command()(init)
+    app.command()(ps)
+    app.command("exec")(exec_)

@@ -338,3 +338,10 @@ def poll(
         if once:
             return
         time.sleep(1.0)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the pipeline, hook and app groups. (main.py calls it when one of them runs, or for --help.)"""
+    app.add_typer(pipeline_app, name="pipeline")
+    app.add_typer(hook_app, name="hook")
+    app.add_typer(app_app, name="app")

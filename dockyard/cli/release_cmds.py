@@ -143,3 +143,9 @@ def releases(
         table.add_row(str(r.seq), r.release_id, r.status, (r.commit_sha or "")[:7], str(r.config_revision),
                       image, r.author, r.note)
     console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add build, deploy, promote, rollback and releases. (main.py calls it when one of them runs, or for --help.)"""
+    for command in (build, deploy, promote, rollback, releases):
+        app.command()(command)

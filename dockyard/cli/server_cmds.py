@@ -91,3 +91,9 @@ def token_revoke(which: Annotated[str, typer.Argument(help="Token id, or its nam
     """Revoke a token: requests with it get 401 from now on. Example: dockyard token revoke 3"""
     for t in _tokens().revoke(which):
         say(f"revoked token {t.id} ({t.name})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add server and the token group. (main.py calls it when one of them runs, or for --help.)"""
+    app.command()(server)
+    app.add_typer(token_app, name="token")

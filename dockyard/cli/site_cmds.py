@@ -177,3 +177,9 @@ def doctor() -> None:
     results.append(_check("secret files", tmpfs_probe))
     if not all(results):
         raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add doctor and the engine group. (main.py calls it when one of them runs, or for --help.)"""
+    app.command()(doctor)
+    app.add_typer(engine_app, name="engine")

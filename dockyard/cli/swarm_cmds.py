@@ -61,3 +61,8 @@ def nodes(
                           r["state"], r["publish_addr"], f"{r['nano_cpus'] / 1e9:g}",
                           f"{r['memory_bytes'] / 2**30:.1f}G", tasks)
         console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add nodes. (main.py calls it when one of them runs, or for --help.)"""
+    app.command()(nodes)
