@@ -70,12 +70,17 @@ def last_logs(container: Container, lines: int = 20) -> str:
         return "(logs unavailable)"
 
 
+Probe = Callable[[Container, int | None, HealthCheck], HealthResult]
+
+
 class Executor:
-    def __init__(self, engine: Engine, workload: Workload, strategy: str, report: Report) -> None:
+    def __init__(self, engine: Engine, workload: Workload, strategy: str, report: Report,
+                 probe: Probe = wait_healthy) -> None:
         self.engine = engine
         self.workload = workload
         self.strategy = strategy
         self.report = report
+        self.probe = probe  # the health probe: real HTTP/TCP on 127.0.0.1, or a test's own
         self.started: list[Container] = []
         self.renamed: list[tuple[Container, str]] = []
         self._network_ready = threading.Lock()
@@ -151,7 +156,7 @@ class Executor:
 
     def _wait(self, service: str, container: Container) -> HealthResult:
         spec = next(s for s in self.workload.replicas.values() if s.service == service)
-        return wait_healthy(container, spec.port, self.workload.health[service])
+        return self.probe(container, spec.port, self.workload.health[service])
 
     def _move_aside(self, container_id: str, name: str) -> None:
         """Free the replica's name for its successor; the old one keeps running meanwhile."""

@@ -1,0 +1,85 @@
+"""The rolling and recreate executor on a fake engine: the exact sequence of engine actions for a
+replacement, a failed health check with its undo, and a start that fails (issue 13)."""
+from __future__ import annotations
+
+import pytest
+
+from dockyard.deploy.executor import Executor, Workload
+from dockyard.deploy.health import HealthCheck, HealthResult
+from dockyard.engine.containers import ReplicaSpec
+from dockyard.errors import DockyardError, HealthCheckFailed
+from dockyard.plan.deploy import Action, Kind, Observed
+from tests.fakes.engine import FakeClient, fake_engine
+
+
+def workload(replicas: int = 2, release: str = "r2") -> Workload:
+    specs = {("web", n): ReplicaSpec(app="shop", env="testing", service="web", replica=n, image="img",
+                                     release_id=release, config_hash=f"h-{release}", config_revision=1, commit=None,
+                                     command=None, port=8080, cpus=None, memory=None, user="65534:65534")
+             for n in range(1, replicas + 1)}
+    return Workload(replicas=specs, health={"web": HealthCheck(path="/health")})
+
+
+def running(client: FakeClient, n: int, release: str = "r1") -> Observed:
+    container = client.containers.create(name=f"shop-testing-web-{n}", labels={})
+    container.status = "running"
+    return Observed(container.id, container.name, "web", n, f"h-{release}", release, True)
+
+
+def healthy(*unhealthy: str):
+    def probe(container, port, check) -> HealthResult:
+        ok = container.name not in unhealthy
+        return HealthResult(ok, "GET /health: HTTP 200" if ok else "GET /health: HTTP 500", 0.01)
+    return probe
+
+
+def test_a_rolling_replacement_moves_each_old_aside_starts_the_new_then_retires_the_old() -> None:
+    engine, client = fake_engine()
+    old = [running(client, 1), running(client, 2)]
+    client.actions.clear()
+    log: list[str] = []
+    actions = [Action(Kind.REPLACE, "web", n, "new release", old[n - 1]) for n in (1, 2)]
+    Executor(engine, workload(), "rolling", log.append, probe=healthy()).apply(actions)
+    id1, id2 = old[0].id[:8], old[1].id[:8]
+    # one replica at a time: the old one moves aside, the new one starts (and is probed healthy)
+    assert client.actions[:7] == [
+        f"rename shop-testing-web-1 -> shop-testing-web-1-old-{id1}", "network create dockyard-shop-testing",
+        "create shop-testing-web-1", "start shop-testing-web-1",
+        f"rename shop-testing-web-2 -> shop-testing-web-2-old-{id2}",
+        "create shop-testing-web-2", "start shop-testing-web-2"]
+    # then the old ones retire together (in parallel threads, so in either order)
+    assert sorted(client.actions[7:]) == sorted([
+        f"stop shop-testing-web-1-old-{id1}", f"remove shop-testing-web-1-old-{id1}",
+        f"stop shop-testing-web-2-old-{id2}", f"remove shop-testing-web-2-old-{id2}"])
+    assert sorted(c.name for c in client.containers.items.values()) == ["shop-testing-web-1", "shop-testing-web-2"]
+    assert "shop-testing-web-1 healthy in 0.0s (new release)" in log
+
+
+def test_a_failed_health_check_removes_the_new_and_gives_the_old_its_name_back() -> None:
+    engine, client = fake_engine()
+    old = [running(client, 1), running(client, 2)]
+    client.actions.clear()
+    actions = [Action(Kind.REPLACE, "web", n, "new release", old[n - 1]) for n in (1, 2)]
+    with pytest.raises(HealthCheckFailed, match="shop-testing-web-1 did not become healthy: GET /health: HTTP 500"):
+        Executor(engine, workload(), "rolling", lambda _: None, probe=healthy("shop-testing-web-1")).apply(actions)
+    id1 = old[0].id[:8]
+    assert client.actions == [
+        f"rename shop-testing-web-1 -> shop-testing-web-1-old-{id1}", "network create dockyard-shop-testing",
+        "create shop-testing-web-1", "start shop-testing-web-1",
+        "remove shop-testing-web-1",  # the undo: what this deploy started goes ...
+        f"rename shop-testing-web-1-old-{id1} -> shop-testing-web-1",  # ... and the old one is itself again
+    ]
+    assert {c.name: c.status for c in client.containers.items.values()} == {
+        "shop-testing-web-1": "running", "shop-testing-web-2": "running"}  # replica 2 was never touched
+
+
+def test_recreate_starts_a_whole_batch_and_an_engine_error_is_undone_and_explained() -> None:
+    engine, client = fake_engine()
+    client.fail_start.add("shop-testing-web-2")
+    actions = [Action(Kind.CREATE, "web", n, "missing replica") for n in (1, 2)]
+    with pytest.raises(DockyardError, match="starting shop-testing-web-2"):
+        Executor(engine, workload(), "recreate", lambda _: None, probe=healthy()).apply(actions)
+    assert sorted(client.actions) == sorted(["network create dockyard-shop-testing", "create shop-testing-web-1",
+                                             "create shop-testing-web-2", "start shop-testing-web-1",
+                                             "remove shop-testing-web-1", "remove shop-testing-web-2"])
+    assert client.containers.items == {}
