@@ -66,7 +66,10 @@ def blue_green(app_path: Path, live: int, switches: int, server: dict[str, str]
         if text.startswith("switch "):
             decided.append(time.monotonic())
 
-    deployer = Deployer(load_spec(app_path / "dockyard.yml"), open_config_service(), StateDB(), report)
+    from dockyard.scale.counts import deploy_counts
+
+    deployer = Deployer(load_spec(app_path / "dockyard.yml"), open_config_service(), StateDB(), report,
+                        counts=deploy_counts)
     config = open_config_service()
     config.set("production", deployer.spec.app, {"GREETING": "bench-0"}, "bench")
     deployer.deploy("production")

@@ -39,8 +39,8 @@ def ps(
     """
     from rich.table import Table
 
-    from dockyard.deploy.observe import observe
     from dockyard.engine.client import connect
+    from dockyard.engine.observe import observe
 
     spec = load_app_spec()
     envs = [env] if env else spec.env_names()
@@ -76,8 +76,8 @@ def exec_(
 
     Example: dockyard exec staging web -- sh
     """
-    from dockyard.deploy.observe import observe
     from dockyard.engine.client import connect
+    from dockyard.engine.observe import observe
     from dockyard.errors import NotFound
 
     spec = load_app_spec()

@@ -16,9 +16,11 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change 
 def _deployer(quiet: bool = False):
     from dockyard.config.service import open_config_service
     from dockyard.deploy.deployer import Deployer
+    from dockyard.scale.counts import deploy_counts
     from dockyard.state.db import StateDB
 
-    return Deployer(load_app_spec(), open_config_service(), StateDB(), report=(lambda _l: None) if quiet else say)
+    return Deployer(load_app_spec(), open_config_service(), StateDB(), report=(lambda _l: None) if quiet else say,
+                    counts=deploy_counts)
 
 
 def _print_outcome(outcome, as_json: bool) -> None:

@@ -19,9 +19,9 @@ from dockyard.config.render import render_files, split_secret_files
 from dockyard.config.service import ConfigService
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, health_check
-from dockyard.deploy.observe import observe
 from dockyard.engine.client import Engine, connect, engine_error, short_reason
 from dockyard.engine.containers import ReplicaSpec, choose_user
+from dockyard.engine.observe import observe
 from dockyard.errors import DeployError, DockyardError, MissingConfigError, RegistryError
 from dockyard.plan.deploy import Desired, plan_deploy
 from dockyard.plan.release import config_fingerprint, release_id, replica_config_hash
@@ -97,12 +97,19 @@ def ensure_image(engine: Engine, ref: str) -> dict:
                             hint="was it built and pushed? dockyard build") from exc
 
 
+# How many replicas each service gets in a deploy, where the autoscaler or `scale` has a say
+# (scale/counts.deploy_counts): given by the caller, so deploy never reaches up into scale.
+CountsSource = Callable[[AppSpec, str, Engine, StateDB], dict[str, int]]
+
+
 class Deployer:
-    def __init__(self, spec: AppSpec, config: ConfigService, db: StateDB, report: Report) -> None:
+    def __init__(self, spec: AppSpec, config: ConfigService, db: StateDB, report: Report,
+                 counts: CountsSource | None = None) -> None:
         self.spec = spec
         self.config = config
         self.db = db
         self.report = report
+        self.counts_source = counts
         self.counts: dict[str, int] = {}  # service -> replicas, where the autoscaler or `scale` decided
         self.by: str | None = None  # who the releases are recorded as: the server's caller, else this user
 
@@ -138,9 +145,8 @@ class Deployer:
         engine = connect(env_spec.engine)
         try:
             image_attrs, commit, release = self.identify(engine, image, resolved, files)
-            from dockyard.scale.counts import deploy_counts  # the autoscaler's count survives a deploy
-
-            self.counts = deploy_counts(spec, env, engine, self.db)
+            # the autoscaler's count survives a deploy
+            self.counts = self.counts_source(spec, env, engine, self.db) if self.counts_source else {}
             if engine.config.swarm:  # one Swarm service per service: dockyard/swarm
                 from dockyard.swarm.deploy import deploy_swarm
 

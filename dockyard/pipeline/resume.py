@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import docker.errors
 
-from dockyard.deploy.observe import observe
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.observe import observe
 from dockyard.state.lock import env_lock
 
 

@@ -15,14 +15,15 @@ from dockyard.build.builder import build_and_push, push_image
 from dockyard.build.git import Commit
 from dockyard.config.service import ConfigService
 from dockyard.deploy.deployer import Deployer, registry_host, used_registries
-from dockyard.deploy.observe import observe
 from dockyard.deploy.promote import rollback
 from dockyard.engine.client import Engine, connect
+from dockyard.engine.observe import observe
 from dockyard.engine.testrun import run_test
 from dockyard.errors import DockyardError, NotFound
 from dockyard.pipeline.resume import restore_live_release
 from dockyard.pipeline.source import export_commit
 from dockyard.pipeline.store import Run, RunStore, Step
+from dockyard.scale.counts import deploy_counts
 from dockyard.spec import AppSpec, load_spec
 from dockyard.state.audit import audited
 from dockyard.state.db import StateDB
@@ -173,7 +174,7 @@ class RunExecutor:
                              live.release_id if live else None, log)
 
     def _deployer(self, spec: AppSpec, log: Callable[[str], None]) -> Deployer:
-        return Deployer(spec, self.config(), self.db, report=log)
+        return Deployer(spec, self.config(), self.db, report=log, counts=deploy_counts)
 
     def _image(self, spec: AppSpec, env: str, commit: Commit) -> str:
         registry = registry_host(spec, env)

@@ -2,7 +2,7 @@
 
 The balancer's upstreams are always built from this (never from memory): the published
 address of every running replica of the routed service, per colour. Containers publish on
-127.0.0.1; a Swarm colour's tasks on their node's publish address (dockyard/swarm/colors.py).
+127.0.0.1; a Swarm colour's tasks on their node's publish address (dockyard/router/swarm_fleet.py).
 """
 
 from __future__ import annotations
@@ -102,13 +102,6 @@ class ContainerFleet:
     def _remove(self, replica: Replica, grace: float) -> None:
         stop_and_remove(self.engine, replica.id, replica.name, grace)
 
-
-def fleet_for(engine: Engine, app: str, env: str) -> Fleet:
-    if engine.config.swarm:
-        from dockyard.swarm.colors import SwarmFleet
-
-        return SwarmFleet(engine, app, env)
-    return ContainerFleet(engine, app, env)
 
 
 def color_facts(replicas: Iterable[Replica], color: str) -> ColorFacts:

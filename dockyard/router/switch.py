@@ -19,6 +19,7 @@ from dockyard.plan.bluegreen import BGStep, Facts, Step, plan_housekeeping
 from dockyard.router import colors as C
 from dockyard.router.nginx import NginxRouter
 from dockyard.router.render import RouterState
+from dockyard.router.swarm_fleet import SwarmFleet
 from dockyard.spec import AppSpec
 
 Report = Callable[[str], None]
@@ -37,12 +38,17 @@ def url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+def fleet_for(engine: Engine, app: str, env: str) -> C.Fleet:
+    """Containers on one engine, or the colour services of a Swarm."""
+    return SwarmFleet(engine, app, env) if engine.config.swarm else C.ContainerFleet(engine, app, env)
+
+
 class Switchboard:
     def __init__(self, spec: AppSpec, engine: Engine, env: str, report: Report,
                  router: NginxRouter | None = None) -> None:
         self.spec, self.engine, self.env, self.report = spec, engine, env, report
         self.router = router or NginxRouter(spec.app, env, report=report)
-        self.fleet = C.fleet_for(engine, spec.app, env)
+        self.fleet = fleet_for(engine, spec.app, env)
         self.grace = {name: s.stop_grace for name, s in spec.services.items()}
         self.service = C.routed_service(spec)
         fresh = empty_state(spec, env)

@@ -140,7 +140,7 @@ class Scaler:
     # swarm ------------------------------------------------------------------
     def _swarm(self, service: str, desired: int, reason: str) -> str:
         from dockyard.deploy.bluegreen import spec_health
-        from dockyard.swarm import observe
+        from dockyard.engine import swarm_observe as observe
         from dockyard.swarm.executor import Rollout, SwarmExecutor
         from dockyard.swarm.plan import SwarmAction, SwarmKind
 

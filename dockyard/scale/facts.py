@@ -93,7 +93,7 @@ def serving(engine: Engine, spec: AppSpec, env: str, service: str) -> list[Servi
 
 def swarm_serving(engine: Engine, app: str, env: str, service: str, color: str | None = None) -> list[Serving]:
     """The running tasks of the service (of the live colour's service in a blue-green environment)."""
-    from dockyard.swarm import observe
+    from dockyard.engine import swarm_observe as observe
 
     found = [s for s in observe.services(engine, app, env) if s.service == service and s.color == color]
     rows = []

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dockyard.errors import DockyardError
+from dockyard.scale.counts import deploy_counts
 from dockyard.scale.facts import readings, request_counter, serving
 from dockyard.scale.policy import Decision, Inputs, Policy, alarm_history, decide, window_history
 from dockyard.scale.store import ScaleStore
@@ -62,8 +63,8 @@ class AgentMetrics:
 def node_agents(engine: Any) -> tuple[str, ...]:
     """The agents of a Swarm's nodes, from their `dockyard.agent` label: each reads its own node's
     containers, so the tasks on every node have samples (a task without one blocks a scale-in)."""
-    from dockyard.swarm import observe
-    from dockyard.swarm.facts import AGENT_LABEL
+    from dockyard.engine import swarm_observe as observe
+    from dockyard.engine.swarm_facts import AGENT_LABEL
 
     if not engine.config.swarm:
         return ()
@@ -100,7 +101,7 @@ class Autoscaler:
 
         if self._config is None:
             self._config = open_config_service()
-        return Deployer(spec, self._config, self.db, self.report)
+        return Deployer(spec, self._config, self.db, self.report, counts=deploy_counts)
 
     def evaluate(self, spec: AppSpec, env: str, service: str, apply: bool = True, wait: bool = False) -> Evaluated:
         """Decide for one service now, store the decision, apply it. Never raises a DockyardError."""

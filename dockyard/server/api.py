@@ -103,6 +103,7 @@ def rollback(app: str, env: str, db: Db, http: Request,
     from dockyard.config.service import open_config_service
     from dockyard.deploy.deployer import Deployer
     from dockyard.deploy.promote import rollback as run_rollback
+    from dockyard.scale.counts import deploy_counts
 
     store = RunStore(db)
     log: list[str] = []
@@ -110,7 +111,7 @@ def rollback(app: str, env: str, db: Db, http: Request,
         spec = spec_of(store, store.app(app))[0]
         config = open_config_service()
         try:
-            deployer = Deployer(spec, config, db, log.append)
+            deployer = Deployer(spec, config, db, log.append, counts=deploy_counts)
             deployer.by = token.name
             outcome = run_rollback(deployer, env)
         finally:

@@ -16,14 +16,14 @@ import docker.errors
 from dockyard.config.render import split_secret_files
 from dockyard.deploy.health import HealthCheck, health_check
 from dockyard.engine import labels as L
+from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import choose_user
+from dockyard.engine.swarm_facts import task_url, unused_objects
 from dockyard.errors import DeployError, DockyardError
 from dockyard.plan.release import replica_config_hash
 from dockyard.state.lock import env_lock
-from dockyard.swarm import observe
 from dockyard.swarm.executor import SwarmExecutor
-from dockyard.swarm.facts import task_url, unused_objects
 from dockyard.swarm.plan import SwarmKind, Want, plan_services
 from dockyard.swarm.translate import FileRef, SwarmService, object_labels, object_name, service_body, service_name
 

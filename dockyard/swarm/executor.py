@@ -18,10 +18,10 @@ from typing import Any
 import docker.errors
 
 from dockyard.deploy.health import HealthCheck, probe_client, probe_once
+from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import Engine, engine_error, short_reason
+from dockyard.engine.swarm_facts import TaskFact, parse_service
 from dockyard.errors import DockyardError, HealthCheckFailed
-from dockyard.swarm import observe
-from dockyard.swarm.facts import TaskFact, parse_service
 from dockyard.swarm.plan import SwarmAction, SwarmKind, Verdict, judge
 from dockyard.swarm.translate import create_kwargs
 

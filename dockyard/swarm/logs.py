@@ -16,10 +16,10 @@ from typing import Any
 
 import docker.errors
 
+from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.swarm_facts import NodeFact, ServiceFact
 from dockyard.logs.query import LogLine
-from dockyard.swarm import observe
-from dockyard.swarm.facts import NodeFact, ServiceFact
 
 STREAMS = {1: "stdout", 2: "stderr"}
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard import settings
+from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.swarm_facts import ENGINE_LABEL, NodeFact, TaskFact
 from dockyard.errors import NotFound
 from dockyard.settings import EngineSettings
-from dockyard.swarm import observe
-from dockyard.swarm.facts import ENGINE_LABEL, NodeFact, TaskFact
 
 
 def pool_view(nodes: list[NodeFact], tasks: list[TaskFact], service_names: dict[str, str]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from dockyard.swarm.facts import ServiceFact, TaskFact
+from dockyard.engine.swarm_facts import ServiceFact, TaskFact
 
 
 class SwarmKind(StrEnum):

@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from dockyard.engine.client import Engine
+from dockyard.engine.swarm_observe import observe_tasks
 from dockyard.settings import EngineSettings
-from dockyard.swarm.observe import observe_tasks
 from tests.apps import TestApp
 from tests.conftest import run_cli
 from tests.integration.bluegreen.helpers import free_port

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from dockyard.cli.remote import try_forward
+from dockyard.engine.swarm_facts import publish_address
 from dockyard.errors import UsageError
 from dockyard.netcheck import check_listen, is_loopback
-from dockyard.swarm.facts import publish_address
 
 
 def test_loopback_is_recognised() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dockyard.swarm.facts import (
+from dockyard.engine.swarm_facts import (
     ServiceFact,
     TaskFact,
     parse_node,
@@ -9,8 +9,8 @@ from dockyard.swarm.facts import (
     task_url,
     unused_objects,
 )
+from dockyard.engine.swarm_observe import task_rows
 from dockyard.swarm.nodes import pool_view
-from dockyard.swarm.observe import task_rows
 from dockyard.swarm.plan import SwarmKind, Verdict, Want, judge, plan_services
 
 SERVICE = {
@@ -127,7 +127,7 @@ def test_a_colour_service_s_tasks_are_the_balancer_s_replicas_on_their_nodes():
     from dataclasses import replace
 
     from dockyard.router.colors import side
-    from dockyard.swarm.colors import task_replicas
+    from dockyard.router.swarm_fleet import task_replicas
 
     green = replace(parse_service(SERVICE), color="green", name="shop-prod-web-green")
     plain = replace(parse_service(SERVICE), id="s-plain")  # a rolling service has no colour: not routed

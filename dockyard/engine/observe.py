@@ -47,7 +47,7 @@ def to_running(container: Container) -> Running:
 
 def observe(engine: Engine, app: str | None, env: str | None = None) -> list[Running]:
     if engine.config.swarm:  # tasks of Swarm services, as the same rows
-        from dockyard.swarm.observe import observe_tasks
+        from dockyard.engine.swarm_observe import observe_tasks
 
         return observe_tasks(engine, app, env)
     try:

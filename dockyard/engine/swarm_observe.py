@@ -10,11 +10,11 @@ from typing import Any
 
 import docker.errors
 
-from dockyard.deploy.observe import Running
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.observe import Running
+from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact, parse_node, parse_service, parse_task, task_url
 from dockyard.errors import EngineError
-from dockyard.swarm.facts import NodeFact, ServiceFact, TaskFact, parse_node, parse_service, parse_task, task_url
 
 
 def require_manager(engine: Engine) -> None:

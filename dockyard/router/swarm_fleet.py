@@ -8,12 +8,12 @@ stops when it shrinks, so a task cannot be drained first: a colour is only ever 
 
 from __future__ import annotations
 
+from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import Engine
+from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
 from dockyard.errors import DeployError
 from dockyard.plan.bluegreen import COLORS
 from dockyard.router.colors import Replica
-from dockyard.swarm import observe
-from dockyard.swarm.facts import NodeFact, ServiceFact, TaskFact
 
 
 def task_replicas(found: list[ServiceFact], tasks: list[TaskFact], nodes: dict[str, NodeFact]) -> list[Replica]:
