@@ -52,7 +52,7 @@ def colored(workload: Workload, color: str) -> Workload:
 class Release:
     """The release a blue-green deploy puts live, prepared by the Deployer."""
 
-    workload: Any  # a Workload of containers; the Swarm services' bodies on Swarm (swarm/bluegreen.py)
+    workload: Any  # a Workload of containers; the Swarm services' bodies on Swarm (deploy/swarm_bluegreen.py)
     release_id: str
     image: str
     commit: str | None

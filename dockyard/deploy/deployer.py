@@ -148,7 +148,7 @@ class Deployer:
             # the autoscaler's count survives a deploy
             self.counts = self.counts_source(spec, env, engine, self.db) if self.counts_source else {}
             if engine.config.swarm:  # one Swarm service per service: dockyard/swarm
-                from dockyard.swarm.deploy import deploy_swarm
+                from dockyard.deploy.swarm import deploy_swarm
 
                 return deploy_swarm(self, engine, env, image, image_attrs, release, resolved, files, commit,
                                     dry_run=dry_run, note=note)

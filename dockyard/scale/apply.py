@@ -140,8 +140,8 @@ class Scaler:
     # swarm ------------------------------------------------------------------
     def _swarm(self, service: str, desired: int, reason: str) -> str:
         from dockyard.deploy.bluegreen import spec_health
+        from dockyard.deploy.swarm_executor import Rollout, SwarmExecutor
         from dockyard.engine import swarm_observe as observe
-        from dockyard.swarm.executor import Rollout, SwarmExecutor
         from dockyard.swarm.plan import SwarmAction, SwarmKind
 
         api = self.engine.client.api

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dockyard.deploy.bluegreen import BlueGreen
 from dockyard.deploy.health import HealthCheck
-from dockyard.swarm.deploy import Described
-from dockyard.swarm.executor import SwarmExecutor
+from dockyard.deploy.swarm import Described
+from dockyard.deploy.swarm_executor import SwarmExecutor
 from dockyard.swarm.plan import SwarmAction, SwarmKind
 
 

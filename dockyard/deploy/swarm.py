@@ -15,6 +15,7 @@ import docker.errors
 
 from dockyard.config.render import split_secret_files
 from dockyard.deploy.health import HealthCheck, health_check
+from dockyard.deploy.swarm_executor import SwarmExecutor
 from dockyard.engine import labels as L
 from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import Engine, engine_error
@@ -23,7 +24,6 @@ from dockyard.engine.swarm_facts import task_url, unused_objects
 from dockyard.errors import DeployError, DockyardError
 from dockyard.plan.release import replica_config_hash
 from dockyard.state.lock import env_lock
-from dockyard.swarm.executor import SwarmExecutor
 from dockyard.swarm.plan import SwarmKind, Want, plan_services
 from dockyard.swarm.translate import FileRef, SwarmService, object_labels, object_name, service_body, service_name
 
@@ -150,7 +150,7 @@ def deploy_swarm(deployer: Deployer, engine: Engine, env: str, image: str, image
     described = describe(deployer, engine, env, image, image_attrs, release, resolved, files, commit)
     if env_spec.strategy == "blue-green":
         from dockyard.deploy.bluegreen import Release
-        from dockyard.swarm.bluegreen import SwarmBlueGreen
+        from dockyard.deploy.swarm_bluegreen import SwarmBlueGreen
 
         outcome = SwarmBlueGreen(deployer, engine, env, Release(described, release, image, commit,
                                                                 resolved.revision)).deploy(dry_run=dry_run, note=note)
