@@ -170,8 +170,7 @@ class BlueGreen:
 
     def _record(self, status: str, note: str) -> None:
         r = self.release
-        self.deployer.db.add_release(self.spec.app, self.env, r.release_id, r.image, r.commit, r.config_revision,
-                                     status, self.deployer.author, note)
+        self.deployer.record(self.env, r.release_id, r.image, r.commit, r.config_revision, status, note)
 
 
 def spec_health(spec: AppSpec) -> dict[str, HealthCheck]:
@@ -216,8 +215,8 @@ def switch_back(deployer: Deployer, env: str, previous: StoredRelease, note: str
             seconds = board.route(live=idle, preview=old, switched_at=time.time(), replicas=everything)
             deployer.report(f"live listener {url(board.state.live_port)} -> {idle} (release {previous.release_id}) "
                             f"in {seconds * 1000:.0f} ms; no container was started")
-            deployer.db.add_release(spec.app, env, previous.release_id, previous.image, previous.commit_sha,
-                                    previous.config_revision, "live", deployer.author, note)
+            deployer.record(env, previous.release_id, previous.image, previous.commit_sha,
+                            previous.config_revision, "live", note)
             step = BGStep(Step.SWITCH, idle, f"rollback: live traffic {old} -> {idle}")
             outcome = DeployOutcome(spec.app, env, previous.release_id, previous.image, previous.commit_sha,
                                     previous.config_revision, [step])

@@ -117,6 +117,14 @@ class Deployer:
     def author(self) -> str:
         return self.by or settings.author()
 
+    def record(self, env: str, release_id: str, image: str, commit: str | None, config_revision: int,
+               status: str, note: str = "", failure: DockyardError | None = None) -> None:
+        """Add the release to the history (every strategy and target records here); a failed one is
+        noted with the first line of its error unless the caller gave a note."""
+        if failure is not None and not note:
+            note = failure.message.splitlines()[0][:200]
+        self.db.add_release(self.spec.app, env, release_id, image, commit, config_revision, status, self.author, note)
+
     def replicas_for(self, env: str, service: str) -> int:
         return self.counts[service] if service in self.counts else self.spec.replicas_for(env, service)
 
@@ -184,12 +192,11 @@ class Deployer:
         try:
             Executor(engine, workload, strategy, self.report).apply(outcome.actions)
         except DockyardError as exc:
-            self.db.add_release(outcome.app, outcome.env, outcome.release_id, outcome.image, outcome.commit,
-                                outcome.config_revision, "failed", self.author,
-                                note or exc.message.splitlines()[0][:200])
+            self.record(outcome.env, outcome.release_id, outcome.image, outcome.commit, outcome.config_revision,
+                        "failed", note, failure=exc)
             raise
-        self.db.add_release(outcome.app, outcome.env, outcome.release_id, outcome.image, outcome.commit,
-                            outcome.config_revision, "live", self.author, note)
+        self.record(outcome.env, outcome.release_id, outcome.image, outcome.commit, outcome.config_revision,
+                    "live", note)
 
     def workload(self, env: str, image: str, image_attrs: dict, release: str, resolved: Any, files: dict,
                  commit: str | None, local_engine: bool) -> Workload:

@@ -175,11 +175,9 @@ def deploy_swarm(deployer: Deployer, engine: Engine, env: str, image: str, image
                 SwarmExecutor(engine, deployer.report).apply(
                     actions, bodies, described.checks, {n: s.port for n, s in spec.services.items()})
             except DockyardError as exc:
-                deployer.db.add_release(spec.app, env, release, image, commit, resolved.revision, "failed",
-                                        deployer.author, note or exc.message.splitlines()[0][:200])
+                deployer.record(env, release, image, commit, resolved.revision, "failed", note, failure=exc)
                 raise
-            deployer.db.add_release(spec.app, env, release, image, commit, resolved.revision, "live",
-                                    deployer.author, note)
+            deployer.record(env, release, image, commit, resolved.revision, "live", note)
             remove_unused(engine, spec.app, env)
     found = [s for s in observe.services(engine, spec.app, env) if s.color is None]
     node_map = observe.nodes(engine)
