@@ -147,7 +147,11 @@ def sandbox(engine: Engine, target_port: int, labels: dict[str, str]) -> Iterato
     try:
         holder.reload()
         pid = int(holder.attrs["State"]["Pid"])
-        relay = Relay(listen_in_netns(pid, target_port), target_port)
+        try:
+            relay = Relay(listen_in_netns(pid, target_port), target_port)
+        except OSError as exc:
+            raise DeployError(f"cannot enter the endpoint test's network namespace: {exc.strerror or exc}",
+                              hint="endpoint tests need Dockyard to run as root (setns)") from exc
         threading.Thread(target=relay.serve, name="sandbox-relay", daemon=True).start()
         yield f"container:{holder.id}"
     finally:
