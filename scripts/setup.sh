@@ -30,9 +30,15 @@ ETCD_PEER=127.0.0.1:2380
 REGISTRY_PORTS=(5000 5001)
 BASE_IMAGE=dockyard/busybox:1.35
 
-# What set-up provides: each binary something runs, the Debian package that ships it, and who
-# needs it (demo: `make demo` and everything Dockyard itself runs; test: only the test suite).
-# The package list is derived from this table, so a binary cannot be required without its package.
+# The Debian packages set-up installs: what `make demo` needs, and what only the test suite adds
+# (`--tests`). Written out here so anyone reading the script sees them; the table below says which
+# binary each one is for, and tests/unit/test_setup_requirements.py checks both against dpkg.
+APT_PACKAGES=(docker.io docker-registry etcd-server nginx busybox-static git openssl iproute2 curl
+              ca-certificates python3-venv)
+APT_TEST_PACKAGES=(prometheus rsyslog)
+
+# Each binary something runs, the package above that ships it, and who needs it (demo: `make demo`
+# and everything Dockyard itself runs; test: only the test suite).
 REQUIREMENTS=(
     # binary         package          group   used by
     "dockerd         docker.io        demo"   # the engine
@@ -48,8 +54,8 @@ REQUIREMENTS=(
     "prometheus      prometheus       test"   # scrapes the agent in tests/integration/monitor
     "rsyslogd        rsyslog          test"   # the syslog sink in tests/integration/logs
 )
-# Needed without a binary of their own: the CA bundle, and `python3 -m venv` (Makefile).
-EXTRA_PACKAGES=(ca-certificates python3-venv)
+# ca-certificates (the CA bundle) and python3-venv (`python3 -m venv` in the Makefile) ship no binary
+# of the table; missing_packages checks them by what they provide.
 
 WITH_TESTS=0
 
@@ -63,7 +69,8 @@ requirement_rows() {
 }
 
 apt_packages() {
-    { requirement_rows | awk '{print $2}'; printf '%s\n' "${EXTRA_PACKAGES[@]}"; } | sort -u
+    printf '%s\n' "${APT_PACKAGES[@]}"
+    if (( WITH_TESTS )); then printf '%s\n' "${APT_TEST_PACKAGES[@]}"; fi
 }
 
 export DEBIAN_FRONTEND=noninteractive

@@ -22,7 +22,7 @@ audit_app = typer.Typer(help="The audit log: who changed what, from where, and t
 
 # command words -> how many positional arguments name the target (the rest are keys or values)
 CHANGES: dict[tuple[str, ...], int] = {
-    ("deploy",): 1, ("promote",): 2, ("rollback",): 1, ("release",): 1, ("scale",): 2, ("build",): 0,
+    ("deploy",): 1, ("promote",): 2, ("rollback",): 1, ("scale",): 2, ("build",): 0,
     ("config", "set"): 1, ("config", "rm"): 1, ("config", "import"): 1, ("secret", "set"): 1,
     ("pipeline", "approve"): 1, ("pipeline", "cancel"): 1, ("pipeline", "run"): 0,
     ("token", "create"): 0, ("token", "revoke"): 1, ("engine", "add"): 1, ("engine", "rm"): 1,

@@ -37,27 +37,28 @@ def _setns(fd: int) -> None:
         raise OSError(ctypes.get_errno(), "setns")
 
 
-def listen_in_netns(pid: int, port: int) -> socket.socket:
-    """A socket listening on 127.0.0.1:port inside the network namespace of process `pid`."""
+def listen_in_netns(netns: str, port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A socket listening on host:port inside the network namespace at `netns` (/proc/PID/ns/net,
+    or /var/run/netns/NAME)."""
     result: list[socket.socket | BaseException] = []
 
     def work() -> None:
-        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
         try:
-            _setns(target)
+            own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
             try:
-                sock = socket.socket()
-                sock.bind(("127.0.0.1", port))
-                sock.listen(64)
-                result.append(sock)
+                target = os.open(netns, os.O_RDONLY)
+                try:
+                    _setns(target)
+                    try:
+                        result.append(socket.create_server((host, port), backlog=64))
+                    finally:
+                        _setns(own)  # this thread ends anyway; return it before it does
+                finally:
+                    os.close(target)
             finally:
-                _setns(own)  # this thread ends anyway; return it before it does
+                os.close(own)
         except BaseException as exc:  # handed to the caller's thread
             result.append(exc)
-        finally:
-            os.close(own)
-            os.close(target)
 
     thread = threading.Thread(target=work, name="sandbox-listen")
     thread.start()
@@ -67,7 +68,7 @@ def listen_in_netns(pid: int, port: int) -> socket.socket:
     return result[0]
 
 
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
+def pipe(src: socket.socket, dst: socket.socket) -> None:
     try:
         while data := src.recv(65536):
             dst.sendall(data)
@@ -83,9 +84,11 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
 
 @dataclass
 class Relay:
+    """Accepts on a listener (made in another namespace) and relays each connection to `target`
+    in this one. Also the test pool's registry forwarder (tests/integration/swarm/forward.py)."""
+
     listener: socket.socket
-    target_port: int
-    connections: int = 0
+    target: tuple[str, int]
 
     def serve(self) -> None:
         while True:
@@ -93,15 +96,14 @@ class Relay:
                 client, _ = self.listener.accept()
             except OSError:
                 return  # closed: the test is over
-            self.connections += 1
             try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+                upstream = socket.create_connection(self.target, timeout=10)
             except OSError:
                 client.close()
                 continue
             upstream.settimeout(None)
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
 
 
 def ensure_holder_image(engine: Engine) -> None:
@@ -148,7 +150,7 @@ def sandbox(engine: Engine, target_port: int, labels: dict[str, str]) -> Iterato
         holder.reload()
         pid = int(holder.attrs["State"]["Pid"])
         try:
-            relay = Relay(listen_in_netns(pid, target_port), target_port)
+            relay = Relay(listen_in_netns(f"/proc/{pid}/ns/net", target_port), ("127.0.0.1", target_port))
         except OSError as exc:
             raise DeployError(f"cannot enter the endpoint test's network namespace: {exc.strerror or exc}",
                               hint="endpoint tests need Dockyard to run as root (setns)") from exc

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from dockyard import settings
 from dockyard.errors import DockyardError
 from dockyard.monitor.http import DEFAULT_LISTEN
 from dockyard.monitor.model import STATS_FIELDS
@@ -17,8 +18,6 @@ DEFAULT_AGENT = f"http://{DEFAULT_LISTEN}"
 
 def agent_url(explicit: str | None = None) -> str:
     """--agent, else $DOCKYARD_AGENT, else settings `agent_url`, else this host's default agent."""
-    from dockyard import settings
-
     return (explicit or os.environ.get("DOCKYARD_AGENT") or settings.load().agent_url or DEFAULT_AGENT).rstrip("/")
 
 

@@ -46,13 +46,14 @@ def update_mirror(app: str, repo: str) -> Path:
     return mirror
 
 
-def export_commit(app: str, repo: str, commit: str) -> Path:
-    """The tree of `commit` in a directory of its own; runs of the same commit share it."""
+def export_commit(app: str, repo: str, commit: str, mirror: Path | None = None) -> Path:
+    """The tree of `commit` in a directory of its own; runs of the same commit share it. `mirror`:
+    one the caller has just updated, so it is not fetched again."""
     dest = work_dir(app) / "commits" / commit
     marker = dest / ".dockyard-exported"
     if marker.exists():
         return dest
-    mirror = update_mirror(app, repo)
+    mirror = mirror or update_mirror(app, repo)
     archive = _git("--git-dir", str(mirror), "archive", "--format=tar", commit)
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)

@@ -31,10 +31,10 @@ def enqueue(store: RunStore, app: str, commit: str, branch: str, trigger: str, s
     if not is_on_branch(mirror, commit, branch):
         raise Forbidden(f"commit {commit[:12]} is not on branch {branch!r} of {record.repo}; not starting a run",
                         hint="a run's branch decides where it may deploy, so the commit must be on it")
-    spec = load_spec(export_commit(app, record.repo, commit) / record.spec_file)
+    spec = load_spec(export_commit(app, record.repo, commit, mirror) / record.spec_file)
     default_head = default_branch_head(mirror)
     policy = spec if default_head in (None, commit) else \
-        load_spec(export_commit(app, record.repo, default_head) / record.spec_file)
+        load_spec(export_commit(app, record.repo, default_head, mirror) / record.spec_file)
     steps = plan_run(policy, branch, spec)
     if steps is None:
         return None

@@ -26,7 +26,6 @@ from dockyard.errors import NotFound, UsageError
 from dockyard.state.db import StateDB
 
 PREFIX = "dy_"
-BASE_SCOPES = ("read", "trigger", "approve", "deploy", "admin")
 _SCOPE = re.compile(r"(read|trigger|approve|admin|deploy(:[a-z0-9][a-z0-9-]*)?)")
 _DURATION = re.compile(r"(\d+)([mhdw])")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -77,9 +77,7 @@ class AuditLog:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             head = self.conn.execute("SELECT seq, hash FROM audit_head WHERE one=1").fetchone()
-            last = self.conn.execute("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-            seq = (last[0] if last else 0) + 1
-            prev = head[1] if head else GENESIS
+            seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
             digest = row_hash(prev, seq, fields)
             self.conn.execute("INSERT INTO audit (seq, at, actor, source, action, target, outcome, detail, prev, hash)"
                               " VALUES (?,?,?,?,?,?,?,?,?,?)", (seq, *(fields[k] for k in FIELDS), prev, digest))

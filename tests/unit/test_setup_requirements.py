@@ -105,14 +105,21 @@ def test_the_table_lists_each_binary_once_in_a_known_group() -> None:
     assert {"dockerd", "etcd", "docker-registry", "nginx"} <= set(binaries)
 
 
-def test_demo_installs_only_the_demo_group() -> None:
+def package_lists() -> tuple[list[str], list[str]]:
     script = f"source <(sed '/^main \"$@\"$/d' {SETUP}); apt_packages; echo --; WITH_TESTS=1; apt_packages"
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
     demo, tests = (part.split() for part in out.split("--"))
+    return demo, tests
+
+
+def test_the_package_lists_and_the_table_agree() -> None:
+    demo, tests = package_lists()
     rows = requirement_rows()
     assert {p for _, p, g in rows if g == "demo"} <= set(demo)
-    assert not {p for _, p, g in rows if g == "test"} & set(demo)
+    assert not {p for _, p, g in rows if g == "test"} & set(demo)  # make demo installs no test package
     assert {p for _, p, _ in rows} <= set(tests)
+    # every listed package is there for a binary of the table, or for what it provides otherwise
+    assert set(tests) - {p for _, p, _ in rows} == {"ca-certificates", "python3-venv"}
 
 
 @needs_dpkg

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,6 +135,19 @@ def prepare_app(root: Path, server: Server, spec_edit: dict[str, str], extra: st
     for env in ("testing", "staging", "production"):
         server.cli("config", "set", env, "GREETING=hi", cwd=app.path)
     return ServedApp(app, bare)
+
+
+@contextmanager
+def serving(server: Server, root: Path, client: docker.DockerClient, spec_edit: dict[str, str],
+            extra: str) -> Iterator[tuple[Server, ServedApp]]:
+    """A prepared app with the server started; stopped and cleaned up afterwards."""
+    app = prepare_app(root, server, spec_edit, extra)
+    server.start()
+    try:
+        yield server, app
+    finally:
+        server.stop()
+        cleanup(client, app.app.name)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import docker
 import httpx
 import pytest
 
-from tests.integration.server.conftest import SECRET, ServedApp, Server, cleanup, prepare_app
+from tests.integration.server.conftest import SECRET, ServedApp, Server, serving
 from tests.unit.server.payloads import body_of, gitea_push, github_push, gitlab_push, signed_headers
 
 pytestmark = pytest.mark.integration
@@ -27,17 +27,11 @@ pipeline:
 @pytest.fixture(scope="module")
 def served(server_factory: Server, tmp_path_factory: pytest.TempPathFactory,
            docker_client_module: docker.DockerClient) -> Iterator[tuple[Server, ServedApp]]:
-    server = server_factory
-    app = prepare_app(tmp_path_factory.mktemp("apps"), server,
-                      {"testing: {engine: local, registry: local, tests: [unit, smoke]}":
-                       "testing: {engine: local, registry: local, tests: [unit, smoke], promote: manual}",
-                       "replicas: 2": "replicas: 1"}, PIPELINE)
-    server.start()
-    try:
-        yield server, app
-    finally:
-        server.stop()
-        cleanup(docker_client_module, app.app.name)
+    with serving(server_factory, tmp_path_factory.mktemp("apps"), docker_client_module,
+                 {"testing: {engine: local, registry: local, tests: [unit, smoke]}":
+                  "testing: {engine: local, registry: local, tests: [unit, smoke], promote: manual}",
+                  "replicas: 2": "replicas: 1"}, PIPELINE) as served_app:
+        yield served_app
 
 
 def hook(server: Server, provider: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
