@@ -10,9 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import docker.errors
-
 from dockyard.build.git import Commit
+from dockyard.engine.api import DockerError, ImageMissing
 from dockyard.engine.client import Engine, engine_error, short_reason
 from dockyard.errors import BuildError, EngineError, RegistryError
 from dockyard.state.db import Build, StateDB
@@ -63,9 +62,9 @@ def existing_image(engine: Engine, app: str, commit: Commit) -> str | None:
         return None
     try:
         image = engine.client.images.get(f"{app}:{commit.tag}")
-    except docker.errors.ImageNotFound:
+    except ImageMissing:
         return None
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error("looking up the image", exc) from exc
     if (image.labels or {}).get("dockyard.commit") != commit.sha:
         return None
@@ -82,7 +81,7 @@ def build_image(engine: Engine, app: str, context: Path, dockerfile: str, args: 
             buildargs=args, rm=True, forcerm=True, decode=True,
         )
         aux = _stream(stream, progress, f"building {app}:{commit.tag}")
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"building {app}:{commit.tag}", exc) from exc
     if "ID" not in aux:
         raise BuildError(f"building {app}:{commit.tag}: the engine returned no image id")
@@ -99,7 +98,7 @@ def push_image(engine: Engine, app: str, tag: str, registry: str, progress: Prog
     except BuildError as exc:
         raise RegistryError(f"registry {registry} refused {app}:{tag}: {exc.message.split(': ', 1)[-1]}",
                             hint=f"check the registry answers: curl http://{registry}/v2/") from exc
-    except (docker.errors.DockerException, EngineError) as exc:
+    except (DockerError, EngineError) as exc:
         raise RegistryError(f"pushing {repo}:{tag} failed: {short_reason(exc)}") from exc
     digest = aux.get("Digest")
     if not digest:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import docker.errors
-
 from dockyard.build.builder import push_image
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, short_reason
 from dockyard.errors import RegistryError
 
@@ -25,6 +24,6 @@ def copy_to_registry(engine: Engine, ref: str, tag: str, registry: str, app: str
     try:
         image = engine.client.images.pull(ref)
         image.tag(app, tag)
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise RegistryError(f"cannot pull {ref} to copy it to {registry}: {short_reason(exc)}") from exc
     return push_image(engine, app, tag, registry, progress=lambda _line: None)

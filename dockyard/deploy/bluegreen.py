@@ -12,10 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dockyard.deploy.executor import Executor, Workload
-from dockyard.deploy.health import HealthCheck, health_check, probe_client, probe_once
+from dockyard.deploy.executor import Executor, Probe, Workload
+from dockyard.deploy.health import HealthCheck, health_check, probe_client, probe_once, wait_healthy
+from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine
 from dockyard.engine.containers import ReplicaSpec
@@ -24,15 +25,14 @@ from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
 from dockyard.plan.bluegreen import BGStep, Step, Target, plan_bluegreen
 from dockyard.plan.deploy import Action, Kind
 from dockyard.router.colors import Replica
+from dockyard.router.nginx import NginxRouter
 from dockyard.router.switch import Switchboard, url
 from dockyard.spec import AppSpec
 from dockyard.state.db import Release as StoredRelease
 from dockyard.state.lock import env_lock
 
-if TYPE_CHECKING:
-    from dockyard.deploy.deployer import Deployer, DeployOutcome
-
 Report = Callable[[str], None]
+Check = Callable[[list[Replica], dict[str, HealthCheck]], None]
 
 
 class ColorExecutor(Executor):
@@ -52,18 +52,27 @@ def colored(workload: Workload, color: str) -> Workload:
 class Release:
     """The release a blue-green deploy puts live, prepared by the Deployer."""
 
-    workload: Any  # a Workload of containers; the Swarm services' bodies on Swarm (deploy/swarm_bluegreen.py)
+    workload: Any  # a Workload of containers; the Swarm services described (deploy/swarm.py)
     release_id: str
     image: str
     commit: str | None
     config_revision: int
 
+    @classmethod
+    def of(cls, prepared: Prepared, workload: Any) -> Release:
+        return cls(workload, prepared.release_id, prepared.image, prepared.commit, prepared.config_revision)
+
 
 class BlueGreen:
-    def __init__(self, deployer: Deployer, engine: Engine, env: str, release: Release) -> None:
-        self.deployer, self.engine, self.env, self.release = deployer, engine, env, release
-        self.spec = deployer.spec
-        self.report = deployer.report
+    def __init__(self, ctx: DeployContext, engine: Engine, env: str, release: Release, *,
+                 router: NginxRouter | None = None, probe: Probe = wait_healthy,
+                 check: Check | None = None) -> None:
+        self.ctx, self.engine, self.env, self.release = ctx, engine, env, release
+        self.router = router  # the balancer (nginx), or a test's own
+        self.probe = probe  # waits for a new replica to answer
+        self.check = check or check_health  # one probe of each replica of a colour
+        self.spec = ctx.spec
+        self.report = ctx.report
         self.env_spec = self.spec.environment(env)
         assert self.env_spec.router is not None  # checked when dockyard.yml is loaded
         self.window = self.env_spec.router.rollback_window
@@ -80,11 +89,9 @@ class BlueGreen:
         return frozenset(s.config_hash for s in workload.replicas.values()), len(workload.replicas)
 
     def deploy(self, dry_run: bool = False, note: str = "") -> DeployOutcome:
-        from dockyard.deploy.deployer import DeployOutcome
-
         spec, release = self.spec, self.release
         with env_lock(spec.app, self.env):
-            board = Switchboard(spec, self.engine, self.env, self.report)
+            board = Switchboard(spec, self.engine, self.env, self.report, router=self.router)
             steps = plan_bluegreen(board.facts(), self.target())
             outcome = DeployOutcome(spec.app, self.env, release.release_id, release.image, release.commit,
                                     release.config_revision, steps, dry_run=dry_run)
@@ -145,13 +152,13 @@ class BlueGreen:
         """Start the release's replicas on `color`; each must become healthy."""
         workload = colored(self.release.workload, color)
         creates = [Action(Kind.CREATE, s, n, reason) for s, n in sorted(workload.replicas)]
-        ColorExecutor(self.engine, workload, "recreate", self.report).apply(creates)
+        ColorExecutor(self.engine, workload, "recreate", self.report, probe=self.probe).apply(creates)
 
     def health(self) -> dict[str, HealthCheck]:
         return self.release.workload.health
 
     def _check(self, board: Switchboard, color: str) -> None:
-        check_health([r for r in board.replicas() if r.color == color], self.health())
+        self.check([r for r in board.replicas() if r.color == color], self.health())
         self.report(f"{color} is healthy")
 
     def _test(self, board: Switchboard, step: BGStep) -> None:
@@ -170,7 +177,7 @@ class BlueGreen:
 
     def _record(self, status: str, note: str) -> None:
         r = self.release
-        self.deployer.record(self.env, r.release_id, r.image, r.commit, r.config_revision, status, note)
+        self.ctx.record(self.env, r.release_id, r.image, r.commit, r.config_revision, status, note)
 
 
 def spec_health(spec: AppSpec) -> dict[str, HealthCheck]:
@@ -189,38 +196,32 @@ def check_health(replicas: list[Replica], health: dict[str, HealthCheck]) -> Non
                 raise HealthCheckFailed(f"{replica.name} is not healthy: {reason}")
 
 
-def switch_back(deployer: Deployer, env: str, previous: StoredRelease, note: str) -> DeployOutcome | None:
+def switch_back(ctx: DeployContext, engine: Engine, env: str, previous: StoredRelease, note: str, *,
+                router: NginxRouter | None = None, check: Check | None = None) -> DeployOutcome | None:
     """Rollback while the idle colour still runs the previous release: live traffic is switched back
     to it, a configuration change only. None when it does not (the caller redeploys the release)."""
-    from dockyard.deploy.deployer import DeployOutcome
-    from dockyard.engine.client import connect
-
-    spec = deployer.spec
-    engine = connect(spec.environment(env).engine)
-    try:
-        with env_lock(spec.app, env):
-            board = Switchboard(spec, engine, env, deployer.report)
-            idle = board.preview
-            everything = board.replicas()
-            replicas = [r for r in everything if r.color == idle]
-            if not idle or not replicas or {r.release for r in replicas} != {previous.release_id} \
-                    or not all(r.running for r in replicas):
-                return None
-            try:
-                check_health(replicas, spec_health(spec))
-            except HealthCheckFailed as exc:
-                deployer.report(f"{exc.message}; redeploying the release instead")
-                return None
-            old = board.live
-            seconds = board.route(live=idle, preview=old, switched_at=time.time(), replicas=everything)
-            deployer.report(f"live listener {url(board.state.live_port)} -> {idle} (release {previous.release_id}) "
-                            f"in {seconds * 1000:.0f} ms; no container was started")
-            deployer.record(env, previous.release_id, previous.image, previous.commit_sha,
-                            previous.config_revision, "live", note)
-            step = BGStep(Step.SWITCH, idle, f"rollback: live traffic {old} -> {idle}")
-            outcome = DeployOutcome(spec.app, env, previous.release_id, previous.image, previous.commit_sha,
-                                    previous.config_revision, [step])
-            outcome.urls = [url(board.state.live_port), url(board.state.preview_port)]
-            return outcome
-    finally:
-        engine.close()
+    spec = ctx.spec
+    with env_lock(spec.app, env):
+        board = Switchboard(spec, engine, env, ctx.report, router=router)
+        idle = board.preview
+        everything = board.replicas()
+        replicas = [r for r in everything if r.color == idle]
+        if not idle or not replicas or {r.release for r in replicas} != {previous.release_id} \
+                or not all(r.running for r in replicas):
+            return None
+        try:
+            (check or check_health)(replicas, spec_health(spec))
+        except HealthCheckFailed as exc:
+            ctx.report(f"{exc.message}; redeploying the release instead")
+            return None
+        old = board.live
+        seconds = board.route(live=idle, preview=old, switched_at=time.time(), replicas=everything)
+        ctx.report(f"live listener {url(board.state.live_port)} -> {idle} (release {previous.release_id}) "
+                   f"in {seconds * 1000:.0f} ms; no container was started")
+        ctx.record(env, previous.release_id, previous.image, previous.commit_sha, previous.config_revision, "live",
+                   note)
+        step = BGStep(Step.SWITCH, idle, f"rollback: live traffic {old} -> {idle}")
+        outcome = DeployOutcome(spec.app, env, previous.release_id, previous.image, previous.commit_sha,
+                                previous.config_revision, [step])
+        outcome.urls = [url(board.state.live_port), url(board.state.preview_port)]
+        return outcome

@@ -7,18 +7,18 @@ config, template errors, unknown image) fails before the first container is touc
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import docker.errors
 
 from dockyard import settings
 from dockyard.build.git import head_commit
 from dockyard.build.registry import split_ref
 from dockyard.config.render import render_files, split_secret_files
-from dockyard.config.service import ConfigService
+from dockyard.config.service import ConfigService, ResolvedConfig
+from dockyard.deploy.bluegreen import BlueGreen, Release
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, health_check
+from dockyard.deploy.outcome import DeployOutcome, Prepared
+from dockyard.deploy.swarm import deploy_swarm
+from dockyard.engine.api import DockerError, ImageMissing
 from dockyard.engine.client import Engine, connect, engine_error, short_reason
 from dockyard.engine.containers import ReplicaSpec, choose_user
 from dockyard.engine.observe import observe
@@ -30,30 +30,6 @@ from dockyard.state.db import StateDB
 from dockyard.state.lock import env_lock
 
 Report = Callable[[str], None]
-
-
-@dataclass
-class DeployOutcome:
-    app: str
-    env: str
-    release_id: str
-    image: str
-    commit: str | None
-    config_revision: int
-    actions: list[Any]  # plan.deploy.Action; plan.bluegreen.BGStep in a blue-green environment
-    dry_run: bool = False
-    urls: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return not all(a.kind in ("keep", "noop") for a in self.actions)
-
-    def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["actions"] = [{"kind": a.kind.value, "service": a.service, "replica": a.replica,
-                            "reason": a.reason, "container": a.container.name if a.container else None}
-                           for a in self.actions]
-        return data
 
 
 def registry_host(spec: AppSpec, env: str) -> str | None:
@@ -86,13 +62,13 @@ def ensure_image(engine: Engine, ref: str) -> dict:
     """The image's inspect data on the engine, pulling it from its registry when absent."""
     try:
         return engine.client.images.get(ref).attrs
-    except docker.errors.ImageNotFound:
+    except ImageMissing:
         pass
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"looking up {ref}", exc) from exc
     try:
         return engine.client.images.pull(ref).attrs
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise RegistryError(f"engine {engine.name!r} cannot pull {ref}: {short_reason(exc)}",
                             hint="was it built and pushed? dockyard build") from exc
 
@@ -104,8 +80,9 @@ CountsSource = Callable[[AppSpec, str, Engine, StateDB], dict[str, int]]
 
 class Deployer:
     def __init__(self, spec: AppSpec, config: ConfigService, db: StateDB, report: Report,
-                 counts: CountsSource | None = None) -> None:
+                 counts: CountsSource | None = None, engines: Callable[[str], Engine] = connect) -> None:
         self.spec = spec
+        self.engines = engines  # engine name -> a connection (a fake one in unit tests)
         self.config = config
         self.db = db
         self.report = report
@@ -128,7 +105,7 @@ class Deployer:
     def replicas_for(self, env: str, service: str) -> int:
         return self.counts[service] if service in self.counts else self.spec.replicas_for(env, service)
 
-    def resolve(self, env: str, config_revision: int | None) -> tuple[Any, dict[str, bytes]]:
+    def resolve(self, env: str, config_revision: int | None) -> tuple[ResolvedConfig, dict[str, bytes]]:
         """The configuration of a release and its rendered files; fails on missing required keys."""
         spec = self.spec
         resolved = self.config.resolve(env, spec.app, revision=config_revision)
@@ -137,42 +114,35 @@ class Deployer:
             raise MissingConfigError(spec.app, env, missing)
         return resolved, render_files(spec.config.files, spec.base_dir, resolved.plain_values())
 
-    def identify(self, engine: Engine, image: str, resolved: Any, files: dict[str, bytes]
-                 ) -> tuple[dict, str | None, str]:
-        """(image inspect data, commit, release id) of an image with a configuration."""
+    def identify(self, engine: Engine, env: str, image: str, resolved: ResolvedConfig,
+                 files: dict[str, bytes]) -> Prepared:
+        """The release an image makes with a configuration: its id, commit and the image's inspect data."""
         image_attrs = ensure_image(engine, image)
         digest = split_ref(image)[1] or image_attrs["Id"]
         commit = (image_attrs.get("Config", {}).get("Labels") or {}).get("dockyard.commit")
-        return image_attrs, commit, release_id(digest, config_fingerprint(resolved.plain_values(), files))
+        release = release_id(digest, config_fingerprint(resolved.plain_values(), files))
+        return Prepared(env, image, image_attrs, release, commit, resolved, files)
 
     def deploy(self, env: str, image: str | None = None, config_revision: int | None = None,
                dry_run: bool = False, note: str = "") -> DeployOutcome:
         spec, env_spec = self.spec, self.spec.environment(env)
         image = image or image_for_head(spec, env, self.db)
         resolved, files = self.resolve(env, config_revision)
-        engine = connect(env_spec.engine)
+        engine = self.engines(env_spec.engine)
         try:
-            image_attrs, commit, release = self.identify(engine, image, resolved, files)
+            prepared = self.identify(engine, env, image, resolved, files)
             # the autoscaler's count survives a deploy
             self.counts = self.counts_source(spec, env, engine, self.db) if self.counts_source else {}
-            if engine.config.swarm:  # one Swarm service per service: dockyard/swarm
-                from dockyard.deploy.swarm import deploy_swarm
-
-                return deploy_swarm(self, engine, env, image, image_attrs, release, resolved, files, commit,
-                                    dry_run=dry_run, note=note)
-            workload = self.workload(env, image, image_attrs, release, resolved, files, commit,
-                                      engine.is_local_host)
+            if engine.config.swarm:  # one Swarm service per service, on the same strategies
+                return deploy_swarm(self, engine, prepared, dry_run=dry_run, note=note)
+            workload = self.workload(prepared, engine.is_local_host)
             if env_spec.strategy == "blue-green":
-                from dockyard.deploy.bluegreen import BlueGreen, Release
-
-                return BlueGreen(self, engine, env, Release(workload, release, image, commit, resolved.revision)
-                                 ).deploy(dry_run=dry_run, note=note)
+                return BlueGreen(self, engine, env, Release.of(prepared, workload)).deploy(dry_run=dry_run, note=note)
             desired = [Desired(name, self.replicas_for(env, name), workload.replicas[(name, 1)].config_hash,
-                               release) for name in spec.services]
+                               prepared.release_id) for name in spec.services]
             with env_lock(spec.app, env):
                 actions = plan_deploy(desired, observe(engine, spec.app, env))
-                outcome = DeployOutcome(spec.app, env, release, image, commit, resolved.revision, actions,
-                                        dry_run=dry_run)
+                outcome = DeployOutcome.of(prepared, spec.app, actions, dry_run=dry_run)
                 if dry_run:
                     return outcome
                 self._apply(engine, env_spec.strategy, workload, outcome, note)
@@ -198,10 +168,10 @@ class Deployer:
         self.record(outcome.env, outcome.release_id, outcome.image, outcome.commit, outcome.config_revision,
                     "live", note)
 
-    def workload(self, env: str, image: str, image_attrs: dict, release: str, resolved: Any, files: dict,
-                 commit: str | None, local_engine: bool) -> Workload:
+    def workload(self, prepared: Prepared, local_engine: bool) -> Workload:
         """Everything needed to start any replica of this release (also the autoscaler's launch template)."""
-        spec = self.spec
+        spec, env, image, release = self.spec, prepared.env, prepared.image, prepared.release_id
+        resolved, files, commit = prepared.resolved, prepared.files, prepared.commit
         secrets = resolved.secret_values()
         files, secret_bearing = split_secret_files(files, secrets)
         if files and any(s.read_only for s in spec.services.values()):
@@ -221,7 +191,7 @@ class Deployer:
             k: v for k, v in resolved.plain_values().items() if k not in secrets}
         if not as_files:
             base_env.update(secrets)
-        image_user = (image_attrs.get("Config") or {}).get("User")
+        image_user = (prepared.image_attrs.get("Config") or {}).get("User")
         replicas: dict[tuple[str, int], ReplicaSpec] = {}
         health: dict[str, HealthCheck] = {}
         for name, service in spec.services.items():

@@ -14,12 +14,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-import docker.errors
-from docker.models.containers import Container
-
 from dockyard.deploy.health import HealthCheck, HealthResult, wait_healthy
 from dockyard.engine import labels as L
 from dockyard.engine.actions import stop_and_remove
+from dockyard.engine.api import Container, DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import ReplicaSpec, create_kwargs
 from dockyard.engine.networks import ensure_network
@@ -66,7 +64,7 @@ def files_archive(files: dict[str, bytes]) -> bytes:
 def last_logs(container: Container, lines: int = 20) -> str:
     try:
         return container.logs(tail=lines).decode(errors="replace").rstrip()
-    except docker.errors.DockerException:
+    except DockerError:
         return "(logs unavailable)"
 
 
@@ -138,7 +136,7 @@ class Executor:
                 self._networks.add((spec.app, spec.env))
         try:
             container = self.engine.client.containers.create(**create_kwargs(spec, name))
-        except docker.errors.DockerException as exc:
+        except DockerError as exc:
             remove_secret_files(spec.secrets_dir)
             raise engine_error(f"creating {name}", exc) from exc
         self.started.append(container)
@@ -146,7 +144,7 @@ class Executor:
             if self.workload.files:
                 container.put_archive("/", files_archive(self.workload.files))
             start_with_free_port(container)
-        except docker.errors.DockerException as exc:
+        except DockerError as exc:
             raise engine_error(f"starting {name}", exc) from exc
         self.report(f"started {name}")
         return container
@@ -177,10 +175,10 @@ class Executor:
                 container.remove(force=True)
                 remove_secret_files(secrets_dir)
                 self.report(f"removed {container.name} (failed deploy)")
-            except docker.errors.DockerException:
+            except DockerError:
                 pass
         for container, name in self.renamed:
             try:
                 container.rename(name)
-            except docker.errors.DockerException as exc:
+            except DockerError as exc:
                 raise DockyardError(f"could not restore the name {name}: {exc}") from exc

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 
 import requests
-from docker.models.containers import Container
 
+from dockyard.engine.api import Container
 from dockyard.engine.labels import loopback_port
 from dockyard.spec.model import HealthSpec
 

@@ -7,12 +7,11 @@ environment: its image and its configuration revision together.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from dockyard.build.registry import copy_to_registry, registry_of, split_ref
+from dockyard.deploy.bluegreen import switch_back
+from dockyard.deploy.deployer import Deployer, registry_host
+from dockyard.deploy.outcome import DeployOutcome
 from dockyard.errors import DeployError, NotFound
-
-if TYPE_CHECKING:
-    from dockyard.deploy.deployer import Deployer, DeployOutcome
 
 
 def live_image(deployer: Deployer, env: str) -> tuple[str, str]:
@@ -26,9 +25,6 @@ def live_image(deployer: Deployer, env: str) -> tuple[str, str]:
 
 def image_in_registry(deployer: Deployer, image: str, registry: str | None) -> str:
     """The same image as it is stored in `registry`, copied there if it is not yet."""
-    from dockyard.build.registry import copy_to_registry, registry_of, split_ref
-    from dockyard.engine.client import connect
-
     repo, digest = split_ref(image)
     if registry is None or registry_of(repo) == registry:
         return image
@@ -36,7 +32,7 @@ def image_in_registry(deployer: Deployer, image: str, registry: str | None) -> s
     for tag_registry, (pushed_repo, pushed_digest) in deployer.db.sibling_pushes(app, repo, digest).items():
         if tag_registry == registry:
             return f"{pushed_repo}@{pushed_digest}"
-    engine = connect("local")
+    engine = deployer.engines("local")
     try:
         return copy_to_registry(engine, image, f"promoted-{(digest or repo).split(':')[-1][:12]}", registry, app)
     finally:
@@ -44,8 +40,6 @@ def image_in_registry(deployer: Deployer, image: str, registry: str | None) -> s
 
 
 def promote(deployer: Deployer, source: str, target: str | None = None, dry_run: bool = False) -> DeployOutcome:
-    from dockyard.deploy.deployer import registry_host
-
     spec = deployer.spec
     spec.environment(source)
     target = target or spec.next_env(source)
@@ -70,9 +64,11 @@ def rollback(deployer: Deployer, env: str) -> DeployOutcome:
         raise NotFound(f"{spec.app}/{env} has no earlier release to roll back to")
     note = f"rollback to {previous.release_id} (from {live.release_id})"
     if spec.environment(env).strategy == "blue-green":  # inside the window: a switch, no container starts
-        from dockyard.deploy.bluegreen import switch_back
-
-        switched = switch_back(deployer, env, previous, note)
+        engine = deployer.engines(spec.environment(env).engine)
+        try:
+            switched = switch_back(deployer, engine, env, previous, note)
+        finally:
+            engine.close()
         if switched is not None:
             return switched
     return deployer.deploy(env, image=previous.image, config_revision=previous.config_revision,

@@ -9,26 +9,24 @@ their content, so a release always points at exactly the bytes it was deployed w
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
-
-import docker.errors
+from typing import Any
 
 from dockyard.config.render import split_secret_files
+from dockyard.deploy.bluegreen import BlueGreen, Release
 from dockyard.deploy.health import HealthCheck, health_check
+from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
 from dockyard.deploy.swarm_executor import SwarmExecutor
 from dockyard.engine import labels as L
 from dockyard.engine import swarm_observe as observe
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import choose_user
 from dockyard.engine.swarm_facts import task_url, unused_objects
 from dockyard.errors import DeployError, DockyardError
 from dockyard.plan.release import replica_config_hash
 from dockyard.state.lock import env_lock
-from dockyard.swarm.plan import SwarmKind, Want, plan_services
+from dockyard.swarm.plan import SwarmAction, SwarmKind, Want, plan_services
 from dockyard.swarm.translate import FileRef, SwarmService, object_labels, object_name, service_body, service_name
-
-if TYPE_CHECKING:
-    from dockyard.deploy.deployer import Deployer, DeployOutcome
 
 
 def _objects(engine: Engine, kind: str, app: str, env: str) -> dict[str, str]:
@@ -36,7 +34,7 @@ def _objects(engine: Engine, kind: str, app: str, env: str) -> dict[str, str]:
     fn = api.configs if kind == "config" else api.secrets
     try:
         found = fn(filters={"label": [f"{L.MANAGED}=1", f"{L.APP}={app}", f"{L.ENV}={env}"]})
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"listing {kind}s on engine {engine.name!r}", exc) from exc
     return {o["Spec"]["Name"]: o["ID"] for o in found}
 
@@ -52,7 +50,7 @@ def ensure_objects(engine: Engine, kind: str, app: str, env: str, items: dict[st
             create = api.create_config if kind == "config" else api.create_secret
             try:
                 existing[name] = create(name, data, labels=object_labels(app, env, key))["ID"]
-            except docker.errors.DockerException as exc:
+            except DockerError as exc:
                 raise engine_error(f"creating {kind} {name} for {key}", exc) from exc
         refs.append(FileRef(name=name, id=existing[name], target=key))
     return tuple(refs)
@@ -66,7 +64,7 @@ def remove_unused(engine: Engine, app: str, env: str) -> None:
         for oid in unused_objects(_objects(engine, kind, app, env), live):
             try:
                 remove(oid)
-            except docker.errors.DockerException:
+            except DockerError:
                 pass  # still in use by a task that is shutting down: the next deploy removes it
 
 
@@ -95,9 +93,9 @@ class Described:
                 for name, s in self.services.items()}
 
 
-def describe(deployer: Deployer, engine: Engine, env: str, image: str, image_attrs: dict, release: str,
-             resolved: Any, files: dict[str, bytes], commit: str | None) -> Described:
-    spec, env_spec = deployer.spec, deployer.spec.environment(env)
+def describe(ctx: DeployContext, engine: Engine, prepared: Prepared) -> Described:
+    spec, env, env_spec = ctx.spec, prepared.env, ctx.spec.environment(prepared.env)
+    resolved, files, release = prepared.resolved, prepared.files, prepared.release_id
     secrets = resolved.secret_values()
     if secrets and spec.config.secrets == "env":
         raise DeployError(f"{spec.app}/{env}: a Swarm engine delivers secrets as files (/run/secrets/KEY), "
@@ -108,7 +106,7 @@ def describe(deployer: Deployer, engine: Engine, env: str, image: str, image_att
                           "config files are Swarm configs, readable with `docker config inspect`",
                           hint="render them without the secret; the app reads /run/secrets/KEY")
     base_env = {k: v for k, v in resolved.plain_values().items() if k not in secrets}
-    image_user = (image_attrs.get("Config") or {}).get("User")
+    image_user = (prepared.image_attrs.get("Config") or {}).get("User")
     services: dict[str, SwarmService] = {}
     checks: dict[str, HealthCheck] = {}
     wanted = []
@@ -118,15 +116,15 @@ def describe(deployer: Deployer, engine: Engine, env: str, image: str, image_att
         if service.read_only:
             fields["read_only"] = True
         config_hash = replica_config_hash(release, fields)
-        replicas = deployer.replicas_for(env, name)
+        replicas = ctx.replicas_for(env, name)
         environment = {**base_env, **service.env, "DOCKYARD_APP": spec.app, "DOCKYARD_ENV": env,
                        "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
-        if commit:
-            environment["DOCKYARD_COMMIT"] = commit
+        if prepared.commit:
+            environment["DOCKYARD_COMMIT"] = prepared.commit
         placement = service.placement
         services[name] = SwarmService(
-            app=spec.app, env=env, service=name, image=image, release_id=release, config_hash=config_hash,
-            config_revision=resolved.revision, commit=commit, replicas=replicas, command=service.command,
+            app=spec.app, env=env, service=name, image=prepared.image, release_id=release, config_hash=config_hash,
+            config_revision=resolved.revision, commit=prepared.commit, replicas=replicas, command=service.command,
             port=service.port, cpus=service.resources.cpus, memory=service.resources.memory,
             user=choose_user(service.user, image_user), environment=environment, init=service.init,
             stop_grace=service.stop_grace, read_only=service.read_only,
@@ -140,20 +138,37 @@ def describe(deployer: Deployer, engine: Engine, env: str, image: str, image_att
     return Described(services, checks, wanted, files, {k: v.encode() for k, v in secrets.items()})
 
 
-def deploy_swarm(deployer: Deployer, engine: Engine, env: str, image: str, image_attrs: dict, release: str,
-                 resolved: Any, files: dict[str, bytes], commit: str | None, dry_run: bool,
-                 note: str) -> DeployOutcome:
-    from dockyard.deploy.deployer import DeployOutcome
+class SwarmBlueGreen(BlueGreen):
+    """Blue/green on Swarm: the same plan and the same balancers, with a Swarm service per service and
+    colour. Starting a colour creates its services and waits until every task runs and answers at its
+    node's publish address (the Swarm executor); retiring one removes them after nginx drained it."""
 
-    spec, env_spec = deployer.spec, deployer.spec.environment(env)
+    @property
+    def described(self) -> Described:
+        return self.release.workload  # type: ignore[no-any-return]
+
+    def shape(self) -> tuple[frozenset[str], int]:
+        wanted = self.described.wanted
+        return frozenset(w.config_hash for w in wanted), sum(w.replicas for w in wanted)
+
+    def health(self) -> dict[str, HealthCheck]:
+        return self.described.checks
+
+    def start(self, color: str, reason: str) -> None:
+        described = self.described
+        bodies = described.bodies(self.engine, self.spec.app, self.env, color)
+        creates = [SwarmAction(SwarmKind.CREATE, name, s.replicas, reason) for name, s in described.services.items()]
+        ports = {name: s.port for name, s in described.services.items()}
+        SwarmExecutor(self.engine, self.report).apply(creates, bodies, described.checks, ports)
+
+
+def deploy_swarm(ctx: DeployContext, engine: Engine, prepared: Prepared, dry_run: bool, note: str) -> DeployOutcome:
+    spec, env = ctx.spec, prepared.env
+    release = prepared.release_id
     observe.require_manager(engine)
-    described = describe(deployer, engine, env, image, image_attrs, release, resolved, files, commit)
-    if env_spec.strategy == "blue-green":
-        from dockyard.deploy.bluegreen import Release
-        from dockyard.deploy.swarm_bluegreen import SwarmBlueGreen
-
-        outcome = SwarmBlueGreen(deployer, engine, env, Release(described, release, image, commit,
-                                                                resolved.revision)).deploy(dry_run=dry_run, note=note)
+    described = describe(ctx, engine, prepared)
+    if spec.environment(env).strategy == "blue-green":
+        outcome = SwarmBlueGreen(ctx, engine, env, Release.of(prepared, described)).deploy(dry_run=dry_run, note=note)
         if not dry_run:
             with env_lock(spec.app, env):
                 remove_unused(engine, spec.app, env)
@@ -161,23 +176,24 @@ def deploy_swarm(deployer: Deployer, engine: Engine, env: str, image: str, image
     with env_lock(spec.app, env):
         actions = plan_services(described.wanted, [s for s in observe.services(engine, spec.app, env)
                                                    if s.color is None])
-        outcome = DeployOutcome(spec.app, env, release, image, commit, resolved.revision, actions, dry_run=dry_run)
+        outcome = DeployOutcome.of(prepared, spec.app, actions, dry_run=dry_run)
         if dry_run:
             return outcome
         bodies = described.bodies(engine, spec.app, env)
-        live = deployer.db.live_release(spec.app, env)
+        live = ctx.db.live_release(spec.app, env)
         if all(a.kind is SwarmKind.KEEP for a in actions) and live and live.release_id == release:
-            deployer.report(f"{spec.app}/{env} already runs release {release}")
+            ctx.report(f"{spec.app}/{env} already runs release {release}")
         else:
             for action in actions:
-                deployer.report(action.describe())
+                ctx.report(action.describe())
+            record = (env, release, prepared.image, prepared.commit, prepared.config_revision)
             try:
-                SwarmExecutor(engine, deployer.report).apply(
+                SwarmExecutor(engine, ctx.report).apply(
                     actions, bodies, described.checks, {n: s.port for n, s in spec.services.items()})
             except DockyardError as exc:
-                deployer.record(env, release, image, commit, resolved.revision, "failed", note, failure=exc)
+                ctx.record(*record, "failed", note, failure=exc)
                 raise
-            deployer.record(env, release, image, commit, resolved.revision, "live", note)
+            ctx.record(*record, "live", note)
             remove_unused(engine, spec.app, env)
     found = [s for s in observe.services(engine, spec.app, env) if s.color is None]
     node_map = observe.nodes(engine)

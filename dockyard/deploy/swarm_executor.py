@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import docker.errors
-
 from dockyard.deploy.health import HealthCheck, probe_client, probe_once
 from dockyard.engine import swarm_observe as observe
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error, short_reason
+from dockyard.engine.services import task_logs_text, update_service
 from dockyard.engine.swarm_facts import TaskFact, parse_service
 from dockyard.errors import DockyardError, HealthCheckFailed
 from dockyard.swarm.plan import SwarmAction, SwarmKind, Verdict, judge
@@ -49,13 +49,9 @@ class Result:
 
 
 def task_logs(engine: Engine, task_id: str, lines: int = 20) -> str:
-    api = engine.client.api
     try:
-        res = api._get(api._url("/tasks/{0}/logs", task_id),
-                       params={"stdout": 1, "stderr": 1, "tail": lines, "timestamps": 0}, stream=False)
-        data = api._get_result_tty(False, res, False)
-        return (data.decode(errors="replace") if isinstance(data, bytes) else str(data)).rstrip() or "(no output)"
-    except (docker.errors.DockerException, OSError) as exc:
+        return task_logs_text(engine, task_id, lines).rstrip() or "(no output)"
+    except (DockerError, OSError) as exc:
         return f"(logs unavailable: {short_reason(exc)})"
 
 
@@ -97,7 +93,7 @@ class SwarmExecutor:
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except docker.errors.DockerException as exc:
+        except DockerError as exc:
             raise engine_error(what, exc) from exc
 
     def _submit(self, action: SwarmAction, body: dict[str, Any], check: HealthCheck, port: int | None) -> Rollout:
@@ -164,16 +160,14 @@ class SwarmExecutor:
                     continue
                 self._rollback(rollout.service_id)
                 self.report(f"rolled back service {name} to its previous spec")
-            except (docker.errors.DockerException, DockyardError) as exc:
+            except (DockerError, DockyardError) as exc:
                 self.report(f"could not undo {name}: {exc}")
 
     def _rollback(self, service_id: str) -> None:
         attrs = self.api.inspect_service(service_id)
         state = (attrs.get("UpdateStatus") or {}).get("State")
         if state not in ("rollback_started", "rollback_completed"):
-            self.api._result(self.api._post_json(
-                self.api._url("/services/{0}/update", service_id), data=attrs["Spec"],
-                params={"version": attrs["Version"]["Index"], "rollback": "previous"}), True)
+            update_service(self.engine, service_id, attrs["Spec"], attrs["Version"]["Index"], rollback=True)
         deadline = time.monotonic() + ROLLBACK_WAIT
         while time.monotonic() < deadline:
             state = (self.api.inspect_service(service_id).get("UpdateStatus") or {}).get("State")

@@ -1,5 +1,6 @@
-"""The adapter to Docker: connections, names and labels, container requests, networks, sandboxes."""
+"""The one adapter to Docker: connections, names and labels, facts, container and service requests,
+networks, events, sandboxes. Only this package imports docker."""
 
 # The modules other packages may import (tests/unit/test_layers.py holds it); the rest is private.
-__all__ = ["actions", "client", "containers", "labels", "networks", "observe", "sandbox", "secretfiles", "start",
-           "swarm_facts", "swarm_observe", "testrun"]
+__all__ = ["actions", "api", "client", "containers", "events", "labels", "networks", "observe", "sandbox",
+           "secretfiles", "services", "start", "swarm_facts", "swarm_observe", "testrun"]

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import settings
+from dockyard.engine.events import EventWatcher, engine_host_name
 from dockyard.logs.direct import StoreJournal, hand_back_positions, take_over_spool
-from dockyard.logs.discovery import EventWatcher, container_ids, engine_host_name
+from dockyard.logs.discovery import container_ids
 from dockyard.logs.enrich import Event, Processor, container_chain, tags_for
 from dockyard.logs.meta import ContainerMeta, config_mtime, matches, read_meta
 from dockyard.logs.metrics import Metrics

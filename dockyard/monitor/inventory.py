@@ -12,11 +12,10 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import docker
-import docker.errors
 import requests.exceptions
 
 from dockyard.engine import labels as L
+from dockyard.engine.api import Client, DockerError, DockerNotFound
 
 log = logging.getLogger("dockyard.monitor")
 
@@ -90,7 +89,7 @@ class Inventory:
 
     name = "inventory"
 
-    def __init__(self, client: docker.DockerClient, selector: dict[str, str] | None = None) -> None:
+    def __init__(self, client: Client, selector: dict[str, str] | None = None) -> None:
         self.client = client
         self.selector = selector or {}
         self.lock = threading.Lock()
@@ -145,7 +144,7 @@ class Inventory:
     def _inspect(self, cid: str) -> Tracked | None:
         try:
             item = tracked_from_inspect(self.client.api.inspect_container(cid))
-        except docker.errors.NotFound:
+        except DockerNotFound:
             return None
         return item if matches(item.labels, self.selector) else None
 
@@ -156,7 +155,7 @@ class Inventory:
                 for event in self._stream:
                     since = int(event.get("time") or since)
                     self.on_event(event)
-            except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+            except (DockerError, requests.exceptions.RequestException, OSError) as exc:
                 if self._stopping:
                     return
                 log.warning("engine event stream broke (%s); reconnecting", exc)

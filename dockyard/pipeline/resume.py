@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import docker.errors
-
 from dockyard.engine import labels as L
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.observe import observe
 from dockyard.state.lock import env_lock
@@ -42,5 +41,5 @@ def restore_live_release(engine: Engine, app: str, env: str, live_release: str |
                     engine.client.containers.get(container.id).rename(name)
                     taken.add(name)
                     log(f"renamed {container.name} back to {name}")
-        except docker.errors.DockerException as exc:
+        except DockerError as exc:
             raise engine_error(f"restoring {app}/{env} after an interrupted deploy", exc) from exc

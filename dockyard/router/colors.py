@@ -12,11 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-import docker.errors
-from docker.models.containers import Container
-
 from dockyard.engine import labels as L
 from dockyard.engine.actions import stop_and_remove
+from dockyard.engine.api import Container, DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.errors import DeployError
 from dockyard.plan.bluegreen import COLORS, ColorFacts, Facts
@@ -65,7 +63,7 @@ def to_replica(container: Container) -> Replica | None:
 def list_replicas(engine: Engine, app: str, env: str) -> list[Replica]:
     try:
         containers = engine.client.containers.list(all=True, filters=L.scope_filters(app, env), ignore_removed=True)
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"listing containers on engine {engine.name!r}", exc) from exc
     found = (to_replica(c) for c in containers)
     return sorted((r for r in found if r is not None), key=lambda r: (r.color, r.service, r.replica))

@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import docker.errors
-
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.engine import labels as L
 from dockyard.engine.actions import stop_and_remove
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.services import update_service
 from dockyard.errors import DeployError
 from dockyard.plan.deploy import Action, Kind
 from dockyard.scale.facts import Serving, serving
@@ -80,21 +80,21 @@ class Scaler:
         if live is None:
             raise DeployError(f"{app}/{self.env} has no live release to scale", hint=f"dockyard deploy {self.env}")
         resolved, files = self.deployer.resolve(self.env, live.config_revision)
-        image_attrs, commit, release = self.deployer.identify(self.engine, live.image, resolved, files)
+        prepared = self.deployer.identify(self.engine, self.env, live.image, resolved, files)
+        release = prepared.release_id
         if release != live.release_id:
             raise DeployError(f"{app}/{self.env}: the live release {live.release_id} cannot be rebuilt here "
                               f"(its configuration files now render as release {release})",
                               hint=f"deploy the change first: dockyard deploy {self.env}")
         self.deployer.counts = {service: top}
-        workload = self.deployer.workload(self.env, live.image, image_attrs, release, resolved, files, commit,
-                                           self.engine.is_local_host)
+        workload = self.deployer.workload(prepared, self.engine.is_local_host)
         return workload, release
 
     def _grow(self, service: str, running: list[Serving], more: int, reason: str) -> str:
         try:
             everything = self.engine.client.containers.list(all=True, filters=L.scope_filters(
                 self.spec.app, self.env, service), ignore_removed=True)
-        except docker.errors.DockerException as exc:
+        except DockerError as exc:
             raise engine_error("listing containers", exc) from exc
         color = running[0].color if running else None
         taken = {int((c.labels or {}).get(L.REPLICA) or 0) for c in everything
@@ -158,9 +158,8 @@ class Scaler:
             attrs = api.inspect_service(found.id)
             body = attrs["Spec"]
             body["Mode"] = {"Replicated": {"Replicas": desired}}
-            api._result(api._post_json(api._url("/services/{0}/update", found.id), data=body,
-                                       params={"version": attrs["Version"]["Index"]}), True)
-        except docker.errors.DockerException as exc:
+            update_service(self.engine, found.id, body, attrs["Version"]["Index"])
+        except DockerError as exc:
             raise engine_error(f"scaling service {found.name}", exc) from exc
         action = SwarmAction(SwarmKind.SCALE, service, desired, reason, found)
         port = self.spec.service(service).port

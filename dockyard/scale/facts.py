@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import docker.errors
-
 from dockyard.engine import labels as L
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.scale.policy import Reading, Replica
 from dockyard.spec import AppSpec
@@ -83,7 +82,7 @@ def serving(engine: Engine, spec: AppSpec, env: str, service: str) -> list[Servi
         # A container removed between the listing and docker-py's inspect of it (a scale-in, a
         # deploy) is gone, not an error: ignore_removed. The same wherever containers are listed.
         found = engine.client.containers.list(filters=L.scope_filters(spec.app, env, service), ignore_removed=True)
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"listing containers on engine {engine.name!r}", exc) from exc
     rows = [to_serving(c.attrs) for c in found if c.status == "running"]
     if env_spec.strategy == "blue-green" and env_spec.router is not None:

@@ -12,27 +12,15 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
-
-import docker.errors
 
 from dockyard.engine import swarm_observe as observe
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.services import service_log_frames
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact
 from dockyard.logs.query import LogLine
 
 STREAMS = {1: "stdout", 2: "stderr"}
-
-
-def frames(raw: Any) -> Iterator[tuple[int, bytes]]:
-    """The Engine's multiplexed log stream: an 8-byte header (stream, 0, 0, 0, size big-endian)
-    before each payload. docker-py's service_logs drops which stream a line came from."""
-    while True:
-        header = raw.read(8)
-        if len(header) < 8:
-            return
-        size = int.from_bytes(header[4:8], "big")
-        yield header[0], raw.read(size) if size else b""
 
 
 def parse_details(text: str) -> dict[str, str]:
@@ -83,15 +71,13 @@ class SwarmLogs:
 
     def _stream(self, service: ServiceFact, since_ns: int | None, tail: int | str, follow: bool
                 ) -> Iterator[LogLine]:
-        api = self.engine.client.api
         params = {"details": 1, "stdout": 1, "stderr": 1, "timestamps": 1, "tail": tail, "follow": int(follow),
                   "since": f"{since_ns / 1e9:.9f}" if since_ns else 0}
         try:
-            response = api._get(api._url("/services/{0}/logs", service.id), params=params, stream=True)
-            api._raise_for_status(response)
-        except docker.errors.DockerException as exc:
+            stream_frames = service_log_frames(self.engine, service.id, params)
+        except DockerError as exc:
             raise engine_error(f"reading the logs of service {service.name}", exc) from exc
-        for stream, payload in frames(response.raw):
+        for stream, payload in stream_frames:
             line = to_line(stream, payload, service, self.nodes, self.slots)
             if line is not None:
                 yield line

@@ -7,6 +7,7 @@ from typing import Any
 
 from dockyard import settings
 from dockyard.engine import swarm_observe as observe
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.swarm_facts import ENGINE_LABEL, NodeFact, TaskFact
 from dockyard.errors import NotFound
@@ -39,11 +40,10 @@ def pool(engine: Engine) -> list[dict[str, Any]]:
 def node_engine(engine: Engine, node_id: str) -> EngineSettings:
     """The engine that reaches a node's dockerd: the manager's own for its node, else the registered
     engine that the node's `dockyard.engine` label names."""
-    import docker.errors
 
     try:
         local = (engine.client.info().get("Swarm") or {}).get("NodeID")
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"asking engine {engine.name!r} about its swarm", exc) from exc
     if node_id == local:
         return engine.config

@@ -9,6 +9,7 @@ from typing import Any
 import docker.errors
 
 from dockyard.engine.client import Engine
+from dockyard.router.render import RouterState, Side
 from dockyard.settings import EngineSettings
 
 
@@ -29,6 +30,10 @@ class FakeContainer:
         if self.name in self.client.fail_start:
             raise docker.errors.APIError(f"cannot start {self.name}")
         self.status = "running"
+        # the engine picks a free 127.0.0.1 port for each published container port
+        ports = {key: [{"HostIp": "127.0.0.1", "HostPort": str(next(self.client.host_ports))}]
+                 for key in self.kwargs.get("ports") or {}}
+        self.attrs = {**self.attrs, "NetworkSettings": {"Ports": ports}}
         self._log("start")
 
     def stop(self, timeout: int = 10) -> None:
@@ -71,8 +76,37 @@ class FakeContainers:
             raise docker.errors.NotFound(f"no container {container_id}")
         return self.items[container_id]
 
-    def list(self, **kwargs: Any) -> list[FakeContainer]:
-        return list(self.items.values())
+    def list(self, all: bool = False, filters: dict[str, Any] | None = None, **kwargs: Any) -> list[FakeContainer]:
+        wanted = [label.split("=", 1) for label in (filters or {}).get("label", [])]
+        return [c for c in self.items.values() if (all or c.status == "running")
+                and all_labels(c.labels, wanted)]
+
+
+def all_labels(labels: dict[str, str], wanted: list[list[str]]) -> bool:
+    return all(key in labels and (len(rest) == 0 or labels[key] == rest[0]) for key, *rest in wanted)
+
+
+@dataclass
+class FakeImage:
+    attrs: dict[str, Any]
+
+
+class FakeImages:
+    """Images the engine has: ref -> inspect data. A ref it lacks cannot be pulled either."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, FakeImage] = {}
+
+    def add(self, ref: str, image_id: str, user: str = "65534:65534") -> None:
+        self.items[ref] = FakeImage({"Id": image_id, "Config": {"User": user, "Labels": {}}})
+
+    def get(self, ref: str) -> FakeImage:
+        if ref not in self.items:
+            raise docker.errors.ImageNotFound(f"no such image: {ref}")
+        return self.items[ref]
+
+    def pull(self, ref: str) -> FakeImage:
+        raise docker.errors.NotFound(f"pull access denied for {ref}")
 
 
 class FakeNetworks:
@@ -94,6 +128,8 @@ class FakeClient:
         self.fail_start: set[str] = set()
         self.containers = FakeContainers(self)
         self.networks = FakeNetworks(self)
+        self.images = FakeImages()
+        self.host_ports = itertools.count(32768)
 
     def close(self) -> None:
         pass
@@ -102,3 +138,32 @@ class FakeClient:
 def fake_engine() -> tuple[Engine, FakeClient]:
     client = FakeClient()
     return Engine("fake", EngineSettings(host="unix:///nowhere.sock"), client), client  # type: ignore[arg-type]
+
+
+class FakeRouter:
+    """The balancer of one environment (router/nginx.NginxRouter's surface): each new state it is
+    given is logged in the engine's action list, so a test sees the exact interleaving of
+    container actions and traffic switches."""
+
+    def __init__(self, actions: list[str], state: RouterState | None = None) -> None:
+        self.actions = actions
+        self.state = state
+        self.running = state is not None
+
+    def current(self) -> RouterState | None:
+        return self.state
+
+    def pid(self) -> int | None:
+        return 4242 if self.running else None
+
+    def apply(self, state: RouterState, wait: float = 5.0) -> float:
+        def name(side: Side | None) -> str:
+            return f"{side.color}({side.release}, {len(side.servers)})" if side else "-"
+
+        self.actions.append(f"route live={name(state.live)} preview={name(state.preview)}")
+        self.state, self.running = state, True
+        return 0.001
+
+    def wait_drained(self, timeout: float) -> bool:
+        self.actions.append("drained")
+        return True

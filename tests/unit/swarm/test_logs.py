@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
+from dockyard.engine.services import frames
 from dockyard.engine.swarm_facts import parse_node, parse_service
-from dockyard.swarm.logs import frames, matches, rfc3339_ns, to_line
+from dockyard.swarm.logs import matches, rfc3339_ns, to_line
 from tests.unit.swarm.test_plan_and_facts import NODES, SERVICE
 
 

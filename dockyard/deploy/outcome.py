@@ -1,0 +1,75 @@
+"""What every strategy shares: the release prepared once, the context it is deployed in, and the
+outcome. The strategies (rolling in deployer.py, blue/green, Swarm) take these, never the Deployer,
+so none of them imports another's orchestrator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from dockyard.config.service import ResolvedConfig
+from dockyard.errors import DockyardError
+from dockyard.spec import AppSpec
+from dockyard.state.db import StateDB
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A release prepared once: the image as the engine has it, its configuration and rendered files."""
+
+    env: str
+    image: str
+    image_attrs: dict[str, Any]
+    release_id: str
+    commit: str | None
+    resolved: ResolvedConfig
+    files: dict[str, bytes] = field(repr=False)
+
+    @property
+    def config_revision(self) -> int:
+        return self.resolved.revision
+
+
+class DeployContext(Protocol):
+    """What a strategy needs from whoever deploys: the app, where to report, the history."""
+
+    spec: AppSpec
+    report: Report
+    db: StateDB
+
+    def replicas_for(self, env: str, service: str) -> int: ...
+
+    def record(self, env: str, release_id: str, image: str, commit: str | None, config_revision: int,
+               status: str, note: str = "", failure: DockyardError | None = None) -> None: ...
+
+
+@dataclass
+class DeployOutcome:
+    app: str
+    env: str
+    release_id: str
+    image: str
+    commit: str | None
+    config_revision: int
+    actions: list[Any]  # plan.deploy.Action; plan.bluegreen.BGStep in a blue-green environment
+    dry_run: bool = False
+    urls: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, prepared: Prepared, app: str, actions: list[Any], dry_run: bool = False) -> DeployOutcome:
+        return cls(app, prepared.env, prepared.release_id, prepared.image, prepared.commit,
+                   prepared.config_revision, actions, dry_run=dry_run)
+
+    @property
+    def changed(self) -> bool:
+        return not all(a.kind in ("keep", "noop") for a in self.actions)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["actions"] = [{"kind": a.kind.value, "service": a.service, "replica": a.replica,
+                            "reason": a.reason, "container": a.container.name if a.container else None}
+                           for a in self.actions]
+        return data

@@ -1,0 +1,75 @@
+"""A Deployer on the fake engine: the real preparation path (config store, state database, release
+id, workload) with the engine and the balancer faked, for the orchestration's unit tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from dockyard.config.service import open_config_service
+from dockyard.deploy.bluegreen import BlueGreen, Release
+from dockyard.deploy.deployer import Deployer
+from dockyard.deploy.health import HealthCheck, HealthResult
+from dockyard.errors import HealthCheckFailed
+from dockyard.router.colors import Replica
+from dockyard.spec import AppSpec, parse_spec
+from dockyard.state.db import StateDB
+from tests.fakes.engine import FakeRouter, fake_engine
+
+SPEC = """\
+app: shop
+services:
+  web:
+    command: [httpd, -f, -p, "8080"]
+    port: 8080
+    health: {path: /health}
+    replicas: 2
+environments:
+  testing: {strategy: rolling}
+  production: {strategy: blue-green, router: {live: 18000, preview: 18001}}
+"""
+IMAGES = {"r1": "shop@sha256:" + "1" * 64, "r2": "shop@sha256:" + "2" * 64}
+
+
+class Site:
+    """One app on a fake engine, with a real (temporary) config store and state database."""
+
+    def __init__(self, home: Path, spec_text: str = SPEC) -> None:
+        self.spec: AppSpec = parse_spec(spec_text, base_dir=home)
+        self.engine, self.client = fake_engine()
+        for name, ref in IMAGES.items():
+            self.client.images.add(ref, f"sha256:{name}")
+        self.router = FakeRouter(self.client.actions)
+        self.log: list[str] = []
+        self.db = StateDB(home / "state.db")
+        self.deployer = Deployer(self.spec, open_config_service(), self.db, self.log.append,
+                                 engines=lambda _name: self.engine)
+        self.unhealthy: set[str] = set()  # container names whose health probe fails
+        self.failing_check: set[str] = set()  # colours whose check after start fails
+
+    def probe(self, container: object, port: int | None, check: HealthCheck) -> HealthResult:
+        name = getattr(container, "name", "")
+        ok = name not in self.unhealthy
+        return HealthResult(ok, "GET /health: HTTP 200" if ok else "GET /health: HTTP 500", 0.01)
+
+    def check(self, replicas: list[Replica], health: dict[str, HealthCheck]) -> None:
+        for replica in replicas:
+            if replica.color in self.failing_check or not replica.running:
+                raise HealthCheckFailed(f"{replica.name} is not healthy: GET /health: HTTP 503")
+
+    def release(self, env: str, image: str) -> Release:
+        resolved, files = self.deployer.resolve(env, None)
+        prepared = self.deployer.identify(self.engine, env, image, resolved, files)
+        return Release.of(prepared, self.deployer.workload(prepared, local_engine=True))
+
+    def bluegreen(self, image: str, env: str = "production") -> BlueGreen:
+        return BlueGreen(self.deployer, self.engine, env, self.release(env, image), router=self.router,
+                         probe=self.probe, check=self.check)
+
+    @property
+    def actions(self) -> list[str]:
+        return self.client.actions
+
+    def running(self) -> dict[str, str]:
+        """name -> release label of every container that runs."""
+        return {c.name: c.labels.get("dockyard.release", "") for c in self.client.containers.items.values()
+                if c.status == "running"}
+

@@ -1,0 +1,111 @@
+"""Blue/green on the fake engine and a fake balancer: the exact order of container actions and
+traffic switches for a release, a release that fails (health at start, or the check after it),
+and the rollback that only switches back (issue 13)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dockyard.deploy.bluegreen import switch_back
+from dockyard.errors import HealthCheckFailed
+from tests.fakes.deploys import IMAGES, Site
+
+GREEN = ["shop-production-web-green-1", "shop-production-web-green-2"]
+BLUE = ["shop-production-web-blue-1", "shop-production-web-blue-2"]
+
+
+@pytest.fixture
+def site(dockyard_env: Path, tmp_path: Path) -> Site:
+    """blue serves release r1 live; the action log starts empty."""
+    site = Site(tmp_path)
+    site.bluegreen(IMAGES["r1"]).deploy()
+    site.actions.clear()
+    site.log.clear()
+    return site
+
+
+def release_of(site: Site, image: str) -> str:
+    return site.release("production", image).release_id
+
+
+def started(names: list[str]) -> list[str]:
+    return sorted([f"create {n}" for n in names] + [f"start {n}" for n in names])
+
+
+def test_a_first_deploy_starts_the_balancer_then_blue_then_previews_and_switches(dockyard_env: Path,
+                                                                                 tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    r1 = release_of(site, IMAGES["r1"])
+    site.bluegreen(IMAGES["r1"]).deploy()
+    assert site.actions[0] == "route live=- preview=-"  # the balancer comes up first, on nothing
+    assert sorted(site.actions[1:6]) == sorted(["network create dockyard-shop-production", *started(BLUE)])
+    assert site.actions[6:] == [f"route live=- preview=blue({r1}, 2)", f"route live=blue({r1}, 2) preview=-"]
+    assert site.db.live_release("shop", "production").release_id == r1
+
+
+def test_a_new_release_starts_on_the_idle_colour_and_the_old_stays_on_standby(site: Site) -> None:
+    r1, r2 = release_of(site, IMAGES["r1"]), release_of(site, IMAGES["r2"])
+    site.bluegreen(IMAGES["r2"]).deploy()
+    # green starts and is healthy before any traffic moves; blue is never touched
+    assert sorted(site.actions[:4]) == started(GREEN)
+    assert site.actions[4:] == [f"route live=blue({r1}, 2) preview=green({r2}, 2)",
+                                f"route live=green({r2}, 2) preview=blue({r1}, 2)"]
+    assert site.db.live_release("shop", "production").release_id == r2
+
+
+def test_a_release_failing_its_health_check_is_removed_before_any_traffic_reaches_it(site: Site) -> None:
+    r1 = release_of(site, IMAGES["r1"])
+    site.unhealthy.add("shop-production-web-green-2")
+    with pytest.raises(HealthCheckFailed, match="shop-production-web-green-2 did not become healthy: .*HTTP 500"):
+        site.bluegreen(IMAGES["r2"]).deploy()
+    assert sorted(site.actions[:4]) == started(GREEN)
+    # the undo removes what this deploy started; the balancer is never told about green
+    assert sorted(site.actions[4:6]) == [f"remove {n}" for n in GREEN]
+    assert not any(a.startswith("route") for a in site.actions)
+    assert site.router.state is not None and site.router.state.live is not None
+    assert (site.router.state.live.color, site.router.state.preview) == ("blue", None)
+    assert site.running() == dict.fromkeys(BLUE, r1)
+    history = site.db.releases("shop", "production", limit=5)
+    assert [r.status for r in history[:2]] == ["failed", "live"] and history[1].release_id == r1
+
+
+def test_a_colour_failing_its_check_is_drained_and_removed_and_live_stays(site: Site) -> None:
+    r1 = release_of(site, IMAGES["r1"])
+    site.bluegreen(IMAGES["r2"]).deploy()  # green live, blue on standby
+    site.actions.clear()
+    # redeploying r1 finds it on blue, idle: the plan checks blue instead of starting it
+    site.failing_check.add("blue")
+    with pytest.raises(HealthCheckFailed, match="shop-production-web-blue-1 is not healthy"):
+        site.bluegreen(IMAGES["r1"]).deploy()
+    r2 = release_of(site, IMAGES["r2"])
+    # blue leaves the standby listener, nginx drains it, then it is stopped and removed
+    assert site.actions[:2] == [f"route live=green({r2}, 2) preview=-", "drained"]
+    assert sorted(site.actions[2:]) == sorted([f"{verb} {n}" for n in BLUE for verb in ("stop", "remove")])
+    assert site.running() == dict.fromkeys(GREEN, r2)
+    assert site.db.live_release("shop", "production").release_id == r2
+    assert r1 != r2
+
+
+def test_rollback_inside_the_window_switches_back_without_starting_anything(site: Site) -> None:
+    r1, r2 = release_of(site, IMAGES["r1"]), release_of(site, IMAGES["r2"])
+    site.bluegreen(IMAGES["r2"]).deploy()
+    site.actions.clear()
+    previous = next(r for r in site.db.releases("shop", "production", limit=5) if r.release_id == r1)
+    outcome = switch_back(site.deployer, site.engine, "production", previous, "rollback", router=site.router,
+                          check=site.check)
+    assert outcome is not None and outcome.release_id == r1
+    assert site.actions == [f"route live=blue({r1}, 2) preview=green({r2}, 2)"]  # one reload, no container
+    assert site.db.live_release("shop", "production").release_id == r1
+
+
+def test_rollback_redeploys_when_the_idle_colour_does_not_answer(site: Site) -> None:
+    r1 = release_of(site, IMAGES["r1"])
+    site.bluegreen(IMAGES["r2"]).deploy()
+    site.actions.clear()
+    site.failing_check.add("blue")
+    previous = next(r for r in site.db.releases("shop", "production", limit=5) if r.release_id == r1)
+    assert switch_back(site.deployer, site.engine, "production", previous, "rollback", router=site.router,
+                       check=site.check) is None  # the caller deploys r1 again instead
+    assert site.actions == []
+    assert "redeploying the release instead" in site.log[-1]
