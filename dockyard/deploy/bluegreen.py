@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dockyard.deploy.executor import Executor, Probe, Workload
-from dockyard.deploy.health import HealthCheck, health_check, probe_client, probe_once, wait_healthy
+from dockyard.deploy.executor import Executor, Workload
+from dockyard.deploy.health import HealthCheck, spec_health
 from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine
@@ -24,15 +24,11 @@ from dockyard.engine.testrun import run_test
 from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
 from dockyard.plan.bluegreen import BGStep, Step, Target, plan_bluegreen
 from dockyard.plan.deploy import Action, Kind
-from dockyard.router.colors import Replica
-from dockyard.router.nginx import NginxRouter
 from dockyard.router.switch import Switchboard, url
-from dockyard.spec import AppSpec
 from dockyard.state.db import Release as StoredRelease
 from dockyard.state.lock import env_lock
 
 Report = Callable[[str], None]
-Check = Callable[[list[Replica], dict[str, HealthCheck]], None]
 
 
 class ColorExecutor(Executor):
@@ -64,13 +60,9 @@ class Release:
 
 
 class BlueGreen:
-    def __init__(self, ctx: DeployContext, engine: Engine, env: str, release: Release, *,
-                 router: NginxRouter | None = None, probe: Probe = wait_healthy,
-                 check: Check | None = None) -> None:
+    def __init__(self, ctx: DeployContext, engine: Engine, env: str, release: Release) -> None:
         self.ctx, self.engine, self.env, self.release = ctx, engine, env, release
-        self.router = router  # the balancer (nginx), or a test's own
-        self.probe = probe  # waits for a new replica to answer
-        self.check = check or check_health  # one probe of each replica of a colour
+        self.parts = ctx.parts
         self.spec = ctx.spec
         self.report = ctx.report
         self.env_spec = self.spec.environment(env)
@@ -91,7 +83,8 @@ class BlueGreen:
     def deploy(self, dry_run: bool = False, note: str = "") -> DeployOutcome:
         spec, release = self.spec, self.release
         with env_lock(spec.app, self.env):
-            board = Switchboard(spec, self.engine, self.env, self.report, router=self.router)
+            board = Switchboard(spec, self.engine, self.env, self.report,
+                                router=self.parts.balancers(spec.app, self.env, self.report))
             steps = plan_bluegreen(board.facts(), self.target())
             outcome = DeployOutcome(spec.app, self.env, release.release_id, release.image, release.commit,
                                     release.config_revision, steps, dry_run=dry_run)
@@ -152,13 +145,13 @@ class BlueGreen:
         """Start the release's replicas on `color`; each must become healthy."""
         workload = colored(self.release.workload, color)
         creates = [Action(Kind.CREATE, s, n, reason) for s, n in sorted(workload.replicas)]
-        ColorExecutor(self.engine, workload, "recreate", self.report, probe=self.probe).apply(creates)
+        ColorExecutor(self.engine, workload, "recreate", self.report, probe=self.parts.probe).apply(creates)
 
     def health(self) -> dict[str, HealthCheck]:
         return self.release.workload.health
 
     def _check(self, board: Switchboard, color: str) -> None:
-        self.check([r for r in board.replicas() if r.color == color], self.health())
+        self.parts.check([r for r in board.replicas() if r.color == color], self.health())
         self.report(f"{color} is healthy")
 
     def _test(self, board: Switchboard, step: BGStep) -> None:
@@ -180,29 +173,13 @@ class BlueGreen:
         self.ctx.record(self.env, r.release_id, r.image, r.commit, r.config_revision, status, note)
 
 
-def spec_health(spec: AppSpec) -> dict[str, HealthCheck]:
-    return {name: health_check(s.health) for name, s in spec.services.items()}
-
-
-def check_health(replicas: list[Replica], health: dict[str, HealthCheck]) -> None:
-    """One probe of every replica, from outside, through its published port."""
-    with probe_client() as client:
-        for replica in replicas:
-            if not replica.running or replica.port is None:
-                raise HealthCheckFailed(f"{replica.name} is not running")
-            ok, reason = probe_once(replica.port, health.get(replica.service, HealthCheck(path=None)), client,
-                                    host=replica.host)
-            if not ok:
-                raise HealthCheckFailed(f"{replica.name} is not healthy: {reason}")
-
-
-def switch_back(ctx: DeployContext, engine: Engine, env: str, previous: StoredRelease, note: str, *,
-                router: NginxRouter | None = None, check: Check | None = None) -> DeployOutcome | None:
+def switch_back(ctx: DeployContext, engine: Engine, env: str, previous: StoredRelease, note: str
+                ) -> DeployOutcome | None:
     """Rollback while the idle colour still runs the previous release: live traffic is switched back
     to it, a configuration change only. None when it does not (the caller redeploys the release)."""
     spec = ctx.spec
     with env_lock(spec.app, env):
-        board = Switchboard(spec, engine, env, ctx.report, router=router)
+        board = Switchboard(spec, engine, env, ctx.report, router=ctx.parts.balancers(spec.app, env, ctx.report))
         idle = board.preview
         everything = board.replicas()
         replicas = [r for r in everything if r.color == idle]
@@ -210,7 +187,7 @@ def switch_back(ctx: DeployContext, engine: Engine, env: str, previous: StoredRe
                 or not all(r.running for r in replicas):
             return None
         try:
-            (check or check_health)(replicas, spec_health(spec))
+            ctx.parts.check(replicas, spec_health(spec))
         except HealthCheckFailed as exc:
             ctx.report(f"{exc.message}; redeploying the release instead")
             return None

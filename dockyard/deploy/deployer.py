@@ -17,9 +17,10 @@ from dockyard.deploy.bluegreen import BlueGreen, Release
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, health_check
 from dockyard.deploy.outcome import DeployOutcome, Prepared
+from dockyard.deploy.parts import Parts
 from dockyard.deploy.swarm import deploy_swarm
 from dockyard.engine.api import DockerError, ImageMissing
-from dockyard.engine.client import Engine, connect, engine_error, short_reason
+from dockyard.engine.client import Engine, engine_error, short_reason
 from dockyard.engine.containers import ReplicaSpec, choose_user
 from dockyard.engine.observe import observe
 from dockyard.errors import DeployError, DockyardError, MissingConfigError, RegistryError
@@ -80,14 +81,13 @@ CountsSource = Callable[[AppSpec, str, Engine, StateDB], dict[str, int]]
 
 class Deployer:
     def __init__(self, spec: AppSpec, config: ConfigService, db: StateDB, report: Report,
-                 counts: CountsSource | None = None, engines: Callable[[str], Engine] = connect) -> None:
+                 counts: CountsSource | None = None, parts: Parts | None = None) -> None:
         self.spec = spec
-        self.engines = engines  # engine name -> a connection (a fake one in unit tests)
+        self.parts = parts or Parts()  # the engines, probes and balancers (fakes in unit tests)
         self.config = config
         self.db = db
         self.report = report
         self.counts_source = counts
-        self.counts: dict[str, int] = {}  # service -> replicas, where the autoscaler or `scale` decided
         self.by: str | None = None  # who the releases are recorded as: the server's caller, else this user
 
     @property
@@ -102,9 +102,6 @@ class Deployer:
             note = failure.message.splitlines()[0][:200]
         self.db.add_release(self.spec.app, env, release_id, image, commit, config_revision, status, self.author, note)
 
-    def replicas_for(self, env: str, service: str) -> int:
-        return self.counts[service] if service in self.counts else self.spec.replicas_for(env, service)
-
     def resolve(self, env: str, config_revision: int | None) -> tuple[ResolvedConfig, dict[str, bytes]]:
         """The configuration of a release and its rendered files; fails on missing required keys."""
         spec = self.spec
@@ -115,30 +112,30 @@ class Deployer:
         return resolved, render_files(spec.config.files, spec.base_dir, resolved.plain_values())
 
     def identify(self, engine: Engine, env: str, image: str, resolved: ResolvedConfig,
-                 files: dict[str, bytes]) -> Prepared:
+                 files: dict[str, bytes], counts: dict[str, int] | None = None) -> Prepared:
         """The release an image makes with a configuration: its id, commit and the image's inspect data."""
         image_attrs = ensure_image(engine, image)
         digest = split_ref(image)[1] or image_attrs["Id"]
         commit = (image_attrs.get("Config", {}).get("Labels") or {}).get("dockyard.commit")
         release = release_id(digest, config_fingerprint(resolved.plain_values(), files))
-        return Prepared(env, image, image_attrs, release, commit, resolved, files)
+        return Prepared(env, image, image_attrs, release, commit, resolved, files, counts or {})
 
     def deploy(self, env: str, image: str | None = None, config_revision: int | None = None,
                dry_run: bool = False, note: str = "") -> DeployOutcome:
         spec, env_spec = self.spec, self.spec.environment(env)
         image = image or image_for_head(spec, env, self.db)
         resolved, files = self.resolve(env, config_revision)
-        engine = self.engines(env_spec.engine)
+        engine = self.parts.engines(env_spec.engine)
         try:
-            prepared = self.identify(engine, env, image, resolved, files)
             # the autoscaler's count survives a deploy
-            self.counts = self.counts_source(spec, env, engine, self.db) if self.counts_source else {}
+            counts = self.counts_source(spec, env, engine, self.db) if self.counts_source else {}
+            prepared = self.identify(engine, env, image, resolved, files, counts)
             if engine.config.swarm:  # one Swarm service per service, on the same strategies
                 return deploy_swarm(self, engine, prepared, dry_run=dry_run, note=note)
             workload = self.workload(prepared, engine.is_local_host)
             if env_spec.strategy == "blue-green":
                 return BlueGreen(self, engine, env, Release.of(prepared, workload)).deploy(dry_run=dry_run, note=note)
-            desired = [Desired(name, self.replicas_for(env, name), workload.replicas[(name, 1)].config_hash,
+            desired = [Desired(name, prepared.replicas(spec, name), workload.replicas[(name, 1)].config_hash,
                                prepared.release_id) for name in spec.services]
             with env_lock(spec.app, env):
                 actions = plan_deploy(desired, observe(engine, spec.app, env))
@@ -160,7 +157,7 @@ class Deployer:
         for action in outcome.actions:
             self.report(action.describe())
         try:
-            Executor(engine, workload, strategy, self.report).apply(outcome.actions)
+            Executor(engine, workload, strategy, self.report, probe=self.parts.probe).apply(outcome.actions)
         except DockyardError as exc:
             self.record(outcome.env, outcome.release_id, outcome.image, outcome.commit, outcome.config_revision,
                         "failed", note, failure=exc)
@@ -204,7 +201,7 @@ class Deployer:
             if commit:
                 environment["DOCKYARD_COMMIT"] = commit
             resources = service.resources
-            count = self.replicas_for(env, name)
+            count = prepared.replicas(spec, name)
             for replica in range(1, max(count, 1) + 1):
                 replicas[(name, replica)] = ReplicaSpec(
                     app=spec.app, env=env, service=name, replica=replica, image=image, release_id=release,

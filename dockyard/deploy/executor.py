@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from dockyard.deploy.health import HealthCheck, HealthResult, wait_healthy
+from dockyard.deploy.health import HealthCheck, HealthResult, Probe, wait_healthy
 from dockyard.engine import labels as L
 from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.api import Container, DockerError
@@ -68,9 +68,6 @@ def last_logs(container: Container, lines: int = 20) -> str:
         return "(logs unavailable)"
 
 
-Probe = Callable[[Container, int | None, HealthCheck], HealthResult]
-
-
 class Executor:
     def __init__(self, engine: Engine, workload: Workload, strategy: str, report: Report,
                  probe: Probe = wait_healthy) -> None:
@@ -85,6 +82,11 @@ class Executor:
         self._networks: set[tuple[str, str]] = set()
 
     def apply(self, actions: list[Action]) -> None:
+        # What serves nothing goes first: a stopped leftover of an interrupted deploy may hold the
+        # name a new replica needs. Running ones retire only after their successors are healthy.
+        dead = [a.container for a in actions if a.kind is Kind.REMOVE and a.container and not a.container.running]
+        for container in dead:
+            self._retire(container.id, container.name, container.service)
         creates = [a for a in actions if a.kind is Kind.CREATE]
         replaces = [a for a in actions if a.kind is Kind.REPLACE]
         batch = 1 if self.strategy == "rolling" else max(len(replaces), 1)
@@ -97,7 +99,7 @@ class Executor:
             self._undo()
             raise
         retired = [a.container for a in replaces if a.container]
-        retired += [a.container for a in actions if a.kind is Kind.REMOVE and a.container]
+        retired += [a.container for a in actions if a.kind is Kind.REMOVE and a.container and a.container.running]
         if retired:  # stopped together: each may take up to its stop grace to drain
             with ThreadPoolExecutor(max_workers=min(8, len(retired))) as pool:
                 list(pool.map(lambda old: self._retire(old.id, old.name, old.service), retired))
@@ -105,7 +107,7 @@ class Executor:
     def _start_and_check(self, group: list[Action]) -> None:
         for action in group:
             if action.container is not None:
-                self._move_aside(action.container.id, action.container.name)
+                self._move_aside(action.container.id, action.container.name, action.service, action.replica)
         # Replicas of a batch start together: the engine creates containers in parallel well,
         # and the batch's wall time is then one start plus one health check.
         with ThreadPoolExecutor(max_workers=min(8, len(group))) as pool:
@@ -156,10 +158,14 @@ class Executor:
         spec = next(s for s in self.workload.replicas.values() if s.service == service)
         return self.probe(container, spec.port, self.workload.health[service])
 
-    def _move_aside(self, container_id: str, name: str) -> None:
-        """Free the replica's name for its successor; the old one keeps running meanwhile."""
+    def _move_aside(self, container_id: str, name: str, service: str, replica: int) -> None:
+        """Free the replica's name for its successor; the old one keeps running meanwhile. One an
+        interrupted deploy moved aside already keeps its name."""
+        aside = f"{self._name(self.workload.replicas[(service, replica)])}-old-{container_id[:8]}"
+        if name == aside:
+            return
         container = self.engine.client.containers.get(container_id)
-        container.rename(f"{name}-old-{container_id[:8]}")
+        container.rename(aside)
         self.renamed.append((container, name))
 
     def _retire(self, container_id: str, name: str, service: str) -> None:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
 
 from dockyard.engine.api import Container
 from dockyard.engine.labels import loopback_port
+from dockyard.errors import HealthCheckFailed
+from dockyard.router.colors import Replica
+from dockyard.spec import AppSpec
 from dockyard.spec.model import HealthSpec
 
 
@@ -111,3 +115,25 @@ def wait_healthy(container: Container, port: int | None, check: HealthCheck) -> 
                                     time.monotonic() - start)
             time.sleep(delay)
             delay = min(delay * 2, check.interval)
+
+
+# Waits for one new container to answer (wait_healthy, or a test's own).
+Probe = Callable[[Container, int | None, HealthCheck], HealthResult]
+# One probe of each replica that already runs; raises HealthCheckFailed (check_health, or a test's own).
+Check = Callable[[list[Replica], dict[str, HealthCheck]], None]
+
+
+def spec_health(spec: AppSpec) -> dict[str, HealthCheck]:
+    return {name: health_check(s.health) for name, s in spec.services.items()}
+
+
+def check_health(replicas: list[Replica], health: dict[str, HealthCheck]) -> None:
+    """One probe of every replica, from outside, through its published port."""
+    with probe_client() as client:
+        for replica in replicas:
+            if not replica.running or replica.port is None:
+                raise HealthCheckFailed(f"{replica.name} is not running")
+            ok, reason = probe_once(replica.port, health.get(replica.service, HealthCheck(path=None)), client,
+                                    host=replica.host)
+            if not ok:
+                raise HealthCheckFailed(f"{replica.name} is not healthy: {reason}")

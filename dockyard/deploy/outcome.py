@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from dockyard.config.service import ResolvedConfig
+from dockyard.deploy.parts import Parts
 from dockyard.errors import DockyardError
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
@@ -27,10 +28,15 @@ class Prepared:
     commit: str | None
     resolved: ResolvedConfig
     files: dict[str, bytes] = field(repr=False)
+    counts: dict[str, int] = field(default_factory=dict)  # service -> replicas, where the caller decided
 
     @property
     def config_revision(self) -> int:
         return self.resolved.revision
+
+    def replicas(self, spec: AppSpec, service: str) -> int:
+        """How many replicas of `service` this release runs: the caller's count, else dockyard.yml's."""
+        return self.counts.get(service, spec.replicas_for(self.env, service))
 
 
 class DeployContext(Protocol):
@@ -39,8 +45,7 @@ class DeployContext(Protocol):
     spec: AppSpec
     report: Report
     db: StateDB
-
-    def replicas_for(self, env: str, service: str) -> int: ...
+    parts: Parts
 
     def record(self, env: str, release_id: str, image: str, commit: str | None, config_revision: int,
                status: str, note: str = "", failure: DockyardError | None = None) -> None: ...

@@ -32,7 +32,7 @@ def image_in_registry(deployer: Deployer, image: str, registry: str | None) -> s
     for tag_registry, (pushed_repo, pushed_digest) in deployer.db.sibling_pushes(app, repo, digest).items():
         if tag_registry == registry:
             return f"{pushed_repo}@{pushed_digest}"
-    engine = deployer.engines("local")
+    engine = deployer.parts.engines("local")
     try:
         return copy_to_registry(engine, image, f"promoted-{(digest or repo).split(':')[-1][:12]}", registry, app)
     finally:
@@ -64,7 +64,7 @@ def rollback(deployer: Deployer, env: str) -> DeployOutcome:
         raise NotFound(f"{spec.app}/{env} has no earlier release to roll back to")
     note = f"rollback to {previous.release_id} (from {live.release_id})"
     if spec.environment(env).strategy == "blue-green":  # inside the window: a switch, no container starts
-        engine = deployer.engines(spec.environment(env).engine)
+        engine = deployer.parts.engines(spec.environment(env).engine)
         try:
             switched = switch_back(deployer, engine, env, previous, note)
         finally:

@@ -116,7 +116,7 @@ def describe(ctx: DeployContext, engine: Engine, prepared: Prepared) -> Describe
         if service.read_only:
             fields["read_only"] = True
         config_hash = replica_config_hash(release, fields)
-        replicas = ctx.replicas_for(env, name)
+        replicas = prepared.replicas(spec, name)
         environment = {**base_env, **service.env, "DOCKYARD_APP": spec.app, "DOCKYARD_ENV": env,
                        "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
         if prepared.commit:

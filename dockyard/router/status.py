@@ -12,6 +12,7 @@ from typing import Any
 
 from dockyard.engine.client import connect
 from dockyard.errors import DeployError, UsageError
+from dockyard.router.nginx import NginxRouter
 from dockyard.router.switch import Switchboard, url
 from dockyard.spec import AppSpec
 from dockyard.state.lock import env_lock
@@ -27,7 +28,8 @@ def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True) 
     window = env_spec.router.rollback_window
     engine = connect(env_spec.engine)
     try:
-        board = Switchboard(spec, engine, env, report)
+        router = NginxRouter(spec.app, env, report=report)
+        board = Switchboard(spec, engine, env, report, router=router)
         done: list[str] = []
         if housekeep:
             try:
@@ -52,7 +54,7 @@ def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True) 
     until = state.switched_at + window if state.preview and state.switched_at is not None else None
     return {
         "app": spec.app, "env": env,
-        "router": {"running": pid is not None, "pid": pid, "config": str(board.router.paths.conf),
+        "router": {"running": pid is not None, "pid": pid, "config": str(router.paths.conf),
                    "generation": state.generation},
         "live": side("live", state.live_port),
         "preview": side("preview", state.preview_port),

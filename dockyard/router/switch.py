@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Protocol
 
 from dockyard.engine.client import Engine
 from dockyard.errors import DeployError
@@ -25,6 +26,22 @@ from dockyard.spec import AppSpec
 Report = Callable[[str], None]
 DRAIN_TIMEOUT = 60.0  # nginx's worker_shutdown_timeout: old workers never hold requests longer
 UNCHANGED = "unchanged"
+
+
+class Balancer(Protocol):
+    """One environment's balancer: NginxRouter, or a unit test's fake."""
+
+    def current(self) -> RouterState | None: ...
+
+    def pid(self) -> int | None: ...
+
+    def apply(self, state: RouterState, wait: float = 5.0) -> float: ...
+
+    def wait_drained(self, timeout: float) -> bool: ...
+
+
+def nginx_router(app: str, env: str, report: Report) -> Balancer:
+    return NginxRouter(app, env, report=report)
 
 
 def empty_state(spec: AppSpec, env: str) -> RouterState:
@@ -45,9 +62,9 @@ def fleet_for(engine: Engine, app: str, env: str) -> C.Fleet:
 
 class Switchboard:
     def __init__(self, spec: AppSpec, engine: Engine, env: str, report: Report,
-                 router: NginxRouter | None = None) -> None:
+                 router: Balancer | None = None) -> None:
         self.spec, self.engine, self.env, self.report = spec, engine, env, report
-        self.router = router or NginxRouter(spec.app, env, report=report)
+        self.router = router or nginx_router(spec.app, env, report)
         self.fleet = fleet_for(engine, spec.app, env)
         self.grace = {name: s.stop_grace for name, s in spec.services.items()}
         self.service = C.routed_service(spec)

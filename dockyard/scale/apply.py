@@ -18,21 +18,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from dockyard.deploy.bluegreen import ColorExecutor, colored
+from dockyard.deploy.deployer import Deployer
 from dockyard.deploy.executor import Executor, Workload
+from dockyard.deploy.health import spec_health
+from dockyard.deploy.swarm_executor import Rollout, SwarmExecutor
 from dockyard.engine import labels as L
+from dockyard.engine import swarm_observe as observe
 from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.services import update_service
 from dockyard.errors import DeployError
 from dockyard.plan.deploy import Action, Kind
+from dockyard.router.switch import Switchboard
 from dockyard.scale.facts import Serving, serving
 from dockyard.state.lock import env_lock
-
-if TYPE_CHECKING:
-    from dockyard.deploy.deployer import Deployer
+from dockyard.swarm.plan import SwarmAction, SwarmKind
 
 Report = Callable[[str], None]
 
@@ -58,12 +61,18 @@ class Scaler:
         self.deployer, self.engine, self.env, self.report = deployer, engine, env, report
         self.spec = deployer.spec
         self.env_spec = self.spec.environment(env)
+        self.parts = deployer.parts
+
+    def _board(self) -> Switchboard:
+        return Switchboard(self.spec, self.engine, self.env, self.report,
+                           router=self.parts.balancers(self.spec.app, self.env, self.report))
 
     def scale(self, service: str, desired: int, reason: str, wait: bool = False) -> str:
         """Bring `service` to `desired` serving replicas; what was done, in one line. `wait`: for a
         deploy (or another scaling) that holds the environment, instead of failing at once."""
         with env_lock(self.spec.app, self.env, wait=wait):
-            running = serving(self.engine, self.spec, self.env, service)
+            running = serving(self.engine, self.spec, self.env, service,
+                              self.parts.balancers(self.spec.app, self.env, self.report))
             if desired == len(running):
                 return f"already {desired}"
             if self.engine.config.swarm:
@@ -80,13 +89,12 @@ class Scaler:
         if live is None:
             raise DeployError(f"{app}/{self.env} has no live release to scale", hint=f"dockyard deploy {self.env}")
         resolved, files = self.deployer.resolve(self.env, live.config_revision)
-        prepared = self.deployer.identify(self.engine, self.env, live.image, resolved, files)
+        prepared = self.deployer.identify(self.engine, self.env, live.image, resolved, files, counts={service: top})
         release = prepared.release_id
         if release != live.release_id:
             raise DeployError(f"{app}/{self.env}: the live release {live.release_id} cannot be rebuilt here "
                               f"(its configuration files now render as release {release})",
                               hint=f"deploy the change first: dockyard deploy {self.env}")
-        self.deployer.counts = {service: top}
         workload = self.deployer.workload(prepared, self.engine.is_local_host)
         return workload, release
 
@@ -109,24 +117,19 @@ class Scaler:
         creates = [Action(Kind.CREATE, service, n, reason) for n in slots]
         started = time.monotonic()
         if color is not None:  # blue-green: start on the live colour, healthy first, then into the upstream
-            from dockyard.deploy.bluegreen import ColorExecutor, colored
-            from dockyard.router.switch import Switchboard
-
-            ColorExecutor(self.engine, colored(workload, color), "recreate", self.report).apply(creates)
-            Switchboard(self.spec, self.engine, self.env, self.report).route()
+            ColorExecutor(self.engine, colored(workload, color), "recreate", self.report, probe=self.parts.probe
+                          ).apply(creates)
+            self._board().route()
             return (f"started {len(slots)} replica(s) of {release} on {color} (slots {slots}), healthy and in the "
                     f"live upstream after {time.monotonic() - started:.1f}s")
-        Executor(self.engine, workload, "recreate", self.report).apply(creates)
+        Executor(self.engine, workload, "recreate", self.report, probe=self.parts.probe).apply(creates)
         return f"started {len(slots)} replica(s) of {release} (slots {slots}) in {time.monotonic() - started:.1f}s"
 
     def _shrink(self, service: str, doomed: list[Serving], reason: str) -> str:
         started = time.monotonic()
         names = ", ".join(r.name for r in doomed)
         if doomed[0].color is not None and self.env_spec.router is not None:
-            from dockyard.router.switch import Switchboard
-
-            board = Switchboard(self.spec, self.engine, self.env, self.report)
-            drained = board.shrink({r.id for r in doomed}, reason)
+            drained = self._board().shrink({r.id for r in doomed}, reason)
             return f"removed {names}: out of the upstream, drained in {drained:.2f}s, stopped"
         grace = self.spec.service(service).stop_grace if service in self.spec.services else 10.0
         for replica in doomed:  # no balancer in front: stop (SIGTERM, the stop grace) and remove
@@ -139,11 +142,6 @@ class Scaler:
 
     # swarm ------------------------------------------------------------------
     def _swarm(self, service: str, desired: int, reason: str) -> str:
-        from dockyard.deploy.bluegreen import spec_health
-        from dockyard.deploy.swarm_executor import Rollout, SwarmExecutor
-        from dockyard.engine import swarm_observe as observe
-        from dockyard.swarm.plan import SwarmAction, SwarmKind
-
         api = self.engine.client.api
         if self.env_spec.strategy == "blue-green":
             raise DeployError(f"{self.spec.app}/{self.env}: a blue-green Swarm environment cannot be scaled between "

@@ -12,8 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from dockyard.engine import labels as L
+from dockyard.engine import swarm_observe as observe
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
+from dockyard.router.counter import read_request_counter
+from dockyard.router.nginx import NginxRouter
+from dockyard.router.switch import Balancer
 from dockyard.scale.policy import Reading, Replica
 from dockyard.spec import AppSpec
 
@@ -53,18 +57,13 @@ def to_serving(attrs: dict[str, Any]) -> Serving:
                    release=labels.get(L.RELEASE, ""), color=labels.get(L.COLOR))
 
 
-def live_color(app: str, env: str) -> str | None:
-    from dockyard.router.nginx import NginxRouter
-
-    state = NginxRouter(app, env).current()
+def live_color(balancer: Balancer) -> str | None:
+    state = balancer.current()
     return state.live.color if state and state.live else None
 
 
 def request_counter(app: str, env: str) -> tuple[float, int] | None:
     """The environment's balancer's request counter now, if it runs."""
-    from dockyard.router.counter import read_request_counter
-    from dockyard.router.nginx import NginxRouter
-
     router = NginxRouter(app, env)
     state = router.current()
     if state is None or router.pid() is None:
@@ -72,10 +71,14 @@ def request_counter(app: str, env: str) -> tuple[float, int] | None:
     return read_request_counter(state.preview_port)
 
 
-def serving(engine: Engine, spec: AppSpec, env: str, service: str) -> list[Serving]:
-    """The running replicas of `service` that take traffic (containers, or Swarm tasks)."""
+def serving(engine: Engine, spec: AppSpec, env: str, service: str, balancer: Balancer | None = None
+            ) -> list[Serving]:
+    """The running replicas of `service` that take traffic (containers, or Swarm tasks); in a
+    blue-green environment those of the colour its balancer (nginx unless given) serves live."""
     env_spec = spec.environment(env)
-    color = live_color(spec.app, env) if env_spec.strategy == "blue-green" and env_spec.router else None
+    color = None
+    if env_spec.strategy == "blue-green" and env_spec.router:
+        color = live_color(balancer or NginxRouter(spec.app, env))
     if engine.config.swarm:
         return swarm_serving(engine, spec.app, env, service, color)
     try:
@@ -92,8 +95,6 @@ def serving(engine: Engine, spec: AppSpec, env: str, service: str) -> list[Servi
 
 def swarm_serving(engine: Engine, app: str, env: str, service: str, color: str | None = None) -> list[Serving]:
     """The running tasks of the service (of the live colour's service in a blue-green environment)."""
-    from dockyard.engine import swarm_observe as observe
-
     found = [s for s in observe.services(engine, app, env) if s.service == service and s.color == color]
     rows = []
     for task in observe.tasks(engine, [s.id for s in found]):

@@ -8,6 +8,8 @@ from dockyard.config.service import open_config_service
 from dockyard.deploy.bluegreen import BlueGreen, Release
 from dockyard.deploy.deployer import Deployer
 from dockyard.deploy.health import HealthCheck, HealthResult
+from dockyard.deploy.parts import Parts
+from dockyard.engine.api import Container
 from dockyard.errors import HealthCheckFailed
 from dockyard.router.colors import Replica
 from dockyard.spec import AppSpec, parse_spec
@@ -40,14 +42,14 @@ class Site:
         self.router = FakeRouter(self.client.actions)
         self.log: list[str] = []
         self.db = StateDB(home / "state.db")
-        self.deployer = Deployer(self.spec, open_config_service(), self.db, self.log.append,
-                                 engines=lambda _name: self.engine)
         self.unhealthy: set[str] = set()  # container names whose health probe fails
         self.failing_check: set[str] = set()  # colours whose check after start fails
+        parts = Parts(engines=lambda _name: self.engine, probe=self.probe, check=self.check,
+                      balancers=lambda _app, _env, _report: self.router)
+        self.deployer = Deployer(self.spec, open_config_service(), self.db, self.log.append, parts=parts)
 
-    def probe(self, container: object, port: int | None, check: HealthCheck) -> HealthResult:
-        name = getattr(container, "name", "")
-        ok = name not in self.unhealthy
+    def probe(self, container: Container, port: int | None, check: HealthCheck) -> HealthResult:
+        ok = container.name not in self.unhealthy
         return HealthResult(ok, "GET /health: HTTP 200" if ok else "GET /health: HTTP 500", 0.01)
 
     def check(self, replicas: list[Replica], health: dict[str, HealthCheck]) -> None:
@@ -61,8 +63,7 @@ class Site:
         return Release.of(prepared, self.deployer.workload(prepared, local_engine=True))
 
     def bluegreen(self, image: str, env: str = "production") -> BlueGreen:
-        return BlueGreen(self.deployer, self.engine, env, self.release(env, image), router=self.router,
-                         probe=self.probe, check=self.check)
+        return BlueGreen(self.deployer, self.engine, env, self.release(env, image))
 
     @property
     def actions(self) -> list[str]:

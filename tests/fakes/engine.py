@@ -33,7 +33,8 @@ class FakeContainer:
         # the engine picks a free 127.0.0.1 port for each published container port
         ports = {key: [{"HostIp": "127.0.0.1", "HostPort": str(next(self.client.host_ports))}]
                  for key in self.kwargs.get("ports") or {}}
-        self.attrs = {**self.attrs, "NetworkSettings": {"Ports": ports}}
+        self.attrs = {**self.attrs, "NetworkSettings": {"Ports": ports},
+                      "State": {"Running": True, "StartedAt": f"2026-11-29T10:00:{next(self.client.clock):02d}Z"}}
         self._log("start")
 
     def stop(self, timeout: int = 10) -> None:
@@ -45,8 +46,10 @@ class FakeContainer:
         self.client.containers.items.pop(self.id, None)
 
     def rename(self, name: str) -> None:
+        self.client.containers.claim(name)
         self.client.actions.append(f"rename {self.name} -> {name}")
         self.name = name
+        self.attrs = {**self.attrs, "Name": "/" + name}
 
     def reload(self) -> None:
         pass
@@ -65,8 +68,17 @@ class FakeContainers:
         self.items: dict[str, FakeContainer] = {}
         self.ids = (f"{n:064x}" for n in itertools.count(1))
 
+    def claim(self, name: str) -> None:
+        """Names are unique on an engine: a second container of the same name is a 409."""
+        if any(c.name == name for c in self.items.values()):
+            raise docker.errors.APIError(f'Conflict. The container name "/{name}" is already in use')
+
     def create(self, **kwargs: Any) -> FakeContainer:
-        container = FakeContainer(self.client, next(self.ids), kwargs["name"], dict(kwargs.get("labels") or {}), kwargs)
+        self.claim(kwargs["name"])
+        container_id, labels = next(self.ids), dict(kwargs.get("labels") or {})
+        container = FakeContainer(self.client, container_id, kwargs["name"], labels, kwargs, attrs={
+            "Id": container_id, "Name": "/" + kwargs["name"], "Config": {"Labels": labels},
+            "HostConfig": {"NanoCpus": kwargs.get("nano_cpus") or 0}, "State": {"Running": False}})
         self.items[container.id] = container
         self.client.actions.append(f"create {container.name}")
         return container
@@ -130,6 +142,7 @@ class FakeClient:
         self.networks = FakeNetworks(self)
         self.images = FakeImages()
         self.host_ports = itertools.count(32768)
+        self.clock = itertools.count(0)
 
     def close(self) -> None:
         pass

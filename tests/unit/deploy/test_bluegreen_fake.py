@@ -92,8 +92,7 @@ def test_rollback_inside_the_window_switches_back_without_starting_anything(site
     site.bluegreen(IMAGES["r2"]).deploy()
     site.actions.clear()
     previous = next(r for r in site.db.releases("shop", "production", limit=5) if r.release_id == r1)
-    outcome = switch_back(site.deployer, site.engine, "production", previous, "rollback", router=site.router,
-                          check=site.check)
+    outcome = switch_back(site.deployer, site.engine, "production", previous, "rollback")
     assert outcome is not None and outcome.release_id == r1
     assert site.actions == [f"route live=blue({r1}, 2) preview=green({r2}, 2)"]  # one reload, no container
     assert site.db.live_release("shop", "production").release_id == r1
@@ -105,7 +104,7 @@ def test_rollback_redeploys_when_the_idle_colour_does_not_answer(site: Site) -> 
     site.actions.clear()
     site.failing_check.add("blue")
     previous = next(r for r in site.db.releases("shop", "production", limit=5) if r.release_id == r1)
-    assert switch_back(site.deployer, site.engine, "production", previous, "rollback", router=site.router,
-                       check=site.check) is None  # the caller deploys r1 again instead
+    # the idle colour does not answer: the caller deploys r1 again instead
+    assert switch_back(site.deployer, site.engine, "production", previous, "rollback") is None
     assert site.actions == []
     assert "redeploying the release instead" in site.log[-1]
