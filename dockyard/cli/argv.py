@@ -1,6 +1,9 @@
-"""The command line before any CLI framework is loaded: the global --file option and the command."""
+"""The command line before any CLI framework is loaded: the global --file option, the command, and
+the app it is about."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 def split_global(argv: list[str]) -> tuple[str | None, list[str] | None]:
@@ -19,3 +22,15 @@ def split_global(argv: list[str]) -> tuple[str | None, list[str] | None]:
         else:
             return spec_file, [arg, *args]
     return spec_file, None
+
+
+def app_name(spec_file: Path) -> str | None:
+    """The `app:` of dockyard.yml; None when it cannot be read (the full CLI reports it, with file:line)."""
+    from ruamel.yaml import YAML, YAMLError
+
+    try:
+        data = YAML(typ="safe").load(spec_file.read_text())
+    except (OSError, UnicodeDecodeError, YAMLError):
+        return None
+    name = data.get("app") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else None

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli.argv import split_global
+from dockyard.cli.argv import app_name, split_global
 from dockyard.cli.common import err_console, print_json, say
 
 audit_app = typer.Typer(help="The audit log: who changed what, from where, and the outcome.",
@@ -57,7 +57,6 @@ def record_command(argv: list[str], exit_code: int, error: str | None) -> None:
     if change is None:
         return
     action, target, detail = change
-    from dockyard.cli.remote import app_name
     from dockyard.errors import DockyardError
     from dockyard.state.audit import AuditLog, os_actor
     from dockyard.state.db import StateDB

@@ -21,7 +21,8 @@ from rich.text import Text
 from ruamel.yaml import YAML, YAMLError
 
 from dockyard.config.service import ConfigService
-from dockyard.config.store import check_key, open_default_store, scope_label
+from dockyard.config.store import check_key, scope_label
+from dockyard.config.stores import open_default_store
 from dockyard.errors import UsageError
 from dockyard.settings import author
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.cli.argv import split_global
+from dockyard.cli.argv import app_name, split_global
 from dockyard.netcheck import is_loopback
 
 TIMEOUT = 900.0  # outside the window a rollback redeploys: containers start and pass health checks
@@ -48,18 +48,6 @@ def forwardable(argv: list[str], environ: Mapping[str, str]) -> Forward | None:
         return None  # the full CLI explains what is wrong with the arguments
     path = Path(spec_file or environ.get("DOCKYARD_FILE") or "dockyard.yml")
     return Forward(server, args[0], path.resolve(), "--json" in flags)
-
-
-def app_name(spec_file: Path) -> str | None:
-    """The `app:` of dockyard.yml; None when it cannot be read (the full CLI reports it, with file:line)."""
-    from ruamel.yaml import YAML, YAMLError
-
-    try:
-        data = YAML(typ="safe").load(spec_file.read_text())
-    except (OSError, UnicodeDecodeError, YAMLError):
-        return None
-    name = data.get("app") if isinstance(data, dict) else None
-    return name if isinstance(name, str) and name else None
 
 
 def token(environ: Mapping[str, str]) -> str:

@@ -115,7 +115,7 @@ def doctor() -> None:
     import httpx
 
     from dockyard import settings
-    from dockyard.config.store import open_default_store
+    from dockyard.config.stores import open_default_store
     from dockyard.engine.client import connect
     from dockyard.engine.secretfiles import fs_type, secrets_root
     from dockyard.errors import DockyardError, RegistryError

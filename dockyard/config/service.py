@@ -19,9 +19,9 @@ from dockyard.config.store import (
     ConfigStore,
     StoredValue,
     check_key,
-    open_default_store,
     scope_label,
 )
+from dockyard.config.stores import open_default_store
 from dockyard.errors import ConfigError, MissingConfigError, NotFound
 
 MAX_VALUE_BYTES = 64 * 1024  # a config value is a setting, not a file: keeps history and diffs fast

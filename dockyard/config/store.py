@@ -1,4 +1,4 @@
-"""The ConfigStore protocol, its value types, and `open_store(url)`.
+"""The ConfigStore protocol and its value types (stores.py opens one from its URL).
 
 Data model: a scope is (env, app); app=None is the environment's SHARED scope that every
 app of that environment inherits. Every change gets a store-wide, monotonically increasing
@@ -13,13 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from dockyard.settings import EtcdSettings
-from urllib.parse import urlsplit
-
-from dockyard.errors import ConfigError, DockyardError, NotFound
+from dockyard.errors import ConfigError, NotFound
 
 SHARED = "_shared"  # the scope name of app=None; app names cannot start with "_"
 
@@ -126,41 +122,6 @@ def check_revision(revision: int | None, current: int) -> int:
     if revision < 0 or revision > current:
         raise NotFound(f"config revision {revision} does not exist (current revision is {current})")
     return revision
-
-
-_URL_FORMS = "sqlite:///ABSOLUTE/PATH.db or etcd://HOST:PORT[/PREFIX]"
-
-
-def open_store(url: str, etcd: EtcdSettings | None = None) -> ConfigStore:
-    """Open a store from `sqlite:///abs/path.db` or `etcd://host:port[/prefix]`; `etcd` (the site's
-    EtcdSettings) adds TLS with a client certificate and a user."""
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite" and not parts.netloc and parts.path.startswith("/") and len(parts.path) > 1:
-        from dockyard.config.sqlite_store import SqliteStore
-
-        # sqlite:///abs and sqlite:////abs (SQLAlchemy's absolute form) both mean /abs
-        return SqliteStore("/" + parts.path.lstrip("/"))
-    if parts.scheme == "etcd" and parts.hostname:
-        try:
-            port = parts.port or 2379
-        except ValueError:
-            port = -1
-        if port > 0:
-            from dockyard.config.etcd_store import EtcdStore, access_from
-
-            prefix = parts.path.strip("/")
-            return EtcdStore(parts.hostname, port, prefix=f"/{prefix}/" if prefix else "/dockyard/",
-                             access=access_from(etcd))
-    raise DockyardError(
-        f"unsupported config store URL {url!r}: use {_URL_FORMS}",
-        hint="set it with DOCKYARD_CONFIG_STORE or config_store in settings.yml",
-    )
-
-
-def open_default_store() -> ConfigStore:
-    from dockyard import settings
-
-    return open_store(settings.config_store_url(), settings.load().etcd)
 
 
 def scope_label(env: str, app: str | None) -> str:

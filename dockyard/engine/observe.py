@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import docker.errors
-from docker.models.containers import Container
-
 from dockyard.engine import labels as L
+from dockyard.engine.api import Container, DockerError
 from dockyard.engine.client import Engine, engine_error
-from dockyard.plan.deploy import Observed
-
-
-@dataclass(frozen=True)
-class Running(Observed):
-    env: str = ""
-    app: str = ""
-    state: str = ""
-    url: str | None = None
-    commit: str | None = None
-    node: str = ""  # the Swarm node a task runs on
+from dockyard.engine.rows import Running
+from dockyard.engine.swarm_observe import observe_tasks
 
 
 def container_url(container: Container) -> str | None:
@@ -47,11 +34,9 @@ def to_running(container: Container) -> Running:
 
 def observe(engine: Engine, app: str | None, env: str | None = None) -> list[Running]:
     if engine.config.swarm:  # tasks of Swarm services, as the same rows
-        from dockyard.engine.swarm_observe import observe_tasks
-
         return observe_tasks(engine, app, env)
     try:
         containers = engine.client.containers.list(all=True, filters=L.scope_filters(app, env), ignore_removed=True)
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"listing containers on engine {engine.name!r}", exc) from exc
     return sorted((to_running(c) for c in containers), key=lambda r: (r.env, r.service, r.replica, r.name))

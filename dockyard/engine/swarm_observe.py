@@ -12,7 +12,7 @@ import docker.errors
 
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine, engine_error
-from dockyard.engine.observe import Running
+from dockyard.engine.rows import Running
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact, parse_node, parse_service, parse_task, task_url
 from dockyard.errors import EngineError
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dockyard.scale.facts import serving
 from dockyard.scale.store import ScaleStore
 
 if TYPE_CHECKING:
@@ -32,8 +33,6 @@ def plan_counts(spec: AppSpec, env: str, serving: dict[str, int], overrides: dic
 
 
 def deploy_counts(spec: AppSpec, env: str, engine: Engine, db: StateDB) -> dict[str, int]:
-    from dockyard.scale.facts import serving
-
     store = ScaleStore(db)
     overrides = {name: o.replicas for name in spec.services if (o := store.override(spec.app, env, name))}
     scaled = [n for n in spec.environment(env).scaling if n in spec.services and n not in overrides]

@@ -14,14 +14,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
+from dockyard.config.service import ConfigService, open_config_service
+from dockyard.deploy.deployer import Deployer
+from dockyard.engine import swarm_observe as observe
+from dockyard.engine.client import connect
+from dockyard.engine.swarm_facts import AGENT_LABEL
 from dockyard.errors import DockyardError
+from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
+from dockyard.scale.apply import Scaler
 from dockyard.scale.counts import deploy_counts
 from dockyard.scale.facts import readings, request_counter, serving
 from dockyard.scale.policy import Decision, Inputs, Policy, alarm_history, decide, window_history
 from dockyard.scale.store import ScaleStore
-from dockyard.spec import AppSpec
+from dockyard.spec import AppSpec, load_spec
 from dockyard.state.audit import AuditLog
 from dockyard.state.db import StateDB
 
@@ -40,15 +48,11 @@ class Metrics(Protocol):
 
 class AgentMetrics:
     def __init__(self, url: str | None = None, timeout: float = 2.0) -> None:
-        from dockyard.monitor.client import agent_url
-
         self.url = agent_url(url)
         self.timeout = timeout
 
     def samples(self, app: str, env: str, service: str, nodes: tuple[str, ...] = ()
                 ) -> tuple[list[dict[str, Any]], str]:
-        from dockyard.monitor.client import AgentUnavailable, get_json
-
         found: list[dict[str, Any]] = []
         silent = []
         for url in dict.fromkeys([self.url, *(n.rstrip("/") for n in nodes)]):
@@ -63,8 +67,6 @@ class AgentMetrics:
 def node_agents(engine: Any) -> tuple[str, ...]:
     """The agents of a Swarm's nodes, from their `dockyard.agent` label: each reads its own node's
     containers, so the tasks on every node have samples (a task without one blocks a scale-in)."""
-    from dockyard.engine import swarm_observe as observe
-    from dockyard.engine.swarm_facts import AGENT_LABEL
 
     if not engine.config.swarm:
         return ()
@@ -93,20 +95,15 @@ class Autoscaler:
         self.store = ScaleStore(db)
         self.report = report or (lambda line: log.info("%s", line))
         self.due: dict[tuple[str, str, str], float] = {}
-        self._config: Any = None
+        self._config: ConfigService | None = None
 
-    def _deployer(self, spec: AppSpec) -> Any:
-        from dockyard.config.service import open_config_service
-        from dockyard.deploy.deployer import Deployer
-
+    def _deployer(self, spec: AppSpec) -> Deployer:
         if self._config is None:
             self._config = open_config_service()
         return Deployer(spec, self._config, self.db, self.report, counts=deploy_counts)
 
     def evaluate(self, spec: AppSpec, env: str, service: str, apply: bool = True, wait: bool = False) -> Evaluated:
         """Decide for one service now, store the decision, apply it. Never raises a DockyardError."""
-        from dockyard.engine.client import connect
-        from dockyard.scale.apply import Scaler
 
         policy, app = policy_for(spec, env, service), spec.app
         try:
@@ -201,10 +198,6 @@ class EnabledSpecs:
         self.specs: list[AppSpec] = []
 
     def __call__(self) -> list[AppSpec]:
-        from pathlib import Path
-
-        from dockyard.spec import load_spec
-
         if time.monotonic() - self.loaded_at < self.every:
             return self.specs
         specs = []

@@ -7,10 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
+from dockyard.config.service import open_config_service
+from dockyard.deploy.deployer import Deployer
+from dockyard.deploy.promote import rollback as run_rollback
 from dockyard.errors import DockyardError, NotFound
 from dockyard.pipeline.store import AppRecord, RunStore
+from dockyard.scale.counts import deploy_counts
 from dockyard.server.auth import Token
 from dockyard.server.deps import Db, need, source_of
+from dockyard.server.poller import app_spec, remote_head
 from dockyard.server.runs_api import router as runs_router
 from dockyard.spec import AppSpec
 from dockyard.state.audit import AuditLog, audited
@@ -22,8 +27,6 @@ router.include_router(runs_router)
 
 def spec_of(store: RunStore, record: AppRecord) -> tuple[AppSpec, str]:
     """The app's dockyard.yml at its repository's HEAD, else at the commit of its last run."""
-    from dockyard.server.poller import app_spec, remote_head
-
     try:
         _, head = remote_head(record.repo)
     except DockyardError:
@@ -82,8 +85,6 @@ def releases(app: str, env: str, db: Db, limit: int = 50) -> list[dict[str, Any]
 @router.get("/apps/{app}/config/{env}", tags=["apps"])
 def config(app: str, env: str) -> dict[str, Any]:
     """The configuration the app sees in env (shared keys overlaid with its own); secrets as ***."""
-    from dockyard.config.service import open_config_service
-
     service = open_config_service()
     try:
         resolved = service.resolve(env, app, decrypt=False)  # secrets are never decrypted here
@@ -100,10 +101,6 @@ def rollback(app: str, env: str, db: Db, http: Request,
     rollback window it is a switch of the live listener; otherwise the previous release is redeployed.
     The app's dockyard.yml is the registered app's, at its repository's default branch: no request
     names a file of the server. This is what `dockyard rollback` forwards to when DOCKYARD_SERVER is set."""
-    from dockyard.config.service import open_config_service
-    from dockyard.deploy.deployer import Deployer
-    from dockyard.deploy.promote import rollback as run_rollback
-    from dockyard.scale.counts import deploy_counts
 
     store = RunStore(db)
     log: list[str] = []

@@ -14,7 +14,9 @@ from pydantic import BaseModel, Field
 
 from dockyard import settings
 from dockyard.errors import DockyardError, Forbidden, NotFound
+from dockyard.pipeline.source import _git, branch_head, update_mirror
 from dockyard.pipeline.store import RunStore
+from dockyard.pipeline.triggers import enqueue
 from dockyard.server.auth import Token
 from dockyard.server.deps import Db, need, source_of
 from dockyard.server.events import FOLLOWING, Seen, changes, sse, step_data
@@ -109,16 +111,12 @@ def start(request: RunRequest, db: Db, http: Request,
 
 
 def _start(request: RunRequest, db: StateDB, token: Token) -> JSONResponse:
-    from dockyard.pipeline.source import branch_head
-    from dockyard.pipeline.triggers import enqueue
-
     store = RunStore(db)
     record = store.app(request.app)
     commit = request.commit or branch_head(record.repo, request.branch)
     if commit is None:
         raise NotFound(f"{record.repo} has no branch {request.branch!r}")
     if request.commit:
-        from dockyard.pipeline.source import _git, update_mirror
 
         mirror = update_mirror(record.name, record.repo)
         try:

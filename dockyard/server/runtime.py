@@ -20,7 +20,14 @@ from types import FrameType
 
 from dockyard import settings
 from dockyard.errors import DockyardError
-from dockyard.netcheck import parse_listen
+from dockyard.netcheck import check_listen, parse_listen
+from dockyard.pipeline.store import RunStore
+from dockyard.pipeline.worker import Worker, worker_lock
+from dockyard.scale.loop import AgentMetrics, Autoscaler, EnabledSpecs
+from dockyard.scale.store import ScaleStore
+from dockyard.server.app import create_app
+from dockyard.server.poller import Poller
+from dockyard.state.db import StateDB
 
 log = logging.getLogger("dockyard.server")
 DEFAULT_LISTEN = "127.0.0.1:8700"
@@ -56,8 +63,6 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def _work(stop: threading.Event) -> None:
-    from dockyard.pipeline.worker import Worker, worker_lock
-
     with worker_lock(wait=True):  # a detached `pipeline work` may still be finishing
         while not stop.is_set():
             try:
@@ -68,10 +73,6 @@ def _work(stop: threading.Event) -> None:
 
 
 def _poll(stop: threading.Event) -> None:
-    from dockyard.pipeline.store import RunStore
-    from dockyard.server.poller import Poller
-    from dockyard.state.db import StateDB
-
     db = StateDB()
     poller = Poller(RunStore(db))
     try:
@@ -87,10 +88,6 @@ def _poll(stop: threading.Event) -> None:
 
 def _autoscale(stop: threading.Event) -> None:
     """The autoscaling loop over the apps of `dockyard autoscale enable` (dockyard/scale/loop.py)."""
-    from dockyard.scale.loop import AgentMetrics, Autoscaler, EnabledSpecs
-    from dockyard.scale.store import ScaleStore
-    from dockyard.state.db import StateDB
-
     db = StateDB()
     scaler = Autoscaler(db, AgentMetrics(), report=lambda line: log.info("autoscale: %s", line))
     try:
@@ -102,8 +99,6 @@ def _autoscale(stop: threading.Event) -> None:
 def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, insecure: bool = False) -> None:
     import uvicorn
 
-    from dockyard.netcheck import check_listen
-    from dockyard.server.app import create_app
 
     host, port = parse_listen(listen, DEFAULT_LISTEN)
     check_listen("dockyard server", host, tls is not None, insecure)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.cli.argv import split_global
-from dockyard.cli.remote import Forward, Refused, app_name, error_of, forwardable, token, try_forward
+from dockyard.cli.argv import app_name, split_global
+from dockyard.cli.remote import Forward, Refused, error_of, forwardable, token, try_forward
 
 SERVER = {"DOCKYARD_SERVER": "http://127.0.0.1:8700/"}
 

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from dockyard.config.etcd_store import EtcdStore
-from dockyard.config.store import StoredValue, open_store
+from dockyard.config.store import StoredValue
+from dockyard.config.stores import open_store
 from dockyard.errors import StoreUnavailable
 from tests.unit.config.store_contract import Opener, StoreContract
 

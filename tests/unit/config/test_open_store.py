@@ -6,7 +6,7 @@ import pytest
 
 from dockyard.config.etcd_store import EtcdStore
 from dockyard.config.sqlite_store import SqliteStore
-from dockyard.config.store import open_default_store, open_store
+from dockyard.config.stores import open_default_store, open_store
 from dockyard.errors import DockyardError
 
 
