@@ -1,4 +1,5 @@
-"""status: the two balancers of a blue-green environment, which colour each serves, and its release."""
+"""status, balancers: the balancers of blue-green environments, which colour each serves, and the
+watch that keeps them up and on their replicas."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def status(
 ) -> None:
     """Show the live and preview colours of ENV, their releases and URLs, and the rollback window.
 
-    It also restarts a balancer that died and removes an idle colour whose rollback window ended.
+    It also restarts a balancer that died, points it at the replicas' addresses when they moved (an
+    engine restart), and removes an idle colour whose rollback window ended.
 
     Example: dockyard status production --json
     """
@@ -44,6 +46,36 @@ def status(
             f"{_when(data['rollback_until'])}")
 
 
+balancers = typer.Typer(help="The balancers of this host's blue-green environments.", no_args_is_help=True)
+
+
+@balancers.command("watch")
+def watch(
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between rounds.")] = 0.5,
+) -> None:
+    """Keep every balancer on this host running and on its replicas' addresses (what `dockyard
+    server` does in the background): a dead nginx master is started again after the workers it
+    left are ended; upstreams that drifted from the replicas (an engine restart) are repaired.
+
+    Example: dockyard balancers watch --once
+    """
+    import threading
+
+    from dockyard.router.watch import BalancerWatch
+
+    watcher = BalancerWatch(report=say)
+    if once:
+        watcher.round()
+        return
+    stop = threading.Event()
+    try:
+        watcher.run(stop, interval)
+    except KeyboardInterrupt:
+        stop.set()
+
+
 def register(app: typer.Typer) -> None:
-    """Add status. (main.py calls it when one of them runs, or for --help.)"""
+    """Add status and balancers. (main.py calls it when one of them runs, or for --help.)"""
     app.command()(status)
+    app.add_typer(balancers, name="balancers")

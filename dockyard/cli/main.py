@@ -39,7 +39,7 @@ def _global(
 REGISTRY: list[tuple[tuple[str, ...], str]] = [
     (("init", "ps", "exec"), "ops_cmds"),
     (("build", "deploy", "promote", "rollback", "releases"), "release_cmds"),
-    (("status",), "bluegreen_cmds"),
+    (("status", "balancers"), "bluegreen_cmds"),
     (("nodes",), "swarm_cmds"),
     (("doctor", "engine"), "site_cmds"),
     (("agent", "stats", "events"), "monitor_cmds"),

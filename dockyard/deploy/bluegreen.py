@@ -140,6 +140,7 @@ class BlueGreen:
                         f"switches back without starting anything")
         elif kind is Step.NOOP:
             self.report(f"{self.spec.app}/{self.env} already runs release {self.release.release_id}")
+            board.reconcile()  # its upstreams follow the replicas, wherever an engine restart put them
 
     def start(self, color: str, reason: str) -> None:
         """Start the release's replicas on `color`; each must become healthy."""

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field, replace
 from dockyard.deploy.health import HealthCheck, HealthResult, Probe, wait_healthy
 from dockyard.engine import labels as L
 from dockyard.engine.actions import stop_and_remove
-from dockyard.engine.api import Container, DockerError
+from dockyard.engine.api import Container, DockerAPIError, DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import ReplicaSpec, create_kwargs
 from dockyard.engine.networks import ensure_network
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
-from dockyard.engine.start import start_with_free_port
+from dockyard.engine.start import PORT_TRIES, free_port, port_taken, start_with_free_port
 from dockyard.errors import DockyardError, HealthCheckFailed
 from dockyard.plan.deploy import Action, Kind
 
@@ -136,20 +136,43 @@ class Executor:
             if (spec.app, spec.env) not in self._networks:
                 ensure_network(self.engine, spec.app, spec.env)
                 self._networks.add((spec.app, spec.env))
+        # On this host the replica gets a port of its own choosing, kept across engine restarts;
+        # one taken between the choice and the start is chosen again.
+        own_port = bool(spec.port) and self.engine.is_local_host
+        for attempt in range(1, PORT_TRIES + 1):
+            if own_port:
+                spec = replace(spec, host_port=free_port())
+            container = self._create(spec, name)
+            try:
+                if self.workload.files:
+                    container.put_archive("/", files_archive(self.workload.files))
+                if own_port:
+                    container.start()
+                else:
+                    start_with_free_port(container)
+                break
+            except DockerAPIError as exc:
+                if not (own_port and port_taken(exc) and attempt < PORT_TRIES):
+                    raise engine_error(f"starting {name}", exc) from exc
+                self._discard(container)
+            except DockerError as exc:
+                raise engine_error(f"starting {name}", exc) from exc
+        self.report(f"started {name}")
+        return container
+
+    def _create(self, spec: ReplicaSpec, name: str) -> Container:
         try:
             container = self.engine.client.containers.create(**create_kwargs(spec, name))
         except DockerError as exc:
             remove_secret_files(spec.secrets_dir)
             raise engine_error(f"creating {name}", exc) from exc
         self.started.append(container)
-        try:
-            if self.workload.files:
-                container.put_archive("/", files_archive(self.workload.files))
-            start_with_free_port(container)
-        except DockerError as exc:
-            raise engine_error(f"starting {name}", exc) from exc
-        self.report(f"started {name}")
         return container
+
+    def _discard(self, container: Container) -> None:
+        """A container that could not take its port: removed, its secret files kept for the next try."""
+        container.remove(force=True)
+        self.started.remove(container)
 
     def _name(self, spec: ReplicaSpec) -> str:
         return L.container_name(spec.app, spec.env, spec.service, spec.replica)

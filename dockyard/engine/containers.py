@@ -48,6 +48,7 @@ class ReplicaSpec:
     stop_grace: float = 10.0
     color: str | None = None  # blue | green in a blue-green environment
     read_only: bool = False  # read-only root file system; /tmp is a tmpfs
+    host_port: int | None = None  # the 127.0.0.1 port it publishes on; None: the engine picks one
 
 
 def is_root_user(user: str | None) -> bool:
@@ -102,7 +103,7 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
     if spec.command:
         kwargs["command"] = list(spec.command)
     if spec.port:
-        kwargs["ports"] = {f"{spec.port}/tcp": ("127.0.0.1", None)}
+        kwargs["ports"] = {f"{spec.port}/tcp": ("127.0.0.1", spec.host_port)}
     if spec.cpus:
         kwargs["nano_cpus"] = int(spec.cpus * 1e9)
     if spec.memory:

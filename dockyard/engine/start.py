@@ -1,11 +1,15 @@
-"""Start a container whose ports the engine picks.
+"""Start a container on a published port that is free.
 
-An engine chooses a published port from the host's ephemeral range without knowing who else
-listens there (another engine on the same host, a local program); it then fails the start with
-"address already in use". Starting again makes it pick the next port, so a few tries settle it.
+On an engine of this host Dockyard picks the 127.0.0.1 port itself (`free_port`) and the container
+keeps it: an engine restart brings the container back on the same port, so the balancer's upstreams
+stay right. A remote engine picks one from its ephemeral range; it may be taken by something the
+engine does not know (another engine on the host, a local program), which fails the start with
+"address already in use", and starting again makes it pick the next port.
 """
 
 from __future__ import annotations
+
+import socket
 
 import docker.errors
 from docker.models.containers import Container
@@ -24,4 +28,12 @@ def start_with_free_port(container: Container, tries: int = PORT_TRIES) -> None:
 
 
 def port_taken(exc: docker.errors.APIError) -> bool:
-    return "address already in use" in str(exc.explanation or exc)
+    text = str(exc.explanation or exc)
+    return "address already in use" in text or "port is already allocated" in text
+
+
+def free_port() -> int:
+    """A 127.0.0.1 port nothing listens on now, from the kernel's ephemeral range."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from dockyard.engine import labels as L
@@ -115,6 +115,32 @@ def side(replicas: Iterable[Replica], color: str, service: str) -> Side | None:
     if not mine:
         return None
     return Side(color, ",".join(sorted({r.release for r in mine})), tuple(sorted(r.address for r in mine if r.address)))
+
+
+def rebuilt(state: RouterState, replicas: list[Replica]) -> RouterState:
+    """Pure: the state's colours on the addresses their replicas have now. A colour none of whose
+    replicas serves keeps its place with no server (its listener answers 503), so which colour is
+    live is never lost while an engine restarts."""
+    def now(old: Side | None) -> Side | None:
+        if old is None or state.service is None:
+            return old
+        serving = side(replicas, old.color, state.service)
+        return serving if serving is not None else Side(old.color, old.release, ())
+
+    return replace(state, live=now(state.live), preview=now(state.preview))
+
+
+def drift(before: RouterState, after: RouterState) -> list[str]:
+    """Pure: what differs between the upstreams a balancer has and the ones it should have."""
+    found = []
+    for listener in ("live", "preview"):
+        old, new = getattr(before, listener), getattr(after, listener)
+        if (old.servers if old else ()) != (new.servers if new else ()):
+            was = ", ".join(old.servers) if old and old.servers else "nothing"
+            now = ", ".join(new.servers) if new and new.servers else "nothing"
+            color = (new or old).color if (new or old) else "?"
+            found.append(f"{listener} ({color}) pointed at {was}; its replicas are at {now}")
+    return found
 
 
 def facts(state: RouterState | None, running: bool, replicas: list[Replica], now: float) -> Facts:

@@ -33,6 +33,13 @@ def router_dir(app: str, env: str, home: Path | None = None) -> Path:
     return (home or settings.home()) / "router" / f"{app}-{env}"
 
 
+def parse_state_file(conf: Path) -> RouterState | None:
+    try:
+        return parse_state(conf.read_text())
+    except OSError:
+        return None
+
+
 def _tail(path: Path, lines: int = 5) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -51,10 +58,7 @@ class NginxRouter:
     # facts ---------------------------------------------------------------
     def current(self) -> RouterState | None:
         """The state the balancer's configuration on disk was rendered from."""
-        try:
-            return parse_state(self.paths.conf.read_text())
-        except OSError:
-            return None
+        return parse_state_file(self.paths.conf)
 
     def pid(self) -> int | None:
         """The master's pid when it runs on our configuration (a stale pid file is ignored)."""
@@ -87,6 +91,46 @@ class NginxRouter:
         self._test(self.paths.conf)
         self._start()
         return True
+
+    @classmethod
+    def at(cls, prefix: Path, report: Report = lambda _line: None) -> NginxRouter | None:
+        """The balancer whose files are in `prefix`, named by its configuration's state line."""
+        state = parse_state_file(prefix / "nginx.conf")
+        if state is None:
+            return None
+        router = cls(state.app, state.env, report=report)
+        router.paths = RouterPaths(prefix)
+        return router
+
+    def restart_if_dead(self) -> bool:
+        """Supervision: a balancer whose master died is started again on its configuration on disk,
+        after the workers the dead master left (they still hold the listening sockets) are ended.
+        True when it was started."""
+        if self.pid() is not None or not self.paths.conf.exists():
+            return False
+        self.end_orphans()
+        return self.ensure_running()
+
+    def end_orphans(self, grace: float = 1.0) -> list[int]:
+        """End the workers of a dead master: those of the process group the pid file names, never a
+        process found by its name. SIGQUIT lets each finish the requests it holds, for `grace` s."""
+        try:
+            master = int(self.paths.pid.read_text().strip())
+        except (OSError, ValueError):
+            return []
+        left = procs.orphans(master)
+        for orphan in left:
+            _signal(orphan.pid, signal.SIGQUIT)
+        deadline = time.monotonic() + grace
+        while any(procs.read_proc(o.pid) for o in left) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for orphan in left:
+            if procs.read_proc(orphan.pid) is not None:
+                _signal(orphan.pid, signal.SIGKILL)
+        if left:
+            self.report(f"ended {len(left)} worker(s) left by the dead nginx master {master}: "
+                        f"{', '.join(str(o.pid) for o in left)}")
+        return [o.pid for o in left]
 
     def wait_drained(self, timeout: float) -> bool:
         """Wait until no old worker still finishes requests; False if some still did at the timeout."""
@@ -142,14 +186,25 @@ class NginxRouter:
     def _start(self) -> None:
         result = self._run("-c", str(self.paths.conf))
         if result.returncode != 0:
-            raise RouterError(f"{self.app}/{self.env}: nginx did not start:\n{(result.stderr or '').strip()}",
-                              hint="is another process listening on the router ports? (ss -ltnp)")
+            raise RouterError(f"{self.app}/{self.env}: nginx did not start:\n{(result.stderr or '').strip()}"
+                              + self._held_ports(), hint="free the port, or give the environment other router "
+                                                         "ports in dockyard.yml")
         deadline = time.monotonic() + 5
         while (pid := self.pid()) is None or not procs.workers(pid)[0]:
             if time.monotonic() >= deadline:
                 raise RouterError(f"{self.app}/{self.env}: nginx did not come up:\n{_tail(self.paths.error_log)}")
             time.sleep(0.01)
         self.report(f"started the balancer (nginx pid {pid}) from {self.paths.conf}")
+
+    def _held_ports(self) -> str:
+        """Who holds the balancer's ports, named for the error message (a foreign process is never touched)."""
+        state = self.current()
+        lines = []
+        for port in (state.live_port, state.preview_port) if state else ():
+            holder = procs.listener_of(port)
+            if holder is not None:
+                lines.append(f"\n127.0.0.1:{port} is held by pid {holder.pid} ({holder.title[:80] or '?'})")
+        return "".join(lines)
 
     def _reload(self, pid: int, wait: float) -> None:
         """SIGHUP, then wait until new workers run and every old one stopped accepting connections
@@ -166,3 +221,10 @@ class NginxRouter:
                 raise RouterError(f"{self.app}/{self.env}: nginx (pid {pid}) did not load the new configuration "
                                   f"within {wait:g}s:\n{_tail(self.paths.error_log)}")
             time.sleep(0.003)
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass

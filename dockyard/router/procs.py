@@ -19,6 +19,7 @@ class Proc:
     pid: int
     ppid: int
     title: str
+    pgid: int = 0
 
 
 def parse_stat(text: str) -> tuple[int, int]:
@@ -28,6 +29,11 @@ def parse_stat(text: str) -> tuple[int, int]:
     return pid, int(rest[1])
 
 
+def parse_pgid(text: str) -> int:
+    """The process group from /proc/PID/stat (the field after ppid)."""
+    return int(text[text.rindex(")") + 2:].split()[2])
+
+
 def parse_cmdline(raw: bytes) -> str:
     """nginx rewrites its argv into a title; NULs separate (or pad) the parts."""
     return " ".join(part for part in raw.decode(errors="replace").split("\0") if part).strip()
@@ -35,11 +41,62 @@ def parse_cmdline(raw: bytes) -> str:
 
 def read_proc(pid: int, proc: Path = PROC) -> Proc | None:
     try:
-        _, ppid = parse_stat((proc / str(pid) / "stat").read_text())
+        stat = (proc / str(pid) / "stat").read_text()
+        _, ppid = parse_stat(stat)
         title = parse_cmdline((proc / str(pid) / "cmdline").read_bytes())
+        return Proc(pid, ppid, title, parse_pgid(stat))
     except (OSError, ValueError, IndexError):
         return None
-    return Proc(pid, ppid, title)
+
+
+def all_pids(proc: Path = PROC) -> list[int]:
+    return [int(entry) for entry in os.listdir(proc) if entry.isdigit()]
+
+
+def orphans(master: int, proc: Path = PROC) -> list[Proc]:
+    """The workers a dead master left: the processes of its process group (nginx's master leads a
+    group of its own, and the kernel never gives a group's id to a new process while the group
+    lives), confirmed to be nginx's. Nothing when the master still runs: then the group is its."""
+    if (proc / str(master)).exists():
+        return []
+    found = (read_proc(pid, proc) for pid in all_pids(proc))
+    return [p for p in found if p is not None and p.pgid == master and p.title.startswith("nginx: ")]
+
+
+def parse_listeners(text: str) -> dict[int, int]:
+    """/proc/net/tcp -> {port: socket inode} of the sockets listening on 127.0.0.1 or any address."""
+    found = {}
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10 or fields[3] != "0A":  # 0A: LISTEN
+            continue
+        address, _, port = fields[1].partition(":")
+        if address in ("0100007F", "00000000"):
+            found[int(port, 16)] = int(fields[9])
+    return found
+
+
+def listener_of(port: int, proc: Path = PROC) -> Proc | None:
+    """The process that listens on 127.0.0.1:port (or on every address), if this host shows it."""
+    try:
+        inode = parse_listeners((proc / "net" / "tcp").read_text()).get(port)
+    except OSError:
+        return None
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for pid in all_pids(proc):
+        try:
+            fds = os.listdir(proc / str(pid) / "fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(proc / str(pid) / "fd" / fd) == target:
+                    return read_proc(pid, proc)
+            except OSError:
+                continue
+    return None
 
 
 def children(parent: int, proc: Path = PROC) -> list[Proc]:
@@ -47,7 +104,7 @@ def children(parent: int, proc: Path = PROC) -> list[Proc]:
     try:
         pids = [int(p) for p in (proc / str(parent) / "task" / str(parent) / "children").read_text().split()]
     except (OSError, ValueError):
-        pids = [int(entry) for entry in os.listdir(proc) if entry.isdigit()]
+        pids = all_pids(proc)
     found = (read_proc(pid, proc) for pid in pids)
     return [info for info in found if info is not None and info.ppid == parent]
 

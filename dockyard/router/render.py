@@ -42,6 +42,9 @@ class RouterState:
     preview: Side | None = None
     generation: int = 0
     switched_at: float | None = None  # when `live` got live traffic: the rollback window starts here
+    # What the balancer watch needs to rebuild the upstreams without the app's dockyard.yml:
+    service: str | None = None  # the routed service
+    engine: str | None = None  # the site engine its replicas run on
 
     def next(self, **changes: object) -> RouterState:
         """The following generation with `changes` applied."""
@@ -78,7 +81,8 @@ def parse_state(text: str) -> RouterState | None:
                          for k, v in ((k, data.get(k)) for k in ("live", "preview"))}
                 return RouterState(app=data["app"], env=data["env"], live_port=data["live_port"],
                                    preview_port=data["preview_port"], generation=data["generation"],
-                                   switched_at=data.get("switched_at"), **sides)
+                                   switched_at=data.get("switched_at"), service=data.get("service"),
+                                   engine=data.get("engine"), **sides)
             except (ValueError, KeyError, TypeError):
                 return None
     return None

@@ -31,10 +31,12 @@ def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True) 
         router = NginxRouter(spec.app, env, report=report)
         board = Switchboard(spec, engine, env, report, router=router)
         done: list[str] = []
+        drift: list[str] = []
         if housekeep:
             try:
                 with env_lock(spec.app, env):
                     done = [step.describe() for step in board.housekeep(window)]
+                    drift = board.reconcile()
             except DeployError:
                 report(f"{spec.app}/{env} is being deployed; no housekeeping now")
         replicas = board.replicas()
@@ -62,4 +64,5 @@ def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True) 
         "rollback_window": window,
         "rollback_until": until,
         "housekeeping": done,
+        "drift": drift,
     }

@@ -48,7 +48,8 @@ def empty_state(spec: AppSpec, env: str) -> RouterState:
     router = spec.environment(env).router
     if router is None:
         raise DeployError(f"{spec.app}/{env}: blue-green needs router: {{live: PORT, preview: PORT}} in dockyard.yml")
-    return RouterState(spec.app, env, router.live, router.preview)
+    return RouterState(spec.app, env, router.live, router.preview, service=C.routed_service(spec),
+                       engine=spec.environment(env).engine)
 
 
 def url(port: int) -> str:
@@ -72,7 +73,8 @@ class Switchboard:
         current = self.router.current()
         # The state on disk, with the ports dockyard.yml names now (they may have been edited).
         self.state = fresh if current is None else replace(current, live_port=fresh.live_port,
-                                                           preview_port=fresh.preview_port)
+                                                           preview_port=fresh.preview_port, service=fresh.service,
+                                                           engine=fresh.engine)
 
     @property
     def live(self) -> str | None:
@@ -135,6 +137,21 @@ class Switchboard:
         for replica in doomed:
             self.report(f"removed {replica.name} (drained in {drained:.2f}s)" + (f": {reason}" if reason else ""))
         return drained
+
+    def reconcile(self) -> list[str]:
+        """Point the listeners' colours at the addresses their replicas have now (after an engine
+        restart, a replica restarted by its policy...): what had drifted, repaired with one reload."""
+        if self.router.current() is None:
+            return []
+        now = C.rebuilt(self.state, self.replicas())
+        found = C.drift(self.state, now)
+        if found:
+            new = self.state.next(live=now.live, preview=now.preview)
+            self.router.apply(new)
+            self.state = new
+            for line in found:
+                self.report(f"drift repaired: {line}")
+        return found
 
     def housekeep(self, window: float, now: float | None = None) -> list[BGStep]:
         """Restart a dead balancer; retire an idle colour whose rollback window ended."""

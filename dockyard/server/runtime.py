@@ -23,6 +23,7 @@ from dockyard.errors import DockyardError
 from dockyard.netcheck import check_listen, parse_listen
 from dockyard.pipeline.store import RunStore
 from dockyard.pipeline.worker import Worker, worker_lock
+from dockyard.router.watch import BalancerWatch
 from dockyard.scale.loop import AgentMetrics, Autoscaler, EnabledSpecs
 from dockyard.scale.store import ScaleStore
 from dockyard.server.app import create_app
@@ -96,9 +97,13 @@ def _autoscale(stop: threading.Event) -> None:
         db.close()
 
 
+def _balancers(stop: threading.Event) -> None:
+    """The balancer watch (dockyard/router/watch.py): supervised, and on the replicas' addresses."""
+    BalancerWatch(report=lambda line: log.info("balancers: %s", line)).run(stop)
+
+
 def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, insecure: bool = False) -> None:
     import uvicorn
-
 
     host, port = parse_listen(listen, DEFAULT_LISTEN)
     check_listen("dockyard server", host, tls is not None, insecure)
@@ -127,7 +132,8 @@ def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, inse
     signal.signal(signal.SIGINT, on_signal)
     loops = [threading.Thread(target=_work, args=(stop,), name="pipeline-worker", daemon=True),
              threading.Thread(target=_poll, args=(stop,), name="poller", daemon=True),
-             threading.Thread(target=_autoscale, args=(stop,), name="autoscaler", daemon=True)]
+             threading.Thread(target=_autoscale, args=(stop,), name="autoscaler", daemon=True),
+             threading.Thread(target=_balancers, args=(stop,), name="balancers", daemon=True)]
     for thread in loops:
         thread.start()
     log.info("dockyard server on %s://%s:%d (API docs at /docs), pid %d, home %s", "https" if tls else "http",

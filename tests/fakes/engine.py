@@ -30,9 +30,13 @@ class FakeContainer:
         if self.name in self.client.fail_start:
             raise docker.errors.APIError(f"cannot start {self.name}")
         self.status = "running"
-        # the engine picks a free 127.0.0.1 port for each published container port
-        ports = {key: [{"HostIp": "127.0.0.1", "HostPort": str(next(self.client.host_ports))}]
-                 for key in self.kwargs.get("ports") or {}}
+        # a published port is the one asked for, else one the engine picks
+        wanted = {key: binding[1] for key, binding in (self.kwargs.get("ports") or {}).items()}
+        if self.client.taken_ports & set(wanted.values()):
+            raise docker.errors.APIError("driver failed programming external connectivity: "
+                                         "listen tcp4 127.0.0.1: bind: address already in use")
+        ports = {key: [{"HostIp": "127.0.0.1", "HostPort": str(port or next(self.client.host_ports))}]
+                 for key, port in wanted.items()}
         self.attrs = {**self.attrs, "NetworkSettings": {"Ports": ports},
                       "State": {"Running": True, "StartedAt": f"2026-11-29T10:00:{next(self.client.clock):02d}Z"}}
         self._log("start")
@@ -138,6 +142,7 @@ class FakeClient:
     def __init__(self) -> None:
         self.actions: list[str] = []
         self.fail_start: set[str] = set()
+        self.taken_ports: set[int | None] = set()  # host ports another program listens on
         self.containers = FakeContainers(self)
         self.networks = FakeNetworks(self)
         self.images = FakeImages()

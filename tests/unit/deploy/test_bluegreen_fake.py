@@ -108,3 +108,28 @@ def test_rollback_redeploys_when_the_idle_colour_does_not_answer(site: Site) -> 
     assert switch_back(site.deployer, site.engine, "production", previous, "rollback") is None
     assert site.actions == []
     assert "redeploying the release instead" in site.log[-1]
+
+
+def restart_engine(site: Site) -> None:
+    """What an engine restart does to containers whose port the engine picked: new host ports."""
+    for container in site.client.containers.items.values():
+        ports = container.attrs["NetworkSettings"]["Ports"]
+        for bindings in ports.values():
+            bindings[0]["HostPort"] = str(int(bindings[0]["HostPort"]) + 1000)
+
+
+def test_a_deploy_of_the_live_release_repairs_drifted_upstreams(site: Site) -> None:
+    r1 = release_of(site, IMAGES["r1"])
+    restart_engine(site)
+    site.bluegreen(IMAGES["r1"]).deploy()
+    assert site.actions == [f"route live=blue({r1}, 2) preview=-"]  # one reload, nothing started
+    assert site.router.state is not None and site.router.state.live is not None
+    moved = sorted(f"127.0.0.1:{c.attrs['NetworkSettings']['Ports']['8080/tcp'][0]['HostPort']}"
+                   for c in site.client.containers.items.values())
+    assert list(site.router.state.live.servers) == moved
+    assert any(line.startswith("drift repaired: live (blue) pointed at") for line in site.log)
+
+
+def test_without_drift_a_deploy_of_the_live_release_touches_nothing(site: Site) -> None:
+    site.bluegreen(IMAGES["r1"]).deploy()
+    assert site.actions == []

@@ -83,3 +83,40 @@ def test_recreate_starts_a_whole_batch_and_an_engine_error_is_undone_and_explain
                                              "create shop-testing-web-2", "start shop-testing-web-1",
                                              "remove shop-testing-web-1", "remove shop-testing-web-2"])
     assert client.containers.items == {}
+
+
+def published(client: FakeClient, name: str) -> int:
+    container = next(c for c in client.containers.items.values() if c.name == name)
+    return int(container.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])
+
+
+def test_a_replica_publishes_on_a_port_of_its_own_that_its_container_keeps() -> None:
+    engine, client = fake_engine()
+    actions = [Action(Kind.CREATE, "web", n, "missing replica") for n in (1, 2)]
+    Executor(engine, workload(), "recreate", lambda _: None, probe=healthy()).apply(actions)
+    for name in ("shop-testing-web-1", "shop-testing-web-2"):
+        container = next(c for c in client.containers.items.values() if c.name == name)
+        # asked for at create (so an engine restart brings it back on it), not left to the engine
+        assert container.kwargs["ports"] == {"8080/tcp": ("127.0.0.1", published(client, name))}
+
+
+def test_a_port_taken_between_the_choice_and_the_start_is_chosen_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, client = fake_engine()
+    choices = iter([40001, 40002])
+    monkeypatch.setattr("dockyard.deploy.executor.free_port", lambda: next(choices))
+    client.taken_ports.add(40001)  # another program binds it first
+    Executor(engine, workload(replicas=1), "rolling", lambda _: None, probe=healthy()).apply(
+        [Action(Kind.CREATE, "web", 1, "missing replica")])
+    assert client.actions == ["network create dockyard-shop-testing", "create shop-testing-web-1",
+                              "remove shop-testing-web-1", "create shop-testing-web-1", "start shop-testing-web-1"]
+    assert published(client, "shop-testing-web-1") == 40002
+
+
+def test_a_remote_engine_picks_the_port_itself() -> None:
+    engine, client = fake_engine()
+    engine.config.host = "tcp://10.0.0.9:2376"
+    Executor(engine, workload(replicas=1), "rolling", lambda _: None, probe=healthy()).apply(
+        [Action(Kind.CREATE, "web", 1, "missing replica")])
+    container = next(iter(client.containers.items.values()))
+    assert container.kwargs["ports"] == {"8080/tcp": ("127.0.0.1", None)}
+    assert published(client, "shop-testing-web-1") == 32768

@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dockyard.router.procs import Proc, children, is_master, parse_cmdline, parse_stat, workers
+from dockyard.router.procs import (
+    Proc,
+    children,
+    is_master,
+    orphans,
+    parse_cmdline,
+    parse_listeners,
+    parse_pgid,
+    parse_stat,
+    workers,
+)
 
 
 def test_parse_stat_with_odd_command_names() -> None:
@@ -35,3 +45,38 @@ def test_workers_of_a_master_from_a_proc_tree(tmp_path: Path) -> None:
     assert is_master(Proc(10, 1, f"nginx: master process /usr/sbin/nginx -c {conf}"), Path(conf))
     assert not is_master(Proc(10, 1, "nginx: master process /usr/sbin/nginx -c /other.conf"), Path(conf))
     assert not is_master(None, Path(conf))
+
+
+def grouped_proc(root: Path, pid: int, ppid: int, pgid: int, title: str) -> None:
+    (root / str(pid)).mkdir()
+    (root / str(pid) / "stat").write_text(f"{pid} (nginx) S {ppid} {pgid} {pgid} 0 -1 4194624")
+    (root / str(pid) / "cmdline").write_bytes(title.encode() + b"\x00")
+
+
+def test_the_orphans_of_a_dead_master_are_its_process_group_and_nothing_else(tmp_path: Path) -> None:
+    # master 500 is gone; its two workers (now children of init) are still in group 500
+    grouped_proc(tmp_path, 501, 1, 500, "nginx: worker process")
+    grouped_proc(tmp_path, 502, 1, 500, "nginx: worker process is shutting down")
+    grouped_proc(tmp_path, 600, 1, 600, "nginx: master process /usr/sbin/nginx -c /other/nginx.conf")
+    grouped_proc(tmp_path, 601, 600, 600, "nginx: worker process")  # another nginx: never touched
+    grouped_proc(tmp_path, 700, 1, 500, "python3 something")  # in the group but not nginx's
+    assert sorted(p.pid for p in orphans(500, tmp_path)) == [501, 502]
+    assert orphans(600, tmp_path) == []  # its master lives: the group is that master's
+
+
+def test_parse_pgid() -> None:
+    assert parse_pgid("4242 (ng inx) S 4200 4241 4241 0") == 4241
+
+
+TCP = """\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:4652 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 91234 1
+   1: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 91235 1
+   2: 0100007F:4653 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 91236 1
+   3: 0200000A:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 91237 1
+"""
+
+
+def test_parse_listeners_keeps_loopback_and_any_address_listeners() -> None:
+    # 0x4652 = 18002 on 127.0.0.1, 0x1F90 = 8080 on every address; an established one and 10.0.0.2 are not ours
+    assert parse_listeners(TCP) == {18002: 91234, 8080: 91235}

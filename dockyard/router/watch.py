@@ -1,0 +1,103 @@
+"""The balancer watch: every balancer on this host supervised, and kept on the addresses its
+colours' replicas have now. Runs in `dockyard server` (a thread beside the pipeline worker) and
+as `dockyard balancers watch`.
+
+Each round, for every balancer under $DOCKYARD_HOME/router/:
+- a master that died is started again on its configuration, after the workers it left behind
+  (which still hold the listening sockets) are ended;
+- the upstreams are compared with the running replicas of each listener's colour, read from the
+  engine the state line names, and a difference (an engine restart, a replica restarted on another
+  port) is repaired with one graceful reload.
+An environment being deployed is left to its deploy (the deploy lock is held). What a round did is
+reported, never raised: one broken balancer does not stop the others from being watched.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from dockyard import settings
+from dockyard.engine.client import Engine, connect
+from dockyard.errors import DeployError, DockyardError, EngineUnavailable
+from dockyard.router import colors as C
+from dockyard.router.nginx import NginxRouter
+from dockyard.router.switch import fleet_for
+from dockyard.state.lock import env_lock
+
+log = logging.getLogger("dockyard.balancers")
+Report = Callable[[str], None]
+INTERVAL = 0.5  # seconds between rounds: a dead master or a moved replica is seen within this
+
+
+def balancers(home: Path | None = None) -> list[NginxRouter]:
+    """The balancers Dockyard made on this host, each from its directory and configuration."""
+    root = (home or settings.home()) / "router"
+    found = (NginxRouter.at(conf.parent) for conf in sorted(root.glob("*/nginx.conf")))
+    return [router for router in found if router is not None]
+
+
+class BalancerWatch:
+    def __init__(self, report: Report | None = None, home: Path | None = None,
+                 engines: Callable[[str], Engine] = connect) -> None:
+        self.report = report or (lambda line: log.info("%s", line))
+        self.home = home
+        self.engines = engines
+        self._connected: dict[str, Engine] = {}
+
+    def round(self) -> list[str]:
+        """One look at every balancer; what was done, one line each."""
+        done: list[str] = []
+        for router in balancers(self.home):
+            where = f"{router.app}/{router.env}"
+            try:
+                done += [f"{where}: {line}" for line in self.check(router)]
+            except DeployError:
+                continue  # being deployed: the deploy routes it
+            except EngineUnavailable as exc:
+                self.forget_engines()  # the next round connects again
+                done.append(f"{where}: {exc.message.splitlines()[0]}")
+            except DockyardError as exc:
+                done.append(f"{where}: {exc.message.splitlines()[0]}")
+        for line in done:
+            self.report(line)
+        return done
+
+    def check(self, router: NginxRouter) -> list[str]:
+        with env_lock(router.app, router.env):
+            done: list[str] = []
+            router.report = done.append
+            if router.restart_if_dead():
+                done.append("the balancer's master had died: started again on its configuration")
+            state = router.current()
+            if state is None or state.engine is None or state.service is None:
+                return done  # written before the watch existed: the next deploy adds what it needs
+            now = C.rebuilt(state, fleet_for(self._engine(state.engine), state.app, state.env).replicas())
+            found = C.drift(state, now)
+            if found:
+                router.apply(state.next(live=now.live, preview=now.preview))
+                done += [f"drift repaired: {line}" for line in found]
+            return done
+
+    def _engine(self, name: str) -> Engine:
+        if name not in self._connected:
+            self._connected[name] = self.engines(name)
+        return self._connected[name]
+
+    def forget_engines(self) -> None:
+        """Drop the connections: after an engine error the next round connects again."""
+        for engine in self._connected.values():
+            engine.close()
+        self._connected.clear()
+
+    def run(self, stop: threading.Event, interval: float = INTERVAL) -> None:
+        while not stop.is_set():
+            try:
+                self.round()
+            except Exception as exc:  # noqa: BLE001 - a watch that dies watches nothing
+                log.warning("balancer watch: %s", exc)
+                self.forget_engines()
+            stop.wait(interval)
+        self.forget_engines()
