@@ -35,7 +35,7 @@ BASE_IMAGE=dockyard/busybox:1.35
 # binary each one is for, and tests/unit/test_setup_requirements.py checks both against dpkg.
 APT_PACKAGES=(docker.io docker-registry etcd-server nginx busybox-static git openssl iproute2 curl
               ca-certificates python3-venv)
-APT_TEST_PACKAGES=(prometheus rsyslog)
+APT_TEST_PACKAGES=(prometheus rsyslog systemd)
 
 # Each binary something runs, the package above that ships it, and who needs it (demo: `make demo`
 # and everything Dockyard itself runs; test: only the test suite).
@@ -53,6 +53,7 @@ REQUIREMENTS=(
     "curl            curl             demo"   # health checks in this script and the demo
     "prometheus      prometheus       test"   # scrapes the agent in tests/integration/monitor
     "rsyslogd        rsyslog          test"   # the syslog sink in tests/integration/logs
+    "systemd-analyze systemd          test"   # verifies scripts/systemd/*.service in tests/unit
 )
 # ca-certificates (the CA bundle) and python3-venv (`python3 -m venv` in the Makefile) ship no binary
 # of the table; missing_packages checks them by what they provide.
