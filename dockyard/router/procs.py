@@ -49,6 +49,15 @@ def read_proc(pid: int, proc: Path = PROC) -> Proc | None:
         return None
 
 
+def is_alive(pid: int, proc: Path = PROC) -> bool:
+    """A process that runs: a zombie (dead, not yet reaped by its parent) does not."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:][:1] not in ("Z", "X")
+
+
 def all_pids(proc: Path = PROC) -> list[int]:
     return [int(entry) for entry in os.listdir(proc) if entry.isdigit()]
 
@@ -57,7 +66,7 @@ def orphans(master: int, proc: Path = PROC) -> list[Proc]:
     """The workers a dead master left: the processes of its process group (nginx's master leads a
     group of its own, and the kernel never gives a group's id to a new process while the group
     lives), confirmed to be nginx's. Nothing when the master still runs: then the group is its."""
-    if (proc / str(master)).exists():
+    if is_alive(master, proc):
         return []
     found = (read_proc(pid, proc) for pid in all_pids(proc))
     return [p for p in found if p is not None and p.pgid == master and p.title.startswith("nginx: ")]

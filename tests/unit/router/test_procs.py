@@ -64,6 +64,14 @@ def test_the_orphans_of_a_dead_master_are_its_process_group_and_nothing_else(tmp
     assert orphans(600, tmp_path) == []  # its master lives: the group is that master's
 
 
+def test_a_master_killed_but_not_yet_reaped_is_dead(tmp_path: Path) -> None:
+    (tmp_path / "500").mkdir()
+    (tmp_path / "500" / "stat").write_text("500 (nginx) Z 1 500 500 0")  # a zombie keeps its /proc entry
+    (tmp_path / "500" / "cmdline").write_bytes(b"")
+    grouped_proc(tmp_path, 501, 1, 500, "nginx: worker process")
+    assert [p.pid for p in orphans(500, tmp_path)] == [501]
+
+
 def test_parse_pgid() -> None:
     assert parse_pgid("4242 (ng inx) S 4200 4241 4241 0") == 4241
 
