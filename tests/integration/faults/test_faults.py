@@ -127,6 +127,39 @@ def test_an_engine_restart_brings_live_back_on_the_same_ports(live_app, docker_c
     assert wrong == []  # nothing but the live release ever answered
 
 
+def test_an_engine_restart_in_the_middle_of_a_deploy_fails_it_clearly_and_the_next_deploy_finishes(
+        live_app, docker_client: docker.DockerClient) -> None:
+    app, live, release, lines = live_app
+    # a slow smoke test holds the deploy between its new colour's start and the switch
+    spec = (app.path / "dockyard.yml").read_text()
+    app.write("dockyard.yml", spec.replace("run: [sh, -c, 'wget", "run: [sh, -c, 'sleep 8 && wget"))
+    app.commit("a slow smoke test")
+    ok("build")
+    ok("config", "set", "production", "GREETING=two")
+    load = Load(f"http://127.0.0.1:{live}/cgi-bin/release", threads=4, max_seconds=150).start()
+    try:
+        deploy = subprocess.Popen([str(Path(sys.executable).parent / "dockyard"), "deploy", "production"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert wait_for(lambda: "green" in "".join(
+            c.name for c in docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})), 60
+                        ) is not None
+        time.sleep(1.0)  # green runs and is healthy; the smoke test is sleeping
+        engine_back = restart_dockerd(docker_client)
+        out, err = deploy.communicate(timeout=180)
+        back = wait_for(lambda: answers(live) == release, 30)
+        live_again = time.monotonic() if back is not None else None
+    finally:
+        hits = load.stop()
+    assert deploy.returncode != 0, out
+    assert "Traceback" not in err and "error:" in err
+    assert live_again is not None and live_again - engine_back <= 5.0, f"live not back: {lines}"
+    assert [h for h in hits if h.status == 200 and h.body != release] == []  # the new release never served
+    again = ok("deploy", "production")  # the next deploy finishes the job
+    assert "live listener" in again
+    now = answers(live)
+    assert now is not None and now != release and now.split()[0] != release.split()[0]
+
+
 def test_a_killed_nginx_master_is_restarted_and_its_orphans_ended(live_app, dockyard_env: Path) -> None:
     app, live, release, lines = live_app
     router = NginxRouter(app.name, "production", home=dockyard_env)
