@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from dockyard.monitor.alerts import AlertRule
+from dockyard.monitor.alerts import AlertEvent, AlertRule
 from dockyard.monitor.cgroups import detect_layout
 from dockyard.monitor.collector import Collector
 from dockyard.monitor.disk import DiskLoop
@@ -101,12 +101,21 @@ class MonitorAgent:
     metrics: MetricsLoop
 
 
+def record_lifecycle(state: MonitorState, event: AlertEvent) -> None:
+    """A container that died, was OOM-killed, restarted or turned unhealthy: an event at once."""
+    with state.lock:
+        state.recent_events = ([event] + state.recent_events)[:500]
+    if state.history is not None:
+        state.history.record_events(state.host, [event])
+
+
 def build_agent(client, options: AgentOptions) -> MonitorAgent:  # client: docker.DockerClient
     host = options.host or socket.gethostname()
     driver = options.driver or (client.info().get("CgroupDriver") or "cgroupfs")
     history = History(options.history_path, options.retention_s) if options.history else None
     state = MonitorState(host=host, history=history)
     inventory = Inventory(client, options.selector)
+    inventory.on_lifecycle = lambda event: record_lifecycle(state, event)
     disk = DiskLoop(inventory.snapshot, interval=options.disk_interval)
     metrics = MetricsLoop(state, Collector(detect_layout(), driver=driver, host=host), inventory.snapshot,
                           disk.snapshot, options.rules, options.interval, options.history_every)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,6 +17,8 @@ import requests.exceptions
 
 from dockyard.engine import labels as L
 from dockyard.engine.api import Client, DockerError, DockerNotFound
+from dockyard.monitor.alerts import AlertEvent
+from dockyard.monitor.lifecycle import lifecycle_event
 
 log = logging.getLogger("dockyard.monitor")
 
@@ -98,6 +101,7 @@ class Inventory:
         self._stream: Any = None
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self.on_lifecycle: Callable[[AlertEvent], None] | None = None  # died, OOM-killed, restarted, unhealthy
 
     # --- component
     def start(self) -> None:
@@ -168,6 +172,13 @@ class Inventory:
     def on_event(self, event: dict[str, Any]) -> None:
         action = (event.get("Action") or event.get("status") or "").split(":")[0]
         cid = event.get("id") or (event.get("Actor") or {}).get("ID", "")
+        if self.on_lifecycle is not None:
+            with self.lock:
+                known = self.containers.get(cid)
+            if known is not None:  # one of ours (the selector): a fault worth an event?
+                found = lifecycle_event(event, known.name, known.labels, known.running)
+                if found is not None:
+                    self.on_lifecycle(found)
         if action == "rename":
             item = self._inspect(cid)
             with self.lock:

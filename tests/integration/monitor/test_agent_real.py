@@ -174,7 +174,24 @@ def test_killed_container_is_down_within_one_sweep(agent: MonitorAgent, containe
     assert victim["up"] is False and victim["state"] != "running"
     events = wait_for(lambda: [e for e in httpx.get(agent.http.url + "/api/events").json()
                                if e["container"] == containers["victim"].name], timeout=5)
-    assert events[0]["rule"] == "down" and events[0]["ended_at"] is None
+    down = [e for e in events if e["rule"] == "down"]
+    assert down and down[0]["ended_at"] is None
+    assert any(e["rule"] == "container:died" and "exited with code 137" in e["message"] for e in events)
+
+
+def test_a_restart_is_recorded_as_events_at_once(agent: MonitorAgent, containers: dict) -> None:
+    flappy = containers["flappy"]
+    asked = time.time()
+    flappy.restart(timeout=0)
+
+    def recorded() -> set[str]:
+        return {e["rule"] for e in httpx.get(agent.http.url + "/api/events").json()
+                if e["container"] == flappy.name and e["started_at"] >= asked - 1}
+
+    wait_for(lambda: {"container:died", "container:restarted"} <= recorded(), timeout=2, every=0.05)
+    restarts = [e for e in httpx.get(agent.http.url + "/api/events").json() if e["container"] == flappy.name
+                and e["rule"] == "container:restarted" and e["started_at"] >= asked - 1]
+    assert len(restarts) == 1  # one restart, one event (not also docker's own "restart" action)
 
 
 def test_stats_command_reads_the_agent(agent: MonitorAgent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
