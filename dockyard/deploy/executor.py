@@ -23,7 +23,7 @@ from dockyard.engine.containers import ReplicaSpec, create_kwargs
 from dockyard.engine.networks import ensure_network
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
 from dockyard.engine.start import PORT_TRIES, free_port, port_taken, start_with_free_port
-from dockyard.errors import DockyardError, HealthCheckFailed
+from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
 from dockyard.plan.deploy import Action, Kind
 
 Report = Callable[[str], None]
@@ -165,9 +165,20 @@ class Executor:
             container = self.engine.client.containers.create(**create_kwargs(spec, name))
         except DockerError as exc:
             remove_secret_files(spec.secrets_dir)
+            if isinstance(exc, DockerAPIError) and "is already in use" in str(exc.explanation or exc) \
+                    and not self._made_by_us(name):
+                raise DeployError(f"creating {name}: a container Dockyard did not make (it has no Dockyard labels) "
+                                  "holds the name", hint=f"remove or rename it: docker rename {name} "
+                                                         f"{name}-by-hand") from exc
             raise engine_error(f"creating {name}", exc) from exc
         self.started.append(container)
         return container
+
+    def _made_by_us(self, name: str) -> bool:
+        try:
+            return L.MANAGED in (self.engine.client.containers.get(name).labels or {})
+        except DockerError:
+            return True  # gone meanwhile, or the engine cannot say: the engine's own message is the best
 
     def _discard(self, container: Container) -> None:
         """A container that could not take its port: removed, its secret files kept for the next try."""

@@ -60,6 +60,14 @@ class NginxRouter:
         """The state the balancer's configuration on disk was rendered from."""
         return parse_state_file(self.paths.conf)
 
+    def hand_edited(self) -> bool:
+        """The configuration on disk is not what its state line renders to: someone edited it."""
+        state = self.current()
+        try:
+            return state is not None and self.paths.conf.read_text() != render(state, self.paths)
+        except OSError:
+            return False
+
     def pid(self) -> int | None:
         """The master's pid when it runs on our configuration (a stale pid file is ignored)."""
         try:

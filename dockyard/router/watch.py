@@ -72,7 +72,12 @@ class BalancerWatch:
             if router.restart_if_dead():
                 done.append("the balancer's master had died: started again on its configuration")
             state = router.current()
-            if state is None or state.engine is None or state.service is None:
+            if state is None:
+                return done
+            if router.hand_edited():
+                router.apply(state.next())
+                done.append(f"{router.paths.conf} was edited by hand: rendered again from its state line")
+            if state.engine is None or state.service is None:
                 return done  # written before the watch existed: the next deploy adds what it needs
             now = C.rebuilt(state, fleet_for(self._engine(state.engine), state.app, state.env).replicas())
             found = C.drift(state, now)

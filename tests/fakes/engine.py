@@ -87,10 +87,11 @@ class FakeContainers:
         self.client.actions.append(f"create {container.name}")
         return container
 
-    def get(self, container_id: str) -> FakeContainer:
-        if container_id not in self.items:
-            raise docker.errors.NotFound(f"no container {container_id}")
-        return self.items[container_id]
+    def get(self, id_or_name: str) -> FakeContainer:
+        found = self.items.get(id_or_name) or next((c for c in self.items.values() if c.name == id_or_name), None)
+        if found is None:
+            raise docker.errors.NotFound(f"no container {id_or_name}")
+        return found
 
     def list(self, all: bool = False, filters: dict[str, Any] | None = None, **kwargs: Any) -> list[FakeContainer]:
         wanted = [label.split("=", 1) for label in (filters or {}).get("label", [])]

@@ -225,3 +225,25 @@ def test_a_pid_file_naming_a_foreign_process_never_gets_it_signalled(live_app, d
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_balancer_configuration_edited_by_hand_is_rendered_again(live_app, dockyard_env: Path) -> None:
+    app, live, release, lines = live_app
+    router = NginxRouter(app.name, "production", home=dockyard_env)
+    text = router.paths.conf.read_text()
+    state = router.current()
+    assert state is not None and state.live is not None
+    # someone points the live upstream at a port where nothing answers, and reloads nginx
+    edited = text
+    for server in state.live.servers:
+        edited = edited.replace(f"server {server} ", "server 127.0.0.1:9 ")
+    router.paths.conf.write_text(edited)
+    pid = router.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGHUP)
+    restored = wait_for(lambda: router.paths.conf.read_text() == text.replace(
+        f'"generation":{state.generation}', f'"generation":{state.generation + 1}'), 5)
+    assert restored is not None, f"not rendered again: {lines}"
+    assert any("edited by hand" in line for line in lines)
+    assert wait_for(lambda: answers(live) == release, 5) is not None
+

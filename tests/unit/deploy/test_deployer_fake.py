@@ -78,3 +78,18 @@ def test_a_blue_green_rollback_inside_the_window_starts_no_container(dockyard_en
     outcome = rollback(site.deployer, "production")
     assert outcome.release_id == r1
     assert site.actions == [f"route live=blue({r1}, 2) preview=green({r2}, 2)"]
+
+
+def test_a_container_started_by_hand_under_a_replica_name_is_named_as_such(site: Site) -> None:
+    """Not Dockyard's (no labels): the deploy says so and what to do, and leaves it alone."""
+    from dockyard.errors import DeployError
+
+    site.client.containers.create(name="shop-testing-web-3", labels={})
+    spec = site.spec.model_copy(deep=True)
+    spec.services["web"].replicas = 3
+    site.deployer.spec = spec
+    site.actions.clear()
+    with pytest.raises(DeployError, match="shop-testing-web-3: a container Dockyard did not make") as caught:
+        site.deployer.deploy("testing", image=IMAGES["r1"])
+    assert "docker rename shop-testing-web-3" in (caught.value.hint or "")
+    assert "remove shop-testing-web-3" not in site.actions

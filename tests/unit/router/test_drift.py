@@ -39,3 +39,16 @@ def test_no_drift_when_the_replicas_are_where_the_balancer_sends_traffic() -> No
 def test_a_state_written_before_the_watch_is_left_as_it_is() -> None:
     old = RouterState("shop", "production", 8000, 8001, live=STATE.live)
     assert rebuilt(old, []) == old
+
+
+def test_a_configuration_edited_by_hand_is_told_from_a_rendered_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dockyard.router.nginx import NginxRouter
+    from dockyard.router.render import render
+
+    router = NginxRouter("shop", "production", home=tmp_path)
+    router.paths.prefix.mkdir(parents=True)
+    assert not router.hand_edited()  # no configuration at all: nothing edited
+    router.paths.conf.write_text(render(STATE, router.paths))
+    assert not router.hand_edited()
+    router.paths.conf.write_text(render(STATE, router.paths).replace("server 127.0.0.1:33068 ", "server 127.0.0.1:9 "))
+    assert router.hand_edited()
