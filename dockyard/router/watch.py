@@ -75,7 +75,8 @@ class BalancerWatch:
             if state is None:
                 return done
             if router.hand_edited():
-                router.apply(state.next())
+                state = state.next()
+                router.apply(state)
                 done.append(f"{router.paths.conf} was edited by hand: rendered again from its state line")
             if state.engine is None or state.service is None:
                 return done  # written before the watch existed: the next deploy adds what it needs
