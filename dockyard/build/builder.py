@@ -98,7 +98,7 @@ def push_image(engine: Engine, app: str, tag: str, registry: str, progress: Prog
     except BuildError as exc:
         raise RegistryError(f"registry {registry} refused {app}:{tag}: {exc.message.split(': ', 1)[-1]}",
                             hint=f"check the registry answers: curl http://{registry}/v2/") from exc
-    except (DockerError, EngineError) as exc:
+    except (*DockerError, EngineError) as exc:
         raise RegistryError(f"pushing {repo}:{tag} failed: {short_reason(exc)}") from exc
     digest = aux.get("Digest")
     if not digest:

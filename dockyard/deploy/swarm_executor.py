@@ -51,7 +51,7 @@ class Result:
 def task_logs(engine: Engine, task_id: str, lines: int = 20) -> str:
     try:
         return task_logs_text(engine, task_id, lines).rstrip() or "(no output)"
-    except (DockerError, OSError) as exc:
+    except (*DockerError, OSError) as exc:
         return f"(logs unavailable: {short_reason(exc)})"
 
 
@@ -160,7 +160,7 @@ class SwarmExecutor:
                     continue
                 self._rollback(rollout.service_id)
                 self.report(f"rolled back service {name} to its previous spec")
-            except (DockerError, DockyardError) as exc:
+            except (*DockerError, DockyardError) as exc:
                 self.report(f"could not undo {name}: {exc}")
 
     def _rollback(self, service_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import docker.errors
 
 from dockyard.engine import labels as L
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.secretfiles import remove_secret_files
 
@@ -19,7 +20,7 @@ def stop_and_remove(engine: Engine, container_id: str, name: str, grace: float) 
         container.remove(force=True)
     except docker.errors.NotFound:
         return False
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"removing {name}", exc) from exc
     remove_secret_files(secrets_dir)
     return True

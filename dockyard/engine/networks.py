@@ -6,6 +6,7 @@ from __future__ import annotations
 import docker.errors
 
 from dockyard.engine import labels as L
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import network_name
 
@@ -24,7 +25,7 @@ def ensure_network(engine: Engine, app: str, env: str) -> str:
         except docker.errors.APIError as exc:
             if exc.status_code != 409:  # made in between
                 raise
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"creating network {name}", exc) from exc
     return name
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import docker.errors
 
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, connect, engine_error
 from dockyard.errors import DeployError
 
@@ -143,7 +144,7 @@ def sandbox(engine: Engine, target_port: int, labels: dict[str, str]) -> Iterato
             HOLDER_IMAGE, ["sleep", HOLDER_LIFETIME], detach=True, network_mode="none", user="65534:65534",
             labels={**labels, "dockyard.sandbox": "1"}, security_opt=["no-new-privileges:true"], cap_drop=["ALL"],
             mem_limit="16m", pids_limit=8)
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error("starting the test's network holder", exc) from exc
     relay: Relay | None = None
     try:
@@ -161,5 +162,5 @@ def sandbox(engine: Engine, target_port: int, labels: dict[str, str]) -> Iterato
             relay.listener.close()
         try:
             holder.remove(force=True)
-        except docker.errors.DockerException:
+        except DockerError:
             pass

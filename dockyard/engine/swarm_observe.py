@@ -11,6 +11,7 @@ from typing import Any
 import docker.errors
 
 from dockyard.engine import labels as L
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.rows import Running
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact, parse_node, parse_service, parse_task, task_url
@@ -20,7 +21,7 @@ from dockyard.errors import EngineError
 def require_manager(engine: Engine) -> None:
     try:
         swarm = engine.client.info().get("Swarm") or {}
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"asking engine {engine.name!r} about its swarm", exc) from exc
     if not swarm.get("ControlAvailable"):
         state = swarm.get("LocalNodeState") or "inactive"
@@ -32,7 +33,7 @@ def require_manager(engine: Engine) -> None:
 def _call(engine: Engine, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"{what} on engine {engine.name!r}", exc) from exc
 
 
@@ -84,5 +85,5 @@ def remove_service(engine: Engine, service: ServiceFact) -> None:
         engine.client.api.remove_service(service.id)
     except docker.errors.NotFound:
         pass
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"removing service {service.name}", exc) from exc

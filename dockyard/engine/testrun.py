@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import docker.errors
 import requests.exceptions
 
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import NON_ROOT_USER
 from dockyard.engine.sandbox import sandbox
@@ -52,10 +52,23 @@ def target_port(target_url: str) -> int:
 def run_test(engine: Engine, test: TestSpec, image: str, app: str, env: str,
              target_url: str | None = None, extra_env: dict[str, str] | None = None) -> TestResult:
     labels = {"dockyard.managed-test": "1", "dockyard.app": app, "dockyard.env": env, "dockyard.test": test.name}
+    remove_leftovers(engine, app, env)
     if test.kind == "endpoint" and target_url:
         with sandbox(engine, target_port(target_url), labels) as network_mode:
             return _run(engine, test, image, env, app, labels, network_mode, target_url, extra_env)
     return _run(engine, test, image, env, app, labels, "none", target_url, extra_env)
+
+
+def remove_leftovers(engine: Engine, app: str, env: str) -> None:
+    """Test containers (and their network holders) a run left when the engine died under it: they
+    have no restart policy, so they stay exited until someone removes them."""
+    scope = {"label": ["dockyard.managed-test=1", f"dockyard.app={app}", f"dockyard.env={env}"]}
+    for status in ("exited", "created", "dead"):
+        try:
+            for container in engine.client.containers.list(all=True, filters={**scope, "status": status}):
+                container.remove(force=True)
+        except DockerError:
+            return  # the test's own start says what is wrong with the engine
 
 
 def _run(engine: Engine, test: TestSpec, image: str, env: str, app: str, labels: dict[str, str],
@@ -70,7 +83,7 @@ def _run(engine: Engine, test: TestSpec, image: str, env: str, app: str, labels:
             labels=labels, network_mode=network_mode, security_opt=["no-new-privileges:true"], cap_drop=["ALL"],
             pids_limit=512, mem_limit="1g",  # a test is bounded like any workload
         )
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"creating the container for test {test.name}", exc) from exc
     timed_out = False
     try:
@@ -81,12 +94,12 @@ def _run(engine: Engine, test: TestSpec, image: str, env: str, app: str, labels:
             timed_out, exit_code = True, None
             container.kill()
         output = container.logs(stdout=True, stderr=True).decode(errors="replace")[-MAX_OUTPUT:]
-    except docker.errors.DockerException as exc:
+    except DockerError as exc:
         raise engine_error(f"running test {test.name}", exc) from exc
     finally:
         try:
             container.remove(force=True)
-        except docker.errors.DockerException:
+        except DockerError:
             pass
     return TestResult(test.name, exit_code == 0 and not timed_out, exit_code, output,
                       time.monotonic() - start, timed_out)

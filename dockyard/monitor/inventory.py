@@ -159,7 +159,7 @@ class Inventory:
                 for event in self._stream:
                     since = int(event.get("time") or since)
                     self.on_event(event)
-            except (DockerError, requests.exceptions.RequestException, OSError) as exc:
+            except (*DockerError, requests.exceptions.RequestException, OSError) as exc:
                 if self._stopping:
                     return
                 log.warning("engine event stream broke (%s); reconnecting", exc)

@@ -117,15 +117,22 @@ def side(replicas: Iterable[Replica], color: str, service: str) -> Side | None:
     return Side(color, ",".join(sorted({r.release for r in mine})), tuple(sorted(r.address for r in mine if r.address)))
 
 
+def kept(replicas: Iterable[Replica], color: str, service: str, known: Iterable[Side | None]) -> Side:
+    """The colour as the balancer sees it. One none of whose replicas serves now (its engine is
+    restarting, say) keeps its place with no server, its listener answering 503, so which colour
+    is live is never forgotten; `known`: the sides the balancer had, for its release."""
+    found = side(replicas, color, service)
+    if found is not None:
+        return found
+    return Side(color, next((s.release for s in known if s is not None and s.color == color), ""), ())
+
+
 def rebuilt(state: RouterState, replicas: list[Replica]) -> RouterState:
-    """Pure: the state's colours on the addresses their replicas have now. A colour none of whose
-    replicas serves keeps its place with no server (its listener answers 503), so which colour is
-    live is never lost while an engine restarts."""
+    """Pure: the state's colours on the addresses their replicas have now."""
     def now(old: Side | None) -> Side | None:
         if old is None or state.service is None:
             return old
-        serving = side(replicas, old.color, state.service)
-        return serving if serving is not None else Side(old.color, old.release, ())
+        return kept(replicas, old.color, state.service, [old])
 
     return replace(state, live=now(state.live), preview=now(state.preview))
 

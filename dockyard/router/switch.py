@@ -97,8 +97,9 @@ class Switchboard:
         live = self.live if live == UNCHANGED else live
         preview = self.preview if preview == UNCHANGED else preview
         replicas = self.replicas() if replicas is None else replicas
-        new = self.state.next(live=C.side(replicas, live, self.service) if live else None,
-                              preview=C.side(replicas, preview, self.service) if preview else None,
+        known = (self.state.live, self.state.preview)
+        new = self.state.next(live=C.kept(replicas, live, self.service, known) if live else None,
+                              preview=C.kept(replicas, preview, self.service, known) if preview else None,
                               switched_at=switched_at if switched_at is not None else self.state.switched_at)
         seconds = self.router.apply(new)
         self.state = new
