@@ -66,7 +66,7 @@ class SqliteStore:
     def _unavailable(self, exc: Exception) -> StoreUnavailable:
         return StoreUnavailable(
             f"sqlite config store {self.path} cannot be used: {exc}",
-            hint="check the file and its directory are readable and writable, "
+            hint="check the file and its directory are readable and writable and their disk has room, "
             "or point DOCKYARD_CONFIG_STORE elsewhere",
         )
 

@@ -141,6 +141,9 @@ class BlueGreen:
         elif kind is Step.NOOP:
             self.report(f"{self.spec.app}/{self.env} already runs release {self.release.release_id}")
             board.reconcile()  # its upstreams follow the replicas, wherever an engine restart put them
+            live = self.ctx.db.live_release(self.spec.app, self.env)
+            if live is None or live.release_id != self.release.release_id:  # its record was lost (a locked db)
+                self._record("live", self.note)
 
     def start(self, color: str, reason: str) -> None:
         """Start the release's replicas on `color`; each must become healthy."""

@@ -23,7 +23,7 @@ from dockyard.engine.api import DockerError, ImageMissing
 from dockyard.engine.client import Engine, engine_error, short_reason
 from dockyard.engine.containers import ReplicaSpec, choose_user
 from dockyard.engine.observe import observe
-from dockyard.errors import DeployError, DockyardError, MissingConfigError, RegistryError
+from dockyard.errors import DeployError, DockyardError, MissingConfigError, RegistryError, StoreUnavailable
 from dockyard.plan.deploy import Desired, plan_deploy
 from dockyard.plan.release import config_fingerprint, release_id, replica_config_hash
 from dockyard.spec import AppSpec
@@ -100,7 +100,16 @@ class Deployer:
         noted with the first line of its error unless the caller gave a note."""
         if failure is not None and not note:
             note = failure.message.splitlines()[0][:200]
-        self.db.add_release(self.spec.app, env, release_id, image, commit, config_revision, status, self.author, note)
+        try:
+            self.db.add_release(self.spec.app, env, release_id, image, commit, config_revision, status, self.author,
+                                note)
+        except StoreUnavailable as exc:
+            if status != "live":  # the deploy's own failure is what the user must see
+                self.report(f"could not record release {release_id} as {status}: {exc.message}")
+                return
+            raise DeployError(f"{self.spec.app}/{env}: release {release_id} runs, but could not be recorded: "
+                              f"{exc.message}", hint="deploy the same again once the state database is free: "
+                                                     "it changes nothing and records the release") from exc
 
     def resolve(self, env: str, config_revision: int | None) -> tuple[ResolvedConfig, dict[str, bytes]]:
         """The configuration of a release and its rendered files; fails on missing required keys."""

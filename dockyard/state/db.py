@@ -10,6 +10,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dockyard import settings
 from dockyard.errors import StoreUnavailable
@@ -191,16 +192,65 @@ class Release:
     note: str
 
 
+LOCK_WAIT = 30.0  # seconds a write waits for another process's transaction before it gives up
+
+
+class Guarded:
+    """The state database's connection, whose operational failures (locked for longer than
+    LOCK_WAIT, a full disk, an I/O error) are StoreUnavailable naming the file: one clear message
+    at any door, never SQLite's traceback. Everything else is the connection's own."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn, self._path = conn, path
+
+    def _failed(self, exc: sqlite3.OperationalError) -> StoreUnavailable:
+        hint = ("another process holds it (a backup? a stuck server?); try again when it is done"
+                if "locked" in str(exc) else "check that the disk under DOCKYARD_HOME has room")
+        return StoreUnavailable(f"state database {self._path}: {exc}", hint=hint)
+
+    def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            raise self._failed(exc) from exc
+
+    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+        try:
+            return self._conn.executemany(sql, rows)
+        except sqlite3.OperationalError as exc:
+            raise self._failed(exc) from exc
+
+    def executescript(self, script: str) -> sqlite3.Cursor:
+        try:
+            return self._conn.executescript(script)
+        except sqlite3.OperationalError as exc:
+            raise self._failed(exc) from exc
+
+    def __enter__(self) -> Guarded:
+        self._conn.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> bool | None:
+        try:
+            return self._conn.__exit__(*exc_info)
+        except sqlite3.OperationalError as exc:  # the COMMIT itself
+            raise self._failed(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
 class StateDB:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, lock_wait: float = LOCK_WAIT) -> None:
         self.path = path or settings.home() / "state.db"
         try:
             settings.private_file(self.path)
             # Shared by the deploy executor's threads (progress lines); SQLite serialises access itself.
-            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.conn = Guarded(sqlite3.connect(self.path, timeout=lock_wait, isolation_level=None,
+                                                check_same_thread=False), self.path)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self._migrate()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreUnavailable) as exc:
             raise StoreUnavailable(f"state database {self.path} cannot be opened: {exc}") from exc
 
     def _migrate(self) -> None:

@@ -152,7 +152,8 @@ def test_an_engine_restart_in_the_middle_of_a_deploy_fails_it_clearly_and_the_ne
         hits = load.stop()
     assert deploy.returncode != 0, out
     assert "Traceback" not in err and "error:" in err, err
-    assert live_again is not None and live_again - engine_back <= 5.0, f"live not back: {lines[-3:]}"
+    assert live_again is not None and live_again - engine_back <= 5.0, \
+        f"live not back: {live_again and live_again - engine_back} s after the engine; {err}; {lines[-3:]}"
     assert [h for h in hits if h.status == 200 and h.body != release] == []  # the new release never served
     again = ok("deploy", "production")  # the next deploy finishes the job
     assert "live listener" in again
@@ -244,6 +245,6 @@ def test_a_balancer_configuration_edited_by_hand_is_rendered_again(live_app, doc
     restored = wait_for(lambda: router.paths.conf.read_text() == text.replace(
         f'"generation":{state.generation}', f'"generation":{state.generation + 1}'), 5)
     assert restored is not None, f"not rendered again: {lines}"
-    assert any("edited by hand" in line for line in lines)
+    assert wait_for(lambda: any("edited by hand" in line for line in lines), 5) is not None, lines
     assert wait_for(lambda: answers(live) == release, 5) is not None
 

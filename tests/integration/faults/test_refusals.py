@@ -5,6 +5,7 @@ again once the part is back.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import threading
@@ -101,7 +102,7 @@ def test_etcd_down_at_a_deploy_refuses_it_and_nothing_changes(app: TestApp, etcd
     ok("deploy", "testing")
     before, history = running(docker_client, app.name), StateDB().releases(app.name, "testing", limit=10)
     etcd.stop()
-    refused(run_cli("deploy", "testing"), "config store", "127.0.0.1")
+    refused(run_cli("deploy", "testing"), "etcd at 127.0.0.1", "is not reachable")
     assert running(docker_client, app.name) == before  # not one container touched
     assert StateDB().releases(app.name, "testing", limit=10) == history  # nothing recorded
     etcd.start()  # the same data: every revision is still there
@@ -138,7 +139,7 @@ def test_a_registry_down_at_a_push_fails_the_build_and_records_no_push(app: Test
 def test_a_locked_state_database_is_waited_for_and_the_deploy_goes_on(app: TestApp, dockyard_env: Path) -> None:
     ok("build")
     ok("config", "set", "testing", "GREETING=one")
-    holder = sqlite3.connect(dockyard_env / "state.db", isolation_level=None)
+    holder = sqlite3.connect(dockyard_env / "state.db", isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN EXCLUSIVE")  # another process (a backup, a stuck server) holds it
     released = threading.Timer(3.0, holder.rollback)
     released.start()
@@ -175,15 +176,18 @@ def test_a_full_disk_under_the_home_refuses_clearly_and_loses_nothing(app: TestA
     ok("deploy", "testing")
     history = StateDB().releases(app.name, "testing", limit=10)
     filler = small_home / "filler"
-    with filler.open("wb") as handle:  # fill it to the last byte
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-                handle.flush()
-        except OSError:
-            pass
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (65536, 4096, 512, 1):  # to the last byte
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
     before = running(docker_client, app.name)
-    refused(run_cli("config", "set", "testing", "GREETING=two"), "space")
+    refused(run_cli("config", "set", "testing", "GREETING=two"), "config.db cannot be used", "disk has room")
     again = run_cli("deploy", "testing")  # the same release: nothing to change, maybe nothing to write
     assert "Traceback" not in again.stderr, again.stderr
     assert running(docker_client, app.name) == before

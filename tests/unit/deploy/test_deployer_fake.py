@@ -93,3 +93,31 @@ def test_a_container_started_by_hand_under_a_replica_name_is_named_as_such(site:
         site.deployer.deploy("testing", image=IMAGES["r1"])
     assert "docker rename shop-testing-web-3" in (caught.value.hint or "")
     assert "remove shop-testing-web-3" not in site.actions
+
+
+def test_a_state_database_locked_past_the_wait_is_one_clear_error_and_a_redeploy_records(
+        dockyard_env: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    from dockyard.errors import DeployError, StoreUnavailable
+    from dockyard.state.db import StateDB
+
+    site = Site(tmp_path)
+    site.db = site.deployer.db = StateDB(tmp_path / "state.db", lock_wait=0.2)
+    holder = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # a backup, a stuck process
+    try:
+        with pytest.raises(StoreUnavailable, match=r"state database .*state.db: database is locked"):
+            site.db.add_release("shop", "testing", "r", "img", None, 1, "live", "me")
+        with pytest.raises(DeployError, match="runs, but could not be recorded") as caught:
+            site.deployer.deploy("testing", image=IMAGES["r1"])
+        assert "deploy the same again" in (caught.value.hint or "")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert site.db.live_release("shop", "testing") is None
+    site.actions.clear()
+    site.deployer.deploy("testing", image=IMAGES["r1"])  # the same again: nothing changes, now it is recorded
+    assert [a for a in site.actions if not a.startswith("network")] == []
+    live = site.db.live_release("shop", "testing")
+    assert live is not None and live.release_id == release_of(site, IMAGES["r1"])
