@@ -46,6 +46,7 @@ class BalancerWatch:
         self.home = home
         self.engines = engines
         self._connected: dict[str, Engine] = {}
+        self._failing: dict[str, str] = {}  # balancer -> the error its last round ended in
 
     def round(self) -> list[str]:
         """One look at every balancer; what was done, one line each."""
@@ -54,19 +55,22 @@ class BalancerWatch:
             where = f"{router.app}/{router.env}"
             try:
                 done += [f"{where}: {line}" for line in self.check(router)]
+                self._failing.pop(where, None)
             except DeployError:
                 continue  # being deployed: the deploy routes it
-            except EngineUnavailable as exc:
-                self.forget_engines()  # the next round connects again
-                done.append(f"{where}: {exc.message.splitlines()[0]}")
             except DockyardError as exc:
-                done.append(f"{where}: {exc.message.splitlines()[0]}")
+                if isinstance(exc, EngineUnavailable):
+                    self.forget_engines()  # the next round connects again
+                error = exc.message.splitlines()[0]
+                if self._failing.get(where) != error:  # said once, not twice a second while it lasts
+                    done.append(f"{where}: {error}")
+                self._failing[where] = error
         for line in done:
             self.report(line)
         return done
 
     def check(self, router: NginxRouter) -> list[str]:
-        with env_lock(router.app, router.env):
+        with env_lock(router.app, router.env, contended=0):  # a deploy holds it: the deploy routes
             done: list[str] = []
             router.report = done.append
             if router.restart_if_dead():

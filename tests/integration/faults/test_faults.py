@@ -248,3 +248,43 @@ def test_a_balancer_configuration_edited_by_hand_is_rendered_again(live_app, doc
     assert wait_for(lambda: any("edited by hand" in line for line in lines), 5) is not None, lines
     assert wait_for(lambda: answers(live) == release, 5) is not None
 
+
+FLAPPING_CGI = """\
+#!/bin/sh
+if [ -f /tmp/flap ]; then
+  printf 'HTTP/1.0 503 Service Unavailable\\r\\nContent-Type: text/plain\\r\\n\\r\\nflapping\\n'
+  exit 0
+fi
+echo "Content-Type: text/plain"
+echo
+echo "$DOCKYARD_RELEASE $DOCKYARD_COLOR"
+"""
+
+
+def test_a_replica_that_flaps_costs_no_request(live_app, docker_client: docker.DockerClient) -> None:
+    """One replica answers 503 every other half second: the balancer sends those requests to the
+    other replica (proxy_next_upstream), and no user sees a failure."""
+    app, live, _, _ = live_app
+    app.write("www/cgi-bin/release", FLAPPING_CGI)
+    app.commit("a replica can be made to flap")
+    ok("build")
+    ok("deploy", "production")
+    release = answers(live)
+    assert release is not None and release.endswith("green")
+    victim = next(c for c in docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})
+                  if c.name.endswith("-green-1"))
+    load = Load(f"http://127.0.0.1:{live}/cgi-bin/release", threads=4, max_seconds=60).start()
+    try:
+        for _ in range(8):  # 4 s of flapping
+            victim.exec_run(["touch", "/tmp/flap"])
+            time.sleep(0.25)
+            assert victim.exec_run(["wget", "-qO-", "http://127.0.0.1:8080/cgi-bin/release"]).exit_code != 0
+            time.sleep(0.25)
+            victim.exec_run(["rm", "-f", "/tmp/flap"])
+            time.sleep(0.5)
+    finally:
+        hits = load.stop()
+    assert len(hits) > 100
+    assert [h for h in hits if h.status != 200] == []
+    assert {h.body for h in hits} == {release}
+

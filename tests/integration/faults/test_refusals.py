@@ -166,7 +166,16 @@ def small_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     try:
         yield home
     finally:
-        subprocess.run(["umount", str(home)], check=False)
+        # lazily: a connection the test process still holds must not leave the mount behind
+        subprocess.run(["umount", "--lazy", str(home)], check=True)
+
+
+def releases(app: TestApp, env: str) -> list[object]:
+    db = StateDB()
+    try:
+        return db.releases(app.name, env, limit=10)
+    finally:
+        db.close()
 
 
 def test_a_full_disk_under_the_home_refuses_clearly_and_loses_nothing(app: TestApp, small_home: Path,
@@ -174,7 +183,7 @@ def test_a_full_disk_under_the_home_refuses_clearly_and_loses_nothing(app: TestA
     ok("build")
     ok("config", "set", "testing", "GREETING=one")
     ok("deploy", "testing")
-    history = StateDB().releases(app.name, "testing", limit=10)
+    history = releases(app, "testing")
     filler = small_home / "filler"
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
@@ -192,6 +201,6 @@ def test_a_full_disk_under_the_home_refuses_clearly_and_loses_nothing(app: TestA
     assert "Traceback" not in again.stderr, again.stderr
     assert running(docker_client, app.name) == before
     filler.unlink()
-    assert StateDB().releases(app.name, "testing", limit=10)[: len(history)] == history  # nothing lost
+    assert releases(app, "testing")[-len(history):] == history  # nothing lost
     ok("config", "set", "testing", "GREETING=two")  # and it works again once there is room
     ok("deploy", "testing")

@@ -120,3 +120,33 @@ def test_a_remote_engine_picks_the_port_itself() -> None:
     container = next(iter(client.containers.items.values()))
     assert container.kwargs["ports"] == {"8080/tcp": ("127.0.0.1", None)}
     assert published(client, "shop-testing-web-1") == 32768
+
+
+def test_a_deploy_waits_out_a_watch_round_but_not_a_deploy(dockyard_env) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    import time
+
+    from dockyard.errors import DeployError
+    from dockyard.state.lock import env_lock
+
+    held = threading.Event()
+
+    def hold(seconds: float) -> None:
+        with env_lock("shop", "testing"):
+            held.set()
+            time.sleep(seconds)
+
+    brief = threading.Thread(target=hold, args=(0.3,))  # a balancer watch round
+    brief.start()
+    held.wait()
+    with env_lock("shop", "testing"):  # waits for it, then goes on
+        pass
+    brief.join()
+    held.clear()
+    long = threading.Thread(target=hold, args=(3.0,))  # a deploy
+    long.start()
+    held.wait()
+    with pytest.raises(DeployError, match="is being deployed by pid"):
+        with env_lock("shop", "testing", contended=0.2):
+            pass
+    long.join()
