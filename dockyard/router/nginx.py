@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -119,22 +120,31 @@ class NginxRouter:
         self.end_orphans()
         return self.ensure_running()
 
-    def end_orphans(self, grace: float = 1.0) -> list[int]:
+    def end_orphans(self, grace: float = 10.0) -> list[int]:
         """End the workers of a dead master: those of the process group the pid file names, never a
-        process found by its name. SIGQUIT lets each finish the requests it holds, for `grace` s."""
+        process found by its name. SIGQUIT makes each close its listening sockets at once (so a new
+        master can bind them) and finish the requests it holds; one still there after `grace`
+        seconds is killed."""
         try:
             master = int(self.paths.pid.read_text().strip())
         except (OSError, ValueError):
             return []
         left = procs.orphans(master)
+        if not left:
+            return []
         for orphan in left:
             _signal(orphan.pid, signal.SIGQUIT)
-        deadline = time.monotonic() + grace
-        while any(procs.read_proc(o.pid) for o in left) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        for orphan in left:
-            if procs.read_proc(orphan.pid) is not None:
-                _signal(orphan.pid, signal.SIGKILL)
+        state = self.current()
+        ports = (state.live_port, state.preview_port) if state else ()
+        deadline = time.monotonic() + 1.0
+        while procs.listening(ports) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        if procs.listening(ports):  # they do not let go: no more waiting
+            _kill_left(left)
+        else:
+            killer = threading.Timer(grace, _kill_left, args=(left,))
+            killer.daemon = True  # a `balancers watch --once` need not wait for it
+            killer.start()
         if left:
             self.report(f"ended {len(left)} worker(s) left by the dead nginx master {master}: "
                         f"{', '.join(str(o.pid) for o in left)}")
@@ -229,6 +239,13 @@ class NginxRouter:
                 raise RouterError(f"{self.app}/{self.env}: nginx (pid {pid}) did not load the new configuration "
                                   f"within {wait:g}s:\n{_tail(self.paths.error_log)}")
             time.sleep(0.003)
+
+
+def _kill_left(orphans: list[procs.Proc]) -> None:
+    for orphan in orphans:
+        found = procs.read_proc(orphan.pid)
+        if found is not None and found.pgid == orphan.pgid:  # the same process, not a reused pid
+            _signal(orphan.pid, signal.SIGKILL)
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

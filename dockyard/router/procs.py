@@ -85,6 +85,14 @@ def parse_listeners(text: str) -> dict[int, int]:
     return found
 
 
+def listening(ports: tuple[int, ...], proc: Path = PROC) -> set[int]:
+    """Which of these 127.0.0.1 ports something listens on now."""
+    try:
+        return set(ports) & set(parse_listeners((proc / "net" / "tcp").read_text()))
+    except OSError:
+        return set()
+
+
 def listener_of(port: int, proc: Path = PROC) -> Proc | None:
     """The process that listens on 127.0.0.1:port (or on every address), if this host shows it."""
     try:
