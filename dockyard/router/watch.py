@@ -2,12 +2,16 @@
 colours' replicas have now. Runs in `dockyard server` (a thread beside the pipeline worker) and
 as `dockyard balancers watch`.
 
-Each round, for every balancer under $DOCKYARD_HOME/router/:
+Each round (every 0.5 s), for every balancer under $DOCKYARD_HOME/router/:
 - a master that died is started again on its configuration, after the workers it left behind
-  (which still hold the listening sockets) are ended;
-- the upstreams are compared with the running replicas of each listener's colour, read from the
-  engine the state line names, and a difference (an engine restart, a replica restarted on another
-  port) is repaired with one graceful reload.
+  (which still hold the listening sockets) are ended; a configuration edited by hand is rendered
+  again from its state line. Both read only /proc and the file: cheap enough for every round;
+- every DRIFT_EVERY seconds (every round after an engine error, or while a listener has no
+  server), the upstreams are compared with the running replicas of each listener's colour, read
+  from the engine the state line names, and a difference (an engine restart, a replica restarted
+  on another port) is repaired with one graceful reload. Replicas on an engine of this host keep
+  their ports across engine restarts, so this is the rare case; asking the engine twice a second
+  per environment would cost CPU that a small host's deploys and rollbacks feel.
 An environment being deployed is left to its deploy (the deploy lock is held). What a round did is
 reported, never raised: one broken balancer does not stop the others from being watched.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +34,8 @@ from dockyard.state.lock import env_lock
 
 log = logging.getLogger("dockyard.balancers")
 Report = Callable[[str], None]
-INTERVAL = 0.5  # seconds between rounds: a dead master or a moved replica is seen within this
+INTERVAL = 0.5  # seconds between rounds: a dead master is seen within this
+DRIFT_EVERY = 3.0  # seconds between two looks at an environment's replicas
 
 
 def balancers(home: Path | None = None) -> list[NginxRouter]:
@@ -41,10 +47,12 @@ def balancers(home: Path | None = None) -> list[NginxRouter]:
 
 class BalancerWatch:
     def __init__(self, report: Report | None = None, home: Path | None = None,
-                 engines: Callable[[str], Engine] = connect) -> None:
+                 engines: Callable[[str], Engine] = connect, drift_every: float = DRIFT_EVERY) -> None:
         self.report = report or (lambda line: log.info("%s", line))
         self.home = home
         self.engines = engines
+        self.drift_every = drift_every
+        self._looked: dict[str, float] = {}  # balancer -> when its replicas were last compared
         self._connected: dict[str, Engine] = {}
         self._failing: dict[str, str] = {}  # balancer -> the error its last round ended in
 
@@ -65,6 +73,7 @@ class BalancerWatch:
                 if self._failing.get(where) != error:  # said once, not twice a second while it lasts
                     done.append(f"{where}: {error}")
                 self._failing[where] = error
+                self._looked.pop(where, None)  # look again next round
         for line in done:
             self.report(line)
         return done
@@ -84,6 +93,11 @@ class BalancerWatch:
                 done.append(f"{router.paths.conf} was edited by hand: rendered again from its state line")
             if state.engine is None or state.service is None:
                 return done  # written before the watch existed: the next deploy adds what it needs
+            where = f"{state.app}/{state.env}"
+            empty = any(side is not None and not side.servers for side in (state.live, state.preview))
+            if not empty and time.monotonic() - self._looked.get(where, -self.drift_every) < self.drift_every:
+                return done  # a listener without a server is looked at every round until it has one
+            self._looked[where] = time.monotonic()
             now = C.rebuilt(state, fleet_for(self._engine(state.engine), state.app, state.env).replicas())
             found = C.drift(state, now)
             if found:
