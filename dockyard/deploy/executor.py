@@ -182,7 +182,10 @@ class Executor:
 
     def _discard(self, container: Container) -> None:
         """A container that could not take its port: removed, its secret files kept for the next try."""
-        container.remove(force=True)
+        try:
+            container.remove(force=True)
+        except DockerError as exc:
+            raise engine_error(f"removing {container.name} to start it on another port", exc) from exc
         self.started.remove(container)
 
     def _name(self, spec: ReplicaSpec) -> str:
