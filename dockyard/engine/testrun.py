@@ -62,13 +62,13 @@ def run_test(engine: Engine, test: TestSpec, image: str, app: str, env: str,
 def remove_leftovers(engine: Engine, app: str, env: str) -> None:
     """Test containers (and their network holders) a run left when the engine died under it: they
     have no restart policy, so they stay exited until someone removes them."""
-    scope = {"label": ["dockyard.managed-test=1", f"dockyard.app={app}", f"dockyard.env={env}"]}
-    for status in ("exited", "created", "dead"):
-        try:
-            for container in engine.client.containers.list(all=True, filters={**scope, "status": status}):
-                container.remove(force=True)
-        except DockerError:
-            return  # the test's own start says what is wrong with the engine
+    filters = {"label": ["dockyard.managed-test=1", f"dockyard.app={app}", f"dockyard.env={env}"],
+               "status": ["exited", "created", "dead"]}  # one list: the engine ORs the statuses
+    try:
+        for container in engine.client.containers.list(all=True, filters=filters):
+            container.remove(force=True)
+    except DockerError:
+        return  # the test's own start says what is wrong with the engine
 
 
 def _run(engine: Engine, test: TestSpec, image: str, env: str, app: str, labels: dict[str, str],

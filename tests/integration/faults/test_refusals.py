@@ -42,6 +42,14 @@ def running(client: docker.DockerClient, app: str) -> set[str]:
     return {c.id for c in client.containers.list(filters={"label": f"dockyard.app={app}"})}
 
 
+def releases(app: TestApp, env: str) -> list[object]:
+    db = StateDB()
+    try:
+        return db.releases(app.name, env, limit=10)
+    finally:
+        db.close()
+
+
 class Daemon:
     """A private etcd or registry on free 127.0.0.1 ports, its data kept across a stop and a start."""
 
@@ -100,11 +108,11 @@ def test_etcd_down_at_a_deploy_refuses_it_and_nothing_changes(app: TestApp, etcd
     ok("build")
     ok("config", "set", "testing", "GREETING=one")
     ok("deploy", "testing")
-    before, history = running(docker_client, app.name), StateDB().releases(app.name, "testing", limit=10)
+    before, history = running(docker_client, app.name), releases(app, "testing")
     etcd.stop()
     refused(run_cli("deploy", "testing"), "etcd at 127.0.0.1", "is not reachable")
     assert running(docker_client, app.name) == before  # not one container touched
-    assert StateDB().releases(app.name, "testing", limit=10) == history  # nothing recorded
+    assert releases(app, "testing") == history  # nothing recorded
     etcd.start()  # the same data: every revision is still there
     assert "already runs release" in ok("deploy", "testing")
 
@@ -168,14 +176,6 @@ def small_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     finally:
         # lazily: a connection the test process still holds must not leave the mount behind
         subprocess.run(["umount", "--lazy", str(home)], check=True)
-
-
-def releases(app: TestApp, env: str) -> list[object]:
-    db = StateDB()
-    try:
-        return db.releases(app.name, env, limit=10)
-    finally:
-        db.close()
 
 
 def test_a_full_disk_under_the_home_refuses_clearly_and_loses_nothing(app: TestApp, small_home: Path,
