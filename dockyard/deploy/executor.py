@@ -95,8 +95,14 @@ class Executor:
             for group in batches:
                 if group:
                     self._start_and_check(group)
-        except BaseException:
-            self._undo()
+        except BaseException as failure:
+            try:
+                self._undo()
+            except DockyardError as undo_failed:  # the engine went away: say both, keep the cause
+                first, *rest = (failure.message if isinstance(failure, DockyardError) else str(failure)).split("\n", 1)
+                raise DeployError("\n".join([f"{first}; then {undo_failed.message}", *rest]),
+                                  hint="once the engine answers, deploy again: it removes what this one left "
+                                       "and finishes the job") from failure
             raise
         retired = [a.container for a in replaces if a.container]
         retired += [a.container for a in actions if a.kind is Kind.REMOVE and a.container and a.container.running]
@@ -220,8 +226,11 @@ class Executor:
                 self.report(f"removed {container.name} (failed deploy)")
             except DockerError:
                 pass
+        failed: list[DockyardError] = []
         for container, name in self.renamed:
             try:
                 container.rename(name)
             except DockerError as exc:
-                raise DockyardError(f"could not restore the name {name}: {exc}") from exc
+                failed.append(engine_error(f"giving {name} its name back", exc))
+        if failed:
+            raise failed[0]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import docker.errors
+import requests.exceptions
 
 from dockyard.engine.client import Engine
 from dockyard.router.render import RouterState, Side
@@ -24,6 +25,9 @@ class FakeContainer:
     attrs: dict[str, Any] = field(default_factory=dict)
 
     def _log(self, action: str) -> None:
+        if self.client.down:
+            raise requests.exceptions.ConnectionError("('Connection aborted.', FileNotFoundError(2, "
+                                                      "'No such file or directory'))")
         self.client.actions.append(f"{action} {self.name}")
 
     def start(self) -> None:
@@ -50,8 +54,9 @@ class FakeContainer:
         self.client.containers.items.pop(self.id, None)
 
     def rename(self, name: str) -> None:
+        self._log("rename")
+        self.client.actions[-1] = f"rename {self.name} -> {name}"
         self.client.containers.claim(name)
-        self.client.actions.append(f"rename {self.name} -> {name}")
         self.name = name
         self.attrs = {**self.attrs, "Name": "/" + name}
 
@@ -143,6 +148,7 @@ class FakeClient:
     def __init__(self) -> None:
         self.actions: list[str] = []
         self.fail_start: set[str] = set()
+        self.down = False  # dockerd went away: every call fails as docker-py's do then
         self.taken_ports: set[int | None] = set()  # host ports another program listens on
         self.containers = FakeContainers(self)
         self.networks = FakeNetworks(self)

@@ -7,6 +7,7 @@ They restart this host's dockerd and kill nginx masters: they run serially, like
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -21,39 +22,22 @@ import docker
 import httpx
 import pytest
 
+from dockyard.monitor.agent import AgentOptions, build_agent
 from dockyard.router.nginx import NginxRouter, RouterError
 from dockyard.router.procs import orphans, read_proc
 from dockyard.router.watch import BalancerWatch
 from tests.conftest import run_cli
 from tests.integration.bluegreen.helpers import cleanup, make_bg_app
 from tests.integration.bluegreen.load import Load
+from tests.integration.faults.engine import answers, restart_dockerd, wait_for
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def ok(*args: str) -> str:
     result = run_cli(*args)
     assert result.returncode == 0, f"dockyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
-
-
-def answers(port: int) -> str | None:
-    try:
-        response = httpx.get(f"http://127.0.0.1:{port}/cgi-bin/release", timeout=1)
-    except httpx.HTTPError:
-        return None
-    return response.text.strip() if response.status_code == 200 else None
-
-
-def wait_for(predicate, timeout: float, step: float = 0.05) -> float | None:  # type: ignore[no-untyped-def]
-    """Seconds until predicate() held, or None after `timeout`."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(step)
-    return None
 
 
 def published(client: docker.DockerClient, app: str) -> dict[str, str]:
@@ -82,29 +66,6 @@ def live_app(tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerCli
         stop.set()
         watcher.join(10)
         cleanup(docker_client, app, dockyard_env)
-
-
-def dockerd_pid() -> int:
-    return int(Path("/var/run/docker.pid").read_text().strip())
-
-
-def restart_dockerd(client: docker.DockerClient) -> float:
-    """Stop dockerd (SIGTERM, as a reboot or an upgrade does) and start it as set-up does; the
-    monotonic time at which the engine answered again."""
-    pid = dockerd_pid()
-    os.kill(pid, signal.SIGTERM)
-    assert wait_for(lambda: not Path(f"/proc/{pid}").exists(), 60, 0.1) is not None, "dockerd did not stop"
-    subprocess.run(["bash", str(ROOT / "scripts" / "setup.sh"), "start"], check=True, capture_output=True,
-                   timeout=180)
-    assert wait_for(lambda: _pings(client), 60, 0.05) is not None
-    return time.monotonic()
-
-
-def _pings(client: docker.DockerClient) -> bool:
-    try:
-        return bool(client.ping())
-    except (docker.errors.DockerException, OSError):
-        return False
 
 
 def test_an_engine_restart_brings_live_back_on_the_same_ports(live_app, docker_client: docker.DockerClient
@@ -288,3 +249,64 @@ def test_a_replica_that_flaps_costs_no_request(live_app, docker_client: docker.D
     assert [h for h in hits if h.status != 200] == []
     assert {h.body for h in hits} == {release}
 
+
+
+# The service's main process leaks on demand: /tmp/eat makes it double a string until the kernel's
+# OOM killer ends it (the container's 32m limit); the file is gone by then, so the restart serves.
+LEAKING_COMMAND = ("command: [sh, -c, 'httpd -p 8080 -h /www; while [ ! -f /tmp/eat ]; do sleep 0.1; done; "
+                   "rm /tmp/eat; x=aaaaaaaaaaaaaaaa; while :; do x=\"$x$x\"; done']")
+
+
+def test_a_replica_killed_for_memory_is_restarted_seen_and_costs_no_request(
+        live_app, docker_client: docker.DockerClient, tmp_path: Path) -> None:
+    app, live, _, _ = live_app
+    spec = (app.path / "dockyard.yml").read_text()
+    app.write("dockyard.yml", spec.replace('command: [httpd, -f, -p, "8080", -h, /www]', LEAKING_COMMAND))
+    app.commit("a replica can be made to leak")
+    ok("build")
+    ok("deploy", "production")
+    release = answers(live)
+    assert release is not None and release.endswith("green")
+    monitor = build_agent(docker_client, AgentOptions(listen="127.0.0.1:0", history_path=tmp_path / "monitor.db",
+                                                      selector={"dockyard.app": app.name}))
+    monitor.agent.start()
+    try:
+        victim = next(c for c in docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})
+                      if c.name.endswith("-green-1"))
+        port = published(docker_client, app.name)[victim.name]
+        load = Load(f"http://127.0.0.1:{live}/cgi-bin/release", threads=4, max_seconds=60).start()
+        try:
+            time.sleep(0.5)
+            victim.exec_run(["touch", "/tmp/eat"])
+            killed = wait_for(lambda: _state(victim)["OOMKilled"] or _restarts(victim) > 0, 10)
+            back = wait_for(lambda: answers(int(port)) == release, 15)
+            time.sleep(0.5)
+        finally:
+            hits = load.stop()
+        assert killed is not None, _state(victim)
+        assert back is not None, "the killed replica did not serve again on its port"
+        assert _restarts(victim) == 1  # restarted by its restart policy, once
+        assert len(hits) > 50 and [h for h in hits if h.status != 200] == []  # the other replica took it all
+        assert {h.body for h in hits} == {release}
+        events = wait_for(lambda: {e["rule"] for e in _events(monitor.http.url) if e["container"] == victim.name}
+                          >= {"container:oom-killed", "container:died", "container:restarted"}, 5)
+        assert events is not None, _events(monitor.http.url)
+        shown = json.loads(ok("events", "production", "--agent", monitor.http.url, "--json"))
+        assert any(e["rule"] == "container:oom-killed" and e["message"] == f"{victim.name} was killed: out of memory"
+                   for e in shown), shown
+    finally:
+        monitor.agent.stop()
+
+
+def _state(container) -> dict:  # type: ignore[no-untyped-def]
+    container.reload()
+    return dict(container.attrs["State"])
+
+
+def _restarts(container) -> int:  # type: ignore[no-untyped-def]
+    container.reload()
+    return int(container.attrs["RestartCount"])
+
+
+def _events(url: str) -> list[dict]:
+    return list(httpx.get(url + "/api/events", params={"limit": 100}, timeout=5).json())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +42,7 @@ class Plan:
     outage_at: float = 2.0
     deadline: float = 60.0
     forwarder_args: tuple[str, ...] = ()  # e.g. ("--via-spool",)
+    agent: bool = False  # run `dockyard agent` (metrics, events and the forwarder) instead of the forwarder
 
     @property
     def total(self) -> int:
@@ -91,12 +93,24 @@ def forwarder_argv(state: Path, run_id: str, extra: list[str] | None = None) -> 
             "--label", f"{RUN_LABEL}={run_id}", "--host", "testhost", *(extra or [])]
 
 
-class ForwarderProcess:
-    """The forwarder as a separate process: started, SIGKILLed, restarted; peak RSS kept."""
+def agent_argv(run_id: str, listen: str) -> list[str]:
+    return [str(Path(sys.executable).parent / "dockyard"), "agent", "--listen", listen,
+            "--label", f"{RUN_LABEL}={run_id}", "--probe-interval", "1"]
 
-    def __init__(self, argv: list[str], log: Path) -> None:
+
+def free_listen() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+class ForwarderProcess:
+    """The forwarder (or the agent) as a separate process: started, SIGKILLed, restarted; peak RSS kept."""
+
+    def __init__(self, argv: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.argv = argv
         self.log = log
+        self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.peak_rss_kb = 0
         self.cpu_seconds = 0.0  # user + system time of every run so far
@@ -104,7 +118,7 @@ class ForwarderProcess:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(self.argv, stdout=out, stderr=out, cwd=Path(__file__).parents[3],
-                                         start_new_session=True)
+                                         env=self.env, start_new_session=True)
 
     def _note_peak(self) -> None:
         """VmHWM: this process's own peak resident size, and its CPU time (read while it still exists)."""
@@ -182,9 +196,14 @@ def verify(store: Path, app: str, plan: Plan) -> tuple[int, int, int, int]:
 def run(client: docker.DockerClient, workdir: Path, plan: Plan, say=lambda s: None) -> Outcome:  # noqa: ANN001
     run_id = secrets.token_hex(4)
     app = f"logs{run_id}"
-    state = workdir / "state"
+    if plan.agent:  # the agent keeps its forwarder's state in its home, like any other
+        state = workdir / "home" / "logs"
+        fwd = ForwarderProcess(agent_argv(run_id, free_listen()), workdir / "forwarder.log",
+                               env={"DOCKYARD_HOME": str(workdir / "home")})
+    else:
+        state = workdir / "state"
+        fwd = ForwarderProcess(forwarder_argv(state, run_id, list(plan.forwarder_args)), workdir / "forwarder.log")
     store = state / "store.db"
-    fwd = ForwarderProcess(forwarder_argv(state, run_id, list(plan.forwarder_args)), workdir / "forwarder.log")
     t0 = time.monotonic()
     release = threading.Event()
     locker: threading.Thread | None = None

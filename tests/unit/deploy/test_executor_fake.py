@@ -7,7 +7,7 @@ import pytest
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, HealthResult
 from dockyard.engine.containers import ReplicaSpec
-from dockyard.errors import DockyardError, HealthCheckFailed
+from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
 from dockyard.plan.deploy import Action, Kind, Observed
 from tests.fakes.engine import FakeClient, fake_engine
 
@@ -71,6 +71,26 @@ def test_a_failed_health_check_removes_the_new_and_gives_the_old_its_name_back()
     ]
     assert {c.name: c.status for c in client.containers.items.values()} == {
         "shop-testing-web-1": "running", "shop-testing-web-2": "running"}  # replica 2 was never touched
+
+
+def test_an_engine_gone_in_the_middle_says_what_failed_and_what_could_not_be_undone() -> None:
+    engine, client = fake_engine()
+    old = [running(client, 1), running(client, 2)]
+    client.actions.clear()
+
+    def engine_dies(container, port, check) -> HealthResult:
+        client.down = True  # dockerd stops while the new replica is being probed
+        return HealthResult(False, "GET /health: connection refused", 0.01)
+
+    actions = [Action(Kind.REPLACE, "web", n, "new release", old[n - 1]) for n in (1, 2)]
+    with pytest.raises(DeployError) as raised:
+        Executor(engine, workload(), "rolling", lambda _: None, probe=engine_dies).apply(actions)
+    assert raised.value.message.splitlines()[0] == (
+        "shop-testing-web-1 did not become healthy: GET /health: connection refused; then giving "
+        "shop-testing-web-1 its name back: the engine stopped answering: ('Connection aborted.', "
+        "FileNotFoundError(2, 'No such file or directory'))")
+    assert "deploy again" in str(raised.value.hint)
+    assert isinstance(raised.value.__cause__, HealthCheckFailed)
 
 
 def test_recreate_starts_a_whole_batch_and_an_engine_error_is_undone_and_explained() -> None:
