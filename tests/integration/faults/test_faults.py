@@ -253,8 +253,9 @@ def test_a_replica_that_flaps_costs_no_request(live_app, docker_client: docker.D
 
 # The service's main process leaks on demand: /tmp/eat makes it double a string until the kernel's
 # OOM killer ends it (the container's 32m limit); the file is gone by then, so the restart serves.
-LEAKING_COMMAND = ("command: [sh, -c, 'httpd -p 8080 -h /www; while [ ! -f /tmp/eat ]; do sleep 0.1; done; "
-                   "rm /tmp/eat; x=aaaaaaaaaaaaaaaa; while :; do x=\"$x$x\"; done']")
+LEAKING_COMMAND = ("command: [sh, -c, 'trap \"exit 0\" TERM; httpd -p 8080 -h /www; "
+                   "while [ ! -f /tmp/eat ]; do sleep 0.1; done; rm /tmp/eat; "
+                   "x=aaaaaaaaaaaaaaaa; while :; do x=\"$x$x\"; done']")
 
 
 def test_a_replica_killed_for_memory_is_restarted_seen_and_costs_no_request(
