@@ -39,6 +39,15 @@ class EtcdSettings(BaseModel):
     password_file: str | None = None  # 0600; the password never sits in settings.yml itself
 
 
+class EdgeSettings(BaseModel):
+    """Where this host's edge listens (dockyard edge configure)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = "0.0.0.0"
+    http_port: int = 80
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -52,6 +61,7 @@ class Settings(BaseModel):
     four_eyes: bool = True  # who started a run by hand cannot approve its gates ...
     four_eyes_envs: dict[str, bool] = {}  # ... unless turned off (or on) for the gate's environment
     max_body_kib: int = 1024  # request bodies above this get 413 before they are read
+    edge: EdgeSettings = EdgeSettings()
 
     def needs_four_eyes(self, env: str) -> bool:
         return self.four_eyes_envs.get(env, self.four_eyes)

@@ -41,6 +41,8 @@ def status(
         what = (f"[bold]{side['color']}[/] release {side['release']} ({up}/{len(side['replicas'])} running)"
                 if side["color"] else "no colour")
         console.print(f"  {which:8} {side['url']}  {what}")
+        for public in data["public"][which]:
+            console.print(f"  {'':8} {public}  (the edge)", highlight=False)
     if data["rollback_until"]:
         say(f"  switched at {_when(data['switched_at'])}; `dockyard rollback {env}` is a switch until "
             f"{_when(data['rollback_until'])}")

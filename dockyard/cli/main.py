@@ -38,8 +38,9 @@ def _global(
 # adds its own commands with register(app). Help order.
 REGISTRY: list[tuple[tuple[str, ...], str]] = [
     (("init", "ps", "exec"), "ops_cmds"),
-    (("build", "deploy", "promote", "rollback", "releases"), "release_cmds"),
+    (("build", "deploy", "promote", "rollback", "releases", "down"), "release_cmds"),
     (("status", "balancers"), "bluegreen_cmds"),
+    (("edge", "maintenance"), "edge_cmds"),
     (("nodes",), "swarm_cmds"),
     (("doctor", "engine"), "site_cmds"),
     (("agent", "stats", "events"), "monitor_cmds"),

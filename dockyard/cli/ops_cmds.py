@@ -51,19 +51,31 @@ def ps(
             rows += observe(engine, spec.app, name)
         finally:
             engine.close()
+    public = _public_urls(spec.app)
     paths = {s: (svc.health.path if svc.health else None) for s, svc in spec.services.items()}
     with ThreadPoolExecutor(max_workers=8) as pool:
         health = list(pool.map(lambda r: _health(r.url, paths.get(r.service), r.running), rows))
     if as_json:
         print_json([{"app": r.app, "env": r.env, "service": r.service, "replica": r.replica, "name": r.name,
                      "id": r.id[:12], "state": r.state, "health": h, "release": r.release, "commit": r.commit,
-                     "url": r.url} for r, h in zip(rows, health, strict=True)])
+                     "url": r.url, "public": public.get(r.env, [])} for r, h in zip(rows, health, strict=True)])
         return
     table = Table("env", "service", "name", "state", "health", "release", "url")
     for r, h in zip(rows, health, strict=True):
         colour = "green" if h in ("healthy", "running") else "red"
         table.add_row(r.env, r.service, r.name, r.state, f"[{colour}]{h}[/]", r.release, r.url or "")
     console.print(table)
+    for name in envs:
+        for url in public.get(name, []):
+            console.print(f"{name}: {url} (the edge)", highlight=False)
+
+
+def _public_urls(app: str) -> dict[str, list[str]]:
+    """env -> the URLs the host's edge serves it on."""
+    from dockyard.router.edge import Edge
+
+    edge = Edge()
+    return {r.env: r.urls(edge.site) for r in edge.routes() if r.app == app}
 
 
 def exec_(

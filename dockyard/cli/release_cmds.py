@@ -147,7 +147,36 @@ def releases(
     console.print(table)
 
 
+def down(
+    env: Annotated[str, typer.Argument(help="The environment to take down.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    purge: Annotated[bool, typer.Option("--purge", help="Also forget its release history.")] = False,
+) -> None:
+    """Take ENV down: its names off the edge, its balancer, its containers (or Swarm services) and
+    its network. Its configuration and release history stay (the live release is marked down),
+    unless --purge; `dockyard deploy ENV` brings it back.
+
+    Example: dockyard down staging --yes
+    """
+    import sys
+
+    from dockyard import settings
+    from dockyard.deploy.teardown import tear_down
+    from dockyard.errors import UsageError
+    from dockyard.state.db import StateDB
+
+    spec = load_app_spec()
+    spec.environment(env)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"dockyard down {env} removes what runs: confirm with --yes")
+        typer.confirm(f"Take {spec.app}/{env} down{' and forget its releases' if purge else ''}?", abort=True)
+    done = tear_down(spec, env, StateDB(), say, purge=purge, by=settings.author())
+    console.print(f"[green]{spec.app}/{env}[/] is down" + ("" if done else " (nothing ran)"))
+
+
 def register(app: typer.Typer) -> None:
-    """Add build, deploy, promote, rollback and releases. (main.py calls it when one of them runs, or for --help.)"""
-    for command in (build, deploy, promote, rollback, releases):
+    """Add build, deploy, promote, rollback, releases and down. (main.py calls it when one of them runs, or
+    for --help.)"""
+    for command in (build, deploy, promote, rollback, releases, down):
         app.command()(command)

@@ -14,6 +14,7 @@ from dockyard.build.registry import split_ref
 from dockyard.config.render import render_files, split_secret_files
 from dockyard.config.service import ConfigService, ResolvedConfig
 from dockyard.deploy.bluegreen import BlueGreen, Release
+from dockyard.deploy.edge import check_edge, publish_edge, replica_servers
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, health_check
 from dockyard.deploy.outcome import DeployOutcome, Prepared
@@ -26,6 +27,7 @@ from dockyard.engine.observe import observe
 from dockyard.errors import DeployError, DockyardError, MissingConfigError, RegistryError, StoreUnavailable
 from dockyard.plan.deploy import Desired, plan_deploy
 from dockyard.plan.release import config_fingerprint, release_id, replica_config_hash
+from dockyard.router.colors import routed_service
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
 from dockyard.state.lock import env_lock
@@ -134,6 +136,7 @@ class Deployer:
         spec, env_spec = self.spec, self.spec.environment(env)
         image = image or image_for_head(spec, env, self.db)
         resolved, files = self.resolve(env, config_revision)
+        check_edge(spec, env, lambda: self.parts.edge(self.report))  # a name held elsewhere: refused first
         engine = self.parts.engines(env_spec.engine)
         try:
             # the autoscaler's count survives a deploy
@@ -143,7 +146,12 @@ class Deployer:
                 return deploy_swarm(self, engine, prepared, dry_run=dry_run, note=note)
             workload = self.workload(prepared, engine.is_local_host)
             if env_spec.strategy == "blue-green":
-                return BlueGreen(self, engine, env, Release.of(prepared, workload)).deploy(dry_run=dry_run, note=note)
+                outcome = BlueGreen(self, engine, env, Release.of(prepared, workload)).deploy(dry_run=dry_run,
+                                                                                                note=note)
+                if not dry_run and env_spec.router is not None:  # the edge follows the balancer's switches
+                    publish_edge(spec, env, self.parts.edge(self.report), self.report,
+                                 (f"127.0.0.1:{env_spec.router.live}",), (f"127.0.0.1:{env_spec.router.preview}",))
+                return outcome
             desired = [Desired(name, prepared.replicas(spec, name), workload.replicas[(name, 1)].config_hash,
                                prepared.release_id) for name in spec.services]
             with env_lock(spec.app, env):
@@ -152,6 +160,7 @@ class Deployer:
                 if dry_run:
                     return outcome
                 self._apply(engine, env_spec.strategy, workload, outcome, note)
+                self.route_edge(engine, env)
             outcome.urls = [c.url for c in observe(engine, spec.app, env) if c.url]
             return outcome
         finally:
@@ -166,13 +175,25 @@ class Deployer:
         for action in outcome.actions:
             self.report(action.describe())
         try:
-            Executor(engine, workload, strategy, self.report, probe=self.parts.probe).apply(outcome.actions)
+            Executor(engine, workload, strategy, self.report, probe=self.parts.probe,
+                     before_retire=lambda leaving: self.route_edge(engine, outcome.env, leaving)
+                     ).apply(outcome.actions)
         except DockyardError as exc:
             self.record(outcome.env, outcome.release_id, outcome.image, outcome.commit, outcome.config_revision,
                         "failed", note, failure=exc)
             raise
         self.record(outcome.env, outcome.release_id, outcome.image, outcome.commit, outcome.config_revision,
                     "live", note)
+
+    def route_edge(self, engine: Engine, env: str, leaving: frozenset[str] = frozenset()) -> None:
+        """Point the environment's names at its running replicas (without those `leaving`); an
+        environment without domains has its old route withdrawn, if it had one."""
+        edge = self.parts.edge(self.report)
+        if not self.spec.environment(env).domains:
+            publish_edge(self.spec, env, edge, self.report, ())
+            return
+        rows = observe(engine, self.spec.app, env)
+        publish_edge(self.spec, env, edge, self.report, replica_servers(rows, routed_service(self.spec), leaving))
 
     def workload(self, prepared: Prepared, local_engine: bool) -> Workload:
         """Everything needed to start any replica of this release (also the autoscaler's launch template)."""

@@ -70,12 +70,13 @@ def last_logs(container: Container, lines: int = 20) -> str:
 
 class Executor:
     def __init__(self, engine: Engine, workload: Workload, strategy: str, report: Report,
-                 probe: Probe = wait_healthy) -> None:
+                 probe: Probe = wait_healthy, before_retire: Callable[[frozenset[str]], None] | None = None) -> None:
         self.engine = engine
         self.workload = workload
         self.strategy = strategy
         self.report = report
         self.probe = probe  # the health probe: real HTTP/TCP on 127.0.0.1, or a test's own
+        self.before_retire = before_retire  # told the ids about to stop, once their successors serve (the edge)
         self.started: list[Container] = []
         self.renamed: list[tuple[Container, str]] = []
         self._network_ready = threading.Lock()
@@ -106,6 +107,8 @@ class Executor:
             raise
         retired = [a.container for a in replaces if a.container]
         retired += [a.container for a in actions if a.kind is Kind.REMOVE and a.container and a.container.running]
+        if retired and self.before_retire is not None:
+            self.before_retire(frozenset(c.id for c in retired))
         if retired:  # stopped together: each may take up to its stop grace to drain
             with ThreadPoolExecutor(max_workers=min(8, len(retired))) as pool:
                 list(pool.map(lambda old: self._retire(old.id, old.name, old.service), retired))

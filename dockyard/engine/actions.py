@@ -1,6 +1,10 @@
-"""Actions on containers that every path shares: one stop-and-remove, with its secret clean-up."""
+"""Actions that every path shares: one stop-and-remove of a container, with its secret clean-up;
+the removal of an environment's Swarm services."""
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 import docker.errors
 
@@ -24,3 +28,33 @@ def stop_and_remove(engine: Engine, container_id: str, name: str, grace: float) 
         raise engine_error(f"removing {name}", exc) from exc
     remove_secret_files(secrets_dir)
     return True
+
+
+def remove_services(engine: Engine, app: str, env: str) -> list[str]:
+    """Remove every Swarm service of the app's environment (Swarm stops their tasks), then the
+    configs and secrets they used; the services' names."""
+    filters = L.scope_filters(app, env)
+    try:
+        services = engine.client.services.list(filters=filters)
+        for service in services:
+            service.remove()
+        # a config or secret stays in use until the service's tasks are gone: a few tries
+        for kind in (engine.client.configs, engine.client.secrets):
+            for item in kind.list(filters=filters):
+                _remove_when_unused(item)
+    except DockerError as exc:
+        raise engine_error(f"removing the services of {app}/{env}", exc) from exc
+    return sorted(s.name for s in services)
+
+
+def _remove_when_unused(item: Any, tries: int = 50) -> None:
+    for attempt in range(tries):
+        try:
+            item.remove()
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code != 400 or attempt == tries - 1:  # 400: still in use by a task
+                raise
+            time.sleep(0.2)

@@ -29,3 +29,17 @@ def ensure_network(engine: Engine, app: str, env: str) -> str:
         raise engine_error(f"creating network {name}", exc) from exc
     return name
 
+
+
+def remove_network(engine: Engine, app: str, env: str) -> bool:
+    """Remove the app's environment network (its containers gone first). False if there was none."""
+    name = network_name(app, env)
+    try:
+        found = [n for n in engine.client.networks.list(names=[name]) if n.name == name]
+        for network in found:
+            network.remove()
+    except docker.errors.NotFound:
+        return False
+    except DockerError as exc:
+        raise engine_error(f"removing network {name}", exc) from exc
+    return bool(found)

@@ -116,6 +116,7 @@ def build_agent(client, options: AgentOptions) -> MonitorAgent:  # client: docke
     state = MonitorState(host=host, history=history)
     inventory = Inventory(client, options.selector)
     inventory.on_lifecycle = lambda event: record_lifecycle(state, event)
+    inventory.cursor = history  # a restarted agent goes on where the stream left off
     disk = DiskLoop(inventory.snapshot, interval=options.disk_interval)
     metrics = MetricsLoop(state, Collector(detect_layout(), driver=driver, host=host), inventory.snapshot,
                           disk.snapshot, options.rules, options.interval, options.history_every)

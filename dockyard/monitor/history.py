@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS events (
     started_at REAL NOT NULL, ended_at REAL, message TEXT NOT NULL,
     PRIMARY KEY (rule, container, started_at)
 );
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, at INTEGER NOT NULL);
 """
 
 COLUMNS = ("cpu_percent", "memory_bytes", "memory_limit_bytes", "net_rx_bytes", "net_tx_bytes",
@@ -66,6 +67,18 @@ class History:
                 "INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?,?,?)",
                 [(e.rule, e.container, e.app, e.env, e.service, host, e.started_at, e.ended_at, e.message)
                  for e in events])
+
+    # Where the agent is in the engine's event stream (nanoseconds), so that a restarted agent goes
+    # on from there: a container that died while it was down is still an event. Replays are
+    # harmless: an event's key is (rule, container, started_at).
+    def cursor(self, name: str) -> int | None:
+        with self.lock:
+            row = self.conn.execute("SELECT at FROM cursors WHERE name=?", (name,)).fetchone()
+        return int(row[0]) if row else None
+
+    def set_cursor(self, name: str, at: int) -> None:
+        with self.lock, self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?)", (name, at))
 
     def events(self, limit: int = 100, app: str | None = None, env: str | None = None) -> list[dict]:
         sql = "SELECT rule, container, app, env, service, host, started_at, ended_at, message FROM events"

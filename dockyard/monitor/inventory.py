@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import requests.exceptions
 
@@ -87,6 +87,40 @@ def matches(labels: dict[str, str], selector: dict[str, str]) -> bool:
     return all(labels.get(k) == v if v else k in labels for k, v in selector.items())
 
 
+class EventCursor(Protocol):
+    """Where the event stream was last read, kept across restarts (monitor.History is one)."""
+
+    def cursor(self, name: str) -> int | None: ...
+
+    def set_cursor(self, name: str, at: int) -> None: ...
+
+
+CURSOR = "engine-events"
+REPLAY_LIMIT_S = 3600  # a cursor older than this is not followed: the engine keeps few events anyway
+CURSOR_EVERY_S = 1.0  # the cursor is written at most this often (replays are harmless, writes are not free)
+
+
+def event_nanos(event: dict[str, Any]) -> int:
+    return int(event.get("timeNano") or int(event.get("time") or 0) * 1_000_000_000)
+
+
+def start_point(saved: int | None, now: float) -> tuple[int, int]:
+    """(since for the engine, in whole seconds; the last event already seen, in nanoseconds)."""
+    if saved is None or saved < (now - REPLAY_LIMIT_S) * 1e9:
+        return int(now), int(now * 1e9)
+    return saved // 1_000_000_000, saved
+
+
+def identity_from_event(event: dict[str, Any], selector: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+    """(name, labels) of a container the inventory does not hold (it was gone before the agent
+    started), from the attributes the engine puts on each event; None if the selector leaves it out."""
+    attrs = dict((event.get("Actor") or {}).get("Attributes") or {})
+    name = attrs.pop("name", "")
+    for key in ("image", "exitCode", "signal", "execID"):
+        attrs.pop(key, None)
+    return (name, attrs) if name and matches(attrs, selector) else None
+
+
 class Inventory:
     """Thread-safe map id -> Tracked, kept current by the event stream. A component of the agent."""
 
@@ -102,16 +136,24 @@ class Inventory:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.on_lifecycle: Callable[[AlertEvent], None] | None = None  # died, OOM-killed, restarted, unhealthy
+        self.cursor: EventCursor | None = None
+        self._seen = 0  # the newest event handled, in nanoseconds
+        self._saved_at = 0.0
+        self._started = 0  # when this agent started, in nanoseconds: what came before is a replay
+        self._stopped_unknown: set[str] = set()  # replayed: containers not held that died
 
     # --- component
     def start(self) -> None:
-        since = int(time.time())
+        now = time.time()
+        self._started = int(now * 1e9)
+        since, self._seen = start_point(self.cursor.cursor(CURSOR) if self.cursor else None, now)
         self.refresh()
         self._thread = threading.Thread(target=self._follow, args=(since,), name="monitor-events", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stopping = True
+        self._save_cursor(force=True)
         if self._stream is not None:
             try:
                 self._stream.close()
@@ -157,8 +199,13 @@ class Inventory:
             try:
                 self._stream = self.client.api.events(since=since, decode=True, filters={"type": "container"})
                 for event in self._stream:
-                    since = int(event.get("time") or since)
+                    nanos = event_nanos(event)
+                    since = nanos // 1_000_000_000 or since
+                    if nanos and nanos <= self._seen:
+                        continue  # handled before: the stream resumes from a whole second
+                    self._seen = max(self._seen, nanos)
                     self.on_event(event)
+                    self._save_cursor()
             except (*DockerError, requests.exceptions.RequestException, OSError) as exc:
                 if self._stopping:
                     return
@@ -169,16 +216,41 @@ class Inventory:
                     return
                 raise
 
+    def _lifecycle(self, cid: str, action: str, event: dict[str, Any]) -> None:
+        """One of ours (the selector): a fault worth an event? A container the inventory does not
+        hold (replayed from before the agent started) is named from the event itself."""
+        with self.lock:
+            known = self.containers.get(cid)
+        if known is not None:
+            found = lifecycle_event(event, known.name, known.labels, known.running)
+        else:
+            identity = identity_from_event(event, self.selector)
+            if identity is None or event_nanos(event) >= self._started:
+                return  # live, an unknown container is one that has not started yet
+            if action == "die":
+                self._stopped_unknown.add(cid)
+            found = lifecycle_event(event, *identity,
+                                    was_running=not (action == "start" and cid in self._stopped_unknown))
+            if action == "start":
+                self._stopped_unknown.discard(cid)
+        if found is not None:
+            self.on_lifecycle(found)  # type: ignore[misc]
+
+    def _save_cursor(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.cursor is None or not self._seen or (not force and now - self._saved_at < CURSOR_EVERY_S):
+            return
+        self._saved_at = now
+        try:
+            self.cursor.set_cursor(CURSOR, self._seen)
+        except Exception as exc:  # noqa: BLE001 - a full disk must not stop the stream; replays are harmless
+            log.warning("cannot keep the event cursor: %s", exc)
+
     def on_event(self, event: dict[str, Any]) -> None:
         action = (event.get("Action") or event.get("status") or "").split(":")[0]
         cid = event.get("id") or (event.get("Actor") or {}).get("ID", "")
         if self.on_lifecycle is not None:
-            with self.lock:
-                known = self.containers.get(cid)
-            if known is not None:  # one of ours (the selector): a fault worth an event?
-                found = lifecycle_event(event, known.name, known.labels, known.running)
-                if found is not None:
-                    self.on_lifecycle(found)
+            self._lifecycle(cid, action, event)
         if action == "rename":
             item = self._inspect(cid)
             with self.lock:

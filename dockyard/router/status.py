@@ -12,6 +12,7 @@ from typing import Any
 
 from dockyard.engine.client import connect
 from dockyard.errors import DeployError, UsageError
+from dockyard.router.edge import Edge
 from dockyard.router.nginx import NginxRouter
 from dockyard.router.switch import Switchboard, url
 from dockyard.spec import AppSpec
@@ -65,4 +66,16 @@ def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True) 
         "rollback_until": until,
         "housekeeping": done,
         "drift": drift,
+        "public": public_urls(spec.app, env),
     }
+
+
+def public_urls(app: str, env: str) -> dict[str, list[str]]:
+    """The URLs the host's edge serves the environment on: live ones, and the preview's own name."""
+    edge = Edge()
+    route = edge.route(app, env)
+    if route is None:
+        return {"live": [], "preview": []}
+    port = "" if edge.site.http_port == 80 else f":{edge.site.http_port}"
+    return {"live": route.urls(edge.site),
+            "preview": [f"http://{route.preview_name}{port}/"] if route.preview_name else []}

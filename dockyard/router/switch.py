@@ -39,6 +39,8 @@ class Balancer(Protocol):
 
     def wait_drained(self, timeout: float) -> bool: ...
 
+    def remove(self, timeout: float = 10.0) -> bool: ...
+
 
 def nginx_router(app: str, env: str, report: Report) -> Balancer:
     return NginxRouter(app, env, report=report)

@@ -2,7 +2,7 @@
 colours' replicas have now. Runs in `dockyard server` (a thread beside the pipeline worker) and
 as `dockyard balancers watch`.
 
-Each round (every 0.5 s), for every balancer under $DOCKYARD_HOME/router/:
+Each round (every 0.5 s), for every balancer under $DOCKYARD_HOME/router/ and for the host's edge:
 - a master that died is started again on its configuration, after the workers it left behind
   (which still hold the listening sockets) are ended; a configuration edited by hand is rendered
   again from its state line. Both read only /proc and the file: cheap enough for every round;
@@ -28,6 +28,7 @@ from dockyard import settings
 from dockyard.engine.client import Engine, connect
 from dockyard.errors import DeployError, DockyardError, EngineUnavailable
 from dockyard.router import colors as C
+from dockyard.router.edge import Edge, edge_dir
 from dockyard.router.nginx import NginxRouter
 from dockyard.router.switch import fleet_for
 from dockyard.state.lock import env_lock
@@ -74,9 +75,24 @@ class BalancerWatch:
                     done.append(f"{where}: {error}")
                 self._failing[where] = error
                 self._looked.pop(where, None)  # look again next round
+        done += self._edge()
         for line in done:
             self.report(line)
         return done
+
+    def _edge(self) -> list[str]:
+        """The host's edge, supervised as a balancer is: a dead master started again, a hand edit undone."""
+        if not (edge_dir(self.home) / "nginx.conf").exists():
+            return []
+        try:
+            done = [f"edge: {line}" for line in Edge(home=self.home).repair()]
+            self._failing.pop("edge", None)
+            return done
+        except DockyardError as exc:
+            error = exc.message.splitlines()[0]
+            said = self._failing.get("edge") == error
+            self._failing["edge"] = error
+            return [] if said else [f"edge: {error}"]
 
     def check(self, router: NginxRouter) -> list[str]:
         with env_lock(router.app, router.env, contended=0):  # a deploy holds it: the deploy routes

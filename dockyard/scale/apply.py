@@ -9,7 +9,8 @@ deployed, scaling out refuses and says to deploy.
 - blue-green: a new replica starts on the live colour, must pass its health check, and only then
   is added to the live upstream (reload); a removed one is first taken out (reload), drained, then
   stopped and removed (Switchboard.shrink).
-- rolling/recreate without a router: replicas are just started (healthy first) or stopped.
+- rolling/recreate without a router: replicas are started (healthy first, then at the edge when the
+  environment has domains) or taken out of the edge, drained and stopped.
 - Swarm: the service's replica count is updated and the new tasks are waited for.
 Everything runs under the environment's deploy lock, so it never interleaves with a deploy.
 """
@@ -123,6 +124,7 @@ class Scaler:
             return (f"started {len(slots)} replica(s) of {release} on {color} (slots {slots}), healthy and in the "
                     f"live upstream after {time.monotonic() - started:.1f}s")
         Executor(self.engine, workload, "recreate", self.report, probe=self.parts.probe).apply(creates)
+        self.deployer.route_edge(self.engine, self.env)  # healthy first, then at the edge
         return f"started {len(slots)} replica(s) of {release} (slots {slots}) in {time.monotonic() - started:.1f}s"
 
     def _shrink(self, service: str, doomed: list[Serving], reason: str) -> str:
@@ -132,7 +134,9 @@ class Scaler:
             drained = self._board().shrink({r.id for r in doomed}, reason)
             return f"removed {names}: out of the upstream, drained in {drained:.2f}s, stopped"
         grace = self.spec.service(service).stop_grace if service in self.spec.services else 10.0
-        for replica in doomed:  # no balancer in front: stop (SIGTERM, the stop grace) and remove
+        # no balancer in front: out of the edge (if it has names) and drained, then stopped and removed
+        self.deployer.route_edge(self.engine, self.env, leaving=frozenset(r.id for r in doomed))
+        for replica in doomed:
             self._stop(replica.id, replica.name, grace)
         return f"removed {names} in {time.monotonic() - started:.1f}s"
 

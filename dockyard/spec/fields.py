@@ -135,6 +135,36 @@ def non_empty(text: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _hostname(value: str) -> str:
+    """A DNS name the edge answers for (RFC 1123), written in lowercase; no wildcard, no port."""
+    name = value.strip().rstrip(".").lower() if isinstance(value, str) else value
+    why = None
+    if not name:
+        why = "it is empty"
+    elif "*" in name:
+        why = "wildcards are not served (list each name)"
+    elif ":" in name or "/" in name:
+        why = "write the name alone, without scheme, port or path"
+    elif len(name) > 253:
+        why = "longer than 253 characters"
+    elif any(not _LABEL.fullmatch(label) for label in name.split(".")):
+        why = "each dot-separated part must be 1-63 letters, digits or '-', not starting or ending with '-'"
+    elif name.replace(".", "").isdigit():
+        why = "an IP address is not a domain"
+    if why:
+        raise fail(f"{value!r} is not a hostname: {why}")
+    return name
+
+
+def _path_prefix(value: str) -> str:
+    if not re.fullmatch(r"/([A-Za-z0-9._~-]+/?)*", value):
+        raise fail(f"must be a URL path prefix like /api (letters, digits, '.', '_', '~', '-'), got {value!r}")
+    return value.rstrip("/") or "/"
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
@@ -146,6 +176,8 @@ Argv = Annotated[list[str], BeforeValidator(_argv)]
 ShellArgv = Annotated[list[str], BeforeValidator(_shell)]
 AbsPath = Annotated[str, AfterValidator(_absolute)]
 NonEmptyText = Annotated[str, non_empty("must not be empty")]
+Hostname = Annotated[str, BeforeValidator(_text), AfterValidator(_hostname)]
+PathPrefix = Annotated[str, BeforeValidator(_text), AfterValidator(_path_prefix)]
 
 AppName = Annotated[str, _lower_name("app name", 41)]
 ServiceName = Annotated[str, _lower_name("service name", 31)]

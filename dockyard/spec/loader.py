@@ -64,6 +64,7 @@ def _parse(text: str, filename: str, base_dir: Path, check_files: bool) -> AppSp
         raise SpecError(_format(problems, located, filename))
     spec._base_dir = base_dir
     spec._source = filename
+    spec._lines = located.lines
     return spec
 
 

@@ -30,7 +30,9 @@ from dockyard.spec.fields import (
     Duration,
     EnvKey,
     EnvName,
+    Hostname,
     NonEmptyText,
+    PathPrefix,
     Percent,
     Port,
     PositiveDuration,
@@ -262,6 +264,36 @@ class EnvironmentSpec(_Named):
     router: RouterSpec | None = None
     scaling: dict[str, ScalingSpec] = Field(default_factory=dict)
     replicas: dict[str, Count] = Field(default_factory=dict)
+    # The names the host's edge serves this environment under (the first is its main name), the
+    # names that redirect to one of them, and the URL path it is served under.
+    domains: list[Hostname] = Field(default_factory=list)
+    redirects: dict[Hostname, Hostname] = Field(default_factory=dict)
+    path: PathPrefix = "/"
+
+    @field_validator("domains")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        twice = sorted({d for d in value if value.count(d) > 1})
+        if twice:
+            raise fail(f"lists {', '.join(twice)} twice")
+        return value
+
+    @field_validator("redirects")
+    @classmethod
+    def _to_own_domains(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        domains = info.data.get("domains") or []
+        for source, target in value.items():
+            if source in domains:
+                raise fail(f"{source} is one of domains: it cannot also redirect")
+            if target not in domains:
+                raise fail(f"{source} redirects to {target}, which is not in this environment's domains "
+                           f"({', '.join(domains) or 'none'})")
+        return value
+
+    @property
+    def names(self) -> list[str]:
+        """Every name the edge answers for this environment: its domains, then its redirects."""
+        return [*self.domains, *self.redirects]
 
 
 class PipelineSpec(SpecModel):
@@ -299,6 +331,7 @@ class AppSpec(SpecModel):
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str = PrivateAttr(default="dockyard.yml")
+    _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)  # key path -> line, from the loader
 
     @model_validator(mode="before")
     @classmethod
@@ -332,6 +365,13 @@ class AppSpec(SpecModel):
     def template_files(self) -> dict[str, Path]:
         """Config files to render: target path in the container -> template on this machine."""
         return {target: self.resolve(template) for target, template in self.config.files.items()}
+
+    def where(self, *loc: Any) -> str:
+        """file:line of a key path (or of its nearest parent), for messages about a valid spec."""
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in self._lines:
+                return f"{self._source}:{self._lines[loc[:end]]}"
+        return self._source
 
     def env_names(self) -> list[str]:
         """Environment names in file order: the promotion path."""

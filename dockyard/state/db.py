@@ -317,6 +317,11 @@ class StateDB:
     def mark_release(self, seq: int, status: str, note: str | None = None) -> None:
         self.conn.execute("UPDATE releases SET status=?, note=COALESCE(?, note) WHERE seq=?", (status, note, seq))
 
+    def forget_releases(self, app: str, env: str) -> int:
+        """Delete the environment's release history (dockyard down --purge); how many there were."""
+        with self.conn:
+            return int(self.conn.execute("DELETE FROM releases WHERE app=? AND env=?", (app, env)).rowcount)
+
     def releases(self, app: str, env: str, limit: int = 50) -> list[Release]:
         rows = self.conn.execute(
             "SELECT * FROM releases WHERE app=? AND env=? ORDER BY seq DESC LIMIT ?", (app, env, limit)

@@ -14,7 +14,7 @@ from dockyard.errors import HealthCheckFailed
 from dockyard.router.colors import Replica
 from dockyard.spec import AppSpec, parse_spec
 from dockyard.state.db import StateDB
-from tests.fakes.engine import FakeRouter, fake_engine
+from tests.fakes.engine import FakeEdge, FakeRouter, fake_engine
 
 SPEC = """\
 app: shop
@@ -40,12 +40,13 @@ class Site:
         for name, ref in IMAGES.items():
             self.client.images.add(ref, f"sha256:{name}")
         self.router = FakeRouter(self.client.actions)
+        self.edge = FakeEdge(self.client.actions)
         self.log: list[str] = []
         self.db = StateDB(home / "state.db")
         self.unhealthy: set[str] = set()  # container names whose health probe fails
         self.failing_check: set[str] = set()  # colours whose check after start fails
         parts = Parts(engines=lambda _name: self.engine, probe=self.probe, check=self.check,
-                      balancers=lambda _app, _env, _report: self.router)
+                      balancers=lambda _app, _env, _report: self.router, edge=lambda _report: self.edge)
         self.deployer = Deployer(self.spec, open_config_service(), self.db, self.log.append, parts=parts)
 
     def probe(self, container: Container, port: int | None, check: HealthCheck) -> HealthResult:

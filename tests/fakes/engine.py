@@ -10,6 +10,8 @@ import docker.errors
 import requests.exceptions
 
 from dockyard.engine.client import Engine
+from dockyard.router.edge import EdgeConflict, Where
+from dockyard.router.edge_render import EdgeRoute, claim_conflicts
 from dockyard.router.render import RouterState, Side
 from dockyard.settings import EngineSettings
 
@@ -131,13 +133,23 @@ class FakeImages:
         raise docker.errors.NotFound(f"pull access denied for {ref}")
 
 
+@dataclass
+class FakeNetwork:
+    networks: FakeNetworks
+    name: str
+
+    def remove(self) -> None:
+        self.networks.names.discard(self.name)
+        self.networks.client.actions.append(f"network remove {self.name}")
+
+
 class FakeNetworks:
     def __init__(self, client: FakeClient) -> None:
         self.client = client
         self.names: set[str] = set()
 
     def list(self, names: list[str] | None = None, **kwargs: Any) -> list[Any]:
-        return [type("Net", (), {"name": n})() for n in self.names if not names or n in names]
+        return [FakeNetwork(self, n) for n in self.names if not names or n in names]
 
     def create(self, name: str, **kwargs: Any) -> None:
         self.names.add(name)
@@ -191,4 +203,44 @@ class FakeRouter:
 
     def wait_drained(self, timeout: float) -> bool:
         self.actions.append("drained")
+        return True
+
+    def remove(self, timeout: float = 10.0) -> bool:
+        if self.state is None:
+            return False
+        self.actions.append("balancer removed")
+        self.state, self.running = None, False
+        return True
+
+
+class FakeEdge:
+    """The host's edge (router/edge.Edge's surface), keeping routes in memory with the real claim
+    rule; each change is logged in the engine's action list beside the container actions."""
+
+    def __init__(self, actions: list[str]) -> None:
+        self.actions = actions
+        self.routes: dict[tuple[str, str], EdgeRoute] = {}
+
+    def check(self, route: EdgeRoute, where: Where) -> None:
+        conflicts = claim_conflicts(route, list(self.routes.values()))
+        if conflicts:
+            raise EdgeConflict("\n".join(f"{where(c.name)}: {c} is already served by {o.app}/{o.env} on this "
+                                         "host's edge" for c, o in conflicts))
+
+    def publish(self, route: EdgeRoute, where: Where) -> bool:
+        self.check(route, where)
+        if self.routes.get((route.app, route.env)) == route:
+            return False
+        self.routes[(route.app, route.env)] = route
+        self.actions.append(f"edge {','.join(route.domains)} -> {','.join(route.servers) or '-'}")
+        return True
+
+    def withdraw(self, app: str, env: str) -> bool:
+        if self.routes.pop((app, env), None) is None:
+            return False
+        self.actions.append(f"edge withdraw {app}/{env}")
+        return True
+
+    def wait_drained(self, timeout: float) -> bool:
+        self.actions.append("edge drained")
         return True

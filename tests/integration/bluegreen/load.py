@@ -29,6 +29,7 @@ class Load:
     max_seconds: float = 170.0
     pause: float = 0.01  # between two requests of one thread: about 4 x 100 requests/s at most
     timeout: float = 5.0
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. the Host an edge routes by
     hits: list[Hit] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -51,7 +52,7 @@ class Load:
         return list(self.hits)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self.timeout) as client:
+        with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
             while not self._stop.is_set() and time.monotonic() < self._deadline:
                 with self._lock:
                     if len(self.hits) >= self.max_requests:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from dockyard.monitor.inventory import Inventory, matches, published_ports, tracked_from_inspect
+from dockyard.monitor.inventory import Inventory, matches, published_ports, start_point, tracked_from_inspect
 
 
 def inspect_body(cid: str = "abc", running: bool = True, restarts: int = 0, name: str = "/shop-t-web-1") -> dict:
@@ -79,3 +80,61 @@ def test_selector_drops_other_containers() -> None:
     inv = Inventory(client, {"dockyard.test": "monitor"})  # type: ignore[arg-type]
     inv.on_event({"Action": "start", "id": "abc"})
     assert inv.snapshot() == []
+
+
+def test_a_fresh_agent_starts_now_and_a_restarted_one_where_it_left_off() -> None:
+    now = 1_800_000_000.5
+    assert start_point(None, now) == (1_800_000_000, 1_800_000_000_500_000_000)
+    saved = 1_799_999_990_250_000_000  # ten seconds before
+    assert start_point(saved, now) == (1_799_999_990, saved)
+    assert start_point(saved - 3600 * 10**9, now) == (1_800_000_000, 1_800_000_000_500_000_000)  # too old
+
+
+class Cursors:
+    def __init__(self, at: int | None) -> None:
+        self.saved = {"engine-events": at} if at else {}
+
+    def cursor(self, name: str) -> int | None:
+        return self.saved.get(name)
+
+    def set_cursor(self, name: str, at: int) -> None:
+        self.saved[name] = at
+
+
+def event(action: str, cid: str, at: int, **attrs: str) -> dict:
+    return {"Action": action, "id": cid, "time": at // 10**9, "timeNano": at, "Actor": {"ID": cid, "Attributes": attrs}}
+
+
+def test_a_restarted_agent_replays_what_the_engine_did_while_it_was_down() -> None:
+    """web-1 died and came back, and old-1 died for good, while the agent was down: both are events
+    when it starts again; what it had handled before (at or before its cursor) is not twice."""
+    client = FakeClient()
+    client.api.bodies["abc"] = inspect_body(restarts=1)  # running again by the time the agent starts
+    labels = {"dockyard.app": "shop", "dockyard.env": "t", "dockyard.service": "web"}
+    cursor_at = int((time.time() - 30) * 1e9)
+    stream = [event("die", "abc", cursor_at, exitCode="1", name="shop-t-web-1", **labels),  # handled before
+              event("die", "abc", cursor_at + 10**9, exitCode="137", name="shop-t-web-1", **labels),
+              event("start", "abc", cursor_at + 2 * 10**9, name="shop-t-web-1", **labels),
+              event("die", "def", cursor_at + 3 * 10**9, exitCode="1", name="shop-t-old-1", **labels),
+              event("die", "xyz", cursor_at + 4 * 10**9, exitCode="1", name="other", **{"dockyard.app": "x"})]
+    asked: list[object] = []
+    inv = Inventory(client, {"dockyard.app": "shop"})  # type: ignore[arg-type]
+
+    def events(since: object = None, **_: object):  # the engine, from `since`, then the agent stops
+        asked.append(since)
+        yield from stream
+        inv._stopping = True
+
+    client.api.events = events  # type: ignore[attr-defined]
+    found: list[str] = []
+    inv.on_lifecycle = lambda e: found.append(f"{e.rule} {e.container}: {e.message}")
+    inv.cursor = Cursors(cursor_at)
+    inv.start()
+    inv._thread.join(5)  # type: ignore[union-attr]
+    assert asked == [cursor_at // 10**9]
+    assert found == ["container:died shop-t-web-1: shop-t-web-1 exited with code 137",
+                     "container:restarted shop-t-web-1: shop-t-web-1 was restarted",
+                     "container:died shop-t-old-1: shop-t-old-1 exited with code 1"]
+    assert inv.snapshot()[0].running
+    inv.stop()
+    assert inv.cursor.saved["engine-events"] == cursor_at + 4 * 10**9  # type: ignore[union-attr]

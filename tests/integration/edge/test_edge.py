@@ -1,0 +1,170 @@
+"""The host's edge on real nginx and the real engine (issue 15): environments served by name on one
+port, a rolling deploy of 3 replicas and blue-green releases under load through it with no failed
+request, a name claimed twice refused with file:line and its owner, a bad name refused."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+from dockyard.router.edge import Edge
+from dockyard.router.nginx import NginxRouter
+from tests.apps import TestApp, make_app
+from tests.conftest import remove_app_resources, run_cli
+from tests.integration.bluegreen.helpers import RELEASE_CGI, bg_spec, free_port
+from tests.integration.bluegreen.load import Load
+
+pytestmark = pytest.mark.integration
+
+
+def ok(*args: str, cwd: Path) -> str:
+    result = run_cli(*args, cwd=cwd)
+    assert result.returncode == 0, f"dockyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def get(port: int, host: str, path: str = "/health") -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{port}{path}", headers={"Host": host}, timeout=5)
+
+
+def rolling_app(root: Path, domain: str, replicas: int = 3) -> TestApp:
+    env = (f"  site:\n    engine: local\n    registry: local\n    strategy: rolling\n"
+           f"    domains: [{domain}]\n    redirects: {{www.{domain}: {domain}}}\n")
+    app = make_app(root, replicas=replicas, extra_envs=env)
+    app.write("www/cgi-bin/release", RELEASE_CGI)
+    app.commit("a release page")
+    return app
+
+
+@pytest.fixture
+def edge(dockyard_env: Path, docker_client: docker.DockerClient) -> Iterator[tuple[int, list[TestApp]]]:
+    """The edge on a free 127.0.0.1 port; the apps a test makes are removed after it, with the edge."""
+    port = free_port()
+    result = run_cli("edge", "configure", "--address", "127.0.0.1", "--http-port", str(port))
+    assert result.returncode == 0, result.stderr
+    apps: list[TestApp] = []
+    try:
+        yield port, apps
+    finally:
+        for app in apps:
+            NginxRouter(app.name, "production", home=dockyard_env).stop(timeout=5)
+            remove_app_resources(docker_client, app.name)
+        Edge(home=dockyard_env).stop(timeout=5)
+
+
+def test_two_apps_by_name_and_a_rolling_deploy_under_load_loses_nothing(edge, tmp_path: Path) -> None:
+    port, apps = edge
+    shop, blog = rolling_app(tmp_path, "shop.test"), rolling_app(tmp_path, "blog.test", replicas=1)
+    apps += [shop, blog]
+    for app in (shop, blog):
+        ok("build", cwd=app.path)
+        ok("config", "set", "site", "GREETING=one", cwd=app.path)
+        out = ok("deploy", "site", cwd=app.path)
+        assert "edge: " in out
+    first = get(port, "shop.test", "/cgi-bin/release").text.split()[0]
+    assert get(port, "blog.test", "/cgi-bin/release").text.split()[0] != first  # by name, two apps
+    assert get(port, "nobody.test").status_code == 404
+    moved = get(port, "www.shop.test", "/x?y=1")
+    assert moved.status_code == 308 and moved.headers["location"] == "http://shop.test/x?y=1"
+
+    ok("config", "set", "site", "GREETING=two", cwd=shop.path)
+    load = Load(f"http://127.0.0.1:{port}/cgi-bin/release", threads=4, max_seconds=120,
+                headers={"Host": "shop.test"}).start()
+    try:
+        ok("deploy", "site", cwd=shop.path)  # three replicas replaced one at a time
+    finally:
+        hits = load.stop()
+    second = get(port, "shop.test", "/cgi-bin/release").text.split()[0]
+    assert second != first
+    assert len(hits) > 100
+    assert [h for h in hits if h.status != 200] == []  # not one failed request
+    assert {h.body.split()[0] for h in hits} <= {first, second}
+    status = json.loads(ok("edge", "status", "--json", cwd=shop.path))
+    routes = {(r["app"], r["env"]): r for r in status["routes"]}
+    assert status["running"] and len(routes[(shop.name, "site")]["servers"]) == 3
+    assert routes[(shop.name, "site")]["urls"] == [f"http://shop.test:{port}/"]
+
+
+def test_a_name_another_app_holds_is_refused_with_file_line_and_owner(edge, tmp_path: Path,
+                                                                      docker_client: docker.DockerClient) -> None:
+    port, apps = edge
+    shop, copycat = rolling_app(tmp_path, "shop.test", replicas=1), rolling_app(tmp_path, "shop.test", replicas=1)
+    apps += [shop, copycat]
+    for app in (shop, copycat):
+        ok("build", cwd=app.path)
+        ok("config", "set", "site", "GREETING=one", cwd=app.path)
+    ok("deploy", "site", cwd=shop.path)
+    refused = run_cli("deploy", "site", cwd=copycat.path)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    line = next(n for n, text in enumerate(copycat.spec_file.read_text().splitlines(), 1) if "domains:" in text)
+    assert f"dockyard.yml:{line}: shop.test is already served by {shop.name}/site" in refused.stderr
+    assert docker_client.containers.list(all=True, filters={"label": f"dockyard.app={copycat.name}"}) == []
+    assert get(port, "shop.test").text.strip() == "ok"  # the owner still serves
+
+
+def test_a_bad_name_is_refused_with_file_line(edge, tmp_path: Path) -> None:
+    _, apps = edge
+    app = rolling_app(tmp_path, "shop_test.example", replicas=1)
+    apps.append(app)
+    refused = run_cli("deploy", "site", cwd=app.path)
+    assert refused.returncode == 2
+    line = next(n for n, text in enumerate(app.spec_file.read_text().splitlines(), 1) if "domains:" in text)
+    assert f"dockyard.yml:{line}: environments.site.domains[0]: 'shop_test.example' is not a hostname" in refused.stderr
+
+
+def test_blue_green_through_the_edge_maintenance_and_down(edge, tmp_path: Path,
+                                                          docker_client: docker.DockerClient) -> None:
+    port, apps = edge
+    app = make_app(tmp_path)
+    live, preview = free_port(), free_port()
+    app.write("dockyard.yml", bg_spec(app.name, live, preview) + "    domains: [bg.test]\n")
+    app.write("www/cgi-bin/release", RELEASE_CGI)
+    app.write("www/smoke", "smoke ok\n")
+    app.commit("blue-green behind the edge")
+    apps.append(app)
+    ok("build", cwd=app.path)
+    ok("config", "set", "production", "GREETING=v0", cwd=app.path)
+    ok("deploy", "production", cwd=app.path)
+    releases = [get(port, "bg.test", "/cgi-bin/release").text.strip()]
+    load = Load(f"http://127.0.0.1:{port}/cgi-bin/release", threads=4, max_seconds=170,
+                headers={"Host": "bg.test"}).start()
+    try:
+        for n in range(1, 3):
+            ok("config", "set", "production", f"GREETING=v{n}", cwd=app.path)
+            ok("deploy", "production", cwd=app.path)
+            releases.append(get(port, "bg.test", "/cgi-bin/release").text.strip())
+    finally:
+        hits = load.stop()
+    assert len({r.split()[0] for r in releases}) == 3
+    assert [h for h in hits if h.status != 200][:3] == []
+    assert {h.body for h in hits} <= set(releases)  # only what went live answered
+    assert get(port, "preview.bg.test", "/cgi-bin/release").text.strip() != releases[-1]  # the previous colour
+
+    # maintenance: the names answer 503 with the page; the health path and the preview name reach the app
+    ok("maintenance", "on", "production", "--message", 'Back <soon> "$host"', cwd=app.path)
+    down = get(port, "bg.test", "/cgi-bin/release")
+    assert down.status_code == 503 and down.headers["retry-after"] == "120"
+    assert "Back &lt;soon&gt; &quot;&#36;host&quot;" in down.text
+    assert get(port, "bg.test", "/health").text.strip() == "ok"
+    assert get(port, "preview.bg.test", "/cgi-bin/release").status_code == 200
+    ok("config", "set", "production", "GREETING=v9", cwd=app.path)
+    ok("deploy", "production", cwd=app.path)  # a deploy keeps it in maintenance
+    assert get(port, "bg.test", "/cgi-bin/release").status_code == 503
+    ok("maintenance", "off", "production", cwd=app.path)
+    assert get(port, "bg.test", "/cgi-bin/release").status_code == 200
+
+    # down: asked for unless --yes; then nothing of it answers or runs, and its history stays
+    asked = run_cli("down", "production", cwd=app.path)
+    assert asked.returncode == 2 and "confirm with --yes" in asked.stderr
+    out = ok("down", "production", "--yes", cwd=app.path)
+    assert "its names are off the edge" in out and "its balancer is stopped and removed" in out
+    assert get(port, "bg.test").status_code == 404
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{live}/", timeout=2)
+    assert docker_client.containers.list(all=True, filters={"label": f"dockyard.app={app.name}"}) == []
+    assert json.loads(ok("releases", "production", "--json", cwd=app.path))[0]["status"] == "down"

@@ -1,0 +1,94 @@
+"""The edge in a deploy, on the fake engine and a fake edge (issue 15): a rolling environment's
+names move to the new replicas before the old ones stop; a blue-green one is served through its
+balancer's listeners; a name another environment holds is refused before anything starts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dockyard.deploy.teardown import tear_down
+from dockyard.router.edge import EdgeConflict
+from dockyard.router.edge_render import EdgeRoute
+from tests.fakes.deploys import IMAGES, SPEC, Site
+
+DOMAINS = SPEC.replace(
+    "  testing: {strategy: rolling}\n",
+    "  testing:\n    strategy: rolling\n    domains: [shop.example.com, www.shop.example.com]\n").replace(
+    "router: {live: 18000, preview: 18001}}", "router: {live: 18000, preview: 18001}, domains: [shop.example.net]}")
+
+
+@pytest.fixture
+def site(dockyard_env: Path, tmp_path: Path) -> Site:
+    return Site(tmp_path, DOMAINS)
+
+
+def ports(site: Site, *names: str) -> list[str]:
+    found = {c.name: c.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
+             for c in site.client.containers.items.values() if c.status == "running"}
+    return [f"127.0.0.1:{found[name]}" for name in names]
+
+
+def test_a_rolling_deploy_moves_the_names_to_the_new_replicas_before_the_old_ones_stop(site: Site) -> None:
+    site.deployer.deploy("testing", image=IMAGES["r1"])
+    first = ports(site, "shop-testing-web-1", "shop-testing-web-2")
+    assert site.edge.routes[("shop", "testing")].servers == tuple(sorted(first))
+    site.actions.clear()
+    site.deployer.deploy("testing", image=IMAGES["r2"])
+    published = next(i for i, a in enumerate(site.actions) if a.startswith("edge shop.example.com,"))
+    new = ports(site, "shop-testing-web-1", "shop-testing-web-2")
+    assert site.actions[published] == f"edge shop.example.com,www.shop.example.com -> {','.join(sorted(new))}"
+    assert site.actions[published + 1] == "edge drained"  # the old workers finish what they hold ...
+    stops = [i for i, a in enumerate(site.actions) if a.startswith("stop ")]
+    starts = [i for i, a in enumerate(site.actions) if a.startswith("start ")]
+    assert max(starts) < published < min(stops)  # ... before the old replicas stop, after the new serve
+    assert not set(new) & set(first)
+
+
+def test_a_name_another_environment_holds_is_refused_before_anything_runs(site: Site) -> None:
+    site.edge.routes[("blog", "production")] = EdgeRoute("blog", "production", ("www.shop.example.com",),
+                                                          ("127.0.0.1:9",))
+    with pytest.raises(EdgeConflict) as refused:
+        site.deployer.deploy("testing", image=IMAGES["r1"])
+    assert refused.value.message == ("dockyard.yml:11: www.shop.example.com is already served by blog/production "
+                                     "on this host's edge")
+    assert site.actions == []  # not a container created
+    assert ("shop", "testing") not in site.edge.routes
+
+
+def test_a_blue_green_environment_is_served_through_its_balancer(site: Site) -> None:
+    site.deployer.deploy("production", image=IMAGES["r1"])
+    route = site.edge.routes[("shop", "production")]
+    assert (route.servers, route.preview, route.preview_name) == (
+        ("127.0.0.1:18000",), ("127.0.0.1:18001",), "preview.shop.example.net")
+    site.actions.clear()
+    site.deployer.deploy("production", image=IMAGES["r2"])  # the switch is the balancer's: the edge stays
+    assert [a for a in site.actions if a.startswith("edge")] == []
+
+
+def test_names_taken_out_of_dockyard_yml_are_withdrawn_at_the_next_deploy(site: Site, tmp_path: Path) -> None:
+    site.deployer.deploy("testing", image=IMAGES["r1"])
+    plain = Site(tmp_path, SPEC)
+    plain.edge.routes = site.edge.routes  # the same host's edge
+    plain.deployer.deploy("testing", image=IMAGES["r1"])
+    assert ("shop", "testing") not in site.edge.routes
+    assert "edge withdraw shop/testing" in plain.actions
+
+
+def test_down_takes_the_names_off_the_edge_first_and_keeps_the_history_unless_purged(site: Site) -> None:
+    site.deployer.deploy("testing", image=IMAGES["r1"])
+    live = site.db.live_release("shop", "testing")
+    site.actions.clear()
+    tear_down(site.spec, "testing", site.db, site.log.append, parts=site.deployer.parts, by="ops")
+    assert site.actions[0] == "edge withdraw shop/testing"  # before a replica stops
+    assert sorted(site.actions[1:]) == sorted([
+        "stop shop-testing-web-1", "remove shop-testing-web-1", "stop shop-testing-web-2",
+        "remove shop-testing-web-2", "network remove dockyard-shop-testing"])
+    assert site.client.containers.items == {}
+    assert site.db.live_release("shop", "testing") is None
+    kept = site.db.releases("shop", "testing")[0]
+    assert (kept.release_id, kept.status, kept.note) == (live.release_id, "down", "dockyard down by ops")
+    site.deployer.deploy("testing", image=IMAGES["r1"])  # and it comes back
+    assert len(site.running()) == 2
+    tear_down(site.spec, "testing", site.db, site.log.append, parts=site.deployer.parts, purge=True)
+    assert site.db.releases("shop", "testing") == []
