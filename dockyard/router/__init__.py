@@ -1,4 +1,4 @@
-"""The nginx balancers of blue/green environments."""
+"""The nginx balancers of blue/green environments, and the host's edge."""
 
 # The modules other packages may import (tests/unit/test_layers.py holds it); the rest is private.
-__all__ = ["colors", "counter", "nginx", "status", "swarm_fleet", "switch", "watch"]
+__all__ = ["colors", "counter", "edge", "edge_render", "nginx", "status", "swarm_fleet", "switch", "watch"]

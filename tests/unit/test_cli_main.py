@@ -30,6 +30,6 @@ def test_a_rollback_loads_neither_the_server_nor_the_pipelines() -> None:
             "import typer.main; names = sorted(c.name for c in typer.main.get_command(app).commands.values()); "
             "print(names, 'dockyard.cli.server_cmds' in sys.modules, 'dockyard.cli.pipeline_cmds' in sys.modules)")
     assert run(code.format(argv=["rollback", "production"])) == (
-        "['build', 'deploy', 'promote', 'releases', 'rollback'] False False")
+        "['build', 'deploy', 'down', 'promote', 'releases', 'rollback'] False False")
     everything = run(code.format(argv=["--help"]))
     assert everything.endswith("True True") and "'autoscale'" in everything and "'token'" in everything

@@ -128,19 +128,20 @@ def test_maintenance_answers_503_with_its_page_but_lets_the_health_path_through(
     route = EdgeRoute("shop", "production", ("shop.example.com",), ("127.0.0.1:8000",), health="/health",
                       maintenance='Back at 14:00 <UTC> "$host" \\ ok\nbye')
     text = render_edge([route], EdgeSite("127.0.0.1", 8080), PATHS)
-    server = text[text.index("server_name shop.example.com;"):]
-    assert server == """\\
+    page = ("<!doctype html><html><head><title>Maintenance</title></head><body><h1>Down for maintenance</h1>"
+            r"<p>Back at 14:00 &lt;UTC&gt; &quot;&#36;host&quot; \\ ok bye</p></body></html>\n")
+    # HTML-escaped, no nginx variable ($), no newline, the backslash escaped for nginx's string
+    assert text[text.index("server_name shop.example.com;"):] == f"""\
 server_name shop.example.com;
-        location = /health {
+        location = /health {{
             proxy_pass http://shop__production;
-        }
-        location / {
+        }}
+        location / {{
             # shop/production
             default_type text/html;
             add_header Retry-After 120 always;
-            return 503 "<!doctype html><html><head><title>Maintenance</title></head><body><h1>Down for \\
-maintenance</h1><p>Back at 14:00 &lt;UTC&gt; &quot;&#36;host&quot; \\\\\\\\ ok bye</p></body></html>\\\\n";
-        }
-    }
-}
+            return 503 "{page}";
+        }}
+    }}
+}}
 """
