@@ -46,6 +46,13 @@ class EdgeSettings(BaseModel):
 
     address: str = "0.0.0.0"
     http_port: int = 80
+    https_port: int = 443
+    # ACME (tls: acme): the CA's directory, a contact, a CA bundle to trust it by (a test CA), and
+    # how long before its expiry a certificate is renewed
+    acme_directory: str = "https://acme-v02.api.letsencrypt.org/directory"
+    acme_email: str | None = None
+    acme_ca_bundle: str | None = None
+    renew_before_s: float = 30 * 86400.0
 
 
 class Settings(BaseModel):

@@ -35,7 +35,7 @@ BASE_IMAGE=dockyard/busybox:1.35
 # binary each one is for, and tests/unit/test_setup_requirements.py checks both against dpkg.
 APT_PACKAGES=(docker.io docker-registry etcd-server nginx busybox-static git openssl iproute2 curl
               ca-certificates python3-venv)
-APT_TEST_PACKAGES=(prometheus rsyslog systemd)
+APT_TEST_PACKAGES=(prometheus rsyslog systemd pebble)
 
 # Each binary something runs, the package above that ships it, and who needs it (demo: `make demo`
 # and everything Dockyard itself runs; test: only the test suite).
@@ -45,7 +45,7 @@ REQUIREMENTS=(
     "docker          docker.io        demo"   # the base image build below
     "docker-registry docker-registry  demo"   # the local and remote registries
     "etcd            etcd-server      demo"   # the config store
-    "nginx           nginx            demo"   # blue/green balancers (dockyard/router)
+    "nginx           nginx            demo"   # blue/green balancers and the edge (dockyard/router)
     "busybox         busybox-static   demo"   # the FROM scratch base image
     "git             git              demo"   # builds and pipelines read commits
     "openssl         openssl          demo"   # scripts/tls-dockerd.sh certificates
@@ -54,6 +54,8 @@ REQUIREMENTS=(
     "prometheus      prometheus       test"   # scrapes the agent in tests/integration/monitor
     "rsyslogd        rsyslog          test"   # the syslog sink in tests/integration/logs
     "systemd-analyze systemd          test"   # verifies scripts/systemd/*.service in tests/unit
+    "pebble          pebble           test"   # the ACME test CA of tests/integration/edge
+    "pebble-challtestsrv pebble       test"   # its DNS, naming every test domain 127.0.0.1
 )
 # ca-certificates (the CA bundle) and python3-venv (`python3 -m venv` in the Makefile) ship no binary
 # of the table; missing_packages checks them by what they provide.

@@ -3,11 +3,12 @@ that has domains."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dockyard.cli.common import console, print_json
+from dockyard.cli.common import console, print_json, say
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -19,10 +20,17 @@ edge_app = typer.Typer(help="This host's edge: one nginx serving each environmen
 def configure(
     address: Annotated[str | None, typer.Option(help="The address it listens on (0.0.0.0: every one).")] = None,
     http_port: Annotated[int | None, typer.Option(help="Its HTTP port (80).")] = None,
+    https_port: Annotated[int | None, typer.Option(help="Its HTTPS port (443).")] = None,
+    acme_directory: Annotated[str | None, typer.Option(help="The ACME CA's directory URL (tls: acme).")] = None,
+    acme_email: Annotated[str | None, typer.Option(help="The contact the ACME CA may write to.")] = None,
+    acme_ca_bundle: Annotated[Path | None, typer.Option(help="A CA file to trust the ACME server by (a test "
+                                                              "CA).")] = None,
+    renew_before_days: Annotated[float | None, typer.Option(help="Renew a certificate this many days before "
+                                                                  "it expires (30).")] = None,
 ) -> None:
-    """Where the edge listens; a running edge moves there at once.
+    """Where the edge listens, and the ACME CA it gets certificates from; a running edge moves at once.
 
-    Example: dockyard edge configure --address 127.0.0.1 --http-port 8080
+    Example: dockyard edge configure --address 127.0.0.1 --http-port 8080 --https-port 8443
     """
     import ipaddress
 
@@ -38,16 +46,34 @@ def configure(
         except ValueError as exc:
             raise UsageError(f"--address {address!r} is not an IP address") from exc
         edge.address = address
-    if http_port is not None:
-        if not 1 <= http_port <= 65535:
-            raise UsageError(f"--http-port {http_port}: must be a port between 1 and 65535")
-        edge.http_port = http_port
+    for flag, port in (("--http-port", http_port), ("--https-port", https_port)):
+        if port is not None and not 1 <= port <= 65535:
+            raise UsageError(f"{flag} {port}: must be a port between 1 and 65535")
+    edge.http_port = edge.http_port if http_port is None else http_port
+    edge.https_port = edge.https_port if https_port is None else https_port
+    if edge.http_port == edge.https_port:
+        raise UsageError(f"the HTTP and HTTPS ports are both {edge.http_port}")
+    if acme_directory is not None:
+        if not acme_directory.startswith("https://"):
+            raise UsageError(f"--acme-directory {acme_directory!r}: an ACME directory is an https:// URL")
+        edge.acme_directory = acme_directory
+    if acme_email is not None:
+        edge.acme_email = acme_email or None
+    if acme_ca_bundle is not None:
+        if not acme_ca_bundle.is_file():
+            raise UsageError(f"--acme-ca-bundle {acme_ca_bundle}: no such file")
+        edge.acme_ca_bundle = str(acme_ca_bundle.resolve())
+    if renew_before_days is not None:
+        if renew_before_days <= 0:
+            raise UsageError(f"--renew-before-days {renew_before_days:g}: must be more than 0")
+        edge.renew_before_s = renew_before_days * 86400.0
     site.edge = edge
     running = Edge(site=site_settings(site))
     if running.pid() is not None:  # checked and reloaded first: a port that cannot be had changes nothing
         running.serve(running.rendered())
     settings.save(site)
-    console.print(f"edge: http://{edge.address}:{edge.http_port}", highlight=False)
+    console.print(f"edge: http://{edge.address}:{edge.http_port}, https://{edge.address}:{edge.https_port}; "
+                  f"ACME {edge.acme_directory}", highlight=False)
 
 
 @edge_app.command("status")
@@ -69,7 +95,8 @@ def status(as_json: Json = False) -> None:
                     "http_port": edge.site.http_port,
                     "routes": [{"app": r.app, "env": r.env, "path": r.path, "domains": list(r.domains),
                                 "redirects": r.redirects, "preview": r.preview_name, "servers": list(r.servers),
-                                "urls": r.urls(edge.site)}
+                                "urls": r.urls(edge.site), "tls": r.tls, "https": sorted(r.certificates),
+                                "maintenance": r.maintenance}
                                for r in routes]})
         return
     console.print(f"edge on {edge.site.address}:{edge.site.http_port}: "
@@ -85,6 +112,62 @@ def status(as_json: Json = False) -> None:
     console.print(table)
 
 
+
+
+cert_app = typer.Typer(help="Certificates the operator brings for the edge (tls: installed).",
+                       no_args_is_help=True)
+
+
+@cert_app.command("add")
+def cert_add(
+    name: Annotated[str, typer.Argument(help="The name it serves (one of an environment's domains).")],
+    cert: Annotated[Path, typer.Option("--cert", help="The certificate and its chain (PEM).")],
+    key: Annotated[Path, typer.Option("--key", help="Its private key (PEM, unencrypted).")],
+) -> None:
+    """Install a certificate for NAME: checked against its key and its names, kept 0600; a running
+    edge serves it at the next deploy or renewal pass.
+
+    Example: dockyard edge cert add shop.example.com --cert fullchain.pem --key privkey.pem
+    """
+    from dockyard.errors import UsageError
+    from dockyard.router.certs import CertificateError, check_pair
+    from dockyard.router.edge import Edge
+    from dockyard.router.edge_tls import cert_store
+
+    try:
+        cert_pem, key_pem = cert.read_bytes(), key.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    try:
+        info = check_pair(cert_pem, key_pem)
+    except CertificateError as exc:
+        raise UsageError(f"{cert} and {key}: {exc.message}") from exc
+    if name not in info.names:
+        raise UsageError(f"{cert} is for {', '.join(info.names) or 'no DNS name'}, not {name}")
+    store = cert_store(Edge().paths.prefix)
+    store.put(store.installed(name), cert_pem, key_pem)
+    console.print(f"installed a certificate for {name} (until {_day(info.not_after)})", highlight=False)
+
+
+@edge_app.command("renew")
+def renew() -> None:
+    """One renewal pass now (the server runs one every minute): each certificate due is renewed.
+
+    Example: dockyard edge renew
+    """
+    from dockyard.deploy.edge import Renewals
+    from dockyard.router.edge import Edge
+
+    problems = Renewals(lambda: Edge(report=say), report=say, routes=lambda: Edge().routes()).run_once()
+    if problems:
+        raise typer.Exit(1)
+    console.print("edge: every certificate is current")
+
+
+def _day(at: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d", time.gmtime(at))
 
 
 maintenance_app = typer.Typer(help="Maintenance mode: the edge answers an environment's names with a 503 page.",
@@ -126,5 +209,6 @@ def maintenance_off(env: Annotated[str, typer.Argument(help="The environment.")]
 
 
 def register(app: typer.Typer) -> None:
+    edge_app.add_typer(cert_app, name="cert")
     app.add_typer(edge_app, name="edge")
     app.add_typer(maintenance_app, name="maintenance")

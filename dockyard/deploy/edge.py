@@ -6,11 +6,15 @@ before the old replicas stop (the edge's old workers finish what they hold first
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Callable
 from typing import Protocol
 
 from dockyard.engine.rows import Running
 from dockyard.errors import DeployError
+from dockyard.monitor.alerts import AlertEvent
+from dockyard.monitor.history import History
 from dockyard.router.edge import Edge, Where
 from dockyard.router.edge_render import EdgeRoute
 from dockyard.spec import AppSpec
@@ -27,6 +31,10 @@ class EdgeDoor(Protocol):
     def publish(self, route: EdgeRoute, where: Where) -> bool: ...
 
     def withdraw(self, app: str, env: str) -> bool: ...
+
+    def secure(self, route: EdgeRoute) -> tuple[EdgeRoute, str | None]: ...
+
+    def route(self, app: str, env: str) -> EdgeRoute | None: ...
 
     def wait_drained(self, timeout: float) -> bool: ...
 
@@ -56,7 +64,7 @@ def route_of(spec: AppSpec, env: str, servers: tuple[str, ...], preview: tuple[s
     routed = next((s for s in spec.services.values() if s.port), None)
     health = routed.health.path if routed is not None and routed.health is not None else None
     return EdgeRoute(spec.app, env, tuple(env_spec.domains), servers, env_spec.path, dict(env_spec.redirects),
-                     preview, health=health)
+                     preview, health=health, tls=env_spec.tls, hsts=env_spec.hsts)
 
 
 def replica_servers(rows: list[Running], service: str, leaving: frozenset[str] = frozenset()) -> tuple[str, ...]:
@@ -84,6 +92,71 @@ def publish_edge(spec: AppSpec, env: str, edge: EdgeDoor, report: Report, server
             report(f"edge: {spec.app}/{env} has no domains any more: its names are withdrawn")
         return
     if edge.publish(route, where_in(spec, env)):
-        names = ", ".join(n for n in (*route.domains, *route.redirects, route.preview_name or "") if n)
-        report(f"edge: {names} -> {', '.join(servers) or 'nothing (503)'}")
+        report(f"edge: {', '.join(route.names)} -> {', '.join(servers) or 'nothing (503)'}")
         edge.wait_drained(DRAIN_TIMEOUT)
+    if route.tls != "off":
+        secure_edge(spec, env, edge, report)
+
+
+def secure_edge(spec: AppSpec, env: str, edge: EdgeDoor, report: Report) -> str | None:
+    """HTTPS for the environment's names: certificates issued or renewed when due (a problem is
+    reported and recorded as an event; the deploy goes on, served as before)."""
+    route = edge.route(spec.app, env)
+    if route is None:
+        return None
+    secured, problem = edge.secure(route)
+    if secured.certificates != route.certificates and edge.publish(secured, where_in(spec, env)):
+        report(f"edge: HTTPS for {', '.join(sorted(secured.certificates))}")
+    if problem is not None:
+        report(f"warning: {problem}")
+        record_event(spec.app, env, route.domains[0], problem)
+    return problem
+
+
+def record_event(app: str, env: str, name: str, message: str) -> None:
+    """An edge problem as an event of `dockyard events` (the agent's history in this home)."""
+    history = History()
+    try:
+        now = time.time()
+        history.record_events(socket.gethostname(), [AlertEvent(
+            rule="edge:certificate", container=name, app=app, env=env, service="", started_at=now, ended_at=now,
+            message=message)])
+    finally:
+        history.close()
+
+
+class Renewals:
+    """The server's renewal pass over every HTTPS route of the host's edge (and `dockyard edge
+    renew`): a certificate due is renewed; one that fails is tried again after a backoff that
+    doubles from 5 minutes up to 6 hours, and each failure is an event."""
+
+    FIRST_BACKOFF, LAST_BACKOFF = 300.0, 6 * 3600.0
+
+    def __init__(self, edge: Callable[[], EdgeDoor], report: Report,
+                 routes: Callable[[], list[EdgeRoute]]) -> None:
+        self.edge, self.report, self.routes = edge, report, routes
+        self.retry_at: dict[str, float] = {}
+        self.backoff: dict[str, float] = {}
+
+    def run_once(self, now: float | None = None) -> list[str]:
+        """One pass; the problems it met, a line each."""
+        now = time.time() if now is None else now
+        problems = []
+        for route in self.routes():
+            if route.tls == "off" or self.retry_at.get(route.key, 0.0) > now:
+                continue
+            edge = self.edge()
+            secured, problem = edge.secure(route)
+            if secured.certificates != route.certificates and edge.publish(secured, lambda name: name):
+                self.report(f"edge: {route.app}/{route.env}: certificate for {', '.join(secured.names)} renewed")
+            if problem is None:
+                self.retry_at.pop(route.key, None)
+                self.backoff.pop(route.key, None)
+                continue
+            wait = min(self.backoff.get(route.key, self.FIRST_BACKOFF / 2) * 2, self.LAST_BACKOFF)
+            self.backoff[route.key], self.retry_at[route.key] = wait, now + wait
+            problems.append(f"{route.app}/{route.env}: {problem}; next try in {wait / 60:.0f} min")
+            record_event(route.app, route.env, route.domains[0], problem)
+        for line in problems:
+            self.report(line)
+        return problems

@@ -1,7 +1,7 @@
 """The host's edge: one nginx in front of every environment that has domains, routing by name.
 
 Files live under $DOCKYARD_HOME/edge/: nginx.conf (rendered by edge_render.render_edge from every
-route), routes/<app>-<env>.json (one per environment: what it claims and what serves it), and
+route), routes/<app>_<env>.json (one per environment: what it claims and what serves it), and
 nginx's own pid, log and temp files. A change of one route is checked against every other
 route's claims, rendered with all of them, checked by `nginx -t` and loaded with a graceful reload
 (NginxProcess.serve); only then does its route file replace the old one. Changes are serialized by
@@ -11,6 +11,7 @@ a lock file: two deploys of different environments do not lose each other's rout
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from dockyard import settings
-from dockyard.router.edge_render import EdgeRoute, EdgeSite, claim_conflicts, render_edge
+from dockyard.router.edge_render import EdgeRoute, EdgeSite, claim_conflicts, render_edge, route_key
+from dockyard.router.edge_tls import secure
 from dockyard.router.nginx_proc import NGINX, NginxProcess, Report, RouterError
 from dockyard.router.render import RouterPaths
 
@@ -35,7 +37,7 @@ def edge_dir(home: Path | None = None) -> Path:
 
 def site_settings(site: settings.Settings | None = None) -> EdgeSite:
     edge = (site or settings.load()).edge
-    return EdgeSite(address=edge.address, http_port=edge.http_port)
+    return EdgeSite(address=edge.address, http_port=edge.http_port, https_port=edge.https_port)
 
 
 class Edge(NginxProcess):
@@ -49,7 +51,7 @@ class Edge(NginxProcess):
         self.routes_dir = self.paths.prefix / "routes"
 
     def ports(self) -> tuple[int, ...]:
-        return (self.site.http_port,)
+        return (self.site.http_port, self.site.https_port)
 
     # facts ---------------------------------------------------------------
     def routes(self) -> list[EdgeRoute]:
@@ -65,7 +67,17 @@ class Edge(NginxProcess):
         return next((r for r in self.routes() if (r.app, r.env) == (app, env)), None)
 
     def rendered(self) -> str:
-        return render_edge(self.routes(), self.site, self.paths)
+        return self._render(self.routes())
+
+    def _render(self, routes: list[EdgeRoute]) -> str:
+        return render_edge(routes, self.site, self.paths, self.challenges())
+
+    def challenges(self) -> dict[str, str]:
+        """The HTTP-01 answers of an ACME order in progress (token -> key authorization)."""
+        try:
+            return dict(json.loads((self.paths.prefix / "acme" / "challenges.json").read_text()))
+        except (OSError, ValueError):
+            return {}
 
     def hand_edited(self) -> bool:
         try:
@@ -91,11 +103,12 @@ class Edge(NginxProcess):
             target = self.routes_dir / f"{route.key}.json"
             others = [r for r in self.routes() if r.key != route.key]
             before = self.route(route.app, route.env)
-            if before is not None:
-                route = replace(route, maintenance=before.maintenance)
+            if before is not None:  # maintenance stays on; its certificates stay while it wants HTTPS
+                kept = {n: c for n, c in before.certificates.items() if n in route.names and route.tls != "off"}
+                route = replace(route, maintenance=before.maintenance, certificates=route.certificates or kept)
             if before == route and self.pid() is not None and not self.hand_edited():
                 return False
-            self.serve(render_edge([*others, route], self.site, self.paths))
+            self.serve(self._render([*others, route]))
             _write_private(target, route.to_json())
             return True
 
@@ -107,20 +120,32 @@ class Edge(NginxProcess):
                 raise RouterError(f"{app}/{env} is not on this host's edge: maintenance is the edge's page",
                                   hint="give the environment domains: in dockyard.yml and deploy it")
             route = replace(route, maintenance=message)
-            self.serve(render_edge([*(r for r in self.routes() if r.key != route.key), route], self.site,
-                                   self.paths))
+            self.serve(self._render([*(r for r in self.routes() if r.key != route.key), route]))
             _write_private(self.routes_dir / f"{route.key}.json", route.to_json())
             return route
 
+    def answer(self, tokens: dict[str, str]) -> None:
+        """Serve these ACME HTTP-01 answers (an empty dict: none any more)."""
+        with self._locked():
+            folder = self.paths.prefix / "acme"
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _write_private(folder / "challenges.json", json.dumps(tokens, sort_keys=True))
+            if self.pid() is not None:
+                self.serve(self.rendered())
+
+    def secure(self, route: EdgeRoute) -> tuple[EdgeRoute, str | None]:
+        """The route with a certificate for each name, issued or renewed when due (edge_tls.secure)."""
+        return secure(self.paths.prefix, self.answer, route)
+
     def withdraw(self, app: str, env: str) -> bool:
         """Stop serving an environment's names. False if it had no route."""
-        target = self.routes_dir / f"{app}-{env}.json"
+        target = self.routes_dir / f"{route_key(app, env)}.json"
         if not target.exists():
             return False
         with self._locked():
             others = [r for r in self.routes() if (r.app, r.env) != (app, env)]
             if self.pid() is not None:
-                self.serve(render_edge(others, self.site, self.paths))
+                self.serve(self._render(others))
             target.unlink()
             return True
 

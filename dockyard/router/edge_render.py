@@ -26,6 +26,18 @@ class EdgeSite:
 
     address: str = "0.0.0.0"
     http_port: int = 80
+    https_port: int = 443
+
+
+def route_key(app: str, env: str) -> str:
+    return f"{app}_{env}"
+
+
+def url(site: EdgeSite, name: str, https: bool) -> str:
+    """scheme://name[:port] of a name on the edge."""
+    if https:
+        return f"https://{name}" + ("" if site.https_port == 443 else f":{site.https_port}")
+    return f"http://{name}" + ("" if site.http_port == 80 else f":{site.http_port}")
 
 
 @dataclass(frozen=True)
@@ -52,20 +64,28 @@ class EdgeRoute:
     preview: tuple[str, ...] = ()  # host:port of the preview colour: served as preview.<main name>
     health: str | None = None  # the routed service's health path: it reaches the app during maintenance
     maintenance: str | None = None  # the message of the 503 page while in maintenance; None: serving
+    tls: str = "off"  # off, acme, self-signed, installed (dockyard.yml)
+    hsts: bool = False
+    certificates: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (fullchain, key) files
 
     @property
     def key(self) -> str:
-        return f"{self.app}-{self.env}"
+        """app_env: names hold no '_', so no two environments share it (app a-b env c, app a env b-c)."""
+        return route_key(self.app, self.env)
 
     @property
     def preview_name(self) -> str | None:
         return PREVIEW_PREFIX + self.domains[0] if self.preview and self.domains else None
 
+    @property
+    def names(self) -> list[str]:
+        """Every name it answers: its domains, its redirects, its preview name."""
+        return [*self.domains, *sorted(self.redirects), *([self.preview_name] if self.preview_name else [])]
+
     def urls(self, site: EdgeSite) -> list[str]:
-        """Where users reach it: each domain (under its path) on the edge's HTTP port."""
-        port = "" if site.http_port == 80 else f":{site.http_port}"
+        """Where users reach it: each domain (under its path), over HTTPS once it has a certificate."""
         path = "/" if self.path == "/" else self.path + "/"
-        return [f"http://{name}{port}{path}" for name in self.domains]
+        return [url(site, name, name in self.certificates) + path for name in self.domains]
 
     def claims(self) -> list[Claim]:
         """What this route answers: its domains under its path; a redirect or a preview name whole."""
@@ -84,7 +104,8 @@ class EdgeRoute:
         return cls(app=data["app"], env=data["env"], domains=tuple(data["domains"]), servers=tuple(data["servers"]),
                    path=data.get("path", "/"), redirects=dict(data.get("redirects") or {}),
                    preview=tuple(data.get("preview") or ()), health=data.get("health"),
-                   maintenance=data.get("maintenance"))
+                   maintenance=data.get("maintenance"), tls=data.get("tls", "off"), hsts=bool(data.get("hsts")),
+                   certificates={k: (v[0], v[1]) for k, v in (data.get("certificates") or {}).items()})
 
 
 def claim_conflicts(route: EdgeRoute, others: list[EdgeRoute]) -> list[tuple[Claim, EdgeRoute]]:
@@ -147,7 +168,13 @@ def _server(site: EdgeSite, name: str, body: list[str]) -> list[str]:
             *body, "    }"]
 
 
-def render_edge(routes: list[EdgeRoute], site: EdgeSite, paths: RouterPaths) -> str:
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+ANSWER = re.compile(r"[A-Za-z0-9_-]{16,128}\.[A-Za-z0-9_-]{16,128}")
+
+
+def render_edge(routes: list[EdgeRoute], site: EdgeSite, paths: RouterPaths,
+                challenges: dict[str, str] | None = None) -> str:
+    """The edge's nginx.conf; `challenges`: the ACME HTTP-01 answers of an order in progress."""
     temp = paths.temp
     ordered = sorted(routes, key=lambda r: r.key)
     lines = [
@@ -182,24 +209,62 @@ def render_edge(routes: list[EdgeRoute], site: EdgeSite, paths: RouterPaths) -> 
             lines += _upstream(upstream_name(route), route.servers)
         if route.preview:
             lines += _upstream(upstream_name(route, preview=True), route.preview)
-    # a name no route claims: 404, not somebody else's site
+    secure = any(route.certificates for route in ordered)
+    if secure:  # TLS 1.2 and newer only
+        lines += ["    ssl_protocols TLSv1.2 TLSv1.3;", "    ssl_session_cache shared:dockyard_edge:10m;",
+                  "    ssl_session_timeout 1h;"]
+    # a name no route claims: 404 (and over HTTPS, no handshake), not somebody else's site
     lines += ["    server {", f"        listen {site.address}:{site.http_port} default_server;",
               "        server_name _;", '        return 404 "no site here\\n";', "    }"]
-    by_name: dict[str, list[tuple[str, EdgeRoute]]] = {}
+    if secure:
+        lines += ["    server {", f"        listen {site.address}:{site.https_port} ssl default_server;",
+                  "        server_name _;", "        ssl_reject_handshake on;", "    }"]
+    bodies: dict[str, list[str]] = {}
+    owners: dict[str, list[EdgeRoute]] = {}
+    by_name: dict[str, list[EdgeRoute]] = {}
     for route in ordered:
         for name in route.domains:
-            by_name.setdefault(name, []).append((route.path, route))
-    for name in sorted(by_name):
-        body: list[str] = []
-        for path, route in sorted(by_name[name], key=lambda item: item[0], reverse=True):
-            body += _location(path, route, upstream_name(route), route.servers, maintenance=True)
-        lines += _server(site, name, body)
+            by_name.setdefault(name, []).append(route)
+    for name, routes_of_name in by_name.items():
+        owners[name] = routes_of_name
+        bodies[name] = [line for route in sorted(routes_of_name, key=lambda r: r.path, reverse=True)
+                        for line in _location(route.path, route, upstream_name(route), route.servers,
+                                              maintenance=True)]
     for route in ordered:
-        main = route.domains[0] if route.domains else None
-        for source in sorted(route.redirects):
-            lines += _server(site, source, [f"        return 308 $scheme://{route.redirects[source]}$request_uri;"])
-        if route.preview_name and main:
-            lines += _server(site, route.preview_name,
-                            _location("/", route, upstream_name(route, preview=True), route.preview))
+        for source in route.redirects:
+            owners[source] = [route]
+            port = "" if (site.http_port, site.https_port) == (80, 443) else ":$server_port"
+            bodies[source] = ["        location / {",  # a location: the ACME challenge's comes first
+                              f"            return 308 $scheme://{route.redirects[source]}{port}$request_uri;",
+                              "        }"]
+        if route.preview_name:
+            owners[route.preview_name] = [route]
+            bodies[route.preview_name] = _location("/", route, upstream_name(route, preview=True), route.preview)
+    for name in sorted(bodies):
+        mine = owners[name]
+        cert = next((r.certificates[name] for r in mine if name in r.certificates), None)
+        challenge = _acme_challenge(challenges or {}) if any(r.tls == "acme" for r in mine) else []
+        if cert is None:
+            lines += _server(site, name, [*challenge, *bodies[name]])
+            continue
+        hsts = ['        add_header Strict-Transport-Security "max-age=31536000" always;'] \
+            if any(r.hsts for r in mine) else []
+        lines += ["    server {", f"        listen {site.address}:{site.https_port} ssl;",
+                  f"        server_name {name};", f"        ssl_certificate {cert[0]};",
+                  f"        ssl_certificate_key {cert[1]};", *hsts, *bodies[name], "    }"]
+        lines += _server(site, name, [*challenge, "        location / {",
+                                      f"            return 308 {url(site, name, https=True)}$request_uri;",
+                                      "        }"])
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _acme_challenge(challenges: dict[str, str]) -> list[str]:
+    """HTTP-01: the ACME CA fetches /.well-known/acme-challenge/TOKEN over HTTP; each answer is in
+    the configuration itself (only well-formed tokens: they go into it verbatim)."""
+    lines = []
+    for token, answer in sorted(challenges.items()):
+        if TOKEN.fullmatch(token) and ANSWER.fullmatch(answer):
+            lines += [f"        location = /.well-known/acme-challenge/{token} {{",
+                      "            default_type text/plain;", f'            return 200 "{answer}";', "        }"]
+    return [*lines, "        location ^~ /.well-known/acme-challenge/ {", "            return 404;", "        }"]

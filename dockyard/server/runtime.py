@@ -19,10 +19,12 @@ from pathlib import Path
 from types import FrameType
 
 from dockyard import settings
+from dockyard.deploy.edge import Renewals
 from dockyard.errors import DockyardError
 from dockyard.netcheck import check_listen, parse_listen
 from dockyard.pipeline.store import RunStore
 from dockyard.pipeline.worker import Worker, worker_lock
+from dockyard.router.edge import Edge
 from dockyard.router.watch import BalancerWatch
 from dockyard.scale.loop import AgentMetrics, Autoscaler, EnabledSpecs
 from dockyard.scale.store import ScaleStore
@@ -102,6 +104,21 @@ def _balancers(stop: threading.Event) -> None:
     BalancerWatch(report=lambda line: log.info("balancers: %s", line)).run(stop)
 
 
+RENEW_EVERY = 60.0  # seconds between two passes; a pass reads each certificate's dates, the CA only when due
+
+
+def _renewals(stop: threading.Event) -> None:
+    """Certificates of the host's edge renewed ahead of their expiry, with backoff (deploy/edge.py)."""
+    every = float(os.environ.get("DOCKYARD_RENEW_EVERY") or RENEW_EVERY)
+    renewals = Renewals(lambda: Edge(report=lambda line: log.info("edge: %s", line)),
+                        report=lambda line: log.info("renewals: %s", line), routes=lambda: Edge().routes())
+    while not stop.wait(every):
+        try:
+            renewals.run_once()
+        except Exception:  # a broken edge must not end the server's renewals
+            log.exception("certificate renewal pass failed")
+
+
 def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, insecure: bool = False) -> None:
     import uvicorn
 
@@ -133,7 +150,8 @@ def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, inse
     loops = [threading.Thread(target=_work, args=(stop,), name="pipeline-worker", daemon=True),
              threading.Thread(target=_poll, args=(stop,), name="poller", daemon=True),
              threading.Thread(target=_autoscale, args=(stop,), name="autoscaler", daemon=True),
-             threading.Thread(target=_balancers, args=(stop,), name="balancers", daemon=True)]
+             threading.Thread(target=_balancers, args=(stop,), name="balancers", daemon=True),
+             threading.Thread(target=_renewals, args=(stop,), name="renewals", daemon=True)]
     for thread in loops:
         thread.start()
     log.info("dockyard server on %s://%s:%d (API docs at /docs), pid %d, home %s", "https" if tls else "http",

@@ -269,6 +269,11 @@ class EnvironmentSpec(_Named):
     domains: list[Hostname] = Field(default_factory=list)
     redirects: dict[Hostname, Hostname] = Field(default_factory=dict)
     path: PathPrefix = "/"
+    # HTTPS at the edge: a certificate from the site's ACME CA, a self-signed one (internal names),
+    # or the ones the operator installed for these names (dockyard edge cert add); HTTP then
+    # redirects to HTTPS. hsts: browsers are told to come back over HTTPS only.
+    tls: Literal["off", "acme", "self-signed", "installed"] = "off"
+    hsts: bool = False
 
     @field_validator("domains")
     @classmethod
@@ -289,6 +294,14 @@ class EnvironmentSpec(_Named):
                 raise fail(f"{source} redirects to {target}, which is not in this environment's domains "
                            f"({', '.join(domains) or 'none'})")
         return value
+
+    @model_validator(mode="after")
+    def _tls_needs_domains(self) -> EnvironmentSpec:
+        if self.tls != "off" and not self.domains:
+            raise fail(f"tls: {self.tls} needs domains: the edge serves HTTPS by name")
+        if self.hsts and self.tls == "off":
+            raise fail("hsts: true needs tls: the header only counts over HTTPS")
+        return self
 
     @property
     def names(self) -> list[str]:

@@ -244,3 +244,9 @@ class FakeEdge:
     def wait_drained(self, timeout: float) -> bool:
         self.actions.append("edge drained")
         return True
+
+    def route(self, app: str, env: str) -> EdgeRoute | None:
+        return self.routes.get((app, env))
+
+    def secure(self, route: EdgeRoute) -> tuple[EdgeRoute, str | None]:
+        return route, None

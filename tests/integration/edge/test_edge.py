@@ -70,7 +70,7 @@ def test_two_apps_by_name_and_a_rolling_deploy_under_load_loses_nothing(edge, tm
     assert get(port, "blog.test", "/cgi-bin/release").text.split()[0] != first  # by name, two apps
     assert get(port, "nobody.test").status_code == 404
     moved = get(port, "www.shop.test", "/x?y=1")
-    assert moved.status_code == 308 and moved.headers["location"] == "http://shop.test/x?y=1"
+    assert moved.status_code == 308 and moved.headers["location"] == f"http://shop.test:{port}/x?y=1"
 
     ok("config", "set", "site", "GREETING=two", cwd=shop.path)
     load = Load(f"http://127.0.0.1:{port}/cgi-bin/release", threads=4, max_seconds=120,

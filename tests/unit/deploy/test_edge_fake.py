@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.deploy.edge import Renewals
 from dockyard.deploy.teardown import tear_down
+from dockyard.monitor.history import History
 from dockyard.router.edge import EdgeConflict
 from dockyard.router.edge_render import EdgeRoute
 from tests.fakes.deploys import IMAGES, SPEC, Site
@@ -92,3 +94,34 @@ def test_down_takes_the_names_off_the_edge_first_and_keeps_the_history_unless_pu
     assert len(site.running()) == 2
     tear_down(site.spec, "testing", site.db, site.log.append, parts=site.deployer.parts, purge=True)
     assert site.db.releases("shop", "testing") == []
+
+
+class FlakyEdge:
+    """An edge whose certificates cannot be renewed until `fixed`."""
+
+    def __init__(self) -> None:
+        self.fixed = False
+        self.tries = 0
+
+    def secure(self, route: EdgeRoute) -> tuple[EdgeRoute, str | None]:
+        self.tries += 1
+        return route, None if self.fixed else "certificate for shop.example.com not renewed: the CA is down"
+
+    def publish(self, route: EdgeRoute, where) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+def test_a_failed_renewal_is_retried_after_a_doubling_backoff_and_recorded(dockyard_env: Path) -> None:
+    edge = FlakyEdge()
+    route = EdgeRoute("shop", "production", ("shop.example.com",), ("127.0.0.1:8000",), tls="acme")
+    lines: list[str] = []
+    renewals = Renewals(lambda: edge, lines.append, lambda: [route])  # type: ignore[arg-type, return-value]
+    assert renewals.run_once(now=1000.0) == [
+        "shop/production: certificate for shop.example.com not renewed: the CA is down; next try in 5 min"]
+    assert renewals.run_once(now=1200.0) == [] and edge.tries == 1  # waiting out the backoff
+    assert renewals.run_once(now=1301.0)[0].endswith("next try in 10 min") and edge.tries == 2
+    edge.fixed = True
+    assert renewals.run_once(now=1301.0 + 601) == [] and edge.tries == 3
+    assert renewals.retry_at == {}
+    events = History(dockyard_env / "monitor.db").events(app="shop")
+    assert [e["rule"] for e in events] == ["edge:certificate", "edge:certificate"]

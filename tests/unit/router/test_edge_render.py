@@ -74,6 +74,14 @@ http {
     }
     server {
         listen 127.0.0.1:8080;
+        server_name preview.shop.example.com;
+        location / {
+            # shop/production
+            proxy_pass http://shop__production__preview;
+        }
+    }
+    server {
+        listen 127.0.0.1:8080;
         server_name shop.example.com;
         location /api/ {
             # shop-api/production
@@ -90,14 +98,8 @@ http {
     server {
         listen 127.0.0.1:8080;
         server_name www.shop.example.com;
-        return 308 $scheme://shop.example.com$request_uri;
-    }
-    server {
-        listen 127.0.0.1:8080;
-        server_name preview.shop.example.com;
         location / {
-            # shop/production
-            proxy_pass http://shop__production__preview;
+            return 308 $scheme://shop.example.com:$server_port$request_uri;
         }
     }
 }
@@ -145,3 +147,54 @@ server_name shop.example.com;
     }}
 }}
 """
+
+
+def test_https_with_hsts_an_acme_answer_and_http_redirected() -> None:
+    cert = ("/h/edge/certs/shop_production/v1/fullchain.pem", "/h/edge/certs/shop_production/v1/privkey.pem")
+    route = EdgeRoute("shop", "production", ("shop.example.com",), ("127.0.0.1:8000",), tls="acme", hsts=True,
+                      certificates={"shop.example.com": cert})
+    token = "tok_" + "a" * 20
+    text = render_edge([route], EdgeSite("0.0.0.0", 80, 443), PATHS,
+                       challenges={token: f"{token}.{'b' * 43}", "bad token": "x"})  # the bad one is left out
+    assert text[text.index("    ssl_protocols"):] == f"""\
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:dockyard_edge:10m;
+    ssl_session_timeout 1h;
+    server {{
+        listen 0.0.0.0:80 default_server;
+        server_name _;
+        return 404 "no site here\\n";
+    }}
+    server {{
+        listen 0.0.0.0:443 ssl default_server;
+        server_name _;
+        ssl_reject_handshake on;
+    }}
+    server {{
+        listen 0.0.0.0:443 ssl;
+        server_name shop.example.com;
+        ssl_certificate {cert[0]};
+        ssl_certificate_key {cert[1]};
+        add_header Strict-Transport-Security "max-age=31536000" always;
+        location / {{
+            # shop/production
+            proxy_pass http://shop__production;
+        }}
+    }}
+    server {{
+        listen 0.0.0.0:80;
+        server_name shop.example.com;
+        location = /.well-known/acme-challenge/{token} {{
+            default_type text/plain;
+            return 200 "{token}.{'b' * 43}";
+        }}
+        location ^~ /.well-known/acme-challenge/ {{
+            return 404;
+        }}
+        location / {{
+            return 308 https://shop.example.com$request_uri;
+        }}
+    }}
+}}
+"""
+    assert route.urls(EdgeSite("0.0.0.0", 80, 443)) == ["https://shop.example.com/"]
