@@ -38,13 +38,14 @@ integration: setup-tests venv
 e2e: setup-tests venv
 	$(BIN)/pytest -q tests/e2e
 
-bench: setup venv
+bench: setup-tests venv  # the benches use the tests' helpers and tools (hey)
 	$(BIN)/python bench/deploy.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/metrics.py
 	$(BIN)/python bench/logs.py
 	$(BIN)/python bench/bluegreen.py
 	$(BIN)/python bench/autoscale.py
+	$(BIN)/python bench/edge.py
 
 lint: venv
 	$(BIN)/ruff check dockyard tests bench

@@ -147,6 +147,7 @@ class Inventory:
         now = time.time()
         self._started = int(now * 1e9)
         since, self._seen = start_point(self.cursor.cursor(CURSOR) if self.cursor else None, now)
+        self._save_cursor(force=True)  # killed before any event, the next start still goes on from here
         self.refresh()
         self._thread = threading.Thread(target=self._follow, args=(since,), name="monitor-events", daemon=True)
         self._thread.start()

@@ -6,6 +6,7 @@ a total request count and a wall-clock limit; `stop()` ends it early.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,10 +31,12 @@ class Load:
     pause: float = 0.01  # between two requests of one thread: about 4 x 100 requests/s at most
     timeout: float = 5.0
     headers: dict[str, str] = field(default_factory=dict)  # e.g. the Host an edge routes by
+    verify: ssl.SSLContext | bool = True  # https://127.0.0.1: the CA the edge's certificate is checked by ...
+    sni: str | None = None  # ... for this name (the TLS server name; the URL stays on 127.0.0.1)
     hits: list[Hit] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        assert self.url.startswith("http://127.0.0.1:"), "load goes to 127.0.0.1 only"
+        assert self.url.startswith(("http://127.0.0.1:", "https://127.0.0.1:")), "load goes to 127.0.0.1 only"
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
@@ -52,14 +55,15 @@ class Load:
         return list(self.hits)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
+        extensions = {"sni_hostname": self.sni} if self.sni else {}
+        with httpx.Client(timeout=self.timeout, headers=self.headers, verify=self.verify) as client:
             while not self._stop.is_set() and time.monotonic() < self._deadline:
                 with self._lock:
                     if len(self.hits) >= self.max_requests:
                         return
                 sent = time.monotonic()
                 try:
-                    response = client.get(self.url)
+                    response = client.get(self.url, extensions=extensions)
                     hit = Hit(sent, time.monotonic(), response.status_code, response.text.strip())
                 except httpx.HTTPError as exc:
                     hit = Hit(sent, time.monotonic(), None, f"{type(exc).__name__}: {exc}")
