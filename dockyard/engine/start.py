@@ -14,6 +14,9 @@ import socket
 import docker.errors
 from docker.models.containers import Container
 
+from dockyard import settings
+from dockyard.errors import DockyardError
+
 PORT_TRIES = 5
 
 
@@ -32,8 +35,23 @@ def port_taken(exc: docker.errors.APIError) -> bool:
     return "address already in use" in text or "port is already allocated" in text
 
 
-def free_port() -> int:
-    """A 127.0.0.1 port nothing listens on now, from the kernel's ephemeral range."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(reserved: frozenset[int] | None = None) -> int:
+    """A 127.0.0.1 port nothing listens on now, from the kernel's ephemeral range, and none of
+    `reserved` (default: the edge's ports from the site settings, which a replica must not take
+    before the edge first starts)."""
+    taken = reserved if reserved is not None else edge_ports()
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in taken:
+            return port
+    raise OSError("no free 127.0.0.1 port outside the reserved ones")
+
+
+def edge_ports() -> frozenset[int]:
+    try:
+        edge = settings.load().edge
+    except DockyardError:  # an unreadable settings file is reported where it is used
+        return frozenset()
+    return frozenset((edge.http_port, edge.https_port))
