@@ -123,14 +123,15 @@ class CertStore:
             part.mkdir(mode=0o700, parents=True, exist_ok=True)
         version = folder / f"v{time.time_ns()}"
         version.mkdir(mode=0o700)
-        _write(version / KEY, key_pem)
-        _write(version / CERT, cert_pem)
+        write_private(version / KEY, key_pem)
+        write_private(version / CERT, cert_pem)
         for old in sorted((p for p in folder.glob("v*") if p.name[1:].isdigit()), key=lambda p: int(p.name[1:]))[:-2]:
             shutil.rmtree(old, ignore_errors=True)
         return version / CERT, version / KEY
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all (a temp file, fsync, rename), 0600 from its creation."""
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from dockyard import settings
+from dockyard.router.certs import write_private
 from dockyard.router.edge_render import EdgeRoute, EdgeSite, claim_conflicts, render_edge, route_key
 from dockyard.router.edge_tls import secure
 from dockyard.router.nginx_proc import NGINX, NginxProcess, Report, RouterError
@@ -109,7 +110,7 @@ class Edge(NginxProcess):
             if before == route and self.pid() is not None and not self.hand_edited():
                 return False
             self.serve(self._render([*others, route]))
-            _write_private(target, route.to_json())
+            write_private(target, route.to_json().encode())
             return True
 
     def maintenance(self, app: str, env: str, message: str | None) -> EdgeRoute:
@@ -121,7 +122,7 @@ class Edge(NginxProcess):
                                   hint="give the environment domains: in dockyard.yml and deploy it")
             route = replace(route, maintenance=message)
             self.serve(self._render([*(r for r in self.routes() if r.key != route.key), route]))
-            _write_private(self.routes_dir / f"{route.key}.json", route.to_json())
+            write_private(self.routes_dir / f"{route.key}.json", route.to_json().encode())
             return route
 
     def answer(self, tokens: dict[str, str]) -> None:
@@ -129,7 +130,7 @@ class Edge(NginxProcess):
         with self._locked():
             folder = self.paths.prefix / "acme"
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _write_private(folder / "challenges.json", json.dumps(tokens, sort_keys=True))
+            write_private(folder / "challenges.json", json.dumps(tokens, sort_keys=True).encode())
             if self.pid() is not None:
                 self.serve(self.rendered())
 
@@ -170,13 +171,3 @@ class Edge(NginxProcess):
             yield
         finally:
             os.close(fd)
-
-
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

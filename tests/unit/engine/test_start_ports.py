@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from dockyard import settings
 from dockyard.engine.start import edge_ports, free_port
 
@@ -17,7 +19,8 @@ def test_the_edge_ports_of_the_site_are_reserved(dockyard_env: Path) -> None:
 
 
 def test_a_free_port_skips_the_reserved_ones() -> None:
+    with pytest.raises(OSError, match="no free 127.0.0.1 port outside the reserved ones"):
+        free_port(frozenset(range(65536)))  # every port reserved: none may be handed out
     first = free_port(frozenset())
-    # the kernel hands out ports in turn: reserve the next ones and none of them comes back
     reserved = frozenset(range(first, first + 50))
     assert all(free_port(reserved) not in reserved for _ in range(20))
