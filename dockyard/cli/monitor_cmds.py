@@ -40,6 +40,8 @@ def agent(
     engine: Annotated[str, typer.Option(help="The engine on this host.")] = "local",
     logs: Annotated[bool, typer.Option("--logs/--no-logs", help="Also run the log forwarder (into the "
                                                                   "embedded store).")] = True,
+    edge_log_rotate: Annotated[int, typer.Option(help="Rotate the host edge's access log past this many bytes.",
+                                                 min=4096)] = 64 << 20,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each component's start.")] = False,
     insecure: Annotated[bool, typer.Option("--insecure", help="Listen off loopback (the agent has no "
                                                               "authentication).")] = False,
@@ -67,11 +69,19 @@ def agent(
                         rules=alert_rules)
     monitor = build_agent(eng.client, opts)
     if logs:
+        from dockyard.logs.edge_source import EdgeLogConfig
         from dockyard.logs.forwarder import Forwarder, ForwarderConfig
         from dockyard.logs.meta import parse_selectors
+        from dockyard.router.edge import Edge
+        from dockyard.router.edge_render import access_log
 
-        monitor.agent.add(Forwarder(ForwarderConfig(selectors=parse_selectors(label or []),
-                                                    docker_host=eng.config.host)))
+        edge = Edge()  # the host's edge, if it ever runs: its access log goes in like a container's
+        forwarder = Forwarder(ForwarderConfig(selectors=parse_selectors(label or []), docker_host=eng.config.host,
+                                              host=monitor.state.host,
+                                              edge=EdgeLogConfig(access_log(edge.paths).parent, edge.log_writers,
+                                                                 edge.reopen_log, max_bytes=edge_log_rotate)))
+        monitor.agent.add(forwarder)
+        monitor.state.metric_sources.append(forwarder.edge_metrics)
     console.print(f"dockyard agent on {monitor.state.host}: {len(alert_rules)} alert rules, "
                   f"serving http://{listen}/metrics (Ctrl-C to stop)", highlight=False)
     try:

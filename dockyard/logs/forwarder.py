@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from dockyard import settings
 from dockyard.engine.events import EventWatcher, engine_host_name
 from dockyard.logs.direct import StoreJournal, hand_back_positions, take_over_spool
 from dockyard.logs.discovery import container_ids
+from dockyard.logs.edge_access import EdgeMetrics
+from dockyard.logs.edge_source import EDGE_SOURCE, EdgeAccessLog, EdgeLogConfig
 from dockyard.logs.enrich import Event, Processor, container_chain, tags_for
 from dockyard.logs.meta import ContainerMeta, config_mtime, matches, read_meta
 from dockyard.logs.metrics import Metrics
@@ -60,6 +63,7 @@ class ForwarderConfig:
     idle_refresh_interval: float = 1.0
     synchronous: str = "NORMAL"
     direct: bool = True  # the store as the only sink: write into it directly, no spool
+    edge: EdgeLogConfig | None = None  # the host edge's access log, read beside the containers' logs
     backoff: Backoff = field(default_factory=Backoff)
 
     @property
@@ -110,6 +114,8 @@ class Forwarder:
         self._threads: list[threading.Thread] = []
         self._watcher: EventWatcher | None = None
         self._paused = False
+        self.edge: EdgeAccessLog | None = None
+        self.edge_metrics = EdgeMetrics(config.host or socket.gethostname())  # for the agent's /metrics
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -130,6 +136,11 @@ class Forwarder:
         if host is None and self.config.docker_host:
             host = engine_host_name(self.config.docker_host)
         self.chain = container_chain(host)
+        if host:
+            self.edge_metrics.host = host
+        if self.config.edge is not None:
+            self.edge = EdgeAccessLog(self.config.edge, self.journal.positions().get(EDGE_SOURCE), self._loss,
+                                      self.edge_metrics.host, self.edge_metrics)
         threads = [threading.Thread(target=s.run, args=(stop,), name=f"ship-{s.key}", daemon=True)
                    for s in self.shippers]
         if self.config.docker_host:
@@ -149,6 +160,8 @@ class Forwarder:
             for followed in self.followed.values():
                 if followed.tailer:
                     followed.tailer.close()
+            if self.edge:
+                self.edge.close()
             for sink in self.sinks.values():
                 sink.close()
             self.journal.close()
@@ -174,6 +187,8 @@ class Forwarder:
                 next_refresh = now + self.config.refresh_interval
                 if now >= next_idle_refresh:
                     next_idle_refresh = now + self.config.idle_refresh_interval
+                if self.edge:
+                    self.edge.refresh()
             self._update_gauges()
             if self._held is not None:  # the store was locked: retry that turn, read nothing more
                 if now >= self._retry_at:
@@ -225,6 +240,15 @@ class Forwarder:
                 followed.tailer = None
                 if tailer.removed:
                     forget.append(cid)
+        while self.edge is not None and total < self.config.turn_bytes:
+            edge_read = self.edge.read()
+            if edge_read is None:
+                break
+            appends += edge_read.appends
+            total += edge_read.bytes
+            self.metrics.add("edge_bytes_read", edge_read.bytes)
+            if edge_read.bad:
+                self.metrics.add("bad_lines", edge_read.bad)
         self._held = (appends, forget)
         self._commit(stop)
         return bool(appends)
@@ -296,7 +320,7 @@ class Forwarder:
         """Containers with a saved position whose folder is gone: removed while we were down."""
         present = container_ids(self.config.containers_root)
         for cid, position in self.journal.positions().items():
-            if cid not in present:
+            if cid not in present and cid != EDGE_SOURCE:
                 self._loss(Loss(cid, f"container removed while the forwarder was not running; lines after "
                                      f"byte {position.offset} of {position.file} (if any) are lost"))
                 self.journal.forget(cid)

@@ -8,7 +8,8 @@ from collections import defaultdict
 HELP = {
     "lines_read": ("counter", "Log lines read from json-file logs"),
     "bytes_read": ("counter", "Bytes of json-file logs read"),
-    "bad_lines": ("counter", "json-file lines that could not be parsed"),
+    "bad_lines": ("counter", "json-file (or edge access log) lines that could not be parsed"),
+    "edge_bytes_read": ("counter", "Bytes of the edge's access log read"),
     "lines_shipped": ("counter", "Lines a sink acknowledged"),
     "lines_rejected": ("counter", "Lines a sink refused for good (recorded)"),
     "sink_retries": ("counter", "Sends that failed and will be retried"),

@@ -6,8 +6,9 @@ kind on disk series, all bounded); nothing of unbounded cardinality beyond the c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -107,7 +108,15 @@ class _Collector:
         return metric_families(self.snap)
 
 
-def render(snap: Snapshot) -> bytes:
+class Source(Protocol):
+    """More families for /metrics from another component (the edge's, from the log forwarder)."""
+
+    def collect(self) -> Iterable[Metric]: ...
+
+
+def render(snap: Snapshot, more: Sequence[Source] = ()) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector(snap))  # type: ignore[arg-type]
+    for source in more:
+        registry.register(source)  # type: ignore[arg-type]
     return generate_latest(registry)

@@ -39,7 +39,7 @@ def route(state: MonitorState, path: str, query: dict[str, str]) -> tuple[int, s
     with state.lock:
         snap, services, recent = state.snapshot, list(state.services), list(state.recent_events)
     if path == "/metrics":
-        return 200, exposition.CONTENT_TYPE, exposition.render(snap)
+        return 200, exposition.CONTENT_TYPE, exposition.render(snap, state.metric_sources)
     if path == "/api/stats":
         body: Any = {"host": snap.host, "sweeps": snap.sweeps,
                      "samples": _scoped([s.public() for s in snap.samples], query)}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from dockyard.monitor.alerts import AlertEvent, AlertRule, AlertState, evaluate
 from dockyard.monitor.collector import Collector, DiskUse
-from dockyard.monitor.exposition import Snapshot
+from dockyard.monitor.exposition import Snapshot, Source
 from dockyard.monitor.history import History
 from dockyard.monitor.inventory import Tracked
 from dockyard.monitor.probes import Service, discover, probe
@@ -27,6 +27,7 @@ class MonitorState:
     snapshot: Snapshot = field(init=False)
     services: list[Service] = field(default_factory=list)
     recent_events: list[AlertEvent] = field(default_factory=list)
+    metric_sources: list[Source] = field(default_factory=list)  # other components' /metrics families
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:

@@ -13,14 +13,16 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from dockyard import settings
+from dockyard.router import procs
 from dockyard.router.certs import write_private
-from dockyard.router.edge_render import EdgeRoute, EdgeSite, claim_conflicts, render_edge, route_key
+from dockyard.router.edge_render import EdgeRoute, EdgeSite, access_log, claim_conflicts, render_edge, route_key
 from dockyard.router.edge_tls import secure
 from dockyard.router.nginx_proc import NGINX, NginxProcess, Report, RouterError
 from dockyard.router.render import RouterPaths
@@ -53,6 +55,22 @@ class Edge(NginxProcess):
 
     def ports(self) -> tuple[int, ...]:
         return (self.site.http_port, self.site.https_port)
+
+    def install(self, text: str) -> None:
+        access_log(self.paths).parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # nginx -t opens it
+        super().install(text)
+
+    # the access log, for the agent's forwarder -----------------------------
+    def log_writers(self) -> set[int]:
+        """Pids that may hold the access log open: the master and its workers (draining ones too)."""
+        pid = self.pid()
+        return {pid, *(child.pid for child in procs.children(pid))} if pid else set()
+
+    def reopen_log(self) -> None:
+        """After the access log was renamed: the master opens a new one and tells its workers (USR1)."""
+        pid = self.pid()
+        if pid:
+            os.kill(pid, signal.SIGUSR1)
 
     # facts ---------------------------------------------------------------
     def routes(self) -> list[EdgeRoute]:

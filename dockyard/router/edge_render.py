@@ -13,11 +13,29 @@ import html
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dockyard.router.render import RouterPaths
 
 PREVIEW_PREFIX = "preview."  # the preview colour of a blue-green environment: preview.<main domain>
+
+# One JSON object per request, read by the agent's log forwarder (logs/edge_access.py): which
+# environment answered ($dockyard_app/$dockyard_env, set in each of its locations), the status and
+# the upstream's time, for the per-environment metrics and the log store.
+ACCESS_FORMAT = ("'{\"t\":$msec,\"app\":\"$dockyard_app\",\"env\":\"$dockyard_env\",\"host\":\"$host\","
+                 "\"method\":\"$request_method\",\"uri\":\"$request_uri\",\"proto\":\"$server_protocol\","
+                 "\"status\":$status,\"bytes\":$body_bytes_sent,\"rt\":$request_time,"
+                 "\"ut\":\"$upstream_response_time\",\"addr\":\"$remote_addr\",\"ua\":\"$http_user_agent\"}'")
+
+
+# `set` is what declares the log's variables to nginx: here for a configuration with no route yet
+NO_ENVIRONMENT = ['        set $dockyard_app "";', '        set $dockyard_env "";']
+
+
+def access_log(paths: RouterPaths) -> Path:
+    """The edge's access log; the forwarder renames it to access.log.1 to rotate it."""
+    return paths.prefix / "logs" / "access.log"
 
 
 @dataclass(frozen=True)
@@ -144,22 +162,27 @@ def nginx_text(page: str) -> str:
     return plain.replace("\\", "\\\\").replace('"', '\\"')
 
 
+def _whose(route: EdgeRoute) -> list[str]:
+    """The environment a location's requests are logged and counted for (names are [a-z0-9-])."""
+    return [f"            set $dockyard_app {route.app};", f"            set $dockyard_env {route.env};"]
+
+
 def _location(path: str, route: EdgeRoute, upstream: str, servers: tuple[str, ...],
               maintenance: bool = False) -> list[str]:
     where = "/" if path == "/" else path + "/"
-    proxy = [f"            proxy_pass http://{upstream};"] if servers else \
-        [f'            return 503 "{route.app}/{route.env} has no replica to serve\\n";']
+    proxy = [*_whose(route), f"            proxy_pass http://{upstream};"] if servers else \
+        [*_whose(route), f'            return 503 "{route.app}/{route.env} has no replica to serve\\n";']
     lines = []
     if maintenance and route.maintenance is not None:
         if route.health and servers:  # the health check still reaches the app
             health = route.health if path == "/" else path + route.health
             lines += [f"        location = {health} {{", *proxy, "        }"]
         page = nginx_text(MAINTENANCE_PAGE.format(message=html.escape(route.maintenance)))
-        proxy = ["            default_type text/html;", f"            add_header Retry-After {RETRY_AFTER} always;",
-                 f'            return 503 "{page}\\n";']
-    lines += [f"        location {where} {{", f"            # {route.app}/{route.env}", *proxy, "        }"]
+        proxy = [*_whose(route), "            default_type text/html;",
+                 f"            add_header Retry-After {RETRY_AFTER} always;", f'            return 503 "{page}\\n";']
+    lines += [f"        location {where} {{", *proxy, "        }"]
     if path != "/":  # /api itself goes to /api/
-        lines += [f"        location = {path} {{", f"            return 308 {path}/;", "        }"]
+        lines += [f"        location = {path} {{", *_whose(route), f"            return 308 {path}/;", "        }"]
     return lines
 
 
@@ -187,7 +210,10 @@ def render_edge(routes: list[EdgeRoute], site: EdgeSite, paths: RouterPaths,
         "    worker_connections 4096;",
         "}",
         "http {",
-        "    access_log off;",
+        f"    log_format dockyard_edge escape=json {ACCESS_FORMAT};",
+        # buffered: one write per 64 KiB or per second, not one per request
+        f"    access_log {access_log(paths)} dockyard_edge buffer=64k flush=1s;",
+        "    uninitialized_variable_warn off;",  # $dockyard_app outside an environment's locations
         "    server_tokens off;",
         # as the balancers: a reload must not reset a kept-alive client connection
         "    keepalive_timeout 0;",
@@ -215,7 +241,7 @@ def render_edge(routes: list[EdgeRoute], site: EdgeSite, paths: RouterPaths,
                   "    ssl_session_timeout 1h;"]
     # a name no route claims: 404 (and over HTTPS, no handshake), not somebody else's site
     lines += ["    server {", f"        listen {site.address}:{site.http_port} default_server;",
-              "        server_name _;", '        return 404 "no site here\\n";', "    }"]
+              "        server_name _;", *NO_ENVIRONMENT, '        return 404 "no site here\\n";', "    }"]
     if secure:
         lines += ["    server {", f"        listen {site.address}:{site.https_port} ssl default_server;",
                   "        server_name _;", "        ssl_reject_handshake on;", "    }"]
@@ -235,7 +261,7 @@ def render_edge(routes: list[EdgeRoute], site: EdgeSite, paths: RouterPaths,
             owners[source] = [route]
             port = "" if (site.http_port, site.https_port) == (80, 443) else ":$server_port"
             bodies[source] = ["        location / {",  # a location: the ACME challenge's comes first
-                              f"            return 308 $scheme://{route.redirects[source]}{port}$request_uri;",
+                              *_whose(route), f"            return 308 $scheme://{route.redirects[source]}{port}$request_uri;",
                               "        }"]
         if route.preview_name:
             owners[route.preview_name] = [route]
@@ -252,7 +278,7 @@ def render_edge(routes: list[EdgeRoute], site: EdgeSite, paths: RouterPaths,
         lines += ["    server {", f"        listen {site.address}:{site.https_port} ssl;",
                   f"        server_name {name};", f"        ssl_certificate {cert[0]};",
                   f"        ssl_certificate_key {cert[1]};", *hsts, *bodies[name], "    }"]
-        lines += _server(site, name, [*challenge, "        location / {",
+        lines += _server(site, name, [*challenge, "        location / {", *(_whose(mine[0]) if len(mine) == 1 else []),
                                       f"            return 308 {url(site, name, https=True)}$request_uri;",
                                       "        }"])
     lines.append("}")

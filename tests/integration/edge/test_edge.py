@@ -5,7 +5,14 @@ request, a name claimed twice refused with file:line and its owner, a bad name r
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import docker
@@ -41,6 +48,41 @@ def rolling_app(root: Path, domain: str, replicas: int = 3) -> TestApp:
     return app
 
 
+ROTATE = 16 << 10
+
+
+@contextmanager
+def agent(home: Path, label: str, log: Path) -> Iterator[str]:
+    """`dockyard agent` with its log forwarder, rotating the edge's access log every ROTATE bytes: its URL."""
+    listen = f"127.0.0.1:{free_port()}"
+    argv = [str(Path(sys.executable).parent / "dockyard"), "agent", "--listen", listen, "--label", label,
+            "--edge-log-rotate", str(ROTATE)]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=out, env={**os.environ, "DOCKYARD_HOME": str(home)},
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"http://{listen}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield f"http://{listen}"
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+
+
+def edge_requests(url: str, app: str, env: str) -> dict[str, float]:
+    """dockyard_edge_requests_total of one environment, by status class, from the agent's /metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    pattern = rf'dockyard_edge_requests_total{{app="{app}",code="(\w+)",env="{env}",host="[^"]*"}} ([0-9.e+]+)'
+    return {code: float(value) for code, value in re.findall(pattern, text)}
+
+
 @pytest.fixture
 def edge(dockyard_env: Path, docker_client: docker.DockerClient) -> Iterator[tuple[int, list[TestApp]]]:
     """The edge on a free 127.0.0.1 port; the apps a test makes are removed after it, with the edge."""
@@ -57,7 +99,10 @@ def edge(dockyard_env: Path, docker_client: docker.DockerClient) -> Iterator[tup
         Edge(home=dockyard_env).stop(timeout=5)
 
 
-def test_two_apps_by_name_and_a_rolling_deploy_under_load_loses_nothing(edge, tmp_path: Path) -> None:
+def test_two_apps_by_name_and_a_rolling_deploy_under_load_loses_nothing(edge, tmp_path: Path,
+                                                                        dockyard_env: Path) -> None:
+    """... and the edge's access log, rotated under that load, reaches the log store and the agent's
+    per-environment metrics with every request exactly once."""
     port, apps = edge
     shop, blog = rolling_app(tmp_path, "shop.test"), rolling_app(tmp_path, "blog.test", replicas=1)
     apps += [shop, blog]
@@ -66,6 +111,11 @@ def test_two_apps_by_name_and_a_rolling_deploy_under_load_loses_nothing(edge, tm
         ok("config", "set", "site", "GREETING=one", cwd=app.path)
         out = ok("deploy", "site", cwd=app.path)
         assert "edge: " in out
+    with agent(dockyard_env, f"dockyard.app={shop.name}", tmp_path / "agent.log") as agent_url:
+        rolling_under_load(port, shop, blog, agent_url)
+
+
+def rolling_under_load(port: int, shop: TestApp, blog: TestApp, agent_url: str) -> None:
     first = get(port, "shop.test", "/cgi-bin/release").text.split()[0]
     assert get(port, "blog.test", "/cgi-bin/release").text.split()[0] != first  # by name, two apps
     assert get(port, "nobody.test").status_code == 404
@@ -88,6 +138,25 @@ def test_two_apps_by_name_and_a_rolling_deploy_under_load_loses_nothing(edge, tm
     routes = {(r["app"], r["env"]): r for r in status["routes"]}
     assert status["running"] and len(routes[(shop.name, "site")]["servers"]) == 3
     assert routes[(shop.name, "site")]["urls"] == [f"http://shop.test:{port}/"]
+
+    # every request through the edge, once: 2 pages + the load, 1 redirect; the blog's 1 page
+    want = {"2xx": len(hits) + 2, "3xx": 1}
+    deadline = time.monotonic() + 30
+    while (counted := edge_requests(agent_url, shop.name, "site")) != want and time.monotonic() < deadline:
+        time.sleep(0.5)  # nginx flushes its log buffer every second
+    assert counted == want
+    assert edge_requests(agent_url, blog.name, "site") == {"2xx": 1}
+    buckets = re.findall(rf'dockyard_edge_upstream_seconds_count{{app="{shop.name}",env="site",[^}}]*}} ([0-9.]+)',
+                         httpx.get(f"{agent_url}/metrics", timeout=5).text)
+    assert buckets == [str(float(len(hits) + 2))]  # the redirect asked no upstream
+    # several rotations happened under the load (a line is over 150 bytes; the live file stays small)
+    live = Path(os.environ["DOCKYARD_HOME"]) / "edge" / "logs" / "access.log"
+    assert live.stat().st_size < 2 * ROTATE < (len(hits) + 3) * 150 // 3
+    lines = json.loads(ok("logs", "site", "edge", "--json", "-n", "100000", cwd=shop.path))
+    assert len(lines) == len(hits) + 3
+    assert sum("GET shop.test/cgi-bin/release HTTP/1.1 200" in line["message"] for line in lines) == len(hits) + 2
+    assert {(line["app"], line["env"], line["service"], line["container"]) for line in lines} == \
+        {(shop.name, "site", "edge", "edge")}
 
 
 def test_a_name_another_app_holds_is_refused_with_file_line_and_owner(edge, tmp_path: Path,
