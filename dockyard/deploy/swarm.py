@@ -13,8 +13,10 @@ from typing import Any
 
 from dockyard.config.render import split_secret_files
 from dockyard.deploy.bluegreen import BlueGreen, Release
+from dockyard.deploy.edge import publish_edge
 from dockyard.deploy.health import HealthCheck, health_check
 from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
+from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import SwarmExecutor
 from dockyard.engine import labels as L
 from dockyard.engine import swarm_observe as observe
@@ -75,6 +77,14 @@ def monitor_seconds(health: Any) -> float:
     return max(2.0, min(10.0, health.interval * health.retries + health.timeout))
 
 
+def judge_seconds(health: Any) -> float:
+    """How long Dockyard may take to judge a new task: its start period and one probe. Behind the
+    edge, Swarm waits that long before it replaces the next task (UpdateConfig.Delay): Swarm cannot
+    see that a running task does not answer, so without it a release that never answers would
+    replace every task before Dockyard rolls it back."""
+    return 0.0 if health is None else health.start_period + health.timeout + 2.0
+
+
 @dataclass(frozen=True)
 class Described:
     """The Swarm services of a release before their configs and secrets exist on the manager."""
@@ -132,7 +142,8 @@ def describe(ctx: DeployContext, engine: Engine, prepared: Prepared) -> Describe
             preferences=tuple(placement.preferences) if placement else (),
             max_per_node=placement.max_per_node if placement else None,
             network=engine.config.publish_network,
-            parallelism=0 if env_spec.strategy == "recreate" else 1, monitor=monitor_seconds(service.health))
+            parallelism=0 if env_spec.strategy == "recreate" else 1, monitor=monitor_seconds(service.health),
+            delay=judge_seconds(service.health) if env_spec.domains else 0.0)
         checks[name] = health_check(service.health)
         wanted.append(Want(name, service_name(spec.app, env, name), replicas, config_hash, release))
     return Described(services, checks, wanted, files, {k: v.encode() for k, v in secrets.items()})
@@ -172,6 +183,10 @@ def deploy_swarm(ctx: DeployContext, engine: Engine, prepared: Prepared, dry_run
         if not dry_run:
             with env_lock(spec.app, env):
                 remove_unused(engine, spec.app, env)
+            router = spec.environment(env).router
+            if router is not None:  # the edge follows the balancer's switches
+                publish_edge(spec, env, ctx.parts.edge(ctx.report), ctx.report, (f"127.0.0.1:{router.live}",),
+                             (f"127.0.0.1:{router.preview}",))
         return outcome
     with env_lock(spec.app, env):
         actions = plan_services(described.wanted, [s for s in observe.services(engine, spec.app, env)
@@ -181,6 +196,7 @@ def deploy_swarm(ctx: DeployContext, engine: Engine, prepared: Prepared, dry_run
             return outcome
         bodies = described.bodies(engine, spec.app, env)
         live = ctx.db.live_release(spec.app, env)
+        edge = SwarmEdge(ctx, engine, env)
         if all(a.kind is SwarmKind.KEEP for a in actions) and live and live.release_id == release:
             ctx.report(f"{spec.app}/{env} already runs release {release}")
         else:
@@ -188,13 +204,15 @@ def deploy_swarm(ctx: DeployContext, engine: Engine, prepared: Prepared, dry_run
                 ctx.report(action.describe())
             record = (env, release, prepared.image, prepared.commit, prepared.config_revision)
             try:
-                SwarmExecutor(engine, ctx.report).apply(
+                SwarmExecutor(engine, ctx.report, on_progress=edge.progress).apply(
                     actions, bodies, described.checks, {n: s.port for n, s in spec.services.items()})
             except DockyardError as exc:
                 ctx.record(*record, "failed", note, failure=exc)
+                edge.settle()  # the tasks Swarm rolled back to
                 raise
             ctx.record(*record, "live", note)
             remove_unused(engine, spec.app, env)
+        edge.settle()
     found = [s for s in observe.services(engine, spec.app, env) if s.color is None]
     node_map = observe.nodes(engine)
     outcome.urls = sorted(u for t in observe.tasks(engine, [s.id for s in found]) if t.desired == "running"

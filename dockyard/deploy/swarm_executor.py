@@ -55,11 +55,15 @@ def task_logs(engine: Engine, task_id: str, lines: int = 20) -> str:
         return f"(logs unavailable: {short_reason(exc)})"
 
 
+Progress = Callable[[Rollout, list[TaskFact], frozenset[str]], None]  # a rollout, its tasks, those answering
+
+
 class SwarmExecutor:
-    def __init__(self, engine: Engine, report: Report) -> None:
+    def __init__(self, engine: Engine, report: Report, on_progress: Progress | None = None) -> None:
         self.engine = engine
         self.api = engine.client.api
         self.report = report
+        self.on_progress = on_progress  # each look at a rollout: the edge follows its answering tasks
 
     def apply(self, actions: list[SwarmAction], bodies: dict[str, dict[str, Any]],
               checks: dict[str, HealthCheck], ports: dict[str, int | None]) -> None:
@@ -123,7 +127,7 @@ class SwarmExecutor:
         verdict = Verdict("waiting", "not looked yet")
         with probe_client() as client:
             while time.monotonic() < deadline:
-                verdict, _ = self._verdict(rollout)
+                verdict, found = self._verdict(rollout)
                 if verdict.state == "failed":
                     return Result(rollout, False, verdict.reason, time.monotonic() - start,
                                   verdict.culprit.id if verdict.culprit else None)
@@ -143,6 +147,8 @@ class SwarmExecutor:
                         return Result(rollout, False, f"task {task.id[:12]} (slot {task.slot}) did not answer "
                                       f"{rollout.check.path or 'TCP'} at {where} within "
                                       f"{rollout.check.start_period:g}s", time.monotonic() - start, task.id)
+                if self.on_progress is not None:
+                    self.on_progress(rollout, found, frozenset(healthy))
                 if verdict.state == "ready" and all(t.id in healthy for t in verdict.ready):
                     return Result(rollout, True, f"{verdict.reason}, all answering", time.monotonic() - start)
                 time.sleep(0.3)

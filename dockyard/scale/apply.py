@@ -24,6 +24,7 @@ from dockyard.deploy.bluegreen import ColorExecutor, colored
 from dockyard.deploy.deployer import Deployer
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import spec_health
+from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import Rollout, SwarmExecutor
 from dockyard.engine import labels as L
 from dockyard.engine import swarm_observe as observe
@@ -165,8 +166,10 @@ class Scaler:
             raise engine_error(f"scaling service {found.name}", exc) from exc
         action = SwarmAction(SwarmKind.SCALE, service, desired, reason, found)
         port = self.spec.service(service).port
-        result = SwarmExecutor(self.engine, self.report)._wait(
+        edge = SwarmEdge(self.deployer, self.engine, self.env)  # new tasks join the edge once they answer
+        result = SwarmExecutor(self.engine, self.report, on_progress=edge.progress)._wait(
             Rollout(action, found.id, body, spec_health(self.spec)[service], port))
+        edge.settle()
         if not result.ok:
             raise DeployError(f"{found.name}: scaling to {desired} did not complete: {result.reason}")
         return f"service {found.name}: {found.replicas} -> {desired} replicas, {result.reason} in {result.seconds:.1f}s"

@@ -55,7 +55,8 @@ class SwarmService:
     max_per_node: int | None = None
     network: str | None = None
     parallelism: int = 1  # tasks updated at a time; 0 = all at once (strategy recreate)
-    monitor: float = 5.0  # seconds a new task is watched for failure before the update moves on
+    monitor: float = 5.0  # seconds a new task is watched for a crash (counted as the update's failure)
+    delay: float = 0.0  # seconds between two tasks' updates (behind the edge: Dockyard judges each first)
     configs: tuple[FileRef, ...] = ()
     secrets: tuple[FileRef, ...] = ()
     color: str | None = None  # blue | green in a blue-green environment: one Swarm service per colour
@@ -167,7 +168,7 @@ def service_body(s: SwarmService) -> dict[str, Any]:
         task["Placement"] = placement
     if s.network:
         task["Networks"] = [{"Target": s.network}]
-    update = {"Parallelism": s.parallelism, "Delay": 0, "FailureAction": "rollback",
+    update = {"Parallelism": s.parallelism, "Delay": int(s.delay * NS), "FailureAction": "rollback",
               "Monitor": int(s.monitor * NS), "MaxFailureRatio": 0, "Order": "start-first"}
     rollback = {"Parallelism": 0, "Delay": 0, "FailureAction": "pause",
                 "Monitor": int(s.monitor * NS), "MaxFailureRatio": 0, "Order": "start-first"}

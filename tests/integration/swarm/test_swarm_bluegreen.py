@@ -13,6 +13,7 @@ import docker
 import httpx
 import pytest
 
+from dockyard.router.edge import Edge
 from dockyard.router.nginx import NginxRouter
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources, run_cli
@@ -37,13 +38,14 @@ def swarm_bg(swarm_pool: Pool, tmp_path: Path, docker_client: docker.DockerClien
     spec = bg_spec(app.name, live, preview).replace("engine: local", "engine: swarm")
     spec = spec.replace("resources: {cpus: 0.5, memory: 32m}",
                         "resources: {cpus: 0.25, memory: 32m}\n    placement: {max_per_node: 1}")
-    app.write("dockyard.yml", spec)
+    app.write("dockyard.yml", spec + "    domains: [bg.swarm.test]\n")  # the host's edge in front too
     app.write("www/cgi-bin/release", RELEASE_CGI)
     app.write("www/smoke", "smoke ok\n")
     app.commit("blue-green on swarm")
     try:
         yield app, env, live, preview
     finally:
+        Edge(home=home).stop(timeout=5)
         NginxRouter(app.name, "production", home=home).stop(timeout=5)
         for service in docker_client.services.list(filters={"label": f"dockyard.app={app.name}"}):
             service.remove()
@@ -66,6 +68,8 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
         return {s.name: s.id for s in found}
 
     ok("engine", "add", "swarm", "--host", MAIN_HOST, "--swarm", "--publish-network", PUBLISH_NET)
+    edge_port = free_port()
+    ok("edge", "configure", "--address", "127.0.0.1", "--http-port", str(edge_port))
     ok("build")
     ok("config", "set", "production", "GREETING=one")
     first = ok("deploy", "production")
@@ -75,6 +79,8 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
     hosts = {httpx.URL(r["url"]).host for r in one["live"]["replicas"]}
     assert hosts == {"127.0.0.1", NODE2_ADDR}  # one task per node, both behind the live balancer
     assert services().keys() == {f"{app.name}-production-web-blue"}
+    through_edge = httpx.get(f"http://127.0.0.1:{edge_port}/cgi-bin/release", headers={"Host": "bg.swarm.test"})
+    assert through_edge.text.split() == [one["live"]["release"], "blue"]  # the edge sends it to the live balancer
 
     load = Load(f"http://127.0.0.1:{live}/cgi-bin/release", threads=3, max_seconds=240).start()
     try:
