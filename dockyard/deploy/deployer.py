@@ -81,6 +81,12 @@ def ensure_image(engine: Engine, ref: str) -> dict:
 CountsSource = Callable[[AppSpec, str, Engine, StateDB], dict[str, int]]
 
 
+def router_ports(spec: AppSpec) -> frozenset[int]:
+    """The live and preview ports of every blue-green environment of the app: a replica picked
+    before that balancer first listens must not take them."""
+    return frozenset(port for e in spec.environments.values() if e.router for port in (e.router.live, e.router.preview))
+
+
 class Deployer:
     def __init__(self, spec: AppSpec, config: ConfigService, db: StateDB, report: Report,
                  counts: CountsSource | None = None, parts: Parts | None = None) -> None:
@@ -242,4 +248,5 @@ class Deployer:
                     init=service.init, stop_grace=service.stop_grace, read_only=service.read_only)
             health[name] = health_check(service.health)
         return Workload(replicas=replicas, health=health, files=files,
-                        secret_files=secrets if as_files else {}, secret_bearing_files=secret_bearing)
+                        secret_files=secrets if as_files else {}, secret_bearing_files=secret_bearing,
+                        reserved_ports=router_ports(spec))

@@ -22,7 +22,7 @@ from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import ReplicaSpec, create_kwargs
 from dockyard.engine.networks import ensure_network
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
-from dockyard.engine.start import PORT_TRIES, free_port, port_taken, start_with_free_port
+from dockyard.engine.start import PORT_TRIES, edge_ports, free_port, port_taken, start_with_free_port
 from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
 from dockyard.plan.deploy import Action, Kind
 
@@ -39,6 +39,8 @@ class Workload:
     secret_files: dict[str, str] = field(default_factory=dict)
     # rendered files that hold a secret: on tmpfs, bind-mounted read-only at their path
     secret_bearing_files: dict[str, bytes] = field(default_factory=dict)
+    # ports a replica must not take: the app's blue-green balancers' (free until they first listen)
+    reserved_ports: frozenset[int] = frozenset()
 
 
 def files_archive(files: dict[str, bytes]) -> bytes:
@@ -150,7 +152,7 @@ class Executor:
         own_port = bool(spec.port) and self.engine.is_local_host
         for attempt in range(1, PORT_TRIES + 1):
             if own_port:
-                spec = replace(spec, host_port=free_port())
+                spec = replace(spec, host_port=free_port(edge_ports() | self.workload.reserved_ports))
             container = self._create(spec, name)
             try:
                 if self.workload.files:

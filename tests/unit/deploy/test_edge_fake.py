@@ -125,3 +125,12 @@ def test_a_failed_renewal_is_retried_after_a_doubling_backoff_and_recorded(docky
     assert renewals.retry_at == {}
     events = History(dockyard_env / "monitor.db").events(app="shop")
     assert [e["rule"] for e in events] == ["edge:certificate", "edge:certificate"]
+
+
+def test_a_replica_never_takes_a_balancer_port_of_the_app(site: Site) -> None:
+    """The balancer's ports are free until it first listens: a replica started before must not
+    take them (a test picking router ports from the kernel's free ports made this happen)."""
+    site.deployer.deploy("testing", image=IMAGES["r1"])
+    prepared = site.deployer.identify(site.deployer.parts.engines("local"), "testing", IMAGES["r1"],
+                                      *site.deployer.resolve("testing", None))
+    assert site.deployer.workload(prepared, True).reserved_ports == frozenset({18000, 18001})
