@@ -2,6 +2,8 @@
 replacement, a failed health check with its undo, and a start that fails (issue 13)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from dockyard.deploy.executor import Executor, Workload
@@ -123,10 +125,13 @@ def test_a_replica_publishes_on_a_port_of_its_own_that_its_container_keeps() -> 
 def test_a_port_taken_between_the_choice_and_the_start_is_chosen_again(monkeypatch: pytest.MonkeyPatch) -> None:
     engine, client = fake_engine()
     choices = iter([40001, 40002])
-    monkeypatch.setattr("dockyard.deploy.executor.free_port", lambda: next(choices))
+    reserved: list[frozenset[int]] = []
+    monkeypatch.setattr("dockyard.deploy.executor.free_port", lambda taken: reserved.append(taken) or next(choices))
     client.taken_ports.add(40001)  # another program binds it first
-    Executor(engine, workload(replicas=1), "rolling", lambda _: None, probe=healthy()).apply(
+    load = replace(workload(replicas=1), reserved_ports=frozenset({18000, 18001}))  # the app's balancer ports
+    Executor(engine, load, "rolling", lambda _: None, probe=healthy()).apply(
         [Action(Kind.CREATE, "web", 1, "missing replica")])
+    assert len(reserved) == 2 and all({18000, 18001} <= taken for taken in reserved)
     assert client.actions == ["network create dockyard-shop-testing", "create shop-testing-web-1",
                               "remove shop-testing-web-1", "create shop-testing-web-1", "start shop-testing-web-1"]
     assert published(client, "shop-testing-web-1") == 40002
