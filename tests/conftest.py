@@ -46,7 +46,13 @@ def remove_app_networks(client: docker.DockerClient, app: str) -> None:
 
 def remove_app_resources(client: docker.DockerClient, app: str) -> None:
     for container in client.containers.list(all=True, filters={"label": f"dockyard.app={app}"}):
-        container.remove(force=True)
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass  # gone meanwhile (a Swarm task its service's removal took)
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: its removal is already in progress
+                raise
     remove_app_networks(client, app)
     for image in client.images.list(filters={"label": "dockyard.commit"}):
         if any(tag.split("/")[-1].startswith(f"{app}:") for tag in image.tags):
