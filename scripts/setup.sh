@@ -33,9 +33,9 @@ BASE_IMAGE=dockyard/busybox:1.35
 # The Debian packages set-up installs: what `make demo` needs, and what only the test suite adds
 # (`--tests`). Written out here so anyone reading the script sees them; the table below says which
 # binary each one is for, and tests/unit/test_setup_requirements.py checks both against dpkg.
-APT_PACKAGES=(docker.io docker-registry etcd-server nginx busybox-static git openssl iproute2 curl
+APT_PACKAGES=(docker.io docker-registry etcd-server nginx haproxy busybox-static git openssl iproute2 curl
               ca-certificates python3-venv)
-APT_TEST_PACKAGES=(prometheus rsyslog systemd pebble hey haproxy)
+APT_TEST_PACKAGES=(prometheus rsyslog systemd pebble hey)
 
 # Each binary something runs, the package above that ships it, and who needs it (demo: `make demo`
 # and everything Dockyard itself runs; test: only the test suite).
@@ -45,7 +45,8 @@ REQUIREMENTS=(
     "docker          docker.io        demo"   # the base image build below
     "docker-registry docker-registry  demo"   # the local and remote registries
     "etcd            etcd-server      demo"   # the config store
-    "nginx           nginx            demo"   # blue/green balancers and the edge (dockyard/router)
+    "nginx           nginx            demo"   # blue/green balancers (dockyard/router)
+    "haproxy         haproxy          demo"   # the host's edge (dockyard/router/edge.py)
     "busybox         busybox-static   demo"   # the FROM scratch base image
     "git             git              demo"   # builds and pipelines read commits
     "openssl         openssl          demo"   # scripts/tls-dockerd.sh certificates
@@ -57,7 +58,6 @@ REQUIREMENTS=(
     "pebble          pebble           test"   # the ACME test CA of tests/integration/edge
     "pebble-challtestsrv pebble       test"   # its DNS, naming every test domain 127.0.0.1
     "hey             hey              test"   # bounded HTTP load in bench/edge.py
-    "haproxy         haproxy          test"   # measured against nginx in bench/edge_proxies.py
 )
 # ca-certificates (the CA bundle) and python3-venv (`python3 -m venv` in the Makefile) ship no binary
 # of the table; missing_packages checks them by what they provide.
@@ -187,7 +187,7 @@ do_install() {
     [[ $(id -u) -eq 0 ]] || die "install needs root (missing: ${missing//$'\n'/ })"
     say "..  installing packages (missing: ${missing//$'\n'/ })"
     local t0=$SECONDS
-    # No systemd here: keep package scripts from starting nginx, rsyslog,
+    # No systemd here: keep package scripts from starting nginx, haproxy, rsyslog,
     # prometheus, etcd or dockerd by themselves (we start what we need below).
     local made_policy=0
     if [[ ! -e /usr/sbin/policy-rc.d ]]; then

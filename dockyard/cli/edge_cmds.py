@@ -12,7 +12,7 @@ from dockyard.cli.common import console, print_json, say
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
-edge_app = typer.Typer(help="This host's edge: one nginx serving each environment's domains, by name.",
+edge_app = typer.Typer(help="This host's edge: one HAProxy serving each environment's domains, by name.",
                        no_args_is_help=True)
 
 
@@ -78,7 +78,7 @@ def configure(
 
 @edge_app.command("status")
 def status(as_json: Json = False) -> None:
-    """The edge's routes: each environment's names, what serves them, and whether nginx runs.
+    """The edge's routes: each environment's names, what serves them, and whether HAProxy runs.
 
     Example: dockyard edge status --json
     """
@@ -100,7 +100,7 @@ def status(as_json: Json = False) -> None:
                                for r in routes]})
         return
     console.print(f"edge on {edge.site.address}:{edge.site.http_port}: "
-                  + (f"nginx pid {pid}" if pid else "[yellow]not running[/]"), highlight=False)
+                  + (f"haproxy pid {pid}" if pid else "[yellow]not running[/]"), highlight=False)
     table = Table("app/env", "url", "served by")
     for r in routes:
         for url in r.urls(edge.site):

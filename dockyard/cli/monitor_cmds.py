@@ -73,15 +73,14 @@ def agent(
         from dockyard.logs.forwarder import Forwarder, ForwarderConfig
         from dockyard.logs.meta import parse_selectors
         from dockyard.router.edge import Edge
-        from dockyard.router.edge_render import access_log
 
         edge = Edge()  # the host's edge, if it ever runs: its access log goes in like a container's
         forwarder = Forwarder(ForwarderConfig(selectors=parse_selectors(label or []), docker_host=eng.config.host,
                                               host=monitor.state.host,
-                                              edge=EdgeLogConfig(access_log(edge.paths).parent, edge.log_writers,
+                                              edge=EdgeLogConfig(edge.paths.logs, edge.log_writers,
                                                                  edge.reopen_log, max_bytes=edge_log_rotate)))
         monitor.agent.add(forwarder)
-        monitor.state.metric_sources.append(forwarder.edge_metrics)
+        monitor.state.metric_sources += [forwarder.edge_metrics, forwarder.metrics]
     console.print(f"dockyard agent on {monitor.state.host}: {len(alert_rules)} alert rules, "
                   f"serving http://{listen}/metrics (Ctrl-C to stop)", highlight=False)
     try:

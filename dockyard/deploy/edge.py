@@ -2,7 +2,7 @@
 another environment holds is refused with its file:line and owner), published once the release
 serves. A blue-green environment is served through its balancer's live listener, so its switch
 stays the balancer's; a rolling or recreate one through its replicas, which change at the edge
-before the old replicas stop (the edge's old workers finish what they hold first)."""
+before the old replicas stop (the edge's old process finishes what it holds first)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class EdgeDoor(Protocol):
     def wait_drained(self, timeout: float) -> bool: ...
 
 
-def nginx_edge(report: Report) -> EdgeDoor:
+def host_edge(report: Report) -> EdgeDoor:
     return Edge(report=report)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dockyard.deploy.edge import EdgeDoor, nginx_edge
+from dockyard.deploy.edge import EdgeDoor, host_edge
 from dockyard.deploy.health import Check, Probe, check_health, wait_healthy
 from dockyard.engine.client import Engine, connect
 from dockyard.router.switch import Balancer, Report, nginx_router
@@ -23,4 +23,4 @@ class Parts:
     probe: Probe = wait_healthy  # waits for a new replica to answer
     check: Check = check_health  # one probe of each replica of a colour that already runs
     balancers: Callable[[str, str, Report], Balancer] = nginx_router  # (app, env, report) -> its balancer
-    edge: Callable[[Report], EdgeDoor] = nginx_edge  # this host's edge
+    edge: Callable[[Report], EdgeDoor] = host_edge  # this host's edge

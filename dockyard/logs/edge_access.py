@@ -1,9 +1,10 @@
 """The host edge's access log: one JSON object per request -> an entry, a log line, metrics. Pure.
 
-nginx writes each request as `{"t": msec, "app", "env", "host", "method", "uri", "proto", "status",
-"bytes", "rt": request time, "ut": upstream time(s), "addr", "ua"}` (router/edge_render.ACCESS_FORMAT,
-escape=json). `app`/`env` are empty for what no environment answered (an unknown name, an ACME
-challenge). `ut` is "-" when no upstream was asked, or "0.004, 0.002" when nginx tried a second one.
+HAProxy writes each request as `{"t": accept time (s.ms), "app", "env", "host", "method", "uri",
+"proto", "status", "bytes", "rt": ms the request took, "ut": ms the server took to answer, "addr",
+"ua"}` (router/edge_render.ACCESS_FORMAT, strings JSON-escaped). `app`/`env` are "-" for what no
+environment answered (an unknown name, an ACME challenge). `ut` is -1 when no server answered (a
+redirect, the maintenance page, ...).
 """
 
 from __future__ import annotations
@@ -30,38 +31,29 @@ class Access:
     message: str  # the line as the log store keeps it
 
 
-def upstream_seconds(text: str) -> float | None:
-    """nginx's $upstream_response_time: "-", "0.004" or "0.004, 0.002" (one per upstream tried) ->
-    the time spent waiting on upstreams in all, or None when none was asked."""
-    total, seen = 0.0, False
-    for part in text.replace(":", ",").split(","):
-        part = part.strip()
-        if part and part != "-":
-            try:
-                total += float(part)
-                seen = True
-            except ValueError:
-                continue
-    return total if seen else None
-
-
 def parse_access(raw: bytes) -> Access | None:
     """One access log line -> Access; None for a line that is not one (counted as bad, skipped)."""
     try:
         doc = orjson.loads(raw)
         status = int(doc["status"])
         time_ns = round(float(doc["t"]) * 1000) * 1_000_000
-        request_s = float(doc.get("rt") or 0.0)
+        request_s = float(doc.get("rt") or 0) / 1000
+        upstream_ms = float(doc.get("ut", -1))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
     if not isinstance(doc, dict):
         return None
-    upstream = upstream_seconds(str(doc.get("ut") or "-"))
+    upstream = upstream_ms / 1000 if upstream_ms >= 0 else None
     waited = f" (upstream {upstream * 1000:.1f}ms)" if upstream is not None else ""
     message = (f"{doc.get('method', '')} {doc.get('host', '')}{doc.get('uri', '')} {doc.get('proto', '')} "
                f"{status} {doc.get('bytes', 0)}B {request_s * 1000:.1f}ms{waited} {doc.get('addr', '')} "
                f"\"{doc.get('ua', '')}\"")
-    return Access(time_ns, str(doc.get("app") or ""), str(doc.get("env") or ""), status, upstream, message)
+    return Access(time_ns, _named(doc.get("app")), _named(doc.get("env")), status, upstream, message)
+
+
+def _named(value: object) -> str:
+    """An app or environment name; HAProxy writes "-" for none."""
+    return "" if value in (None, "", "-") else str(value)
 
 
 def status_class(status: int) -> str:

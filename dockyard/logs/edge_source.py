@@ -1,12 +1,13 @@
 """The edge's access log as a source of the forwarder: read, tagged per environment, rotated.
 
-nginx appends to access.log (buffered, flushed every second). The reader keeps its place like a
-container's (a file identity and an offset, in the journal with the lines it covers) and is the
-one that rotates: past `max_bytes` it renames access.log to access.log.1 and has nginx open a new
-one (SIGUSR1). nginx's workers go on writing to the renamed file until they have reopened theirs,
-and old workers draining after a reload hold it until they exit: so the renamed file is read to
-its end, and deleted, only once no process of the edge holds it open (/proc/PID/fd). No line is
-read from a file that can still grow and then left behind.
+Each HAProxy process of the edge writes an access log of its own, `access-<start ns>.log` (its
+stdout, one write per request). The reader keeps its place like a container's (a file identity
+and an offset, in the journal with the lines it covers), reads the files in name order, and is the
+one that rotates: past `max_bytes` it has the edge reload, whose new process writes a new file.
+The old processes finish what they held at the reload and go on writing their own files until they
+exit: so a file is read to its end, and deleted, only once a newer one exists and no process of the
+edge holds it open (/proc/PID/fd). No line is read from a file that can still grow and then left
+behind.
 
 Each request becomes a line of its environment (app, env, service "edge", container "edge"), so
 `dockyard logs ENV` and every sink get them as they get a container's; what no environment
@@ -28,14 +29,14 @@ from dockyard.logs.spool import Append, Batch
 from dockyard.logs.tailer import READ_SIZE, Loss, OpenFile, Position
 
 EDGE_SOURCE = "edge-access"  # its read position's key in the journal (beside containers' ids)
-LIVE, ROTATED = "access.log", "access.log.1"
+ACCESS_FILES = "access-*.log"  # one per edge process, named by its start (router/edge_render.EdgePaths)
 
 
 @dataclass
 class EdgeLogConfig:
-    directory: Path  # where access.log is
-    writers: Callable[[], set[int]]  # pids that may hold the log open (the edge's master and workers)
-    reopen: Callable[[], None]  # have the edge open a new access.log (after the rename)
+    directory: Path  # where the access-*.log files are
+    writers: Callable[[], set[int]]  # pids that may hold a log open (the edge's processes)
+    reopen: Callable[[], None]  # have the edge write a new file (a reload)
     max_bytes: int = 64 << 20  # rotate past this
     check_every: float = 0.5  # seconds between looks at who holds a renamed file
 
@@ -65,7 +66,7 @@ def held_open(ino: int, dev: int, pids: set[int], proc: Path = Path("/proc")) ->
 
 
 def tags(host: str, app: str, env: str) -> dict[str, str]:
-    return {"host": host, "container_id": EDGE_SOURCE, "container": "edge", "image": "nginx", "app": app,
+    return {"host": host, "container_id": EDGE_SOURCE, "container": "edge", "image": "haproxy", "app": app,
             "env": env, "service": "edge" if app else "", "release": ""}
 
 
@@ -76,7 +77,7 @@ class EdgeAccessLog:
         self.on_loss = on_loss
         self.host = host
         self.metrics = metrics
-        self.files: list[OpenFile] = []  # oldest first: the renamed file while it is being finished, the live one
+        self.files: list[OpenFile] = []  # oldest first: those of old processes still being finished, the newest
         self._next_check = 0.0
         self._open_initial(start)
 
@@ -90,15 +91,17 @@ class EdgeAccessLog:
         ino = os.fstat(fd).st_ino
         return OpenFile(fd, ino, name, fingerprint(fd, ino))
 
+    def _on_disk(self) -> list[str]:
+        return sorted(path.name for path in self.config.directory.glob(ACCESS_FILES))
+
     def _open_initial(self, start: Position | None) -> None:
-        files = [f for f in (self._open(ROTATED), self._open(LIVE)) if f is not None]
-        if len(files) == 2 and files[0].ino == files[1].ino:  # renamed between the two opens
-            os.close(files.pop().fd)
+        files = [f for f in (self._open(name) for name in self._on_disk()) if f is not None]
         if start is not None and files:
             keys = [f.key for f in files]
             if start.file in keys:
                 at = keys.index(start.file)
-                for done in files[:at]:  # read before we stopped; its writers may still be there
+                for done in files[:at]:  # read to their end before we stopped, not deleted yet
+                    self._delete(done)
                     os.close(done.fd)
                 files = files[at:]
                 files[0].offset = start.offset
@@ -107,26 +110,18 @@ class EdgeAccessLog:
                                                f"byte {start.offset}; the requests logged after that are lost"))
         self.files = files
 
-    def refresh(self) -> None:
-        """Notice a new access.log (after our rename, or the edge's first start); rotate a big one."""
-        try:
-            live = os.stat(self.config.directory / LIVE)
-        except FileNotFoundError:
-            return
-        if all(f.ino != live.st_ino for f in self.files):
-            opened = self._open(LIVE)
-            if opened is not None:
-                self.files.append(opened)
-            return
-        if len(self.files) == 1 and self.files[0].ino == live.st_ino and live.st_size >= self.config.max_bytes:
-            os.replace(self.config.directory / LIVE, self.config.directory / ROTATED)
+    def refresh(self) -> bool:
+        """Notice the file of a new edge process; have the edge rotate a big one (True)."""
+        newest = self.files[-1].name if self.files else ""
+        for name in self._on_disk():
+            if name > newest:
+                opened = self._open(name)
+                if opened is not None:
+                    self.files.append(opened)
+        if len(self.files) == 1 and os.fstat(self.files[0].fd).st_size >= self.config.max_bytes:
             self.config.reopen()
-
-    def _renamed(self, f: OpenFile) -> bool:
-        try:
-            return os.stat(self.config.directory / LIVE).st_ino != f.ino
-        except FileNotFoundError:
             return True
+        return False
 
     def _finished(self, f: OpenFile) -> bool:
         """A renamed file nobody can write any more (checked at most every `check_every` s)."""
@@ -152,7 +147,7 @@ class EdgeAccessLog:
                 f.key = fingerprint(f.fd, f.ino)
                 if f.key is None:
                     return None  # not one complete line yet
-            last_look = len(self.files) > 1 or self._renamed(f)
+            last_look = len(self.files) > 1  # a newer process writes its own: this file ends when its writer exits
             if last_look and not self._finished(f):
                 last_look = False  # still held: read what is there, come back for the rest
             data = os.pread(f.fd, READ_SIZE, f.offset)
@@ -190,13 +185,16 @@ class EdgeAccessLog:
         return EdgeRead(appends, len(data), bad)
 
     def _finish(self, f: OpenFile) -> None:
-        try:
-            if os.stat(self.config.directory / ROTATED).st_ino == f.ino:
-                os.unlink(self.config.directory / ROTATED)
-        except FileNotFoundError:
-            pass
+        self._delete(f)
         os.close(f.fd)
         self.files.pop(0)
+
+    def _delete(self, f: OpenFile) -> None:
+        try:
+            if os.stat(self.config.directory / f.name).st_ino == f.ino:
+                os.unlink(self.config.directory / f.name)
+        except FileNotFoundError:
+            pass
 
     def close(self) -> None:
         for f in self.files:

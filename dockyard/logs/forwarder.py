@@ -187,8 +187,8 @@ class Forwarder:
                 next_refresh = now + self.config.refresh_interval
                 if now >= next_idle_refresh:
                     next_idle_refresh = now + self.config.idle_refresh_interval
-                if self.edge:
-                    self.edge.refresh()
+                if self.edge and self.edge.refresh():
+                    self.metrics.add("edge_rotations", 1)
             self._update_gauges()
             if self._held is not None:  # the store was locked: retry that turn, read nothing more
                 if now >= self._retry_at:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 HELP = {
     "lines_read": ("counter", "Log lines read from json-file logs"),
     "bytes_read": ("counter", "Bytes of json-file logs read"),
     "bad_lines": ("counter", "json-file (or edge access log) lines that could not be parsed"),
     "edge_bytes_read": ("counter", "Bytes of the edge's access log read"),
+    "edge_rotations": ("counter", "Times the edge was reloaded to start a new access log"),
     "lines_shipped": ("counter", "Lines a sink acknowledged"),
     "lines_rejected": ("counter", "Lines a sink refused for good (recorded)"),
     "sink_retries": ("counter", "Sends that failed and will be retried"),
@@ -51,6 +55,22 @@ class Metrics:
                 sinks.setdefault(sink, {})[name] = value
             out["sinks"] = sinks
             return out
+
+    def collect(self, prefix: str = "dockyard_logs_") -> Iterator[Metric]:
+        """The same values as Prometheus families, for the agent's /metrics (a collector)."""
+        with self.lock:
+            values, per_sink = dict(self.values), dict(self.per_sink)
+        for name in sorted(set(values) | {n for n, _ in per_sink}):
+            kind, text = HELP.get(name, ("gauge", name))
+            make = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            if name in values:  # a forwarder's own value, or one per sink
+                yield make(prefix + name, text, value=values[name])
+                continue
+            family = make(prefix + name, text, labels=["sink"])
+            for (n, sink), value in sorted(per_sink.items()):
+                if n == name:
+                    family.add_metric([sink], value)
+            yield family
 
     def prometheus(self, prefix: str = "dockyard_logs_") -> str:
         with self.lock:

@@ -1,11 +1,17 @@
-"""The host's edge: one nginx in front of every environment that has domains, routing by name.
+"""The host's edge: one HAProxy in front of every environment that has domains, routing by name.
 
-Files live under $DOCKYARD_HOME/edge/: nginx.conf (rendered by edge_render.render_edge from every
-route), routes/<app>_<env>.json (one per environment: what it claims and what serves it), and
-nginx's own pid, log and temp files. A change of one route is checked against every other
-route's claims, rendered with all of them, checked by `nginx -t` and loaded with a graceful reload
-(NginxProcess.serve); only then does its route file replace the old one. Changes are serialized by
-a lock file: two deploys of different environments do not lose each other's route.
+Files live under $DOCKYARD_HOME/edge/: haproxy.cfg (rendered by edge_render.render_edge from every
+route), routes/<app>_<env>.json (one per environment: what it claims and what serves it), tls/
+(each name's certificate and key in one file, as HAProxy loads them), logs/access-*.log (one per
+HAProxy process) and HAProxy's pid file, error log and admin socket. A change of one route is
+checked against every other route's claims, rendered with all of them, checked by `haproxy -c` and
+loaded with a seamless reload (HaproxyProcess.serve); only then does its route file replace the old
+one. Changes, and the reloads that rotate the access log, are serialized by a lock file: two
+deploys of different environments do not lose each other's route.
+
+HAProxy, not nginx (bench/edge_proxies.py, docs/edge.md): with client keep-alive it serves about as
+fast as the replica alone, and its reload closes an idle kept-alive connection only after that
+connection's next response, where nginx closes it at once and a request sent meanwhile fails.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import fcntl
 import json
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,10 +29,10 @@ from pathlib import Path
 from dockyard import settings
 from dockyard.router import procs
 from dockyard.router.certs import write_private
-from dockyard.router.edge_render import EdgeRoute, EdgeSite, access_log, claim_conflicts, render_edge, route_key
+from dockyard.router.edge_render import EdgePaths, EdgeRoute, EdgeSite, claim_conflicts, render_edge, route_key
 from dockyard.router.edge_tls import secure
-from dockyard.router.nginx_proc import NGINX, NginxProcess, Report, RouterError
-from dockyard.router.render import RouterPaths
+from dockyard.router.haproxy_proc import HAPROXY, HaproxyProcess, Report
+from dockyard.router.nginx_proc import RouterError
 
 Where = Callable[[str], str]  # a name of the route -> "dockyard.yml:LINE" where it was written
 
@@ -43,34 +50,44 @@ def site_settings(site: settings.Settings | None = None) -> EdgeSite:
     return EdgeSite(address=edge.address, http_port=edge.http_port, https_port=edge.https_port)
 
 
-class Edge(NginxProcess):
+class Edge(HaproxyProcess):
     what = "edge"
     port_hint = "free the port, or move the edge: dockyard edge configure --http-port PORT"
 
-    def __init__(self, home: Path | None = None, site: EdgeSite | None = None, binary: str = NGINX,
+    def __init__(self, home: Path | None = None, site: EdgeSite | None = None, binary: str = HAPROXY,
                  report: Report = lambda _line: None) -> None:
-        super().__init__(RouterPaths(edge_dir(home)), "edge", binary, report)
+        super().__init__(EdgePaths(edge_dir(home)), "edge", binary, report)
         self.site = site or site_settings()
         self.routes_dir = self.paths.prefix / "routes"
 
     def ports(self) -> tuple[int, ...]:
         return (self.site.http_port, self.site.https_port)
 
-    def install(self, text: str) -> None:
-        access_log(self.paths).parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # nginx -t opens it
-        super().install(text)
+    def _before_start(self) -> None:
+        """An edge of an earlier Dockyard (nginx, on edge/nginx.conf) lets go of the ports first:
+        a graceful stop, its workers finishing what they hold."""
+        try:
+            pid = int((self.paths.prefix / "nginx.pid").read_text().strip())
+        except (OSError, ValueError):
+            return
+        if not procs.is_master(procs.read_proc(pid), self.paths.prefix / "nginx.conf"):
+            return
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + 10
+        while procs.listening_sockets(self.ports()) and procs.is_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.report(f"stopped the edge's earlier nginx (pid {pid}): HAProxy serves the edge now")
 
     # the access log, for the agent's forwarder -----------------------------
     def log_writers(self) -> set[int]:
-        """Pids that may hold the access log open: the master and its workers (draining ones too)."""
-        pid = self.pid()
-        return {pid, *(child.pid for child in procs.children(pid))} if pid else set()
+        """Pids that may hold the access log open: every process, old ones still draining too."""
+        return self.processes()
 
     def reopen_log(self) -> None:
-        """After the access log was renamed: the master opens a new one and tells its workers (USR1)."""
-        pid = self.pid()
-        if pid:
-            os.kill(pid, signal.SIGUSR1)
+        """Rotate the access log: a new process (writing a new file) takes over from the running ones."""
+        with self._locked():
+            if self.pid() is not None:
+                self.reload()
 
     # facts ---------------------------------------------------------------
     def routes(self) -> list[EdgeRoute]:
@@ -90,6 +107,21 @@ class Edge(NginxProcess):
 
     def _render(self, routes: list[EdgeRoute]) -> str:
         return render_edge(routes, self.site, self.paths, self.challenges())
+
+    def _serve(self, routes: list[EdgeRoute]) -> None:
+        """Serve these routes: each name's certificate file written (0600), then the configuration."""
+        for route in routes:
+            for name, (chain, key) in route.certificates.items():
+                try:
+                    pem = Path(chain).read_bytes().rstrip(b"\n") + b"\n" + Path(key).read_bytes()
+                except OSError as exc:
+                    raise RouterError(f"{route.app}/{route.env}: the certificate of {name} cannot be read: {exc}",
+                                      hint="deploy the environment again: a missing one is issued again") from exc
+                target = self.paths.certificate(name)
+                if not target.exists() or target.read_bytes() != pem:
+                    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    write_private(target, pem)
+        self.serve(self._render(routes))
 
     def challenges(self) -> dict[str, str]:
         """The HTTP-01 answers of an ACME order in progress (token -> key authorization)."""
@@ -127,7 +159,7 @@ class Edge(NginxProcess):
                 route = replace(route, maintenance=before.maintenance, certificates=route.certificates or kept)
             if before == route and self.pid() is not None and not self.hand_edited():
                 return False
-            self.serve(self._render([*others, route]))
+            self._serve([*others, route])
             write_private(target, route.to_json().encode())
             return True
 
@@ -139,7 +171,7 @@ class Edge(NginxProcess):
                 raise RouterError(f"{app}/{env} is not on this host's edge: maintenance is the edge's page",
                                   hint="give the environment domains: in dockyard.yml and deploy it")
             route = replace(route, maintenance=message)
-            self.serve(self._render([*(r for r in self.routes() if r.key != route.key), route]))
+            self._serve([*(r for r in self.routes() if r.key != route.key), route])
             write_private(self.routes_dir / f"{route.key}.json", route.to_json().encode())
             return route
 
@@ -150,7 +182,7 @@ class Edge(NginxProcess):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             write_private(folder / "challenges.json", json.dumps(tokens, sort_keys=True).encode())
             if self.pid() is not None:
-                self.serve(self.rendered())
+                self._serve(self.routes())
 
     def secure(self, route: EdgeRoute) -> tuple[EdgeRoute, str | None]:
         """The route with a certificate for each name, issued or renewed when due (edge_tls.secure)."""
@@ -164,7 +196,7 @@ class Edge(NginxProcess):
         with self._locked():
             others = [r for r in self.routes() if (r.app, r.env) != (app, env)]
             if self.pid() is not None:
-                self.serve(self._render(others))
+                self._serve(others)
             target.unlink()
             return True
 
@@ -173,10 +205,13 @@ class Edge(NginxProcess):
         hand rendered again from the route files."""
         done = []
         with self._locked():  # a change in progress has its configuration ahead of its route file
+            if not self.paths.conf.exists() and self.routes():  # an edge of an earlier Dockyard (nginx)
+                self._serve(self.routes())
+                done.append(f"rendered {self.paths.conf} from the routes and started the edge on it")
             if self.restart_if_dead():
-                done.append("the edge's master had died: started again on its configuration")
+                done.append("the edge had died: started again on its configuration")
             if self.pid() is not None and self.hand_edited():
-                self.serve(self.rendered())
+                self._serve(self.routes())
                 done.append(f"{self.paths.conf} was edited by hand: rendered again from the routes")
         return done
 

@@ -1,10 +1,14 @@
-"""Pure nginx configuration for the host's edge: every environment with domains, routed by name.
+"""Pure HAProxy configuration for the host's edge: every environment with domains, routed by name.
 
-No I/O: `render_edge(routes, site, paths)` returns the whole nginx.conf and is tested by exact
+No I/O: `render_edge(routes, site, paths)` returns the whole haproxy.cfg and is tested by exact
 output. A route is one environment's claim on (name, path) pairs and the upstream that serves them:
 the live listener of its blue-green balancer (whose switch then is the release's switch), or the
 replicas of a rolling or recreate environment. `claim_conflicts` is the rule that keeps two
 environments off one name and path.
+
+Each frontend picks one location per request, as nginx would (an exact path before the longest
+prefix): `txn.loc` is set by every location that matches, in rising precedence, so the last match
+wins; what a location does (serve from a backend, answer, redirect) is then keyed by its number.
 """
 
 from __future__ import annotations
@@ -16,26 +20,54 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dockyard.router.render import RouterPaths
-
 PREVIEW_PREFIX = "preview."  # the preview colour of a blue-green environment: preview.<main domain>
 
-# One JSON object per request, read by the agent's log forwarder (logs/edge_access.py): which
-# environment answered ($dockyard_app/$dockyard_env, set in each of its locations), the status and
-# the upstream's time, for the per-environment metrics and the log store.
-ACCESS_FORMAT = ("'{\"t\":$msec,\"app\":\"$dockyard_app\",\"env\":\"$dockyard_env\",\"host\":\"$host\","
-                 "\"method\":\"$request_method\",\"uri\":\"$request_uri\",\"proto\":\"$server_protocol\","
-                 "\"status\":$status,\"bytes\":$body_bytes_sent,\"rt\":$request_time,"
-                 "\"ut\":\"$upstream_response_time\",\"addr\":\"$remote_addr\",\"ua\":\"$http_user_agent\"}'")
+# One JSON object per request on HAProxy's stdout (the access log), read by the agent's log
+# forwarder (logs/edge_access.py): which environment answered (txn.app/txn.env, set by its
+# locations), the status, and the times in ms (`ut` -1: no server answered).
+ACCESS_FORMAT = ("'{\"t\":%Ts.%ms,\"app\":\"%[var(txn.app)]\",\"env\":\"%[var(txn.env)]\","
+                 "\"host\":\"%[var(txn.host),json(utf8s)]\",\"method\":\"%HM\","
+                 "\"uri\":\"%[capture.req.uri,json(utf8s)]\",\"proto\":\"%HV\",\"status\":%ST,"
+                 "\"bytes\":%B,\"rt\":%Ta,\"ut\":%Tr,\"addr\":\"%ci\",\"ua\":\"%[capture.req.hdr(0),json(utf8s)]\"}'")
 
 
-# `set` is what declares the log's variables to nginx: here for a configuration with no route yet
-NO_ENVIRONMENT = ['        set $dockyard_app "";', '        set $dockyard_env "";']
+@dataclass(frozen=True)
+class EdgePaths:
+    """Where the edge keeps its files: $DOCKYARD_HOME/edge/."""
 
+    prefix: Path
 
-def access_log(paths: RouterPaths) -> Path:
-    """The edge's access log; the forwarder renames it to access.log.1 to rotate it."""
-    return paths.prefix / "logs" / "access.log"
+    @property
+    def conf(self) -> Path:
+        return self.prefix / "haproxy.cfg"
+
+    @property
+    def pid(self) -> Path:
+        return self.prefix / "haproxy.pid"
+
+    @property
+    def error_log(self) -> Path:
+        return self.prefix / "error.log"
+
+    @property
+    def admin(self) -> Path:
+        """The admin socket the next process takes the listening sockets from at a reload."""
+        return self.prefix / "admin.sock"
+
+    @property
+    def logs(self) -> Path:
+        return self.prefix / "logs"
+
+    def access_log(self, started_ns: int) -> Path:
+        """The access log of the process started then: its stdout. One file per process, because
+        HAProxy makes its log descriptor non-blocking, which drops O_APPEND: two processes on one
+        file would write over each other's lines. The agent's forwarder reads them in name order
+        (logs/edge_source.ACCESS_FILES) and deletes each once its process has exited."""
+        return self.logs / f"access-{started_ns:020d}.log"
+
+    def certificate(self, name: str) -> Path:
+        """The certificate chain and its key in one file, as HAProxy loads them (written by the Edge)."""
+        return self.prefix / "tls" / f"{name}.pem"
 
 
 @dataclass(frozen=True)
@@ -143,154 +175,178 @@ def upstream_name(route: EdgeRoute, preview: bool = False) -> str:
     return re.sub(r"[^a-z0-9_]", "_", f"{route.app}__{route.env}{'__preview' if preview else ''}")
 
 
-def _upstream(name: str, servers: tuple[str, ...]) -> list[str]:
-    lines = [f"    upstream {name} {{"]
-    lines += [f"        server {server} max_fails=1 fail_timeout=2s;" for server in servers]
-    lines += ["        keepalive 16;", "    }"]
-    return lines
-
-
 MAINTENANCE_PAGE = ("<!doctype html><html><head><title>Maintenance</title></head><body><h1>Down for "
                     "maintenance</h1><p>{message}</p></body></html>")
 RETRY_AFTER = 120  # seconds, in the maintenance page's Retry-After
 
-
-def nginx_text(page: str) -> str:
-    """An HTML page as the inside of an nginx double-quoted string: no variable ($ as its HTML
-    entity), no control character, backslashes and quotes escaped."""
-    plain = "".join(c if c.isprintable() else " " for c in page).replace("$", "&#36;")
-    return plain.replace("\\", "\\\\").replace('"', '\\"')
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+ANSWER = re.compile(r"[A-Za-z0-9_-]{16,128}\.[A-Za-z0-9_-]{16,128}")
+URL_PATH = re.compile(r"/[A-Za-z0-9._~/%-]*")  # what goes into the configuration as a path
 
 
-def _whose(route: EdgeRoute) -> list[str]:
-    """The environment a location's requests are logged and counted for (names are [a-z0-9-])."""
-    return [f"            set $dockyard_app {route.app};", f"            set $dockyard_env {route.env};"]
+def quoted_page(page: str) -> str:
+    """An HTML page as an HAProxy single-quoted string: taken verbatim (no escape, no variable),
+    so it holds no quote and no control character."""
+    return "'" + "".join(c if c.isprintable() else " " for c in page).replace("'", "&#39;") + "'"
 
 
-def _location(path: str, route: EdgeRoute, upstream: str, servers: tuple[str, ...],
-              maintenance: bool = False) -> list[str]:
+@dataclass(frozen=True)
+class Location:
+    """What one (name, path) of a frontend does: an `http-request` rule or a `use_backend`."""
+
+    name: str
+    path: str  # "/" or "/api/": a prefix; else exact
+    exact: bool
+    action: str
+    route: EdgeRoute | None = None  # whose requests these are, in the log and the metrics
+
+    def condition(self) -> str:
+        host = f"{{ var(txn.host) -m str {self.name} }}"
+        if self.exact:
+            return f"{host} {{ path {self.path} }}"
+        return host if self.path == "/" else f"{host} {{ path_beg {self.path} }}"
+
+
+def _serve(route: EdgeRoute, upstream: str, servers: tuple[str, ...]) -> str:
+    if servers:
+        return f"use_backend {upstream}"
+    return ("http-request return status 503 content-type text/plain "
+            f'string "{route.app}/{route.env} has no replica to serve\\n"')
+
+
+def _route_locations(name: str, path: str, route: EdgeRoute, upstream: str, servers: tuple[str, ...],
+                     maintenance: bool = False) -> list[Location]:
     where = "/" if path == "/" else path + "/"
-    proxy = [*_whose(route), f"            proxy_pass http://{upstream};"] if servers else \
-        [*_whose(route), f'            return 503 "{route.app}/{route.env} has no replica to serve\\n";']
-    lines = []
+    serve = _serve(route, upstream, servers)
+    found = []
     if maintenance and route.maintenance is not None:
-        if route.health and servers:  # the health check still reaches the app
-            health = route.health if path == "/" else path + route.health
-            lines += [f"        location = {health} {{", *proxy, "        }"]
-        page = nginx_text(MAINTENANCE_PAGE.format(message=html.escape(route.maintenance)))
-        proxy = [*_whose(route), "            default_type text/html;",
-                 f"            add_header Retry-After {RETRY_AFTER} always;", f'            return 503 "{page}\\n";']
-    lines += [f"        location {where} {{", *proxy, "        }"]
+        health = (route.health or "") if path == "/" else f"{path}{route.health}"
+        if route.health and servers and URL_PATH.fullmatch(health):  # the health check still reaches the app
+            found.append(Location(name, health, True, serve, route))
+        page = quoted_page(MAINTENANCE_PAGE.format(message=html.escape(route.maintenance)))
+        serve = f"http-request return status 503 content-type text/html hdr Retry-After {RETRY_AFTER} string {page}"
+    found.append(Location(name, where, False, serve, route))
     if path != "/":  # /api itself goes to /api/
-        lines += [f"        location = {path} {{", *_whose(route), f"            return 308 {path}/;", "        }"]
+        found.append(Location(name, path, True, f"http-request redirect code 308 location {path}/", route))
+    return found
+
+
+def _challenge_locations(name: str, challenges: dict[str, str]) -> list[Location]:
+    """HTTP-01: the ACME CA fetches /.well-known/acme-challenge/TOKEN over HTTP; each answer is in
+    the configuration itself (only well-formed tokens: they go into it verbatim)."""
+    found = [Location(name, f"/.well-known/acme-challenge/{token}", True,
+                      f'http-request return status 200 content-type text/plain string "{answer}"')
+             for token, answer in sorted(challenges.items()) if TOKEN.fullmatch(token) and ANSWER.fullmatch(answer)]
+    return [*found, Location(name, "/.well-known/acme-challenge/", False,
+                             'http-request return status 404 content-type text/plain string "no such challenge\\n"')]
+
+
+def _frontend(title: str, bind: str, proto: str, locations: list[Location], hsts: list[str]) -> list[str]:
+    lines = [f"frontend {title}", f"    bind {bind}",
+             "    http-request capture req.hdr(user-agent) len 256",
+             "    http-request set-var(txn.host) req.hdr(host),field(1,:),lower",
+             # the first hop: what a client says came before it is not passed on
+             "    http-request set-header X-Forwarded-For %[src]",
+             f"    http-request set-header X-Forwarded-Proto {proto}"]
+    ordered = sorted(locations, key=lambda loc: (loc.exact, len(loc.path)))  # the last match wins
+    lines += [f"    http-request set-var(txn.loc) str({number}) if {loc.condition()}"
+              for number, loc in enumerate(ordered, 1)]
+    whose: dict[tuple[str, str], list[str]] = {}
+    actions: dict[str, list[str]] = {}
+    for number, loc in enumerate(ordered, 1):
+        if loc.route is not None:
+            whose.setdefault((loc.route.app, loc.route.env), []).append(str(number))
+        actions.setdefault(loc.action, []).append(str(number))
+    for (app, env), numbers in sorted(whose.items()):
+        lines += [f"    http-request set-var(txn.app) str({app}) if {{ var(txn.loc) -m str {' '.join(numbers)} }}",
+                  f"    http-request set-var(txn.env) str({env}) if {{ var(txn.loc) -m str {' '.join(numbers)} }}"]
+    # a name no route claims: 404, not somebody else's site
+    lines.append('    http-request return status 404 content-type text/plain string "no site here\\n" '
+                 "unless { var(txn.loc) -m found }")
+    ranked = sorted(actions.items(), key=lambda item: (item[0].startswith("use_backend"), int(item[1][0])))
+    lines += [f"    {action} if {{ var(txn.loc) -m str {' '.join(numbers)} }}" for action, numbers in ranked]
+    if hsts:
+        lines.append('    http-after-response set-header Strict-Transport-Security "max-age=31536000" '
+                     f"if {{ var(txn.host) -m str {' '.join(hsts)} }}")
     return lines
 
 
-def _server(site: EdgeSite, name: str, body: list[str]) -> list[str]:
-    return ["    server {", f"        listen {site.address}:{site.http_port};", f"        server_name {name};",
-            *body, "    }"]
+def _backend(name: str, servers: tuple[str, ...]) -> list[str]:
+    return [f"backend {name}", *(f"    server {server} {server}" for server in servers)]
 
 
-TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
-ANSWER = re.compile(r"[A-Za-z0-9_-]{16,128}\.[A-Za-z0-9_-]{16,128}")
-
-
-def render_edge(routes: list[EdgeRoute], site: EdgeSite, paths: RouterPaths,
+def render_edge(routes: list[EdgeRoute], site: EdgeSite, paths: EdgePaths,
                 challenges: dict[str, str] | None = None) -> str:
-    """The edge's nginx.conf; `challenges`: the ACME HTTP-01 answers of an order in progress."""
-    temp = paths.temp
+    """The edge's haproxy.cfg; `challenges`: the ACME HTTP-01 answers of an order in progress."""
     ordered = sorted(routes, key=lambda r: r.key)
+    owners: dict[str, list[EdgeRoute]] = {}
+    for route in ordered:
+        for name in route.names:
+            owners.setdefault(name, []).append(route)
+    certificates = {name: paths.certificate(name) for name, mine in owners.items()
+                    if any(name in r.certificates for r in mine)}
+
+    def body(name: str, https: bool) -> list[Location]:
+        """What a name answers over one scheme, once it is known to be served there."""
+        found: list[Location] = []
+        for route in owners[name]:
+            if name in route.domains:
+                found += _route_locations(name, route.path, route, upstream_name(route), route.servers,
+                                          maintenance=True)
+            elif name in route.redirects:
+                found.append(Location(name, "/", False, "http-request redirect code 308 prefix "
+                                      + url(site, route.redirects[name], https), route))
+            else:  # its preview name
+                found += _route_locations(name, "/", route, upstream_name(route, preview=True), route.preview)
+        return found
+
+    plain: list[Location] = []
+    secure: list[Location] = []
+    for name in sorted(owners):
+        mine = owners[name]
+        if any(r.tls == "acme" for r in mine):
+            plain += _challenge_locations(name, challenges or {})
+        if name not in certificates:
+            plain += body(name, https=False)
+            continue
+        secure += body(name, https=True)
+        plain.append(Location(name, "/", False, "http-request redirect code 308 prefix " + url(site, name, https=True),
+                              mine[0] if len(mine) == 1 else None))
     lines = [
         "# Generated by Dockyard for this host's edge: do not edit, every change of a route rewrites it.",
-        "worker_processes auto;",
-        f"pid {paths.pid};",
-        f"error_log {paths.error_log} notice;",
-        "worker_shutdown_timeout 60s;",
-        "events {",
-        "    worker_connections 4096;",
-        "}",
-        "http {",
-        f"    log_format dockyard_edge escape=json {ACCESS_FORMAT};",
-        # buffered: one write per 64 KiB or per second, not one per request
-        f"    access_log {access_log(paths)} dockyard_edge buffer=64k flush=1s;",
-        "    uninitialized_variable_warn off;",  # $dockyard_app outside an environment's locations
-        "    server_tokens off;",
-        # as the balancers: a reload must not reset a kept-alive client connection
-        "    keepalive_timeout 0;",
-        "    server_names_hash_bucket_size 128;",
-        *(f"    {kind}_temp_path {temp / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
-        "    proxy_http_version 1.1;",
-        '    proxy_set_header Connection "";',
-        "    proxy_set_header Host $http_host;",
-        # the first hop: what a client says came before it is not passed on
-        "    proxy_set_header X-Forwarded-For $remote_addr;",
-        "    proxy_set_header X-Forwarded-Proto $scheme;",
-        "    proxy_connect_timeout 2s;",
-        "    proxy_read_timeout 60s;",
-        "    proxy_next_upstream error timeout http_502 http_503;",
-        "    proxy_next_upstream_tries 3;",
+        "global",
+        f"    stats socket {paths.admin} mode 600 level admin expose-fd listeners",
+        "    hard-stop-after 60s",  # what an old process still holds 60 s after a reload is closed
+        # one thread: HAProxy drops a log line rather than wait when two threads write one at once,
+        # and every request must reach the access log (one thread serves well over 10k requests/s)
+        "    nbthread 1",
+        "    log stdout format raw daemon",
+        "defaults",
+        "    mode http",
+        "    log global",
+        f"    log-format {ACCESS_FORMAT}",
+        "    option http-keep-alive",
+        # at a reload, an old process closes an idle kept-alive connection after its next response
+        "    option idle-close-on-response",
+        "    timeout connect 2s",
+        "    timeout client 60s",
+        "    timeout server 60s",
+        "    timeout http-request 10s",
+        "    timeout http-keep-alive 30s",
+        # a replica that refuses the connection: the request goes to another (it never reached one)
+        "    retries 3",
+        "    option redispatch 1",
+        "    retry-on conn-failure",
     ]
+    lines += _frontend("http", f"{site.address}:{site.http_port}", "http", plain, [])
+    if certificates:  # TLS 1.2 and newer only; a name with no certificate gets no handshake
+        hsts = sorted(name for name in certificates if any(r.hsts for r in owners[name]))
+        crts = " ".join(f"crt {certificates[name]}" for name in sorted(certificates))
+        lines += _frontend("https", f"{site.address}:{site.https_port} ssl strict-sni ssl-min-ver TLSv1.2 {crts}",
+                           "https", secure, hsts)
     for route in ordered:
         if route.servers:
-            lines += _upstream(upstream_name(route), route.servers)
+            lines += _backend(upstream_name(route), route.servers)
         if route.preview:
-            lines += _upstream(upstream_name(route, preview=True), route.preview)
-    secure = any(route.certificates for route in ordered)
-    if secure:  # TLS 1.2 and newer only
-        lines += ["    ssl_protocols TLSv1.2 TLSv1.3;", "    ssl_session_cache shared:dockyard_edge:10m;",
-                  "    ssl_session_timeout 1h;"]
-    # a name no route claims: 404 (and over HTTPS, no handshake), not somebody else's site
-    lines += ["    server {", f"        listen {site.address}:{site.http_port} default_server;",
-              "        server_name _;", *NO_ENVIRONMENT, '        return 404 "no site here\\n";', "    }"]
-    if secure:
-        lines += ["    server {", f"        listen {site.address}:{site.https_port} ssl default_server;",
-                  "        server_name _;", "        ssl_reject_handshake on;", "    }"]
-    bodies: dict[str, list[str]] = {}
-    owners: dict[str, list[EdgeRoute]] = {}
-    by_name: dict[str, list[EdgeRoute]] = {}
-    for route in ordered:
-        for name in route.domains:
-            by_name.setdefault(name, []).append(route)
-    for name, routes_of_name in by_name.items():
-        owners[name] = routes_of_name
-        bodies[name] = [line for route in sorted(routes_of_name, key=lambda r: r.path, reverse=True)
-                        for line in _location(route.path, route, upstream_name(route), route.servers,
-                                              maintenance=True)]
-    for route in ordered:
-        for source in route.redirects:
-            owners[source] = [route]
-            port = "" if (site.http_port, site.https_port) == (80, 443) else ":$server_port"
-            bodies[source] = ["        location / {",  # a location: the ACME challenge's comes first
-                              *_whose(route), f"            return 308 $scheme://{route.redirects[source]}{port}$request_uri;",
-                              "        }"]
-        if route.preview_name:
-            owners[route.preview_name] = [route]
-            bodies[route.preview_name] = _location("/", route, upstream_name(route, preview=True), route.preview)
-    for name in sorted(bodies):
-        mine = owners[name]
-        cert = next((r.certificates[name] for r in mine if name in r.certificates), None)
-        challenge = _acme_challenge(challenges or {}) if any(r.tls == "acme" for r in mine) else []
-        if cert is None:
-            lines += _server(site, name, [*challenge, *bodies[name]])
-            continue
-        hsts = ['        add_header Strict-Transport-Security "max-age=31536000" always;'] \
-            if any(r.hsts for r in mine) else []
-        lines += ["    server {", f"        listen {site.address}:{site.https_port} ssl;",
-                  f"        server_name {name};", f"        ssl_certificate {cert[0]};",
-                  f"        ssl_certificate_key {cert[1]};", *hsts, *bodies[name], "    }"]
-        lines += _server(site, name, [*challenge, "        location / {", *(_whose(mine[0]) if len(mine) == 1 else []),
-                                      f"            return 308 {url(site, name, https=True)}$request_uri;",
-                                      "        }"])
-    lines.append("}")
+            lines += _backend(upstream_name(route, preview=True), route.preview)
     return "\n".join(lines) + "\n"
-
-
-def _acme_challenge(challenges: dict[str, str]) -> list[str]:
-    """HTTP-01: the ACME CA fetches /.well-known/acme-challenge/TOKEN over HTTP; each answer is in
-    the configuration itself (only well-formed tokens: they go into it verbatim)."""
-    lines = []
-    for token, answer in sorted(challenges.items()):
-        if TOKEN.fullmatch(token) and ANSWER.fullmatch(answer):
-            lines += [f"        location = /.well-known/acme-challenge/{token} {{",
-                      "            default_type text/plain;", f'            return 200 "{answer}";', "        }"]
-    return [*lines, "        location ^~ /.well-known/acme-challenge/ {", "            return 404;", "        }"]

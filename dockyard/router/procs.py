@@ -1,4 +1,4 @@
-"""Facts about the nginx processes, from /proc: a query plus pure parsers.
+"""Facts about the nginx and HAProxy processes, from /proc: a query plus pure parsers.
 
 After a graceful reload the master starts new workers and tells the old ones to finish their
 requests and exit; their title then reads "worker process is shutting down". New workers mean
@@ -91,6 +91,39 @@ def listening(ports: tuple[int, ...], proc: Path = PROC) -> set[int]:
         return set(ports) & set(parse_listeners((proc / "net" / "tcp").read_text()))
     except OSError:
         return set()
+
+
+def listening_sockets(ports: tuple[int, ...], proc: Path = PROC) -> set[str]:
+    """The sockets ("socket:[INODE]", as /proc/PID/fd links read) listening on these ports, on any
+    address (IPv4 or IPv6)."""
+    found = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (proc / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) >= 10 and fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) in ports:
+                found.add(f"socket:[{fields[9]}]")
+    return found
+
+
+def holding(pid: int, sockets: set[str], proc: Path = PROC) -> set[str]:
+    """Which of these sockets the process holds open."""
+    held: set[str] = set()
+    try:
+        fds = os.listdir(proc / str(pid) / "fd")
+    except OSError:
+        return held
+    for fd in fds:
+        try:
+            link = os.readlink(proc / str(pid) / "fd" / fd)
+        except OSError:
+            continue
+        if link in sockets:
+            held.add(link)
+    return held
 
 
 def listener_of(port: int, proc: Path = PROC) -> Proc | None:

@@ -81,8 +81,8 @@ class BalancerWatch:
         return done
 
     def _edge(self) -> list[str]:
-        """The host's edge, supervised as a balancer is: a dead master started again, a hand edit undone."""
-        if not (edge_dir(self.home) / "nginx.conf").exists():
+        """The host's edge, supervised as a balancer is: a dead edge started again, a hand edit undone."""
+        if not (edge_dir(self.home) / "routes").is_dir():
             return []
         try:
             done = [f"edge: {line}" for line in Edge(home=self.home).repair()]

@@ -1,8 +1,8 @@
 """The edge's access log as a forwarder source: tagged per environment, resumed from a position,
-and rotated without losing what a writer still holding the renamed file writes (issue 15).
+and rotated without losing what an old process still writes to its own file (issue 15).
 
-The writer here is this test process: it holds the file open like an nginx worker that has not
-reopened its log yet."""
+The writers here are this test process: it holds each file open like an HAProxy process that has
+not exited yet."""
 
 from __future__ import annotations
 
@@ -11,38 +11,48 @@ import subprocess
 from pathlib import Path
 
 from dockyard.logs.edge_access import EdgeMetrics
-from dockyard.logs.edge_source import EDGE_SOURCE, ROTATED, EdgeAccessLog, EdgeLogConfig, held_open
+from dockyard.logs.edge_source import EDGE_SOURCE, EdgeAccessLog, EdgeLogConfig, held_open
 from dockyard.logs.tailer import Loss
 
 
 def line(n: int, app: str = "shop", env: str = "production", status: int = 200) -> bytes:
     return (f'{{"t":1764452464.{n:03d},"app":"{app}","env":"{env}","host":"h","method":"GET","uri":"/{n}",'
-            f'"proto":"HTTP/1.1","status":{status},"bytes":1,"rt":0.001,"ut":"0.001","addr":"a","ua":""}}\n').encode()
+            f'"proto":"HTTP/1.1","status":{status},"bytes":1,"rt":1,"ut":1,"addr":"a","ua":""}}\n').encode()
 
 
 class Writer:
-    """nginx's side: appends to access.log through one descriptor, reopens on `reopen()`."""
+    """The edge's side: each process writes a file of its own; `reopen()` is a reload (a new process
+    and its file), whose old one goes on writing until `release()` (it exited)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.fd = os.open(directory / "access.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self.holding = True
+        self.started = 0
+        self.fd = self._start()
+        self.old: list[int] = []
         self.reopened = 0
+
+    def _start(self) -> int:
+        self.started += 1
+        return os.open(self.directory / f"access-{self.started:020d}.log", os.O_WRONLY | os.O_CREAT, 0o600)
 
     def write(self, *lines: bytes) -> None:
         os.write(self.fd, b"".join(lines))
 
-    def reopen(self) -> None:  # what USR1 does, except that the old descriptor is kept until release()
-        self.old = self.fd
-        self.fd = os.open(self.directory / "access.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    def reopen(self) -> None:
+        self.old.append(self.fd)
+        self.fd = self._start()
         self.reopened += 1
 
     def release(self) -> None:
-        os.close(self.old)
-        self.holding = False
+        for fd in self.old:
+            os.close(fd)
+        self.old = []
 
-    def writers(self) -> set[int]:  # the reader's own descriptor is in this process too: only while held
-        return {os.getpid()} if self.holding else set()
+    def writers(self) -> set[int]:  # the reader's own descriptors are in this process too: only while held
+        return {os.getpid()} if self.old else set()
+
+    def files(self) -> list[str]:
+        return sorted(path.name for path in self.directory.glob("access-*.log"))
 
 
 def drain(source: EdgeAccessLog) -> list[tuple[str, list[str]]]:
@@ -72,16 +82,16 @@ def test_lines_per_environment_with_their_tags_and_the_position_after_them(tmp_p
     assert {cid: [m.split()[1] for *_, m in b.lines] for cid, b in batches.items()} == {
         "edge:shop/production": ["h/1", "h/3"], "edge:blog/testing": ["h/2"], "edge": ["h/4"]}
     assert batches["edge:shop/production"].tags == {
-        "host": "host1", "container_id": EDGE_SOURCE, "container": "edge", "image": "nginx", "app": "shop",
+        "host": "host1", "container_id": EDGE_SOURCE, "container": "edge", "image": "haproxy", "app": "shop",
         "env": "production", "service": "edge", "release": ""}
     third = len(line(1)) + len(line(2, "blog", "testing")) + len(b"garbage\n")
     assert [entry[0] for entry in batches["edge:shop/production"].lines] == [0, third]  # offsets in the file
     position = read.appends[-1]
     assert position.cid == EDGE_SOURCE and position.batch is None
-    assert position.position is not None and position.position.offset == os.path.getsize(tmp_path / "access.log")
+    assert position.position is not None and position.position.offset == os.fstat(writer.fd).st_size
     assert source.metrics.requests == {("shop", "production", "2xx"): 2, ("blog", "testing", "2xx"): 1}
     assert source.read() is None  # nothing more yet
-    writer.write(b'{"t":1,"unfinished')  # a line nginx has not finished: not read yet
+    writer.write(b'{"t":1,"unfinished')  # a line HAProxy has not finished: not read yet
     assert source.read() is None
 
 
@@ -97,22 +107,21 @@ def test_a_restart_resumes_at_its_position(tmp_path: Path) -> None:
     assert drain(again) == [("edge:shop/production", ["h/3"])]
 
 
-def test_rotation_reads_what_a_late_writer_adds_then_deletes_the_old_file(tmp_path: Path) -> None:
+def test_rotation_reads_what_an_old_process_adds_then_deletes_its_file(tmp_path: Path) -> None:
     writer = Writer(tmp_path)
     source = make(tmp_path, writer, max_bytes=4 * len(line(1)))
     writer.write(*(line(n) for n in range(1, 5)))
     assert drain(source) == [("edge:shop/production", ["h/1", "h/2", "h/3", "h/4"])]
-    source.refresh()  # past max_bytes: renamed, the writer told to reopen
-    assert writer.reopened == 1 and (tmp_path / ROTATED).exists()
-    os.write(writer.old, line(5))  # a worker that has not reopened yet: into the renamed file
-    writer.write(line(6))  # one that has: into the new access.log
+    assert writer.reopened == 1 and len(writer.files()) == 2  # past max_bytes: the edge reloaded
+    os.write(writer.old[0], line(5))  # the old process finishes a request: into its own file
+    writer.write(line(6))  # the new one: into the new file
     got = drain(source)
-    assert got == [("edge:shop/production", ["h/5"])]  # the renamed file is still held: not left yet
-    assert (tmp_path / ROTATED).exists()
-    os.write(writer.old, line(7))
+    assert got == [("edge:shop/production", ["h/5"])]  # the old file is still held: not left yet
+    assert len(writer.files()) == 2 and writer.reopened == 1  # no rotation while one is being finished
+    os.write(writer.old[0], line(7))
     writer.release()
     assert drain(source) == [("edge:shop/production", ["h/7"]), ("edge:shop/production", ["h/6"])]
-    assert not (tmp_path / ROTATED).exists()
+    assert writer.files() == [f"access-{2:020d}.log"]  # the old one, read to its end, is deleted
 
 
 def test_a_position_in_a_file_that_is_gone_is_a_recorded_loss(tmp_path: Path) -> None:
@@ -122,16 +131,35 @@ def test_a_position_in_a_file_that_is_gone_is_a_recorded_loss(tmp_path: Path) ->
     read = source.read()
     assert read is not None
     source.close()
-    os.unlink(tmp_path / "access.log")
-    Writer(tmp_path).write(line(2))
+    os.unlink(tmp_path / writer.files()[0])
+    writer.reopen()
+    writer.write(line(2))
     losses: list[Loss] = []
     assert drain(make(tmp_path, writer, start=read.appends[-1].position, losses=losses)) == [
         ("edge:shop/production", ["h/2"])]
     assert len(losses) == 1 and "rotated away" in losses[0].what
 
 
+def test_a_restart_past_a_finished_file_deletes_it(tmp_path: Path) -> None:
+    """Stopped after moving on to the newer file, before deleting the one it finished."""
+    writer = Writer(tmp_path)
+    first_file = writer.files()[0]
+    writer.write(line(1))
+    writer.reopen()
+    writer.write(line(2))
+    writer.release()
+    source = make(tmp_path, writer)
+    assert drain(source) == [("edge:shop/production", ["h/1"]), ("edge:shop/production", ["h/2"])]
+    position = source.position()
+    source.close()
+    assert first_file not in writer.files()
+    (tmp_path / first_file).write_bytes(line(1))  # as if the delete had not happened
+    again = make(tmp_path, writer, start=position)
+    assert drain(again) == [] and first_file not in writer.files()
+
+
 def test_held_open_sees_another_process_holding_the_file(tmp_path: Path) -> None:
-    log = tmp_path / "access.log"
+    log = tmp_path / "access-1.log"
     log.write_bytes(b"x\n")
     st = os.stat(log)
     with open(log, "rb") as handle:

@@ -1,0 +1,210 @@
+"""One HAProxy that Dockyard runs and supervises (the host's edge): its files under one prefix.
+
+A new configuration is written beside the old one, checked with `haproxy -c`, and only then moved
+over it (an atomic rename) and loaded by a seamless reload: a new process takes the listening
+sockets from the running one over its admin socket (`-x`, so no connection is refused meanwhile)
+and tells it to stop softly (`-sf`); the old one accepts nothing more, finishes what it holds, and
+closes each idle kept-alive connection only after that connection's next response (`option
+idle-close-on-response`), so no client loses a request to the reload.
+
+Each process runs in the foreground of a session of its own, detached from whoever started it,
+with stdout going to an access log of its own (EdgePaths.access_log) and stderr appended to the
+error log: a reload is also how the access log is rotated.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dockyard.router import procs
+from dockyard.router.edge_render import EdgePaths
+from dockyard.router.nginx_proc import RouterError
+
+HAPROXY = os.environ.get("DOCKYARD_HAPROXY", "/usr/sbin/haproxy")
+Report = Callable[[str], None]
+
+# sh starts it in the background and prints its pid: the process is then nobody's child (no zombie
+# in a long-running server), its files are 0600, and stdin is /dev/null.
+LAUNCH = 'out="$1"; err="$2"; shift 2; umask 077; "$@" >>"$out" 2>>"$err" </dev/null & echo $!'
+
+
+class HaproxyProcess:
+    what = "haproxy"  # what it is, in messages
+    port_hint = "free the port"
+
+    def __init__(self, paths: EdgePaths, name: str, binary: str = HAPROXY,
+                 report: Report = lambda _line: None) -> None:
+        self.paths = paths
+        self.name = name  # who it serves, in messages
+        self.binary = binary
+        self.report = report
+
+    def ports(self) -> tuple[int, ...]:
+        """The ports its configuration may listen on (to tell who holds them)."""
+        return ()
+
+    def _before_start(self) -> None:
+        """What must happen before a first process starts (nothing here)."""
+
+    # facts ---------------------------------------------------------------
+    def _ours(self, info: procs.Proc | None) -> bool:
+        """An HAProxy on our configuration file (its argv: binary -f CONF ...)."""
+        if info is None:
+            return False
+        argv = info.title.split(" ")
+        return Path(argv[0]).name == "haproxy" and argv[1:3] == ["-f", str(self.paths.conf)]
+
+    def pid(self) -> int | None:
+        """The process serving our configuration now (a stale pid file is ignored)."""
+        try:
+            pid = int(self.paths.pid.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if procs.is_alive(pid) and self._ours(procs.read_proc(pid)) else None
+
+    def processes(self) -> set[int]:
+        """Every live process on our configuration: the serving one and those still finishing what
+        they held at a reload."""
+        return {pid for pid in procs.all_pids() if self._ours(procs.read_proc(pid)) and procs.is_alive(pid)}
+
+    def draining(self) -> bool:
+        return bool(self.processes() - {self.pid()})
+
+    # changes -------------------------------------------------------------
+    def serve(self, text: str, wait: float = 10.0) -> float:
+        """Serve the configuration `text`: check, replace, reload (or start). Seconds it took."""
+        start = time.monotonic()
+        self.install(text)
+        self.reload(wait)
+        return time.monotonic() - start
+
+    def reload(self, wait: float = 10.0) -> None:
+        """A new process on the configuration on disk takes over from every running one."""
+        self._start(self.processes(), wait)
+
+    def ensure_running(self) -> bool:
+        """Start it on its configuration on disk if it is not running. True if started."""
+        if self.pid() is not None or not self.paths.conf.exists():
+            return False
+        self._check(self.paths.conf)
+        self.reload()
+        return True
+
+    def restart_if_dead(self) -> bool:
+        """Supervision: started again on its configuration on disk when it died. True if started."""
+        return self.ensure_running()
+
+    def wait_drained(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.draining():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Soft stop (SIGUSR1) of every process: each finishes what it holds; SIGTERM at `timeout`."""
+        running = self.processes()
+        for pid in running:
+            _signal(pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while any(procs.is_alive(pid) for pid in running) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for pid in running:
+            if procs.is_alive(pid) and self._ours(procs.read_proc(pid)):
+                _signal(pid, signal.SIGTERM)
+        self.paths.pid.unlink(missing_ok=True)
+
+    # internals -----------------------------------------------------------
+    def install(self, text: str) -> None:
+        self.paths.prefix.mkdir(mode=0o700, parents=True, exist_ok=True)
+        candidate = self.paths.conf.with_name(self.paths.conf.name + ".new")
+        candidate.write_text(text)
+        try:
+            self._check(candidate)
+        except RouterError:
+            candidate.unlink(missing_ok=True)
+            raise
+        with open(candidate, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(candidate, self.paths.conf)
+
+    def _run(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30, start_new_session=True)
+        except FileNotFoundError as exc:
+            raise RouterError(f"HAProxy is not installed at {self.binary}",
+                              hint="install Debian's haproxy (scripts/setup.sh does it)") from exc
+
+    def _check(self, conf: Path) -> None:
+        result = self._run(self.binary, "-c", "-q", "-f", str(conf))
+        if result.returncode != 0:
+            raise RouterError(f"{self.name}: HAProxy rejected the {self.what} configuration {conf}:\n"
+                              f"{(result.stderr or result.stdout).strip()}",
+                              hint=f"the running {self.what} keeps its previous configuration")
+
+    def _start(self, old: set[int], wait: float) -> None:
+        """Start a process on the configuration on disk; it takes over from `old` (their sockets,
+        then a soft stop). Returns once it listens and none of `old` accepts any more."""
+        self.paths.logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        argv = [self.binary, "-f", str(self.paths.conf)]
+        if not old:
+            self._before_start()
+        if old:
+            argv += ["-x", str(self.paths.admin), "-sf", *(str(pid) for pid in sorted(old))]
+        if not os.access(self.binary, os.X_OK):
+            raise RouterError(f"HAProxy is not installed at {self.binary}",
+                              hint="install Debian's haproxy (scripts/setup.sh does it)")
+        out = self.paths.access_log(time.time_ns())
+        launched = self._run("/bin/sh", "-c", LAUNCH, "sh", str(out), str(self.paths.error_log), *argv)
+        try:
+            pid = int(launched.stdout.strip())
+        except ValueError as exc:
+            raise RouterError(f"{self.name}: HAProxy could not be started: {launched.stderr.strip()}") from exc
+        deadline = time.monotonic() + wait
+        while not self._took_over(pid, old):
+            if not procs.is_alive(pid):
+                raise RouterError(f"{self.name}: HAProxy did not start:\n{_tail(self.paths.error_log)}"
+                                  + self._held_ports(), hint=self.port_hint)
+            if time.monotonic() >= deadline:
+                _signal(pid, signal.SIGTERM)
+                raise RouterError(f"{self.name}: HAProxy (pid {pid}) did not take over within {wait:g}s:\n"
+                                  f"{_tail(self.paths.error_log)}")
+            time.sleep(0.005)
+        self.paths.pid.write_text(f"{pid}\n")
+        if not old:
+            self.report(f"started the {self.what} (haproxy pid {pid}) from {self.paths.conf}")
+
+    def _took_over(self, pid: int, old: set[int]) -> bool:
+        """The new process holds a listening socket of ours and no old one still does."""
+        sockets = procs.listening_sockets(self.ports())
+        return bool(sockets) and bool(procs.holding(pid, sockets)) and \
+            not any(procs.holding(before, sockets) for before in old)
+
+    def _held_ports(self) -> str:
+        """Who holds our ports, named for the error message (a foreign process is never touched)."""
+        lines = []
+        for port in self.ports():
+            holder = procs.listener_of(port)
+            if holder is not None:
+                lines.append(f"\n127.0.0.1:{port} is held by pid {holder.pid} ({holder.title[:80] or '?'})")
+        return "".join(lines)
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no error log)"
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
