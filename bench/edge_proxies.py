@@ -1,7 +1,8 @@
 """Benchmark: which proxy the edge should be, by measurement (issue 15, ARCHITECTURE "edge proxy").
+It chose HAProxy (docs/edge.md); it stays to measure the choice again on another machine.
 
 One busybox httpd container (1 CPU) on a free 127.0.0.1 port, and in front of it, each on its own
-free port: nginx as the edge runs it (no client keep-alive), nginx with client keep-alive, and
+free port: nginx as the edge ran it (no client keep-alive), nginx with client keep-alive, and
 HAProxy 2.6 with client keep-alive and `option idle-close-on-response` (at a reload, an idle
 kept-alive connection is closed after its next response, not at once). For each: Debian's `hey`
 throughput (`--requests` from `--workers`, `--rounds` times, alternating with the container

@@ -20,7 +20,7 @@ from dockyard.router.edge_render import EdgeRoute
 from dockyard.spec import AppSpec
 
 Report = Callable[[str], None]
-DRAIN_TIMEOUT = 30.0  # old edge workers finish their requests to the replicas about to stop
+DRAIN_TIMEOUT = 30.0  # old edge processes finish their requests (and idle connections) to the replicas about to stop
 
 
 class EdgeDoor(Protocol):

@@ -332,7 +332,8 @@ def render_edge(routes: list[EdgeRoute], site: EdgeSite, paths: EdgePaths,
         "    timeout client 60s",
         "    timeout server 60s",
         "    timeout http-request 10s",
-        "    timeout http-keep-alive 30s",
+        # an idle kept-alive connection keeps an old process (and its replicas) after a reload: short
+        "    timeout http-keep-alive 10s",
         # a replica that refuses the connection: the request goes to another (it never reached one)
         "    retries 3",
         "    option redispatch 1",

@@ -44,7 +44,7 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout http-request 10s
-    timeout http-keep-alive 30s
+    timeout http-keep-alive 10s
     retries 3
     option redispatch 1
     retry-on conn-failure
