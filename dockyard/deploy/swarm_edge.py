@@ -4,7 +4,7 @@ Swarm replaces the tasks itself (start-first, one at a time), so the edge follow
 while Dockyard waits for it (SwarmExecutor's `on_progress`): a task of the release being rolled out
 joins once it answered Dockyard's probe; a task of the release before it stays while Swarm still
 wants it running. A task Swarm stops before the edge has dropped it refuses connections, and the
-edge sends the request to the next server (proxy_next_upstream): with two replicas or more,
+edge sends the request to the next server (`retry-on conn-failure`): with two replicas or more,
 nothing fails. With one, the moment between Swarm stopping the old task and the edge learning
 the new one is not covered: Swarm stops the old task as soon as the new one runs.
 """
@@ -46,12 +46,13 @@ class SwarmEdge:
         self.domains = bool(ctx.spec.environment(env).domains)
         self.last: tuple[str, ...] | None = None
 
-    def progress(self, rollout: Rollout, tasks: list[TaskFact], answering: frozenset[str]) -> None:
+    def progress(self, rollout: Rollout, tasks: list[TaskFact], nodes: dict[str, NodeFact],
+                 answering: frozenset[str]) -> None:
         """SwarmExecutor's hook, every look at a rollout: the routed service's answering tasks."""
         if not self.domains or rollout.action.service != self.service:
             return
         want = rollout.body["Labels"].get("dockyard.config-hash")
-        self._publish(edge_servers(tasks, observe.nodes(self.engine), self.port, want, answering))
+        self._publish(edge_servers(tasks, nodes, self.port, want, answering))
 
     def settle(self) -> None:
         """After a rollout (done, or rolled back): every running task of the routed service; an

@@ -20,7 +20,7 @@ from dockyard.engine import swarm_observe as observe
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error, short_reason
 from dockyard.engine.services import task_logs_text, update_service
-from dockyard.engine.swarm_facts import TaskFact, parse_service
+from dockyard.engine.swarm_facts import NodeFact, TaskFact, parse_service
 from dockyard.errors import DockyardError, HealthCheckFailed
 from dockyard.swarm.plan import SwarmAction, SwarmKind, Verdict, judge
 from dockyard.swarm.translate import create_kwargs
@@ -55,7 +55,8 @@ def task_logs(engine: Engine, task_id: str, lines: int = 20) -> str:
         return f"(logs unavailable: {short_reason(exc)})"
 
 
-Progress = Callable[[Rollout, list[TaskFact], frozenset[str]], None]  # a rollout, its tasks, those answering
+# a rollout, its tasks, the nodes (as read for the probes), the tasks answering
+Progress = Callable[[Rollout, list[TaskFact], dict[str, NodeFact], frozenset[str]], None]
 
 
 class SwarmExecutor:
@@ -148,7 +149,7 @@ class SwarmExecutor:
                                       f"{rollout.check.path or 'TCP'} at {where} within "
                                       f"{rollout.check.start_period:g}s", time.monotonic() - start, task.id)
                 if self.on_progress is not None:
-                    self.on_progress(rollout, found, frozenset(healthy))
+                    self.on_progress(rollout, found, nodes, frozenset(healthy))
                 if verdict.state == "ready" and all(t.id in healthy for t in verdict.ready):
                     return Result(rollout, True, f"{verdict.reason}, all answering", time.monotonic() - start)
                 time.sleep(0.3)

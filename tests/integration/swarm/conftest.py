@@ -14,6 +14,14 @@ from tests.conftest import remove_app_resources
 from tests.integration.swarm.pool import Pool, leftovers
 
 
+def home_env(root: Path) -> dict[str, str]:
+    """The environment of a Dockyard CLI with its home, store and secret key under `root`."""
+    home = root / "home"
+    return {"DOCKYARD_HOME": str(home), "DOCKYARD_CONFIG_STORE": f"sqlite:///{home}/config.db",
+            "DOCKYARD_SECRET_KEY_FILE": str(root / "keys" / "secret.key"), "DOCKYARD_RUN": "/run/dockyard-test",
+            "DOCKYARD_USER": "tester"}
+
+
 @pytest.fixture(scope="session")
 def swarm_pool(docker_client: docker.DockerClient) -> Iterator[Pool]:
     if os.geteuid() != 0:
@@ -34,10 +42,7 @@ def swarm_pool(docker_client: docker.DockerClient) -> Iterator[Pool]:
 def swarm_app(swarm_pool: Pool, tmp_path_factory: pytest.TempPathFactory,
               docker_client: docker.DockerClient) -> Iterator[tuple[TestApp, dict[str, str]]]:
     root = tmp_path_factory.mktemp("swarm")
-    home = root / "home"
-    env = {"DOCKYARD_HOME": str(home), "DOCKYARD_CONFIG_STORE": f"sqlite:///{home}/config.db",
-           "DOCKYARD_SECRET_KEY_FILE": str(root / "keys" / "secret.key"), "DOCKYARD_RUN": "/run/dockyard-test",
-           "DOCKYARD_USER": "tester"}
+    env = home_env(root)
     app = make_app(Path(root), replicas=4,
                    extra_envs="  swarm: {engine: swarm, registry: local}\n")
     try:

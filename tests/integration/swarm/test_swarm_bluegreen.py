@@ -19,6 +19,7 @@ from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources, run_cli
 from tests.integration.bluegreen.helpers import RELEASE_CGI, bg_spec, free_port
 from tests.integration.bluegreen.load import Load, failures, non_2xx
+from tests.integration.swarm.conftest import home_env
 from tests.integration.swarm.pool import MAIN_HOST, NODE2_ADDR, PUBLISH_NET, Pool
 
 pytestmark = pytest.mark.integration
@@ -30,9 +31,7 @@ def swarm_bg(swarm_pool: Pool, tmp_path: Path, docker_client: docker.DockerClien
     if docker_client.nodes.get(swarm_pool.worker_id).attrs["Status"]["State"] != "ready":
         pytest.skip("the pool's worker is down (an earlier test stopped it)")
     home = tmp_path / "home"
-    env = {"DOCKYARD_HOME": str(home), "DOCKYARD_CONFIG_STORE": f"sqlite:///{home}/config.db",
-           "DOCKYARD_SECRET_KEY_FILE": str(tmp_path / "keys" / "secret.key"), "DOCKYARD_RUN": "/run/dockyard-test",
-           "DOCKYARD_USER": "tester"}
+    env = home_env(tmp_path)
     app = make_app(tmp_path)
     live, preview = free_port(), free_port()
     spec = bg_spec(app.name, live, preview).replace("engine: local", "engine: swarm")

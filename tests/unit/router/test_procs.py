@@ -5,7 +5,9 @@ from pathlib import Path
 from dockyard.router.procs import (
     Proc,
     children,
+    holding,
     is_master,
+    listening_sockets,
     orphans,
     parse_cmdline,
     parse_listeners,
@@ -88,3 +90,23 @@ TCP = """\
 def test_parse_listeners_keeps_loopback_and_any_address_listeners() -> None:
     # 0x4652 = 18002 on 127.0.0.1, 0x1F90 = 8080 on every address; an established one and 10.0.0.2 are not ours
     assert parse_listeners(TCP) == {18002: 91234, 8080: 91235}
+
+
+ANY6 = "0" * 32
+TCP6 = (f"  sl  local_address{' ' * 25}remote_address{' ' * 24}st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+        f"timeout inode\n   0: {ANY6}:1F90 {ANY6}:0000 0A 00000000:00000000 00:00000000 00000000"
+        "     0        0 91300 1\n")
+
+
+def test_the_sockets_listening_on_some_ports_on_any_address_and_who_holds_them(tmp_path: Path) -> None:
+    (tmp_path / "net").mkdir()
+    (tmp_path / "net" / "tcp").write_text(TCP)
+    (tmp_path / "net" / "tcp6").write_text(TCP6)
+    # 8080 on every IPv4 and IPv6 address, 80 on 10.0.0.2 (an edge may listen on any address); 18003 is
+    # an established connection, not a listener
+    assert listening_sockets((8080, 80, 18003), tmp_path) == {"socket:[91235]", "socket:[91300]", "socket:[91237]"}
+    (tmp_path / "42" / "fd").mkdir(parents=True)
+    (tmp_path / "42" / "fd" / "3").symlink_to("socket:[91235]")
+    (tmp_path / "42" / "fd" / "4").symlink_to("/dev/null")
+    assert holding(42, {"socket:[91235]", "socket:[91300]"}, tmp_path) == {"socket:[91235]"}
+    assert holding(43, {"socket:[91235]"}, tmp_path) == set()  # gone
