@@ -45,7 +45,7 @@ class HaproxyProcess:
         self.report = report
 
     def ports(self) -> tuple[int, ...]:
-        """The ports its configuration may listen on (to tell who holds them)."""
+        """The ports its configuration may listen on: a start waits until it holds one of them."""
         return ()
 
     def _before_start(self) -> None:
@@ -151,15 +151,15 @@ class HaproxyProcess:
     def _start(self, old: set[int], wait: float) -> None:
         """Start a process on the configuration on disk; it takes over from `old` (their sockets,
         then a soft stop). Returns once it listens and none of `old` accepts any more."""
-        self.paths.logs.mkdir(mode=0o700, parents=True, exist_ok=True)
-        argv = [self.binary, "-f", str(self.paths.conf)]
-        if not old:
-            self._before_start()
-        if old:
-            argv += ["-x", str(self.paths.admin), "-sf", *(str(pid) for pid in sorted(old))]
         if not os.access(self.binary, os.X_OK):
             raise RouterError(f"HAProxy is not installed at {self.binary}",
                               hint="install Debian's haproxy (scripts/setup.sh does it)")
+        self.paths.logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        argv = [self.binary, "-f", str(self.paths.conf)]
+        if old:
+            argv += ["-x", str(self.paths.admin), "-sf", *(str(pid) for pid in sorted(old))]
+        else:
+            self._before_start()
         out = self.paths.access_log(time.time_ns())
         launched = self._run("/bin/sh", "-c", LAUNCH, "sh", str(out), str(self.paths.error_log), *argv)
         try:
