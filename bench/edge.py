@@ -6,7 +6,9 @@ free 127.0.0.1 ports. Debian's `hey` sends the same bounded load (`--requests` r
 the edge by name, alternating, `--rounds` times each. Printed: requests/s and p50/p99 latency of
 each, throughput edge/direct (target >= 0.9x) and the p50 the edge adds (target < 1 ms). Then 4
 client threads keep requesting through the edge while the app is redeployed (a new release,
-replica by replica) and while the edge reloads for a new route: failed requests (target 0).
+replica by replica) and while the edge reloads for a new route; and over HTTPS, while a second
+app's self-signed certificate is renewed (the renewal window widened to make it due): failed
+requests (target 0).
 
     .venv/bin/python bench/edge.py [--rounds 3] [--requests 4000] [--workers 8]
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -80,15 +84,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args()
     client = docker.from_env()
-    edge_port = free_port()
+    edge_port, https_port = free_port(), free_port()
     env = f"  site:\n    engine: local\n    registry: local\n    domains: [{DOMAIN}]\n"
     app = make_app(HOME / "apps", replicas=1, extra_envs=env)
+    secure = make_app(HOME / "apps", replicas=1, extra_envs=env.replace(DOMAIN, f"secure.{DOMAIN}")
+                      + "    tls: self-signed\n")
     # a whole core for the replica: the test apps' 0.2 would make its CPU quota the only thing measured
     app.write("dockyard.yml", app.spec_file.read_text().replace("cpus: 0.2", "cpus: 1.0"))
     app.commit("a whole core")
     try:
         cli("edge", "configure", "--address", "127.0.0.1", "--http-port", str(edge_port), "--https-port",
-            str(free_port()))
+            str(https_port))
         cli("build", cwd=app.path)
         cli("config", "set", "site", "GREETING=one", cwd=app.path)
         cli("deploy", "site", cwd=app.path)
@@ -127,9 +133,40 @@ def main() -> None:
         failed = [h for h in hits if h.status != 200]
         print(f"  under load through the edge: a rolling deploy and an edge reload: {len(hits)} requests, "
               f"{len(failed)} failed (target 0)")
+        print(f"  a certificate renewal under an HTTPS load: {renewal_under_load(secure.path, https_port)}")
     finally:
         Edge().stop(timeout=5)
         remove_app_resources(client, app.name)
+        remove_app_resources(client, secure.name)
+
+
+def served_certificate(port: int, name: str) -> bytes:
+    """The certificate the edge serves for `name` (the SNI), DER."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # self-signed: compared, not trusted
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+            context.wrap_socket(raw, server_hostname=name) as tls:
+        return tls.getpeercert(binary_form=True) or b""
+
+
+def renewal_under_load(path: Path, https_port: int) -> str:
+    """Deploy the self-signed app, then renew its certificate while 4 threads request it over HTTPS."""
+    name = f"secure.{DOMAIN}"
+    cli("build", cwd=path)
+    cli("config", "set", "site", "GREETING=one", cwd=path)
+    cli("deploy", "site", cwd=path)
+    before = served_certificate(https_port, name)
+    load = Load(f"https://127.0.0.1:{https_port}/index.html", threads=4, max_seconds=60, headers={"Host": name},
+                verify=False, sni=name).start()
+    try:
+        cli("edge", "configure", "--renew-before-days", "100000")  # every certificate is due now
+        cli("edge", "renew")
+        cli("edge", "configure", "--renew-before-days", "30")
+    finally:
+        hits = load.stop()
+    renewed = served_certificate(https_port, name) != before
+    failed = sum(1 for h in hits if h.status != 200)
+    return f"{'renewed' if renewed else 'NOT renewed'}, {len(hits)} requests, {failed} failed (target 0)"
 
 
 if __name__ == "__main__":

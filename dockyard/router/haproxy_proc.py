@@ -79,8 +79,17 @@ class HaproxyProcess:
     def serve(self, text: str, wait: float = 10.0) -> float:
         """Serve the configuration `text`: check, replace, reload (or start). Seconds it took."""
         start = time.monotonic()
+        try:
+            before: str | None = self.paths.conf.read_text()
+        except OSError:
+            before = None
         self.install(text)
-        self.reload(wait)
+        try:
+            self.reload(wait)
+        except RouterError:
+            if before is not None and self.pid() is not None:  # it serves the previous one: keep that on disk
+                self.install(before)
+            raise
         return time.monotonic() - start
 
     def reload(self, wait: float = 10.0) -> None:

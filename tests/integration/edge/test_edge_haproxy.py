@@ -1,10 +1,13 @@
-"""A host that ran the earlier edge (nginx, on edge/nginx.conf) moves to HAProxy on the same port
-from the same route files, at the balancer watch's first look (issue 15)."""
+"""The edge's HAProxy process on a real host (issue 15): a host that ran the earlier edge (nginx,
+on edge/nginx.conf) moves to HAProxy on the same port from the same route files at the balancer
+watch's first look; a port another process holds is refused with who holds it, and the edge keeps
+serving what it served."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 from dockyard.router import procs
 from dockyard.router.edge import Edge
 from dockyard.router.edge_render import EdgeRoute, EdgeSite
+from tests.conftest import run_cli
 from tests.integration.bluegreen.helpers import free_port
 
 pytestmark = pytest.mark.integration
@@ -45,3 +49,24 @@ def test_the_earlier_nginx_edge_hands_its_port_to_haproxy(dockyard_env: Path) ->
         edge.stop(timeout=5)
         if procs.is_alive(master):
             os.kill(master, signal.SIGQUIT)
+
+
+def test_a_port_another_process_holds_is_refused_and_the_edge_keeps_serving(dockyard_env: Path) -> None:
+    port, other = free_port(), free_port()
+    assert run_cli("edge", "configure", "--address", "127.0.0.1", "--http-port", str(port), "--https-port",
+                   str(free_port())).returncode == 0
+    edge = Edge(home=dockyard_env)
+    squatter = socket.create_server(("127.0.0.1", other))
+    try:
+        edge.publish(EdgeRoute("shop", "production", ("shop.test",), ()), lambda name: "dockyard.yml:1")
+        served = edge.paths.conf.read_text()
+        moved = run_cli("edge", "configure", "--http-port", str(other))
+        assert moved.returncode != 0 and "Traceback" not in moved.stderr
+        assert f"127.0.0.1:{other} is held by pid {os.getpid()}" in moved.stderr
+        answer = httpx.get(f"http://127.0.0.1:{port}/", headers={"Host": "shop.test"}, timeout=5)
+        assert answer.text == "shop/production has no replica to serve\n"  # still there, as it was
+        assert edge.paths.conf.read_text() == served and Edge(home=dockyard_env).site.http_port == port
+        assert not edge.draining()  # no process left behind by the failed move
+    finally:
+        squatter.close()
+        edge.stop(timeout=5)
