@@ -54,6 +54,8 @@ def remove_app_resources(client: docker.DockerClient, app: str) -> None:
             if exc.status_code != 409:  # 409: its removal is already in progress
                 raise
     remove_app_networks(client, app)
+    for volume in client.volumes.list(filters={"label": f"dockyard.app={app}"}):
+        volume.remove(force=True)
     for image in client.images.list(filters={"label": "dockyard.commit"}):
         if any(tag.split("/")[-1].startswith(f"{app}:") for tag in image.tags):
             client.images.remove(image.id, force=True)

@@ -150,11 +150,13 @@ def releases(
 def down(
     env: Annotated[str, typer.Argument(help="The environment to take down.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
-    purge: Annotated[bool, typer.Option("--purge", help="Also forget its release history.")] = False,
+    purge: Annotated[bool, typer.Option("--purge", help="Also remove its volumes (their data) and forget its "
+                                                       "release history.")] = False,
 ) -> None:
     """Take ENV down: its names off the edge, its balancer, its containers (or Swarm services) and
-    its network. Its configuration and release history stay (the live release is marked down),
-    unless --purge; `dockyard deploy ENV` brings it back.
+    its network. Its volumes, configuration and release history stay (the live release is marked
+    down), unless --purge, which removes the volumes with their data; `dockyard deploy ENV` brings
+    it back.
 
     Example: dockyard down staging --yes
     """
@@ -169,8 +171,10 @@ def down(
     spec.environment(env)
     if not yes:
         if not sys.stdin.isatty():
-            raise UsageError(f"dockyard down {env} removes what runs: confirm with --yes")
-        typer.confirm(f"Take {spec.app}/{env} down{' and forget its releases' if purge else ''}?", abort=True)
+            data = " and its volumes with their data" if purge else ""
+            raise UsageError(f"dockyard down {env} removes what runs{data}: confirm with --yes")
+        also = " and remove its volumes (their data) and forget its releases" if purge else ""
+        typer.confirm(f"Take {spec.app}/{env} down{also}?", abort=True)
     done = tear_down(spec, env, StateDB(), say, purge=purge, by=settings.author())
     console.print(f"[green]{spec.app}/{env}[/] is down" + ("" if done else " (nothing ran)"))
 

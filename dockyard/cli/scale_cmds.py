@@ -46,6 +46,11 @@ def scale(
         raise UsageError("give either a replica count or --clear", hint=f"dockyard scale {env} {service} 3")
     if replicas is not None and replicas < 0:
         raise UsageError(f"replicas must be 0 or more, got {replicas}")
+    writers = spec.service(service).writers()
+    if replicas is not None and replicas > 1 and writers:
+        raise UsageError(f"{spec.where('services', service, 'volumes')}: {service} cannot run {replicas} replicas: its "
+                         f"volume {writers[0].name} is written by one container at a time",
+                         hint="set shared: true on the volume if the app allows several writers")
     scaler = _autoscaler(quiet=as_json)
     store = ScaleStore(scaler.db)
     if clear:

@@ -231,6 +231,8 @@ class Deployer:
             fields = service.model_dump(mode="json", exclude={"replicas"})
             if service.read_only:
                 fields["read_only"] = True
+            if service.volumes:
+                fields["volumes"] = [v.model_dump(mode="json") for v in service.volumes]
             config_hash = replica_config_hash(release, fields)
             environment = {**base_env, **service.env, "DOCKYARD_APP": spec.app, "DOCKYARD_ENV": env,
                            "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
@@ -245,7 +247,8 @@ class Deployer:
                     command=service.command, port=service.port,
                     cpus=resources.cpus if resources else None, memory=resources.memory if resources else None,
                     user=choose_user(service.user, image_user), environment=environment,
-                    init=service.init, stop_grace=service.stop_grace, read_only=service.read_only)
+                    init=service.init, stop_grace=service.stop_grace, read_only=service.read_only,
+                    volumes=tuple((v.name, v.path, v.read_only) for v in service.volumes))
             health[name] = health_check(service.health)
         return Workload(replicas=replicas, health=health, files=files,
                         secret_files=secrets if as_files else {}, secret_bearing_files=secret_bearing,

@@ -23,6 +23,7 @@ from dockyard.engine.containers import ReplicaSpec, create_kwargs
 from dockyard.engine.networks import ensure_network
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
 from dockyard.engine.start import PORT_TRIES, edge_ports, free_port, port_taken, start_with_free_port
+from dockyard.engine.volumes import ensure_volume
 from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
 from dockyard.plan.deploy import Action, Kind
 
@@ -83,6 +84,7 @@ class Executor:
         self.renamed: list[tuple[Container, str]] = []
         self._network_ready = threading.Lock()
         self._networks: set[tuple[str, str]] = set()
+        self._volumes: set[tuple[str, str]] = set()  # (service, volume) made sure of in this deploy
 
     def apply(self, actions: list[Action]) -> None:
         # What serves nothing goes first: a stopped leftover of an interrupted deploy may hold the
@@ -147,6 +149,10 @@ class Executor:
             if (spec.app, spec.env) not in self._networks:
                 ensure_network(self.engine, spec.app, spec.env)
                 self._networks.add((spec.app, spec.env))
+            for volume, _, _ in spec.volumes:  # made labelled before a container would make it bare
+                if (spec.service, volume) not in self._volumes:
+                    ensure_volume(self.engine, spec.app, spec.env, spec.service, volume)
+                    self._volumes.add((spec.service, volume))
         # On this host the replica gets a port of its own choosing, kept across engine restarts;
         # one taken between the choice and the start is chosen again.
         own_port = bool(spec.port) and self.engine.is_local_host

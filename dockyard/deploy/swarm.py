@@ -121,6 +121,10 @@ def describe(ctx: DeployContext, engine: Engine, prepared: Prepared) -> Describe
     checks: dict[str, HealthCheck] = {}
     wanted = []
     for name, service in spec.services.items():
+        if service.volumes:
+            raise DeployError(f"{spec.where('services', name, 'volumes')}: {spec.app}/{env}: volumes are not "
+                              f"supported on a Swarm engine yet ({name} would lose its data when Swarm moves it "
+                              "to another node)", hint="deploy this environment on a container engine")
         fields = service.model_dump(mode="json", exclude={"replicas"})
         fields["placement"] = service.placement.model_dump(mode="json") if service.placement else None
         if service.read_only:

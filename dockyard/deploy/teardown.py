@@ -1,8 +1,8 @@
 """Take an environment down (`dockyard down ENV`): its names off the edge first, so no request
 reaches what is about to stop, then its balancer, then its containers (each stopped within its
 grace) or its Swarm services, then its network. What runs is read from the engine's labels, so
-everything Dockyard started is found whatever dockyard.yml says now. The release history stays,
-its live release marked `down`, unless purged; the configuration stays."""
+everything Dockyard started is found whatever dockyard.yml says now. The release history and the
+volumes (its data) stay, its live release marked `down`, unless purged; the configuration stays."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dockyard.engine.actions import remove_services, stop_and_remove
 from dockyard.engine.networks import remove_network
 from dockyard.engine.observe import observe
 from dockyard.engine.rows import Running
+from dockyard.engine.volumes import app_volumes, remove_volume
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
 from dockyard.state.lock import env_lock
@@ -47,6 +48,12 @@ def tear_down(spec: AppSpec, env: str, db: StateDB, report: Report, parts: Parts
                 done += [line for line in pool.map(remove, rows) if line]
             if remove_network(engine, app, env):
                 done.append("removed its network")
+            for volume in app_volumes(engine, app, env):
+                if purge:  # its containers are gone: nothing holds it
+                    remove_volume(engine, volume)
+                    done.append(f"removed volume {volume} (its data)")
+                else:
+                    done.append(f"kept volume {volume} (down --purge removes it)")
         finally:
             engine.close()
         live = db.live_release(app, env)

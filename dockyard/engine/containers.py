@@ -49,6 +49,7 @@ class ReplicaSpec:
     color: str | None = None  # blue | green in a blue-green environment
     read_only: bool = False  # read-only root file system; /tmp is a tmpfs
     host_port: int | None = None  # the 127.0.0.1 port it publishes on; None: the engine picks one
+    volumes: tuple[tuple[str, str, bool], ...] = ()  # (volume name in the service, path, read only)
 
 
 def is_root_user(user: str | None) -> bool:
@@ -108,8 +109,13 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
         kwargs["nano_cpus"] = int(spec.cpus * 1e9)
     if spec.memory:
         kwargs["mem_limit"] = spec.memory
+    mounts = {L.volume_name(spec.app, spec.env, spec.service, volume): {"bind": path,
+                                                                        "mode": "ro" if read_only else "rw"}
+              for volume, path, read_only in spec.volumes}
     if spec.secrets_dir:
         container_labels[L.SECRETS_DIR] = spec.secrets_dir
-        kwargs["volumes"] = {spec.secrets_dir: {"bind": SECRETS_MOUNT, "mode": "ro"},
-                             **{host: {"bind": target, "mode": "ro"} for host, target in spec.file_mounts}}
+        mounts.update({spec.secrets_dir: {"bind": SECRETS_MOUNT, "mode": "ro"},
+                       **{host: {"bind": target, "mode": "ro"} for host, target in spec.file_mounts}})
+    if mounts:
+        kwargs["volumes"] = mounts
     return kwargs

@@ -17,6 +17,7 @@ COMMIT = "dockyard.commit"
 CONFIG_REVISION = "dockyard.config-revision"
 SECRETS_DIR = "dockyard.secrets-dir"
 COLOR = "dockyard.color"  # blue | green, only on containers of blue-green environments
+VOLUME = "dockyard.volume"  # a volume's name in its service (engine/volumes.py)
 
 
 def loopback_port(attrs: dict, container_port: int | None = None) -> int | None:
@@ -33,6 +34,11 @@ def loopback_port(attrs: dict, container_port: int | None = None) -> int | None:
 
 def container_name(app: str, env: str, service: str, replica: int, color: str | None = None) -> str:
     return f"{app}-{env}-{service}-{color}-{replica}" if color else f"{app}-{env}-{service}-{replica}"
+
+
+def volume_name(app: str, env: str, service: str, name: str) -> str:
+    """Names hold no '_': no two (app, env, service, volume) share one (app a-b env c, app a env b-c)."""
+    return f"dockyard_{app}_{env}_{service}_{name}"
 
 
 def scope_filters(app: str | None = None, env: str | None = None, service: str | None = None) -> dict:

@@ -72,6 +72,12 @@ class Scaler:
     def scale(self, service: str, desired: int, reason: str, wait: bool = False) -> str:
         """Bring `service` to `desired` serving replicas; what was done, in one line. `wait`: for a
         deploy (or another scaling) that holds the environment, instead of failing at once."""
+        writers = self.spec.service(service).writers()
+        if desired > 1 and writers:
+            raise DeployError(f"{self.spec.where('services', service, 'volumes')}: {self.spec.app}/{self.env}/"
+                              f"{service} cannot run {desired} replicas: its volume {writers[0].name} is written "
+                              "by one container at a time", hint="set shared: true on the volume if the app "
+                              "allows several writers")
         with env_lock(self.spec.app, self.env, wait=wait):
             running = serving(self.engine, self.spec, self.env, service,
                               self.parts.balancers(self.spec.app, self.env, self.report))

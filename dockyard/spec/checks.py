@@ -41,6 +41,7 @@ def check_references(data: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     registries, services, tests = (list(_mapping(data, k)) for k in ("registries", "services", "tests"))
     problems += _health_needs_port(_mapping(data, "services"))
+    problems += _one_writer(_mapping(data, "services"), _mapping(data, "environments"))
     router_ports: dict[tuple[Any, Any], str] = {}
     for name, env in _mapping(data, "environments").items():
         if not isinstance(env, dict):
@@ -72,6 +73,42 @@ def check_references(data: dict[str, Any]) -> list[Problem]:
             if isinstance(env_name, str) and env_name not in environments:
                 problems.append((("pipeline", "branches", pattern, index),
                                  unknown_ref("environment", env_name, environments, "environments")))
+    return problems
+
+
+def _writers(service: Any) -> list[str]:
+    """The names of a service's volumes written by one container at a time (not read_only, not shared)."""
+    volumes = service.get("volumes") if isinstance(service, dict) else None
+    return [str(v.get("name")) for v in (volumes if isinstance(volumes, list) else [])
+            if isinstance(v, dict) and not v.get("read_only") and not v.get("shared")]
+
+
+def _one_writer(services: dict[Any, Any], environments: dict[Any, Any]) -> list[Problem]:
+    """A volume that is not `shared` is written by one container at a time: its service runs one
+    replica, in no blue-green environment (whose two colours run at once), never scaled out."""
+    problems: list[Problem] = []
+    fix = "set shared: true on the volume if the app allows several writers, or run one replica"
+    for name, service in services.items():
+        writers = _writers(service)
+        if not writers:
+            continue
+        volume = f"volume {writers[0]} of {name} is written by one container at a time ({fix})"
+        replicas = service.get("replicas")
+        if isinstance(replicas, int) and not isinstance(replicas, bool) and replicas > 1:
+            problems.append((("services", name, "replicas"), f"{replicas} replicas: {volume}"))
+        for env_name, env in environments.items():
+            if not isinstance(env, dict):
+                continue
+            at: Loc = ("environments", env_name)
+            if env.get("strategy") == "blue-green":
+                problems.append(((*at, "strategy"), f"blue-green runs two colours at once: {volume}"))
+            count = _mapping(env, "replicas").get(name)
+            if isinstance(count, int) and not isinstance(count, bool) and count > 1:
+                problems.append(((*at, "replicas", name), f"{count} replicas: {volume}"))
+            rule = _mapping(env, "scaling").get(name)
+            most = rule.get("max") if isinstance(rule, dict) else None
+            if isinstance(most, int) and not isinstance(most, bool) and most > 1:
+                problems.append(((*at, "scaling", name, "max"), f"scaled out to {most} replicas: {volume}"))
     return problems
 
 

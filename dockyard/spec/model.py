@@ -43,6 +43,7 @@ from dockyard.spec.fields import (
     Size,
     TestName,
     Text,
+    VolumeName,
     non_empty,
 )
 from dockyard.spec.hints import closest, fail
@@ -110,6 +111,17 @@ class PlacementSpec(SpecModel):
     max_per_node: Annotated[Count, Field(ge=1)] | None = None
 
 
+class VolumeSpec(SpecModel):
+    """A named volume of the engine, kept across deploys, rollbacks, switches and scaling; only
+    `dockyard down ENV --purge` removes it."""
+
+    name: VolumeName = Field(description="the volume's name in this service, e.g. data")
+    path: AbsPath = Field(description="where it is mounted in the container, e.g. /var/lib/app")
+    read_only: bool = False
+    # several containers write it at once (replicas, both colours of blue-green): the app allows that
+    shared: bool = False
+
+
 class ServiceSpec(_Named):
     command: Argv | None = None
     port: Port | None = None
@@ -126,6 +138,22 @@ class ServiceSpec(_Named):
     read_only: bool = Field(default=False, exclude=True)
     # Swarm only; left out of model_dump so the config-hash of existing containers does not change.
     placement: PlacementSpec | None = Field(default=None, exclude=True)
+    # Left out of model_dump too, and added to the config-hash only when there are some.
+    volumes: list[VolumeSpec] = Field(default_factory=list, exclude=True)
+
+    @field_validator("volumes")
+    @classmethod
+    def _distinct_volumes(cls, value: list[VolumeSpec]) -> list[VolumeSpec]:
+        for what in ("name", "path"):
+            seen = [getattr(v, what) for v in value]
+            twice = sorted({x for x in seen if seen.count(x) > 1})
+            if twice:
+                raise fail(f"two volumes with the {what} {', '.join(twice)}")
+        return value
+
+    def writers(self) -> list[VolumeSpec]:
+        """Its volumes that one container at a time may write: mounted writable, not shared."""
+        return [v for v in self.volumes if not v.read_only and not v.shared]
 
 
 class ConfigSpec(SpecModel):

@@ -75,3 +75,16 @@ def test_loopback_port_is_the_one_parser_of_published_ports():
     assert loopback_port(attrs, 8080) == 32768
     assert loopback_port(attrs, 9090) is None
     assert loopback_port({"NetworkSettings": {"Ports": None}}) is None and loopback_port({}) is None
+
+
+def test_volumes_mounted_by_their_engine_names_beside_the_secrets() -> None:
+    kwargs = create_kwargs(spec(volumes=(("data", "/var/lib/shop", False), ("assets", "/srv/assets", True)),
+                                secrets_dir="/run/dockyard/s1", file_mounts=(("/run/dockyard/s1/f", "/etc/app.conf"),)),
+                           "shop-testing-web-2")
+    assert kwargs["volumes"] == {
+        "dockyard_shop_testing_web_data": {"bind": "/var/lib/shop", "mode": "rw"},
+        "dockyard_shop_testing_web_assets": {"bind": "/srv/assets", "mode": "ro"},
+        "/run/dockyard/s1": {"bind": "/run/secrets", "mode": "ro"},
+        "/run/dockyard/s1/f": {"bind": "/etc/app.conf", "mode": "ro"},
+    }
+    assert "volumes" not in create_kwargs(spec(), "shop-testing-web-2")

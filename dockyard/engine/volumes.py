@@ -1,0 +1,52 @@
+"""Named volumes of an app's environment (issue 16): created labelled before the first container
+mounts them, kept across deploys, rollbacks, switches and scaling, removed only by a purge."""
+
+from __future__ import annotations
+
+import docker.errors
+
+from dockyard.engine import labels as L
+from dockyard.engine.api import DockerError
+from dockyard.engine.client import Engine, engine_error
+from dockyard.errors import DeployError
+
+
+def volume_labels(app: str, env: str, service: str, name: str) -> dict[str, str]:
+    return {L.MANAGED: "1", L.APP: app, L.ENV: env, L.SERVICE: service, L.VOLUME: name}
+
+
+def ensure_volume(engine: Engine, app: str, env: str, service: str, name: str) -> str:
+    """The volume, created labelled when missing; one of that name that is not this one's is refused."""
+    full = L.volume_name(app, env, service, name)
+    labels = volume_labels(app, env, service, name)
+    try:
+        try:
+            found = engine.client.volumes.get(full)
+        except docker.errors.NotFound:
+            found = engine.client.volumes.create(name=full, labels=labels)
+    except DockerError as exc:
+        raise engine_error(f"creating volume {full}", exc) from exc
+    mine = {k: v for k, v in (found.attrs.get("Labels") or {}).items() if k in labels}
+    if mine != labels:
+        raise DeployError(f"a volume named {full} exists on the engine, but it is not {app}/{env}'s volume {name} "
+                          f"of {service} (labels {found.attrs.get('Labels') or {}})",
+                          hint=f"remove or rename that volume (docker volume rm {full}) if nothing needs it")
+    return full
+
+
+def app_volumes(engine: Engine, app: str, env: str) -> list[str]:
+    """The names of the volumes of an app's environment."""
+    try:
+        return sorted(v.name for v in engine.client.volumes.list(
+            filters={"label": [f"{L.MANAGED}=1", f"{L.APP}={app}", f"{L.ENV}={env}"]}))
+    except DockerError as exc:
+        raise engine_error(f"listing the volumes of {app}/{env}", exc) from exc
+
+
+def remove_volume(engine: Engine, name: str) -> None:
+    try:
+        engine.client.volumes.get(name).remove()
+    except docker.errors.NotFound:
+        return
+    except DockerError as exc:
+        raise engine_error(f"removing volume {name}", exc) from exc
