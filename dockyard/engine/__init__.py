@@ -3,4 +3,4 @@ networks, events, sandboxes. Only this package imports docker."""
 
 # The modules other packages may import (tests/unit/test_layers.py holds it); the rest is private.
 __all__ = ["actions", "api", "client", "containers", "events", "labels", "networks", "observe", "rows", "sandbox",
-           "secretfiles", "services", "start", "swarm_facts", "swarm_observe", "testrun"]
+           "secretfiles", "services", "start", "swarm_facts", "swarm_observe", "testrun", "volumes"]

@@ -156,6 +156,38 @@ class FakeNetworks:
         self.client.actions.append(f"network create {name}")
 
 
+@dataclass
+class FakeVolume:
+    volumes: FakeVolumes
+    name: str
+    attrs: dict[str, Any]
+
+    def remove(self, force: bool = False) -> None:
+        self.volumes.made.pop(self.name, None)
+        self.volumes.client.actions.append(f"volume remove {self.name}")
+
+
+class FakeVolumes:
+    def __init__(self, client: FakeClient) -> None:
+        self.client = client
+        self.made: dict[str, dict[str, str]] = {}  # name -> labels
+
+    def get(self, name: str) -> FakeVolume:
+        if name not in self.made:
+            raise docker.errors.NotFound(f"no volume {name}")
+        return FakeVolume(self, name, {"Labels": dict(self.made[name])})
+
+    def create(self, name: str, labels: dict[str, str] | None = None, **kwargs: Any) -> FakeVolume:
+        self.made[name] = dict(labels or {})
+        self.client.actions.append(f"volume create {name}")
+        return self.get(name)
+
+    def list(self, filters: dict[str, Any] | None = None) -> list[FakeVolume]:
+        wanted = dict(label.split("=", 1) for label in (filters or {}).get("label", []))
+        return [self.get(n) for n, labels in sorted(self.made.items())
+                if all(labels.get(k) == v for k, v in wanted.items())]
+
+
 class FakeClient:
     def __init__(self) -> None:
         self.actions: list[str] = []
@@ -164,6 +196,7 @@ class FakeClient:
         self.taken_ports: set[int | None] = set()  # host ports another program listens on
         self.containers = FakeContainers(self)
         self.networks = FakeNetworks(self)
+        self.volumes = FakeVolumes(self)
         self.images = FakeImages()
         self.host_ports = itertools.count(32768)
         self.clock = itertools.count(0)

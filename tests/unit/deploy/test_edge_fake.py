@@ -80,8 +80,11 @@ def test_names_taken_out_of_dockyard_yml_are_withdrawn_at_the_next_deploy(site: 
 def test_down_takes_the_names_off_the_edge_first_and_keeps_the_history_unless_purged(site: Site) -> None:
     site.deployer.deploy("testing", image=IMAGES["r1"])
     live = site.db.live_release("shop", "testing")
+    data = "dockyard_shop_testing_web_data"
+    site.client.volumes.made[data] = {"dockyard.managed": "1", "dockyard.app": "shop", "dockyard.env": "testing"}
     site.actions.clear()
-    tear_down(site.spec, "testing", site.db, site.log.append, parts=site.deployer.parts, by="ops")
+    done = tear_down(site.spec, "testing", site.db, site.log.append, parts=site.deployer.parts, by="ops")
+    assert f"kept volume {data} (down --purge removes it)" in done
     assert site.actions[0] == "edge withdraw shop/testing"  # before a replica stops
     assert sorted(site.actions[1:]) == sorted([
         "stop shop-testing-web-1", "remove shop-testing-web-1", "stop shop-testing-web-2",
@@ -92,8 +95,10 @@ def test_down_takes_the_names_off_the_edge_first_and_keeps_the_history_unless_pu
     assert (kept.release_id, kept.status, kept.note) == (live.release_id, "down", "dockyard down by ops")
     site.deployer.deploy("testing", image=IMAGES["r1"])  # and it comes back
     assert len(site.running()) == 2
+    site.actions.clear()
     tear_down(site.spec, "testing", site.db, site.log.append, parts=site.deployer.parts, purge=True)
     assert site.db.releases("shop", "testing") == []
+    assert site.actions[-1] == f"volume remove {data}" and site.client.volumes.made == {}  # after its containers
 
 
 class FlakyEdge:
