@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dockyard.router import procs
 from dockyard.router.edge_render import EdgePaths
-from dockyard.router.nginx_proc import RouterError
+from dockyard.router.nginx_proc import RouterError, held_ports, log_tail, send_signal, wait_until_drained
 
 HAPROXY = os.environ.get("DOCKYARD_HAPROXY", "/usr/sbin/haproxy")
 Report = Callable[[str], None]
@@ -109,24 +109,19 @@ class HaproxyProcess:
         return self.ensure_running()
 
     def wait_drained(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self.draining():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
-        return True
+        return wait_until_drained(self.draining, timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Soft stop (SIGUSR1) of every process: each finishes what it holds; SIGTERM at `timeout`."""
         running = self.processes()
         for pid in running:
-            _signal(pid, signal.SIGUSR1)
+            send_signal(pid, signal.SIGUSR1)
         deadline = time.monotonic() + timeout
         while any(procs.is_alive(pid) for pid in running) and time.monotonic() < deadline:
             time.sleep(0.02)
         for pid in running:
             if procs.is_alive(pid) and self._ours(procs.read_proc(pid)):
-                _signal(pid, signal.SIGTERM)
+                send_signal(pid, signal.SIGTERM)
         self.paths.pid.unlink(missing_ok=True)
 
     # internals -----------------------------------------------------------
@@ -178,12 +173,12 @@ class HaproxyProcess:
         deadline = time.monotonic() + wait
         while not self._took_over(pid, old):
             if not procs.is_alive(pid):
-                raise RouterError(f"{self.name}: HAProxy did not start:\n{_tail(self.paths.error_log)}"
+                raise RouterError(f"{self.name}: HAProxy did not start:\n{log_tail(self.paths.error_log)}"
                                   + self._held_ports(), hint=self.port_hint)
             if time.monotonic() >= deadline:
-                _signal(pid, signal.SIGTERM)
+                send_signal(pid, signal.SIGTERM)
                 raise RouterError(f"{self.name}: HAProxy (pid {pid}) did not take over within {wait:g}s:\n"
-                                  f"{_tail(self.paths.error_log)}")
+                                  f"{log_tail(self.paths.error_log)}")
             time.sleep(0.005)
         self.paths.pid.write_text(f"{pid}\n")
         if not old:
@@ -196,24 +191,4 @@ class HaproxyProcess:
             not any(procs.holding(before, sockets) for before in old)
 
     def _held_ports(self) -> str:
-        """Who holds our ports, named for the error message (a foreign process is never touched)."""
-        lines = []
-        for port in self.ports():
-            holder = procs.listener_of(port)
-            if holder is not None:
-                lines.append(f"\n127.0.0.1:{port} is held by pid {holder.pid} ({holder.title[:80] or '?'})")
-        return "".join(lines)
-
-
-def _tail(path: Path, lines: int = 5) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no error log)"
-
-
-def _signal(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
+        return held_ports(self.ports())

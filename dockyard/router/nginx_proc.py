@@ -29,7 +29,8 @@ class RouterError(DockyardError):
     """A balancer or the edge could not be configured, started or reloaded."""
 
 
-def _tail(path: Path, lines: int = 5) -> str:
+def log_tail(path: Path, lines: int = 5) -> str:
+    """The last lines of an error log, for a message."""
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -106,7 +107,7 @@ class NginxProcess:
         if not left:
             return []
         for orphan in left:
-            _signal(orphan.pid, signal.SIGQUIT)
+            send_signal(orphan.pid, signal.SIGQUIT)
         ports = self.ports()
         deadline = time.monotonic() + 1.0
         while procs.listening(ports) and time.monotonic() < deadline:
@@ -124,12 +125,7 @@ class NginxProcess:
 
     def wait_drained(self, timeout: float) -> bool:
         """Wait until no old worker still finishes requests; False if some still did at the timeout."""
-        deadline = time.monotonic() + timeout
-        while self.draining():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
-        return True
+        return wait_until_drained(self.draining, timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Graceful stop (SIGQUIT): workers finish their requests first."""
@@ -181,18 +177,12 @@ class NginxProcess:
         deadline = time.monotonic() + 5
         while (pid := self.pid()) is None or not procs.workers(pid)[0]:
             if time.monotonic() >= deadline:
-                raise RouterError(f"{self.name}: nginx did not come up:\n{_tail(self.paths.error_log)}")
+                raise RouterError(f"{self.name}: nginx did not come up:\n{log_tail(self.paths.error_log)}")
             time.sleep(0.01)
         self.report(f"started the {self.what} (nginx pid {pid}) from {self.paths.conf}")
 
     def _held_ports(self) -> str:
-        """Who holds our ports, named for the error message (a foreign process is never touched)."""
-        lines = []
-        for port in self.ports():
-            holder = procs.listener_of(port)
-            if holder is not None:
-                lines.append(f"\n127.0.0.1:{port} is held by pid {holder.pid} ({holder.title[:80] or '?'})")
-        return "".join(lines)
+        return held_ports(self.ports())
 
     def _reload(self, pid: int, wait: float) -> None:
         """SIGHUP, then wait until new workers run and every old one stopped accepting connections
@@ -207,18 +197,38 @@ class NginxProcess:
                 return
             if time.monotonic() >= deadline:
                 raise RouterError(f"{self.name}: nginx (pid {pid}) did not load the new configuration "
-                                  f"within {wait:g}s:\n{_tail(self.paths.error_log)}")
+                                  f"within {wait:g}s:\n{log_tail(self.paths.error_log)}")
             time.sleep(0.003)
+
+
+def held_ports(ports: tuple[int, ...]) -> str:
+    """Who holds these ports, named for an error message (a foreign process is never touched)."""
+    lines = []
+    for port in ports:
+        holder = procs.listener_of(port)
+        if holder is not None:
+            lines.append(f"\n127.0.0.1:{port} is held by pid {holder.pid} ({holder.title[:80] or '?'})")
+    return "".join(lines)
+
+
+def wait_until_drained(draining: Callable[[], bool], timeout: float) -> bool:
+    """Wait while `draining()`; False if it still was at the timeout."""
+    deadline = time.monotonic() + timeout
+    while draining():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _kill_left(orphans: list[procs.Proc]) -> None:
     for orphan in orphans:
         found = procs.read_proc(orphan.pid)
         if found is not None and found.pgid == orphan.pgid:  # the same process, not a reused pid
-            _signal(orphan.pid, signal.SIGKILL)
+            send_signal(orphan.pid, signal.SIGKILL)
 
 
-def _signal(pid: int, sig: signal.Signals) -> None:
+def send_signal(pid: int, sig: signal.Signals) -> None:
     try:
         os.kill(pid, sig)
     except ProcessLookupError:
