@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -46,6 +47,9 @@ def remove_app_networks(client: docker.DockerClient, app: str) -> None:
 
 def remove_app_resources(client: docker.DockerClient, app: str) -> None:
     for container in client.containers.list(all=True, filters={"label": f"dockyard.app={app}"}):
+        secrets_dir = (container.labels or {}).get("dockyard.secrets-dir", "")
+        if secrets_dir.startswith("/run/dockyard-test/"):  # its secret files on the tests' tmpfs
+            shutil.rmtree(secrets_dir, ignore_errors=True)
         try:
             container.remove(force=True)
         except docker.errors.NotFound:
@@ -57,7 +61,8 @@ def remove_app_resources(client: docker.DockerClient, app: str) -> None:
     for volume in client.volumes.list(filters={"label": f"dockyard.app={app}"}):
         volume.remove(force=True)
     for image in client.images.list(filters={"label": "dockyard.commit"}):
-        if any(tag.split("/")[-1].startswith(f"{app}:") for tag in image.tags):
+        # the app's images, and its accessories' (APP-NAME:TAG)
+        if any(tag.split("/")[-1].startswith((f"{app}:", f"{app}-")) for tag in image.tags):
             client.images.remove(image.id, force=True)
 
 

@@ -40,6 +40,7 @@ REGISTRY: list[tuple[tuple[str, ...], str]] = [
     (("init", "ps", "exec"), "ops_cmds"),
     (("build", "deploy", "promote", "rollback", "releases", "down"), "release_cmds"),
     (("status", "balancers"), "bluegreen_cmds"),
+    (("accessory",), "accessory_cmds"),
     (("edge", "maintenance"), "edge_cmds"),
     (("nodes",), "swarm_cmds"),
     (("doctor", "engine"), "site_cmds"),

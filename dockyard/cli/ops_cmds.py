@@ -7,11 +7,14 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dockyard.cli.common import console, load_app_spec, options, print_json
+
+if TYPE_CHECKING:
+    from dockyard.settings import EngineSettings
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -33,22 +36,26 @@ def ps(
     env: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
     as_json: Json = False,
 ) -> None:
-    """List the app's containers in every environment (or one), with state, health, release and URL.
+    """List the app's containers and accessories in every environment (or one), with state, health, release and URL.
 
     Example: dockyard ps production --json
     """
     from rich.table import Table
 
+    from dockyard.engine.accessories import AccessoryState, list_accessories
     from dockyard.engine.client import connect
     from dockyard.engine.observe import observe
 
     spec = load_app_spec()
     envs = [env] if env else spec.env_names()
     rows = []
+    accessories: list[AccessoryState] = []
     for name in envs:
         engine = connect(spec.environment(name).engine)
         try:
             rows += observe(engine, spec.app, name)
+            if not engine.config.swarm:
+                accessories += list_accessories(engine, spec.app, name)
         finally:
             engine.close()
     public = _public_urls(spec.app)
@@ -58,12 +65,18 @@ def ps(
     if as_json:
         print_json([{"app": r.app, "env": r.env, "service": r.service, "replica": r.replica, "name": r.name,
                      "id": r.id[:12], "state": r.state, "health": h, "release": r.release, "commit": r.commit,
-                     "url": r.url, "public": public.get(r.env, [])} for r, h in zip(rows, health, strict=True)])
+                     "url": r.url, "public": public.get(r.env, [])} for r, h in zip(rows, health, strict=True)]
+                   + [{"app": a.app, "env": a.env, "accessory": a.name, "name": a.container, "id": a.id[:12],
+                       "state": a.state, "health": a.health, "image": a.image, "restarts": a.restarts}
+                      for a in accessories])
         return
     table = Table("env", "service", "name", "state", "health", "release", "url")
     for r, h in zip(rows, health, strict=True):
         colour = "green" if h in ("healthy", "running") else "red"
         table.add_row(r.env, r.service, r.name, r.state, f"[{colour}]{h}[/]", r.release, r.url or "")
+    for a in accessories:
+        colour = "green" if a.state == "running" and a.health in ("healthy", "none") else "red"
+        table.add_row(a.env, f"{a.name} (accessory)", a.container, a.state, f"[{colour}]{a.health}[/]", "", "")
     console.print(table)
     for name in envs:
         for url in public.get(name, []):
@@ -107,13 +120,17 @@ def exec_(
             where = node_engine(engine, target.node)
     finally:
         engine.close()
+    raise typer.Exit(docker_exec(where, target.name, command or ["sh"]))
+
+
+def docker_exec(where: EngineSettings, container: str, command: list[str]) -> int:
+    """`docker exec` in a container of that engine, attached to this terminal; its exit code."""
     argv = ["docker", "-H", where.host]
     if where.tls_ca or where.tls_cert:
         argv += ["--tlsverify", f"--tlscacert={where.tls_ca}", f"--tlscert={where.tls_cert}",
                  f"--tlskey={where.tls_key}"]
     argv += ["exec", "-i"] + (["-t"] if sys.stdin.isatty() and sys.stdout.isatty() else [])
-    argv += [target.name, *(command or ["sh"])]
-    raise typer.Exit(subprocess.call(argv))
+    return subprocess.call([*argv, container, *command])
 
 
 def init(

@@ -19,6 +19,7 @@ from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, health_check
 from dockyard.deploy.outcome import DeployOutcome, Prepared
 from dockyard.deploy.parts import Parts
+from dockyard.deploy.refs import resolve_config_refs, resolve_env_refs
 from dockyard.deploy.swarm import deploy_swarm
 from dockyard.engine.api import DockerError, ImageMissing
 from dockyard.engine.client import Engine, engine_error, short_reason
@@ -122,7 +123,7 @@ class Deployer:
     def resolve(self, env: str, config_revision: int | None) -> tuple[ResolvedConfig, dict[str, bytes]]:
         """The configuration of a release and its rendered files; fails on missing required keys."""
         spec = self.spec
-        resolved = self.config.resolve(env, spec.app, revision=config_revision)
+        resolved = resolve_config_refs(spec, env, self.config.resolve(env, spec.app, revision=config_revision))
         missing = self.config.missing_required(resolved, spec.config.required)
         if missing:
             raise MissingConfigError(spec.app, env, missing)
@@ -234,8 +235,8 @@ class Deployer:
             if service.volumes:
                 fields["volumes"] = [v.model_dump(mode="json") for v in service.volumes]
             config_hash = replica_config_hash(release, fields)
-            environment = {**base_env, **service.env, "DOCKYARD_APP": spec.app, "DOCKYARD_ENV": env,
-                           "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
+            environment = {**base_env, **resolve_env_refs(spec, env, name, service.env), "DOCKYARD_APP": spec.app,
+                           "DOCKYARD_ENV": env, "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
             if commit:
                 environment["DOCKYARD_COMMIT"] = commit
             resources = service.resources

@@ -16,6 +16,7 @@ from dockyard.deploy.bluegreen import BlueGreen, Release
 from dockyard.deploy.edge import publish_edge
 from dockyard.deploy.health import HealthCheck, health_check
 from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
+from dockyard.deploy.refs import resolve_env_refs
 from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import SwarmExecutor
 from dockyard.engine import labels as L
@@ -131,8 +132,8 @@ def describe(ctx: DeployContext, engine: Engine, prepared: Prepared) -> Describe
             fields["read_only"] = True
         config_hash = replica_config_hash(release, fields)
         replicas = prepared.replicas(spec, name)
-        environment = {**base_env, **service.env, "DOCKYARD_APP": spec.app, "DOCKYARD_ENV": env,
-                       "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
+        environment = {**base_env, **resolve_env_refs(spec, env, name, service.env), "DOCKYARD_APP": spec.app,
+                       "DOCKYARD_ENV": env, "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
         if prepared.commit:
             environment["DOCKYARD_COMMIT"] = prepared.commit
         placement = service.placement

@@ -1,6 +1,6 @@
 """Take an environment down (`dockyard down ENV`): its names off the edge first, so no request
 reaches what is about to stop, then its balancer, then its containers (each stopped within its
-grace) or its Swarm services, then its network. What runs is read from the engine's labels, so
+grace) or its Swarm services, its accessories, then its network. What runs is read from the engine's labels, so
 everything Dockyard started is found whatever dockyard.yml says now. The release history and the
 volumes (its data) stay, its live release marked `down`, unless purged; the configuration stays."""
 
@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from dockyard.deploy.parts import Parts
+from dockyard.engine.accessories import list_accessories
 from dockyard.engine.actions import remove_services, stop_and_remove
 from dockyard.engine.networks import remove_network
 from dockyard.engine.observe import observe
@@ -46,6 +47,10 @@ def tear_down(spec: AppSpec, env: str, db: StateDB, report: Report, parts: Parts
 
             with ThreadPoolExecutor(max_workers=max(1, min(8, len(rows)))) as pool:
                 done += [line for line in pool.map(remove, rows) if line]
+            for accessory in [] if engine.config.swarm else list_accessories(engine, app, env):
+                known = spec.accessories.get(accessory.name)
+                if stop_and_remove(engine, accessory.id, accessory.container, known.stop_grace if known else 30.0):
+                    done.append(f"removed accessory {accessory.container}")
             if remove_network(engine, app, env):
                 done.append("removed its network")
             for volume in app_volumes(engine, app, env):

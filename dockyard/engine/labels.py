@@ -18,6 +18,9 @@ CONFIG_REVISION = "dockyard.config-revision"
 SECRETS_DIR = "dockyard.secrets-dir"
 COLOR = "dockyard.color"  # blue | green, only on containers of blue-green environments
 VOLUME = "dockyard.volume"  # a volume's name in its service (engine/volumes.py)
+# An accessory's container (engine/accessories.py): app, env, service (its name) and this, never
+# MANAGED, so no deploy, rollback, scale or switch of the app's replicas sees it.
+ACCESSORY = "dockyard.accessory"
 
 
 def loopback_port(attrs: dict, container_port: int | None = None) -> int | None:
@@ -34,6 +37,11 @@ def loopback_port(attrs: dict, container_port: int | None = None) -> int | None:
 
 def container_name(app: str, env: str, service: str, replica: int, color: str | None = None) -> str:
     return f"{app}-{env}-{service}-{color}-{replica}" if color else f"{app}-{env}-{service}-{replica}"
+
+
+def accessory_container_name(app: str, env: str, name: str) -> str:
+    """'_' is in no app, env or accessory name, nor in any replica's name: no clash either way."""
+    return f"{app}_{env}_{name}"
 
 
 def volume_name(app: str, env: str, service: str, name: str) -> str:

@@ -20,7 +20,8 @@ from dockyard.spec.model import (
 from dockyard.spec.starter import STARTER_SPEC, starter_spec
 
 __all__ = [
-    "alerts",  # modules other packages import
+    "accessory",  # modules other packages import
+    "alerts",
     "model",
     "AlarmSpec",
     "SPEC_FILE",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dockyard.spec.accessory import accessory_refs
 from dockyard.spec.hints import unknown_ref
 from dockyard.spec.locate import Loc
 
@@ -42,6 +43,7 @@ def check_references(data: dict[str, Any]) -> list[Problem]:
     registries, services, tests = (list(_mapping(data, k)) for k in ("registries", "services", "tests"))
     problems += _health_needs_port(_mapping(data, "services"))
     problems += _one_writer(_mapping(data, "services"), _mapping(data, "environments"))
+    problems += _accessories(data)
     router_ports: dict[tuple[Any, Any], str] = {}
     for name, env in _mapping(data, "environments").items():
         if not isinstance(env, dict):
@@ -73,6 +75,35 @@ def check_references(data: dict[str, Any]) -> list[Problem]:
             if isinstance(env_name, str) and env_name not in environments:
                 problems.append((("pipeline", "branches", pattern, index),
                                  unknown_ref("environment", env_name, environments, "environments")))
+    return problems
+
+
+def _accessories(data: dict[str, Any]) -> list[Problem]:
+    """An accessory's name is its host name on the environment's network, so no service may have
+    it; environments list defined accessories; a service's `${accessories.NAME.FIELD}` names one
+    that every environment runs."""
+    problems: list[Problem] = []
+    services, accessories = _mapping(data, "services"), list(_mapping(data, "accessories"))
+    for name in accessories:
+        if name in services:
+            problems.append((("accessories", name), f"accessory {name!r} has the name of a service: both would be "
+                                                    f"the host {name!r} on the environment's network; rename one"))
+    runs: dict[Any, list[Any]] = {}
+    for env_name, env in _mapping(data, "environments").items():
+        listed = env.get("accessories") if isinstance(env, dict) else None
+        runs[env_name] = accessories if not isinstance(listed, list) else [a for a in listed if a in accessories]
+        for index, name in enumerate(listed if isinstance(listed, list) else []):
+            if isinstance(name, str) and name not in accessories:
+                problems.append((("environments", env_name, "accessories", index),
+                                 unknown_ref("accessory", name, accessories, "accessories")))
+    for service_name, service in services.items():
+        for key, value in _mapping(service if isinstance(service, dict) else {}, "env").items():
+            for ref, _field in accessory_refs(value if isinstance(value, str) else ""):
+                without = [e for e, names in runs.items() if ref not in names]
+                if without:
+                    problems.append((("services", service_name, "env", key),
+                                     f"${{accessories.{ref}...}}: environment {without[0]!r} runs no accessory "
+                                     f"{ref!r} (it runs: {', '.join(runs[without[0]]) or 'none'})"))
     return problems
 
 

@@ -9,18 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from dockyard.errors import NotFound
+from dockyard.spec.accessory import AccessorySpec
 from dockyard.spec.alerts import AlertRule
+from dockyard.spec.base import BuildSpec, Named, ResourcesSpec, SpecModel, VolumeSpec, distinct_volumes
 from dockyard.spec.fields import (
     AbsPath,
     AppName,
@@ -33,54 +27,24 @@ from dockyard.spec.fields import (
     Hostname,
     NonEmptyText,
     PathPrefix,
-    Percent,
     Port,
     PositiveDuration,
     RegistryAddress,
     RegistryName,
     ServiceName,
     ShellArgv,
-    Size,
     TestName,
     Text,
-    VolumeName,
     non_empty,
 )
 from dockyard.spec.hints import closest, fail
+from dockyard.spec.scaling import AlarmSpec, ScalingSpec, StepSpec
+
+__all__ = ["AccessorySpec", "AlarmSpec", "AppSpec", "BuildSpec", "ConfigSpec", "EnvironmentSpec", "HealthSpec",
+           "PipelineSpec", "PlacementSpec", "ResourcesSpec", "RouterSpec", "ScalingSpec", "ServiceSpec", "SpecModel",
+           "StepSpec", "TestSpec", "VolumeSpec"]
 
 Strategy = Literal["rolling", "recreate", "blue-green"]
-
-
-class SpecModel(BaseModel):
-    """Unknown keys are errors (typos must not pass silently); an empty value means 'not set'."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_is_default(cls, data: Any) -> Any:
-        if data is None:  # 'web:' with nothing under it: all defaults
-            return {}
-        if isinstance(data, dict):
-            optional = {name for name, field in cls.model_fields.items() if not field.is_required()}
-            return {k: v for k, v in data.items() if not (v is None and k in optional)}
-        return data
-
-
-class _Named(SpecModel):
-    """Sections keyed by name in the YAML; the name is copied in so callers can pass one object."""
-
-    _name: str = PrivateAttr(default="")
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-
-class BuildSpec(SpecModel):
-    context: NonEmptyText = "."
-    dockerfile: NonEmptyText = "Dockerfile"
-    args: dict[EnvKey, Text] = Field(default_factory=dict)
 
 
 class HealthSpec(SpecModel):
@@ -98,11 +62,6 @@ class HealthSpec(SpecModel):
         return value
 
 
-class ResourcesSpec(SpecModel):
-    cpus: Annotated[float, Field(gt=0)] | None = None
-    memory: Size | None = None
-
-
 class PlacementSpec(SpecModel):
     """Where a Swarm environment may run a service's tasks (ignored by single-engine environments)."""
 
@@ -111,18 +70,7 @@ class PlacementSpec(SpecModel):
     max_per_node: Annotated[Count, Field(ge=1)] | None = None
 
 
-class VolumeSpec(SpecModel):
-    """A named volume of the engine, kept across deploys, rollbacks, switches and scaling; only
-    `dockyard down ENV --purge` removes it."""
-
-    name: VolumeName = Field(description="the volume's name in this service, e.g. data")
-    path: AbsPath = Field(description="where it is mounted in the container, e.g. /var/lib/app")
-    read_only: bool = False
-    # several containers write it at once (replicas, both colours of blue-green): the app allows that
-    shared: bool = False
-
-
-class ServiceSpec(_Named):
+class ServiceSpec(Named):
     command: Argv | None = None
     port: Port | None = None
     health: HealthSpec | None = None
@@ -144,12 +92,7 @@ class ServiceSpec(_Named):
     @field_validator("volumes")
     @classmethod
     def _distinct_volumes(cls, value: list[VolumeSpec]) -> list[VolumeSpec]:
-        for what in ("name", "path"):
-            seen = [getattr(v, what) for v in value]
-            twice = sorted({x for x in seen if seen.count(x) > 1})
-            if twice:
-                raise fail(f"two volumes with the {what} {', '.join(twice)}")
-        return value
+        return distinct_volumes(value)
 
     def writers(self) -> list[VolumeSpec]:
         """Its volumes that one container at a time may write: mounted writable, not shared."""
@@ -162,7 +105,7 @@ class ConfigSpec(SpecModel):
     secrets: Literal["file", "env"] = "file"
 
 
-class TestSpec(_Named):
+class TestSpec(Named):
     __test__ = False  # not a pytest test class
 
     run: ShellArgv = Field(description="the command, e.g. [sh, /app/test.sh]")
@@ -193,97 +136,7 @@ class RouterSpec(SpecModel):
         return value
 
 
-class StepSpec(SpecModel):
-    # How far beyond the threshold the datapoint is, [lower, upper), and the replicas to add or remove.
-    lower: Annotated[float, Field(ge=0)] = 0.0
-    upper: Annotated[float, Field(gt=0)] | None = None
-    change: int = Field(description="replicas to add (e.g. 2) or remove (e.g. -1), not 0")
-
-    @field_validator("change")
-    @classmethod
-    def _nonzero(cls, value: int) -> int:
-        if value == 0:
-            raise fail("must add (> 0) or remove (< 0) replicas, got 0")
-        return value
-
-    @model_validator(mode="after")
-    def _ordered(self) -> StepSpec:
-        if self.upper is not None and self.upper <= self.lower:
-            raise fail(f"upper ({self.upper:g}) must be above lower ({self.lower:g})")
-        return self
-
-
-class AlarmSpec(SpecModel):
-    """A threshold alarm with step adjustments (dockyard/scale/alarms.py)."""
-
-    name: str | None = None
-    metric: Literal["cpu", "memory", "requests"]  # % of the limit as for the targets; requests/s per replica
-    statistic: Literal["average", "maximum", "minimum", "sum"] = "average"
-    comparison: Literal["above", "below"]
-    threshold: Annotated[float, Field(ge=0)]
-    period: PositiveDuration = 15.0
-    evaluation_periods: Annotated[int, Field(ge=1)] = 1
-    datapoints_to_alarm: Annotated[int, Field(ge=1)] | None = None  # default: evaluation_periods
-    missing_data: Literal["missing", "ignore", "breaching", "not-breaching"] = "missing"
-    steps: list[StepSpec] = Field(min_length=1)
-    cooldown: Duration = 300.0
-
-    @model_validator(mode="after")
-    def _consistent(self) -> AlarmSpec:
-        if self.datapoints_to_alarm is not None and self.datapoints_to_alarm > self.evaluation_periods:
-            raise fail(f"datapoints_to_alarm ({self.datapoints_to_alarm}) must be <= evaluation_periods "
-                       f"({self.evaluation_periods})")
-        signs = {step.change > 0 for step in self.steps}
-        if len(signs) > 1:
-            raise fail("steps must all add or all remove replicas; use one alarm for each direction")
-        if signs == {False} and self.missing_data == "breaching":
-            raise fail("missing_data: breaching on an alarm that removes replicas would scale in on missing "
-                       "metrics; use missing, ignore or not-breaching")
-        ordered = sorted(self.steps, key=lambda s: s.lower)
-        for a, b in zip(ordered, ordered[1:], strict=False):
-            if a.upper is None or a.upper > b.lower:
-                raise fail(f"steps overlap: {a.lower:g}..{'' if a.upper is None else f'{a.upper:g}'} and "
-                           f"{b.lower:g}..{'' if b.upper is None else f'{b.upper:g}'}")
-        return self
-
-
-class ScalingSpec(SpecModel):
-    min: Count = Field(description="the fewest replicas, e.g. 1")
-    max: Count = Field(description="the most replicas, e.g. 10")
-    cpu_target: Percent | None = None  # % of the service's cpus limit (of one core without a limit)
-    memory_target: Percent | None = None  # % of the memory limit
-    requests_target: Annotated[float, Field(gt=0)] | None = None  # requests/s per replica through the balancer
-    # Or threshold alarms with step adjustments instead of targets.
-    alarms: list[AlarmSpec] = Field(default_factory=list)
-    # Target tracking (dockyard/scale/policy.py): evaluated every `period`; a ratio within `tolerance`
-    # of 1 keeps the count; growth takes the lowest recommendation of the up window, shrinking the
-    # highest of the down window (Kubernetes' HPA behaviour).
-    period: PositiveDuration = 15.0
-    tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    scale_up_window: Duration = 0.0
-    scale_down_window: Duration = 300.0
-
-    @field_validator("max")
-    @classmethod
-    def _above_min(cls, value: int, info: ValidationInfo) -> int:
-        low = info.data.get("min")
-        if low is not None and value < low:
-            raise fail(f"must be >= min ({low}), got {value}")
-        return value
-
-    @model_validator(mode="after")
-    def _has_target(self) -> ScalingSpec:
-        targets = any(t is not None for t in (self.cpu_target, self.memory_target, self.requests_target))
-        if not targets and not self.alarms:
-            raise fail("needs cpu_target or memory_target (a percentage 1..100), requests_target (requests/s "
-                       "per replica), or alarms, to scale on")
-        if targets and self.alarms:
-            raise fail("scales either by targets (cpu_target, memory_target, requests_target) or by alarms, "
-                       "not both")
-        return self
-
-
-class EnvironmentSpec(_Named):
+class EnvironmentSpec(Named):
     engine: NonEmptyText = "local"
     registry: str | None = None
     strategy: Strategy = "rolling"
@@ -302,6 +155,8 @@ class EnvironmentSpec(_Named):
     # redirects to HTTPS. hsts: browsers are told to come back over HTTPS only.
     tls: Literal["off", "acme", "self-signed", "installed"] = "off"
     hsts: bool = False
+    # The app's accessories this environment runs (each its own instance); not set: all of them.
+    accessories: list[ServiceName] | None = None
 
     @field_validator("domains")
     @classmethod
@@ -362,6 +217,7 @@ class AppSpec(SpecModel):
     services: Annotated[dict[ServiceName, ServiceSpec], non_empty("define at least one service")] = Field(
         description="define at least one service, e.g. web: {port: 8080}"
     )
+    accessories: dict[ServiceName, AccessorySpec] = Field(default_factory=dict)
     config: ConfigSpec = Field(default_factory=ConfigSpec)
     tests: dict[TestName, TestSpec] = Field(default_factory=dict)
     pipeline: PipelineSpec = Field(default_factory=PipelineSpec)
@@ -385,7 +241,7 @@ class AppSpec(SpecModel):
     @model_validator(mode="after")
     def _fill_in(self) -> AppSpec:
         """Copy names into the sections and give environments the first registry by default."""
-        for group in (self.services, self.tests, self.environments):
+        for group in (self.services, self.accessories, self.tests, self.environments):
             for name, item in group.items():
                 item._name = name
         first = next(iter(self.registries), None)
@@ -427,6 +283,23 @@ class AppSpec(SpecModel):
         if name not in self.services:
             raise NotFound(*_not_found("service", name, list(self.services), self._source))
         return self.services[name]
+
+    def accessories_of(self, env_name: str) -> dict[str, AccessorySpec]:
+        """The accessories an environment runs, by name."""
+        wanted = self.environment(env_name).accessories
+        return {n: a for n, a in self.accessories.items() if wanted is None or n in wanted}
+
+    def accessory(self, env_name: str, name: str) -> AccessorySpec:
+        """One accessory the environment runs; an unknown name is refused with the known ones."""
+        runs = self.accessories_of(env_name)
+        if name not in runs:
+            known = list(runs)
+            if name in self.accessories:
+                raise NotFound(f"environment {env_name!r} does not run accessory {name!r} "
+                               f"(its accessories: {', '.join(known) or 'none'})",
+                               hint=f"add it to environments.{env_name}.accessories in {self._source}")
+            raise NotFound(*_not_found("accessory", name, list(self.accessories), self._source))
+        return runs[name]
 
     def next_env(self, name: str) -> str | None:
         """Where a release that passed in `name` is promoted to; None after the last one."""

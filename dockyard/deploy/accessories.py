@@ -1,0 +1,187 @@
+"""An environment's accessories (issue 16): boot, reboot, stop, remove. Apart from the app's
+deploys: a deploy, rollback, switch or scale of the app never touches an accessory's container
+(it carries no `dockyard.managed` label, so none of them sees it)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+
+import orjson
+
+from dockyard.build.builder import build_image, existing_image
+from dockyard.build.git import head_commit
+from dockyard.config.service import ConfigService
+from dockyard.deploy.deployer import ensure_image
+from dockyard.deploy.parts import Parts
+from dockyard.engine import labels as L
+from dockyard.engine.accessories import (
+    AccessoryRun,
+    AccessoryState,
+    HealthCmd,
+    accessory_create_kwargs,
+    find_accessory,
+    remove_accessory,
+    start_accessory,
+    stop_accessory,
+    wait_healthy,
+)
+from dockyard.engine.client import Engine
+from dockyard.engine.containers import choose_user
+from dockyard.engine.networks import ensure_network
+from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
+from dockyard.engine.volumes import ensure_volume, remove_volume
+from dockyard.errors import DeployError, MissingConfigError
+from dockyard.spec import AppSpec
+from dockyard.spec.accessory import AccessorySpec
+from dockyard.state.lock import env_lock
+
+Report = Callable[[str], None]
+
+
+class Accessories:
+    def __init__(self, spec: AppSpec, config: ConfigService, report: Report, parts: Parts | None = None) -> None:
+        self.spec = spec
+        self.config = config
+        self.report = report
+        self.parts = parts or Parts()
+
+    def _engine(self, env: str) -> Engine:
+        engine = self.parts.engines(self.spec.environment(env).engine)
+        if engine.config.swarm:
+            engine.close()
+            raise DeployError(f"environment {env!r} runs on Swarm engine {engine.name!r}: accessories run on one "
+                              "Docker engine for now", hint="give the environment a single engine (engine: local)")
+        return engine
+
+    def _image(self, engine: Engine, accessory: AccessorySpec) -> tuple[str, dict]:
+        """(reference, inspect data): a registry reference as given, or built from this checkout."""
+        if accessory.image:
+            return accessory.image, ensure_image(engine, accessory.image)
+        assert accessory.build is not None  # the spec holds one of the two
+        repo = f"{self.spec.app}-{accessory.name}"
+        commit = head_commit(self.spec.base_dir)
+        if existing_image(engine, repo, commit) is None:
+            self.report(f"building {repo}:{commit.tag}")
+            build_image(engine, repo, self.spec.resolve(accessory.build.context), accessory.build.dockerfile,
+                        dict(accessory.build.args), commit, lambda _line: None)
+        return f"{repo}:{commit.tag}", ensure_image(engine, f"{repo}:{commit.tag}")
+
+    def _run(self, engine: Engine, env: str, accessory: AccessorySpec) -> tuple[AccessoryRun, dict[str, str]]:
+        """Its container's definition and the secrets it reads (written to files at its start)."""
+        spec = self.spec
+        resolved = self.config.resolve(env, spec.app)
+        missing = [key for key in accessory.config if key not in resolved.values]
+        if missing:
+            raise MissingConfigError(spec.app, env, missing)
+        secrets = {k: resolved.values[k] for k in accessory.config if k in resolved.secret_keys}
+        if secrets and not engine.is_local_host:
+            raise DeployError(f"accessory {accessory.name} reads secrets ({', '.join(sorted(secrets))}) and engine "
+                              f"{engine.name!r} is remote: they are delivered as files on this host")
+        plain = {k: resolved.values[k] for k in accessory.config if k not in secrets}
+        image, image_attrs = self._image(engine, accessory)
+        health = accessory.health
+        run = AccessoryRun(
+            app=spec.app, env=env, name=accessory.name, image=image, config_hash="",
+            user=choose_user(accessory.user, (image_attrs.get("Config") or {}).get("User")),
+            command=tuple(accessory.command) if accessory.command else None, port=accessory.port,
+            publish=accessory.publish, environment=tuple(sorted({**plain, **accessory.env}.items())),
+            volumes=tuple((v.name, v.path, v.read_only) for v in accessory.volumes),
+            health=HealthCmd(tuple(health.cmd), health.interval, health.timeout, health.retries,
+                             health.start_period) if health else None,
+            cpus=accessory.resources.cpus, memory=accessory.resources.memory, stop_grace=accessory.stop_grace)
+        digest = hashlib.sha256(orjson.dumps({"run": accessory_create_kwargs(run), "image": image_attrs["Id"],
+                                              "secrets": secrets}, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return replace(run, config_hash=digest[:16]), secrets
+
+    def boot(self, env: str, name: str, timeout: float = 120.0) -> AccessoryState:
+        """Start it when it does not run (its volumes and network made first); wait for its health."""
+        accessory = self.spec.accessory(env, name)
+        engine = self._engine(env)
+        try:
+            with env_lock(self.spec.app, env, wait=True):
+                run, secrets = self._run(engine, env, accessory)
+                found = find_accessory(engine, self.spec.app, env, name)
+                if found is not None and found.status == "running":
+                    if (found.labels or {}).get(L.CONFIG_HASH) != run.config_hash:
+                        self.report(f"{run.container} runs an older definition: `dockyard accessory reboot {name} "
+                                    f"{env}` restarts it with this one")
+                    else:
+                        self.report(f"{run.container} already runs")
+                    return self._wait(engine, env, name, found.id or "", timeout)
+                if found is not None:  # stopped or crashed for good: made anew, its data stays in its volumes
+                    remove_accessory(engine, found, accessory.stop_grace)
+                return self._start(engine, env, run, secrets, timeout)
+        finally:
+            engine.close()
+
+    def reboot(self, env: str, name: str, timeout: float = 120.0) -> AccessoryState:
+        """Stop and remove its container, then start it anew from the current definition (new image,
+        configuration, secrets); its volumes, so its data, stay."""
+        accessory = self.spec.accessory(env, name)
+        engine = self._engine(env)
+        try:
+            with env_lock(self.spec.app, env, wait=True):
+                run, secrets = self._run(engine, env, accessory)  # bad config fails before it stops
+                found = find_accessory(engine, self.spec.app, env, name)
+                if found is not None:
+                    remove_accessory(engine, found, accessory.stop_grace)
+                    self.report(f"stopped and removed {run.container}")
+                return self._start(engine, env, run, secrets, timeout)
+        finally:
+            engine.close()
+
+    def stop(self, env: str, name: str) -> bool:
+        """Stop it (it stays stopped until booted); False when it was not running."""
+        accessory = self.spec.accessory(env, name)
+        engine = self._engine(env)
+        try:
+            found = find_accessory(engine, self.spec.app, env, name)
+            if found is None or found.status != "running":
+                return False
+            stop_accessory(engine, found, accessory.stop_grace)
+            return True
+        finally:
+            engine.close()
+
+    def remove(self, env: str, name: str, purge: bool = False) -> list[str]:
+        """Remove its container; with `purge` its volumes too (its data)."""
+        accessory = self.spec.accessory(env, name)
+        engine = self._engine(env)
+        done: list[str] = []
+        try:
+            with env_lock(self.spec.app, env, wait=True):
+                found = find_accessory(engine, self.spec.app, env, name)
+                if found is not None and remove_accessory(engine, found, accessory.stop_grace):
+                    done.append(f"removed {found.name}")
+                for volume in accessory.volumes:
+                    full = L.volume_name(self.spec.app, env, name, volume.name)
+                    if purge:
+                        remove_volume(engine, full)
+                        done.append(f"removed volume {full} (its data)")
+                    else:
+                        done.append(f"kept volume {full} (remove --purge removes it)")
+        finally:
+            engine.close()
+        return done
+
+    def _start(self, engine: Engine, env: str, run: AccessoryRun, secrets: dict[str, str],
+               timeout: float) -> AccessoryState:
+        ensure_network(engine, run.app, env)
+        for volume, _path, _ro in run.volumes:
+            ensure_volume(engine, run.app, env, run.name, volume)
+        secrets_dir = None
+        if secrets:
+            secrets_dir, _ = write_secret_files(secrets, run.user)
+        try:
+            container = start_accessory(engine, replace(run, secrets_dir=secrets_dir))
+        except BaseException:
+            remove_secret_files(secrets_dir)
+            raise
+        self.report(f"started {run.container}")
+        return self._wait(engine, env, run.name, container.id or "", timeout)
+
+    def _wait(self, engine: Engine, env: str, name: str, container_id: str, timeout: float) -> AccessoryState:
+        return wait_healthy(engine, container_id, f"accessory {name} of {self.spec.app}/{env}", timeout,
+                            f"dockyard accessory logs {name} {env}")

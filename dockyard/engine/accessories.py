@@ -1,0 +1,217 @@
+"""Accessories (issue 16): one container per accessory and environment, on the environment's
+network under the accessory's name, with Docker's health check and restart policy.
+
+`accessory_create_kwargs` is the pure translator (tested by equality); the functions below it are
+the engine's side: find, start, wait for health, stop, remove, list.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import docker.errors
+
+from dockyard.engine import labels as L
+from dockyard.engine.actions import stop_and_remove
+from dockyard.engine.api import Container, DockerError
+from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.containers import (
+    DEFAULT_MEMORY,
+    DEFAULT_PIDS,
+    LOG_CONFIG,
+    SECRETS_MOUNT,
+    is_root_user,
+    network_name,
+)
+from dockyard.errors import DeployError, EngineError
+
+SECOND_NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class HealthCmd:
+    cmd: tuple[str, ...]
+    interval: float
+    timeout: float
+    retries: int
+    start_period: float
+
+
+@dataclass(frozen=True)
+class AccessoryRun:
+    """Everything one accessory's container is made from."""
+
+    app: str
+    env: str
+    name: str
+    image: str
+    config_hash: str
+    user: str
+    command: tuple[str, ...] | None = None
+    port: int | None = None
+    publish: int | None = None  # 127.0.0.1 host port
+    environment: tuple[tuple[str, str], ...] = ()
+    secrets_dir: str | None = None
+    volumes: tuple[tuple[str, str, bool], ...] = ()  # (volume name in the accessory, path, read only)
+    health: HealthCmd | None = None
+    cpus: float | None = None
+    memory: int | None = None
+    stop_grace: float = 30.0
+
+    @property
+    def container(self) -> str:
+        return L.accessory_container_name(self.app, self.env, self.name)
+
+
+def accessory_labels(app: str, env: str, name: str) -> dict[str, str]:
+    return {L.APP: app, L.ENV: env, L.SERVICE: name, L.ACCESSORY: name}
+
+
+def accessory_create_kwargs(run: AccessoryRun) -> dict[str, Any]:
+    labels = {**accessory_labels(run.app, run.env, run.name), L.CONFIG_HASH: run.config_hash}
+    network = network_name(run.app, run.env)
+    kwargs: dict[str, Any] = {
+        "image": run.image,
+        "name": run.container,
+        "labels": labels,
+        "environment": dict(run.environment),
+        "user": run.user,
+        "security_opt": ["no-new-privileges:true"],
+        # a crash (kill -9 included) brings it back; `accessory stop` keeps it stopped
+        "restart_policy": {"Name": "unless-stopped"},
+        "log_config": LOG_CONFIG,
+        "detach": True,
+        "init": True,
+        "stop_signal": "SIGTERM",
+        "network": network,
+        # the stable name the app reaches it by: ${accessories.NAME.host}
+        "networking_config": {network: {"Aliases": [run.name]}},
+        "pids_limit": DEFAULT_PIDS,
+        "mem_limit": run.memory or DEFAULT_MEMORY,
+    }
+    if not is_root_user(run.user):
+        kwargs["cap_drop"] = ["ALL"]
+    if run.command:
+        kwargs["command"] = list(run.command)
+    if run.publish and run.port:
+        kwargs["ports"] = {f"{run.port}/tcp": ("127.0.0.1", run.publish)}
+    if run.cpus:
+        kwargs["nano_cpus"] = int(run.cpus * 1e9)
+    if run.health:
+        h = run.health
+        kwargs["healthcheck"] = {"test": ["CMD", *h.cmd], "interval": int(h.interval * SECOND_NS),
+                                 "timeout": int(h.timeout * SECOND_NS), "retries": h.retries,
+                                 "start_period": int(h.start_period * SECOND_NS)}
+    mounts = {L.volume_name(run.app, run.env, run.name, volume): {"bind": path, "mode": "ro" if read_only else "rw"}
+              for volume, path, read_only in run.volumes}
+    if run.secrets_dir:
+        labels[L.SECRETS_DIR] = run.secrets_dir
+        mounts[run.secrets_dir] = {"bind": SECRETS_MOUNT, "mode": "ro"}
+    if mounts:
+        kwargs["volumes"] = mounts
+    return kwargs
+
+
+@dataclass(frozen=True)
+class AccessoryState:
+    """An accessory's container as `ps` and `accessory` commands show it."""
+
+    app: str
+    env: str
+    name: str
+    container: str
+    id: str
+    state: str  # created | running | restarting | exited | ...
+    health: str  # healthy | unhealthy | starting | none (no check)
+    image: str
+    config_hash: str
+    restarts: int
+    started_at: str
+
+
+def accessory_state(attrs: dict[str, Any]) -> AccessoryState:
+    """Pure: an inspect body -> its row."""
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    state = attrs.get("State") or {}
+    return AccessoryState(
+        app=labels.get(L.APP, ""), env=labels.get(L.ENV, ""), name=labels.get(L.ACCESSORY, ""),
+        container=(attrs.get("Name") or "").lstrip("/"), id=attrs.get("Id", ""),
+        state=state.get("Status", ""), health=(state.get("Health") or {}).get("Status", "none"),
+        image=(attrs.get("Config") or {}).get("Image", ""), config_hash=labels.get(L.CONFIG_HASH, ""),
+        restarts=int(attrs.get("RestartCount") or 0), started_at=state.get("StartedAt", ""))
+
+
+def find_accessory(engine: Engine, app: str, env: str, name: str) -> Container | None:
+    """The accessory's container; one of its name that is not this accessory's is refused."""
+    container_name = L.accessory_container_name(app, env, name)
+    try:
+        found = engine.client.containers.get(container_name)
+    except docker.errors.NotFound:
+        return None
+    except DockerError as exc:
+        raise engine_error(f"looking up {container_name}", exc) from exc
+    wanted = accessory_labels(app, env, name)
+    if {k: v for k, v in (found.labels or {}).items() if k in wanted} != wanted:
+        raise DeployError(f"a container named {container_name} exists on engine {engine.name!r}, but it is not "
+                          f"{app}/{env}'s accessory {name}", hint=f"remove or rename it: docker rm {container_name}")
+    return found
+
+
+def list_accessories(engine: Engine, app: str, env: str | None = None) -> list[AccessoryState]:
+    filters = [f"{L.APP}={app}", L.ACCESSORY] + ([f"{L.ENV}={env}"] if env else [])
+    try:
+        found = engine.client.containers.list(all=True, filters={"label": filters}, ignore_removed=True)
+    except DockerError as exc:
+        raise engine_error(f"listing the accessories of {app}", exc) from exc
+    return sorted((accessory_state(c.attrs) for c in found), key=lambda a: (a.env, a.name))
+
+
+def start_accessory(engine: Engine, run: AccessoryRun) -> Container:
+    """Create and start its container (the caller removed any previous one)."""
+    try:
+        container = engine.client.containers.create(**accessory_create_kwargs(run))
+        container.start()
+    except DockerError as exc:
+        raise engine_error(f"starting accessory {run.name} of {run.app}/{run.env}", exc) from exc
+    return container
+
+
+def wait_healthy(engine: Engine, container_id: str, what: str, timeout: float, logs_hint: str) -> AccessoryState:
+    """Until Docker's health check passes (or, with none, the container runs); its last state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            state = accessory_state(engine.client.api.inspect_container(container_id))
+        except DockerError as exc:
+            raise engine_error(f"inspecting {what}", exc) from exc
+        if state.state == "running" and state.health in ("healthy", "none"):
+            return state
+        if state.state in ("exited", "dead"):
+            raise DeployError(f"{what} exited during its start", hint=f"its output: {logs_hint}")
+        if time.monotonic() > deadline:
+            raise DeployError(f"{what} is not healthy after {timeout:g}s (state {state.state}, health "
+                              f"{state.health})", hint=f"its output: {logs_hint}")
+        time.sleep(0.25)
+
+
+def stop_accessory(engine: Engine, container: Container, grace: float) -> None:
+    try:
+        container.stop(timeout=int(grace))
+    except DockerError as exc:
+        raise engine_error(f"stopping {container.name}", exc) from exc
+
+
+def remove_accessory(engine: Engine, container: Container, grace: float) -> bool:
+    return stop_and_remove(engine, container.id or "", container.name or "", grace)
+
+
+def accessory_logs(container: Container, tail: int, follow: bool) -> Iterator[bytes]:
+    """Its output (stdout and stderr, as the engine keeps it), the last `tail` lines, then new ones
+    when following."""
+    try:
+        yield from container.logs(stream=True, follow=follow, tail=tail)
+    except DockerError as exc:
+        raise EngineError(f"reading the output of {container.name}: {exc}") from exc

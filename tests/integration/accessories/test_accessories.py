@@ -1,0 +1,176 @@
+"""Accessories on the real engine (issue 16): a Redis built FROM scratch from Debian's package,
+booted beside the app, reached by the app at `${accessories.db.host}`; deploys, a rollback and a
+scale leave it running untouched; a kill -9 brings it back with its data; reboot keeps the data;
+`down` removes its container and keeps its volume until --purge."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+from dockyard.engine import labels as L
+from tests.apps import TestApp, make_app
+from tests.conftest import remove_app_resources, run_cli
+from tests.datastores import redis_context
+
+pytestmark = pytest.mark.integration
+
+# The app's side: SET and GET through busybox nc, in RESP's inline form; QUIT makes Redis close.
+PUT_CGI = """\
+#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+printf 'SET %s %s\\r\\nQUIT\\r\\n' "${QUERY_STRING%%=*}" "${QUERY_STRING#*=}" | nc "$DB_HOST" "$DB_PORT" | head -1
+"""
+GET_CGI = """\
+#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+printf 'GET %s\\r\\nQUIT\\r\\n' "$QUERY_STRING" | nc "$DB_HOST" "$DB_PORT" | sed -n 2p
+"""
+
+ACCESSORIES = """\
+accessories:
+  db:
+    build: {context: redis, dockerfile: Dockerfile}
+    # protected mode refuses non-loopback clients without a password: only this environment's network reaches it
+    command: [redis-server, --port, "6379", --dir, /data, --appendonly, "yes", --save, "", --protected-mode, "no"]
+    port: 6379
+    volumes: [{name: data, path: /data}]
+    health: {cmd: [redis-cli, ping], interval: 500ms, timeout: 2s, retries: 5, start_period: 10s}
+    config: [GREETING, DB_TOKEN]
+"""
+
+
+def ok(*args: str, cwd: Path) -> str:
+    result = run_cli(*args, cwd=cwd)
+    assert result.returncode == 0, f"dockyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def redis_app(tmp_path: Path) -> TestApp:
+    app = make_app(tmp_path, replicas=2, extra_envs="  site: {engine: local, registry: local}\n")
+    redis_context(app.path / "redis")
+    app.write("www/cgi-bin/put", PUT_CGI)
+    app.write("www/cgi-bin/get", GET_CGI)
+    spec = app.spec_file.read_text().replace(
+        "    replicas: 2\n",
+        '    replicas: 2\n    env: {DB_HOST: "${accessories.db.host}", DB_PORT: "${accessories.db.port}"}\n')
+    app.write("dockyard.yml", spec.replace("config:\n", ACCESSORIES + "config:\n", 1))
+    app.commit("a redis accessory")
+    return app
+
+
+@pytest.fixture
+def app(tmp_path: Path, docker_client: docker.DockerClient, dockyard_env: Path):
+    made = redis_app(tmp_path)
+    yield made
+    remove_app_resources(docker_client, made.name)
+
+
+def web_port(client: docker.DockerClient, app: TestApp) -> int:
+    found = client.containers.list(filters=L.scope_filters(app.name, "site", "web"))
+    return sorted(port for c in found if (port := L.loopback_port(c.attrs, 8080)))[0]
+
+
+def put(port: int, key: str, value: str) -> str:
+    return httpx.get(f"http://127.0.0.1:{port}/cgi-bin/put?{key}={value}", timeout=10).text.strip()
+
+
+def get(port: int, key: str) -> str:
+    return httpx.get(f"http://127.0.0.1:{port}/cgi-bin/get?{key}", timeout=10).text.strip()
+
+
+def accessory(client: docker.DockerClient, app: TestApp) -> docker.models.containers.Container:
+    return client.containers.get(f"{app.name}_site_db")
+
+
+def test_the_app_writes_to_its_accessory_and_deploys_never_restart_it(app: TestApp, docker_client) -> None:
+    ok("config", "set", "site", "GREETING=hello", cwd=app.path)
+    run_cli("config", "set", "site", "DB_TOKEN", "--secret", cwd=app.path, input="s3cr3t-token")
+    out = ok("accessory", "boot", "db", "site", cwd=app.path)
+    assert "healthy" in out
+    db = accessory(docker_client, app)
+    started = db.attrs["State"]["StartedAt"]
+    # config from the store: plain in its env, the secret as a file only
+    assert "GREETING=hello" in db.attrs["Config"]["Env"]
+    assert "s3cr3t-token" not in json.dumps(db.attrs)
+    assert ok("accessory", "exec", "db", "site", "--", "redis-cli", "ping", cwd=app.path).strip() == "PONG"
+    assert db.exec_run(["redis-cli", "--no-raw", "ping"]).exit_code == 0
+    # not published on a host port, reachable on the environment's network by its name
+    assert db.attrs["NetworkSettings"]["Ports"] in ({}, {"6379/tcp": None})
+    assert "db" in db.attrs["NetworkSettings"]["Networks"][f"dockyard-{app.name}-site"]["Aliases"]
+
+    ok("build", cwd=app.path)
+    ok("deploy", "site", cwd=app.path)
+    port = web_port(docker_client, app)
+    assert put(port, "k1", "v1") == "+OK"
+    assert get(port, "k1") == "v1"
+
+    # a new release, a rollback and a scale: the accessory is the same container, never restarted
+    app.write("www/index.html", "v2\n")
+    app.commit("v2")
+    ok("build", cwd=app.path)
+    ok("deploy", "site", cwd=app.path)
+    ok("rollback", "site", cwd=app.path)
+    ok("scale", "site", "web", "3", cwd=app.path)
+    db.reload()
+    assert (db.status, db.attrs["State"]["StartedAt"], db.attrs["RestartCount"]) == ("running", started, 0)
+    assert get(web_port(docker_client, app), "k1") == "v1"
+
+    rows = json.loads(ok("ps", "site", "--json", cwd=app.path))
+    [row] = [r for r in rows if r.get("accessory") == "db"]
+    assert (row["state"], row["health"]) == ("running", "healthy")
+
+
+def test_a_killed_accessory_comes_back_with_its_data_and_reboot_and_down_keep_it(app: TestApp,
+                                                                                   docker_client) -> None:
+    ok("config", "set", "site", "GREETING=hello", "DB_TOKEN=x", cwd=app.path)
+    ok("accessory", "boot", "db", "site", cwd=app.path)
+    ok("build", cwd=app.path)
+    ok("deploy", "site", cwd=app.path)
+    port = web_port(docker_client, app)
+    for n in range(20):
+        assert put(port, f"k{n}", f"v{n}") == "+OK"
+
+    db = accessory(docker_client, app)
+    os.kill(db.attrs["State"]["Pid"], signal.SIGKILL)  # a crash: the restart policy brings it back
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        db.reload()
+        if db.attrs["RestartCount"] >= 1 and db.attrs["State"].get("Health", {}).get("Status") == "healthy":
+            break
+        time.sleep(0.5)
+    assert db.attrs["RestartCount"] >= 1 and db.status == "running"
+    assert [get(port, f"k{n}") for n in range(20)] == [f"v{n}" for n in range(20)]
+
+    first_id = db.id
+    ok("accessory", "reboot", "db", "site", cwd=app.path)
+    assert accessory(docker_client, app).id != first_id
+    assert get(port, "k7") == "v7"
+
+    assert "is stopped" in ok("accessory", "stop", "db", "site", cwd=app.path)
+    assert accessory(docker_client, app).status == "exited"
+    ok("deploy", "site", cwd=app.path)  # an app deploy does not start it again
+    assert accessory(docker_client, app).status == "exited"
+    ok("accessory", "boot", "db", "site", cwd=app.path)
+    assert get(port, "k19") == "v19"
+
+    ok("down", "site", "--yes", cwd=app.path)
+    with pytest.raises(docker.errors.NotFound):
+        accessory(docker_client, app)
+    volume = f"dockyard_{app.name}_site_db_data"
+    docker_client.volumes.get(volume)  # kept
+    ok("accessory", "boot", "db", "site", cwd=app.path)
+    ok("deploy", "site", cwd=app.path)
+    assert get(web_port(docker_client, app), "k3") == "v3"
+    ok("down", "site", "--yes", "--purge", cwd=app.path)
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.volumes.get(volume)
