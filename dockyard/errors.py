@@ -83,6 +83,11 @@ class HealthCheckFailed(DeployError):
     """New containers did not become healthy; they were removed, the old ones kept."""
 
 
+class BackupError(DockyardError):
+    """A backup or restore could not be made: a bad archive, a store that does not answer, a target
+    in use. A restore refused this way has overwritten nothing."""
+
+
 class NotFound(DockyardError):
     """A named thing (environment, release, engine, key) does not exist."""
 

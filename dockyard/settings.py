@@ -55,6 +55,21 @@ class EdgeSettings(BaseModel):
     renew_before_s: float = 30 * 86400.0
 
 
+class BackupSettings(BaseModel):
+    """Where backups are kept (dockyard backup store): a folder (file:///var/backups/dockyard) or
+    an S3-compatible bucket (s3://BUCKET/PREFIX at `s3_endpoint`, or AWS's own without one). The
+    bucket's keys are read from `s3_credentials_file` (0600, `access_key_id=...` and
+    `secret_access_key=...` lines), else from boto3's own chain (AWS_* variables, ~/.aws): never
+    from this file, argv or dockyard.yml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    store: str | None = None  # default: file://$DOCKYARD_HOME/backups
+    s3_endpoint: str | None = None
+    s3_region: str = "us-east-1"
+    s3_credentials_file: str | None = None
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -69,6 +84,7 @@ class Settings(BaseModel):
     four_eyes_envs: dict[str, bool] = {}  # ... unless turned off (or on) for the gate's environment
     max_body_kib: int = 1024  # request bodies above this get 413 before they are read
     edge: EdgeSettings = EdgeSettings()
+    backups: BackupSettings = BackupSettings()
 
     def needs_four_eyes(self, env: str) -> bool:
         return self.four_eyes_envs.get(env, self.four_eyes)
@@ -148,6 +164,14 @@ def config_store_url(settings: Settings | None = None) -> str:
         return env
     settings = settings or load()
     return settings.config_store or f"sqlite:///{home() / 'config.db'}"
+
+
+def backup_settings(settings: Settings | None = None) -> BackupSettings:
+    """The settings file's, with DOCKYARD_BACKUP_STORE and DOCKYARD_BACKUP_S3_ENDPOINT over them."""
+    found = (settings or load()).backups
+    store = os.environ.get("DOCKYARD_BACKUP_STORE") or found.store or f"file://{home() / 'backups'}"
+    endpoint = os.environ.get("DOCKYARD_BACKUP_S3_ENDPOINT") or found.s3_endpoint
+    return found.model_copy(update={"store": store, "s3_endpoint": endpoint})
 
 
 def default_local_engine() -> EngineSettings:

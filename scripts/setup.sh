@@ -35,7 +35,7 @@ BASE_IMAGE=dockyard/busybox:1.35
 # binary each one is for, and tests/unit/test_setup_requirements.py checks both against dpkg.
 APT_PACKAGES=(docker.io docker-registry etcd-server nginx haproxy busybox-static git openssl iproute2 curl
               ca-certificates python3-venv)
-APT_TEST_PACKAGES=(prometheus rsyslog systemd pebble hey redis-server redis-tools)
+APT_TEST_PACKAGES=(prometheus rsyslog systemd pebble hey redis-server redis-tools zstd)
 
 # Each binary something runs, the package above that ships it, and who needs it (demo: `make demo`
 # and everything Dockyard itself runs; test: only the test suite).
@@ -60,6 +60,7 @@ REQUIREMENTS=(
     "hey             hey              test"   # bounded HTTP load in bench/edge.py
     "redis-server    redis-server     test"   # the FROM scratch data store of tests/integration/accessories
     "redis-cli       redis-tools      test"   # its health check and the data test's reads
+    "zstd            zstd             test"   # tar | zstd by hand, the peer of bench/backup.py
 )
 # ca-certificates (the CA bundle) and python3-venv (`python3 -m venv` in the Makefile) ship no binary
 # of the table; missing_packages checks them by what they provide.

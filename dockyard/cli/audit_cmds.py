@@ -26,7 +26,9 @@ CHANGES: dict[tuple[str, ...], int] = {
     ("config", "set"): 1, ("config", "rm"): 1, ("config", "import"): 1, ("secret", "set"): 1,
     ("pipeline", "approve"): 1, ("pipeline", "cancel"): 1, ("pipeline", "run"): 0,
     ("token", "create"): 0, ("token", "revoke"): 1, ("engine", "add"): 1, ("engine", "rm"): 1,
-    ("app", "add"): 1, ("autoscale", "enable"): 0, ("autoscale", "disable"): 0,
+    ("app", "add"): 1, ("autoscale", "enable"): 0, ("autoscale", "disable"): 0, ("down",): 1,
+    ("accessory", "boot"): 2, ("accessory", "reboot"): 2, ("accessory", "stop"): 2, ("accessory", "remove"): 2,
+    ("backup", "create"): 2, ("backup", "restore"): 3, ("backup", "prune"): 2, ("backup", "store"): 0,
 }
 _DURATION = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 

@@ -41,6 +41,7 @@ REGISTRY: list[tuple[tuple[str, ...], str]] = [
     (("build", "deploy", "promote", "rollback", "releases", "down"), "release_cmds"),
     (("status", "balancers"), "bluegreen_cmds"),
     (("accessory",), "accessory_cmds"),
+    (("backup",), "backup_cmds"),
     (("edge", "maintenance"), "edge_cmds"),
     (("nodes",), "swarm_cmds"),
     (("doctor", "engine"), "site_cmds"),

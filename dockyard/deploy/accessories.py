@@ -55,7 +55,7 @@ class Accessories:
                               "Docker engine for now", hint="give the environment a single engine (engine: local)")
         return engine
 
-    def _image(self, engine: Engine, accessory: AccessorySpec) -> tuple[str, dict]:
+    def image_of(self, engine: Engine, accessory: AccessorySpec) -> tuple[str, dict]:
         """(reference, inspect data): a registry reference as given, or built from this checkout."""
         if accessory.image:
             return accessory.image, ensure_image(engine, accessory.image)
@@ -80,7 +80,7 @@ class Accessories:
             raise DeployError(f"accessory {accessory.name} reads secrets ({', '.join(sorted(secrets))}) and engine "
                               f"{engine.name!r} is remote: they are delivered as files on this host")
         plain = {k: resolved.values[k] for k in accessory.config if k not in secrets}
-        image, image_attrs = self._image(engine, accessory)
+        image, image_attrs = self.image_of(engine, accessory)
         health = accessory.health
         run = AccessoryRun(
             app=spec.app, env=env, name=accessory.name, image=image, config_hash="",

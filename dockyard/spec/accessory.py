@@ -27,6 +27,33 @@ class AccessoryHealthSpec(SpecModel):
     start_period: Duration = 30.0
 
 
+class KeepSpec(SpecModel):
+    """Which backups retention keeps: the newest `last`, and the newest of each of the last `daily`
+    days and `weekly` ISO weeks that have one (as restic's forget does); the rest are deleted."""
+
+    last: Annotated[Count, Field(ge=1)] = 7
+    daily: Count = 7
+    weekly: Count = 4
+
+
+class BackupSpec(SpecModel):
+    """How an accessory is backed up: `dump` runs in its container and writes a consistent copy to
+    stdout (pg_dump, redis-cli --rdb); `restore` runs in a one-off container of its image with its
+    volumes mounted, the dump at $DOCKYARD_DUMP, while the accessory is stopped. Without them its
+    volumes are copied with it paused. `every`: the server takes one this often."""
+
+    dump: Argv | None = None
+    restore: Argv | None = None
+    keep: KeepSpec = Field(default_factory=KeepSpec)
+    every: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _both(self) -> BackupSpec:
+        if (self.dump is None) != (self.restore is None):
+            raise fail("dump and restore go together: a dump is only a backup if it can be restored")
+        return self
+
+
 class AccessorySpec(Named):
     # A registry reference, or built by Dockyard from the app's repository like the app.
     image: NonEmptyText | None = None
@@ -43,6 +70,7 @@ class AccessorySpec(Named):
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     user: Text | None = None
     stop_grace: Duration = 30.0  # a database flushes before it stops
+    backup: BackupSpec | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -60,6 +88,9 @@ class AccessorySpec(Named):
         """What `${accessories.NAME.FIELD}` stands for: the stable name on the environment's network."""
         port = "" if self.port is None else str(self.port)
         return {"host": self.name, "port": port, "address": f"{self.name}:{port}" if port else self.name}
+
+    def backup_spec(self) -> BackupSpec:
+        return self.backup or BackupSpec()
 
 
 def accessory_refs(text: str) -> list[tuple[str, str]]:

@@ -12,84 +12,19 @@ import time
 from pathlib import Path
 
 import docker
-import httpx
 import pytest
 
-from dockyard.engine import labels as L
-from tests.apps import TestApp, make_app
+from tests.apps import TestApp
 from tests.conftest import remove_app_resources, run_cli
-from tests.datastores import redis_context
+from tests.datastores import accessory, get, ok, put, redis_app, web_port
 
 pytestmark = pytest.mark.integration
-
-# The app's side: SET and GET through busybox nc, in RESP's inline form; QUIT makes Redis close.
-PUT_CGI = """\
-#!/bin/sh
-echo "Content-Type: text/plain"
-echo
-printf 'SET %s %s\\r\\nQUIT\\r\\n' "${QUERY_STRING%%=*}" "${QUERY_STRING#*=}" | nc "$DB_HOST" "$DB_PORT" | head -1
-"""
-GET_CGI = """\
-#!/bin/sh
-echo "Content-Type: text/plain"
-echo
-printf 'GET %s\\r\\nQUIT\\r\\n' "$QUERY_STRING" | nc "$DB_HOST" "$DB_PORT" | sed -n 2p
-"""
-
-ACCESSORIES = """\
-accessories:
-  db:
-    build: {context: redis, dockerfile: Dockerfile}
-    # protected mode refuses non-loopback clients without a password: only this environment's network reaches it
-    command: [redis-server, --port, "6379", --dir, /data, --appendonly, "yes", --save, "", --protected-mode, "no"]
-    port: 6379
-    volumes: [{name: data, path: /data}]
-    health: {cmd: [redis-cli, ping], interval: 500ms, timeout: 2s, retries: 5, start_period: 10s}
-    config: [GREETING, DB_TOKEN]
-"""
-
-
-def ok(*args: str, cwd: Path) -> str:
-    result = run_cli(*args, cwd=cwd)
-    assert result.returncode == 0, f"dockyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-def redis_app(tmp_path: Path) -> TestApp:
-    app = make_app(tmp_path, replicas=2, extra_envs="  site: {engine: local, registry: local}\n")
-    redis_context(app.path / "redis")
-    app.write("www/cgi-bin/put", PUT_CGI)
-    app.write("www/cgi-bin/get", GET_CGI)
-    spec = app.spec_file.read_text().replace(
-        "    replicas: 2\n",
-        '    replicas: 2\n    env: {DB_HOST: "${accessories.db.host}", DB_PORT: "${accessories.db.port}"}\n')
-    app.write("dockyard.yml", spec.replace("config:\n", ACCESSORIES + "config:\n", 1))
-    app.commit("a redis accessory")
-    return app
-
 
 @pytest.fixture
 def app(tmp_path: Path, docker_client: docker.DockerClient, dockyard_env: Path):
     made = redis_app(tmp_path)
     yield made
     remove_app_resources(docker_client, made.name)
-
-
-def web_port(client: docker.DockerClient, app: TestApp) -> int:
-    found = client.containers.list(filters=L.scope_filters(app.name, "site", "web"))
-    return sorted(port for c in found if (port := L.loopback_port(c.attrs, 8080)))[0]
-
-
-def put(port: int, key: str, value: str) -> str:
-    return httpx.get(f"http://127.0.0.1:{port}/cgi-bin/put?{key}={value}", timeout=10).text.strip()
-
-
-def get(port: int, key: str) -> str:
-    return httpx.get(f"http://127.0.0.1:{port}/cgi-bin/get?{key}", timeout=10).text.strip()
-
-
-def accessory(client: docker.DockerClient, app: TestApp) -> docker.models.containers.Container:
-    return client.containers.get(f"{app.name}_site_db")
 
 
 def test_the_app_writes_to_its_accessory_and_deploys_never_restart_it(app: TestApp, docker_client) -> None:

@@ -1,0 +1,172 @@
+"""The engine's side of backups (issue 16): a volume's files read and written through the Engine
+API (a container that is created and never started mounts it, so any engine, local or remote,
+serves), writers paused while they are read, a dump command's stdout, a restore command run in a
+one-off container. The archives themselves are handled above (dockyard/backup)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+import docker.errors
+
+from dockyard.engine.api import Container, DockerError
+from dockyard.engine.client import Engine, engine_error
+from dockyard.errors import EngineError
+
+MOUNT_ROOT = "/dockyard-volumes"  # where the copying container mounts each volume, by its short name
+EMPTY_IMAGE = "dockyard/empty:1"  # no files: the copying container only holds mounts, it never runs
+HELPER = "dockyard.backup-helper"
+CHUNK = 1024 * 1024
+
+
+def _empty_tar() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w"):
+        pass
+    return buffer.getvalue()
+
+
+def ensure_empty_image(engine: Engine) -> str:
+    """An image with no files (imported from an empty tar): made once per engine, pulled from nowhere."""
+    try:
+        try:
+            engine.client.images.get(EMPTY_IMAGE)
+        except docker.errors.ImageNotFound:
+            repository, tag = EMPTY_IMAGE.split(":")
+            engine.client.api.import_image_from_data(_empty_tar(), repository=repository, tag=tag)
+    except DockerError as exc:
+        raise engine_error("making the empty image backups copy volumes with", exc) from exc
+    return EMPTY_IMAGE
+
+
+def users_of(engine: Engine, volume: str) -> list[Container]:
+    """The containers (running or not) that mount the volume, helpers of ours left out."""
+    try:
+        found = engine.client.containers.list(all=True, filters={"volume": volume}, ignore_removed=True)
+    except DockerError as exc:
+        raise engine_error(f"listing the containers of volume {volume}", exc) from exc
+    return [c for c in found if HELPER not in (c.labels or {})]
+
+
+@contextmanager
+def paused(engine: Engine, containers: list[Container]) -> Iterator[None]:
+    """The running ones frozen (their files stop changing) for the block, then thawed, whatever happens."""
+    frozen: list[Container] = []
+    try:
+        for container in containers:
+            container.reload()
+            if container.status == "running":
+                container.pause()
+                frozen.append(container)
+        yield
+    except DockerError as exc:
+        raise engine_error("pausing the volume's writers", exc) from exc
+    finally:
+        for container in frozen:
+            try:
+                container.unpause()
+            except DockerError:
+                pass  # gone meanwhile: nothing left to thaw
+
+
+@contextmanager
+def copier(engine: Engine, volumes: dict[str, str], labels: dict[str, str], read_only: bool) -> Iterator[Container]:
+    """A created (never started) container with each volume (full name -> short name) at
+    MOUNT_ROOT/short; removed after the block."""
+    image = ensure_empty_image(engine)
+    binds = {full: {"bind": f"{MOUNT_ROOT}/{short}", "mode": "ro" if read_only else "rw"}
+             for full, short in volumes.items()}
+    try:
+        container = engine.client.containers.create(image, command=["/none"], volumes=binds, network_mode="none",
+                                                    labels={**labels, HELPER: "1"})
+    except DockerError as exc:
+        raise engine_error("creating the container that copies the volumes", exc) from exc
+    try:
+        yield container
+    finally:
+        try:
+            container.remove(force=True)
+        except DockerError:
+            pass
+
+
+def read_volumes(container: Container) -> Iterator[bytes]:
+    """The mounted volumes as one tar stream (members under dockyard-volumes/SHORT/...)."""
+    try:
+        stream, _ = container.get_archive(MOUNT_ROOT, chunk_size=CHUNK)
+        yield from stream
+    except DockerError as exc:
+        raise engine_error("reading the volumes", exc) from exc
+
+
+def write_volumes(container: Container, data: IO[bytes] | Iterable[bytes]) -> None:
+    """Unpack a tar stream (as read_volumes gives) over the mounted volumes."""
+    try:
+        if not container.put_archive("/", data):
+            raise EngineError("the engine refused the archive of the volumes")
+    except DockerError as exc:
+        raise engine_error("writing the volumes", exc) from exc
+
+
+def exec_stdout(container: Container, argv: list[str]) -> Iterator[bytes]:
+    """Run argv in the running container and yield its stdout; a non-zero exit raises with its stderr."""
+    api = container.client.api
+    try:
+        exec_id = api.exec_create(container.id, argv, stdout=True, stderr=True)["Id"]
+        errors = bytearray()
+        for out, err in api.exec_start(exec_id, stream=True, demux=True):
+            if err:
+                errors += err[-4096:]
+            if out:
+                yield out
+        code = api.exec_inspect(exec_id).get("ExitCode")
+    except DockerError as exc:
+        raise engine_error(f"running {argv[0]} in {container.name}", exc) from exc
+    if code != 0:
+        raise EngineError(f"{' '.join(argv)} in {container.name} exited {code}: "
+                          f"{bytes(errors).decode(errors='replace').strip()[-500:]}")
+
+
+def run_once(engine: Engine, image: str, argv: list[str], volumes: dict[str, str], user: str,
+             files: IO[bytes], environment: dict[str, str], labels: dict[str, str], timeout: float) -> None:
+    """Run argv in a one-off container of `image` with the volumes (full name -> path) mounted and
+    the tar `files` unpacked at / first; its exit must be 0 (else its output is in the error)."""
+    binds = {full: {"bind": path, "mode": "rw"} for full, path in volumes.items()}
+    try:
+        container = engine.client.containers.create(image, command=argv, volumes=binds, user=user,
+                                                    environment=environment, network_mode="none",
+                                                    labels={**labels, HELPER: "1"},
+                                                    security_opt=["no-new-privileges:true"])
+    except DockerError as exc:
+        raise engine_error(f"creating the container that runs {argv[0]}", exc) from exc
+    try:
+        if not container.put_archive("/", files):
+            raise EngineError("the engine refused the dump")
+        container.start()
+        result: dict[str, Any] = container.wait(timeout=timeout)
+        code = result.get("StatusCode")
+        if code != 0:
+            output = container.logs(tail=20).decode(errors="replace").strip()
+            raise EngineError(f"{' '.join(argv)} exited {code}: {output[-800:]}")
+    except DockerError as exc:
+        raise engine_error(f"running {' '.join(argv)}", exc) from exc
+    finally:
+        try:
+            container.remove(force=True)
+        except DockerError:
+            pass
+
+
+def volume_exists(engine: Engine, name: str) -> bool:
+    try:
+        engine.client.volumes.get(name)
+    except docker.errors.NotFound:
+        return False
+    except DockerError as exc:
+        raise engine_error(f"looking up volume {name}", exc) from exc
+    return True
+

@@ -1,0 +1,201 @@
+"""Backups on the real engine (issue 16): an accessory's dump and a service's volume, to a local
+folder and to an S3 bucket (moto's server); a restore refused while the data is in use, and for a
+damaged archive or a wrong checksum before anything is overwritten; retention."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+from tests.apps import TestApp
+from tests.conftest import remove_app_resources, run_cli
+from tests.datastores import accessory, get, ok, put, redis_app, web_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def app(tmp_path: Path, docker_client: docker.DockerClient, dockyard_env: Path) -> Iterator[TestApp]:
+    made = redis_app(tmp_path)
+    yield made
+    remove_app_resources(docker_client, made.name)
+
+
+def fails(*args: str, cwd: Path) -> str:
+    result = run_cli(*args, cwd=cwd)
+    assert result.returncode != 0, f"dockyard {' '.join(args)} should have failed:\n{result.stdout}"
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stderr
+
+
+def backups(app: TestApp) -> list[dict]:
+    return json.loads(ok("backup", "ls", "site", "db", "--json", cwd=app.path))
+
+
+def start_app(app: TestApp, docker_client: docker.DockerClient, keys: int) -> int:
+    ok("config", "set", "site", "GREETING=hello", "DB_TOKEN=x", cwd=app.path)
+    ok("accessory", "boot", "db", "site", cwd=app.path)
+    ok("build", cwd=app.path)
+    ok("deploy", "site", cwd=app.path)
+    port = web_port(docker_client, app)
+    for n in range(keys):
+        assert put(port, f"k{n}", f"v{n}") == "+OK"
+    return port
+
+
+def test_a_dump_restored_after_the_volume_is_gone_and_bad_archives_refused(app: TestApp, docker_client,
+                                                                            dockyard_env: Path) -> None:
+    port = start_app(app, docker_client, 100)
+    ok("backup", "create", "site", "db", cwd=app.path)
+    [first] = backups(app)
+    assert (first["kind"], first["by"], first["target"]) == ("dump", "tester", "db")
+    archive = dockyard_env / "backups" / app.name / "site" / "db" / f"{first['id']}.dump.zst"
+    assert archive.stat().st_size == first["size"] and oct(archive.stat().st_mode & 0o777) == "0o600"
+
+    # a running accessory is refused: nothing is touched
+    assert "runs: a restore replaces its data, so stop it first" in fails(
+        "backup", "restore", "site", "db", first["id"], "--yes", cwd=app.path)
+    assert put(port, "after", "backup") == "+OK"
+
+    ok("accessory", "stop", "db", "site", cwd=app.path)
+    # one changed byte: the checksum refuses it, the data is as it was
+    good = archive.read_bytes()
+    archive.write_bytes(good[:100] + bytes([good[100] ^ 1]) + good[101:])
+    assert "its checksum does not match" in fails("backup", "restore", "site", "db", first["id"], "--yes",
+                                                  cwd=app.path)
+    # a manifest whose checksum was made to fit a damaged archive: zstd's own check refuses it
+    manifest = archive.with_name(f"{first['id']}.json")
+    import hashlib
+
+    fields = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**fields, "sha256": hashlib.sha256(archive.read_bytes()).hexdigest()}))
+    assert "the archive is damaged" in fails("backup", "restore", "site", "db", first["id"], "--yes", cwd=app.path)
+    ok("accessory", "boot", "db", "site", cwd=app.path)
+    assert get(port, "after") == "backup" and get(port, "k5") == "v5"  # untouched by the refused restores
+    archive.write_bytes(good)
+    manifest.write_text(json.dumps(fields))
+
+    # the volume dropped with its data, then restored from the dump: every key, none of the later
+    ok("accessory", "stop", "db", "site", cwd=app.path)
+    ok("accessory", "remove", "db", "site", "--purge", "--yes", cwd=app.path)
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.volumes.get(f"dockyard_{app.name}_site_db_data")
+    ok("backup", "restore", "site", "db", first["id"], "--yes", cwd=app.path)
+    ok("accessory", "boot", "db", "site", cwd=app.path)
+    assert [get(port, f"k{n}") for n in range(100)] == [f"v{n}" for n in range(100)]
+    assert get(port, "after") == ""
+
+    # retention (keep: last 2): two more backups, the oldest deleted with its archive
+    ok("backup", "create", "site", "db", cwd=app.path)
+    ok("backup", "create", "site", "db", cwd=app.path)
+    assert len(backups(app)) == 3
+    assert "deleted 1 backup" in ok("backup", "prune", "site", "db", cwd=app.path)
+    assert first["id"] not in [b["id"] for b in backups(app)] and not archive.exists()
+
+
+VOLUME_APP = """\
+    volumes: [{name: data, path: /data}]
+"""
+RECORDS_CGI = """\
+#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+case "$QUERY_STRING" in
+  add=*) echo "${QUERY_STRING#add=}" >> /data/records && echo added ;;
+  *) cat /data/records 2>/dev/null ;;
+esac
+"""
+
+
+def test_a_service_volume_copied_with_its_writer_paused_and_restored_once_unused(
+        app: TestApp, docker_client: docker.DockerClient) -> None:
+    from tests.apps import DOCKERFILE
+
+    app.write("Dockerfile", DOCKERFILE.replace("USER", 'RUN ["/bin/sh", "-c", "mkdir /data && chown 65534 /data"]\n'
+                                                        "USER"))
+    app.write("www/cgi-bin/records", RECORDS_CGI)
+    app.write("dockyard.yml", app.spec_file.read_text().replace("    replicas: 2\n", "    replicas: 1\n" + VOLUME_APP))
+    app.commit("records on a volume")
+    start_app(app, docker_client, 0)
+    port = web_port(docker_client, app)
+    for n in range(30):
+        httpx.get(f"http://127.0.0.1:{port}/cgi-bin/records?add={n}", timeout=5)
+    ok("backup", "create", "site", "web/data", cwd=app.path)
+    [made] = json.loads(ok("backup", "ls", "site", "web/data", "--json", cwd=app.path))
+    assert (made["kind"], made["volumes"]) == ("volumes", ["data"])
+    web = docker_client.containers.list(filters={"label": [f"dockyard.app={app.name}", "dockyard.service=web"]})[0]
+    assert web.status == "running"  # thawed after the copy
+    httpx.get(f"http://127.0.0.1:{port}/cgi-bin/records?add=later", timeout=5)
+
+    assert "is used by" in fails("backup", "restore", "site", "web/data", made["id"], "--yes", cwd=app.path)
+    ok("scale", "site", "web", "0", cwd=app.path)
+    ok("backup", "restore", "site", "web/data", made["id"], "--yes", cwd=app.path)
+    ok("scale", "site", "web", "1", cwd=app.path)
+    port = web_port(docker_client, app)
+    assert httpx.get(f"http://127.0.0.1:{port}/cgi-bin/records", timeout=5).text.split() == [str(n) for n in range(30)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1, a bucket in it, and Dockyard pointed at it."""
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(endpoint, timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        for key, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                           ("AWS_DEFAULT_REGION", "us-east-1")):
+            monkeypatch.setenv(key, value)
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="backups")
+        monkeypatch.setenv("DOCKYARD_BACKUP_STORE", "s3://backups/site-a")
+        monkeypatch.setenv("DOCKYARD_BACKUP_S3_ENDPOINT", endpoint)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_backups_in_an_s3_bucket_and_an_unreachable_one(app: TestApp, docker_client, s3: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    port = start_app(app, docker_client, 50)
+    ok("backup", "create", "site", "db", cwd=app.path)
+    [made] = backups(app)
+    import boto3
+
+    keys = sorted(o["Key"] for o in boto3.client("s3", endpoint_url=s3).list_objects_v2(Bucket="backups")["Contents"])
+    assert keys == [f"site-a/{app.name}/site/db/{made['id']}.dump.zst", f"site-a/{app.name}/site/db/{made['id']}.json"]
+    ok("accessory", "stop", "db", "site", cwd=app.path)
+    ok("backup", "restore", "site", "db", made["id"], "--yes", cwd=app.path)
+    ok("accessory", "boot", "db", "site", cwd=app.path)
+    assert get(port, "k49") == "v49"
+
+    monkeypatch.setenv("DOCKYARD_BACKUP_S3_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    error = fails("backup", "create", "site", "db", cwd=app.path)
+    assert "cannot reach bucket backups at http://127.0.0.1:" in error
+    assert accessory(docker_client, app).status == "running"  # nothing was paused or dumped
