@@ -6,9 +6,14 @@ one-off container. The archives themselves are handled above (dockyard/backup)."
 from __future__ import annotations
 
 import io
+import os
+import re
+import shutil
+import subprocess
 import tarfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, Any
 
 import docker.errors
@@ -170,3 +175,68 @@ def volume_exists(engine: Engine, name: str) -> bool:
         raise engine_error(f"looking up volume {name}", exc) from exc
     return True
 
+
+
+# ---- the same archives, read and written on the host's file system (a local engine, as root):
+# the Engine API's archive endpoints move about 250 MB/s here, GNU tar on the directory several
+# times that. Member names are the same either way (dockyard-volumes/SHORT/...).
+
+
+def host_mountpoints(engine: Engine, volumes: dict[str, str]) -> dict[str, Path] | None:
+    """short name -> the directory of each (full name -> short) volume on this host, when the engine
+    runs here with the local driver and its directories can be read and written; else None."""
+    if not engine.is_local_host or os.geteuid() != 0 or shutil.which("tar") is None:
+        return None
+    found: dict[str, Path] = {}
+    for full, short in volumes.items():
+        try:
+            attrs = engine.client.api.inspect_volume(full)
+        except DockerError as exc:
+            raise engine_error(f"looking up volume {full}", exc) from exc
+        mountpoint = Path(attrs.get("Mountpoint") or "/nonexistent")
+        if attrs.get("Driver") != "local" or not mountpoint.is_dir() or "," in str(mountpoint):
+            return None
+        found[short] = mountpoint
+    return found
+
+
+def _literal(text: str) -> str:
+    """`text` as a literal in tar's (sed's basic) regular expressions."""
+    return re.sub(r"([.\[\]*^$\\])", r"\\\1", text)
+
+
+def tar_directories(mounts: dict[str, Path]) -> Iterator[bytes]:
+    """GNU tar of the directories, named dockyard-volumes/SHORT/... (symlink targets left as they are)."""
+    argv = ["tar", "-C", "/", "-cf", "-", "--numeric-owner"]
+    argv += [f"--transform=flags=rhS;s,^{_literal(str(m).lstrip('/'))},{MOUNT_ROOT.lstrip('/')}/{short},"
+             for short, m in mounts.items()]
+    argv += [str(m).lstrip("/") for m in mounts.values()]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as tar:
+        assert tar.stdout is not None
+        while block := tar.stdout.read(CHUNK):
+            yield block
+        errors = tar.stderr.read() if tar.stderr else b""
+    if tar.returncode != 0:
+        raise EngineError(f"tar of {', '.join(map(str, mounts.values()))} failed: "
+                          f"{errors.decode(errors='replace')[-500:]}")
+
+
+def untar_directory(stream: IO[bytes], short: str, mountpoint: Path) -> None:
+    """Unpack dockyard-volumes/SHORT/... of the tar stream into the directory (owners, modes and the
+    directory's own attributes as archived). GNU tar skips member names with '..' and makes links
+    only once the files are out, so an archive cannot write outside it."""
+    member = f"{MOUNT_ROOT.lstrip('/')}/{short}"
+    argv = ["tar", "-C", str(mountpoint), "-xf", "-", "--numeric-owner", "--same-permissions",
+            f"--transform=flags=rhS;s,^{_literal(member)},.,", member]
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=subprocess.PIPE) as tar:
+        assert tar.stdin is not None
+        try:
+            while block := stream.read(CHUNK):
+                tar.stdin.write(block)
+            tar.stdin.close()
+        except BrokenPipeError:
+            pass  # tar stopped: its status and message say why
+        errors = tar.stderr.read() if tar.stderr else b""
+    if tar.returncode != 0:
+        raise EngineError(f"unpacking volume {short} into {mountpoint} failed: "
+                          f"{errors.decode(errors='replace')[-500:]}")

@@ -199,3 +199,44 @@ def test_backups_in_an_s3_bucket_and_an_unreachable_one(app: TestApp, docker_cli
     error = fails("backup", "create", "site", "db", cwd=app.path)
     assert "cannot reach bucket backups at http://127.0.0.1:" in error
     assert accessory(docker_client, app).status == "running"  # nothing was paused or dumped
+
+
+def test_volumes_round_trip_through_the_engine_api_as_for_a_remote_engine(tmp_path: Path, dockyard_env: Path,
+                                                                          docker_client) -> None:
+    """The path a remote engine takes (a created container's get_archive/put_archive): the files,
+    their owner and mode, and the volume's own owner come back as they were."""
+    import secrets
+
+    from dockyard.backup.service import Backups
+    from dockyard.backup.stores import LocalStore
+    from dockyard.config.service import open_config_service
+    from dockyard.spec import parse_spec
+
+    app = "t" + secrets.token_hex(4)
+    spec = parse_spec(f"app: {app}\nservices:\n  web:\n    port: 8080\n    volumes: [{{name: data, path: /data}}]\n"
+                      "environments:\n  site: {engine: local}\n")
+    volume = docker_client.volumes.create(f"dockyard_{app}_site_web_data", labels={
+        "dockyard.managed": "1", "dockyard.app": app, "dockyard.env": "site", "dockyard.service": "web",
+        "dockyard.volume": "data"})
+    try:
+        docker_client.containers.run("dockyard/busybox:1.35", ["sh", "-c", "mkdir /data/sub && echo one > /data/a && "
+                                     "echo two > /data/sub/b && chown -R 65534:65534 /data && chmod 640 /data/a"],
+                                     volumes={volume.name: {"bind": "/data", "mode": "rw"}}, remove=True,
+                                     labels={"dockyard.app": app})
+        backups = Backups(spec, LocalStore(tmp_path / "store"), open_config_service(), lambda _l: None, by="t",
+                          host_paths=False)
+        made = backups.create("site", "web/data")
+        docker_client.containers.run("dockyard/busybox:1.35", ["sh", "-c", "rm -rf /data/* && echo other > /data/c"],
+                                     volumes={volume.name: {"bind": "/data", "mode": "rw"}}, remove=True,
+                                     labels={"dockyard.app": app})
+        backups.restore("site", "web/data", made.id)
+        listing = docker_client.containers.run(
+            "dockyard/busybox:1.35", ["sh", "-c", "cd /data && ls -lnR . | grep -v total && cat a sub/b && "
+                                                  "ls -lnd /data"],
+            volumes={volume.name: {"bind": "/data", "mode": "ro"}}, remove=True,
+            labels={"dockyard.app": app}).decode()
+        assert "one\ntwo\n" in listing and " c\n" not in listing
+        assert "-rw-r-----    1 65534    65534" in listing  # a's owner and mode
+        assert listing.rstrip().splitlines()[-1].split()[2:4] == ["65534", "65534"]  # the volume's own owner
+    finally:
+        remove_app_resources(docker_client, app)

@@ -55,7 +55,8 @@ def test_an_archive_is_verified_whole(tmp_path: Path) -> None:
     import hashlib
 
     data = path.read_bytes()
-    for damaged, says in ((data[:-5], "holds 0 bytes"), (data[:20] + bytes([data[20] ^ 1]) + data[21:], "damaged")):
+    flipped = data[:20] + bytes([data[20] ^ 1]) + data[21:]
+    for damaged, says in ((data[:-5], "ends before its last frame"), (flipped, "damaged")):
         path.write_bytes(damaged)
         with pytest.raises(BackupError, match="checksum does not match"):
             verify(path, manifest)
