@@ -47,6 +47,7 @@ bench: setup-tests venv  # the benches use the tests' helpers and tools (hey)
 	$(BIN)/python bench/autoscale.py
 	$(BIN)/python bench/edge.py
 	$(BIN)/python bench/edge_proxies.py
+	$(BIN)/python bench/backup.py
 
 lint: venv
 	$(BIN)/ruff check dockyard tests bench
