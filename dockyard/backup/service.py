@@ -148,6 +148,18 @@ class Backups:
             with copier(engine, by_full, {L.APP: self.spec.app}, read_only=True) as box:
                 return write_archive(read_volumes(box), staged)
 
+    def booted(self, env: str, name: str) -> bool:
+        """Whether there is anything to back up yet: the accessory's container (a dump runs in it), or
+        the target's volumes. A schedule skips an accessory never booted in an environment."""
+        target = resolve_target(self.spec, env, name)
+        engine = self._engine(env)
+        try:
+            if target.kind == "dump":
+                return find_accessory(engine, self.spec.app, env, name) is not None
+            return all(volume_exists(engine, full) for full in target.volumes.values())
+        finally:
+            engine.close()
+
     # ---- list, prune
 
     def ls(self, env: str, name: str | None = None) -> list[Manifest]:

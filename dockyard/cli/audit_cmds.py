@@ -29,6 +29,7 @@ CHANGES: dict[tuple[str, ...], int] = {
     ("app", "add"): 1, ("autoscale", "enable"): 0, ("autoscale", "disable"): 0, ("down",): 1,
     ("accessory", "boot"): 2, ("accessory", "reboot"): 2, ("accessory", "stop"): 2, ("accessory", "remove"): 2,
     ("backup", "create"): 2, ("backup", "restore"): 3, ("backup", "prune"): 2, ("backup", "store"): 0,
+    ("backup", "schedule"): 0,
 }
 _DURATION = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 

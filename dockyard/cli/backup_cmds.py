@@ -134,6 +134,36 @@ def store(
     console.print(f"backups go to {where.describe()}", highlight=False)
 
 
+@backup_app.command()
+def schedule(
+    off: Annotated[bool, typer.Option("--off", help="Stop the server taking this app's scheduled backups.")] = False,
+) -> None:
+    """Have `dockyard server` take this app's scheduled backups (accessories.NAME.backup.every), with
+    their retention, from this dockyard.yml (an operator's checkout: a commit never decides it).
+
+    Example: dockyard backup schedule
+    """
+    from dockyard.backup.schedule import ScheduleStore
+    from dockyard.cli.common import options
+    from dockyard.state.db import StateDB
+
+    spec = load_app_spec()
+    db = StateDB()
+    try:
+        store = ScheduleStore(db)
+        if off:
+            gone = store.disable(spec.app)
+            console.print(f"{spec.app}: " + ("no scheduled backups" if gone else "had no schedule"), highlight=False)
+            return
+        store.enable(spec.app, options.spec_file)
+    finally:
+        db.close()
+    timed = [f"{env}/{name} every {a.backup.every:g}s" for env in spec.env_names()
+             for name, a in spec.accessories_of(env).items() if a.backup and a.backup.every]
+    console.print(f"{spec.app}: the server backs up " + (", ".join(timed) or "nothing yet (no backup.every)"),
+                  highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add `backup`. (main.py calls it when it runs, or for --help.)"""
     app.add_typer(backup_app, name="backup")

@@ -1,5 +1,5 @@
-"""Run `dockyard server`: uvicorn in the main thread; the pipeline worker, the poller and the
-autoscaler beside it.
+"""Run `dockyard server`: uvicorn in the main thread; the pipeline worker, the poller, the
+autoscaler, the balancer watch, certificate renewals and scheduled backups beside it.
 
 $DOCKYARD_HOME/server.pid holds the pid while it runs (git hooks then leave runs to this worker).
 SIGTERM and SIGINT stop it cleanly: no new requests, the loops stop, the pid file goes. A run
@@ -119,6 +119,29 @@ def _renewals(stop: threading.Event) -> None:
             log.exception("certificate renewal pass failed")
 
 
+BACKUP_EVERY = 60.0  # seconds between two passes over the scheduled backups
+
+
+def _backups(stop: threading.Event) -> None:
+    """Scheduled backups of the apps of `dockyard backup schedule`, and their retention (backup/schedule.py)."""
+    from dockyard.backup.schedule import Scheduler
+    from dockyard.backup.stores import open_store
+    from dockyard.config.service import open_config_service
+
+    every = float(os.environ.get("DOCKYARD_BACKUP_EVERY") or BACKUP_EVERY)
+    db = StateDB()
+    scheduler = Scheduler(db, lambda: open_store(settings.backup_settings()), open_config_service,
+                          report=lambda line: log.info("backups: %s", line))
+    try:
+        while not stop.wait(every):
+            try:
+                scheduler.run_once()
+            except Exception:  # a broken store or spec must not end the server's backups
+                log.exception("scheduled backups pass failed")
+    finally:
+        db.close()
+
+
 def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, insecure: bool = False) -> None:
     import uvicorn
 
@@ -151,7 +174,8 @@ def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, inse
              threading.Thread(target=_poll, args=(stop,), name="poller", daemon=True),
              threading.Thread(target=_autoscale, args=(stop,), name="autoscaler", daemon=True),
              threading.Thread(target=_balancers, args=(stop,), name="balancers", daemon=True),
-             threading.Thread(target=_renewals, args=(stop,), name="renewals", daemon=True)]
+             threading.Thread(target=_renewals, args=(stop,), name="renewals", daemon=True),
+             threading.Thread(target=_backups, args=(stop,), name="backups", daemon=True)]
     for thread in loops:
         thread.start()
     log.info("dockyard server on %s://%s:%d (API docs at /docs), pid %d, home %s", "https" if tls else "http",

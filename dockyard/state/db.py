@@ -163,6 +163,14 @@ SCHEMA = [
         PRIMARY KEY (provider, delivery)
     );
     """,
+    # version 5: the apps whose scheduled backups the server takes (dockyard/backup/schedule.py)
+    """
+    CREATE TABLE backup_apps (
+        app TEXT PRIMARY KEY,
+        spec_file TEXT NOT NULL,
+        added_at REAL NOT NULL
+    );
+    """,
 ]
 
 

@@ -240,3 +240,36 @@ def test_volumes_round_trip_through_the_engine_api_as_for_a_remote_engine(tmp_pa
         assert listing.rstrip().splitlines()[-1].split()[2:4] == ["65534", "65534"]  # the volume's own owner
     finally:
         remove_app_resources(docker_client, app)
+
+
+def test_the_server_loop_takes_scheduled_backups_applies_retention_and_audits(app: TestApp, docker_client,
+                                                                                dockyard_env: Path) -> None:
+    from dockyard import settings
+    from dockyard.backup.schedule import ACTOR, Scheduler
+    from dockyard.backup.stores import open_store
+    from dockyard.config.service import open_config_service
+    from dockyard.state.audit import AuditLog
+    from dockyard.state.db import StateDB
+
+    app.write("dockyard.yml", app.spec_file.read_text().replace("      keep: {last: 2", "      every: 1h\n"
+                                                                                      "      keep: {last: 2"))
+    app.commit("a backup every hour")
+    start_app(app, docker_client, 10)
+    assert "site/db every 3600s" in ok("backup", "schedule", cwd=app.path)  # the other environments never boot it
+    db = StateDB()
+    try:
+        scheduler = Scheduler(db, lambda: open_store(settings.backup_settings()), open_config_service,
+                              report=lambda _line: None)
+        now = time.time()
+        assert [line.split()[:2] for line in scheduler.run_once(now)] == [["scheduled", "backup"]]
+        assert scheduler.run_once(now + 3000) == []  # the newest is not an hour old yet
+        scheduler.run_once(now + 3700)
+        scheduler.run_once(now + 7400)
+        assert len(backups(app)) == 2  # three taken, keep: last 2
+        rows = [r for r in AuditLog(db).rows(target=f"{app.name}/site/db") if r.actor == ACTOR]
+        assert [r.action for r in rows] == ["backup prune", "backup create", "backup create", "backup create"]
+        assert all(r.source == "schedule" and r.outcome == "ok" for r in rows)
+        assert "had no schedule" not in ok("backup", "schedule", "--off", cwd=app.path)
+        assert scheduler.specs() == []
+    finally:
+        db.close()
