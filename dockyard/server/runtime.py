@@ -19,6 +19,9 @@ from pathlib import Path
 from types import FrameType
 
 from dockyard import settings
+from dockyard.backup.schedule import Scheduler
+from dockyard.backup.stores import open_store
+from dockyard.config.service import open_config_service
 from dockyard.deploy.edge import Renewals
 from dockyard.errors import DockyardError
 from dockyard.netcheck import check_listen, parse_listen
@@ -124,10 +127,6 @@ BACKUP_EVERY = 60.0  # seconds between two passes over the scheduled backups
 
 def _backups(stop: threading.Event) -> None:
     """Scheduled backups of the apps of `dockyard backup schedule`, and their retention (backup/schedule.py)."""
-    from dockyard.backup.schedule import Scheduler
-    from dockyard.backup.stores import open_store
-    from dockyard.config.service import open_config_service
-
     every = float(os.environ.get("DOCKYARD_BACKUP_EVERY") or BACKUP_EVERY)
     db = StateDB()
     scheduler = Scheduler(db, lambda: open_store(settings.backup_settings()), open_config_service,
