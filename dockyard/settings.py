@@ -25,6 +25,8 @@ class EngineSettings(BaseModel):
     tls_key: str | None = None
     swarm: bool = False  # a Swarm manager: environments on it deploy Swarm services (dockyard/swarm)
     publish_network: str | None = None  # swarm-scoped bridge network whose per-node config sets the bind IP
+    # Host folders an app's dockyard.yml may bind-mount (binds:), with everything under them; none by default
+    bind_paths: list[str] = []
 
 
 class EtcdSettings(BaseModel):

@@ -26,6 +26,9 @@ def engine_add(
         "--publish-network", help="Swarm-scoped bridge network binding published ports (docs/swarm.md).")] = None,
     insecure: Annotated[bool, typer.Option(
         "--insecure", help="Accept a tcp:// engine off this host without TLS (whoever reaches it owns it).")] = False,
+    allow_bind: Annotated[list[str] | None, typer.Option(
+        "--allow-bind", help="A host folder apps may bind-mount (binds: in dockyard.yml), with what is under it; "
+                             "repeat for more.")] = None,
 ) -> None:
     """Register (or replace) an engine. Certificates are referenced by path, never copied into apps.
 
@@ -33,6 +36,8 @@ def engine_add(
     --tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem
 
     Example: dockyard engine add swarm --host unix:///var/run/docker.sock --swarm
+
+    Example: dockyard engine add local --host unix:///var/run/docker.sock --allow-bind /srv/shop
     """
     from dockyard import settings
     from dockyard.errors import UsageError
@@ -58,9 +63,14 @@ def engine_add(
     site = settings.load()
     if publish_network and not swarm:
         raise UsageError("--publish-network is for --swarm engines")
-    site.engines[name] = settings.EngineSettings(
-        host=host, swarm=swarm, publish_network=publish_network, **{k: str(v.resolve()) for k, v in
-                      {"tls_ca": tls_ca, "tls_cert": tls_cert, "tls_key": tls_key}.items() if v})
+    for folder in allow_bind or []:
+        if not folder.startswith("/") or ".." in folder.split("/"):
+            raise UsageError(f"--allow-bind {folder}: give an absolute folder without '..'")
+    certificates = {k: str(v.resolve()) for k, v in {"tls_ca": tls_ca, "tls_cert": tls_cert, "tls_key": tls_key}.items()
+                    if v}
+    site.engines[name] = settings.EngineSettings(host=host, swarm=swarm, publish_network=publish_network,
+                                                 bind_paths=[f.rstrip("/") or "/" for f in allow_bind or []],
+                                                 **certificates)
     settings.save(site)
     console.print(f"engine [bold]{name}[/] -> {host}" + (" (TLS)" if tls_ca or tls_cert else "")
                   + (" (Swarm)" if swarm else ""))

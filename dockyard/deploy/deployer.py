@@ -13,6 +13,7 @@ from dockyard.build.git import head_commit
 from dockyard.build.registry import split_ref
 from dockyard.config.render import render_files, split_secret_files
 from dockyard.config.service import ConfigService, ResolvedConfig
+from dockyard.deploy.binds import check_binds
 from dockyard.deploy.bluegreen import BlueGreen, Release
 from dockyard.deploy.edge import check_edge, publish_edge, replica_servers
 from dockyard.deploy.executor import Executor, Workload
@@ -146,6 +147,7 @@ class Deployer:
         check_edge(spec, env, lambda: self.parts.edge(self.report))  # a name held elsewhere: refused first
         engine = self.parts.engines(env_spec.engine)
         try:
+            check_binds(spec, env, env_spec.engine, engine.config, engine.is_local_host)
             # the autoscaler's count survives a deploy
             counts = self.counts_source(spec, env, engine, self.db) if self.counts_source else {}
             prepared = self.identify(engine, env, image, resolved, files, counts)
@@ -234,6 +236,8 @@ class Deployer:
                 fields["read_only"] = True
             if service.volumes:
                 fields["volumes"] = [v.model_dump(mode="json") for v in service.volumes]
+            if service.binds:
+                fields["binds"] = [b.model_dump(mode="json") for b in service.binds]
             config_hash = replica_config_hash(release, fields)
             environment = {**base_env, **resolve_env_refs(spec, env, name, service.env), "DOCKYARD_APP": spec.app,
                            "DOCKYARD_ENV": env, "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
@@ -249,7 +253,8 @@ class Deployer:
                     cpus=resources.cpus if resources else None, memory=resources.memory if resources else None,
                     user=choose_user(service.user, image_user), environment=environment,
                     init=service.init, stop_grace=service.stop_grace, read_only=service.read_only,
-                    volumes=tuple((v.name, v.path, v.read_only) for v in service.volumes))
+                    volumes=tuple((v.name, v.path, v.read_only) for v in service.volumes),
+                    binds=tuple((b.host, b.path, b.read_only) for b in service.binds))
             health[name] = health_check(service.health)
         return Workload(replicas=replicas, health=health, files=files,
                         secret_files=secrets if as_files else {}, secret_bearing_files=secret_bearing,

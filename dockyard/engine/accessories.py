@@ -56,6 +56,7 @@ class AccessoryRun:
     environment: tuple[tuple[str, str], ...] = ()
     secrets_dir: str | None = None
     volumes: tuple[tuple[str, str, bool], ...] = ()  # (volume name in the accessory, path, read only)
+    binds: tuple[tuple[str, str, bool], ...] = ()  # (host folder, path, read only): allowed by the site
     health: HealthCmd | None = None
     cpus: float | None = None
     memory: int | None = None
@@ -107,6 +108,7 @@ def accessory_create_kwargs(run: AccessoryRun) -> dict[str, Any]:
                                  "start_period": int(h.start_period * SECOND_NS)}
     mounts = {L.volume_name(run.app, run.env, run.name, volume): {"bind": path, "mode": "ro" if read_only else "rw"}
               for volume, path, read_only in run.volumes}
+    mounts.update({host: {"bind": path, "mode": "ro" if read_only else "rw"} for host, path, read_only in run.binds})
     if run.secrets_dir:
         labels[L.SECRETS_DIR] = run.secrets_dir
         mounts[run.secrets_dir] = {"bind": SECRETS_MOUNT, "mode": "ro"}

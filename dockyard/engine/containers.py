@@ -50,6 +50,7 @@ class ReplicaSpec:
     read_only: bool = False  # read-only root file system; /tmp is a tmpfs
     host_port: int | None = None  # the 127.0.0.1 port it publishes on; None: the engine picks one
     volumes: tuple[tuple[str, str, bool], ...] = ()  # (volume name in the service, path, read only)
+    binds: tuple[tuple[str, str, bool], ...] = ()  # (host folder, path, read only): allowed by the site
 
 
 def is_root_user(user: str | None) -> bool:
@@ -112,6 +113,7 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
     mounts = {L.volume_name(spec.app, spec.env, spec.service, volume): {"bind": path,
                                                                         "mode": "ro" if read_only else "rw"}
               for volume, path, read_only in spec.volumes}
+    mounts.update({host: {"bind": path, "mode": "ro" if read_only else "rw"} for host, path, read_only in spec.binds})
     if spec.secrets_dir:
         container_labels[L.SECRETS_DIR] = spec.secrets_dir
         mounts.update({spec.secrets_dir: {"bind": SECRETS_MOUNT, "mode": "ro"},

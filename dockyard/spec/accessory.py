@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from dockyard.spec.base import BuildSpec, Named, ResourcesSpec, SpecModel, VolumeSpec, distinct_volumes
+from dockyard.spec.base import BindSpec, BuildSpec, Named, ResourcesSpec, SpecModel, VolumeSpec, distinct_volumes
 from dockyard.spec.fields import Argv, ConfigKey, Count, Duration, EnvKey, NonEmptyText, Port, PositiveDuration, Text
 from dockyard.spec.hints import fail
 
@@ -66,6 +66,7 @@ class AccessorySpec(Named):
     # in /run/secrets (never in its env, where `docker inspect` shows them).
     config: list[ConfigKey] = Field(default_factory=list)
     volumes: list[VolumeSpec] = Field(default_factory=list)
+    binds: list[BindSpec] = Field(default_factory=list)  # host folders, where the site allows them
     health: AccessoryHealthSpec | None = None
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     user: Text | None = None

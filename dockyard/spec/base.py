@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from dockyard.spec.fields import AbsPath, EnvKey, NonEmptyText, Size, Text, VolumeName
 from dockyard.spec.hints import fail
@@ -67,3 +67,19 @@ def distinct_volumes(value: list[VolumeSpec]) -> list[VolumeSpec]:
         if twice:
             raise fail(f"two volumes with the {what} {', '.join(twice)}")
     return value
+
+
+class BindSpec(SpecModel):
+    """A folder of the engine's host mounted into the container: only under a path the site allows
+    for that engine (dockyard engine add --allow-bind), checked at each deploy."""
+
+    host: AbsPath = Field(description="the folder on the engine's host, e.g. /srv/shop/uploads")
+    path: AbsPath = Field(description="where it is mounted in the container, e.g. /uploads")
+    read_only: bool = False
+
+    @field_validator("host")
+    @classmethod
+    def _plain(cls, value: str) -> str:
+        if ".." in value.split("/"):
+            raise fail(f"must not go up with '..', got {value!r}")
+        return value

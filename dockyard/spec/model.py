@@ -14,7 +14,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_
 from dockyard.errors import NotFound
 from dockyard.spec.accessory import AccessorySpec
 from dockyard.spec.alerts import AlertRule
-from dockyard.spec.base import BuildSpec, Named, ResourcesSpec, SpecModel, VolumeSpec, distinct_volumes
+from dockyard.spec.base import BindSpec, BuildSpec, Named, ResourcesSpec, SpecModel, VolumeSpec, distinct_volumes
 from dockyard.spec.fields import (
     AbsPath,
     AppName,
@@ -40,9 +40,9 @@ from dockyard.spec.fields import (
 from dockyard.spec.hints import closest, fail
 from dockyard.spec.scaling import AlarmSpec, ScalingSpec, StepSpec
 
-__all__ = ["AccessorySpec", "AlarmSpec", "AppSpec", "BuildSpec", "ConfigSpec", "EnvironmentSpec", "HealthSpec",
-           "PipelineSpec", "PlacementSpec", "ResourcesSpec", "RouterSpec", "ScalingSpec", "ServiceSpec", "SpecModel",
-           "StepSpec", "TestSpec", "VolumeSpec"]
+__all__ = ["AccessorySpec", "AlarmSpec", "AppSpec", "BindSpec", "BuildSpec", "ConfigSpec", "EnvironmentSpec",
+           "HealthSpec", "PipelineSpec", "PlacementSpec", "ResourcesSpec", "RouterSpec", "ScalingSpec", "ServiceSpec",
+           "SpecModel", "StepSpec", "TestSpec", "VolumeSpec"]
 
 Strategy = Literal["rolling", "recreate", "blue-green"]
 
@@ -88,6 +88,7 @@ class ServiceSpec(Named):
     placement: PlacementSpec | None = Field(default=None, exclude=True)
     # Left out of model_dump too, and added to the config-hash only when there are some.
     volumes: list[VolumeSpec] = Field(default_factory=list, exclude=True)
+    binds: list[BindSpec] = Field(default_factory=list, exclude=True)  # likewise
 
     @field_validator("volumes")
     @classmethod

@@ -125,3 +125,37 @@ def test_two_writers_are_refused_before_anything_starts(apps, tmp_path: Path,
            "container at a time" in refused.stderr
     assert docker_client.containers.list(all=True, filters={"label": f"{L.APP}={app.name}"}) == []
     assert docker_client.volumes.list(filters={"label": f"{L.APP}={app.name}"}) == []
+
+
+SHOW_CGI = """\
+#!/bin/sh
+echo "Content-Type: text/plain"
+echo
+cat /shared/note
+"""
+
+
+def test_a_host_folder_is_mounted_only_once_the_site_allows_it(apps, tmp_path: Path,
+                                                                 docker_client: docker.DockerClient) -> None:
+    app = make_app(tmp_path, replicas=1, extra_envs="  site: {engine: local, registry: local}\n")
+    apps.append(app)
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "note").write_text("from the host\n")
+    app.write("www/cgi-bin/show", SHOW_CGI)
+    app.write("dockyard.yml", app.spec_file.read_text().replace(
+        "    replicas: 1\n", f"    replicas: 1\n    binds: [{{host: {folder}, path: /shared, read_only: true}}]\n"))
+    app.commit("a host folder")
+    ok("build", cwd=app.path)
+    ok("config", "set", "site", "GREETING=one", cwd=app.path)
+    refused = run_cli("deploy", "site", cwd=app.path)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    line = next(n for n, text in enumerate(app.spec_file.read_text().splitlines(), 1) if "binds:" in text)
+    assert (f"dockyard.yml:{line}: services.web.binds[0]: host folder {folder} is not one engine 'local' allows "
+            "(allowed: none)") in refused.stderr
+    assert docker_client.containers.list(all=True, filters={"label": f"{L.APP}={app.name}"}) == []
+
+    ok("engine", "add", "local", "--host", "unix:///var/run/docker.sock", "--allow-bind", str(tmp_path), cwd=app.path)
+    ok("deploy", "site", cwd=app.path)
+    [port] = ports(docker_client, app)
+    assert httpx.get(f"http://127.0.0.1:{port}/cgi-bin/show", timeout=5).text == "from the host\n"
