@@ -25,6 +25,7 @@ from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import choose_user
 from dockyard.engine.swarm_facts import task_url, unused_objects
+from dockyard.engine.volumes import pin_node
 from dockyard.errors import DeployError, DockyardError
 from dockyard.plan.release import replica_config_hash
 from dockyard.state.lock import env_lock
@@ -100,6 +101,9 @@ class Described:
         """The ServiceSpecs, creating the configs and secrets they refer to that do not exist yet."""
         configs = ensure_objects(engine, "config", app, env, self.files)
         secret_refs = ensure_objects(engine, "secret", app, env, self.secrets)
+        for name, service in self.services.items():
+            if service.volumes:  # a node carries its data label before the service is placed by it
+                pin_node(engine, L.data_node_label(app, env, name))
         return {name: service_body(replace(s, configs=configs, secrets=secret_refs, color=color))
                 for name, s in self.services.items()}
 
@@ -122,14 +126,12 @@ def describe(ctx: DeployContext, engine: Engine, prepared: Prepared) -> Describe
     checks: dict[str, HealthCheck] = {}
     wanted = []
     for name, service in spec.services.items():
-        if service.volumes:
-            raise DeployError(f"{spec.where('services', name, 'volumes')}: {spec.app}/{env}: volumes are not "
-                              f"supported on a Swarm engine yet ({name} would lose its data when Swarm moves it "
-                              "to another node)", hint="deploy this environment on a container engine")
         fields = service.model_dump(mode="json", exclude={"replicas"})
         fields["placement"] = service.placement.model_dump(mode="json") if service.placement else None
         if service.read_only:
             fields["read_only"] = True
+        if service.volumes:
+            fields["volumes"] = [v.model_dump(mode="json") for v in service.volumes]
         config_hash = replica_config_hash(release, fields)
         replicas = prepared.replicas(spec, name)
         environment = {**base_env, **resolve_env_refs(spec, env, name, service.env), "DOCKYARD_APP": spec.app,
@@ -148,7 +150,8 @@ def describe(ctx: DeployContext, engine: Engine, prepared: Prepared) -> Describe
             max_per_node=placement.max_per_node if placement else None,
             network=engine.config.publish_network,
             parallelism=0 if env_spec.strategy == "recreate" else 1, monitor=monitor_seconds(service.health),
-            delay=judge_seconds(service.health) if env_spec.domains else 0.0)
+            delay=judge_seconds(service.health) if env_spec.domains else 0.0,
+            volumes=tuple((v.name, v.path, v.read_only) for v in service.volumes))
         checks[name] = health_check(service.health)
         wanted.append(Want(name, service_name(spec.app, env, name), replicas, config_hash, release))
     return Described(services, checks, wanted, files, {k: v.encode() for k, v in secrets.items()})

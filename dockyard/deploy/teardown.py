@@ -10,12 +10,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from dockyard.deploy.parts import Parts
+from dockyard.engine import labels as L
 from dockyard.engine.accessories import list_accessories
 from dockyard.engine.actions import remove_services, stop_and_remove
 from dockyard.engine.networks import remove_network
 from dockyard.engine.observe import observe
 from dockyard.engine.rows import Running
-from dockyard.engine.volumes import app_volumes, remove_volume
+from dockyard.engine.volumes import app_volumes, remove_volume, unpin_nodes
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
 from dockyard.state.lock import env_lock
@@ -55,10 +56,13 @@ def tear_down(spec: AppSpec, env: str, db: StateDB, report: Report, parts: Parts
                 done.append("removed its network")
             for volume in app_volumes(engine, app, env):
                 if purge:  # its containers are gone: nothing holds it
-                    remove_volume(engine, volume)
+                    remove_volume(engine, volume, wait=60.0 if engine.config.swarm else 0.0)
                     done.append(f"removed volume {volume} (its data)")
                 else:
                     done.append(f"kept volume {volume} (down --purge removes it)")
+            if engine.config.swarm and purge:  # the services' data labels: a new deploy pins afresh
+                done += [f"unpinned its data from node {node}"
+                         for node in unpin_nodes(engine, L.data_node_label(app, env, ""))]
         finally:
             engine.close()
         live = db.live_release(app, env)

@@ -44,6 +44,11 @@ def accessory_container_name(app: str, env: str, name: str) -> str:
     return f"{app}_{env}_{name}"
 
 
+def data_node_label(app: str, env: str, service: str) -> str:
+    """The node label a Swarm service with volumes is pinned by (its tasks run where its data is)."""
+    return f"dockyard.data.{app}.{env}.{service}"
+
+
 def volume_name(app: str, env: str, service: str, name: str) -> str:
     """Names hold no '_': no two (app, env, service, volume) share one (app a-b env c, app a env b-c)."""
     return f"dockyard_{app}_{env}_{service}_{name}"

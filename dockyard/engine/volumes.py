@@ -3,6 +3,8 @@ mounts them, kept across deploys, rollbacks, switches and scaling, removed only 
 
 from __future__ import annotations
 
+import time
+
 import docker.errors
 
 from dockyard.engine import labels as L
@@ -43,10 +45,52 @@ def app_volumes(engine: Engine, app: str, env: str) -> list[str]:
         raise engine_error(f"listing the volumes of {app}/{env}", exc) from exc
 
 
-def remove_volume(engine: Engine, name: str) -> None:
+def remove_volume(engine: Engine, name: str, wait: float = 0.0) -> None:
+    """Remove it; `wait`: seconds to let containers that still use it go (a removed Swarm service's
+    task containers are removed after the service, by the node)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            engine.client.volumes.get(name).remove()
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409 or time.monotonic() > deadline:
+                raise engine_error(f"removing volume {name}", exc) from exc
+        except DockerError as exc:
+            raise engine_error(f"removing volume {name}", exc) from exc
+        time.sleep(0.5)
+
+
+def pin_node(engine: Engine, label: str) -> str:
+    """The hostname of the Swarm node carrying `label` (=true); when none does, the node of the
+    manager Dockyard talks to is labelled: its tasks then always run there, where their volumes are."""
     try:
-        engine.client.volumes.get(name).remove()
-    except docker.errors.NotFound:
-        return
+        holding = engine.client.nodes.list(filters={"node.label": f"{label}=true"})
+        if holding:
+            return str(holding[0].attrs["Description"]["Hostname"])
+        node = engine.client.nodes.get(engine.client.info()["Swarm"]["NodeID"])
+        spec = dict(node.attrs["Spec"])
+        spec["Labels"] = {**(spec.get("Labels") or {}), label: "true"}
+        node.update(spec)
+        return str(node.attrs["Description"]["Hostname"])
     except DockerError as exc:
-        raise engine_error(f"removing volume {name}", exc) from exc
+        raise engine_error(f"pinning {label} to a node", exc) from exc
+
+
+def unpin_nodes(engine: Engine, prefix: str) -> list[str]:
+    """Remove every node label starting with `prefix` (an environment's data labels); the hostnames."""
+    done: list[str] = []
+    try:
+        for node in engine.client.nodes.list():
+            spec = dict(node.attrs["Spec"])
+            labels = spec.get("Labels") or {}
+            kept = {k: v for k, v in labels.items() if not k.startswith(prefix)}
+            if kept != labels:
+                spec["Labels"] = kept
+                node.update(spec)
+                done.append(str(node.attrs["Description"]["Hostname"]))
+    except DockerError as exc:
+        raise engine_error("removing data labels from the nodes", exc) from exc
+    return done

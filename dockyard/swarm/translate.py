@@ -60,6 +60,7 @@ class SwarmService:
     configs: tuple[FileRef, ...] = ()
     secrets: tuple[FileRef, ...] = ()
     color: str | None = None  # blue | green in a blue-green environment: one Swarm service per colour
+    volumes: tuple[tuple[str, str, bool], ...] = ()  # (volume name in the service, path, read only)
 
 
 def service_name(app: str, env: str, service: str, color: str | None = None) -> str:
@@ -117,8 +118,11 @@ def _files(s: SwarmService) -> dict[str, Any]:
 
 def _placement(s: SwarmService) -> dict[str, Any]:
     placement: dict[str, Any] = {}
-    if s.constraints:
-        placement["Constraints"] = list(s.constraints)
+    constraints = list(s.constraints)
+    if s.volumes:  # its data is on one node: its tasks run there
+        constraints.append(f"node.labels.{L.data_node_label(s.app, s.env, s.service)}==true")
+    if constraints:
+        placement["Constraints"] = constraints
     if s.preferences:
         placement["Preferences"] = [{"Spread": {"SpreadDescriptor": p}} for p in s.preferences]
     if s.max_per_node:
@@ -153,9 +157,16 @@ def service_body(s: SwarmService) -> dict[str, Any]:
         container["Args"] = list(s.command)  # like `docker run IMAGE ARGS`: the image's entrypoint stays
     if not is_root_user(s.user):
         container["CapabilityDrop"] = ["ALL"]
+    mounts: list[dict[str, Any]] = []
     if s.read_only:
         container["ReadOnly"] = True
-        container["Mounts"] = [{"Type": "tmpfs", "Target": "/tmp", "TmpfsOptions": {"SizeBytes": 64 * 2**20}}]
+        mounts.append({"Type": "tmpfs", "Target": "/tmp", "TmpfsOptions": {"SizeBytes": 64 * 2**20}})
+    for volume, path, read_only in s.volumes:  # made, labelled, on the node the service is pinned to
+        mounts.append({"Type": "volume", "Source": L.volume_name(s.app, s.env, s.service, volume), "Target": path,
+                       "ReadOnly": read_only, "VolumeOptions": {"Labels": {
+                           L.MANAGED: "1", L.APP: s.app, L.ENV: s.env, L.SERVICE: s.service, L.VOLUME: volume}}})
+    if mounts:
+        container["Mounts"] = mounts
     container.update(_files(s))
     task: dict[str, Any] = {
         "ContainerSpec": container,
