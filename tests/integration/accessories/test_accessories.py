@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import docker
+import httpx
 import pytest
 
 from tests.apps import TestApp
@@ -109,3 +110,39 @@ def test_a_killed_accessory_comes_back_with_its_data_and_reboot_and_down_keep_it
     ok("down", "site", "--yes", "--purge", cwd=app.path)
     with pytest.raises(docker.errors.NotFound):
         docker_client.volumes.get(volume)
+
+
+def test_the_agent_measures_an_accessory_and_forwards_its_logs_like_any_container(app: TestApp, docker_client,
+                                                                                    dockyard_env: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.integration.bluegreen.helpers import free_port
+
+    ok("config", "set", "site", "GREETING=hello", "DB_TOKEN=x", cwd=app.path)
+    ok("accessory", "boot", "db", "site", cwd=app.path)
+    port = free_port()
+    agent = subprocess.Popen([str(Path(sys.executable).parent / "dockyard"), "agent", "--listen", f"127.0.0.1:{port}",
+                              "--interval", "0.5", "--label", f"dockyard.app={app.name}"],
+                             cwd=app.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        sample: dict = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not sample.get("memory_bytes"):
+            time.sleep(0.5)
+            try:
+                found = httpx.get(f"http://127.0.0.1:{port}/api/stats", timeout=2).json()["samples"]
+            except httpx.HTTPError:
+                continue
+            sample = next((s for s in found if s["service"] == "db"), {})
+        assert (sample["env"], sample["name"]) == ("site", f"{app.name}_site_db") and sample["memory_bytes"] > 0
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert 'service="db"' in metrics and f'app="{app.name}"' in metrics
+        logged = ""
+        while time.monotonic() < deadline and "Ready to accept connections" not in logged:
+            time.sleep(0.5)
+            logged = ok("logs", "site", "db", cwd=app.path)
+        assert "Ready to accept connections" in logged  # redis-server's own line, through the forwarder
+    finally:
+        agent.terminate()
+        agent.wait(timeout=20)
