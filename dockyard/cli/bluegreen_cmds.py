@@ -19,7 +19,8 @@ def status(
     env: Annotated[str, typer.Argument(help="A blue-green environment from dockyard.yml.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Show the live and preview colours of ENV, their releases and URLs, and the rollback window.
+    """Show the live and preview colours of ENV, their releases and URLs, the rollback window, and
+    its accessories with their health.
 
     It also restarts a balancer that died, points it at the replicas' addresses when they moved (an
     engine restart), and removes an idle colour whose rollback window ended.
@@ -28,7 +29,9 @@ def status(
     """
     from dockyard.router.status import env_status
 
-    data = env_status(load_app_spec(), env, report=(lambda _l: None) if as_json else say)
+    spec = load_app_spec()
+    data = env_status(spec, env, report=(lambda _l: None) if as_json else say)
+    data["accessories"] = _accessories(spec, env)
     if as_json:
         print_json(data)
         return
@@ -46,6 +49,26 @@ def status(
     if data["rollback_until"]:
         say(f"  switched at {_when(data['switched_at'])}; `dockyard rollback {env}` is a switch until "
             f"{_when(data['rollback_until'])}")
+    for accessory in data["accessories"]:
+        good = accessory["state"] == "running" and accessory["health"] in ("healthy", "none")
+        console.print(f"  accessory {accessory['name']}: {accessory['state']}, health "
+                      f"[{'green' if good else 'red'}]{accessory['health']}[/] ({accessory['container']})")
+
+
+def _accessories(spec: object, env: str) -> list[dict[str, object]]:
+    """The environment's accessories as they run (an engine that cannot say: none listed)."""
+    from dataclasses import asdict
+
+    from dockyard.engine.accessories import list_accessories
+    from dockyard.engine.client import connect
+    from dockyard.spec import AppSpec
+
+    assert isinstance(spec, AppSpec)
+    engine = connect(spec.environment(env).engine)
+    try:
+        return [] if engine.config.swarm else [asdict(a) for a in list_accessories(engine, spec.app, env)]
+    finally:
+        engine.close()
 
 
 balancers = typer.Typer(help="The balancers of this host's blue-green environments.", no_args_is_help=True)

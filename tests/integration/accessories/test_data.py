@@ -109,3 +109,5 @@ def test_ten_thousand_records_through_deploys_rollbacks_a_switch_crashes_and_a_r
     ok("accessory", "boot", "db", "site", cwd=app.path)
     got = records(docker_client, app)
     assert (len(got), len(set(got))) == (10_000, 10_000) and got == want
+    [shown] = json.loads(ok("status", "site", "--json", cwd=app.path))["accessories"]
+    assert (shown["name"], shown["state"], shown["health"]) == ("db", "running", "healthy")
