@@ -24,6 +24,16 @@ for env in $envs; do
 done
 "${DY[@]}" config diff testing production
 
+step "accessories: a Redis per environment that runs one, beside the app, never restarted by its deploys"
+for env in $envs; do
+  for name in $(.venv/bin/python -c "import sys; from dockyard.spec import load_spec; print(' '.join(load_spec(sys.argv[1]).accessories_of(sys.argv[2])))" "$APP_DIR/dockyard.yml" "$env"); do
+    "${DY[@]}" accessory boot "$name" "$env"
+    if [[ $name == cache ]]; then  # the app finds it by the address Dockyard resolves at deploy
+      "${DY[@]}" config set "$env" 'CACHE_ADDR=${accessories.cache.address}'
+    fi
+  done
+done
+
 step "build once: the image of commit $(git -C "$APP_DIR" rev-parse --short HEAD), pushed to both registries"
 "${DY[@]}" build --allow-dirty
 

@@ -10,7 +10,7 @@
 #
 #   install  apt-get the packages (skipped entirely when every binary is there)
 #   start    dockerd, etcd (127.0.0.1:2379), registries (127.0.0.1:5000, :5001),
-#            and the local base image dockyard/busybox:1.35 (FROM scratch)
+#            and the local base images dockyard/busybox:1.35 (FROM scratch) and dockyard/redis:7.0
 #   stop     stop only what this script started (PID files in /var/run/dockyard)
 #   status   one line per service, exit 1 if any does not answer
 #   requirements  the table below, one "binary package group" a line
@@ -29,13 +29,14 @@ ETCD_CLIENT=127.0.0.1:2379
 ETCD_PEER=127.0.0.1:2380
 REGISTRY_PORTS=(5000 5001)
 BASE_IMAGE=dockyard/busybox:1.35
+REDIS_IMAGE=dockyard/redis:7.0
 
 # The Debian packages set-up installs: what `make demo` needs, and what only the test suite adds
 # (`--tests`). Written out here so anyone reading the script sees them; the table below says which
 # binary each one is for, and tests/unit/test_setup_requirements.py checks both against dpkg.
 APT_PACKAGES=(docker.io docker-registry etcd-server nginx haproxy busybox-static git openssl iproute2 curl
-              ca-certificates python3-venv)
-APT_TEST_PACKAGES=(prometheus rsyslog systemd pebble hey redis-server redis-tools zstd)
+              redis-server redis-tools ca-certificates python3-venv)
+APT_TEST_PACKAGES=(prometheus rsyslog systemd pebble hey zstd)
 
 # Each binary something runs, the package above that ships it, and who needs it (demo: `make demo`
 # and everything Dockyard itself runs; test: only the test suite).
@@ -58,8 +59,8 @@ REQUIREMENTS=(
     "pebble          pebble           test"   # the ACME test CA of tests/integration/edge
     "pebble-challtestsrv pebble       test"   # its DNS, naming every test domain 127.0.0.1
     "hey             hey              test"   # bounded HTTP load in bench/edge.py
-    "redis-server    redis-server     test"   # the FROM scratch data store of tests/integration/accessories
-    "redis-cli       redis-tools      test"   # its health check and the data test's reads
+    "redis-server    redis-server     demo"   # the image dockyard/redis:7.0 (the example's cache, the tests' store)
+    "redis-cli       redis-tools      demo"   # in that image: its health check
     "zstd            zstd             test"   # tar | zstd by hand, the peer of bench/backup.py
 )
 # ca-certificates (the CA bundle) and python3-venv (`python3 -m venv` in the Makefile) ship no binary
@@ -352,6 +353,47 @@ EOF
     say "ok  image $BASE_IMAGE built"
 }
 
+# dockyard/redis:7.0: the base image plus Debian's redis-server and redis-cli with every library
+# they link (as ldd lists them); /data belongs to nobody (65534), the user it runs as.
+build_redis_image() {
+    local docker
+    docker=$(docker_bin)
+    if "$docker" image inspect "$REDIS_IMAGE" >/dev/null 2>&1; then
+        say "ok  image $REDIS_IMAGE (already built)"
+        return 0
+    fi
+    local ctx log=$LOG_DIR/redis-image.log file
+    ctx=$(mktemp -d /tmp/dockyard-redis.XXXXXX)
+    for file in /usr/bin/redis-server /usr/bin/redis-cli $(ldd /usr/bin/redis-server /usr/bin/redis-cli \
+            | grep -o '/[^ :]*' | sort -u); do
+        mkdir -p "$ctx/rootfs$(dirname "$file")"
+        cp -L "$file" "$ctx/rootfs$file"
+    done
+    mkdir -p "$ctx/data"
+    cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM $BASE_IMAGE
+COPY rootfs/ /
+COPY --chown=65534:65534 data /data
+USER 65534:65534
+EXPOSE 6379
+LABEL org.dockyard.base="1" \\
+      org.opencontainers.image.title="dockyard/redis" \\
+      org.opencontainers.image.description="dockyard/busybox + Debian redis-server and redis-cli"
+CMD ["redis-server", "--dir", "/data", "--protected-mode", "no"]
+DOCKERFILE
+    local rc=0
+    "$docker" build -q -t "$REDIS_IMAGE" "$ctx" >>"$log" 2>&1 || rc=$?
+    rm -rf "$ctx"
+    if (( rc != 0 )); then
+        printf 'setup: image %s did not build; see %s\n' "$REDIS_IMAGE" "$log" >&2
+        tail -n 20 "$log" >&2
+        exit 1
+    fi
+    "$docker" run --rm "$REDIS_IMAGE" redis-server --version >/dev/null \
+        || die "image $REDIS_IMAGE built but redis-server does not run in it; see $log"
+    say "ok  image $REDIS_IMAGE built"
+}
+
 # ---------------------------------------------------------------- stop / status
 
 stop_one() {
@@ -388,9 +430,12 @@ do_status() {
         if registry_answers "$port"; then say "ok  registry (127.0.0.1:$port)"
         else say "NO  registry (127.0.0.1:$port)"; bad=1; fi
     done
-    if docker_answers && "$(docker_bin)" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-        say "ok  image $BASE_IMAGE"
-    else say "NO  image $BASE_IMAGE"; bad=1; fi
+    local image
+    for image in "$BASE_IMAGE" "$REDIS_IMAGE"; do
+        if docker_answers && "$(docker_bin)" image inspect "$image" >/dev/null 2>&1; then
+            say "ok  image $image"
+        else say "NO  image $image"; bad=1; fi
+    done
     return $bad
 }
 
@@ -402,6 +447,7 @@ do_start() {
     local port
     for port in "${REGISTRY_PORTS[@]}"; do start_registry "$port"; done
     build_base_image
+    build_redis_image
 }
 
 # Serialise concurrent runs (make test and make demo at once, say).

@@ -66,8 +66,10 @@ def ps(
         print_json([{"app": r.app, "env": r.env, "service": r.service, "replica": r.replica, "name": r.name,
                      "id": r.id[:12], "state": r.state, "health": h, "release": r.release, "commit": r.commit,
                      "url": r.url, "public": public.get(r.env, [])} for r, h in zip(rows, health, strict=True)]
-                   + [{"app": a.app, "env": a.env, "accessory": a.name, "name": a.container, "id": a.id[:12],
-                       "state": a.state, "health": a.health, "image": a.image, "restarts": a.restarts}
+                   # an accessory's row has the replicas' keys too (service: its name), and says what it is
+                   + [{"app": a.app, "env": a.env, "service": a.name, "replica": 0, "name": a.container,
+                       "id": a.id[:12], "state": a.state, "health": a.health, "release": "", "commit": None,
+                       "url": None, "public": [], "accessory": a.name, "image": a.image, "restarts": a.restarts}
                       for a in accessories])
         return
     table = Table("env", "service", "name", "state", "health", "release", "url")

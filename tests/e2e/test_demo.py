@@ -37,6 +37,8 @@ def example_copy(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     for container in client.containers.list(all=True, filters={"label": f"dockyard.app={name}"}):
         container.remove(force=True)
     remove_app_networks(client, name)
+    for volume in client.volumes.list(filters={"label": f"dockyard.app={name}"}):
+        volume.remove(force=True)
     client.close()
 
 
@@ -54,16 +56,25 @@ def test_demo_takes_one_image_through_every_environment(example_copy: tuple[Path
                                          check=True).stdout)
         by_env: dict[str, list[dict]] = {}
         for row in rows:
-            by_env.setdefault(row["env"], []).append(row)
+            if not row.get("accessory"):
+                by_env.setdefault(row["env"], []).append(row)
+        caches = {r["env"]: r["health"] for r in rows if r.get("accessory") == "cache"}
+        assert caches == {"testing": "healthy", "production": "healthy"}  # staging runs none (its engine lacks it)
         assert {e: len(r) for e, r in by_env.items()} == {"testing": 2, "staging": 2, "production": 3}
         assert all(r["health"] == "healthy" for r in rows)
-        assert len({r["commit"] for r in rows}) == 1  # one image everywhere
+        assert len({r["commit"] for r in rows if not r.get("accessory")}) == 1  # one image everywhere
         for env_name, replicas in by_env.items():
             page = httpx.get(replicas[0]["url"] + "/cgi-bin/info", timeout=5).text
             assert f"environment: {env_name}" in page
             assert f"DOMAIN={env_name}.hello.example" in page
             assert f"server_name = {env_name}.hello.example" in page
             assert "DB_PASSWORD: present" in page and f"demo-{env_name}" not in page
+            if env_name == "staging":
+                assert "visits: no cache in this environment" in page
+            else:  # the app counts in its environment's Redis accessory, at the address resolved at deploy
+                again = httpx.get(replicas[0]["url"] + "/cgi-bin/info", timeout=5).text
+                first, second = (int(p.split("visits: ")[1].split()[0]) for p in (page, again))
+                assert second == first + 1
         digests = set()
         for env_name in by_env:
             releases = json.loads(subprocess.run([*dockyard, "releases", env_name, "--json"], env=env,
