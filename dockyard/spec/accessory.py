@@ -80,6 +80,12 @@ class AccessorySpec(Named):
             raise fail("needs either image: (a registry reference) or build: {context, dockerfile}, not both")
         return data
 
+    @model_validator(mode="after")
+    def _publish_needs_port(self) -> AccessorySpec:
+        if self.publish is not None and self.port is None:
+            raise fail(f"publish: {self.publish} needs port: (the port it listens on inside, e.g. 6379)")
+        return self
+
     @field_validator("volumes")
     @classmethod
     def _distinct_volumes(cls, value: list[VolumeSpec]) -> list[VolumeSpec]:

@@ -94,3 +94,9 @@ def test_references_are_replaced_and_wrong_ones_say_what() -> None:
         substitute_refs("${accessories.db.user}", known)
     with pytest.raises(ValueError, match="accessory cache sets no port"):
         substitute_refs("${accessories.cache.port}", known)
+
+
+def test_publish_without_a_port_says_what_is_missing() -> None:
+    text = SPEC.replace("    build: {context: search}\n", "    build: {context: search}\n    publish: 19200\n")
+    [bad] = problems(text)
+    assert bad.startswith("dockyard.yml:13: accessories.search:") and "publish: 19200 needs port:" in bad
