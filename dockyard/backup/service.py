@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dockyard.backup.archive import decompressed, verify, write_archive
-from dockyard.backup.plan import Manifest, archive_key, manifest_key, new_id, prefix, to_prune
+from dockyard.backup.plan import ID_PATTERN, Manifest, archive_key, manifest_key, new_id, prefix, to_prune
 from dockyard.backup.stores import BackupStore
 from dockyard.config.service import ConfigService
 from dockyard.deploy.accessories import Accessories
@@ -170,6 +170,9 @@ class Backups:
         return sorted(found, key=lambda m: (m.created_at, m.id), reverse=True)
 
     def find(self, env: str, name: str, backup_id: str) -> Manifest:
+        if not ID_PATTERN.fullmatch(backup_id):
+            raise BackupError(f"{backup_id!r} is not a backup id (like 20261203T020000Z-a1b2c3)",
+                              hint=f"dockyard backup ls {env} {name}")
         try:
             return Manifest.from_json(self.store.get_bytes(f"{prefix(self.spec.app, env, name)}{backup_id}.json"),
                                       backup_id)

@@ -10,7 +10,7 @@ import pytest
 from dockyard.backup.archive import verify, write_archive
 from dockyard.backup.plan import Manifest
 from dockyard.backup.stores import LocalStore, open_store, read_credentials
-from dockyard.errors import BackupError
+from dockyard.errors import BackupError, NotFound
 from dockyard.settings import BackupSettings
 
 
@@ -63,3 +63,16 @@ def test_an_archive_is_verified_whole(tmp_path: Path) -> None:
         fitted = Manifest(**{**manifest.__dict__, "sha256": hashlib.sha256(damaged).hexdigest()})
         with pytest.raises(BackupError, match=says):  # a checksum made to fit: zstd's own checks refuse it
             verify(path, fitted)
+
+
+def test_a_backup_id_that_is_not_one_never_reaches_the_store(tmp_path: Path) -> None:
+    from dockyard.backup.service import Backups
+    from dockyard.spec import parse_spec
+
+    spec = parse_spec("app: shop\nservices:\n  web: {port: 8080}\naccessories:\n  db: {image: redis:7, volumes: "
+                      "[{name: data, path: /data}]}\nenvironments:\n  prod: {}\n")
+    backups = Backups(spec, LocalStore(tmp_path / "b"), None, lambda _l: None, by="t")  # type: ignore[arg-type]
+    with pytest.raises(BackupError, match="'../../../etc/x' is not a backup id"):
+        backups.find("prod", "db", "../../../etc/x")
+    with pytest.raises(NotFound, match="no backup 20261203T020000Z-a1b2c3 of shop/prod db"):
+        backups.find("prod", "db", "20261203T020000Z-a1b2c3")
