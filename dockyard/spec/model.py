@@ -48,7 +48,8 @@ Strategy = Literal["rolling", "recreate", "blue-green"]
 
 
 class HealthSpec(SpecModel):
-    path: str = Field(description="the HTTP path to probe, e.g. /health")
+    # without a path the probe is a TCP connect to the service's port, with these timings
+    path: str | None = Field(default=None, description="the HTTP path to probe, e.g. /health")
     interval: PositiveDuration = 1.0
     timeout: PositiveDuration = 2.0
     retries: Annotated[Count, Field(ge=1)] = 3
@@ -56,8 +57,8 @@ class HealthSpec(SpecModel):
 
     @field_validator("path")
     @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not value.startswith("/"):
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
             raise fail(f"must start with '/', got {value!r}")
         return value
 

@@ -1,13 +1,11 @@
 """Accessories on the real engine (issue 16): a Redis built FROM scratch from Debian's package,
 booted beside the app, reached by the app at `${accessories.db.host}`; deploys, a rollback and a
 scale leave it running untouched; a kill -9 brings it back with its data; reboot keeps the data;
-`down` removes its container and keeps its volume until --purge."""
+`down` removes its container and keeps its volume until --purge (the last two in test_data.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from pathlib import Path
 
@@ -64,52 +62,6 @@ def test_the_app_writes_to_its_accessory_and_deploys_never_restart_it(app: TestA
     rows = json.loads(ok("ps", "site", "--json", cwd=app.path))
     [row] = [r for r in rows if r.get("accessory") == "db"]
     assert (row["state"], row["health"]) == ("running", "healthy")
-
-
-def test_a_killed_accessory_comes_back_with_its_data_and_reboot_and_down_keep_it(app: TestApp,
-                                                                                   docker_client) -> None:
-    ok("config", "set", "site", "GREETING=hello", "DB_TOKEN=x", cwd=app.path)
-    ok("accessory", "boot", "db", "site", cwd=app.path)
-    ok("build", cwd=app.path)
-    ok("deploy", "site", cwd=app.path)
-    port = web_port(docker_client, app)
-    for n in range(20):
-        assert put(port, f"k{n}", f"v{n}") == "+OK"
-
-    db = accessory(docker_client, app)
-    os.kill(db.attrs["State"]["Pid"], signal.SIGKILL)  # a crash: the restart policy brings it back
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        db.reload()
-        if db.attrs["RestartCount"] >= 1 and db.attrs["State"].get("Health", {}).get("Status") == "healthy":
-            break
-        time.sleep(0.5)
-    assert db.attrs["RestartCount"] >= 1 and db.status == "running"
-    assert [get(port, f"k{n}") for n in range(20)] == [f"v{n}" for n in range(20)]
-
-    first_id = db.id
-    ok("accessory", "reboot", "db", "site", cwd=app.path)
-    assert accessory(docker_client, app).id != first_id
-    assert get(port, "k7") == "v7"
-
-    assert "is stopped" in ok("accessory", "stop", "db", "site", cwd=app.path)
-    assert accessory(docker_client, app).status == "exited"
-    ok("deploy", "site", cwd=app.path)  # an app deploy does not start it again
-    assert accessory(docker_client, app).status == "exited"
-    ok("accessory", "boot", "db", "site", cwd=app.path)
-    assert get(port, "k19") == "v19"
-
-    ok("down", "site", "--yes", cwd=app.path)
-    with pytest.raises(docker.errors.NotFound):
-        accessory(docker_client, app)
-    volume = f"dockyard_{app.name}_site_db_data"
-    docker_client.volumes.get(volume)  # kept
-    ok("accessory", "boot", "db", "site", cwd=app.path)
-    ok("deploy", "site", cwd=app.path)
-    assert get(web_port(docker_client, app), "k3") == "v3"
-    ok("down", "site", "--yes", "--purge", cwd=app.path)
-    with pytest.raises(docker.errors.NotFound):
-        docker_client.volumes.get(volume)
 
 
 def test_the_agent_measures_an_accessory_and_forwards_its_logs_like_any_container(app: TestApp, docker_client,

@@ -94,54 +94,36 @@ def test_a_dump_restored_after_the_volume_is_gone_and_bad_archives_refused(app: 
     assert [get(port, f"k{n}") for n in range(100)] == [f"v{n}" for n in range(100)]
     assert get(port, "after") == ""
 
-    # retention (keep: last 2): two more backups, the oldest deleted with its archive
-    ok("backup", "create", "site", "db", cwd=app.path)
-    ok("backup", "create", "site", "db", cwd=app.path)
-    assert len(backups(app)) == 3
-    assert "deleted 1 backup" in ok("backup", "prune", "site", "db", cwd=app.path)
-    assert first["id"] not in [b["id"] for b in backups(app)] and not archive.exists()
-
-
-VOLUME_APP = """\
-    volumes: [{name: data, path: /data}]
-"""
-RECORDS_CGI = """\
-#!/bin/sh
-echo "Content-Type: text/plain"
-echo
-case "$QUERY_STRING" in
-  add=*) echo "${QUERY_STRING#add=}" >> /data/records && echo added ;;
-  *) cat /data/records 2>/dev/null ;;
-esac
-"""
 
 
 def test_a_service_volume_copied_with_its_writer_paused_and_restored_once_unused(
-        app: TestApp, docker_client: docker.DockerClient) -> None:
-    from tests.apps import DOCKERFILE
+        tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerClient) -> None:
+    from tests.integration.volumes.test_volumes import volume_app
 
-    app.write("Dockerfile", DOCKERFILE.replace("USER", 'RUN ["/bin/sh", "-c", "mkdir /data && chown 65534 /data"]\n'
-                                                        "USER"))
-    app.write("www/cgi-bin/records", RECORDS_CGI)
-    app.write("dockyard.yml", app.spec_file.read_text().replace("    replicas: 2\n", "    replicas: 1\n" + VOLUME_APP))
-    app.commit("records on a volume")
-    start_app(app, docker_client, 0)
-    port = web_port(docker_client, app)
-    for n in range(30):
-        httpx.get(f"http://127.0.0.1:{port}/cgi-bin/records?add={n}", timeout=5)
-    ok("backup", "create", "site", "web/data", cwd=app.path)
-    [made] = json.loads(ok("backup", "ls", "site", "web/data", "--json", cwd=app.path))
-    assert (made["kind"], made["volumes"]) == ("volumes", ["data"])
-    web = docker_client.containers.list(filters={"label": [f"dockyard.app={app.name}", "dockyard.service=web"]})[0]
-    assert web.status == "running"  # thawed after the copy
-    httpx.get(f"http://127.0.0.1:{port}/cgi-bin/records?add=later", timeout=5)
+    app = volume_app(tmp_path)
+    try:
+        ok("build", cwd=app.path)
+        ok("config", "set", "site", "GREETING=one", cwd=app.path)
+        ok("deploy", "site", cwd=app.path)
+        port = web_port(docker_client, app)
+        for n in range(30):
+            httpx.get(f"http://127.0.0.1:{port}/cgi-bin/records?add={n}", timeout=5)
+        ok("backup", "create", "site", "web/data", cwd=app.path)
+        [made] = json.loads(ok("backup", "ls", "site", "web/data", "--json", cwd=app.path))
+        assert (made["kind"], made["volumes"]) == ("volumes", ["data"])
+        web = docker_client.containers.list(filters={"label": [f"dockyard.app={app.name}", "dockyard.service=web"]})
+        assert web[0].status == "running"  # thawed after the copy
+        httpx.get(f"http://127.0.0.1:{port}/cgi-bin/records?add=later", timeout=5)
 
-    assert "is used by" in fails("backup", "restore", "site", "web/data", made["id"], "--yes", cwd=app.path)
-    ok("scale", "site", "web", "0", cwd=app.path)
-    ok("backup", "restore", "site", "web/data", made["id"], "--yes", cwd=app.path)
-    ok("scale", "site", "web", "1", cwd=app.path)
-    port = web_port(docker_client, app)
-    assert httpx.get(f"http://127.0.0.1:{port}/cgi-bin/records", timeout=5).text.split() == [str(n) for n in range(30)]
+        assert "is used by" in fails("backup", "restore", "site", "web/data", made["id"], "--yes", cwd=app.path)
+        ok("scale", "site", "web", "0", cwd=app.path)
+        ok("backup", "restore", "site", "web/data", made["id"], "--yes", cwd=app.path)
+        ok("scale", "site", "web", "1", cwd=app.path)
+        port = web_port(docker_client, app)
+        records = httpx.get(f"http://127.0.0.1:{port}/cgi-bin/records", timeout=5).text.split()
+        assert records == [str(n) for n in range(30)]
+    finally:
+        remove_app_resources(docker_client, app.name)
 
 
 def free_port() -> int:
@@ -181,19 +163,48 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def test_backups_in_an_s3_bucket_and_an_unreachable_one(app: TestApp, docker_client, s3: str,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    port = start_app(app, docker_client, 50)
-    ok("backup", "create", "site", "db", cwd=app.path)
-    [made] = backups(app)
+def test_scheduled_backups_in_an_s3_bucket_with_retention_audited_and_an_unreachable_bucket(
+        app: TestApp, docker_client, s3: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
 
+    from dockyard import settings
+    from dockyard.backup.schedule import ACTOR, Scheduler
+    from dockyard.backup.stores import open_store
+    from dockyard.config.service import open_config_service
+    from dockyard.state.audit import AuditLog
+    from dockyard.state.db import StateDB
+
+    app.write("dockyard.yml", app.spec_file.read_text().replace("      keep: {last: 2", "      every: 1h\n"
+                                                                                      "      keep: {last: 2"))
+    app.commit("a backup every hour")
+    port = start_app(app, docker_client, 50)
+    ok("backup", "create", "site", "db", cwd=app.path)  # by hand, into the bucket
+    [made] = backups(app)
     keys = sorted(o["Key"] for o in boto3.client("s3", endpoint_url=s3).list_objects_v2(Bucket="backups")["Contents"])
     assert keys == [f"site-a/{app.name}/site/db/{made['id']}.dump.zst", f"site-a/{app.name}/site/db/{made['id']}.json"]
     ok("accessory", "stop", "db", "site", cwd=app.path)
     ok("backup", "restore", "site", "db", made["id"], "--yes", cwd=app.path)
     ok("accessory", "boot", "db", "site", cwd=app.path)
     assert get(port, "k49") == "v49"
+
+    # the server's loop: due an hour after the newest, then retention (keep: last 2), each in the audit log
+    assert "site/db every 3600s" in ok("backup", "schedule", cwd=app.path)  # the other environments never boot it
+    db = StateDB()
+    try:
+        scheduler = Scheduler(db, lambda: open_store(settings.backup_settings()), open_config_service,
+                              report=lambda _line: None)
+        now = time.time()
+        assert scheduler.run_once(now + 3000) == []  # the newest is not an hour old yet
+        assert [line.split()[:2] for line in scheduler.run_once(now + 3700)] == [["scheduled", "backup"]]
+        scheduler.run_once(now + 7400)
+        assert len(backups(app)) == 2 and made["id"] not in [b["id"] for b in backups(app)]  # three, keep 2
+        rows = [r for r in AuditLog(db).rows(target=f"{app.name}/site/db") if r.actor == ACTOR]
+        assert [r.action for r in rows] == ["backup prune", "backup create", "backup create"]
+        assert all(r.source == "schedule" and r.outcome == "ok" for r in rows)
+        ok("backup", "schedule", "--off", cwd=app.path)
+        assert scheduler.specs() == []
+    finally:
+        db.close()
 
     monkeypatch.setenv("DOCKYARD_BACKUP_S3_ENDPOINT", f"http://127.0.0.1:{free_port()}")
     error = fails("backup", "create", "site", "db", cwd=app.path)
@@ -240,36 +251,3 @@ def test_volumes_round_trip_through_the_engine_api_as_for_a_remote_engine(tmp_pa
         assert listing.rstrip().splitlines()[-1].split()[2:4] == ["65534", "65534"]  # the volume's own owner
     finally:
         remove_app_resources(docker_client, app)
-
-
-def test_the_server_loop_takes_scheduled_backups_applies_retention_and_audits(app: TestApp, docker_client,
-                                                                                dockyard_env: Path) -> None:
-    from dockyard import settings
-    from dockyard.backup.schedule import ACTOR, Scheduler
-    from dockyard.backup.stores import open_store
-    from dockyard.config.service import open_config_service
-    from dockyard.state.audit import AuditLog
-    from dockyard.state.db import StateDB
-
-    app.write("dockyard.yml", app.spec_file.read_text().replace("      keep: {last: 2", "      every: 1h\n"
-                                                                                      "      keep: {last: 2"))
-    app.commit("a backup every hour")
-    start_app(app, docker_client, 10)
-    assert "site/db every 3600s" in ok("backup", "schedule", cwd=app.path)  # the other environments never boot it
-    db = StateDB()
-    try:
-        scheduler = Scheduler(db, lambda: open_store(settings.backup_settings()), open_config_service,
-                              report=lambda _line: None)
-        now = time.time()
-        assert [line.split()[:2] for line in scheduler.run_once(now)] == [["scheduled", "backup"]]
-        assert scheduler.run_once(now + 3000) == []  # the newest is not an hour old yet
-        scheduler.run_once(now + 3700)
-        scheduler.run_once(now + 7400)
-        assert len(backups(app)) == 2  # three taken, keep: last 2
-        rows = [r for r in AuditLog(db).rows(target=f"{app.name}/site/db") if r.actor == ACTOR]
-        assert [r.action for r in rows] == ["backup prune", "backup create", "backup create", "backup create"]
-        assert all(r.source == "schedule" and r.outcome == "ok" for r in rows)
-        assert "had no schedule" not in ok("backup", "schedule", "--off", cwd=app.path)
-        assert scheduler.specs() == []
-    finally:
-        db.close()

@@ -1,6 +1,7 @@
 """The data test of issue 16: 10,000 records written through the app into its Redis accessory,
 across 5 blue/green deploys (each a switch), 2 rollbacks, a reboot of the accessory and a kill -9;
-then a backup, the volume dropped with the accessory, a restore: every record there, none twice."""
+then a backup, the volume dropped with the accessory, a restore: every record there, none twice.
+Then: a stopped accessory stays stopped through a deploy; down keeps its volume until --purge."""
 
 from __future__ import annotations
 
@@ -111,3 +112,18 @@ def test_ten_thousand_records_through_deploys_rollbacks_a_switch_crashes_and_a_r
     assert (len(got), len(set(got))) == (10_000, 10_000) and got == want
     [shown] = json.loads(ok("status", "site", "--json", cwd=app.path))["accessories"]
     assert (shown["name"], shown["state"], shown["health"]) == ("db", "running", "healthy")
+
+    # stopped, it stays stopped through an app deploy; down removes it and keeps its data until --purge
+    assert "is stopped" in ok("accessory", "stop", "db", "site", cwd=app.path)
+    ok("deploy", "site", cwd=app.path)
+    assert accessory(docker_client, app).status == "exited"
+    ok("down", "site", "--yes", cwd=app.path)
+    with pytest.raises(docker.errors.NotFound):
+        accessory(docker_client, app)
+    volume = f"dockyard_{app.name}_site_db_data"
+    docker_client.volumes.get(volume)
+    ok("accessory", "boot", "db", "site", cwd=app.path)
+    assert len(records(docker_client, app)) == 10_000
+    ok("down", "site", "--yes", "--purge", cwd=app.path)
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.volumes.get(volume)

@@ -71,6 +71,18 @@ def writer_command(name: str, plan: Plan) -> list[str]:
     return ["sh", "-c", script]
 
 
+def wait_for_line(log: Path, text: str, count: int, timeout: float) -> None:
+    """Until `text` is in the log `count` times (or the timeout: the caller's checks say what is wrong)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if log.read_text(errors="replace").count(text) >= count:
+                return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+
+
 def start_writers(client: docker.DockerClient, run_id: str, plan: Plan) -> list:
     containers = []
     for i in range(plan.containers):
@@ -219,6 +231,8 @@ def run(client: docker.DockerClient, workdir: Path, plan: Plan, say=lambda s: No
             elapsed = time.monotonic() - t0
             if kill_times and elapsed >= kill_times[0]:
                 kill_times.pop(0)
+                if plan.agent:  # each kill hits an agent that is up (its start takes ~1 s, more on a busy host)
+                    wait_for_line(workdir / "forwarder.log", "dockyard agent on ", kills + 1, timeout=15.0)
                 fwd.kill()
                 kills += 1
                 say(f"  {elapsed:5.1f}s SIGKILL #{kills}, restart")

@@ -66,8 +66,9 @@ def test_a_template_escape_fails_the_deploy(test_app: TestApp, docker_client: do
 def test_a_port_with_nothing_listening_is_not_healthy(test_app: TestApp, docker_client: docker.DockerClient) -> None:
     spec = test_app.spec_file.read_text()
     spec = spec.replace("command: [httpd, -f, -p, \"8080\", -h, /www]", "command: [sleep, \"3600\"]")
-    # no health: section, so the probe is a TCP connect to the published port (60 s to give up)
-    spec = "".join(line for line in spec.splitlines(keepends=True) if "health: {path: /health" not in line)
+    # a health: section without a path: the probe is a TCP connect to the published port
+    spec = "".join(line if "health: {path: /health" not in line else "    health: {start_period: 4s}\n"
+                   for line in spec.splitlines(keepends=True))
     test_app.write("dockyard.yml", spec)
     test_app.commit("listens on nothing")
     ok("config", "set", "testing", "GREETING=hello")

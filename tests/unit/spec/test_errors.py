@@ -62,9 +62,10 @@ def test_unknown_key_far_from_any_lists_the_allowed() -> None:
 
 
 def test_missing_required_key_is_on_the_parent_line() -> None:
-    text = "app: a\nservices:\n  web:\n    port: 80\n    health: {interval: 1s}\nenvironments: {dev: {}}\n"
+    text = "app: a\nservices:\n  web:\n    port: 80\nenvironments:\n  dev:\n    router: {preview: 8001}\n"
     assert problems(text) == [
-        "dockyard.yml:5: services.web.health.path: required key is missing: the HTTP path to probe, e.g. /health"
+        "dockyard.yml:7: environments.dev.router.live: required key is missing: the host port that serves the "
+        "live color, e.g. 8000"
     ]
 
 
