@@ -36,7 +36,7 @@ REDIS_IMAGE=dockyard/redis:7.0
 # binary each one is for, and tests/unit/test_setup_requirements.py checks both against dpkg.
 APT_PACKAGES=(docker.io docker-registry etcd-server nginx haproxy busybox-static git openssl iproute2 curl
               redis-server redis-tools ca-certificates python3-venv)
-APT_TEST_PACKAGES=(prometheus rsyslog systemd pebble hey zstd)
+APT_TEST_PACKAGES=(prometheus rsyslog systemd pebble hey zstd chromium chromium-driver)
 
 # Each binary something runs, the package above that ships it, and who needs it (demo: `make demo`
 # and everything Dockyard itself runs; test: only the test suite).
@@ -62,6 +62,8 @@ REQUIREMENTS=(
     "redis-server    redis-server     demo"   # the image dockyard/redis:7.0 (the example's cache, the tests' store)
     "redis-cli       redis-tools      demo"   # in that image: its health check
     "zstd            zstd             test"   # tar | zstd by hand, the peer of bench/backup.py
+    "chromium        chromium         test"   # the dashboard's browser tests (tests/integration/server)
+    "chromedriver    chromium-driver  test"   # selenium drives chromium through it
 )
 # ca-certificates (the CA bundle) and python3-venv (`python3 -m venv` in the Makefile) ship no binary
 # of the table; missing_packages checks them by what they provide.

@@ -197,6 +197,27 @@ class ConfigService:
             )
         return entries
 
+    def revision_diff(self, env: str, app: str, old: int, new: int) -> list[DiffEntry]:
+        """What the app saw change in env from config revision `old` to `new` (two releases' revisions).
+        Secrets stay *** on both sides: a changed one is told by its stored ciphertext, never decrypted
+        (so a secret set again to the same value shows as changed)."""
+        before, after = self._stored(env, app, old), self._stored(env, app, new)
+        entries = []
+        for key in sorted(set(before) | set(after)):
+            a, b = before.get(key), after.get(key)
+            if a == b:
+                continue
+            secret = bool((a and a.secret) or (b and b.secret))
+            change: Literal["added", "removed", "changed"] = "added" if a is None else "removed" if b is None \
+                else "changed"
+            entries.append(DiffEntry(key, change, _masked(a, secret), _masked(b, secret), secret))
+        return entries
+
+    def _stored(self, env: str, app: str, revision: int) -> dict[str, StoredValue]:
+        merged = dict(self.store.snapshot(env, None, revision))
+        merged.update(self.store.snapshot(env, app, revision))
+        return merged
+
     def _show(self, c: Change, item: StoredValue | None, reveal: bool) -> str | None:
         if item is None:
             return None
@@ -255,6 +276,12 @@ class ConfigService:
         if secrets and not reveal:
             header += f"\nsecrets are masked ({MASK}): export with --reveal to import them elsewhere"
         return dump_yaml(values, secrets, header)
+
+
+def _masked(item: StoredValue | None, secret: bool) -> str | None:
+    if item is None:
+        return None
+    return MASK if secret else item.value
 
 
 def open_config_service() -> ConfigService:

@@ -114,17 +114,22 @@ def last_id(store: LogStore) -> int:
         return int(store.db.execute("select coalesce(max(id), 0) from lines").fetchone()[0])
 
 
+def newer(store: LogStore, q: Query, after_id: int, limit: int = 5000) -> list[LogLine]:
+    """The lines stored after `after_id`, oldest first (at most `limit`)."""
+    batch = Query(q.app, q.env, q.service, q.container, q.since_ns, q.grep, limit=limit)
+    sql, params = build_sql(batch, after_id)
+    with store.lock:
+        return [_row(r) for r in store.db.execute(sql, params).fetchall()]
+
+
 def follow(store: LogStore, q: Query, after_id: int, interval: float = 0.5,
            until: float | None = None) -> Iterator[LogLine]:
     """Lines stored after `after_id`, oldest first, as they arrive (until the deadline, if any)."""
-    batch = Query(q.app, q.env, q.service, q.container, q.since_ns, q.grep, limit=5000)
+    limit = 5000
     while until is None or time.monotonic() < until:
-        sql, params = build_sql(batch, after_id)
-        with store.lock:
-            rows = store.db.execute(sql, params).fetchall()
-        for row in rows:
-            line = _row(row)
+        lines = newer(store, q, after_id, limit)
+        for line in lines:
             after_id = line.id
             yield line
-        if len(rows) < batch.limit:
+        if len(lines) < limit:
             time.sleep(interval)

@@ -1,4 +1,5 @@
-"""REST endpoints about apps: the list, environments, releases, configuration (secrets masked), rollback."""
+"""REST endpoints about apps: the list, environments and what runs in them, releases and the config
+diff between two, configuration (secrets masked), rollback and promotion, the audit log."""
 
 from __future__ import annotations
 
@@ -8,36 +9,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from dockyard.config.service import open_config_service
-from dockyard.deploy.deployer import Deployer
-from dockyard.deploy.promote import rollback as run_rollback
-from dockyard.errors import DockyardError, NotFound
-from dockyard.pipeline.store import AppRecord, RunStore
-from dockyard.scale.counts import deploy_counts
+from dockyard.pipeline.store import RunStore
+from dockyard.server import actions
+from dockyard.server.actions import spec_of
 from dockyard.server.auth import Token
-from dockyard.server.deps import Db, need, source_of
-from dockyard.server.poller import app_spec, remote_head
+from dockyard.server.deps import Auth, Db, need, source_of
+from dockyard.server.overview import diff_releases, overview
 from dockyard.server.runs_api import router as runs_router
-from dockyard.spec import AppSpec
-from dockyard.state.audit import AuditLog, audited
+from dockyard.state.audit import AuditLog
 from dockyard.state.db import StateDB
 
 router = APIRouter()
 router.include_router(runs_router)
-
-
-def spec_of(store: RunStore, record: AppRecord) -> tuple[AppSpec, str]:
-    """The app's dockyard.yml at its repository's HEAD, else at the commit of its last run."""
-    try:
-        _, head = remote_head(record.repo)
-    except DockyardError:
-        head = None
-    if head is None:
-        last = store.runs(record.name, limit=1)
-        if not last:
-            raise NotFound(f"cannot read {record.repo} and {record.name} has no run yet",
-                           hint="check the app's repository: dockyard app ls")
-        head = last[0].commit_sha
-    return app_spec(record, head), head
 
 
 @router.get("/apps", tags=["apps"])
@@ -94,26 +77,40 @@ def config(app: str, env: str) -> dict[str, Any]:
             "secrets": sorted(resolved.secret_keys), "sources": dict(resolved.sources)}
 
 
-@router.post("/apps/{app}/environments/{env}/rollback", tags=["apps"])
-def rollback(app: str, env: str, db: Db, http: Request,
-             token: Annotated[Token, Depends(need("deploy"))]) -> dict[str, Any]:
-    """Restore the previous release of env, recorded as done by the token's name. Inside a blue/green
-    rollback window it is a switch of the live listener; otherwise the previous release is redeployed.
-    The app's dockyard.yml is the registered app's, at its repository's default branch: no request
-    names a file of the server. This is what `dockyard rollback` forwards to when DOCKYARD_SERVER is set."""
-
+@router.get("/apps/{app}/overview", tags=["apps"])
+def app_overview(app: str, db: Db) -> dict[str, Any]:
+    """What the app runs in each environment along its promotion path: live release (commit, image,
+    config revision), replicas as the engine reports them, blue/green colours and rollback window,
+    public URLs. The dashboard's environments page shows exactly this."""
     store = RunStore(db)
-    log: list[str] = []
-    with audited(db, token.name, source_of(http), "rollback", f"{app}/{env}"):
-        spec = spec_of(store, store.app(app))[0]
-        config = open_config_service()
-        try:
-            deployer = Deployer(spec, config, db, log.append, counts=deploy_counts)
-            deployer.by = token.name
-            outcome = run_rollback(deployer, env)
-        finally:
-            config.close()
+    spec, commit = spec_of(store, store.app(app))
+    return overview(db, spec, commit)
+
+
+@router.get("/apps/{app}/releases/{env}/diff", tags=["apps"])
+def release_diff(app: str, env: str, db: Db, new: int, old: int | None = None) -> dict[str, Any]:
+    """The configuration the app saw change between two releases of env (by their seq; `old`
+    defaults to the release before `new`), secrets as ***, with both releases' images and commits."""
+    return diff_releases(db, app, env, new, old)
+
+
+@router.post("/apps/{app}/environments/{env}/rollback", tags=["apps"])
+def rollback(app: str, env: str, db: Db, http: Request, token: Auth) -> dict[str, Any]:
+    """Restore the previous release of env (deploy scope for env), recorded as done by the token's name.
+    Inside a blue/green rollback window it is a switch of the live listener; otherwise the previous
+    release is redeployed. The app's dockyard.yml is the registered app's, at its repository's default
+    branch: no request names a file of the server. This is what `dockyard rollback` forwards to when
+    DOCKYARD_SERVER is set."""
+    outcome, log = actions.rollback(db, app, env, token, source_of(http))
     return {"outcome": outcome.as_json(), "log": log}
+
+
+@router.post("/apps/{app}/environments/{env}/promote", tags=["apps"])
+def promote(app: str, env: str, db: Db, http: Request, token: Auth) -> dict[str, Any]:
+    """Deploy env's live release (the same image, never a rebuild) to the next environment of the
+    promotion path; the token needs the deploy scope of that next environment."""
+    outcome, log, target = actions.promote(db, app, env, token, source_of(http))
+    return {"target": target, "outcome": outcome.as_json(), "log": log}
 
 
 @router.get("/audit", tags=["audit"])

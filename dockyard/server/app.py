@@ -13,7 +13,8 @@ import logging
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dockyard import settings
@@ -27,9 +28,11 @@ from dockyard.errors import (
     StoreUnavailable,
     UsageError,
 )
-from dockyard.server import api, hooks
+from dockyard.server import api, hooks, web
 from dockyard.server.deps import Unauthorized, require_token
 from dockyard.server.limits import BodyLimit
+from dockyard.server.web.login import LoginNeeded
+from dockyard.server.web.render import STATIC, page
 from dockyard.server.webhooks import BadPayload, BadSignature
 
 log = logging.getLogger(__name__)
@@ -58,8 +61,14 @@ def error_body(exc: DockyardError) -> dict[str, str]:
     return body
 
 
-async def _dockyard_error(request: Request, exc: Exception) -> JSONResponse:
+def _for_api(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/hooks/"))
+
+
+async def _dockyard_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DockyardError)
+    if not _for_api(request):
+        return _page_error(request, exc)
     status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
     if status == 401:
@@ -67,20 +76,34 @@ async def _dockyard_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(exc), status_code=status, headers=headers)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if not _for_api(request) and not request.url.path.startswith(("/static/", "/docs", "/openapi")):
+        return page(request, "error.html", status=exc.status_code, message=str(exc.detail), hint=None)
     return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()]
+    if not _for_api(request):
+        return page(request, "error.html", status=400, message="invalid request: " + "; ".join(problems), hint=None)
     return JSONResponse({"error": "invalid request: " + "; ".join(problems)}, status_code=400)
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("internal error on %s %s", request.method, request.url.path)
     return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+
+def _page_error(request: Request, exc: DockyardError) -> Response:
+    """A dashboard page's error: to /login without a session, else a page saying what went wrong."""
+    if isinstance(exc, LoginNeeded):
+        return RedirectResponse("/login", status_code=303)
+    status = status_of(exc)
+    if status == 401:  # a bearer-token error cannot happen on a page; a session that ended can
+        return RedirectResponse("/login", status_code=303)
+    return page(request, "error.html", status=status, message=exc.message, hint=exc.hint)
 
 
 def create_app() -> FastAPI:
@@ -100,4 +123,6 @@ def create_app() -> FastAPI:
 
     app.include_router(api.router, prefix="/api", dependencies=[Depends(require_token)])
     app.include_router(hooks.router, prefix="/hooks")
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

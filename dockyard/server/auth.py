@@ -140,12 +140,17 @@ class TokenStore:
     def all(self) -> list[Token]:
         return [_token(r) for r in self.conn.execute(f"SELECT {_COLUMNS} FROM tokens ORDER BY id")]
 
+    def by_id(self, token_id: int) -> Token | None:
+        row = self.conn.execute(f"SELECT {_COLUMNS} FROM tokens WHERE id=?", (token_id,)).fetchone()
+        return _token(row) if row else None
+
     def revoke(self, which: str) -> list[Token]:
         """Revoke a token by id or name; NotFound when none matches."""
         found = [t for t in self.all() if str(t.id) == which or t.name == which]
         if not found:
             raise NotFound(f"no token with id or name {which!r}", hint="dockyard token ls")
         self.conn.executemany("DELETE FROM tokens WHERE id=?", [(t.id,) for t in found])
+        self.conn.executemany("DELETE FROM sessions WHERE token_id=?", [(t.id,) for t in found])
         return found
 
     def verify(self, token: str | None, now: float | None = None) -> Token | None:

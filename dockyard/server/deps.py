@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dockyard.errors import DockyardError, Forbidden
+from dockyard.errors import DockyardError
+from dockyard.server.actions import refuse_unless
 from dockyard.server.auth import Token, TokenStore
-from dockyard.state.audit import AuditLog
 from dockyard.state.db import StateDB
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `dockyard token create`.")
@@ -56,12 +56,7 @@ def need(scope: str) -> Callable[[Request, Token, StateDB], Token]:
     """A dependency: the request's token, when it has `scope` (deploy: for the path's {env});
     a refusal is answered 403 and written to the audit log."""
     def check(request: Request, token: Auth, db: Db) -> Token:
-        env = request.path_params.get("env")
-        if not token.allows(scope, env):
-            wanted = f"deploy:{env}" if scope == "deploy" and env else scope
-            AuditLog(db).record(token.name, source_of(request), f"{request.method} {request.url.path}",
-                                target=request.url.path, outcome=f"refused: no {wanted} scope")
-            raise Forbidden(f"token {token.name!r} has no {wanted} scope (it has: {', '.join(token.scopes)})",
-                            hint=f"dockyard token create --name NAME --scope {wanted.replace(':', ' --env ')}")
+        refuse_unless(db, token, scope, request.path_params.get("env"), source_of(request),
+                      f"{request.method} {request.url.path}", request.url.path)
         return token
     return check

@@ -12,13 +12,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from dockyard import settings
-from dockyard.errors import DockyardError, Forbidden, NotFound
+from dockyard.errors import DockyardError, NotFound
 from dockyard.pipeline.source import _git, branch_head, update_mirror
 from dockyard.pipeline.store import RunStore
 from dockyard.pipeline.triggers import enqueue
+from dockyard.server import actions
 from dockyard.server.auth import Token
-from dockyard.server.deps import Db, need, source_of
+from dockyard.server.deps import Auth, Db, need, source_of
 from dockyard.server.events import FOLLOWING, Seen, changes, sse, step_data
 from dockyard.state.audit import audited
 from dockyard.state.db import StateDB
@@ -95,7 +95,12 @@ def _stream(run_id: int) -> Iterator[str]:
 def events(run_id: int, db: Db) -> StreamingResponse:
     """Server-sent events: `run` and `step` status changes, `output` lines as they are written, and a
     last `end` when the run ends or waits at a gate."""
-    RunStore(db).run(run_id)  # 404 before the stream starts
+    return stream_events(db, run_id)
+
+
+def stream_events(db: StateDB, run_id: int) -> StreamingResponse:
+    """The run's events as a text/event-stream response (a 404 before it starts for no such run)."""
+    RunStore(db).run(run_id)
     return StreamingResponse(_stream(run_id), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -131,22 +136,15 @@ def _start(request: RunRequest, db: StateDB, token: Token) -> JSONResponse:
 
 
 @router.post("/runs/{run_id}/approve")
-def approve(run_id: int, db: Db, http: Request, token: Annotated[Token, Depends(need("approve"))]) -> dict[str, Any]:
+def approve(run_id: int, db: Db, http: Request, token: Auth) -> dict[str, Any]:
     """Approve the manual gate the run waits at, as the token's name (approve scope); the server's
     worker goes on. A token cannot approve a run it started (four eyes; settings.yml four_eyes)."""
-    store = RunStore(db)
-    with audited(db, token.name, source_of(http), "run approve", f"run {run_id}"):
-        store.approve(run_id, token.name, four_eyes=settings.load().needs_four_eyes)
-    return run_dict(store, run_id)
+    actions.approve(db, run_id, token, source_of(http))
+    return run_dict(RunStore(db), run_id)
 
 
 @router.post("/runs/{run_id}/cancel")
-def cancel(run_id: int, db: Db, http: Request, token: Annotated[Token, Depends(need("read"))]) -> dict[str, Any]:
+def cancel(run_id: int, db: Db, http: Request, token: Auth) -> dict[str, Any]:
     """Cancel a queued, running or waiting run (a running step finishes first): trigger or approve scope."""
-    store = RunStore(db)
-    with audited(db, token.name, source_of(http), "run cancel", f"run {run_id}"):
-        if not (token.allows("trigger") or token.allows("approve")):
-            raise Forbidden(f"token {token.name!r} has neither the trigger nor the approve scope; cancelling "
-                            "needs one")
-        store.cancel(run_id, token.name)
-    return run_dict(store, run_id)
+    actions.cancel(db, run_id, token, source_of(http))
+    return run_dict(RunStore(db), run_id)

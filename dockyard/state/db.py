@@ -171,6 +171,17 @@ SCHEMA = [
         added_at REAL NOT NULL
     );
     """,
+    # version 6: the dashboard's log-in sessions (dockyard/server/sessions.py)
+    """
+    CREATE TABLE sessions (
+        sha256 TEXT PRIMARY KEY,
+        token_id INTEGER NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX sessions_token ON sessions (token_id);
+    """,
 ]
 
 

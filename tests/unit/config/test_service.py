@@ -160,3 +160,24 @@ def test_export_reveal_round_trips(svc: ConfigService, tmp_path: Path) -> None:
     a, b = svc.resolve("staging", "shop"), svc.resolve("prod", "shop")
     assert (a.values, a.secret_keys) == (b.values, b.secret_keys)
     assert svc.diff("staging", "prod", "shop") == []
+
+
+def test_revision_diff_shows_what_changed_between_two_releases_with_secrets_masked(svc: ConfigService) -> None:
+    first = svc.set("prod", None, {"DOMAIN": "a.example", "GONE": "x"}, "ann").revision
+    svc.set("prod", "shop", {"DB_PASSWORD": "old-pw"}, "ann", secret=True)
+    svc.set("prod", "other", {"DOMAIN": "not-shop"}, "ann")  # another app's key: not shop's change
+    svc.set("prod", "shop", {"DOMAIN": "b.example", "NEW": "1"}, "ann")
+    svc.delete("prod", None, ["GONE"], "ann")
+    svc.set("prod", "shop", {"DB_PASSWORD": "new-pw"}, "ann", secret=True)
+    last = svc.store.current_revision()
+    entries = svc.revision_diff("prod", "shop", first, last)
+    assert [(e.key, e.change, e.a, e.b, e.secret) for e in entries] == [
+        ("DB_PASSWORD", "added", None, "***", True),
+        ("DOMAIN", "changed", "a.example", "b.example", False),
+        ("GONE", "removed", "x", None, False),
+        ("NEW", "added", None, "1", False),
+    ]
+    changed_secret = svc.revision_diff("prod", "shop", last - 1, last)
+    assert [(e.key, e.change, e.a, e.b) for e in changed_secret] == [("DB_PASSWORD", "changed", "***", "***")]
+    assert svc.revision_diff("prod", "shop", last, last) == []
+    assert "pw" not in repr(entries)

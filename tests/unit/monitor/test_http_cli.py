@@ -10,6 +10,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from dockyard.cli import common
 from dockyard.cli.monitor_cmds import monitor_app
 from dockyard.errors import UsageError
 from dockyard.monitor.alerts import AlertEvent
@@ -75,6 +76,8 @@ def test_stats_json(endpoint: HttpEndpoint, tmp_path: Path, monkeypatch: pytest.
 
 def test_stats_table_and_events(endpoint: HttpEndpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    # a wide table whatever COLUMNS the runner's worker was started with (pytest-xdist sets 80)
+    monkeypatch.setattr(common.console, "width", 200)
     result = CliRunner().invoke(monitor_app, ["stats", "prod", "--agent", endpoint.url, "--count", "2",
                                               "--refresh", "0.05"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "shop-prod-web-1" in result.output and "12.5%" in result.output

@@ -1,0 +1,241 @@
+"""Benchmark: the dashboard's pages against the JSON API that reads the same data, in one run.
+
+A real `dockyard server` with its own home: 20 registered apps (each a git repository whose
+dockyard.yml has 4 environments) and 200 releases per environment in the state database (16,000
+releases). Timed, in turns, with one HTTP client each (keep-alive, like a browser):
+  - an app's environments page (`GET /apps/APP`) against `GET /api/apps/APP/overview`;
+  - an environment's releases page (`GET /apps/APP/envs/ENV/releases`) against
+    `GET /api/apps/APP/releases/ENV?limit=200`;
+  - a release diff page against `GET /api/apps/APP/releases/ENV/diff`.
+Printed: the medians and p95 of each pair and their ratio (target: the page within 1.5x of the API).
+Then the live run page: the time from a step's output being written to the state database until the
+page's event stream (the session's) carries it, over 20 lines (target: under 1 s).
+
+    .venv/bin/python bench/dashboard.py [--rounds 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DOCKYARD = str(Path(sys.executable).parent / "dockyard")
+APPS, ENVS, RELEASES = 20, ("dev", "testing", "staging", "production"), 200
+
+SPEC = """\
+app: {app}
+services:
+  web:
+    command: [httpd, -f, -p, "8080", -h, /www]
+    port: 8080
+environments:
+  dev: {{engine: local}}
+  testing: {{engine: local}}
+  staging: {{engine: local, promote: manual}}
+  production: {{engine: local}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True)
+
+
+def populate(root: Path, env: dict[str, str]) -> list[str]:
+    """20 apps with a repository each, 200 releases per environment and 20 config revisions."""
+    os.environ.update(env)
+    from dockyard.config.service import open_config_service
+    from dockyard.pipeline.model import StepDef
+    from dockyard.pipeline.store import RunStore
+    from dockyard.state.db import StateDB
+
+    names = [f"bench{n:02d}" for n in range(APPS)]
+    db = StateDB()
+    store = RunStore(db)
+    config = open_config_service()
+    for name in names:
+        work = root / "repos" / name
+        work.mkdir(parents=True)
+        (work / "dockyard.yml").write_text(SPEC.format(app=name))
+        git(work, "init", "-q", "-b", "main")
+        git(work, "-c", "user.email=b@b", "-c", "user.name=b", "add", "-A")
+        git(work, "-c", "user.email=b@b", "-c", "user.name=b", "commit", "-qm", "spec")
+        store.register_app(name, str(work), "dockyard.yml")
+        for env_name in ENVS:
+            revisions = [config.set(env_name, name, {"KEY": f"v{i}", "N": str(i)}, "bench").revision
+                         for i in range(4)]
+            for i in range(RELEASES):
+                db.add_release(name, env_name, f"r{i:04d}", f"127.0.0.1:5000/{name}@sha256:{i:064x}",
+                               f"{i:040x}", revisions[i % len(revisions)], "live", "bench", note=f"release {i}")
+    # a run whose step is running, for the live page (made before the server starts, so its worker
+    # never sees it queued; the heartbeat keeps it the bench's)
+    run_id = store.create_run(names[0], "0" * 40, "main", "bench", [StepDef("build", "", "build")], supersede=False)
+    db.conn.execute("UPDATE runs SET status='running', owner='bench', started_at=?, heartbeat=? WHERE id=?",
+                    (time.time(), time.time(), run_id))
+    store.start_step(run_id, 0)
+    config.close()
+    db.close()
+    return names
+
+
+class Server:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen([DOCKYARD, "server", "--listen", f"127.0.0.1:{self.port}"],
+                                         env={**os.environ, **env}, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        sys.exit("bench: the server did not start:\n" + log.read_text()[-2000:])
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def logged_in(url: str, token: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, timeout=30)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', client.get("/login").text)
+    assert nonce, "no log-in form"
+    response = client.post("/login", data={"nonce": nonce.group(1), "token": token})
+    assert response.status_code == 303, response.text
+    return client
+
+
+def timed(client: httpx.Client, path: str) -> float:
+    start = time.perf_counter()
+    response = client.get(path)
+    took = time.perf_counter() - start
+    if response.status_code != 200:
+        sys.exit(f"bench: GET {path} answered {response.status_code}: {response.text[:500]}")
+    return took
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def compare(label: str, page: httpx.Client, api: httpx.Client, pairs: list[tuple[str, str]]) -> float:
+    pages: list[float] = []
+    apis: list[float] = []
+    for n, (page_path, api_path) in enumerate(pairs):
+        if n % 2:  # take turns going first
+            pages.append(timed(page, page_path))
+            apis.append(timed(api, api_path))
+        else:
+            apis.append(timed(api, api_path))
+            pages.append(timed(page, page_path))
+    ratio = statistics.median(pages) / statistics.median(apis)
+    print(f"{label:14} page median {statistics.median(pages) * 1000:7.1f} ms p95 {p95(pages) * 1000:7.1f} ms | "
+          f"API median {statistics.median(apis) * 1000:7.1f} ms p95 {p95(apis) * 1000:7.1f} ms | "
+          f"ratio {ratio:.2f}x (target <= 1.5x)")
+    return ratio
+
+
+def sse_latency(page: httpx.Client, env: dict[str, str], app: str) -> list[float]:
+    """Seconds from a line written to a running step to the line on the page's event stream."""
+    os.environ.update(env)
+    from dockyard.pipeline.store import RunStore
+    from dockyard.state.db import StateDB
+
+    db = StateDB()
+    store = RunStore(db)
+    run_id = store.runs(app, limit=1)[0].id
+    arrived: dict[str, float] = {}
+    done = threading.Event()
+
+    def listen() -> None:
+        with page.stream("GET", f"/runs/{run_id}/events", timeout=60) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: ") and '"line"' in line:
+                    arrived[json.loads(line[6:])["line"]] = time.perf_counter()
+                if len(arrived) >= 20:
+                    done.set()
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    time.sleep(1.0)
+    written: dict[str, float] = {}
+    for n in range(20):
+        written[f"line {n}"] = time.perf_counter()
+        store.append_output(run_id, 0, f"line {n}\n")
+        store.heartbeat(run_id, "bench")  # the server's worker leaves a run with a fresh heartbeat alone
+        time.sleep(0.3)
+    done.wait(10)
+    store.end_step(run_id, 0, "succeeded")
+    store.finish_run(run_id, "succeeded")
+    db.close()
+    return [arrived[k] - written[k] for k in written if k in arrived]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="dockyard-bench-dashboard-") as tmp:
+        root = Path(tmp)
+        env = {"DOCKYARD_HOME": str(root / "home"), "DOCKYARD_CONFIG_STORE": f"sqlite:///{root}/home/config.db",
+               "DOCKYARD_SECRET_KEY_FILE": str(root / "secret.key"), "DOCKYARD_USER": "bench"}
+        start = time.perf_counter()
+        names = populate(root, env)
+        token = subprocess.run([DOCKYARD, "token", "create", "--name", "bench", "--scope", "admin"], env={
+            **os.environ, **env}, capture_output=True, text=True, check=True).stdout.strip()
+        print(f"{APPS} apps x {len(ENVS)} environments x {RELEASES} releases written in "
+              f"{time.perf_counter() - start:.1f} s")
+        server = Server(env, root / "server.log")
+        try:
+            page = logged_in(server.url, token)
+            api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            apps = [names[n % APPS] for n in range(args.rounds)]
+            envs = [ENVS[n % len(ENVS)] for n in range(args.rounds)]
+            for n in range(10):  # warm both (the spec's export, the engine's connection)
+                timed(page, f"/apps/{apps[n]}")
+                timed(api, f"/api/apps/{apps[n]}/overview")
+            compare("environments", page, api, [(f"/apps/{a}", f"/api/apps/{a}/overview") for a in apps])
+            compare("releases", page, api, [(f"/apps/{a}/envs/{e}/releases", f"/api/apps/{a}/releases/{e}?limit=200")
+                                            for a, e in zip(apps, envs, strict=True)])
+            compare("release diff", page, api, [(f"/apps/{a}/envs/{e}/diff?new={150 + n % 50}",
+                                                 f"/api/apps/{a}/releases/{e}/diff?new={150 + n % 50}")
+                                                for n, (a, e) in enumerate(zip(apps, envs, strict=True))])
+            latencies = sse_latency(page, env, names[0])
+            print(f"live run page  {len(latencies)}/20 lines arrived; from the write to the page's stream: "
+                  f"median {statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
+                  f"(target < 1000 ms)")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Log-in and log-out of the dashboard, the session every page needs, and the CSRF check of forms.
+
+A page without a valid session is a redirect to /login. Every form carries the session's CSRF
+secret in a hidden field, checked before anything is done; the log-in form, which has no session
+yet, carries a nonce that must match the short-lived cookie the log-in page set (so another site
+cannot log a browser in with a token of its own choosing). Cookies are HttpOnly and
+SameSite=Strict, and Secure when the server serves HTTPS.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from dockyard.errors import DockyardError, Forbidden
+from dockyard.server.auth import TokenStore
+from dockyard.server.deps import Db, source_of
+from dockyard.server.sessions import COOKIE, Session, SessionStore
+from dockyard.server.web.render import page
+from dockyard.state.audit import AuditLog
+
+router = APIRouter(include_in_schema=False)
+LOGIN_COOKIE = "dockyard_login"
+LOGIN_MINUTES = 15
+
+
+class LoginNeeded(DockyardError):
+    """No session, or one that ended (answered with a redirect to /login)."""
+
+
+def page_session(request: Request, db: Db) -> Session:
+    session = SessionStore(db).find(request.cookies.get(COOKIE))
+    if session is None:
+        raise LoginNeeded("log in to see this page")
+    return session
+
+
+PageSession = Annotated[Session, Depends(page_session)]
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The fields of a urlencoded form (the body is capped by the server's BodyLimit)."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return dict(parse_qsl(body, keep_blank_values=True, max_num_fields=50))
+
+
+async def checked_form(request: Request, session: Session) -> dict[str, str]:
+    """The form's fields, once its CSRF field matches the session's secret."""
+    fields = await form_fields(request)
+    if not session.csrf_ok(fields.get("csrf")):
+        raise Forbidden("the form did not carry this session's CSRF token; nothing was done",
+                        hint="reload the page and submit the form again")
+    return fields
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+@router.get("/login")
+def login_form(request: Request) -> Response:
+    nonce = secrets.token_urlsafe(24)
+    response = page(request, "login.html", nonce=nonce)
+    response.set_cookie(LOGIN_COOKIE, nonce, max_age=LOGIN_MINUTES * 60, httponly=True, samesite="strict",
+                        secure=_secure(request), path="/login")
+    return response
+
+
+@router.post("/login")
+async def login(request: Request, db: Db) -> Response:
+    fields = await form_fields(request)
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    if not nonce or not secrets.compare_digest(nonce, fields.get("nonce", "")):
+        return _refused(request, "the log-in form is stale or was not sent from this page; try again", 403)
+    token = TokenStore(db).verify(fields.get("token", "").strip(), now=time.time())
+    if token is None:
+        AuditLog(db).record("-", source_of(request), "login", "dashboard", "refused: invalid, expired or revoked token")
+        return _refused(request, "that token is unknown, expired or revoked", 401)
+    session_id, session = SessionStore(db).start(token)
+    AuditLog(db).record(token.name, source_of(request), "login", "dashboard", "ok")
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(COOKIE, session_id, max_age=int(session.expires_at - time.time()), httponly=True,
+                        samesite="strict", secure=_secure(request), path="/")
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+def _refused(request: Request, message: str, status: int) -> Response:
+    nonce = secrets.token_urlsafe(24)
+    response = page(request, "login.html", nonce=nonce, error=message, status=status)
+    response.set_cookie(LOGIN_COOKIE, nonce, max_age=LOGIN_MINUTES * 60, httponly=True, samesite="strict",
+                        secure=_secure(request), path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, db: Db, session: PageSession) -> Response:
+    await checked_form(request, session)
+    SessionStore(db).end(request.cookies.get(COOKIE))
+    AuditLog(db).record(session.token.name, source_of(request), "logout", "dashboard", "ok")
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
