@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ruamel.yaml import YAML, YAMLError
 
 from dockyard.errors import DockyardError, NotFound
@@ -72,6 +74,63 @@ class BackupSettings(BaseModel):
     s3_credentials_file: str | None = None
 
 
+NOTIFY_EVENTS = ("run.failed", "run.waiting", "run.succeeded", "deployed", "rolled_back", "alert.firing",
+                 "alert.resolved", "scaled")
+
+
+class ChannelSettings(BaseModel):
+    """Where notifications go: a generic webhook (JSON, HMAC-SHA256 signed with the key in
+    `secret_file`), a Slack-compatible incoming webhook, or e-mail over SMTP."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    type: Literal["webhook", "slack", "email"]
+    url: str | None = None  # webhook, slack
+    secret_file: str | None = None  # webhook: the HMAC key, in a 0600 file (never in settings.yml)
+    smtp: str | None = None  # email: HOST:PORT
+    sender: str | None = Field(default=None, alias="from")
+    to: list[str] = []
+    starttls: bool = False
+    username: str | None = None
+    password_file: str | None = None  # 0600; the password never sits in settings.yml itself
+
+    @model_validator(mode="after")
+    def _complete(self) -> ChannelSettings:
+        if self.type in ("webhook", "slack"):
+            if not self.url or urlsplit(self.url).scheme not in ("http", "https") or not urlsplit(self.url).netloc:
+                raise ValueError(f"a {self.type} channel needs url: http(s)://HOST/PATH, got {self.url!r}")
+        else:
+            host, _, port = (self.smtp or "").rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"an email channel needs smtp: HOST:PORT, got {self.smtp!r}")
+            if not self.sender or not self.to:
+                raise ValueError("an email channel needs from: and to: [addresses]")
+        return self
+
+
+class RouteSettings(BaseModel):
+    """Which events go to a channel: each list matches anything with "*"."""
+
+    channel: str
+    apps: list[str] = ["*"]
+    envs: list[str] = ["*"]
+    events: list[str] = ["*"]
+
+
+class NotificationSettings(BaseModel):
+    channels: dict[str, ChannelSettings] = {}
+    routes: list[RouteSettings] = []
+
+    @model_validator(mode="after")
+    def _known(self) -> NotificationSettings:
+        for n, route in enumerate(self.routes):
+            if route.channel not in self.channels:
+                raise ValueError(f"routes[{n}]: no channel {route.channel!r} (channels: {', '.join(self.channels)})")
+            unknown = [e for e in route.events if e != "*" and e not in NOTIFY_EVENTS]
+            if unknown:
+                raise ValueError(f"routes[{n}]: unknown events {unknown} (known: {', '.join(NOTIFY_EVENTS)})")
+        return self
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -87,6 +146,7 @@ class Settings(BaseModel):
     max_body_kib: int = 1024  # request bodies above this get 413 before they are read
     edge: EdgeSettings = EdgeSettings()
     backups: BackupSettings = BackupSettings()
+    notifications: NotificationSettings = NotificationSettings()
 
     def needs_four_eyes(self, env: str) -> bool:
         return self.four_eyes_envs.get(env, self.four_eyes)
@@ -144,8 +204,12 @@ def load() -> Settings:
     try:
         data = YAML(typ="safe").load(path.read_text()) or {}
         return Settings.model_validate(data)
-    except (YAMLError, ValidationError) as exc:
+    except YAMLError as exc:
         raise DockyardError(f"{path}: invalid settings file: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in exc.errors())
+        raise DockyardError(f"{path}: invalid settings: {problems}") from exc
 
 
 def save(settings: Settings) -> None:

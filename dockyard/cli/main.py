@@ -52,6 +52,7 @@ REGISTRY: list[tuple[tuple[str, ...], str]] = [
     (("config", "secret"), "config_cmds"),
     (("scale", "autoscale"), "scale_cmds"),  # scale, autoscale run|status|events|...
     (("audit",), "audit_cmds"),
+    (("notify",), "notify_cmds"),
 ]
 NAMES = {name for names, _ in REGISTRY for name in names}
 

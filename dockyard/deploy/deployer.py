@@ -27,6 +27,7 @@ from dockyard.engine.client import Engine, engine_error, short_reason
 from dockyard.engine.containers import ReplicaSpec, choose_user
 from dockyard.engine.observe import observe
 from dockyard.errors import DeployError, DockyardError, MissingConfigError, RegistryError, StoreUnavailable
+from dockyard.notify.emit import emit
 from dockyard.plan.deploy import Desired, plan_deploy
 from dockyard.plan.release import config_fingerprint, release_id, replica_config_hash
 from dockyard.router.colors import routed_service
@@ -111,8 +112,8 @@ class Deployer:
         if failure is not None and not note:
             note = failure.message.splitlines()[0][:200]
         try:
-            self.db.add_release(self.spec.app, env, release_id, image, commit, config_revision, status, self.author,
-                                note)
+            seq = self.db.add_release(self.spec.app, env, release_id, image, commit, config_revision, status,
+                                      self.author, note)
         except StoreUnavailable as exc:
             if status != "live":  # the deploy's own failure is what the user must see
                 self.report(f"could not record release {release_id} as {status}: {exc.message}")
@@ -120,6 +121,11 @@ class Deployer:
             raise DeployError(f"{self.spec.app}/{env}: release {release_id} runs, but could not be recorded: "
                               f"{exc.message}", hint="deploy the same again once the state database is free: "
                                                      "it changes nothing and records the release") from exc
+        if status == "live":
+            kind, did = ("rolled_back", "rolled back to") if note.startswith("rollback") else ("deployed", "runs")
+            emit(self.db, f"release:{self.spec.app}:{env}:{seq}", kind, self.spec.app, env,
+                 f"{self.spec.app}/{env} {did} release {release_id} (by {self.author})", release=release_id,
+                 image=image, commit=commit, config_revision=config_revision, by=self.author, note=note)
 
     def resolve(self, env: str, config_revision: int | None) -> tuple[ResolvedConfig, dict[str, bytes]]:
         """The configuration of a release and its rendered files; fails on missing required keys."""

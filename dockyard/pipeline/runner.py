@@ -20,6 +20,7 @@ from dockyard.engine.client import Engine, connect
 from dockyard.engine.observe import observe
 from dockyard.engine.testrun import run_test
 from dockyard.errors import DockyardError, NotFound
+from dockyard.notify.emit import emit
 from dockyard.pipeline.resume import restore_live_release
 from dockyard.pipeline.source import export_commit
 from dockyard.pipeline.store import Run, RunStore, Step
@@ -78,15 +79,27 @@ class RunExecutor:
                 self.store.end_step(run.id, step.idx, "failed")
                 if step.kind == "test":
                     self._restore(spec, step.env, log)
-                self.store.finish_run(run.id, "failed", mask(f"{step.name} ({step.env or 'build'}): "
-                                                             f"{exc.message.splitlines()[0]}", self._secrets))
+                error = mask(f"{step.name} ({step.env or 'build'}): {exc.message.splitlines()[0]}", self._secrets)
+                self.store.finish_run(run.id, "failed", error)
+                self._notify(run, "failed", step.env, f"run #{run.id} of {run.app} failed at {error}")
                 return "failed"
             self.store.end_step(run.id, step.idx, outcome)
             if outcome == "waiting":
                 self.store.finish_run(run.id, "waiting")
+                self._notify(run, "waiting", step.env, f"run #{run.id} of {run.app} waits for approval to go on "
+                             f"from {step.env}", gate=step.idx)
                 return "waiting"
         self.store.finish_run(run.id, "succeeded")
+        last_env = next((s.env for s in reversed(self.store.steps(run.id)) if s.env), "")
+        self._notify(run, "succeeded", last_env, f"run #{run.id} of {run.app} succeeded ({run.commit_sha[:7]} "
+                     f"on {run.branch}, through {last_env or 'build'})")
         return "succeeded"
+
+    def _notify(self, run: Run, status: str, env: str, text: str, gate: int | None = None) -> None:
+        """The run's event (a gate has its own: a run may wait at more than one)."""
+        event_id = f"run:{run.id}:{status}" + (f":{gate}" if gate is not None else "")
+        emit(self.store.db, event_id, f"run.{status}", run.app, env, text, run=run.id, commit=run.commit_sha,
+             branch=run.branch)
 
     def _logger(self, run_id: int, idx: int) -> Callable[[str], None]:
         def log(line: str) -> None:

@@ -24,6 +24,7 @@ from dockyard.engine.client import connect
 from dockyard.engine.swarm_facts import AGENT_LABEL
 from dockyard.errors import DockyardError
 from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
+from dockyard.notify.emit import emit
 from dockyard.scale.apply import Scaler
 from dockyard.scale.counts import deploy_counts
 from dockyard.scale.facts import readings, request_counter, serving
@@ -147,6 +148,11 @@ class Autoscaler:
                                          "ok" if not outcome.startswith("failed") else outcome,
                                          f"{decision.current} -> {decision.desired}: {decision.reason}"[:300])
                 self.report(f"{app}/{env}/{service}: {outcome}")
+                if not outcome.startswith("failed"):
+                    emit(self.db, f"scale:{app}:{env}:{service}:{event_id}", "scaled", app, env,
+                         f"{app}/{env}/{service} scaled {decision.current} -> {decision.desired} ({decision.action}: "
+                         f"{decision.reason})"[:300], service=service, current=decision.current,
+                         desired=decision.desired)
             return Evaluated(app, env, service, event_id, decision, outcome)
         except DockyardError as exc:
             return self._unreachable(spec, env, service, exc.message)

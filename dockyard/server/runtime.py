@@ -1,5 +1,5 @@
 """Run `dockyard server`: uvicorn in the main thread; the pipeline worker, the poller, the
-autoscaler, the balancer watch, certificate renewals and scheduled backups beside it.
+autoscaler, the balancer watch, certificate renewals, scheduled backups and notifications beside it.
 
 $DOCKYARD_HOME/server.pid holds the pid while it runs (git hooks then leave runs to this worker).
 SIGTERM and SIGINT stop it cleanly: no new requests, the loops stop, the pid file goes. A run
@@ -25,6 +25,7 @@ from dockyard.config.service import open_config_service
 from dockyard.deploy.edge import Renewals
 from dockyard.errors import DockyardError
 from dockyard.netcheck import check_listen, parse_listen
+from dockyard.notify.deliver import Deliverer
 from dockyard.pipeline.store import RunStore
 from dockyard.pipeline.worker import Worker, worker_lock
 from dockyard.router.edge import Edge
@@ -141,6 +142,23 @@ def _backups(stop: threading.Event) -> None:
         db.close()
 
 
+NOTIFY_EVERY = 1.0  # seconds between two passes over the notifications' outbox
+
+
+def _notifications(stop: threading.Event) -> None:
+    """The outbox's deliveries sent to their channels, failures retried with backoff (notify/deliver.py)."""
+    db = StateDB()
+    deliverer = Deliverer(db)
+    try:
+        while not stop.wait(NOTIFY_EVERY):
+            try:
+                deliverer.run_once()
+            except Exception:  # a bad settings file or a bug must not end the server's deliveries
+                log.exception("notification pass failed")
+    finally:
+        db.close()
+
+
 def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, insecure: bool = False) -> None:
     import uvicorn
 
@@ -174,7 +192,8 @@ def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, inse
              threading.Thread(target=_autoscale, args=(stop,), name="autoscaler", daemon=True),
              threading.Thread(target=_balancers, args=(stop,), name="balancers", daemon=True),
              threading.Thread(target=_renewals, args=(stop,), name="renewals", daemon=True),
-             threading.Thread(target=_backups, args=(stop,), name="backups", daemon=True)]
+             threading.Thread(target=_backups, args=(stop,), name="backups", daemon=True),
+             threading.Thread(target=_notifications, args=(stop,), name="notifications", daemon=True)]
     for thread in loops:
         thread.start()
     log.info("dockyard server on %s://%s:%d (API docs at /docs), pid %d, home %s", "https" if tls else "http",

@@ -182,6 +182,26 @@ SCHEMA = [
     );
     CREATE INDEX sessions_token ON sessions (token_id);
     """,
+    # version 7: the notifications' outbox (dockyard/notify/outbox.py)
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        channel TEXT NOT NULL,
+        event TEXT NOT NULL,
+        app TEXT NOT NULL,
+        env TEXT NOT NULL,
+        text TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        next_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        delivered_at REAL,
+        given_up_at REAL,
+        last_error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX outbox_due ON outbox (delivered_at, given_up_at, next_at);
+    """,
 ]
 
 

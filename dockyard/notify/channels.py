@@ -1,0 +1,80 @@
+"""Sending one delivery to its channel: a webhook (signed JSON), a Slack-compatible incoming
+webhook, or an e-mail over SMTP. Each failure is a DeliveryFailed saying what the receiver did."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+
+import httpx
+
+from dockyard.errors import DockyardError
+from dockyard.notify.model import Event, body, signature, slack_body
+from dockyard.settings import ChannelSettings
+
+TIMEOUT = 10.0
+
+
+class DeliveryFailed(DockyardError):
+    """The receiver did not take the delivery (it is tried again later)."""
+
+
+def _secret(path: str | None, what: str) -> bytes:
+    if not path:
+        return b""
+    try:
+        return Path(path).read_bytes().strip()
+    except OSError as exc:
+        raise DeliveryFailed(f"cannot read {what} {path}: {exc.strerror}") from exc
+
+
+def send(key: str, channel: ChannelSettings, event: Event) -> None:
+    if channel.type == "email":
+        _email(key, channel, event)
+        return
+    assert channel.url is not None  # the settings' validator makes sure
+    if channel.type == "webhook":
+        payload = body(key, event)
+        headers = {"Content-Type": "application/json", "Idempotency-Key": key, "X-Dockyard-Event": event.kind}
+        secret = _secret(channel.secret_file, "the webhook's secret_file")
+        if secret:
+            headers["X-Dockyard-Signature"] = signature(secret, payload)
+    else:
+        payload, headers = slack_body(event), {"Content-Type": "application/json", "Idempotency-Key": key}
+    try:
+        response = httpx.post(channel.url, content=payload, headers=headers, timeout=TIMEOUT)
+    except httpx.HTTPError as exc:
+        raise DeliveryFailed(f"{channel.url}: {type(exc).__name__}: {exc}") from exc
+    if not 200 <= response.status_code < 300:
+        raise DeliveryFailed(f"{channel.url} answered {response.status_code}")
+
+
+def _email(key: str, channel: ChannelSettings, event: Event) -> None:
+    assert channel.smtp and channel.sender
+    host, _, port = channel.smtp.rpartition(":")
+    message = EmailMessage()
+    message["Subject"] = f"[dockyard] {event.text}"
+    message["From"] = channel.sender
+    message["To"] = ", ".join(channel.to)
+    message["Date"] = formatdate(event.at)
+    message["Message-ID"] = f"<{re.sub(r'[^A-Za-z0-9.-]', '.', key)}@dockyard>"  # the same for a retry
+    message["Idempotency-Key"] = key
+    message.set_content(f"{event.text}\n\napp: {event.app}\nenvironment: {event.env}\nevent: {event.kind}\n")
+    try:
+        with smtplib.SMTP(host, int(port), timeout=TIMEOUT) as smtp:
+            if channel.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if channel.username:
+                smtp.login(channel.username, _secret(channel.password_file, "the SMTP password_file").decode())
+            refused = smtp.send_message(message)
+    except smtplib.SMTPResponseException as exc:
+        said = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        raise DeliveryFailed(f"SMTP server {channel.smtp} refused: {exc.smtp_code} {said}") from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryFailed(f"SMTP server {channel.smtp}: {type(exc).__name__}: {exc}") from exc
+    if refused:
+        raise DeliveryFailed(f"SMTP server {channel.smtp} refused {', '.join(refused)}")
