@@ -26,13 +26,9 @@ venv: $(BIN)/dockyard
 demo: setup venv
 	bash scripts/demo.sh
 
-# Two phases (tests/conftest.py says which test goes where): the suite on three workers, with the
-# tests that must not overlap one after another on one of them; then the `exclusive` ones alone
-# (they restart dockerd). Both always run; either failing fails the target.
+# scripts/test.sh: the serial tests beside the rest (two workers), then the exclusive ones alone.
 test: setup-tests venv
-	$(BIN)/pytest -q -ra --durations=15 -n 3 --dist loadgroup -m "not exclusive" tests; shared=$$?; \
-	$(BIN)/pytest -q -ra --durations=15 -m exclusive tests; exclusive=$$?; \
-	test $$shared = 0 -a $$exclusive = 0
+	PYTEST=$(BIN)/pytest bash scripts/test.sh
 
 unit: venv
 	$(BIN)/pytest -q tests/unit

@@ -342,17 +342,25 @@ LABEL org.dockyard.base="1" \
       org.opencontainers.image.description="FROM scratch + Debian busybox-static 1.35"
 CMD ["sh"]
 EOF
-    local rc=0
-    "$docker" build -q -t "$BASE_IMAGE" "$ctx" >>"$log" 2>&1 || rc=$?
+    build_and_check "$BASE_IMAGE" "$ctx" "$log" "its shell or applets do not work" \
+        sh -c 'httpd --help >/dev/null 2>&1; command -v wget nc cat >/dev/null'
+}
+
+# build_and_check IMAGE CONTEXT LOG WHAT-FAILS SMOKE-COMMAND...: build the context (then remove it),
+# print the log's tail when the build fails, run the smoke command in the image, say it is built.
+build_and_check() {
+    local image=$1 ctx=$2 log=$3 fails=$4 docker rc=0
+    shift 4
+    docker=$(docker_bin)
+    "$docker" build -q -t "$image" "$ctx" >>"$log" 2>&1 || rc=$?
     rm -rf "$ctx"
     if (( rc != 0 )); then
-        printf 'setup: image %s did not build; see %s\n' "$BASE_IMAGE" "$log" >&2
+        printf 'setup: image %s did not build; see %s\n' "$image" "$log" >&2
         tail -n 20 "$log" >&2
         exit 1
     fi
-    "$docker" run --rm "$BASE_IMAGE" sh -c 'httpd --help >/dev/null 2>&1; command -v wget nc cat >/dev/null' \
-        || die "image $BASE_IMAGE built but its shell or applets do not work; see $log"
-    say "ok  image $BASE_IMAGE built"
+    "$docker" run --rm "$image" "$@" >/dev/null || die "image $image built but $fails; see $log"
+    say "ok  image $image built"
 }
 
 # dockyard/redis:7.0: the base image plus Debian's redis-server and redis-cli with every library
@@ -383,17 +391,7 @@ LABEL org.dockyard.base="1" \\
       org.opencontainers.image.description="dockyard/busybox + Debian redis-server and redis-cli"
 CMD ["redis-server", "--dir", "/data", "--protected-mode", "no"]
 DOCKERFILE
-    local rc=0
-    "$docker" build -q -t "$REDIS_IMAGE" "$ctx" >>"$log" 2>&1 || rc=$?
-    rm -rf "$ctx"
-    if (( rc != 0 )); then
-        printf 'setup: image %s did not build; see %s\n' "$REDIS_IMAGE" "$log" >&2
-        tail -n 20 "$log" >&2
-        exit 1
-    fi
-    "$docker" run --rm "$REDIS_IMAGE" redis-server --version >/dev/null \
-        || die "image $REDIS_IMAGE built but redis-server does not run in it; see $log"
-    say "ok  image $REDIS_IMAGE built"
+    build_and_check "$REDIS_IMAGE" "$ctx" "$log" "redis-server does not run in it" redis-server --version
 }
 
 # ---------------------------------------------------------------- stop / status

@@ -15,29 +15,27 @@ import pytest
 
 from tests.apps import TestApp, make_app
 
-# How `make test` runs the suite on three pytest-xdist workers (--dist loadgroup):
-# - EXCLUSIVE: alone, after everything else (they restart this host's dockerd);
-# - SERIAL: one after another on one worker, beside the rest (they make the engine a Swarm manager,
-#   start the second dockerd on its fixed port, or time a load whose figures another of them would skew);
-# - every other file on any worker, its tests together (its module fixtures are made once).
-EXCLUSIVE = ("tests/integration/faults/",)
+# How `make test` runs the suite (scripts/test.sh):
+# - EXCLUSIVE: alone, after everything else: they restart this host's dockerd, or make it a Swarm
+#   manager with a second node (the pool is one per session, its names fixed);
+# - SERIAL: one after another in one process, beside the rest: they start the second dockerd on its
+#   fixed port, or time a load whose figures another of them would skew;
+# - every other file on two pytest-xdist workers (its tests together, its module fixtures made once).
+EXCLUSIVE = ("tests/integration/faults/", "tests/integration/swarm/")
 SERIAL = (
     "tests/e2e/",
-    "tests/integration/swarm/",
     "tests/integration/scale/",
     "tests/integration/deploy/test_tls_engine.py",
     "tests/integration/edge/test_edge.py",
 )
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        path = item.path.relative_to(config.rootpath).as_posix()
-        if path.startswith(EXCLUSIVE):
-            item.add_marker(pytest.mark.exclusive)
-        group = "serial" if path.startswith(SERIAL) else path
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_itemcollected(item: pytest.Item) -> None:
+    path = item.path.relative_to(item.config.rootpath).as_posix()
+    if path.startswith(EXCLUSIVE):
+        item.add_marker(pytest.mark.exclusive)
+    elif path.startswith(SERIAL):
+        item.add_marker(pytest.mark.serial)
 
 
 @pytest.fixture

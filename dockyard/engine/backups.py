@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import docker.errors
+import requests
 
 from dockyard.engine.api import Container, DockerError
 from dockyard.engine.client import Engine, engine_error
@@ -152,7 +153,13 @@ def run_once(engine: Engine, image: str, argv: list[str], volumes: dict[str, str
         if not container.put_archive("/", files):
             raise EngineError("the engine refused the dump")
         container.start()
-        result: dict[str, Any] = container.wait(timeout=timeout)
+        try:
+            result: dict[str, Any] = container.wait(timeout=timeout)
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+            container.kill()  # docker-py's wait gives up with requests' timeout, not a DockerError
+            output = container.logs(tail=20).decode(errors="replace").strip()
+            raise EngineError(f"{' '.join(argv)} did not end within {timeout:.0f} s and was stopped: "
+                              f"{output[-800:]}") from exc
         code = result.get("StatusCode")
         if code != 0:
             output = container.logs(tail=20).decode(errors="replace").strip()

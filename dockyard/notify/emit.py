@@ -17,10 +17,13 @@ log = logging.getLogger("dockyard.notify")
 
 
 def emit(db: StateDB, event_id: str, kind: str, app: str, env: str, text: str, **data: Any) -> None:
+    emit_event(db, Event(event_id, kind, app, env, text, time.time(), data))
+
+
+def emit_event(db: StateDB, event: Event) -> None:
     try:
-        event = Event(event_id, kind, app, env, text, time.time(), data)
         channels = channels_for(settings.load().notifications, event)
         if channels:
             Outbox(db).enqueue(event, channels)
     except DockyardError as exc:
-        log.warning("notification %s not queued: %s", event_id, exc.message)
+        log.warning("notification %s not queued: %s", event.id, exc.message)

@@ -24,8 +24,11 @@ from dockyard.backup.stores import open_store
 from dockyard.config.service import open_config_service
 from dockyard.deploy.edge import Renewals
 from dockyard.errors import DockyardError
+from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
 from dockyard.netcheck import check_listen, parse_listen
+from dockyard.notify.alerts import alert_events
 from dockyard.notify.deliver import Deliverer
+from dockyard.notify.emit import emit_event
 from dockyard.pipeline.store import RunStore
 from dockyard.pipeline.worker import Worker, worker_lock
 from dockyard.router.edge import Edge
@@ -159,6 +162,29 @@ def _notifications(stop: threading.Event) -> None:
         db.close()
 
 
+ALERTS_EVERY = 5.0  # seconds between two reads of the agent's alert events
+
+
+def _alerts(stop: threading.Event) -> None:
+    """The host agent's alert events (firing, resolved) as notifications, when an agent answers."""
+    since = time.time() - 60.0
+    db = StateDB()
+    try:
+        while not stop.wait(ALERTS_EVERY):
+            if not settings.load().notifications.routes:
+                continue
+            try:
+                rows = get_json(agent_url(), "/api/events", {"limit": 200})
+            except AgentUnavailable:
+                continue  # no agent on this host (yet): nothing to tell
+            for event in alert_events(rows, since):
+                emit_event(db, event)
+    except Exception:
+        log.exception("alert notifications stopped")
+    finally:
+        db.close()
+
+
 def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, insecure: bool = False) -> None:
     import uvicorn
 
@@ -193,7 +219,8 @@ def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, inse
              threading.Thread(target=_balancers, args=(stop,), name="balancers", daemon=True),
              threading.Thread(target=_renewals, args=(stop,), name="renewals", daemon=True),
              threading.Thread(target=_backups, args=(stop,), name="backups", daemon=True),
-             threading.Thread(target=_notifications, args=(stop,), name="notifications", daemon=True)]
+             threading.Thread(target=_notifications, args=(stop,), name="notifications", daemon=True),
+             threading.Thread(target=_alerts, args=(stop,), name="alerts", daemon=True)]
     for thread in loops:
         thread.start()
     log.info("dockyard server on %s://%s:%d (API docs at /docs), pid %d, home %s", "https" if tls else "http",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +17,8 @@ import docker
 import httpx
 import pytest
 
-from tests.integration.server.browser import PHONE, Browser, chromium
-from tests.integration.server.conftest import ServedApp, Server, serving
+from tests.integration.server.browser import PHONE, WIDE, Browser, chromium
+from tests.integration.server.conftest import DOCKYARD, ServedApp, Server, free_port, serving
 
 pytestmark = pytest.mark.integration
 
@@ -122,6 +124,62 @@ def test_a_run_approved_in_the_browser_reaches_production_and_is_rolled_back(
     audit = browser.find("table.audit").text
     assert re.search(rf"tester-token dashboard \S+ promote {re.escape(name)}/staging ok", audit), audit
     assert re.search(rf"tester-token dashboard \S+ run approve run {run_id} ok", audit), audit
+
+    # every page at a phone's width: nothing wider than the screen (tables scroll in their own box)
+    browser.driver.set_window_size(*PHONE)
+    for path in ("/", f"/apps/{name}/envs/production/releases", f"/runs/{run_id}", "/runs", "/audit", "/tokens"):
+        browser.open(server.url + path)
+        assert not browser.overflows(), path
+    browser.driver.set_window_size(*WIDE)
+
+
+def test_an_environments_charts_and_its_logs_live_from_the_hosts_agent(
+        served: tuple[Server, ServedApp], browser: Browser) -> None:
+    server, app = served
+    name = app.app.name
+    port = free_port()
+    agent = subprocess.Popen([DOCKYARD, "agent", "--listen", f"127.0.0.1:{port}", "--interval", "0.5",
+                              "--label", f"dockyard.app={name}"], env={**os.environ, **server.env},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    settings = Path(server.env["DOCKYARD_HOME"]) / "settings.yml"
+    settings.write_text(f"agent_url: http://127.0.0.1:{port}\n")  # read by the server at each page
+    try:
+        overview = httpx.get(f"{server.url}/api/apps/{name}/overview", timeout=30,
+                             headers={"Authorization": f"Bearer {server.token}"}).json()
+        production = next(e for e in overview["environments"] if e["name"] == "production")
+        replica = production["replicas"][0]["url"]
+        history: list = []
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and len(history) < 4:
+            time.sleep(0.5)
+            try:
+                history = httpx.get(f"http://127.0.0.1:{port}/api/history", params={"env": "production"},
+                                    timeout=2).json()
+            except httpx.HTTPError:
+                continue
+        assert len(history) >= 4, history
+        httpx.get(f"{replica}/cgi-bin/log?before-the-page", timeout=5)
+        browser.open(f"{server.url}/apps/{name}/envs/production/metrics")
+        charts = browser.all("section.chart")
+        assert [c.get_attribute("data-metric") for c in charts] == [
+            "CPU", "memory", "network in", "network out", "disk writes", "disk used"]
+        memory = charts[1]
+        assert f"{name}-production-web-1" in memory.text
+        assert memory.find_elements("css selector", "svg polyline"), memory.get_attribute("innerHTML")[:500]
+        browser.shot("metrics")
+
+        browser.wait(lambda: (browser.open(f"{server.url}/apps/{name}/envs/production/logs?service=web")
+                              or "logged before-the-page" in browser.find("#log-lines").text),
+                     "the line logged before the page, in the search", timeout=40)
+        browser.wait(lambda: "(following)" in browser.find("#tail-state").text, "the live tail", timeout=10)
+        httpx.get(f"{replica}/cgi-bin/log?while-the-page-is-open", timeout=5)
+        browser.wait(lambda: "logged while-the-page-is-open" in browser.find("#log-lines").text,
+                     "the line logged while the page is open, live", timeout=40)
+        browser.shot("logs")
+    finally:
+        settings.unlink()
+        agent.terminate()
+        agent.wait(timeout=20)
 
 
 def test_a_read_only_token_sees_no_button_and_its_forged_posts_are_refused(
