@@ -7,14 +7,18 @@ the same call the API makes, so the scope a token lacks is refused there, whatev
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from dockyard.pipeline.store import RunStore
+from dockyard.errors import DockyardError
+from dockyard.pipeline.store import AppRecord, RunStore
 from dockyard.server import actions
 from dockyard.server.deps import Db, source_of
 from dockyard.server.overview import diff_releases, overview
+from dockyard.server.poller import app_spec
 from dockyard.server.web.login import PageSession, checked_form
 from dockyard.server.web.render import page
 from dockyard.state.audit import AuditLog
@@ -46,12 +50,25 @@ def app_page(app: str, request: Request, db: Db, session: PageSession) -> Respon
 
 @router.get("/apps/{app}/envs/{env}/releases")
 def releases(app: str, env: str, request: Request, db: Db, session: PageSession) -> Response:
-    store = RunStore(db)
-    spec = actions.spec_of(store, store.app(app))[0]
-    spec.environment(env)  # an environment the app does not have is a 404
+    record = RunStore(db).app(app)
     history = db.releases(app, env, limit=200)
-    return page(request, "releases.html", session, app=app, env=env, releases=history,
-                next_env=spec.next_env(env), done=DONE.get(request.query_params.get("done", "")))
+    # where a promotion goes, by the dockyard.yml of the commit env runs (its export is kept on disk,
+    # so this page asks git nothing); nothing live, nothing to promote
+    live = next((r for r in history if r.status == "live"), None)
+    next_env = None
+    if live is not None:
+        try:
+            next_env = _next_env(record, live.commit_sha, env) if live.commit_sha else None
+        except DockyardError:  # a commit the repository no longer has: its default branch says
+            next_env = actions.spec_of(RunStore(db), record)[0].next_env(env)
+    return page(request, "releases.html", session, app=app, env=env, releases=history, next_env=next_env,
+                done=DONE.get(request.query_params.get("done", "")))
+
+
+@lru_cache(maxsize=1024)
+def _next_env(record: AppRecord, commit: str, env: str) -> str | None:
+    """The environment after env in the dockyard.yml of a commit (which never changes: kept)."""
+    return app_spec(record, commit).next_env(env)
 
 
 @router.get("/apps/{app}/envs/{env}/diff")
