@@ -171,16 +171,16 @@ def _alerts(stop: threading.Event) -> None:
     db = StateDB()
     try:
         while not stop.wait(ALERTS_EVERY):
-            if not settings.load().notifications.routes:
-                continue
             try:
+                if not settings.load().notifications.routes:
+                    continue
                 rows = get_json(agent_url(), "/api/events", {"limit": 200})
+                for event in alert_events(rows, since):
+                    emit_event(db, event)
             except AgentUnavailable:
                 continue  # no agent on this host (yet): nothing to tell
-            for event in alert_events(rows, since):
-                emit_event(db, event)
-    except Exception:
-        log.exception("alert notifications stopped")
+            except Exception:  # a bad settings file or a bug must not end the server's alert notifications
+                log.exception("alert notification pass failed")
     finally:
         db.close()
 
