@@ -17,12 +17,14 @@ from tests.apps import TestApp, make_app
 
 # How `make test` runs the suite (scripts/test.sh):
 # - EXCLUSIVE: alone, after everything else: they restart this host's dockerd, make it a Swarm
-#   manager with a second node (the pool is one per session, its names fixed), or count how many of
-#   ten releases a load saw go by (beside the rest, on two cores, it saw 7 where it wants 8);
+#   manager with a second node (the pool is one per session, its names fixed), or time what a load
+#   sees (beside the rest, on two cores, the blue/green test saw 7 of its 10 releases where it wants
+#   8, and the autoscaling test's new replica did not serve within its 32 s);
 # - SERIAL: one after another in one process, beside the rest: they start the second dockerd on its
 #   fixed port, or time a load whose figures another of them would skew;
 # - every other file on two pytest-xdist workers (its tests together, its module fixtures made once).
-EXCLUSIVE = ("tests/integration/faults/", "tests/integration/swarm/", "tests/e2e/test_bluegreen.py")
+EXCLUSIVE = ("tests/integration/faults/", "tests/integration/swarm/", "tests/e2e/test_bluegreen.py",
+             "tests/e2e/test_autoscale.py")
 SERIAL = (
     "tests/e2e/",
     "tests/integration/scale/",

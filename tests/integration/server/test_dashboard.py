@@ -71,10 +71,10 @@ def test_a_run_approved_in_the_browser_reaches_production_and_is_rolled_back(
     browser.open(f"{server.url}/runs/{run_id}")
     # its steps' output arrives while the page is open, then the page shows the gate's button
     browser.wait(lambda: "smoke ok" in browser.text(), "the smoke test's output, live", timeout=180)
-    approve = browser.wait(lambda: browser.all("#approve"), "the approve button at the gate", timeout=120)[0]
-    assert browser.find("#run-status").text == "waiting"
+    browser.wait(lambda: browser.find("#run-status").text == "waiting" and browser.has("#approve"),
+                 "the run at its gate, with the approve button", timeout=120)
     browser.shot("run-waiting")
-    approve.click()
+    browser.find("#approve").click()
     browser.wait(lambda: browser.find("#run-status").text == "succeeded", "the run to reach production", 240)
     assert "approved by tester-token" in browser.text()
     browser.shot("run-succeeded")
