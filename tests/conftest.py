@@ -85,13 +85,15 @@ def remove_app_resources(client: docker.DockerClient, app: str) -> None:
     remove_app_networks(client, app)
     for volume in client.volumes.list(filters={"label": f"dockyard.app={app}"}):
         volume.remove(force=True)
-    for image in client.images.list(filters={"label": "dockyard.commit"}):
+    # the low-level list: the high-level one inspects each image, and fails on one that another
+    # test's cleanup removed meanwhile (tests run side by side)
+    for image in client.api.images(filters={"label": "dockyard.commit"}):
         # the app's images, and its accessories' (APP-NAME:TAG)
-        if any(tag.split("/")[-1].startswith((f"{app}:", f"{app}-")) for tag in image.tags):
+        if any(tag.split("/")[-1].startswith((f"{app}:", f"{app}-")) for tag in image.get("RepoTags") or []):
             try:
-                client.images.remove(image.id, force=True)
+                client.images.remove(image["Id"], force=True)
             except docker.errors.NotFound:
-                pass  # removed meanwhile by another test's cleanup (tests run side by side)
+                pass  # removed meanwhile by another test's cleanup
 
 
 @pytest.fixture
