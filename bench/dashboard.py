@@ -9,13 +9,24 @@ releases). Timed, in turns, with one HTTP client each (keep-alive, like a browse
   - a release diff page against `GET /api/apps/APP/releases/ENV/diff`.
 Printed: the medians and p95 of each pair and their ratio (target: the page within 1.5x of the API).
 
+Then how soon an update reaches an open page over server-sent events (target: within 1 s). The bench
+holds the pipeline worker's lock, so it is the worker: it writes a run's output lines into the state
+database at random moments, as a worker does, while two streams read the run, the page's
+(`/runs/ID/events`, the stream the run page's EventSource opens) and the JSON API's
+(`/api/runs/ID/events`); and it writes log lines into the log store while the log page's tail
+(`/apps/APP/envs/ENV/logs/events`) reads them. Printed: the delay from each write to its event's
+arrival, median/p95/max, the page's p95 against the API stream's (ratio) and against the 1 s target.
+
     .venv/bin/python bench/dashboard.py [--rounds 200]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections.abc
+import json
 import os
+import random
 import re
 import signal
 import socket
@@ -23,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -156,37 +168,168 @@ def compare(label: str, page: httpx.Client, api: httpx.Client, pairs: list[tuple
     return ratio
 
 
+class Stream(threading.Thread):
+    """Reads a text/event-stream and notes when each `tick N` of its events first arrived."""
+
+    def __init__(self, client: httpx.Client, path: str, event: str, field: str) -> None:
+        super().__init__(daemon=True)
+        self.client, self.path, self.event, self.field = client, path, event, field
+        self.arrived: dict[int, float] = {}
+        self.open = threading.Event()
+        self.error = ""
+
+    def run(self) -> None:
+        try:
+            with self.client.stream("GET", self.path, timeout=httpx.Timeout(10, read=60)) as response:
+                if response.status_code != 200:
+                    self.error = f"GET {self.path} answered {response.status_code}"
+                    return
+                self.open.set()
+                event = ""
+                for line in response.iter_lines():
+                    if line.startswith("event: "):
+                        event = line[len("event: "):]
+                    elif line.startswith("data: ") and event == self.event:
+                        text = str(json.loads(line[len("data: "):]).get(self.field, ""))
+                        match = re.search(r"tick (\d+)", text)
+                        if match:
+                            self.arrived.setdefault(int(match.group(1)), time.monotonic())
+                        elif text == "bench: end":
+                            return
+        except httpx.HTTPError as exc:
+            self.error = f"GET {self.path}: {exc}"
+        finally:
+            self.open.set()
+
+
+def delays(stream: Stream, sent: dict[int, float]) -> list[float]:
+    if stream.error:
+        sys.exit(f"bench: {stream.error}")
+    missing = sorted(set(sent) - set(stream.arrived))
+    if missing:
+        sys.exit(f"bench: {stream.path} never delivered ticks {missing[:10]}")
+    return [stream.arrived[n] - sent[n] for n in sorted(sent)]
+
+
+def summary(values: list[float]) -> str:
+    return (f"median {statistics.median(values) * 1000:6.0f} ms p95 {p95(values) * 1000:6.0f} ms "
+            f"max {max(values) * 1000:6.0f} ms")
+
+
+def ticks(count: int, write: collections.abc.Callable[[int], None]) -> dict[int, float]:
+    """Write `count` ticks at random moments (so they fall anywhere in the streams' polls)."""
+    sent: dict[int, float] = {}
+    for n in range(count):
+        time.sleep(random.uniform(0.1, 0.5))
+        sent[n] = time.monotonic()
+        write(n)
+    return sent
+
+
+def run_updates(server: Server, page: httpx.Client, token: str, app: str, count: int) -> None:
+    """A run's output lines, written as the worker writes them, through the page's and the API's streams."""
+    from dockyard.pipeline.model import StepDef
+    from dockyard.pipeline.store import RunStore
+    from dockyard.state.db import StateDB
+
+    db = StateDB()
+    store = RunStore(db)
+    run_id = store.create_run(app, "0" * 40, "main", "bench", [StepDef("test", "dev", "unit")], supersede=False)
+    claimed = store.claim_next("bench")
+    assert claimed is not None and claimed.id == run_id, "another worker took the bench's run"
+    store.start_step(run_id, 0)
+    streams = [Stream(httpx.Client(base_url=server.url, cookies=page.cookies), f"/runs/{run_id}/events",
+                      "output", "line"),
+               Stream(httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}),
+                      f"/api/runs/{run_id}/events", "output", "line")]
+    for stream in streams:
+        stream.start()
+        stream.open.wait(10)
+    time.sleep(1)  # past the streams' first poll
+    sent = ticks(count, lambda n: store.append_output(run_id, 0, f"tick {n}"))
+    store.append_output(run_id, 0, "bench: end")
+    for stream in streams:
+        stream.join(10)
+    store.end_step(run_id, 0, "succeeded")
+    store.finish_run(run_id, "succeeded")
+    db.close()
+    on_page, on_api = (delays(stream, sent) for stream in streams)
+    print(f"{'run output':14} page {summary(on_page)} | API stream {summary(on_api)} | "
+          f"p95 ratio {p95(on_page) / p95(on_api):.2f}x, {p95(on_page):.2f} of the 1 s target")
+
+
+def log_updates(server: Server, page: httpx.Client, log_store: Path, app: str, count: int) -> None:
+    """Log lines, written into the log store as the forwarder writes them, through the log page's tail."""
+    from dockyard.logs.query import last_id
+    from dockyard.logs.spool import Batch
+    from dockyard.logs.store import LogStore
+
+    store = LogStore(log_store)
+    tags = {"container": f"{app}-dev-web-1", "host": "bench", "app": app, "env": "dev", "service": "web",
+            "release": "r0001"}
+
+    def write(n: int, text: str = "") -> None:
+        store.write([Batch("b" * 64, "bench.log", tags, [(n * 100, time.time_ns(), 0, text or f"tick {n}")])])
+
+    write(0, "bench: start")
+    after = last_id(store)
+    stream = Stream(httpx.Client(base_url=server.url, cookies=page.cookies),
+                    f"/apps/{app}/envs/dev/logs/events?after={after}", "line", "message")
+    stream.start()
+    stream.open.wait(10)
+    time.sleep(1)
+    sent = ticks(count, lambda n: write(n + 1, f"tick {n}"))
+    write(count + 1, "bench: end")
+    stream.join(10)
+    store.close()
+    on_page = delays(stream, sent)
+    print(f"{'log tail':14} page {summary(on_page)} | {p95(on_page):.2f} of the 1 s target")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--updates", type=int, default=40, help="updates sent through each event stream")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dockyard-bench-dashboard-") as tmp:
         root = Path(tmp)
         env = {"DOCKYARD_HOME": str(root / "home"), "DOCKYARD_CONFIG_STORE": f"sqlite:///{root}/home/config.db",
-               "DOCKYARD_SECRET_KEY_FILE": str(root / "secret.key"), "DOCKYARD_USER": "bench"}
+               "DOCKYARD_SECRET_KEY_FILE": str(root / "secret.key"), "DOCKYARD_USER": "bench",
+               "DOCKYARD_LOG_STORE": str(root / "logs" / "store.db")}
         start = time.perf_counter()
         names, seqs = populate(root, env)
         token = subprocess.run([DOCKYARD, "token", "create", "--name", "bench", "--scope", "admin"], env={
             **os.environ, **env}, capture_output=True, text=True, check=True).stdout.strip()
         print(f"{APPS} apps x {len(ENVS)} environments x {RELEASES} releases written in "
               f"{time.perf_counter() - start:.1f} s")
-        server = Server(env, root / "server.log")
-        try:
-            page = logged_in(server.url, token)
-            api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-            apps = [names[n % APPS] for n in range(args.rounds)]
-            envs = [ENVS[n % len(ENVS)] for n in range(args.rounds)]
-            for n in range(10):  # warm both (the spec's export, the engine's connection)
-                timed(page, f"/apps/{apps[n]}")
-                timed(api, f"/api/apps/{apps[n]}/overview")
-            compare("environments", page, api, [(f"/apps/{a}", f"/api/apps/{a}/overview") for a in apps])
-            compare("releases", page, api, [(f"/apps/{a}/envs/{e}/releases", f"/api/apps/{a}/releases/{e}?limit=200")
-                                            for a, e in zip(apps, envs, strict=True)])
-            diffs = [(a, e, seqs[(a, e)][150 + n % 50]) for n, (a, e) in enumerate(zip(apps, envs, strict=True))]
-            compare("release diff", page, api, [(f"/apps/{a}/envs/{e}/diff?new={seq}",
-                                                 f"/api/apps/{a}/releases/{e}/diff?new={seq}") for a, e, seq in diffs])
-        finally:
-            server.stop()
+        from dockyard.pipeline.worker import worker_lock
+
+        with worker_lock(wait=False) as holding:  # the bench is the worker: the server's waits
+            assert holding
+            server = Server(env, root / "server.log")
+            try:
+                measure(server, token, names, seqs, args.rounds, args.updates, Path(env["DOCKYARD_LOG_STORE"]))
+            finally:
+                server.stop()
+
+
+def measure(server: Server, token: str, names: list[str], seqs: dict[tuple[str, str], list[int]], rounds: int,
+            updates: int, log_store: Path) -> None:
+    page = logged_in(server.url, token)
+    api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    apps = [names[n % APPS] for n in range(rounds)]
+    envs = [ENVS[n % len(ENVS)] for n in range(rounds)]
+    for n in range(10):  # warm both (the spec's export, the engine's connection)
+        timed(page, f"/apps/{apps[n]}")
+        timed(api, f"/api/apps/{apps[n]}/overview")
+    compare("environments", page, api, [(f"/apps/{a}", f"/api/apps/{a}/overview") for a in apps])
+    compare("releases", page, api, [(f"/apps/{a}/envs/{e}/releases", f"/api/apps/{a}/releases/{e}?limit=200")
+                                    for a, e in zip(apps, envs, strict=True)])
+    diffs = [(a, e, seqs[(a, e)][150 + n % 50]) for n, (a, e) in enumerate(zip(apps, envs, strict=True))]
+    compare("release diff", page, api, [(f"/apps/{a}/envs/{e}/diff?new={seq}",
+                                         f"/api/apps/{a}/releases/{e}/diff?new={seq}") for a, e, seq in diffs])
+    run_updates(server, page, token, names[0], updates)
+    log_updates(server, page, log_store, names[0], updates)
 
 
 if __name__ == "__main__":
