@@ -32,7 +32,8 @@ def agent(
     interval: Annotated[float, typer.Option(help="Seconds between sweeps of the cgroup files.")] = 1.0,
     disk_interval: Annotated[float, typer.Option(help="Seconds between disk measurements of a container.")] = 60.0,
     probe_interval: Annotated[float, typer.Option(help="Seconds between discovery + probe rounds.")] = 10.0,
-    retention: Annotated[float, typer.Option(help="Seconds of sample history to keep.")] = 3600.0,
+    retention: Annotated[float, typer.Option(help="Seconds of sample history to keep: the last hour at full "
+                                             "resolution, older samples one per container per 5 minutes.")] = 86400.0,
     rules: Annotated[list[Path] | None, typer.Option("--rules", help="A dockyard.yml whose alerts: to apply "
                                                                      "(repeatable).")] = None,
     label: Annotated[list[str] | None, typer.Option("--label", help="Only containers with this label "

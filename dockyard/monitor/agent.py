@@ -83,7 +83,7 @@ class AgentOptions:
     disk_interval: float = 60.0
     probe_interval: float = 10.0
     history_every: float = 10.0
-    retention_s: float = 3600.0
+    retention_s: float = 86400.0
     history_path: Path | None = None
     history: bool = True
     selector: dict[str, str] = field(default_factory=dict)

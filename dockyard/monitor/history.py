@@ -1,5 +1,10 @@
 """Recent history for the dashboard and the autoscaler: samples and alert events in SQLite,
 with a retention bound (age) applied as it writes. Its own file: $DOCKYARD_HOME/monitor.db.
+
+A day is kept by default, at full resolution for the last hour only (what the autoscaler and the
+hour chart read); older samples are thinned to one per container per 5 minutes, which keeps the
+bucket's mean CPU and highest memory (the counters are cumulative: any one of them gives the rate).
+So a container's day is ~640 rows rather than 8,640 at the agent's 10 s.
 """
 
 from __future__ import annotations
@@ -31,16 +36,20 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, at INTEGER NOT NULL);
 """
 
+DAY = 86400.0
+FINE_S = 3600.0  # full resolution for this long
+COARSE_STEP = 300  # then one sample per container per this many seconds
 COLUMNS = ("cpu_percent", "memory_bytes", "memory_limit_bytes", "net_rx_bytes", "net_tx_bytes",
            "blkio_read_bytes", "blkio_write_bytes", "disk_bytes", "restarts")
 
 
 class History:
-    def __init__(self, path: Path | None = None, retention_s: float = 3600.0,
-                 events_retention_s: float = 7 * 86400.0) -> None:
+    def __init__(self, path: Path | None = None, retention_s: float = DAY,
+                 events_retention_s: float = 7 * DAY) -> None:
         self.path = path or settings.home() / "monitor.db"
         self.retention_s = retention_s
         self.events_retention_s = events_retention_s
+        self.thinned_to = 0.0  # samples before this are one per container per COARSE_STEP
         self.lock = threading.Lock()
         try:
             self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -59,6 +68,28 @@ class History:
             self.conn.execute("DELETE FROM samples WHERE at < ?", (now - self.retention_s,))
             self.conn.execute("DELETE FROM events WHERE ended_at IS NOT NULL AND ended_at < ?",
                               (now - self.events_retention_s,))
+            self._thin(now)
+
+    def _thin(self, now: float) -> None:
+        """Thin the whole COARSE_STEP buckets that left the last FINE_S since the last pass."""
+        cut = (now - FINE_S) // COARSE_STEP * COARSE_STEP
+        if cut <= self.thinned_to:
+            return
+        window = "at >= :start AND at < :cut"
+        bucket = f"host, container, CAST(at / {COARSE_STEP} AS INTEGER)"
+        span = {"start": self.thinned_to, "cut": cut}
+        self.conn.execute(f"""
+            UPDATE samples SET
+              cpu_percent = (SELECT AVG(o.cpu_percent) FROM samples o WHERE o.host = samples.host
+                             AND o.container = samples.container AND o.at >= :start AND o.at < :cut
+                             AND CAST(o.at / {COARSE_STEP} AS INTEGER) = CAST(samples.at / {COARSE_STEP} AS INTEGER)),
+              memory_bytes = (SELECT MAX(o.memory_bytes) FROM samples o WHERE o.host = samples.host
+                              AND o.container = samples.container AND o.at >= :start AND o.at < :cut
+                              AND CAST(o.at / {COARSE_STEP} AS INTEGER) = CAST(samples.at / {COARSE_STEP} AS INTEGER))
+            WHERE rowid IN (SELECT MIN(rowid) FROM samples WHERE {window} GROUP BY {bucket})""", span)
+        self.conn.execute(f"DELETE FROM samples WHERE {window} AND rowid NOT IN "
+                          f"(SELECT MIN(rowid) FROM samples WHERE {window} GROUP BY {bucket})", span)
+        self.thinned_to = cut
 
     def record_events(self, host: str, events: list[AlertEvent]) -> None:
         with self.lock, self.conn:
@@ -101,10 +132,10 @@ class History:
             if value:
                 sql += f" AND {col}=?"
                 args.append(value)
-        with self.lock:
-            cur = self.conn.execute(sql + " ORDER BY at LIMIT ?", (*args, limit))
+        with self.lock:  # past the limit, the newest rows (oldest first)
+            cur = self.conn.execute(sql + " ORDER BY at DESC LIMIT ?", (*args, limit))
             names = [d[0] for d in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+            return [dict(zip(names, row, strict=True)) for row in reversed(cur.fetchall())]
 
     def close(self) -> None:
         self.conn.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -241,3 +242,23 @@ def test_forms_without_their_csrf_token_and_stale_sessions_are_refused(served: t
         server.cli("token", "revoke", "short-lived")
         ended = client.get("/runs")  # the session ends with its token
         assert ended.status_code == 303 and ended.headers["location"] == "/login"
+
+        # a token whose time is up: its session ends, and it cannot log in again
+        expiring = token(server, "expiring", "read")
+        nonce = re.search(r'name="nonce" value="([^"]+)"', client.get("/login").text)
+        assert nonce and client.post("/login", data={"nonce": nonce.group(1), "token": expiring}).status_code == 303
+        assert client.get("/runs").status_code == 200
+        expire(server, "expiring")
+        ended = client.get("/runs")
+        assert ended.status_code == 303 and ended.headers["location"] == "/login"
+        nonce = re.search(r'name="nonce" value="([^"]+)"', client.get("/login").text)
+        assert nonce
+        late = client.post("/login", data={"nonce": nonce.group(1), "token": expiring})
+        assert late.status_code == 401 and "unknown, expired or revoked" in late.text
+        assert "dockyard_session" not in late.headers.get("set-cookie", "") and expiring not in late.text
+
+
+def expire(server: Server, name: str) -> None:
+    """Move a token's expiry into the past, as the clock would (--expires is a minute at least)."""
+    with sqlite3.connect(Path(server.env["DOCKYARD_HOME"]) / "state.db") as conn:
+        assert conn.execute("UPDATE tokens SET expires_at=? WHERE name=?", (time.time() - 1, name)).rowcount == 1
