@@ -1,7 +1,8 @@
 """Notifications for real: a `dockyard server` whose pipeline run reaches a gate, is approved and
 reaches production, while its webhook receiver answers 503 for the first 60 s, its SMTP server is
 not up yet, and the server itself is killed with SIGKILL in between. Every event arrives exactly
-once per channel: each delivery key is taken (answered 2xx / 250) once."""
+once per channel: each delivery key is taken (answered 2xx / 250) once. Then an alert of the host's
+agent (a real `dockyard agent`, production's container stopped and started) fires and resolves."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import email.policy
 import hashlib
 import hmac
 import json
+import os
+import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,7 +28,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import run_cli
-from tests.integration.server.conftest import ServedApp, Server, free_port, serving
+from tests.integration.server.conftest import DOCKYARD, ServedApp, Server, free_port, serving
 
 pytestmark = pytest.mark.integration
 
@@ -208,3 +211,72 @@ notifications:
             in bad.stderr and "Traceback" not in bad.stderr
     finally:
         refusing.stop()
+
+
+def test_an_alert_of_the_hosts_agent_is_told_once_when_it_fires_and_once_when_it_resolves(
+        notified: tuple[Server, ServedApp, Receiver, int], tmp_path: Path,
+        docker_client_module: docker.DockerClient) -> None:
+    server, app, receiver, smtp_port = notified
+    receiver.opens_at = time.monotonic()  # up (whether or not the first test ran)
+    name = app.app.name
+    rules = tmp_path / "alerts.yml"
+    rules.write_text(f"app: {name}\nalerts:\n  - {{name: web-down, when: down, service: web}}\n")
+    port = free_port()
+    agent = subprocess.Popen([DOCKYARD, "agent", "--listen", f"127.0.0.1:{port}", "--interval", "0.5",
+                              "--rules", str(rules), "--label", f"dockyard.app={name}"],
+                             env={**os.environ, **server.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    settings = Path(server.env["DOCKYARD_HOME"]) / "settings.yml"
+    before = settings.read_text()
+    settings.write_text(before + f"agent_url: http://127.0.0.1:{port}\n")  # read by the server at each pass
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    web = docker_client_module.containers.list(filters={"label": [f"dockyard.app={name}", "dockyard.env=production",
+                                                                  "dockyard.service=web"]})[0]
+    try:
+        watched = lambda: any(s["name"] == web.name for s in httpx.get(  # noqa: E731
+            f"http://127.0.0.1:{port}/api/stats", timeout=2).json()["samples"])
+        wait_for(watched, "the agent sees the production container", 40)
+        web.stop(timeout=1)
+        wait_for(lambda: alerts(port, "firing"), "web-down fires", 30)
+        web.start()
+        wait_for(lambda: alerts(port, "resolved"), "web-down resolves", 30)
+
+        def told() -> list[dict[str, Any]]:
+            return [d for d in outbox(server) if d["event"].startswith("alert.") and d["delivered_at"]
+                    and d["key"].split(":")[3] == "web-down"]
+        wait_for(lambda: len(told()) == 6, "alert.firing and alert.resolved delivered on each channel", 60)
+    finally:
+        smtp.stop()
+        settings.write_text(before)
+        agent.terminate()
+        agent.wait(timeout=20)
+    rows = told()
+    assert sorted((d["channel"], d["event"]) for d in rows) == [
+        (c, e) for c in ("chat", "hook", "mail") for e in ("alert.firing", "alert.resolved")]
+    for channel, path in (("hook", "/hook"), ("chat", "/slack")):
+        keys = [d["key"] for d in rows if d["channel"] == channel]
+        assert all(receiver.taken(path)[key] == 1 for key in keys), receiver.taken(path)
+    bodies = [json.loads(r["body"]) for r in receiver.seen if r["path"] == "/hook" and "web-down" in r["key"]]
+    assert {b["event"] for b in bodies} == {"alert.firing", "alert.resolved"}
+    assert all(b["app"] == name and b["env"] == "production" for b in bodies)
+    mailed = Counter(m["Idempotency-Key"] for m in mailbox.messages if "web-down" in m["Idempotency-Key"])
+    assert mailed == Counter({d["key"]: 1 for d in rows if d["channel"] == "mail"})
+
+
+def alerts(port: int, state: str) -> bool:
+    rows = httpx.get(f"http://127.0.0.1:{port}/api/events", timeout=2).json()
+    mine = [r for r in rows if r["rule"] == "web-down"]
+    return bool(mine) and (state == "firing" or all(r["ended_at"] for r in mine))
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for: {what}")
