@@ -2,7 +2,7 @@
 reaches production, while its webhook receiver answers 503 for the first 60 s, its SMTP server is
 not up yet, and the server itself is killed with SIGKILL in between. Every event arrives exactly
 once per channel: each delivery key is taken (answered 2xx / 250) once. Then an alert of the host's
-agent (a real `dockyard agent`, production's container stopped and started) fires and resolves."""
+agent (a real `dockyard agent`, a container of the app's stopped and started) fires and resolves."""
 
 from __future__ import annotations
 
@@ -231,13 +231,15 @@ def test_an_alert_of_the_hosts_agent_is_told_once_when_it_fires_and_once_when_it
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
-    web = docker_client_module.containers.list(filters={"label": [f"dockyard.app={name}", "dockyard.env=production",
-                                                                  "dockyard.service=web"]})[0]
+    # a container of the app's, as a deploy labels it (its own env, so the test needs no deploy first)
+    web = docker_client_module.containers.run(
+        "dockyard/busybox:1.35", ["sleep", "600"], name=f"{name}-watch-web-1", detach=True,
+        labels={"dockyard.app": name, "dockyard.env": "watch", "dockyard.service": "web"})
     try:
         watched = lambda: any(s["name"] == web.name for s in httpx.get(  # noqa: E731
             f"http://127.0.0.1:{port}/api/stats", timeout=2).json()["samples"])
         wait_for(watched, "the agent sees the production container", 40)
-        web.stop(timeout=1)
+        web.stop(timeout=0)
         wait_for(lambda: alerts(port, "firing"), "web-down fires", 30)
         web.start()
         wait_for(lambda: alerts(port, "resolved"), "web-down resolves", 30)
@@ -251,6 +253,7 @@ def test_an_alert_of_the_hosts_agent_is_told_once_when_it_fires_and_once_when_it
         settings.write_text(before)
         agent.terminate()
         agent.wait(timeout=20)
+        web.remove(force=True)
     rows = told()
     assert sorted((d["channel"], d["event"]) for d in rows) == [
         (c, e) for c in ("chat", "hook", "mail") for e in ("alert.firing", "alert.resolved")]
@@ -259,7 +262,7 @@ def test_an_alert_of_the_hosts_agent_is_told_once_when_it_fires_and_once_when_it
         assert all(receiver.taken(path)[key] == 1 for key in keys), receiver.taken(path)
     bodies = [json.loads(r["body"]) for r in receiver.seen if r["path"] == "/hook" and "web-down" in r["key"]]
     assert {b["event"] for b in bodies} == {"alert.firing", "alert.resolved"}
-    assert all(b["app"] == name and b["env"] == "production" for b in bodies)
+    assert all(b["app"] == name and b["env"] == "watch" for b in bodies)
     mailed = Counter(m["Idempotency-Key"] for m in mailbox.messages if "web-down" in m["Idempotency-Key"])
     assert mailed == Counter({d["key"]: 1 for d in rows if d["channel"] == "mail"})
 
