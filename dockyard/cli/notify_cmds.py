@@ -20,7 +20,7 @@ def test(channel: Annotated[str, typer.Argument(help="A channel of settings.yml'
     Example: dockyard notify test ops-webhook
     """
     from dockyard import settings
-    from dockyard.errors import NotFound
+    from dockyard.errors import DockyardError, NotFound
     from dockyard.notify.channels import send
     from dockyard.notify.model import Event, delivery_key
 
@@ -30,7 +30,10 @@ def test(channel: Annotated[str, typer.Argument(help="A channel of settings.yml'
                        hint=f"channels: {', '.join(channels) or 'none yet (notifications.channels)'}")
     now = time.time()
     event = Event(f"test:{now:.6f}", "test", "-", "-", f"a test notification from {settings.author()}", now)
-    send(delivery_key(event.id, channel), channels[channel], event)  # DeliveryFailed: its message, exit 1
+    note = send(delivery_key(event.id, channel), channels[channel], event)  # DeliveryFailed: its message, exit 1
+    if note:
+        raise DockyardError(f"{channel}: delivered in part: {note}",
+                            hint="fix the refused addresses in notifications.channels." + channel + ".to")
     say(f"{channel}: delivered ({channels[channel].type})")
 
 
@@ -60,7 +63,8 @@ def ls(
         return
     table = Table("key", "channel", "state", "attempts", "text")
     for d in rows:
-        state = ("delivered" if d.delivered_at else "given up" if d.given_up_at else
+        state = (f"delivered ({d.last_error})" if d.delivered_at and d.last_error else
+                 "delivered" if d.delivered_at else "given up" if d.given_up_at else
                  f"retrying: {d.last_error}" if d.attempts else "queued")
         table.add_row(d.key, d.channel, state, str(d.attempts), d.event.text)
     console.print(table)

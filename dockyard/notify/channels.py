@@ -32,10 +32,12 @@ def _secret(path: str | None, what: str) -> bytes:
         raise DeliveryFailed(f"cannot read {what} {path}: {exc.strerror}") from exc
 
 
-def send(key: str, channel: ChannelSettings, event: Event) -> None:
+def send(key: str, channel: ChannelSettings, event: Event) -> str:
+    """Deliver, or raise DeliveryFailed (nothing was taken: try again). Returns a note when the
+    receiver took it only in part (an SMTP server that refused some recipients): it is delivered,
+    since sending it again would give the others a second copy."""
     if channel.type == "email":
-        _email(key, channel, event)
-        return
+        return _email(key, channel, event)
     assert channel.url is not None  # the settings' validator makes sure
     if channel.type == "webhook":
         payload = body(key, event)
@@ -51,9 +53,18 @@ def send(key: str, channel: ChannelSettings, event: Event) -> None:
         raise DeliveryFailed(f"{channel.url}: {type(exc).__name__}: {exc}") from exc
     if not 200 <= response.status_code < 300:
         raise DeliveryFailed(f"{channel.url} answered {response.status_code}")
+    return ""
 
 
-def _email(key: str, channel: ChannelSettings, event: Event) -> None:
+def _said(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    return ", ".join(f"{address} ({code} {_said(reply)})" for address, (code, reply) in refused.items())
+
+
+def _email(key: str, channel: ChannelSettings, event: Event) -> str:
     assert channel.smtp and channel.sender
     host, _, port = channel.smtp.rpartition(":")
     message = EmailMessage()
@@ -71,10 +82,11 @@ def _email(key: str, channel: ChannelSettings, event: Event) -> None:
             if channel.username:
                 smtp.login(channel.username, _secret(channel.password_file, "the SMTP password_file").decode())
             refused = smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DeliveryFailed(f"SMTP server {channel.smtp} refused every recipient: "
+                             f"{_refusals(exc.recipients)}") from exc
     except smtplib.SMTPResponseException as exc:
-        said = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
-        raise DeliveryFailed(f"SMTP server {channel.smtp} refused: {exc.smtp_code} {said}") from exc
+        raise DeliveryFailed(f"SMTP server {channel.smtp} refused: {exc.smtp_code} {_said(exc.smtp_error)}") from exc
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryFailed(f"SMTP server {channel.smtp}: {type(exc).__name__}: {exc}") from exc
-    if refused:
-        raise DeliveryFailed(f"SMTP server {channel.smtp} refused {', '.join(refused)}")
+    return f"SMTP server {channel.smtp} refused {_refusals(refused)}; the others have it" if refused else ""

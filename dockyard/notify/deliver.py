@@ -27,12 +27,14 @@ class Deliverer:
             try:
                 if channel is None:
                     raise DeliveryFailed(f"channel {delivery.channel!r} is no longer in the settings")
-                send(delivery.key, channel, delivery.event)
+                note = send(delivery.key, channel, delivery.event)
             except DeliveryFailed as exc:
                 failed += 1
                 self._failed(delivery, exc.message)
                 continue
-            self.outbox.delivered(delivery, time.time())
+            if note:  # taken in part: sent again, the rest would have it twice
+                log.warning("notification %s to %s delivered in part: %s", delivery.key, delivery.channel, note)
+            self.outbox.delivered(delivery, time.time(), note)
             sent += 1
         return sent, failed
 

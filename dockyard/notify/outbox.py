@@ -56,9 +56,10 @@ class Outbox:
             f"SELECT {_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND given_up_at IS NULL AND next_at <= ?"
             " ORDER BY id LIMIT ?", (now, limit))]
 
-    def delivered(self, delivery: Delivery, now: float) -> None:
-        self.conn.execute("UPDATE outbox SET delivered_at=?, attempts=attempts+1, last_error='' WHERE id=?",
-                          (now, delivery.id))
+    def delivered(self, delivery: Delivery, now: float, note: str = "") -> None:
+        """Taken by the receiver; `note` says what it refused of it (kept as its last error)."""
+        self.conn.execute("UPDATE outbox SET delivered_at=?, attempts=attempts+1, last_error=? WHERE id=?",
+                          (now, note[:500], delivery.id))
 
     def failed(self, delivery: Delivery, error: str, now: float) -> bool:
         """Record a failed attempt and when to try again; True when it is given up."""

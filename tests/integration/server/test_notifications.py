@@ -27,6 +27,10 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from dockyard.notify.deliver import Deliverer
+from dockyard.notify.model import Event
+from dockyard.notify.outbox import Outbox
+from dockyard.state.db import StateDB
 from tests.conftest import run_cli
 from tests.integration.server.conftest import DOCKYARD, ServedApp, Server, free_port, serving
 
@@ -76,18 +80,22 @@ class Receiver:
 
 
 class Mailbox:
-    def __init__(self, refuse: bool = False) -> None:
+    """An SMTP server's handler; `refuse`: every recipient (True) or these addresses."""
+
+    def __init__(self, refuse: bool | set[str] = False) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        self.recipients: list[list[str]] = []
         self.refuse = refuse
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
-        if self.refuse:
+        if self.refuse is True or (isinstance(self.refuse, set) and address in self.refuse):
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        self.recipients.append(list(envelope.rcpt_tos))
         return "250 OK"
 
 
@@ -186,6 +194,7 @@ def test_every_event_arrives_once_per_channel_through_a_down_receiver_and_a_kill
 def test_notify_test_says_what_a_receiver_did_and_bad_channels_are_refused(
         notified: tuple[Server, ServedApp, Receiver, int], tmp_path: Path) -> None:
     server, _, receiver, _ = notified
+    receiver.opens_at = time.monotonic()  # up (whether or not the first test ran)
     env = {**server.env, "DOCKYARD_HOME": str(tmp_path / "home")}
     (tmp_path / "home").mkdir()
     refusing = Controller(Mailbox(refuse=True), hostname="127.0.0.1", port=free_port())
@@ -200,8 +209,9 @@ notifications:
         sent = run_cli("notify", "test", "hook", env=env)
         assert sent.returncode == 0 and "hook: delivered (webhook)" in sent.stdout, sent.stderr
         mailed = run_cli("notify", "test", "mail", env=env)
-        assert mailed.returncode == 1 and f"SMTP server 127.0.0.1:{refusing.port}" in mailed.stderr
-        assert "550" in mailed.stderr and "Traceback" not in mailed.stderr
+        assert mailed.returncode == 1 and f"SMTP server 127.0.0.1:{refusing.port} refused every recipient: " \
+            "b@example.test (550 5.1.1 mailbox unavailable)" in mailed.stderr
+        assert "Traceback" not in mailed.stderr and not refusing.handler.messages
         unknown = run_cli("notify", "test", "pager", env=env)
         assert unknown.returncode == 1 and "no notification channel 'pager'" in unknown.stderr
         (tmp_path / "home" / "settings.yml").write_text(
@@ -211,6 +221,38 @@ notifications:
             in bad.stderr and "Traceback" not in bad.stderr
     finally:
         refusing.stop()
+
+
+def test_a_mail_some_of_whose_recipients_are_refused_is_delivered_once_to_the_others(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("DOCKYARD_HOME", str(home))
+    mailbox = Mailbox(refuse={"nobody@example.test"})
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        (home / "settings.yml").write_text(f"""\
+notifications:
+  channels:
+    mail: {{type: email, smtp: "127.0.0.1:{smtp.port}", from: a@example.test,
+            to: [ops@example.test, nobody@example.test]}}
+""")
+        tried = run_cli("notify", "test", "mail", env={"DOCKYARD_HOME": str(home)})
+        assert tried.returncode == 1 and "mail: delivered in part: " in tried.stderr
+        assert "refused nobody@example.test (550 5.1.1 mailbox unavailable); the others have it" in tried.stderr
+        db = StateDB(home / "state.db")
+        try:
+            Outbox(db).enqueue(Event("deployed:1", "deployed", "shop", "prod", "deployed r1", time.time()), ["mail"])
+            assert Deliverer(db).run_once() == (1, 0)
+            assert Deliverer(db).run_once(now=time.time() + 3600) == (0, 0)  # nothing left to send again
+            [row] = Outbox(db).recent()
+        finally:
+            db.close()
+    finally:
+        smtp.stop()
+    assert row.delivered_at and "refused nobody@example.test (550" in row.last_error
+    assert mailbox.recipients == [["ops@example.test"], ["ops@example.test"]]  # the test's, then the event's
 
 
 def test_an_alert_of_the_hosts_agent_is_told_once_when_it_fires_and_once_when_it_resolves(
