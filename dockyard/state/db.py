@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,17 @@ class Guarded:
         return getattr(self._conn, name)
 
 
+def statements(script: str) -> Iterator[str]:
+    """The statements of an SQL script, one by one (split where SQLite says one is complete)."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\n;"):
+                yield pending
+            pending = ""
+
+
 class StateDB:
     def __init__(self, path: Path | None = None, lock_wait: float = LOCK_WAIT) -> None:
         self.path = path or settings.home() / "state.db"
@@ -293,9 +305,23 @@ class StateDB:
             raise StoreUnavailable(f"state database {self.path} cannot be opened: {exc}") from exc
 
     def _migrate(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(SCHEMA[version:], start=version + 1):
-            self.conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        """Bring the schema up to date, one opener at a time: a new server's threads open a fresh
+        database together, and a version read outside the write lock would have two of them make
+        the same tables (one fails, and its half-done transaction holds the lock)."""
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] >= len(SCHEMA):
+            return
+        self.conn.execute("BEGIN IMMEDIATE")  # the others wait here (lock_wait), then find it done
+        try:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(SCHEMA[version:], start=version + 1):
+                for statement in statements(script):  # not executescript: it would COMMIT first
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.conn.close()
