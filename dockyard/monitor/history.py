@@ -71,24 +71,21 @@ class History:
             self._thin(now)
 
     def _thin(self, now: float) -> None:
-        """Thin the whole COARSE_STEP buckets that left the last FINE_S since the last pass."""
+        """Thin the whole COARSE_STEP buckets that left the last FINE_S since the last pass: each
+        bucket's first row is kept, carrying the bucket's mean CPU and highest memory."""
         cut = (now - FINE_S) // COARSE_STEP * COARSE_STEP
         if cut <= self.thinned_to:
             return
-        window = "at >= :start AND at < :cut"
-        bucket = f"host, container, CAST(at / {COARSE_STEP} AS INTEGER)"
-        span = {"start": self.thinned_to, "cut": cut}
+        window = {"start": self.thinned_to, "cut": cut}
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS kept (id INTEGER PRIMARY KEY, cpu REAL, memory INTEGER)")
+        self.conn.execute("DELETE FROM kept")
         self.conn.execute(f"""
-            UPDATE samples SET
-              cpu_percent = (SELECT AVG(o.cpu_percent) FROM samples o WHERE o.host = samples.host
-                             AND o.container = samples.container AND o.at >= :start AND o.at < :cut
-                             AND CAST(o.at / {COARSE_STEP} AS INTEGER) = CAST(samples.at / {COARSE_STEP} AS INTEGER)),
-              memory_bytes = (SELECT MAX(o.memory_bytes) FROM samples o WHERE o.host = samples.host
-                              AND o.container = samples.container AND o.at >= :start AND o.at < :cut
-                              AND CAST(o.at / {COARSE_STEP} AS INTEGER) = CAST(samples.at / {COARSE_STEP} AS INTEGER))
-            WHERE rowid IN (SELECT MIN(rowid) FROM samples WHERE {window} GROUP BY {bucket})""", span)
-        self.conn.execute(f"DELETE FROM samples WHERE {window} AND rowid NOT IN "
-                          f"(SELECT MIN(rowid) FROM samples WHERE {window} GROUP BY {bucket})", span)
+            INSERT INTO kept SELECT MIN(rowid), AVG(cpu_percent), MAX(memory_bytes) FROM samples
+            WHERE at >= :start AND at < :cut GROUP BY host, container, CAST(at / {COARSE_STEP} AS INTEGER)""", window)
+        self.conn.execute("UPDATE samples SET cpu_percent = kept.cpu, memory_bytes = kept.memory FROM kept"
+                          " WHERE samples.rowid = kept.id")
+        self.conn.execute("DELETE FROM samples WHERE at >= :start AND at < :cut AND rowid NOT IN (SELECT id FROM kept)",
+                          window)
         self.thinned_to = cut
 
     def record_events(self, host: str, events: list[AlertEvent]) -> None:

@@ -3,6 +3,7 @@ each waits for the one that makes the schema, none fails and none is left holdin
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -40,8 +41,6 @@ def test_a_new_database_opened_by_many_at_once_is_made_once(tmp_path: Path) -> N
 
 def test_a_database_from_an_older_version_is_brought_up_to_date(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    import sqlite3
-
     conn = sqlite3.connect(path, isolation_level=None)
     conn.executescript(f"BEGIN; {SCHEMA[0]}; PRAGMA user_version = 1; COMMIT;")
     conn.close()
