@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, NoSuchElementException
+from selenium.common.exceptions import NoAlertPresentException, NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -86,8 +86,8 @@ class Browser:
         while time.monotonic() < deadline:
             try:
                 value = check()
-            except NoSuchElementException:
-                value = None
+            except (NoSuchElementException, StaleElementReferenceException):
+                value = None  # not there yet, or the page reloaded under it (a run page does at a new step)
             if value:
                 return value
             time.sleep(0.2)
