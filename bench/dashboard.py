@@ -17,7 +17,7 @@ database at random moments, as a worker does, while two streams read the run, th
 (`/apps/APP/envs/ENV/logs/events`) reads them. Printed: the delay from each write to its event's
 arrival, median/p95/max, the page's p95 against the API stream's (ratio) and against the 1 s target.
 
-    .venv/bin/python bench/dashboard.py [--rounds 200]
+    .venv/bin/python bench/dashboard.py [--rounds 200] [--updates 40]
 """
 
 from __future__ import annotations
@@ -200,6 +200,7 @@ class Stream(threading.Thread):
             self.error = f"GET {self.path}: {exc}"
         finally:
             self.open.set()
+            self.client.close()
 
 
 def delays(stream: Stream, sent: dict[int, float]) -> list[float]:
