@@ -77,6 +77,8 @@ def issue(names: list[str], site: AcmeSite, account_dir: Path, answer: Answer) -
         tokens: dict[str, str] = {}
         pending = []
         for authz in order.authorizations:
+            if authz.body.status == messages.STATUS_VALID:
+                continue  # validated for an earlier order and reused by the CA: answering it again is refused
             chall = next((c for c in authz.body.challenges if isinstance(c.chall, challenges.HTTP01)), None)
             if chall is None:
                 raise AcmeError(f"the ACME CA offers no HTTP-01 challenge for {authz.body.identifier.value}")

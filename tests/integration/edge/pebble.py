@@ -71,6 +71,7 @@ class Pebble:
     management_port: int = field(default_factory=free_port)
     dns_port: int = field(default_factory=free_port)
     dns_management_port: int = field(default_factory=free_port)
+    authz_reuse: int = 0  # percent of orders that get an authorization validated before
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -94,7 +95,8 @@ class Pebble:
             ["pebble-challtestsrv", "-management", f"127.0.0.1:{self.dns_management_port}",
              "-dns01", f"127.0.0.1:{self.dns_port}", "-http01", "", "-https01", "", "-tlsalpn01", "",
              "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""], stdout=log, stderr=log))
-        env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}
+        env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0",
+               "PEBBLE_AUTHZREUSE": str(self.authz_reuse)}
         self.procs.append(subprocess.Popen(
             ["pebble", "-config", str(self.folder / "pebble.json"), "-dnsserver", f"127.0.0.1:{self.dns_port}"],
             stdout=log, stderr=log, env=env))
