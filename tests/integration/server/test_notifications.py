@@ -263,35 +263,37 @@ def test_an_alert_of_the_hosts_agent_is_told_once_when_it_fires_and_once_when_it
     name = app.app.name
     rules = tmp_path / "alerts.yml"
     rules.write_text(f"app: {name}\nalerts:\n  - {{name: web-down, when: down, service: web}}\n")
+    # a container of the app's, as a deploy labels it (its own env, so the test needs no deploy first)
+    web = docker_client_module.containers.run(
+        "dockyard/busybox:1.35", ["sleep", "600"], name=f"{name}-watch-web-1", detach=True,
+        labels={"dockyard.app": name, "dockyard.env": "watch", "dockyard.service": "web"})
     port = free_port()
     agent = subprocess.Popen([DOCKYARD, "agent", "--listen", f"127.0.0.1:{port}", "--interval", "0.5",
                               "--rules", str(rules), "--label", f"dockyard.app={name}"],
                              env={**os.environ, **server.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     settings = Path(server.env["DOCKYARD_HOME"]) / "settings.yml"
     before = settings.read_text()
-    settings.write_text(before + f"agent_url: http://127.0.0.1:{port}\n")  # read by the server at each pass
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    # a container of the app's, as a deploy labels it (its own env, so the test needs no deploy first)
-    web = docker_client_module.containers.run(
-        "dockyard/busybox:1.35", ["sleep", "600"], name=f"{name}-watch-web-1", detach=True,
-        labels={"dockyard.app": name, "dockyard.env": "watch", "dockyard.service": "web"})
-    try:
-        watched = lambda: any(s["name"] == web.name for s in httpx.get(  # noqa: E731
-            f"http://127.0.0.1:{port}/api/stats", timeout=2).json()["samples"])
-        wait_for(watched, "the agent sees the production container", 40)
-        web.stop(timeout=0)
-        wait_for(lambda: alerts(port, "firing"), "web-down fires", 30)
-        web.start()
-        wait_for(lambda: alerts(port, "resolved"), "web-down resolves", 30)
 
-        def told() -> list[dict[str, Any]]:
-            return [d for d in outbox(server) if d["event"].startswith("alert.") and d["delivered_at"]
-                    and d["key"].split(":")[3] == "web-down"]
-        wait_for(lambda: len(told()) == 6, "alert.firing and alert.resolved delivered on each channel", 60)
+    def told() -> list[dict[str, Any]]:
+        return [d for d in outbox(server) if d["event"].startswith("alert.") and d["delivered_at"]
+                and d["key"].split(":")[3] == "web-down"]
+    try:
+        settings.write_text(before + f"agent_url: http://127.0.0.1:{port}\n")  # read by the server at each pass
+        smtp.start()
+        try:
+            watched = lambda: any(s["name"] == web.name for s in httpx.get(  # noqa: E731
+                f"http://127.0.0.1:{port}/api/stats", timeout=2).json()["samples"])
+            wait_for(watched, "the agent sees the app's container", 40)
+            web.stop(timeout=0)
+            wait_for(lambda: alerts(port, "firing"), "web-down fires", 30)
+            web.start()
+            wait_for(lambda: alerts(port, "resolved"), "web-down resolves", 30)
+            wait_for(lambda: len(told()) == 6, "alert.firing and alert.resolved delivered on each channel", 60)
+        finally:
+            smtp.stop()
     finally:
-        smtp.stop()
         settings.write_text(before)
         agent.terminate()
         agent.wait(timeout=20)
