@@ -20,7 +20,6 @@ from dockyard.engine import labels as L
 from dockyard.engine.accessories import (
     AccessoryRun,
     AccessoryState,
-    HealthCmd,
     accessory_create_kwargs,
     find_accessory,
     remove_accessory,
@@ -29,7 +28,7 @@ from dockyard.engine.accessories import (
     wait_healthy,
 )
 from dockyard.engine.client import Engine
-from dockyard.engine.containers import choose_user
+from dockyard.engine.containers import CommandCheck, choose_user
 from dockyard.engine.networks import ensure_network
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
 from dockyard.engine.volumes import ensure_volume, remove_volume
@@ -91,7 +90,7 @@ class Accessories:
             publish=accessory.publish, environment=tuple(sorted({**plain, **accessory.env}.items())),
             volumes=tuple((v.name, v.path, v.read_only) for v in accessory.volumes),
             binds=tuple((b.host, b.path, b.read_only) for b in accessory.binds),
-            health=HealthCmd(tuple(health.cmd), health.interval, health.timeout, health.retries,
+            health=CommandCheck(tuple(health.cmd), health.interval, health.timeout, health.retries,
                              health.start_period) if health else None,
             cpus=accessory.resources.cpus, memory=accessory.resources.memory, stop_grace=accessory.stop_grace)
         digest = hashlib.sha256(orjson.dumps({"run": accessory_create_kwargs(run), "image": image_attrs["Id"],

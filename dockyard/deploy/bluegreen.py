@@ -17,6 +17,7 @@ from typing import Any
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, spec_health
 from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
+from dockyard.deploy.parts import Parts
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine
 from dockyard.engine.containers import ReplicaSpec
@@ -73,7 +74,9 @@ class BlueGreen:
     def target(self) -> Target:
         tests = tuple(name for name in self.env_spec.tests if self.spec.tests[name].kind == "endpoint")
         config_hashes, replicas = self.shape()
-        return Target(self.release.release_id, config_hashes, replicas, tests, self.window)
+        assert self.env_spec.router is not None
+        return Target(self.release.release_id, config_hashes, replicas, tests, self.window,
+                      workers=self.env_spec.router.workers)
 
     def shape(self) -> tuple[frozenset[str], int]:
         """What a colour that runs the release has: its replicas' config hashes, and how many."""
@@ -95,7 +98,8 @@ class BlueGreen:
 
     def _apply(self, board: Switchboard, steps: list[BGStep], note: str) -> None:
         self.note = note
-        new = next((s.color for s in steps if s.kind in (Step.START, Step.CHECK)), None)
+        started = next((s.color for s in steps if s.kind is Step.START), None)
+        checked = next((s.color for s in steps if s.kind is Step.CHECK), None)
         switched = False
         try:
             for step in steps:
@@ -106,12 +110,21 @@ class BlueGreen:
             if switched:
                 raise
             self._record("failed", note or exc.message.splitlines()[0][:200])
-            if new is not None:
-                try:
-                    board.retire(new, "the release failed its checks; live traffic never reached it")
-                except DockyardError as cleanup:
-                    self.report(f"could not remove {new}: {cleanup.message}")
+            try:
+                if started is not None:  # what this deploy started goes; nothing else does
+                    board.retire(started, "the release failed its checks; live traffic never reached it")
+                elif checked is not None:
+                    self._leave(board, checked)
+            except DockyardError as cleanup:
+                self.report(f"could not put {started or checked} back: {cleanup.message}")
             raise
+
+    def _leave(self, board: Switchboard, color: str) -> None:
+        """A colour this deploy found, not started, is left as it was: a rollback must find it."""
+        if self.target().workers == "stop" and color != board.live:
+            board.park(color, "back as they were")
+        self.report(f"{color} is left as it was (this deploy did not start it): live traffic stays on "
+                    f"{board.live or 'nothing'}")
 
     def _step(self, board: Switchboard, step: BGStep) -> None:
         color, kind = step.color, step.kind
@@ -135,6 +148,11 @@ class BlueGreen:
             self.report(f"live listener {url(board.state.live_port)} -> {color} "
                         f"(release {self.release.release_id}) in {seconds * 1000:.0f} ms")
             self._record("live", self.note)
+        elif kind is Step.PARK:
+            try:
+                board.park(color, step.reason)
+            except DockyardError as exc:  # the release is live: a worker that would not stop is told, not fatal
+                self.report(f"could not stop {color}'s workers: {exc.message}")
         elif kind is Step.KEEP:
             self.report(f"{color} stays on {url(board.state.preview_port)}: `dockyard rollback {self.env}` "
                         f"switches back without starting anything")
@@ -155,6 +173,7 @@ class BlueGreen:
         return self.release.workload.health
 
     def _check(self, board: Switchboard, color: str) -> None:
+        resume(self.parts, board, color, self.health(), self.report)
         self.parts.check([r for r in board.replicas() if r.color == color], self.health())
         self.report(f"{color} is healthy")
 
@@ -177,28 +196,58 @@ class BlueGreen:
         self.ctx.record(self.env, r.release_id, r.image, r.commit, r.config_revision, status, note)
 
 
+def resume(parts: Parts, board: Switchboard, color: str, health: dict[str, HealthCheck], report: Report) -> int:
+    """Start a standby colour's parked workers and wait until each is healthy; how many."""
+    containers = board.unpark(color)
+    for container in containers:
+        service = (container.labels or {}).get(L.SERVICE, "")
+        result = parts.probe(container, None, health.get(service, HealthCheck(path=None)))
+        if not result.healthy:
+            raise HealthCheckFailed(f"{container.name} did not become healthy again: {result.reason}")
+    if containers:
+        report(f"started {color}'s {len(containers)} parked worker(s) again")
+    return len(containers)
+
+
 def switch_back(ctx: DeployContext, engine: Engine, env: str, previous: StoredRelease, note: str
                 ) -> DeployOutcome | None:
-    """Rollback while the idle colour still runs the previous release: live traffic is switched back
-    to it, a configuration change only. None when it does not (the caller redeploys the release)."""
+    """Rollback while the idle colour still has the previous release: its parked workers start
+    again and live traffic is switched back to it, a configuration change. None when the idle colour
+    does not have it (the caller deploys the release afresh). A switch that cannot complete leaves
+    both colours as they were, and says why: the colour a rollback returns to is never removed."""
     spec = ctx.spec
     with env_lock(spec.app, env):
         board = Switchboard(spec, engine, env, ctx.report, router=ctx.parts.balancers(spec.app, env, ctx.report))
         idle = board.preview
         everything = board.replicas()
         replicas = [r for r in everything if r.color == idle]
-        if not idle or not replicas or {r.release for r in replicas} != {previous.release_id} \
-                or not all(r.running for r in replicas):
+        if not idle or not replicas or {r.release for r in replicas} != {previous.release_id}:
             return None
+        router = spec.environment(env).router
+        workers = router.workers if router else "stop"
         try:
-            ctx.parts.check(replicas, spec_health(spec))
-        except HealthCheckFailed as exc:
-            ctx.report(f"{exc.message}; redeploying the release instead")
-            return None
+            down = [r.name for r in replicas if not r.running and not r.parked]
+            if down:
+                raise HealthCheckFailed(f"{', '.join(down)} of {idle} are not running")
+            resume(ctx.parts, board, idle, spec_health(spec), ctx.report)
+            everything = board.replicas()
+            ctx.parts.check([r for r in everything if r.color == idle], spec_health(spec))
+        except DockyardError as exc:
+            if workers == "stop":
+                board.park(idle, "back as they were")
+            raise DeployError(
+                f"cannot roll {spec.app}/{env} back to release {previous.release_id} on {idle}: {exc.message}; "
+                f"both colours are as they were, live traffic stays on {board.live or 'nothing'}",
+                hint=f"see `dockyard logs {env}`; once {idle} answers, roll back again") from exc
         old = board.live
         seconds = board.route(live=idle, preview=old, switched_at=time.time(), replicas=everything)
         ctx.report(f"live listener {url(board.state.live_port)} -> {idle} (release {previous.release_id}) "
-                   f"in {seconds * 1000:.0f} ms; no container was started")
+                   f"in {seconds * 1000:.0f} ms; no container was created")
+        if old and workers == "stop":
+            try:
+                board.park(old, "it stands by now (router.workers: stop)")
+            except DockyardError as exc:
+                ctx.report(f"could not stop {old}'s workers: {exc.message}")
         ctx.record(env, previous.release_id, previous.image, previous.commit_sha, previous.config_revision, "live",
                    note)
         step = BGStep(Step.SWITCH, idle, f"rollback: live traffic {old} -> {idle}")

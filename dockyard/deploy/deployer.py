@@ -17,7 +17,7 @@ from dockyard.deploy.binds import check_binds
 from dockyard.deploy.bluegreen import BlueGreen, Release
 from dockyard.deploy.edge import check_edge, publish_edge, replica_servers
 from dockyard.deploy.executor import Executor, Workload
-from dockyard.deploy.health import HealthCheck, health_check
+from dockyard.deploy.health import HealthCheck, health_check, health_command
 from dockyard.deploy.outcome import DeployOutcome, Prepared
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.refs import resolve_config_refs, resolve_env_refs
@@ -244,6 +244,9 @@ class Deployer:
                 fields["volumes"] = [v.model_dump(mode="json") for v in service.volumes]
             if service.binds:
                 fields["binds"] = [b.model_dump(mode="json") for b in service.binds]
+            command_check = health_command(service.health)
+            if command_check is not None:
+                fields["health"]["command"] = list(command_check.command)
             config_hash = replica_config_hash(release, fields)
             environment = {**base_env, **resolve_env_refs(spec, env, name, service.env), "DOCKYARD_APP": spec.app,
                            "DOCKYARD_ENV": env, "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
@@ -260,7 +263,8 @@ class Deployer:
                     user=choose_user(service.user, image_user), environment=environment,
                     init=service.init, stop_grace=service.stop_grace, read_only=service.read_only,
                     volumes=tuple((v.name, v.path, v.read_only) for v in service.volumes),
-                    binds=tuple((b.host, b.path, b.read_only) for b in service.binds))
+                    binds=tuple((b.host, b.path, b.read_only) for b in service.binds),
+                    health_command=command_check)
             health[name] = health_check(service.health)
         return Workload(replicas=replicas, health=health, files=files,
                         secret_files=secrets if as_files else {}, secret_bearing_files=secret_bearing,

@@ -1,7 +1,9 @@
 """Wait for a new container to be healthy, probing it from outside through its 127.0.0.1 port.
 
 No agent or tool is needed inside the image: an HTTP GET on the health path when the spec
-has one, else a TCP connect on the published port, else "still running after a moment".
+has one, else a TCP connect on the published port. A service without a port (a worker) is healthy
+while it runs and does not restart; or, when its spec gives `health: {command: [...]}`, when the
+engine's run of that command inside it (Docker's health check) says so.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import requests
 
 from dockyard.engine.api import Container
+from dockyard.engine.containers import CommandCheck
 from dockyard.engine.labels import loopback_port
 from dockyard.errors import HealthCheckFailed
 from dockyard.router.colors import Replica
@@ -27,13 +30,48 @@ class HealthCheck:
     interval: float = 1.0
     timeout: float = 2.0
     start_period: float = 60.0
+    inside: bool = False  # the engine runs health.command in the container: its verdict is read back
 
 
 def health_check(spec: HealthSpec | None) -> HealthCheck:
     """A service's probe: its `health:` section, else a TCP check of its port (or "still running")."""
     if spec is None:
         return HealthCheck(path=None)
-    return HealthCheck(path=spec.path, interval=spec.interval, timeout=spec.timeout, start_period=spec.start_period)
+    return HealthCheck(path=spec.path, interval=spec.interval, timeout=spec.timeout, start_period=spec.start_period,
+                       inside=spec.command is not None)
+
+
+def health_command(spec: HealthSpec | None) -> CommandCheck | None:
+    """The check the engine runs inside each replica, when the spec gives a command."""
+    if spec is None or spec.command is None:
+        return None
+    return CommandCheck(tuple(spec.command), spec.interval, spec.timeout, spec.retries, spec.start_period)
+
+
+RUNNING_HOLD = 1.0  # seconds a replica without a port must run, without a restart, to count as healthy
+
+
+def engine_verdict(state: dict) -> tuple[bool | None, str]:
+    """Pure: what the engine's own health check says of a container (its State). None: not yet."""
+    health = state.get("Health") or {}
+    status = health.get("Status")
+    last = (health.get("Log") or [{}])[-1]
+    said = " ".join(str(last.get("Output") or "").split())[:200]
+    detail = f"health command exit {last.get('ExitCode')}" + (f": {said}" if said else "") if last else ""
+    if status == "healthy":
+        return True, "health command: ok"
+    if status == "unhealthy":
+        return False, detail or "health command: unhealthy"
+    return None, detail or "health command has not answered yet"
+
+
+def restarted(state: dict, restarts_before: int, restarts_now: int) -> str | None:
+    """Pure: why a replica is restarting, or None."""
+    if state.get("Restarting") or restarts_now > restarts_before:
+        times = restarts_now - restarts_before
+        times = restarts_now - restarts_before
+        return f"restarting (restarted {times} time(s), last exit code {state.get('ExitCode')})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -92,16 +130,25 @@ def wait_healthy(container: Container, port: int | None, check: HealthCheck) -> 
     reason = "not probed yet"
     # Poll faster than the interval at first: most services answer within a few hundred ms.
     delay = min(0.05, check.interval)
+    restarts = int(container.attrs.get("RestartCount") or 0)
     with probe_client() as client:
         while True:
             container.reload()
             state = container.attrs["State"]
+            again = restarted(state, restarts, int(container.attrs.get("RestartCount") or 0))
+            if again:
+                return HealthResult(False, again, time.monotonic() - start)
             if not state.get("Running"):
                 return HealthResult(False, f"container exited (code {state.get('ExitCode')})",
                                     time.monotonic() - start)
-            if port is None:
-                if time.monotonic() - start >= min(1.0, check.start_period):
-                    return HealthResult(True, "running", time.monotonic() - start)
+            if check.inside:
+                verdict, reason = engine_verdict(state)
+                if verdict is not None:
+                    return HealthResult(verdict, reason, time.monotonic() - start)
+            elif port is None:
+                reason = "running, not restarting"
+                if time.monotonic() - start >= min(RUNNING_HOLD, check.start_period):
+                    return HealthResult(True, reason, time.monotonic() - start)
             else:
                 host_port = loopback_port(container.attrs, port)
                 if host_port is None:
@@ -128,12 +175,20 @@ def spec_health(spec: AppSpec) -> dict[str, HealthCheck]:
 
 
 def check_health(replicas: list[Replica], health: dict[str, HealthCheck]) -> None:
-    """One probe of every replica, from outside, through its published port."""
+    """One probe of every replica: from outside through its published port; a replica without a port
+    by its state (running, and the engine's verdict when its spec gives a health command)."""
     with probe_client() as client:
         for replica in replicas:
-            if not replica.running or replica.port is None:
+            if not replica.running:
                 raise HealthCheckFailed(f"{replica.name} is not running")
-            ok, reason = probe_once(replica.port, health.get(replica.service, HealthCheck(path=None)), client,
-                                    host=replica.host)
+            check = health.get(replica.service, HealthCheck(path=None))
+            if check.inside:
+                if replica.health != "healthy":
+                    raise HealthCheckFailed(f"{replica.name} is not healthy: its health command says "
+                                            f"{replica.health or 'nothing yet'}")
+                continue
+            if replica.port is None:
+                continue  # a worker: running is its health
+            ok, reason = probe_once(replica.port, check, client, host=replica.host)
             if not ok:
                 raise HealthCheckFailed(f"{replica.name} is not healthy: {reason}")

@@ -23,21 +23,12 @@ from dockyard.engine.containers import (
     DEFAULT_PIDS,
     LOG_CONFIG,
     SECRETS_MOUNT,
+    CommandCheck,
+    healthcheck_kwargs,
     is_root_user,
     network_name,
 )
 from dockyard.errors import DeployError, EngineError
-
-SECOND_NS = 1_000_000_000
-
-
-@dataclass(frozen=True)
-class HealthCmd:
-    cmd: tuple[str, ...]
-    interval: float
-    timeout: float
-    retries: int
-    start_period: float
 
 
 @dataclass(frozen=True)
@@ -57,7 +48,7 @@ class AccessoryRun:
     secrets_dir: str | None = None
     volumes: tuple[tuple[str, str, bool], ...] = ()  # (volume name in the accessory, path, read only)
     binds: tuple[tuple[str, str, bool], ...] = ()  # (host folder, path, read only): allowed by the site
-    health: HealthCmd | None = None
+    health: CommandCheck | None = None
     cpus: float | None = None
     memory: int | None = None
     stop_grace: float = 30.0
@@ -102,10 +93,7 @@ def accessory_create_kwargs(run: AccessoryRun) -> dict[str, Any]:
     if run.cpus:
         kwargs["nano_cpus"] = int(run.cpus * 1e9)
     if run.health:
-        h = run.health
-        kwargs["healthcheck"] = {"test": ["CMD", *h.cmd], "interval": int(h.interval * SECOND_NS),
-                                 "timeout": int(h.timeout * SECOND_NS), "retries": h.retries,
-                                 "start_period": int(h.start_period * SECOND_NS)}
+        kwargs["healthcheck"] = healthcheck_kwargs(run.health)
     mounts = {L.volume_name(run.app, run.env, run.name, volume): {"bind": path, "mode": "ro" if read_only else "rw"}
               for volume, path, read_only in run.volumes}
     mounts.update({host: {"bind": path, "mode": "ro" if read_only else "rw"} for host, path, read_only in run.binds})

@@ -30,6 +30,24 @@ def stop_and_remove(engine: Engine, container_id: str, name: str, grace: float) 
     return True
 
 
+def stop_container(engine: Engine, container_id: str, name: str, grace: float) -> None:
+    """Stop it (SIGTERM, SIGKILL after `grace`) and keep it, to be started again as it is."""
+    try:
+        engine.client.containers.get(container_id).stop(timeout=int(grace))
+    except DockerError as exc:
+        raise engine_error(f"stopping {name}", exc) from exc
+
+
+def start_container(engine: Engine, container_id: str, name: str) -> Any:
+    """Start a stopped container again; the container, for a health wait."""
+    try:
+        container = engine.client.containers.get(container_id)
+        container.start()
+    except DockerError as exc:
+        raise engine_error(f"starting {name}", exc) from exc
+    return container
+
+
 def remove_services(engine: Engine, app: str, env: str) -> list[str]:
     """Remove every Swarm service of the app's environment (Swarm stops their tasks), then the
     configs and secrets they used; the services' names."""

@@ -18,6 +18,25 @@ LOG_CONFIG = {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"
 # Limits when a service sets none: a fork bomb or a leak in one app must not take the host down.
 DEFAULT_PIDS = 1024
 DEFAULT_MEMORY = 1024 * 1024 * 1024
+SECOND_NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class CommandCheck:
+    """A health check the engine runs inside the container (Docker's HEALTHCHECK): exit 0 is healthy."""
+
+    command: tuple[str, ...]
+    interval: float
+    timeout: float
+    retries: int
+    start_period: float
+
+
+def healthcheck_kwargs(check: CommandCheck) -> dict[str, Any]:
+    """docker-py's `healthcheck` argument (nanoseconds, as the Engine API takes them)."""
+    return {"test": ["CMD", *check.command], "interval": int(check.interval * SECOND_NS),
+            "timeout": int(check.timeout * SECOND_NS), "retries": check.retries,
+            "start_period": int(check.start_period * SECOND_NS)}
 
 
 def network_name(app: str, env: str) -> str:
@@ -51,6 +70,7 @@ class ReplicaSpec:
     host_port: int | None = None  # the 127.0.0.1 port it publishes on; None: the engine picks one
     volumes: tuple[tuple[str, str, bool], ...] = ()  # (volume name in the service, path, read only)
     binds: tuple[tuple[str, str, bool], ...] = ()  # (host folder, path, read only): allowed by the site
+    health_command: CommandCheck | None = None  # health: {command: [...]}, run by the engine
 
 
 def is_root_user(user: str | None) -> bool:
@@ -108,6 +128,8 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
         kwargs["ports"] = {f"{spec.port}/tcp": ("127.0.0.1", spec.host_port)}
     if spec.cpus:
         kwargs["nano_cpus"] = int(spec.cpus * 1e9)
+    if spec.health_command:
+        kwargs["healthcheck"] = healthcheck_kwargs(spec.health_command)
     if spec.memory:
         kwargs["mem_limit"] = spec.memory
     mounts = {L.volume_name(spec.app, spec.env, spec.service, volume): {"bind": path,

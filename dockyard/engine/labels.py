@@ -35,6 +35,11 @@ def loopback_port(attrs: dict, container_port: int | None = None) -> int | None:
     return None
 
 
+def publishes(attrs: dict) -> bool:
+    """The container was made with a published port (kept while it is stopped, unlike the bindings)."""
+    return bool((attrs.get("HostConfig") or {}).get("PortBindings")) or loopback_port(attrs) is not None
+
+
 def container_name(app: str, env: str, service: str, replica: int, color: str | None = None) -> str:
     return f"{app}-{env}-{service}-{color}-{replica}" if color else f"{app}-{env}-{service}-{replica}"
 

@@ -24,11 +24,12 @@ class Step(StrEnum):
     ROUTER = "router"  # start the balancer
     RETIRE = "retire"  # take a colour off the balancer, let nginx drain it, remove its containers
     START = "start"  # start the idle colour's replicas and wait until each is healthy
-    CHECK = "check"  # the idle colour already runs the release: probe its health again
+    CHECK = "check"  # the idle colour already has the release: start its parked workers, probe its health
     PREVIEW = "preview"  # point the standby listener at the idle colour
     TEST = "test"  # run one endpoint test with TARGET_URL = the preview listener
     SWITCH = "switch"  # live listener -> the new colour, preview listener -> the old one
     KEEP = "keep"  # the old colour stays idle on preview for the rollback window
+    PARK = "park"  # stop the standby colour's services without a port (workers: stop); a rollback starts them
     NOOP = "noop"  # the release is already live
 
 
@@ -57,6 +58,8 @@ class ColorFacts:
     config_hashes: frozenset[str] = frozenset()
     containers: int = 0
     running: int = 0
+    parked: int = 0  # replicas without a port that are stopped (the standby colour's workers)
+    workers: int = 0  # replicas without a port, running or not
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,23 @@ class Target:
     replicas: int  # total across services
     tests: tuple[str, ...] = ()
     window: float = 300.0
+    workers: str = "stop"  # router.workers: what the standby colour's workers do
+
+
+def holds(facts: ColorFacts, target: Target) -> bool:
+    """The colour has exactly the target release's replicas, none extra (running or parked)."""
+    return (facts.releases == {target.release} and facts.config_hashes == target.config_hashes
+            and facts.containers == target.replicas)
 
 
 def runs(facts: ColorFacts, target: Target) -> bool:
     """The colour runs exactly the target release, every replica up, none extra."""
-    return (facts.releases == {target.release} and facts.config_hashes == target.config_hashes
-            and facts.running == facts.containers == target.replicas)
+    return holds(facts, target) and facts.running == facts.containers
+
+
+def resumable(facts: ColorFacts, target: Target) -> bool:
+    """The colour holds the release, every replica up but its parked workers: a CHECK starts them."""
+    return holds(facts, target) and facts.running + facts.parked == facts.containers
 
 
 def window_end(facts: Facts, window: float) -> float | None:
@@ -119,8 +133,9 @@ def plan_bluegreen(facts: Facts, target: Target) -> list[BGStep]:
 
     idle = other_color(live) if live else COLORS[0]
     idle_facts = facts.color(idle)
-    if idle_facts.containers and runs(idle_facts, target):
-        steps.append(BGStep(Step.CHECK, idle, f"already runs release {target.release}; probe it again"))
+    if idle_facts.containers and resumable(idle_facts, target):
+        parked = f"start its {idle_facts.parked} parked worker(s), " if idle_facts.parked else ""
+        steps.append(BGStep(Step.CHECK, idle, f"already has release {target.release}; {parked}probe it again"))
     else:
         if idle_facts.containers:
             old = ", ".join(sorted(idle_facts.releases)) or "?"
@@ -135,6 +150,8 @@ def plan_bluegreen(facts: Facts, target: Target) -> list[BGStep]:
         steps.append(BGStep(Step.SWITCH, idle, f"live traffic {live} -> {idle}; {live} moves to standby"))
         if target.window > 0:
             steps.append(BGStep(Step.KEEP, live, f"kept idle for a rollback for {target.window:g}s"))
+            if target.workers == "stop" and facts.color(live).workers:
+                steps.append(BGStep(Step.PARK, live, "its workers stop while it stands by (router.workers: stop)"))
         else:
             steps.append(BGStep(Step.RETIRE, live, "rollback window is 0: drain and remove now"))
     else:

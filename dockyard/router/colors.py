@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from dockyard.engine import labels as L
-from dockyard.engine.actions import stop_and_remove
+from dockyard.engine.actions import start_container, stop_and_remove, stop_container
 from dockyard.engine.api import Container, DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.errors import DeployError
@@ -34,6 +34,13 @@ class Replica:
     running: bool
     port: int | None  # the published port (a blue-green service publishes one)
     host: str = "127.0.0.1"  # where the port answers: 127.0.0.1, or a Swarm task's node publish address
+    health: str | None = None  # the engine's verdict where the spec gives a health command: healthy, ...
+    worker: bool = False  # its service has no port: nothing routes to it
+
+    @property
+    def parked(self) -> bool:
+        """A worker of a standby colour, stopped until a rollback starts it again."""
+        return self.worker and not self.running
 
     @property
     def address(self) -> str | None:
@@ -54,10 +61,13 @@ def to_replica(container: Container) -> Replica | None:
     color = labels.get(L.COLOR)
     if color not in COLORS:
         return None
+    state = container.attrs.get("State") or {}
     return Replica(id=container.id or "", name=container.name or "", service=labels.get(L.SERVICE, ""),
                    replica=int(labels.get(L.REPLICA, "0") or 0), color=color,
                    release=labels.get(L.RELEASE, ""), config_hash=labels.get(L.CONFIG_HASH, ""),
-                   running=container.status == "running", port=L.loopback_port(container.attrs))
+                   running=container.status == "running" and not state.get("Restarting"),
+                   port=L.loopback_port(container.attrs), health=(state.get("Health") or {}).get("Status"),
+                   worker=not L.publishes(container.attrs))
 
 
 def list_replicas(engine: Engine, app: str, env: str) -> list[Replica]:
@@ -80,6 +90,12 @@ class Fleet(Protocol):
     def remove_color(self, color: str, grace: dict[str, float]) -> int:
         """Stop and remove everything of one colour; how many replicas that was."""
 
+    def park(self, workers: list[Replica], grace: dict[str, float]) -> None:
+        """Stop these workers of a standby colour, keeping them to start again."""
+
+    def unpark(self, workers: list[Replica]) -> list[Container]:
+        """Start parked workers again; the containers, for a health wait."""
+
 
 class ContainerFleet:
     def __init__(self, engine: Engine, app: str, env: str) -> None:
@@ -100,13 +116,21 @@ class ContainerFleet:
     def _remove(self, replica: Replica, grace: float) -> None:
         stop_and_remove(self.engine, replica.id, replica.name, grace)
 
+    def park(self, workers: list[Replica], grace: dict[str, float]) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(workers)))) as pool:
+            list(pool.map(lambda r: stop_container(self.engine, r.id, r.name, grace.get(r.service, 10.0)), workers))
+
+    def unpark(self, workers: list[Replica]) -> list[Container]:
+        return [start_container(self.engine, r.id, r.name) for r in workers]
+
 
 
 def color_facts(replicas: Iterable[Replica], color: str) -> ColorFacts:
     mine = [r for r in replicas if r.color == color]
     return ColorFacts(releases=frozenset(r.release for r in mine),
                       config_hashes=frozenset(r.config_hash for r in mine),
-                      containers=len(mine), running=sum(r.running for r in mine))
+                      containers=len(mine), running=sum(r.running for r in mine),
+                      parked=sum(r.parked for r in mine), workers=sum(r.worker for r in mine))
 
 
 def side(replicas: Iterable[Replica], color: str, service: str) -> Side | None:

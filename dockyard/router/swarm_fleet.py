@@ -9,6 +9,7 @@ stops when it shrinks, so a task cannot be drained first: a colour is only ever 
 from __future__ import annotations
 
 from dockyard.engine import swarm_observe as observe
+from dockyard.engine.api import Container
 from dockyard.engine.client import Engine
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
 from dockyard.errors import DeployError
@@ -54,6 +55,12 @@ class SwarmFleet:
                               hint="a blue-green Swarm environment changes its replica count with a deploy")
         for color in colors:
             self.remove_color(color, grace)
+
+    def park(self, workers: list[Replica], grace: dict[str, float]) -> None:
+        """A Swarm colour's tasks are only ever listed running (a worker service is never parked)."""
+
+    def unpark(self, workers: list[Replica]) -> list[Container]:
+        return []
 
     def remove_color(self, color: str, grace: dict[str, float]) -> int:
         """Remove the colour's services; Swarm stops their tasks with each one's stop grace period."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
+from dockyard.engine.api import Container
 from dockyard.engine.client import Engine
 from dockyard.errors import DeployError
 from dockyard.plan.bluegreen import BGStep, Facts, Step, plan_housekeeping
@@ -125,6 +126,19 @@ class Switchboard:
         if removed:
             self.report(f"removed {color} ({removed} replica(s), drained in {drained:.2f}s)"
                         + (f": {reason}" if reason else ""))
+
+    def park(self, color: str, reason: str = "") -> int:
+        """Stop the colour's running workers (services without a port): a standby colour's workers
+        must not work beside the live one's. How many were stopped."""
+        workers = [r for r in self.replicas() if r.color == color and r.worker and r.running]
+        self.fleet.park(workers, self.grace)
+        if workers:
+            self.report(f"stopped {color}'s {len(workers)} worker(s)" + (f": {reason}" if reason else ""))
+        return len(workers)
+
+    def unpark(self, color: str) -> list[Container]:
+        """Start the colour's parked workers again; their containers, for a health wait."""
+        return self.fleet.unpark([r for r in self.replicas() if r.color == color and r.parked])
 
     def shrink(self, ids: set[str], reason: str = "") -> float:
         """Take some replicas out of the balancer (reload), let nginx finish their requests, then

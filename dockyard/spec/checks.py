@@ -144,11 +144,13 @@ def _one_writer(services: dict[Any, Any], environments: dict[Any, Any]) -> list[
 
 
 def _health_needs_port(services: dict[Any, Any]) -> list[Problem]:
-    """The health check is an HTTP GET on the service's container port, so it needs one."""
+    """A probe from outside (path, or a TCP connect) needs the service's port; a command runs inside."""
     return [
-        (("services", name, "health"), "needs 'port' on the service: the check is an HTTP GET on that port")
+        (("services", name, "health"), "needs 'port' on the service: the check is an HTTP GET or a TCP connect "
+                                       "on that port; a service without one checks with command: [...]")
         for name, service in services.items()
-        if isinstance(service, dict) and service.get("health") is not None and service.get("port") is None
+        if isinstance(service, dict) and isinstance(service.get("health"), dict) and service.get("port") is None
+        and service["health"].get("command") is None
     ]
 
 

@@ -48,8 +48,13 @@ Strategy = Literal["rolling", "recreate", "blue-green"]
 
 
 class HealthSpec(SpecModel):
-    # without a path the probe is a TCP connect to the service's port, with these timings
+    # without a path the probe is a TCP connect to the service's port, with these timings; a service
+    # without a port is healthy while it runs and does not restart, unless it gives a command
     path: str | None = Field(default=None, description="the HTTP path to probe, e.g. /health")
+    # Run inside the container by the engine (Docker's health check), exit 0 is healthy: how a worker
+    # says it is alive. Left out of model_dump (added to the config-hash only when set), so the
+    # replicas made before this field existed keep their hash.
+    command: Argv | None = Field(default=None, exclude=True, description="e.g. [sh, -c, 'test -f /tmp/alive']")
     interval: PositiveDuration = 1.0
     timeout: PositiveDuration = 2.0
     retries: Annotated[Count, Field(ge=1)] = 3
@@ -61,6 +66,12 @@ class HealthSpec(SpecModel):
         if value is not None and not value.startswith("/"):
             raise fail(f"must start with '/', got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _one_probe(self) -> HealthSpec:
+        if self.path is not None and self.command is not None:
+            raise fail("give path: (an HTTP GET from outside) or command: (run inside), not both")
+        return self
 
 
 class PlacementSpec(SpecModel):
@@ -129,6 +140,10 @@ class RouterSpec(SpecModel):
     preview: Port = Field(description="the host port that serves the idle color, e.g. 8001")
     # After a switch the old colour stays up (on the preview port) this long, so a rollback is a switch.
     rollback_window: Duration = 300.0
+    # What the standby colour's services without a port (workers, consumers, schedulers) do meanwhile:
+    # stop (the default: two versions of a scheduler must not both fire; a rollback starts them
+    # again) or keep running beside the live colour's.
+    workers: Literal["stop", "keep"] = "stop"
 
     @field_validator("preview")
     @classmethod

@@ -49,6 +49,7 @@ class FakeContainer:
 
     def stop(self, timeout: int = 10) -> None:
         self.status = "exited"
+        self.attrs = {**self.attrs, "State": {"Running": False, "ExitCode": 0}}
         self._log("stop")
 
     def remove(self, force: bool = False) -> None:
@@ -89,7 +90,10 @@ class FakeContainers:
         container_id, labels = next(self.ids), dict(kwargs.get("labels") or {})
         container = FakeContainer(self.client, container_id, kwargs["name"], labels, kwargs, attrs={
             "Id": container_id, "Name": "/" + kwargs["name"], "Config": {"Labels": labels},
-            "HostConfig": {"NanoCpus": kwargs.get("nano_cpus") or 0}, "State": {"Running": False}})
+            "HostConfig": {"NanoCpus": kwargs.get("nano_cpus") or 0, "PortBindings": {
+                key: [{"HostIp": ip, "HostPort": str(port or "")}]
+                for key, (ip, port) in (kwargs.get("ports") or {}).items()}},
+            "State": {"Running": False}})
         self.items[container.id] = container
         self.client.actions.append(f"create {container.name}")
         return container

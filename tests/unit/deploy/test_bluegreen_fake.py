@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.deploy.bluegreen import switch_back
-from dockyard.errors import HealthCheckFailed
+from dockyard.errors import DeployError, HealthCheckFailed
 from tests.fakes.deploys import IMAGES, Site
 
 GREEN = ["shop-production-web-green-1", "shop-production-web-green-2"]
@@ -70,7 +70,7 @@ def test_a_release_failing_its_health_check_is_removed_before_any_traffic_reache
     assert [r.status for r in history[:2]] == ["failed", "live"] and history[1].release_id == r1
 
 
-def test_a_colour_failing_its_check_is_drained_and_removed_and_live_stays(site: Site) -> None:
+def test_a_colour_found_failing_its_check_is_left_as_it_was_and_live_stays(site: Site) -> None:
     r1 = release_of(site, IMAGES["r1"])
     site.bluegreen(IMAGES["r2"]).deploy()  # green live, blue on standby
     site.actions.clear()
@@ -79,12 +79,11 @@ def test_a_colour_failing_its_check_is_drained_and_removed_and_live_stays(site: 
     with pytest.raises(HealthCheckFailed, match="shop-production-web-blue-1 is not healthy"):
         site.bluegreen(IMAGES["r1"]).deploy()
     r2 = release_of(site, IMAGES["r2"])
-    # blue leaves the standby listener, nginx drains it, then it is stopped and removed
-    assert site.actions[:2] == [f"route live=green({r2}, 2) preview=-", "drained"]
-    assert sorted(site.actions[2:]) == sorted([f"{verb} {n}" for n in BLUE for verb in ("stop", "remove")])
-    assert site.running() == dict.fromkeys(GREEN, r2)
+    # this deploy did not start blue, so it removes nothing: blue stays for a rollback to find
+    assert site.actions == []
+    assert site.running() == {**dict.fromkeys(GREEN, r2), **dict.fromkeys(BLUE, r1)}
     assert site.db.live_release("shop", "production").release_id == r2
-    assert r1 != r2
+    assert "blue is left as it was (this deploy did not start it): live traffic stays on green" in site.log
 
 
 def test_rollback_inside_the_window_switches_back_without_starting_anything(site: Site) -> None:
@@ -98,16 +97,17 @@ def test_rollback_inside_the_window_switches_back_without_starting_anything(site
     assert site.db.live_release("shop", "production").release_id == r1
 
 
-def test_rollback_redeploys_when_the_idle_colour_does_not_answer(site: Site) -> None:
+def test_a_rollback_whose_colour_does_not_answer_changes_nothing_and_says_why(site: Site) -> None:
     r1 = release_of(site, IMAGES["r1"])
     site.bluegreen(IMAGES["r2"]).deploy()
     site.actions.clear()
     site.failing_check.add("blue")
     previous = next(r for r in site.db.releases("shop", "production", limit=5) if r.release_id == r1)
-    # the idle colour does not answer: the caller deploys r1 again instead
-    assert switch_back(site.deployer, site.engine, "production", previous, "rollback") is None
-    assert site.actions == []
-    assert "redeploying the release instead" in site.log[-1]
+    with pytest.raises(DeployError, match="cannot roll shop/production back to release .* on blue: "
+                                          ".*blue-1 is not healthy.*both colours are as they were"):
+        switch_back(site.deployer, site.engine, "production", previous, "rollback")
+    assert site.actions == []  # nothing removed, nothing routed
+    assert len(site.running()) == 4
 
 
 def restart_engine(site: Site) -> None:

@@ -3,11 +3,12 @@ and an inspect body -> the row `ps` shows."""
 
 from __future__ import annotations
 
-from dockyard.engine.accessories import AccessoryRun, HealthCmd, accessory_create_kwargs, accessory_state
+from dockyard.engine.accessories import AccessoryRun, accessory_create_kwargs, accessory_state
+from dockyard.engine.containers import CommandCheck
 
 RUN = AccessoryRun(app="shop", env="prod", name="db", image="shop-db:abc1234", config_hash="f00d", user="65534:65534",
                    command=("redis-server", "--dir", "/data"), port=6379, environment=(("GREETING", "hi"),),
-                   volumes=(("data", "/data", False),), health=HealthCmd(("redis-cli", "ping"), 1.0, 2.0, 3, 10.0),
+                   volumes=(("data", "/data", False),), health=CommandCheck(("redis-cli", "ping"), 1.0, 2.0, 3, 10.0),
                    memory=256 * 1024 * 1024)
 
 

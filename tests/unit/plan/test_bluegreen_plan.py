@@ -90,3 +90,23 @@ def test_housekeeping() -> None:
     nothing_live = facts(None, None, blue=color("r1", "h1"))
     assert lines(plan_housekeeping(nothing_live, 300.0)) == [
         "retire   blue: no live traffic reaches it (left by an interrupted deploy)"]
+
+
+def test_the_old_colours_workers_are_parked_after_the_switch_unless_kept() -> None:
+    with_worker = ColorFacts(frozenset({"r1"}), frozenset({"h1"}), 3, 3, workers=1)
+    steps = lines(plan_bluegreen(facts(live="blue", blue=with_worker), TARGET))
+    assert steps[-2:] == ["keep     blue: kept idle for a rollback for 300s",
+                          "park     blue: its workers stop while it stands by (router.workers: stop)"]
+    kept = Target("r2", frozenset({"h2"}), 2, ("smoke",), 300.0, workers="keep")
+    assert not any(s.startswith("park") for s in lines(plan_bluegreen(facts(live="blue", blue=with_worker), kept)))
+
+
+def test_an_idle_colour_with_parked_workers_is_resumed_not_rebuilt() -> None:
+    parked = ColorFacts(frozenset({"r2"}), frozenset({"h2"}), 2, 1, parked=1, workers=1)
+    steps = lines(plan_bluegreen(facts(live="blue", preview="green", blue=color("r1", "h1"), green=parked), TARGET))
+    assert steps[0] == "check    green: already has release r2; start its 1 parked worker(s), probe it again"
+    assert not any(s.startswith(("retire", "start")) for s in steps)
+    # a stopped replica that is not a parked worker (a web replica that died) is rebuilt
+    dead = ColorFacts(frozenset({"r2"}), frozenset({"h2"}), 2, 1, parked=0, workers=1)
+    steps = lines(plan_bluegreen(facts(live="blue", preview="green", blue=color("r1", "h1"), green=dead), TARGET))
+    assert steps[0].startswith("retire   green") and steps[1].startswith("start    green")

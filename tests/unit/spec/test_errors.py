@@ -38,8 +38,8 @@ def test_wrong_type() -> None:
     text = BASE.replace("{port: 8080}", "{port: 8080, health: /health}")
     assert problems(text) == [
         (
-            "dockyard.yml:3: services.web.health: must be a mapping with keys path, interval, timeout,"
-            " retries, start_period, got '/health'"
+            "dockyard.yml:3: services.web.health: must be a mapping with keys path, command, interval,"
+            " timeout, retries, start_period, got '/health'"
         )
     ]
 
@@ -235,3 +235,19 @@ def test_targets_and_alarms_exclude_each_other() -> None:
     assert problems(text) == [
         "dockyard.yml:5: environments.dev.scaling.web: scales either by targets (cpu_target, memory_target, "
         "requests_target) or by alarms, not both"]
+
+
+def test_a_health_check_from_outside_needs_a_port_and_a_command_does_not() -> None:
+    text = BASE.replace("{port: 8080}", "{port: 8080}\n  worker: {health: {path: /up}}")
+    assert problems(text) == [
+        "dockyard.yml:4: services.worker.health: needs 'port' on the service: the check is an HTTP GET or a TCP "
+        "connect on that port; a service without one checks with command: [...]"]
+    spec = parse_spec(BASE.replace("{port: 8080}", "{port: 8080}\n  worker: {health: {command: [test, -f, /a]}}"))
+    health = spec.services["worker"].health
+    assert health is not None and health.command == ["test", "-f", "/a"]
+
+
+def test_a_health_check_is_a_path_or_a_command_not_both() -> None:
+    text = BASE.replace("{port: 8080}", "{port: 8080, health: {path: /up, command: [true]}}")
+    assert problems(text) == ["dockyard.yml:3: services.web.health: give path: (an HTTP GET from outside) or "
+                              "command: (run inside), not both"]

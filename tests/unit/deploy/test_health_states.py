@@ -1,0 +1,43 @@
+"""How a replica's health is judged from its state (issue 27): a worker without a port by running and
+not restarting, or by the engine's verdict on its health command; pure, and check_health on replicas."""
+from __future__ import annotations
+
+import pytest
+
+from dockyard.deploy.health import HealthCheck, check_health, engine_verdict, restarted
+from dockyard.errors import HealthCheckFailed
+from dockyard.router.colors import Replica
+
+
+def replica(name: str, running: bool = True, port: int | None = None, health: str | None = None) -> Replica:
+    return Replica(id=name, name=name, service=name.split("-")[0], replica=1, color="blue", release="r1",
+                   config_hash="h", running=running, port=port, health=health, worker=port is None)
+
+
+def test_the_engines_verdict_on_a_health_command() -> None:
+    assert engine_verdict({"Health": {"Status": "healthy", "Log": [{"ExitCode": 0}]}}) == (True, "health command: ok")
+    assert engine_verdict({"Health": {"Status": "unhealthy", "Log": [{"ExitCode": 1, "Output": "no\n queue "}]}}) \
+        == (False, "health command exit 1: no queue")
+    assert engine_verdict({"Health": {"Status": "starting", "Log": []}}) == (None, "health command has not answered "
+                                                                                  "yet")
+
+
+def test_a_replica_that_restarted_is_not_healthy() -> None:
+    assert restarted({"Running": True}, 0, 0) is None
+    assert restarted({"Running": True, "ExitCode": 3}, 0, 2) == "restarting (restarted 2 time(s), last exit code 3)"
+    assert restarted({"Restarting": True, "ExitCode": 1}, 1, 1) == "restarting (restarted 0 time(s), last exit code 1)"
+
+
+def test_a_running_worker_without_a_port_is_healthy() -> None:
+    check_health([replica("worker-1")], {"worker": HealthCheck(path=None)})  # before: "is not running"
+    with pytest.raises(HealthCheckFailed, match="worker-1 is not running"):
+        check_health([replica("worker-1", running=False)], {"worker": HealthCheck(path=None)})
+
+
+def test_a_worker_with_a_health_command_is_judged_by_the_engines_verdict() -> None:
+    inside = {"worker": HealthCheck(path=None, inside=True)}
+    check_health([replica("worker-1", health="healthy")], inside)
+    with pytest.raises(HealthCheckFailed, match="worker-1 is not healthy: its health command says unhealthy"):
+        check_health([replica("worker-1", health="unhealthy")], inside)
+    with pytest.raises(HealthCheckFailed, match="says nothing yet"):
+        check_health([replica("worker-1")], inside)
