@@ -226,6 +226,8 @@ def switch_back(ctx: DeployContext, engine: Engine, env: str, previous: StoredRe
         router = spec.environment(env).router
         workers = router.workers if router else "stop"
         try:
+            if board.service not in {r.service for r in replicas}:
+                raise DeployError(f"{idle} has no replica of {board.service} left to serve")
             down = [r.name for r in replicas if not r.running and not r.parked]
             if down:
                 raise HealthCheckFailed(f"{', '.join(down)} of {idle} are not running")
