@@ -83,6 +83,11 @@ class HealthCheckFailed(DeployError):
     """New containers did not become healthy; they were removed, the old ones kept."""
 
 
+class ReleaseTestFailed(DeployError):
+    """An endpoint test of the environment failed against the release a rolling or recreate deploy
+    made live; the deploy puts the previous release back."""
+
+
 class BackupError(DockyardError):
     """A backup or restore could not be made: a bad archive, a store that does not answer, a target
     in use. A restore refused this way has overwritten nothing."""

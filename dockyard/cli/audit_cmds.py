@@ -50,6 +50,8 @@ def change_of(argv: list[str]) -> tuple[str, list[str], list[str]] | None:
                 detail = [word.split("=", 1)[0] for word in rest_words]  # keys (or a count), never values
             else:
                 detail = []
+            if "--skip-tests" in rest:  # a release that skipped its tests is said so in the log
+                detail.append("--skip-tests")
             return " ".join(command), target, detail
     return None
 

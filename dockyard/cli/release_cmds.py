@@ -11,6 +11,8 @@ from dockyard.cli.common import console, load_app_spec, print_json, say
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+SkipTests = Annotated[bool, typer.Option("--skip-tests", help="Do not run the environment's endpoint tests "
+                                                              "(recorded in the audit log).")]
 
 
 def _deployer(quiet: bool = False):
@@ -82,28 +84,35 @@ def deploy(
     env: Annotated[str, typer.Argument(help="Environment name from dockyard.yml.")],
     image: Annotated[str | None, typer.Option("--image", help="Deploy this image instead of HEAD's build.")] = None,
     dry_run: DryRun = False,
+    skip_tests: SkipTests = False,
     as_json: Json = False,
 ) -> None:
-    """Deploy the current commit's image (or --image) with the environment's configuration.
+    """Deploy the current commit's image (or --image) with the environment's configuration, then run
+    the environment's endpoint tests against it (blue/green: through the standby listener, before
+    the switch). A rolling or recreate release that fails one is replaced by the previous release.
 
     Example: dockyard deploy testing --dry-run
     """
-    _print_outcome(_deployer(quiet=as_json).deploy(env, image=image, dry_run=dry_run), as_json)
+    _print_outcome(_deployer(quiet=as_json).deploy(env, image=image, dry_run=dry_run, skip_tests=skip_tests),
+                   as_json)
 
 
 def promote(
     source: Annotated[str, typer.Argument(help="Environment whose live release moves on.")],
     target: Annotated[str | None, typer.Argument(help="Target env (default: the next one).")] = None,
     dry_run: DryRun = False,
+    skip_tests: SkipTests = False,
     as_json: Json = False,
 ) -> None:
-    """Move the release that runs in SOURCE (the same image digest, never a rebuild) to the next environment.
+    """Move the release that runs in SOURCE (the same image digest, never a rebuild) to the next environment;
+    the target's endpoint tests run against it there, as on a deploy.
 
     Example: dockyard promote testing staging
     """
     from dockyard.deploy.promote import promote as run_promote
 
-    _print_outcome(run_promote(_deployer(quiet=as_json), source, target, dry_run=dry_run), as_json)
+    _print_outcome(run_promote(_deployer(quiet=as_json), source, target, dry_run=dry_run, skip_tests=skip_tests),
+                   as_json)
 
 
 def rollback(

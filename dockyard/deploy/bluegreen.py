@@ -18,6 +18,7 @@ from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, spec_health
 from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
 from dockyard.deploy.parts import Parts
+from dockyard.deploy.verify import endpoint_tests
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine
 from dockyard.engine.containers import ReplicaSpec
@@ -61,8 +62,10 @@ class Release:
 
 
 class BlueGreen:
-    def __init__(self, ctx: DeployContext, engine: Engine, env: str, release: Release) -> None:
+    def __init__(self, ctx: DeployContext, engine: Engine, env: str, release: Release,
+                 skip_tests: bool = False) -> None:
         self.ctx, self.engine, self.env, self.release = ctx, engine, env, release
+        self.skip_tests = skip_tests
         self.parts = ctx.parts
         self.spec = ctx.spec
         self.report = ctx.report
@@ -72,7 +75,7 @@ class BlueGreen:
         self.note = ""
 
     def target(self) -> Target:
-        tests = tuple(name for name in self.env_spec.tests if self.spec.tests[name].kind == "endpoint")
+        tests = () if self.skip_tests else tuple(endpoint_tests(self.spec, self.env))
         config_hashes, replicas = self.shape()
         assert self.env_spec.router is not None
         return Target(self.release.release_id, config_hashes, replicas, tests, self.window,

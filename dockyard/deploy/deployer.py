@@ -22,11 +22,19 @@ from dockyard.deploy.outcome import DeployOutcome, Prepared
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.refs import resolve_config_refs, resolve_env_refs
 from dockyard.deploy.swarm import deploy_swarm
+from dockyard.deploy.verify import verify_release
 from dockyard.engine.api import DockerError, ImageMissing
 from dockyard.engine.client import Engine, engine_error, short_reason
 from dockyard.engine.containers import ReplicaSpec, choose_user
 from dockyard.engine.observe import observe
-from dockyard.errors import DeployError, DockyardError, MissingConfigError, RegistryError, StoreUnavailable
+from dockyard.errors import (
+    DeployError,
+    DockyardError,
+    MissingConfigError,
+    RegistryError,
+    ReleaseTestFailed,
+    StoreUnavailable,
+)
 from dockyard.notify.emit import emit
 from dockyard.plan.deploy import Desired, plan_deploy
 from dockyard.plan.release import config_fingerprint, release_id, replica_config_hash
@@ -146,7 +154,28 @@ class Deployer:
         return Prepared(env, image, image_attrs, release, commit, resolved, files, counts or {})
 
     def deploy(self, env: str, image: str | None = None, config_revision: int | None = None,
-               dry_run: bool = False, note: str = "") -> DeployOutcome:
+               dry_run: bool = False, note: str = "", skip_tests: bool = False) -> DeployOutcome:
+        """Deploy a release; the environment's endpoint tests run against it (unless skip_tests). A
+        rolling or recreate release that fails one is replaced by the release that was live before."""
+        before = self.db.live_release(self.spec.app, env)
+        try:
+            return self._deploy(env, image, config_revision, dry_run, note, skip_tests)
+        except ReleaseTestFailed as exc:
+            if before is None:
+                raise DeployError(f"{exc.message}\n{self.spec.app}/{env} had no earlier release: the failed one "
+                                  "still runs", hint="fix it and deploy again") from exc
+            self.report(f"putting {env} back on release {before.release_id}")
+            try:
+                self._deploy(env, before.image, before.config_revision, False,
+                             f"restored: release {before.release_id} after a failed test", True)
+            except DockyardError as restore:
+                raise DeployError(f"{exc.message}\nand {env} could not be put back on release "
+                                  f"{before.release_id}: {restore.message}") from exc
+            raise DeployError(f"{exc.message}\n{self.spec.app}/{env} is back on release {before.release_id}",
+                              hint="fix the release and deploy again") from exc
+
+    def _deploy(self, env: str, image: str | None, config_revision: int | None, dry_run: bool, note: str,
+                skip_tests: bool) -> DeployOutcome:
         spec, env_spec = self.spec, self.spec.environment(env)
         image = image or image_for_head(spec, env, self.db)
         resolved, files = self.resolve(env, config_revision)
@@ -158,11 +187,11 @@ class Deployer:
             counts = self.counts_source(spec, env, engine, self.db) if self.counts_source else {}
             prepared = self.identify(engine, env, image, resolved, files, counts)
             if engine.config.swarm:  # one Swarm service per service, on the same strategies
-                return deploy_swarm(self, engine, prepared, dry_run=dry_run, note=note)
+                return deploy_swarm(self, engine, prepared, dry_run=dry_run, note=note, skip_tests=skip_tests)
             workload = self.workload(prepared, engine.is_local_host)
             if env_spec.strategy == "blue-green":
-                outcome = BlueGreen(self, engine, env, Release.of(prepared, workload)).deploy(dry_run=dry_run,
-                                                                                                note=note)
+                outcome = BlueGreen(self, engine, env, Release.of(prepared, workload),
+                                    skip_tests=skip_tests).deploy(dry_run=dry_run, note=note)
                 if not dry_run and env_spec.router is not None:  # the edge follows the balancer's switches
                     publish_edge(spec, env, self.parts.edge(self.report), self.report,
                                  (f"127.0.0.1:{env_spec.router.live}",), (f"127.0.0.1:{env_spec.router.preview}",))
@@ -174,7 +203,7 @@ class Deployer:
                 outcome = DeployOutcome.of(prepared, spec.app, actions, dry_run=dry_run)
                 if dry_run:
                     return outcome
-                self._apply(engine, env_spec.strategy, workload, outcome, note)
+                self._apply(engine, env_spec.strategy, workload, outcome, note, skip_tests)
                 self.route_edge(engine, env)
             outcome.urls = [c.url for c in observe(engine, spec.app, env) if c.url]
             return outcome
@@ -182,7 +211,7 @@ class Deployer:
             engine.close()
 
     def _apply(self, engine: Engine, strategy: str, workload: Workload, outcome: DeployOutcome,
-               note: str) -> None:
+               note: str, skip_tests: bool) -> None:
         live = self.db.live_release(outcome.app, outcome.env)
         if not outcome.changed and live and live.release_id == outcome.release_id:
             self.report(f"{outcome.app}/{outcome.env} already runs release {outcome.release_id}")
@@ -193,6 +222,8 @@ class Deployer:
             Executor(engine, workload, strategy, self.report, probe=self.parts.probe,
                      before_retire=lambda leaving: self.route_edge(engine, outcome.env, leaving)
                      ).apply(outcome.actions)
+            if not skip_tests:
+                verify_release(engine, self.spec, outcome.env, outcome.release_id, outcome.image, self.report)
         except DockyardError as exc:
             self.record(outcome.env, outcome.release_id, outcome.image, outcome.commit, outcome.config_revision,
                         "failed", note, failure=exc)

@@ -39,7 +39,8 @@ def image_in_registry(deployer: Deployer, image: str, registry: str | None) -> s
         engine.close()
 
 
-def promote(deployer: Deployer, source: str, target: str | None = None, dry_run: bool = False) -> DeployOutcome:
+def promote(deployer: Deployer, source: str, target: str | None = None, dry_run: bool = False,
+            skip_tests: bool = False) -> DeployOutcome:
     spec = deployer.spec
     spec.environment(source)
     target = target or spec.next_env(source)
@@ -48,7 +49,8 @@ def promote(deployer: Deployer, source: str, target: str | None = None, dry_run:
     spec.environment(target)
     release, image = live_image(deployer, source)
     image = image_in_registry(deployer, image, registry_host(spec, target))
-    return deployer.deploy(target, image=image, dry_run=dry_run, note=f"promoted from {source} ({release})")
+    return deployer.deploy(target, image=image, dry_run=dry_run, note=f"promoted from {source} ({release})",
+                           skip_tests=skip_tests)
 
 
 def rollback(deployer: Deployer, env: str) -> DeployOutcome:

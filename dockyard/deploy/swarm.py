@@ -19,6 +19,7 @@ from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
 from dockyard.deploy.refs import resolve_env_refs
 from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import SwarmExecutor
+from dockyard.deploy.verify import verify_release
 from dockyard.engine import labels as L
 from dockyard.engine import swarm_observe as observe
 from dockyard.engine.api import DockerError
@@ -181,13 +182,15 @@ class SwarmBlueGreen(BlueGreen):
         SwarmExecutor(self.engine, self.report).apply(creates, bodies, described.checks, ports)
 
 
-def deploy_swarm(ctx: DeployContext, engine: Engine, prepared: Prepared, dry_run: bool, note: str) -> DeployOutcome:
+def deploy_swarm(ctx: DeployContext, engine: Engine, prepared: Prepared, dry_run: bool, note: str,
+                 skip_tests: bool = False) -> DeployOutcome:
     spec, env = ctx.spec, prepared.env
     release = prepared.release_id
     observe.require_manager(engine)
     described = describe(ctx, engine, prepared)
     if spec.environment(env).strategy == "blue-green":
-        outcome = SwarmBlueGreen(ctx, engine, env, Release.of(prepared, described)).deploy(dry_run=dry_run, note=note)
+        outcome = SwarmBlueGreen(ctx, engine, env, Release.of(prepared, described),
+                                 skip_tests=skip_tests).deploy(dry_run=dry_run, note=note)
         if not dry_run:
             with env_lock(spec.app, env):
                 remove_unused(engine, spec.app, env)
@@ -214,6 +217,8 @@ def deploy_swarm(ctx: DeployContext, engine: Engine, prepared: Prepared, dry_run
             try:
                 SwarmExecutor(engine, ctx.report, on_progress=edge.progress).apply(
                     actions, bodies, described.checks, {n: s.port for n, s in spec.services.items()})
+                if not skip_tests:
+                    verify_release(engine, spec, env, release, prepared.image, ctx.report)
             except DockyardError as exc:
                 ctx.record(*record, "failed", note, failure=exc)
                 edge.settle()  # the tasks Swarm rolled back to

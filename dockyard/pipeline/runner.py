@@ -16,6 +16,7 @@ from dockyard.build.git import Commit
 from dockyard.config.service import ConfigService
 from dockyard.deploy.deployer import Deployer, registry_host, used_registries
 from dockyard.deploy.promote import rollback
+from dockyard.deploy.verify import release_url
 from dockyard.engine.client import Engine, connect
 from dockyard.engine.observe import observe
 from dockyard.engine.testrun import run_test
@@ -24,6 +25,7 @@ from dockyard.notify.emit import emit
 from dockyard.pipeline.resume import restore_live_release
 from dockyard.pipeline.source import export_commit
 from dockyard.pipeline.store import Run, RunStore, Step
+from dockyard.router.colors import routed_service
 from dockyard.scale.counts import deploy_counts
 from dockyard.spec import AppSpec, load_spec
 from dockyard.state.audit import audited
@@ -133,7 +135,11 @@ class RunExecutor:
         elif step.kind == "deploy":
             with audited(self.db, f"pipeline run {step.run_id}", "pipeline", "deploy", f"{spec.app}/{step.env}",
                          commit.sha):
-                outcome = self._deployer(spec, log).deploy(step.env, image=self._image(spec, step.env, commit))
+                # blue/green tests through its standby listener before the switch; the other strategies'
+                # endpoint tests are this run's own test steps (which put the old release back on failure)
+                outcome = self._deployer(spec, log).deploy(
+                    step.env, image=self._image(spec, step.env, commit),
+                    skip_tests=spec.environment(step.env).strategy != "blue-green")
             log(f"{step.env} runs release {outcome.release_id}: {' '.join(outcome.urls)}")
         elif step.kind == "test":
             return self._test(spec, step, commit, log)
@@ -147,14 +153,19 @@ class RunExecutor:
     def _test(self, spec: AppSpec, step: Step, commit: Commit, log: Callable[[str], None]) -> str:
         test = spec.tests[step.name]
         engine = self._engine(spec.environment(step.env).engine)
-        target = None
-        if test.kind == "endpoint":
-            target = next((c.url for c in observe(engine, spec.app, step.env) if c.running and c.url), None)
+        target, extra = None, {}
+        if test.kind == "endpoint":  # against the release this run deployed, never another that runs
+            live = self.db.live_release(spec.app, step.env)
+            if live is None or live.commit_sha != commit.sha:
+                raise StepFailed(f"{step.env} does not run this run's commit {commit.tag} "
+                                 f"(its live release is {live.release_id if live else 'none'})")
+            target = release_url(observe(engine, spec.app, step.env), live.release_id, routed_service(spec))
             if target is None:
-                raise StepFailed(f"{step.env} has no running replica to test")
+                raise StepFailed(f"{step.env} has no running replica of release {live.release_id} to test")
+            extra = {"DOCKYARD_RELEASE": live.release_id}
         image = self._image(spec, step.env, commit)
         log(f"running {test.name} ({test.kind}) {('against ' + target) if target else 'in ' + image}")
-        result = run_test(engine, test, image, spec.app, step.env, target_url=target)
+        result = run_test(engine, test, image, spec.app, step.env, target_url=target, extra_env=extra)
         if result.output:
             log(result.output.rstrip())
         log(result.summary())
