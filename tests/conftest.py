@@ -30,6 +30,7 @@ SERIAL = (
     "tests/integration/scale/",
     "tests/integration/deploy/test_tls_engine.py",
     "tests/integration/edge/test_edge.py",
+    "tests/integration/bluegreen/test_workers.py",
 )
 
 
