@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from dockyard.deploy.accessories import Accessories
 
 accessory_app = typer.Typer(help="An environment's accessories (databases, caches): boot, reboot, stop, logs, exec, "
-                                 "remove.", no_args_is_help=True)
+                                 "remove.\n\nExample: dockyard accessory boot production db", no_args_is_help=True)
 
 Name = Annotated[str, typer.Argument(help="The accessory, as named under accessories: in dockyard.yml.")]
 Env = Annotated[str, typer.Argument(help="The environment.")]

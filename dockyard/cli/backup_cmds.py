@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from dockyard.backup.service import Backups
 
 backup_app = typer.Typer(help="Backups of an environment's accessories and volumes: create, ls, restore, prune; "
-                              "where they are kept: store.", no_args_is_help=True)
+                              "where they are kept: store.\n\nExample: dockyard backup create production db",
+                         no_args_is_help=True)
 
 Env = Annotated[str, typer.Argument(help="The environment.")]
 Target = Annotated[str, typer.Argument(help="An accessory (db), or a service's volume (web/data).")]
@@ -112,7 +113,7 @@ def prune(env: Env, target: Target) -> None:
 
 @backup_app.command()
 def store(
-    url: Annotated[str, typer.Argument(help="file:///FOLDER or s3://BUCKET[/PREFIX].")],
+    url: Annotated[str, typer.Argument(help="file:///FOLDER or s3://BUCKET\\[/PREFIX].")],
     endpoint: Annotated[str | None, typer.Option(help="An S3-compatible endpoint (MinIO, Ceph): https://...")] = None,
     region: Annotated[str, typer.Option(help="The bucket's region.")] = "us-east-1",
     credentials_file: Annotated[str | None, typer.Option(

@@ -71,7 +71,8 @@ def _accessories(spec: object, env: str) -> list[dict[str, object]]:
         engine.close()
 
 
-balancers = typer.Typer(help="The balancers of this host's blue-green environments.", no_args_is_help=True)
+balancers = typer.Typer(help="The balancers of this host's blue-green environments.\n\n"
+                             "Example: dockyard balancers watch", no_args_is_help=True)
 
 
 @balancers.command("watch")

@@ -27,10 +27,12 @@ from dockyard.errors import UsageError
 from dockyard.settings import author
 
 config_app = typer.Typer(
-    help="Configuration per environment, kept apart from the image.", no_args_is_help=True
+    help="Configuration per environment, kept apart from the image.\n\nExample: dockyard config ls staging",
+    no_args_is_help=True
 )
 secret_app = typer.Typer(
-    help="Secrets: encrypted at rest, shown as *** unless --reveal.", no_args_is_help=True
+    help="Secrets: encrypted at rest, shown as *** unless --reveal.\n\n"
+         "Example: printf %s \"$PW\" | dockyard secret set production DB_PASSWORD", no_args_is_help=True
 )
 
 AppOpt = Annotated[
@@ -59,6 +61,42 @@ def app_from_spec(path: Path | None = None) -> str | None:
         raise UsageError(f"{path}: cannot read app: {exc}", hint="pass --app APP") from exc
     app = data.get("app") if isinstance(data, dict) else None
     return str(app) if app else None
+
+
+NewEnvOpt = Annotated[bool, typer.Option("--new-env", help="ENV is new: no dockyard.yml names it yet.")]
+
+
+def envs_from_spec(path: Path | None = None) -> list[str]:
+    """Just the environment names of the spec file (-f, default ./dockyard.yml), in its order."""
+    from dockyard.cli.common import options
+
+    path = path or options.spec_file
+    try:
+        data = YAML(typ="safe").load(path.read_text()) if path.is_file() else None
+    except (OSError, YAMLError):
+        return []  # the spec's own errors are said by the commands that read it whole
+    envs = data.get("environments") if isinstance(data, dict) else None
+    return [str(e) for e in envs] if isinstance(envs, dict) else []
+
+
+def _check_env(svc: ConfigService, env: str, new_env: bool) -> None:
+    """A key goes to an environment some dockyard.yml names (./dockyard.yml, or one that holds keys
+    already): `prodution` is a typo, not a new environment, unless --new-env says it is."""
+    if new_env:
+        return
+    known = envs_from_spec()
+    if env in known:
+        return
+    stored = svc.store.environments()
+    if env in stored:
+        return
+    from dockyard.spec import closest
+
+    choices = known + [e for e in stored if e not in known]
+    near = closest(env, choices)
+    raise UsageError(f"no dockyard.yml names environment {env!r}" + (f"; did you mean {near!r}?" if near else "")
+                     + (f" (known: {', '.join(choices)})" if choices and not near else ""),
+                     hint="a new environment: add it to dockyard.yml, or pass --new-env")
 
 
 def _scope(app: str | None, shared: bool, required: bool = True) -> str | None:
@@ -119,6 +157,7 @@ def set_cmd(
     secret: Annotated[
         bool, typer.Option("--secret", help="KEY's value is a secret, read from stdin (never from the command line).")
     ] = False,
+    new_env: NewEnvOpt = False,
 ) -> None:
     """Set one or more keys in one atomic change.
 
@@ -129,11 +168,12 @@ def set_cmd(
             raise UsageError("with --secret, name one KEY and pipe its value in: a value on the command line is "
                              "seen by everyone on the host (ps, shell history)",
                              hint="printf %s \"$VALUE\" | dockyard config set ENV KEY --secret")
-        secret_set_cmd(env, pairs[0], app, shared)
+        secret_set_cmd(env, pairs[0], app, shared, new_env)
         return
     scope = _scope(app, shared)
     values = _parse_pairs(pairs)
     with _service() as svc:
+        _check_env(svc, env, new_env)
         done = svc.set(env, scope, values, author(), secret=False)
     label = scope_label(env, scope)
     if done.changed:
@@ -272,6 +312,7 @@ def import_cmd(
     app: AppOpt = None,
     shared: SharedOpt = False,
     secret: Annotated[list[str], typer.Option("--secret", help="Mark this key secret (repeat).")] = [],  # noqa: B006
+    new_env: NewEnvOpt = False,
 ) -> None:
     """Import a YAML or .env file in one atomic change (the whole file is checked first).
 
@@ -279,6 +320,7 @@ def import_cmd(
     """
     scope = _scope(app, shared)
     with _service() as svc:
+        _check_env(svc, env, new_env)
         done = svc.import_file(file, env, scope, author(), secret)
     typer.echo(
         f"{scope_label(env, scope)}: imported {len(done.changed)} keys, "
@@ -298,13 +340,16 @@ def export_cmd(env: EnvArg, app: AppOpt = None, shared: SharedOpt = False, revea
 
 
 @secret_app.command("set")
-def secret_set_cmd(env: EnvArg, key: KeyArg, app: AppOpt = None, shared: SharedOpt = False) -> None:
+def secret_set_cmd(env: EnvArg, key: KeyArg, app: AppOpt = None, shared: SharedOpt = False,
+                   new_env: NewEnvOpt = False) -> None:
     """Set a secret, read from stdin or a hidden prompt (never from the command line, so not in ps).
 
     Example: printf %s "$DB_PASSWORD" | dockyard secret set production DB_PASSWORD --app shop-api
     """
     scope = _scope(app, shared)
     check_key(key)
+    with _service() as svc:  # before the value is asked for
+        _check_env(svc, env, new_env)
     if sys.stdin.isatty():
         value = typer.prompt(f"{key}", hide_input=True, confirmation_prompt=True)
     else:

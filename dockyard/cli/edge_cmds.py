@@ -12,7 +12,8 @@ from dockyard.cli.common import console, print_json, say
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
-edge_app = typer.Typer(help="This host's edge: one HAProxy serving each environment's domains, by name.",
+edge_app = typer.Typer(help="This host's edge: one HAProxy serving each environment's domains, by name.\n\n"
+                            "Example: dockyard edge status",
                        no_args_is_help=True)
 
 
@@ -114,7 +115,8 @@ def status(as_json: Json = False) -> None:
 
 
 
-cert_app = typer.Typer(help="Certificates the operator brings for the edge (tls: installed).",
+cert_app = typer.Typer(help="Certificates the operator brings for the edge (tls: installed).\n\n"
+                            "Example: dockyard edge cert add shop.example --cert fullchain.pem --key privkey.pem",
                        no_args_is_help=True)
 
 

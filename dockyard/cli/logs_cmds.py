@@ -13,7 +13,8 @@ import typer
 
 from dockyard.cli.common import options, print_json
 
-forwarder_app = typer.Typer(help="The log forwarder: follow container logs, spool, ship.", no_args_is_help=True)
+forwarder_app = typer.Typer(help="The log forwarder: follow container logs, spool, ship.\n\n"
+                                 "Example: dockyard forwarder status", no_args_is_help=True)
 
 
 def _store_path(store: Path | None) -> Path:

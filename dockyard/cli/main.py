@@ -9,26 +9,55 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from dockyard.cli.argv import split_global
 from dockyard.cli.common import err_console, options
 
+
+def _flags_without_a_type() -> None:
+    """Typer's help shows `--dry-run <bool>` as if the flag took a value: a flag shows none."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_a_type()
+
 app = typer.Typer(
     name="dockyard",
-    help="From a git commit to production on Docker: one image, every environment.",
+    help="From a git commit to production on Docker: one image, every environment.\n\n"
+         "Example: dockyard deploy staging",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"dockyard {version('dockyard')}")
+        except PackageNotFoundError:
+            typer.echo("dockyard (not installed as a package)")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(
     spec_file: Annotated[Path, typer.Option("--file", "-f", help="The app spec.", envvar="DOCKYARD_FILE")] = Path(
         "dockyard.yml"),
+    show_version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                               callback=_version)] = False,
 ) -> None:
     options.spec_file = spec_file
 

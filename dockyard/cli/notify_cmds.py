@@ -10,7 +10,7 @@ import typer
 from dockyard.cli.common import console, print_json, say
 
 notify_app = typer.Typer(help="Notifications (channels and routes in settings.yml): test a channel, list "
-                              "the outbox.", no_args_is_help=True)
+                              "the outbox.\n\nExample: dockyard notify ls", no_args_is_help=True)
 
 
 @notify_app.command("test")

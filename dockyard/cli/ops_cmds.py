@@ -97,24 +97,32 @@ def exec_(
     env: Annotated[str, typer.Argument(help="Environment.")],
     service: Annotated[str, typer.Argument(help="Service.")],
     command: Annotated[list[str] | None, typer.Argument(help="Command to run (after --); default sh.")] = None,
-    replica: Annotated[int, typer.Option(help="Which replica.")] = 1,
+    replica: Annotated[int | None, typer.Option(help="Which replica (default: the first of the live release).")
+                       ] = None,
+    color: Annotated[str | None, typer.Option("--color", help="blue or green (default: the live release's).")
+                     ] = None,
 ) -> None:
-    """Run a command (a shell by default) inside a running container of SERVICE in ENV, for troubleshooting.
+    """Run a command (a shell by default) inside a running container of SERVICE in ENV, for troubleshooting:
+    a replica of the live release, where the traffic goes, unless --color or --replica picks another.
 
     Example: dockyard exec staging web -- sh
     """
     from dockyard.engine.client import connect
     from dockyard.engine.observe import observe
-    from dockyard.errors import NotFound
+    from dockyard.engine.rows import pick_replica
+    from dockyard.errors import UsageError
+    from dockyard.state.db import StateDB
 
     spec = load_app_spec()
     env_spec = spec.environment(env)
+    spec.service(service)
+    if color is not None and color not in ("blue", "green"):
+        raise UsageError(f"--color: blue or green, got {color!r}")
+    live = StateDB().live_release(spec.app, env)
     engine = connect(env_spec.engine)
     try:
-        running = [r for r in observe(engine, spec.app, env) if r.service == service and r.running]
-        target = next((r for r in running if r.replica == replica), running[0] if running else None)
-        if target is None:
-            raise NotFound(f"no running container of {spec.app}/{env}/{service}", hint=f"dockyard ps {env}")
+        target = pick_replica(observe(engine, spec.app, env), f"{spec.app}/{env}", service,
+                              live.release_id if live else None, color, replica)
         where = engine.config
         if target.node:  # a Swarm task: exec through the dockerd of the node it runs on
             from dockyard.swarm.nodes import node_engine

@@ -14,7 +14,8 @@ from dockyard.cli.common import console, load_app_spec, options, print_json, say
 
 pipeline_app = typer.Typer(help="Runs: a commit built once, then deployed, tested and promoted env by env.",
                            no_args_is_help=True)
-hook_app = typer.Typer(help="Git hooks that start a pipeline run for each commit or push.", no_args_is_help=True)
+hook_app = typer.Typer(help="Git hooks that start a pipeline run for each commit or push.\n\n"
+                                 "Example: dockyard hook install", no_args_is_help=True)
 app_app = typer.Typer(help="Apps known to the pipeline (their repository and dockyard.yml).", no_args_is_help=True)
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -301,7 +302,10 @@ def cancel(run_id: RunArg) -> None:
 
 @pipeline_app.command("work")
 def work() -> None:
-    """Execute queued runs until none is left (started by hooks when no server runs)."""
+    """Execute queued runs until none is left (started by hooks when no server runs).
+
+    Example: dockyard pipeline work
+    """
     from dockyard.pipeline.worker import Worker, worker_lock
 
     store = _store()

@@ -14,7 +14,8 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AgentUrl = Annotated[str | None, typer.Option("--agent", help="The agent's URL (default $DOCKYARD_AGENT, settings "
                                                                "agent_url, or http://127.0.0.1:9180).")]
 
-autoscale_app = typer.Typer(no_args_is_help=True, help="The autoscaler: its loop, its decisions, which apps it scales.")
+autoscale_app = typer.Typer(no_args_is_help=True, help="The autoscaler: its loop, its decisions, which apps it "
+                                                       "scales.\n\nExample: dockyard autoscale status")
 
 
 def _autoscaler(agent: str | None = None, quiet: bool = False) -> Any:

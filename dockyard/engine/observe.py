@@ -29,6 +29,7 @@ def to_running(container: Container) -> Running:
         state=container.status,
         url=container_url(container),
         commit=labels.get(L.COMMIT),
+        color=labels.get(L.COLOR),
     )
 
 

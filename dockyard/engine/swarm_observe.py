@@ -70,7 +70,8 @@ def task_rows(found: list[ServiceFact], task_list: list[TaskFact], node_map: dic
             id=task.container_id or task.id, name=f"{service.name}.{task.slot}.{task.id}",
             service=service.service, replica=task.slot, config_hash=task.config_hash, release=task.release,
             running=task.state == "running", env=service.env, app=service.app, state=task.state,
-            url=task_url(task, service.port, node_map), commit=service.commit, node=task.node_id))
+            url=task_url(task, service.port, node_map), commit=service.commit, node=task.node_id,
+            color=service.color))
     return sorted(rows, key=lambda r: (r.env, r.service, r.replica, r.name))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dockyard.spec.fields import parse_duration, parse_size
+from dockyard.spec.hints import closest
 from dockyard.spec.loader import SPEC_FILE, load_spec, parse_spec
 from dockyard.spec.model import (
     AlarmSpec,
@@ -24,6 +25,7 @@ __all__ = [
     "alerts",
     "model",
     "AlarmSpec",
+    "closest",
     "SPEC_FILE",
     "STARTER_SPEC",
     "AppSpec",

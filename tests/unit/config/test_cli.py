@@ -37,10 +37,10 @@ def text(result: Result) -> str:
 
 @pytest.fixture
 def seeded() -> None:
-    run("config", "set", "staging", "DB_HOST=db-s", "DOMAIN=s.example", "--shared")
+    run("config", "set", "staging", "DB_HOST=db-s", "DOMAIN=s.example", "--shared", "--new-env")
     run("config", "set", "staging", "DB_HOST=db-shop", "--app", "shop")
     run("secret", "set", "staging", "DB_PASSWORD", "--app", "shop", stdin=SECRET + "\n")
-    run("config", "set", "production", "DB_HOST=db-p", "DOMAIN=example.com", "--shared")
+    run("config", "set", "production", "DB_HOST=db-p", "DOMAIN=example.com", "--shared", "--new-env")
     run("secret", "set", "production", "DB_PASSWORD", "--shared", stdin="other-pw")
 
 
@@ -103,7 +103,7 @@ def test_rm_import_export(seeded: None, tmp_path: Path) -> None:
     assert text(run("config", "get", "staging", "DB_HOST", "--app", "shop")) == "db-s\n"
     exported = text(run("config", "export", "staging", "--app", "shop", "--reveal"))
     (tmp_path / "shop.yml").write_text(exported)
-    out = text(run("config", "import", str(tmp_path / "shop.yml"), "--env", "qa", "--app", "shop"))
+    out = text(run("config", "import", str(tmp_path / "shop.yml"), "--env", "qa", "--app", "shop", "--new-env"))
     assert "imported 1 keys" in out
     assert text(run("config", "get", "qa", "DB_PASSWORD", "--app", "shop", "--reveal")) == SECRET + "\n"
     (tmp_path / "bad.env").write_text("A=1\nbroken line\n")
@@ -116,7 +116,7 @@ def test_app_from_dockyard_yml_and_usage_errors(tmp_path: Path) -> None:
     assert "--app APP" in out
     assert "not both" in text(run("config", "ls", "staging", "--app", "x", "--shared", code=2))
     assert "expected KEY=VALUE" in text(run("config", "set", "staging", "A", "--shared", code=2))
-    (tmp_path / "dockyard.yml").write_text("app: shop-api\nservices: {}\n")
+    (tmp_path / "dockyard.yml").write_text("app: shop-api\nservices: {}\nenvironments: {staging: {}}\n")
     run("config", "set", "staging", "A=1")
     assert text(run("config", "get", "staging", "A", "--app", "shop-api")) == "1\n"
     assert "empty value" in text(run("secret", "set", "staging", "PW", stdin="", code=2))
@@ -130,3 +130,16 @@ def test_every_command_has_an_example_in_help() -> None:
         for name in names:
             out = text(run(*group, name, "--help"))
             assert "Example: " in out and "dockyard " in out, (group, name)
+
+
+def test_a_key_for_an_environment_no_dockyard_yml_names_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "dockyard.yml").write_text("app: shop-api\nservices: {}\nenvironments: {staging: {}, production: {}}\n")
+    for args, stdin in ((("config", "set", "prodution", "A=1"), None), (("secret", "set", "prodution", "PW"), "pw")):
+        out = text(run(*args, stdin=stdin, code=2))
+        assert "no dockyard.yml names environment 'prodution'; did you mean 'production'?" in out
+        assert "--new-env" in out
+    out = text(run("config", "set", "qa", "A=1", "--shared", code=2))
+    assert "no dockyard.yml names environment 'qa' (known: staging, production)" in out
+    run("config", "set", "qa", "B=2", "--app", "shop-api", code=2)  # still unknown: the refusal wrote nothing
+    run("config", "set", "qa", "A=1", "--shared", "--new-env")
+    run("config", "set", "qa", "B=2", "--app", "shop-api")  # known now: it holds keys
