@@ -44,11 +44,12 @@ class EtcdSettings(BaseModel):
 
 
 class EdgeSettings(BaseModel):
-    """Where this host's edge listens (dockyard edge configure)."""
+    """Where this host's edge listens (dockyard edge configure): this host only until the operator
+    says otherwise; every address is a choice, not a default."""
 
     model_config = ConfigDict(extra="forbid")
 
-    address: str = "0.0.0.0"
+    address: str = "127.0.0.1"
     http_port: int = 80
     https_port: int = 443
     # ACME (tls: acme): the CA's directory, a contact, a CA bundle to trust it by (a test CA), and

@@ -92,7 +92,9 @@ def remove_app_resources(client: docker.DockerClient, app: str) -> None:
         # the app's images, and its accessories' (APP-NAME:TAG)
         if any(tag.split("/")[-1].startswith((f"{app}:", f"{app}-")) for tag in image.get("RepoTags") or []):
             try:
-                client.images.remove(image["Id"], force=True)
+                # noprune: its untagged parents are build cache that every test app shares (the same
+                # Dockerfile); pruned here, a build beside this one fails on the layer it just reused
+                client.images.remove(image["Id"], force=True, noprune=True)
             except docker.errors.NotFound:
                 pass  # removed meanwhile by another test's cleanup
 

@@ -16,28 +16,82 @@ def _when(stamp: float | None) -> str:
 
 
 def status(
-    env: Annotated[str, typer.Argument(help="A blue-green environment from dockyard.yml.")],
+    env: Annotated[str | None, typer.Argument(help="One environment (default: every one).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Show the live and preview colours of ENV, their releases and URLs, the rollback window, and
-    its accessories with their health.
+    """Show what each environment runs, whatever its strategy or target: the live release, every replica
+    with its health (judged by its own release's spec), URLs, maintenance, accessories, and the colours
+    and rollback window of a blue-green environment.
 
-    It also restarts a balancer that died, points it at the replicas' addresses when they moved (an
-    engine restart), and removes an idle colour whose rollback window ended.
+    `status ENV` of a blue-green environment also restarts a balancer that died, points it at the
+    replicas' addresses when they moved (an engine restart), and removes an idle colour whose
+    rollback window ended.
 
     Example: dockyard status production --json
     """
-    from dockyard.router.status import env_status
+    from dockyard.deploy.describe import describe_app
+    from dockyard.state.db import StateDB
 
     spec = load_app_spec()
+    if env is not None and spec.environment(env).strategy == "blue-green":
+        _bluegreen_status(spec, env, as_json)
+        return
+    described = describe_app(StateDB(), spec, [env] if env else None)
+    if as_json:
+        print_json(described[0] if env else {"app": spec.app, "environments": described})
+        return
+    for data in described:
+        _print_environment(spec.app, data)
+
+
+def _print_environment(app: str, data: dict) -> None:
+    live = data["live"]
+    what = (f"release [bold]{live['release_id']}[/] (commit {(live['commit'] or '?')[:7]}, config revision "
+            f"{live['config_revision']}) by {live['by']}" if live else "[yellow]no live release[/]")
+    console.print(f"[bold]{app}/{data['name']}[/]  {data['strategy']} on {data['engine']}  {what}")
+    if data["engine_error"]:
+        console.print(f"  [red]engine: {data['engine_error']}[/]", highlight=False)
+    if data["maintenance"] is not None:
+        console.print(f"  [yellow]maintenance on[/]: {data['maintenance']}", highlight=False)
+    colors = data["colors"]
+    if colors:
+        for which in ("live", "preview"):
+            side = colors[which]
+            if side["color"]:
+                console.print(f"  {which:8} {side['url']} -> {side['color']} release {side['release']} "
+                              f"({side['running']}/{side['replicas']} running)")
+        if colors["rollback_until"]:
+            say(f"  rollback is a switch until {_when(colors['rollback_until'])}")
+    for replica in data["replicas"]:
+        good = replica["health"] == "healthy"
+        color = f" {replica['color']}" if replica["color"] else ""
+        console.print(f"  {replica['name']}{color}  {replica['state']}  [{'green' if good else 'red'}]"
+                      f"{replica['health']}[/]  {replica['url'] or ''}", highlight=False)
+    for url in data["public"]:
+        console.print(f"  {url}  (the edge)", highlight=False)
+    for accessory in data["accessories"]:
+        good = accessory["state"] == "running" and accessory["health"] in ("healthy", "none")
+        console.print(f"  accessory {accessory['name']}: {accessory['state']}, health "
+                      f"[{'green' if good else 'red'}]{accessory['health']}[/]")
+
+
+def _bluegreen_status(spec: object, env: str, as_json: bool) -> None:
+    from dockyard.deploy.describe import maintenance
+    from dockyard.router.status import env_status
+    from dockyard.spec import AppSpec
+
+    assert isinstance(spec, AppSpec)
     data = env_status(spec, env, report=(lambda _l: None) if as_json else say)
     data["accessories"] = _accessories(spec, env)
+    data["maintenance"] = maintenance(spec.app, env)
     if as_json:
         print_json(data)
         return
     router = data["router"]
     state = f"nginx pid {router['pid']}" if router["running"] else "[red]not running[/]"
     console.print(f"[bold]{data['app']}/{data['env']}[/]  balancer: {state}  ({router['config']})")
+    if data["maintenance"] is not None:
+        console.print(f"  [yellow]maintenance on[/]: {data['maintenance']}", highlight=False)
     for which in ("live", "preview"):
         side = data[which]
         up = sum(r["running"] for r in side["replicas"])

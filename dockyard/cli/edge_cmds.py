@@ -19,7 +19,8 @@ edge_app = typer.Typer(help="This host's edge: one HAProxy serving each environm
 
 @edge_app.command("configure")
 def configure(
-    address: Annotated[str | None, typer.Option(help="The address it listens on (0.0.0.0: every one).")] = None,
+    address: Annotated[str | None, typer.Option(help="The address it listens on (127.0.0.1 until set; 0.0.0.0: "
+                                                     "every one).")] = None,
     http_port: Annotated[int | None, typer.Option(help="Its HTTP port (80).")] = None,
     https_port: Annotated[int | None, typer.Option(help="Its HTTPS port (443).")] = None,
     acme_directory: Annotated[str | None, typer.Option(help="The ACME CA's directory URL (tls: acme).")] = None,
@@ -75,6 +76,34 @@ def configure(
     settings.save(site)
     console.print(f"edge: http://{edge.address}:{edge.http_port}, https://{edge.address}:{edge.https_port}; "
                   f"ACME {edge.acme_directory}", highlight=False)
+
+
+@edge_app.command("stop")
+def stop() -> None:
+    """Stop the edge: HAProxy finishes the requests it holds and exits. Its routes are kept, and
+    nothing starts it again (a deploy, the server's watch) until `dockyard edge start`.
+
+    Example: dockyard edge stop
+    """
+    from dockyard.router.edge import Edge
+
+    was = Edge().stop_serving()
+    say("edge stopped; `dockyard edge start` serves its routes again" if was
+        else "the edge was not running; it stays stopped until `dockyard edge start`")
+
+
+@edge_app.command("start")
+def start() -> None:
+    """Start the edge again on its routes (after `dockyard edge stop`).
+
+    Example: dockyard edge start
+    """
+    from dockyard.router.edge import Edge
+
+    edge = Edge(report=say)
+    count = edge.start_serving()
+    say(f"edge serves {count} route(s) on {edge.site.address}:{edge.site.http_port}" if count
+        else "the edge has no route yet: a deploy of an environment with domains: starts it")
 
 
 @edge_app.command("status")

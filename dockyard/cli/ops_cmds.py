@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,19 +18,6 @@ if TYPE_CHECKING:
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def _health(url: str | None, path: str | None, running: bool) -> str:
-    import httpx
-
-    if not running:
-        return "down"
-    if not url or not path:
-        return "running"
-    try:
-        return "healthy" if httpx.get(url + path, timeout=1.0).status_code < 400 else "unhealthy"
-    except httpx.HTTPError:
-        return "unhealthy"
-
-
 def ps(
     env: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
     as_json: Json = False,
@@ -42,6 +28,7 @@ def ps(
     """
     from rich.table import Table
 
+    from dockyard.deploy.health import judge_all, spec_probes
     from dockyard.engine.accessories import AccessoryState, list_accessories
     from dockyard.engine.client import connect
     from dockyard.engine.observe import observe
@@ -59,26 +46,27 @@ def ps(
         finally:
             engine.close()
     public = _public_urls(spec.app)
-    paths = {s: (svc.health.path if svc.health else None) for s, svc in spec.services.items()}
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        health = list(pool.map(lambda r: _health(r.url, paths.get(r.service), r.running), rows))
+    routed = next((name for name, s in spec.services.items() if s.port), None)
+    # each replica judged by the release that made it (its label), not by this working tree's spec
+    health = judge_all(rows, spec_probes(spec))
     if as_json:
         print_json([{"app": r.app, "env": r.env, "service": r.service, "replica": r.replica, "name": r.name,
                      "id": r.id[:12], "state": r.state, "health": h, "release": r.release, "commit": r.commit,
-                     "url": r.url, "public": public.get(r.env, [])} for r, h in zip(rows, health, strict=True)]
+                     "color": r.color, "url": r.url, "public": public.get(r.env, []) if r.service == routed else []}
+                    for r, h in zip(rows, health, strict=True)]
                    # an accessory's row has the replicas' keys too (service: its name), and says what it is
                    + [{"app": a.app, "env": a.env, "service": a.name, "replica": 0, "name": a.container,
                        "id": a.id[:12], "state": a.state, "health": a.health, "release": "", "commit": None,
                        "url": None, "public": [], "accessory": a.name, "image": a.image, "restarts": a.restarts}
                       for a in accessories])
         return
-    table = Table("env", "service", "name", "state", "health", "release", "url")
+    table = Table("env", "service", "name", "color", "state", "health", "release", "url")
     for r, h in zip(rows, health, strict=True):
-        colour = "green" if h in ("healthy", "running") else "red"
-        table.add_row(r.env, r.service, r.name, r.state, f"[{colour}]{h}[/]", r.release, r.url or "")
+        colour = "green" if h == "healthy" else "red"
+        table.add_row(r.env, r.service, r.name, r.color or "", r.state, f"[{colour}]{h}[/]", r.release, r.url or "")
     for a in accessories:
         colour = "green" if a.state == "running" and a.health in ("healthy", "none") else "red"
-        table.add_row(a.env, f"{a.name} (accessory)", a.container, a.state, f"[{colour}]{a.health}[/]", "", "")
+        table.add_row(a.env, f"{a.name} (accessory)", a.container, "", a.state, f"[{colour}]{a.health}[/]", "", "")
     console.print(table)
     for name in envs:
         for url in public.get(name, []):

@@ -116,11 +116,13 @@ def _check(label: str, probe: Callable[[], str]) -> bool:
 
 
 def doctor() -> None:
-    """Check the engines, the config store, the registries and secrets delivery; say how to fix each.
+    """Check the engines, the config store, the registries, secrets delivery and the edge (its ports,
+    certificates due, routes without an environment); say how to fix each.
 
     Example: dockyard doctor
     """
     import shutil
+    import time
 
     import httpx
 
@@ -183,8 +185,24 @@ def doctor() -> None:
         from dockyard.deploy.deployer import used_registries
 
         results += [_check(f"registry {host}", registry_probe(host)) for host in used_registries(spec)]
+    def edge_probe() -> str:
+        from dockyard.router.edge import Edge
+        from dockyard.router.edge_check import edge_facts, findings
+        from dockyard.state.db import StateDB
+
+        db = StateDB()
+        try:
+            facts = edge_facts(Edge(), lambda app, env: db.live_release(app, env) is not None)
+        finally:
+            db.close()
+        summary, problems = findings(facts, time.time(), settings.load().edge.renew_before_s)
+        if problems:
+            raise DockyardError(f"{summary}\n  " + "\n  ".join(problems))
+        return summary
+
     results.append(_check("git", git_probe))
     results.append(_check("secret files", tmpfs_probe))
+    results.append(_check("edge", edge_probe))
     if not all(results):
         raise typer.Exit(1)
 

@@ -234,7 +234,7 @@ def switch_back(ctx: DeployContext, engine: Engine, env: str, previous: StoredRe
             down = [r.name for r in replicas if not r.running and not r.parked]
             if down:
                 raise HealthCheckFailed(f"{', '.join(down)} of {idle} are not running")
-            resume(ctx.parts, board, idle, spec_health(spec), ctx.report)
+            resumed = resume(ctx.parts, board, idle, spec_health(spec), ctx.report)
             everything = board.replicas()
             ctx.parts.check([r for r in everything if r.color == idle], spec_health(spec))
         except DockyardError as exc:
@@ -247,7 +247,8 @@ def switch_back(ctx: DeployContext, engine: Engine, env: str, previous: StoredRe
         old = board.live
         seconds = board.route(live=idle, preview=old, switched_at=time.time(), replicas=everything)
         ctx.report(f"live listener {url(board.state.live_port)} -> {idle} (release {previous.release_id}) "
-                   f"in {seconds * 1000:.0f} ms; no container was created")
+                   f"in {seconds * 1000:.0f} ms; " + (f"its {resumed} parked worker(s) started again, no container "
+                                                      "was created" if resumed else "no container was started"))
         if old and workers == "stop":
             try:
                 board.park(old, "it stands by now (router.workers: stop)")

@@ -17,7 +17,7 @@ from dockyard.deploy.binds import check_binds
 from dockyard.deploy.bluegreen import BlueGreen, Release
 from dockyard.deploy.edge import check_edge, publish_edge, replica_servers
 from dockyard.deploy.executor import Executor, Workload
-from dockyard.deploy.health import HealthCheck, health_check, health_command
+from dockyard.deploy.health import HealthCheck, health_check, health_command, probe_label
 from dockyard.deploy.outcome import DeployOutcome, Prepared
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.refs import resolve_config_refs, resolve_env_refs
@@ -295,7 +295,7 @@ class Deployer:
                     init=service.init, stop_grace=service.stop_grace, read_only=service.read_only,
                     volumes=tuple((v.name, v.path, v.read_only) for v in service.volumes),
                     binds=tuple((b.host, b.path, b.read_only) for b in service.binds),
-                    health_command=command_check)
+                    health_command=command_check, health_probe=probe_label(service.health, service.port))
             health[name] = health_check(service.health)
         return Workload(replicas=replicas, health=health, files=files,
                         secret_files=secrets if as_files else {}, secret_bearing_files=secret_bearing,

@@ -12,12 +12,14 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 
 from dockyard.engine.api import Container
 from dockyard.engine.containers import CommandCheck
 from dockyard.engine.labels import loopback_port
+from dockyard.engine.rows import Running
 from dockyard.errors import HealthCheckFailed
 from dockyard.router.colors import Replica
 from dockyard.spec import AppSpec
@@ -46,6 +48,44 @@ def health_command(spec: HealthSpec | None) -> CommandCheck | None:
     if spec is None or spec.command is None:
         return None
     return CommandCheck(tuple(spec.command), spec.interval, spec.timeout, spec.retries, spec.start_period)
+
+
+def probe_label(spec: HealthSpec | None, port: int | None) -> str:
+    """How a replica's health is judged, kept on it as a label: http:PATH, tcp, command or running."""
+    if spec is not None and spec.command is not None:
+        return "command"
+    if port is None:
+        return "running"
+    return f"http:{spec.path}" if spec is not None and spec.path else "tcp"
+
+
+def judge(row: Running, probe: str, client: requests.Session, timeout: float = 1.0) -> str:
+    """A replica's health as ps and status show it, by `probe` (its label, or the working tree's for
+    a replica older than the label): healthy, unhealthy, starting, restarting or down."""
+    if row.restarting:
+        return "restarting"
+    if not row.running:
+        return "down"
+    if probe == "command":
+        return row.engine_health or "starting"
+    if probe == "running" or not row.url:
+        return "healthy"  # a worker: running, not restarting, is its health
+    where = urlsplit(row.url)  # 127.0.0.1, or a Swarm task's node publish address
+    check = HealthCheck(path=probe[5:] if probe.startswith("http:") else None, timeout=timeout)
+    ok, _reason = probe_once(where.port or 80, check, client, host=where.hostname or "127.0.0.1")
+    return "healthy" if ok else "unhealthy"
+
+
+def judge_all(rows: list[Running], working_tree: dict[str, str]) -> list[str]:
+    """Every row judged at once (8 at a time): by its own label, else the working tree's probe."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with probe_client() as client, ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(lambda r: judge(r, r.probe or working_tree.get(r.service, "running"), client), rows))
+
+
+def spec_probes(spec: AppSpec) -> dict[str, str]:
+    return {name: probe_label(s.health, s.port) for name, s in spec.services.items()}
 
 
 RUNNING_HOLD = 1.0  # seconds a replica without a port must run, without a restart, to count as healthy

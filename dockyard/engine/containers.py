@@ -71,6 +71,7 @@ class ReplicaSpec:
     volumes: tuple[tuple[str, str, bool], ...] = ()  # (volume name in the service, path, read only)
     binds: tuple[tuple[str, str, bool], ...] = ()  # (host folder, path, read only): allowed by the site
     health_command: CommandCheck | None = None  # health: {command: [...]}, run by the engine
+    health_probe: str = ""  # the L.HEALTH label: how its release judges its health
 
 
 def is_root_user(user: str | None) -> bool:
@@ -101,6 +102,8 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
         container_labels[L.COMMIT] = spec.commit
     if spec.color:
         container_labels[L.COLOR] = spec.color
+    if spec.health_probe:
+        container_labels[L.HEALTH] = spec.health_probe
     kwargs: dict[str, Any] = {
         "image": spec.image,
         "name": name,

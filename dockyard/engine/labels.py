@@ -17,6 +17,9 @@ COMMIT = "dockyard.commit"
 CONFIG_REVISION = "dockyard.config-revision"
 SECRETS_DIR = "dockyard.secrets-dir"
 COLOR = "dockyard.color"  # blue | green, only on containers of blue-green environments
+# How the release that made the container judges its health (deploy/health.py probe_label): ps and
+# status judge a replica by its own release's spec, not by the dockyard.yml of the working tree.
+HEALTH = "dockyard.health"
 VOLUME = "dockyard.volume"  # a volume's name in its service (engine/volumes.py)
 # An accessory's container (engine/accessories.py): app, env, service (its name) and this, never
 # MANAGED, so no deploy, rollback, scale or switch of the app's replicas sees it.

@@ -16,6 +16,7 @@ def container_url(container: Container) -> str | None:
 
 def to_running(container: Container) -> Running:
     labels = container.labels or {}
+    state = container.attrs.get("State") or {}
     return Running(
         id=container.id or "",
         name=container.name or "",
@@ -30,6 +31,9 @@ def to_running(container: Container) -> Running:
         url=container_url(container),
         commit=labels.get(L.COMMIT),
         color=labels.get(L.COLOR),
+        probe=labels.get(L.HEALTH, ""),
+        engine_health=(state.get("Health") or {}).get("Status"),
+        restarting=bool(state.get("Restarting")),
     )
 
 

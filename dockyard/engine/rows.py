@@ -19,6 +19,9 @@ class Running(Observed):
     commit: str | None = None
     node: str = ""  # the Swarm node a task runs on
     color: str | None = None  # blue | green in a blue-green environment
+    probe: str = ""  # the L.HEALTH label: how its own release judges its health ("" on older replicas)
+    engine_health: str | None = None  # the engine's verdict on a health command: healthy, unhealthy, starting
+    restarting: bool = False
 
 
 def pick_replica(rows: list[Running], where: str, service: str, live_release: str | None,

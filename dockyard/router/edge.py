@@ -63,7 +63,7 @@ class Edge(HaproxyProcess):
     def ports(self) -> tuple[int, ...]:
         return (self.site.http_port, self.site.https_port)
 
-    def _before_start(self) -> None:
+    def _stop_earlier_nginx(self) -> None:
         """An edge of an earlier Dockyard (nginx, on edge/nginx.conf) lets go of the ports first:
         a graceful stop, its workers finishing what they hold."""
         try:
@@ -121,7 +121,47 @@ class Edge(HaproxyProcess):
                 if not target.exists() or target.read_bytes() != pem:
                     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                     write_private(target, pem)
+        if self.stopped():  # `dockyard edge stop`: the configuration follows the routes, nothing listens
+            self.install(self._render(routes))
+            self.report("edge: stopped by `dockyard edge stop`; the routes are kept and served after "
+                        "`dockyard edge start`")
+            return
         self.serve(self._render(routes))
+
+    # stopped by the operator -----------------------------------------------
+    @property
+    def stop_marker(self) -> Path:
+        return self.paths.prefix / "stopped"
+
+    def stopped(self) -> bool:
+        return self.stop_marker.exists()
+
+    def stop_serving(self) -> bool:
+        """`dockyard edge stop`: HAProxy finishes what it holds and exits; the routes stay, and nothing
+        (a deploy, the watch) starts it again until start_serving. False if it was not running."""
+        with self._locked():
+            self.paths.prefix.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.stop_marker.touch(mode=0o600)
+            was = self.pid() is not None
+            self.stop()
+            return was
+
+    def start_serving(self) -> int:
+        """`dockyard edge start`: serve the routes again; how many."""
+        with self._locked():
+            self.stop_marker.unlink(missing_ok=True)
+            routes = self.routes()
+            if routes:
+                self._serve(routes)
+            return len(routes)
+
+    def _before_start(self) -> None:
+        """Said at every first start (a deploy's output shows it): where the edge listens."""
+        self._stop_earlier_nginx()
+        everyone = self.site.address in ("0.0.0.0", "::")
+        self.report(f"edge: HAProxy starts listening on {self.site.address}:{self.site.http_port} (HTTP) and "
+                    f":{self.site.https_port} (HTTPS)" + ("" if everyone else "; only this host reaches it: "
+                    "`dockyard edge configure --address 0.0.0.0` serves other machines"))
 
     def challenges(self) -> dict[str, str]:
         """The HTTP-01 answers of an ACME order in progress (token -> key authorization)."""
@@ -195,7 +235,10 @@ class Edge(HaproxyProcess):
             return False
         with self._locked():
             others = [r for r in self.routes() if (r.app, r.env) != (app, env)]
-            if self.pid() is not None:
+            if self.pid() is not None and not others:  # nothing left to serve: nothing listens
+                self.stop()
+                self.report("edge: no route left; HAProxy stopped (a deploy with domains starts it again)")
+            elif self.pid() is not None:
                 self._serve(others)
             target.unlink()
             return True
@@ -203,9 +246,11 @@ class Edge(HaproxyProcess):
     def repair(self) -> list[str]:
         """Supervision (the balancer watch): a dead master started again; a configuration edited by
         hand rendered again from the route files."""
-        done = []
+        done: list[str] = []
         with self._locked():  # a change in progress has its configuration ahead of its route file
-            if not self.paths.conf.exists() and self.routes():  # an edge of an earlier Dockyard (nginx)
+            if self.stopped() or not self.routes():  # stopped by the operator, or nothing to serve
+                return done
+            if not self.paths.conf.exists():  # an edge of an earlier Dockyard (nginx)
                 self._serve(self.routes())
                 done.append(f"rendered {self.paths.conf} from the routes and started the edge on it")
             if self.restart_if_dead():

@@ -72,9 +72,9 @@ class EdgePaths:
 
 @dataclass(frozen=True)
 class EdgeSite:
-    """Where the edge listens: site settings (80 and 443 on every address by default)."""
+    """Where the edge listens: site settings (80 and 443 on 127.0.0.1 until `edge configure --address`)."""
 
-    address: str = "0.0.0.0"
+    address: str = "127.0.0.1"
     http_port: int = 80
     https_port: int = 443
 

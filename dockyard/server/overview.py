@@ -2,8 +2,7 @@
 replicas as the engine reports them, the blue/green colours and rollback window, the public URLs.
 
 One function for the JSON API (`GET /api/apps/{app}/overview`) and the dashboard's page, so both
-show the same thing. Reading it changes nothing: no balancer is restarted, no colour removed.
-An engine that cannot be reached is said in its environments; the others are still shown.
+show the same thing; each environment is described by deploy/describe.py, as `dockyard status` does.
 """
 
 from __future__ import annotations
@@ -12,69 +11,18 @@ from dataclasses import asdict
 from typing import Any
 
 from dockyard.config.service import open_config_service
-from dockyard.engine.client import Engine, connect
-from dockyard.engine.observe import observe
-from dockyard.errors import DockyardError, NotFound
+from dockyard.deploy.describe import describe_app
+from dockyard.errors import NotFound
 from dockyard.pipeline.store import RunStore
-from dockyard.router.status import env_status, public_urls
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
 
 
 def overview(db: StateDB, spec: AppSpec, commit: str) -> dict[str, Any]:
-    engines: dict[str, Engine | DockyardError] = {}
-    try:
-        envs = [_environment(db, spec, name, engines) for name in spec.env_names()]
-    finally:
-        for engine in engines.values():
-            if isinstance(engine, Engine):
-                engine.close()
+    envs = describe_app(db, spec)
     last = RunStore(db).runs(spec.app, limit=1)
     return {"app": spec.app, "commit": commit, "environments": envs,
             "last_run": {"id": last[0].id, "status": last[0].status, "commit": last[0].commit_sha} if last else None}
-
-
-def _engine(name: str, engines: dict[str, Engine | DockyardError]) -> Engine | DockyardError:
-    if name not in engines:
-        try:
-            engines[name] = connect(name)
-        except DockyardError as exc:
-            engines[name] = exc
-    return engines[name]
-
-
-def _environment(db: StateDB, spec: AppSpec, name: str, engines: dict[str, Engine | DockyardError]) -> dict[str, Any]:
-    env = spec.environment(name)
-    live = db.live_release(spec.app, name)
-    data: dict[str, Any] = {
-        "name": name, "engine": env.engine, "strategy": env.strategy, "promote": env.promote,
-        "tests": list(env.tests),
-        "live": {"release_id": live.release_id, "commit": live.commit_sha, "image": live.image,
-                 "config_revision": live.config_revision, "at": live.created_at, "by": live.author}
-        if live else None,
-        "replicas": [], "engine_error": None, "colors": None, "public": public_urls(spec.app, name)["live"],
-    }
-    engine = _engine(env.engine, engines)
-    if isinstance(engine, DockyardError):
-        data["engine_error"] = engine.message
-        return data
-    try:
-        data["replicas"] = [{"service": r.service, "replica": r.replica, "name": r.name, "state": r.state,
-                             "running": r.running, "release": r.release, "url": r.url, "node": r.node}
-                            for r in observe(engine, spec.app, name)]
-        if env.strategy == "blue-green" and env.router is not None:
-            status = env_status(spec, name, report=lambda _line: None, housekeep=False)
-            data["colors"] = {"live": _side(status["live"]), "preview": _side(status["preview"]),
-                              "switched_at": status["switched_at"], "rollback_until": status["rollback_until"],
-                              "balancer_running": status["router"]["running"]}
-    except DockyardError as exc:
-        data["engine_error"] = exc.message
-    return data
-
-
-def _side(side: dict[str, Any]) -> dict[str, Any]:
-    return {"color": side["color"], "release": side["release"], "url": side["url"],
-            "running": sum(1 for r in side["replicas"] if r["running"]), "replicas": len(side["replicas"])}
 
 
 def diff_releases(db: StateDB, app: str, env: str, new: int, old: int | None = None) -> dict[str, Any]:

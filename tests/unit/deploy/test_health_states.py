@@ -41,3 +41,43 @@ def test_a_worker_with_a_health_command_is_judged_by_the_engines_verdict() -> No
         check_health([replica("worker-1", health="unhealthy")], inside)
     with pytest.raises(HealthCheckFailed, match="says nothing yet"):
         check_health([replica("worker-1")], inside)
+
+
+def serving(paths: set[str]):
+    """A local HTTP server that answers 200 on `paths`, 404 elsewhere; (server, port)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200 if self.path in paths else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def test_ps_judges_a_replica_by_its_own_releases_probe_not_the_working_trees() -> None:
+    from dockyard.deploy.health import judge_all
+    from dockyard.engine.rows import Running
+
+    server, port = serving({"/old-health"})
+    try:
+        def row(probe: str, **kw: object) -> Running:
+            fields = {"running": True, **kw}
+            return Running(id="x", name="web-1", service="web", replica=1, config_hash="h", release="r1",
+                           url=f"http://127.0.0.1:{port}", probe=probe, **fields)  # type: ignore[arg-type]
+
+        working_tree = {"web": "http:/new-health", "worker": "running"}
+        # the release that runs was made when the health path was /old-health: it is healthy
+        assert judge_all([row("http:/old-health")], working_tree) == ["healthy"]
+        # a replica older than the label: judged by the working tree's path, as before
+        assert judge_all([row("")], working_tree) == ["unhealthy"]
+        assert judge_all([row("command", engine_health="unhealthy"), row("running", restarting=True),
+                          row("running", running=False)], working_tree) == ["unhealthy", "restarting", "down"]
+    finally:
+        server.shutdown()

@@ -1,0 +1,101 @@
+"""What one environment of an app runs, for every strategy and target: its live release, each replica
+judged by its own release's health probe, the URLs, maintenance, accessories, and the colours and
+rollback window where there are colours (issue 27).
+
+One function for `dockyard status`, the JSON API's overview and the dashboard, so all three say the
+same thing. Reading it changes nothing: no balancer is restarted, no colour removed. An engine that
+cannot be reached is said in its environment; the others are still described.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from dockyard.deploy.health import judge_all, spec_probes
+from dockyard.engine.accessories import list_accessories
+from dockyard.engine.client import Engine, connect
+from dockyard.engine.observe import observe
+from dockyard.errors import DockyardError
+from dockyard.router.edge import Edge
+from dockyard.router.status import env_status, public_urls
+from dockyard.spec import AppSpec
+from dockyard.state.db import StateDB
+
+
+class Engines:
+    """One connection per engine name for a whole description, closed together; a failed connection
+    is kept as its error, so each environment on it says so."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, Engine | DockyardError] = {}
+
+    def get(self, name: str) -> Engine | DockyardError:
+        if name not in self.found:
+            try:
+                self.found[name] = connect(name)
+            except DockyardError as exc:
+                self.found[name] = exc
+        return self.found[name]
+
+    def close(self) -> None:
+        for engine in self.found.values():
+            if isinstance(engine, Engine):
+                engine.close()
+
+
+def maintenance(app: str, env: str) -> str | None:
+    """The message of the edge's 503 page while the environment is in maintenance; None: serving."""
+    try:
+        route = Edge().route(app, env)
+    except DockyardError:
+        return None
+    return route.maintenance if route is not None else None
+
+
+def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines) -> dict[str, Any]:
+    env = spec.environment(name)
+    live = db.live_release(spec.app, name)
+    data: dict[str, Any] = {
+        "name": name, "engine": env.engine, "strategy": env.strategy, "promote": env.promote,
+        "tests": list(env.tests),
+        "live": {"release_id": live.release_id, "commit": live.commit_sha, "image": live.image,
+                 "config_revision": live.config_revision, "at": live.created_at, "by": live.author}
+        if live else None,
+        "replicas": [], "engine_error": None, "colors": None, "public": public_urls(spec.app, name)["live"],
+        "maintenance": maintenance(spec.app, name), "accessories": [],
+    }
+    engine = engines.get(env.engine)
+    if isinstance(engine, DockyardError):
+        data["engine_error"] = engine.message
+        return data
+    try:
+        rows = observe(engine, spec.app, name)
+        health = judge_all(rows, spec_probes(spec))
+        data["replicas"] = [{"service": r.service, "replica": r.replica, "name": r.name, "state": r.state,
+                             "running": r.running, "health": h, "release": r.release, "color": r.color,
+                             "url": r.url, "node": r.node} for r, h in zip(rows, health, strict=True)]
+        if not engine.config.swarm:
+            data["accessories"] = [asdict(a) for a in list_accessories(engine, spec.app, name)]
+        if env.strategy == "blue-green" and env.router is not None:
+            status = env_status(spec, name, report=lambda _line: None, housekeep=False)
+            data["colors"] = {"live": _side(status["live"]), "preview": _side(status["preview"]),
+                              "switched_at": status["switched_at"], "rollback_until": status["rollback_until"],
+                              "balancer_running": status["router"]["running"]}
+    except DockyardError as exc:
+        data["engine_error"] = exc.message
+    return data
+
+
+def describe_app(db: StateDB, spec: AppSpec, envs: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every environment (or these), in promotion order."""
+    engines = Engines()
+    try:
+        return [describe_environment(db, spec, name, engines) for name in envs or spec.env_names()]
+    finally:
+        engines.close()
+
+
+def _side(side: dict[str, Any]) -> dict[str, Any]:
+    return {"color": side["color"], "release": side["release"], "url": side["url"],
+            "running": sum(1 for r in side["replicas"] if r["running"]), "replicas": len(side["replicas"])}
