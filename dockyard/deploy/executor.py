@@ -210,7 +210,7 @@ class Executor:
 
     def _wait(self, service: str, container: Container) -> HealthResult:
         spec = next(s for s in self.workload.replicas.values() if s.service == service)
-        return self.probe(container, spec.port, self.workload.health[service])
+        return self.probe(container, spec.port, replace(self.workload.health[service], report=self.report))
 
     def _move_aside(self, container_id: str, name: str, service: str, replica: int) -> None:
         """Free the replica's name for its successor; the old one keeps running meanwhile. One an

@@ -11,7 +11,8 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
@@ -21,6 +22,7 @@ from dockyard.engine.containers import CommandCheck
 from dockyard.engine.labels import loopback_port
 from dockyard.engine.rows import Running
 from dockyard.errors import HealthCheckFailed
+from dockyard.monitor.procnet import parse_listeners
 from dockyard.router.colors import Replica
 from dockyard.spec import AppSpec
 from dockyard.spec.model import HealthSpec
@@ -33,6 +35,8 @@ class HealthCheck:
     timeout: float = 2.0
     start_period: float = 60.0
     inside: bool = False  # the engine runs health.command in the container: its verdict is read back
+    # where a wait says what it probes, every PROGRESS_EVERY seconds (the executor sets it)
+    report: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
 def health_check(spec: HealthSpec | None) -> HealthCheck:
@@ -163,14 +167,60 @@ def tcp_probe(host: str, port: int, timeout: float) -> tuple[bool, str]:
         return False, f"TCP connect: {exc.strerror or exc}"
 
 
+PROGRESS_EVERY = 5.0  # seconds between two lines of a wait that goes on
+
+
+DOCKER_DNS = "127.0.0.11"  # the engine's embedded DNS server, in every container of a user network
+
+
+def listening(container: Container) -> list[int] | None:
+    """The TCP ports the container's processes listen on, read from its network namespace through
+    /proc (None where that cannot be read: an engine on another host)."""
+    pid = (container.attrs.get("State") or {}).get("Pid")
+    if not pid:
+        return None
+    proc = Path("/proc") / str(pid)
+    try:
+        if (container.id or "?") not in (proc / "cgroup").read_text():  # not this host's process
+            return None
+        found = parse_listeners((proc / "net" / "tcp").read_text(), "tcp")
+        found += parse_listeners((proc / "net" / "tcp6").read_text(), "tcp")
+    except OSError:
+        return None
+    return sorted({item.port for item in found if item.address != DOCKER_DNS})
+
+
+def what_listens(container: Container, port: int | None) -> str:
+    """'; it listens on 8081, not 8080': said when a probe of a port goes unanswered."""
+    ports = listening(container)
+    if ports is None or port is None:
+        return ""
+    if not ports:
+        return "; nothing in it listens on a TCP port yet"
+    return f"; it listens on {', '.join(map(str, ports))}" + ("" if port in ports else f", not {port}")
+
+
+def probing(container: Container, port: int | None, check: HealthCheck) -> str:
+    """What a wait probes, in a user's words."""
+    if check.inside:
+        return "its health command"
+    if port is None:
+        return "it to keep running"
+    host_port = loopback_port(container.attrs, port)
+    where = f"127.0.0.1:{host_port} (container port {port})" if host_port else f"container port {port}"
+    return f"GET {check.path} on {where}" if check.path else f"a TCP connection to {where}"
+
+
 def wait_healthy(container: Container, port: int | None, check: HealthCheck) -> HealthResult:
-    """Poll until healthy, the container exits, or start_period passes."""
+    """Poll until healthy, the container exits, or start_period passes; every few seconds a line
+    says what is probed, the last answer and what the process listens on."""
     start = time.monotonic()
     deadline = start + check.start_period
     reason = "not probed yet"
     # Poll faster than the interval at first: most services answer within a few hundred ms.
     delay = min(0.05, check.interval)
     restarts = int(container.attrs.get("RestartCount") or 0)
+    said = start
     with probe_client() as client:
         while True:
             container.reload()
@@ -197,9 +247,14 @@ def wait_healthy(container: Container, port: int | None, check: HealthCheck) -> 
                     ok, reason = probe_once(host_port, check, client)
                     if ok:
                         return HealthResult(True, reason, time.monotonic() - start)
-            if time.monotonic() >= deadline:
-                return HealthResult(False, f"not healthy after {check.start_period:g}s: {reason}",
-                                    time.monotonic() - start)
+            now = time.monotonic()
+            if now >= deadline:
+                return HealthResult(False, f"not healthy after {check.start_period:g}s: {reason}"
+                                    + what_listens(container, port), now - start)
+            if check.report is not None and now - said >= PROGRESS_EVERY:
+                said = now
+                check.report(f"{container.name}: {now - start:.0f}s of {check.start_period:g}s, waiting for "
+                             f"{probing(container, port, check)}: {reason}{what_listens(container, port)}")
             time.sleep(delay)
             delay = min(delay * 2, check.interval)
 
