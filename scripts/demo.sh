@@ -27,7 +27,7 @@ done
 step "accessories: a Redis per environment that runs one, beside the app, never restarted by its deploys"
 for env in $envs; do
   for name in $(.venv/bin/python -c "import sys; from dockyard.spec import load_spec; print(' '.join(load_spec(sys.argv[1]).accessories_of(sys.argv[2])))" "$APP_DIR/dockyard.yml" "$env"); do
-    "${DY[@]}" accessory boot "$name" "$env"
+    "${DY[@]}" accessory boot "$env" "$name"
     if [[ $name == cache ]]; then  # the app finds it by the address Dockyard resolves at deploy
       "${DY[@]}" config set "$env" 'CACHE_ADDR=${accessories.cache.address}'
     fi
@@ -50,7 +50,7 @@ done
 step "what runs"
 "${DY[@]}" ps
 for env in $envs; do
-  url=$("${DY[@]}" ps "$env" --json | .venv/bin/python -c "import json,sys; print(json.load(sys.stdin)[0]['url'])")
+  url=$("${DY[@]}" ps "$env" --json | .venv/bin/python -c "import json,sys; print(next(r['url'] for r in json.load(sys.stdin) if r['url']))")
   printf '\n%s answers at %s\n' "$env" "$url"
   curl -fsS "$url/cgi-bin/info" | sed 's/^/  /'
 done

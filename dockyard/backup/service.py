@@ -131,7 +131,7 @@ class Backups:
         container = find_accessory(engine, self.spec.app, env, target.name)
         if container is None or container.status != "running":
             raise BackupError(f"accessory {target.name} of {self.spec.app}/{env} is not running: its dump runs in it",
-                              hint=f"dockyard accessory boot {target.name} {env}")
+                              hint=f"dockyard accessory boot {env} {target.name}")
         assert target.accessory.backup.dump is not None
         return write_archive(exec_stdout(container, list(target.accessory.backup.dump)), staged)
 
@@ -226,7 +226,7 @@ class Backups:
             if found is not None and found.status in ("running", "restarting", "paused"):
                 raise BackupError(f"accessory {target.name} of {self.spec.app}/{env} runs: a restore replaces its "
                                   "data, so stop it first; nothing was restored",
-                                  hint=f"dockyard accessory stop {target.name} {env}")
+                                  hint=f"dockyard accessory stop {env} {target.name}")
             return
         for full in target.volumes.values():
             users = [c.name or "" for c in users_of(engine, full)]

@@ -6,6 +6,7 @@ Promotion later moves the pushed digest; nothing is ever rebuilt per environment
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,17 +43,25 @@ def image_labels(commit: Commit) -> dict[str, str]:
     }
 
 
+TAIL = 30  # lines of a failed build's output its error shows
+
+
 def _stream(lines: Iterable[dict], progress: Progress, what: str) -> dict:
-    """Follow a build/push JSON stream; raise on its error lines; return the last aux object."""
+    """Follow a build/push JSON stream; raise on its error lines (with the last lines before it:
+    the failing step's output); return the last aux object."""
     aux: dict = {}
+    tail: deque[str] = deque(maxlen=TAIL)
     for line in lines:
         if "error" in line:
-            raise BuildError(f"{what}: {line['error'].strip()}")
+            shown = "\n".join(tail)
+            raise BuildError(f"{what}: {line['error'].strip()}"
+                             + (f"\n--- the last {len(tail)} lines of its output ---\n{shown}" if tail else ""))
         if "aux" in line:
             aux = line["aux"]
-        text = (line.get("stream") or line.get("status") or "").strip()
-        if text:
-            progress(text)
+        text = (line.get("stream") or line.get("status") or "").rstrip()
+        if text.strip():
+            tail.extend(text.splitlines())
+            progress(text.strip())
     return aux
 
 

@@ -37,8 +37,15 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def head_commit(repo: Path) -> Commit:
-    if _git(repo, "rev-parse", "--is-inside-work-tree") != "true":
-        raise BuildError(f"{repo} is not inside a git work tree", hint="dockyard builds a git commit: git init")
+    try:
+        inside = _git(repo, "rev-parse", "--is-inside-work-tree") == "true"
+    except BuildError as exc:  # git's own "fatal: not a git repository" is no way forward
+        if "not installed" in exc.message:
+            raise
+        inside = False
+    if not inside:
+        raise BuildError(f"{repo} is not inside a git repository: Dockyard builds an image of a commit",
+                         hint="git init && git add -A && git commit -m 'first', then: dockyard build")
     try:
         sha = _git(repo, "rev-parse", "HEAD")
     except BuildError as exc:

@@ -1,4 +1,7 @@
-"""`dockyard accessory boot|reboot|stop|logs|exec|remove NAME ENV`: an environment's databases and caches."""
+"""`dockyard accessory boot|reboot|stop|logs|exec|remove ENV NAME`: an environment's databases and caches.
+
+ENV first, NAME second, as everywhere (issue 27); the old order NAME ENV still works for this release,
+with a warning."""
 
 from __future__ import annotations
 
@@ -17,6 +20,19 @@ accessory_app = typer.Typer(help="An environment's accessories (databases, cache
 
 Name = Annotated[str, typer.Argument(help="The accessory, as named under accessories: in dockyard.yml.")]
 Env = Annotated[str, typer.Argument(help="The environment.")]
+
+
+def env_first(command: str, env: str, name: str) -> tuple[str, str]:
+    """(env, name), taking the old order NAME ENV for what it was, with a warning."""
+    from dockyard.cli.common import err_console
+
+    spec = load_app_spec()
+    if env not in spec.environments and name in spec.environments:
+        err_console.print(f"warning: `dockyard accessory {command} {env} {name}` is the old order; say the "
+                          f"environment first: `dockyard accessory {command} {name} {env}` (the old order goes "
+                          "in a later release)", highlight=False, markup=False)
+        return name, env
+    return env, name
 Timeout = Annotated[float, typer.Option(help="Seconds to wait for its health check to pass.")]
 
 
@@ -35,44 +51,48 @@ def _shown(state: object) -> str:
 
 
 @accessory_app.command()
-def boot(name: Name, env: Env, timeout: Timeout = 120.0) -> None:
+def boot(env: Env, name: Name, timeout: Timeout = 120.0) -> None:
     """Start NAME in ENV if it does not run (its volumes and network made first) and wait until it is healthy.
 
-    Example: dockyard accessory boot db production
+    Example: dockyard accessory boot production db
     """
+    env, name = env_first("boot", env, name)
     console.print(_shown(_accessories().boot(env, name, timeout)), highlight=False)
 
 
 @accessory_app.command()
-def reboot(name: Name, env: Env, timeout: Timeout = 120.0) -> None:
+def reboot(env: Env, name: Name, timeout: Timeout = 120.0) -> None:
     """Stop and remove NAME's container in ENV, then start it anew from dockyard.yml and the configuration
     as they are now; its volumes (its data) stay.
 
-    Example: dockyard accessory reboot db staging
+    Example: dockyard accessory reboot staging db
     """
+    env, name = env_first("reboot", env, name)
     console.print(_shown(_accessories().reboot(env, name, timeout)), highlight=False)
 
 
 @accessory_app.command()
-def stop(name: Name, env: Env) -> None:
+def stop(env: Env, name: Name) -> None:
     """Stop NAME in ENV; it stays stopped (an app deploy does not start it) until `accessory boot`.
 
-    Example: dockyard accessory stop cache staging
+    Example: dockyard accessory stop staging cache
     """
+    env, name = env_first("stop", env, name)
     stopped = _accessories().stop(env, name)
     console.print(f"{name} in {env} " + ("is stopped" if stopped else "was not running"), highlight=False)
 
 
 @accessory_app.command()
 def remove(
-    name: Name, env: Env,
+    env: Env, name: Name,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     purge: Annotated[bool, typer.Option("--purge", help="Also remove its volumes, with its data.")] = False,
 ) -> None:
     """Remove NAME's container in ENV; its volumes stay unless --purge.
 
-    Example: dockyard accessory remove cache staging --yes
+    Example: dockyard accessory remove staging cache --yes
     """
+    env, name = env_first("remove", env, name)
     from dockyard.errors import UsageError
 
     spec = load_app_spec()
@@ -80,7 +100,7 @@ def remove(
     if not yes:
         data = " and its volumes with their data" if purge else ""
         if not sys.stdin.isatty():
-            raise UsageError(f"dockyard accessory remove {name} {env} removes its container{data}: confirm with --yes")
+            raise UsageError(f"dockyard accessory remove {env} {name} removes its container{data}: confirm with --yes")
         typer.confirm(f"Remove accessory {name} of {spec.app}/{env}{data}?", abort=True)
     for line in _accessories().remove(env, name, purge=purge):
         say(line)
@@ -88,14 +108,15 @@ def remove(
 
 @accessory_app.command()
 def logs(
-    name: Name, env: Env,
+    env: Env, name: Name,
     tail: Annotated[int, typer.Option("--tail", "-n", help="The last lines to print.")] = 100,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
 ) -> None:
     """Print NAME's output in ENV as the engine keeps it (the log store has it too: dockyard logs ENV NAME).
 
-    Example: dockyard accessory logs db production -n 50
+    Example: dockyard accessory logs production db -n 50
     """
+    env, name = env_first("logs", env, name)
     from dockyard.engine.accessories import accessory_logs, find_accessory
     from dockyard.engine.client import connect
     from dockyard.errors import NotFound
@@ -107,7 +128,7 @@ def logs(
         container = find_accessory(engine, spec.app, env, name)
         if container is None:
             raise NotFound(f"accessory {name} of {spec.app}/{env} has no container",
-                           hint=f"dockyard accessory boot {name} {env}")
+                           hint=f"dockyard accessory boot {env} {name}")
         for chunk in accessory_logs(container, tail, follow):
             sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
@@ -117,13 +138,14 @@ def logs(
 
 @accessory_app.command("exec")
 def exec_(
-    name: Name, env: Env,
+    env: Env, name: Name,
     command: Annotated[list[str] | None, typer.Argument(help="Command to run (after --); default sh.")] = None,
 ) -> None:
     """Run a command (a shell by default) inside NAME's running container in ENV.
 
-    Example: dockyard accessory exec cache production -- redis-cli info keyspace
+    Example: dockyard accessory exec production cache -- redis-cli info keyspace
     """
+    env, name = env_first("exec", env, name)
     from dockyard.cli.ops_cmds import docker_exec
     from dockyard.engine.accessories import find_accessory
     from dockyard.engine.client import connect
@@ -136,7 +158,7 @@ def exec_(
         container = find_accessory(engine, spec.app, env, name)
         if container is None or container.status != "running":
             raise NotFound(f"accessory {name} of {spec.app}/{env} is not running",
-                           hint=f"dockyard accessory boot {name} {env}")
+                           hint=f"dockyard accessory boot {env} {name}")
     finally:
         engine.close()
     raise typer.Exit(docker_exec(engine.config, container.name or "", command or ["sh"]))

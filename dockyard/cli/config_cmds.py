@@ -304,20 +304,27 @@ def diff_cmd(
 
 @config_app.command("import")
 def import_cmd(
-    file: Annotated[Path, typer.Argument(show_default=False)],
-    env: Annotated[
-        str,
-        typer.Option("--env", "-e", metavar="ENV", help="Environment to import into.", show_default=False),
-    ],
+    env: EnvArg,
+    file: Annotated[Path | None, typer.Argument(metavar="FILE", help="A YAML or .env file.", show_default=False)
+                    ] = None,
+    old_env: Annotated[str | None, typer.Option("--env", "-e", hidden=True)] = None,
     app: AppOpt = None,
     shared: SharedOpt = False,
     secret: Annotated[list[str], typer.Option("--secret", help="Mark this key secret (repeat).")] = [],  # noqa: B006
     new_env: NewEnvOpt = False,
 ) -> None:
-    """Import a YAML or .env file in one atomic change (the whole file is checked first).
+    """Import a YAML or .env file into ENV in one atomic change (the whole file is checked first).
 
-    Example: dockyard config import staging.env --env staging --app shop-api --secret DB_PASSWORD
+    Example: dockyard config import staging staging.env --app shop-api --secret DB_PASSWORD
     """
+    if old_env is not None:  # the old order: FILE --env ENV, for one more release
+        if file is not None:
+            raise UsageError("give ENV FILE, or the old FILE --env ENV, not both")
+        env, file = old_env, Path(env)
+        typer.echo(f"warning: `config import FILE --env ENV` is the old order; say `dockyard config import {env} "
+                   f"{file}` (the old order goes in a later release)", err=True)
+    if file is None:
+        raise UsageError("which file? dockyard config import ENV FILE")
     scope = _scope(app, shared)
     with _service() as svc:
         _check_env(svc, env, new_env)

@@ -107,8 +107,8 @@ class Accessories:
                 found = find_accessory(engine, self.spec.app, env, name)
                 if found is not None and found.status == "running":
                     if (found.labels or {}).get(L.CONFIG_HASH) != run.config_hash:
-                        self.report(f"{run.container} runs an older definition: `dockyard accessory reboot {name} "
-                                    f"{env}` restarts it with this one")
+                        self.report(f"{run.container} runs an older definition: `dockyard accessory reboot {env} "
+                                    f"{name}` restarts it with this one")
                     else:
                         self.report(f"{run.container} already runs")
                     return self._wait(engine, env, name, found.id or "", timeout)
@@ -186,4 +186,4 @@ class Accessories:
 
     def _wait(self, engine: Engine, env: str, name: str, container_id: str, timeout: float) -> AccessoryState:
         return wait_healthy(engine, container_id, f"accessory {name} of {self.spec.app}/{env}", timeout,
-                            f"dockyard accessory logs {name} {env}")
+                            f"dockyard accessory logs {env} {name}")

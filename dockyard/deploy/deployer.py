@@ -59,16 +59,18 @@ def used_registries(spec: AppSpec) -> list[str]:
 def image_for_head(spec: AppSpec, env: str, db: StateDB) -> str:
     """The image this checkout's commit was built and pushed as, for the env's registry."""
     commit = head_commit(spec.base_dir)
+    hint = ("the working tree has uncommitted changes: commit them and run `dockyard build`, or run "
+            "`dockyard build --allow-dirty` (tagged -dirty; it goes to the first environment only)"
+            if commit.dirty else "run: dockyard build")
     registry = registry_host(spec, env)
     if registry:
         pushed = db.pushes(spec.app, commit.tag)
         if registry not in pushed:
-            raise DeployError(f"commit {commit.tag} has not been built and pushed to {registry}",
-                              hint="run: dockyard build")
+            raise DeployError(f"commit {commit.tag} has not been built and pushed to {registry}", hint=hint)
         repo, digest = pushed[registry]
         return f"{repo}@{digest}"
     if db.build(spec.app, commit.tag) is None:
-        raise DeployError(f"commit {commit.tag} has not been built", hint="run: dockyard build")
+        raise DeployError(f"commit {commit.tag} has not been built", hint=hint)
     return f"{spec.app}:{commit.tag}"
 
 
@@ -186,6 +188,12 @@ class Deployer:
             # the autoscaler's count survives a deploy
             counts = self.counts_source(spec, env, engine, self.db) if self.counts_source else {}
             prepared = self.identify(engine, env, image, resolved, files, counts)
+            first = spec.env_names()[0]
+            labels = (prepared.image_attrs.get("Config") or {}).get("Labels") or {}
+            if labels.get("dockyard.dirty") == "true" and env != first:
+                raise DeployError(f"{image} was built from uncommitted changes (-dirty): it may go to {first}, "
+                                  f"the first environment, never to {env}",
+                                  hint="commit the changes, dockyard build, and deploy or promote that")
             if engine.config.swarm:  # one Swarm service per service, on the same strategies
                 return deploy_swarm(self, engine, prepared, dry_run=dry_run, note=note, skip_tests=skip_tests)
             workload = self.workload(prepared, engine.is_local_host)

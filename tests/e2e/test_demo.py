@@ -60,10 +60,14 @@ def test_demo_takes_one_image_through_every_environment(example_copy: tuple[Path
                 by_env.setdefault(row["env"], []).append(row)
         caches = {r["env"]: r["health"] for r in rows if r.get("accessory") == "cache"}
         assert caches == {"testing": "healthy", "production": "healthy"}  # staging runs none (its engine lacks it)
-        assert {e: len(r) for e, r in by_env.items()} == {"testing": 2, "staging": 2, "production": 3}
+        webs = {e: [r for r in rows if r["service"] == "web"] for e, rows in by_env.items()}
+        workers = {e: [r for r in rows if r["service"] == "worker"] for e, rows in by_env.items()}
+        assert {e: len(r) for e, r in webs.items()} == {"testing": 2, "staging": 2, "production": 3}
+        assert {e: len(r) for e, r in workers.items()} == {"testing": 1, "staging": 1, "production": 1}
+        assert all(r["url"] is None and r["public"] == [] for w in workers.values() for r in w)  # no port
         assert all(r["health"] == "healthy" for r in rows)
         assert len({r["commit"] for r in rows if not r.get("accessory")}) == 1  # one image everywhere
-        for env_name, replicas in by_env.items():
+        for env_name, replicas in webs.items():
             page = httpx.get(replicas[0]["url"] + "/cgi-bin/info", timeout=5).text
             assert f"environment: {env_name}" in page
             assert f"DOMAIN={env_name}.hello.example" in page

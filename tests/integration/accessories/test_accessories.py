@@ -29,14 +29,14 @@ def app(tmp_path: Path, docker_client: docker.DockerClient, dockyard_env: Path):
 def test_the_app_writes_to_its_accessory_and_deploys_never_restart_it(app: TestApp, docker_client) -> None:
     ok("config", "set", "site", "GREETING=hello", cwd=app.path)
     run_cli("config", "set", "site", "DB_TOKEN", "--secret", cwd=app.path, input="s3cr3t-token")
-    out = ok("accessory", "boot", "db", "site", cwd=app.path)
+    out = ok("accessory", "boot", "site", "db", cwd=app.path)
     assert "healthy" in out
     db = accessory(docker_client, app)
     started = db.attrs["State"]["StartedAt"]
     # config from the store: plain in its env, the secret as a file only
     assert "GREETING=hello" in db.attrs["Config"]["Env"]
     assert "s3cr3t-token" not in json.dumps(db.attrs)
-    assert ok("accessory", "exec", "db", "site", "--", "redis-cli", "ping", cwd=app.path).strip() == "PONG"
+    assert ok("accessory", "exec", "site", "db", "--", "redis-cli", "ping", cwd=app.path).strip() == "PONG"
     assert db.exec_run(["redis-cli", "--no-raw", "ping"]).exit_code == 0
     # not published on a host port, reachable on the environment's network by its name
     assert db.attrs["NetworkSettings"]["Ports"] in ({}, {"6379/tcp": None})
@@ -72,7 +72,7 @@ def test_the_agent_measures_an_accessory_and_forwards_its_logs_like_any_containe
     from tests.integration.bluegreen.helpers import free_port
 
     ok("config", "set", "site", "GREETING=hello", "DB_TOKEN=x", cwd=app.path)
-    ok("accessory", "boot", "db", "site", cwd=app.path)
+    ok("accessory", "boot", "site", "db", cwd=app.path)
     port = free_port()
     agent = subprocess.Popen([str(Path(sys.executable).parent / "dockyard"), "agent", "--listen", f"127.0.0.1:{port}",
                               "--interval", "0.5", "--label", f"dockyard.app={app.name}"],

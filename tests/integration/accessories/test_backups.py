@@ -43,7 +43,7 @@ def backups(app: TestApp) -> list[dict]:
 
 def start_app(app: TestApp, docker_client: docker.DockerClient, keys: int) -> int:
     ok("config", "set", "site", "GREETING=hello", "DB_TOKEN=x", cwd=app.path)
-    ok("accessory", "boot", "db", "site", cwd=app.path)
+    ok("accessory", "boot", "site", "db", cwd=app.path)
     ok("build", cwd=app.path)
     ok("deploy", "site", cwd=app.path)
     port = web_port(docker_client, app)
@@ -66,7 +66,7 @@ def test_a_dump_restored_after_the_volume_is_gone_and_bad_archives_refused(app: 
         "backup", "restore", "site", "db", first["id"], "--yes", cwd=app.path)
     assert put(port, "after", "backup") == "+OK"
 
-    ok("accessory", "stop", "db", "site", cwd=app.path)
+    ok("accessory", "stop", "site", "db", cwd=app.path)
     # one changed byte: the checksum refuses it, the data is as it was
     good = archive.read_bytes()
     archive.write_bytes(good[:100] + bytes([good[100] ^ 1]) + good[101:])
@@ -79,18 +79,18 @@ def test_a_dump_restored_after_the_volume_is_gone_and_bad_archives_refused(app: 
     fields = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**fields, "sha256": hashlib.sha256(archive.read_bytes()).hexdigest()}))
     assert "the archive is damaged" in fails("backup", "restore", "site", "db", first["id"], "--yes", cwd=app.path)
-    ok("accessory", "boot", "db", "site", cwd=app.path)
+    ok("accessory", "boot", "site", "db", cwd=app.path)
     assert get(port, "after") == "backup" and get(port, "k5") == "v5"  # untouched by the refused restores
     archive.write_bytes(good)
     manifest.write_text(json.dumps(fields))
 
     # the volume dropped with its data, then restored from the dump: every key, none of the later
-    ok("accessory", "stop", "db", "site", cwd=app.path)
-    ok("accessory", "remove", "db", "site", "--purge", "--yes", cwd=app.path)
+    ok("accessory", "stop", "site", "db", cwd=app.path)
+    ok("accessory", "remove", "site", "db", "--purge", "--yes", cwd=app.path)
     with pytest.raises(docker.errors.NotFound):
         docker_client.volumes.get(f"dockyard_{app.name}_site_db_data")
     ok("backup", "restore", "site", "db", first["id"], "--yes", cwd=app.path)
-    ok("accessory", "boot", "db", "site", cwd=app.path)
+    ok("accessory", "boot", "site", "db", cwd=app.path)
     assert [get(port, f"k{n}") for n in range(100)] == [f"v{n}" for n in range(100)]
     assert get(port, "after") == ""
 
@@ -182,9 +182,9 @@ def test_scheduled_backups_in_an_s3_bucket_with_retention_audited_and_an_unreach
     [made] = backups(app)
     keys = sorted(o["Key"] for o in boto3.client("s3", endpoint_url=s3).list_objects_v2(Bucket="backups")["Contents"])
     assert keys == [f"site-a/{app.name}/site/db/{made['id']}.dump.zst", f"site-a/{app.name}/site/db/{made['id']}.json"]
-    ok("accessory", "stop", "db", "site", cwd=app.path)
+    ok("accessory", "stop", "site", "db", cwd=app.path)
     ok("backup", "restore", "site", "db", made["id"], "--yes", cwd=app.path)
-    ok("accessory", "boot", "db", "site", cwd=app.path)
+    ok("accessory", "boot", "site", "db", cwd=app.path)
     assert get(port, "k49") == "v49"
 
     # the server's loop: due an hour after the newest, then retention (keep: last 2), each in the audit log

@@ -73,7 +73,7 @@ def new_release(app: TestApp, n: int) -> None:
 def test_ten_thousand_records_through_deploys_rollbacks_a_switch_crashes_and_a_restore(app, docker_client) -> None:
     app, live = app
     ok("config", "set", "site", "GREETING=hello", "DB_TOKEN=x", cwd=app.path)
-    ok("accessory", "boot", "db", "site", cwd=app.path)
+    ok("accessory", "boot", "site", "db", cwd=app.path)
     ok("build", cwd=app.path)
     ok("deploy", "site", cwd=app.path)
     append(live, 0, 2000)
@@ -85,7 +85,7 @@ def test_ten_thousand_records_through_deploys_rollbacks_a_switch_crashes_and_a_r
     append(live, 7000, 8000)
     db_id = accessory(docker_client, app).id
 
-    ok("accessory", "reboot", "db", "site", cwd=app.path)
+    ok("accessory", "reboot", "site", "db", cwd=app.path)
     assert accessory(docker_client, app).id != db_id
     append(live, 8000, 9000)
 
@@ -104,17 +104,17 @@ def test_ten_thousand_records_through_deploys_rollbacks_a_switch_crashes_and_a_r
 
     ok("backup", "create", "site", "db", cwd=app.path)
     [backup] = [b["id"] for b in json.loads(ok("backup", "ls", "site", "db", "--json", cwd=app.path))]
-    ok("accessory", "stop", "db", "site", cwd=app.path)
-    ok("accessory", "remove", "db", "site", "--purge", "--yes", cwd=app.path)  # the volume is gone
+    ok("accessory", "stop", "site", "db", cwd=app.path)
+    ok("accessory", "remove", "site", "db", "--purge", "--yes", cwd=app.path)  # the volume is gone
     ok("backup", "restore", "site", "db", backup, "--yes", cwd=app.path)
-    ok("accessory", "boot", "db", "site", cwd=app.path)
+    ok("accessory", "boot", "site", "db", cwd=app.path)
     got = records(docker_client, app)
     assert (len(got), len(set(got))) == (10_000, 10_000) and got == want
     [shown] = json.loads(ok("status", "site", "--json", cwd=app.path))["accessories"]
     assert (shown["name"], shown["state"], shown["health"]) == ("db", "running", "healthy")
 
     # stopped, it stays stopped through an app deploy; down removes it and keeps its data until --purge
-    assert "is stopped" in ok("accessory", "stop", "db", "site", cwd=app.path)
+    assert "is stopped" in ok("accessory", "stop", "site", "db", cwd=app.path)
     ok("deploy", "site", cwd=app.path)
     assert accessory(docker_client, app).status == "exited"
     ok("down", "site", "--yes", cwd=app.path)
@@ -122,7 +122,7 @@ def test_ten_thousand_records_through_deploys_rollbacks_a_switch_crashes_and_a_r
         accessory(docker_client, app)
     volume = f"dockyard_{app.name}_site_db_data"
     docker_client.volumes.get(volume)
-    ok("accessory", "boot", "db", "site", cwd=app.path)
+    ok("accessory", "boot", "site", "db", cwd=app.path)
     assert len(records(docker_client, app)) == 10_000
     ok("down", "site", "--yes", "--purge", cwd=app.path)
     with pytest.raises(docker.errors.NotFound):

@@ -103,12 +103,13 @@ def test_rm_import_export(seeded: None, tmp_path: Path) -> None:
     assert text(run("config", "get", "staging", "DB_HOST", "--app", "shop")) == "db-s\n"
     exported = text(run("config", "export", "staging", "--app", "shop", "--reveal"))
     (tmp_path / "shop.yml").write_text(exported)
-    out = text(run("config", "import", str(tmp_path / "shop.yml"), "--env", "qa", "--app", "shop", "--new-env"))
+    out = text(run("config", "import", "qa", str(tmp_path / "shop.yml"), "--app", "shop", "--new-env"))
     assert "imported 1 keys" in out
     assert text(run("config", "get", "qa", "DB_PASSWORD", "--app", "shop", "--reveal")) == SECRET + "\n"
     (tmp_path / "bad.env").write_text("A=1\nbroken line\n")
     out = text(run("config", "import", str(tmp_path / "bad.env"), "--env", "qa", "--app", "shop", code=1))
     assert "bad.env:2: expected KEY=VALUE" in out
+    assert "is the old order; say `dockyard config import qa " in out  # still works, for a release
 
 
 def test_app_from_dockyard_yml_and_usage_errors(tmp_path: Path) -> None:
