@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from dockyard.cli.common import options, print_json
+from dockyard.cli.common import err_console, options, print_json
 
 forwarder_app = typer.Typer(help="The log forwarder: follow container logs, spool, ship.\n\n"
                                  "Example: dockyard forwarder status", no_args_is_help=True)
@@ -67,6 +67,16 @@ def logs(
         return
     q = Query(app=app or _spec_app(), env=env, service=service, container=container,
               since_ns=since_ns, grep=grep, limit=limit)
+    if env and app is None and not _store_path(store).exists() and (local := _local_engine(env)) is not None:
+        engine, spec_app = local
+        try:  # no agent keeps a store on this host: the engine's own logs of the environment's containers
+            err_console.print("no log store here (`dockyard agent` keeps one, with the lines of removed containers):"
+                              f" reading the engine's logs of {spec_app}/{env}", highlight=False, markup=False)
+            _engine_logs(engine, spec_app, env, service, since_ns, grep, container, limit, follow, as_json,
+                         follow_for)
+        finally:
+            engine.close()
+        return
     db = LogStore(_store_path(store), readonly=True)
     try:
         lines = list(reversed(search(db, q)))
@@ -98,6 +108,42 @@ def _swarm_engine(env: str) -> tuple[Any, str] | None:
     spec = load_app_spec()
     name = spec.environment(env).engine
     return (connect(name), spec.app) if settings.engine(name).swarm else None
+
+
+def _local_engine(env: str) -> tuple[Any, str] | None:
+    """(engine, app) of ./dockyard.yml's ENV on a container engine, else None."""
+    if not options.spec_file.exists():
+        return None
+    from dockyard import settings
+    from dockyard.cli.common import load_app_spec
+    from dockyard.engine.client import connect
+
+    spec = load_app_spec()
+    name = spec.environment(env).engine
+    return None if settings.engine(name).swarm else (connect(name), spec.app)
+
+
+def _engine_logs(engine: Any, app: str, env: str, service: str | None, since_ns: int | None, grep: str | None,
+                 container: str | None, limit: int, follow: bool, as_json: bool, follow_for: float | None) -> None:
+    import socket
+    import time
+
+    from dockyard.logs.engine_source import EngineLogs
+
+    reader = EngineLogs(engine, app, env, service, socket.gethostname())
+    lines = reader.recent(since_ns, grep, container, limit)
+    if as_json and not follow:
+        print_json([line.as_dict() for line in reversed(lines)])  # newest first, as from the store
+        return
+    for line in lines:
+        sys.stdout.write(_render(line, as_json))
+    sys.stdout.flush()
+    if follow:
+        start = lines[-1].time_ns if lines else time.time_ns()
+        until = time.monotonic() + follow_for if follow_for else None
+        for line in reader.follow(start, grep, container, until=until):
+            sys.stdout.write(_render(line, as_json))
+            sys.stdout.flush()
 
 
 def _swarm_logs(engine: Any, app: str, env: str, service: str | None, since_ns: int | None, grep: str | None,

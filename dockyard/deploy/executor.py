@@ -66,7 +66,7 @@ def files_archive(files: dict[str, bytes]) -> bytes:
 
 def last_logs(container: Container, lines: int = 20) -> str:
     try:
-        return container.logs(tail=lines).decode(errors="replace").rstrip()
+        return container.logs(tail=lines).decode(errors="replace").rstrip() or "(it wrote nothing)"
     except DockerError:
         return "(logs unavailable)"
 

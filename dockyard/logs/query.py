@@ -3,6 +3,7 @@ including containers that no longer exist. Used by `dockyard logs` and the serve
 
 from __future__ import annotations
 
+import calendar
 import re
 import time
 from collections.abc import Iterator
@@ -44,6 +45,23 @@ class LogLine:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def rfc3339_ns(stamp: str) -> int:
+    """'2026-11-26T02:47:15.399713476Z' -> nanoseconds since the epoch."""
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    try:
+        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return 0
+    return seconds * 1_000_000_000 + int((fraction + "000000000")[:9])
+
+
+def matches(line: LogLine, grep: str | None, container: str | None = None) -> bool:
+    """--grep: the text anywhere in the line, any case; --container: a task name or id prefix."""
+    if container and not (line.container.startswith(container) or line.container_id.startswith(container)):
+        return False
+    return grep is None or grep.lower() in line.message.lower()
 
 
 def parse_since(text: str, now: float | None = None) -> int:

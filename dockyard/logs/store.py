@@ -77,7 +77,9 @@ class LogStore:
             if readonly:
                 if not path.exists():
                     raise DockyardError(f"no log store at {path}",
-                                        hint="start the forwarder: dockyard forwarder run")
+                                        hint="start this host's agent, which keeps it: dockyard agent (or only its "
+                                             "forwarder: dockyard forwarder run); `dockyard logs ENV` in an app's "
+                                             "folder reads the engine's logs meanwhile")
                 self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
                                           check_same_thread=False, timeout=busy_timeout)
             else:

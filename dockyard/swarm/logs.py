@@ -7,7 +7,6 @@ driver), so this asks it: each line comes with its timestamp, node, task and str
 
 from __future__ import annotations
 
-import calendar
 import queue
 import threading
 import time
@@ -18,7 +17,9 @@ from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.services import service_log_frames
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact
-from dockyard.logs.query import LogLine
+from dockyard.logs.query import LogLine, matches, rfc3339_ns
+
+__all__ = ["SwarmLogs", "matches", "rfc3339_ns", "to_line"]
 
 STREAMS = {1: "stdout", 2: "stderr"}
 
@@ -42,23 +43,6 @@ def to_line(stream: int, payload: bytes, service: ServiceFact, nodes: dict[str, 
                    message=message, host=node.hostname if node else attrs.get("com.docker.swarm.node.id", ""),
                    container=f"{service.name}.{slots.get(task, 0)}.{task}", container_id=task, app=service.app,
                    env=service.env, service=service.service, release=service.release)
-
-
-def rfc3339_ns(stamp: str) -> int:
-    """'2026-11-26T02:47:15.399713476Z' -> nanoseconds since the epoch."""
-    whole, _, fraction = stamp.rstrip("Z").partition(".")
-    try:
-        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        return 0
-    return seconds * 1_000_000_000 + int((fraction + "000000000")[:9])
-
-
-def matches(line: LogLine, grep: str | None, container: str | None = None) -> bool:
-    """--grep: the text anywhere in the line, any case; --container: a task name or id prefix."""
-    if container and not (line.container.startswith(container) or line.container_id.startswith(container)):
-        return False
-    return grep is None or grep.lower() in line.message.lower()
 
 
 class SwarmLogs:
