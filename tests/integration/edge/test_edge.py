@@ -239,7 +239,9 @@ def test_blue_green_through_the_edge_maintenance_and_down(edge, tmp_path: Path,
     assert asked.returncode == 2 and "confirm with --yes" in asked.stderr
     out = ok("down", "production", "--yes", cwd=app.path)
     assert "its names are off the edge" in out and "its balancer is stopped and removed" in out
-    assert get(port, "bg.test").status_code == 404
+    assert "edge: no route left; HAProxy stopped" in out  # nothing listens with no route (issue 27)
+    with pytest.raises(httpx.ConnectError):
+        get(port, "bg.test")
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{live}/", timeout=2)
     assert docker_client.containers.list(all=True, filters={"label": f"dockyard.app={app.name}"}) == []
