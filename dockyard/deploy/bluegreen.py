@@ -112,7 +112,8 @@ class BlueGreen:
         except DockyardError as exc:
             if switched:
                 raise
-            self._record("failed", note or exc.message.splitlines()[0][:200])
+            reason = exc.message.splitlines()[0][:200]
+            self._record("failed", f"{note}: {reason}" if note else reason)
             try:
                 if started is not None:  # what this deploy started goes; nothing else does
                     board.retire(started, "the release failed its checks; live traffic never reached it")

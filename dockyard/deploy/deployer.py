@@ -118,9 +118,10 @@ class Deployer:
     def record(self, env: str, release_id: str, image: str, commit: str | None, config_revision: int,
                status: str, note: str = "", failure: DockyardError | None = None) -> None:
         """Add the release to the history (every strategy and target records here); a failed one is
-        noted with the first line of its error unless the caller gave a note."""
-        if failure is not None and not note:
-            note = failure.message.splitlines()[0][:200]
+        noted with the first line of its error, after the caller's note."""
+        if failure is not None:  # a failed release says why, beside what the caller noted
+            reason = failure.message.splitlines()[0][:200]
+            note = f"{note}: {reason}" if note else reason
         try:
             seq = self.db.add_release(self.spec.app, env, release_id, image, commit, config_revision, status,
                                       self.author, note)

@@ -64,7 +64,11 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
         if live else None,
         "replicas": [], "engine_error": None, "colors": None, "public": public_urls(spec.app, name)["live"],
         "maintenance": maintenance(spec.app, name), "accessories": [],
+        "failed": None,
     }
+    newest = db.releases(spec.app, name, limit=1)
+    if newest and newest[0].status == "failed":  # the last try failed: why, beside what still runs
+        data["failed"] = {"release_id": newest[0].release_id, "note": newest[0].note, "at": newest[0].created_at}
     engine = engines.get(env.engine)
     if isinstance(engine, DockyardError):
         data["engine_error"] = engine.message

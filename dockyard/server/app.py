@@ -10,6 +10,7 @@ a token without the scope (or an approval of one's own run) -> 403, a body over 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -103,7 +104,23 @@ def _page_error(request: Request, exc: DockyardError) -> Response:
     status = status_of(exc)
     if status == 401:  # a bearer-token error cannot happen on a page; a session that ended can
         return RedirectResponse("/login", status_code=303)
-    return page(request, "error.html", status=status, message=exc.message, hint=exc.hint)
+    failed, back = way_back(request)
+    return page(request, "error.html", status=status, message=exc.message, hint=exc.hint, failed=failed, back=back)
+
+
+ACTIONS = {"rollback": "The rollback", "promote": "The promotion", "approve": "The approval",
+           "cancel": "Cancelling the run", "revoke": "Revoking the token", "tokens": "Creating the token"}
+
+
+def way_back(request: Request) -> tuple[str | None, str | None]:
+    """What failed, in the error page's heading, and the page the form was on (a path of this
+    server only: the Referer's path, never another origin)."""
+    what = ACTIONS.get(request.url.path.rstrip("/").rsplit("/", 1)[-1]) if request.method == "POST" else None
+    referer = urlsplit(request.headers.get("referer", ""))
+    same = referer.netloc in ("", request.url.netloc) and referer.path.startswith("/") \
+        and not referer.path.startswith("//")
+    back = referer.path + (f"?{referer.query}" if referer.query else "") if same and referer.path else None
+    return (f"{what} did not happen" if what else None), back
 
 
 def create_app() -> FastAPI:

@@ -22,6 +22,17 @@ class Seen:
     steps: dict[int, tuple[str, int]] = field(default_factory=dict)  # idx -> (status, output length)
 
 
+def shown(after: str | None, limit: int = 1000) -> Seen:
+    """What a page already shows, from its `after=IDX:CHARS,...`: its stream starts past it, so each
+    line reaches the page once (a reload after Approve repeated every earlier line)."""
+    seen = Seen()
+    for part in (after or "").split(",")[:limit]:
+        idx, _, length = part.partition(":")
+        if idx.isdigit() and length.isdigit():
+            seen.steps[int(idx)] = ("", int(length))  # "": the step's status is still sent once
+    return seen
+
+
 def step_data(step: Step) -> dict[str, Any]:
     return {"idx": step.idx, "kind": step.kind, "env": step.env, "name": step.name, "status": step.status,
             "started_at": step.started_at, "ended_at": step.ended_at, "approved_by": step.approved_by,

@@ -8,11 +8,13 @@ show the same thing; each environment is described by deploy/describe.py, as `do
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
-from dockyard.config.service import open_config_service
+from dockyard.config.service import ConfigService, open_config_service
 from dockyard.deploy.describe import describe_app
-from dockyard.errors import NotFound
+from dockyard.errors import DockyardError, NotFound
+from dockyard.pipeline.source import _git, work_dir
 from dockyard.pipeline.store import RunStore
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
@@ -20,9 +22,50 @@ from dockyard.state.db import StateDB
 
 def overview(db: StateDB, spec: AppSpec, commit: str) -> dict[str, Any]:
     envs = describe_app(db, spec)
+    in_sync(spec.app, envs)
     last = RunStore(db).runs(spec.app, limit=1)
     return {"app": spec.app, "commit": commit, "environments": envs,
             "last_run": {"id": last[0].id, "status": last[0].status, "commit": last[0].commit_sha} if last else None}
+
+
+def in_sync(app: str, envs: list[dict[str, Any]]) -> None:
+    """Each environment's distance to the one before it on the promotion path (as Argo CD's
+    OutOfSync): the commits it lacks, and a configuration changed since its live release."""
+    mirror = work_dir(app) / "mirror.git"
+    config = open_config_service()
+    try:
+        for before, env in zip([None, *envs], envs, strict=False):
+            env["behind"] = None
+            live = env["live"]
+            changed = _last_change(config, env["name"], app)
+            env["config_pending"] = changed if live and changed and changed > live["config_revision"] else None
+            ahead = before["live"] if before else None
+            # the image is what moves along the path (each environment has its own configuration)
+            if ahead and (not live or ahead["commit"] != live["commit"]):
+                env["behind"] = {"env": before["name"], "release_id": ahead["release_id"],  # type: ignore[index]
+                                 "commits": _commits_between(mirror, live and live["commit"], ahead["commit"])}
+    finally:
+        config.close()
+
+
+def _last_change(config: ConfigService, env: str, app: str) -> int | None:
+    try:
+        rows = config.store.history(env, [None, app])
+    except DockyardError:
+        return None
+    return max((c.revision for c in rows), default=None)
+
+
+def _commits_between(mirror: Path, old: str | None, new: str | None) -> int | None:
+    """How many commits `new` has that `old` lacks; None when that cannot be told (no mirror yet)."""
+    if not old or not new or not mirror.exists():
+        return None
+    if old == new:
+        return 0
+    try:
+        return int(_git("--git-dir", str(mirror), "rev-list", "--count", f"{old}..{new}").decode().strip())
+    except (DockyardError, ValueError):
+        return None
 
 
 def diff_releases(db: StateDB, app: str, env: str, new: int, old: int | None = None) -> dict[str, Any]:

@@ -70,9 +70,9 @@ def step_output(run_id: int, idx: int, db: Db) -> dict[str, Any]:
     return {"run_id": run_id, "idx": idx, "status": steps[idx].status, "output": steps[idx].output}
 
 
-def _stream(run_id: int) -> Iterator[str]:
+def _stream(run_id: int, seen: Seen) -> Iterator[str]:
     db = StateDB()
-    store, seen, quiet_since = RunStore(db), Seen(), time.monotonic()
+    store, quiet_since = RunStore(db), time.monotonic()
     try:
         while True:
             current = store.run(run_id)
@@ -98,10 +98,11 @@ def events(run_id: int, db: Db) -> StreamingResponse:
     return stream_events(db, run_id)
 
 
-def stream_events(db: StateDB, run_id: int) -> StreamingResponse:
-    """The run's events as a text/event-stream response (a 404 before it starts for no such run)."""
+def stream_events(db: StateDB, run_id: int, seen: Seen | None = None) -> StreamingResponse:
+    """The run's events as a text/event-stream response (a 404 before it starts for no such run),
+    past what `seen` says the reader has."""
     RunStore(db).run(run_id)
-    return StreamingResponse(_stream(run_id), media_type="text/event-stream",
+    return StreamingResponse(_stream(run_id, seen or Seen()), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 

@@ -1,13 +1,14 @@
 """Per-container charts from the agent's history, drawn on the server as SVG (pure).
 
 No chart library and no script: a line per container in a viewBox that scales to any width, with
-the axis' top value and the time span written beside it. Counters (network, block I/O) are drawn
+a value axis in the metric's unit and a time axis in UTC. Counters (network, block I/O) are drawn
 as rates per second; gauges (CPU, memory, disk) as they were sampled. Points are averaged into at
 most BUCKETS buckets, so a day of samples draws as fast as an hour.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -81,20 +82,45 @@ def human(value: float, unit: str) -> str:
     raise AssertionError("unreachable")
 
 
+# the plot inside the chart: room on the left for the value axis' labels, below for the time axis'
+LEFT, BOTTOM, TOP, RIGHT = 64, 20, 8, 8
+
+
+def clock(stamp: float) -> str:
+    return time.strftime("%H:%M", time.gmtime(stamp))
+
+
 def svg(series: dict[str, list[Point]], metric: Metric, start: float, end: float) -> str:
-    """One chart: a polyline per container over [start, end], scaled to the highest value."""
+    """One chart: a polyline per container over [start, end], scaled to the highest value, with a
+    value axis (0, half, top, in the metric's unit) and a time axis (start, middle, end, UTC)."""
     lines = {name: bucketed(points, start, end) for name, points in sorted(series.items())}
     top = max((v for points in lines.values() for _, v in points), default=0.0)
     scale = top * 1.1 or 1.0
     span = end - start
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    base = TOP + plot_h
+
+    def x(at: float) -> float:
+        return LEFT + (at - start) / span * plot_w
+
+    def y(value: float) -> float:
+        return base - value / scale * plot_h
+
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-label="{escape(metric.title)}, top {escape(human(top, metric.unit))}">',
-             f'<line x1="0" y1="{HEIGHT - 0.5}" x2="{WIDTH}" y2="{HEIGHT - 0.5}" class="axis"/>']
+             f'aria-label="{escape(metric.title)} in {escape(metric.unit)}, top {escape(human(top, metric.unit))}">',
+             f'<line x1="{LEFT}" y1="{base + 0.5}" x2="{WIDTH - RIGHT}" y2="{base + 0.5}" class="axis"/>',
+             f'<line x1="{LEFT - 0.5}" y1="{TOP}" x2="{LEFT - 0.5}" y2="{base}" class="axis"/>']
+    for value in (0.0, scale / 2, scale):
+        parts.append(f'<line x1="{LEFT}" y1="{y(value):.1f}" x2="{WIDTH - RIGHT}" y2="{y(value):.1f}" class="grid"/>'
+                     f'<text x="{LEFT - 4}" y="{y(value) + 4:.1f}" class="tick" text-anchor="end">'
+                     f'{escape(human(value, metric.unit))}</text>')
+    for at, anchor in ((start, "start"), (start + span / 2, "middle"), (end, "end")):
+        parts.append(f'<text x="{x(at):.1f}" y="{HEIGHT - 4}" class="tick" text-anchor="{anchor}">'
+                     f'{clock(at)}{" UTC" if anchor == "end" else ""}</text>')
     for n, (name, points) in enumerate(lines.items()):
         if not points:
             continue
-        coords = " ".join(f"{(at - start) / span * WIDTH:.1f},{HEIGHT - value / scale * HEIGHT:.1f}"
-                          for at, value in points)
+        coords = " ".join(f"{x(at):.1f},{y(value):.1f}" for at, value in points)
         parts.append(f'<polyline fill="none" stroke="{COLOURS[n % len(COLOURS)]}" stroke-width="1.5" '
                      f'points="{coords}"><title>{escape(name)}</title></polyline>')
     parts.append("</svg>")

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from dockyard.pipeline.store import RunStore
 from dockyard.server import actions
 from dockyard.server.deps import Db
+from dockyard.server.events import shown
 from dockyard.server.runs_api import stream_events
 from dockyard.server.web.login import PageSession, checked_form
 from dockyard.server.web.pages import DONE, source
@@ -29,13 +30,16 @@ def run(run_id: int, request: Request, db: Db, session: PageSession) -> Response
     current = store.run(run_id)
     steps = store.steps(run_id)
     waiting = next((s for s in steps if s.status == "waiting"), None)
-    return page(request, "run.html", session, run=current, steps=steps, waiting=waiting,
+    # the gate's button says what it does: the environment its approval deploys to
+    promotes_to = next((s.env for s in steps if waiting and s.idx > waiting.idx and s.kind == "deploy"), None)
+    return page(request, "run.html", session, run=current, steps=steps, waiting=waiting, promotes_to=promotes_to,
                 done=DONE.get(request.query_params.get("done", "")))
 
 
 @router.get("/runs/{run_id}/events")
-def events(run_id: int, db: Db, session: PageSession) -> StreamingResponse:
-    return stream_events(db, run_id)
+def events(run_id: int, db: Db, session: PageSession, after: str | None = None) -> StreamingResponse:
+    """The run page's stream, past the output the page was rendered with (?after=IDX:CHARS,...)."""
+    return stream_events(db, run_id, shown(after))
 
 
 @router.post("/runs/{run_id}/approve")

@@ -74,17 +74,36 @@ def test_a_run_approved_in_the_browser_reaches_production_and_is_rolled_back(
     browser.wait(lambda: "smoke ok" in browser.text(), "the smoke test's output, live", timeout=180)
     browser.wait(lambda: browser.find("#run-status").text == "waiting" and browser.has("#approve"),
                  "the run at its gate, with the approve button", timeout=120)
+    # the gate's button says what it does (issue 27)
+    assert browser.find("#approve").text == "Approve: promote to production"
     browser.shot("run-waiting")
     browser.find("#approve").click()
+    # the page reloads and follows the run again: each earlier line once, not twice (issue 27)
+    browser.wait(lambda: browser.find("#run-status").text in ("running", "succeeded"), "the run going on", 60)
+    outputs = [pre.text for pre in browser.all("pre[data-role=output]")]
+    assert all(len(o.splitlines()) == len(set(o.splitlines())) for o in outputs), outputs
+    assert browser.text().count("smoke ok") in (2, 3)  # testing's and staging's (and production's, once)
     browser.wait(lambda: browser.find("#run-status").text == "succeeded", "the run to reach production", 240)
     assert "approved by tester-token" in browser.text()
     browser.shot("run-succeeded")
+
+    # approving it again: the page says what did not happen, why, and links back to the run
+    csrf = browser.find("input[name=csrf]").get_attribute("value")
+    browser.submit_from_page(f"/runs/{run_id}/approve", {"csrf": csrf})
+    browser.wait(lambda: "The approval did not happen" in browser.text(), "the failed action's page", 30)
+    assert f"run {run_id} is not waiting for an approval (it is succeeded)" in browser.text(), browser.text()
+    assert browser.find("#back").get_attribute("href").endswith(f"/runs/{run_id}")
+    browser.shot("action-failed")
+    browser.click("#back", accept=False)
+    assert browser.driver.current_url.endswith(f"/runs/{run_id}")
 
     browser.open(f"{server.url}/apps/{name}")
     cards = browser.all("section.env")
     assert [c.get_attribute("data-env") for c in cards] == ["testing", "staging", "production"]
     for card in cards:
-        assert "replicas: 1/1 running" in card.text and "revision" in card.text, card.text
+        assert "replicas: 1/1 healthy" in card.text and "revision" in card.text, card.text
+    # one image along the path: each environment in sync with the one before it (issue 27)
+    assert "in sync with testing" in cards[1].text and "in sync with staging" in cards[2].text
     tops = {round(c.rect["y"]) for c in cards}
     assert len(tops) == 1  # side by side at 1280 px
     browser.shot("environments")
@@ -95,6 +114,9 @@ def test_a_run_approved_in_the_browser_reaches_production_and_is_rolled_back(
     # a configuration change, then staging's live release promoted to production: a second production
     # release (same image, new config revision), then rolled back
     server.cli("config", "set", "production", "GREETING=changed", cwd=app.app.path)
+    browser.open(f"{server.url}/apps/{name}")
+    production = browser.find("section.env[data-env=production]").text
+    assert "configuration changed since its release" in production, production
     browser.open(f"{server.url}/apps/{name}/envs/staging/releases")
     browser.click("#promote")
     browser.wait(lambda: "Promoted." in browser.text(), "the promotion", timeout=180)

@@ -8,7 +8,7 @@ from dockyard.errors import NotFound, UsageError
 from dockyard.netcheck import parse_listen
 from dockyard.pipeline.store import Run, Step
 from dockyard.server.auth import PREFIX, TokenStore, bearer, token_hash
-from dockyard.server.events import Seen, changes, sse
+from dockyard.server.events import Seen, changes, shown, sse
 from dockyard.server.poller import decide, parse_symref, pollable_branches
 from dockyard.state.db import StateDB
 
@@ -82,6 +82,18 @@ def test_a_step_run_again_after_a_crash_sends_its_output_again() -> None:
     changes(seen, run("running"), [step(0, "running", "one\ntwo\n")])
     again = changes(seen, run("running"), [step(0, "running", "x\n")])
     assert again == [("output", {"idx": 0, "line": "x"})]
+
+
+def test_a_page_stream_starts_past_what_the_page_shows() -> None:
+    """After Approve the run page reloads with every earlier line; its stream sends only newer ones."""
+    output = "10:00:00 building\n10:00:05 built\n"
+    seen = shown(f"0:{len(output)},1:0,junk,2:x")
+    events = changes(seen, run("running"), [step(0, "succeeded", output + "10:00:06 pushed\n"),
+                                            step(1, "running", "10:00:07 deploying\n")])
+    assert [(e, d.get("idx"), d.get("status", d.get("line"))) for e, d in events] == [
+        ("run", None, "running"), ("output", 0, "10:00:06 pushed"), ("step", 0, "succeeded"), ("step", 1, "running"),
+        ("output", 1, "10:00:07 deploying")]
+    assert shown(None).steps == {}
 
 
 def test_sse_format() -> None:

@@ -31,10 +31,14 @@ def test_points_are_averaged_into_buckets() -> None:
 def test_an_svg_line_per_container_scaled_to_the_top_value() -> None:
     series = {"b": [(0.0, 0.0)], "a": [(0.0, 50.0), (10.0, 100.0)], "empty": []}
     drawn = svg(series, CPU, 0.0, 10.0)
-    assert drawn.startswith('<svg class="chart" viewBox="0 0 600 150" role="img" aria-label="CPU, top 100%">')
-    # buckets of 10/120 s: the two points land in the first and the last bucket, 110% is the top
-    assert '<polyline fill="none" stroke="#1f5fbf" stroke-width="1.5" points="2.5,81.8 597.5,13.6">' \
+    assert drawn.startswith('<svg class="chart" viewBox="0 0 600 150" role="img" aria-label="CPU in %, top 100%">')
+    # buckets of 10/120 s: the two points land in the first and the last bucket, 110% is the top of a
+    # plot from x 64 to 592 and y 8 to 130
+    assert '<polyline fill="none" stroke="#1f5fbf" stroke-width="1.5" points="66.2,74.5 589.8,19.1">' \
            '<title>a</title></polyline>' in drawn
+    # axes: the value in its unit at 0, half and the top; the time in UTC at start, middle and end
+    assert [t.split(">")[1] for t in drawn.split("<text")[1:]] == ["0.0%</text", "55%</text", "110%</text",
+                                                                   "00:00</text", "00:00</text", "00:00 UTC</text"]
     assert drawn.count("<polyline") == 2 and "<title>empty</title>" not in drawn
     assert legend(series) == [("a", 0), ("b", 1), ("empty", 2)]
     hostile = svg({'<script>"x': [(1.0, 1.0)]}, CPU, 0.0, 10.0)

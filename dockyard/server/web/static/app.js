@@ -16,7 +16,10 @@ function setStatus(element, status) {
 }
 
 function follow(steps) {
-  const source = new EventSource("/runs/" + steps.dataset.run + "/events");
+  // the stream starts past the output the page was rendered with: each line shows once
+  const shown = Array.from(steps.querySelectorAll("li[data-idx]"))
+    .map((item) => item.dataset.idx + ":" + item.dataset.shown).join(",");
+  const source = new EventSource("/runs/" + steps.dataset.run + "/events?after=" + encodeURIComponent(shown));
   const step = (idx) => steps.querySelector('li[data-idx="' + idx + '"]');
   source.addEventListener("output", (event) => {
     const data = JSON.parse(event.data);
@@ -48,6 +51,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const lines = document.getElementById("log-lines");
   if (!lines || !lines.dataset.tail) return;
   const state = document.getElementById("tail-state");
+  lines.scrollTop = lines.scrollHeight;  // it opens at the newest line, and follows while it stays there
   const source = new EventSource(lines.dataset.tail);
   source.onopen = () => { if (state) state.textContent = "(following)"; };
   source.addEventListener("line", (event) => {
