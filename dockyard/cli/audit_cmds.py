@@ -120,13 +120,21 @@ def audit(
 
 
 @audit_app.command("verify")
-def verify() -> None:
+def verify(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
     """Check the hash chain: a changed, deleted or reordered row is named. Example: dockyard audit verify"""
     from dockyard.state.audit import AuditLog
     from dockyard.state.db import StateDB
 
     log = AuditLog(StateDB())
     problems = log.verify()
+    if as_json:
+        print_json({"whole": not problems, "rows": sum(1 for _ in log.all()),
+                    "problems": [{"seq": p.seq, "what": p.what} for p in problems]})
+        if problems:
+            raise typer.Exit(1)
+        return
     if problems:
         for p in problems:
             err_console.print(f"row {p.seq}: {p.what}", highlight=False, markup=False)

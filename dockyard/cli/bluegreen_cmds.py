@@ -46,8 +46,8 @@ def status(
 
 def _print_environment(app: str, data: dict) -> None:
     live = data["live"]
-    what = (f"release [bold]{live['release_id']}[/] (commit {(live['commit'] or '?')[:7]}, config revision "
-            f"{live['config_revision']}) by {live['by']}" if live else "[yellow]no live release[/]")
+    what = (f"release [bold]{live['release_id']}[/] (commit {(live['commit_sha'] or '?')[:7]}, config revision "
+            f"{live['config_revision']}) by {live['actor']}" if live else "[yellow]no live release[/]")
     console.print(f"[bold]{app}/{data['name']}[/]  {data['strategy']} on {data['engine']}  {what}")
     if data["engine_error"]:
         console.print(f"  [red]engine: {data['engine_error']}[/]", highlight=False)
@@ -58,10 +58,10 @@ def _print_environment(app: str, data: dict) -> None:
         for which in ("live", "preview"):
             side = colors[which]
             if side["color"]:
-                console.print(f"  {which:8} {side['url']} -> {side['color']} release {side['release']} "
+                console.print(f"  {which:8} {side['url']} -> {side['color']} release {side['release_id']} "
                               f"({side['running']}/{side['replicas']} running)")
         if colors["rollback_until"]:
-            say(f"  rollback is a switch until {_when(colors['rollback_until'])}")
+            say(f"  rollback is a switch until {colors['rollback_until']}")
     for replica in data["replicas"]:
         good = replica["health"] == "healthy"
         color = f" {replica['color']}" if replica["color"] else ""
@@ -85,7 +85,10 @@ def _bluegreen_status(spec: object, env: str, as_json: bool) -> None:
     data["accessories"] = _accessories(spec, env)
     data["maintenance"] = maintenance(spec.app, env)
     if as_json:
-        print_json(data)
+        from dockyard.vocabulary import rfc3339
+
+        print_json({**data, "switched_at": rfc3339(data["switched_at"]),
+                    "rollback_until": rfc3339(data["rollback_until"])})
         return
     router = data["router"]
     state = f"nginx pid {router['pid']}" if router["running"] else "[red]not running[/]"
@@ -95,7 +98,7 @@ def _bluegreen_status(spec: object, env: str, as_json: bool) -> None:
     for which in ("live", "preview"):
         side = data[which]
         up = sum(r["running"] for r in side["replicas"])
-        what = (f"[bold]{side['color']}[/] release {side['release']} ({up}/{len(side['replicas'])} running)"
+        what = (f"[bold]{side['color']}[/] release {side['release_id']} ({up}/{len(side['replicas'])} running)"
                 if side["color"] else "no colour")
         console.print(f"  {which:8} {side['url']}  {what}")
         for public in data["public"][which]:

@@ -184,14 +184,18 @@ def set_cmd(
 
 @config_app.command("get")
 def get_cmd(
-    env: EnvArg, key: KeyArg, app: AppOpt = None, shared: SharedOpt = False, reveal: RevealOpt = False
+    env: EnvArg, key: KeyArg, app: AppOpt = None, shared: SharedOpt = False, reveal: RevealOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Print one value as the app sees it (its own key, else the shared one).
 
     Example: DB=$(dockyard config get staging DB_HOST --app shop-api)
     """
     with _service() as svc:
-        value, _secret = svc.get(env, _scope(app, shared), key, reveal)
+        value, secret = svc.get(env, _scope(app, shared), key, reveal)
+    if as_json:
+        _print_json({"env": env, "key": key, "value": value, "secret": secret})
+        return
     typer.echo(value)
 
 

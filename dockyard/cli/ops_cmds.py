@@ -51,12 +51,13 @@ def ps(
     health = judge_all(rows, spec_probes(spec))
     if as_json:
         print_json([{"app": r.app, "env": r.env, "service": r.service, "replica": r.replica, "name": r.name,
-                     "id": r.id[:12], "state": r.state, "health": h, "release": r.release, "commit": r.commit,
-                     "color": r.color, "url": r.url, "public": public.get(r.env, []) if r.service == routed else []}
+                     "id": r.id[:12], "state": r.state, "health": h, "release_id": r.release or None,
+                     "commit_sha": r.commit, "color": r.color, "url": r.url,
+                     "public": public.get(r.env, []) if r.service == routed else []}
                     for r, h in zip(rows, health, strict=True)]
                    # an accessory's row has the replicas' keys too (service: its name), and says what it is
                    + [{"app": a.app, "env": a.env, "service": a.name, "replica": 0, "name": a.container,
-                       "id": a.id[:12], "state": a.state, "health": a.health, "release": "", "commit": None,
+                       "id": a.id[:12], "state": a.state, "health": a.health, "release_id": None, "commit_sha": None,
                        "url": None, "public": [], "accessory": a.name, "image": a.image, "restarts": a.restarts}
                       for a in accessories])
         return

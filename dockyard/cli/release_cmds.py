@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -71,7 +70,7 @@ def build(
                                 progress=lambda line: status.update(f"{spec.app}:{commit.tag}  {line[:100]}"),
                                 force=force)
     if as_json:
-        print_json({"app": result.app, "commit": commit.sha, "tag": result.tag, "image_id": result.image_id,
+        print_json({"app": result.app, "commit_sha": commit.sha, "tag": result.tag, "image_id": result.image_id,
                     "reused": result.reused, "dirty": commit.dirty, "pushed": result.digests})
         return
     verb = "reused" if result.reused else "built"
@@ -145,7 +144,7 @@ def releases(
     spec.environment(env)
     rows = StateDB().releases(spec.app, env, limit)
     if as_json:
-        print_json([asdict(r) for r in rows])
+        print_json([r.as_json() for r in rows])
         return
     table = Table("seq", "release", "status", "commit", "config rev", "image", "by", "note")
     for r in rows:

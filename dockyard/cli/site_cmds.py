@@ -103,19 +103,26 @@ def engine_rm(name: Annotated[str, typer.Argument()]) -> None:
     settings.save(site)
 
 
-def _check(label: str, probe: Callable[[], str]) -> bool:
+def _check(label: str, probe: Callable[[], str], found: list[dict[str, object]], quiet: bool = False) -> bool:
+    """Run one check, print its line (unless quiet) and add it to `found` (for --json)."""
     from dockyard.errors import DockyardError
 
     try:
         detail = probe()
     except DockyardError as exc:
-        console.print(f"[red]FAIL[/] {label}: {exc}", highlight=False)
+        found.append({"check": label, "ok": False, "detail": exc.message, "hint": exc.hint})
+        if not quiet:
+            console.print(f"[red]FAIL[/] {label}: {exc}", highlight=False)
         return False
-    console.print(f"[green]ok[/]   {label}: {detail}", highlight=False)
+    found.append({"check": label, "ok": True, "detail": detail, "hint": None})
+    if not quiet:
+        console.print(f"[green]ok[/]   {label}: {detail}", highlight=False)
     return True
 
 
-def doctor() -> None:
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
     """Check the engines, the config store, the registries, secrets delivery and the edge (its ports,
     certificates due, routes without an environment); say how to fix each.
 
@@ -179,12 +186,17 @@ def doctor() -> None:
         kind = fs_type(Path("/proc/mounts").read_text(), root) if root.exists() else None
         return f"{root} on {kind}" if kind == "tmpfs" else f"{root} will be mounted as tmpfs on first deploy"
 
-    results = [_check(f"engine {name}", engine_probe(name)) for name in sorted(engines)]
-    results.append(_check("config store", store_probe))
+    found: list[dict[str, object]] = []
+
+    def check(label: str, probe: Callable[[], str]) -> bool:
+        return _check(label, probe, found, quiet=as_json)
+
+    results = [check(f"engine {name}", engine_probe(name)) for name in sorted(engines)]
+    results.append(check("config store", store_probe))
     if spec:
         from dockyard.deploy.deployer import used_registries
 
-        results += [_check(f"registry {host}", registry_probe(host)) for host in used_registries(spec)]
+        results += [check(f"registry {host}", registry_probe(host)) for host in used_registries(spec)]
     def edge_probe() -> str:
         from dockyard.router.edge import Edge
         from dockyard.router.edge_check import edge_facts, findings
@@ -200,9 +212,11 @@ def doctor() -> None:
             raise DockyardError(f"{summary}\n  " + "\n  ".join(problems))
         return summary
 
-    results.append(_check("git", git_probe))
-    results.append(_check("secret files", tmpfs_probe))
-    results.append(_check("edge", edge_probe))
+    results.append(check("git", git_probe))
+    results.append(check("secret files", tmpfs_probe))
+    results.append(check("edge", edge_probe))
+    if as_json:
+        print_json({"ok": all(results), "checks": found})
     if not all(results):
         raise typer.Exit(1)
 

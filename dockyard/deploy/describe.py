@@ -21,6 +21,7 @@ from dockyard.router.edge import Edge
 from dockyard.router.status import env_status, public_urls
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
+from dockyard.vocabulary import absent, rfc3339
 
 
 class Engines:
@@ -59,8 +60,9 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
     data: dict[str, Any] = {
         "name": name, "engine": env.engine, "strategy": env.strategy, "promote": env.promote,
         "tests": list(env.tests),
-        "live": {"release_id": live.release_id, "commit": live.commit_sha, "image": live.image,
-                 "config_revision": live.config_revision, "at": live.created_at, "by": live.author}
+        "live": {"release_id": live.release_id, "commit_sha": live.commit_sha, "image": live.image,
+                 "config_revision": live.config_revision, "created_at": rfc3339(live.created_at),
+                 "actor": live.author}
         if live else None,
         "replicas": [], "engine_error": None, "colors": None, "public": public_urls(spec.app, name)["live"],
         "maintenance": maintenance(spec.app, name), "accessories": [],
@@ -68,7 +70,8 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
     }
     newest = db.releases(spec.app, name, limit=1)
     if newest and newest[0].status == "failed":  # the last try failed: why, beside what still runs
-        data["failed"] = {"release_id": newest[0].release_id, "note": newest[0].note, "at": newest[0].created_at}
+        data["failed"] = {"release_id": newest[0].release_id, "note": absent(newest[0].note),
+                          "created_at": rfc3339(newest[0].created_at)}
     engine = engines.get(env.engine)
     if isinstance(engine, DockyardError):
         data["engine_error"] = engine.message
@@ -77,14 +80,15 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
         rows = observe(engine, spec.app, name)
         health = judge_all(rows, spec_probes(spec))
         data["replicas"] = [{"service": r.service, "replica": r.replica, "name": r.name, "state": r.state,
-                             "running": r.running, "health": h, "release": r.release, "color": r.color,
-                             "url": r.url, "node": r.node} for r, h in zip(rows, health, strict=True)]
+                             "running": r.running, "health": h, "release_id": absent(r.release), "color": r.color,
+                             "url": r.url, "node": absent(r.node)} for r, h in zip(rows, health, strict=True)]
         if not engine.config.swarm:
             data["accessories"] = [asdict(a) for a in list_accessories(engine, spec.app, name)]
         if env.strategy == "blue-green" and env.router is not None:
             status = env_status(spec, name, report=lambda _line: None, housekeep=False)
             data["colors"] = {"live": _side(status["live"]), "preview": _side(status["preview"]),
-                              "switched_at": status["switched_at"], "rollback_until": status["rollback_until"],
+                              "switched_at": rfc3339(status["switched_at"]),
+                              "rollback_until": rfc3339(status["rollback_until"]),
                               "balancer_running": status["router"]["running"]}
     except DockyardError as exc:
         data["engine_error"] = exc.message
@@ -101,5 +105,5 @@ def describe_app(db: StateDB, spec: AppSpec, envs: list[str] | None = None) -> l
 
 
 def _side(side: dict[str, Any]) -> dict[str, Any]:
-    return {"color": side["color"], "release": side["release"], "url": side["url"],
+    return {"color": side["color"], "release_id": side["release_id"], "url": side["url"],
             "running": sum(1 for r in side["replicas"] if r["running"]), "replicas": len(side["replicas"])}

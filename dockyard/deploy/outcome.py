@@ -74,6 +74,7 @@ class DeployOutcome:
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data["commit_sha"] = data.pop("commit")
         data["actions"] = [{"kind": a.kind.value, "service": a.service, "replica": a.replica,
                             "reason": a.reason, "container": a.container.name if a.container else None}
                            for a in self.actions]

@@ -50,7 +50,7 @@ def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True) 
         current = getattr(state, which)
         color = current.color if current else None
         mine = [r for r in replicas if color and r.color == color]
-        return {"color": color, "release": current.release if current else None, "url": url(port),
+        return {"color": color, "release_id": current.release or None if current else None, "url": url(port),
                 "replicas": [{"name": r.name, "service": r.service, "running": r.running,
                               "url": f"http://{r.address}" if r.address else None} for r in mine]}
 

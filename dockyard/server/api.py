@@ -62,7 +62,7 @@ def releases(app: str, env: str, db: Db, limit: int = 50) -> list[dict[str, Any]
     found = db.releases(app, env, limit)
     if not found:
         RunStore(db).app(app)  # 404 for an unknown app; an empty list for a known one
-    return [asdict(r) for r in found]
+    return [r.as_json() for r in found]
 
 
 @router.get("/apps/{app}/config/{env}", tags=["apps"])

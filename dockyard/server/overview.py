@@ -24,8 +24,9 @@ def overview(db: StateDB, spec: AppSpec, commit: str) -> dict[str, Any]:
     envs = describe_app(db, spec)
     in_sync(spec.app, envs)
     last = RunStore(db).runs(spec.app, limit=1)
-    return {"app": spec.app, "commit": commit, "environments": envs,
-            "last_run": {"id": last[0].id, "status": last[0].status, "commit": last[0].commit_sha} if last else None}
+    return {"app": spec.app, "commit_sha": commit, "environments": envs,
+            "last_run": {"id": last[0].id, "status": last[0].status, "commit_sha": last[0].commit_sha}
+            if last else None}
 
 
 def in_sync(app: str, envs: list[dict[str, Any]]) -> None:
@@ -41,9 +42,10 @@ def in_sync(app: str, envs: list[dict[str, Any]]) -> None:
             env["config_pending"] = changed if live and changed and changed > live["config_revision"] else None
             ahead = before["live"] if before else None
             # the image is what moves along the path (each environment has its own configuration)
-            if ahead and (not live or ahead["commit"] != live["commit"]):
+            if ahead and (not live or ahead["commit_sha"] != live["commit_sha"]):
                 env["behind"] = {"env": before["name"], "release_id": ahead["release_id"],  # type: ignore[index]
-                                 "commits": _commits_between(mirror, live and live["commit"], ahead["commit"])}
+                                 "commits": _commits_between(mirror, live and live["commit_sha"],
+                                                             ahead["commit_sha"])}
     finally:
         config.close()
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from dockyard import settings
 from dockyard.errors import StoreUnavailable
+from dockyard.vocabulary import absent, rfc3339
 
 SCHEMA = [
     # version 1
@@ -230,6 +231,13 @@ class Release:
     created_at: float
     author: str
     note: str
+
+    def as_json(self) -> dict[str, Any]:
+        """In the JSON vocabulary (dockyard/vocabulary.py): actor, created_at in RFC 3339, null note."""
+        return {"seq": self.seq, "app": self.app, "env": self.env, "release_id": self.release_id,
+                "image": self.image, "commit_sha": self.commit_sha, "config_revision": self.config_revision,
+                "status": self.status, "created_at": rfc3339(self.created_at), "actor": self.author,
+                "note": absent(self.note)}
 
 
 LOCK_WAIT = 30.0  # seconds a write waits for another process's transaction before it gives up

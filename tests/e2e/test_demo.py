@@ -66,7 +66,7 @@ def test_demo_takes_one_image_through_every_environment(example_copy: tuple[Path
         assert {e: len(r) for e, r in workers.items()} == {"testing": 1, "staging": 1, "production": 1}
         assert all(r["url"] is None and r["public"] == [] for w in workers.values() for r in w)  # no port
         assert all(r["health"] == "healthy" for r in rows)
-        assert len({r["commit"] for r in rows if not r.get("accessory")}) == 1  # one image everywhere
+        assert len({r["commit_sha"] for r in rows if not r.get("accessory")}) == 1  # one image everywhere
         for env_name, replicas in webs.items():
             page = httpx.get(replicas[0]["url"] + "/cgi-bin/info", timeout=5).text
             assert f"environment: {env_name}" in page

@@ -53,8 +53,8 @@ def test_commit_to_production_through_a_hook_and_a_failing_commit_stops_in_stagi
     gate = next(s for s in run["steps"] if s["kind"] == "gate" and s["env"] == "staging")
     assert gate["approved_by"] == "tester" and gate["approved_at"]
     production = cli_json("ps", "production")
-    assert {c["commit"] for c in production} == {good}
-    good_release = production[0]["release"]
+    assert {c["commit_sha"] for c in production} == {good}
+    good_release = production[0]["release_id"]
 
     # A change that passes in testing but fails its smoke test against staging's configuration.
     spec = test_app.spec_file.read_text().replace(
@@ -67,11 +67,11 @@ def test_commit_to_production_through_a_hook_and_a_failing_commit_stops_in_stagi
     statuses = step_statuses(run)
     assert ("test", "staging", "failed") in statuses
     assert statuses[-2:] == [("gate", "staging", "skipped"), ("deploy", "production", "skipped")]
-    assert {c["commit"] for c in cli_json("ps", "testing")} == {bad}
+    assert {c["commit_sha"] for c in cli_json("ps", "testing")} == {bad}
     staging = cli_json("ps", "staging")
-    assert {c["commit"] for c in staging} == {good} and all(c["health"] == "healthy" for c in staging)
+    assert {c["commit_sha"] for c in staging} == {good} and all(c["health"] == "healthy" for c in staging)
     production = cli_json("ps", "production")
-    assert {c["release"] for c in production} == {good_release}
+    assert {c["release_id"] for c in production} == {good_release}
     logs = run_cli("pipeline", "logs", str(run["id"])).stdout
     assert "test smoke: failed" in logs and "staging is back on release" in logs
     staging_releases = cli_json("releases", "staging")

@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2] / "dockyard"
-ORDER = ["errors", "settings", "netcheck", "spec", "plan", "engine", "config", "state", "build", "router",
+ORDER = ["errors", "settings", "vocabulary", "netcheck", "spec", "plan", "engine", "config", "state", "build", "router",
          "monitor", "logs", "notify", "swarm", "deploy", "backup", "scale", "pipeline", "server", "cli"]
 
 # (importing file, imported module) that still go up. Issue 13 takes these away.

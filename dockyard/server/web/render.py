@@ -28,7 +28,10 @@ HEADERS = {
 }
 
 
-def when(stamp: float | None) -> str:
+def when(stamp: float | str | None) -> str:
+    """A moment for a page: seconds since the epoch, or RFC 3339 as the JSON says it."""
+    if isinstance(stamp, str):
+        return stamp.replace("T", " ").removesuffix("Z") or "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(stamp)) if stamp else "-"
 
 

@@ -58,7 +58,7 @@ def test_deploy_switch_status_and_rollback(bg_app, docker_client: docker.DockerC
     one = bg_status()
     assert (one["live"]["color"], one["preview"]["color"]) == ("blue", None)
     assert one["live"]["url"] == f"http://127.0.0.1:{live}" and one["router"]["running"]
-    assert served(live) == f"{one['live']['release']} blue"
+    assert served(live) == f"{one['live']['release_id']} blue"
     assert httpx.get(f"http://127.0.0.1:{preview}/").status_code == 503
 
     ok("config", "set", "production", "GREETING=two")
@@ -68,9 +68,9 @@ def test_deploy_switch_status_and_rollback(bg_app, docker_client: docker.DockerC
         assert line in second
     two = bg_status()
     assert (two["live"]["color"], two["preview"]["color"]) == ("green", "blue")
-    assert two["preview"]["release"] == one["live"]["release"] and two["live"]["release"] != one["live"]["release"]
-    assert served(live) == f"{two['live']['release']} green"
-    assert served(preview) == f"{one['live']['release']} blue"
+    assert two["preview"]["release_id"] == one["live"]["release_id"] != two["live"]["release_id"]
+    assert served(live) == f"{two['live']['release_id']} green"
+    assert served(preview) == f"{one['live']['release_id']} blue"
     assert sorted(colours(docker_client, app.name)) == [f"{app.name}-production-web-{c}-{n}"
                                                          for c in ("blue", "green") for n in (1, 2)]
     ids = {c.id for c in docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})}
@@ -80,7 +80,7 @@ def test_deploy_switch_status_and_rollback(bg_app, docker_client: docker.DockerC
     assert "no container was started" in rolled
     switch_ms = int(rolled.split(" in ")[1].split(" ms")[0])
     assert switch_ms < 1000
-    assert served(live) == f"{one['live']['release']} blue"
+    assert served(live) == f"{one['live']['release_id']} blue"
     assert {c.id for c in docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})} == ids
     releases = json.loads(ok("releases", "production", "--json"))
     assert [r["status"] for r in releases] == ["live", "superseded", "superseded"]

@@ -35,15 +35,15 @@ def test_each_runs_endpoint_tests_see_the_release_it_deployed(bg_app) -> None:
     ok("config", "set", "production", "GREETING=one")
     first = run_cli("pipeline", "run")
     assert first.returncode == 0, first.stdout + first.stderr
-    one = bg_status()["live"]["release"]
+    one = bg_status()["live"]["release_id"]
 
     app.write("www/index.html", "v2\n")
     app.commit("v2")
     second = run_cli("pipeline", "run")
     assert second.returncode == 0, second.stdout + second.stderr
     status = bg_status()
-    two = status["live"]["release"]
-    assert two != one and status["preview"]["release"] == one  # v1 still stands by: a test could reach it
+    two = status["live"]["release_id"]
+    assert two != one and status["preview"]["release_id"] == one  # v1 still stands by: a test could reach it
     run, logs = run_logs()
     assert run["status"] == "succeeded", logs
     # before the switch, through the standby listener (the deploy step) ...

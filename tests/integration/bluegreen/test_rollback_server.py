@@ -42,7 +42,7 @@ def test_rollback_through_the_server_and_its_refusals(bg_app, tmp_path: Path) ->
         assert f"rolled back by the dockyard server at {server.url}" in rolled.stdout
         assert "no container was started" in rolled.stdout
         assert served(live) == first
-        assert releases()[0]["author"] == "ops-oncall"  # recorded by the server, as the token's name
+        assert releases()[0]["actor"] == "ops-oncall"  # recorded by the server, as the token's name
 
         again = run_cli("rollback", "production", "--json", env=remote)
         assert again.returncode == 0, again.stderr
@@ -84,6 +84,6 @@ def test_rollback_through_the_server_and_its_refusals(bg_app, tmp_path: Path) ->
     local = run_cli("rollback", "production", env=remote)
     assert local.returncode == 0, local.stderr
     assert "cannot be reached" in local.stderr and "rolled back by" not in local.stdout
-    assert served(live) == first and releases()[0]["author"] == "tester"
+    assert served(live) == first and releases()[0]["actor"] == "tester"
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.url + "/health", timeout=1)

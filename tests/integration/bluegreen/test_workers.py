@@ -46,11 +46,11 @@ def test_releases_and_rollbacks_with_a_worker_under_load(bg_app, docker_client: 
             ok("config", "set", "production", f"GREETING=v{n}")
             out = ok("deploy", "production")
             status = bg_status()
-            releases.append(status["live"]["release"])
+            releases.append(status["live"]["release_id"])
             live_color, standby = status["live"]["color"], status["preview"]["color"]
             assert f"park     {standby}: its workers stop while it stands by" in out
             now = states(docker_client, app.name)
-            assert now[worker(app.name, live_color)] == ("running", status["live"]["release"])
+            assert now[worker(app.name, live_color)] == ("running", status["live"]["release_id"])
             # the standby colour's worker is stopped, not removed: a rollback starts it again
             assert now[worker(app.name, standby)][0] == "exited"
             if n in (3, 4, 6):  # 3 rollbacks, each a switch back to the colour standing by

@@ -67,13 +67,13 @@ def test_build_deploy_change_and_rollback(test_app: TestApp, docker_client: dock
     ok("config", "set", "testing", "GREETING=bonjour")
     ok("deploy", "testing")
     second = ps("testing")
-    assert second[0]["release"] != first[0]["release"]
+    assert second[0]["release_id"] != first[0]["release_id"]
     assert "GREETING=bonjour" in page(second[0]["url"])
 
     # Rollback restores the previous release: the image and the configuration of that time.
     ok("rollback", "testing")
     rolled = ps("testing")
-    assert {c["release"] for c in rolled} == {first[0]["release"]}
+    assert {c["release_id"] for c in rolled} == {first[0]["release_id"]}
     assert "GREETING=hello" in page(rolled[1]["url"])
     releases = json.loads(ok("releases", "testing", "--json"))
     assert [r["status"] for r in releases] == ["live", "superseded", "superseded"]
@@ -111,7 +111,7 @@ def test_dry_run_changes_nothing_and_promote_moves_the_digest(test_app: TestApp)
     staging = ps("staging")
     testing = ps("testing")
     assert len(staging) == 2 and all(c["health"] == "healthy" for c in staging)
-    assert staging[0]["commit"] == testing[0]["commit"]
+    assert staging[0]["commit_sha"] == testing[0]["commit_sha"]
     testing_image = json.loads(ok("releases", "testing", "--json"))[0]["image"]
     staging_image = json.loads(ok("releases", "staging", "--json"))[0]["image"]
     assert testing_image.startswith("127.0.0.1:5000/") and staging_image.startswith("127.0.0.1:5001/")

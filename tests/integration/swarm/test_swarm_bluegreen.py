@@ -79,7 +79,7 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
     assert hosts == {"127.0.0.1", NODE2_ADDR}  # one task per node, both behind the live balancer
     assert services().keys() == {f"{app.name}-production-web-blue"}
     through_edge = httpx.get(f"http://127.0.0.1:{edge_port}/cgi-bin/release", headers={"Host": "bg.swarm.test"})
-    assert through_edge.text.split() == [one["live"]["release"], "blue"]  # the edge sends it to the live balancer
+    assert through_edge.text.split() == [one["live"]["release_id"], "blue"]  # the edge sends it to the live balancer
 
     load = Load(f"http://127.0.0.1:{live}/cgi-bin/release", threads=3, max_seconds=240).start()
     try:
@@ -92,7 +92,7 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
         state = NginxRouter(app.name, "production", home=Path(env["DOCKYARD_HOME"])).current()
         assert state is not None and state.live is not None
         assert {s.split(":")[0] for s in state.live.servers} == {"127.0.0.1", NODE2_ADDR}
-        assert httpx.get(f"http://127.0.0.1:{live}/cgi-bin/release").text.split() == [two["live"]["release"],
+        assert httpx.get(f"http://127.0.0.1:{live}/cgi-bin/release").text.split() == [two["live"]["release_id"],
                                                                                      "green"]
         kept = services()
         assert kept.keys() == {f"{app.name}-production-web-{c}" for c in ("blue", "green")}
@@ -100,7 +100,7 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
         rolled = ok("rollback", "production")
         assert "no container was started" in rolled
         assert services() == kept  # a switch: no Swarm service created or replaced
-        assert httpx.get(f"http://127.0.0.1:{live}/cgi-bin/release").text.split() == [one["live"]["release"],
+        assert httpx.get(f"http://127.0.0.1:{live}/cgi-bin/release").text.split() == [one["live"]["release_id"],
                                                                                      "blue"]
 
         (app.path / "www/health").unlink()
@@ -109,7 +109,7 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
         failed = run_cli("deploy", "production", cwd=app.path, env=env)
         assert failed.returncode == 1 and "Traceback" not in failed.stderr
         assert "did not answer /health" in failed.stderr
-        assert status()["live"]["release"] == one["live"]["release"]
+        assert status()["live"]["release_id"] == one["live"]["release_id"]
         assert services().keys() == {f"{app.name}-production-web-blue"}  # the failed colour is gone
     finally:
         hits = load.stop()

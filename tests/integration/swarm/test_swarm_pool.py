@@ -120,7 +120,7 @@ def test_deploy_spreads_tasks_over_both_nodes(swarm_app, swarm_pool: Pool, docke
 
 def test_failing_release_is_rolled_back_with_its_logs(swarm_app) -> None:
     test_app = swarm_app[0]
-    before = {r["release"] for r in ps(swarm_app)}
+    before = {r["release_id"] for r in ps(swarm_app)}
     spec = test_app.spec_file.read_text()
     test_app.write("dockyard.yml", spec.replace('[httpd, -f, -p, "8080", -h, /www]',
                                                 '[sh, -c, "echo crashing on purpose; exit 3"]'))
@@ -130,7 +130,7 @@ def test_failing_release_is_rolled_back_with_its_logs(swarm_app) -> None:
     assert failed.returncode != 0 and "Traceback" not in failed.stderr
     assert "rolled the update back" in failed.stderr and "crashing on purpose" in failed.stderr
     rows = ps(swarm_app)
-    assert {r["release"] for r in rows} == before and [r["health"] for r in rows] == ["healthy"] * 4
+    assert {r["release_id"] for r in rows} == before and [r["health"] for r in rows] == ["healthy"] * 4
     releases = json.loads(cli(swarm_app, "releases", "swarm", "--json").stdout)
     assert releases[0]["status"] == "failed" and releases[1]["status"] == "live"
     test_app.write("dockyard.yml", spec)
@@ -146,7 +146,7 @@ def test_rollback_restores_image_and_configuration(swarm_app) -> None:
     assert all("GREETING=second" in page(r["url"]) for r in ps(swarm_app))
     cli(swarm_app, "rollback", "swarm")
     rows = ps(swarm_app)
-    assert {r["release"] for r in rows} == {first} and all("GREETING=hello" in page(r["url"]) for r in rows)
+    assert {r["release_id"] for r in rows} == {first} and all("GREETING=hello" in page(r["url"]) for r in rows)
 
 
 def test_scaling_a_swarm_service_by_hand_and_through_the_loop(swarm_app, docker_client) -> None:
@@ -161,7 +161,7 @@ def test_scaling_a_swarm_service_by_hand_and_through_the_loop(swarm_app, docker_
         assert (held["current"], held["desired"]) == (4, 6)  # clamped to max
         assert held["outcome"].startswith(f"service {test_app.name}-swarm-web: 4 -> 6 replicas")
         rows = ps(swarm_app)
-        assert [r["health"] for r in rows] == ["healthy"] * 6 and len({r["release"] for r in rows}) == 1
+        assert [r["health"] for r in rows] == ["healthy"] * 6 and len({r["release_id"] for r in rows}) == 1
         assert all("GREETING=hello" in page(r["url"]) for r in rows)  # the live release, on both nodes
         # The loop reads the Swarm tasks; it keeps the override, and with the override gone and no
         # agent answering it holds: no samples never shrink.
