@@ -125,35 +125,28 @@ def _local_engine(env: str) -> tuple[Any, str] | None:
 
 def _engine_logs(engine: Any, app: str, env: str, service: str | None, since_ns: int | None, grep: str | None,
                  container: str | None, limit: int, follow: bool, as_json: bool, follow_for: float | None) -> None:
+    """The engine's own logs of the environment's containers (no agent keeps a store here)."""
     import socket
-    import time
 
     from dockyard.logs.engine_source import EngineLogs
 
-    reader = EngineLogs(engine, app, env, service, socket.gethostname())
-    lines = reader.recent(since_ns, grep, container, limit)
-    if as_json and not follow:
-        print_json([line.as_dict() for line in reversed(lines)])  # newest first, as from the store
-        return
-    for line in lines:
-        sys.stdout.write(_render(line, as_json))
-    sys.stdout.flush()
-    if follow:
-        start = lines[-1].time_ns if lines else time.time_ns()
-        until = time.monotonic() + follow_for if follow_for else None
-        for line in reader.follow(start, grep, container, until=until):
-            sys.stdout.write(_render(line, as_json))
-            sys.stdout.flush()
+    _show(EngineLogs(engine, app, env, service, socket.gethostname()), since_ns, grep, container, limit, follow,
+          as_json, follow_for)
 
 
 def _swarm_logs(engine: Any, app: str, env: str, service: str | None, since_ns: int | None, grep: str | None,
                 container: str | None, limit: int, follow: bool, as_json: bool, follow_for: float | None) -> None:
     """A Swarm environment's logs from every node, through the manager (dockyard/swarm/logs.py)."""
-    import time
-
     from dockyard.swarm.logs import SwarmLogs
 
-    reader = SwarmLogs(engine, app, env, service)
+    _show(SwarmLogs(engine, app, env, service), since_ns, grep, container, limit, follow, as_json, follow_for)
+
+
+def _show(reader: Any, since_ns: int | None, grep: str | None, container: str | None, limit: int, follow: bool,
+          as_json: bool, follow_for: float | None) -> None:
+    """Print a reader's recent lines (its `recent`), then, with --follow, the new ones (its `follow`)."""
+    import time
+
     lines = reader.recent(since_ns, grep, container, limit)
     if as_json and not follow:
         print_json([line.as_dict() for line in reversed(lines)])  # newest first, as from the store

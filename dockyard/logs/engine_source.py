@@ -35,10 +35,10 @@ class EngineLogs:
     def follow(self, start_ns: int, grep: str | None, container: str | None, until: float | None = None,
                every: float = 1.0) -> Iterator[LogLine]:
         """New lines as they come (a poll a second), until `until` (time.monotonic()) if given."""
-        last = start_ns
+        last = start_ns  # the first moment not yet shown
         while until is None or time.monotonic() < until:
             for line in self._lines(1000, last):
-                if line.time_ns > last and matches(line, grep, container):
+                if line.time_ns >= last and matches(line, grep, container):
                     yield line
-                last = max(last, line.time_ns)
+                last = max(last, line.time_ns + 1)
             time.sleep(every)
