@@ -27,9 +27,10 @@ def endpoint_tests(spec: AppSpec, env: str) -> list[str]:
 
 
 def release_url(rows: Iterable[Running], release_id: str, service: str) -> str | None:
-    """Pure: the URL of a running replica (or task) of `service` that carries the release."""
-    return next((r.url for r in rows if r.release == release_id and r.service == service and r.running and r.url),
-                None)
+    """Pure: the URL of a running replica (or task) of `service` that carries the release; one on this
+    host's 127.0.0.1 first (a test reaches only those; a Swarm task may publish on another node)."""
+    urls = [r.url for r in rows if r.release == release_id and r.service == service and r.running and r.url]
+    return next((u for u in urls if u.startswith("http://127.0.0.1:")), urls[0] if urls else None)
 
 
 def verify_release(engine: Engine, spec: AppSpec, env: str, release_id: str, image: str, report: Report) -> None:

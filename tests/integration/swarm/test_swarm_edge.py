@@ -35,7 +35,8 @@ def swarm_rolling(swarm_pool: Pool, tmp_path: Path, docker_client: docker.Docker
     home = tmp_path / "home"
     env = home_env(tmp_path)
     app = make_app(tmp_path, replicas=3, extra_envs=f"  site:\n    engine: swarm\n    registry: local\n"
-                                                     f"    strategy: rolling\n    domains: [{DOMAIN}]\n")
+                                                     f"    strategy: rolling\n    domains: [{DOMAIN}]\n"
+                                                     "    tests: [smoke]\n")
     app.write("www/cgi-bin/release", RELEASE_CGI)
     app.commit("a release page")
     port = free_port()
@@ -68,7 +69,11 @@ def test_rolling_on_swarm_through_the_edge_under_load(swarm_rolling, docker_clie
     ok("engine", "add", "swarm", "--host", MAIN_HOST, "--swarm", "--publish-network", PUBLISH_NET)
     ok("build")
     ok("config", "set", "site", "GREETING=one")
-    assert "edge: " in ok("deploy", "site")
+    deployed = ok("deploy", "site")
+    assert "edge: " in deployed
+    # the endpoint test reached a task of the new release, on this host (issue 27)
+    assert "test     smoke: against release " in deployed and "at http://127.0.0.1:" in deployed
+    assert "test smoke: passed" in deployed
     first = release()
     assert len(servers()) == 3 and {s.split(":")[0] for s in servers()} == {"127.0.0.1", NODE2_ADDR}
 
