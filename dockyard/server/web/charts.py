@@ -73,17 +73,18 @@ def bucketed(points: list[Point], start: float, end: float, buckets: int = BUCKE
 
 def human(value: float, unit: str) -> str:
     if unit == "%":
-        return f"{value:.0f}%" if value >= 10 else f"{value:.1f}%"
+        return f"{value:.0f}%" if value >= 10 else f"{value:.1f}%" if value >= 1 or value == 0 else f"{value:.2f}%"
     for prefix in ("", "Ki", "Mi", "Gi"):
         if abs(value) < 1024 or prefix == "Gi":
-            number = f"{value:.0f}" if prefix == "" or value >= 100 else f"{value:.1f}"
+            whole = value >= 100 or (prefix == "" and (value >= 10 or value == int(value)))
+            number = f"{value:.0f}" if whole else f"{value:.1f}"
             return f"{number} {prefix}{unit}"
         value /= 1024
     raise AssertionError("unreachable")
 
 
 # the plot inside the chart: room on the left for the value axis' labels, below for the time axis'
-LEFT, BOTTOM, TOP, RIGHT = 64, 20, 8, 8
+LEFT, BOTTOM, TOP, RIGHT = 110, 32, 14, 12
 
 
 def clock(stamp: float) -> str:
@@ -112,10 +113,10 @@ def svg(series: dict[str, list[Point]], metric: Metric, start: float, end: float
              f'<line x1="{LEFT - 0.5}" y1="{TOP}" x2="{LEFT - 0.5}" y2="{base}" class="axis"/>']
     for value in (0.0, scale / 2, scale):
         parts.append(f'<line x1="{LEFT}" y1="{y(value):.1f}" x2="{WIDTH - RIGHT}" y2="{y(value):.1f}" class="grid"/>'
-                     f'<text x="{LEFT - 4}" y="{y(value) + 4:.1f}" class="tick" text-anchor="end">'
+                     f'<text x="{LEFT - 8}" y="{y(value) + 7:.1f}" class="tick" text-anchor="end">'
                      f'{escape(human(value, metric.unit))}</text>')
     for at, anchor in ((start, "start"), (start + span / 2, "middle"), (end, "end")):
-        parts.append(f'<text x="{x(at):.1f}" y="{HEIGHT - 4}" class="tick" text-anchor="{anchor}">'
+        parts.append(f'<text x="{x(at):.1f}" y="{HEIGHT - 6}" class="tick" text-anchor="{anchor}">'
                      f'{clock(at)}{" UTC" if anchor == "end" else ""}</text>')
     for n, (name, points) in enumerate(lines.items()):
         if not points:

@@ -33,8 +33,8 @@ def test_an_svg_line_per_container_scaled_to_the_top_value() -> None:
     drawn = svg(series, CPU, 0.0, 10.0)
     assert drawn.startswith('<svg class="chart" viewBox="0 0 600 150" role="img" aria-label="CPU in %, top 100%">')
     # buckets of 10/120 s: the two points land in the first and the last bucket, 110% is the top of a
-    # plot from x 64 to 592 and y 8 to 130
-    assert '<polyline fill="none" stroke="#1f5fbf" stroke-width="1.5" points="66.2,74.5 589.8,19.1">' \
+    # plot from x 110 to 588 and y 14 to 118
+    assert '<polyline fill="none" stroke="#1f5fbf" stroke-width="1.5" points="112.0,70.7 586.0,23.5">' \
            '<title>a</title></polyline>' in drawn
     # axes: the value in its unit at 0, half and the top; the time in UTC at start, middle and end
     assert [t.split(">")[1] for t in drawn.split("<text")[1:]] == ["0.0%</text", "55%</text", "110%</text",
