@@ -104,8 +104,14 @@ def test_app(tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerCli
              monkeypatch: pytest.MonkeyPatch) -> Iterator[TestApp]:
     app = make_app(tmp_path)
     monkeypatch.chdir(app.path)
-    yield app
-    remove_app_resources(docker_client, app.name)
+    try:
+        yield app
+    finally:  # the balancers of any blue-green environment a test gave it, then its containers
+        from dockyard.router.nginx import NginxRouter
+
+        for folder in sorted((dockyard_env / "router").glob(f"{app.name}-*")):
+            NginxRouter(app.name, folder.name.removeprefix(f"{app.name}-"), home=dockyard_env).stop(timeout=5)
+        remove_app_resources(docker_client, app.name)
 
 
 def run_cli(*args: str, cwd: Path | None = None, input: str | None = None,
