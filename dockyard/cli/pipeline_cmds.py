@@ -151,7 +151,9 @@ def run(
     app, root = _register_current(store)
     sha = resolve_commit(str(root), commit or "HEAD")
     branch = branch or _git("rev-parse", "--abbrev-ref", "HEAD", cwd=root).decode().strip()
-    run_id = enqueue(store, app, sha, branch, "manual")
+    from dockyard import settings
+
+    run_id = enqueue(store, app, sha, branch, "manual", started_by=settings.author())  # a CLI run has its actor
     if run_id is None:
         raise typer.Exit(_fail(f"branch {branch} runs no pipeline (pipeline.branches in dockyard.yml)"))
     if not as_json:
@@ -206,10 +208,7 @@ def _follow(store, run_id: int, quiet: bool = False, stop=None) -> None:
 
 
 def _run_dict(store, run_id: int) -> dict:
-    run = store.run(run_id)
-    data = asdict(run)
-    data["steps"] = [{k: v for k, v in asdict(s).items() if k != "output"} for s in store.steps(run_id)]
-    return data
+    return store.run_json(run_id)
 
 
 def _print_run(store, run_id: int, as_json: bool) -> None:

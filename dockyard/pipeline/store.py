@@ -9,10 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.pipeline.model import StepDef
 from dockyard.state.db import StateDB
+from dockyard.vocabulary import absent, rfc3339
 
 HEARTBEAT_TIMEOUT = 10.0
 
@@ -40,6 +42,14 @@ class Run:
     heartbeat: float | None
     started_by: str = ""  # the token or OS user who started it by hand; "" for a hook, webhook or poll
 
+    def as_json(self) -> dict[str, Any]:
+        """In the JSON vocabulary (dockyard/vocabulary.py): actor, RFC 3339 times, null for absent."""
+        return {"id": self.id, "app": self.app, "commit_sha": self.commit_sha, "branch": self.branch,
+                "trigger": self.trigger, "status": self.status, "created_at": rfc3339(self.created_at),
+                "started_at": rfc3339(self.started_at), "ended_at": rfc3339(self.ended_at),
+                "error": absent(self.error), "actor": absent(self.started_by), "owner": absent(self.owner),
+                "heartbeat": rfc3339(self.heartbeat)}
+
 
 @dataclass(frozen=True)
 class Step:
@@ -55,11 +65,30 @@ class Step:
     approved_by: str | None
     approved_at: float | None
 
+    def as_json(self) -> dict[str, Any]:
+        """Its state in the JSON vocabulary, without its output."""
+        return {"idx": self.idx, "kind": self.kind, "env": absent(self.env), "name": self.name,
+                "status": self.status, "started_at": rfc3339(self.started_at), "ended_at": rfc3339(self.ended_at),
+                "approved_by": absent(self.approved_by), "approved_at": rfc3339(self.approved_at)}
+
 
 class RunStore:
     def __init__(self, db: StateDB) -> None:
         self.db = db
         self.conn = db.conn
+
+    def run_json(self, run_id: int, output: bool = False) -> dict[str, Any]:
+        """A run and its steps, as the API and `dockyard pipeline ls|show --json` give them."""
+        data = self.run(run_id).as_json()
+        steps = []
+        for step in self.steps(run_id):
+            item = step.as_json()
+            item["output_lines"] = step.output.count("\n")
+            if output:
+                item["output"] = step.output
+            steps.append(item)
+        data["steps"] = steps
+        return data
 
     # apps ---------------------------------------------------------------
     def register_app(self, name: str, repo: str, spec_file: str) -> None:

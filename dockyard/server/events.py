@@ -34,9 +34,7 @@ def shown(after: str | None, limit: int = 1000) -> Seen:
 
 
 def step_data(step: Step) -> dict[str, Any]:
-    return {"idx": step.idx, "kind": step.kind, "env": step.env, "name": step.name, "status": step.status,
-            "started_at": step.started_at, "ended_at": step.ended_at, "approved_by": step.approved_by,
-            "approved_at": step.approved_at}
+    return step.as_json()
 
 
 def changes(seen: Seen, run: Run, steps: list[Step]) -> list[Event]:
@@ -44,7 +42,7 @@ def changes(seen: Seen, run: Run, steps: list[Step]) -> list[Event]:
     events: list[Event] = []
     if run.status != seen.run_status:
         seen.run_status = run.status
-        events.append(("run", {"id": run.id, "status": run.status, "error": run.error}))
+        events.append(("run", {"id": run.id, "status": run.status, "error": run.error or None}))
     for step in steps:
         status, length = seen.steps.get(step.idx, ("pending", 0))
         if length > len(step.output):  # the step was reset (run again after a crash)
@@ -54,7 +52,7 @@ def changes(seen: Seen, run: Run, steps: list[Step]) -> list[Event]:
         events += (status_event + new_lines) if step.status == "running" else (new_lines + status_event)
         seen.steps[step.idx] = (step.status, len(step.output))
     if run.status not in FOLLOWING:
-        events.append(("end", {"id": run.id, "status": run.status, "error": run.error}))
+        events.append(("end", {"id": run.id, "status": run.status, "error": run.error or None}))
     return events
 
 

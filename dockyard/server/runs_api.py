@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -19,7 +18,7 @@ from dockyard.pipeline.triggers import enqueue
 from dockyard.server import actions
 from dockyard.server.auth import Token
 from dockyard.server.deps import Auth, Db, need, source_of
-from dockyard.server.events import FOLLOWING, Seen, changes, sse, step_data
+from dockyard.server.events import FOLLOWING, Seen, changes, sse
 from dockyard.state.audit import audited
 from dockyard.state.db import StateDB
 
@@ -35,16 +34,7 @@ class RunRequest(BaseModel):
 
 
 def run_dict(store: RunStore, run_id: int, output: bool = False) -> dict[str, Any]:
-    data: dict[str, Any] = asdict(store.run(run_id))
-    steps = []
-    for step in store.steps(run_id):
-        item = step_data(step)
-        item["output_lines"] = step.output.count("\n")
-        if output:
-            item["output"] = step.output
-        steps.append(item)
-    data["steps"] = steps
-    return data
+    return store.run_json(run_id, output)
 
 
 @router.get("/runs")

@@ -55,7 +55,7 @@ def test_every_json_output_validates_against_its_schema(test_app: TestApp) -> No
         f"              router: {{live: {live}, preview: {preview}, rollback_window: 5m}}}}\n")
     test_app.write("dockyard.yml", spec)
     test_app.commit("a blue-green environment too")
-    for env in ("testing", "bluegreen"):
+    for env in ("testing", "staging", "bluegreen"):
         assert run_cli("config", "set", env, "GREETING=one").returncode == 0
     check("build.schema.json", out("build"))
     check("deploy.schema.json", out("deploy", "testing"))
@@ -70,6 +70,12 @@ def test_every_json_output_validates_against_its_schema(test_app: TestApp) -> No
     bluegreen = out("status", "bluegreen")
     check("status-bluegreen.schema.json", bluegreen)
     assert bluegreen["live"]["color"] == "blue" and bluegreen["rollback_until"].endswith("Z")
+    run = out("pipeline", "run")  # waits at staging's manual gate
+    check("pipeline-run.schema.json", run)
+    assert run["status"] == "waiting" and run["actor"] and run["steps"][0]["env"] is None
+    for listed in out("pipeline", "ls"):
+        check("pipeline-run.schema.json", listed)
+    check("pipeline-run.schema.json", out("pipeline", "show", str(run["id"])))
     # a schema is not a stamp: the wrong name fails it
     with pytest.raises(AssertionError):
         check("releases.schema.json", [{**out("releases", "testing")[0], "author": "x"}])

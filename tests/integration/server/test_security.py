@@ -103,7 +103,7 @@ def test_a_token_cannot_approve_the_run_it_started(served: tuple[Server, ServedA
         created = client.post("/api/runs", json={"app": app.app.name, "branch": "main"})
     assert created.status_code == 201, created.text
     run_id = created.json()["id"]
-    assert created.json()["started_by"] == "sec-starter"
+    assert created.json()["actor"] == "sec-starter"
     assert server.wait_run(run_id)["status"] == "waiting"
     with server.client(starter) as client:
         own = client.post(f"/api/runs/{run_id}/approve")
@@ -163,7 +163,7 @@ def test_a_branch_cannot_widen_its_own_path_nor_claim_another_branch(served: tup
     with server.client() as client:
         run = client.get(f"/api/runs/{run_id}").json()
         client.post(f"/api/runs/{run_id}/cancel")
-    assert {s["env"] for s in run["steps"]} == {"", "testing"}  # main's policy: feature/* reaches testing only
+    assert {s["env"] for s in run["steps"]} == {None, "testing"}  # main's policy: feature/* reaches testing only
     # the same commit claimed as main: refused, it is not on main
     claimed = github(server, app, "main", evil)
     assert claimed.status_code == 403 and "not on branch 'main'" in claimed.json()["error"]
