@@ -284,9 +284,6 @@ class Deployer:
                 fields["volumes"] = [v.model_dump(mode="json") for v in service.volumes]
             if service.binds:
                 fields["binds"] = [b.model_dump(mode="json") for b in service.binds]
-            command_check = health_command(service.health)
-            if command_check is not None:
-                fields["health"]["command"] = list(command_check.command)
             config_hash = replica_config_hash(release, fields)
             environment = {**base_env, **resolve_env_refs(spec, env, name, service.env), "DOCKYARD_APP": spec.app,
                            "DOCKYARD_ENV": env, "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
@@ -304,7 +301,8 @@ class Deployer:
                     init=service.init, stop_grace=service.stop_grace, read_only=service.read_only,
                     volumes=tuple((v.name, v.path, v.read_only) for v in service.volumes),
                     binds=tuple((b.host, b.path, b.read_only) for b in service.binds),
-                    health_command=command_check, health_probe=probe_label(service.health, service.port))
+                    health_command=health_command(service.health),
+                    health_probe=probe_label(service.health, service.port))
             health[name] = health_check(service.health)
         return Workload(replicas=replicas, health=health, files=files,
                         secret_files=secrets if as_files else {}, secret_bearing_files=secret_bearing,

@@ -113,7 +113,6 @@ def restarted(state: dict, restarts_before: int, restarts_now: int) -> str | Non
     """Pure: why a replica is restarting, or None."""
     if state.get("Restarting") or restarts_now > restarts_before:
         times = restarts_now - restarts_before
-        times = restarts_now - restarts_before
         return f"restarting (restarted {times} time(s), last exit code {state.get('ExitCode')})"
     return None
 
@@ -277,10 +276,11 @@ def check_health(replicas: list[Replica], health: dict[str, HealthCheck]) -> Non
             if not replica.running:
                 raise HealthCheckFailed(f"{replica.name} is not running")
             check = health.get(replica.service, HealthCheck(path=None))
-            if check.inside:
+            # the engine's verdict where the fleet reports one; a Swarm task runs only once it passed
+            if check.inside and replica.health is not None:
                 if replica.health != "healthy":
                     raise HealthCheckFailed(f"{replica.name} is not healthy: its health command says "
-                                            f"{replica.health or 'nothing yet'}")
+                                            f"{replica.health}")
                 continue
             if replica.port is None:
                 continue  # a worker: running is its health

@@ -14,7 +14,7 @@ from typing import Any
 from dockyard.config.render import split_secret_files
 from dockyard.deploy.bluegreen import BlueGreen, Release
 from dockyard.deploy.edge import publish_edge
-from dockyard.deploy.health import HealthCheck, health_check
+from dockyard.deploy.health import HealthCheck, health_check, health_command
 from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
 from dockyard.deploy.refs import resolve_env_refs
 from dockyard.deploy.swarm_edge import SwarmEdge
@@ -152,7 +152,8 @@ def describe(ctx: DeployContext, engine: Engine, prepared: Prepared) -> Describe
             network=engine.config.publish_network,
             parallelism=0 if env_spec.strategy == "recreate" else 1, monitor=monitor_seconds(service.health),
             delay=judge_seconds(service.health) if env_spec.domains else 0.0,
-            volumes=tuple((v.name, v.path, v.read_only) for v in service.volumes))
+            volumes=tuple((v.name, v.path, v.read_only) for v in service.volumes),
+            health_command=health_command(service.health))
         checks[name] = health_check(service.health)
         wanted.append(Want(name, service_name(spec.app, env, name), replicas, config_hash, release))
     return Described(services, checks, wanted, files, {k: v.encode() for k, v in secrets.items()})

@@ -9,7 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from dockyard.errors import NotFound
 from dockyard.spec.accessory import AccessorySpec
@@ -52,9 +60,9 @@ class HealthSpec(SpecModel):
     # without a port is healthy while it runs and does not restart, unless it gives a command
     path: str | None = Field(default=None, description="the HTTP path to probe, e.g. /health")
     # Run inside the container by the engine (Docker's health check), exit 0 is healthy: how a worker
-    # says it is alive. Left out of model_dump (added to the config-hash only when set), so the
-    # replicas made before this field existed keep their hash.
-    command: Argv | None = Field(default=None, exclude=True, description="e.g. [sh, -c, 'test -f /tmp/alive']")
+    # says it is alive. In model_dump (so in every config-hash) only when set: the replicas made
+    # before this field existed keep their hash.
+    command: Argv | None = Field(default=None, description="e.g. [sh, -c, 'test -f /tmp/alive']")
     interval: PositiveDuration = 1.0
     timeout: PositiveDuration = 2.0
     retries: Annotated[Count, Field(ge=1)] = 3
@@ -66,6 +74,13 @@ class HealthSpec(SpecModel):
         if value is not None and not value.startswith("/"):
             raise fail(f"must start with '/', got {value!r}")
         return value
+
+    @model_serializer(mode="wrap")
+    def _command_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.command is None:
+            data.pop("command", None)
+        return data
 
     @model_validator(mode="after")
     def _one_probe(self) -> HealthSpec:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.engine import labels as L
-from dockyard.engine.containers import is_root_user
+from dockyard.engine.containers import CommandCheck, is_root_user
 
 SECRETS_DIR = "/run/secrets"
 NS = 1_000_000_000
@@ -61,6 +61,7 @@ class SwarmService:
     secrets: tuple[FileRef, ...] = ()
     color: str | None = None  # blue | green in a blue-green environment: one Swarm service per colour
     volumes: tuple[tuple[str, str, bool], ...] = ()  # (volume name in the service, path, read only)
+    health_command: CommandCheck | None = None  # health: {command: [...]}: Swarm runs it in each task
 
 
 def service_name(app: str, env: str, service: str, color: str | None = None) -> str:
@@ -155,6 +156,11 @@ def service_body(s: SwarmService) -> dict[str, Any]:
     }
     if s.command:
         container["Args"] = list(s.command)  # like `docker run IMAGE ARGS`: the image's entrypoint stays
+    if s.health_command:  # a task is "running" only once it passes (before: "starting")
+        h = s.health_command
+        container["HealthCheck"] = {"Test": ["CMD", *h.command], "Interval": int(h.interval * NS),
+                                    "Timeout": int(h.timeout * NS), "Retries": h.retries,
+                                    "StartPeriod": int(h.start_period * NS)}
     if not is_root_user(s.user):
         container["CapabilityDrop"] = ["ALL"]
     mounts: list[dict[str, Any]] = []

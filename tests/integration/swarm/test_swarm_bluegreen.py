@@ -24,6 +24,13 @@ from tests.integration.swarm.pool import MAIN_HOST, NODE2_ADDR, PUBLISH_NET, Poo
 
 pytestmark = pytest.mark.integration
 
+WORKER = """\
+  worker:
+    command: [sh, -c, "while true; do sleep 1; done"]
+    health: {command: [sh, -c, 'test -n "$DOCKYARD_RELEASE"'], interval: 500ms, timeout: 2s, start_period: 10s}
+    stop_grace: 1s
+config:"""
+
 
 @pytest.fixture
 def swarm_bg(swarm_pool: Pool, tmp_path: Path, docker_client: docker.DockerClient
@@ -37,6 +44,7 @@ def swarm_bg(swarm_pool: Pool, tmp_path: Path, docker_client: docker.DockerClien
     spec = bg_spec(app.name, live, preview).replace("engine: local", "engine: swarm")
     spec = spec.replace("resources: {cpus: 0.5, memory: 32m}",
                         "resources: {cpus: 0.25, memory: 32m}\n    placement: {max_per_node: 1}")
+    spec = spec.replace("config:", WORKER, 1)  # a worker beside web: no port, a health command Swarm runs
     app.write("dockyard.yml", spec + "    domains: [bg.swarm.test]\n")  # the host's edge in front too
     app.write("www/cgi-bin/release", RELEASE_CGI)
     app.write("www/smoke", "smoke ok\n")
@@ -75,9 +83,9 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
     assert "switch   blue: first live colour: blue" in first and "test smoke: passed" in first
     one = status()
     assert one["live"]["color"] == "blue" and one["router"]["running"]
-    hosts = {httpx.URL(r["url"]).host for r in one["live"]["replicas"]}
+    hosts = {httpx.URL(r["url"]).host for r in one["live"]["replicas"] if r["service"] == "web"}
     assert hosts == {"127.0.0.1", NODE2_ADDR}  # one task per node, both behind the live balancer
-    assert services().keys() == {f"{app.name}-production-web-blue"}
+    assert services().keys() == {f"{app.name}-production-{s}-blue" for s in ("web", "worker")}
     through_edge = httpx.get(f"http://127.0.0.1:{edge_port}/cgi-bin/release", headers={"Host": "bg.swarm.test"})
     assert through_edge.text.split() == [one["live"]["release_id"], "blue"]  # the edge sends it to the live balancer
 
@@ -88,14 +96,16 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
         assert "switch   green: live traffic blue -> green" in second
         two = status()
         assert (two["live"]["color"], two["preview"]["color"]) == ("green", "blue")
-        assert {httpx.URL(r["url"]).host for r in two["live"]["replicas"]} == {"127.0.0.1", NODE2_ADDR}
+        assert {httpx.URL(r["url"]).host for r in two["live"]["replicas"] if r["service"] == "web"} == \
+            {"127.0.0.1", NODE2_ADDR}
+        assert [r["running"] for r in two["live"]["replicas"] if r["service"] == "worker"] == [True]
         state = NginxRouter(app.name, "production", home=Path(env["DOCKYARD_HOME"])).current()
         assert state is not None and state.live is not None
         assert {s.split(":")[0] for s in state.live.servers} == {"127.0.0.1", NODE2_ADDR}
         assert httpx.get(f"http://127.0.0.1:{live}/cgi-bin/release").text.split() == [two["live"]["release_id"],
                                                                                      "green"]
         kept = services()
-        assert kept.keys() == {f"{app.name}-production-web-{c}" for c in ("blue", "green")}
+        assert kept.keys() == {f"{app.name}-production-{s}-{c}" for s in ("web", "worker") for c in ("blue", "green")}
 
         rolled = ok("rollback", "production")
         assert "no container was started" in rolled
@@ -110,7 +120,7 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
         assert failed.returncode == 1 and "Traceback" not in failed.stderr
         assert "did not answer /health" in failed.stderr
         assert status()["live"]["release_id"] == one["live"]["release_id"]
-        assert services().keys() == {f"{app.name}-production-web-blue"}  # the failed colour is gone
+        assert services().keys() == {f"{app.name}-production-{s}-blue" for s in ("web", "worker")}  # green is gone
     finally:
         hits = load.stop()
     bad = json.loads(ok("releases", "production", "--json"))[0]

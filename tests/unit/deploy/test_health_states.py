@@ -39,8 +39,8 @@ def test_a_worker_with_a_health_command_is_judged_by_the_engines_verdict() -> No
     check_health([replica("worker-1", health="healthy")], inside)
     with pytest.raises(HealthCheckFailed, match="worker-1 is not healthy: its health command says unhealthy"):
         check_health([replica("worker-1", health="unhealthy")], inside)
-    with pytest.raises(HealthCheckFailed, match="says nothing yet"):
-        check_health([replica("worker-1")], inside)
+    # a Swarm task reports no verdict: Swarm marks it running only once its health command passed
+    check_health([replica("worker-1")], inside)
 
 
 def serving(paths: set[str]):

@@ -94,3 +94,14 @@ def test_a_colour_gets_its_own_service_name_label_and_env():
     assert body["Labels"]["dockyard.color"] == "green" == container["Labels"]["dockyard.color"]
     assert container["Env"] == ["A=1", "B=2", "DOCKYARD_COLOR=green"]
     assert "dockyard.color" not in service_body(svc())["Labels"]
+
+
+def test_a_health_command_is_the_tasks_health_check():
+    from dockyard.engine.containers import CommandCheck
+
+    body = service_body(svc(port=None, health_command=CommandCheck(("sh", "-c", "test -f /tmp/up"), 2.0, 1.0, 3,
+                                                                   10.0)))
+    assert body["TaskTemplate"]["ContainerSpec"]["HealthCheck"] == {
+        "Test": ["CMD", "sh", "-c", "test -f /tmp/up"], "Interval": 2 * NS, "Timeout": NS, "Retries": 3,
+        "StartPeriod": 10 * NS}
+    assert "HealthCheck" not in service_body(svc())["TaskTemplate"]["ContainerSpec"]
