@@ -4,11 +4,14 @@ watch that keeps them up and on their replicas."""
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from dockyard.cli.common import console, load_app_spec, print_json, say
+
+if TYPE_CHECKING:
+    from dockyard.spec import AppSpec
 
 
 def _when(stamp: float | None) -> str:
@@ -51,8 +54,7 @@ def _print_environment(app: str, data: dict) -> None:
     console.print(f"[bold]{app}/{data['name']}[/]  {data['strategy']} on {data['engine']}  {what}")
     if data["engine_error"]:
         console.print(f"  [red]engine: {data['engine_error']}[/]", highlight=False)
-    if data["maintenance"] is not None:
-        console.print(f"  [yellow]maintenance on[/]: {data['maintenance']}", highlight=False)
+    _print_maintenance(data["maintenance"])
     colors = data["colors"]
     if colors:
         for which in ("live", "preview"):
@@ -69,18 +71,26 @@ def _print_environment(app: str, data: dict) -> None:
                       f"{replica['health']}[/]  {replica['url'] or ''}", highlight=False)
     for url in data["public"]:
         console.print(f"  {url}  (the edge)", highlight=False)
-    for accessory in data["accessories"]:
+    _print_accessories(data["accessories"])
+
+
+def _print_maintenance(message: str | None) -> None:
+    if message is not None:
+        console.print(f"  [yellow]maintenance on[/]: {message}", highlight=False)
+
+
+def _print_accessories(accessories: list[dict[str, Any]]) -> None:
+    for accessory in accessories:
         good = accessory["state"] == "running" and accessory["health"] in ("healthy", "none")
         console.print(f"  accessory {accessory['name']}: {accessory['state']}, health "
-                      f"[{'green' if good else 'red'}]{accessory['health']}[/]")
+                      f"[{'green' if good else 'red'}]{accessory['health']}[/] ({accessory['container']})",
+                      highlight=False)
 
 
-def _bluegreen_status(spec: object, env: str, as_json: bool) -> None:
+def _bluegreen_status(spec: AppSpec, env: str, as_json: bool) -> None:
     from dockyard.deploy.describe import maintenance
     from dockyard.router.status import env_status
-    from dockyard.spec import AppSpec
 
-    assert isinstance(spec, AppSpec)
     data = env_status(spec, env, report=(lambda _l: None) if as_json else say)
     data["accessories"] = _accessories(spec, env)
     data["maintenance"] = maintenance(spec.app, env)
@@ -93,8 +103,7 @@ def _bluegreen_status(spec: object, env: str, as_json: bool) -> None:
     router = data["router"]
     state = f"nginx pid {router['pid']}" if router["running"] else "[red]not running[/]"
     console.print(f"[bold]{data['app']}/{data['env']}[/]  balancer: {state}  ({router['config']})")
-    if data["maintenance"] is not None:
-        console.print(f"  [yellow]maintenance on[/]: {data['maintenance']}", highlight=False)
+    _print_maintenance(data["maintenance"])
     for which in ("live", "preview"):
         side = data[which]
         up = sum(r["running"] for r in side["replicas"])
@@ -106,21 +115,16 @@ def _bluegreen_status(spec: object, env: str, as_json: bool) -> None:
     if data["rollback_until"]:
         say(f"  switched at {_when(data['switched_at'])}; `dockyard rollback {env}` is a switch until "
             f"{_when(data['rollback_until'])}")
-    for accessory in data["accessories"]:
-        good = accessory["state"] == "running" and accessory["health"] in ("healthy", "none")
-        console.print(f"  accessory {accessory['name']}: {accessory['state']}, health "
-                      f"[{'green' if good else 'red'}]{accessory['health']}[/] ({accessory['container']})")
+    _print_accessories(data["accessories"])
 
 
-def _accessories(spec: object, env: str) -> list[dict[str, object]]:
+def _accessories(spec: AppSpec, env: str) -> list[dict[str, Any]]:
     """The environment's accessories as they run (an engine that cannot say: none listed)."""
     from dataclasses import asdict
 
     from dockyard.engine.accessories import list_accessories
     from dockyard.engine.client import connect
-    from dockyard.spec import AppSpec
 
-    assert isinstance(spec, AppSpec)
     engine = connect(spec.environment(env).engine)
     try:
         return [] if engine.config.swarm else [asdict(a) for a in list_accessories(engine, spec.app, env)]

@@ -32,6 +32,8 @@ def ps(
     from dockyard.engine.accessories import AccessoryState, list_accessories
     from dockyard.engine.client import connect
     from dockyard.engine.observe import observe
+    from dockyard.errors import DockyardError
+    from dockyard.router.colors import routed_service
 
     spec = load_app_spec()
     envs = [env] if env else spec.env_names()
@@ -46,7 +48,10 @@ def ps(
         finally:
             engine.close()
     public = _public_urls(spec.app)
-    routed = next((name for name, s in spec.services.items() if s.port), None)
+    try:
+        routed: str | None = routed_service(spec)  # the edge's names lead to it only
+    except DockyardError:
+        routed = None  # no service with a port: nothing is public
     # each replica judged by the release that made it (its label), not by this working tree's spec
     health = judge_all(rows, spec_probes(spec))
     if as_json:

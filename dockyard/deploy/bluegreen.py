@@ -112,8 +112,7 @@ class BlueGreen:
         except DockyardError as exc:
             if switched:
                 raise
-            reason = exc.message.splitlines()[0][:200]
-            self._record("failed", f"{note}: {reason}" if note else reason)
+            self._record("failed", note, failure=exc)
             try:
                 if started is not None:  # what this deploy started goes; nothing else does
                     board.retire(started, "the release failed its checks; live traffic never reached it")
@@ -195,9 +194,9 @@ class BlueGreen:
                 f"{result.output.rstrip()[-4000:]}",
                 hint="fix the release and deploy again; it never received live traffic")
 
-    def _record(self, status: str, note: str) -> None:
+    def _record(self, status: str, note: str, failure: DockyardError | None = None) -> None:
         r = self.release
-        self.ctx.record(self.env, r.release_id, r.image, r.commit, r.config_revision, status, note)
+        self.ctx.record(self.env, r.release_id, r.image, r.commit, r.config_revision, status, note, failure)
 
 
 def resume(parts: Parts, board: Switchboard, color: str, health: dict[str, HealthCheck], report: Report) -> int:
@@ -229,18 +228,22 @@ def switch_back(ctx: DeployContext, engine: Engine, env: str, previous: StoredRe
             return None
         router = spec.environment(env).router
         workers = router.workers if router else "stop"
+        health = spec_health(spec)
         try:
             if board.service not in {r.service for r in replicas}:
                 raise DeployError(f"{idle} has no replica of {board.service} left to serve")
             down = [r.name for r in replicas if not r.running and not r.parked]
             if down:
                 raise HealthCheckFailed(f"{', '.join(down)} of {idle} are not running")
-            resumed = resume(ctx.parts, board, idle, spec_health(spec), ctx.report)
+            resumed = resume(ctx.parts, board, idle, health, ctx.report)
             everything = board.replicas()
-            ctx.parts.check([r for r in everything if r.color == idle], spec_health(spec))
+            ctx.parts.check([r for r in everything if r.color == idle], health)
         except DockyardError as exc:
             if workers == "stop":
-                board.park(idle, "back as they were")
+                try:
+                    board.park(idle, "back as they were")
+                except DockyardError as cleanup:  # the cause is what the user must see; this is said beside it
+                    ctx.report(f"could not stop {idle}'s workers again: {cleanup.message}")
             raise DeployError(
                 f"cannot roll {spec.app}/{env} back to release {previous.release_id} on {idle}: {exc.message}; "
                 f"both colours are as they were, live traffic stays on {board.live or 'nothing'}",

@@ -85,7 +85,7 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
         if not engine.config.swarm:
             data["accessories"] = [asdict(a) for a in list_accessories(engine, spec.app, name)]
         if env.strategy == "blue-green" and env.router is not None:
-            status = env_status(spec, name, report=lambda _line: None, housekeep=False)
+            status = env_status(spec, name, report=lambda _line: None, housekeep=False, engine=engine)
             data["colors"] = {"live": _side(status["live"]), "preview": _side(status["preview"]),
                               "switched_at": rfc3339(status["switched_at"]),
                               "rollback_until": rfc3339(status["rollback_until"]),

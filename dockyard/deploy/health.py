@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -82,8 +83,6 @@ def judge(row: Running, probe: str, client: requests.Session, timeout: float = 1
 
 def judge_all(rows: list[Running], working_tree: dict[str, str]) -> list[str]:
     """Every row judged at once (8 at a time): by its own label, else the working tree's probe."""
-    from concurrent.futures import ThreadPoolExecutor
-
     with probe_client() as client, ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(lambda r: judge(r, r.probe or working_tree.get(r.service, "running"), client), rows))
 
@@ -101,7 +100,7 @@ def engine_verdict(state: dict) -> tuple[bool | None, str]:
     status = health.get("Status")
     last = (health.get("Log") or [{}])[-1]
     said = " ".join(str(last.get("Output") or "").split())[:200]
-    detail = f"health command exit {last.get('ExitCode')}" + (f": {said}" if said else "") if last else ""
+    detail = (f"health command exit {last.get('ExitCode')}" + (f": {said}" if said else "")) if last else ""
     if status == "healthy":
         return True, "health command: ok"
     if status == "unhealthy":

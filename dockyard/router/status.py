@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dockyard.engine.client import connect
+from dockyard.engine.client import Engine, connect
 from dockyard.errors import DeployError, UsageError
 from dockyard.router.edge import Edge
 from dockyard.router.nginx import NginxRouter
@@ -21,13 +21,16 @@ from dockyard.state.lock import env_lock
 Report = Callable[[str], None]
 
 
-def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True) -> dict[str, Any]:
+def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True,
+               engine: Engine | None = None) -> dict[str, Any]:
+    """`engine`: a connection the caller already has (kept open), else one made and closed here."""
     env_spec = spec.environment(env)
     if env_spec.strategy != "blue-green" or env_spec.router is None:
         raise UsageError(f"{spec.app}/{env} uses strategy {env_spec.strategy}; status shows the balancers of a "
                          "blue-green environment", hint=f"see its containers with: dockyard ps {env}")
     window = env_spec.router.rollback_window
-    engine = connect(env_spec.engine)
+    own = engine is None
+    engine = engine or connect(env_spec.engine)
     try:
         router = NginxRouter(spec.app, env, report=report)
         board = Switchboard(spec, engine, env, report, router=router)
@@ -44,13 +47,14 @@ def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True) 
         state = board.router.current() or board.state
         pid = board.router.pid()
     finally:
-        engine.close()
+        if own:
+            engine.close()
 
     def side(which: str, port: int) -> dict[str, Any]:
         current = getattr(state, which)
         color = current.color if current else None
         mine = [r for r in replicas if color and r.color == color]
-        return {"color": color, "release_id": current.release or None if current else None, "url": url(port),
+        return {"color": color, "release_id": (current.release or None) if current else None, "url": url(port),
                 "replicas": [{"name": r.name, "service": r.service, "running": r.running,
                               "url": f"http://{r.address}" if r.address else None} for r in mine]}
 

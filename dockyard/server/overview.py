@@ -35,15 +35,16 @@ def in_sync(app: str, envs: list[dict[str, Any]]) -> None:
     mirror = work_dir(app) / "mirror.git"
     config = open_config_service()
     try:
-        for before, env in zip([None, *envs], envs, strict=False):
+        for index, env in enumerate(envs):
             env["behind"] = None
             live = env["live"]
             changed = _last_change(config, env["name"], app)
             env["config_pending"] = changed if live and changed and changed > live["config_revision"] else None
+            before = envs[index - 1] if index else None
             ahead = before["live"] if before else None
             # the image is what moves along the path (each environment has its own configuration)
-            if ahead and (not live or ahead["commit_sha"] != live["commit_sha"]):
-                env["behind"] = {"env": before["name"], "release_id": ahead["release_id"],  # type: ignore[index]
+            if before and ahead and (not live or ahead["commit_sha"] != live["commit_sha"]):
+                env["behind"] = {"env": before["name"], "release_id": ahead["release_id"],
                                  "commits": _commits_between(mirror, live and live["commit_sha"],
                                                              ahead["commit_sha"])}
     finally:
