@@ -45,17 +45,19 @@ class Engines:
                 engine.close()
 
 
-def maintenance(app: str, env: str) -> str | None:
+def maintenance(app: str, env: str, edge: Edge | None = None) -> str | None:
     """The message of the edge's 503 page while the environment is in maintenance; None: serving."""
     try:
-        route = Edge().route(app, env)
+        route = (edge or Edge()).route(app, env)
     except DockyardError:
         return None
     return route.maintenance if route is not None else None
 
 
-def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines) -> dict[str, Any]:
+def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines,
+                         edge: Edge | None = None) -> dict[str, Any]:
     env = spec.environment(name)
+    edge = edge or Edge()  # one (its site settings read once) for the URLs and the maintenance page
     live = db.live_release(spec.app, name)
     data: dict[str, Any] = {
         "name": name, "engine": env.engine, "strategy": env.strategy, "promote": env.promote,
@@ -64,8 +66,8 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
                  "config_revision": live.config_revision, "created_at": rfc3339(live.created_at),
                  "actor": live.author}
         if live else None,
-        "replicas": [], "engine_error": None, "colors": None, "public": public_urls(spec.app, name)["live"],
-        "maintenance": maintenance(spec.app, name), "accessories": [],
+        "replicas": [], "engine_error": None, "colors": None, "public": public_urls(spec.app, name, edge)["live"],
+        "maintenance": maintenance(spec.app, name, edge), "accessories": [],
         "failed": None,
     }
     newest = db.releases(spec.app, name, limit=1)
@@ -97,9 +99,9 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
 
 def describe_app(db: StateDB, spec: AppSpec, envs: list[str] | None = None) -> list[dict[str, Any]]:
     """Every environment (or these), in promotion order."""
-    engines = Engines()
+    engines, edge = Engines(), Edge()
     try:
-        return [describe_environment(db, spec, name, engines) for name in envs or spec.env_names()]
+        return [describe_environment(db, spec, name, engines, edge) for name in envs or spec.env_names()]
     finally:
         engines.close()
 

@@ -74,9 +74,9 @@ def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True,
     }
 
 
-def public_urls(app: str, env: str) -> dict[str, list[str]]:
+def public_urls(app: str, env: str, edge: Edge | None = None) -> dict[str, list[str]]:
     """The URLs the host's edge serves the environment on: live ones, and the preview's own name."""
-    edge = Edge()
+    edge = edge or Edge()
     route = edge.route(app, env)
     if route is None:
         return {"live": [], "preview": []}
