@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,6 +42,12 @@ def logs(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts (one object a line with -f).")] = False,
     app: Annotated[str | None, typer.Option(help="The app (default: the one in ./dockyard.yml, else all).")] = None,
     container: Annotated[str | None, typer.Option(help="Only this container (name or id prefix).")] = None,
+    release: Annotated[str | None, typer.Option(help="With ENV: this release's lines, or `all` (default: the "
+                                                     "live release's).")] = None,
+    color: Annotated[str | None, typer.Option("--color", help="With ENV: the containers of this colour, blue or "
+                                                              "green.")] = None,
+    replica: Annotated[int | None, typer.Option(help="With ENV: only this replica (of the live release, or of "
+                                                     "--color).")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many lines.")] = 100,
     store: Annotated[Path | None, typer.Option(help="The log store (default: $DOCKYARD_HOME/logs/store.db).",
                                                envvar="DOCKYARD_LOG_STORE")] = None,
@@ -48,117 +55,136 @@ def logs(
 ) -> None:
     """Search the logs of every container of an app, newest first, or follow them live.
 
-    Containers that no longer exist are included. Example: dockyard logs production web --since 10m --grep timeout
+    With ENV they are the live release's, where the traffic goes, unless --release, --color or
+    --replica picks others. Containers that no longer exist are included.
+    Example: dockyard logs production web --since 10m --grep timeout
     """
+    from dockyard.engine.rows import Scope
+    from dockyard.errors import UsageError
+    from dockyard.logs.query import Query, parse_since
+
+    if (release or color or replica is not None) and not (env and app is None and options.spec_file.exists()):
+        raise UsageError("--release, --color and --replica need ENV, in the folder of the app's dockyard.yml")
+    if color is not None and color not in ("blue", "green"):
+        raise UsageError(f"--color: blue or green, got {color!r}")
+    since_ns = parse_since(since) if since else None
+    show = Shown(since_ns, grep, container, limit, follow, as_json, follow_for)
+    if not (env and app is None and options.spec_file.exists()):
+        _from_store(Query(app=app or _spec_app(), env=env, service=service, container=container, since_ns=since_ns,
+                          grep=grep, limit=limit), store, show)
+        return
+    from dockyard import settings
+    from dockyard.cli.common import load_app_spec
+    from dockyard.engine.client import connect
+
+    spec = load_app_spec()
+    env_spec = spec.environment(env)
+    accessory = service is not None and service in spec.accessories_of(env)
+    if service is not None and not accessory:
+        spec.service(service)  # not found: says which there are
+    if accessory and (release or color or replica is not None):
+        raise UsageError(f"{service} is an accessory: it has no releases, colours or replicas")
+    swarm, stored = settings.engine(env_spec.engine).swarm, _store_path(store).exists()
+    picks = color is not None or replica is not None
+    engine = connect(env_spec.engine) if swarm or not stored or picks else None
+    try:
+        scope = Scope(said=f"accessory {service}") if accessory else \
+            _scope(engine, spec.app, env, service, release, color, replica)
+        hint = " (--release all: every release)" if scope.release and not release else ""
+        err_console.print(f"{spec.app}/{env}: {scope.said}{hint}", highlight=False, markup=False)
+        if swarm:  # the manager gathers every node's task logs
+            from dockyard.swarm.logs import SwarmLogs
+
+            assert engine is not None
+            _show(SwarmLogs(engine, spec.app, env, service, scope), show)
+        elif stored:
+            _from_store(Query(app=spec.app, env=env, service=service, container=container, since_ns=since_ns,
+                              grep=grep, limit=limit, scope=scope), store, show)
+        else:  # no agent keeps a store on this host: the engine's own logs of the environment's containers
+            import socket
+
+            from dockyard.logs.engine_source import EngineLogs
+
+            assert engine is not None
+            err_console.print("no log store here (`dockyard agent` keeps one, with the lines of removed containers):"
+                              f" reading the engine's logs of {spec.app}/{env}", highlight=False, markup=False)
+            _show(EngineLogs(engine, spec.app, env, service, socket.gethostname(), scope), show)
+    finally:
+        if engine is not None:
+            engine.close()
+
+
+def _scope(engine: Any, app: str, env: str, service: str | None, release: str | None, color: str | None,
+           replica: int | None) -> Any:
+    """The live release of APP/ENV, or what --release, --color or --replica pick (engine/rows.py)."""
+    from dockyard.engine.observe import observe
+    from dockyard.engine.rows import troubleshoot_scope
+    from dockyard.state.db import StateDB
+
+    live = StateDB().live_release(app, env)
+    rows = observe(engine, app, env) if engine is not None and (color is not None or replica is not None) else []
+    return troubleshoot_scope(rows, f"{app}/{env}", service, live.release_id if live else None, color, replica,
+                              release)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How the lines are shown: which, how many, followed or not, as text or JSON."""
+
+    since_ns: int | None
+    grep: str | None
+    container: str | None
+    limit: int
+    follow: bool
+    as_json: bool
+    follow_for: float | None
+
+
+def _from_store(q: Any, store: Path | None, show: Shown) -> None:
+    """The host's log store (the agent's forwarder fills it), removed containers' lines included."""
     import time
 
-    from dockyard.logs.query import Query, last_id, parse_since, search
     from dockyard.logs.query import follow as follow_lines
+    from dockyard.logs.query import last_id, search
     from dockyard.logs.store import LogStore
 
-    since_ns = parse_since(since) if since else None
-    if env and app is None and (swarm := _swarm_engine(env)) is not None:
-        engine, spec_app = swarm
-        try:
-            _swarm_logs(engine, spec_app, env, service, since_ns, grep, container, limit, follow, as_json,
-                        follow_for)
-        finally:
-            engine.close()
-        return
-    q = Query(app=app or _spec_app(), env=env, service=service, container=container,
-              since_ns=since_ns, grep=grep, limit=limit)
-    if env and app is None and not _store_path(store).exists() and (local := _local_engine(env)) is not None:
-        engine, spec_app = local
-        try:  # no agent keeps a store on this host: the engine's own logs of the environment's containers
-            err_console.print("no log store here (`dockyard agent` keeps one, with the lines of removed containers):"
-                              f" reading the engine's logs of {spec_app}/{env}", highlight=False, markup=False)
-            _engine_logs(engine, spec_app, env, service, since_ns, grep, container, limit, follow, as_json,
-                         follow_for)
-        finally:
-            engine.close()
-        return
     db = LogStore(_store_path(store), readonly=True)
     try:
-        lines = list(reversed(search(db, q)))
-        if as_json and not follow:
-            print_json([line.as_dict() for line in search(db, q)])
+        found = search(db, q)
+        if show.as_json and not show.follow:
+            print_json([line.as_dict() for line in found])
             return
+        lines = list(reversed(found))
         out = sys.stdout
         for line in lines:
-            out.write(_render(line, as_json))
+            out.write(_render(line, show.as_json))
         out.flush()
-        if follow:
+        if show.follow:
             start = lines[-1].id if lines else last_id(db)
-            until = time.monotonic() + follow_for if follow_for else None
+            until = time.monotonic() + show.follow_for if show.follow_for else None
             for line in follow_lines(db, q, start, until=until):
-                out.write(_render(line, as_json))
+                out.write(_render(line, show.as_json))
                 out.flush()
     finally:
         db.close()
 
 
-def _swarm_engine(env: str) -> tuple[Any, str] | None:
-    """(engine, app) when ./dockyard.yml's ENV is on a Swarm manager, else None (the log store answers)."""
-    if not options.spec_file.exists():
-        return None
-    from dockyard import settings
-    from dockyard.cli.common import load_app_spec
-    from dockyard.engine.client import connect
-
-    spec = load_app_spec()
-    name = spec.environment(env).engine
-    return (connect(name), spec.app) if settings.engine(name).swarm else None
-
-
-def _local_engine(env: str) -> tuple[Any, str] | None:
-    """(engine, app) of ./dockyard.yml's ENV on a container engine, else None."""
-    if not options.spec_file.exists():
-        return None
-    from dockyard import settings
-    from dockyard.cli.common import load_app_spec
-    from dockyard.engine.client import connect
-
-    spec = load_app_spec()
-    name = spec.environment(env).engine
-    return None if settings.engine(name).swarm else (connect(name), spec.app)
-
-
-def _engine_logs(engine: Any, app: str, env: str, service: str | None, since_ns: int | None, grep: str | None,
-                 container: str | None, limit: int, follow: bool, as_json: bool, follow_for: float | None) -> None:
-    """The engine's own logs of the environment's containers (no agent keeps a store here)."""
-    import socket
-
-    from dockyard.logs.engine_source import EngineLogs
-
-    _show(EngineLogs(engine, app, env, service, socket.gethostname()), since_ns, grep, container, limit, follow,
-          as_json, follow_for)
-
-
-def _swarm_logs(engine: Any, app: str, env: str, service: str | None, since_ns: int | None, grep: str | None,
-                container: str | None, limit: int, follow: bool, as_json: bool, follow_for: float | None) -> None:
-    """A Swarm environment's logs from every node, through the manager (dockyard/swarm/logs.py)."""
-    from dockyard.swarm.logs import SwarmLogs
-
-    _show(SwarmLogs(engine, app, env, service), since_ns, grep, container, limit, follow, as_json, follow_for)
-
-
-def _show(reader: Any, since_ns: int | None, grep: str | None, container: str | None, limit: int, follow: bool,
-          as_json: bool, follow_for: float | None) -> None:
+def _show(reader: Any, show: Shown) -> None:
     """Print a reader's recent lines (its `recent`), then, with --follow, the new ones (its `follow`)."""
     import time
 
-    lines = reader.recent(since_ns, grep, container, limit)
-    if as_json and not follow:
+    lines = reader.recent(show.since_ns, show.grep, show.container, show.limit)
+    if show.as_json and not show.follow:
         print_json([line.as_dict() for line in reversed(lines)])  # newest first, as from the store
         return
     for line in lines:
-        sys.stdout.write(_render(line, as_json))
+        sys.stdout.write(_render(line, show.as_json))
     sys.stdout.flush()
-    if follow:
+    if show.follow:
         start = lines[-1].time_ns + 1 if lines else time.time_ns()
-        until = time.monotonic() + follow_for if follow_for else None
-        for line in reader.follow(start, grep, container, until=until):
-            sys.stdout.write(_render(line, as_json))
+        until = time.monotonic() + show.follow_for if show.follow_for else None
+        for line in reader.follow(start, show.grep, show.container, until=until):
+            sys.stdout.write(_render(line, show.as_json))
             sys.stdout.flush()
 
 

@@ -102,13 +102,20 @@ def stats(
     env: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
     as_json: Json = False,
     all_apps: Annotated[bool, typer.Option("--all", help="Every container, not only this app's.")] = False,
+    release: Annotated[str | None, typer.Option(help="With ENV: this release's containers, or `all` (default: the "
+                                                     "live release's).")] = None,
+    color: Annotated[str | None, typer.Option("--color", help="With ENV: the containers of this colour, blue or "
+                                                              "green.")] = None,
+    replica: Annotated[int | None, typer.Option(help="With ENV: only this replica (of the live release, or of "
+                                                     "--color).")] = None,
     agent_url: AgentUrl = None,
     refresh: Annotated[float, typer.Option(help="Seconds between refreshes of the live table.")] = 1.0,
     count: Annotated[int, typer.Option(help="Stop after this many refreshes (0: until Ctrl-C).")] = 0,
 ) -> None:
     """Live CPU, memory, network, block I/O and disk per container, from the host agent.
 
-    In an app's folder it shows that app's containers; --all shows every container.
+    In an app's folder it shows that app's containers; --all shows every container. With ENV they
+    are the live release's, where the traffic goes, unless --release, --color or --replica picks others.
     Example: dockyard stats production --json
     """
     from rich.live import Live
@@ -118,13 +125,21 @@ def stats(
     from dockyard.monitor.client import agent_url as resolve
 
     url = resolve(agent_url)
-    params = {"app": _app_filter(all_apps), "env": env}
+    app = _app_filter(all_apps)
+    names = _scoped_names(app, env, release, color, replica)
+    params = {"app": app, "env": env}
+
+    def samples() -> dict:
+        data = get_json(url, "/api/stats", params)
+        data["samples"] = [s for s in data["samples"] if names is None or s["name"] in names]
+        return data
+
     if as_json:
-        print_json(stats_rows(get_json(url, "/api/stats", params)["samples"]))
+        print_json(stats_rows(samples()["samples"]))
         return
 
     def table() -> Table:
-        data = get_json(url, "/api/stats", params)
+        data = samples()
         t = Table(*STATS_HEADERS, title=f"{data['host']} · {time.strftime('%H:%M:%S')}", title_justify="left")
         for row in stats_rows(data["samples"]):
             full = next(s for s in data["samples"] if s["name"] == row["name"])
@@ -137,6 +152,36 @@ def stats(
             time.sleep(refresh)
             live.update(table(), refresh=True)
             shown += 1
+
+
+def _scoped_names(app: str | None, env: str | None, release: str | None, color: str | None,
+                  replica: int | None) -> frozenset[str] | None:
+    """The containers `stats APP ENV` shows: the live release's unless --release, --color or --replica
+    picks others (engine/rows.py); None: no limit (no ENV, or not in an app's folder)."""
+    from dockyard.errors import UsageError
+
+    if app is None or env is None:
+        if release or color or replica is not None:
+            raise UsageError("--release, --color and --replica need ENV, in the folder of the app's dockyard.yml")
+        return None
+    if color is not None and color not in ("blue", "green"):
+        raise UsageError(f"--color: blue or green, got {color!r}")
+    from dockyard.cli.common import load_app_spec
+    from dockyard.engine.client import connect
+    from dockyard.engine.observe import observe
+    from dockyard.engine.rows import troubleshoot_scope
+    from dockyard.state.db import StateDB
+
+    engine = connect(load_app_spec().environment(env).engine)
+    try:
+        rows = observe(engine, app, env)
+    finally:
+        engine.close()
+    if not rows:
+        return None
+    live = StateDB().live_release(app, env)
+    scope = troubleshoot_scope(rows, f"{app}/{env}", None, live.release_id if live else None, color, replica, release)
+    return frozenset(r.name for r in rows if scope.admits(r.release, r.name))
 
 
 def events(

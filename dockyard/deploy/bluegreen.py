@@ -201,15 +201,15 @@ class BlueGreen:
 
 def resume(parts: Parts, board: Switchboard, color: str, health: dict[str, HealthCheck], report: Report) -> int:
     """Start a standby colour's parked workers and wait until each is healthy; how many."""
-    containers = board.unpark(color)
+    started, containers = board.unpark(color)
     for container in containers:
         service = (container.labels or {}).get(L.SERVICE, "")
         result = parts.probe(container, None, health.get(service, HealthCheck(path=None)))
         if not result.healthy:
             raise HealthCheckFailed(f"{container.name} did not become healthy again: {result.reason}")
-    if containers:
-        report(f"started {color}'s {len(containers)} parked worker(s) again")
-    return len(containers)
+    if started:
+        report(f"started {color}'s {started} parked worker(s) again")
+    return started
 
 
 def switch_back(ctx: DeployContext, engine: Engine, env: str, previous: StoredRelease, note: str

@@ -20,6 +20,9 @@ COLOR = "dockyard.color"  # blue | green, only on containers of blue-green envir
 # How the release that made the container judges its health (deploy/health.py probe_label): ps and
 # status judge a replica by its own release's spec, not by the dockyard.yml of the working tree.
 HEALTH = "dockyard.health"
+# On a Swarm worker service of a standby colour scaled to 0 (router.workers: stop): the replica count a
+# rollback scales it back to. Containers need none: a stopped container is still there to start.
+PARKED = "dockyard.parked"
 VOLUME = "dockyard.volume"  # a volume's name in its service (engine/volumes.py)
 # An accessory's container (engine/accessories.py): app, env, service (its name) and this, never
 # MANAGED, so no deploy, rollback, scale or switch of the app's replicas sees it.

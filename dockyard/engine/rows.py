@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from dockyard.errors import NotFound
 from dockyard.plan.deploy import Observed
 
-__all__ = ["Running", "pick_replica"]
+__all__ = ["Running", "Scope", "pick_replica", "select_replicas", "troubleshoot_scope"]
 
 
 @dataclass(frozen=True)
@@ -24,25 +24,65 @@ class Running(Observed):
     restarting: bool = False
 
 
-def pick_replica(rows: list[Running], where: str, service: str, live_release: str | None,
-                 color: str | None = None, replica: int | None = None) -> Running:
-    """Pure: the running replica troubleshooting goes to: of the live release (where the traffic
-    goes) unless a colour is asked for; the asked replica, else the first. One that is asked for
+@dataclass(frozen=True)
+class Scope:
+    """What `logs` and `stats` show of an environment: one release's containers (gone ones too, for
+    logs) and its accessories (which have no release), or these containers; None is no limit.
+    `said` tells the user which was chosen."""
+
+    release: str | None = None
+    names: frozenset[str] | None = None
+    said: str = ""
+
+    def admits(self, release: str, name: str) -> bool:
+        return self.release in (None, release) or not release if self.names is None else name in self.names
+
+
+def select_replicas(rows: list[Running], where: str, service: str | None, live_release: str | None,
+                    color: str | None = None, replica: int | None = None, running_only: bool = True
+                    ) -> list[Running]:
+    """Pure: the replicas troubleshooting goes to: those of the live release (where the traffic
+    goes) unless a colour is asked for, and only the asked replica if one is. One that is asked for
     and not there is an error, never another one."""
-    mine = sorted((r for r in rows if r.service == service and r.running), key=lambda r: (r.replica, r.name))
+    mine = sorted((r for r in rows if service in (None, r.service) and (r.running or not running_only)),
+                  key=lambda r: (r.service, r.replica, r.name))
+    what, running = (f"{where}/{service}" if service else where), ("running " if running_only else "")
     if not mine:
-        raise NotFound(f"no running container of {where}/{service}", hint=f"dockyard ps {where.split('/')[-1]}")
+        raise NotFound(f"no {running}container of {what}", hint=f"dockyard ps {where.split('/')[-1]}")
     if color is not None:
         mine = [r for r in mine if r.color == color]
         if not mine:
-            raise NotFound(f"no running {service} replica on {color} in {where}")
+            raise NotFound(" ".join(f"no {running}{service or ''} replica on {color} in {where}".split()))
     elif live_release is not None:
         mine = [r for r in mine if r.release == live_release] or mine
     if replica is not None:
         found = [r for r in mine if r.replica == replica]
         if not found:
-            there = ", ".join(str(r.replica) for r in mine)
-            raise NotFound(f"{where}/{service} has no running replica {replica}"
-                           + (f" on {color}" if color else "") + f" (running: {there})")
-        return found[0]
-    return mine[0]
+            there = ", ".join(str(n) for n in sorted({r.replica for r in mine}))
+            raise NotFound(f"{what} has no {running}replica {replica}" + (f" on {color}" if color else "")
+                           + f" ({running.strip() or 'replicas'}: {there})")
+        return found
+    return mine
+
+
+def pick_replica(rows: list[Running], where: str, service: str, live_release: str | None,
+                 color: str | None = None, replica: int | None = None) -> Running:
+    """Pure: the one running replica `exec` goes to: the asked one, else the first of the live release."""
+    return select_replicas(rows, where, service, live_release, color, replica)[0]
+
+
+def troubleshoot_scope(rows: list[Running], where: str, service: str | None, live_release: str | None,
+                       color: str | None = None, replica: int | None = None, release: str | None = None
+                       ) -> Scope:
+    """Pure: what `logs ENV` and `stats ENV` show: the live release unless `--release` names one (or
+    `all`); `--color` or `--replica` narrow it to those containers, which must exist."""
+    if color is not None or replica is not None:
+        chosen = select_replicas(rows, where, service, None if release == "all" else release or live_release,
+                                 color, replica, running_only=False)
+        names = frozenset(r.name for r in chosen)
+        return Scope(names=names, said=", ".join(sorted(names)))
+    if release == "all" or (release is None and live_release is None):
+        return Scope(said="every release")
+    chosen_release = release or live_release
+    return Scope(release=chosen_release,
+                 said=f"release {chosen_release}" + (" (live)" if chosen_release == live_release else ""))

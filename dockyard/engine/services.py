@@ -16,7 +16,7 @@ import requests
 
 from dockyard.engine.client import Engine
 
-__all__ = ["frames", "service_log_frames", "task_logs_text", "update_service"]
+__all__ = ["frames", "scale_service", "service_log_frames", "task_logs_text", "update_service"]
 
 
 def _url(engine: Engine, path: str, object_id: str) -> str:
@@ -40,6 +40,22 @@ def update_service(engine: Engine, service_id: str, spec: dict[str, Any], versio
     if rollback:
         params["rollback"] = "previous"
     _checked(engine.client.api.post(_url(engine, "/services/{}/update", service_id), json=spec, params=params))
+
+
+def scale_service(engine: Engine, service_id: str, replicas: int, labels: dict[str, str | None] | None = None
+                  ) -> dict[str, Any]:
+    """Set a replicated service's replica count (and labels: None removes one) on its current spec;
+    the spec sent, for a wait on its tasks."""
+    attrs = engine.client.api.inspect_service(service_id)
+    body: dict[str, Any] = attrs["Spec"]
+    body["Mode"] = {"Replicated": {"Replicas": replicas}}
+    for key, value in (labels or {}).items():
+        if value is None:
+            body.setdefault("Labels", {}).pop(key, None)
+        else:
+            body.setdefault("Labels", {})[key] = value
+    update_service(engine, service_id, body, attrs["Version"]["Index"])
+    return body
 
 
 def frames(raw: Any) -> Iterator[tuple[int, bytes]]:

@@ -34,6 +34,7 @@ class ServiceFact:
     commit: str | None
     refs: frozenset[str]  # names of the configs and secrets its spec and previous spec use
     color: str | None = None  # blue | green: one colour of a blue-green environment
+    parked: int = 0  # a standby colour's worker service at 0 replicas: the count it had (L.PARKED)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ def parse_service(attrs: dict[str, Any]) -> ServiceFact:
         commit=labels.get(L.COMMIT),
         refs=frozenset(_refs(spec) | _refs(attrs.get("PreviousSpec"))),
         color=labels.get(L.COLOR),
+        parked=int(labels.get(L.PARKED, "0") or 0),
     )
 
 

@@ -10,15 +10,19 @@ from collections.abc import Iterator
 from dockyard.engine.client import Engine
 from dockyard.engine.container_logs import container_lines
 from dockyard.engine.observe import observe
+from dockyard.engine.rows import Scope
 from dockyard.logs.query import LogLine, matches, rfc3339_ns
 
 
 class EngineLogs:
-    def __init__(self, engine: Engine, app: str, env: str, service: str | None, host: str) -> None:
+    def __init__(self, engine: Engine, app: str, env: str, service: str | None, host: str,
+                 scope: Scope | None = None) -> None:
         self.engine, self.app, self.env, self.service, self.host = engine, app, env, service, host
+        self.scope = scope or Scope()
 
     def _lines(self, tail: int, since_ns: int | None) -> list[LogLine]:
-        rows = [r for r in observe(self.engine, self.app, self.env) if self.service in (None, r.service)]
+        rows = [r for r in observe(self.engine, self.app, self.env)
+                if self.service in (None, r.service) and self.scope.admits(r.release, r.name)]
         found = []
         for row in rows:
             since = since_ns / 1e9 if since_ns else None

@@ -7,9 +7,10 @@ import calendar
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from dockyard.engine.rows import Scope
 from dockyard.errors import UsageError
 from dockyard.logs.jsonfile import STREAM_NAMES, format_time
 from dockyard.logs.store import LogStore
@@ -26,6 +27,7 @@ class Query:
     since_ns: int | None = None
     grep: str | None = None
     limit: int = 100
+    scope: Scope = field(default_factory=Scope)  # one release, or these containers (logs ENV: the live release)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,13 @@ def build_sql(q: Query, after_id: int | None = None) -> tuple[str, list[Any]]:
     if q.container:
         where.append("(c.name = ? or c.cid like ?)")
         params += [q.container, q.container + "%"]
+    if q.scope.names is None and q.scope.release is not None:  # an accessory's lines have no release
+        where.append("(c.release = ? or coalesce(c.release, '') = '')")
+        params.append(q.scope.release)
+    elif q.scope.names is not None:
+        names = sorted(q.scope.names)
+        where.append(f"c.name in ({', '.join('?' * len(names))})" if names else "0")
+        params += names
     if q.since_ns is not None:
         where.append("l.ts >= ?")
         params.append(q.since_ns)
@@ -134,7 +143,7 @@ def last_id(store: LogStore) -> int:
 
 def newer(store: LogStore, q: Query, after_id: int, limit: int = 5000) -> list[LogLine]:
     """The lines stored after `after_id`, oldest first (at most `limit`)."""
-    batch = Query(q.app, q.env, q.service, q.container, q.since_ns, q.grep, limit=limit)
+    batch = replace(q, limit=limit)
     sql, params = build_sql(batch, after_id)
     with store.lock:
         return [_row(r) for r in store.db.execute(sql, params).fetchall()]

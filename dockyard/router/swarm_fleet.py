@@ -4,23 +4,33 @@
 The balancer routes to each task's published host port at its node's publish address, so a colour
 spread over several nodes is one upstream. Swarm, not Dockyard, decides which task of a service
 stops when it shrinks, so a task cannot be drained first: a colour is only ever removed whole.
+A standby colour's worker services (no port) are parked by scaling them to 0, their count kept in a
+label, and a rollback scales them back and waits until their tasks run (after their health command).
 """
 
 from __future__ import annotations
 
+import time
+
+from dockyard.engine import labels as L
 from dockyard.engine import swarm_observe as observe
-from dockyard.engine.api import Container
-from dockyard.engine.client import Engine
+from dockyard.engine.api import Container, DockerError
+from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.services import scale_service
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
-from dockyard.errors import DeployError
+from dockyard.errors import DeployError, HealthCheckFailed
 from dockyard.plan.bluegreen import COLORS
 from dockyard.router.colors import Replica
 
 
 def task_replicas(found: list[ServiceFact], tasks: list[TaskFact], nodes: dict[str, NodeFact]) -> list[Replica]:
-    """Pure: the tasks meant to run of the coloured services, as the balancer's replicas."""
+    """Pure: the tasks meant to run of the coloured services, as the balancer's replicas, and one
+    stopped replica per slot of a parked worker service."""
     by_id = {s.id: s for s in found if s.color in COLORS}
-    out = []
+    out = [Replica(id=f"{s.id}.{slot}", name=f"{s.name}.{slot}", service=s.service, replica=slot, color=s.color,
+                   release=s.release, config_hash=s.config_hash, running=False, port=None, worker=True)
+           for s in by_id.values() if s.parked and not s.replicas and s.color is not None
+           for slot in range(1, s.parked + 1)]
     for task in tasks:
         service = by_id.get(task.service_id)
         if service is None or service.color is None or task.desired != "running":
@@ -30,7 +40,8 @@ def task_replicas(found: list[ServiceFact], tasks: list[TaskFact], nodes: dict[s
         out.append(Replica(id=task.id, name=f"{service.name}.{task.slot}", service=service.service,
                            replica=task.slot, color=service.color, release=task.release,
                            config_hash=task.config_hash, running=task.state == "running",
-                           port=port if node else None, host=node.publish_addr if node else "127.0.0.1"))
+                           port=port if node else None, host=node.publish_addr if node else "127.0.0.1",
+                           worker=service.port is None))
     return sorted(out, key=lambda r: (r.color, r.service, r.replica))
 
 
@@ -57,10 +68,43 @@ class SwarmFleet:
             self.remove_color(color, grace)
 
     def park(self, workers: list[Replica], grace: dict[str, float]) -> None:
-        """A Swarm colour's tasks are only ever listed running (a worker service is never parked)."""
+        """Scale the workers' services to 0, keeping their count in a label (Swarm stops each task
+        with its service's stop grace period)."""
+        for service in self._services_of(workers):
+            self._scale(service, 0, {L.PARKED: str(service.replicas)})
 
-    def unpark(self, workers: list[Replica]) -> list[Container]:
+    def unpark(self, workers: list[Replica], timeout: float = 120.0) -> list[Container]:
+        """Scale parked worker services back to their count and wait until every task runs (Swarm
+        reports a task with a health command running once the command passes). No container to probe."""
+        services = [s for s in self._services_of(workers) if s.parked]
+        for service in services:
+            self._scale(service, service.parked, {L.PARKED: None})
+        deadline = time.monotonic() + timeout
+        for service in services:
+            self._wait_running(service, deadline)
         return []
+
+    def _services_of(self, workers: list[Replica]) -> list[ServiceFact]:
+        wanted = {(r.color, r.service) for r in workers}
+        return [s for s in self.services() if (s.color, s.service) in wanted]
+
+    def _scale(self, service: ServiceFact, replicas: int, labels: dict[str, str | None]) -> None:
+        try:
+            scale_service(self.engine, service.id, replicas, labels)
+        except DockerError as exc:
+            raise engine_error(f"scaling service {service.name} to {replicas}", exc) from exc
+
+    def _wait_running(self, service: ServiceFact, deadline: float) -> None:
+        while True:
+            current = [t for t in observe.tasks(self.engine, [service.id]) if t.desired == "running"]
+            if sum(t.state == "running" for t in current) >= service.parked:
+                return
+            if time.monotonic() > deadline:
+                failed = [t.error for t in observe.tasks(self.engine, [service.id]) if t.error]
+                raise HealthCheckFailed(f"{service.name}: {sum(t.state == 'running' for t in current)} of "
+                                        f"{service.parked} task(s) running after it was scaled back"
+                                        + (f" ({failed[-1]})" if failed else ""))
+            time.sleep(0.3)
 
     def remove_color(self, color: str, grace: dict[str, float]) -> int:
         """Remove the colour's services; Swarm stops their tasks with each one's stop grace period."""

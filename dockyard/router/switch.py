@@ -136,9 +136,11 @@ class Switchboard:
             self.report(f"stopped {color}'s {len(workers)} worker(s)" + (f": {reason}" if reason else ""))
         return len(workers)
 
-    def unpark(self, color: str) -> list[Container]:
-        """Start the colour's parked workers again; their containers, for a health wait."""
-        return self.fleet.unpark([r for r in self.replicas() if r.color == color and r.parked])
+    def unpark(self, color: str) -> tuple[int, list[Container]]:
+        """Start the colour's parked workers again: how many, and the containers to wait for (a
+        Swarm fleet waits for its tasks itself)."""
+        parked = [r for r in self.replicas() if r.color == color and r.parked]
+        return len(parked), self.fleet.unpark(parked) if parked else []
 
     def shrink(self, ids: set[str], reason: str = "") -> float:
         """Take some replicas out of the balancer (reload), let nginx finish their requests, then

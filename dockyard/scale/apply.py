@@ -31,7 +31,7 @@ from dockyard.engine import swarm_observe as observe
 from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
-from dockyard.engine.services import update_service
+from dockyard.engine.services import scale_service
 from dockyard.errors import DeployError
 from dockyard.plan.deploy import Action, Kind
 from dockyard.router.switch import Switchboard
@@ -153,7 +153,6 @@ class Scaler:
 
     # swarm ------------------------------------------------------------------
     def _swarm(self, service: str, desired: int, reason: str) -> str:
-        api = self.engine.client.api
         if self.env_spec.strategy == "blue-green":
             raise DeployError(f"{self.spec.app}/{self.env}: a blue-green Swarm environment cannot be scaled between "
                               "deploys: Swarm picks which task stops, so none can be drained from the balancer first",
@@ -164,10 +163,7 @@ class Scaler:
             raise DeployError(f"{self.spec.app}/{self.env}: no Swarm service for {service}",
                               hint=f"dockyard deploy {self.env}")
         try:
-            attrs = api.inspect_service(found.id)
-            body = attrs["Spec"]
-            body["Mode"] = {"Replicated": {"Replicas": desired}}
-            update_service(self.engine, found.id, body, attrs["Version"]["Index"])
+            body = scale_service(self.engine, found.id, desired)
         except DockerError as exc:
             raise engine_error(f"scaling service {found.name}", exc) from exc
         action = SwarmAction(SwarmKind.SCALE, service, desired, reason, found)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dockyard.engine import swarm_observe as observe
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.rows import Scope
 from dockyard.engine.services import service_log_frames
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact
 from dockyard.logs.query import LogLine, matches, rfc3339_ns
@@ -46,9 +47,12 @@ def to_line(stream: int, payload: bytes, service: ServiceFact, nodes: dict[str, 
 
 
 class SwarmLogs:
-    def __init__(self, engine: Engine, app: str, env: str, service: str | None = None) -> None:
+    def __init__(self, engine: Engine, app: str, env: str, service: str | None = None,
+                 scope: Scope | None = None) -> None:
         self.engine = engine
-        self.services = [s for s in observe.services(engine, app, env) if service is None or s.service == service]
+        self.scope = scope or Scope()
+        self.services = [s for s in observe.services(engine, app, env) if service in (None, s.service)
+                         and self.scope.release in (None, s.release)]
         self.nodes = observe.nodes(engine)
         tasks = observe.tasks(engine, [s.id for s in self.services])
         self.slots = {t.id: t.slot for t in tasks}
@@ -63,7 +67,7 @@ class SwarmLogs:
             raise engine_error(f"reading the logs of service {service.name}", exc) from exc
         for stream, payload in stream_frames:
             line = to_line(stream, payload, service, self.nodes, self.slots)
-            if line is not None:
+            if line is not None and self.scope.admits(line.release, line.container):
                 yield line
 
     def recent(self, since_ns: int | None, grep: str | None, container: str | None, limit: int) -> list[LogLine]:

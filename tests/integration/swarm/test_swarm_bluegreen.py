@@ -70,6 +70,16 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
     def status() -> dict:
         return json.loads(ok("status", "production", "--json"))
 
+    def workers() -> dict[str, tuple[int, str | None]]:
+        """colour -> (its worker service's replica count, its dockyard.parked label)."""
+        out = {}
+        for s in docker_client.services.list(filters={"label": f"dockyard.app={app.name}"}):
+            spec = s.attrs["Spec"]
+            if spec["Labels"].get("dockyard.service") == "worker":
+                out[spec["Labels"]["dockyard.color"]] = (spec["Mode"]["Replicated"]["Replicas"],
+                                                         spec["Labels"].get("dockyard.parked"))
+        return out
+
     def services() -> dict[str, str]:
         found = docker_client.services.list(filters={"label": f"dockyard.app={app.name}"})
         return {s.name: s.id for s in found}
@@ -106,10 +116,15 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
                                                                                      "green"]
         kept = services()
         assert kept.keys() == {f"{app.name}-production-{s}-{c}" for s in ("web", "worker") for c in ("blue", "green")}
+        assert workers() == {"blue": (0, "1"), "green": (1, None)}  # standby blue's worker parked: 0 tasks
+        assert "stopped blue's 1 worker(s)" in second
 
         rolled = ok("rollback", "production")
-        assert "no container was started" in rolled
+        assert "its 1 parked worker(s) started again, no container was created" in rolled
         assert services() == kept  # a switch: no Swarm service created or replaced
+        assert workers() == {"blue": (1, None), "green": (0, "1")}
+        assert [t["Status"]["State"] for t in docker_client.services.get(kept[f"{app.name}-production-worker-blue"])
+                .tasks(filters={"desired-state": "running"})] == ["running"]  # its health command passed
         assert httpx.get(f"http://127.0.0.1:{live}/cgi-bin/release").text.split() == [one["live"]["release_id"],
                                                                                      "blue"]
 

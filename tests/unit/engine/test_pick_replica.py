@@ -45,3 +45,28 @@ def test_without_a_live_release_the_first_running_one() -> None:
     assert pick(live_release=None) == "shop-production-web-blue-1"
     with pytest.raises(NotFound, match="no running container of shop/production/db"):
         pick_replica(ROWS, "shop/production", "db", None)
+
+
+def test_logs_and_stats_show_the_live_release_unless_told_otherwise() -> None:
+    from dockyard.engine.rows import troubleshoot_scope
+
+    def scope(**kwargs: object):  # type: ignore[no-untyped-def]
+        args = {"service": None, "live_release": "r2", **kwargs}
+        return troubleshoot_scope(ROWS, "shop/production", **args)  # type: ignore[arg-type]
+
+    live = scope()
+    assert (live.release, live.names, live.said) == ("r2", None, "release r2 (live)")
+    assert live.admits("r2", "gone-container") and not live.admits("r1", "shop-production-web-blue-1")
+    assert scope(release="r1").release == "r1" and scope(release="all").release is None
+    assert scope(live_release=None).said == "every release"  # never deployed through this state: no limit
+    blue = scope(color="blue")
+    assert blue.names == {"shop-production-web-blue-1", "shop-production-web-blue-2"} and blue.release is None
+    assert scope(service="web", replica=2).names == {"shop-production-web-green-2"}
+    assert scope(service="web", color="blue", replica=1).names == {"shop-production-web-blue-1"}
+    stopped = [*ROWS, row("blue", 1, "r1", running=False, service="worker")]  # a parked worker still has logs
+    assert troubleshoot_scope(stopped, "shop/production", "worker", "r2", color="blue").names == {
+        "shop-production-worker-blue-1"}
+    with pytest.raises(NotFound, match=r"shop/production/web has no replica 7 \(replicas: 1, 2\)"):
+        scope(service="web", replica=7)
+    with pytest.raises(NotFound, match="no worker replica on blue in shop/production"):
+        scope(service="worker", color="blue")

@@ -92,3 +92,23 @@ def test_parse_time_fast_path_agrees_with_the_general_one() -> None:
     assert parse_time("2026-11-25T19:29:17.54085324Z") == parse_time("2026-11-25T19:29:17.540853240Z")
     assert parse_time("2026-11-25T19:29:17.5Z") - parse_time("2026-11-25T19:29:17Z") == 500_000_000
     assert parse_time("2026-11-25T21:29:17.5+02:00") == parse_time("2026-11-25T19:29:17.5Z")
+
+
+def test_a_scope_keeps_one_release_s_lines_or_those_containers(tmp_path: Path) -> None:
+    from dockyard.engine.rows import Scope
+
+    store = LogStore(tmp_path / "store.db")
+    old = {**TAGS, "container": "web-blue-1", "release": "r1"}
+    new = {**TAGS, "container": "web-green-1", "release": "r2"}
+    store.write([Batch("a" * 64, "f1", old, [(0, 1_000, 0, "from r1")]),
+                 Batch("b" * 64, "f2", new, [(0, 2_000, 0, "from r2")])])
+
+    def messages(scope: Scope) -> list[str]:
+        return [line.message for line in search(store, Query(scope=scope))]
+
+    assert messages(Scope()) == ["from r2", "from r1"]
+    assert messages(Scope(release="r2")) == ["from r2"]
+    assert messages(Scope(names=frozenset({"web-blue-1"}))) == ["from r1"]
+    assert messages(Scope(names=frozenset())) == []
+    store.write([Batch("c" * 64, "f3", {**TAGS, "container": "db", "release": ""}, [(0, 3_000, 0, "from db")])])
+    assert messages(Scope(release="r2")) == ["from db", "from r2"]  # an accessory has no release: always in

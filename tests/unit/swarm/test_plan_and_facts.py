@@ -145,3 +145,29 @@ def test_a_colour_service_s_tasks_are_the_balancer_s_replicas_on_their_nodes():
     assert task_replicas([plain], tasks, nodes) == []
     assert parse_service({**SERVICE, "Spec": {**SERVICE["Spec"], "Labels": {
         **SERVICE["Spec"]["Labels"], "dockyard.color": "blue"}}}).color == "blue"
+
+
+def test_a_parked_worker_service_counts_as_its_stopped_replicas_so_the_colour_still_holds_the_release():
+    from dataclasses import replace
+
+    from dockyard.router.colors import color_facts
+    from dockyard.router.swarm_fleet import task_replicas
+
+    labels = {**SERVICE["Spec"]["Labels"], "dockyard.service": "worker", "dockyard.color": "blue", "dockyard.parked": "2"}
+    spec = {**SERVICE["Spec"], "Labels": labels, "Mode": {"Replicated": {"Replicas": 0}}, "EndpointSpec": {}}
+    worker = replace(parse_service({**SERVICE, "Spec": spec}), id="s-worker", name="shop-prod-worker-blue")
+    assert (worker.parked, worker.replicas, worker.port) == (2, 0, None)
+    web = replace(parse_service(SERVICE), color="blue", name="shop-prod-web-blue")
+    nodes = {n["ID"]: parse_node(n) for n in NODES}
+    replicas = task_replicas([web, worker], [parse_task(task("a", 1, "n1", port=33000))], nodes)
+    assert [(r.name, r.running, r.worker, r.parked) for r in replicas] == [
+        ("shop-prod-web-blue.1", True, False, False),
+        ("shop-prod-worker-blue.1", False, True, True),
+        ("shop-prod-worker-blue.2", False, True, True),
+    ]
+    facts = color_facts(replicas, "blue")
+    assert (facts.containers, facts.running, facts.parked, facts.workers) == (3, 1, 2, 2)
+    # scaled back (the label is gone): its tasks are the replicas, workers that run
+    running = replace(worker, parked=0, replicas=2)
+    tasks = [parse_task({**task(t, slot, "n1"), "ServiceID": "s-worker"}) for t, slot in (("w1", 1), ("w2", 2))]
+    assert [(r.worker, r.running, r.parked) for r in task_replicas([running], tasks, nodes)] == [(True, True, False)] * 2
