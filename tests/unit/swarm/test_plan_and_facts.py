@@ -153,7 +153,8 @@ def test_a_parked_worker_service_counts_as_its_stopped_replicas_so_the_colour_st
     from dockyard.router.colors import color_facts
     from dockyard.router.swarm_fleet import task_replicas
 
-    labels = {**SERVICE["Spec"]["Labels"], "dockyard.service": "worker", "dockyard.color": "blue", "dockyard.parked": "2"}
+    labels = {**SERVICE["Spec"]["Labels"], "dockyard.service": "worker", "dockyard.color": "blue",
+              "dockyard.parked": "2"}
     spec = {**SERVICE["Spec"], "Labels": labels, "Mode": {"Replicated": {"Replicas": 0}}, "EndpointSpec": {}}
     worker = replace(parse_service({**SERVICE, "Spec": spec}), id="s-worker", name="shop-prod-worker-blue")
     assert (worker.parked, worker.replicas, worker.port) == (2, 0, None)
@@ -170,4 +171,5 @@ def test_a_parked_worker_service_counts_as_its_stopped_replicas_so_the_colour_st
     # scaled back (the label is gone): its tasks are the replicas, workers that run
     running = replace(worker, parked=0, replicas=2)
     tasks = [parse_task({**task(t, slot, "n1"), "ServiceID": "s-worker"}) for t, slot in (("w1", 1), ("w2", 2))]
-    assert [(r.worker, r.running, r.parked) for r in task_replicas([running], tasks, nodes)] == [(True, True, False)] * 2
+    scaled_back = task_replicas([running], tasks, nodes)
+    assert [(r.worker, r.running, r.parked) for r in scaled_back] == [(True, True, False)] * 2
