@@ -1,4 +1,4 @@
-"""audit [--env E] [--since 1d] [--json], audit verify; and what each changing command records.
+"""audit [ENV] [--since 1d] [--json], audit --verify (or `audit verify`); and what each changing command records.
 
 Every CLI command that changes something is written to the audit log by `record_command`, called
 once from the entry point with the command's outcome, so no command can forget it. The actor is
@@ -16,9 +16,6 @@ import typer
 
 from dockyard.cli.argv import app_name, split_global
 from dockyard.cli.common import err_console, print_json, say
-
-audit_app = typer.Typer(help="The audit log: who changed what, from where, and the outcome.",
-                        invoke_without_command=True)
 
 # command words -> how many positional arguments name the target (the rest are keys or values)
 CHANGES: dict[tuple[str, ...], int] = {
@@ -92,20 +89,34 @@ def since_seconds(text: str | None, now: float) -> float | None:
     return now - int(text[:-1]) * _DURATION[unit]
 
 
-@audit_app.callback()
 def audit(
-    ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", help="Only rows whose target is this environment.")] = None,
+    env: Annotated[str | None, typer.Argument(help="Only rows whose target is this environment.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only rows newer than this (30m, 12h, 1d).")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many rows.")] = 200,
+    verify: Annotated[bool, typer.Option("--verify", help="Check the hash chain instead: a changed, deleted or "
+                                                          "reordered row is named (also `audit verify`).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    old_env: Annotated[str | None, typer.Option("--env", hidden=True)] = None,
 ) -> None:
-    """Show the audit log, newest first.
+    """Show the audit log, newest first: who changed what, from where, and the outcome.
 
-    Example: dockyard audit --env production --since 1d
+    Example: dockyard audit production --since 1d
     """
-    if ctx.invoked_subcommand is not None:
+    if env == "verify" or verify:
+        if env not in (None, "verify") or old_env or since:
+            from dockyard.errors import UsageError
+
+            raise UsageError("audit --verify checks the whole log: it takes no ENV or --since")
+        _verify(as_json)
         return
+    if old_env is not None:  # the old spelling, for one more release
+        if env is not None:
+            from dockyard.errors import UsageError
+
+            raise UsageError(f"audit {env} --env {old_env}: name the environment once")
+        env = old_env
+        err_console.print(f"warning: `audit --env {env}` is the old spelling; say `dockyard audit {env}` (the old "
+                          "spelling goes in a later release)", highlight=False, markup=False)
     from dockyard.state.audit import AuditLog
     from dockyard.state.db import StateDB
 
@@ -119,11 +130,8 @@ def audit(
             + (f"  [{r.detail}]" if r.detail else ""))
 
 
-@audit_app.command("verify")
-def verify(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
-) -> None:
-    """Check the hash chain: a changed, deleted or reordered row is named. Example: dockyard audit verify"""
+def _verify(as_json: bool) -> None:
+    """Check the hash chain; exit 1 when a row was changed, deleted or reordered."""
     from dockyard.state.audit import AuditLog
     from dockyard.state.db import StateDB
 
@@ -143,5 +151,5 @@ def verify(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the audit group. (main.py calls it when one of them runs, or for --help.)"""
-    app.add_typer(audit_app, name="audit")
+    """Add the audit command. (main.py calls it when it runs, or for --help.)"""
+    app.command("audit")(audit)

@@ -55,9 +55,8 @@ def logs(
 ) -> None:
     """Search the logs of every container of an app, newest first, or follow them live.
 
-    With ENV they are the live release's, where the traffic goes, unless --release, --color or
-    --replica picks others. Containers that no longer exist are included.
-    Example: dockyard logs production web --since 10m --grep timeout
+    With ENV they are the live release's, where the traffic goes, unless --release, --color or --replica picks others.
+    Containers that no longer exist are included. Example: dockyard logs production web --since 10m --grep timeout
     """
     from dockyard.engine.rows import Scope
     from dockyard.errors import UsageError

@@ -114,8 +114,8 @@ def stats(
 ) -> None:
     """Live CPU, memory, network, block I/O and disk per container, from the host agent.
 
-    In an app's folder it shows that app's containers; --all shows every container. With ENV they
-    are the live release's, where the traffic goes, unless --release, --color or --replica picks others.
+    In an app's folder it shows that app's containers; --all shows every container.
+    With ENV they are the live release's, where the traffic goes, unless --release, --color or --replica picks others.
     Example: dockyard stats production --json
     """
     from rich.live import Live
