@@ -11,16 +11,32 @@ The JSON Schema of each command's output is in docs/json/, and tests validate th
 
 from __future__ import annotations
 
+import calendar
 import time
 
 
-def rfc3339(stamp: float | None) -> str | None:
-    """Seconds since the epoch -> '2026-12-06T14:03:37Z' (UTC); None stays None."""
+def rfc3339(stamp: float | None, precise: bool = False) -> str | None:
+    """Seconds since the epoch -> '2026-12-06T14:03:37Z' (UTC), with milliseconds when precise
+    ('2026-12-06T14:03:37.125Z': an event's moment, where seconds apart matter); None stays None."""
     if stamp is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+    if not precise:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+    millis = round(stamp * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + f".{millis % 1000:03d}Z"
+
+
+def epoch(moment: str) -> float:
+    """'2026-12-06T14:03:37Z' or '...37.125Z' -> seconds since the epoch (the inverse of rfc3339)."""
+    whole, _, fraction = moment.rstrip("Z").partition(".")
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + (float(f"0.{fraction}") if fraction else 0.0)
 
 
 def absent(value: str | None) -> str | None:
     """'' is not a value: it is absent (null)."""
     return value or None
+
+
+def local_time(moment: str | None) -> str:
+    """'2026-12-06T14:03:37Z' -> '2026-12-06 15:03:37' in the local zone, for a table a person reads."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch(moment))) if moment else "-"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dockyard.cli.common import console, load_app_spec, print_json, say
+from dockyard.cli.common import JsonOpt, console, load_app_spec, print_json, result, say
 
 if TYPE_CHECKING:
+    from dockyard.backup.plan import Manifest
     from dockyard.backup.service import Backups
 
 backup_app = typer.Typer(help="Backups of an environment's accessories and volumes: create, ls, restore, prune; "
@@ -20,14 +21,26 @@ Env = Annotated[str, typer.Argument(help="The environment.")]
 Target = Annotated[str, typer.Argument(help="An accessory (db), or a service's volume (web/data).")]
 
 
-def _backups() -> Backups:
+def _backups(quiet: bool = False) -> Backups:
+    """The service; `quiet` (--json) keeps its progress lines off stdout, on stderr."""
     from dockyard import settings
     from dockyard.backup.service import Backups
     from dockyard.backup.stores import open_store
+    from dockyard.cli.common import err_console
     from dockyard.config.service import open_config_service
 
-    return Backups(load_app_spec(), open_store(settings.backup_settings()), open_config_service(), say,
+    report = (lambda line: err_console.print(line, highlight=False, markup=False)) if quiet else say
+    return Backups(load_app_spec(), open_store(settings.backup_settings()), open_config_service(), report,
                    by=settings.author())
+
+
+def manifest_json(m: Manifest) -> dict[str, Any]:
+    """A backup in the JSON vocabulary (docs/json/backup.schema.json)."""
+    from dockyard.vocabulary import rfc3339
+
+    return {"backup_id": m.id, "app": m.app, "env": m.env, "target": m.target, "kind": m.kind,
+            "volumes": list(m.volumes), "created_at": rfc3339(m.created_at), "actor": m.by or None,
+            "size": m.size, "raw_size": m.raw_size, "sha256": m.sha256}
 
 
 def _size(n: int) -> str:
@@ -39,34 +52,33 @@ def _size(n: int) -> str:
 
 
 @backup_app.command()
-def create(env: Env, target: Target) -> None:
+def create(env: Env, target: Target, as_json: JsonOpt = False) -> None:
     """Back up TARGET of ENV now: an accessory's dump (or its volumes, paused while copied), or a
     service's volume (its containers paused while copied); compressed, with a checksum.
 
     Example: dockyard backup create production db
     """
-    manifest = _backups().create(env, target)
-    console.print(f"[green]{manifest.id}[/] {_size(manifest.size)} sha256:{manifest.sha256[:16]}", highlight=False)
+    manifest = _backups(quiet=as_json).create(env, target)
+    result(as_json, manifest_json(manifest), f"{manifest.id} {_size(manifest.size)} sha256:{manifest.sha256[:16]}")
 
 
 @backup_app.command("ls")
 def ls(
     env: Env,
     target: Annotated[str | None, typer.Argument(help="Only this accessory or SERVICE/VOLUME.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """List ENV's backups, newest first.
 
     Example: dockyard backup ls production db
     """
     import datetime as dt
-    from dataclasses import asdict
 
     from rich.table import Table
 
     found = _backups().ls(env, target)
     if as_json:
-        print_json([asdict(m) for m in found])
+        print_json([manifest_json(m) for m in found])
         return
     table = Table("id", "target", "kind", "taken", "by", "size", "sha256")
     for m in found:
@@ -81,6 +93,7 @@ def restore(
     backup_id: Annotated[str, typer.Argument(help="The backup (dockyard backup ls).")],
     source: Annotated[str | None, typer.Option("--from", help="Restore a backup taken in this environment.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Replace TARGET's data in ENV with a backup (of ENV, or of another environment with --from).
     The accessory must be stopped, a volume unused; the archive's checksum and contents are checked
@@ -97,18 +110,20 @@ def restore(
         if not sys.stdin.isatty():
             raise UsageError(f"dockyard backup restore replaces the data of {what}: confirm with --yes")
         typer.confirm(f"Replace the data of {what}?", abort=True)
-    _backups().restore(env, target, backup_id, source_env=source)
-    console.print(f"[green]restored[/] {what}", highlight=False)
+    _backups(quiet=as_json).restore(env, target, backup_id, source_env=source)
+    result(as_json, {"app": spec.app, "env": env, "target": target, "backup_id": backup_id, "source_env": source},
+           f"restored {what}")
 
 
 @backup_app.command()
-def prune(env: Env, target: Target) -> None:
+def prune(env: Env, target: Target, as_json: JsonOpt = False) -> None:
     """Delete TARGET's backups its retention does not keep (accessories.NAME.backup.keep: last, daily, weekly).
 
     Example: dockyard backup prune production db
     """
-    gone = _backups().prune(env, target)
-    console.print(f"deleted {len(gone)} backup(s)", highlight=False)
+    gone = _backups(quiet=as_json).prune(env, target)
+    result(as_json, {"env": env, "target": target, "deleted": [manifest_json(m) for m in gone]},
+           f"deleted {len(gone)} backup(s)")
 
 
 @backup_app.command()
@@ -118,6 +133,7 @@ def store(
     region: Annotated[str, typer.Option(help="The bucket's region.")] = "us-east-1",
     credentials_file: Annotated[str | None, typer.Option(
         help="A 0600 file with access_key_id=... and secret_access_key=... lines (else boto3's own chain).")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Set where this site keeps backups, after checking it can be written.
 
@@ -132,12 +148,13 @@ def store(
     where.check()
     site = settings.load()
     settings.save(site.model_copy(update={"backups": chosen}))
-    console.print(f"backups go to {where.describe()}", highlight=False)
+    result(as_json, {"store": where.describe()}, f"backups go to {where.describe()}")
 
 
 @backup_app.command()
 def schedule(
     off: Annotated[bool, typer.Option("--off", help="Stop the server taking this app's scheduled backups.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Have `dockyard server` take this app's scheduled backups (accessories.NAME.backup.every), with
     their retention, from this dockyard.yml (an operator's checkout: a commit never decides it).
@@ -154,15 +171,17 @@ def schedule(
         store = ScheduleStore(db)
         if off:
             gone = store.disable(spec.app)
-            console.print(f"{spec.app}: " + ("no scheduled backups" if gone else "had no schedule"), highlight=False)
+            result(as_json, {"app": spec.app, "enabled": False, "was_enabled": gone, "backups": []},
+                   f"{spec.app}: " + ("no scheduled backups" if gone else "had no schedule"))
             return
         store.enable(spec.app, options.spec_file)
     finally:
         db.close()
-    timed = [f"{env}/{name} every {a.backup.every:g}s" for env in spec.env_names()
+    timed = [{"env": env, "target": name, "every_seconds": a.backup.every} for env in spec.env_names()
              for name, a in spec.accessories_of(env).items() if a.backup and a.backup.every]
-    console.print(f"{spec.app}: the server backs up " + (", ".join(timed) or "nothing yet (no backup.every)"),
-                  highlight=False)
+    said = ", ".join(f"{t['env']}/{t['target']} every {t['every_seconds']:g}s" for t in timed)
+    result(as_json, {"app": spec.app, "enabled": True, "was_enabled": None, "backups": timed},
+           f"{spec.app}: the server backs up " + (said or "nothing yet (no backup.every)"))
 
 
 def register(app: typer.Typer) -> None:

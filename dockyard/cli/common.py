@@ -5,10 +5,14 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+import typer
 from rich.console import Console
+
+# The one --json option: every command that prints data or a result takes it (issue 27)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts (docs/json/).")]
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -34,3 +38,12 @@ def print_json(data: Any) -> None:
 
 def say(line: str) -> None:
     console.print(line, highlight=False, markup=False)
+
+
+def result(as_json: bool, data: Any, *lines: str) -> None:
+    """What a command did: its lines for a person, or `data` as JSON (docs/json/) for a script."""
+    if as_json:
+        print_json(data)
+        return
+    for line in lines:
+        say(line)

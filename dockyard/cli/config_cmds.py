@@ -6,11 +6,9 @@ that every app inherits. Secrets print as *** unless --reveal.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,11 +18,13 @@ from rich.table import Table
 from rich.text import Text
 from ruamel.yaml import YAML, YAMLError
 
+from dockyard.cli.common import JsonOpt, print_json, result
 from dockyard.config.service import ConfigService
 from dockyard.config.store import check_key, scope_label
 from dockyard.config.stores import open_default_store
 from dockyard.errors import UsageError
 from dockyard.settings import author
+from dockyard.vocabulary import local_time
 
 config_app = typer.Typer(
     help="Configuration per environment, kept apart from the image.\n\nExample: dockyard config ls staging",
@@ -43,7 +43,6 @@ SharedOpt = Annotated[
     bool, typer.Option("--shared", help="The environment's shared keys, inherited by every app.")
 ]
 RevealOpt = Annotated[bool, typer.Option("--reveal", help="Show secret values instead of ***.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Plain JSON for scripts.")]
 KeyArg = Annotated[str, typer.Argument(metavar="KEY", help="Key, e.g. DB_HOST.", show_default=False)]
 EnvArg = Annotated[str, typer.Argument(metavar="ENV", help="Environment, e.g. staging.", show_default=False)]
 
@@ -122,10 +121,6 @@ def _service() -> Iterator[ConfigService]:
         store.close()
 
 
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=False))
-
-
 def _print_table(columns: list[str], rows: Sequence[Sequence[object]], wrap: tuple[str, ...] = ()) -> None:
     table = Table(box=None, pad_edge=False)
     for column in columns:
@@ -158,6 +153,7 @@ def set_cmd(
         bool, typer.Option("--secret", help="KEY's value is a secret, read from stdin (never from the command line).")
     ] = False,
     new_env: NewEnvOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Set one or more keys in one atomic change.
 
@@ -168,18 +164,23 @@ def set_cmd(
             raise UsageError("with --secret, name one KEY and pipe its value in: a value on the command line is "
                              "seen by everyone on the host (ps, shell history)",
                              hint="printf %s \"$VALUE\" | dockyard config set ENV KEY --secret")
-        secret_set_cmd(env, pairs[0], app, shared, new_env)
+        secret_set_cmd(env, pairs[0], app, shared, new_env, as_json)
         return
     scope = _scope(app, shared)
     values = _parse_pairs(pairs)
     with _service() as svc:
         _check_env(svc, env, new_env)
         done = svc.set(env, scope, values, author(), secret=False)
+    _written(as_json, env, scope, done, "set")
+
+
+def _written(as_json: bool, env: str, scope: str | None, done: Any, verb: str) -> None:
+    """What a set or an import changed: its keys, never their values."""
     label = scope_label(env, scope)
-    if done.changed:
-        typer.echo(f"{label}: set {', '.join(done.changed)} (revision {done.revision})")
-    if done.unchanged:
-        typer.echo(f"{label}: unchanged {', '.join(done.unchanged)}")
+    lines = ([f"{label}: {verb} {', '.join(done.changed)} (revision {done.revision})"] if done.changed else []) + \
+        ([f"{label}: unchanged {', '.join(done.unchanged)}"] if done.unchanged else [])
+    result(as_json, {"env": env, "app": scope, "revision": done.revision, "changed": list(done.changed),
+                     "unchanged": list(done.unchanged)}, *lines)
 
 
 @config_app.command("get")
@@ -194,7 +195,7 @@ def get_cmd(
     with _service() as svc:
         value, secret = svc.get(env, _scope(app, shared), key, reveal)
     if as_json:
-        _print_json({"env": env, "key": key, "value": value, "secret": secret})
+        print_json({"env": env, "key": key, "value": value, "secret": secret})
         return
     typer.echo(value)
 
@@ -216,7 +217,7 @@ def ls_cmd(
         resolved = svc.resolve(env, scope, decrypt=reveal)
     shown = resolved.display(reveal)
     if as_json:
-        _print_json(
+        print_json(
             {
                 "env": env,
                 "app": scope,
@@ -240,6 +241,7 @@ def rm_cmd(
     keys: Annotated[list[str], typer.Argument(metavar="KEY...", show_default=False)],
     app: AppOpt = None,
     shared: SharedOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Delete keys atomically; if any is missing, nothing is deleted.
 
@@ -248,7 +250,9 @@ def rm_cmd(
     scope = _scope(app, shared)
     with _service() as svc:
         revision = svc.delete(env, scope, keys, author())
-    typer.echo(f"{scope_label(env, scope)}: deleted {', '.join(dict.fromkeys(keys))} (revision {revision})")
+    deleted = list(dict.fromkeys(keys))
+    result(as_json, {"env": env, "app": scope, "revision": revision, "deleted": deleted},
+           f"{scope_label(env, scope)}: deleted {', '.join(deleted)} (revision {revision})")
 
 
 @config_app.command("history")
@@ -269,12 +273,12 @@ def history_cmd(
     with _service() as svc:
         rows = svc.history(env, apps, key, reveal)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
-    fields = ("revision", "timestamp", "author", "app", "key", "action", "old", "new")
+    fields = ("revision", "created_at", "actor", "app", "key", "action", "old", "new")
     table = [[r[f] for f in fields] for r in rows]
     for row in table:
-        row[1] = datetime.fromtimestamp(float(row[1])).strftime("%Y-%m-%d %H:%M:%S")
+        row[1] = local_time(row[1])
         row[3] = row[3] or "(shared)"
     columns = ["REV", "TIME", "AUTHOR", "SCOPE", "KEY", "ACTION", "OLD", "NEW"]
     _print_table(columns, table, wrap=("OLD", "NEW"))
@@ -297,7 +301,7 @@ def diff_cmd(
     with _service() as svc:
         entries = svc.diff(env_a, env_b, scope, reveal)
     if as_json:
-        _print_json({"env_a": env_a, "env_b": env_b, "app": scope, "changes": [e.__dict__ for e in entries]})
+        print_json({"env_a": env_a, "env_b": env_b, "app": scope, "changes": [e.__dict__ for e in entries]})
         return
     if not entries:
         typer.echo(f"no differences between {env_a} and {env_b}")
@@ -316,6 +320,7 @@ def import_cmd(
     shared: SharedOpt = False,
     secret: Annotated[list[str], typer.Option("--secret", help="Mark this key secret (repeat).")] = [],  # noqa: B006
     new_env: NewEnvOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Import a YAML or .env file into ENV in one atomic change (the whole file is checked first).
 
@@ -333,26 +338,31 @@ def import_cmd(
     with _service() as svc:
         _check_env(svc, env, new_env)
         done = svc.import_file(file, env, scope, author(), secret)
-    typer.echo(
-        f"{scope_label(env, scope)}: imported {len(done.changed)} keys, "
-        f"{len(done.unchanged)} unchanged (revision {done.revision})"
-    )
+    result(as_json, {"env": env, "app": scope, "revision": done.revision, "changed": list(done.changed),
+                     "unchanged": list(done.unchanged)},
+           f"{scope_label(env, scope)}: imported {len(done.changed)} keys, {len(done.unchanged)} unchanged "
+           f"(revision {done.revision})")
 
 
 @config_app.command("export")
-def export_cmd(env: EnvArg, app: AppOpt = None, shared: SharedOpt = False, reveal: RevealOpt = False) -> None:
+def export_cmd(env: EnvArg, app: AppOpt = None, shared: SharedOpt = False, reveal: RevealOpt = False,
+               as_json: JsonOpt = False) -> None:
     """Print a scope's own keys as YAML; with --reveal it imports back unchanged.
 
     Example: dockyard config export staging --app shop-api --reveal > staging.yml
     """
     scope = _scope(app, shared)
     with _service() as svc:
+        if as_json:
+            revision, values, secrets = svc.export_values(env, scope, reveal)
+            print_json({"env": env, "app": scope, "revision": revision, "values": values, "secrets": secrets})
+            return
         typer.echo(svc.export_yaml(env, scope, reveal), nl=False)
 
 
 @secret_app.command("set")
 def secret_set_cmd(env: EnvArg, key: KeyArg, app: AppOpt = None, shared: SharedOpt = False,
-                   new_env: NewEnvOpt = False) -> None:
+                   new_env: NewEnvOpt = False, as_json: JsonOpt = False) -> None:
     """Set a secret, read from stdin or a hidden prompt (never from the command line, so not in ps).
 
     Example: printf %s "$DB_PASSWORD" | dockyard secret set production DB_PASSWORD --app shop-api
@@ -373,7 +383,8 @@ def secret_set_cmd(env: EnvArg, key: KeyArg, app: AppOpt = None, shared: SharedO
     with _service() as svc:
         done = svc.set(env, scope, {key: value}, author(), secret=True)
     state = f"set (revision {done.revision})" if done.changed else "unchanged"
-    typer.echo(f"{scope_label(env, scope)}: secret {key} {state}")
+    result(as_json, {"env": env, "app": scope, "revision": done.revision, "changed": list(done.changed),
+                     "unchanged": list(done.unchanged)}, f"{scope_label(env, scope)}: secret {key} {state}")
 
 
 def register(app: typer.Typer) -> None:

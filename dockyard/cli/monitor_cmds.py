@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
+from dockyard.cli.common import JsonOpt as Json
 from dockyard.cli.common import console, options, print_json
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AgentUrl = Annotated[str | None, typer.Option("--agent", help="The agent's URL (default $DOCKYARD_AGENT or "
                                                                "http://127.0.0.1:9180).")]
 
@@ -203,7 +203,7 @@ def events(
     rows = get_json(resolve(agent_url), "/api/events", {"app": _app_filter(all_apps), "env": env,
                                                         "limit": limit})
     if as_json:
-        print_json(rows)
+        print_json([alert_json(r) for r in rows])
         return
     if not rows:
         console.print("no alerts")
@@ -212,6 +212,14 @@ def events(
     for row in rows:
         table.add_row(*event_cells(row))
     console.print(table)
+
+
+def alert_json(row: dict) -> dict:
+    """An alert in the JSON vocabulary (docs/json/events.schema.json): moments in RFC 3339, absent is null."""
+    from dockyard.vocabulary import absent, rfc3339
+
+    return {**{k: absent(v) if isinstance(v, str) else v for k, v in row.items()},
+            "started_at": rfc3339(row["started_at"], precise=True), "ended_at": rfc3339(row["ended_at"], precise=True)}
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from dockyard.cli.common import console, load_app_spec, options, print_json, say
+from dockyard.vocabulary import absent, rfc3339
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AgentUrl = Annotated[str | None, typer.Option("--agent", help="The agent's URL (default $DOCKYARD_AGENT, settings "
@@ -67,7 +68,7 @@ def scale(
     result = scaler.evaluate(spec, env, service, wait=True)
     d = result.decision
     if as_json:
-        print_json({"app": spec.app, "env": env, "service": service, "override": replicas, "event": result.event_id,
+        print_json({"app": spec.app, "env": env, "service": service, "override": replicas, "event_id": result.event_id,
                     "current": d.current, "desired": d.desired, "reason": d.reason, "outcome": result.outcome})
         return
     say(f"{spec.app}/{env}/{service}: held at {d.desired} ({d.reason}); {result.outcome or 'nothing to do'}")
@@ -103,8 +104,8 @@ def run(
     if once:
         done = scaler.tick(specs(), force=True)
         if as_json:
-            print_json([{"app": e.app, "env": e.env, "service": e.service, "event": e.event_id,
-                         **e.decision.record(), "outcome": e.outcome} for e in done])
+            print_json([event_json({"id": e.event_id, "app": e.app, "env": e.env, "service": e.service,
+                                    **e.decision.record(), "outcome": e.outcome}) for e in done])
         else:
             for e in done:
                 say(f"{e.app}/{e.env}/{e.service}: {e.decision.action} {e.decision.current} -> "
@@ -158,7 +159,8 @@ def status(
                 "last": last[0] if last else None,
                 "changes": store.events(spec.app, name, service, limit=changes, changes_only=True)})
     if as_json:
-        print_json(rows)
+        print_json([{**r, "last": event_json(r["last"]) if r["last"] else None,
+                     "changes": [event_json(e) for e in r["changes"]]} for r in rows])
         return
     if not rows:
         console.print("no service has scaling: in dockyard.yml (nor a `dockyard scale` override)")
@@ -179,6 +181,13 @@ def status(
         for e in r["changes"]:
             say(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e['at']))} {r['env']}/{r['service']} "
                 f"{e['action']} {e['current']} -> {e['desired']}: {e['reason']} [{e['outcome']}]")
+
+
+def event_json(e: dict) -> dict:
+    """A scaling decision in the JSON vocabulary (docs/json/autoscale-event.schema.json)."""
+    out = {k: v for k, v in e.items() if k not in ("id", "at")}
+    return {"event_id": e["id"], "created_at": rfc3339(e["at"], precise=True), **out,
+            "outcome": absent(e.get("outcome"))}
 
 
 def _alarm_rows(rule, last: dict | None) -> list[dict]:
@@ -217,7 +226,7 @@ def events(
     app, _ = _scope()
     rows = ScaleStore(StateDB()).events(app, env, service, limit=limit, changes_only=not holds)
     if as_json:
-        print_json(rows)
+        print_json([event_json(e) for e in rows])
         return
     if not rows:
         console.print("no scaling decisions" + ("" if holds else " that changed a count (--holds shows all)"))

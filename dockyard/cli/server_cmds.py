@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from dockyard.cli.common import err_console, print_json, say
+from dockyard.cli.common import JsonOpt, err_console, print_json, result, say
 
 token_app = typer.Typer(help="API tokens for `dockyard server` (stored hashed; shown once).", no_args_is_help=True)
 
@@ -50,7 +49,7 @@ def token_create(
         "--scope", help="read, trigger, approve, deploy (narrowed by --env), admin; repeat for several.")],
     env: Annotated[list[str] | None, typer.Option("--env", help="The environments a deploy scope covers.")] = None,
     expires: Annotated[str | None, typer.Option("--expires", help="Lifetime: 30d, 12h, 90m, 2w or never.")] = "90d",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Create a token and print it once (only its SHA-256 is kept).
 
@@ -61,7 +60,7 @@ def token_create(
     scopes = parse_scopes(scope, env or [])
     record, token = _tokens().create(name, scopes, parse_expiry(expires, time.time()))
     if as_json:
-        print_json({**asdict(record), "token": token})
+        print_json({**token_json(record), "token": token})
         return
     say(token)
     until = _when(record.expires_at) if record.expires_at else "never"
@@ -69,16 +68,24 @@ def token_create(
                       "send it as Authorization: Bearer TOKEN", highlight=False, markup=False)
 
 
+def token_json(t: Any) -> dict[str, Any]:
+    """A token's record (never the token) in the JSON vocabulary (docs/json/token.schema.json)."""
+    from dockyard.vocabulary import rfc3339
+
+    return {"token_id": t.id, "name": t.name, "scopes": list(t.scopes), "created_at": rfc3339(t.created_at),
+            "expires_at": rfc3339(t.expires_at), "last_used_at": rfc3339(t.last_used_at)}
+
+
 def _when(at: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(at)) if at else "-"
 
 
 @token_app.command("ls")
-def token_ls(as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
+def token_ls(as_json: JsonOpt = False) -> None:
     """List tokens: id, name, scopes, created, expires, last used; never the token. Example: dockyard token ls"""
     tokens = _tokens().all()
     if as_json:
-        print_json([asdict(t) for t in tokens])
+        print_json([token_json(t) for t in tokens])
         return
     say(f"{'ID':>4}  {'NAME':24} {'SCOPES':32} {'CREATED':16}  {'EXPIRES':16}  LAST USED")
     for t in tokens:
@@ -87,10 +94,11 @@ def token_ls(as_json: Annotated[bool, typer.Option("--json", help="Print JSON fo
 
 
 @token_app.command("revoke")
-def token_revoke(which: Annotated[str, typer.Argument(help="Token id, or its name.")]) -> None:
+def token_revoke(which: Annotated[str, typer.Argument(help="Token id, or its name.")], as_json: JsonOpt = False
+                 ) -> None:
     """Revoke a token: requests with it get 401 from now on. Example: dockyard token revoke 3"""
-    for t in _tokens().revoke(which):
-        say(f"revoked token {t.id} ({t.name})")
+    gone = _tokens().revoke(which)
+    result(as_json, [token_json(t) for t in gone], *[f"revoked token {t.id} ({t.name})" for t in gone])
 
 
 def register(app: typer.Typer) -> None:

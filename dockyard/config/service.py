@@ -23,6 +23,7 @@ from dockyard.config.store import (
 )
 from dockyard.config.stores import open_default_store
 from dockyard.errors import ConfigError, MissingConfigError, NotFound
+from dockyard.vocabulary import rfc3339
 
 MAX_VALUE_BYTES = 64 * 1024  # a config value is a setting, not a file: keeps history and diffs fast
 
@@ -239,8 +240,8 @@ class ConfigService:
                     "secret": c.secret,
                     "old": self._show(c, c.old, reveal),
                     "new": self._show(c, c.new, reveal),
-                    "author": c.author,
-                    "timestamp": c.timestamp,
+                    "actor": c.author,
+                    "created_at": rfc3339(c.timestamp),
                 }
             )
         return rows
@@ -266,12 +267,18 @@ class ConfigService:
         items = {k: (v, k in parsed.secrets) for k, v in parsed.values.items()}
         return self.write(env, app, items, author)
 
-    def export_yaml(self, env: str, app: str | None, reveal: bool = False) -> str:
-        """The scope's own keys (not merged) as YAML; with reveal it imports back unchanged."""
+    def export_values(self, env: str, app: str | None, reveal: bool = False
+                      ) -> tuple[int, dict[str, str], dict[str, str]]:
+        """(revision, plain values, secrets masked unless reveal) of the scope's own keys (not merged)."""
         rev = self.store.current_revision()
         snap = self.store.snapshot(env, app, rev)
         values = {k: v.value for k, v in snap.items() if not v.secret}
         secrets = {k: self._plain(env, app, k, v) if reveal else MASK for k, v in snap.items() if v.secret}
+        return rev, values, secrets
+
+    def export_yaml(self, env: str, app: str | None, reveal: bool = False) -> str:
+        """The scope's own keys (not merged) as YAML; with reveal it imports back unchanged."""
+        rev, values, secrets = self.export_values(env, app, reveal)
         header = f"dockyard config export: {scope_label(env, app)} at revision {rev}"
         if secrets and not reveal:
             header += f"\nsecrets are masked ({MASK}): export with --reveal to import them elsewhere"

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from dockyard.state.db import StateDB
+from dockyard.vocabulary import absent, rfc3339
 
 GENESIS = "0" * 64
 FIELDS = ("at", "actor", "source", "action", "target", "outcome", "detail")
@@ -35,7 +36,10 @@ class AuditRow:
     hash: str
 
     def as_json(self) -> dict[str, object]:
-        return asdict(self)
+        """The row in the JSON vocabulary (docs/json/audit.schema.json); `audit verify` checks the chain."""
+        return {"seq": self.seq, "created_at": rfc3339(self.at, precise=True), "actor": self.actor,
+                "source": self.source, "action": self.action, "target": self.target, "outcome": self.outcome,
+                "detail": absent(self.detail), "prev": self.prev, "hash": self.hash}
 
 
 def row_hash(prev: str, seq: int, fields: dict[str, object]) -> str:

@@ -57,20 +57,20 @@ def test_a_dump_restored_after_the_volume_is_gone_and_bad_archives_refused(app: 
     port = start_app(app, docker_client, 100)
     ok("backup", "create", "site", "db", cwd=app.path)
     [first] = backups(app)
-    assert (first["kind"], first["by"], first["target"]) == ("dump", "tester", "db")
+    assert (first["kind"], first["actor"], first["target"]) == ("dump", "tester", "db")
     archive = dockyard_env / "backups" / app.name / "site" / "db" / f"{first['id']}.dump.zst"
     assert archive.stat().st_size == first["size"] and oct(archive.stat().st_mode & 0o777) == "0o600"
 
     # a running accessory is refused: nothing is touched
     assert "runs: a restore replaces its data, so stop it first" in fails(
-        "backup", "restore", "site", "db", first["id"], "--yes", cwd=app.path)
+        "backup", "restore", "site", "db", first["backup_id"], "--yes", cwd=app.path)
     assert put(port, "after", "backup") == "+OK"
 
     ok("accessory", "stop", "site", "db", cwd=app.path)
     # one changed byte: the checksum refuses it, the data is as it was
     good = archive.read_bytes()
     archive.write_bytes(good[:100] + bytes([good[100] ^ 1]) + good[101:])
-    assert "its checksum does not match" in fails("backup", "restore", "site", "db", first["id"], "--yes",
+    assert "its checksum does not match" in fails("backup", "restore", "site", "db", first["backup_id"], "--yes",
                                                   cwd=app.path)
     # a manifest whose checksum was made to fit a damaged archive: zstd's own check refuses it
     manifest = archive.with_name(f"{first['id']}.json")
@@ -78,7 +78,8 @@ def test_a_dump_restored_after_the_volume_is_gone_and_bad_archives_refused(app: 
 
     fields = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**fields, "sha256": hashlib.sha256(archive.read_bytes()).hexdigest()}))
-    assert "the archive is damaged" in fails("backup", "restore", "site", "db", first["id"], "--yes", cwd=app.path)
+    assert "the archive is damaged" in fails("backup", "restore", "site", "db", first["backup_id"], "--yes",
+                                             cwd=app.path)
     ok("accessory", "boot", "site", "db", cwd=app.path)
     assert get(port, "after") == "backup" and get(port, "k5") == "v5"  # untouched by the refused restores
     archive.write_bytes(good)
@@ -89,7 +90,7 @@ def test_a_dump_restored_after_the_volume_is_gone_and_bad_archives_refused(app: 
     ok("accessory", "remove", "site", "db", "--purge", "--yes", cwd=app.path)
     with pytest.raises(docker.errors.NotFound):
         docker_client.volumes.get(f"dockyard_{app.name}_site_db_data")
-    ok("backup", "restore", "site", "db", first["id"], "--yes", cwd=app.path)
+    ok("backup", "restore", "site", "db", first["backup_id"], "--yes", cwd=app.path)
     ok("accessory", "boot", "site", "db", cwd=app.path)
     assert [get(port, f"k{n}") for n in range(100)] == [f"v{n}" for n in range(100)]
     assert get(port, "after") == ""
@@ -115,9 +116,9 @@ def test_a_service_volume_copied_with_its_writer_paused_and_restored_once_unused
         assert web[0].status == "running"  # thawed after the copy
         httpx.get(f"http://127.0.0.1:{port}/cgi-bin/records?add=later", timeout=5)
 
-        assert "is used by" in fails("backup", "restore", "site", "web/data", made["id"], "--yes", cwd=app.path)
+        assert "is used by" in fails("backup", "restore", "site", "web/data", made["backup_id"], "--yes", cwd=app.path)
         ok("scale", "site", "web", "0", cwd=app.path)
-        ok("backup", "restore", "site", "web/data", made["id"], "--yes", cwd=app.path)
+        ok("backup", "restore", "site", "web/data", made["backup_id"], "--yes", cwd=app.path)
         ok("scale", "site", "web", "1", cwd=app.path)
         port = web_port(docker_client, app)
         records = httpx.get(f"http://127.0.0.1:{port}/cgi-bin/records", timeout=5).text.split()
@@ -183,7 +184,7 @@ def test_scheduled_backups_in_an_s3_bucket_with_retention_audited_and_an_unreach
     keys = sorted(o["Key"] for o in boto3.client("s3", endpoint_url=s3).list_objects_v2(Bucket="backups")["Contents"])
     assert keys == [f"site-a/{app.name}/site/db/{made['id']}.dump.zst", f"site-a/{app.name}/site/db/{made['id']}.json"]
     ok("accessory", "stop", "site", "db", cwd=app.path)
-    ok("backup", "restore", "site", "db", made["id"], "--yes", cwd=app.path)
+    ok("backup", "restore", "site", "db", made["backup_id"], "--yes", cwd=app.path)
     ok("accessory", "boot", "site", "db", cwd=app.path)
     assert get(port, "k49") == "v49"
 
@@ -197,7 +198,8 @@ def test_scheduled_backups_in_an_s3_bucket_with_retention_audited_and_an_unreach
         assert scheduler.run_once(now + 3000) == []  # the newest is not an hour old yet
         assert [line.split()[:2] for line in scheduler.run_once(now + 3700)] == [["scheduled", "backup"]]
         scheduler.run_once(now + 7400)
-        assert len(backups(app)) == 2 and made["id"] not in [b["id"] for b in backups(app)]  # three, keep 2
+        kept = [b["backup_id"] for b in backups(app)]
+        assert len(kept) == 2 and made["backup_id"] not in kept  # three, keep 2
         rows = [r for r in AuditLog(db).rows(target=f"{app.name}/site/db") if r.actor == ACTOR]
         assert [r.action for r in rows] == ["backup prune", "backup create", "backup create"]
         assert all(r.source == "schedule" and r.outcome == "ok" for r in rows)

@@ -103,7 +103,7 @@ def test_ten_thousand_records_through_deploys_rollbacks_a_switch_crashes_and_a_r
     assert records(docker_client, app) == want
 
     ok("backup", "create", "site", "db", cwd=app.path)
-    [backup] = [b["id"] for b in json.loads(ok("backup", "ls", "site", "db", "--json", cwd=app.path))]
+    [backup] = [b["backup_id"] for b in json.loads(ok("backup", "ls", "site", "db", "--json", cwd=app.path))]
     ok("accessory", "stop", "site", "db", cwd=app.path)
     ok("accessory", "remove", "site", "db", "--purge", "--yes", cwd=app.path)  # the volume is gone
     ok("backup", "restore", "site", "db", backup, "--yes", cwd=app.path)

@@ -68,4 +68,4 @@ def test_endpoint_tests_reach_the_new_release_and_a_failure_puts_the_old_one_bac
     assert live("testing") != two
     audit = json.loads(ok("audit", "--json"))
     rows = audit if isinstance(audit, list) else audit["entries"]
-    assert any(r["action"] == "deploy" and "--skip-tests" in r["detail"] for r in rows), rows[:3]
+    assert any(r["action"] == "deploy" and "--skip-tests" in (r["detail"] or "") for r in rows), rows[:3]

@@ -15,6 +15,7 @@ import pytest
 
 from dockyard.scale.policy import Policy, decide, inputs_from_record
 from dockyard.spec import load_spec
+from dockyard.vocabulary import epoch
 from tests.integration.bluegreen.load import Load, failures, non_2xx
 from tests.integration.scale.helpers import ok, scale_app_running, serving_count, wait_for_count
 
@@ -69,7 +70,7 @@ def test_alarms_scale_out_by_their_steps_and_back_in_after_cooldowns(alarmed) ->
         assert busy["state"] == "ALARM" and busy["change"] == (2 if busy["value"] >= 90 else 1), busy
         assert e["desired"] == min(3, e["current"] + busy["change"])
     assert [(e["current"], e["desired"]) for e in ins] == [(3, 2), (2, 1)]  # one replica per step
-    assert ins[1]["at"] - ins[0]["at"] >= 5.0  # the cooldown
+    assert epoch(ins[1]["created_at"]) - epoch(ins[0]["created_at"]) >= 4.999  # the cooldown (ms in the JSON)
     idle = next(a for a in ins[0]["inputs"]["alarms"] if a["name"] == "idle")
     assert idle["state"] == "ALARM" and idle["breaching"] == 3 and idle["value"] < 10, idle
     # every scaling the loop applied is in the audit log, as the autoscaler's (issue 12)

@@ -58,6 +58,6 @@ def test_scale_on_requests_through_the_balancer(by_requests) -> None:
         assert e["desired"] == min(3, math.ceil(rate / 10 - 1e-9)), e["reason"]
     assert max(e["inputs"]["metrics"]["requests"] * e["current"] for e in outs) > 20
     ins = [e for e in decisions if e["action"] == "scale-in"]
-    assert ins and ins[-1]["desired"] == 1 and ins[0]["at"] > outs[-1]["at"]
+    assert ins and ins[-1]["desired"] == 1 and ins[0]["created_at"] > outs[-1]["created_at"]
     rates = [round(e["inputs"]["metrics"]["requests"] * e["current"], 1) for e in outs]
     print(f"\nrequests/s at each scale-out: {rates}; {len(hits)} requests, counts seen {sorted(set(seen))}")

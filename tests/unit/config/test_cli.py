@@ -75,7 +75,7 @@ def test_history_and_diff_never_leak(seeded: None) -> None:
     ):
         assert SECRET not in "".join(text(run(*args)).split()), args  # wrap-proof: whitespace removed
     rows = json.loads(text(run("config", "history", "staging", "DB_PASSWORD", "--app", "shop", "--json")))
-    assert [(r["action"], r["old"], r["new"], r["author"]) for r in rows] == [
+    assert [(r["action"], r["old"], r["new"], r["actor"]) for r in rows] == [
         ("changed", "***", "***", "tester"),
         ("added", None, "***", "tester"),
     ]

@@ -122,7 +122,7 @@ def test_history_masks_secrets(svc: ConfigService) -> None:
     svc.set("prod", "shop", {"PW": "one"}, "ann", secret=True)
     svc.set("prod", "shop", {"PW": "two"}, "bob", secret=True)
     rows = svc.history("prod")
-    assert [(r["action"], r["old"], r["new"], r["author"]) for r in rows] == [
+    assert [(r["action"], r["old"], r["new"], r["actor"]) for r in rows] == [
         ("changed", "***", "***", "bob"),
         ("added", None, "***", "ann"),
     ]
