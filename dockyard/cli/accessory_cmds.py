@@ -6,11 +6,11 @@ with a warning."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dockyard.cli.common import console, load_app_spec, say
+from dockyard.cli.common import JsonOpt, err_console, load_app_spec, print_json, result, say
 
 if TYPE_CHECKING:
     from dockyard.deploy.accessories import Accessories
@@ -24,8 +24,6 @@ Env = Annotated[str, typer.Argument(help="The environment.")]
 
 def env_first(command: str, env: str, name: str) -> tuple[str, str]:
     """(env, name), taking the old order NAME ENV for what it was, with a warning."""
-    from dockyard.cli.common import err_console
-
     spec = load_app_spec()
     if env not in spec.environments and name in spec.environments:
         err_console.print(f"warning: `dockyard accessory {command} {env} {name}` is the old order; say the "
@@ -36,50 +34,53 @@ def env_first(command: str, env: str, name: str) -> tuple[str, str]:
 Timeout = Annotated[float, typer.Option(help="Seconds to wait for its health check to pass.")]
 
 
-def _accessories() -> Accessories:
+def _accessories(quiet: bool = False) -> Accessories:
+    """The service; `quiet` (--json) sends its progress lines to stderr, keeping stdout for the JSON."""
     from dockyard.config.service import open_config_service
     from dockyard.deploy.accessories import Accessories
 
-    return Accessories(load_app_spec(), open_config_service(), say)
+    report = (lambda line: err_console.print(line, highlight=False, markup=False)) if quiet else say
+    return Accessories(load_app_spec(), open_config_service(), report)
 
 
-def _shown(state: object) -> str:
-    from dockyard.engine.accessories import AccessoryState
-
-    assert isinstance(state, AccessoryState)
-    return f"{state.container}: {state.state}, health {state.health}"
+def _shown(as_json: bool, state: Any) -> None:
+    """An accessory's container after boot or reboot (docs/json/accessory.schema.json)."""
+    result(as_json, {"app": state.app, "env": state.env, "accessory": state.name, "container": state.container,
+                     "state": state.state, "health": state.health, "image": state.image},
+           f"{state.container}: {state.state}, health {state.health}")
 
 
 @accessory_app.command()
-def boot(env: Env, name: Name, timeout: Timeout = 120.0) -> None:
+def boot(env: Env, name: Name, timeout: Timeout = 120.0, as_json: JsonOpt = False) -> None:
     """Start NAME in ENV if it does not run (its volumes and network made first) and wait until it is healthy.
 
     Example: dockyard accessory boot production db
     """
     env, name = env_first("boot", env, name)
-    console.print(_shown(_accessories().boot(env, name, timeout)), highlight=False)
+    _shown(as_json, _accessories(as_json).boot(env, name, timeout))
 
 
 @accessory_app.command()
-def reboot(env: Env, name: Name, timeout: Timeout = 120.0) -> None:
+def reboot(env: Env, name: Name, timeout: Timeout = 120.0, as_json: JsonOpt = False) -> None:
     """Stop and remove NAME's container in ENV, then start it anew from dockyard.yml and the configuration
     as they are now; its volumes (its data) stay.
 
     Example: dockyard accessory reboot staging db
     """
     env, name = env_first("reboot", env, name)
-    console.print(_shown(_accessories().reboot(env, name, timeout)), highlight=False)
+    _shown(as_json, _accessories(as_json).reboot(env, name, timeout))
 
 
 @accessory_app.command()
-def stop(env: Env, name: Name) -> None:
+def stop(env: Env, name: Name, as_json: JsonOpt = False) -> None:
     """Stop NAME in ENV; it stays stopped (an app deploy does not start it) until `accessory boot`.
 
     Example: dockyard accessory stop staging cache
     """
     env, name = env_first("stop", env, name)
-    stopped = _accessories().stop(env, name)
-    console.print(f"{name} in {env} " + ("is stopped" if stopped else "was not running"), highlight=False)
+    stopped = _accessories(as_json).stop(env, name)
+    result(as_json, {"env": env, "accessory": name, "stopped": stopped},
+           f"{name} in {env} " + ("is stopped" if stopped else "was not running"))
 
 
 @accessory_app.command()
@@ -87,6 +88,7 @@ def remove(
     env: Env, name: Name,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     purge: Annotated[bool, typer.Option("--purge", help="Also remove its volumes, with its data.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Remove NAME's container in ENV; its volumes stay unless --purge.
 
@@ -102,8 +104,8 @@ def remove(
         if not sys.stdin.isatty():
             raise UsageError(f"dockyard accessory remove {env} {name} removes its container{data}: confirm with --yes")
         typer.confirm(f"Remove accessory {name} of {spec.app}/{env}{data}?", abort=True)
-    for line in _accessories().remove(env, name, purge=purge):
-        say(line)
+    done = _accessories(as_json).remove(env, name, purge=purge)
+    result(as_json, {"env": env, "accessory": name, "purged": purge, "done": done}, *done)
 
 
 @accessory_app.command()
@@ -111,6 +113,7 @@ def logs(
     env: Env, name: Name,
     tail: Annotated[int, typer.Option("--tail", "-n", help="The last lines to print.")] = 100,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The lines as JSON, newest first (not with -f).")] = False,
 ) -> None:
     """Print NAME's output in ENV as the engine keeps it (the log store has it too: dockyard logs ENV NAME).
 
@@ -119,8 +122,11 @@ def logs(
     env, name = env_first("logs", env, name)
     from dockyard.engine.accessories import accessory_logs, find_accessory
     from dockyard.engine.client import connect
-    from dockyard.errors import NotFound
+    from dockyard.engine.container_logs import container_lines
+    from dockyard.errors import NotFound, UsageError
 
+    if as_json and follow:
+        raise UsageError("--json prints the last lines once: drop -f (or follow as text)")
     spec = load_app_spec()
     spec.accessory(env, name)
     engine = connect(spec.environment(env).engine)
@@ -129,6 +135,13 @@ def logs(
         if container is None:
             raise NotFound(f"accessory {name} of {spec.app}/{env} has no container",
                            hint=f"dockyard accessory boot {env} {name}")
+        if as_json:
+            from dockyard.logs.query import rfc3339_ns
+
+            lines = sorted(container_lines(engine, container.id or "", tail), key=lambda x: rfc3339_ns(x[0]))[-tail:]
+            print_json([{"time": stamp, "stream": stream, "message": text, "container": container.name,
+                         "app": spec.app, "env": env, "accessory": name} for stamp, stream, text in reversed(lines)])
+            return
         for chunk in accessory_logs(container, tail, follow):
             sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()

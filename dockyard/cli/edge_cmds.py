@@ -8,9 +8,13 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli.common import console, print_json, say
+from dockyard.cli.common import JsonOpt as Json
+from dockyard.cli.common import console, err_console, print_json, result, say
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+def _progress(as_json: bool):  # type: ignore[no-untyped-def]
+    """Where progress lines go: stdout for a person, stderr beside --json's stdout."""
+    return (lambda line: err_console.print(line, highlight=False, markup=False)) if as_json else say
 
 edge_app = typer.Typer(help="This host's edge: one HAProxy serving each environment's domains, by name.\n\n"
                             "Example: dockyard edge status",
@@ -29,6 +33,7 @@ def configure(
                                                               "CA).")] = None,
     renew_before_days: Annotated[float | None, typer.Option(help="Renew a certificate this many days before "
                                                                   "it expires (30).")] = None,
+    as_json: Json = False,
 ) -> None:
     """Where the edge listens, and the ACME CA it gets certificates from; a running edge moves at once.
 
@@ -74,12 +79,15 @@ def configure(
     if running.pid() is not None:  # checked and reloaded first: a port that cannot be had changes nothing
         running.serve(running.rendered())
     settings.save(site)
-    console.print(f"edge: http://{edge.address}:{edge.http_port}, https://{edge.address}:{edge.https_port}; "
-                  f"ACME {edge.acme_directory}", highlight=False)
+    result(as_json, {"address": edge.address, "http_port": edge.http_port, "https_port": edge.https_port,
+                     "acme_directory": edge.acme_directory, "acme_email": edge.acme_email,
+                     "renew_before_days": edge.renew_before_s / 86400.0, "reloaded": running.pid() is not None},
+           f"edge: http://{edge.address}:{edge.http_port}, https://{edge.address}:{edge.https_port}; "
+           f"ACME {edge.acme_directory}")
 
 
 @edge_app.command("stop")
-def stop() -> None:
+def stop(as_json: Json = False) -> None:
     """Stop the edge: HAProxy finishes the requests it holds and exits. Its routes are kept, and
     nothing starts it again (a deploy, the server's watch) until `dockyard edge start`.
 
@@ -88,22 +96,25 @@ def stop() -> None:
     from dockyard.router.edge import Edge
 
     was = Edge().stop_serving()
-    say("edge stopped; `dockyard edge start` serves its routes again" if was
-        else "the edge was not running; it stays stopped until `dockyard edge start`")
+    result(as_json, {"running": False, "was_running": bool(was)},
+           "edge stopped; `dockyard edge start` serves its routes again" if was
+           else "the edge was not running; it stays stopped until `dockyard edge start`")
 
 
 @edge_app.command("start")
-def start() -> None:
+def start(as_json: Json = False) -> None:
     """Start the edge again on its routes (after `dockyard edge stop`).
 
     Example: dockyard edge start
     """
     from dockyard.router.edge import Edge
 
-    edge = Edge(report=say)
+    edge = Edge(report=_progress(as_json))
     count = edge.start_serving()
-    say(f"edge serves {count} route(s) on {edge.site.address}:{edge.site.http_port}" if count
-        else "the edge has no route yet: a deploy of an environment with domains: starts it")
+    result(as_json, {"running": edge.pid() is not None, "routes": count, "address": edge.site.address,
+                     "http_port": edge.site.http_port},
+           f"edge serves {count} route(s) on {edge.site.address}:{edge.site.http_port}" if count
+           else "the edge has no route yet: a deploy of an environment with domains: starts it")
 
 
 @edge_app.command("status")
@@ -124,7 +135,8 @@ def status(as_json: Json = False) -> None:
         print_json({"running": pid is not None, "pid": pid, "address": edge.site.address,
                     "http_port": edge.site.http_port,
                     "routes": [{"app": r.app, "env": r.env, "path": r.path, "domains": list(r.domains),
-                                "redirects": r.redirects, "preview": r.preview_name, "servers": list(r.servers),
+                                "redirects": r.redirects, "preview": r.preview_name or None,
+                                "servers": list(r.servers),
                                 "urls": r.urls(edge.site), "tls": r.tls, "https": sorted(r.certificates),
                                 "maintenance": r.maintenance}
                                for r in routes]})
@@ -154,6 +166,7 @@ def cert_add(
     name: Annotated[str, typer.Argument(help="The name it serves (one of an environment's domains).")],
     cert: Annotated[Path, typer.Option("--cert", help="The certificate and its chain (PEM).")],
     key: Annotated[Path, typer.Option("--key", help="Its private key (PEM, unencrypted).")],
+    as_json: Json = False,
 ) -> None:
     """Install a certificate for NAME: checked against its key and its names, kept 0600; a running
     edge serves it at the next deploy or renewal pass.
@@ -177,11 +190,14 @@ def cert_add(
         raise UsageError(f"{cert} is for {', '.join(info.names) or 'no DNS name'}, not {name}")
     store = cert_store(Edge().paths.prefix)
     store.put(store.installed(name), cert_pem, key_pem)
-    console.print(f"installed a certificate for {name} (until {_day(info.not_after)})", highlight=False)
+    from dockyard.vocabulary import rfc3339
+
+    result(as_json, {"name": name, "names": list(info.names), "not_after": rfc3339(info.not_after)},
+           f"installed a certificate for {name} (until {_day(info.not_after)})")
 
 
 @edge_app.command("renew")
-def renew() -> None:
+def renew(as_json: Json = False) -> None:
     """One renewal pass now (the server runs one every minute): each certificate due is renewed.
 
     Example: dockyard edge renew
@@ -189,10 +205,14 @@ def renew() -> None:
     from dockyard.deploy.edge import Renewals
     from dockyard.router.edge import Edge
 
-    problems = Renewals(lambda: Edge(report=say), report=say, routes=lambda: Edge().routes()).run_once()
+    report = _progress(as_json)
+    problems = Renewals(lambda: Edge(report=report), report=report, routes=lambda: Edge().routes()).run_once()
+    if as_json:
+        print_json({"current": not problems, "problems": problems})
+    elif not problems:
+        say("edge: every certificate is current")
     if problems:
         raise typer.Exit(1)
-    console.print("edge: every certificate is current")
 
 
 def _day(at: float) -> str:
@@ -209,6 +229,7 @@ maintenance_app = typer.Typer(help="Maintenance mode: the edge answers an enviro
 def maintenance_on(
     env: Annotated[str, typer.Argument(help="The environment.")],
     message: Annotated[str, typer.Option(help="What the page says.")] = "We are down for maintenance.",
+    as_json: Json = False,
 ) -> None:
     """Answer ENV's names with 503, Retry-After and a page; its health path and its preview name
     still reach the app.
@@ -224,11 +245,13 @@ def maintenance_on(
     spec = load_app_spec()
     spec.environment(env)
     route = Edge().maintenance(spec.app, env, message)
-    console.print(f"{spec.app}/{env}: maintenance on ({', '.join(route.domains)} answer 503)", highlight=False)
+    result(as_json, {"app": spec.app, "env": env, "maintenance": True, "message": message,
+                     "domains": list(route.domains)},
+           f"{spec.app}/{env}: maintenance on ({', '.join(route.domains)} answer 503)")
 
 
 @maintenance_app.command("off")
-def maintenance_off(env: Annotated[str, typer.Argument(help="The environment.")]) -> None:
+def maintenance_off(env: Annotated[str, typer.Argument(help="The environment.")], as_json: Json = False) -> None:
     """Serve ENV's names again. Example: dockyard maintenance off production"""
     from dockyard.cli.common import load_app_spec
     from dockyard.router.edge import Edge
@@ -236,7 +259,8 @@ def maintenance_off(env: Annotated[str, typer.Argument(help="The environment.")]
     spec = load_app_spec()
     spec.environment(env)
     route = Edge().maintenance(spec.app, env, None)
-    console.print(f"{spec.app}/{env}: serving again on {', '.join(route.domains)}", highlight=False)
+    result(as_json, {"app": spec.app, "env": env, "maintenance": False, "message": None,
+                     "domains": list(route.domains)}, f"{spec.app}/{env}: serving again on {', '.join(route.domains)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -7,14 +7,15 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli.common import console, print_json, say
+from dockyard.cli.common import JsonOpt, console, print_json, result
 
 notify_app = typer.Typer(help="Notifications (channels and routes in settings.yml): test a channel, list "
                               "the outbox.\n\nExample: dockyard notify ls", no_args_is_help=True)
 
 
 @notify_app.command("test")
-def test(channel: Annotated[str, typer.Argument(help="A channel of settings.yml's notifications.")]) -> None:
+def test(channel: Annotated[str, typer.Argument(help="A channel of settings.yml's notifications.")],
+         as_json: JsonOpt = False) -> None:
     """Send a test notification to CHANNEL now and say what its receiver answered.
 
     Example: dockyard notify test ops-webhook
@@ -34,7 +35,8 @@ def test(channel: Annotated[str, typer.Argument(help="A channel of settings.yml'
     if note:
         raise DockyardError(f"{channel}: delivered in part: {note}",
                             hint="fix the refused addresses in notifications.channels." + channel + ".to")
-    say(f"{channel}: delivered ({channels[channel].type})")
+    result(as_json, {"channel": channel, "type": channels[channel].type, "delivered": True},
+           f"{channel}: delivered ({channels[channel].type})")
 
 
 @notify_app.command("ls")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dockyard.cli.common import console, load_app_spec, options, print_json
+from dockyard.cli.common import JsonOpt, console, load_app_spec, options, print_json, result
 
 if TYPE_CHECKING:
     from dockyard.settings import EngineSettings
@@ -140,6 +140,7 @@ def docker_exec(where: EngineSettings, container: str, command: list[str]) -> in
 def init(
     app_name: Annotated[str | None, typer.Option("--app", help="App name (default: the folder's name).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a commented starter dockyard.yml in the current folder.
 
@@ -155,7 +156,7 @@ def init(
         raise UsageError(f"{path} exists; use --force to overwrite it")
     name = app_name or re.sub(r"[^a-z0-9-]+", "-", Path(os.getcwd()).name.lower()).strip("-") or "app"
     path.write_text(starter_spec(name))
-    console.print(f"wrote {path}: edit it, then run [bold]dockyard build[/]")
+    result(as_json, {"app": name, "spec_file": str(path.resolve())}, f"wrote {path}: edit it, then run dockyard build")
 
 
 def register(app: typer.Typer) -> None:

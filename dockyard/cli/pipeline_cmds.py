@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli.common import console, load_app_spec, options, print_json, say
+from dockyard.cli.common import JsonOpt as Json
+from dockyard.cli.common import console, load_app_spec, options, print_json, result, say
 
 pipeline_app = typer.Typer(help="Runs: a commit built once, then deployed, tested and promoted env by env.",
                            no_args_is_help=True)
@@ -18,7 +19,6 @@ hook_app = typer.Typer(help="Git hooks that start a pipeline run for each commit
                                  "Example: dockyard hook install", no_args_is_help=True)
 app_app = typer.Typer(help="Apps known to the pipeline (their repository and dockyard.yml).", no_args_is_help=True)
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 RunArg = Annotated[int, typer.Argument(help="Run id (see dockyard pipeline ls).")]
 
 
@@ -55,13 +55,14 @@ def app_add(
     name: Annotated[str, typer.Argument(help="The app's name (app: in its dockyard.yml).")],
     repo: Annotated[str, typer.Option("--repo", help="Git URL or path the pipeline fetches from.")],
     spec_file: Annotated[str, typer.Option("--spec-file", help="dockyard.yml's path in the repo.")] = "dockyard.yml",
+    as_json: Json = False,
 ) -> None:
     """Register an app whose commits arrive by webhook or polling.
 
     Example: dockyard app add shop --repo /srv/git/shop.git
     """
     _store().register_app(name, repo, spec_file)
-    console.print(f"app {name}: {repo} ({spec_file})")
+    result(as_json, {"app": name, "repo": repo, "spec_file": spec_file}, f"app {name}: {repo} ({spec_file})")
 
 
 @app_app.command("ls")
@@ -79,6 +80,7 @@ def app_ls(as_json: Json = False) -> None:
 def hook_install(
     repo: Annotated[Path | None, typer.Option("--repo", help="A bare repository to install into (push target).")]
     = None,
+    as_json: Json = False,
 ) -> None:
     """Install post-commit and post-receive hooks so every commit (or push) starts a run.
 
@@ -95,8 +97,8 @@ def hook_install(
         store.register_app(app, str(git_dir), store.app(app).spec_file)
     else:
         git_dir = (root / _git("rev-parse", "--git-dir", cwd=root).decode().strip()).resolve()
-    for path in install_hooks(git_dir, app):
-        say(f"installed {path}")
+    installed = [str(path) for path in install_hooks(git_dir, app)]
+    result(as_json, {"app": app, "hooks": installed}, *[f"installed {path}" for path in installed])
 
 
 @pipeline_app.command("trigger")
@@ -105,6 +107,7 @@ def trigger(
     commit: Annotated[str | None, typer.Option("--commit", help="Commit (default: the repo's HEAD).")] = None,
     branch: Annotated[str | None, typer.Option("--branch", help="Branch of the commit.")] = None,
     hook: Annotated[str | None, typer.Option("--hook", help="Called from this git hook.")] = None,
+    as_json: Json = False,
 ) -> None:
     """Queue a run (what the git hooks call) and make sure a worker executes it.
 
@@ -122,13 +125,11 @@ def trigger(
         commit = commit or _git("rev-parse", "HEAD", cwd=repo).decode().strip()
         branch = branch or _git("rev-parse", "--abbrev-ref", "HEAD", cwd=repo).decode().strip()
         updates = [(commit, branch)]
-    queued = False
-    for sha, name in updates:
-        run_id = enqueue(store, app, sha, name, hook or "manual")
-        say(f"dockyard: run {run_id} queued for {app} {sha[:7]} ({name})" if run_id
-            else f"dockyard: branch {name} runs no pipeline")
-        queued = queued or run_id is not None
-    if queued:
+    queued = [(enqueue(store, app, sha, name, hook or "manual"), sha, name) for sha, name in updates]
+    result(as_json, [{"app": app, "run_id": run_id, "commit_sha": sha, "branch": name} for run_id, sha, name in queued],
+           *[f"dockyard: run {run_id} queued for {app} {sha[:7]} ({name})" if run_id
+             else f"dockyard: branch {name} runs no pipeline" for run_id, sha, name in queued])
+    if any(run_id is not None for run_id, _sha, _name in queued):
         ensure_worker()
 
 
@@ -264,9 +265,20 @@ def show(run_id: RunArg, as_json: Json = False) -> None:
 def logs(
     run_id: RunArg,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Each step with its output as JSON (not with -f).")] = False,
 ) -> None:
     """The full output of every step of a run. Example: dockyard pipeline logs 12 -f"""
     store = _store()
+    if as_json:
+        if follow:
+            from dockyard.errors import UsageError
+
+            raise UsageError("--json prints the output once: drop -f (or follow as text)")
+        store.run(run_id)  # an unknown run: its NotFound
+        print_json([{"run_id": run_id, "idx": step.idx, "kind": step.kind, "env": step.env or None,
+                     "name": step.name, "status": step.status, "output": step.output}
+                    for step in store.steps(run_id)])
+        return
     printed: dict[int, int] = {}
     while True:
         for step in store.steps(run_id):
@@ -283,20 +295,22 @@ def logs(
 
 
 @pipeline_app.command("approve")
-def approve(run_id: RunArg) -> None:
+def approve(run_id: RunArg, as_json: Json = False) -> None:
     """Approve the manual gate a run waits at; the run goes on. Example: dockyard pipeline approve 12"""
     from dockyard.pipeline.worker import ensure_worker
 
-    step = _store().approve(run_id, _who())
-    say(f"run {run_id}: {step.name} approved by {step.approved_by}")
+    store = _store()
+    step = store.approve(run_id, _who())
     ensure_worker()
+    result(as_json, _run_dict(store, run_id), f"run {run_id}: {step.name} approved by {step.approved_by}")
 
 
 @pipeline_app.command("cancel")
-def cancel(run_id: RunArg) -> None:
+def cancel(run_id: RunArg, as_json: Json = False) -> None:
     """Cancel a queued, running or waiting run (a running step finishes first). Example: dockyard pipeline cancel 12"""
-    _store().cancel(run_id, _who())
-    say(f"run {run_id} cancelled")
+    store = _store()
+    store.cancel(run_id, _who())
+    result(as_json, _run_dict(store, run_id), f"run {run_id} cancelled")
 
 
 @pipeline_app.command("work")
@@ -321,6 +335,7 @@ def work() -> None:
 @pipeline_app.command("poll")
 def poll(
     once: Annotated[bool, typer.Option("--once", help="One pass over every app, then exit.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --once: what the pass found, as JSON.")] = False,
 ) -> None:
     """Poll the git remotes of apps with pipeline.poll and queue a run for each branch that moved
     (what `dockyard server` does in the background). Example: dockyard pipeline poll --once
@@ -328,10 +343,17 @@ def poll(
     from dockyard.pipeline.worker import ensure_worker
     from dockyard.server.poller import Poller
 
+    if as_json and not once:
+        from dockyard.errors import UsageError
+
+        raise UsageError("--json reports one pass: add --once")
     poller = Poller(_store())
     while True:
         results = poller.poll_due(once=once)
-        for item in results:
+        if as_json:
+            print_json([{"app": i.app, "branch": i.branch, "commit_sha": i.commit or None, "action": i.action,
+                         "run_id": i.run_id} for i in results])
+        for item in [] if as_json else results:
             say(f"{item.app} {item.branch}: {item.commit[:7] or '-'} "
                 + {"run": f"moved: run {item.run_id} queued", "baseline": "first look (recorded, no run)",
                    "same": "unchanged", "gone": "no such branch", "no-pipeline": "moved; the branch runs no pipeline"}

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli.common import console, load_app_spec, print_json, say
+from dockyard.cli.common import JsonOpt, console, err_console, load_app_spec, print_json, result, say
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
@@ -160,6 +160,7 @@ def down(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     purge: Annotated[bool, typer.Option("--purge", help="Also remove its volumes (their data) and forget its "
                                                        "release history.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Take ENV down: its names off the edge, its balancer, its containers (or Swarm services) and
     its network. Its volumes, configuration and release history stay (the live release is marked
@@ -183,8 +184,10 @@ def down(
             raise UsageError(f"dockyard down {env} removes what runs{data}: confirm with --yes")
         also = " and remove its volumes (their data) and forget its releases" if purge else ""
         typer.confirm(f"Take {spec.app}/{env} down{also}?", abort=True)
-    done = tear_down(spec, env, StateDB(), say, purge=purge, by=settings.author())
-    console.print(f"[green]{spec.app}/{env}[/] is down" + ("" if done else " (nothing ran)"))
+    report = (lambda line: err_console.print(line, highlight=False, markup=False)) if as_json else say
+    done = tear_down(spec, env, StateDB(), report, purge=purge, by=settings.author())
+    result(as_json, {"app": spec.app, "env": env, "down": True, "was_running": bool(done), "purged": purge},
+           f"{spec.app}/{env} is down" + ("" if done else " (nothing ran)"))
 
 
 def register(app: typer.Typer) -> None:

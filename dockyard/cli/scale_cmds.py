@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from dockyard.cli.common import console, load_app_spec, options, print_json, say
+from dockyard.cli.common import JsonOpt as Json
+from dockyard.cli.common import console, load_app_spec, options, print_json, result, say
 from dockyard.vocabulary import absent, rfc3339
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AgentUrl = Annotated[str | None, typer.Option("--agent", help="The agent's URL (default $DOCKYARD_AGENT, settings "
                                                                "agent_url, or http://127.0.0.1:9180).")]
 
@@ -237,7 +237,7 @@ def events(
 
 
 @autoscale_app.command()
-def enable() -> None:
+def enable(as_json: Json = False) -> None:
     """Let `dockyard server` (and `autoscale run --enabled`) scale this folder's app, from its dockyard.yml.
 
     Example: cd /srv/shop && dockyard autoscale enable
@@ -248,12 +248,14 @@ def enable() -> None:
     spec = load_app_spec()
     ScaleStore(StateDB()).enable(spec.app, options.spec_file)
     scaled = [f"{e}/{s}" for e, env in spec.environments.items() for s in env.scaling]
-    say(f"{spec.app}: the server's autoscaler reads {options.spec_file.resolve()} "
-        f"({', '.join(scaled) or 'no service has scaling: yet'})")
+    result(as_json, {"app": spec.app, "enabled": True, "spec_file": str(options.spec_file.resolve()),
+                     "scaled": scaled},
+           f"{spec.app}: the server's autoscaler reads {options.spec_file.resolve()} "
+           f"({', '.join(scaled) or 'no service has scaling: yet'})")
 
 
 @autoscale_app.command()
-def disable() -> None:
+def disable(as_json: Json = False) -> None:
     """Stop scaling this folder's app from the server (replicas stay as they are).
 
     Example: dockyard autoscale disable
@@ -263,7 +265,8 @@ def disable() -> None:
 
     spec = load_app_spec()
     had = ScaleStore(StateDB()).disable(spec.app)
-    say(f"{spec.app}: " + ("no longer scaled by the server" if had else "was not enabled"))
+    result(as_json, {"app": spec.app, "enabled": False, "was_enabled": had},
+           f"{spec.app}: " + ("no longer scaled by the server" if had else "was not enabled"))
 
 
 def register(app: typer.Typer) -> None:

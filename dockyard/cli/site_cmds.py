@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli.common import console, options, print_json
+from dockyard.cli.common import JsonOpt, console, options, print_json, result
 
 engine_app = typer.Typer(help="Register the site's Docker engines (local socket or tcp:// with TLS).",
                          no_args_is_help=True)
@@ -29,6 +29,7 @@ def engine_add(
     allow_bind: Annotated[list[str] | None, typer.Option(
         "--allow-bind", help="A host folder apps may bind-mount (binds: in dockyard.yml), with what is under it; "
                              "repeat for more.")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Register (or replace) an engine. Certificates are referenced by path, never copied into apps.
 
@@ -72,12 +73,12 @@ def engine_add(
                                                  bind_paths=[f.rstrip("/") or "/" for f in allow_bind or []],
                                                  **certificates)
     settings.save(site)
-    console.print(f"engine [bold]{name}[/] -> {host}" + (" (TLS)" if tls_ca or tls_cert else "")
-                  + (" (Swarm)" if swarm else ""))
+    result(as_json, {"engine": name, **site.engines[name].model_dump()},
+           f"engine {name} -> {host}" + (" (TLS)" if tls_ca or tls_cert else "") + (" (Swarm)" if swarm else ""))
 
 
 @engine_app.command("ls")
-def engine_ls(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def engine_ls(as_json: JsonOpt = False) -> None:
     """List the registered engines. Example: dockyard engine ls"""
     from dockyard import settings
 
@@ -92,7 +93,8 @@ def engine_ls(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @engine_app.command("rm")
-def engine_rm(name: Annotated[str, typer.Argument()]) -> None:
+def engine_rm(name: Annotated[str, typer.Argument(help="The engine's name (dockyard engine ls).")],
+              as_json: JsonOpt = False) -> None:
     """Forget an engine. Example: dockyard engine rm tls-host"""
     from dockyard import settings
     from dockyard.errors import NotFound
@@ -101,6 +103,7 @@ def engine_rm(name: Annotated[str, typer.Argument()]) -> None:
     if site.engines.pop(name, None) is None:
         raise NotFound(f"engine {name!r} is not registered")
     settings.save(site)
+    result(as_json, {"engine": name, "removed": True}, f"engine {name} forgotten")
 
 
 def _check(label: str, probe: Callable[[], str], found: list[dict[str, object]], quiet: bool = False) -> bool:

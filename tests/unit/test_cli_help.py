@@ -43,3 +43,26 @@ def test_every_help_renders_with_an_example_and_no_typed_flags() -> None:
 def test_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("dockyard ")
+
+
+# Commands that print no data: they attach a terminal or run in the foreground until stopped.
+NO_JSON = {("exec",): "attaches a shell", ("accessory", "exec"): "attaches a shell",
+           ("agent",): "runs until stopped", ("server",): "runs until stopped",
+           ("forwarder", "run"): "runs until stopped", ("balancers", "watch"): "runs until stopped",
+           ("pipeline", "work"): "runs the queue in the foreground"}
+
+
+def test_every_command_that_prints_data_takes_json() -> None:
+    register(["--help"])
+    tree = typer.main.get_command(app)
+    leaves = [path for path in walk(tree) if path and not hasattr(_command(tree, path), "commands")]
+    missing = [" ".join(path) for path in leaves if path not in NO_JSON
+               and "--json" not in {o for p in _command(tree, path).params for o in getattr(p, "opts", [])}]
+    assert missing == []
+    assert set(NO_JSON) <= set(leaves)  # the exceptions exist: a renamed command is not silently excused
+
+
+def _command(tree: Any, path: tuple[str, ...]) -> Any:
+    for name in path:
+        tree = tree.commands[name]
+    return tree
