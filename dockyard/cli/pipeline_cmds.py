@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -70,7 +69,7 @@ def app_ls(as_json: Json = False) -> None:
     """List the registered apps. Example: dockyard app ls --json"""
     apps = _store().apps()
     if as_json:
-        print_json([asdict(a) for a in apps])
+        print_json([{"app": a.name, "repo": a.repo, "spec_file": a.spec_file} for a in apps])
         return
     for a in apps:
         say(f"{a.name:20} {a.repo}  ({a.spec_file})")

@@ -46,7 +46,11 @@ class LogLine:
     release: str
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The line in the JSON vocabulary (docs/json/logs.schema.json): release_id, null for absent."""
+        out = asdict(self)
+        release = out.pop("release")
+        meta = ("host", "container", "container_id", "app", "env", "service")
+        return {**{k: v or None if k in meta else v for k, v in out.items()}, "release_id": release or None}
 
 
 def rfc3339_ns(stamp: str) -> int:

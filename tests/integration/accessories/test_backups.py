@@ -19,6 +19,7 @@ import pytest
 from tests.apps import TestApp
 from tests.conftest import remove_app_resources, run_cli
 from tests.datastores import accessory, get, ok, put, redis_app, web_port
+from tests.json_schemas import check
 
 pytestmark = pytest.mark.integration
 
@@ -55,10 +56,11 @@ def start_app(app: TestApp, docker_client: docker.DockerClient, keys: int) -> in
 def test_a_dump_restored_after_the_volume_is_gone_and_bad_archives_refused(app: TestApp, docker_client,
                                                                             dockyard_env: Path) -> None:
     port = start_app(app, docker_client, 100)
-    ok("backup", "create", "site", "db", cwd=app.path)
-    [first] = backups(app)
+    made = check("backup.schema.json", json.loads(ok("backup", "create", "site", "db", "--json", cwd=app.path)))
+    [first] = check("backup.schema.json", backups(app))
+    assert made == first
     assert (first["kind"], first["actor"], first["target"]) == ("dump", "tester", "db")
-    archive = dockyard_env / "backups" / app.name / "site" / "db" / f"{first['id']}.dump.zst"
+    archive = dockyard_env / "backups" / app.name / "site" / "db" / f"{first['backup_id']}.dump.zst"
     assert archive.stat().st_size == first["size"] and oct(archive.stat().st_mode & 0o777) == "0o600"
 
     # a running accessory is refused: nothing is touched
@@ -66,14 +68,15 @@ def test_a_dump_restored_after_the_volume_is_gone_and_bad_archives_refused(app: 
         "backup", "restore", "site", "db", first["backup_id"], "--yes", cwd=app.path)
     assert put(port, "after", "backup") == "+OK"
 
-    ok("accessory", "stop", "site", "db", cwd=app.path)
+    stopped = json.loads(ok("accessory", "stop", "site", "db", "--json", cwd=app.path))
+    assert check("accessory.schema.json", stopped)["stopped"] is True
     # one changed byte: the checksum refuses it, the data is as it was
     good = archive.read_bytes()
     archive.write_bytes(good[:100] + bytes([good[100] ^ 1]) + good[101:])
     assert "its checksum does not match" in fails("backup", "restore", "site", "db", first["backup_id"], "--yes",
                                                   cwd=app.path)
     # a manifest whose checksum was made to fit a damaged archive: zstd's own check refuses it
-    manifest = archive.with_name(f"{first['id']}.json")
+    manifest = archive.with_name(f"{first['backup_id']}.json")
     import hashlib
 
     fields = json.loads(manifest.read_text())
@@ -87,11 +90,17 @@ def test_a_dump_restored_after_the_volume_is_gone_and_bad_archives_refused(app: 
 
     # the volume dropped with its data, then restored from the dump: every key, none of the later
     ok("accessory", "stop", "site", "db", cwd=app.path)
-    ok("accessory", "remove", "site", "db", "--purge", "--yes", cwd=app.path)
+    check("accessory.schema.json", json.loads(ok("accessory", "remove", "site", "db", "--purge", "--yes", "--json",
+                                                 cwd=app.path)))
     with pytest.raises(docker.errors.NotFound):
         docker_client.volumes.get(f"dockyard_{app.name}_site_db_data")
-    ok("backup", "restore", "site", "db", first["backup_id"], "--yes", cwd=app.path)
-    ok("accessory", "boot", "site", "db", cwd=app.path)
+    check("backup-restore.schema.json", json.loads(ok("backup", "restore", "site", "db", first["backup_id"], "--yes",
+                                                      "--json", cwd=app.path)))
+    booted = check("accessory.schema.json", json.loads(ok("accessory", "boot", "site", "db", "--json", cwd=app.path)))
+    assert (booted["accessory"], booted["state"], booted["health"]) == ("db", "running", "healthy")
+    lines = check("accessory-logs.schema.json", json.loads(ok("accessory", "logs", "site", "db", "-n", "5", "--json",
+                                                              cwd=app.path)))
+    assert 0 < len(lines) <= 5 and lines[0]["time"] >= lines[-1]["time"]  # newest first
     assert [get(port, f"k{n}") for n in range(100)] == [f"v{n}" for n in range(100)]
     assert get(port, "after") == ""
 
@@ -182,14 +191,15 @@ def test_scheduled_backups_in_an_s3_bucket_with_retention_audited_and_an_unreach
     ok("backup", "create", "site", "db", cwd=app.path)  # by hand, into the bucket
     [made] = backups(app)
     keys = sorted(o["Key"] for o in boto3.client("s3", endpoint_url=s3).list_objects_v2(Bucket="backups")["Contents"])
-    assert keys == [f"site-a/{app.name}/site/db/{made['id']}.dump.zst", f"site-a/{app.name}/site/db/{made['id']}.json"]
+    assert keys == [f"site-a/{app.name}/site/db/{made['backup_id']}.{suffix}" for suffix in ("dump.zst", "json")]
     ok("accessory", "stop", "site", "db", cwd=app.path)
     ok("backup", "restore", "site", "db", made["backup_id"], "--yes", cwd=app.path)
     ok("accessory", "boot", "site", "db", cwd=app.path)
     assert get(port, "k49") == "v49"
 
     # the server's loop: due an hour after the newest, then retention (keep: last 2), each in the audit log
-    assert "site/db every 3600s" in ok("backup", "schedule", cwd=app.path)  # the other environments never boot it
+    scheduled = check("backup-schedule.schema.json", json.loads(ok("backup", "schedule", "--json", cwd=app.path)))
+    assert {"env": "site", "target": "db", "every_seconds": 3600.0} in scheduled["backups"]
     db = StateDB()
     try:
         scheduler = Scheduler(db, lambda: open_store(settings.backup_settings()), open_config_service,
@@ -203,6 +213,9 @@ def test_scheduled_backups_in_an_s3_bucket_with_retention_audited_and_an_unreach
         rows = [r for r in AuditLog(db).rows(target=f"{app.name}/site/db") if r.actor == ACTOR]
         assert [r.action for r in rows] == ["backup prune", "backup create", "backup create"]
         assert all(r.source == "schedule" and r.outcome == "ok" for r in rows)
+        pruned = check("backup-prune.schema.json", json.loads(ok("backup", "prune", "site", "db", "--json",
+                                                                 cwd=app.path)))
+        assert pruned["deleted"] == []  # the scheduler's pass already kept only the last 2
         ok("backup", "schedule", "--off", cwd=app.path)
         assert scheduler.specs() == []
     finally:

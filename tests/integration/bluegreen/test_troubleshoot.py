@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import run_cli
 from tests.integration.bluegreen.helpers import free_port
 from tests.integration.bluegreen.test_bluegreen_cli import bg_status, ok
+from tests.json_schemas import check
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +71,8 @@ def test_logs_stats_and_exec_default_to_the_live_release(bg_app) -> None:
             time.sleep(0.5)
 
         def stats(*args: str) -> set[str]:
-            return {s["name"] for s in json.loads(ok("stats", "production", "--json", "--agent", url, *args))}
+            found = check("stats.schema.json", json.loads(ok("stats", "production", "--json", "--agent", url, *args)))
+            return {s["name"] for s in found}
 
         def web(*colors: str) -> set[str]:
             return {f"{app.name}-production-web-{c}-{n}" for c in colors for n in (1, 2)}

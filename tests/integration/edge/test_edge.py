@@ -25,6 +25,7 @@ from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources, run_cli
 from tests.integration.bluegreen.helpers import RELEASE_CGI, bg_spec, free_port
 from tests.integration.bluegreen.load import Hit, Load
+from tests.json_schemas import check
 
 pytestmark = pytest.mark.integration
 
@@ -222,7 +223,8 @@ def test_blue_green_through_the_edge_maintenance_and_down(edge, tmp_path: Path,
     assert get(port, "preview.bg.test", "/cgi-bin/release").text.strip() != releases[-1]  # the previous colour
 
     # maintenance: the names answer 503 with the page; the health path and the preview name reach the app
-    ok("maintenance", "on", "production", "--message", 'Back <soon> "$host"', cwd=app.path)
+    on = json.loads(ok("maintenance", "on", "production", "--message", 'Back <soon> "$host"', "--json", cwd=app.path))
+    assert check("maintenance.schema.json", on)["maintenance"] is True
     down = get(port, "bg.test", "/cgi-bin/release")
     assert down.status_code == 503 and down.headers["retry-after"] == "120"
     assert "Back &lt;soon&gt; &quot;$host&quot;" in down.text  # no variable expanded

@@ -26,6 +26,7 @@ from dockyard.router.edge import Edge
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources, run_cli
 from tests.integration.edge.pebble import Pebble, free_port, https_get
+from tests.json_schemas import check
 
 pytestmark = pytest.mark.integration
 
@@ -86,8 +87,11 @@ def test_acme_issues_serves_renews_and_a_failed_renewal_keeps_the_certificate(ed
         https_get(https, "other.test", "/", roots)
 
     # renewal: every certificate due now
-    ok("edge", "configure", "--renew-before-days", "100000")
-    ok("edge", "renew")
+    configured = check("edge-change.schema.json", json.loads(ok("edge", "configure", "--renew-before-days", "100000",
+                                                                 "--json")))
+    assert configured["renew_before_days"] == 100000
+    assert check("edge-change.schema.json", json.loads(ok("edge", "renew", "--json"))) == {"current": True,
+                                                                                         "problems": []}
     renewed = https_get(https, "shop.test", "/health", roots)
     assert renewed.status == 200 and renewed.cert.serial_number != answer.cert.serial_number
 

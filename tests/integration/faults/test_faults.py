@@ -30,6 +30,7 @@ from tests.conftest import run_cli
 from tests.integration.bluegreen.helpers import cleanup, make_bg_app
 from tests.integration.bluegreen.load import Load
 from tests.integration.faults.engine import answers, restart_dockerd, wait_for
+from tests.json_schemas import check
 
 pytestmark = pytest.mark.integration
 
@@ -292,7 +293,8 @@ def test_a_replica_killed_for_memory_is_restarted_seen_and_costs_no_request(
         events = wait_for(lambda: {e["rule"] for e in _events(monitor.http.url) if e["container"] == victim.name}
                           >= {"container:oom-killed", "container:died", "container:restarted"}, 5)
         assert events is not None, _events(monitor.http.url)
-        shown = json.loads(ok("events", "production", "--agent", monitor.http.url, "--json"))
+        shown = check("events.schema.json", json.loads(ok("events", "production", "--agent", monitor.http.url,
+                                                            "--json")))
         assert any(e["rule"] == "container:oom-killed" and e["message"] == f"{victim.name} was killed: out of memory"
                    for e in shown), shown
     finally:

@@ -33,6 +33,7 @@ from dockyard.notify.outbox import Outbox
 from dockyard.state.db import StateDB
 from tests.conftest import run_cli
 from tests.integration.server.conftest import DOCKYARD, ServedApp, Server, free_port, serving
+from tests.json_schemas import check
 
 pytestmark = pytest.mark.integration
 
@@ -208,6 +209,8 @@ notifications:
 """)
         sent = run_cli("notify", "test", "hook", env=env)
         assert sent.returncode == 0 and "hook: delivered (webhook)" in sent.stdout, sent.stderr
+        as_json = run_cli("notify", "test", "hook", "--json", env=env)
+        assert check("notify-test.schema.json", json.loads(as_json.stdout))["delivered"] is True
         mailed = run_cli("notify", "test", "mail", env=env)
         assert mailed.returncode == 1 and f"SMTP server 127.0.0.1:{refusing.port} refused every recipient: " \
             "b@example.test (550 5.1.1 mailbox unavailable)" in mailed.stderr
