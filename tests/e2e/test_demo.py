@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import httpx
 import pytest
 
@@ -20,26 +16,6 @@ from tests.conftest import remove_app_networks
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def example_copy(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    name = "e2e-" + secrets.token_hex(3)
-    app_dir = tmp_path / name
-    shutil.copytree(REPO / "examples/hello", app_dir)
-    spec = app_dir / "dockyard.yml"
-    spec.write_text(spec.read_text().replace("app: hello", f"app: {name}", 1))
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
-                 ["-c", "user.email=e2e@example.invalid", "-c", "user.name=e2e", "commit", "-qm", "example"]):
-        subprocess.run(["git", "-C", str(app_dir), *args], check=True)
-    yield app_dir, name
-    client = docker.from_env()
-    for container in client.containers.list(all=True, filters={"label": f"dockyard.app={name}"}):
-        container.remove(force=True)
-    remove_app_networks(client, name)
-    for volume in client.volumes.list(filters={"label": f"dockyard.app={name}"}):
-        volume.remove(force=True)
-    client.close()
 
 
 def test_demo_takes_one_image_through_every_environment(example_copy: tuple[Path, str], tmp_path: Path) -> None:
