@@ -45,6 +45,7 @@ def swarm_bg(swarm_pool: Pool, tmp_path: Path, docker_client: docker.DockerClien
     spec = spec.replace("resources: {cpus: 0.5, memory: 32m}",
                         "resources: {cpus: 0.25, memory: 32m}\n    placement: {max_per_node: 1}")
     spec = spec.replace("config:", WORKER, 1)  # a worker beside web: no port, a health command Swarm runs
+    spec = spec.replace("environments:", VERSION, 1).replace("tests: [smoke]", "tests: [smoke, version]")
     app.write("dockyard.yml", spec + "    domains: [bg.swarm.test]\n")  # the host's edge in front too
     app.write("www/cgi-bin/release", RELEASE_CGI)
     app.write("www/smoke", "smoke ok\n")
@@ -57,6 +58,13 @@ def swarm_bg(swarm_pool: Pool, tmp_path: Path, docker_client: docker.DockerClien
         for service in docker_client.services.list(filters={"label": f"dockyard.app={app.name}"}):
             service.remove()
         remove_app_resources(docker_client, app.name)
+
+
+# RELEASE_CGI answers "RELEASE COLOR": the test passes only against the release it was given (issue 27)
+VERSION = """\
+  version: {run: [sh, -c, 'wget -qO- "$TARGET_URL/cgi-bin/release" | grep -q "^$DOCKYARD_RELEASE "
+                  && echo "saw $DOCKYARD_RELEASE at $TARGET_URL"'], timeout: 20s}
+environments:"""
 
 
 def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerClient) -> None:
@@ -104,6 +112,8 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
         ok("config", "set", "production", "GREETING=two")
         second = ok("deploy", "production")
         assert "switch   green: live traffic blue -> green" in second
+        # the new colour's tasks were tested, through the standby listener, before the switch
+        assert "test     green version: through the standby listener" in second
         two = status()
         assert (two["live"]["color"], two["preview"]["color"]) == ("green", "blue")
         assert {httpx.URL(r["url"]).host for r in two["live"]["replicas"] if r["service"] == "web"} == \
