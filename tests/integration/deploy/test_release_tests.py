@@ -69,3 +69,24 @@ def test_endpoint_tests_reach_the_new_release_and_a_failure_puts_the_old_one_bac
     audit = json.loads(ok("audit", "--json"))
     rows = audit if isinstance(audit, list) else audit["entries"]
     assert any(r["action"] == "deploy" and "--skip-tests" in (r["detail"] or "") for r in rows), rows[:3]
+
+
+def test_a_rolling_pipeline_run_s_tests_see_the_release_it_deployed(test_app: TestApp) -> None:
+    """The v2 run's deploy and test steps saw v2 (its endpoint test asserts DOCKYARD_RELEASE), never v1."""
+    spec = test_app.spec_file.read_text().replace("environments:", VERSION_TEST, 1)
+    spec = spec.replace("testing: {engine: local, registry: local, tests: [unit, smoke]}",
+                        "testing: {engine: local, registry: local, strategy: rolling, tests: [smoke, version]}")
+    test_app.write("dockyard.yml", spec)
+    test_app.commit("version test")
+    ok("config", "set", "testing", "GREETING=one")
+    ok("config", "set", "staging", "GREETING=one")
+    ok("pipeline", "run")  # through testing; it waits at staging's gate
+    one = live("testing")
+    test_app.write("www/index.html", "v2\n")
+    test_app.commit("v2")
+    run = json.loads(ok("pipeline", "run", "--json"))
+    two = live("testing")
+    logs = ok("pipeline", "logs", str(run["id"]))
+    assert two != one and run["status"] == "waiting", logs
+    assert f"test     version: against release {two}" in logs  # the deploy step's test, on a new replica
+    assert "test version: passed" in logs and one not in logs
