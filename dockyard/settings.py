@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML, YAMLError
 
 from dockyard.errors import DockyardError, NotFound
@@ -132,6 +132,47 @@ class NotificationSettings(BaseModel):
         return self
 
 
+class AppPolicy(BaseModel):
+    """What an app's commits may choose of placement and privilege (docs/security.md): set by an admin
+    (`dockyard app policy APP ...`), never by a commit. An unset bound (None) leaves that choice to the
+    default branch's dockyard.yml; privilege (root, capabilities) is refused unless granted here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engines: dict[str, list[str]] | None = None  # environment (or "*") -> the engines it may use
+    domains: list[str] | None = None  # names it may serve: shop.example, or a suffix .shop.example
+    binds: list[str] | None = None  # host folders its binds must lie under (besides the engine's allow-list)
+    allow_root: bool = False  # user: 0 / root
+    capabilities: list[str] = []  # capabilities its services and accessories may add (NET_BIND_SERVICE)
+    host_ports: list[str] | None = None  # host ports it may publish: "8000" or "8000-8099"
+    images: list[str] | None = None  # accessories' image references must start with one of these
+
+    @field_validator("domains", "binds", "images")
+    @classmethod
+    def _non_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and any(not item.strip() for item in value):
+            raise ValueError("an empty entry")
+        return value
+
+    @field_validator("host_ports")
+    @classmethod
+    def _ports(cls, value: list[str] | None) -> list[str] | None:
+        for item in value or []:
+            low, _, high = item.partition("-")
+            if not (low.isdigit() and (not high or high.isdigit())) or not 1 <= int(low) <= int(high or low) <= 65535:
+                raise ValueError(f"{item!r} is not a port or a range of ports (8000 or 8000-8099)")
+        return value
+
+    def port_allowed(self, port: int) -> bool:
+        if self.host_ports is None:
+            return True
+        for item in self.host_ports:
+            low, _, high = item.partition("-")
+            if int(low) <= port <= int(high or low):
+                return True
+        return False
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -148,6 +189,11 @@ class Settings(BaseModel):
     edge: EdgeSettings = EdgeSettings()
     backups: BackupSettings = BackupSettings()
     notifications: NotificationSettings = NotificationSettings()
+    policies: dict[str, AppPolicy] = {}  # per app: the bounds of what its commits may choose
+
+    def policy(self, app: str) -> AppPolicy:
+        """The app's bounds; an app without one gets the default (no root, no added capability)."""
+        return self.policies.get(app, AppPolicy())
 
     def needs_four_eyes(self, env: str) -> bool:
         return self.four_eyes_envs.get(env, self.four_eyes)

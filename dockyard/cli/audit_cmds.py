@@ -26,8 +26,9 @@ CHANGES: dict[tuple[str, ...], int] = {
     ("app", "add"): 1, ("autoscale", "enable"): 0, ("autoscale", "disable"): 0, ("down",): 1,
     ("accessory", "boot"): 2, ("accessory", "reboot"): 2, ("accessory", "stop"): 2, ("accessory", "remove"): 2,
     ("backup", "create"): 2, ("backup", "restore"): 3, ("backup", "prune"): 2, ("backup", "store"): 0,
-    ("backup", "schedule"): 0,
+    ("backup", "schedule"): 0, ("app", "policy"): 1,
 }
+SHOWN_WITHOUT_OPTIONS = {("app", "policy")}  # with no option it only shows: nothing changes
 _DURATION = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -42,8 +43,12 @@ def change_of(argv: list[str]) -> tuple[str, list[str], list[str]] | None:
             args = words[len(command):]
             if {"--help", "-h", "--dry-run"} & set(rest):
                 return None  # asks, or plans without applying: nothing changes
+            if command in SHOWN_WITHOUT_OPTIONS and not [a for a in rest if a.startswith("-") and a != "--json"]:
+                return None
             target, rest_words = args[:n_target], args[n_target:]
-            if command in (("config", "set"), ("config", "rm"), ("secret", "set"), ("scale",)):
+            if command == ("app", "policy"):  # which bounds it set (their values are not secret, but long)
+                detail = sorted({a.split("=")[0] for a in rest if a.startswith("--") and a != "--json"})
+            elif command in (("config", "set"), ("config", "rm"), ("secret", "set"), ("scale",)):
                 detail = [word.split("=", 1)[0] for word in rest_words]  # keys (or a count), never values
             else:
                 detail = []
@@ -64,8 +69,8 @@ def record_command(argv: list[str], exit_code: int, error: str | None) -> None:
     from dockyard.state.db import StateDB
 
     spec_file, _ = split_global(argv)
-    app = app_name(Path(spec_file or "dockyard.yml")) if action not in ("token create", "token revoke",
-                                                                          "engine add", "engine rm") else None
+    site_wide = ("token create", "token revoke", "engine add", "engine rm", "app add", "app policy")
+    app = app_name(Path(spec_file or "dockyard.yml")) if action not in site_wide else None
     outcome = "ok" if exit_code == 0 else f"failed: {error}" if error else f"failed (exit {exit_code})"
     try:
         db = StateDB()

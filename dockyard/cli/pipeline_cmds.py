@@ -54,13 +54,15 @@ def app_add(
     name: Annotated[str, typer.Argument(help="The app's name (app: in its dockyard.yml).")],
     repo: Annotated[str, typer.Option("--repo", help="Git URL or path the pipeline fetches from.")],
     spec_file: Annotated[str, typer.Option("--spec-file", help="dockyard.yml's path in the repo.")] = "dockyard.yml",
+    replace: Annotated[bool, typer.Option("--replace", help="Move an app already registered to this "
+                                                            "repository.")] = False,
     as_json: Json = False,
 ) -> None:
     """Register an app whose commits arrive by webhook or polling.
 
     Example: dockyard app add shop --repo /srv/git/shop.git
     """
-    _store().register_app(name, repo, spec_file)
+    _store().register_app(name, repo, spec_file, replace=replace)
     result(as_json, {"app": name, "repo": repo, "spec_file": spec_file}, f"app {name}: {repo} ({spec_file})")
 
 
@@ -73,6 +75,74 @@ def app_ls(as_json: Json = False) -> None:
         return
     for a in apps:
         say(f"{a.name:20} {a.repo}  ({a.spec_file})")
+
+
+@app_app.command("policy")
+def app_policy(
+    name: Annotated[str, typer.Argument(help="The app.")],
+    engine: Annotated[list[str] | None, typer.Option("--engine", help="ENV=ENGINE[,ENGINE]: the engines an "
+                                                                      "environment may use (ENV * for any); "
+                                                                      "repeat.")] = None,
+    domain: Annotated[list[str] | None, typer.Option("--domain", help="A name it may serve, or a suffix "
+                                                                      "(.shop.example); repeat.")] = None,
+    bind: Annotated[list[str] | None, typer.Option("--bind", help="A host folder its binds may lie under; "
+                                                                  "repeat.")] = None,
+    allow_root: Annotated[bool | None, typer.Option("--allow-root/--no-allow-root", help="Whether a service or "
+                                                    "accessory may run as root.", show_default=False)] = None,
+    cap: Annotated[list[str] | None, typer.Option("--cap", help="A capability it may add (NET_BIND_SERVICE); "
+                                                                "repeat.")] = None,
+    host_port: Annotated[list[str] | None, typer.Option("--host-port", help="A host port (or A-B) it may "
+                                                                            "publish; repeat.")] = None,
+    image: Annotated[list[str] | None, typer.Option("--image", help="A prefix its accessories' images must "
+                                                                    "start with; repeat.")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Back to the default bounds first.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Show or set the bounds of what an app's commits may choose: engines, domains, bind folders, root,
+    capabilities, host ports, accessories' images (docs/security.md). Options given replace those bounds.
+
+    Example: dockyard app policy shop --engine production=prod --domain .shop.example --bind /srv/shop
+    """
+    from dockyard import settings
+    from dockyard.errors import UsageError
+    from dockyard.spec.bounds import under
+
+    site = settings.load()
+    current = site.policy(name)
+    changes: dict[str, object] = {}
+    if engine is not None:
+        engines: dict[str, list[str]] = {}
+        for item in engine:
+            env, sep, names = item.partition("=")
+            if not sep or not env or not names:
+                raise UsageError(f"--engine {item!r}: write ENV=ENGINE[,ENGINE] (ENV * for every environment)")
+            engines[env] = [n for n in names.split(",") if n]
+        changes["engines"] = engines
+    for field, given in (("domains", domain), ("binds", bind), ("host_ports", host_port), ("images", image)):
+        if given is not None:
+            changes[field] = list(given)
+    if cap is not None:
+        changes["capabilities"] = [c.strip().upper().removeprefix("CAP_") for c in cap]
+    if allow_root is not None:
+        changes["allow_root"] = allow_root
+    if changes or reset:
+        try:
+            updated = settings.AppPolicy.model_validate({**({} if reset else current.model_dump()), **changes})
+        except ValueError as exc:
+            raise UsageError(f"app policy {name}: {exc}") from exc
+        for other, theirs in site.policies.items():  # one app's bind folders never nest in another's
+            clash = [f for f in updated.binds or [] for t in theirs.binds or []
+                     if other != name and (under(f, [t]) or under(t, [f]))]
+            if clash:
+                raise UsageError(f"--bind {clash[0]}: it overlaps a bind folder of app {other}: a container of one "
+                                 "app could redirect the other's binds")
+        site.policies[name] = updated
+        settings.save(site)
+        current = updated
+    shown = current.model_dump()
+    result(as_json, {"app": name, **shown},
+           *[f"{name}: {key} = {value if value is not None else 'any (the default branch chooses)'}"
+             for key, value in shown.items()])
 
 
 @hook_app.command("install")
@@ -90,11 +160,14 @@ def hook_install(
     from dockyard.pipeline.triggers import install_hooks
 
     store = _store()
-    app, root = _register_current(store)
-    if repo is not None:
-        git_dir = repo.resolve()
-        store.register_app(app, str(git_dir), store.app(app).spec_file)
+    if repo is not None:  # the team's bare repository: the app moves there from this checkout, never from another
+        spec = load_app_spec()
+        app, root, git_dir = spec.app, _git_root(spec.base_dir), repo.resolve()
+        spec_file = (spec.base_dir / options.spec_file.name).resolve().relative_to(root)
+        known = {a.name: a.repo for a in store.apps()}.get(app)
+        store.register_app(app, str(git_dir), str(spec_file), replace=known in (None, str(root), str(git_dir)))
     else:
+        app, root = _register_current(store)
         git_dir = (root / _git("rev-parse", "--git-dir", cwd=root).decode().strip()).resolve()
     installed = [str(path) for path in install_hooks(git_dir, app)]
     result(as_json, {"app": app, "hooks": installed}, *[f"installed {path}" for path in installed])

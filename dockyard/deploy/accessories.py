@@ -14,6 +14,7 @@ from dockyard.build.builder import build_image, existing_image
 from dockyard.build.git import head_commit
 from dockyard.config.service import ConfigService
 from dockyard.deploy.binds import check_binds
+from dockyard.deploy.bounds import enforce_policy
 from dockyard.deploy.deployer import ensure_image
 from dockyard.deploy.parts import Parts
 from dockyard.engine import labels as L
@@ -79,6 +80,7 @@ class Accessories:
         if secrets and not engine.is_local_host:
             raise DeployError(f"accessory {accessory.name} reads secrets ({', '.join(sorted(secrets))}) and engine "
                               f"{engine.name!r} is remote: they are delivered as files on this host")
+        enforce_policy(spec, [env])
         check_binds(spec, env, engine.name, engine.config, engine.is_local_host, accessories=[accessory.name])
         plain = {k: resolved.values[k] for k in accessory.config if k not in secrets}
         image, image_attrs = self.image_of(engine, accessory)
@@ -90,6 +92,7 @@ class Accessories:
             publish=accessory.publish, environment=tuple(sorted({**plain, **accessory.env}.items())),
             volumes=tuple((v.name, v.path, v.read_only) for v in accessory.volumes),
             binds=tuple((b.host, b.path, b.read_only) for b in accessory.binds),
+            capabilities=tuple(accessory.capabilities),
             health=CommandCheck(tuple(health.cmd), health.interval, health.timeout, health.retries,
                              health.start_period) if health else None,
             cpus=accessory.resources.cpus, memory=accessory.resources.memory, stop_grace=accessory.stop_grace)

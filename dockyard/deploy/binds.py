@@ -32,6 +32,11 @@ def check_binds(spec: AppSpec, env: str, engine_name: str, engine: EngineSetting
             if engine.swarm:
                 raise DeployError(f"{spec.where(section, name, 'binds', index)}: {spec.app}/{env}: binds are not "
                                   "supported on a Swarm engine (a task may run on any node)")
+            if local and os.path.realpath(bind.host) != os.path.normpath(bind.host):
+                raise DeployError(
+                    f"{spec.where(section, name, 'binds', index, 'host')}: {section}.{name}.binds[{index}]: host "
+                    f"folder {bind.host} goes through a symlink (to {os.path.realpath(bind.host)}): a bind's "
+                    "folder is named as it is, so nothing written later can redirect it")
             if not allowed(bind.host, folders, resolve=local):
                 raise DeployError(
                     f"{spec.where(section, name, 'binds', index, 'host')}: {section}.{name}.binds[{index}]: host "

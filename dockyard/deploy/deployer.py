@@ -15,6 +15,7 @@ from dockyard.config.render import render_files, split_secret_files
 from dockyard.config.service import ConfigService, ResolvedConfig
 from dockyard.deploy.binds import check_binds
 from dockyard.deploy.bluegreen import BlueGreen, Release
+from dockyard.deploy.bounds import enforce_policy
 from dockyard.deploy.edge import check_edge, publish_edge, replica_servers
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, health_check, health_command, probe_label
@@ -181,6 +182,7 @@ class Deployer:
                 skip_tests: bool) -> DeployOutcome:
         spec, env_spec = self.spec, self.spec.environment(env)
         image = image or image_for_head(spec, env, self.db)
+        enforce_policy(spec, [env])  # where and with which rights: the site's bounds, before anything else
         resolved, files = self.resolve(env, config_revision)
         check_edge(spec, env, lambda: self.parts.edge(self.report))  # a name held elsewhere: refused first
         engine = self.parts.engines(env_spec.engine)
@@ -284,6 +286,8 @@ class Deployer:
                 fields["volumes"] = [v.model_dump(mode="json") for v in service.volumes]
             if service.binds:
                 fields["binds"] = [b.model_dump(mode="json") for b in service.binds]
+            if service.capabilities:
+                fields["capabilities"] = list(service.capabilities)
             config_hash = replica_config_hash(release, fields)
             environment = {**base_env, **resolve_env_refs(spec, env, name, service.env), "DOCKYARD_APP": spec.app,
                            "DOCKYARD_ENV": env, "DOCKYARD_SERVICE": name, "DOCKYARD_RELEASE": release}
@@ -301,6 +305,7 @@ class Deployer:
                     init=service.init, stop_grace=service.stop_grace, read_only=service.read_only,
                     volumes=tuple((v.name, v.path, v.read_only) for v in service.volumes),
                     binds=tuple((b.host, b.path, b.read_only) for b in service.binds),
+                    capabilities=tuple(service.capabilities),
                     health_command=health_command(service.health),
                     health_probe=probe_label(service.health, service.port))
             health[name] = health_check(service.health)

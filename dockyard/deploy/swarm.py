@@ -133,6 +133,8 @@ def describe(ctx: DeployContext, engine: Engine, prepared: Prepared) -> Describe
             fields["read_only"] = True
         if service.volumes:
             fields["volumes"] = [v.model_dump(mode="json") for v in service.volumes]
+        if service.capabilities:
+            fields["capabilities"] = list(service.capabilities)
         config_hash = replica_config_hash(release, fields)
         replicas = prepared.replicas(spec, name)
         environment = {**base_env, **resolve_env_refs(spec, env, name, service.env), "DOCKYARD_APP": spec.app,
@@ -153,7 +155,7 @@ def describe(ctx: DeployContext, engine: Engine, prepared: Prepared) -> Describe
             parallelism=0 if env_spec.strategy == "recreate" else 1, monitor=monitor_seconds(service.health),
             delay=judge_seconds(service.health) if env_spec.domains else 0.0,
             volumes=tuple((v.name, v.path, v.read_only) for v in service.volumes),
-            health_command=health_command(service.health))
+            capabilities=tuple(service.capabilities), health_command=health_command(service.health))
         checks[name] = health_check(service.health)
         wanted.append(Want(name, service_name(spec.app, env, name), replicas, config_hash, release))
     return Described(services, checks, wanted, files, {k: v.encode() for k, v in secrets.items()})

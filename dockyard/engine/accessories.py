@@ -25,7 +25,6 @@ from dockyard.engine.containers import (
     SECRETS_MOUNT,
     CommandCheck,
     healthcheck_kwargs,
-    is_root_user,
     network_name,
 )
 from dockyard.errors import DeployError, EngineError
@@ -48,6 +47,7 @@ class AccessoryRun:
     secrets_dir: str | None = None
     volumes: tuple[tuple[str, str, bool], ...] = ()  # (volume name in the accessory, path, read only)
     binds: tuple[tuple[str, str, bool], ...] = ()  # (host folder, path, read only): allowed by the site
+    capabilities: tuple[str, ...] = ()  # added to none: the site's policy allows them
     health: CommandCheck | None = None
     cpus: float | None = None
     memory: int | None = None
@@ -84,8 +84,9 @@ def accessory_create_kwargs(run: AccessoryRun) -> dict[str, Any]:
         "pids_limit": DEFAULT_PIDS,
         "mem_limit": run.memory or DEFAULT_MEMORY,
     }
-    if not is_root_user(run.user):
-        kwargs["cap_drop"] = ["ALL"]
+    kwargs["cap_drop"] = ["ALL"]  # root too: only what it lists, and the site allows, is added
+    if run.capabilities:
+        kwargs["cap_add"] = list(run.capabilities)
     if run.command:
         kwargs["command"] = list(run.command)
     if run.publish and run.port:

@@ -67,6 +67,7 @@ class ReplicaSpec:
     stop_grace: float = 10.0
     color: str | None = None  # blue | green in a blue-green environment
     read_only: bool = False  # read-only root file system; /tmp is a tmpfs
+    capabilities: tuple[str, ...] = ()  # added to none (every capability is dropped): the site allows them
     host_port: int | None = None  # the 127.0.0.1 port it publishes on; None: the engine picks one
     volumes: tuple[tuple[str, str, bool], ...] = ()  # (volume name in the service, path, read only)
     binds: tuple[tuple[str, str, bool], ...] = ()  # (host folder, path, read only): allowed by the site
@@ -120,8 +121,9 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
         "pids_limit": DEFAULT_PIDS,
         "mem_limit": DEFAULT_MEMORY,
     }
-    if not is_root_user(spec.user):
-        kwargs["cap_drop"] = ["ALL"]
+    kwargs["cap_drop"] = ["ALL"]  # root too: a root user the site allows gets no capability it did not list
+    if spec.capabilities:
+        kwargs["cap_add"] = list(spec.capabilities)
     if spec.read_only:
         kwargs["read_only"] = True
         kwargs["tmpfs"] = {"/tmp": "rw,nosuid,nodev,size=64m"}

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dockyard.errors import SpecError
+from dockyard.errors import Forbidden, SpecError
+from dockyard.settings import AppPolicy
+from dockyard.spec.bounds import changed_bounds, identity_problem, policy_problems
 from dockyard.spec.model import AppSpec
 
 ACTIVE_RUN = ("queued", "running", "waiting")
@@ -48,3 +50,20 @@ def plan_run(policy: AppSpec, branch: str, commit_spec: AppSpec | None = None) -
             gate = policy.environment(env).promote
             steps.append(StepDef("gate", env, f"{gate} promotion to {envs[index + 1]}"))
     return steps
+
+
+def check_commit(registered: str, commit_spec: AppSpec, default_spec: AppSpec, branch: str,
+                 default_branch: str | None, policy: AppPolicy, envs: list[str]) -> None:
+    """Refuse a commit that decides under whose name, where or with which rights it runs (issue 28):
+    another app's name (on any branch), a field outside the site's policy, or, on a branch other than
+    the default one, a bounded field changed from the default branch's value. Each problem names the
+    field (file:line) and the bound."""
+    problem = identity_problem(commit_spec, registered)
+    if problem is not None:  # the rest would be judged against the wrong app's policy
+        raise Forbidden(problem + "; not starting a run")
+    problems = policy_problems(commit_spec, policy, envs)
+    if branch != default_branch:
+        problems += changed_bounds(commit_spec, default_spec, branch)
+    if problems:
+        raise Forbidden("\n".join(problems) + "\nnot starting a run",
+                        hint=f"an admin sets the bounds: dockyard app policy {registered}")

@@ -20,7 +20,7 @@ from dockyard.deploy.verify import release_url
 from dockyard.engine.client import Engine, connect
 from dockyard.engine.observe import observe
 from dockyard.engine.testrun import run_test
-from dockyard.errors import DockyardError, NotFound
+from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.notify.emit import emit
 from dockyard.pipeline.resume import restore_live_release
 from dockyard.pipeline.source import export_commit
@@ -28,6 +28,7 @@ from dockyard.pipeline.store import Run, RunStore, Step
 from dockyard.router.colors import routed_service
 from dockyard.scale.counts import deploy_counts
 from dockyard.spec import AppSpec, load_spec
+from dockyard.spec.bounds import identity_problem
 from dockyard.state.audit import audited
 from dockyard.state.db import StateDB
 
@@ -58,6 +59,9 @@ class RunExecutor:
         try:
             source = export_commit(run.app, app.repo, run.commit_sha)
             spec = load_spec(source / app.spec_file)
+            problem = identity_problem(spec, run.app)  # checked when queued; a run never runs under another name
+            if problem is not None:
+                raise Forbidden(problem)
         except DockyardError as exc:
             self.store.finish_run(run.id, "failed", f"cannot read commit {run.commit_sha[:7]}: {exc.message}")
             return "failed"

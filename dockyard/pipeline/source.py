@@ -84,6 +84,13 @@ def default_branch_head(mirror: Path) -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
+def default_branch_name(mirror: Path) -> str | None:
+    """The name of the repository's default branch (the branch the mirror's HEAD names), if any."""
+    result = subprocess.run(["git", "--git-dir", str(mirror), "symbolic-ref", "-q", "--short", "HEAD"],
+                            capture_output=True, text=True, timeout=60)
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
 def branch_head(repo: str, branch: str) -> str | None:
     """The commit a remote branch points at now (for polling), or None when it does not exist."""
     out = _git("ls-remote", repo, f"refs/heads/{branch}").decode().split()

@@ -91,7 +91,15 @@ class RunStore:
         return data
 
     # apps ---------------------------------------------------------------
-    def register_app(self, name: str, repo: str, spec_file: str) -> None:
+    def register_app(self, name: str, repo: str, spec_file: str, replace: bool = False) -> None:
+        """Register an app's repository. Moving a registered name to another repository takes `replace`
+        (an admin's `app add --replace`): a checkout whose dockyard.yml says another app's name must not
+        take that name over (issue 28)."""
+        row = self.conn.execute("SELECT repo FROM apps WHERE name=?", (name,)).fetchone()
+        if row is not None and row[0] != repo and not replace:
+            raise Forbidden(f"app {name!r} is registered with repository {row[0]}, not {repo}: a repository "
+                            "cannot take over another app's name",
+                            hint=f"an admin moves it: dockyard app add {name} --repo {repo} --replace")
         self.conn.execute(
             "INSERT INTO apps VALUES (?,?,?,?) ON CONFLICT(name) DO UPDATE SET repo=excluded.repo,"
             " spec_file=excluded.spec_file", (name, repo, spec_file, time.time()))

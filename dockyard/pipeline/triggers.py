@@ -10,8 +10,14 @@ from pathlib import Path
 
 from dockyard import settings
 from dockyard.errors import DockyardError, Forbidden
-from dockyard.pipeline.model import plan_run
-from dockyard.pipeline.source import default_branch_head, export_commit, is_on_branch, update_mirror
+from dockyard.pipeline.model import check_commit, plan_run
+from dockyard.pipeline.source import (
+    default_branch_head,
+    default_branch_name,
+    export_commit,
+    is_on_branch,
+    update_mirror,
+)
 from dockyard.pipeline.store import RunStore
 from dockyard.spec import load_spec
 
@@ -38,6 +44,8 @@ def enqueue(store: RunStore, app: str, commit: str, branch: str, trigger: str, s
     steps = plan_run(policy, branch, spec)
     if steps is None:
         return None
+    check_commit(app, spec, policy, branch, default_branch_name(mirror), settings.load().policy(app),
+                 sorted({s.env for s in steps if s.env}))
     return store.create_run(app, commit, branch, trigger, steps, supersede=policy.pipeline.supersede,
                             started_by=started_by)
 

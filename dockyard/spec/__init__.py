@@ -22,6 +22,7 @@ from dockyard.spec.starter import STARTER_SPEC, starter_spec
 
 __all__ = [
     "accessory",  # modules other packages import
+    "bounds",
     "alerts",
     "model",
     "AlarmSpec",

@@ -9,7 +9,18 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 
 from dockyard.spec.base import BindSpec, BuildSpec, Named, ResourcesSpec, SpecModel, VolumeSpec, distinct_volumes
-from dockyard.spec.fields import Argv, ConfigKey, Count, Duration, EnvKey, NonEmptyText, Port, PositiveDuration, Text
+from dockyard.spec.fields import (
+    Argv,
+    Capability,
+    ConfigKey,
+    Count,
+    Duration,
+    EnvKey,
+    NonEmptyText,
+    Port,
+    PositiveDuration,
+    Text,
+)
 from dockyard.spec.hints import fail
 
 # `${accessories.db.host}` in a value of the app's configuration or a service's env: resolved at deploy.
@@ -70,6 +81,7 @@ class AccessorySpec(Named):
     health: AccessoryHealthSpec | None = None
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     user: Text | None = None
+    capabilities: list[Capability] = Field(default_factory=list)  # added to none: the site's policy allows them
     stop_grace: Duration = 30.0  # a database flushes before it stops
     backup: BackupSpec | None = None
 

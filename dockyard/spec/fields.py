@@ -159,6 +159,14 @@ def _hostname(value: str) -> str:
     return name
 
 
+def _capability(value: str) -> str:
+    """A Linux capability as Docker names it: NET_BIND_SERVICE (CAP_ and any case accepted)."""
+    name = value.strip().upper().removeprefix("CAP_") if isinstance(value, str) else value
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Z][A-Z_]{1,30}", name) or name == "ALL":
+        raise fail(f"must be a capability like NET_BIND_SERVICE, got {value!r}")
+    return name
+
+
 def _path_prefix(value: str) -> str:
     if not re.fullmatch(r"/([A-Za-z0-9._~-]+/?)*", value):
         raise fail(f"must be a URL path prefix like /api (letters, digits, '.', '_', '~', '-'), got {value!r}")
@@ -178,6 +186,7 @@ AbsPath = Annotated[str, AfterValidator(_absolute)]
 NonEmptyText = Annotated[str, non_empty("must not be empty")]
 Hostname = Annotated[str, BeforeValidator(_text), AfterValidator(_hostname)]
 PathPrefix = Annotated[str, BeforeValidator(_text), AfterValidator(_path_prefix)]
+Capability = Annotated[str, BeforeValidator(_capability)]
 
 AppName = Annotated[str, _lower_name("app name", 41)]
 ServiceName = Annotated[str, _lower_name("service name", 31)]

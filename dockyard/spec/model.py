@@ -27,6 +27,7 @@ from dockyard.spec.fields import (
     AbsPath,
     AppName,
     Argv,
+    Capability,
     ConfigKey,
     Count,
     Duration,
@@ -116,6 +117,9 @@ class ServiceSpec(Named):
     # Left out of model_dump too, and added to the config-hash only when there are some.
     volumes: list[VolumeSpec] = Field(default_factory=list, exclude=True)
     binds: list[BindSpec] = Field(default_factory=list, exclude=True)  # likewise
+    # Capabilities added to an empty set (every one is dropped): only those the site's policy for the
+    # app allows (docs/security.md). Out of model_dump, in the config-hash only when there are some.
+    capabilities: list[Capability] = Field(default_factory=list, exclude=True)
 
     @field_validator("volumes")
     @classmethod

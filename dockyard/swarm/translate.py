@@ -50,6 +50,7 @@ class SwarmService:
     init: bool = True
     stop_grace: float = 10.0
     read_only: bool = False
+    capabilities: tuple[str, ...] = ()  # added to none (CapabilityDrop ALL): the site allows them
     constraints: tuple[str, ...] = ()
     preferences: tuple[str, ...] = ()
     max_per_node: int | None = None
@@ -161,8 +162,9 @@ def service_body(s: SwarmService) -> dict[str, Any]:
         container["HealthCheck"] = {"Test": ["CMD", *h.command], "Interval": int(h.interval * NS),
                                     "Timeout": int(h.timeout * NS), "Retries": h.retries,
                                     "StartPeriod": int(h.start_period * NS)}
-    if not is_root_user(s.user):
-        container["CapabilityDrop"] = ["ALL"]
+    container["CapabilityDrop"] = ["ALL"]  # root too: only what it lists, and the site allows, is added
+    if s.capabilities:
+        container["CapabilityAdd"] = list(s.capabilities)
     mounts: list[dict[str, Any]] = []
     if s.read_only:
         container["ReadOnly"] = True

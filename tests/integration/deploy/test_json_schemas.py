@@ -102,6 +102,9 @@ def test_the_site_and_configuration_commands_speak_the_vocabulary(tmp_path: Path
         subprocess.run(["git", *argv], cwd=folder, check=True)
     check("app.schema.json", out("app", "add", "shop", "--repo", str(folder)))
     check("app.schema.json", out("app", "ls"))
+    bounded = check("app-policy.schema.json", out("app", "policy", "shop", "--domain", ".shop.example", "--cap",
+                                                  "net_bind_service"))
+    assert bounded["domains"] == [".shop.example"] and bounded["capabilities"] == ["NET_BIND_SERVICE"]
     queued = check("pipeline-trigger.schema.json", out("pipeline", "trigger", "--app", "shop", "--branch", "feature"))
     assert [q["run_id"] for q in queued] == [None]
     check("pipeline-poll.schema.json", out("pipeline", "poll", "--once"))

@@ -39,12 +39,15 @@ def test_create_kwargs_exact():
     }
 
 
-def test_secrets_dir_is_a_read_only_bind_and_root_keeps_capabilities():
+def test_secrets_dir_is_a_read_only_bind_and_root_gets_no_capability():
     kwargs = create_kwargs(spec(user="root", secrets_dir="/run/dockyard/secrets/abc", port=None, cpus=None,
                                 memory=None, command=None, commit=None), "n")
     assert kwargs["volumes"] == {"/run/dockyard/secrets/abc": {"bind": "/run/secrets", "mode": "ro"}}
     assert kwargs["labels"]["dockyard.secrets-dir"] == "/run/dockyard/secrets/abc"
-    assert "cap_drop" not in kwargs and "ports" not in kwargs and "command" not in kwargs
+    assert kwargs["cap_drop"] == ["ALL"] and "cap_add" not in kwargs  # root too (issue 28): none it did not list
+    assert "ports" not in kwargs and "command" not in kwargs
+    listed = create_kwargs(spec(user="root", capabilities=("NET_BIND_SERVICE",)), "n")
+    assert (listed["cap_drop"], listed["cap_add"]) == (["ALL"], ["NET_BIND_SERVICE"])
     assert "dockyard.commit" not in kwargs["labels"]
     assert kwargs["mem_limit"] == 2**30 and kwargs["pids_limit"] == 1024  # limits even when none is set
 

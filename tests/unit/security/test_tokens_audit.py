@@ -107,6 +107,9 @@ def test_audited_records_the_outcome(db: StateDB) -> None:
     (["token", "create", "--name", "ci", "--scope", "read"], ("token create", [], [])),
     (["ps"], None), (["config", "get", "production", "X"], None), (["deploy", "--help"], None),
     (["deploy", "staging", "--dry-run"], None),
+    (["app", "policy", "shop", "--allow-root", "--domain", ".shop.example"],
+     ("app policy", ["shop"], ["--allow-root", "--domain"])),
+    (["app", "policy", "shop"], None), (["app", "policy", "shop", "--json"], None),  # it only shows
 ])
 def test_which_commands_are_audited_and_values_never(argv: list[str], expected: object) -> None:
     assert change_of(argv) == expected

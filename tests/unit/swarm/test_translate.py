@@ -57,12 +57,13 @@ def test_service_body_exact():
     }
 
 
-def test_minimal_root_service_keeps_capabilities_and_publishes_nothing():
+def test_minimal_root_service_gets_no_capability_and_publishes_nothing():
     body = service_body(svc(user="root", port=None, cpus=None, memory=None, command=None, commit=None,
                             constraints=(), preferences=(), max_per_node=None, network=None, configs=(), secrets=(),
                             parallelism=0))
     container = body["TaskTemplate"]["ContainerSpec"]
-    assert "CapabilityDrop" not in container and "Args" not in container and "Configs" not in container
+    assert container["CapabilityDrop"] == ["ALL"] and "CapabilityAdd" not in container  # root too (issue 28)
+    assert "Args" not in container and "Configs" not in container
     assert "dockyard.commit" not in body["Labels"]
     assert set(body["TaskTemplate"]) == {"ContainerSpec", "RestartPolicy", "LogDriver"}
     assert body["EndpointSpec"] == {} and body["UpdateConfig"]["Parallelism"] == 0
