@@ -30,7 +30,7 @@ def refused(*args: str, cwd: Path | None = None) -> str:
     return result.stderr
 
 
-def testing(client: docker.DockerClient, app: str) -> set[tuple[str, str]]:
+def replicas_of(client: docker.DockerClient, app: str) -> set[tuple[str, str]]:
     """(container id, release) of the app's testing replicas."""
     found = client.containers.list(filters={"label": [f"dockyard.app={app}", "dockyard.env=testing"]})
     return {(c.id, c.labels["dockyard.release"]) for c in found}
@@ -51,7 +51,7 @@ def test_a_commit_of_app_b_cannot_become_app_a(test_app: TestApp, intruder: Test
     ok("build")
     ok("deploy", "testing")
     ok("app", "add", test_app.name, "--repo", str(test_app.path))
-    before = testing(docker_client, test_app.name)
+    before = replicas_of(docker_client, test_app.name)
     assert before
 
     # B is registered under its own name; its commit says it is A
@@ -68,7 +68,7 @@ def test_a_commit_of_app_b_cannot_become_app_a(test_app: TestApp, intruder: Test
     assert f"app '{test_app.name}' is registered with repository {test_app.path}" in said
     apps = {a["app"]: a["repo"] for a in json.loads(ok("app", "ls", "--json"))}
     assert apps[test_app.name] == str(test_app.path)
-    assert testing(docker_client, test_app.name) == before  # A still runs A's release, untouched
+    assert replicas_of(docker_client, test_app.name) == before  # A still runs A's release, untouched
 
 
 def test_root_capabilities_and_binds_stay_inside_the_site_s_bounds(test_app: TestApp, tmp_path: Path,
@@ -82,7 +82,7 @@ def test_root_capabilities_and_binds_stay_inside_the_site_s_bounds(test_app: Tes
     spec = test_app.spec_file.read_text()
 
     def deploy_with(service_lines: str) -> str:
-        test_app.write("dockyard.yml", spec.replace("    replicas: 1\n", "    replicas: 1\n" + service_lines, 1))
+        test_app.write("dockyard.yml", spec.replace("    replicas: 2\n", "    replicas: 2\n" + service_lines, 1))
         test_app.commit("bounds")
         ok("build")
         return refused("deploy", "testing")
@@ -93,10 +93,10 @@ def test_root_capabilities_and_binds_stay_inside_the_site_s_bounds(test_app: Tes
     assert "services.web.capabilities SYS_ADMIN: not allowed" in said
     said = deploy_with(f"    binds: [{{host: {shared}, path: /mnt}}, {{host: {shared}/data, path: /data}}]\n")
     assert f"host folder {shared}/data lies inside {shared}, which services.web mounts writable" in said
-    assert testing(docker_client, test_app.name) == set()  # nothing of it started
+    assert replicas_of(docker_client, test_app.name) == set()  # nothing of it started
 
     # through a symlink: refused at deploy (a refusal of another kind: the engine's bind check, exit 1)
-    test_app.write("dockyard.yml", spec.replace("    replicas: 1\n", f"    replicas: 1\n    binds: [{{host: "
+    test_app.write("dockyard.yml", spec.replace("    replicas: 2\n", f"    replicas: 2\n    binds: [{{host: "
                                                 f"{shared}/link, path: /host, read_only: true}}]\n", 1))
     test_app.commit("a bind through a symlink")
     ok("build")
@@ -105,11 +105,11 @@ def test_root_capabilities_and_binds_stay_inside_the_site_s_bounds(test_app: Tes
 
     # the site allows root for this app: it runs as root with every capability dropped and no-new-privileges
     ok("app", "policy", test_app.name, "--allow-root")
-    test_app.write("dockyard.yml", spec.replace("    replicas: 1\n", '    replicas: 1\n    user: "0"\n', 1))
+    test_app.write("dockyard.yml", spec.replace("    replicas: 2\n", '    replicas: 1\n    user: "0"\n', 1))
     test_app.commit("root, allowed")
     ok("build")
     ok("deploy", "testing")
-    [(container_id, _release)] = testing(docker_client, test_app.name)
+    [(container_id, _release)] = replicas_of(docker_client, test_app.name)
     attrs = docker_client.containers.get(container_id).attrs
     assert attrs["Config"]["User"] == "0" and attrs["HostConfig"]["CapDrop"] == ["ALL"]
     assert "no-new-privileges:true" in attrs["HostConfig"]["SecurityOpt"]
@@ -124,6 +124,7 @@ def test_a_branch_cannot_move_what_the_default_branch_chose(test_app: TestApp) -
     test_app.write("dockyard.yml", test_app.spec_file.read_text().replace(
         "testing: {engine: local,", "testing: {engine: elsewhere,"))
     sha = test_app.commit("move testing")
+    test_app.git("checkout", "-q", "main")  # the repository's default branch is main (its HEAD)
     said = refused("pipeline", "trigger", "--app", test_app.name, "--branch", "feature", "--commit", sha)
     assert "environments.testing.engine differs from the default branch ('local' there, 'elsewhere' here)" in said
     assert "a commit on branch 'feature' cannot change where the app runs" in said
