@@ -99,6 +99,12 @@ class Claim:
     def overlaps(self, other: Claim) -> bool:
         return self.name == other.name and (self.path == other.path or self.whole or other.whole)
 
+    def meets(self, other: Claim) -> bool:
+        """Across apps a name is one owner's, every path of it and every name under it (a page at
+        admin.shop.example shares shop.example's cookies): the same name, or one a subdomain of the other."""
+        return self.name == other.name or self.name.endswith("." + other.name) or \
+            other.name.endswith("." + self.name)
+
     def __str__(self) -> str:
         return self.name if self.path == "/" else self.name + self.path
 
@@ -159,13 +165,15 @@ class EdgeRoute:
 
 
 def claim_conflicts(route: EdgeRoute, others: list[EdgeRoute]) -> list[tuple[Claim, EdgeRoute]]:
-    """(claim, owner) for each claim of `route` that another environment already holds."""
+    """(claim, owner) for each claim of `route` that another environment already holds: within an app,
+    the same name and path; across apps, the same name at any path, or a name under the other's."""
     found = []
     for other in others:
         if (other.app, other.env) == (route.app, route.env):
             continue
+        clash = Claim.overlaps if other.app == route.app else Claim.meets
         for mine in route.claims():
-            if any(mine.overlaps(theirs) for theirs in other.claims()):
+            if any(clash(mine, theirs) for theirs in other.claims()):
                 found.append((mine, other))
     return found
 

@@ -167,10 +167,16 @@ def _capability(value: str) -> str:
     return name
 
 
+ACME_CHALLENGE = "/.well-known/acme-challenge"  # the edge answers the ACME CA there, for every name
+
+
 def _path_prefix(value: str) -> str:
     if not re.fullmatch(r"/([A-Za-z0-9._~-]+/?)*", value):
         raise fail(f"must be a URL path prefix like /api (letters, digits, '.', '_', '~', '-'), got {value!r}")
-    return value.rstrip("/") or "/"
+    path = value.rstrip("/") or "/"
+    if path != "/" and (ACME_CHALLENGE + "/").startswith(path + "/") or path.startswith(ACME_CHALLENGE + "/"):
+        raise fail(f"{path} would take {ACME_CHALLENGE}/, where the edge answers the certificate authority")
+    return path
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]

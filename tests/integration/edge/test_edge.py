@@ -183,6 +183,19 @@ def test_a_name_another_app_holds_is_refused_with_file_line_and_owner(edge, tmp_
     assert docker_client.containers.list(all=True, filters={"label": f"dockyard.app={copycat.name}"}) == []
     assert get(port, "shop.test").text.strip() == "ok"  # the owner still serves
 
+    # nor a path of it (its pages would run in shop.test's origin), nor a name under it (issue 28)
+    for claim, shown in (("    domains: [shop.test]\n    path: /admin\n", "shop.test/admin"),
+                         ("    domains: [admin.shop.test]\n", "admin.shop.test")):
+        spec = copycat.spec_file.read_text().split("    domains:")[0] + claim
+        copycat.write("dockyard.yml", spec)
+        copycat.commit(f"claim {shown}")
+        ok("build", cwd=copycat.path)
+        refused = run_cli("deploy", "site", cwd=copycat.path)
+        assert refused.returncode != 0 and f"{shown} is already served by {shop.name}/site" in refused.stderr, \
+            refused.stderr
+        assert docker_client.containers.list(all=True, filters={"label": f"dockyard.app={copycat.name}"}) == []
+    assert get(port, "shop.test", "/admin/").status_code == 404  # still shop's own answer, not the copycat's
+
 
 def test_a_bad_name_is_refused_with_file_line(edge, tmp_path: Path) -> None:
     _, apps = edge

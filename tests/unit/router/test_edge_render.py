@@ -90,9 +90,20 @@ def test_claims_of_a_route() -> None:
 
 
 def test_one_name_and_path_belongs_to_one_environment() -> None:
-    assert claim_conflicts(API, [SHOP, BLOG]) == []  # another path of the same name
+    from dataclasses import replace
+
+    own_api = replace(API, app="shop", env="api")
+    assert claim_conflicts(own_api, [SHOP, BLOG]) == []  # another path of the same name, in the same app
+    # another app: not a path of it (issue 28: its pages would run in shop's origin), nor a name under it
+    assert claim_conflicts(API, [SHOP, BLOG]) == [(Claim("shop.example.com", "/api"), SHOP)]
+    beneath = EdgeRoute("intruder", "production", ("admin.shop.example.com",), ())
+    assert claim_conflicts(beneath, [SHOP]) == [(Claim("admin.shop.example.com", "/"), SHOP)]
+    above = EdgeRoute("intruder", "production", ("example.com",), ())
+    assert claim_conflicts(above, [SHOP]) == [(Claim("example.com", "/"), SHOP)]
+    assert claim_conflicts(EdgeRoute("other", "production", ("myshop.example.com",), ()), [SHOP]) == []
     same = EdgeRoute("shop", "staging", ("shop.example.com",), ())
-    assert claim_conflicts(same, [SHOP, API]) == [(Claim("shop.example.com", "/"), SHOP)]
+    assert claim_conflicts(same, [SHOP, API]) == [(Claim("shop.example.com", "/"), SHOP),
+                                                  (Claim("shop.example.com", "/"), API)]
     under_redirect = EdgeRoute("x", "production", ("www.shop.example.com",), (), path="/docs")
     assert claim_conflicts(under_redirect, [SHOP]) == [(Claim("www.shop.example.com", "/docs"), SHOP)]
     assert claim_conflicts(SHOP, [SHOP]) == []  # its own route is replaced, not a conflict

@@ -94,3 +94,14 @@ def test_check_commit_refuses_naming_each_field_and_lets_the_default_branch_choo
     with pytest.raises(Forbidden, match="engine differs from the default branch") as refused:
         check_commit("shop", spec(engine="other"), spec(), "feature", "main", policy, ["testing"])
     assert "not starting a run" in refused.value.message
+
+
+@pytest.mark.parametrize("path", ["/.well-known", "/.well-known/acme-challenge", "/.well-known/acme-challenge/x"])
+def test_the_acme_challenge_path_cannot_be_claimed(path: str) -> None:
+    from dockyard.errors import SpecError
+
+    text = BASE.format(user="65534", caps="[]", binds="[]", image="x", engine="prod", domain="shop.example")
+    with pytest.raises(SpecError, match="acme-challenge/, where the edge answers the certificate authority"):
+        parse_spec(text.replace("domains: [shop.example]", f"domains: [shop.example], path: {path}"), "dockyard.yml")
+    assert parse_spec(text.replace("domains: [shop.example]", "domains: [shop.example], path: /.well-known-x"),
+                      "dockyard.yml").environment("production").path == "/.well-known-x"
