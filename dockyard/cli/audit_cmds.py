@@ -27,6 +27,20 @@ CHANGES: dict[tuple[str, ...], int] = {
     ("accessory", "boot"): 2, ("accessory", "reboot"): 2, ("accessory", "stop"): 2, ("accessory", "remove"): 2,
     ("backup", "create"): 2, ("backup", "restore"): 3, ("backup", "prune"): 2, ("backup", "store"): 0,
     ("backup", "schedule"): 0, ("app", "policy"): 1,
+    ("edge", "configure"): 0, ("edge", "cert", "add"): 1, ("edge", "renew"): 0, ("edge", "start"): 0,
+    ("edge", "stop"): 0, ("maintenance", "on"): 1, ("maintenance", "off"): 1, ("pipeline", "trigger"): 0,
+    ("pipeline", "poll"): 0, ("hook", "install"): 0, ("exec",): 2, ("accessory", "exec"): 2,
+    ("autoscale", "run"): 0,
+}
+# Every other command only reads, or runs in the foreground and audits what it changes itself (the
+# server, the agent, the pipeline worker); tests/unit/security/test_tokens_audit.py holds the list.
+READS: set[tuple[str, ...]] = {
+    ("accessory", "logs"), ("agent",), ("app", "ls"), ("audit",), ("autoscale", "events"), ("autoscale", "status"),
+    ("backup", "ls"), ("balancers", "watch"), ("config", "diff"), ("config", "export"), ("config", "get"),
+    ("config", "history"), ("config", "ls"), ("doctor",), ("edge", "status"), ("engine", "ls"), ("events",),
+    ("forwarder", "run"), ("forwarder", "status"), ("init",), ("logs",), ("nodes",), ("notify", "ls"),
+    ("notify", "test"), ("pipeline", "logs"), ("pipeline", "ls"), ("pipeline", "show"), ("pipeline", "work"),
+    ("ps",), ("releases",), ("server",), ("stats",), ("status",), ("token", "ls"),
 }
 SHOWN_WITHOUT_OPTIONS = {("app", "policy")}  # with no option it only shows: nothing changes
 _DURATION = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -69,7 +83,8 @@ def record_command(argv: list[str], exit_code: int, error: str | None) -> None:
     from dockyard.state.db import StateDB
 
     spec_file, _ = split_global(argv)
-    site_wide = ("token create", "token revoke", "engine add", "engine rm", "app add", "app policy")
+    site_wide = ("token create", "token revoke", "engine add", "engine rm", "app add", "app policy", "edge configure",
+                 "edge cert add", "edge renew", "edge start", "edge stop", "pipeline poll")
     app = app_name(Path(spec_file or "dockyard.yml")) if action not in site_wide else None
     outcome = "ok" if exit_code == 0 else f"failed: {error}" if error else f"failed (exit {exit_code})"
     try:

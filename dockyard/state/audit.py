@@ -1,8 +1,11 @@
 """The audit log: every change, who made it, from where, and how it ended; rows chained by hash.
 
-Each row's hash covers its fields and the previous row's hash, and `audit_head` keeps the last
-one, so a changed row, a deleted row (in the middle or at the end) or a reordering is detected by
-`verify`. Values never enter the log: config changes name their keys only.
+Each row's hash is an HMAC (a key kept beside the secret key, out of the database) of its fields
+and the previous row's hash, and the last one is kept beside the key too (state/audit_key.py). So
+`verify` detects a changed row, a deleted row (in the middle or at the end), a reordering, a
+recomputed chain and a log swapped for an older copy, even by someone who can write state.db.
+Rows written before the key existed keep their plain SHA-256. Values never enter the log: config
+changes name their keys only.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
+from dockyard.state.audit_key import AuditKey, Head, keyed_hash
 from dockyard.state.db import StateDB
 from dockyard.vocabulary import absent, rfc3339
 
@@ -42,10 +46,15 @@ class AuditRow:
                 "detail": absent(self.detail), "prev": self.prev, "hash": self.hash}
 
 
-def row_hash(prev: str, seq: int, fields: dict[str, object]) -> str:
-    canonical = json.dumps({"prev": prev, "seq": seq, **{k: fields[k] for k in FIELDS}},
-                           sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def canonical(prev: str, seq: int, fields: dict[str, object]) -> bytes:
+    return json.dumps({"prev": prev, "seq": seq, **{k: fields[k] for k in FIELDS}}, sort_keys=True,
+                      separators=(",", ":")).encode()
+
+
+def row_hash(prev: str, seq: int, fields: dict[str, object], key: bytes | None = None) -> str:
+    """The row's HMAC with the audit key; plain SHA-256 for the rows written before there was one."""
+    text = canonical(prev, seq, fields)
+    return keyed_hash(key, text) if key is not None else hashlib.sha256(text).hexdigest()
 
 
 def os_actor() -> str:
@@ -68,8 +77,9 @@ class Problem:
 
 
 class AuditLog:
-    def __init__(self, db: StateDB) -> None:
+    def __init__(self, db: StateDB, keys: AuditKey | None = None) -> None:
         self.conn = db.conn
+        self.keys = keys or AuditKey(db.path)
 
     def record(self, actor: str, source: str, action: str, target: str, outcome: str, detail: str = "",
                at: float | None = None) -> AuditRow:
@@ -82,11 +92,15 @@ class AuditLog:
         try:
             head = self.conn.execute("SELECT seq, hash FROM audit_head WHERE one=1").fetchone()
             seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-            digest = row_hash(prev, seq, fields)
+            kept = self.keys.head()
+            key = self.keys.key(create=True)
+            digest = row_hash(prev, seq, fields, key)
             self.conn.execute("INSERT INTO audit (seq, at, actor, source, action, target, outcome, detail, prev, hash)"
                               " VALUES (?,?,?,?,?,?,?,?,?,?)", (seq, *(fields[k] for k in FIELDS), prev, digest))
             self.conn.execute("INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?) ON CONFLICT(one) DO UPDATE"
                               " SET seq=excluded.seq, hash=excluded.hash", (seq, digest))
+            # under the database's write lock, so two writers' heads land in their rows' order
+            self.keys.write_head(Head(kept.keyed_from if kept else seq, seq, digest))
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -111,18 +125,33 @@ class AuditLog:
     def verify(self) -> list[Problem]:
         """Every break in the chain; empty when the log is whole."""
         problems: list[Problem] = []
+        kept, key = self.keys.head(), self.keys.key(create=False)
+        if kept is None and key is not None:
+            problems.append(Problem(0, f"its head ({self.keys.head_path}) is missing: the log cannot be checked "
+                                    "against rows deleted at the end or an older copy"))
+        keyed_from = kept.keyed_from if kept else (1 if key is not None else 0)
+        if keyed_from and key is None:
+            problems.append(Problem(keyed_from, f"the audit key {self.keys.key_path} is missing: rows from "
+                                    f"{keyed_from} on cannot be checked"))
         prev, expected_seq = GENESIS, 1
         for row in self.all():
             if row.seq != expected_seq:
                 problems.append(Problem(row.seq, f"rows {expected_seq}..{row.seq - 1} are missing"))
             if row.prev != prev:
                 problems.append(Problem(row.seq, "does not follow the row before it (deleted or reordered rows)"))
-            if row_hash(row.prev, row.seq, asdict(row)) != row.hash:
-                problems.append(Problem(row.seq, "was changed after it was written"))
+            keyed = bool(keyed_from) and row.seq >= keyed_from
+            if not (keyed and key is None) and row_hash(row.prev, row.seq, asdict(row), key if keyed else None) \
+                    != row.hash:
+                problems.append(Problem(row.seq, "was changed after it was written (or its chain recomputed)"))
             prev, expected_seq = row.hash, row.seq + 1
+        last = expected_seq - 1
+        if kept is not None and (kept.seq, kept.hash) != (last, prev):
+            problems.append(Problem(kept.seq, f"the log ends at row {last}, but its head says {kept.seq}"
+                                    + (" (rows deleted at the end)" if kept.seq > last else
+                                       " (a log that is not the one the head was written with)")))
         head = self.conn.execute("SELECT seq, hash FROM audit_head WHERE one=1").fetchone()
-        if head is not None and (head[0], head[1]) != (expected_seq - 1, prev):
-            problems.append(Problem(head[0], f"the log ends at row {expected_seq - 1} but its last row was {head[0]} "
+        if kept is None and head is not None and (head[0], head[1]) != (last, prev):
+            problems.append(Problem(head[0], f"the log ends at row {last} but its last row was {head[0]} "
                                     "(rows deleted at the end)"))
         return problems
 

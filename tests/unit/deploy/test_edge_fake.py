@@ -52,8 +52,9 @@ def test_a_name_another_environment_holds_is_refused_before_anything_runs(site: 
                                                           ("127.0.0.1:9",))
     with pytest.raises(EdgeConflict) as refused:
         site.deployer.deploy("testing", image=IMAGES["r1"])
-    assert refused.value.message == ("dockyard.yml:11: www.shop.example.com is already served by blog/production "
-                                     "on this host's edge")
+    assert refused.value.message == (  # its main name too: across apps, a name under another's is theirs
+        "dockyard.yml:11: shop.example.com is already served by blog/production on this host's edge\n"
+        "dockyard.yml:11: www.shop.example.com is already served by blog/production on this host's edge")
     assert site.actions == []  # not a container created
     assert ("shop", "testing") not in site.edge.routes
 

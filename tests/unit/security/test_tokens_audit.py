@@ -113,3 +113,77 @@ def test_audited_records_the_outcome(db: StateDB) -> None:
 ])
 def test_which_commands_are_audited_and_values_never(argv: list[str], expected: object) -> None:
     assert change_of(argv) == expected
+
+
+def test_an_attacker_who_can_write_state_db_cannot_rewrite_the_log_unseen(tmp_path: Path) -> None:
+    """Issue 28: deleting the last rows with audit_head, or changing an actor and recomputing the
+    chain, passed verify while the chain had no key and the head lived in the database."""
+    import hashlib
+    from dataclasses import asdict
+
+    from dockyard.state.audit import canonical
+
+    def written(name: str) -> StateDB:
+        db = StateDB(tmp_path / f"{name}.db")
+        for i in range(8):
+            AuditLog(db).record("alice", "cli", "deploy", f"shop/env{i}", "ok")
+        assert AuditLog(db).verify() == []
+        return db
+
+    # 1. the last 5 rows deleted, audit_head moved back with them
+    db = written("truncated")
+    db.conn.execute("DELETE FROM audit WHERE seq > 3")
+    db.conn.execute("UPDATE audit_head SET seq=3, hash=(SELECT hash FROM audit WHERE seq=3)")
+    assert [p.what for p in AuditLog(db).verify()] == [
+        "the log ends at row 3, but its head says 8 (rows deleted at the end)"]
+
+    # 2. an actor changed and the whole chain recomputed (without the key: plain SHA-256)
+    db = written("recomputed")
+    prev = "0" * 64
+    for row in list(AuditLog(db).all()):
+        fields = {**asdict(row), "actor": "mallory" if row.seq == 2 else row.actor}
+        digest = hashlib.sha256(canonical(prev, row.seq, fields)).hexdigest()
+        db.conn.execute("UPDATE audit SET actor=?, prev=?, hash=? WHERE seq=?", (fields["actor"], prev, digest,
+                                                                                 row.seq))
+        prev = digest
+    db.conn.execute("UPDATE audit_head SET hash=?", (prev,))
+    found = AuditLog(db).verify()
+    assert {p.seq for p in found if "changed after it was written" in p.what} == set(range(1, 9))
+
+    # 3. the head beside the key removed: said, not accepted
+    db = written("headless")
+    AuditLog(db).keys.head_path.unlink()
+    assert any("its head" in p.what and "is missing" in p.what for p in AuditLog(db).verify())
+
+    # 4. the whole database swapped for an older copy of itself: its head has moved on
+    db = written("swapped")
+    older = [tuple(r) for r in db.conn.execute("SELECT * FROM audit WHERE seq <= 6")]
+    AuditLog(db).record("alice", "cli", "deploy", "shop/late", "ok")
+    db.conn.execute("DELETE FROM audit")
+    db.conn.executemany("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?)", older)
+    db.conn.execute("UPDATE audit_head SET seq=6, hash=?", (older[-1][-1],))
+    assert any("its head says 9" in p.what for p in AuditLog(db).verify())
+
+
+def test_every_command_is_audited_or_declared_a_reader() -> None:
+    """Issue 28: seven changing commands were not audited. A new command must take a side."""
+    import typer.main
+
+    from dockyard.cli.audit_cmds import CHANGES, READS
+    from dockyard.cli.main import app, register
+
+    register(["--help"])
+
+    def leaves(command, path=()):  # type: ignore[no-untyped-def]
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                if not sub.hidden:
+                    yield from leaves(sub, (*path, name))
+        else:
+            yield path
+
+    found = set(leaves(typer.main.get_command(app)))
+    assert sorted(found - set(CHANGES) - READS) == []
+    assert set(CHANGES) & READS == set() and (set(CHANGES) | READS) - found == set()
+    assert change_of(["maintenance", "on", "production"]) == ("maintenance on", ["production"], [])
+    assert change_of(["exec", "production", "web", "--", "sh"]) == ("exec", ["production", "web"], [])
