@@ -266,7 +266,7 @@ def log_updates(server: Server, page: httpx.Client, log_store: Path, app: str, c
     from dockyard.logs.store import LogStore
 
     store = LogStore(log_store)
-    tags = {"container": f"{app}-dev-web-1", "host": "bench", "app": app, "env": "dev", "service": "web",
+    tags = {"container": f"{app}_dev_web_1", "host": "bench", "app": app, "env": "dev", "service": "web",
             "release": "r0001"}
 
     def write(n: int, text: str = "") -> None:

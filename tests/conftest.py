@@ -109,8 +109,8 @@ def test_app(tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerCli
     finally:  # the balancers of any blue-green environment a test gave it, then its containers
         from dockyard.router.nginx import NginxRouter
 
-        for folder in sorted((dockyard_env / "router").glob(f"{app.name}-*")):
-            NginxRouter(app.name, folder.name.removeprefix(f"{app.name}-"), home=dockyard_env).stop(timeout=5)
+        for folder in sorted((dockyard_env / "router").glob(f"{app.name}_*")):
+            NginxRouter(app.name, folder.name.removeprefix(f"{app.name}_"), home=dockyard_env).stop(timeout=5)
         remove_app_resources(docker_client, app.name)
 
 

@@ -61,7 +61,7 @@ class Accessories:
         if accessory.image:
             return accessory.image, ensure_image(engine, accessory.image)
         assert accessory.build is not None  # the spec holds one of the two
-        repo = f"{self.spec.app}-{accessory.name}"
+        repo = f"{self.spec.app}_{accessory.name}"  # '_' is in no app name: never another app's repository
         commit = head_commit(self.spec.base_dir)
         if existing_image(engine, repo, commit) is None:
             self.report(f"building {repo}:{commit.tag}")

@@ -108,6 +108,7 @@ class SwarmExecutor:
         else:
             assert action.current is not None
             service_id = action.current.id
+            body = {**body, "Name": action.current.name}  # Swarm renames no service: one made before keeps its name
             self._call(f"updating service {body['Name']}", self.api.update_service, service_id,
                        action.current.version, **create_kwargs(body))
         self.report(f"{action.kind.value} service {body['Name']}: {action.reason}")

@@ -41,6 +41,11 @@ def healthcheck_kwargs(check: CommandCheck) -> dict[str, Any]:
 
 def network_name(app: str, env: str) -> str:
     """The bridge network of one app's environment: its containers reach each other, not other apps."""
+    return "dockyard_" + L.scoped_name(app, env)
+
+
+def legacy_network_name(app: str, env: str) -> str:
+    """The name before issue 28 (app a-b env c and app a env b-c shared it): found, joined, then left."""
     return f"dockyard-{app}-{env}"
 
 

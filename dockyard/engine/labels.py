@@ -46,13 +46,20 @@ def publishes(attrs: dict) -> bool:
     return bool((attrs.get("HostConfig") or {}).get("PortBindings")) or loopback_port(attrs) is not None
 
 
+def scoped_name(app: str, env: str, *parts: object) -> str:
+    """The one scheme of every name built from an app and an environment (issue 28): '_' is in no
+    app, environment, service or volume name, so no two of them meet (app a-b env c, app a env b-c).
+    The labels, not the names, say what a resource is; a name only has to be unique."""
+    return "_".join(str(part) for part in (app, env, *parts))
+
+
 def container_name(app: str, env: str, service: str, replica: int, color: str | None = None) -> str:
-    return f"{app}-{env}-{service}-{color}-{replica}" if color else f"{app}-{env}-{service}-{replica}"
+    return scoped_name(app, env, service, color, replica) if color else scoped_name(app, env, service, replica)
 
 
 def accessory_container_name(app: str, env: str, name: str) -> str:
-    """'_' is in no app, env or accessory name, nor in any replica's name: no clash either way."""
-    return f"{app}_{env}_{name}"
+    """An accessory is one per environment: no replica number (a replica's name always ends in one)."""
+    return scoped_name(app, env, name)
 
 
 def data_node_label(app: str, env: str, service: str) -> str:
@@ -62,7 +69,7 @@ def data_node_label(app: str, env: str, service: str) -> str:
 
 def volume_name(app: str, env: str, service: str, name: str) -> str:
     """Names hold no '_': no two (app, env, service, volume) share one (app a-b env c, app a env b-c)."""
-    return f"dockyard_{app}_{env}_{service}_{name}"
+    return "dockyard_" + scoped_name(app, env, service, name)
 
 
 def scope_filters(app: str | None = None, env: str | None = None, service: str | None = None) -> dict:

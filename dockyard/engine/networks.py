@@ -8,23 +8,38 @@ import docker.errors
 from dockyard.engine import labels as L
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
-from dockyard.engine.containers import network_name
+from dockyard.engine.containers import legacy_network_name, network_name
+
+
+def _named(engine: Engine, name: str) -> list:  # type: ignore[type-arg]
+    # `names` matches by prefix: compare exactly
+    return [n for n in engine.client.networks.list(names=[name]) if n.name == name]
 
 
 def ensure_network(engine: Engine, app: str, env: str) -> str:
-    """The app's environment network, created (labelled) when missing; its name."""
+    """The app's environment network, created (labelled) when missing; its name. The containers of a
+    network of the name before issue 28 (labelled for this app and environment) join it, an
+    accessory under its alias, so old and new replicas and accessories reach each other."""
     name = network_name(app, env)
     try:
-        # `names` matches by prefix: compare exactly. check_duplicate: Docker would otherwise allow two
-        # networks of one name (deploys of one environment are serialised by the env lock anyway).
-        if any(n.name == name for n in engine.client.networks.list(names=[name])):
+        if _named(engine, name):
             return name
-        try:
-            engine.client.networks.create(name, driver="bridge", check_duplicate=True,
-                                          labels={L.MANAGED: "1", L.APP: app, L.ENV: env})
+        try:  # check_duplicate: Docker would otherwise allow two networks of one name
+            network = engine.client.networks.create(name, driver="bridge", check_duplicate=True,
+                                                    labels={L.MANAGED: "1", L.APP: app, L.ENV: env})
         except docker.errors.APIError as exc:
             if exc.status_code != 409:  # made in between
                 raise
+            return name
+        for listed in _named(engine, legacy_network_name(app, env)):
+            legacy = engine.client.networks.get(listed.id)  # a listed network does not say its containers
+            labels = legacy.attrs.get("Labels") or {}
+            if (labels.get(L.APP), labels.get(L.ENV)) != (app, env):
+                continue  # another (app, env) whose old name met this one's: not ours to join
+            for container in (legacy.attrs.get("Containers") or {}):
+                found = engine.client.containers.get(container)
+                accessory = (found.labels or {}).get(L.ACCESSORY)
+                network.connect(found, aliases=[accessory] if accessory else None)
     except DockerError as exc:
         raise engine_error(f"creating network {name}", exc) from exc
     return name
@@ -35,7 +50,9 @@ def remove_network(engine: Engine, app: str, env: str) -> bool:
     """Remove the app's environment network (its containers gone first). False if there was none."""
     name = network_name(app, env)
     try:
-        found = [n for n in engine.client.networks.list(names=[name]) if n.name == name]
+        found = _named(engine, name) + [n for n in _named(engine, legacy_network_name(app, env))
+                                        if (n.attrs.get("Labels") or {}).get(L.APP) == app
+                                        and (n.attrs.get("Labels") or {}).get(L.ENV) == env]
         for network in found:
             network.remove()
     except docker.errors.NotFound:

@@ -1,7 +1,7 @@
 """The nginx balancer of one (app, environment): an NginxProcess whose configuration is rendered
 from a RouterState (render.py) and carries it as its state line.
 
-Files live under $DOCKYARD_HOME/router/<app>-<env>/.
+Files live under $DOCKYARD_HOME/router/<app>_<env>/.
 """
 
 from __future__ import annotations
@@ -17,7 +17,15 @@ __all__ = ["NGINX", "NginxRouter", "RouterError", "parse_state_file", "router_di
 
 
 def router_dir(app: str, env: str, home: Path | None = None) -> Path:
-    return (home or settings.home()) / "router" / f"{app}-{env}"
+    """router/APP_ENV ('_' is in no name, issue 28); a balancer made before keeps its router/APP-ENV
+    while that folder's own configuration says it is this app's environment."""
+    root = (home or settings.home()) / "router"
+    current, legacy = root / f"{app}_{env}", root / f"{app}-{env}"
+    if not current.exists() and legacy.exists():
+        state = parse_state_file(legacy / "nginx.conf")
+        if state is not None and (state.app, state.env) == (app, env):
+            return legacy
+    return current
 
 
 def parse_state_file(conf: Path) -> RouterState | None:

@@ -53,7 +53,7 @@ class RouterState:
 
 @dataclass(frozen=True)
 class RouterPaths:
-    """Where one balancer keeps its files: $DOCKYARD_HOME/router/<app>-<env>/."""
+    """Where one balancer keeps its files: $DOCKYARD_HOME/router/<app>_<env>/."""
 
     prefix: Path
     conf: Path = field(init=False)

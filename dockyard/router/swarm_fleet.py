@@ -1,5 +1,5 @@
 """The colours of a blue-green environment on Swarm: one Swarm service per service and colour
-(`<app>-<env>-<service>-<color>`), its tasks the colour's replicas.
+(`<app>_<env>_<service>_<color>`), its tasks the colour's replicas.
 
 The balancer routes to each task's published host port at its node's publish address, so a colour
 spread over several nodes is one upstream. Swarm, not Dockyard, decides which task of a service

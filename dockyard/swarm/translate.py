@@ -66,12 +66,12 @@ class SwarmService:
 
 
 def service_name(app: str, env: str, service: str, color: str | None = None) -> str:
-    return f"{app}-{env}-{service}" + (f"-{color}" if color else "")
+    return L.scoped_name(app, env, service, color) if color else L.scoped_name(app, env, service)
 
 
 def object_name(app: str, env: str, key: str, data: bytes) -> str:
     """Content-addressed name of a config or secret (both are immutable in Swarm); at most 64 chars."""
-    digest = hashlib.sha256(key.encode() + b"\0" + data).hexdigest()[:16]
+    digest = hashlib.sha256(f"{app}\0{env}\0{key}\0".encode() + data).hexdigest()[:16]  # one (app, env)'s
     return f"{app[:30]}-{env[:12]}-{digest}"
 
 

@@ -69,7 +69,7 @@ def test_the_example_s_worker_moves_with_its_colour_through_releases_and_rollbac
     ok("deploy", "production")
 
     def worker(color: str) -> str:
-        return f"{name}-production-worker-{color}-1"
+        return f"{name}_production_worker_{color}_1"
 
     load = Load(f"http://127.0.0.1:{live}/cgi-bin/info", threads=4, max_seconds=240).start()
     try:
@@ -89,11 +89,11 @@ def test_the_example_s_worker_moves_with_its_colour_through_releases_and_rollbac
                 assert (back["live"]["color"], back["preview"]["color"]) == (by, on)
                 after = colours(docker_client, name)
                 assert after[worker(by)][0] == "running" and after[worker(on)][0] == "exited"
-                assert {c for c in after if f"-{on}-" in c} == {c for c in seen if f"-{on}-" in c}  # still standing by
+                assert {c for c in after if f"_{on}_" in c} == {c for c in seen if f"_{on}_" in c}  # still standing by
 
         # the standby colour's web replica does not answer: the rollback fails, and changes nothing
         standby = status()["preview"]["color"]
-        frozen = docker_client.containers.get(f"{name}-production-web-{standby}-1")
+        frozen = docker_client.containers.get(f"{name}_production_web_{standby}_1")
         frozen.pause()
         try:
             before, live_before = colours(docker_client, name), status()["live"]

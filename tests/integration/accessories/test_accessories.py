@@ -40,7 +40,7 @@ def test_the_app_writes_to_its_accessory_and_deploys_never_restart_it(app: TestA
     assert db.exec_run(["redis-cli", "--no-raw", "ping"]).exit_code == 0
     # not published on a host port, reachable on the environment's network by its name
     assert db.attrs["NetworkSettings"]["Ports"] in ({}, {"6379/tcp": None})
-    assert "db" in db.attrs["NetworkSettings"]["Networks"][f"dockyard-{app.name}-site"]["Aliases"]
+    assert "db" in db.attrs["NetworkSettings"]["Networks"][f"dockyard_{app.name}_site"]["Aliases"]
 
     ok("build", cwd=app.path)
     ok("deploy", "site", cwd=app.path)

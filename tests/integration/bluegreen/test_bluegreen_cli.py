@@ -71,7 +71,7 @@ def test_deploy_switch_status_and_rollback(bg_app, docker_client: docker.DockerC
     assert two["preview"]["release_id"] == one["live"]["release_id"] != two["live"]["release_id"]
     assert served(live) == f"{two['live']['release_id']} green"
     assert served(preview) == f"{one['live']['release_id']} blue"
-    assert sorted(colours(docker_client, app.name)) == [f"{app.name}-production-web-{c}-{n}"
+    assert sorted(colours(docker_client, app.name)) == [f"{app.name}_production_web_{c}_{n}"
                                                          for c in ("blue", "green") for n in (1, 2)]
     ids = {c.id for c in docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})}
 

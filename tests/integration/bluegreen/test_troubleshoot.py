@@ -47,7 +47,7 @@ def test_logs_stats_and_exec_default_to_the_live_release(bg_app) -> None:
     every = logged("--release", "all")
     assert "troubleshoot-live" in every and "troubleshoot-standby" in every
     rows = json.loads(ok("logs", "production", "--grep", "troubleshoot", "--replica", "1", "--json"))
-    assert {r["container"] for r in rows} == {f"{app.name}-production-web-{on['color']}-1"}
+    assert {r["container"] for r in rows} == {f"{app.name}_production_web_{on['color']}_1"}
     missing = run_cli("logs", "production", "web", "--replica", "7")
     assert missing.returncode == 1 and "has no replica 7 (replicas: 1, 2)" in missing.stderr, missing.stderr
     assert "Traceback" not in missing.stderr
@@ -75,11 +75,11 @@ def test_logs_stats_and_exec_default_to_the_live_release(bg_app) -> None:
             return {s["name"] for s in found}
 
         def web(*colors: str) -> set[str]:
-            return {f"{app.name}-production-web-{c}-{n}" for c in colors for n in (1, 2)}
+            return {f"{app.name}_production_web_{c}_{n}" for c in colors for n in (1, 2)}
 
         assert stats() == web(on["color"])
         assert stats("--color", by["color"]) == web(by["color"])
-        assert stats("--replica", "2") == {f"{app.name}-production-web-{on['color']}-2"}
+        assert stats("--replica", "2") == {f"{app.name}_production_web_{on['color']}_2"}
         assert stats("--release", "all") == web("blue", "green")
         wrong = run_cli("stats", "production", "--json", "--agent", url, "--color", "purple")
         assert wrong.returncode == 2 and "--color: blue or green" in wrong.stderr

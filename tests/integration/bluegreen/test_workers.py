@@ -29,7 +29,7 @@ def states(client: docker.DockerClient, app: str) -> dict[str, tuple[str, str]]:
 
 
 def worker(app: str, color: str) -> str:
-    return f"{app}-production-worker-{color}-1"
+    return f"{app}_production_worker_{color}_1"
 
 
 def test_releases_and_rollbacks_with_a_worker_under_load(bg_app, docker_client: docker.DockerClient) -> None:
@@ -63,8 +63,8 @@ def test_releases_and_rollbacks_with_a_worker_under_load(bg_app, docker_client: 
                 assert after[worker(app.name, standby)][0] == "running"
                 assert after[worker(app.name, live_color)][0] == "exited"
                 # the colour rolled back from is still there, standing by
-                assert {name for name in after if f"-{live_color}-" in name} == \
-                    {name for name in now if f"-{live_color}-" in name}
+                assert {name for name in after if f"_{live_color}_" in name} == \
+                    {name for name in now if f"_{live_color}_" in name}
     finally:
         hits = load.stop()
     assert hits and not failures(hits) and not non_2xx(hits), (failures(hits) + non_2xx(hits))[:5]
@@ -73,7 +73,7 @@ def test_releases_and_rollbacks_with_a_worker_under_load(bg_app, docker_client: 
     # The standby colour's web replica is frozen: a rollback to it cannot complete and changes nothing.
     status = bg_status()
     standby = status["preview"]["color"]
-    frozen = docker_client.containers.get(f"{app.name}-production-web-{standby}-1")
+    frozen = docker_client.containers.get(f"{app.name}_production_web_{standby}_1")
     frozen.pause()
     try:
         before = states(docker_client, app.name)

@@ -22,7 +22,7 @@ def test_a_wait_shows_progress_and_a_failure_names_the_port_the_process_listens_
     failed = run_cli("deploy", "testing")
     assert failed.returncode == 1, failed.stdout + failed.stderr
     out = failed.stdout + failed.stderr
-    name = f"{test_app.name}-testing-web-1"
+    name = f"{test_app.name}_testing_web_1"
     # a progress line after 5 s: what is probed, where, and what the process listens on
     assert f"{name}: 5s of 7s, waiting for GET /health on 127.0.0.1:" in out, out
     assert "(container port 8081)" in out

@@ -90,7 +90,7 @@ def test_deploy_to_tls_engine(tls_engine: dict[str, str], test_app: TestApp) -> 
         deployed = run_cli("deploy", "remote")
         assert deployed.returncode == 0, deployed.stderr
         on_remote = client.containers.list(filters={"label": f"dockyard.app={test_app.name}"})
-        assert sorted(c.name for c in on_remote) == [f"{test_app.name}-remote-web-1", f"{test_app.name}-remote-web-2"]
+        assert sorted(c.name for c in on_remote) == [f"{test_app.name}_remote_web_1", f"{test_app.name}_remote_web_2"]
         rows = json.loads(run_cli("ps", "remote", "--json").stdout)
         assert [r["health"] for r in rows] == ["healthy", "healthy"]
         page = httpx.get(rows[0]["url"] + "/cgi-bin/env", timeout=5).text

@@ -234,7 +234,7 @@ def test_a_replica_that_flaps_costs_no_request(live_app, docker_client: docker.D
     release = answers(live)
     assert release is not None and release.endswith("green")
     victim = next(c for c in docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})
-                  if c.name.endswith("-green-1"))
+                  if c.name.endswith("_green_1"))
     load = Load(f"http://127.0.0.1:{live}/cgi-bin/release", threads=4, max_seconds=60).start()
     try:
         for _ in range(8):  # 4 s of flapping
@@ -274,7 +274,7 @@ def test_a_replica_killed_for_memory_is_restarted_seen_and_costs_no_request(
     monitor.agent.start()
     try:
         victim = next(c for c in docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})
-                      if c.name.endswith("-green-1"))
+                      if c.name.endswith("_green_1"))
         port = published(docker_client, app.name)[victim.name]
         load = Load(f"http://127.0.0.1:{live}/cgi-bin/release", threads=4, max_seconds=60).start()
         try:

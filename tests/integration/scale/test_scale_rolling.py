@@ -54,7 +54,7 @@ def test_scale_a_rolling_env_by_hand_and_by_the_loop(test_app: TestApp, docker_c
         "scale", f"{test_app.name}/production/web", "3", "cli")
     assert held["outcome"].startswith("started 1 replica(s)")
     containers = running(docker_client, test_app.name)
-    assert [c.name for c in containers] == [f"{test_app.name}-production-web-{n}" for n in (1, 2, 3)]
+    assert [c.name for c in containers] == [f"{test_app.name}_production_web_{n}" for n in (1, 2, 3)]
     # The new replica is the live release exactly: image, configuration, secrets, limits, user, security.
     assert template(containers[2]) == template(containers[0])
     out = containers[2].exec_run(["cat", "/etc/app/app.conf"]).output.decode()
@@ -75,7 +75,7 @@ def test_scale_a_rolling_env_by_hand_and_by_the_loop(test_app: TestApp, docker_c
     assert len(containers) == 3 and len({c.labels["dockyard.release"] for c in containers}) == 1
 
     assert json.loads(ok("scale", "production", "web", "1", "--json"))["outcome"].startswith("removed ")
-    assert [c.name for c in running(docker_client, test_app.name)] == [f"{test_app.name}-production-web-1"]
+    assert [c.name for c in running(docker_client, test_app.name)] == [f"{test_app.name}_production_web_1"]
     status = json.loads(ok("autoscale", "status", "production", "--json"))
     assert [(s["service"], s["override"], s["last"]["desired"]) for s in status] == [("web", 1, 1)]
     assert [e["action"] for e in json.loads(ok("autoscale", "events", "--json"))] == ["scale-in", "scale-out"]

@@ -89,11 +89,11 @@ def test_each_app_environment_has_a_network_of_its_own(test_app: TestApp, docker
         for container in docker_client.containers.list(filters={"label": [f"dockyard.app={test_app.name}",
                                                                           f"dockyard.env={env}"]}):
             networks = set(container.attrs["NetworkSettings"]["Networks"])
-            assert networks == {f"dockyard-{test_app.name}-{env}"}  # not the default bridge shared by all
+            assert networks == {f"dockyard_{test_app.name}_{env}"}  # not the default bridge shared by all
             assert container.attrs["HostConfig"]["PidsLimit"] == 1024
             seen[env] = networks
     assert seen["testing"] != seen["staging"]
-    labels = docker_client.networks.get(f"dockyard-{test_app.name}-testing").attrs["Labels"]
+    labels = docker_client.networks.get(f"dockyard_{test_app.name}_testing").attrs["Labels"]
     assert labels["dockyard.app"] == test_app.name and labels["dockyard.env"] == "testing"
 
 

@@ -125,6 +125,6 @@ def test_kill_9_mid_deploy_of_a_broken_release_goes_back_to_the_whole_old_one(
     assert len(after) == 2
     for container in after:
         container.reload()
-        assert container.status == "running" and container.name.endswith(("-web-1", "-web-2")), container.name
+        assert container.status == "running" and container.name.endswith(("_web_1", "_web_2")), container.name
         port = container.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).text == "ok\n"

@@ -192,7 +192,7 @@ def test_an_environments_charts_and_its_logs_live_from_the_hosts_agent(
         assert [c.get_attribute("data-metric") for c in charts] == [
             "CPU", "memory", "network in", "network out", "disk writes", "disk used"]
         memory = charts[1]
-        assert f"{name}-production-web-1" in memory.text
+        assert f"{name}_production_web_1" in memory.text
         assert memory.find_elements("css selector", "svg polyline"), memory.get_attribute("innerHTML")[:500]
         browser.shot("metrics")
 

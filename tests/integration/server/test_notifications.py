@@ -268,7 +268,7 @@ def test_an_alert_of_the_hosts_agent_is_told_once_when_it_fires_and_once_when_it
     rules.write_text(f"app: {name}\nalerts:\n  - {{name: web-down, when: down, service: web}}\n")
     # a container of the app's, as a deploy labels it (its own env, so the test needs no deploy first)
     web = docker_client_module.containers.run(
-        "dockyard/busybox:1.35", ["sleep", "600"], name=f"{name}-watch-web-1", detach=True,
+        "dockyard/busybox:1.35", ["sleep", "600"], name=f"{name}_watch_web_1", detach=True,
         labels={"dockyard.app": name, "dockyard.env": "watch", "dockyard.service": "web"})
     port = free_port()
     agent = subprocess.Popen([DOCKYARD, "agent", "--listen", f"127.0.0.1:{port}", "--interval", "0.5",

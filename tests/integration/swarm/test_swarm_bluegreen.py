@@ -103,7 +103,7 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
     assert one["live"]["color"] == "blue" and one["router"]["running"]
     hosts = {httpx.URL(r["url"]).host for r in one["live"]["replicas"] if r["service"] == "web"}
     assert hosts == {"127.0.0.1", NODE2_ADDR}  # one task per node, both behind the live balancer
-    assert services().keys() == {f"{app.name}-production-{s}-blue" for s in ("web", "worker")}
+    assert services().keys() == {f"{app.name}_production_{s}_blue" for s in ("web", "worker")}
     through_edge = httpx.get(f"http://127.0.0.1:{edge_port}/cgi-bin/release", headers={"Host": "bg.swarm.test"})
     assert through_edge.text.split() == [one["live"]["release_id"], "blue"]  # the edge sends it to the live balancer
 
@@ -125,7 +125,7 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
         assert httpx.get(f"http://127.0.0.1:{live}/cgi-bin/release").text.split() == [two["live"]["release_id"],
                                                                                      "green"]
         kept = services()
-        assert kept.keys() == {f"{app.name}-production-{s}-{c}" for s in ("web", "worker") for c in ("blue", "green")}
+        assert kept.keys() == {f"{app.name}_production_{s}_{c}" for s in ("web", "worker") for c in ("blue", "green")}
         assert workers() == {"blue": (0, "1"), "green": (1, None)}  # standby blue's worker parked: 0 tasks
         assert "stopped blue's 1 worker(s)" in second
 
@@ -133,7 +133,7 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
         assert "its 1 parked worker(s) started again, no container was created" in rolled
         assert services() == kept  # a switch: no Swarm service created or replaced
         assert workers() == {"blue": (1, None), "green": (0, "1")}
-        assert [t["Status"]["State"] for t in docker_client.services.get(kept[f"{app.name}-production-worker-blue"])
+        assert [t["Status"]["State"] for t in docker_client.services.get(kept[f"{app.name}_production_worker_blue"])
                 .tasks(filters={"desired-state": "running"})] == ["running"]  # its health command passed
         assert httpx.get(f"http://127.0.0.1:{live}/cgi-bin/release").text.split() == [one["live"]["release_id"],
                                                                                      "blue"]
@@ -145,7 +145,7 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
         assert failed.returncode == 1 and "Traceback" not in failed.stderr
         assert "did not answer /health" in failed.stderr
         assert status()["live"]["release_id"] == one["live"]["release_id"]
-        assert services().keys() == {f"{app.name}-production-{s}-blue" for s in ("web", "worker")}  # green is gone
+        assert services().keys() == {f"{app.name}_production_{s}_blue" for s in ("web", "worker")}  # green is gone
     finally:
         hits = load.stop()
     bad = json.loads(ok("releases", "production", "--json"))[0]

@@ -159,7 +159,7 @@ def test_scaling_a_swarm_service_by_hand_and_through_the_loop(swarm_app, docker_
     try:
         held = json.loads(cli(swarm_app, "scale", "swarm", "web", "9", "--json").stdout)
         assert (held["current"], held["desired"]) == (4, 6)  # clamped to max
-        assert held["outcome"].startswith(f"service {test_app.name}-swarm-web: 4 -> 6 replicas")
+        assert held["outcome"].startswith(f"service {test_app.name}_swarm_web: 4 -> 6 replicas")
         rows = ps(swarm_app)
         assert [r["health"] for r in rows] == ["healthy"] * 6 and len({r["release_id"] for r in rows}) == 1
         assert all("GREETING=hello" in page(r["url"]) for r in rows)  # the live release, on both nodes
@@ -224,7 +224,7 @@ def test_logs_of_a_swarm_environment_come_from_every_node(swarm_app, swarm_pool:
     assert [line["time_ns"] for line in lines] == sorted((line["time_ns"] for line in lines), reverse=True)
     one = next(iter(marks))
     text = cli(swarm_app, "logs", "swarm", "--grep", one).stdout
-    assert text.count(one) == 1 and f"{swarm_app[0].name}-swarm-web." in text
+    assert text.count(one) == 1 and f"{swarm_app[0].name}_swarm_web." in text
 
 
 @contextmanager

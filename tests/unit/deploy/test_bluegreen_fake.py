@@ -11,8 +11,8 @@ from dockyard.deploy.bluegreen import switch_back
 from dockyard.errors import DeployError, HealthCheckFailed
 from tests.fakes.deploys import IMAGES, Site
 
-GREEN = ["shop-production-web-green-1", "shop-production-web-green-2"]
-BLUE = ["shop-production-web-blue-1", "shop-production-web-blue-2"]
+GREEN = ["shop_production_web_green_1", "shop_production_web_green_2"]
+BLUE = ["shop_production_web_blue_1", "shop_production_web_blue_2"]
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_a_first_deploy_starts_the_balancer_then_blue_then_previews_and_switches
     r1 = release_of(site, IMAGES["r1"])
     site.bluegreen(IMAGES["r1"]).deploy()
     assert site.actions[0] == "route live=- preview=-"  # the balancer comes up first, on nothing
-    assert sorted(site.actions[1:6]) == sorted(["network create dockyard-shop-production", *started(BLUE)])
+    assert sorted(site.actions[1:6]) == sorted(["network create dockyard_shop_production", *started(BLUE)])
     assert site.actions[6:] == [f"route live=- preview=blue({r1}, 2)", f"route live=blue({r1}, 2) preview=-"]
     assert site.db.live_release("shop", "production").release_id == r1
 
@@ -56,8 +56,8 @@ def test_a_new_release_starts_on_the_idle_colour_and_the_old_stays_on_standby(si
 
 def test_a_release_failing_its_health_check_is_removed_before_any_traffic_reaches_it(site: Site) -> None:
     r1 = release_of(site, IMAGES["r1"])
-    site.unhealthy.add("shop-production-web-green-2")
-    with pytest.raises(HealthCheckFailed, match="shop-production-web-green-2 did not become healthy: .*HTTP 500"):
+    site.unhealthy.add("shop_production_web_green_2")
+    with pytest.raises(HealthCheckFailed, match="shop_production_web_green_2 did not become healthy: .*HTTP 500"):
         site.bluegreen(IMAGES["r2"]).deploy()
     assert sorted(site.actions[:4]) == started(GREEN)
     # the undo removes what this deploy started; the balancer is never told about green
@@ -76,7 +76,7 @@ def test_a_colour_found_failing_its_check_is_left_as_it_was_and_live_stays(site:
     site.actions.clear()
     # redeploying r1 finds it on blue, idle: the plan checks blue instead of starting it
     site.failing_check.add("blue")
-    with pytest.raises(HealthCheckFailed, match="shop-production-web-blue-1 is not healthy"):
+    with pytest.raises(HealthCheckFailed, match="shop_production_web_blue_1 is not healthy"):
         site.bluegreen(IMAGES["r1"]).deploy()
     r2 = release_of(site, IMAGES["r2"])
     # this deploy did not start blue, so it removes nothing: blue stays for a rollback to find
@@ -104,7 +104,7 @@ def test_a_rollback_whose_colour_does_not_answer_changes_nothing_and_says_why(si
     site.failing_check.add("blue")
     previous = next(r for r in site.db.releases("shop", "production", limit=5) if r.release_id == r1)
     with pytest.raises(DeployError, match="cannot roll shop/production back to release .* on blue: "
-                                          ".*blue-1 is not healthy.*both colours are as they were"):
+                                          ".*blue_1 is not healthy.*both colours are as they were"):
         switch_back(site.deployer, site.engine, "production", previous, "rollback")
     assert site.actions == []  # nothing removed, nothing routed
     assert len(site.running()) == 4

@@ -17,7 +17,7 @@ WORKER_SPEC = SPEC.replace("environments:", """\
 environments:""")
 KEEP_SPEC = WORKER_SPEC.replace("preview: 18001}", "preview: 18001, workers: keep}")
 
-BLUE_WORKER, GREEN_WORKER = "shop-production-worker-blue-1", "shop-production-worker-green-1"
+BLUE_WORKER, GREEN_WORKER = "shop_production_worker_blue_1", "shop_production_worker_green_1"
 
 
 def make(home: Path, spec: str = WORKER_SPEC) -> Site:
@@ -85,9 +85,9 @@ def test_a_rollback_whose_worker_does_not_come_back_leaves_both_colours_as_they_
 def test_a_rollback_to_a_colour_with_a_dead_web_replica_refuses_and_removes_nothing(dockyard_env: Path,
                                                                                     tmp_path: Path) -> None:
     site = make(tmp_path)
-    site.client.containers.get("shop-production-web-blue-2").status = "exited"
+    site.client.containers.get("shop_production_web_blue_2").status = "exited"
     before = status(site)
-    with pytest.raises(DeployError, match="shop-production-web-blue-2 of blue are not running"):
+    with pytest.raises(DeployError, match="shop_production_web_blue_2 of blue are not running"):
         rollback(site.deployer, "production")
     assert not any(a.startswith(("remove", "create", "route")) for a in site.actions)
     assert status(site) == before

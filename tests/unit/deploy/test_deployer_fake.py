@@ -33,8 +33,8 @@ def test_a_release_is_rolled_out_one_replica_at_a_time_and_recorded(site: Site) 
     outcome = site.deployer.deploy("testing", image=IMAGES["r2"])
     assert [a.kind.value for a in outcome.actions] == ["replace", "replace"]
     renames = [a for a in site.actions if a.startswith("rename")]
-    assert len(renames) == 2 and site.actions.index(renames[1]) > site.actions.index("start shop-testing-web-1")
-    assert containers(site) == {"shop-testing-web-1": ("running", r2), "shop-testing-web-2": ("running", r2)}
+    assert len(renames) == 2 and site.actions.index(renames[1]) > site.actions.index("start shop_testing_web_1")
+    assert containers(site) == {"shop_testing_web_1": ("running", r2), "shop_testing_web_2": ("running", r2)}
     assert site.db.live_release("shop", "testing").release_id == r2
 
 
@@ -43,18 +43,18 @@ def test_a_deploy_repairs_what_an_interrupted_one_left(site: Site) -> None:
     still serves, the new one holds the replica's name. The next deploy removes the dead one first
     (its name is needed), replaces the old one, and ends with exactly two replicas of r2."""
     r1, r2 = release_of(site, IMAGES["r1"]), release_of(site, IMAGES["r2"])
-    old = next(c for c in site.client.containers.items.values() if c.name == "shop-testing-web-1")
-    old.rename(f"shop-testing-web-1-old-{old.id[:8]}")
-    site.client.containers.create(name="shop-testing-web-1", labels={**old.labels, "dockyard.release": r2,
+    old = next(c for c in site.client.containers.items.values() if c.name == "shop_testing_web_1")
+    old.rename(f"shop_testing_web_1-old-{old.id[:8]}")
+    site.client.containers.create(name="shop_testing_web_1", labels={**old.labels, "dockyard.release": r2,
                                                                       "dockyard.config-hash": "stale"})
     site.actions.clear()
 
     outcome = site.deployer.deploy("testing", image=IMAGES["r2"])
     assert sorted((a.kind.value, a.reason) for a in outcome.actions if a.replica == 1) == [
         ("remove", "duplicate left by an interrupted deploy"), ("replace", f"new release {r2} (was {r1})")]
-    assert site.actions[:2] == ["stop shop-testing-web-1", "remove shop-testing-web-1"]  # the dead one, first
-    assert f"rename shop-testing-web-1-old-{old.id[:8]} -> shop-testing-web-1-old-{old.id[:8]}" not in site.actions
-    assert containers(site) == {"shop-testing-web-1": ("running", r2), "shop-testing-web-2": ("running", r2)}
+    assert site.actions[:2] == ["stop shop_testing_web_1", "remove shop_testing_web_1"]  # the dead one, first
+    assert f"rename shop_testing_web_1-old-{old.id[:8]} -> shop_testing_web_1-old-{old.id[:8]}" not in site.actions
+    assert containers(site) == {"shop_testing_web_1": ("running", r2), "shop_testing_web_2": ("running", r2)}
 
 
 def test_rollback_restores_the_previous_release(site: Site) -> None:
@@ -63,7 +63,7 @@ def test_rollback_restores_the_previous_release(site: Site) -> None:
     site.actions.clear()
     outcome = rollback(site.deployer, "testing")
     assert outcome.release_id == r1 and outcome.image == IMAGES["r1"]
-    assert containers(site) == {"shop-testing-web-1": ("running", r1), "shop-testing-web-2": ("running", r1)}
+    assert containers(site) == {"shop_testing_web_1": ("running", r1), "shop_testing_web_2": ("running", r1)}
     history = site.db.releases("shop", "testing", limit=5)
     assert history[0].release_id == r1 and history[0].status == "live"
     assert history[0].note.startswith(f"rollback to {r1}")
@@ -84,15 +84,15 @@ def test_a_container_started_by_hand_under_a_replica_name_is_named_as_such(site:
     """Not Dockyard's (no labels): the deploy says so and what to do, and leaves it alone."""
     from dockyard.errors import DeployError
 
-    site.client.containers.create(name="shop-testing-web-3", labels={})
+    site.client.containers.create(name="shop_testing_web_3", labels={})
     spec = site.spec.model_copy(deep=True)
     spec.services["web"].replicas = 3
     site.deployer.spec = spec
     site.actions.clear()
-    with pytest.raises(DeployError, match="shop-testing-web-3: a container Dockyard did not make") as caught:
+    with pytest.raises(DeployError, match="shop_testing_web_3: a container Dockyard did not make") as caught:
         site.deployer.deploy("testing", image=IMAGES["r1"])
-    assert "docker rename shop-testing-web-3" in (caught.value.hint or "")
-    assert "remove shop-testing-web-3" not in site.actions
+    assert "docker rename shop_testing_web_3" in (caught.value.hint or "")
+    assert "remove shop_testing_web_3" not in site.actions
 
 
 def test_a_state_database_locked_past_the_wait_is_one_clear_error_and_a_redeploy_records(

@@ -33,12 +33,12 @@ def ports(site: Site, *names: str) -> list[str]:
 
 def test_a_rolling_deploy_moves_the_names_to_the_new_replicas_before_the_old_ones_stop(site: Site) -> None:
     site.deployer.deploy("testing", image=IMAGES["r1"])
-    first = ports(site, "shop-testing-web-1", "shop-testing-web-2")
+    first = ports(site, "shop_testing_web_1", "shop_testing_web_2")
     assert site.edge.routes[("shop", "testing")].servers == tuple(sorted(first))
     site.actions.clear()
     site.deployer.deploy("testing", image=IMAGES["r2"])
     published = next(i for i, a in enumerate(site.actions) if a.startswith("edge shop.example.com,"))
-    new = ports(site, "shop-testing-web-1", "shop-testing-web-2")
+    new = ports(site, "shop_testing_web_1", "shop_testing_web_2")
     assert site.actions[published] == f"edge shop.example.com,www.shop.example.com -> {','.join(sorted(new))}"
     assert site.actions[published + 1] == "edge drained"  # the old workers finish what they hold ...
     stops = [i for i, a in enumerate(site.actions) if a.startswith("stop ")]
@@ -88,8 +88,8 @@ def test_down_takes_the_names_off_the_edge_first_and_keeps_the_history_unless_pu
     assert f"kept volume {data} (down --purge removes it)" in done
     assert site.actions[0] == "edge withdraw shop/testing"  # before a replica stops
     assert sorted(site.actions[1:]) == sorted([
-        "stop shop-testing-web-1", "remove shop-testing-web-1", "stop shop-testing-web-2",
-        "remove shop-testing-web-2", "network remove dockyard-shop-testing"])
+        "stop shop_testing_web_1", "remove shop_testing_web_1", "stop shop_testing_web_2",
+        "remove shop_testing_web_2", "network remove dockyard_shop_testing"])
     assert site.client.containers.items == {}
     assert site.db.live_release("shop", "testing") is None
     kept = site.db.releases("shop", "testing")[0]

@@ -23,7 +23,7 @@ def workload(replicas: int = 2, release: str = "r2") -> Workload:
 
 
 def running(client: FakeClient, n: int, release: str = "r1") -> Observed:
-    container = client.containers.create(name=f"shop-testing-web-{n}", labels={})
+    container = client.containers.create(name=f"shop_testing_web_{n}", labels={})
     container.status = "running"
     return Observed(container.id, container.name, "web", n, f"h-{release}", release, True)
 
@@ -45,16 +45,16 @@ def test_a_rolling_replacement_moves_each_old_aside_starts_the_new_then_retires_
     id1, id2 = old[0].id[:8], old[1].id[:8]
     # one replica at a time: the old one moves aside, the new one starts (and is probed healthy)
     assert client.actions[:7] == [
-        f"rename shop-testing-web-1 -> shop-testing-web-1-old-{id1}", "network create dockyard-shop-testing",
-        "create shop-testing-web-1", "start shop-testing-web-1",
-        f"rename shop-testing-web-2 -> shop-testing-web-2-old-{id2}",
-        "create shop-testing-web-2", "start shop-testing-web-2"]
+        f"rename shop_testing_web_1 -> shop_testing_web_1-old-{id1}", "network create dockyard_shop_testing",
+        "create shop_testing_web_1", "start shop_testing_web_1",
+        f"rename shop_testing_web_2 -> shop_testing_web_2-old-{id2}",
+        "create shop_testing_web_2", "start shop_testing_web_2"]
     # then the old ones retire together (in parallel threads, so in either order)
     assert sorted(client.actions[7:]) == sorted([
-        f"stop shop-testing-web-1-old-{id1}", f"remove shop-testing-web-1-old-{id1}",
-        f"stop shop-testing-web-2-old-{id2}", f"remove shop-testing-web-2-old-{id2}"])
-    assert sorted(c.name for c in client.containers.items.values()) == ["shop-testing-web-1", "shop-testing-web-2"]
-    assert "shop-testing-web-1 healthy in 0.0s (new release)" in log
+        f"stop shop_testing_web_1-old-{id1}", f"remove shop_testing_web_1-old-{id1}",
+        f"stop shop_testing_web_2-old-{id2}", f"remove shop_testing_web_2-old-{id2}"])
+    assert sorted(c.name for c in client.containers.items.values()) == ["shop_testing_web_1", "shop_testing_web_2"]
+    assert "shop_testing_web_1 healthy in 0.0s (new release)" in log
 
 
 def test_a_failed_health_check_removes_the_new_and_gives_the_old_its_name_back() -> None:
@@ -62,17 +62,17 @@ def test_a_failed_health_check_removes_the_new_and_gives_the_old_its_name_back()
     old = [running(client, 1), running(client, 2)]
     client.actions.clear()
     actions = [Action(Kind.REPLACE, "web", n, "new release", old[n - 1]) for n in (1, 2)]
-    with pytest.raises(HealthCheckFailed, match="shop-testing-web-1 did not become healthy: GET /health: HTTP 500"):
-        Executor(engine, workload(), "rolling", lambda _: None, probe=healthy("shop-testing-web-1")).apply(actions)
+    with pytest.raises(HealthCheckFailed, match="shop_testing_web_1 did not become healthy: GET /health: HTTP 500"):
+        Executor(engine, workload(), "rolling", lambda _: None, probe=healthy("shop_testing_web_1")).apply(actions)
     id1 = old[0].id[:8]
     assert client.actions == [
-        f"rename shop-testing-web-1 -> shop-testing-web-1-old-{id1}", "network create dockyard-shop-testing",
-        "create shop-testing-web-1", "start shop-testing-web-1",
-        "remove shop-testing-web-1",  # the undo: what this deploy started goes ...
-        f"rename shop-testing-web-1-old-{id1} -> shop-testing-web-1",  # ... and the old one is itself again
+        f"rename shop_testing_web_1 -> shop_testing_web_1-old-{id1}", "network create dockyard_shop_testing",
+        "create shop_testing_web_1", "start shop_testing_web_1",
+        "remove shop_testing_web_1",  # the undo: what this deploy started goes ...
+        f"rename shop_testing_web_1-old-{id1} -> shop_testing_web_1",  # ... and the old one is itself again
     ]
     assert {c.name: c.status for c in client.containers.items.values()} == {
-        "shop-testing-web-1": "running", "shop-testing-web-2": "running"}  # replica 2 was never touched
+        "shop_testing_web_1": "running", "shop_testing_web_2": "running"}  # replica 2 was never touched
 
 
 def test_an_engine_gone_in_the_middle_says_what_failed_and_what_could_not_be_undone() -> None:
@@ -88,8 +88,8 @@ def test_an_engine_gone_in_the_middle_says_what_failed_and_what_could_not_be_und
     with pytest.raises(DeployError) as raised:
         Executor(engine, workload(), "rolling", lambda _: None, probe=engine_dies).apply(actions)
     assert raised.value.message.splitlines()[0] == (
-        "shop-testing-web-1 did not become healthy: GET /health: connection refused; then giving "
-        "shop-testing-web-1 its name back: the engine stopped answering: ('Connection aborted.', "
+        "shop_testing_web_1 did not become healthy: GET /health: connection refused; then giving "
+        "shop_testing_web_1 its name back: the engine stopped answering: ('Connection aborted.', "
         "FileNotFoundError(2, 'No such file or directory'))")
     assert "deploy again" in str(raised.value.hint)
     assert isinstance(raised.value.__cause__, HealthCheckFailed)
@@ -97,13 +97,13 @@ def test_an_engine_gone_in_the_middle_says_what_failed_and_what_could_not_be_und
 
 def test_recreate_starts_a_whole_batch_and_an_engine_error_is_undone_and_explained() -> None:
     engine, client = fake_engine()
-    client.fail_start.add("shop-testing-web-2")
+    client.fail_start.add("shop_testing_web_2")
     actions = [Action(Kind.CREATE, "web", n, "missing replica") for n in (1, 2)]
-    with pytest.raises(DockyardError, match="starting shop-testing-web-2"):
+    with pytest.raises(DockyardError, match="starting shop_testing_web_2"):
         Executor(engine, workload(), "recreate", lambda _: None, probe=healthy()).apply(actions)
-    assert sorted(client.actions) == sorted(["network create dockyard-shop-testing", "create shop-testing-web-1",
-                                             "create shop-testing-web-2", "start shop-testing-web-1",
-                                             "remove shop-testing-web-1", "remove shop-testing-web-2"])
+    assert sorted(client.actions) == sorted(["network create dockyard_shop_testing", "create shop_testing_web_1",
+                                             "create shop_testing_web_2", "start shop_testing_web_1",
+                                             "remove shop_testing_web_1", "remove shop_testing_web_2"])
     assert client.containers.items == {}
 
 
@@ -116,7 +116,7 @@ def test_a_replica_publishes_on_a_port_of_its_own_that_its_container_keeps() -> 
     engine, client = fake_engine()
     actions = [Action(Kind.CREATE, "web", n, "missing replica") for n in (1, 2)]
     Executor(engine, workload(), "recreate", lambda _: None, probe=healthy()).apply(actions)
-    for name in ("shop-testing-web-1", "shop-testing-web-2"):
+    for name in ("shop_testing_web_1", "shop_testing_web_2"):
         container = next(c for c in client.containers.items.values() if c.name == name)
         # asked for at create (so an engine restart brings it back on it), not left to the engine
         assert container.kwargs["ports"] == {"8080/tcp": ("127.0.0.1", published(client, name))}
@@ -132,9 +132,9 @@ def test_a_port_taken_between_the_choice_and_the_start_is_chosen_again(monkeypat
     Executor(engine, load, "rolling", lambda _: None, probe=healthy()).apply(
         [Action(Kind.CREATE, "web", 1, "missing replica")])
     assert len(reserved) == 2 and all({18000, 18001} <= taken for taken in reserved)
-    assert client.actions == ["network create dockyard-shop-testing", "create shop-testing-web-1",
-                              "remove shop-testing-web-1", "create shop-testing-web-1", "start shop-testing-web-1"]
-    assert published(client, "shop-testing-web-1") == 40002
+    assert client.actions == ["network create dockyard_shop_testing", "create shop_testing_web_1",
+                              "remove shop_testing_web_1", "create shop_testing_web_1", "start shop_testing_web_1"]
+    assert published(client, "shop_testing_web_1") == 40002
 
 
 def test_a_remote_engine_picks_the_port_itself() -> None:
@@ -144,7 +144,7 @@ def test_a_remote_engine_picks_the_port_itself() -> None:
         [Action(Kind.CREATE, "web", 1, "missing replica")])
     container = next(iter(client.containers.items.values()))
     assert container.kwargs["ports"] == {"8080/tcp": ("127.0.0.1", None)}
-    assert published(client, "shop-testing-web-1") == 32768
+    assert published(client, "shop_testing_web_1") == 32768
 
 
 def test_a_deploy_waits_out_a_watch_round_but_not_a_deploy(dockyard_env) -> None:  # type: ignore[no-untyped-def]

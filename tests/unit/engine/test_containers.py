@@ -13,9 +13,9 @@ def spec(**over) -> ReplicaSpec:
 
 
 def test_create_kwargs_exact():
-    assert create_kwargs(spec(), "shop-testing-web-2") == {
+    assert create_kwargs(spec(), "shop_testing_web_2") == {
         "image": "127.0.0.1:5000/shop@sha256:ab",
-        "name": "shop-testing-web-2",
+        "name": "shop_testing_web_2",
         "labels": {
             "dockyard.managed": "1", "dockyard.app": "shop", "dockyard.env": "testing",
             "dockyard.service": "web", "dockyard.replica": "2", "dockyard.release": "ab-cd",
@@ -29,7 +29,7 @@ def test_create_kwargs_exact():
         "detach": True,
         "init": True,
         "stop_signal": "SIGTERM",
-        "network": "dockyard-shop-testing",
+        "network": "dockyard_shop_testing",
         "pids_limit": 1024,
         "cap_drop": ["ALL"],
         "command": ["httpd", "-f"],
@@ -65,8 +65,8 @@ def test_colour_label_and_name_only_for_blue_green():
 
     assert create_kwargs(spec(color="green"), "n")["labels"]["dockyard.color"] == "green"
     assert "dockyard.color" not in create_kwargs(spec(), "n")["labels"]
-    assert container_name("shop", "production", "web", 2, "green") == "shop-production-web-green-2"
-    assert container_name("shop", "testing", "web", 2) == "shop-testing-web-2"
+    assert container_name("shop", "production", "web", 2, "green") == "shop_production_web_green_2"
+    assert container_name("shop", "testing", "web", 2) == "shop_testing_web_2"
 
 
 def test_loopback_port_is_the_one_parser_of_published_ports():
@@ -83,11 +83,11 @@ def test_loopback_port_is_the_one_parser_of_published_ports():
 def test_volumes_mounted_by_their_engine_names_beside_the_secrets() -> None:
     kwargs = create_kwargs(spec(volumes=(("data", "/var/lib/shop", False), ("assets", "/srv/assets", True)),
                                 secrets_dir="/run/dockyard/s1", file_mounts=(("/run/dockyard/s1/f", "/etc/app.conf"),)),
-                           "shop-testing-web-2")
+                           "shop_testing_web_2")
     assert kwargs["volumes"] == {
         "dockyard_shop_testing_web_data": {"bind": "/var/lib/shop", "mode": "rw"},
         "dockyard_shop_testing_web_assets": {"bind": "/srv/assets", "mode": "ro"},
         "/run/dockyard/s1": {"bind": "/run/secrets", "mode": "ro"},
         "/run/dockyard/s1/f": {"bind": "/etc/app.conf", "mode": "ro"},
     }
-    assert "volumes" not in create_kwargs(spec(), "shop-testing-web-2")
+    assert "volumes" not in create_kwargs(spec(), "shop_testing_web_2")

@@ -19,11 +19,11 @@ runner = CliRunner()
 def fill(path: Path) -> None:
     store = LogStore(path)
     now = int(time.time() * 1e9)
-    tags = {"host": "h", "container": "shop-prod-web-1", "app": "shop", "env": "prod", "service": "web",
+    tags = {"host": "h", "container": "shop_prod_web_1", "app": "shop", "env": "prod", "service": "web",
             "release": "r1"}
     store.write([Batch("a" * 64, "f", tags, [(0, now - 3_600 * 10**9, 0, "old request timeout"),
                                              (1, now, 1, "new request ok")]),
-                 Batch("b" * 64, "f", {**tags, "service": "worker", "container": "shop-prod-worker-1"},
+                 Batch("b" * 64, "f", {**tags, "service": "worker", "container": "shop_prod_worker_1"},
                        [(0, now, 0, "worker timeout")])])
     store.close()
 

@@ -12,7 +12,7 @@ from dockyard.logs.sinks.loki import LokiSink, push_body
 from dockyard.logs.sinks.syslog import format_5424, frame
 from dockyard.logs.spool import Batch
 
-TAGS = {"host": "h1", "container": "shop-prod-web-1", "container_id": "a" * 64, "app": "shop", "env": "prod",
+TAGS = {"host": "h1", "container": "shop_prod_web_1", "container_id": "a" * 64, "app": "shop", "env": "prod",
         "service": "web", "release": "r7", "image": "img"}
 
 
@@ -68,9 +68,9 @@ def test_loki_push_body_groups_streams_oldest_first_with_ns_strings() -> None:
     body, counts = push_body(batches())
     assert counts == {"a" * 64: 2}
     assert body["streams"] == [
-        {"stream": {"host": "h1", "app": "shop", "env": "prod", "service": "web", "container": "shop-prod-web-1",
+        {"stream": {"host": "h1", "app": "shop", "env": "prod", "service": "web", "container": "shop_prod_web_1",
                     "stream": "stdout"}, "values": [["1700000000000000001", "one"]]},
-        {"stream": {"host": "h1", "app": "shop", "env": "prod", "service": "web", "container": "shop-prod-web-1",
+        {"stream": {"host": "h1", "app": "shop", "env": "prod", "service": "web", "container": "shop_prod_web_1",
                     "stream": "stderr"}, "values": [["1700000000000000002", "two"]]}]
 
 
@@ -88,7 +88,7 @@ def test_loki_rules() -> None:
 def test_rfc5424_with_structured_data_and_octet_counting() -> None:
     event = {**TAGS, "@timestamp": "2026-01-01T00:00:00.000001Z", "stream": "stderr", "message": 'boom "x"'}
     msg = format_5424(event)
-    assert msg == (b'<11>1 2026-01-01T00:00:00.000001Z h1 shop-prod-web-1 aaaaaaaaaaaa stderr [dockyard@32473 '
+    assert msg == (b'<11>1 2026-01-01T00:00:00.000001Z h1 shop_prod_web_1 aaaaaaaaaaaa stderr [dockyard@32473 '
                    b'app="shop" env="prod" service="web" release="r7" container_id="' + b"a" * 64
                    + b'" stream="stderr"] boom "x"')
     assert frame(b"abc") == b"3 abc"

@@ -8,7 +8,7 @@ from dockyard.monitor.model import Probe, Sample
 
 
 def sample(**kw) -> Sample:
-    base = dict(id="x", name="shop-prod-web-1", app="shop", env="prod", service="web")
+    base = dict(id="x", name="shop_prod_web_1", app="shop", env="prod", service="web")
     return Sample(**{**base, **kw})
 
 
@@ -40,12 +40,12 @@ def test_cpu_needs_its_duration() -> None:
 def test_memory_share_of_limit() -> None:
     rules = [rule(name="mem", when="memory", above=50)]
     assert evaluate(rules, [sample(memory_bytes=60, memory_limit_bytes=100)], [], AlertState(), 0)[0].message \
-        == "shop-prod-web-1 uses 60% of its memory limit"
+        == "shop_prod_web_1 uses 60% of its memory limit"
     assert evaluate(rules, [sample(memory_bytes=60, memory_limit_bytes=None)], [], AlertState(), 0) == []
 
 
 def test_probe_failing() -> None:
-    bad = Probe("shop-prod-web-1", 8080, 32000, "tcp", "http", False, 0.1, "HTTP 503")
+    bad = Probe("shop_prod_web_1", 8080, 32000, "tcp", "http", False, 0.1, "HTTP 503")
     events = evaluate([rule(name="probe", when="probe")], [sample()], [bad], AlertState(), 0)
     assert "HTTP 503" in events[0].message
 

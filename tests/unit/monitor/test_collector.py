@@ -61,7 +61,7 @@ def make_v1_tree(root: Path, pid: int) -> None:
 
 
 def tracked(pid: int = 42, running: bool = True) -> Tracked:
-    return Tracked(id=CID, name="shop-testing-web-1", labels={"dockyard.app": "shop", "dockyard.env": "testing",
+    return Tracked(id=CID, name="shop_testing_web_1", labels={"dockyard.app": "shop", "dockyard.env": "testing",
                                                                "dockyard.service": "web"}, pid=pid, running=running)
 
 

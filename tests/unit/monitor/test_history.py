@@ -16,7 +16,7 @@ def sweep(at: float) -> list[Sample]:
     n = int((at - START) // EVERY)
     return [Sample(id=name, name=name, app="shop", env="prod", service="web", at=at, cpu_percent=float(n % 30),
                    memory_bytes=1000 + n % 30, net_rx_bytes=n * 100)
-            for name in ("shop-prod-web-1", "shop-prod-web-2")]
+            for name in ("shop_prod_web_1", "shop_prod_web_2")]
 
 
 def test_a_day_is_kept_the_last_hour_as_sampled_and_older_hours_thinned(tmp_path: Path) -> None:
@@ -26,7 +26,7 @@ def test_a_day_is_kept_the_last_hour_as_sampled_and_older_hours_thinned(tmp_path
         at = START + n * EVERY
         history.record("h", sweep(at), now=at)
     now = START + hours * 3600 - EVERY
-    rows = history.samples(START - 1, container="shop-prod-web-1")
+    rows = history.samples(START - 1, container="shop_prod_web_1")
     cut = (now - 3600) // 300 * 300  # thinned in whole 5-minute buckets: up to the one the hour's edge is in
     recent = [r["at"] for r in rows if r["at"] >= cut]
     older = [r for r in rows if r["at"] < cut]
@@ -44,8 +44,8 @@ def test_samples_past_the_day_go_and_a_full_answer_is_the_newest(tmp_path: Path)
     history = History(tmp_path / "monitor.db")
     history.record("h", sweep(START), now=START)
     history.record("h", sweep(START + 86400), now=START + 86401)  # the first is over a day old now
-    assert [r["at"] for r in history.samples(0, container="shop-prod-web-1")] == [START + 86400]
+    assert [r["at"] for r in history.samples(0, container="shop_prod_web_1")] == [START + 86400]
     for n in range(1, 6):
         history.record("h", sweep(START + 86400 + n * EVERY), now=START + 86400 + n * EVERY)
-    newest = history.samples(0, container="shop-prod-web-1", limit=3)
+    newest = history.samples(0, container="shop_prod_web_1", limit=3)
     assert [r["at"] for r in newest] == [START + 86400 + n * EVERY for n in (3, 4, 5)]

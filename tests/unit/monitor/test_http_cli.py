@@ -23,7 +23,7 @@ from dockyard.netcheck import parse_listen
 
 
 def samples() -> list[Sample]:
-    return [Sample(id="1", name="shop-prod-web-1", app="shop", env="prod", service="web", cpu_percent=12.5,
+    return [Sample(id="1", name="shop_prod_web_1", app="shop", env="prod", service="web", cpu_percent=12.5,
                    memory_bytes=2048, memory_limit_bytes=4096, disk_bytes=3),
             Sample(id="2", name="shop-test-web-1", app="shop", env="test", service="web"),
             Sample(id="3", name="other", app="", env="", service="", up=False, state="down")]
@@ -37,7 +37,7 @@ def endpoint(tmp_path: Path) -> Iterator[HttpEndpoint]:
     history.record("h", samples(), now=1000.0)  # older than the retention: gone at the next write
     history.record("h", samples())
     history.record_events("h", [AlertEvent("down", "other", "", "", "", 10.0, None, "other is down"),
-                                AlertEvent("hot", "shop-prod-web-1", "shop", "prod", "web", 5.0, 8.0, "hot")])
+                                AlertEvent("hot", "shop_prod_web_1", "shop", "prod", "web", 5.0, 8.0, "hot")])
     ep = HttpEndpoint(state, "127.0.0.1:0")
     ep.start()
     yield ep
@@ -50,7 +50,7 @@ def test_endpoints(endpoint: HttpEndpoint) -> None:
     assert httpx.get(url + "/healthz").text == "ok\n"
     assert "dockyard_container_up" in httpx.get(url + "/metrics").text
     stats = httpx.get(url + "/api/stats", params={"env": "prod"}).json()
-    assert [s["name"] for s in stats["samples"]] == ["shop-prod-web-1"]
+    assert [s["name"] for s in stats["samples"]] == ["shop_prod_web_1"]
     events = httpx.get(url + "/api/events").json()
     assert [e["rule"] for e in events] == ["down", "hot"] and events[1]["ended_at"] == 8.0
     history = httpx.get(url + "/api/history", params={"since": "60"}).json()
@@ -70,7 +70,7 @@ def test_stats_json(endpoint: HttpEndpoint, tmp_path: Path, monkeypatch: pytest.
     result = CliRunner().invoke(monitor_app, ["stats", "--json", "--agent", endpoint.url])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert [r["name"] for r in rows] == ["other", "shop-prod-web-1", "shop-test-web-1"]
+    assert [r["name"] for r in rows] == ["other", "shop_prod_web_1", "shop-test-web-1"]
     assert tuple(rows[1]) == STATS_FIELDS and rows[1]["cpu_percent"] == 12.5
 
 
@@ -80,7 +80,7 @@ def test_stats_table_and_events(endpoint: HttpEndpoint, tmp_path: Path, monkeypa
     monkeypatch.setattr(common.console, "width", 200)
     result = CliRunner().invoke(monitor_app, ["stats", "prod", "--agent", endpoint.url, "--count", "2",
                                               "--refresh", "0.05"], env={"COLUMNS": "200"})
-    assert result.exit_code == 0 and "shop-prod-web-1" in result.output and "12.5%" in result.output
+    assert result.exit_code == 0 and "shop_prod_web_1" in result.output and "12.5%" in result.output
     result = CliRunner().invoke(monitor_app, ["events", "--agent", endpoint.url], env={"COLUMNS": "200"})
     assert "FIRING" in result.output and "ended" in result.output
 

@@ -8,18 +8,18 @@ LABELS = {"dockyard.app": "shop", "dockyard.env": "production", "dockyard.servic
 
 def event(action: str, **attrs: str) -> dict:
     return {"Type": "container", "Action": action, "id": "c" * 64, "timeNano": 1764410000123456789,
-            "Actor": {"ID": "c" * 64, "Attributes": {"name": "shop-production-web-1", **attrs}}}
+            "Actor": {"ID": "c" * 64, "Attributes": {"name": "shop_production_web_1", **attrs}}}
 
 
 def test_a_death_an_oom_kill_and_an_unhealthy_turn_are_events() -> None:
-    died = lifecycle_event(event("die", exitCode="137"), "shop-production-web-1", LABELS)
+    died = lifecycle_event(event("die", exitCode="137"), "shop_production_web_1", LABELS)
     assert died is not None
-    assert (died.rule, died.message) == ("container:died", "shop-production-web-1 exited with code 137")
+    assert (died.rule, died.message) == ("container:died", "shop_production_web_1 exited with code 137")
     assert (died.app, died.env, died.service) == ("shop", "production", "web")
     assert died.started_at == died.ended_at == 1764410000.1234567
-    oom = lifecycle_event(event("oom"), "shop-production-web-1", LABELS)
+    oom = lifecycle_event(event("oom"), "shop_production_web_1", LABELS)
     assert oom is not None and oom.rule == "container:oom-killed"
-    sick = lifecycle_event(event("health_status: unhealthy"), "shop-production-web-1", LABELS)
+    sick = lifecycle_event(event("health_status: unhealthy"), "shop_production_web_1", LABELS)
     assert sick is not None and sick.rule == "container:unhealthy"
 
 

@@ -22,7 +22,7 @@ def test_service_body_exact():
               "dockyard.release": "ab-cd", "dockyard.config-hash": "hash", "dockyard.config-revision": "7",
               "dockyard.commit": "c0ffee"}
     assert service_body(svc()) == {
-        "Name": "shop-prod-web",
+        "Name": "shop_prod_web",
         "Labels": labels,
         "TaskTemplate": {
             "ContainerSpec": {
@@ -82,7 +82,7 @@ def test_object_names_are_content_addressed_and_short():
 
 def test_create_kwargs_passes_the_body_through():
     body = service_body(svc())
-    assert create_kwargs(body) == {"task_template": body["TaskTemplate"], "name": "shop-prod-web",
+    assert create_kwargs(body) == {"task_template": body["TaskTemplate"], "name": "shop_prod_web",
                                    "labels": body["Labels"], "mode": body["Mode"],
                                    "update_config": body["UpdateConfig"], "rollback_config": body["RollbackConfig"],
                                    "endpoint_spec": body["EndpointSpec"]}
@@ -90,7 +90,7 @@ def test_create_kwargs_passes_the_body_through():
 
 def test_a_colour_gets_its_own_service_name_label_and_env():
     body = service_body(svc(color="green"))
-    assert body["Name"] == "shop-prod-web-green"
+    assert body["Name"] == "shop_prod_web_green"
     container = body["TaskTemplate"]["ContainerSpec"]
     assert body["Labels"]["dockyard.color"] == "green" == container["Labels"]["dockyard.color"]
     assert container["Env"] == ["A=1", "B=2", "DOCKYARD_COLOR=green"]
