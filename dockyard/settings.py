@@ -7,6 +7,7 @@ File: $DOCKYARD_HOME/settings.yml. Environment overrides: DOCKYARD_CONFIG_STORE.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -173,6 +174,29 @@ class AppPolicy(BaseModel):
         return False
 
 
+class ServerSettings(BaseModel):
+    """What `dockyard server` trusts and how much it keeps (issue 28)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks);
+    # none by default, so no client can choose the source address the audit log records
+    trusted_proxies: list[str] = []
+    webhook_retention_days: float = Field(default=30.0, gt=0)  # webhook deliveries kept this long
+    login_failures: int = Field(default=5, ge=1)  # failed log-ins per source and window, then 429
+    login_window_s: float = Field(default=60.0, gt=0)
+    sessions_per_token: int = Field(default=10, ge=1)  # the oldest session of a token ends past this
+
+    @model_validator(mode="after")
+    def _addresses(self) -> ServerSettings:
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {proxy!r} is not an IP address or network") from exc
+        return self
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -189,6 +213,7 @@ class Settings(BaseModel):
     edge: EdgeSettings = EdgeSettings()
     backups: BackupSettings = BackupSettings()
     notifications: NotificationSettings = NotificationSettings()
+    server: ServerSettings = ServerSettings()
     policies: dict[str, AppPolicy] = {}  # per app: the bounds of what its commits may choose
 
     def policy(self, app: str) -> AppPolicy:
@@ -210,6 +235,39 @@ def home() -> Path:
     except OSError:
         pass  # not ours to change: the files inside are still made 0600
     return path
+
+
+PRIVATE_UMASK = 0o077  # for programs that write under DOCKYARD_HOME themselves (git, nginx, HAProxy)
+
+
+def private_dir(path: Path) -> Path:
+    """`path` and every missing folder above it made 0700 (mkdir's `mode` applies to the last one
+    only); an existing one of ours that others can read is tightened, as older versions left them."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # made by another process meanwhile
+    try:
+        info = path.stat()
+        if info.st_mode & 0o077 and info.st_uid == os.getuid():
+            path.chmod(0o700)
+    except OSError:
+        pass
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a small file 0600 from its first byte (pid files, markers, configurations)."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        os.fchmod(fh.fileno(), 0o600)  # an existing file keeps its mode through O_CREAT
+        fh.write(text)
 
 
 def private_file(path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from dockyard.errors import BackupError, NotFound
-from dockyard.settings import BackupSettings
+from dockyard.settings import BackupSettings, private_dir
 
 
 class BackupStore(Protocol):
@@ -57,7 +57,7 @@ class LocalStore:
 
     def check(self) -> None:
         try:
-            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(self.root)
             (self.root / ".staging").mkdir(mode=0o700, exist_ok=True)
             probe = tempfile.NamedTemporaryFile(dir=self.root / ".staging")
             probe.close()
@@ -84,7 +84,7 @@ class LocalStore:
 
     def commit(self, staged: Path, key: str) -> None:
         target = self._path(key)
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(target.parent)
         os.replace(staged, target)
 
     def put_bytes(self, key: str, data: bytes) -> None:

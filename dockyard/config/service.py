@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dockyard.config.files import dump_yaml, parse_file
-from dockyard.config.secrets import MASK, SecretBox
+from dockyard.config.secrets import MASK, SecretBox, key_file_path
 from dockyard.config.store import (
     Change,
     ConfigStore,
@@ -289,6 +289,11 @@ def _masked(item: StoredValue | None, secret: bool) -> str | None:
     if item is None:
         return None
     return MASK if secret else item.value
+
+
+def secret_key_file() -> Path:
+    """Where the secrets' key file is (or would be): others name it in what they show, never read it."""
+    return key_file_path()
 
 
 def open_config_service() -> ConfigService:

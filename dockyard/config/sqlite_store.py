@@ -28,7 +28,7 @@ from dockyard.config.store import (
     plan_set,
 )
 from dockyard.errors import StoreUnavailable
-from dockyard.settings import private_file
+from dockyard.settings import private_dir, private_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS revisions (
@@ -53,7 +53,7 @@ class SqliteStore:
         self.path = Path(path)
         self._lock = threading.Lock()  # one connection shared by the server's threads
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             private_file(self.path)  # values and ciphertexts: 0600, like the -wal SQLite makes beside it
             # isolation_level=None: we issue BEGIN IMMEDIATE ourselves so writers serialise
             self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)

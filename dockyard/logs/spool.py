@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from dockyard import settings
 from dockyard.errors import DockyardError
 from dockyard.logs.jsonfile import Line
 from dockyard.logs.tailer import Loss, Position
@@ -71,7 +72,8 @@ class SpoolStats:
 
 class Spool:
     def __init__(self, path: Path, sinks: list[str], max_bytes: int = 256 << 20, synchronous: str = "NORMAL") -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        settings.private_dir(path.parent)
+        settings.private_file(path)
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             self.db.execute("pragma journal_mode=wal")

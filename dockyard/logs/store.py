@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dockyard import settings
 from dockyard.errors import DockyardError
 from dockyard.logs.spool import Batch
 
@@ -83,7 +84,8 @@ class LogStore:
                 self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
                                           check_same_thread=False, timeout=busy_timeout)
             else:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                settings.private_dir(path.parent)
+                settings.private_file(path)
                 self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                           timeout=busy_timeout)
                 for pragma in WRITE_PRAGMAS:

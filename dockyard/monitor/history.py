@@ -52,6 +52,7 @@ class History:
         self.thinned_to = 0.0  # samples before this are one per container per COARSE_STEP
         self.lock = threading.Lock()
         try:
+            settings.private_file(self.path)
             self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.executescript(SCHEMA)

@@ -3,7 +3,8 @@
 A step that was interrupted (its worker died) simply runs again: build reuses the image of
 its commit, push is idempotent, and deploy converges the environment to the release (the
 planner also removes what an interrupted deploy left behind). A failed test stops the run
-and puts that environment back on its previous release; nothing later is touched.
+and puts that environment back on its previous release; nothing later is touched. Output and
+errors are shown through the API: secrets become *** and the server's paths names (places.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dockyard.engine.observe import observe
 from dockyard.engine.testrun import run_test
 from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.notify.emit import emit
+from dockyard.pipeline.places import Places, server_places
 from dockyard.pipeline.resume import restore_live_release
 from dockyard.pipeline.source import export_commit
 from dockyard.pipeline.store import Run, RunStore, Step
@@ -52,10 +54,12 @@ class RunExecutor:
         self.heartbeat = heartbeat
         self._engines: dict[str, Engine] = {}
         self._secrets: list[str] = []
+        self._places = Places({})
 
     def execute(self, run: Run) -> str:
         """Run the pending steps; return the run's status afterwards."""
         app = self.store.app(run.app)
+        self._places = server_places([(app.name, app.repo)])
         try:
             source = export_commit(run.app, app.repo, run.commit_sha)
             spec = load_spec(source / app.spec_file)
@@ -63,7 +67,8 @@ class RunExecutor:
             if problem is not None:
                 raise Forbidden(problem)
         except DockyardError as exc:
-            self.store.finish_run(run.id, "failed", f"cannot read commit {run.commit_sha[:7]}: {exc.message}")
+            self.store.finish_run(run.id, "failed",
+                                  self._places.hide(f"cannot read commit {run.commit_sha[:7]}: {exc.message}"))
             return "failed"
         commit = Commit(sha=run.commit_sha, branch=run.branch, dirty=False, diff_hash=None)
         self._secrets = self._secret_values(spec)
@@ -85,7 +90,8 @@ class RunExecutor:
                 self.store.end_step(run.id, step.idx, "failed")
                 if step.kind == "test":
                     self._restore(spec, step.env, log)
-                error = mask(f"{step.name} ({step.env or 'build'}): {exc.message.splitlines()[0]}", self._secrets)
+                error = self._places.hide(mask(f"{step.name} ({step.env or 'build'}): {exc.message.splitlines()[0]}",
+                                               self._secrets))
                 self.store.finish_run(run.id, "failed", error)
                 self._notify(run, "failed", step.env, f"run #{run.id} of {run.app} failed at {error}")
                 return "failed"
@@ -109,7 +115,8 @@ class RunExecutor:
 
     def _logger(self, run_id: int, idx: int) -> Callable[[str], None]:
         def log(line: str) -> None:
-            self.store.append_output(run_id, idx, f"{time.strftime('%H:%M:%S')} {mask(line, self._secrets)}")
+            shown = self._places.hide(mask(line, self._secrets))
+            self.store.append_output(run_id, idx, f"{time.strftime('%H:%M:%S')} {shown}")
         return log
 
     def _secret_values(self, spec: AppSpec) -> list[str]:

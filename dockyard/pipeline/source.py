@@ -18,7 +18,9 @@ from dockyard.errors import BuildError
 
 def _git(*args: str, cwd: Path | None = None) -> bytes:
     try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True, timeout=300).stdout
+        # the mirror is under DOCKYARD_HOME: what git writes there is the owner's alone
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True, timeout=300,
+                              umask=settings.PRIVATE_UMASK).stdout
     except subprocess.CalledProcessError as exc:
         raise BuildError(f"git {' '.join(args[:3])} failed: {exc.stderr.decode(errors='replace').strip()}") from exc
     except subprocess.TimeoutExpired as exc:
@@ -32,8 +34,9 @@ def work_dir(app: str) -> Path:
 def update_mirror(app: str, repo: str) -> Path:
     mirror = work_dir(app) / "mirror.git"
     if not mirror.exists():
-        mirror.parent.mkdir(parents=True, exist_ok=True)
-        _git("clone", "--quiet", "--mirror", repo, str(mirror))
+        settings.private_dir(mirror.parent)
+        # --no-hardlinks: a repository on this host shares no file (nor its mode) with the mirror
+        _git("clone", "--quiet", "--mirror", "--no-hardlinks", repo, str(mirror))
     else:
         _git("--git-dir", str(mirror), "remote", "set-url", "origin", repo)
         _git("--git-dir", str(mirror), "fetch", "--quiet", "--prune", "origin", "+refs/heads/*:refs/heads/*")
@@ -56,7 +59,9 @@ def export_commit(app: str, repo: str, commit: str, mirror: Path | None = None) 
     mirror = mirror or update_mirror(app, repo)
     archive = _git("--git-dir", str(mirror), "archive", "--format=tar", commit)
     shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
+    settings.private_dir(dest.parent)
+    # The tree keeps git's modes (0644, 0755): they become the image's, and its folder is 0700.
+    dest.mkdir(mode=0o700)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         try:
             # "data": no link that points outside the tree (absolute or ../), no device, no setuid bits.
@@ -66,7 +71,7 @@ def export_commit(app: str, repo: str, commit: str, mirror: Path | None = None) 
             raise BuildError(f"commit {commit[:12]} of {app} holds {exc.tarinfo.name!r}, which points outside "
                              "the repository (a symlink to an absolute path or above the top); refusing to "
                              "export it", hint="commit the file itself instead of a link to it") from exc
-    marker.write_text(commit)
+    settings.write_private(marker, commit)
     return dest
 
 
@@ -75,6 +80,13 @@ def is_on_branch(mirror: Path, commit: str, branch: str) -> bool:
     result = subprocess.run(["git", "--git-dir", str(mirror), "merge-base", "--is-ancestor", commit,
                              f"refs/heads/{branch}"], capture_output=True, timeout=60)
     return result.returncode == 0
+
+
+def branch_commit(mirror: Path, branch: str) -> str | None:
+    """The commit `branch` points at in the mirror (as of its last fetch), None if it has no such branch."""
+    result = subprocess.run(["git", "--git-dir", str(mirror), "rev-parse", "--verify", "-q",
+                             f"refs/heads/{branch}^{{commit}}"], capture_output=True, text=True, timeout=60)
+    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def default_branch_head(mirror: Path) -> str | None:

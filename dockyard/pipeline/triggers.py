@@ -12,6 +12,7 @@ from dockyard import settings
 from dockyard.errors import DockyardError, Forbidden
 from dockyard.pipeline.model import check_commit, plan_run
 from dockyard.pipeline.source import (
+    branch_commit,
     default_branch_head,
     default_branch_name,
     export_commit,
@@ -25,18 +26,33 @@ HOOK_MARK = "# installed by dockyard hook install"
 PASSED_ENV = ("DOCKYARD_HOME", "DOCKYARD_CONFIG_STORE", "DOCKYARD_SECRET_KEY_FILE", "DOCKYARD_RUN", "PATH")
 
 
-def enqueue(store: RunStore, app: str, commit: str, branch: str, trigger: str, started_by: str = "") -> int | None:
-    """Queue a run of `commit`; None if the branch runs no pipeline.
+def fetched_head(store: RunStore, app: str, branch: str) -> tuple[Path, str | None]:
+    """The app's mirror, fetched now, and the commit `branch` points at in it (None: no such branch).
+    A webhook's push runs only when it names this commit: a captured older push names another."""
+    record = store.app(app)
+    mirror = update_mirror(app, record.repo)
+    return mirror, branch_commit(mirror, branch)
+
+
+def require_on_branch(mirror: Path, commit: str, branch: str, repo: str) -> None:
+    """Forbidden unless `commit` is reachable from the head of `branch` in the (fetched) mirror."""
+    if not is_on_branch(mirror, commit, branch):
+        raise Forbidden(f"commit {commit[:12]} is not on branch {branch!r} of {repo}; not starting a run",
+                        hint="a run's branch decides where it may deploy, so the commit must be on it")
+
+
+def enqueue(store: RunStore, app: str, commit: str, branch: str, trigger: str, started_by: str = "",
+            mirror: Path | None = None) -> int | None:
+    """Queue a run of `commit`; None if the branch runs no pipeline. `mirror`: one the caller has
+    just fetched (fetched_head), so it is not fetched again.
 
     A commit is untrusted: it must be on the branch it claims (reachable from the branch's head in
     the mirror), and where the branch may go (pipeline.branches, gates, required tests) is read from
     the dockyard.yml of the repository's default branch, never from the commit being run.
     """
     record = store.app(app)
-    mirror = update_mirror(app, record.repo)
-    if not is_on_branch(mirror, commit, branch):
-        raise Forbidden(f"commit {commit[:12]} is not on branch {branch!r} of {record.repo}; not starting a run",
-                        hint="a run's branch decides where it may deploy, so the commit must be on it")
+    mirror = mirror or update_mirror(app, record.repo)
+    require_on_branch(mirror, commit, branch, record.repo)
     spec = load_spec(export_commit(app, record.repo, commit, mirror) / record.spec_file)
     default_head = default_branch_head(mirror)
     policy = spec if default_head in (None, commit) else \

@@ -34,7 +34,7 @@ def owner_id() -> str:
 @contextmanager
 def worker_lock(wait: bool) -> Iterator[bool]:
     """Hold the single-worker lock; yields False when another worker has it and wait is False."""
-    fd = os.open(settings.home() / "worker.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(settings.home() / "worker.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -107,6 +107,6 @@ def ensure_worker() -> None:
     """A run was queued: make sure something executes it (the server, or a detached worker)."""
     if server_alive():
         return
-    log = open(settings.home() / "worker.log", "ab")
+    log = os.fdopen(os.open(settings.home() / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
     subprocess.Popen([sys.executable, "-m", "dockyard.cli.main", "pipeline", "work"], stdin=subprocess.DEVNULL,
                      stdout=log, stderr=log, start_new_session=True, close_fds=True)

@@ -20,6 +20,7 @@ import requests
 from acme import challenges, client, crypto_util, errors, messages
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from dockyard import settings
 from dockyard.errors import DockyardError
 from dockyard.router.certs import new_key
 
@@ -42,7 +43,7 @@ def _account_key(folder: Path) -> jose.JWKRSA:
     path = folder / "account.json"
     if path.exists():
         return jose.JWKRSA.json_loads(path.read_text())
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.private_dir(folder)
     key = jose.JWKRSA(key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from dockyard import settings
 from dockyard.errors import DockyardError
 
 CERT, KEY = "fullchain.pem", "privkey.pem"
@@ -120,7 +121,7 @@ class CertStore:
         """Check the pair, keep it as a new version (0600); its (certificate, key) paths."""
         check_pair(cert_pem, key_pem)
         for part in (self.root, folder.parent, folder):
-            part.mkdir(mode=0o700, parents=True, exist_ok=True)
+            settings.private_dir(part)
         version = folder / f"v{time.time_ns()}"
         version.mkdir(mode=0o700)
         write_private(version / KEY, key_pem)

@@ -119,7 +119,7 @@ class Edge(HaproxyProcess):
                                       hint="deploy the environment again: a missing one is issued again") from exc
                 target = self.paths.certificate(name)
                 if not target.exists() or target.read_bytes() != pem:
-                    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    settings.private_dir(target.parent)
                     write_private(target, pem)
         if self.stopped():  # `dockyard edge stop`: the configuration follows the routes, nothing listens
             self.install(self._render(routes))
@@ -140,7 +140,7 @@ class Edge(HaproxyProcess):
         """`dockyard edge stop`: HAProxy finishes what it holds and exits; the routes stay, and nothing
         (a deploy, the watch) starts it again until start_serving. False if it was not running."""
         with self._locked():
-            self.paths.prefix.mkdir(mode=0o700, parents=True, exist_ok=True)
+            settings.private_dir(self.paths.prefix)
             self.stop_marker.touch(mode=0o600)
             was = self.pid() is not None
             self.stop()
@@ -219,7 +219,7 @@ class Edge(HaproxyProcess):
         """Serve these ACME HTTP-01 answers (an empty dict: none any more)."""
         with self._locked():
             folder = self.paths.prefix / "acme"
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            settings.private_dir(folder)
             write_private(folder / "challenges.json", json.dumps(tokens, sort_keys=True).encode())
             if self.pid() is not None:
                 self._serve(self.routes())
@@ -262,7 +262,7 @@ class Edge(HaproxyProcess):
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.routes_dir.mkdir(parents=True, exist_ok=True)
+        settings.private_dir(self.routes_dir)
         fd = os.open(self.paths.prefix / "lock", os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

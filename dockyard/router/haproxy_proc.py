@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dockyard import settings
 from dockyard.router import procs
 from dockyard.router.edge_render import EdgePaths
 from dockyard.router.nginx_proc import RouterError, held_ports, log_tail, send_signal, wait_until_drained
@@ -126,9 +127,9 @@ class HaproxyProcess:
 
     # internals -----------------------------------------------------------
     def install(self, text: str) -> None:
-        self.paths.prefix.mkdir(mode=0o700, parents=True, exist_ok=True)
+        settings.private_dir(self.paths.prefix)
         candidate = self.paths.conf.with_name(self.paths.conf.name + ".new")
-        candidate.write_text(text)
+        settings.write_private(candidate, text)
         try:
             self._check(candidate)
         except RouterError:
@@ -140,7 +141,9 @@ class HaproxyProcess:
 
     def _run(self, *argv: str) -> subprocess.CompletedProcess[str]:
         try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=30, start_new_session=True)
+            # its logs and sockets are under DOCKYARD_HOME: the owner's alone
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30, start_new_session=True,
+                                  umask=settings.PRIVATE_UMASK)
         except FileNotFoundError as exc:
             raise RouterError(f"HAProxy is not installed at {self.binary}",
                               hint="install Debian's haproxy (scripts/setup.sh does it)") from exc
@@ -158,7 +161,7 @@ class HaproxyProcess:
         if not os.access(self.binary, os.X_OK):
             raise RouterError(f"HAProxy is not installed at {self.binary}",
                               hint="install Debian's haproxy (scripts/setup.sh does it)")
-        self.paths.logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        settings.private_dir(self.paths.logs)
         argv = [self.binary, "-f", str(self.paths.conf)]
         if old:
             argv += ["-x", str(self.paths.admin), "-sf", *(str(pid) for pid in sorted(old))]
@@ -180,7 +183,7 @@ class HaproxyProcess:
                 raise RouterError(f"{self.name}: HAProxy (pid {pid}) did not take over within {wait:g}s:\n"
                                   f"{log_tail(self.paths.error_log)}")
             time.sleep(0.005)
-        self.paths.pid.write_text(f"{pid}\n")
+        settings.write_private(self.paths.pid, f"{pid}\n")
         if not old:
             self.report(f"started the {self.what} (haproxy pid {pid}) from {self.paths.conf}")
 

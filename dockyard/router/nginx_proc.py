@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dockyard import settings
 from dockyard.errors import DockyardError
 from dockyard.router import procs
 from dockyard.router.render import RouterPaths
@@ -141,10 +142,10 @@ class NginxProcess:
 
     # internals -----------------------------------------------------------
     def install(self, text: str) -> None:
-        self.paths.prefix.mkdir(parents=True, exist_ok=True)
-        self.paths.temp.mkdir(exist_ok=True)
+        settings.private_dir(self.paths.prefix)
+        settings.private_dir(self.paths.temp)
         candidate = self.paths.conf.with_name("nginx.conf.new")
-        candidate.write_text(text)
+        settings.write_private(candidate, text)
         try:
             self._test(candidate)
         except RouterError:
@@ -157,7 +158,8 @@ class NginxProcess:
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         argv = [self.binary, "-p", str(self.paths.prefix), "-e", str(self.paths.error_log), *args]
         try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+            # its logs, pid file and temp folders are under DOCKYARD_HOME: the owner's alone
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30, umask=settings.PRIVATE_UMASK)
         except FileNotFoundError as exc:
             raise RouterError(f"nginx is not installed at {self.binary}",
                               hint="install Debian's nginx (scripts/setup.sh does it)") from exc

@@ -29,12 +29,16 @@ from dockyard.errors import (
     StoreUnavailable,
     UsageError,
 )
+from dockyard.pipeline.places import Places, server_places
+from dockyard.pipeline.store import RunStore
 from dockyard.server import api, hooks, web
 from dockyard.server.deps import Unauthorized, require_token
 from dockyard.server.limits import BodyLimit
+from dockyard.server.throttle import LoginThrottle
 from dockyard.server.web.login import LoginNeeded
 from dockyard.server.web.render import STATIC, page
 from dockyard.server.webhooks import BadPayload, BadSignature
+from dockyard.state.db import StateDB
 
 log = logging.getLogger(__name__)
 def status_of(exc: DockyardError) -> int:
@@ -55,10 +59,26 @@ def status_of(exc: DockyardError) -> int:
     return 409
 
 
+def places() -> Places:
+    """This server's paths, to take out of what a response says (the apps' repositories on this host too)."""
+    try:
+        db = StateDB(lock_wait=1.0)
+    except DockyardError:
+        return server_places()
+    try:
+        return server_places((a.name, a.repo) for a in RunStore(db).apps())
+    except DockyardError:
+        return server_places()
+    finally:
+        db.close()
+
+
 def error_body(exc: DockyardError) -> dict[str, str]:
-    body = {"error": exc.message}
+    """The error as the API says it: its message and hint, without a path of the server."""
+    shown = places()
+    body = {"error": shown.hide(exc.message)}
     if exc.hint:
-        body["hint"] = exc.hint
+        body["hint"] = shown.hide(exc.hint)
     return body
 
 
@@ -79,9 +99,10 @@ async def _dockyard_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    detail = places().hide(str(exc.detail))
     if not _for_api(request) and not request.url.path.startswith(("/static/", "/docs", "/openapi")):
-        return page(request, "error.html", status=exc.status_code, message=str(exc.detail), hint=None)
-    return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+        return page(request, "error.html", status=exc.status_code, message=detail, hint=None)
+    return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -105,7 +126,9 @@ def _page_error(request: Request, exc: DockyardError) -> Response:
     if status == 401:  # a bearer-token error cannot happen on a page; a session that ended can
         return RedirectResponse("/login", status_code=303)
     failed, back = way_back(request)
-    return page(request, "error.html", status=status, message=exc.message, hint=exc.hint, failed=failed, back=back)
+    shown = error_body(exc)
+    return page(request, "error.html", status=status, message=shown["error"], hint=shown.get("hint"), failed=failed,
+                back=back)
 
 
 ACTIONS = {"rollback": "The rollback", "promote": "The promotion", "approve": "The approval",
@@ -131,7 +154,9 @@ def create_app() -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
-    app.add_middleware(BodyLimit, max_bytes=settings.load().max_body_kib * 1024)
+    site = settings.load()
+    app.add_middleware(BodyLimit, max_bytes=site.max_body_kib * 1024)
+    app.state.login_throttle = LoginThrottle(site.server.login_failures, site.server.login_window_s)
 
     @app.get("/health", tags=["server"])
     def health() -> dict[str, str]:

@@ -3,8 +3,14 @@
 No bearer token here: the signature is the proof. Each app may have a secret per provider
 (`webhook_secrets: {APP: {github: SECRET}}` in settings.yml), so one leaked secret starts one app's
 runs only; an app without one uses the site's secret (DOCKYARD_WEBHOOK_SECRET, else `webhook_secret`).
-Without any secret every webhook gets 401. Each delivery id (X-GitHub-Delivery, X-Gitea-Delivery,
-X-Gitlab-Event-UUID; else the body's hash) is accepted once: a replayed delivery queues nothing.
+Without any secret every webhook gets 401.
+
+The signature covers the body, not the delivery id (X-GitHub-Delivery, X-Gitea-Delivery,
+X-Gitlab-Event-UUID; else the body's hash), so a captured push could be sent again under a new id.
+A push therefore runs only when its commit is the branch's head after a fetch of the mirror, and
+only once: a push of the same (app, branch, commit) as the branch's last accepted one queues
+nothing, whatever its delivery id (dockyard/server/deliveries.py). Both are answered 200 with the
+reason, and written to the audit log.
 """
 
 from __future__ import annotations
@@ -12,8 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sqlite3
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +28,8 @@ from fastapi.responses import JSONResponse
 from dockyard import settings
 from dockyard.errors import DockyardError, NotFound
 from dockyard.pipeline.store import RunStore
-from dockyard.pipeline.triggers import enqueue
+from dockyard.pipeline.triggers import enqueue, fetched_head, require_on_branch
+from dockyard.server.deliveries import Deliveries
 from dockyard.server.webhooks import (
     BadPayload,
     BadSignature,
@@ -99,40 +104,71 @@ def handle(provider: str, headers: Mapping[str, str], body: bytes, source: str =
             return JSONResponse({"ignored": "not a branch (a tag?)"}, status_code=202)
         if push.deleted:
             return JSONResponse({"ignored": f"branch {push.branch} was deleted"}, status_code=202)
+        deliveries = Deliveries(db)
+        deliveries.prune(settings.load().server.webhook_retention_days)
         delivery = delivery_id(headers, body)
+        if not deliveries.receive(provider, delivery):
+            log.warning("%s delivery %s received again; nothing queued", provider, delivery)
+            return _answer([_skipped(db, provider, push, app, source, "duplicate",
+                                     f"delivery {delivery} was received before; nothing queued") for app in apps])
         try:
-            db.conn.execute("INSERT INTO deliveries (provider, delivery, received_at) VALUES (?,?,?)",
-                            (provider, delivery, time.time()))
-        except sqlite3.IntegrityError:
-            log.warning("%s delivery %s replayed; ignored", provider, delivery)
-            return JSONResponse({"ignored": f"delivery {delivery} was received before (a replay)"}, status_code=409)
-        try:
-            queued = _queue(store, db, provider, push, apps, source)
+            outcomes = [_accept(store, db, deliveries, provider, push, app, delivery, source) for app in apps]
         except BaseException:
-            db.conn.execute("DELETE FROM deliveries WHERE provider=? AND delivery=?", (provider, delivery))
+            deliveries.forget(provider, delivery)  # the provider's retry may try again
             raise
-        return JSONResponse({"runs": queued}, status_code=202)
+        return _answer(outcomes)
     finally:
         db.close()
 
 
-def _queue(store: RunStore, db: StateDB, provider: str, push: Push, apps: list[str], source: str
-           ) -> list[dict[str, Any]]:
-    queued: list[dict[str, Any]] = []
-    audit = AuditLog(db)
-    for app in apps:
-        try:
-            run_id = enqueue(store, app, push.commit, push.branch, provider)
+def _answer(outcomes: list[dict[str, Any]]) -> JSONResponse:
+    """202 with the runs queued; 200 when every app skipped the push (a duplicate, not the head)."""
+    runs = [o for o in outcomes if "reason" not in o]
+    skipped = [o for o in outcomes if "reason" in o]
+    return JSONResponse({"runs": runs, "skipped": skipped}, status_code=202 if runs else 200)
+
+
+def _skipped(db: StateDB, provider: str, push: Push, app: str, source: str, reason: str, message: str
+             ) -> dict[str, Any]:
+    AuditLog(db).record(f"{provider} webhook", source, "run start", f"{app}/{push.branch}",
+                        f"ignored ({reason}): {message}", push.commit)
+    log.info("%s push: %s %s (%s) skipped: %s", provider, app, push.commit[:7], push.branch, message)
+    return {"app": app, "commit": push.commit, "branch": push.branch, "reason": reason, "message": message}
+
+
+def _accept(store: RunStore, db: StateDB, deliveries: Deliveries, provider: str, push: Push, app: str,
+            delivery: str, source: str) -> dict[str, Any]:
+    """Queue the push's run for one app when it names the branch's head and is not a duplicate."""
+    def record(outcome: str) -> None:
+        AuditLog(db).record(f"{provider} webhook", source, "run start", f"{app}/{push.branch}", outcome, push.commit)
+
+    mirror, head = fetched_head(store, app, push.branch)
+    if head != push.commit:
+        try:  # a commit claimed for a branch it is not on is refused (403), not merely skipped
+            require_on_branch(mirror, push.commit, push.branch, store.app(app).repo)
         except DockyardError as exc:
-            audit.record(f"{provider} webhook", source, "run start", f"{app}/{push.branch}", f"failed: {exc.message}",
-                         push.commit)
+            record(f"failed: {exc.message}")
             raise
-        audit.record(f"{provider} webhook", source, "run start", f"{app}/{push.branch}",
-                     f"run {run_id} queued" if run_id else "no pipeline for this branch", push.commit)
-        queued.append({"app": app, "run": run_id, "commit": push.commit, "branch": push.branch})
-        log.info("%s push: %s %s (%s): %s", provider, app, push.commit[:7], push.branch,
-                 f"run {run_id} queued" if run_id else "the branch runs no pipeline")
-    return queued
+        now = f"its head is {head[:12]}" if head else "it does not exist"
+        return _skipped(db, provider, push, app, source, "not-head",
+                        f"commit {push.commit[:12]} is not the head of branch {push.branch!r} ({now}): an older "
+                        "push, or one a newer push overtook; nothing queued")
+    claim = deliveries.claim_push(app, push.branch, push.commit, provider, delivery)
+    if claim is None:
+        return _skipped(db, provider, push, app, source, "duplicate",
+                        f"a duplicate: commit {push.commit[:12]} of {push.branch!r} was accepted before; "
+                        "nothing queued")
+    try:
+        run_id = enqueue(store, app, push.commit, push.branch, provider, mirror=mirror)
+    except BaseException as exc:
+        deliveries.unclaim(claim)
+        if isinstance(exc, DockyardError):
+            record(f"failed: {exc.message}")
+        raise
+    record(f"run {run_id} queued" if run_id else "no pipeline for this branch")
+    log.info("%s push: %s %s (%s): %s", provider, app, push.commit[:7], push.branch,
+             f"run {run_id} queued" if run_id else "the branch runs no pipeline")
+    return {"app": app, "run": run_id, "commit": push.commit, "branch": push.branch}
 
 
 async def _receive(provider: str, request: Request) -> JSONResponse:

@@ -37,6 +37,8 @@ from dockyard.scale.loop import AgentMetrics, Autoscaler, EnabledSpecs
 from dockyard.scale.store import ScaleStore
 from dockyard.server.app import create_app
 from dockyard.server.poller import Poller
+from dockyard.server.throttle import LoginThrottle
+from dockyard.server.web.login import audit_failures
 from dockyard.state.db import StateDB
 
 log = logging.getLogger("dockyard.server")
@@ -188,6 +190,31 @@ def _alerts(stop: threading.Event) -> None:
         db.close()
 
 
+LOGINS_EVERY = 1.0  # seconds between two looks for windows of failed log-ins that have ended
+
+
+def _login_failures(stop: threading.Event, throttle: LoginThrottle) -> None:
+    """Each ended window of failed log-ins as one audit row; the open ones too when the server stops."""
+    db = StateDB()
+    try:
+        while not stop.wait(LOGINS_EVERY):
+            try:
+                audit_failures(db, throttle.ended(time.time()))
+            except Exception:  # a locked database must not end the server's audit of log-ins
+                log.exception("audit of failed log-ins failed")
+        audit_failures(db, throttle.drain())
+    finally:
+        db.close()
+
+
+def proxy_options(site: settings.Settings) -> tuple[bool, list[str]]:
+    """uvicorn's handling of X-Forwarded-For/-Proto: only from the proxies settings.yml lists
+    (server.trusted_proxies); with none, never (uvicorn's own default believes 127.0.0.1, so any
+    local process could choose the source address the audit log records)."""
+    trusted = list(site.server.trusted_proxies)
+    return bool(trusted), trusted
+
+
 def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, insecure: bool = False) -> None:
     import uvicorn
 
@@ -204,11 +231,14 @@ def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, inse
         log.warning("no webhook secret (DOCKYARD_WEBHOOK_SECRET or webhook_secret in settings.yml): "
                     "every webhook will get 401")
     pid_file = pid_path()
-    pid_file.write_text(f"{os.getpid()}\n")
+    settings.write_private(pid_file, f"{os.getpid()}\n")
     stop = threading.Event()
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_config=None, timeout_graceful_shutdown=2,
+    app = create_app()
+    proxy_headers, proxies = proxy_options(settings.load())
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=2,
                                            lifespan="off", ssl_certfile=tls[0] if tls else None,
-                                           ssl_keyfile=tls[1] if tls else None))
+                                           ssl_keyfile=tls[1] if tls else None, proxy_headers=proxy_headers,
+                                           forwarded_allow_ips=proxies))
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -223,7 +253,9 @@ def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, inse
              threading.Thread(target=_renewals, args=(stop,), name="renewals", daemon=True),
              threading.Thread(target=_backups, args=(stop,), name="backups", daemon=True),
              threading.Thread(target=_notifications, args=(stop,), name="notifications", daemon=True),
-             threading.Thread(target=_alerts, args=(stop,), name="alerts", daemon=True)]
+             threading.Thread(target=_alerts, args=(stop,), name="alerts", daemon=True),
+             threading.Thread(target=_login_failures, args=(stop, app.state.login_throttle), name="logins",
+                              daemon=True)]
     for thread in loops:
         thread.start()
     log.info("dockyard server on %s://%s:%d (API docs at /docs), pid %d, home %s", "https" if tls else "http",

@@ -3,7 +3,8 @@ back as an HttpOnly, SameSite=Strict cookie (Secure over TLS).
 
 Only the id's SHA-256 is stored, beside the token it stands for and the session's CSRF secret.
 Each request looks the token up again, so a session ends with its token: revoked or expired, the
-next page asks to log in. A session also ends after SESSION_HOURS, or at log-out.
+next page asks to log in. A session also ends after SESSION_HOURS, or at log-out, or when its
+token starts more than MAX_SESSIONS (the oldest ends first): log-ins cannot pile up sessions.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dockyard.state.db import StateDB
 
 COOKIE = "dockyard_session"
 SESSION_HOURS = 12.0
+MAX_SESSIONS = 10  # per token; settings.yml server.sessions_per_token
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,10 @@ class SessionStore:
         self.conn = db.conn
         self.tokens = TokenStore(db)
 
-    def start(self, token: Token, now: float | None = None) -> tuple[str, Session]:
+    def start(self, token: Token, now: float | None = None, keep: int = MAX_SESSIONS) -> tuple[str, Session]:
         """A new session for a verified token: (the cookie's value, the session). It lasts
-        SESSION_HOURS, or until the token expires if that comes first."""
+        SESSION_HOURS, or until the token expires if that comes first; the token's sessions past
+        the newest `keep` end."""
         now = time.time() if now is None else now
         expires = now + SESSION_HOURS * 3600
         if token.expires_at is not None:
@@ -47,6 +50,8 @@ class SessionStore:
         self.conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))  # keep the table small
         self.conn.execute("INSERT INTO sessions (sha256, token_id, csrf, created_at, expires_at) VALUES (?,?,?,?,?)",
                           (token_hash(session_id), token.id, csrf, now, expires))
+        self.conn.execute("DELETE FROM sessions WHERE token_id=? AND rowid NOT IN (SELECT rowid FROM sessions"
+                          " WHERE token_id=? ORDER BY rowid DESC LIMIT ?)", (token.id, token.id, max(1, keep)))
         return session_id, Session(token, csrf, expires)
 
     def find(self, session_id: str | None, now: float | None = None) -> Session | None:

@@ -204,6 +204,21 @@ SCHEMA = [
     );
     CREATE INDEX outbox_due ON outbox (delivered_at, given_up_at, next_at);
     """,
+    # version 8: the pushes webhooks accepted, so the same push never runs twice (dockyard/server/deliveries.py)
+    """
+    CREATE TABLE webhook_pushes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        commit_sha TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        delivery TEXT NOT NULL,
+        received_at REAL NOT NULL
+    );
+    CREATE INDEX webhook_pushes_branch ON webhook_pushes (app, branch, id);
+    CREATE INDEX webhook_pushes_at ON webhook_pushes (received_at);
+    CREATE INDEX deliveries_at ON deliveries (received_at);
+    """,
 ]
 
 

@@ -23,10 +23,9 @@ CONTENDED = 2.0  # seconds: longer than any watch round, far shorter than any de
 @contextmanager
 def env_lock(app: str, env: str, wait: bool = False, contended: float = CONTENDED) -> Iterator[None]:
     """Hold the environment; `wait`: as long as it takes, else `contended` seconds at most."""
-    directory = settings.home() / "locks"
-    directory.mkdir(exist_ok=True)
+    directory = settings.private_dir(settings.home() / "locks")
     path = directory / f"{app}-{env}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + contended
         while True:

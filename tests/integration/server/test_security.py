@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.integration.server.conftest import SECRET, ServedApp, Server, serving
+from tests.private_home import open_to_others
 from tests.unit.server.payloads import body_of, github_push, signed_headers
 
 pytestmark = pytest.mark.integration
@@ -139,7 +140,8 @@ def test_a_replayed_webhook_queues_nothing(served: tuple[Server, ServedApp]) -> 
     first = httpx.post(f"{server.url}/hooks/github", content=body, headers=headers, timeout=60)
     assert first.status_code == 202 and first.json()["runs"][0]["run"]
     replay = httpx.post(f"{server.url}/hooks/github", content=body, headers=headers, timeout=60)
-    assert replay.status_code == 409 and "replay" in replay.json()["ignored"]
+    assert replay.status_code == 200 and replay.json()["skipped"][0]["reason"] == "duplicate"
+    assert "received before" in replay.json()["skipped"][0]["message"]
     queued = [r for r in runs(server, app) if r["commit_sha"] == sha]
     assert len(queued) == 1
     with server.client() as client:
@@ -178,8 +180,11 @@ def test_home_and_its_files_are_private(served: tuple[Server, ServedApp]) -> Non
     home = Path(server.env["DOCKYARD_HOME"])
     server.cli("engine", "add", "sec-engine", "--host", "unix:///var/run/docker.sock")  # writes settings.yml
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
-    for name in ("state.db", "config.db", "settings.yml"):
+    for name in ("state.db", "config.db", "settings.yml", "server.pid"):
         assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
+    # after runs that built and deployed: the locks, the mirror, the exports, what the server wrote
+    assert (home / "locks").is_dir() and (home / "work").is_dir()
+    assert open_to_others(home) == []
     server.cli("engine", "rm", "sec-engine")
 
 

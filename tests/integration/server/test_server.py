@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 PIPELINE = """\
 pipeline:
-  branches: {main: [testing, staging]}
+  branches: {main: [testing, staging], "provider/*": [testing, staging]}
   poll: 1s
 """
 
@@ -147,12 +147,15 @@ def test_gitlab_and_gitea_pushes_start_runs_that_can_be_cancelled(served: tuple[
     server, app = served
     sha = app.app.git("rev-parse", "HEAD")
     name = app.app.name
+    # main's push of this commit ran already (a second one would be a duplicate): a branch of its own
+    branch = f"provider/{provider}"
+    app.app.git("push", "-q", str(app.bare), f"HEAD:refs/heads/{branch}")
     if provider == "gitlab":  # matched by the repository's name: the bare repo is <name>.git
         payload = gitlab_push(f"http://gitlab.example.invalid/team/{name}.git",
-                              f"git@gitlab.example.invalid:team/{name}.git", f"team/{name}", "main", sha)
+                              f"git@gitlab.example.invalid:team/{name}.git", f"team/{name}", branch, sha)
     else:
         payload = gitea_push(f"http://gitea.example.invalid/team/{name}.git",
-                             f"git@gitea.example.invalid:team/{name}.git", f"team/{name}", "main", sha)
+                             f"git@gitea.example.invalid:team/{name}.git", f"team/{name}", branch, sha)
     body = body_of(payload)
     response = hook(server, provider, body, signed_headers(provider, SECRET, body))
     assert response.status_code == 202, response.text

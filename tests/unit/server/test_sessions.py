@@ -49,3 +49,15 @@ def test_the_csrf_check_wants_the_sessions_own_secret(db: StateDB) -> None:
     _, session = SessionStore(db).start(token)
     assert session.csrf_ok(session.csrf)
     assert not session.csrf_ok(None) and not session.csrf_ok("") and not session.csrf_ok(session.csrf + "x")
+
+
+def test_a_token_keeps_its_newest_sessions_only(db: StateDB) -> None:
+    token, _ = TokenStore(db).create("ann", ("read",))
+    other, _ = TokenStore(db).create("bob", ("read",))
+    sessions = SessionStore(db)
+    bobs, _ = sessions.start(other, now=999.0)
+    cookies = [sessions.start(token, now=1000.0 + n, keep=10)[0] for n in range(300)]
+    assert db.conn.execute("SELECT COUNT(*) FROM sessions WHERE token_id=?", (token.id,)).fetchone()[0] == 10
+    assert sessions.find(cookies[0], now=2000.0) is None  # the oldest ended
+    assert all(sessions.find(c, now=2000.0) is not None for c in cookies[-10:])
+    assert sessions.find(bobs, now=2000.0) is not None  # another token's are its own
