@@ -70,8 +70,10 @@ swap)
     rm -rf "$stage"; rmdir "$old"; exit 1
   fi
   if ! { attributes "$live" "$old" && move "$live" "$old"; }; then
-    echo "moving the volume's files aside failed; they were moved back" >&2
-    move "$old" "$live" && rmdir "$old"; rm -rf "$stage"; exit 1
+    rm -rf "$stage"
+    if move "$old" "$live" && rmdir "$old"; then echo "moving the volume's files aside failed; they were moved back" >&2
+    else echo "moving the volume's files aside failed, and so did moving them back: some are in $old" >&2; fi
+    exit 1
   fi
   if move "$stage" "$live" && attributes "$new" "$live" && rmdir "$stage"; then exit 0; fi
   if back; then echo "moving the restored files in failed; the volume's own files were moved back" >&2
