@@ -1,12 +1,13 @@
 """Benchmark: a backup and a restore of a 1 GiB volume by Dockyard, against `tar | zstd` done by
 hand on the same volume in the same run (issue 16; target: within 1.2x).
 
-Dockyard's path: the volume read through the Engine API (a created, never started container
-mounts it; `get_archive`), compressed with zstd level 3 (all cores) into the backup folder with
-its SHA-256; a restore checks the checksum and every byte first, then empties the volume and
-unpacks through `put_archive`. The peer: `tar -C MOUNTPOINT -cf - . | zstd -3 -T0` to a file and
-`zstd -dc | tar -xf -` back, reading the volume's directory on the host directly. The volume holds
-half random bytes (incompressible) and half text-like data, in 64 files.
+Dockyard's path (an engine on this host, as root): the volume's directory read by GNU tar,
+compressed with zstd level 3 (all cores) into the backup folder with its SHA-256; a restore checks
+the checksum, every byte and every tar member first, unpacks into a fresh staging volume with GNU
+tar, exchanges the two volumes' directories and removes the staging one (the old data). The peer:
+`tar -C MOUNTPOINT -cf - . | zstd -3 -T0` to a file and `zstd -dc | tar -xf -` back, reading the
+volume's directory on the host directly. The volume holds half random bytes (incompressible) and
+half text-like data, in 64 files.
 
     .venv/bin/python bench/backup.py [--mib 1024] [--rounds 2]
 """

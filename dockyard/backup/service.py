@@ -2,85 +2,45 @@
 
 A backup is consistent: an accessory with a dump command dumps itself (run in its container); a
 plain volume is copied with every container that mounts it paused. A restore checks everything
-it can first (the target is not in use, the archive's checksum and every byte of it) and only
-then replaces the data; a refused restore has overwritten nothing.
+it can first (the target is not in use, the archive's checksum, every byte and every tar member
+of it), then restores into fresh volumes and swaps them in (backup/restore.py): a refused or failed
+restore has overwritten nothing.
 """
 
 from __future__ import annotations
 
-import tarfile
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-from dockyard.backup.archive import decompressed, verify, write_archive
+from dockyard.backup.archive import verify, write_archive
 from dockyard.backup.plan import ID_PATTERN, Manifest, archive_key, manifest_key, new_id, prefix, to_prune
+from dockyard.backup.restore import Restore
 from dockyard.backup.stores import BackupStore
+from dockyard.backup.target import Target, resolve_target
 from dockyard.config.service import ConfigService
 from dockyard.deploy.accessories import Accessories
 from dockyard.deploy.parts import Parts
 from dockyard.engine import labels as L
 from dockyard.engine.accessories import find_accessory
-from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.backups import (
     copier,
     exec_stdout,
     host_mountpoints,
     paused,
     read_volumes,
-    run_once,
     tar_directories,
-    untar_directory,
     users_of,
     volume_exists,
-    write_volumes,
 )
 from dockyard.engine.client import Engine
 from dockyard.engine.containers import choose_user
-from dockyard.engine.volumes import ensure_volume, remove_volume
 from dockyard.errors import BackupError, NotFound
 from dockyard.spec import AppSpec
-from dockyard.spec.accessory import AccessorySpec
 from dockyard.state.lock import env_lock
 
 Report = Callable[[str], None]
-DUMP_PATH = "/dockyard-restore/dump"  # where a restore command finds the dump ($DOCKYARD_DUMP)
-RESTORE_TIMEOUT = 3600.0
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a backup copies: an accessory (its dump, or its volumes) or one volume of a service."""
-
-    name: str  # ACCESSORY or SERVICE/VOLUME
-    owner: str  # the accessory or service the volumes belong to
-    volumes: dict[str, str]  # short name -> full engine name
-    accessory: AccessorySpec | None
-
-    @property
-    def kind(self) -> str:
-        return "dump" if self.accessory is not None and self.accessory.backup_spec().dump else "volumes"
-
-
-def resolve_target(spec: AppSpec, env: str, name: str) -> Target:
-    if "/" in name:
-        service_name, _, volume = name.partition("/")
-        service = spec.service(service_name)
-        if volume not in {v.name for v in service.volumes}:
-            known = ", ".join(f"{service_name}/{v.name}" for v in service.volumes) or "none"
-            raise NotFound(f"service {service_name} has no volume {volume!r} (its volumes: {known})")
-        return Target(name, service_name, {volume: L.volume_name(spec.app, env, service_name, volume)}, None)
-    if name in spec.services:
-        raise BackupError(f"{name} is a service: name one of its volumes, SERVICE/VOLUME "
-                          f"({', '.join(f'{name}/{v.name}' for v in spec.services[name].volumes) or 'it has none'})")
-    accessory = spec.accessory(env, name)
-    volumes = {v.name: L.volume_name(spec.app, env, name, v.name) for v in accessory.volumes}
-    target = Target(name, name, volumes, accessory)
-    if target.kind == "volumes" and not volumes:
-        raise BackupError(f"accessory {name} has no volume and no backup.dump: there is nothing to back up")
-    return target
 
 
 class Backups:
@@ -208,12 +168,12 @@ class Backups:
             with env_lock(self.spec.app, env, wait=True):
                 self._refuse_in_use(engine, env, target)
                 with self.store.local_copy(archive_key(manifest)) as archive:
-                    verify(archive, manifest)  # a damaged or changed archive is refused here, before any change
-                    self._clear_stopped_accessory(engine, env, target)
+                    verify(archive, manifest)  # a damaged, changed or hostile archive is refused here
+                    restore = Restore(self.spec.app, env, target, engine, self.report, self.host_paths)
                     if manifest.kind == "dump":
-                        self._restore_dump(engine, env, target, archive)
+                        restore.dump(archive, *self._restore_command(engine, target))
                     else:
-                        self._restore_volumes(engine, env, target, archive)
+                        restore.volumes(archive)
         finally:
             engine.close()
         self.report(f"restored {self.spec.app}/{env} {name} from backup {backup_id}"
@@ -235,62 +195,10 @@ class Backups:
                                   "nothing was restored",
                                   hint=f"dockyard scale {env} {target.owner} 0 (or dockyard down {env}) first")
 
-    def _clear_stopped_accessory(self, engine: Engine, env: str, target: Target) -> None:
-        """A stopped accessory's container still holds its volumes: removed (boot makes it anew)."""
-        if target.accessory is None:
-            return
-        found = find_accessory(engine, self.spec.app, env, target.name)
-        if found is not None:
-            stop_and_remove(engine, found.id or "", found.name or "", target.accessory.stop_grace)
-
-    def _restore_volumes(self, engine: Engine, env: str, target: Target, archive: Path) -> None:
-        for short, full in target.volumes.items():
-            remove_volume(engine, full)  # emptied: files the backup did not have must not stay
-            ensure_volume(engine, self.spec.app, env, target.owner, short)
-        by_full = {full: short for short, full in target.volumes.items()}
-        on_host = self._on_host(engine, by_full)
-        if on_host is not None:
-            for short, mountpoint in on_host.items():
-                with decompressed(archive) as stream:
-                    untar_directory(stream, short, mountpoint)
-            return
-        with copier(engine, by_full, {L.APP: self.spec.app}, read_only=False) as box, \
-                decompressed(archive) as stream:
-            write_volumes(box, stream)
-
-    def _restore_dump(self, engine: Engine, env: str, target: Target, archive: Path) -> None:
+    def _restore_command(self, engine: Engine, target: Target) -> tuple[str, str, list[str]]:
+        """The image, user and argv the accessory's restore command runs with."""
         accessory = target.accessory
         assert accessory is not None and accessory.backup is not None and accessory.backup.restore is not None
         image, attrs = Accessories(self.spec, self.config, self.report, self.parts).image_of(engine, accessory)
-        user = choose_user(accessory.user, (attrs.get("Config") or {}).get("User"))
-        for short in target.volumes:
-            ensure_volume(engine, self.spec.app, env, target.owner, short)
-        paths = {full: next(v.path for v in accessory.volumes if v.name == short)
-                 for short, full in target.volumes.items()}
-        with tempfile.TemporaryDirectory(prefix="dockyard-restore-") as directory:
-            bundle = Path(directory) / "dump.tar"
-            _dump_tar(archive, bundle, user)
-            with bundle.open("rb") as files:
-                run_once(engine, image, list(accessory.backup.restore), paths, user, files,
-                         {"DOCKYARD_DUMP": DUMP_PATH}, {L.APP: self.spec.app}, RESTORE_TIMEOUT)
-
-
-def _dump_tar(archive: Path, bundle: Path, user: str) -> None:
-    """A tar holding the decompressed dump at DUMP_PATH, readable by the restore command's user."""
-    uid, _, gid = user.partition(":")
-    with tempfile.NamedTemporaryFile(dir=bundle.parent) as raw:
-        with decompressed(archive) as stream:
-            while block := stream.read(1024 * 1024):
-                raw.write(block)
-        raw.flush()
-        with tarfile.open(bundle, "w") as tar:
-            directory = tarfile.TarInfo(DUMP_PATH.lstrip("/").rsplit("/", 1)[0])
-            directory.type, directory.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(directory)
-            info = tar.gettarinfo(raw.name, arcname=DUMP_PATH.lstrip("/"))
-            info.mode = 0o400
-            info.uid = int(uid) if uid.isdigit() else 0
-            info.gid = int(gid or uid) if (gid or uid).isdigit() else 0
-            info.uname = info.gname = ""
-            with open(raw.name, "rb") as fh:
-                tar.addfile(info, fh)
+        return image, choose_user(accessory.user, (attrs.get("Config") or {}).get("User")), \
+            list(accessory.backup.restore)

@@ -96,8 +96,9 @@ def restore(
     as_json: JsonOpt = False,
 ) -> None:
     """Replace TARGET's data in ENV with a backup (of ENV, or of another environment with --from).
-    The accessory must be stopped, a volume unused; the archive's checksum and contents are checked
-    before anything is overwritten. Boot the accessory (or scale the service) afterwards.
+    The accessory must be stopped, a volume unused; the archive's checksum and every member are
+    checked, the data is restored into fresh volumes and swapped in only once that succeeded (a
+    failure leaves the data as it was). Boot the accessory (or scale the service) afterwards.
 
     Example: dockyard backup restore staging db 20261203T020000Z-a1b2c3 --from production
     """

@@ -5,4 +5,4 @@ networks, events, sandboxes. Only this package imports docker."""
 __all__ = ["accessories", "actions", "api", "backups", "client", "container_logs", "containers", "events", "labels",
            "networks",
            "observe", "rows", "sandbox", "secretfiles", "services", "start", "swarm_facts", "swarm_observe", "testrun",
-           "volumes"]
+           "volume_swap", "volumes"]

@@ -191,7 +191,9 @@ def volume_exists(engine: Engine, name: str) -> bool:
 
 def host_mountpoints(engine: Engine, volumes: dict[str, str]) -> dict[str, Path] | None:
     """short name -> the directory of each (full name -> short) volume on this host, when the engine
-    runs here with the local driver and its directories can be read and written; else None."""
+    runs here with the local driver and its directories can be read and written; else None. A volume
+    with driver options (type=nfs, tmpfs, a device) has its data mounted there only while a container
+    uses it: it goes through the Engine API."""
     if not engine.is_local_host or os.geteuid() != 0 or shutil.which("tar") is None:
         return None
     found: dict[str, Path] = {}
@@ -201,7 +203,8 @@ def host_mountpoints(engine: Engine, volumes: dict[str, str]) -> dict[str, Path]
         except DockerError as exc:
             raise engine_error(f"looking up volume {full}", exc) from exc
         mountpoint = Path(attrs.get("Mountpoint") or "/nonexistent")
-        if attrs.get("Driver") != "local" or not mountpoint.is_dir() or "," in str(mountpoint):
+        if attrs.get("Driver") != "local" or attrs.get("Options") or not mountpoint.is_dir() \
+                or "," in str(mountpoint):
             return None
         found[short] = mountpoint
     return found

@@ -24,6 +24,9 @@ HEALTH = "dockyard.health"
 # rollback scales it back to. Containers need none: a stopped container is still there to start.
 PARKED = "dockyard.parked"
 VOLUME = "dockyard.volume"  # a volume's name in its service (engine/volumes.py)
+# A restore's staging volume (engine/volume_swap.py): its restore's id; app and env beside it, never
+# SERVICE or VOLUME, so nothing takes it for the volume it is swapped into.
+RESTORE = "dockyard.restore"
 # An accessory's container (engine/accessories.py): app, env, service (its name) and this, never
 # MANAGED, so no deploy, rollback, scale or switch of the app's replicas sees it.
 ACCESSORY = "dockyard.accessory"

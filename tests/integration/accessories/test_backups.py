@@ -266,3 +266,204 @@ def test_volumes_round_trip_through_the_engine_api_as_for_a_remote_engine(tmp_pa
         assert listing.rstrip().splitlines()[-1].split()[2:4] == ["65534", "65534"]  # the volume's own owner
     finally:
         remove_app_resources(docker_client, app)
+
+
+# ---- restores verify, then swap (issue 28)
+
+def forge(archive: Path, members: bytes) -> None:
+    """Replace a backup's archive with `members` (a tar), its manifest's checksum and sizes made to fit:
+    what someone who can write the store can do."""
+    from dockyard.backup.archive import write_archive
+
+    raw, size, digest = write_archive([members], archive)
+    manifest = archive.with_name(archive.name.split(".")[0] + ".json")
+    fields = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**fields, "sha256": digest, "size": size, "raw_size": raw}))
+
+
+def tar_of(*members: tuple[str, bytes | str, dict]) -> bytes:
+    """A tar of (name, file content or a type's name, attributes) in the order given."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as out:
+        for name, content, attrs in members:
+            info = tarfile.TarInfo(name)
+            info.mode, info.uid, info.gid = attrs.get("mode", 0o644), 65534, 65534
+            for key, value in attrs.items():
+                setattr(info, key, value)
+            data = content if isinstance(content, bytes) else b""
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+DIR = {"type": b"5", "mode": 0o755}
+GOOD = [("dockyard-volumes/data", b"", DIR), ("dockyard-volumes/data/a", b"forged\n", {}),
+        ("dockyard-volumes/data/big", b"z" * 300_000, {})]
+
+
+def volume_files(client: docker.DockerClient, volume: str, app: str) -> str:
+    return client.containers.run("dockyard/busybox:1.35", ["sh", "-c", "cd /data && find . | sort && cat a sub/b"],
+                                 volumes={volume: {"bind": "/data", "mode": "ro"}}, remove=True,
+                                 labels={"dockyard.app": app}).decode()
+
+
+def staging_volumes(client: docker.DockerClient, app: str) -> list[str]:
+    return [v.name for v in client.volumes.list(filters={"label": [f"dockyard.app={app}", "dockyard.restore"]})]
+
+
+def test_hostile_archives_whose_checksum_matches_are_refused_and_the_volume_is_untouched(
+        tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerClient) -> None:
+    from tests.integration.volumes.test_volumes import volume_app
+
+    app = volume_app(tmp_path)
+    volume = f"dockyard_{app.name}_site_web_data"
+    try:
+        docker_client.volumes.create(volume, labels={"dockyard.managed": "1", "dockyard.app": app.name,
+                                                     "dockyard.env": "site", "dockyard.service": "web",
+                                                     "dockyard.volume": "data"})
+        docker_client.containers.run("dockyard/busybox:1.35", ["sh", "-c", "mkdir /data/sub && echo one > /data/a && "
+                                     "echo two > /data/sub/b && chown -R 65534:65534 /data"],
+                                     volumes={volume: {"bind": "/data", "mode": "rw"}}, remove=True,
+                                     labels={"dockyard.app": app.name})
+        made = json.loads(ok("backup", "create", "site", "web/data", "--json", cwd=app.path))
+        archive = dockyard_env / "backups" / app.name / "site" / "web.data" / f"{made['backup_id']}.tar.zst"
+        good = archive.read_bytes(), archive.with_name(f"{made['backup_id']}.json").read_text()
+        before = volume_files(docker_client, volume, app.name)
+        assert before == ".\n./a\n./sub\n./sub/b\none\ntwo\n"
+
+        attacks = [  # (members after a few good ones, what the refusal says)
+            ([("dockyard-volumes/data/../../../../etc/cron.d/x", b"* * * * * root sh\n", {})],
+             "member 'dockyard-volumes/data/../../../../etc/cron.d/x': 'dockyard-volumes/data/../../../../etc/"
+             "cron.d/x' climbs out with '..'"),
+            ([("/etc/cron.d/x", b"* * * * * root sh\n", {})], "member '/etc/cron.d/x': '/etc/cron.d/x' is an "
+                                                                "absolute path"),
+            ([("dockyard-volumes/data/null", b"", {"type": b"3", "devmajor": 1, "devminor": 3})],
+             "member 'dockyard-volumes/data/null': it is a device node (character 1,3)"),
+            ([("dockyard-volumes/data/sh", b"#!/bin/sh\n", {"mode": 0o4755})],
+             "member 'dockyard-volumes/data/sh': it has the setuid bit (mode 4755)"),
+            ([("dockyard-volumes/data/shg", b"#!/bin/sh\n", {"mode": 0o2755})],
+             "member 'dockyard-volumes/data/shg': it has the setgid bit (mode 2755)"),
+            ([("dockyard-volumes/other/x", b"x", {})], "member 'dockyard-volumes/other/x': 'dockyard-volumes/other/x' "
+                                                         "is outside the backup's folders (dockyard-volumes/data/)"),
+            ([("etc/passwd", b"x", {})], "member 'etc/passwd': 'etc/passwd' is outside the backup's folders"),
+            ([("dockyard-volumes/data/root", b"", {"type": b"2", "linkname": "/"}),
+              ("dockyard-volumes/data/root/etc/x", b"x", {})],
+             "member 'dockyard-volumes/data/root': a symlink to the absolute path '/': it would leave the volume"),
+            ([("dockyard-volumes/data/shadow", b"", {"type": b"1", "linkname": "/etc/shadow"})],
+             "member 'dockyard-volumes/data/shadow': '/etc/shadow' is an absolute path"),
+        ]
+        for extra, says in attacks:
+            forge(archive, tar_of(*GOOD, *extra))
+            error = fails("backup", "restore", "site", "web/data", made["backup_id"], "--yes", cwd=app.path)
+            assert says in error and "nothing was restored" in error, error
+        forge(archive, tar_of(*GOOD)[:5000])  # cut in the middle of 'big'
+        error = fails("backup", "restore", "site", "web/data", made["backup_id"], "--yes", cwd=app.path)
+        assert "not a whole tar archive: unexpected end of data (in or right after member " \
+               "'dockyard-volumes/data/big')" in error, error
+        assert volume_files(docker_client, volume, app.name) == before  # every refusal left it as it was
+        assert staging_volumes(docker_client, app.name) == []
+
+        # the backup as it was made restores: files added since are gone, owners as archived
+        archive.write_bytes(good[0])
+        archive.with_name(f"{made['backup_id']}.json").write_text(good[1])
+        docker_client.containers.run("dockyard/busybox:1.35", ["sh", "-c", "echo later > /data/c && rm /data/a"],
+                                     volumes={volume: {"bind": "/data", "mode": "rw"}}, remove=True,
+                                     labels={"dockyard.app": app.name})
+        ok("backup", "restore", "site", "web/data", made["backup_id"], "--yes", cwd=app.path)
+        assert volume_files(docker_client, volume, app.name) == before
+        assert staging_volumes(docker_client, app.name) == []
+    finally:
+        remove_app_resources(docker_client, app.name)
+
+
+@pytest.mark.parametrize("host_paths", [True, False], ids=["gnu-tar-on-this-host", "engine-api"])
+def test_an_unpacking_that_fails_half_way_leaves_the_old_data(tmp_path: Path, dockyard_env: Path, docker_client,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              host_paths: bool) -> None:
+    """The member check taken away, a tar cut half-way reaches the unpacking (GNU tar, or the engine's
+    archive endpoint), which fails after it started: the staging volume took the damage, not the live one."""
+    import secrets
+
+    from dockyard.backup import archive as archives
+    from dockyard.backup.service import Backups
+    from dockyard.backup.stores import LocalStore
+    from dockyard.config.service import open_config_service
+    from dockyard.errors import BackupError
+    from dockyard.spec import parse_spec
+
+    app = "t" + secrets.token_hex(4)
+    spec = parse_spec(f"app: {app}\nservices:\n  web:\n    port: 8080\n    volumes: [{{name: data, path: /data}}]\n"
+                      "environments:\n  site: {engine: local}\n")
+    volume = docker_client.volumes.create(f"dockyard_{app}_site_web_data", labels={
+        "dockyard.managed": "1", "dockyard.app": app, "dockyard.env": "site", "dockyard.service": "web",
+        "dockyard.volume": "data"})
+    try:
+        docker_client.containers.run("dockyard/busybox:1.35", ["sh", "-c", "mkdir /data/sub && echo one > /data/a && "
+                                     "echo two > /data/sub/b"], volumes={volume.name: {"bind": "/data", "mode": "rw"}},
+                                     remove=True, labels={"dockyard.app": app})
+        before = volume_files(docker_client, volume.name, app)
+        lines: list[str] = []
+        backups = Backups(spec, LocalStore(tmp_path / "store"), open_config_service(), lines.append, by="t",
+                          host_paths=host_paths)
+        made = backups.create("site", "web/data")
+        archive = tmp_path / "store" / app / "site" / "web.data" / f"{made.id}.tar.zst"
+        forge(archive, tar_of(*GOOD, *[(f"dockyard-volumes/data/f{n}", b"y" * 100_000, {}) for n in range(20)])
+              [:1_500_000])
+        monkeypatch.setattr(archives, "check_members", lambda stream, volumes: 0)
+        with pytest.raises(BackupError) as caught:
+            backups.restore("site", "web/data", made.id)
+        assert "failed before its data was touched" in caught.value.message
+        assert "its data is as it was" in caught.value.message
+        assert volume_files(docker_client, volume.name, app) == before
+        assert staging_volumes(docker_client, app) == []
+    finally:
+        remove_app_resources(docker_client, app)
+
+
+def test_a_restore_command_that_deletes_then_fails_on_a_bad_dump_leaves_the_data(
+        app: TestApp, docker_client, dockyard_env: Path) -> None:
+    """The accessory's restore command runs on fresh staging volumes: one that empties the data first
+    and then fails on the dump it reads empties nothing that was live."""
+    from dockyard.backup.service import Backups
+    from dockyard.backup.stores import LocalStore
+    from dockyard.config.service import open_config_service
+    from dockyard.spec.loader import load_spec
+
+    checked = ("rm -rf /data/appendonlydir && mkdir /data/appendonlydir && cp \"$DOCKYARD_DUMP\" "
+               "/data/appendonlydir/appendonly.aof.1.base.rdb && head -c 5 \"$DOCKYARD_DUMP\" | grep -q REDIS &&")
+    spec = app.spec_file.read_text()
+    assert spec.count("cp \"$DOCKYARD_DUMP\" /data/appendonlydir/appendonly.aof.1.base.rdb &&") == 1
+    app.write("dockyard.yml", spec.replace(
+        "rm -rf /data/appendonlydir && mkdir /data/appendonlydir &&\n          cp \"$DOCKYARD_DUMP\" "
+        "/data/appendonlydir/appendonly.aof.1.base.rdb &&", checked))
+    assert checked in app.spec_file.read_text()
+    app.commit("the restore command checks the dump, after it deleted the data")
+    port = start_app(app, docker_client, 20)
+    ok("backup", "create", "site", "db", cwd=app.path)
+    [made] = backups(app)
+    assert put(port, "after", "backup") == "+OK"
+    ok("accessory", "stop", "site", "db", cwd=app.path)
+    archive = dockyard_env / "backups" / app.name / "site" / "db" / f"{made['backup_id']}.dump.zst"
+    good = archive.read_bytes(), archive.with_name(f"{made['backup_id']}.json").read_text()
+
+    forge(archive, b"not a dump at all\n" * 1000)
+    error = fails("backup", "restore", "site", "db", made["backup_id"], "--yes", cwd=app.path)
+    assert "restoring db of " in error and "failed before its data was touched" in error, error
+    assert "exited 1" in error and "its data is as it was" in error
+    assert staging_volumes(docker_client, app.name) == []
+    ok("accessory", "boot", "site", "db", cwd=app.path)
+    assert get(port, "after") == "backup" and get(port, "k7") == "v7"  # every key, the later one too
+
+    # the good dump restores, through the Engine API as for a remote engine: the key set after it is gone
+    archive.write_bytes(good[0])
+    archive.with_name(f"{made['backup_id']}.json").write_text(good[1])
+    ok("accessory", "stop", "site", "db", cwd=app.path)
+    lines: list[str] = []
+    Backups(load_spec(app.spec_file), LocalStore(dockyard_env / "backups"), open_config_service(), lines.append,
+            by="t", host_paths=False).restore("site", "db", made["backup_id"])
+    assert staging_volumes(docker_client, app.name) == []
+    ok("accessory", "boot", "site", "db", cwd=app.path)
+    assert get(port, "after") == "" and [get(port, f"k{n}") for n in range(20)] == [f"v{n}" for n in range(20)]
