@@ -24,7 +24,7 @@ CONTENDED = 2.0  # seconds: longer than any watch round, far shorter than any de
 def env_lock(app: str, env: str, wait: bool = False, contended: float = CONTENDED) -> Iterator[None]:
     """Hold the environment; `wait`: as long as it takes, else `contended` seconds at most."""
     directory = settings.private_dir(settings.home() / "locks")
-    path = directory / f"{app}-{env}.lock"
+    path = directory / f"{app}_{env}.lock"  # "_" is in no name: app a-b env c never waits for app a env b-c
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + contended
