@@ -48,17 +48,19 @@ def token_create(
     scope: Annotated[list[str], typer.Option(
         "--scope", help="read, trigger, approve, deploy (narrowed by --env), admin; repeat for several.")],
     env: Annotated[list[str] | None, typer.Option("--env", help="The environments a deploy scope covers.")] = None,
+    app: Annotated[list[str] | None, typer.Option("--app", help="The only apps it reaches (A or A,B; repeat); "
+                                                             "default every app.")] = None,
     expires: Annotated[str | None, typer.Option("--expires", help="Lifetime: 30d, 12h, 90m, 2w or never.")] = "90d",
     as_json: JsonOpt = False,
 ) -> None:
     """Create a token and print it once (only its SHA-256 is kept).
 
-    Example: dockyard token create --name ci --scope trigger --scope deploy --env staging --expires 30d
+    Example: dockyard token create --name ci --scope trigger --scope deploy --env staging --app shop --expires 30d
     """
     from dockyard.server.auth import parse_expiry, parse_scopes
 
     scopes = parse_scopes(scope, env or [])
-    record, token = _tokens().create(name, scopes, parse_expiry(expires, time.time()))
+    record, token = _tokens().create(name, scopes, parse_expiry(expires, time.time()), apps=app or [])
     if as_json:
         print_json({**token_json(record), "token": token})
         return
@@ -72,7 +74,8 @@ def token_json(t: Any) -> dict[str, Any]:
     """A token's record (never the token) in the JSON vocabulary (docs/json/token.schema.json)."""
     from dockyard.vocabulary import rfc3339
 
-    return {"token_id": t.id, "name": t.name, "scopes": list(t.scopes), "created_at": rfc3339(t.created_at),
+    return {"token_id": t.id, "name": t.name, "scopes": list(t.scopes), "apps": list(t.apps) or None,
+            "created_at": rfc3339(t.created_at),
             "expires_at": rfc3339(t.expires_at), "last_used_at": rfc3339(t.last_used_at)}
 
 
@@ -87,9 +90,10 @@ def token_ls(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json([token_json(t) for t in tokens])
         return
-    say(f"{'ID':>4}  {'NAME':24} {'SCOPES':32} {'CREATED':16}  {'EXPIRES':16}  LAST USED")
+    say(f"{'ID':>4}  {'NAME':24} {'SCOPES':32} {'APPS':20} {'CREATED':16}  {'EXPIRES':16}  LAST USED")
     for t in tokens:
-        say(f"{t.id:4}  {t.name:24} {' '.join(t.scopes):32} {_when(t.created_at):16}  "
+        say(f"{t.id:4}  {t.name:24} {' '.join(t.scopes):32} {','.join(t.apps) or 'every app':20} "
+            f"{_when(t.created_at):16}  "
             f"{_when(t.expires_at) if t.expires_at else 'never':16}  {_when(t.last_used_at)}")
 
 

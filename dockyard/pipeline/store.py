@@ -140,10 +140,13 @@ class RunStore:
             raise NotFound(f"run {run_id} does not exist", hint="dockyard pipeline ls")
         return Run(*row)
 
-    def runs(self, app: str | None = None, limit: int = 30) -> list[Run]:
-        sql, args = "SELECT * FROM runs", []
+    def runs(self, app: str | None = None, limit: int = 30, apps: tuple[str, ...] | None = None) -> list[Run]:
+        """Newest first: of one app, of these apps (a token's), or of all."""
+        sql, args = "SELECT * FROM runs", list[object]()
         if app:
             sql, args = sql + " WHERE app=?", [app]
+        elif apps is not None:
+            sql, args = sql + f" WHERE app IN ({', '.join('?' * len(apps))})", list(apps)
         return [Run(*r) for r in self.conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))]
 
     def runs_in(self, status: str) -> list[int]:

@@ -30,6 +30,16 @@ def refuse_unless(db: StateDB, token: Token, scope: str, env: str | None, source
                     hint=f"dockyard token create --name NAME --scope {wanted.replace(':', ' --env ')}")
 
 
+def refuse_outside(db: StateDB, token: Token, app: str | None, source: str, action: str) -> None:
+    """Forbidden (and an audit row) when the request is about an app the token does not reach: apps
+    are walls (issue 28). Said the same whether that app exists or not."""
+    if app is None or token.reaches(app):
+        return
+    AuditLog(db).record(token.name, source, action, target=app, outcome=f"refused: the token does not reach {app}")
+    raise Forbidden(f"token {token.name!r} does not reach app {app!r} (it reaches: {', '.join(token.apps)})",
+                    hint="a token scoped with --app sees and changes only those apps")
+
+
 def spec_of(store: RunStore, record: AppRecord) -> tuple[AppSpec, str]:
     """The app's dockyard.yml at its repository's HEAD, else at the commit of its last run: the
     registered app's, never a file a request names."""

@@ -24,11 +24,11 @@ router.include_router(runs_router)
 
 
 @router.get("/apps", tags=["apps"])
-def apps(db: Db) -> list[dict[str, Any]]:
-    """Apps registered for pipelines, each with its last run."""
+def apps(db: Db, token: Auth) -> list[dict[str, Any]]:
+    """Apps registered for pipelines, each with its last run (those the token reaches)."""
     store = RunStore(db)
     result = []
-    for record in store.apps():
+    for record in (r for r in store.apps() if token.reaches(r.name)):
         last = store.runs(record.name, limit=1)
         result.append({**asdict(record), "last_run": {
             "id": last[0].id, "status": last[0].status, "commit": last[0].commit_sha, "branch": last[0].branch,

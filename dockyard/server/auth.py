@@ -28,6 +28,7 @@ from dockyard.state.db import StateDB
 PREFIX = "dy_"
 _SCOPE = re.compile(r"(read|trigger|approve|admin|deploy(:[a-z0-9][a-z0-9-]*)?)")
 _DURATION = re.compile(r"(\d+)([mhdw])")
+_APP = re.compile(r"[a-z][a-z0-9-]{0,40}")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 LAST_USED_EVERY = 60.0  # seconds: a busy token does not write the database on every request
 
@@ -40,6 +41,11 @@ class Token:
     scopes: tuple[str, ...] = ("admin",)
     expires_at: float | None = None
     last_used_at: float | None = None
+    apps: tuple[str, ...] = ()  # the apps it reaches; none named: every app (an admin token always)
+
+    def reaches(self, app: str) -> bool:
+        """Whether anything of `app` is this token's to see or touch (issue 28: apps are walls)."""
+        return "admin" in self.scopes or not self.apps or app in self.apps
 
     def allows(self, scope: str, env: str | None = None) -> bool:
         """Whether the token may do what `scope` names (deploy in `env`, for the deploy scope)."""
@@ -108,34 +114,41 @@ def parse_expiry(text: str | None, now: float) -> float | None:
     return now + int(match.group(1)) * _UNITS[match.group(2)]
 
 
-_COLUMNS = "id, name, created_at, scopes, expires_at, last_used_at"
+_COLUMNS = "id, name, created_at, scopes, expires_at, last_used_at, apps"
 
 
 def _token(row: tuple) -> Token:
-    return Token(row[0], row[1], row[2], tuple(row[3].split()), row[4], row[5])
+    return Token(row[0], row[1], row[2], tuple(row[3].split()), row[4], row[5], tuple(row[6].split()))
 
 
 class TokenStore:
     def __init__(self, db: StateDB) -> None:
         self.conn = db.conn
 
-    def create(self, name: str, scopes: Iterable[str] = ("admin",), expires_at: float | None = None
-               ) -> tuple[Token, str]:
-        """A new token: (its record, the token itself, to show once)."""
+    def create(self, name: str, scopes: Iterable[str] = ("admin",), expires_at: float | None = None,
+               apps: Iterable[str] = ()) -> tuple[Token, str]:
+        """A new token: (its record, the token itself, to show once). `apps`: the only apps it reaches."""
         name = name.strip()
         if not name:
             raise UsageError("a token needs a name", hint="dockyard token create --name ci --scope read")
         scopes = tuple(scopes)
+        apps = tuple(dict.fromkeys(a.strip() for raw in apps for a in raw.split(",") if a.strip()))
+        if apps and "admin" in scopes:
+            raise UsageError("an admin token reaches every app: --app narrows the other scopes",
+                             hint="dockyard token create --name NAME --scope deploy --app APP")
+        bad = [a for a in apps if not _APP.fullmatch(a)]
+        if bad:
+            raise UsageError(f"--app {bad[0]!r} is not an app name (lowercase letters, digits and '-')")
         token = new_token()
         now = time.time()
         try:
             cur = self.conn.execute(
-                "INSERT INTO tokens (name, sha256, created_at, scopes, expires_at) VALUES (?,?,?,?,?)",
-                (name, token_hash(token), now, " ".join(scopes), expires_at))
+                "INSERT INTO tokens (name, sha256, created_at, scopes, expires_at, apps) VALUES (?,?,?,?,?,?)",
+                (name, token_hash(token), now, " ".join(scopes), expires_at, " ".join(apps)))
         except sqlite3.IntegrityError as exc:
             raise UsageError(f"a token named {name!r} exists already; names are unique (they sign approvals)",
                              hint=f"pick another name, or: dockyard token revoke {name}") from exc
-        return Token(int(cur.lastrowid or 0), name, now, scopes, expires_at), token
+        return Token(int(cur.lastrowid or 0), name, now, scopes, expires_at, apps=apps), token
 
     def all(self) -> list[Token]:
         return [_token(r) for r in self.conn.execute(f"SELECT {_COLUMNS} FROM tokens ORDER BY id")]

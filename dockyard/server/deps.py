@@ -10,8 +10,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dockyard.errors import DockyardError
-from dockyard.server.actions import refuse_unless
+from dockyard.errors import DockyardError, NotFound
+from dockyard.server.actions import refuse_outside, refuse_unless
 from dockyard.server.auth import Token, TokenStore
 from dockyard.state.db import StateDB
 
@@ -37,8 +37,24 @@ def source_of(request: Request) -> str:
     return f"api {request.client.host}" if request.client else "api"
 
 
-def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+def app_of(request: Request, db: StateDB) -> str | None:
+    """The app a request is about: its path's {app}, or the app of its path's {run_id} (None: no such
+    run, which the route answers with 404, or a request about no app)."""
+    app = request.path_params.get("app")
+    if app is None and "run_id" in request.path_params:
+        from dockyard.pipeline.store import RunStore
+
+        try:
+            return RunStore(db).run(int(request.path_params["run_id"])).app
+        except (NotFound, ValueError):
+            return None
+    return str(app) if app is not None else None
+
+
+def require_token(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
                   db: Db) -> Token:
+    """The request's valid token, which must reach the app the request is about: one place for every
+    endpoint and stream (apps are walls, issue 28)."""
     if credentials is None:
         raise Unauthorized("missing bearer token", hint="send Authorization: Bearer TOKEN "
                            "(create one with: dockyard token create)")
@@ -46,6 +62,7 @@ def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None, De
     token = store.verify(credentials.credentials, now=time.time())
     if token is None:
         raise Unauthorized("invalid, expired or revoked token", hint="dockyard token ls")
+    refuse_outside(db, token, app_of(request, db), source_of(request), f"{request.method} {request.url.path}")
     return token
 
 

@@ -38,10 +38,12 @@ def run_dict(store: RunStore, run_id: int, output: bool = False) -> dict[str, An
 
 
 @router.get("/runs")
-def runs(db: Db, app: str | None = None, limit: int = 30) -> list[dict[str, Any]]:
-    """Runs, newest first (of one app with ?app=)."""
+def runs(db: Db, http: Request, token: Auth, app: str | None = None, limit: int = 30) -> list[dict[str, Any]]:
+    """Runs, newest first (of one app with ?app=), of the apps the token reaches."""
+    actions.refuse_outside(db, token, app, source_of(http), f"GET {http.url.path}")
     store = RunStore(db)
-    return [run_dict(store, r.id) for r in store.runs(app, limit)]
+    return [run_dict(store, r.id) for r in store.runs(app, limit, apps=None if app or not token.apps
+                                                                    or "admin" in token.scopes else token.apps)]
 
 
 @router.get("/runs/{run_id}")
@@ -101,6 +103,7 @@ def start(request: RunRequest, db: Db, http: Request,
           token: Annotated[Token, Depends(need("trigger"))]) -> JSONResponse:
     """Start a run of a commit (default: the branch's head) by hand (trigger scope). The commit must be
     on the branch named; the branch's path comes from the app's default branch."""
+    actions.refuse_outside(db, token, request.app, source_of(http), "run start")
     with audited(db, token.name, source_of(http), "run start", f"{request.app}/{request.branch}",
                  detail=request.commit or ""):
         return _start(request, db, token)

@@ -219,6 +219,10 @@ SCHEMA = [
     CREATE INDEX webhook_pushes_at ON webhook_pushes (received_at);
     CREATE INDEX deliveries_at ON deliveries (received_at);
     """,
+    # version 9: tokens scoped to apps (issue 28): '' reaches every app, else the space-separated names
+    """
+    ALTER TABLE tokens ADD COLUMN apps TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 

@@ -22,8 +22,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from dockyard import settings
 from dockyard.errors import DockyardError, Forbidden, UsageError
+from dockyard.server.actions import refuse_outside
 from dockyard.server.auth import TokenStore
-from dockyard.server.deps import Db, source_of
+from dockyard.server.deps import Db, app_of, source_of
 from dockyard.server.sessions import COOKIE, Session, SessionStore
 from dockyard.server.throttle import LoginThrottle, Summary
 from dockyard.server.web.render import page
@@ -42,9 +43,11 @@ class LoginNeeded(DockyardError):
 
 
 def page_session(request: Request, db: Db) -> Session:
+    """The signed-in session, whose token must reach the app the page, form or stream is about."""
     session = SessionStore(db).find(request.cookies.get(COOKIE))
     if session is None:
         raise LoginNeeded("log in to see this page")
+    refuse_outside(db, session.token, app_of(request, db), source_of(request), f"{request.method} {request.url.path}")
     return session
 
 

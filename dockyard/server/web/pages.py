@@ -34,7 +34,7 @@ DONE = {"rolled-back": "Rolled back.", "promoted": "Promoted.", "approved": "App
 def apps(request: Request, db: Db, session: PageSession) -> Response:
     store = RunStore(db)
     rows = []
-    for record in store.apps():
+    for record in (r for r in store.apps() if session.token.reaches(r.name)):
         last = store.runs(record.name, limit=1)
         rows.append({"name": record.name, "repo": record.repo, "last": last[0] if last else None})
     return page(request, "apps.html", session, apps=rows)

@@ -21,7 +21,11 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/runs")
 def runs(request: Request, db: Db, session: PageSession, app: str | None = None) -> Response:
-    return page(request, "runs.html", session, runs=RunStore(db).runs(app or None, limit=100), app=app or "")
+    token = session.token
+    actions.refuse_outside(db, token, app or None, source(request), f"GET {request.url.path}")
+    scoped = None if app or not token.apps or "admin" in token.scopes else token.apps
+    return page(request, "runs.html", session, runs=RunStore(db).runs(app or None, limit=100, apps=scoped),
+                app=app or "")
 
 
 @router.get("/runs/{run_id}")

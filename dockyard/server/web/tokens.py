@@ -33,7 +33,8 @@ async def create(request: Request, db: Db, session: PageSession) -> Response:
     name = fields.get("name", "").strip()
     with audited(db, session.token.name, source(request), "token create", name, detail=fields.get("scopes", "")):
         scopes = parse_scopes(fields.get("scopes", "").split(), fields.get("envs", "").split())
-        record, secret = TokenStore(db).create(name, scopes, parse_expiry(fields.get("expires") or None, time.time()))
+        record, secret = TokenStore(db).create(name, scopes, parse_expiry(fields.get("expires") or None, time.time()),
+                                               apps=fields.get("apps", "").split())
     return page(request, "tokens.html", session, tokens=TokenStore(db).all(), created=(record, secret),
                 now=time.time())
 
