@@ -152,12 +152,12 @@ def test_the_old_colour_is_removed_after_the_window(bg_app, docker_client: docke
     ok("deploy", "production")
     ok("config", "set", "production", "GREETING=b")
     ok("deploy", "production")
-    assert {n.split("-")[-2] for n in colours(docker_client, app.name)} == {"blue", "green"}
+    assert {n.split("_")[-2] for n in colours(docker_client, app.name)} == {"blue", "green"}
     time.sleep(1.2)
     done = bg_status()
     assert done["housekeeping"] == ["retire   blue: rollback window of 1s ended"]
     assert done["preview"]["color"] is None and httpx.get(f"http://127.0.0.1:{preview}/").status_code == 503
-    assert {n.split("-")[-2] for n in colours(docker_client, app.name)} == {"green"}
+    assert {n.split("_")[-2] for n in colours(docker_client, app.name)} == {"green"}
     assert served(live).endswith("green")
 
 
@@ -171,7 +171,7 @@ def test_zero_window_drains_and_removes_the_old_colour_in_the_deploy(bg_app,
     ok("config", "set", "production", "GREETING=b")
     out = ok("deploy", "production")
     assert "retire   blue: rollback window is 0: drain and remove now" in out and "removed blue" in out
-    assert {n.split("-")[-2] for n in colours(docker_client, app.name)} == {"green"}
+    assert {n.split("_")[-2] for n in colours(docker_client, app.name)} == {"green"}
     rolled = run_cli("rollback", "production")  # nothing kept: the rollback redeploys the old release
     assert rolled.returncode == 0, rolled.stderr
     assert "start    blue" in rolled.stdout and served(live).endswith("blue")

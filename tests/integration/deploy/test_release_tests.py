@@ -88,5 +88,8 @@ def test_a_rolling_pipeline_run_s_tests_see_the_release_it_deployed(test_app: Te
     two = live("testing")
     logs = ok("pipeline", "logs", str(run["id"]))
     assert two != one and run["status"] == "waiting", logs
-    assert f"test     version: against release {two}" in logs  # the deploy step's test, on a new replica
-    assert "test version: passed" in logs and one not in logs
+    # the run's test step, against a replica of the release it deployed: the test passes only if the
+    # endpoint answers with the DOCKYARD_RELEASE it was given, and it says which one it saw
+    assert "running version (endpoint) against http://127.0.0.1:" in logs
+    tested = logs.split("running version (endpoint)")[1].split("\n== ")[0]  # that step alone
+    assert f"saw {two}" in tested and "test version: passed" in tested and one not in tested
