@@ -60,12 +60,16 @@ def session(server: Server, token: str) -> httpx.Client:
 
 
 def routes() -> list[tuple[str, str]]:
-    """(method, path) of every route about an app or a run, API and dashboard alike."""
+    """(method, path) of every route about an app or a run, API and dashboard alike (an included
+    router's routes are listed through it, with its prefix)."""
     found = []
     for route in create_app().routes:
-        path = getattr(route, "path", "")
-        if "{app}" in path or "{run_id}" in path:
-            found += [(method, path) for method in sorted(getattr(route, "methods", None) or ()) if method != "HEAD"]
+        inner = route.effective_route_contexts() if hasattr(route, "effective_route_contexts") else [route]
+        for each in inner:
+            path = getattr(each, "path", "") or ""
+            methods = getattr(each, "methods", None) or getattr(getattr(each, "original_route", None), "methods", ())
+            if "{app}" in path or "{run_id}" in path:
+                found += [(method, path) for method in sorted(methods or ()) if method != "HEAD"]
     return found
 
 
