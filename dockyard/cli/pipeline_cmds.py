@@ -202,7 +202,7 @@ def _follow(store, run_id: int, quiet: bool = False, stop=None) -> None:
     seen: dict[int, str] = {}
     while True:
         run = store.run(run_id)
-        for step in store.steps(run_id):
+        for step in store.steps(run_id, output=False):
             if seen.get(step.idx) != step.status and step.status != "pending":
                 seen[step.idx] = step.status
                 if not quiet:
@@ -259,7 +259,7 @@ def show(run_id: RunArg, as_json: Json = False) -> None:
         return
     _print_run(store, run_id, False)
     table = Table("#", "kind", "env", "step", "status", "seconds", "approved by")
-    for s in store.steps(run_id):
+    for s in store.steps(run_id, output=False):
         seconds = f"{(s.ended_at or time.time()) - s.started_at:.1f}" if s.started_at else ""
         table.add_row(str(s.idx), s.kind, s.env, s.name, s.status, seconds, s.approved_by or "")
     console.print(table)

@@ -42,7 +42,7 @@ class StepLog:
             full = self._size >= PENDING_LIMIT
         if full:
             self.flush()
-        else:
+        elif not self._wake.is_set():  # set once per batch: a loud build writes thousands of lines a second
             self._wake.set()
 
     def flush(self) -> None:
