@@ -10,7 +10,7 @@ releases). Timed, in turns, with one HTTP client each (keep-alive, like a browse
 Printed: the medians and p95 of each pair and their ratio (target: the page within 1.5x of the API).
 
 Then how soon an update reaches an open page over server-sent events (target: within 1 s). The bench
-holds the pipeline worker's lock, so it is the worker: it writes a run's output lines into the state
+holds the app's pipeline worker lock, so it is the app's worker: it writes a run's output lines into the state
 database at random moments, as a worker does, while two streams read the run, the page's
 (`/runs/ID/events`, the stream the run page's EventSource opens) and the JSON API's
 (`/api/runs/ID/events`); and it writes log lines into the log store while the log page's tail
@@ -303,9 +303,9 @@ def main() -> None:
             **os.environ, **env}, capture_output=True, text=True, check=True).stdout.strip()
         print(f"{APPS} apps x {len(ENVS)} environments x {RELEASES} releases written in "
               f"{time.perf_counter() - start:.1f} s")
-        from dockyard.pipeline.worker import worker_lock
+        from dockyard.pipeline.worker import app_lock
 
-        with worker_lock(wait=False) as holding:  # the bench is the worker: the server's waits
+        with app_lock(names[0], wait=False) as holding:  # the bench is the app's worker: the server's waits
             assert holding
             server = Server(env, root / "server.log")
             try:

@@ -48,20 +48,33 @@ TAIL = 30  # lines of a failed build's output its error shows
 
 def _stream(lines: Iterable[dict], progress: Progress, what: str) -> dict:
     """Follow a build/push JSON stream; raise on its error lines (with the last lines before it:
-    the failing step's output); return the last aux object."""
+    the failing step's output); return the last aux object. A build's output comes in pieces that
+    may end inside a line (a loud step's `line 1750` came as `l` and `ine 1750`): a line goes to
+    `progress` once it is whole."""
     aux: dict = {}
     tail: deque[str] = deque(maxlen=TAIL)
+    partial = ""  # the stream's last line, until its end comes
+
+    def show(text: str) -> None:
+        text = text.rstrip()
+        if text.strip():
+            tail.extend(text.splitlines())
+            progress(text.strip())
+
     for line in lines:
         if "error" in line:
+            show(partial)
             shown = "\n".join(tail)
             raise BuildError(f"{what}: {line['error'].strip()}"
                              + (f"\n--- the last {len(tail)} lines of its output ---\n{shown}" if tail else ""))
         if "aux" in line:
             aux = line["aux"]
-        text = (line.get("stream") or line.get("status") or "").rstrip()
-        if text.strip():
-            tail.extend(text.splitlines())
-            progress(text.strip())
+        if line.get("stream"):
+            whole, _, partial = (partial + line["stream"]).rpartition("\n")
+            show(whole)
+        else:
+            show(line.get("status") or "")
+    show(partial)
     return aux
 
 

@@ -253,13 +253,18 @@ def _fail(message: str) -> int:
 def _work_in_foreground(store, run_id: int, quiet: bool) -> None:
     import threading
 
-    from dockyard.pipeline.worker import Worker, worker_lock
+    from dockyard.pipeline.worker import Worker, app_lock
 
     stop = threading.Event()
     watcher = threading.Thread(target=_follow, args=(None, run_id, quiet, stop), daemon=True)
     watcher.start()
-    with worker_lock(wait=True):
-        Worker().run_until_idle()
+    app = store.run(run_id).app
+    with app_lock(app, wait=True):  # a detached worker of the app may have it: it runs ours, or we do
+        worker = Worker(app)
+        try:
+            worker.run_until_idle()
+        finally:
+            worker.close()
     stop.set()
     watcher.join(timeout=5)
 
@@ -270,7 +275,7 @@ def _follow(store, run_id: int, quiet: bool = False, stop=None) -> None:
     seen: dict[int, str] = {}
     while True:
         run = store.run(run_id)
-        for step in store.steps(run_id):
+        for step in store.steps(run_id, output=False):
             if seen.get(step.idx) != step.status and step.status != "pending":
                 seen[step.idx] = step.status
                 if not quiet:
@@ -327,7 +332,7 @@ def show(run_id: RunArg, as_json: Json = False) -> None:
         return
     _print_run(store, run_id, False)
     table = Table("#", "kind", "env", "step", "status", "seconds", "approved by")
-    for s in store.steps(run_id):
+    for s in store.steps(run_id, output=False):
         seconds = f"{(s.ended_at or time.time()) - s.started_at:.1f}" if s.started_at else ""
         table.add_row(str(s.idx), s.kind, s.env, s.name, s.status, seconds, s.approved_by or "")
     console.print(table)
@@ -338,32 +343,62 @@ def logs(
     run_id: RunArg,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Each step with its output as JSON (not with -f).")] = False,
+    full: Annotated[bool, typer.Option("--full", help="All a step printed, also before the last 5 MiB kept in the "
+                                       "run (while its full log is kept: 14 days after the run ends).")] = False,
 ) -> None:
-    """The full output of every step of a run. Example: dockyard pipeline logs 12 -f"""
-    store = _store()
-    if as_json:
-        if follow:
-            from dockyard.errors import UsageError
+    """The output of every step of a run (each step's last 5 MiB; --full: all of it).
 
-            raise UsageError("--json prints the output once: drop -f (or follow as text)")
-        store.run(run_id)  # an unknown run: its NotFound
+    Example: dockyard pipeline logs 12 -f
+    """
+    store = _store()
+    if follow and (as_json or full):
+        from dockyard.errors import UsageError
+
+        raise UsageError(f"{'--json' if as_json else '--full'} prints the output once: drop -f (or follow as text)")
+    store.run(run_id)  # an unknown run: its NotFound
+    if as_json:
         print_json([{"run_id": run_id, "idx": step.idx, "kind": step.kind, "env": step.env or None,
-                     "name": step.name, "status": step.status, "output": step.output}
-                    for step in store.steps(run_id)])
+                     "name": step.name, "status": step.status,
+                     "output": store.full_log(run_id, step.idx) if full else step.output}
+                    for step in store.steps(run_id, output=not full)])
         return
-    printed: dict[int, int] = {}
+    if full:
+        _print_full_logs(store, run_id)
+        return
+    printed: dict[int, int] = {}  # step -> bytes of its output printed here
     while True:
-        for step in store.steps(run_id):
+        # read before the output: a run has written all its output before it ends
+        ended = store.run(run_id).status not in ("queued", "running")
+        for step in store.steps(run_id, output=False):
             done = printed.get(step.idx, 0)
-            if done == 0 and step.output:
+            if step.printed <= done:
+                continue
+            piece = store.output_since(run_id, step.idx, done)
+            if done == 0 and piece.text:
                 say(f"== {step.idx} {step.kind} {step.env} {step.name}")
-            if len(step.output) > done:
-                sys.stdout.write(step.output[done:])
-                sys.stdout.flush()
-                printed[step.idx] = len(step.output)
-        if not follow or store.run(run_id).status not in ("queued", "running"):
+            sys.stdout.write(piece.text)
+            sys.stdout.flush()
+            printed[step.idx] = piece.end
+        if not follow or ended:
             return
         time.sleep(0.5)
+
+
+def _print_full_logs(store, run_id: int) -> None:
+    import shutil
+
+    for step in store.steps(run_id, output=False):
+        if not step.printed:
+            continue
+        say(f"== {step.idx} {step.kind} {step.env} {step.name}")
+        sys.stdout.flush()
+        path = store.output.full_log(run_id, step.idx)
+        if path is None:  # removed with its run's age (or never written): what the run keeps
+            sys.stdout.write(store.full_log(run_id, step.idx))
+        else:
+            with path.open("rb") as log:
+                shutil.copyfileobj(log, sys.stdout.buffer)
+        sys.stdout.flush()
 
 
 @pipeline_app.command("approve")
@@ -391,17 +426,15 @@ def work() -> None:
 
     Example: dockyard pipeline work
     """
-    from dockyard.pipeline.worker import Worker, worker_lock
+    from dockyard.pipeline.worker import Pool
 
-    store = _store()
-    while True:
-        with worker_lock(wait=False) as got:
-            if not got:
-                return  # another worker (or the server) has the queue
-            Worker().run_until_idle()
-        # A run queued while we were finishing found the lock taken: look once more.
-        if not store.runs_in("queued"):
-            return
+    # Each app's runs one by one, several apps at once; an app another worker (or the server) has
+    # is left to it: that worker looks at the queue again after each run it lets go.
+    pool = Pool()
+    try:
+        pool.run_until_idle()
+    finally:
+        pool.close()
 
 
 @pipeline_app.command("poll")

@@ -26,6 +26,7 @@ from dockyard.notify.emit import emit
 from dockyard.pipeline.places import Places, server_places
 from dockyard.pipeline.resume import restore_live_release
 from dockyard.pipeline.source import export_commit
+from dockyard.pipeline.steplog import StepLog
 from dockyard.pipeline.store import Run, RunStore, Step
 from dockyard.router.colors import routed_service
 from dockyard.scale.counts import deploy_counts
@@ -58,6 +59,13 @@ class RunExecutor:
 
     def execute(self, run: Run) -> str:
         """Run the pending steps; return the run's status afterwards."""
+        out = StepLog(self.db.path, run.id)
+        try:
+            return self._execute(run, out)
+        finally:
+            out.close()
+
+    def _execute(self, run: Run, out: StepLog) -> str:
         app = self.store.app(run.app)
         self._places = server_places([(app.name, app.repo)])
         try:
@@ -72,7 +80,7 @@ class RunExecutor:
             return "failed"
         commit = Commit(sha=run.commit_sha, branch=run.branch, dirty=False, diff_hash=None)
         self._secrets = self._secret_values(spec)
-        for step in self.store.steps(run.id):
+        for step in self.store.steps(run.id, output=False):
             if step.status != "pending":
                 continue
             if self.store.run(run.id).status == "cancelled":
@@ -80,21 +88,24 @@ class RunExecutor:
             self.heartbeat()
             interrupted = step.started_at is not None  # it ran before, and its worker died
             self.store.start_step(run.id, step.idx)
-            log = self._logger(run.id, step.idx)
+            log = self._logger(out, step.idx)
             try:
                 if interrupted and step.kind == "deploy":
                     self._clean_interrupted_deploy(spec, step.env, log)
                 outcome = self._do(step, spec, commit, log)
             except DockyardError as exc:
                 log(f"error: {exc}")
+                out.flush()
                 self.store.end_step(run.id, step.idx, "failed")
                 if step.kind == "test":
                     self._restore(spec, step.env, log)
+                    out.flush()
                 error = self._places.hide(mask(f"{step.name} ({step.env or 'build'}): {exc.message.splitlines()[0]}",
                                                self._secrets))
                 self.store.finish_run(run.id, "failed", error)
                 self._notify(run, "failed", step.env, f"run #{run.id} of {run.app} failed at {error}")
                 return "failed"
+            out.flush()  # a reader that sees the step end has its whole output
             self.store.end_step(run.id, step.idx, outcome)
             if outcome == "waiting":
                 self.store.finish_run(run.id, "waiting")
@@ -102,7 +113,7 @@ class RunExecutor:
                              f"from {step.env}", gate=step.idx)
                 return "waiting"
         self.store.finish_run(run.id, "succeeded")
-        last_env = next((s.env for s in reversed(self.store.steps(run.id)) if s.env), "")
+        last_env = next((s.env for s in reversed(self.store.steps(run.id, output=False)) if s.env), "")
         self._notify(run, "succeeded", last_env, f"run #{run.id} of {run.app} succeeded ({run.commit_sha[:7]} "
                      f"on {run.branch}, through {last_env or 'build'})")
         return "succeeded"
@@ -113,10 +124,16 @@ class RunExecutor:
         emit(self.store.db, event_id, f"run.{status}", run.app, env, text, run=run.id, commit=run.commit_sha,
              branch=run.branch)
 
-    def _logger(self, run_id: int, idx: int) -> Callable[[str], None]:
+    def _logger(self, out: StepLog, idx: int) -> Callable[[str], None]:
+        secrets, places = self._secrets, self._places
+        stamp = (0, "")  # the last second's HH:MM:SS: a loud build prints thousands of lines a second
+
         def log(line: str) -> None:
-            shown = self._places.hide(mask(line, self._secrets))
-            self.store.append_output(run_id, idx, f"{time.strftime('%H:%M:%S')} {shown}")
+            nonlocal stamp
+            now = int(time.time())
+            if now != stamp[0]:
+                stamp = (now, time.strftime("%H:%M:%S", time.localtime(now)))
+            out.write(idx, f"{stamp[1]} {places.hide(mask(line, secrets))}")
         return log
 
     def _secret_values(self, spec: AppSpec) -> list[str]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.pipeline.model import StepDef
+from dockyard.pipeline.output import Piece, StepOutput
 from dockyard.state.db import StateDB
 from dockyard.vocabulary import absent, rfc3339
 
@@ -61,9 +62,11 @@ class Step:
     status: str
     started_at: float | None
     ended_at: float | None
-    output: str
     approved_by: str | None
     approved_at: float | None
+    printed: int = 0  # bytes of output, the ones no longer kept too: where the next output starts
+    lines: int = 0  # lines of output
+    output: str = ""  # the output kept (its last KEEP bytes, after a note of what was cut); "" unless asked
 
     def as_json(self) -> dict[str, Any]:
         """Its state in the JSON vocabulary, without its output."""
@@ -72,18 +75,22 @@ class Step:
                 "approved_by": absent(self.approved_by), "approved_at": rfc3339(self.approved_at)}
 
 
+STEP_COLUMNS = "run_id, idx, kind, env, name, status, started_at, ended_at, approved_by, approved_at, printed, lines"
+
+
 class RunStore:
     def __init__(self, db: StateDB) -> None:
         self.db = db
         self.conn = db.conn
+        self.output = StepOutput(db.conn, db.path.parent / "runs")
 
     def run_json(self, run_id: int, output: bool = False) -> dict[str, Any]:
         """A run and its steps, as the API and `dockyard pipeline ls|show --json` give them."""
         data = self.run(run_id).as_json()
         steps = []
-        for step in self.steps(run_id):
+        for step in self.steps(run_id, output=output):
             item = step.as_json()
-            item["output_lines"] = step.output.count("\n")
+            item["output_lines"] = step.lines
             if output:
                 item["output"] = step.output
             steps.append(item)
@@ -149,17 +156,42 @@ class RunStore:
             sql, args = sql + f" WHERE app IN ({', '.join('?' * len(apps))})", list(apps)
         return [Run(*r) for r in self.conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))]
 
-    def runs_in(self, status: str) -> list[int]:
-        return [r[0] for r in self.conn.execute("SELECT id FROM runs WHERE status=? ORDER BY id", (status,))]
+    def steps(self, run_id: int, output: bool = True) -> list[Step]:
+        """The run's steps; with `output`, each with the output kept (followers read `output_since`)."""
+        rows = self.conn.execute(f"SELECT {STEP_COLUMNS} FROM steps WHERE run_id=? ORDER BY idx", (run_id,))
+        steps = [Step(*r) for r in rows]
+        if not output:
+            return steps
+        return [self._with_output(s) if s.printed else s for s in steps]
 
-    def steps(self, run_id: int) -> list[Step]:
-        return [Step(*r) for r in self.conn.execute("SELECT * FROM steps WHERE run_id=? ORDER BY idx", (run_id,))]
+    def _with_output(self, step: Step) -> Step:
+        piece = self.output.since(step.run_id, step.idx, 0)
+        # printed as far as the output read: a follower that starts there sees no line twice
+        return replace(step, output=piece.text, printed=max(step.printed, piece.end))
 
-    def claim_next(self, owner: str) -> Run | None:
-        """Take the oldest queued run (a run resumed after approval or a crash included)."""
+    def output_since(self, run_id: int, idx: int, offset: int) -> Piece:
+        """What step `idx` printed after byte `offset` (its `printed` when last seen): each line once."""
+        return self.output.since(run_id, idx, offset)
+
+    def full_log(self, run_id: int, idx: int) -> str:
+        """All the step printed while its full log is kept (output.FULL_LOG_DAYS), else what is kept."""
+        path = self.output.full_log(run_id, idx)
+        if path is None:
+            return self.output.since(run_id, idx, 0).text
+        return path.read_text(errors="replace")
+
+    def pending_apps(self) -> list[str]:
+        """Apps with a queued run, or a running one (whose worker may have died), oldest run first."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT app FROM runs WHERE status IN ('queued', 'running') GROUP BY app ORDER BY MIN(id)")]
+
+    def claim_next(self, owner: str, app: str | None = None) -> Run | None:
+        """Take the oldest queued run (of `app`), a run resumed after approval or a crash included."""
+        of_app = " AND app=?" if app is not None else ""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            row = self.conn.execute("SELECT id FROM runs WHERE status='queued' ORDER BY id LIMIT 1").fetchone()
+            row = self.conn.execute(f"SELECT id FROM runs WHERE status='queued'{of_app} ORDER BY id LIMIT 1",
+                                    (app,) if app is not None else ()).fetchone()
             if row is None:
                 return None
             now = time.time()
@@ -186,8 +218,10 @@ class RunStore:
                           (status, time.time(), run_id, idx))
 
     def append_output(self, run_id: int, idx: int, text: str) -> None:
-        self.conn.execute("UPDATE steps SET output = output || ? WHERE run_id=? AND idx=?",
-                          (text if text.endswith("\n") else text + "\n", run_id, idx))
+        """Add lines to a step's output now (the runner batches them: pipeline/steplog.py)."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.output.append(run_id, idx, text)
 
     def approve(self, run_id: int, who: str, four_eyes: Callable[[str], bool] = lambda env: True) -> Step:
         """Approve the gate the run waits at. With four eyes on for the gate's environment (the
@@ -204,9 +238,9 @@ class RunStore:
                                 hint="someone else approves it; or turn four_eyes off for "
                                 f"{row[1]} in settings.yml")
             now = time.time()
-            self.conn.execute("UPDATE steps SET status='succeeded', ended_at=?, approved_by=?, approved_at=?,"
-                              " output = output || ? WHERE run_id=? AND idx=?",
-                              (now, who, now, f"approved by {who}\n", run_id, row[0]))
+            self.conn.execute("UPDATE steps SET status='succeeded', ended_at=?, approved_by=?, approved_at=?"
+                              " WHERE run_id=? AND idx=?", (now, who, now, run_id, row[0]))
+            self.output.append(run_id, row[0], f"approved by {who}\n")
             self.conn.execute("UPDATE runs SET status='queued' WHERE id=?", (run_id,))
         return self.steps(run_id)[row[0]]
 
@@ -221,17 +255,20 @@ class RunStore:
             self.conn.execute("UPDATE steps SET status='cancelled', ended_at=? WHERE run_id=? AND status IN"
                               " ('pending', 'waiting')", (time.time(), run_id))
 
-    def recover(self, stale_after: float = HEARTBEAT_TIMEOUT) -> list[int]:
-        """Runs whose worker died (no heartbeat for `stale_after` s): queue them again; the interrupted
-        step runs again. The holder of the worker lock passes 0: no other worker can be running them."""
-        stale = time.time() - stale_after
+    def recover(self, stale_after: float = HEARTBEAT_TIMEOUT, app: str | None = None) -> list[int]:
+        """Runs (of `app`) whose worker died (no heartbeat for `stale_after` s): queue them again; the
+        interrupted step runs again. The holder of the app's worker lock passes 0: no other worker can
+        be running them."""
+        of_app = " AND app=?" if app is not None else ""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             ids = [r[0] for r in self.conn.execute(
-                "SELECT id FROM runs WHERE status='running' AND (heartbeat IS NULL OR heartbeat < ?)", (stale,))]
+                f"SELECT id FROM runs WHERE status='running' AND (heartbeat IS NULL OR heartbeat < ?){of_app}",
+                (time.time() - stale_after, *([app] if app is not None else [])))]
             for run_id in ids:
-                self.conn.execute("UPDATE steps SET status='pending', output = output || ? WHERE run_id=? AND"
-                                  " status='running'", ("-- interrupted: the worker stopped; running again --\n",
-                                                        run_id))
+                for (idx,) in self.conn.execute("SELECT idx FROM steps WHERE run_id=? AND status='running'",
+                                                (run_id,)).fetchall():
+                    self.output.append(run_id, idx, "-- interrupted: the worker stopped; running again --\n")
+                self.conn.execute("UPDATE steps SET status='pending' WHERE run_id=? AND status='running'", (run_id,))
                 self.conn.execute("UPDATE runs SET status='queued', owner='' WHERE id=?", (run_id,))
         return ids

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dockyard.errors import DockyardError, NotFound
+from dockyard.pipeline.store import RunStore
 from dockyard.server.actions import refuse_outside, refuse_unless
 from dockyard.server.auth import Token, TokenStore
 from dockyard.state.db import StateDB
@@ -42,8 +43,6 @@ def app_of(request: Request, db: StateDB) -> str | None:
     run, which the route answers with 404, or a request about no app)."""
     app = request.path_params.get("app")
     if app is None and "run_id" in request.path_params:
-        from dockyard.pipeline.store import RunStore
-
         try:
             return RunStore(db).run(int(request.path_params["run_id"])).app
         except (NotFound, ValueError):

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from dockyard.errors import DockyardError, NotFound
 from dockyard.pipeline.source import _git, branch_head, update_mirror
-from dockyard.pipeline.store import RunStore
+from dockyard.pipeline.store import RunStore, Step
 from dockyard.pipeline.triggers import enqueue
 from dockyard.server import actions
 from dockyard.server.auth import Token
@@ -52,14 +53,45 @@ def run(run_id: int, db: Db, output: bool = False) -> dict[str, Any]:
     return run_dict(RunStore(db), run_id, output)
 
 
+def _step(store: RunStore, run_id: int, idx: int) -> Step:
+    steps = store.steps(run_id, output=False)
+    if not 0 <= idx < len(steps):
+        store.run(run_id)
+        raise NotFound(f"run {run_id} has no step {idx} (it has {len(steps)})")
+    return steps[idx]
+
+
 @router.get("/runs/{run_id}/steps/{idx}/output")
 def step_output(run_id: int, idx: int, db: Db) -> dict[str, Any]:
-    """The full output of one step."""
-    steps = RunStore(db).steps(run_id)
-    if not 0 <= idx < len(steps):
-        RunStore(db).run(run_id)
-        raise NotFound(f"run {run_id} has no step {idx} (it has {len(steps)})")
-    return {"run_id": run_id, "idx": idx, "status": steps[idx].status, "output": steps[idx].output}
+    """The output of one step as kept: its last 5 MiB, after a note of how much was cut before them
+    (`printed`: the bytes it printed in all; the whole of it at .../log)."""
+    store = RunStore(db)
+    step = _step(store, run_id, idx)
+    return {"run_id": run_id, "idx": idx, "status": step.status, "printed": step.printed,
+            "output": store.output_since(run_id, idx, 0).text}
+
+
+@router.get("/runs/{run_id}/steps/{idx}/log", response_class=StreamingResponse)
+def step_log(run_id: int, idx: int, db: Db) -> Response:
+    """Everything one step printed, as text/plain, while its full log is kept (14 days after the
+    run ends); then what is kept of it."""
+    store = RunStore(db)
+    _step(store, run_id, idx)
+    path = store.output.full_log(run_id, idx)
+    if path is None:
+        return PlainTextResponse(store.output_since(run_id, idx, 0).text)
+    return StreamingResponse(_file_bytes(path, path.stat().st_size), media_type="text/plain; charset=utf-8")
+
+
+def _file_bytes(path: Path, size: int) -> Iterator[bytes]:
+    """The first `size` bytes of a file that may still grow (a running step's log)."""
+    with path.open("rb") as file:
+        while size > 0:
+            data = file.read(min(size, 256 * 1024))
+            if not data:
+                return
+            size -= len(data)
+            yield data
 
 
 def _stream(run_id: int, seen: Seen) -> Iterator[str]:
@@ -68,7 +100,8 @@ def _stream(run_id: int, seen: Seen) -> Iterator[str]:
     try:
         while True:
             current = store.run(run_id)
-            events = changes(seen, current, store.steps(run_id))
+            events = changes(seen, current, store.steps(run_id, output=False),
+                             lambda idx, offset: store.output_since(run_id, idx, offset))
             for name, data in events:
                 yield sse(name, data)
             if current.status not in FOLLOWING:

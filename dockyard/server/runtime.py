@@ -30,7 +30,7 @@ from dockyard.notify.alerts import alert_events
 from dockyard.notify.deliver import Deliverer
 from dockyard.notify.emit import emit_event
 from dockyard.pipeline.store import RunStore
-from dockyard.pipeline.worker import Worker, worker_lock
+from dockyard.pipeline.worker import Pool
 from dockyard.router.edge import Edge
 from dockyard.router.watch import BalancerWatch
 from dockyard.scale.loop import AgentMetrics, Autoscaler, EnabledSpecs
@@ -78,13 +78,18 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def _work(stop: threading.Event) -> None:
-    with worker_lock(wait=True):  # a detached `pipeline work` may still be finishing
-        while not stop.is_set():
+    """The pipeline's runs, one at a time per app and several apps at once (pipeline/worker.py); an app
+    whose detached `pipeline work` is still finishing is left to it until it lets go."""
+    while not stop.is_set():
+        try:
+            pool = Pool()
             try:
-                Worker().run_forever(stop)
-            except Exception:  # the state store went away, a bug: log, wait, go on
-                log.exception("pipeline worker failed; starting again in 5 s")
-                stop.wait(5)
+                pool.run_forever(stop)
+            finally:
+                pool.close()
+        except Exception:  # the state store went away, a bug: log, wait, go on
+            log.exception("pipeline worker failed; starting again in 5 s")
+            stop.wait(5)
 
 
 def _poll(stop: threading.Event) -> None:

@@ -223,6 +223,25 @@ SCHEMA = [
     """
     ALTER TABLE tokens ADD COLUMN apps TEXT NOT NULL DEFAULT '';
     """,
+    # version 10: a step's output in chunks, appended without rewriting what came before and capped
+    # (dockyard/pipeline/output.py); `output || ?` made a build printing 300,000 lines take minutes
+    """
+    CREATE TABLE step_output (
+        run_id INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        start INTEGER NOT NULL,  -- where its first byte is in all the step printed
+        size INTEGER NOT NULL,   -- its length in UTF-8 bytes
+        text TEXT NOT NULL,
+        PRIMARY KEY (run_id, idx, start)
+    );
+    ALTER TABLE steps ADD COLUMN printed INTEGER NOT NULL DEFAULT 0;  -- bytes of output, the cut ones too
+    ALTER TABLE steps ADD COLUMN lines INTEGER NOT NULL DEFAULT 0;
+    INSERT INTO step_output SELECT run_id, idx, 0, length(CAST(output AS BLOB)), output FROM steps
+        WHERE output != '';
+    UPDATE steps SET printed = length(CAST(output AS BLOB)),
+        lines = length(output) - length(replace(output, char(10), ''));
+    ALTER TABLE steps DROP COLUMN output;
+    """,
 ]
 
 

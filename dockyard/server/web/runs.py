@@ -42,7 +42,7 @@ def run(run_id: int, request: Request, db: Db, session: PageSession) -> Response
 
 @router.get("/runs/{run_id}/events")
 def events(run_id: int, db: Db, session: PageSession, after: str | None = None) -> StreamingResponse:
-    """The run page's stream, past the output the page was rendered with (?after=IDX:CHARS,...)."""
+    """The run page's stream, past the output the page was rendered with (?after=IDX:BYTES,...)."""
     return stream_events(db, run_id, shown(after))
 
 

@@ -37,3 +37,11 @@ def test_outside_git_the_message_says_how_to_start(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     with pytest.raises(BuildError, match="the repository has no commit yet"):
         head_commit(tmp_path)
+
+
+def test_a_line_the_build_stream_splits_goes_on_whole() -> None:
+    lines = [{"stream": "Step 2/2 : RUN seq 3\n"}, {"stream": "line 1\nl"}, {"stream": "ine 2\nline"},
+             {"stream": " 3"}, {"stream": "\n"}, {"stream": "no end"}, {"aux": {"ID": "sha256:1"}}]
+    shown: list[str] = []
+    assert _stream(iter(lines), shown.append, "building shop:abc1234") == {"ID": "sha256:1"}
+    assert shown == ["Step 2/2 : RUN seq 3", "line 1", "line 2", "line 3", "no end"]

@@ -22,7 +22,7 @@ from dockyard.logs.store import LogStore
 from dockyard.monitor.history import History
 from dockyard.pipeline.source import export_commit, update_mirror
 from dockyard.pipeline.store import RunStore
-from dockyard.pipeline.worker import worker_lock
+from dockyard.pipeline.worker import app_lock
 from dockyard.server.deliveries import Deliveries
 from dockyard.state.audit import AuditLog
 from dockyard.state.db import StateDB
@@ -62,7 +62,7 @@ def test_a_freshly_used_home_is_private(dockyard_env: Path, tmp_path: Path, usua
     config = open_config_service()
     config.set("testing", "shop", {"GREETING": "hi"}, author="ann")
     config.close()
-    with env_lock("shop", "testing"), worker_lock(wait=False):
+    with env_lock("shop", "testing"), app_lock("shop", wait=False):
         pass
     mirror = update_mirror("shop", str(tmp_path / "shop"))
     tree = export_commit("shop", str(tmp_path / "shop"), sha, mirror)

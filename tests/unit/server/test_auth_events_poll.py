@@ -6,7 +6,7 @@ import pytest
 
 from dockyard.errors import NotFound, UsageError
 from dockyard.netcheck import parse_listen
-from dockyard.pipeline.store import Run, Step
+from dockyard.pipeline.store import Piece, Run, Step
 from dockyard.server.auth import PREFIX, TokenStore, bearer, token_hash
 from dockyard.server.events import Seen, changes, shown, sse
 from dockyard.server.poller import decide, parse_symref, pollable_branches
@@ -61,26 +61,35 @@ def run(status: str) -> Run:
 
 def step(idx: int, status: str, output: str = "") -> Step:
     return Step(7, idx, "build" if idx == 0 else "deploy", "" if idx == 0 else "testing",
-                "build image" if idx == 0 else "deploy to testing", status, None, None, output, None, None)
+                "build image" if idx == 0 else "deploy to testing", status, None, None, None, None,
+                printed=len(output.encode()), output=output)
+
+
+def changes_of(seen: Seen, current: Run, steps: list[Step]) -> list:
+    """changes() with each step's output read as the store reads it: the bytes after an offset."""
+    outputs = {s.idx: s.output.encode() for s in steps}
+    return changes(seen, current, steps,
+                   lambda idx, offset: Piece(outputs[idx][offset:].decode(), offset, len(outputs[idx])))
 
 
 def test_events_report_each_change_once_and_end_when_the_run_waits() -> None:
     seen = Seen()
-    first = changes(seen, run("running"), [step(0, "running", "10:00:00 building\n"), step(1, "pending")])
+    first = changes_of(seen, run("running"), [step(0, "running", "10:00:00 building\n"), step(1, "pending")])
     assert [(e, d.get("status", d.get("line"))) for e, d in first] == [
         ("run", "running"), ("step", "running"), ("output", "10:00:00 building")]
-    assert changes(seen, run("running"), [step(0, "running", "10:00:00 building\n"), step(1, "pending")]) == []
-    later = changes(seen, run("waiting"), [step(0, "succeeded", "10:00:00 building\n10:00:05 built\n"),
+    assert changes_of(seen, run("running"), [step(0, "running", "10:00:00 building\n"), step(1, "pending")]) == []
+    later = changes_of(seen, run("waiting"), [step(0, "succeeded", "10:00:00 building\n10:00:05 built\n"),
                                            step(1, "running", "10:00:06 started\n")])
     assert [(e, d.get("idx", d.get("id")), d.get("status", d.get("line"))) for e, d in later] == [
         ("run", 7, "waiting"), ("output", 0, "10:00:05 built"), ("step", 0, "succeeded"),
         ("step", 1, "running"), ("output", 1, "10:00:06 started"), ("end", 7, "waiting")]
 
 
-def test_a_step_run_again_after_a_crash_sends_its_output_again() -> None:
+def test_an_offset_past_what_the_step_printed_streams_it_from_its_start() -> None:
+    """A page's offset from elsewhere (another run's page, a restored database) is not trusted."""
     seen = Seen()
-    changes(seen, run("running"), [step(0, "running", "one\ntwo\n")])
-    again = changes(seen, run("running"), [step(0, "running", "x\n")])
+    changes_of(seen, run("running"), [step(0, "running", "one\ntwo\n")])
+    again = changes_of(seen, run("running"), [step(0, "running", "x\n")])
     assert again == [("output", {"idx": 0, "line": "x"})]
 
 
@@ -88,7 +97,7 @@ def test_a_page_stream_starts_past_what_the_page_shows() -> None:
     """After Approve the run page reloads with every earlier line; its stream sends only newer ones."""
     output = "10:00:00 building\n10:00:05 built\n"
     seen = shown(f"0:{len(output)},1:0,junk,2:x")
-    events = changes(seen, run("running"), [step(0, "succeeded", output + "10:00:06 pushed\n"),
+    events = changes_of(seen, run("running"), [step(0, "succeeded", output + "10:00:06 pushed\n"),
                                             step(1, "running", "10:00:07 deploying\n")])
     assert [(e, d.get("idx"), d.get("status", d.get("line"))) for e, d in events] == [
         ("run", None, "running"), ("output", 0, "10:00:06 pushed"), ("step", 0, "succeeded"), ("step", 1, "running"),
