@@ -34,6 +34,7 @@ from dockyard.pipeline.store import RunStore
 from dockyard.server import api, hooks, web
 from dockyard.server.deps import Unauthorized, require_token
 from dockyard.server.limits import BodyLimit
+from dockyard.server.streams import TooManyStreams
 from dockyard.server.throttle import LoginThrottle
 from dockyard.server.web.login import LoginNeeded
 from dockyard.server.web.render import STATIC, page
@@ -41,6 +42,8 @@ from dockyard.server.webhooks import BadPayload, BadSignature
 from dockyard.state.db import StateDB
 
 log = logging.getLogger(__name__)
+
+
 def status_of(exc: DockyardError) -> int:
     if isinstance(exc, Unauthorized):
         return 401
@@ -56,6 +59,8 @@ def status_of(exc: DockyardError) -> int:
         return 401
     if isinstance(exc, BadPayload):
         return 400
+    if isinstance(exc, TooManyStreams):
+        return 429
     return 409
 
 

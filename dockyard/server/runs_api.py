@@ -3,6 +3,7 @@ approve and cancel."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from dockyard.server import actions
 from dockyard.server.auth import Token
 from dockyard.server.deps import Auth, Db, need, source_of
 from dockyard.server.events import FOLLOWING, Seen, changes, sse
+from dockyard.server.streams import Body, Holder, stream
 from dockyard.state.audit import audited
 from dockyard.state.db import StateDB
 
@@ -94,41 +96,46 @@ def _file_bytes(path: Path, size: int) -> Iterator[bytes]:
             yield data
 
 
-def _stream(run_id: int, seen: Seen) -> Iterator[str]:
+async def _stream(run_id: int, seen: Seen) -> Body:
+    """The run's events as they come: each look at the database in a thread, each wait on the loop."""
     db = StateDB()
     store, quiet_since = RunStore(db), time.monotonic()
+
+    def look() -> tuple[str, list[tuple[str, dict[str, Any]]]]:
+        current = store.run(run_id)
+        return current.status, changes(seen, current, store.steps(run_id, output=False),
+                                       lambda idx, offset: store.output_since(run_id, idx, offset))
     try:
         while True:
-            current = store.run(run_id)
-            events = changes(seen, current, store.steps(run_id, output=False),
-                             lambda idx, offset: store.output_since(run_id, idx, offset))
+            status, events = await asyncio.to_thread(look)
             for name, data in events:
                 yield sse(name, data)
-            if current.status not in FOLLOWING:
+            if status not in FOLLOWING:
                 return
             if events:
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since > KEEPALIVE:
                 quiet_since = time.monotonic()
                 yield ": keep-alive\n\n"
-            time.sleep(EVENT_POLL)
+            yield None
+            await asyncio.sleep(EVENT_POLL)
     finally:
         db.close()
 
 
 @router.get("/runs/{run_id}/events", response_class=StreamingResponse)
-def events(run_id: int, db: Db) -> StreamingResponse:
+def events(run_id: int, db: Db, token: Auth) -> StreamingResponse:
     """Server-sent events: `run` and `step` status changes, `output` lines as they are written, and a
-    last `end` when the run ends or waits at a gate."""
-    return stream_events(db, run_id)
+    last `end` when the run ends or waits at a gate. At most 8 streams per token; one ends within
+    seconds of its token's revocation or expiry."""
+    return stream_events(db, run_id, Holder(token))
 
 
-def stream_events(db: StateDB, run_id: int, seen: Seen | None = None) -> StreamingResponse:
+def stream_events(db: StateDB, run_id: int, holder: Holder, seen: Seen | None = None) -> StreamingResponse:
     """The run's events as a text/event-stream response (a 404 before it starts for no such run),
-    past what `seen` says the reader has."""
+    past what `seen` says the reader has, in one of the holder's stream slots."""
     RunStore(db).run(run_id)
-    return StreamingResponse(_stream(run_id, seen or Seen()), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return stream(holder, lambda: _stream(run_id, seen or Seen()))
 
 
 @router.post("/runs", status_code=201)

@@ -3,9 +3,9 @@ shown oldest first) and a live tail of what arrives after them, over server-sent
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -18,6 +18,8 @@ from dockyard.logs.store import LogStore
 from dockyard.pipeline.store import RunStore
 from dockyard.server.deps import Db
 from dockyard.server.events import sse
+from dockyard.server.sessions import COOKIE
+from dockyard.server.streams import Body, Holder, stream
 from dockyard.server.web.login import PageSession
 from dockyard.server.web.render import page
 
@@ -56,21 +58,23 @@ def logs(app: str, env: str, request: Request, db: Db, session: PageSession, ser
 
 
 @router.get("/apps/{app}/envs/{env}/logs/events")
-def tail(app: str, env: str, db: Db, session: PageSession, after: int, service: str = "",
+def tail(app: str, env: str, request: Request, db: Db, session: PageSession, after: int, service: str = "",
          grep: str = "") -> StreamingResponse:
+    """New lines as they arrive, in one of the session's stream slots; it ends within seconds of a
+    log-out or of its token's revocation."""
     RunStore(db).app(app)
-    store = LogStore(store_path(), readonly=True)
-    return StreamingResponse(_tail(store, _query(app, env, service, grep, None), after),
-                             media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    query = _query(app, env, service, grep, None)
+    return stream(Holder(session.token, request.cookies.get(COOKIE)),
+                  lambda: _tail(LogStore(store_path(), readonly=True), query, after))
 
 
-def _tail(store: LogStore, q: Query, after: int) -> Iterator[str]:
-    """Each new line as an event; a comment when quiet, so a closed page ends the stream."""
+async def _tail(store: LogStore, q: Query, after: int) -> Body:
+    """Each new line as an event; a comment when quiet, so a closed page ends the stream. Each read
+    of the store runs in a thread, each wait on the event loop."""
     quiet_since = started = time.monotonic()
     try:
         while time.monotonic() - started < TAIL_SECONDS:
-            lines = newer(store, q, after, limit=500)
+            lines = await asyncio.to_thread(newer, store, q, after, 500)
             for line in lines:
                 after = line.id
                 yield sse("line", {"id": line.id, "time": line.time, "container": line.container,
@@ -80,6 +84,7 @@ def _tail(store: LogStore, q: Query, after: int) -> Iterator[str]:
             elif time.monotonic() - quiet_since > KEEPALIVE:
                 quiet_since = time.monotonic()
                 yield ": keep-alive\n\n"
-            time.sleep(0.5)
+            yield None
+            await asyncio.sleep(0.5)
     finally:
         store.db.close()

@@ -12,6 +12,8 @@ from dockyard.server import actions
 from dockyard.server.deps import Db
 from dockyard.server.events import shown
 from dockyard.server.runs_api import stream_events
+from dockyard.server.sessions import COOKIE
+from dockyard.server.streams import Holder
 from dockyard.server.web.login import PageSession, checked_form
 from dockyard.server.web.pages import DONE, source
 from dockyard.server.web.render import page
@@ -41,9 +43,11 @@ def run(run_id: int, request: Request, db: Db, session: PageSession) -> Response
 
 
 @router.get("/runs/{run_id}/events")
-def events(run_id: int, db: Db, session: PageSession, after: str | None = None) -> StreamingResponse:
-    """The run page's stream, past the output the page was rendered with (?after=IDX:BYTES,...)."""
-    return stream_events(db, run_id, shown(after))
+def events(run_id: int, request: Request, db: Db, session: PageSession, after: str | None = None
+           ) -> StreamingResponse:
+    """The run page's stream, past the output the page was rendered with (?after=IDX:BYTES,...); it
+    ends within seconds of a log-out or of its token's revocation."""
+    return stream_events(db, run_id, Holder(session.token, request.cookies.get(COOKIE)), shown(after))
 
 
 @router.post("/runs/{run_id}/approve")
