@@ -129,3 +129,38 @@ def test_an_admin_token_is_site_wide_and_cannot_be_narrowed(two_apps) -> None:
     assert refused.returncode == 2 and "an admin token reaches every app" in refused.stderr
     listed = run_cli("token", "ls", "--json", env=server.env)
     assert any(t["apps"] == [ours.app.name] for t in json.loads(listed.stdout))
+
+
+def test_every_route_that_changes_something_writes_an_audit_row(two_apps) -> None:
+    """Issue 28: seven changing commands were not audited. Every POST of the API and the dashboard,
+    tried by an admin, leaves a row, whatever its outcome (the webhooks: tests/integration/server)."""
+    server, ours, _theirs = two_apps
+    admin_token = server.cli("token", "create", "--name", "auditor", "--scope", "admin").stdout.strip()
+    throwaway = server.cli("token", "create", "--name", "throwaway", "--scope", "read", "--json").stdout
+    values = {"app": ours.app.name, "env": "testing", "idx": "0", "run_id": "1",
+              "token_id": str(json.loads(throwaway)["token_id"])}
+    posts = []
+    for route in create_app().routes:
+        inner = route.effective_route_contexts() if hasattr(route, "effective_route_contexts") else [route]
+        for each in inner:
+            methods = getattr(each, "methods", None) or getattr(getattr(each, "original_route", None), "methods", ())
+            path = getattr(each, "path", "") or ""
+            if methods and "POST" in methods and not path.startswith(("/hooks/", "/login")):
+                posts.append(path)
+    assert len(posts) >= 10
+    browser = session(server, admin_token)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/").text)
+    assert csrf
+    silent = []
+    with server.client(admin_token) as api:
+        for path in sorted(posts, key=lambda p: p == "/logout"):  # log-out last: it ends the session
+            before = len(api.get("/api/audit", params={"limit": 5000}).json()["rows"])
+            url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+            if path.startswith("/api/"):
+                api.post(url, json={"app": ours.app.name, "branch": "no-such-branch"} if path == "/api/runs" else None)
+            else:
+                browser.post(url, data={"csrf": csrf.group(1), "name": "made-by-form", "scopes": "read"})
+            after = len(api.get("/api/audit", params={"limit": 5000}).json()["rows"])
+            if after <= before:
+                silent.append(path)
+    assert silent == []

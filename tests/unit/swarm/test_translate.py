@@ -34,7 +34,7 @@ def test_service_body_exact():
                 "StopSignal": "SIGTERM",
                 "StopGracePeriod": 10 * NS,
                 "Args": ["httpd", "-f"],
-                "CapabilityDrop": ["ALL"],
+                "CapabilityDrop": ["ALL"], "Privileges": {"NoNewPrivileges": True},
                 "Configs": [{"ConfigID": "cid1", "ConfigName": "cfg-1",
                              "File": {"Name": "/etc/app/app.conf", "UID": "65534", "GID": "65534", "Mode": 0o444}}],
                 "Secrets": [{"SecretID": "sid1", "SecretName": "sec-1",
