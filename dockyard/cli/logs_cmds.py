@@ -78,16 +78,19 @@ def logs(
 
     spec = load_app_spec()
     env_spec = spec.environment(env)
-    accessory = service is not None and service in spec.accessories_of(env)
+    from dockyard.logs.edge_source import EDGE_SERVICE
+
+    # an accessory's lines, or the edge's access log of the environment: no release, colour or replica
+    accessory = service is not None and (service in spec.accessories_of(env) or service == EDGE_SERVICE)
     if service is not None and not accessory:
         spec.service(service)  # not found: says which there are
     if accessory and (release or color or replica is not None):
-        raise UsageError(f"{service} is an accessory: it has no releases, colours or replicas")
+        raise UsageError(f"{service} has no releases, colours or replicas (an accessory, or the edge)")
     swarm, stored = settings.engine(env_spec.engine).swarm, _store_path(store).exists()
     picks = color is not None or replica is not None
     engine = connect(env_spec.engine) if swarm or not stored or picks else None
     try:
-        scope = Scope(said=f"accessory {service}") if accessory else \
+        scope = Scope(said=f"{service} (no releases)") if accessory else \
             _scope(engine, spec.app, env, service, release, color, replica)
         hint = " (--release all: every release)" if scope.release and not release else ""
         err_console.print(f"{spec.app}/{env}: {scope.said}{hint}", highlight=False, markup=False)

@@ -29,6 +29,7 @@ from dockyard.logs.spool import Append, Batch
 from dockyard.logs.tailer import READ_SIZE, Loss, OpenFile, Position
 
 EDGE_SOURCE = "edge-access"  # its read position's key in the journal (beside containers' ids)
+EDGE_SERVICE = "edge"  # the "service" its lines have in their environment: `dockyard logs ENV edge`
 ACCESS_FILES = "access-*.log"  # one per edge process, named by its start (router/edge_render.EdgePaths)
 
 
@@ -67,7 +68,7 @@ def held_open(ino: int, dev: int, pids: set[int], proc: Path = Path("/proc")) ->
 
 def tags(host: str, app: str, env: str) -> dict[str, str]:
     return {"host": host, "container_id": EDGE_SOURCE, "container": "edge", "image": "haproxy", "app": app,
-            "env": env, "service": "edge" if app else "", "release": ""}
+            "env": env, "service": EDGE_SERVICE if app else "", "release": ""}
 
 
 class EdgeAccessLog:
