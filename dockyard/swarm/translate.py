@@ -163,7 +163,8 @@ def service_body(s: SwarmService) -> dict[str, Any]:
                                     "Timeout": int(h.timeout * NS), "Retries": h.retries,
                                     "StartPeriod": int(h.start_period * NS)}
     container["CapabilityDrop"] = ["ALL"]  # root too: only what it lists, and the site allows, is added
-    container["Privileges"] = {"NoNewPrivileges": True}  # as a container's no-new-privileges (API 1.46+)
+    # a container's no-new-privileges; engines before API 1.46 (Debian's 20.10) drop it (docs/security.md)
+    container["Privileges"] = {"NoNewPrivileges": True}
     if s.capabilities:
         container["CapabilityAdd"] = list(s.capabilities)
     mounts: list[dict[str, Any]] = []
