@@ -31,13 +31,12 @@ def ensure_network(engine: Engine, app: str, env: str) -> str:
             if exc.status_code != 409:  # made in between
                 raise
             return name
-        for listed in _named(engine, legacy_network_name(app, env)):
-            legacy = engine.client.networks.get(listed.id)  # a listed network does not say its containers
+        for legacy in _named(engine, legacy_network_name(app, env)):
             labels = legacy.attrs.get("Labels") or {}
             if (labels.get(L.APP), labels.get(L.ENV)) != (app, env):
                 continue  # another (app, env) whose old name met this one's: not ours to join
-            for container in (legacy.attrs.get("Containers") or {}):
-                found = engine.client.containers.get(container)
+            # stopped ones too (a network's inspect data lists only running containers)
+            for found in engine.client.containers.list(all=True, filters={"network": legacy.name}):
                 accessory = (found.labels or {}).get(L.ACCESSORY)
                 network.connect(found, aliases=[accessory] if accessory else None)
     except DockerError as exc:

@@ -72,6 +72,10 @@ def test_an_old_network_s_containers_join_the_new_one(pair, docker_client: docke
         "dockyard/busybox:1.35", ["sleep", "600"], name=f"{first.name}_y_cache", detach=True, network=legacy.name,
         labels={"dockyard.app": first.name, "dockyard.env": "y", "dockyard.service": "cache",
                 "dockyard.accessory": "cache"})
+    stopped = docker_client.containers.create(  # stopped by its user: it joins too, for its next start
+        "dockyard/busybox:1.35", ["sleep", "600"], name=f"{first.name}_y_jobs", network=legacy.name,
+        labels={"dockyard.app": first.name, "dockyard.env": "y", "dockyard.service": "jobs",
+                "dockyard.accessory": "jobs"})
     try:
         ok("config", "set", "y", "GREETING=hi", cwd=first.path)
         ok("build", cwd=first.path)
@@ -80,9 +84,12 @@ def test_an_old_network_s_containers_join_the_new_one(pair, docker_client: docke
         joined = old.attrs["NetworkSettings"]["Networks"]
         assert set(joined) == {legacy.name, f"dockyard_{first.name}_y"}
         assert "cache" in joined[f"dockyard_{first.name}_y"]["Aliases"]  # the app still finds it by name
+        stopped.reload()
+        assert "jobs" in stopped.attrs["NetworkSettings"]["Networks"][f"dockyard_{first.name}_y"]["Aliases"]
         web = docker_client.containers.get(f"{first.name}_y_web_1")
         resolved = web.exec_run(["ping", "-c", "1", "-W", "1", "cache"]).output  # nobody may not ping: it resolves
         assert f"PING cache ({joined[f'dockyard_{first.name}_y']['IPAddress']})".encode() in resolved, resolved
     finally:
         old.remove(force=True)
+        stopped.remove(force=True)
         legacy.remove()
