@@ -35,7 +35,9 @@ class Scope:
     said: str = ""
 
     def admits(self, release: str, name: str) -> bool:
-        return self.release in (None, release) or not release if self.names is None else name in self.names
+        if self.names is not None:
+            return name in self.names
+        return self.release in (None, release) or not release  # an accessory's lines have no release
 
 
 def select_replicas(rows: list[Running], where: str, service: str | None, live_release: str | None,
