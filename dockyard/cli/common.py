@@ -13,6 +13,13 @@ from rich.console import Console
 
 # The one --json option: every command that prints data or a result takes it (issue 27)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts (docs/json/).")]
+# What `logs` and `stats` show of an ENV besides the live release (engine/rows.py troubleshoot_scope)
+ReleaseOpt = Annotated[str | None, typer.Option(help="With ENV: this release's, or `all` (default: the live "
+                                                     "release's).")]
+ColorOpt = Annotated[str | None, typer.Option("--color", help="With ENV: the containers of this colour, blue or "
+                                                              "green.")]
+ReplicaOpt = Annotated[int | None, typer.Option(help="With ENV: only this replica (of the live release, or of "
+                                                     "--color).")]
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -47,3 +54,29 @@ def result(as_json: bool, data: Any, *lines: str) -> None:
         return
     for line in lines:
         say(line)
+
+
+def check_picks(release: str | None, color: str | None, replica: int | None, has_env: bool = True) -> None:
+    """--release, --color and --replica name part of an ENV of ./dockyard.yml; a colour is blue or green."""
+    from dockyard.errors import UsageError
+
+    if (release or color or replica is not None) and not has_env:
+        raise UsageError("--release, --color and --replica need ENV, in the folder of the app's dockyard.yml")
+    if color is not None and color not in ("blue", "green"):
+        raise UsageError(f"--color: blue or green, got {color!r}")
+
+
+def live_scope(rows: list[Any], app: str, env: str, service: str | None, release: str | None, color: str | None,
+               replica: int | None) -> Any:
+    """What `logs` and `stats` show of APP/ENV (engine/rows.py Scope): the live release, or what
+    --release, --color or --replica pick among `rows` (observed only when a colour or replica is asked)."""
+    from dockyard.engine.rows import troubleshoot_scope
+    from dockyard.state.db import StateDB
+
+    db = StateDB()
+    try:
+        live = db.live_release(app, env)
+    finally:
+        db.close()
+    return troubleshoot_scope(rows, f"{app}/{env}", service, live.release_id if live else None, color, replica,
+                              release)

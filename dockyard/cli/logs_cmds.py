@@ -12,7 +12,16 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from dockyard.cli.common import err_console, options, print_json
+from dockyard.cli.common import (
+    ColorOpt,
+    ReleaseOpt,
+    ReplicaOpt,
+    check_picks,
+    err_console,
+    live_scope,
+    options,
+    print_json,
+)
 
 forwarder_app = typer.Typer(help="The log forwarder: follow container logs, spool, ship.\n\n"
                                  "Example: dockyard forwarder status", no_args_is_help=True)
@@ -42,12 +51,9 @@ def logs(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts (one object a line with -f).")] = False,
     app: Annotated[str | None, typer.Option(help="The app (default: the one in ./dockyard.yml, else all).")] = None,
     container: Annotated[str | None, typer.Option(help="Only this container (name or id prefix).")] = None,
-    release: Annotated[str | None, typer.Option(help="With ENV: this release's lines, or `all` (default: the "
-                                                     "live release's).")] = None,
-    color: Annotated[str | None, typer.Option("--color", help="With ENV: the containers of this colour, blue or "
-                                                              "green.")] = None,
-    replica: Annotated[int | None, typer.Option(help="With ENV: only this replica (of the live release, or of "
-                                                     "--color).")] = None,
+    release: ReleaseOpt = None,
+    color: ColorOpt = None,
+    replica: ReplicaOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many lines.")] = 100,
     store: Annotated[Path | None, typer.Option(help="The log store (default: $DOCKYARD_HOME/logs/store.db).",
                                                envvar="DOCKYARD_LOG_STORE")] = None,
@@ -62,10 +68,7 @@ def logs(
     from dockyard.errors import UsageError
     from dockyard.logs.query import Query, parse_since
 
-    if (release or color or replica is not None) and not (env and app is None and options.spec_file.exists()):
-        raise UsageError("--release, --color and --replica need ENV, in the folder of the app's dockyard.yml")
-    if color is not None and color not in ("blue", "green"):
-        raise UsageError(f"--color: blue or green, got {color!r}")
+    check_picks(release, color, replica, has_env=bool(env and app is None and options.spec_file.exists()))
     since_ns = parse_since(since) if since else None
     show = Shown(since_ns, grep, container, limit, follow, as_json, follow_for)
     if not (env and app is None and options.spec_file.exists()):
@@ -90,8 +93,13 @@ def logs(
     picks = color is not None or replica is not None
     engine = connect(env_spec.engine) if swarm or not stored or picks else None
     try:
-        scope = Scope(said=f"{service} (no releases)") if accessory else \
-            _scope(engine, spec.app, env, service, release, color, replica)
+        if accessory:
+            scope = Scope(said=f"{service} (no releases)")
+        else:
+            from dockyard.engine.observe import observe
+
+            rows = observe(engine, spec.app, env) if engine is not None and picks else []
+            scope = live_scope(rows, spec.app, env, service, release, color, replica)
         hint = " (--release all: every release)" if scope.release and not release else ""
         err_console.print(f"{spec.app}/{env}: {scope.said}{hint}", highlight=False, markup=False)
         if swarm:  # the manager gathers every node's task logs
@@ -114,19 +122,6 @@ def logs(
     finally:
         if engine is not None:
             engine.close()
-
-
-def _scope(engine: Any, app: str, env: str, service: str | None, release: str | None, color: str | None,
-           replica: int | None) -> Any:
-    """The live release of APP/ENV, or what --release, --color or --replica pick (engine/rows.py)."""
-    from dockyard.engine.observe import observe
-    from dockyard.engine.rows import troubleshoot_scope
-    from dockyard.state.db import StateDB
-
-    live = StateDB().live_release(app, env)
-    rows = observe(engine, app, env) if engine is not None and (color is not None or replica is not None) else []
-    return troubleshoot_scope(rows, f"{app}/{env}", service, live.release_id if live else None, color, replica,
-                              release)
 
 
 @dataclass(frozen=True)

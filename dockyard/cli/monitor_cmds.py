@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
+from dockyard.cli.common import ColorOpt, ReleaseOpt, ReplicaOpt, check_picks, console, live_scope, options, print_json
 from dockyard.cli.common import JsonOpt as Json
-from dockyard.cli.common import console, options, print_json
 
 AgentUrl = Annotated[str | None, typer.Option("--agent", help="The agent's URL (default $DOCKYARD_AGENT or "
                                                                "http://127.0.0.1:9180).")]
@@ -102,12 +102,9 @@ def stats(
     env: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
     as_json: Json = False,
     all_apps: Annotated[bool, typer.Option("--all", help="Every container, not only this app's.")] = False,
-    release: Annotated[str | None, typer.Option(help="With ENV: this release's containers, or `all` (default: the "
-                                                     "live release's).")] = None,
-    color: Annotated[str | None, typer.Option("--color", help="With ENV: the containers of this colour, blue or "
-                                                              "green.")] = None,
-    replica: Annotated[int | None, typer.Option(help="With ENV: only this replica (of the live release, or of "
-                                                     "--color).")] = None,
+    release: ReleaseOpt = None,
+    color: ColorOpt = None,
+    replica: ReplicaOpt = None,
     agent_url: AgentUrl = None,
     refresh: Annotated[float, typer.Option(help="Seconds between refreshes of the live table.")] = 1.0,
     count: Annotated[int, typer.Option(help="Stop after this many refreshes (0: until Ctrl-C).")] = 0,
@@ -158,19 +155,12 @@ def _scoped_names(app: str | None, env: str | None, release: str | None, color: 
                   replica: int | None) -> frozenset[str] | None:
     """The containers `stats APP ENV` shows: the live release's unless --release, --color or --replica
     picks others (engine/rows.py); None: no limit (no ENV, or not in an app's folder)."""
-    from dockyard.errors import UsageError
-
+    check_picks(release, color, replica, has_env=app is not None and env is not None)
     if app is None or env is None:
-        if release or color or replica is not None:
-            raise UsageError("--release, --color and --replica need ENV, in the folder of the app's dockyard.yml")
         return None
-    if color is not None and color not in ("blue", "green"):
-        raise UsageError(f"--color: blue or green, got {color!r}")
     from dockyard.cli.common import load_app_spec
     from dockyard.engine.client import connect
     from dockyard.engine.observe import observe
-    from dockyard.engine.rows import troubleshoot_scope
-    from dockyard.state.db import StateDB
 
     engine = connect(load_app_spec().environment(env).engine)
     try:
@@ -179,8 +169,7 @@ def _scoped_names(app: str | None, env: str | None, release: str | None, color: 
         engine.close()
     if not rows:
         return None
-    live = StateDB().live_release(app, env)
-    scope = troubleshoot_scope(rows, f"{app}/{env}", None, live.release_id if live else None, color, replica, release)
+    scope = live_scope(rows, app, env, None, release, color, replica)
     return frozenset(r.name for r in rows if scope.admits(r.release, r.name))
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dockyard.cli.common import JsonOpt, console, load_app_spec, options, print_json, result
+from dockyard.cli.common import JsonOpt, check_picks, console, load_app_spec, options, print_json, result
 
 if TYPE_CHECKING:
     from dockyard.settings import EngineSettings
@@ -104,15 +104,17 @@ def exec_(
     from dockyard.engine.client import connect
     from dockyard.engine.observe import observe
     from dockyard.engine.rows import pick_replica
-    from dockyard.errors import UsageError
     from dockyard.state.db import StateDB
 
     spec = load_app_spec()
     env_spec = spec.environment(env)
     spec.service(service)
-    if color is not None and color not in ("blue", "green"):
-        raise UsageError(f"--color: blue or green, got {color!r}")
-    live = StateDB().live_release(spec.app, env)
+    check_picks(None, color, None)
+    db = StateDB()
+    try:
+        live = db.live_release(spec.app, env)
+    finally:
+        db.close()
     engine = connect(env_spec.engine)
     try:
         target = pick_replica(observe(engine, spec.app, env), f"{spec.app}/{env}", service,
