@@ -37,6 +37,13 @@ class Engine:
     def close(self) -> None:
         self.client.close()
 
+    # Dockyard's verbs. The layers above call these and read engine/facts.py's dataclasses; only
+    # engine/ touches `client` (docker-py) and Docker's JSON (tests/unit/test_layers.py).
+
+    # -- replicas, images and services: what a deploy does ----------------------------------------
+
+    # -- builds, registries, nodes and the monitor's reads ----------------------------------------
+
 
 def tls_config(cfg: EngineSettings) -> docker.tls.TLSConfig | None:
     if not (cfg.tls_ca or cfg.tls_cert):

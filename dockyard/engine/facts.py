@@ -1,0 +1,147 @@
+"""What the engine says about a container or an image, in Dockyard's words.
+
+The one parser of Docker's inspect JSON for containers and images: the layers above read these
+dataclasses, never the JSON, so a fake engine (tests/fakes/) makes the same objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard.engine import labels as L
+
+__all__ = ["Binding", "ImageFacts", "ReplicaFacts", "image_facts", "replica_facts"]
+
+LOOPBACK = ("127.0.0.1", "")  # where a published port is reachable from this host's tests and probes
+ANY_HOST = (*LOOPBACK, "0.0.0.0", "::")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One published port: container port/proto on host_ip:host_port."""
+
+    port: int
+    proto: str
+    host_ip: str
+    host_port: int
+
+
+@dataclass(frozen=True)
+class ReplicaFacts:
+    """One container as inspected: its labels, its state and where it can be reached."""
+
+    id: str
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    status: str = "created"  # the engine's word: created, running, restarting, exited, paused, dead
+    running: bool = False
+    restarting: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    restarts: int = 0
+    health: str | None = None  # the verdict of a health command: starting, healthy, unhealthy
+    started_at: str = ""
+    bindings: tuple[Binding, ...] = ()
+    asks_ports: bool = False  # made with published ports (kept while stopped, unlike the bindings)
+    nano_cpus: int = 0
+    image: str = ""
+    log_path: str = ""
+    cgroup_parent: str = ""
+    upper_dir: str = ""
+
+    @property
+    def app(self) -> str:
+        return self.labels.get(L.APP, "")
+
+    @property
+    def env(self) -> str:
+        return self.labels.get(L.ENV, "")
+
+    @property
+    def service(self) -> str:
+        return self.labels.get(L.SERVICE, "")
+
+    def loopback_port(self, container_port: int | None = None) -> int | None:
+        """The 127.0.0.1 host port it publishes its `container_port` on, else its first one."""
+        for binding in self.bindings:
+            if binding.host_ip in LOOPBACK and (container_port is None or
+                                                (binding.port, binding.proto) == (container_port, "tcp")):
+                return binding.host_port
+        return None
+
+    def host_ports(self) -> dict[tuple[int, str], int]:
+        """(container port, proto) -> host port, for bindings the host itself can reach."""
+        out: dict[tuple[int, str], int] = {}
+        for binding in self.bindings:
+            if binding.host_ip in ANY_HOST:
+                out.setdefault((binding.port, binding.proto), binding.host_port)
+        return out
+
+    @property
+    def publishes(self) -> bool:
+        return self.asks_ports or self.loopback_port() is not None
+
+    @property
+    def url(self) -> str | None:
+        port = self.loopback_port()
+        return f"http://127.0.0.1:{port}" if port else None
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """A local image: what deploy reads from it before it starts a replica."""
+
+    id: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    user: str = ""  # the image's USER ("" is root)
+    repo_digests: tuple[str, ...] = ()
+
+    @property
+    def commit(self) -> str | None:
+        return self.labels.get("dockyard.commit")
+
+
+def bindings(attrs: Mapping[str, Any]) -> tuple[Binding, ...]:
+    found = []
+    for key, bound in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items():
+        port, _, proto = key.partition("/")
+        for binding in bound or []:
+            if binding.get("HostPort"):
+                found.append(Binding(int(port), proto or "tcp", binding.get("HostIp") or "", int(binding["HostPort"])))
+    return tuple(found)
+
+
+def replica_facts(attrs: Mapping[str, Any]) -> ReplicaFacts:
+    """A container's inspect data (or a listing's, which docker-py inspects) as ReplicaFacts."""
+    state = attrs.get("State") or {}
+    config = attrs.get("Config") or {}
+    host = attrs.get("HostConfig") or {}
+    running = bool(state.get("Running"))
+    return ReplicaFacts(
+        id=attrs.get("Id") or "",
+        name=(attrs.get("Name") or "").lstrip("/"),
+        labels=dict(config.get("Labels") or {}),
+        status=state.get("Status") or ("running" if running else "created"),
+        running=running,
+        restarting=bool(state.get("Restarting")),
+        exit_code=None if running else state.get("ExitCode"),
+        pid=int(state.get("Pid") or 0),
+        restarts=int(attrs.get("RestartCount") or 0),
+        health=(state.get("Health") or {}).get("Status"),
+        started_at=state.get("StartedAt") or "",
+        bindings=bindings(attrs),
+        asks_ports=bool(host.get("PortBindings")),
+        nano_cpus=int(host.get("NanoCpus") or 0),
+        image=config.get("Image") or "",
+        log_path=attrs.get("LogPath") or "",
+        cgroup_parent=host.get("CgroupParent") or "",
+        upper_dir=((attrs.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir", ""),
+    )
+
+
+def image_facts(attrs: Mapping[str, Any]) -> ImageFacts:
+    config = attrs.get("Config") or {}
+    return ImageFacts(id=attrs.get("Id") or "", labels=dict(config.get("Labels") or {}),
+                      user=config.get("User") or "", repo_digests=tuple(attrs.get("RepoDigests") or ()))
