@@ -199,6 +199,6 @@ class Backups:
         """The image, user and argv the accessory's restore command runs with."""
         accessory = target.accessory
         assert accessory is not None and accessory.backup is not None and accessory.backup.restore is not None
-        image, attrs = Accessories(self.spec, self.config, self.report, self.parts).image_of(engine, accessory)
-        return image, choose_user(accessory.user, (attrs.get("Config") or {}).get("User")), \
+        image, facts = Accessories(self.spec, self.config, self.report, self.parts).image_of(engine, accessory)
+        return image, choose_user(accessory.user, facts.user or None), \
             list(accessory.backup.restore)

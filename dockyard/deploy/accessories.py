@@ -15,7 +15,6 @@ from dockyard.build.git import head_commit
 from dockyard.config.service import ConfigService
 from dockyard.deploy.binds import check_binds
 from dockyard.deploy.bounds import enforce_policy
-from dockyard.deploy.deployer import ensure_image
 from dockyard.deploy.parts import Parts
 from dockyard.engine import labels as L
 from dockyard.engine.accessories import (
@@ -30,6 +29,7 @@ from dockyard.engine.accessories import (
 )
 from dockyard.engine.client import Engine
 from dockyard.engine.containers import CommandCheck, choose_user
+from dockyard.engine.facts import ImageFacts
 from dockyard.engine.networks import ensure_network
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
 from dockyard.engine.volumes import ensure_volume, remove_volume
@@ -56,10 +56,10 @@ class Accessories:
                               "Docker engine for now", hint="give the environment a single engine (engine: local)")
         return engine
 
-    def image_of(self, engine: Engine, accessory: AccessorySpec) -> tuple[str, dict]:
+    def image_of(self, engine: Engine, accessory: AccessorySpec) -> tuple[str, ImageFacts]:
         """(reference, inspect data): a registry reference as given, or built from this checkout."""
         if accessory.image:
-            return accessory.image, ensure_image(engine, accessory.image)
+            return accessory.image, engine.ensure_image(accessory.image)
         assert accessory.build is not None  # the spec holds one of the two
         repo = f"{self.spec.app}_{accessory.name}"  # '_' is in no app name: never another app's repository
         commit = head_commit(self.spec.base_dir)
@@ -67,7 +67,7 @@ class Accessories:
             self.report(f"building {repo}:{commit.tag}")
             build_image(engine, repo, self.spec.resolve(accessory.build.context), accessory.build.dockerfile,
                         dict(accessory.build.args), commit, lambda _line: None)
-        return f"{repo}:{commit.tag}", ensure_image(engine, f"{repo}:{commit.tag}")
+        return f"{repo}:{commit.tag}", engine.ensure_image(f"{repo}:{commit.tag}")
 
     def _run(self, engine: Engine, env: str, accessory: AccessorySpec) -> tuple[AccessoryRun, dict[str, str]]:
         """Its container's definition and the secrets it reads (written to files at its start)."""
@@ -83,11 +83,11 @@ class Accessories:
         enforce_policy(spec, [env])
         check_binds(spec, env, engine.name, engine.config, engine.is_local_host, accessories=[accessory.name])
         plain = {k: resolved.values[k] for k in accessory.config if k not in secrets}
-        image, image_attrs = self.image_of(engine, accessory)
+        image, facts = self.image_of(engine, accessory)
         health = accessory.health
         run = AccessoryRun(
             app=spec.app, env=env, name=accessory.name, image=image, config_hash="",
-            user=choose_user(accessory.user, (image_attrs.get("Config") or {}).get("User")),
+            user=choose_user(accessory.user, facts.user or None),
             command=tuple(accessory.command) if accessory.command else None, port=accessory.port,
             publish=accessory.publish, environment=tuple(sorted({**plain, **accessory.env}.items())),
             volumes=tuple((v.name, v.path, v.read_only) for v in accessory.volumes),
@@ -96,7 +96,7 @@ class Accessories:
             health=CommandCheck(tuple(health.cmd), health.interval, health.timeout, health.retries,
                              health.start_period) if health else None,
             cpus=accessory.resources.cpus, memory=accessory.resources.memory, stop_grace=accessory.stop_grace)
-        digest = hashlib.sha256(orjson.dumps({"run": accessory_create_kwargs(run), "image": image_attrs["Id"],
+        digest = hashlib.sha256(orjson.dumps({"run": accessory_create_kwargs(run), "image": facts.id,
                                               "secrets": secrets}, option=orjson.OPT_SORT_KEYS)).hexdigest()
         return replace(run, config_hash=digest[:16]), secrets
 

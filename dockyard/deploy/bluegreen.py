@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, spec_health
@@ -25,7 +25,7 @@ from dockyard.engine.containers import ReplicaSpec
 from dockyard.engine.testrun import run_test
 from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
 from dockyard.plan.bluegreen import BGStep, Step, Target, plan_bluegreen
-from dockyard.plan.deploy import Action, Kind
+from dockyard.router.colors import Fleet
 from dockyard.router.switch import Switchboard, url
 from dockyard.state.db import Release as StoredRelease
 from dockyard.state.lock import env_lock
@@ -46,6 +46,21 @@ def colored(workload: Workload, color: str) -> Workload:
     return replace(workload, replicas=replicas)
 
 
+class Placement(Protocol):
+    """Where the colours run: what a blue-green deploy asks of its Target (deploy/targets/)."""
+
+    engine: Engine
+    env: str
+
+    def fleet(self) -> Fleet: ...
+
+    def color_shape(self, workload: Any) -> tuple[frozenset[str], int]: ...
+
+    def color_health(self, workload: Any) -> dict[str, HealthCheck]: ...
+
+    def start_color(self, workload: Any, color: str, reason: str) -> None: ...
+
+
 @dataclass
 class Release:
     """The release a blue-green deploy puts live, prepared by the Deployer."""
@@ -62,14 +77,17 @@ class Release:
 
 
 class BlueGreen:
-    def __init__(self, ctx: DeployContext, engine: Engine, env: str, release: Release,
-                 skip_tests: bool = False) -> None:
-        self.ctx, self.engine, self.env, self.release = ctx, engine, env, release
+    """One blue-green deploy on a Target: its colours' replicas are the target's (containers, or a
+    Swarm service per service and colour), its balancer the environment's."""
+
+    def __init__(self, ctx: DeployContext, placement: Placement, release: Release, skip_tests: bool = False) -> None:
+        self.ctx, self.placement, self.release = ctx, placement, release
+        self.engine, self.env = placement.engine, placement.env
         self.skip_tests = skip_tests
         self.parts = ctx.parts
         self.spec = ctx.spec
         self.report = ctx.report
-        self.env_spec = self.spec.environment(env)
+        self.env_spec = self.spec.environment(self.env)
         assert self.env_spec.router is not None  # checked when dockyard.yml is loaded
         self.window = self.env_spec.router.rollback_window
         self.note = ""
@@ -83,14 +101,14 @@ class BlueGreen:
 
     def shape(self) -> tuple[frozenset[str], int]:
         """What a colour that runs the release has: its replicas' config hashes, and how many."""
-        workload = self.release.workload
-        return frozenset(s.config_hash for s in workload.replicas.values()), len(workload.replicas)
+        return self.placement.color_shape(self.release.workload)
 
     def deploy(self, dry_run: bool = False, note: str = "") -> DeployOutcome:
         spec, release = self.spec, self.release
         with env_lock(spec.app, self.env):
             board = Switchboard(spec, self.engine, self.env, self.report,
-                                router=self.parts.balancers(spec.app, self.env, self.report))
+                                router=self.parts.balancers(spec.app, self.env, self.report),
+                                fleet=self.placement.fleet())
             steps = plan_bluegreen(board.facts(), self.target())
             outcome = DeployOutcome(spec.app, self.env, release.release_id, release.image, release.commit,
                                     release.config_revision, steps, dry_run=dry_run)
@@ -168,12 +186,10 @@ class BlueGreen:
 
     def start(self, color: str, reason: str) -> None:
         """Start the release's replicas on `color`; each must become healthy."""
-        workload = colored(self.release.workload, color)
-        creates = [Action(Kind.CREATE, s, n, reason) for s, n in sorted(workload.replicas)]
-        ColorExecutor(self.engine, workload, "recreate", self.report, probe=self.parts.probe).apply(creates)
+        self.placement.start_color(self.release.workload, color, reason)
 
     def health(self) -> dict[str, HealthCheck]:
-        return self.release.workload.health
+        return self.placement.color_health(self.release.workload)
 
     def _check(self, board: Switchboard, color: str) -> None:
         resume(self.parts, board, color, self.health(), self.report)
@@ -212,15 +228,16 @@ def resume(parts: Parts, board: Switchboard, color: str, health: dict[str, Healt
     return started
 
 
-def switch_back(ctx: DeployContext, engine: Engine, env: str, previous: StoredRelease, note: str
+def switch_back(ctx: DeployContext, placement: Placement, previous: StoredRelease, note: str
                 ) -> DeployOutcome | None:
     """Rollback while the idle colour still has the previous release: its parked workers start
     again and live traffic is switched back to it, a configuration change. None when the idle colour
     does not have it (the caller deploys the release afresh). A switch that cannot complete leaves
     both colours as they were, and says why: the colour a rollback returns to is never removed."""
-    spec = ctx.spec
+    spec, engine, env = ctx.spec, placement.engine, placement.env
     with env_lock(spec.app, env):
-        board = Switchboard(spec, engine, env, ctx.report, router=ctx.parts.balancers(spec.app, env, ctx.report))
+        board = Switchboard(spec, engine, env, ctx.report, router=ctx.parts.balancers(spec.app, env, ctx.report),
+                            fleet=placement.fleet())
         idle = board.preview
         everything = board.replicas()
         replicas = [r for r in everything if r.color == idle]

@@ -2,7 +2,8 @@
 
 Old containers keep serving until every new one is healthy; if any new one fails, every
 container this deploy made is removed and the old ones keep their names: nothing is
-half-applied. `rolling` starts one new replica at a time, `recreate` starts them all at once.
+half-applied. The strategy says how many replicas are replaced at a time (rolling: one, recreate:
+all of them together).
 """
 
 from __future__ import annotations
@@ -72,11 +73,11 @@ def last_logs(container: Container, lines: int = 20) -> str:
 
 
 class Executor:
-    def __init__(self, engine: Engine, workload: Workload, strategy: str, report: Report,
+    def __init__(self, engine: Engine, workload: Workload, batch: int | None, report: Report,
                  probe: Probe = wait_healthy, before_retire: Callable[[frozenset[str]], None] | None = None) -> None:
         self.engine = engine
         self.workload = workload
-        self.strategy = strategy
+        self.batch = batch  # replaced at a time (the strategy's); None: all together
         self.report = report
         self.probe = probe  # the health probe: real HTTP/TCP on 127.0.0.1, or a test's own
         self.before_retire = before_retire  # told the ids about to stop, once their successors serve (the edge)
@@ -94,7 +95,7 @@ class Executor:
             self._retire(container.id, container.name, container.service)
         creates = [a for a in actions if a.kind is Kind.CREATE]
         replaces = [a for a in actions if a.kind is Kind.REPLACE]
-        batch = 1 if self.strategy == "rolling" else max(len(replaces), 1)
+        batch = self.batch or max(len(replaces), 1)
         batches = [creates] + [replaces[i : i + batch] for i in range(0, len(replaces), batch)]
         try:
             for group in batches:

@@ -1,6 +1,6 @@
 """What every strategy shares: the release prepared once, the context it is deployed in, and the
-outcome. The strategies (rolling in deployer.py, blue/green, Swarm) take these, never the Deployer,
-so none of them imports another's orchestrator."""
+outcome. The strategies (deploy/strategies/) and targets (deploy/targets/) take these, never the
+Deployer, so none of them imports another's orchestrator."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from dockyard.config.service import ResolvedConfig
 from dockyard.deploy.parts import Parts
+from dockyard.engine.facts import ImageFacts
 from dockyard.errors import DockyardError
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
@@ -23,7 +24,7 @@ class Prepared:
 
     env: str
     image: str
-    image_attrs: dict[str, Any]
+    image_facts: ImageFacts
     release_id: str
     commit: str | None
     resolved: ResolvedConfig

@@ -8,7 +8,6 @@ environment: its image and its configuration revision together.
 from __future__ import annotations
 
 from dockyard.build.registry import copy_to_registry, registry_of, split_ref
-from dockyard.deploy.bluegreen import switch_back
 from dockyard.deploy.deployer import Deployer, registry_host
 from dockyard.deploy.outcome import DeployOutcome
 from dockyard.errors import DeployError, NotFound
@@ -65,14 +64,13 @@ def rollback(deployer: Deployer, env: str) -> DeployOutcome:
     if previous is None:
         raise NotFound(f"{spec.app}/{env} has no earlier release to roll back to")
     note = f"rollback to {previous.release_id} (from {live.release_id})"
-    if spec.environment(env).strategy == "blue-green":  # inside the window: a switch, no container starts
-        engine = deployer.parts.engines(spec.environment(env).engine)
-        try:
-            switched = switch_back(deployer, engine, env, previous, note)
-        finally:
-            engine.close()
-        if switched is not None:
-            return switched
+    engine = deployer.parts.engines(spec.environment(env).engine)
+    try:  # blue-green, inside its window: a switch, no container starts
+        switched = deployer.strategy(engine, env).switch_back(previous, note)
+    finally:
+        engine.close()
+    if switched is not None:
+        return switched
     # a rollback restores a release that passed its tests: it runs none (a test of the commit that broke
     # the environment could keep it from going back)
     return deployer.deploy(env, image=previous.image, config_revision=previous.config_revision,

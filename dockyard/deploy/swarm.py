@@ -1,7 +1,6 @@
-"""Deploy a release to an environment whose engine is a Swarm manager: one Swarm service per service.
+"""A release as Swarm services: one service per service (deploy/targets/swarm.py runs them).
 
-Called by Deployer.deploy once the image, the configuration and the release id are known, so
-promotion, rollback and `releases` work as for containers. Configuration files become Swarm
+Configuration files become Swarm
 configs, secrets become Swarm secrets (files under /run/secrets, never env), both named by
 their content, so a release always points at exactly the bytes it was deployed with.
 """
@@ -12,25 +11,20 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dockyard.config.render import split_secret_files
-from dockyard.deploy.bluegreen import BlueGreen, Release
-from dockyard.deploy.edge import publish_edge
 from dockyard.deploy.health import HealthCheck, health_check, health_command
-from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
+from dockyard.deploy.outcome import Prepared
 from dockyard.deploy.refs import resolve_env_refs
-from dockyard.deploy.swarm_edge import SwarmEdge
-from dockyard.deploy.swarm_executor import SwarmExecutor
-from dockyard.deploy.verify import verify_release
 from dockyard.engine import labels as L
 from dockyard.engine import swarm_observe as observe
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import choose_user
-from dockyard.engine.swarm_facts import task_url, unused_objects
+from dockyard.engine.swarm_facts import unused_objects
 from dockyard.engine.volumes import pin_node
-from dockyard.errors import DeployError, DockyardError
+from dockyard.errors import DeployError
 from dockyard.plan.release import replica_config_hash
-from dockyard.state.lock import env_lock
-from dockyard.swarm.plan import SwarmAction, SwarmKind, Want, plan_services
+from dockyard.spec import AppSpec
+from dockyard.swarm.plan import Want
 from dockyard.swarm.translate import FileRef, SwarmService, object_labels, object_name, service_body, service_name
 
 
@@ -109,8 +103,9 @@ class Described:
                 for name, s in self.services.items()}
 
 
-def describe(ctx: DeployContext, engine: Engine, prepared: Prepared) -> Described:
-    spec, env, env_spec = ctx.spec, prepared.env, ctx.spec.environment(prepared.env)
+def describe(spec: AppSpec, engine: Engine, prepared: Prepared, batch: int | None) -> Described:
+    """The release as Swarm services; `batch` tasks are replaced at a time (None: all together)."""
+    env, env_spec = prepared.env, spec.environment(prepared.env)
     resolved, files, release = prepared.resolved, prepared.files, prepared.release_id
     secrets = resolved.secret_values()
     if secrets and spec.config.secrets == "env":
@@ -122,7 +117,7 @@ def describe(ctx: DeployContext, engine: Engine, prepared: Prepared) -> Describe
                           "config files are Swarm configs, readable with `docker config inspect`",
                           hint="render them without the secret; the app reads /run/secrets/KEY")
     base_env = {k: v for k, v in resolved.plain_values().items() if k not in secrets}
-    image_user = (prepared.image_attrs.get("Config") or {}).get("User")
+    image_user = prepared.image_facts.user or None
     services: dict[str, SwarmService] = {}
     checks: dict[str, HealthCheck] = {}
     wanted = []
@@ -152,85 +147,10 @@ def describe(ctx: DeployContext, engine: Engine, prepared: Prepared) -> Describe
             preferences=tuple(placement.preferences) if placement else (),
             max_per_node=placement.max_per_node if placement else None,
             network=engine.config.publish_network,
-            parallelism=0 if env_spec.strategy == "recreate" else 1, monitor=monitor_seconds(service.health),
+            parallelism=batch or 0, monitor=monitor_seconds(service.health),
             delay=judge_seconds(service.health) if env_spec.domains else 0.0,
             volumes=tuple((v.name, v.path, v.read_only) for v in service.volumes),
             capabilities=tuple(service.capabilities), health_command=health_command(service.health))
         checks[name] = health_check(service.health)
         wanted.append(Want(name, service_name(spec.app, env, name), replicas, config_hash, release))
     return Described(services, checks, wanted, files, {k: v.encode() for k, v in secrets.items()})
-
-
-class SwarmBlueGreen(BlueGreen):
-    """Blue/green on Swarm: the same plan and the same balancers, with a Swarm service per service and
-    colour. Starting a colour creates its services and waits until every task runs and answers at its
-    node's publish address (the Swarm executor); retiring one removes them after nginx drained it."""
-
-    @property
-    def described(self) -> Described:
-        return self.release.workload  # type: ignore[no-any-return]
-
-    def shape(self) -> tuple[frozenset[str], int]:
-        wanted = self.described.wanted
-        return frozenset(w.config_hash for w in wanted), sum(w.replicas for w in wanted)
-
-    def health(self) -> dict[str, HealthCheck]:
-        return self.described.checks
-
-    def start(self, color: str, reason: str) -> None:
-        described = self.described
-        bodies = described.bodies(self.engine, self.spec.app, self.env, color)
-        creates = [SwarmAction(SwarmKind.CREATE, name, s.replicas, reason) for name, s in described.services.items()]
-        ports = {name: s.port for name, s in described.services.items()}
-        SwarmExecutor(self.engine, self.report).apply(creates, bodies, described.checks, ports)
-
-
-def deploy_swarm(ctx: DeployContext, engine: Engine, prepared: Prepared, dry_run: bool, note: str,
-                 skip_tests: bool = False) -> DeployOutcome:
-    spec, env = ctx.spec, prepared.env
-    release = prepared.release_id
-    observe.require_manager(engine)
-    described = describe(ctx, engine, prepared)
-    if spec.environment(env).strategy == "blue-green":
-        outcome = SwarmBlueGreen(ctx, engine, env, Release.of(prepared, described),
-                                 skip_tests=skip_tests).deploy(dry_run=dry_run, note=note)
-        if not dry_run:
-            with env_lock(spec.app, env):
-                remove_unused(engine, spec.app, env)
-            router = spec.environment(env).router
-            if router is not None:  # the edge follows the balancer's switches
-                publish_edge(spec, env, ctx.parts.edge(ctx.report), ctx.report, (f"127.0.0.1:{router.live}",),
-                             (f"127.0.0.1:{router.preview}",))
-        return outcome
-    with env_lock(spec.app, env):
-        actions = plan_services(described.wanted, [s for s in observe.services(engine, spec.app, env)
-                                                   if s.color is None])
-        outcome = DeployOutcome.of(prepared, spec.app, actions, dry_run=dry_run)
-        if dry_run:
-            return outcome
-        bodies = described.bodies(engine, spec.app, env)
-        live = ctx.db.live_release(spec.app, env)
-        edge = SwarmEdge(ctx, engine, env)
-        if all(a.kind is SwarmKind.KEEP for a in actions) and live and live.release_id == release:
-            ctx.report(f"{spec.app}/{env} already runs release {release}")
-        else:
-            for action in actions:
-                ctx.report(action.describe())
-            record = (env, release, prepared.image, prepared.commit, prepared.config_revision)
-            try:
-                SwarmExecutor(engine, ctx.report, on_progress=edge.progress).apply(
-                    actions, bodies, described.checks, {n: s.port for n, s in spec.services.items()})
-                if not skip_tests:
-                    verify_release(engine, spec, env, release, prepared.image, ctx.report)
-            except DockyardError as exc:
-                ctx.record(*record, "failed", note, failure=exc)
-                edge.settle()  # the tasks Swarm rolled back to
-                raise
-            ctx.record(*record, "live", note)
-            remove_unused(engine, spec.app, env)
-        edge.settle()
-    found = [s for s in observe.services(engine, spec.app, env) if s.color is None]
-    node_map = observe.nodes(engine)
-    outcome.urls = sorted(u for t in observe.tasks(engine, [s.id for s in found]) if t.desired == "running"
-                          for s in found if s.id == t.service_id if (u := task_url(t, s.port, node_map)))
-    return outcome

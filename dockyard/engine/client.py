@@ -15,7 +15,8 @@ import docker.tls
 import requests.exceptions
 
 from dockyard import settings
-from dockyard.errors import EngineError, EngineUnavailable
+from dockyard.engine.facts import ImageFacts, image_facts
+from dockyard.errors import EngineError, EngineUnavailable, RegistryError
 from dockyard.settings import EngineSettings
 
 # Engine 20.10's API; later engines still serve it, so requests behave the same everywhere.
@@ -41,6 +42,20 @@ class Engine:
     # engine/ touches `client` (docker-py) and Docker's JSON (tests/unit/test_layers.py).
 
     # -- replicas, images and services: what a deploy does ----------------------------------------
+    def ensure_image(self, ref: str) -> ImageFacts:
+        """The image as this engine has it, pulled from its registry when absent."""
+        try:
+            return image_facts(self.client.images.get(ref).attrs)
+        except docker.errors.ImageNotFound:
+            pass
+        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+            raise engine_error(f"looking up {ref}", exc) from exc
+        try:
+            return image_facts(self.client.images.pull(ref).attrs)
+        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+            raise RegistryError(f"engine {self.name!r} cannot pull {ref}: {short_reason(exc)}",
+                                hint="was it built and pushed? dockyard build") from exc
+
 
     # -- builds, registries, nodes and the monitor's reads ----------------------------------------
 

@@ -66,10 +66,10 @@ def fleet_for(engine: Engine, app: str, env: str) -> C.Fleet:
 
 class Switchboard:
     def __init__(self, spec: AppSpec, engine: Engine, env: str, report: Report,
-                 router: Balancer | None = None) -> None:
+                 router: Balancer | None = None, fleet: C.Fleet | None = None) -> None:
         self.spec, self.engine, self.env, self.report = spec, engine, env, report
         self.router = router or nginx_router(spec.app, env, report)
-        self.fleet = fleet_for(engine, spec.app, env)
+        self.fleet = fleet or fleet_for(engine, spec.app, env)  # a deploy's Target gives its own
         self.grace = {name: s.stop_grace for name, s in spec.services.items()}
         self.service = C.routed_service(spec)
         fresh = empty_state(spec, env)

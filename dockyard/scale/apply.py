@@ -26,6 +26,7 @@ from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import spec_health
 from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import Rollout, SwarmExecutor
+from dockyard.deploy.targets.containers import ContainerTarget, container_workload
 from dockyard.engine import labels as L
 from dockyard.engine import swarm_observe as observe
 from dockyard.engine.actions import stop_and_remove
@@ -103,7 +104,7 @@ class Scaler:
             raise DeployError(f"{app}/{self.env}: the live release {live.release_id} cannot be rebuilt here "
                               f"(its configuration files now render as release {release})",
                               hint=f"deploy the change first: dockyard deploy {self.env}")
-        workload = self.deployer.workload(prepared, self.engine.is_local_host)
+        workload = container_workload(self.spec, prepared, self.engine.is_local_host)
         return workload, release
 
     def _grow(self, service: str, running: list[Serving], more: int, reason: str) -> str:
@@ -125,13 +126,13 @@ class Scaler:
         creates = [Action(Kind.CREATE, service, n, reason) for n in slots]
         started = time.monotonic()
         if color is not None:  # blue-green: start on the live colour, healthy first, then into the upstream
-            ColorExecutor(self.engine, colored(workload, color), "recreate", self.report, probe=self.parts.probe
+            ColorExecutor(self.engine, colored(workload, color), None, self.report, probe=self.parts.probe
                           ).apply(creates)
             self._board().route()
             return (f"started {len(slots)} replica(s) of {release} on {color} (slots {slots}), healthy and in the "
                     f"live upstream after {time.monotonic() - started:.1f}s")
-        Executor(self.engine, workload, "recreate", self.report, probe=self.parts.probe).apply(creates)
-        self.deployer.route_edge(self.engine, self.env)  # healthy first, then at the edge
+        Executor(self.engine, workload, None, self.report, probe=self.parts.probe).apply(creates)
+        self._containers().route()  # healthy first, then at the edge
         return f"started {len(slots)} replica(s) of {release} (slots {slots}) in {time.monotonic() - started:.1f}s"
 
     def _shrink(self, service: str, doomed: list[Serving], reason: str) -> str:
@@ -142,10 +143,13 @@ class Scaler:
             return f"removed {names}: out of the upstream, drained in {drained:.2f}s, stopped"
         grace = self.spec.service(service).stop_grace if service in self.spec.services else 10.0
         # no balancer in front: out of the edge (if it has names) and drained, then stopped and removed
-        self.deployer.route_edge(self.engine, self.env, leaving=frozenset(r.id for r in doomed))
+        self._containers().route(leaving=frozenset(r.id for r in doomed))
         for replica in doomed:
             self._stop(replica.id, replica.name, grace)
         return f"removed {names} in {time.monotonic() - started:.1f}s"
+
+    def _containers(self) -> ContainerTarget:
+        return ContainerTarget(self.deployer, self.engine, self.env)
 
     def _stop(self, container_id: str, name: str, grace: float) -> None:
         if stop_and_remove(self.engine, container_id, name, grace):

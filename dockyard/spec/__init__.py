@@ -25,6 +25,7 @@ __all__ = [
     "bounds",
     "alerts",
     "model",
+    "strategies",
     "AlarmSpec",
     "closest",
     "SPEC_FILE",

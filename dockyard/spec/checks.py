@@ -12,6 +12,7 @@ from typing import Any
 from dockyard.spec.accessory import accessory_refs
 from dockyard.spec.hints import unknown_ref
 from dockyard.spec.locate import Loc
+from dockyard.spec.strategies import traits
 
 Problem = tuple[Loc, str]
 
@@ -62,11 +63,12 @@ def check_references(data: dict[str, Any]) -> list[Problem]:
                     problems.append(
                         ((*at, section, service), unknown_ref("service", service, services, "services"))
                     )
-        if env.get("strategy") != "blue-green":
+        switching = traits(env.get("strategy"))
+        if not switching.colors:
             problems += _requests_need_balancer(at, _mapping(env, "scaling"))
         router = env.get("router")
-        if env.get("strategy") == "blue-green" and router is None:
-            problems.append(((*at, "strategy"), "blue-green needs a router: {live: PORT, preview: PORT}"))
+        if switching.colors and router is None:
+            problems.append(((*at, "strategy"), f"{switching.name} needs a router: {{live: PORT, preview: PORT}}"))
         if isinstance(router, dict):
             problems += _router_clash(at, env.get("engine") or "local", router, router_ports)
     environments = list(_mapping(data, "environments"))
@@ -131,8 +133,9 @@ def _one_writer(services: dict[Any, Any], environments: dict[Any, Any]) -> list[
             if not isinstance(env, dict):
                 continue
             at: Loc = ("environments", env_name)
-            if env.get("strategy") == "blue-green":
-                problems.append(((*at, "strategy"), f"blue-green runs two colours at once: {volume}"))
+            switching = traits(env.get("strategy"))
+            if switching.colors:
+                problems.append(((*at, "strategy"), f"{switching.name} runs two colours at once: {volume}"))
             count = _mapping(env, "replicas").get(name)
             if isinstance(count, int) and not isinstance(count, bool) and count > 1:
                 problems.append(((*at, "replicas", name), f"{count} replicas: {volume}"))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     Field,
     PrivateAttr,
     SerializerFunctionWrapHandler,
@@ -46,14 +47,25 @@ from dockyard.spec.fields import (
     Text,
     non_empty,
 )
-from dockyard.spec.hints import closest, fail
+from dockyard.spec.hints import closest, fail, show
 from dockyard.spec.scaling import AlarmSpec, ScalingSpec, StepSpec
+from dockyard.spec.strategies import DEFAULT, NAMES, StrategyTraits, traits
 
 __all__ = ["AccessorySpec", "AlarmSpec", "AppSpec", "BindSpec", "BuildSpec", "ConfigSpec", "EnvironmentSpec",
            "HealthSpec", "PipelineSpec", "PlacementSpec", "ResourcesSpec", "RouterSpec", "ScalingSpec", "ServiceSpec",
            "SpecModel", "StepSpec", "TestSpec", "VolumeSpec"]
 
-Strategy = Literal["rolling", "recreate", "blue-green"]
+
+
+def _strategy(value: str) -> str:
+    if value not in NAMES:
+        choices = " or ".join([", ".join(map(repr, NAMES[:-1])), repr(NAMES[-1])])
+        raise fail(f"must be {choices}, got {show(value)}")
+    return value
+
+
+# One of spec/strategies.py's names: a new strategy is registered there, not here.
+Strategy = Annotated[str, AfterValidator(_strategy)]
 
 
 class HealthSpec(SpecModel):
@@ -175,7 +187,7 @@ class RouterSpec(SpecModel):
 class EnvironmentSpec(Named):
     engine: NonEmptyText = "local"
     registry: str | None = None
-    strategy: Strategy = "rolling"
+    strategy: Strategy = DEFAULT
     tests: list[str] = Field(default_factory=list)
     promote: Literal["auto", "manual"] = "auto"
     router: RouterSpec | None = None
@@ -221,6 +233,11 @@ class EnvironmentSpec(Named):
         if self.hsts and self.tls == "off":
             raise fail("hsts: true needs tls: the header only counts over HTTPS")
         return self
+
+    @property
+    def switching(self) -> StrategyTraits:
+        """What its strategy is: two colours behind a balancer, or replicas replaced in place."""
+        return traits(self.strategy)
 
     @property
     def names(self) -> list[str]:

@@ -9,6 +9,7 @@ from dockyard.deploy.bluegreen import BlueGreen, Release
 from dockyard.deploy.deployer import Deployer
 from dockyard.deploy.health import HealthCheck, HealthResult
 from dockyard.deploy.parts import Parts
+from dockyard.deploy.targets.containers import container_workload
 from dockyard.engine.api import Container
 from dockyard.errors import HealthCheckFailed
 from dockyard.router.colors import Replica
@@ -61,10 +62,10 @@ class Site:
     def release(self, env: str, image: str) -> Release:
         resolved, files = self.deployer.resolve(env, None)
         prepared = self.deployer.identify(self.engine, env, image, resolved, files)
-        return Release.of(prepared, self.deployer.workload(prepared, local_engine=True))
+        return Release.of(prepared, container_workload(self.spec, prepared, local_engine=True))
 
     def bluegreen(self, image: str, env: str = "production") -> BlueGreen:
-        return BlueGreen(self.deployer, self.engine, env, self.release(env, image))
+        return BlueGreen(self.deployer, self.deployer.placement(self.engine, env), self.release(env, image))
 
     @property
     def actions(self) -> list[str]:

@@ -91,7 +91,7 @@ def test_rollback_inside_the_window_switches_back_without_starting_anything(site
     site.bluegreen(IMAGES["r2"]).deploy()
     site.actions.clear()
     previous = next(r for r in site.db.releases("shop", "production", limit=5) if r.release_id == r1)
-    outcome = switch_back(site.deployer, site.engine, "production", previous, "rollback")
+    outcome = switch_back(site.deployer, site.deployer.placement(site.engine, "production"), previous, "rollback")
     assert outcome is not None and outcome.release_id == r1
     assert site.actions == [f"route live=blue({r1}, 2) preview=green({r2}, 2)"]  # one reload, no container
     assert site.db.live_release("shop", "production").release_id == r1
@@ -105,7 +105,7 @@ def test_a_rollback_whose_colour_does_not_answer_changes_nothing_and_says_why(si
     previous = next(r for r in site.db.releases("shop", "production", limit=5) if r.release_id == r1)
     with pytest.raises(DeployError, match="cannot roll shop/production back to release .* on blue: "
                                           ".*blue_1 is not healthy.*both colours are as they were"):
-        switch_back(site.deployer, site.engine, "production", previous, "rollback")
+        switch_back(site.deployer, site.deployer.placement(site.engine, "production"), previous, "rollback")
     assert site.actions == []  # nothing removed, nothing routed
     assert len(site.running()) == 4
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.deploy.edge import Renewals
+from dockyard.deploy.targets.containers import container_workload
 from dockyard.deploy.teardown import tear_down
 from dockyard.monitor.history import History
 from dockyard.router.edge import EdgeConflict
@@ -139,4 +140,4 @@ def test_a_replica_never_takes_a_balancer_port_of_the_app(site: Site) -> None:
     site.deployer.deploy("testing", image=IMAGES["r1"])
     prepared = site.deployer.identify(site.deployer.parts.engines("local"), "testing", IMAGES["r1"],
                                       *site.deployer.resolve("testing", None))
-    assert site.deployer.workload(prepared, True).reserved_ports == frozenset({18000, 18001})
+    assert container_workload(site.spec, prepared, True).reserved_ports == frozenset({18000, 18001})

@@ -41,7 +41,7 @@ def test_a_rolling_replacement_moves_each_old_aside_starts_the_new_then_retires_
     client.actions.clear()
     log: list[str] = []
     actions = [Action(Kind.REPLACE, "web", n, "new release", old[n - 1]) for n in (1, 2)]
-    Executor(engine, workload(), "rolling", log.append, probe=healthy()).apply(actions)
+    Executor(engine, workload(), 1, log.append, probe=healthy()).apply(actions)
     id1, id2 = old[0].id[:8], old[1].id[:8]
     # one replica at a time: the old one moves aside, the new one starts (and is probed healthy)
     assert client.actions[:7] == [
@@ -63,7 +63,7 @@ def test_a_failed_health_check_removes_the_new_and_gives_the_old_its_name_back()
     client.actions.clear()
     actions = [Action(Kind.REPLACE, "web", n, "new release", old[n - 1]) for n in (1, 2)]
     with pytest.raises(HealthCheckFailed, match="shop_testing_web_1 did not become healthy: GET /health: HTTP 500"):
-        Executor(engine, workload(), "rolling", lambda _: None, probe=healthy("shop_testing_web_1")).apply(actions)
+        Executor(engine, workload(), 1, lambda _: None, probe=healthy("shop_testing_web_1")).apply(actions)
     id1 = old[0].id[:8]
     assert client.actions == [
         f"rename shop_testing_web_1 -> shop_testing_web_1-old-{id1}", "network create dockyard_shop_testing",
@@ -86,7 +86,7 @@ def test_an_engine_gone_in_the_middle_says_what_failed_and_what_could_not_be_und
 
     actions = [Action(Kind.REPLACE, "web", n, "new release", old[n - 1]) for n in (1, 2)]
     with pytest.raises(DeployError) as raised:
-        Executor(engine, workload(), "rolling", lambda _: None, probe=engine_dies).apply(actions)
+        Executor(engine, workload(), 1, lambda _: None, probe=engine_dies).apply(actions)
     assert raised.value.message.splitlines()[0] == (
         "shop_testing_web_1 did not become healthy: GET /health: connection refused; then giving "
         "shop_testing_web_1 its name back: the engine stopped answering: ('Connection aborted.', "
@@ -100,7 +100,7 @@ def test_recreate_starts_a_whole_batch_and_an_engine_error_is_undone_and_explain
     client.fail_start.add("shop_testing_web_2")
     actions = [Action(Kind.CREATE, "web", n, "missing replica") for n in (1, 2)]
     with pytest.raises(DockyardError, match="starting shop_testing_web_2"):
-        Executor(engine, workload(), "recreate", lambda _: None, probe=healthy()).apply(actions)
+        Executor(engine, workload(), None, lambda _: None, probe=healthy()).apply(actions)
     assert sorted(client.actions) == sorted(["network create dockyard_shop_testing", "create shop_testing_web_1",
                                              "create shop_testing_web_2", "start shop_testing_web_1",
                                              "remove shop_testing_web_1", "remove shop_testing_web_2"])
@@ -115,7 +115,7 @@ def published(client: FakeClient, name: str) -> int:
 def test_a_replica_publishes_on_a_port_of_its_own_that_its_container_keeps() -> None:
     engine, client = fake_engine()
     actions = [Action(Kind.CREATE, "web", n, "missing replica") for n in (1, 2)]
-    Executor(engine, workload(), "recreate", lambda _: None, probe=healthy()).apply(actions)
+    Executor(engine, workload(), None, lambda _: None, probe=healthy()).apply(actions)
     for name in ("shop_testing_web_1", "shop_testing_web_2"):
         container = next(c for c in client.containers.items.values() if c.name == name)
         # asked for at create (so an engine restart brings it back on it), not left to the engine
@@ -129,7 +129,7 @@ def test_a_port_taken_between_the_choice_and_the_start_is_chosen_again(monkeypat
     monkeypatch.setattr("dockyard.deploy.executor.free_port", lambda taken: reserved.append(taken) or next(choices))
     client.taken_ports.add(40001)  # another program binds it first
     load = replace(workload(replicas=1), reserved_ports=frozenset({18000, 18001}))  # the app's balancer ports
-    Executor(engine, load, "rolling", lambda _: None, probe=healthy()).apply(
+    Executor(engine, load, 1, lambda _: None, probe=healthy()).apply(
         [Action(Kind.CREATE, "web", 1, "missing replica")])
     assert len(reserved) == 2 and all({18000, 18001} <= taken for taken in reserved)
     assert client.actions == ["network create dockyard_shop_testing", "create shop_testing_web_1",
@@ -140,7 +140,7 @@ def test_a_port_taken_between_the_choice_and_the_start_is_chosen_again(monkeypat
 def test_a_remote_engine_picks_the_port_itself() -> None:
     engine, client = fake_engine()
     engine.config.host = "tcp://10.0.0.9:2376"
-    Executor(engine, workload(replicas=1), "rolling", lambda _: None, probe=healthy()).apply(
+    Executor(engine, workload(replicas=1), 1, lambda _: None, probe=healthy()).apply(
         [Action(Kind.CREATE, "web", 1, "missing replica")])
     container = next(iter(client.containers.items.values()))
     assert container.kwargs["ports"] == {"8080/tcp": ("127.0.0.1", None)}

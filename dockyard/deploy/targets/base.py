@@ -1,0 +1,73 @@
+"""What every placement offers the strategies (deploy/strategies/)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from dockyard.deploy.health import HealthCheck
+from dockyard.deploy.outcome import DeployContext, Prepared
+from dockyard.engine.client import Engine
+from dockyard.engine.rows import Running
+from dockyard.router.colors import Fleet
+
+
+class Target(ABC):
+    """One environment's placement on one engine, for the length of a deploy."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, ctx: DeployContext, engine: Engine, env: str) -> None:
+        self.ctx, self.engine, self.env = ctx, engine, env
+        self.spec, self.report = ctx.spec, ctx.report
+
+    # -- what runs, and what a release starts -----------------------------------------------------
+    @abstractmethod
+    def observe(self) -> list[Running]:
+        """Every replica of the environment as one row each (a container, or a Swarm task)."""
+
+    @abstractmethod
+    def describe(self, prepared: Prepared, batch: int | None) -> Any:
+        """Everything needed to start the release here (refused here, before anything is touched,
+        where this placement cannot run it); `batch` replicas are replaced at a time in place."""
+
+    @abstractmethod
+    def urls(self) -> list[str]:
+        """Where the environment's replicas answer, once the deploy is done."""
+
+    # -- in place: rolling, recreate --------------------------------------------------------------
+    @abstractmethod
+    def plan(self, prepared: Prepared, workload: Any) -> list[Any]:
+        """The actions that bring what runs to the release described."""
+
+    @abstractmethod
+    def apply(self, actions: list[Any], workload: Any, batch: int | None) -> None:
+        """Carry the actions out, every new replica healthy before an old one goes; on a failure
+        what this apply made is undone and the error raised."""
+
+    def failed(self) -> None:  # noqa: B027 - most placements have nothing to do
+        """After a failed apply or test: the edge follows what runs now."""
+
+    @abstractmethod
+    def route(self) -> None:
+        """Point the environment's names at the environment's answering replicas."""
+
+    # -- two colours: blue-green ------------------------------------------------------------------
+    @abstractmethod
+    def fleet(self) -> Fleet:
+        """The colours' replicas, as the balancer's switchboard reads and retires them."""
+
+    @abstractmethod
+    def color_shape(self, workload: Any) -> tuple[frozenset[str], int]:
+        """What a colour that runs the release has: its replicas' config hashes, and how many."""
+
+    @abstractmethod
+    def color_health(self, workload: Any) -> dict[str, HealthCheck]:
+        """service -> how one of its replicas is probed."""
+
+    @abstractmethod
+    def start_color(self, workload: Any, color: str, reason: str) -> None:
+        """Start the release on `color`; every replica must become healthy."""
+
+    def colors_settled(self) -> None:  # noqa: B027 - most placements have nothing to do
+        """After a blue-green deploy: what no colour uses any more may go."""

@@ -1,0 +1,78 @@
+"""Services of a Swarm: one service per service (a colour's own in blue-green); Swarm replaces the
+tasks, the SwarmExecutor probes each new one at its node's publish address."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from dockyard.deploy.health import HealthCheck
+from dockyard.deploy.outcome import DeployContext, Prepared
+from dockyard.deploy.swarm import Described, describe, remove_unused
+from dockyard.deploy.swarm_edge import SwarmEdge
+from dockyard.deploy.swarm_executor import SwarmExecutor
+from dockyard.deploy.targets.base import Target
+from dockyard.engine import swarm_observe as observe
+from dockyard.engine.client import Engine
+from dockyard.engine.rows import Running
+from dockyard.engine.swarm_facts import task_url
+from dockyard.router.colors import Fleet
+from dockyard.router.swarm_fleet import SwarmFleet
+from dockyard.state.lock import env_lock
+from dockyard.swarm.plan import SwarmAction, SwarmKind, plan_services
+
+
+class SwarmTarget(Target):
+    kind: ClassVar[str] = "swarm"
+
+    def __init__(self, ctx: DeployContext, engine: Engine, env: str) -> None:
+        super().__init__(ctx, engine, env)
+        self.edge = SwarmEdge(ctx, engine, env)
+
+    def observe(self) -> list[Running]:
+        return observe.observe_tasks(self.engine, self.spec.app, self.env)
+
+    def describe(self, prepared: Prepared, batch: int | None) -> Described:
+        observe.require_manager(self.engine)
+        return describe(self.spec, self.engine, prepared, batch)
+
+    def urls(self) -> list[str]:
+        found = [s for s in observe.services(self.engine, self.spec.app, self.env) if s.color is None]
+        node_map = observe.nodes(self.engine)
+        return sorted(u for t in observe.tasks(self.engine, [s.id for s in found]) if t.desired == "running"
+                      for s in found if s.id == t.service_id if (u := task_url(t, s.port, node_map)))
+
+    def plan(self, prepared: Prepared, workload: Described) -> list[SwarmAction]:
+        return plan_services(workload.wanted, [s for s in observe.services(self.engine, self.spec.app, self.env)
+                                               if s.color is None])
+
+    def apply(self, actions: list[SwarmAction], workload: Described, batch: int | None) -> None:
+        bodies = workload.bodies(self.engine, self.spec.app, self.env)
+        SwarmExecutor(self.engine, self.report, on_progress=self.edge.progress).apply(
+            actions, bodies, workload.checks, {n: s.port for n, s in self.spec.services.items()})
+        remove_unused(self.engine, self.spec.app, self.env)
+
+    def failed(self) -> None:
+        self.edge.settle()  # the tasks Swarm rolled back to
+
+    def route(self) -> None:
+        self.edge.settle()
+
+    def fleet(self) -> Fleet:
+        return SwarmFleet(self.engine, self.spec.app, self.env)
+
+    def color_shape(self, workload: Described) -> tuple[frozenset[str], int]:
+        wanted = workload.wanted
+        return frozenset(w.config_hash for w in wanted), sum(w.replicas for w in wanted)
+
+    def color_health(self, workload: Described) -> dict[str, HealthCheck]:
+        return workload.checks
+
+    def start_color(self, workload: Described, color: str, reason: str) -> None:
+        bodies = workload.bodies(self.engine, self.spec.app, self.env, color)
+        creates = [SwarmAction(SwarmKind.CREATE, name, s.replicas, reason) for name, s in workload.services.items()]
+        ports = {name: s.port for name, s in workload.services.items()}
+        SwarmExecutor(self.engine, self.report).apply(creates, bodies, workload.checks, ports)
+
+    def colors_settled(self) -> None:
+        with env_lock(self.spec.app, self.env):
+            remove_unused(self.engine, self.spec.app, self.env)
