@@ -16,12 +16,10 @@ SkipTests = Annotated[bool, typer.Option("--skip-tests", help="Do not run the en
 
 def _deployer(quiet: bool = False):
     from dockyard.config.service import open_config_service
-    from dockyard.deploy.deployer import Deployer
-    from dockyard.scale.counts import deploy_counts
+    from dockyard.scale.deploys import new_deployer
     from dockyard.state.db import StateDB
 
-    return Deployer(load_app_spec(), open_config_service(), StateDB(), report=(lambda _l: None) if quiet else say,
-                    counts=deploy_counts)
+    return new_deployer(load_app_spec(), open_config_service(), StateDB(), (lambda _l: None) if quiet else say)
 
 
 def _print_outcome(outcome, as_json: bool) -> None:

@@ -48,15 +48,25 @@ def image_for_head(spec: AppSpec, env: str, db: StateDB) -> str:
             "`dockyard build --allow-dirty` (tagged -dirty; it goes to the first environment only)"
             if commit.dirty else "run: dockyard build")
     registry = registry_host(spec, env)
-    if registry:
-        pushed = db.pushes(spec.app, commit.tag)
-        if registry not in pushed:
-            raise DeployError(f"commit {commit.tag} has not been built and pushed to {registry}", hint=hint)
-        repo, digest = pushed[registry]
-        return f"{repo}@{digest}"
-    if db.build(spec.app, commit.tag) is None:
+    ref = image_of_build(spec, env, db, commit.tag)
+    if ref is None:
+        raise DeployError(f"commit {commit.tag} has not been built and pushed to {registry}", hint=hint)
+    if registry is None and db.build(spec.app, commit.tag) is None:
         raise DeployError(f"commit {commit.tag} has not been built", hint=hint)
-    return f"{spec.app}:{commit.tag}"
+    return ref
+
+
+def image_of_build(spec: AppSpec, env: str, db: StateDB, tag: str) -> str | None:
+    """The image the build `tag` is deployed as in `env`: repo@digest as pushed to the environment's
+    registry (None if it was not), else the engine's own tag."""
+    registry = registry_host(spec, env)
+    if registry is None:
+        return f"{spec.app}:{tag}"
+    pushed = db.pushes(spec.app, tag)
+    if registry not in pushed:
+        return None
+    repo, digest = pushed[registry]
+    return f"{repo}@{digest}"
 
 
 # How many replicas each service gets in a deploy, where the autoscaler or `scale` has a say

@@ -42,6 +42,19 @@ class Engine:
     # engine/ touches `client` (docker-py) and Docker's JSON (tests/unit/test_layers.py).
 
     # -- replicas, images and services: what a deploy does ----------------------------------------
+    def remove_replica(self, container_id: str, what: str) -> None:
+        """Remove a container at once (killed if it runs); `what` names the caller's step in an error."""
+        try:
+            self.client.containers.get(container_id).remove(force=True)
+        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+            raise engine_error(what, exc) from exc
+
+    def rename_replica(self, container_id: str, name: str, what: str) -> None:
+        try:
+            self.client.containers.get(container_id).rename(name)
+        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+            raise engine_error(what, exc) from exc
+
     def ensure_image(self, ref: str) -> ImageFacts:
         """The image as this engine has it, pulled from its registry when absent."""
         try:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dockyard.build.builder import build_and_push, push_image
 from dockyard.build.git import Commit
 from dockyard.config.service import ConfigService
-from dockyard.deploy.deployer import Deployer, registry_host, used_registries
+from dockyard.deploy.deployer import Deployer, image_of_build, registry_host, used_registries
 from dockyard.deploy.promote import rollback
 from dockyard.deploy.verify import release_url
 from dockyard.engine.client import Engine, connect
@@ -24,12 +24,11 @@ from dockyard.engine.testrun import run_test
 from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.notify.emit import emit
 from dockyard.pipeline.places import Places, server_places
-from dockyard.pipeline.resume import restore_live_release
 from dockyard.pipeline.source import export_commit
 from dockyard.pipeline.steplog import StepLog
 from dockyard.pipeline.store import Run, RunStore, Step
 from dockyard.router.colors import routed_service
-from dockyard.scale.counts import deploy_counts
+from dockyard.scale.deploys import new_deployer
 from dockyard.spec import AppSpec, load_spec
 from dockyard.spec.bounds import identity_problem
 from dockyard.state.audit import audited
@@ -56,6 +55,10 @@ class RunExecutor:
         self._engines: dict[str, Engine] = {}
         self._secrets: list[str] = []
         self._places = Places({})
+        # a step's kind -> what does it: (spec, step, commit, log) -> succeeded | waiting
+        self._handlers: dict[str, Callable[[AppSpec, Step, Commit, Callable[[str], None]], str]] = {
+            "build": self._build, "push": self._push, "deploy": self._deploy, "test": self._test,
+            "gate": self._gate}
 
     def execute(self, run: Run) -> str:
         """Run the pending steps; return the run's status afterwards."""
@@ -150,32 +153,39 @@ class RunExecutor:
         return sorted((v for v in values if v), key=len, reverse=True)
 
     def _do(self, step: Step, spec: AppSpec, commit: Commit, log: Callable[[str], None]) -> str:
-        if step.kind == "build":
-            result = build_and_push(self._engine("local"), self.db, spec.app, spec.base_dir / spec.build.context,
-                                    spec.build.dockerfile, spec.build.args, commit, [], log)
-            log(f"{'reused' if result.reused else 'built'} {spec.app}:{result.tag} ({result.image_id[:19]})")
-        elif step.kind == "push":
-            for registry in used_registries(spec):
-                ref = push_image(self._engine("local"), spec.app, commit.tag, registry, lambda _line: None)
-                repo, digest = ref.split("@", 1)
-                self.db.record_push(spec.app, commit.tag, registry, repo, digest)
-                log(f"pushed {ref}")
-        elif step.kind == "deploy":
-            with audited(self.db, f"pipeline run {step.run_id}", "pipeline", "deploy", f"{spec.app}/{step.env}",
-                         commit.sha):
-                # blue/green tests through its standby listener before the switch; the other strategies'
-                # endpoint tests are this run's own test steps (which put the old release back on failure)
-                outcome = self._deployer(spec, log).deploy(
-                    step.env, image=self._image(spec, step.env, commit),
-                    skip_tests=spec.environment(step.env).strategy != "blue-green")
-            log(f"{step.env} runs release {outcome.release_id}: {' '.join(outcome.urls)}")
-        elif step.kind == "test":
-            return self._test(spec, step, commit, log)
-        elif step.kind == "gate":
-            if step.name.startswith("manual"):
-                log(f"waiting for approval: dockyard pipeline approve {step.run_id}")
-                return "waiting"
-            log("promoted automatically")
+        return self._handlers[step.kind](spec, step, commit, log)
+
+    def _build(self, spec: AppSpec, step: Step, commit: Commit, log: Callable[[str], None]) -> str:
+        result = build_and_push(self._engine("local"), self.db, spec.app, spec.base_dir / spec.build.context,
+                                spec.build.dockerfile, spec.build.args, commit, [], log)
+        log(f"{'reused' if result.reused else 'built'} {spec.app}:{result.tag} ({result.image_id[:19]})")
+        return "succeeded"
+
+    def _push(self, spec: AppSpec, step: Step, commit: Commit, log: Callable[[str], None]) -> str:
+        for registry in used_registries(spec):
+            ref = push_image(self._engine("local"), spec.app, commit.tag, registry, lambda _line: None)
+            repo, digest = ref.split("@", 1)
+            self.db.record_push(spec.app, commit.tag, registry, repo, digest)
+            log(f"pushed {ref}")
+        return "succeeded"
+
+    def _deploy(self, spec: AppSpec, step: Step, commit: Commit, log: Callable[[str], None]) -> str:
+        with audited(self.db, f"pipeline run {step.run_id}", "pipeline", "deploy", f"{spec.app}/{step.env}",
+                     commit.sha):
+            # a strategy that tests before the switch (blue/green, through its standby listener) does so
+            # here; the others' endpoint tests are this run's own test steps (which put the old release
+            # back on failure)
+            outcome = self._deployer(spec, log).deploy(
+                step.env, image=self._image(spec, step.env, commit),
+                skip_tests=not spec.environment(step.env).switching.tests_before_live)
+        log(f"{step.env} runs release {outcome.release_id}: {' '.join(outcome.urls)}")
+        return "succeeded"
+
+    def _gate(self, spec: AppSpec, step: Step, commit: Commit, log: Callable[[str], None]) -> str:
+        if step.name.startswith("manual"):
+            log(f"waiting for approval: dockyard pipeline approve {step.run_id}")
+            return "waiting"
+        log("promoted automatically")
         return "succeeded"
 
     def _test(self, spec: AppSpec, step: Step, commit: Commit, log: Callable[[str], None]) -> str:
@@ -211,32 +221,25 @@ class RunExecutor:
         except NotFound:
             log(f"{env} had no earlier release; the failed one was removed")
             engine = self._engine(spec.environment(env).engine)
-            for container in observe(engine, spec.app, env):
-                engine.client.containers.get(container.id).remove(force=True)
+            self._deployer(spec, log).placement(engine, env).remove_all()
         except DockyardError as exc:
             log(f"could not restore {env}: {exc}")
         if live is not None:
             self.db.mark_release(live.seq, "failed", "failed its tests in a pipeline run")
 
     def _clean_interrupted_deploy(self, spec: AppSpec, env: str, log: Callable[[str], None]) -> None:
-        if spec.environment(env).strategy == "blue-green":
-            return
         live = self.db.live_release(spec.app, env)
-        restore_live_release(self._engine(spec.environment(env).engine), spec.app, env,
-                             live.release_id if live else None, log)
+        engine = self._engine(spec.environment(env).engine)
+        self._deployer(spec, log).strategy(engine, env).recover(live.release_id if live else None, log)
 
     def _deployer(self, spec: AppSpec, log: Callable[[str], None]) -> Deployer:
-        return Deployer(spec, self.config(), self.db, report=log, counts=deploy_counts)
+        return new_deployer(spec, self.config(), self.db, log)
 
     def _image(self, spec: AppSpec, env: str, commit: Commit) -> str:
-        registry = registry_host(spec, env)
-        if registry is None:
-            return f"{spec.app}:{commit.tag}"
-        pushed = self.db.pushes(spec.app, commit.tag)
-        if registry not in pushed:
-            raise StepFailed(f"{spec.app}:{commit.tag} was not pushed to {registry}")
-        repo, digest = pushed[registry]
-        return f"{repo}@{digest}"
+        ref = image_of_build(spec, env, self.db, commit.tag)
+        if ref is None:
+            raise StepFailed(f"{spec.app}:{commit.tag} was not pushed to {registry_host(spec, env)}")
+        return ref
 
     def _engine(self, name: str) -> Engine:
         if name not in self._engines:

@@ -26,7 +26,7 @@ from dockyard.errors import DockyardError
 from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
 from dockyard.notify.emit import emit
 from dockyard.scale.apply import Scaler
-from dockyard.scale.counts import deploy_counts
+from dockyard.scale.deploys import new_deployer
 from dockyard.scale.facts import readings, request_counter, serving
 from dockyard.scale.policy import Decision, Inputs, Policy, alarm_history, decide, window_history
 from dockyard.scale.store import ScaleStore
@@ -101,7 +101,7 @@ class Autoscaler:
     def _deployer(self, spec: AppSpec) -> Deployer:
         if self._config is None:
             self._config = open_config_service()
-        return Deployer(spec, self._config, self.db, self.report, counts=deploy_counts)
+        return new_deployer(spec, self._config, self.db, self.report)
 
     def evaluate(self, spec: AppSpec, env: str, service: str, apply: bool = True, wait: bool = False) -> Evaluated:
         """Decide for one service now, store the decision, apply it. Never raises a DockyardError."""

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from dockyard import settings
 from dockyard.config.service import open_config_service
-from dockyard.deploy.deployer import Deployer, DeployOutcome
+from dockyard.deploy.deployer import DeployOutcome
 from dockyard.deploy.promote import promote as run_promote
 from dockyard.deploy.promote import rollback as run_rollback
 from dockyard.errors import DeployError, DockyardError, Forbidden, NotFound
 from dockyard.pipeline.store import AppRecord, RunStore
-from dockyard.scale.counts import deploy_counts
+from dockyard.scale.deploys import new_deployer
 from dockyard.server.auth import Token
 from dockyard.server.poller import app_spec, remote_head
 from dockyard.spec import AppSpec
@@ -61,8 +61,7 @@ def _deploying(db: StateDB, app: str, token: Token, log: list[str], change: str,
     spec = spec_of(store, store.app(app))[0]
     config = open_config_service()
     try:
-        deployer = Deployer(spec, config, db, log.append, counts=deploy_counts)
-        deployer.by = token.name
+        deployer = new_deployer(spec, config, db, log.append, by=token.name)
         if change == "rollback":
             return run_rollback(deployer, env)
         return run_promote(deployer, env)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
+from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared, Report
 from dockyard.deploy.targets import Target
 from dockyard.spec.strategies import StrategyTraits, traits
 from dockyard.state.db import Release as StoredRelease
@@ -32,6 +32,10 @@ class Strategy(ABC):
     def deploy(self, prepared: Prepared, workload: Any, dry_run: bool, note: str,
                skip_tests: bool) -> DeployOutcome:
         """Switch the environment to the release; its endpoint tests run unless skip_tests."""
+
+    def recover(self, live_release: str | None, log: Report) -> None:
+        """Before an interrupted deploy runs again (the pipeline's resume)."""
+        self.target.recover(live_release, log)
 
     def switch_back(self, previous: StoredRelease, note: str) -> DeployOutcome | None:
         """A rollback without a deploy, where the strategy keeps the previous release at hand (None:

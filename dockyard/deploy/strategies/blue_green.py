@@ -8,7 +8,7 @@ from typing import Any
 from dockyard.deploy.bluegreen import BlueGreen as Colors
 from dockyard.deploy.bluegreen import Release, switch_back
 from dockyard.deploy.edge import publish_edge
-from dockyard.deploy.outcome import DeployOutcome, Prepared
+from dockyard.deploy.outcome import DeployOutcome, Prepared, Report
 from dockyard.deploy.strategies.base import Strategy
 from dockyard.state.db import Release as StoredRelease
 
@@ -24,6 +24,9 @@ class BlueGreen(Strategy):
             self.target.colors_settled()
             self._edge_follows()
         return outcome
+
+    def recover(self, live_release: str | None, log: Report) -> None:
+        """Its own executor repairs an interrupted deploy: the idle colour is meant to differ."""
 
     def switch_back(self, previous: StoredRelease, note: str) -> DeployOutcome | None:
         return switch_back(self.ctx, self.target, previous, note)

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from dockyard.deploy.health import HealthCheck
-from dockyard.deploy.outcome import DeployContext, Prepared
+from dockyard.deploy.outcome import DeployContext, Prepared, Report
 from dockyard.engine.client import Engine
 from dockyard.engine.rows import Running
 from dockyard.router.colors import Fleet
@@ -44,6 +44,13 @@ class Target(ABC):
     def apply(self, actions: list[Any], workload: Any, batch: int | None) -> None:
         """Carry the actions out, every new replica healthy before an old one goes; on a failure
         what this apply made is undone and the error raised."""
+
+    def recover(self, live_release: str | None, log: Report) -> None:  # noqa: B027 - Swarm rolls back itself
+        """Before a deploy that was interrupted runs again: put back what it left half-done."""
+
+    @abstractmethod
+    def remove_all(self) -> list[str]:
+        """Remove every replica of the environment (not its accessories, volumes or network)."""
 
     def failed(self) -> None:  # noqa: B027 - most placements have nothing to do
         """After a failed apply or test: the edge follows what runs now."""

@@ -9,8 +9,9 @@ from dockyard.deploy.bluegreen import ColorExecutor, colored
 from dockyard.deploy.edge import publish_edge, replica_servers
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, health_check, health_command, probe_label
-from dockyard.deploy.outcome import Prepared
+from dockyard.deploy.outcome import Prepared, Report
 from dockyard.deploy.refs import resolve_env_refs
+from dockyard.deploy.resume import restore_live_release
 from dockyard.deploy.targets.base import Target
 from dockyard.engine.containers import ReplicaSpec, choose_user
 from dockyard.engine.observe import observe
@@ -120,6 +121,15 @@ class ContainerTarget(Target):
             return
         publish_edge(self.spec, self.env, edge, self.report,
                      replica_servers(self.observe(), routed_service(self.spec), leaving))
+
+    def recover(self, live_release: str | None, log: Report) -> None:
+        restore_live_release(self.engine, self.spec.app, self.env, live_release, log)
+
+    def remove_all(self) -> list[str]:
+        rows = self.observe()
+        for row in rows:
+            self.engine.remove_replica(row.id, f"removing {row.name}")
+        return [f"removed {row.name}" for row in rows]
 
     def fleet(self) -> Fleet:
         return ContainerFleet(self.engine, self.spec.app, self.env)

@@ -12,6 +12,7 @@ from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import SwarmExecutor
 from dockyard.deploy.targets.base import Target
 from dockyard.engine import swarm_observe as observe
+from dockyard.engine.actions import remove_services
 from dockyard.engine.client import Engine
 from dockyard.engine.rows import Running
 from dockyard.engine.swarm_facts import task_url
@@ -56,6 +57,9 @@ class SwarmTarget(Target):
 
     def route(self) -> None:
         self.edge.settle()
+
+    def remove_all(self) -> list[str]:
+        return [f"removed service {name}" for name in remove_services(self.engine, self.spec.app, self.env)]
 
     def fleet(self) -> Fleet:
         return SwarmFleet(self.engine, self.spec.app, self.env)

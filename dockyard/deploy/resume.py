@@ -1,4 +1,4 @@
-"""Before a deploy step that was interrupted (its worker was killed) runs again.
+"""Before a deploy that was interrupted (its pipeline worker was killed) runs again, on containers.
 
 A killed deploy can leave new replicas that were never health-checked beside the old ones, which
 it had moved aside as '<name>-old-<id>'. Deploying again from there would keep those new replicas
@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dockyard.engine import labels as L
-from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.client import Engine
 from dockyard.engine.observe import observe
 from dockyard.state.lock import env_lock
 
@@ -29,17 +28,15 @@ def restore_live_release(engine: Engine, app: str, env: str, live_release: str |
     moved = [c for c in observed if c.release == live_release and "-old-" in c.name]
     if not leftovers and not moved:
         return
+    what = f"restoring {app}/{env} after an interrupted deploy"
     with env_lock(app, env):
-        try:
-            for container in leftovers:
-                engine.client.containers.get(container.id).remove(force=True)
-                log(f"removed {container.name}: started by the interrupted deploy, never checked")
-            taken = {c.name for c in observed if c not in leftovers}
-            for container in moved:
-                name = L.container_name(app, env, container.service, container.replica)
-                if name not in taken:
-                    engine.client.containers.get(container.id).rename(name)
-                    taken.add(name)
-                    log(f"renamed {container.name} back to {name}")
-        except DockerError as exc:
-            raise engine_error(f"restoring {app}/{env} after an interrupted deploy", exc) from exc
+        for container in leftovers:
+            engine.remove_replica(container.id, what)
+            log(f"removed {container.name}: started by the interrupted deploy, never checked")
+        taken = {c.name for c in observed if c not in leftovers}
+        for container in moved:
+            name = L.container_name(app, env, container.service, container.replica)
+            if name not in taken:
+                engine.rename_replica(container.id, name, what)
+                taken.add(name)
+                log(f"renamed {container.name} back to {name}")
