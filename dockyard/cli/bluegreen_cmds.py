@@ -3,7 +3,6 @@ watch that keeps them up and on their replicas."""
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -13,9 +12,6 @@ from dockyard.cli.common import console, load_app_spec, print_json, say
 if TYPE_CHECKING:
     from dockyard.spec import AppSpec
 
-
-def _when(stamp: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(stamp)) if stamp else "-"
 
 
 def status(
@@ -36,10 +32,10 @@ def status(
     from dockyard.state.db import StateDB
 
     spec = load_app_spec()
-    if env is not None and spec.environment(env).strategy == "blue-green":
-        _bluegreen_status(spec, env, as_json)
-        return
+    chores = _housekeep(spec, env, as_json) if env is not None and spec.environment(env).switching.colors else {}
     described = describe_app(StateDB(), spec, [env] if env else None)
+    if chores and described[0]["colors"] is not None:
+        described[0]["colors"].update(chores)
     if as_json:
         print_json(described[0] if env else {"app": spec.app, "environments": described})
         return
@@ -57,11 +53,16 @@ def _print_environment(app: str, data: dict) -> None:
     _print_maintenance(data["maintenance"])
     colors = data["colors"]
     if colors:
+        balancer = f"nginx pid {colors['balancer_pid']}" if colors["balancer_running"] else "[red]not running[/]"
+        console.print(f"  balancer: {balancer}  ({colors['balancer_config']})")
         for which in ("live", "preview"):
             side = colors[which]
-            if side["color"]:
-                console.print(f"  {which:8} {side['url']} -> {side['color']} release {side['release_id']} "
-                              f"({side['running']}/{side['replicas']} running)")
+            what = (f"{side['color']} release {side['release_id']} ({side['running']}/{side['replicas']} running)"
+                    if side["color"] else "no colour")
+            console.print(f"  {which:8} {side['url']} -> {what}")
+            if which == "preview":
+                for public in side["public"]:
+                    console.print(f"  {'':8} {public}  (the edge, standby)", highlight=False)
         if colors["rollback_until"]:
             say(f"  rollback is a switch until {colors['rollback_until']}")
     for replica in data["replicas"]:
@@ -87,49 +88,13 @@ def _print_accessories(accessories: list[dict[str, Any]]) -> None:
                       highlight=False)
 
 
-def _bluegreen_status(spec: AppSpec, env: str, as_json: bool) -> None:
-    from dockyard.deploy.describe import maintenance
+def _housekeep(spec: AppSpec, env: str, quiet: bool) -> dict[str, list[str]]:
+    """`status ENV` of an environment with colours: a dead balancer started, drifted upstreams
+    repaired, an idle colour whose window ended removed; what was done."""
     from dockyard.router.status import env_status
 
-    data = env_status(spec, env, report=(lambda _l: None) if as_json else say)
-    data["accessories"] = _accessories(spec, env)
-    data["maintenance"] = maintenance(spec.app, env)
-    if as_json:
-        from dockyard.vocabulary import rfc3339
-
-        print_json({**data, "switched_at": rfc3339(data["switched_at"]),
-                    "rollback_until": rfc3339(data["rollback_until"])})
-        return
-    router = data["router"]
-    state = f"nginx pid {router['pid']}" if router["running"] else "[red]not running[/]"
-    console.print(f"[bold]{data['app']}/{data['env']}[/]  balancer: {state}  ({router['config']})")
-    _print_maintenance(data["maintenance"])
-    for which in ("live", "preview"):
-        side = data[which]
-        up = sum(r["running"] for r in side["replicas"])
-        what = (f"[bold]{side['color']}[/] release {side['release_id']} ({up}/{len(side['replicas'])} running)"
-                if side["color"] else "no colour")
-        console.print(f"  {which:8} {side['url']}  {what}")
-        for public in data["public"][which]:
-            console.print(f"  {'':8} {public}  (the edge)", highlight=False)
-    if data["rollback_until"]:
-        say(f"  switched at {_when(data['switched_at'])}; `dockyard rollback {env}` is a switch until "
-            f"{_when(data['rollback_until'])}")
-    _print_accessories(data["accessories"])
-
-
-def _accessories(spec: AppSpec, env: str) -> list[dict[str, Any]]:
-    """The environment's accessories as they run (an engine that cannot say: none listed)."""
-    from dataclasses import asdict
-
-    from dockyard.engine.accessories import list_accessories
-    from dockyard.engine.client import connect
-
-    engine = connect(spec.environment(env).engine)
-    try:
-        return [] if engine.config.swarm else [asdict(a) for a in list_accessories(engine, spec.app, env)]
-    finally:
-        engine.close()
+    done = env_status(spec, env, report=(lambda _l: None) if quiet else say)
+    return {"housekeeping": done["housekeeping"], "drift": done["drift"]}
 
 
 balancers = typer.Typer(help="The balancers of this host's blue-green environments.\n\n"

@@ -86,12 +86,17 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
                              "url": r.url, "node": absent(r.node)} for r, h in zip(rows, health, strict=True)]
         if not engine.config.swarm:
             data["accessories"] = [asdict(a) for a in list_accessories(engine, spec.app, name)]
-        if env.strategy == "blue-green" and env.router is not None:
+        if env.switching.colors and env.router is not None:
             status = env_status(spec, name, report=lambda _line: None, housekeep=False, engine=engine)
-            data["colors"] = {"live": _side(status["live"]), "preview": _side(status["preview"]),
+            public = public_urls(spec.app, name, edge)
+            router = status["router"]
+            data["colors"] = {"live": _side(status["live"], public["live"]),
+                              "preview": _side(status["preview"], public["preview"]),
                               "switched_at": rfc3339(status["switched_at"]),
+                              "rollback_window": status["rollback_window"],
                               "rollback_until": rfc3339(status["rollback_until"]),
-                              "balancer_running": status["router"]["running"]}
+                              "balancer_running": router["running"], "balancer_pid": router["pid"],
+                              "balancer_config": router["config"], "housekeeping": [], "drift": []}
     except DockyardError as exc:
         data["engine_error"] = exc.message
     return data
@@ -106,6 +111,7 @@ def describe_app(db: StateDB, spec: AppSpec, envs: list[str] | None = None) -> l
         engines.close()
 
 
-def _side(side: dict[str, Any]) -> dict[str, Any]:
+def _side(side: dict[str, Any], public: list[str]) -> dict[str, Any]:
     return {"color": side["color"], "release_id": side["release_id"], "url": side["url"],
-            "running": sum(1 for r in side["replicas"] if r["running"]), "replicas": len(side["replicas"])}
+            "running": sum(1 for r in side["replicas"] if r["running"]), "replicas": len(side["replicas"]),
+            "public": public}

@@ -25,7 +25,7 @@ def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True,
                engine: Engine | None = None) -> dict[str, Any]:
     """`engine`: a connection the caller already has (kept open), else one made and closed here."""
     env_spec = spec.environment(env)
-    if env_spec.strategy != "blue-green" or env_spec.router is None:
+    if not env_spec.switching.colors or env_spec.router is None:
         raise UsageError(f"{spec.app}/{env} uses strategy {env_spec.strategy}; status shows the balancers of a "
                          "blue-green environment", hint=f"see its containers with: dockyard ps {env}")
     window = env_spec.router.rollback_window

@@ -157,7 +157,7 @@ class Scaler:
 
     # swarm ------------------------------------------------------------------
     def _swarm(self, service: str, desired: int, reason: str) -> str:
-        if self.env_spec.strategy == "blue-green":
+        if self.env_spec.switching.colors:
             raise DeployError(f"{self.spec.app}/{self.env}: a blue-green Swarm environment cannot be scaled between "
                               "deploys: Swarm picks which task stops, so none can be drained from the balancer first",
                               hint="change replicas in dockyard.yml and deploy: the new colour gets the new count")

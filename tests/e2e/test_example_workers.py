@@ -57,7 +57,8 @@ def colours(client: docker.DockerClient, app: str) -> dict[str, tuple[str, str]]
 
 
 def status() -> dict:
-    return json.loads(ok("status", "production", "--json"))
+    """The colours of production's status."""
+    return json.loads(ok("status", "production", "--json"))["colors"]
 
 
 def test_the_example_s_worker_moves_with_its_colour_through_releases_and_rollbacks(

@@ -34,9 +34,13 @@ def ok(*args: str) -> str:
 
 
 def bg_status(*args: str) -> dict:
+    """The colours of `status production --json` (every environment's status has one shape; these
+    are its blue-green part)."""
     result = CliRunner().invoke(status_app, ["status", "production", "--json", *args])
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    shown = json.loads(result.output)
+    assert shown["strategy"] == "blue-green" and shown["colors"] is not None
+    return shown["colors"]
 
 
 def served(port: int) -> str:
@@ -57,7 +61,7 @@ def test_deploy_switch_status_and_rollback(bg_app, docker_client: docker.DockerC
     assert "switch   blue: first live colour: blue" in first and "test smoke: passed" in first
     one = bg_status()
     assert (one["live"]["color"], one["preview"]["color"]) == ("blue", None)
-    assert one["live"]["url"] == f"http://127.0.0.1:{live}" and one["router"]["running"]
+    assert one["live"]["url"] == f"http://127.0.0.1:{live}" and one["balancer_running"]
     assert served(live) == f"{one['live']['release_id']} blue"
     assert httpx.get(f"http://127.0.0.1:{preview}/").status_code == 503
 
@@ -140,7 +144,7 @@ def test_a_killed_balancer_is_restarted_from_its_config_on_disk(bg_app, dockyard
         served(live)
     after = bg_status()
     assert after["housekeeping"] == ["router   blue: the balancer is not running; start it"]
-    assert after["router"]["running"] and after["router"]["pid"] != pid
+    assert after["balancer_running"] and after["balancer_pid"] != pid
     assert served(live) == good
 
 

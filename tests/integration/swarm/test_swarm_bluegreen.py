@@ -76,7 +76,13 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
         return result.stdout
 
     def status() -> dict:
-        return json.loads(ok("status", "production", "--json"))
+        """The colours of the status, each side with its replicas (in status' one shape, the
+        environment's replicas carry their colour)."""
+        shown = json.loads(ok("status", "production", "--json"))
+        colors = shown["colors"]
+        for side in (colors["live"], colors["preview"]):
+            side["replicas"] = [r for r in shown["replicas"] if side["color"] and r["color"] == side["color"]]
+        return colors
 
     def workers() -> dict[str, tuple[int, str | None]]:
         """colour -> (its worker service's replica count, its dockyard.parked label)."""
@@ -100,7 +106,7 @@ def test_blue_green_on_swarm_under_load(swarm_bg, docker_client: docker.DockerCl
     first = ok("deploy", "production")
     assert "switch   blue: first live colour: blue" in first and "test smoke: passed" in first
     one = status()
-    assert one["live"]["color"] == "blue" and one["router"]["running"]
+    assert one["live"]["color"] == "blue" and one["balancer_running"]
     hosts = {httpx.URL(r["url"]).host for r in one["live"]["replicas"] if r["service"] == "web"}
     assert hosts == {"127.0.0.1", NODE2_ADDR}  # one task per node, both behind the live balancer
     assert services().keys() == {f"{app.name}_production_{s}_blue" for s in ("web", "worker")}
