@@ -77,7 +77,7 @@ def serving(engine: Engine, spec: AppSpec, env: str, service: str, balancer: Bal
     blue-green environment those of the colour its balancer (nginx unless given) serves live."""
     env_spec = spec.environment(env)
     color = None
-    if env_spec.strategy == "blue-green" and env_spec.router:
+    if env_spec.switching.colors and env_spec.router:
         color = live_color(balancer or NginxRouter(spec.app, env))
     if engine.config.swarm:
         return swarm_serving(engine, spec.app, env, service, color)
@@ -88,7 +88,7 @@ def serving(engine: Engine, spec: AppSpec, env: str, service: str, balancer: Bal
     except DockerError as exc:
         raise engine_error(f"listing containers on engine {engine.name!r}", exc) from exc
     rows = [to_serving(c.attrs) for c in found if c.status == "running"]
-    if env_spec.strategy == "blue-green" and env_spec.router is not None:
+    if env_spec.switching.colors and env_spec.router is not None:
         rows = [r for r in rows if r.color == color]
     return sorted(rows, key=lambda r: r.replica)
 

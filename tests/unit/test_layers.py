@@ -196,3 +196,52 @@ def test_imports_inside_functions_only_to_save_start_up() -> None:
                     if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dockyard"):
                         deferred.add(str(rel))
     assert deferred == set(DEFERRED)
+
+
+# -- strategies and targets are decided in their registries (issue 29) ---------------------------------
+STRATEGY_REGISTRY = {"spec/strategies.py"}  # where a strategy's name may be compared
+TARGET_REGISTRY = {"deploy/targets/__init__.py"}  # where an engine's kind (`.config.swarm`) is asked
+# Files that still ask an engine's kind themselves. Issue 29 takes these away: each becomes a
+# Target's method (accessories, teardown, scaling, ps' accessories, the balancer's fleet).
+KNOWN_TARGET_CHECKS = {
+    "backup/service.py", "cli/ops_cmds.py", "deploy/accessories.py", "deploy/describe.py",
+    "deploy/teardown.py", "router/switch.py", "scale/apply.py", "scale/facts.py", "scale/loop.py",
+}
+
+
+def strategy_compares(source: str) -> list[int]:
+    """Lines that compare something with a strategy's name ("blue-green", ...)."""
+    from dockyard.spec.strategies import NAMES
+
+    return [node.lineno for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Compare)
+            for operand in (node.left, *node.comparators)
+            if isinstance(operand, ast.Constant) and operand.value in NAMES]
+
+
+def target_checks(source: str) -> list[int]:
+    """Lines that ask an engine's settings whether it is a Swarm (`engine.config.swarm`)."""
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute) and node.attr == "swarm" and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "config"]
+
+
+def test_the_rules_see_what_they_forbid() -> None:
+    assert strategy_compares('if env.strategy == "blue-green":\n    pass') == [1]
+    assert strategy_compares('x = "rolling" != s or s in ("recreate",)') == [1]
+    assert strategy_compares('name = "blue-green"') == []  # naming it (its registration) is no decision
+    assert target_checks("if engine.config.swarm:\n    pass") == [1]
+    assert target_checks("if self.engine.config.swarm:\n    pass") == [1]
+
+
+def test_no_strategy_name_is_compared_outside_its_registry() -> None:
+    found = [f"{p.relative_to(ROOT)}:{line}" for p in sorted(ROOT.rglob("*.py"))
+             if str(p.relative_to(ROOT)) not in STRATEGY_REGISTRY for line in strategy_compares(p.read_text())]
+    assert found == [], "ask the strategy's traits (EnvironmentSpec.switching), or add a Strategy"
+
+
+def test_only_the_target_registry_asks_an_engines_kind() -> None:
+    files = {str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")
+             if layer_of(p.relative_to(ROOT)) != "engine" and target_checks(p.read_text())}
+    files -= TARGET_REGISTRY
+    assert files - KNOWN_TARGET_CHECKS == set(), "ask the Target (deploy/targets/), not engine.config.swarm"
+    assert KNOWN_TARGET_CHECKS - files == set(), "fixed: take it off KNOWN_TARGET_CHECKS"
