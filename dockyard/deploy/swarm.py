@@ -26,12 +26,12 @@ from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import choose_user
 from dockyard.engine.swarm_facts import task_url, unused_objects
+from dockyard.engine.swarm_spec import FileRef, SwarmService, object_labels, object_name, service_body, service_name
 from dockyard.engine.volumes import pin_node
 from dockyard.errors import DeployError, DockyardError
 from dockyard.plan.release import replica_config_hash
 from dockyard.state.lock import env_lock
 from dockyard.swarm.plan import SwarmAction, SwarmKind, Want, plan_services
-from dockyard.swarm.translate import FileRef, SwarmService, object_labels, object_name, service_body, service_name
 
 
 def _objects(engine: Engine, kind: str, app: str, env: str) -> dict[str, str]:

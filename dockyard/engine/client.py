@@ -6,7 +6,10 @@ with the engine's name and what to check, never a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import docker
@@ -15,11 +18,17 @@ import docker.tls
 import requests.exceptions
 
 from dockyard import settings
+from dockyard.engine import host, images, replicas
+from dockyard.engine.api import DockerError
+from dockyard.engine.facts import ImageFacts, ReplicaFacts
+from dockyard.engine.replicas import EventStream
 from dockyard.errors import EngineError, EngineUnavailable
 from dockyard.settings import EngineSettings
 
 # Engine 20.10's API; later engines still serve it, so requests behave the same everywhere.
 API_VERSION = "1.41"
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -43,6 +52,70 @@ class Engine:
     # -- replicas, images and services: what a deploy does ----------------------------------------
 
     # -- builds, registries, nodes and the monitor's reads ----------------------------------------
+
+    def _asking(self, action: str, call: Callable[..., T], *args: Any) -> T:
+        """docker-py's `call`, its failures an EngineError that says what was asked."""
+        try:
+            return call(self.client, *args)
+        except DockerError as exc:
+            raise engine_error(action, exc) from exc
+
+    def list_replicas(self, app: str | None = None, env: str | None = None, service: str | None = None,
+                      all: bool = True) -> list[ReplicaFacts]:
+        """Dockyard's containers of an app (environment, service); without `all`, the running ones."""
+        return self._asking(f"listing containers on engine {self.name!r}", replicas.listed, app, env, service, all)
+
+    def running_replicas(self, selector: Mapping[str, str]) -> list[ReplicaFacts]:
+        """Every running container whose labels match `selector` (KEY=VALUE, or KEY alone when empty),
+        Dockyard's or not: the host agent's view."""
+        return self._asking(f"listing containers on engine {self.name!r}", replicas.running, selector)
+
+    def inspect_replica(self, container_id: str) -> ReplicaFacts | None:
+        """The container as it is now; None when it is gone."""
+        return self._asking(f"inspecting container {container_id[:12]}", replicas.inspect, container_id)
+
+    def container_events(self, since: int) -> EventStream:
+        """The engine's container events from `since` (epoch seconds) on, until the stream is closed."""
+        return self._asking(f"following the events of engine {self.name!r}", replicas.events, since)
+
+    def inspect_image(self, ref: str) -> ImageFacts | None:
+        """The image `ref` on this engine; None when it has none (nothing is pulled)."""
+        return self._asking(f"looking up {ref}", images.inspect, ref)
+
+    def pull_image(self, ref: str) -> ImageFacts:
+        return self._asking(f"pulling {ref}", images.pull, ref)
+
+    def tag_image(self, source: str, repo: str, tag: str) -> None:
+        """Give the image `source` the name `repo:tag` too."""
+        self._asking(f"tagging {source} as {repo}:{tag}", images.tag, source, repo, tag)
+
+    def build_image(self, context: Path, dockerfile: str, tag: str, labels: Mapping[str, str],
+                    args: Mapping[str, str], progress: Callable[[str], None]) -> str:
+        """Build `context` as `tag`, each output line to `progress`; the image id ("" if the engine gave
+        none). A failed step is a BuildError with the step's last lines."""
+        return self._asking(f"building {tag}", images.build, context, dockerfile, tag, labels, args, progress)
+
+    def push_image(self, source: str, repo: str, tag: str, progress: Callable[[str], None]) -> str:
+        """Tag `source` as `repo:tag` and push it; the digest the registry gave ("" if none). A refusal
+        the registry reports in the stream is a BuildError."""
+        self._asking(f"pushing {repo}:{tag}", images.tag, source, repo, tag)
+        return self._asking(f"pushing {repo}:{tag}", images.push, repo, tag, progress)
+
+    def version(self) -> str | None:
+        """The engine's version (20.10.24, ...)."""
+        return self._asking(f"asking engine {self.name!r} its version", host.version)
+
+    def cgroup_driver(self) -> str:
+        """How the engine places containers in cgroups: cgroupfs or systemd."""
+        return self._asking(f"asking engine {self.name!r} about its cgroups", host.cgroup_driver)
+
+    def node_id(self) -> str | None:
+        """The Swarm node this engine is; None outside a Swarm."""
+        return self._asking(f"asking engine {self.name!r} about its swarm", host.node_id)
+
+    def service_names(self) -> dict[str, str]:
+        """Every Swarm service the engine manages: id -> name."""
+        return self._asking(f"listing services on engine {self.name!r}", host.service_names)
 
 
 def tls_config(cfg: EngineSettings) -> docker.tls.TLSConfig | None:
