@@ -36,6 +36,7 @@ from dockyard.engine.backups import (
 )
 from dockyard.engine.client import Engine
 from dockyard.engine.containers import choose_user
+from dockyard.engine.facts import image_facts
 from dockyard.errors import BackupError, NotFound
 from dockyard.spec import AppSpec
 from dockyard.state.lock import env_lock
@@ -200,5 +201,4 @@ class Backups:
         accessory = target.accessory
         assert accessory is not None and accessory.backup is not None and accessory.backup.restore is not None
         image, attrs = Accessories(self.spec, self.config, self.report, self.parts).image_of(engine, accessory)
-        return image, choose_user(accessory.user, (attrs.get("Config") or {}).get("User")), \
-            list(accessory.backup.restore)
+        return image, choose_user(accessory.user, image_facts(attrs).user), list(accessory.backup.restore)
