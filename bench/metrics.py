@@ -29,6 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dockyard.engine.client import connect  # noqa: E402
 from dockyard.monitor.collector import Collector, process_cpu_seconds  # noqa: E402
 from dockyard.monitor.inventory import Inventory  # noqa: E402
 
@@ -109,8 +110,10 @@ def main() -> int:
                 mem_limit="16m"), range(n)))
         print(f"started {n} containers in {time.monotonic() - t0:.1f} s")
 
-        inventory = Inventory(client, {LABEL: VALUE})
+        engine = connect("local", timeout=120)
+        inventory = Inventory(engine, {LABEL: VALUE})
         inventory.refresh()
+        engine.close()
         items = inventory.snapshot()
         collector = Collector(driver=client.info().get("CgroupDriver", "cgroupfs"))
         collector.sweep(items)  # first sweep opens the files

@@ -131,7 +131,7 @@ class S3Store:
                 "aws_secret_access_key": credentials["secret_access_key"]} if credentials else {}
         # a bucket that does not answer must fail in seconds, not after boto3's default retries
         config = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 2})
-        self.client: Any = boto3.client("s3", endpoint_url=endpoint, region_name=region, config=config, **keys)
+        self.s3: Any = boto3.client("s3", endpoint_url=endpoint, region_name=region, config=config, **keys)
 
     def describe(self) -> str:
         return f"bucket {self.bucket}" + (f" at {self.endpoint}" if self.endpoint else "")
@@ -148,7 +148,7 @@ class S3Store:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.head_bucket(Bucket=self.bucket)
+            self.s3.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("cannot reach", exc) from exc
 
@@ -162,7 +162,7 @@ class S3Store:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.upload_file(str(staged), self.bucket, self._key(key))
+            self.s3.upload_file(str(staged), self.bucket, self._key(key))
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(f"uploading {key} to", exc) from exc
 
@@ -170,7 +170,7 @@ class S3Store:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+            self.s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(f"writing {key} to", exc) from exc
 
@@ -178,7 +178,7 @@ class S3Store:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return bytes(self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read())
+            return bytes(self.s3.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read())
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise NotFound(f"no {key} in {self.describe()}") from exc
@@ -193,7 +193,7 @@ class S3Store:
         with tempfile.TemporaryDirectory(prefix="dockyard-restore-") as directory:
             path = Path(directory) / "archive"
             try:
-                self.client.download_file(self.bucket, self._key(key), str(path))
+                self.s3.download_file(self.bucket, self._key(key), str(path))
             except (BotoCoreError, ClientError) as exc:
                 raise self._fail(f"downloading {key} from", exc) from exc
             yield path
@@ -204,7 +204,7 @@ class S3Store:
         found: list[str] = []
         strip = len(self._key(""))
         try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
                                                                               Prefix=self._key(prefix)):
                 found += [item["Key"][strip:] for item in page.get("Contents", [])]
         except (BotoCoreError, ClientError) as exc:
@@ -215,7 +215,7 @@ class S3Store:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+            self.s3.delete_object(Bucket=self.bucket, Key=self._key(key))
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(f"deleting {key} from", exc) from exc
 

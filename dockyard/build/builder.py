@@ -6,14 +6,12 @@ Promotion later moves the pushed digest; nothing is ever rebuilt per environment
 from __future__ import annotations
 
 import time
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.build.git import Commit
-from dockyard.engine.api import DockerError, ImageMissing
-from dockyard.engine.client import Engine, engine_error, short_reason
+from dockyard.engine.client import Engine, short_reason
 from dockyard.errors import BuildError, EngineError, RegistryError
 from dockyard.state.db import Build, StateDB
 
@@ -43,86 +41,36 @@ def image_labels(commit: Commit) -> dict[str, str]:
     }
 
 
-TAIL = 30  # lines of a failed build's output its error shows
-
-
-def _stream(lines: Iterable[dict], progress: Progress, what: str) -> dict:
-    """Follow a build/push JSON stream; raise on its error lines (with the last lines before it:
-    the failing step's output); return the last aux object. A build's output comes in pieces that
-    may end inside a line (a loud step's `line 1750` came as `l` and `ine 1750`): a line goes to
-    `progress` once it is whole."""
-    aux: dict = {}
-    tail: deque[str] = deque(maxlen=TAIL)
-    partial = ""  # the stream's last line, until its end comes
-
-    def show(text: str) -> None:
-        text = text.rstrip()
-        if text.strip():
-            tail.extend(text.splitlines())
-            progress(text.strip())
-
-    for line in lines:
-        if "error" in line:
-            show(partial)
-            shown = "\n".join(tail)
-            raise BuildError(f"{what}: {line['error'].strip()}"
-                             + (f"\n--- the last {len(tail)} lines of its output ---\n{shown}" if tail else ""))
-        if "aux" in line:
-            aux = line["aux"]
-        if line.get("stream"):
-            whole, _, partial = (partial + line["stream"]).rpartition("\n")
-            show(whole)
-        else:
-            show(line.get("status") or "")
-    show(partial)
-    return aux
-
-
 def existing_image(engine: Engine, app: str, commit: Commit) -> str | None:
     """An image of this exact commit already built on the engine (never reused for a dirty tree)."""
     if commit.dirty:
         return None
-    try:
-        image = engine.client.images.get(f"{app}:{commit.tag}")
-    except ImageMissing:
+    image = engine.inspect_image(f"{app}:{commit.tag}")
+    if image is None or image.commit != commit.sha:
         return None
-    except DockerError as exc:
-        raise engine_error("looking up the image", exc) from exc
-    if (image.labels or {}).get("dockyard.commit") != commit.sha:
-        return None
-    return str(image.id)
+    return image.id
 
 
 def build_image(engine: Engine, app: str, context: Path, dockerfile: str, args: dict[str, str],
                 commit: Commit, progress: Progress) -> str:
     if not (context / dockerfile).is_file():
         raise BuildError(f"{context / dockerfile}: Dockerfile not found (build.dockerfile in dockyard.yml)")
-    try:
-        stream = engine.client.api.build(
-            path=str(context), dockerfile=dockerfile, tag=f"{app}:{commit.tag}", labels=image_labels(commit),
-            buildargs=args, rm=True, forcerm=True, decode=True,
-        )
-        aux = _stream(stream, progress, f"building {app}:{commit.tag}")
-    except DockerError as exc:
-        raise engine_error(f"building {app}:{commit.tag}", exc) from exc
-    if "ID" not in aux:
+    image_id = engine.build_image(context, dockerfile, f"{app}:{commit.tag}", image_labels(commit), args, progress)
+    if not image_id:
         raise BuildError(f"building {app}:{commit.tag}: the engine returned no image id")
-    return str(aux["ID"])
+    return image_id
 
 
 def push_image(engine: Engine, app: str, tag: str, registry: str, progress: Progress) -> str:
     """Tag and push to one registry; return `registry/app@sha256:...`."""
     repo = f"{registry}/{app}"
     try:
-        engine.client.api.tag(f"{app}:{tag}", repo, tag)
-        aux = _stream(engine.client.api.push(repo, tag=tag, stream=True, decode=True), progress,
-                      f"pushing {repo}:{tag}")
+        digest = engine.push_image(f"{app}:{tag}", repo, tag, progress)
     except BuildError as exc:
         raise RegistryError(f"registry {registry} refused {app}:{tag}: {exc.message.split(': ', 1)[-1]}",
                             hint=f"check the registry answers: curl http://{registry}/v2/") from exc
-    except (*DockerError, EngineError) as exc:
-        raise RegistryError(f"pushing {repo}:{tag} failed: {short_reason(exc)}") from exc
-    digest = aux.get("Digest")
+    except EngineError as exc:
+        raise RegistryError(f"pushing {repo}:{tag} failed: {short_reason(exc.__cause__ or exc)}") from exc
     if not digest:
         raise RegistryError(f"registry {registry} did not return a digest for {repo}:{tag}")
     return f"{repo}@{digest}"

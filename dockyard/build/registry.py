@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dockyard.build.builder import push_image
-from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, short_reason
-from dockyard.errors import RegistryError
+from dockyard.errors import EngineError, RegistryError
 
 
 def split_ref(ref: str) -> tuple[str, str | None]:
@@ -22,8 +21,9 @@ def registry_of(repo: str) -> str | None:
 def copy_to_registry(engine: Engine, ref: str, tag: str, registry: str, app: str) -> str:
     """Pull `ref` on the engine, tag it `app:tag`, push to `registry`; return the new repo@digest."""
     try:
-        image = engine.client.images.pull(ref)
-        image.tag(app, tag)
-    except DockerError as exc:
-        raise RegistryError(f"cannot pull {ref} to copy it to {registry}: {short_reason(exc)}") from exc
+        image = engine.pull_image(ref)
+        engine.tag_image(image.id, app, tag)
+    except EngineError as exc:
+        raise RegistryError(f"cannot pull {ref} to copy it to {registry}: {short_reason(exc.__cause__ or exc)}"
+                            ) from exc
     return push_image(engine, app, tag, registry, progress=lambda _line: None)

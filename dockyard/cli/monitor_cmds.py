@@ -68,7 +68,7 @@ def agent(
     opts = AgentOptions(listen=listen, interval=interval, disk_interval=disk_interval,
                         probe_interval=probe_interval, retention_s=retention, selector=_selector(label or []),
                         rules=alert_rules)
-    monitor = build_agent(eng.client, opts)
+    monitor = build_agent(eng, opts)
     if logs:
         from dockyard.logs.edge_source import EdgeLogConfig
         from dockyard.logs.forwarder import Forwarder, ForwarderConfig

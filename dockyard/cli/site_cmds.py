@@ -155,7 +155,7 @@ def doctor(
         def probe() -> str:
             engine = connect(name, timeout=10)
             try:
-                return f"Docker {engine.client.version().get('Version')} at {engine.config.host}"
+                return f"Docker {engine.version()} at {engine.config.host}"
             finally:
                 engine.close()
         return probe

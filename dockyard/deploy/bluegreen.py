@@ -219,8 +219,7 @@ def resume(parts: Parts, board: Switchboard, color: str, health: dict[str, Healt
     """Start a standby colour's parked workers and wait until each is healthy; how many."""
     started, containers = board.unpark(color)
     for container in containers:
-        service = (container.labels or {}).get(L.SERVICE, "")
-        result = parts.probe(container, None, health.get(service, HealthCheck(path=None)))
+        result = parts.probe(board.engine, container, None, health.get(container.service, HealthCheck(path=None)))
         if not result.healthy:
             raise HealthCheckFailed(f"{container.name} did not become healthy again: {result.reason}")
     if started:

@@ -18,14 +18,15 @@ from dataclasses import dataclass, field, replace
 from dockyard.deploy.health import HealthCheck, HealthResult, Probe, wait_healthy
 from dockyard.engine import labels as L
 from dockyard.engine.actions import stop_and_remove
-from dockyard.engine.api import Container, DockerAPIError, DockerError
-from dockyard.engine.client import Engine, engine_error
-from dockyard.engine.containers import ReplicaSpec, create_kwargs
+from dockyard.engine.client import Engine
+from dockyard.engine.containers import ReplicaSpec
+from dockyard.engine.facts import ReplicaFacts
+from dockyard.engine.lifecycle import NameTaken, PortTaken
 from dockyard.engine.networks import ensure_network
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
-from dockyard.engine.start import PORT_TRIES, edge_ports, free_port, port_taken, start_with_free_port
+from dockyard.engine.start import PORT_TRIES, edge_ports, free_port
 from dockyard.engine.volumes import ensure_volume
-from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
+from dockyard.errors import DeployError, DockyardError, EngineError, HealthCheckFailed
 from dockyard.plan.deploy import Action, Kind
 
 Report = Callable[[str], None]
@@ -65,10 +66,10 @@ def files_archive(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def last_logs(container: Container, lines: int = 20) -> str:
+def last_logs(engine: Engine, container: ReplicaFacts, lines: int = 20) -> str:
     try:
-        return container.logs(tail=lines).decode(errors="replace").rstrip() or "(it wrote nothing)"
-    except DockerError:
+        return engine.last_lines(container.id, lines).rstrip() or "(it wrote nothing)"
+    except EngineError:
         return "(logs unavailable)"
 
 
@@ -81,8 +82,8 @@ class Executor:
         self.report = report
         self.probe = probe  # the health probe: real HTTP/TCP on 127.0.0.1, or a test's own
         self.before_retire = before_retire  # told the ids about to stop, once their successors serve (the edge)
-        self.started: list[Container] = []
-        self.renamed: list[tuple[Container, str]] = []
+        self.started: list[ReplicaFacts] = []
+        self.renamed: list[tuple[str, str]] = []  # (container id, the name it had)
         self._network_ready = threading.Lock()
         self._networks: set[tuple[str, str]] = set()
         self._volumes: set[tuple[str, str]] = set()  # (service, volume) made sure of in this deploy
@@ -133,13 +134,13 @@ class Executor:
             container, result = failed[0]
             raise HealthCheckFailed(
                 f"{container.name} did not become healthy: {result.reason}\n"
-                f"--- last log lines of {container.name} ---\n{last_logs(container)}",
+                f"--- last log lines of {container.name} ---\n{last_logs(self.engine, container)}",
                 hint="the previous release is still running; fix the release and deploy again",
             )
         for (action, container), result in zip(fresh, results, strict=True):
             self.report(f"{container.name} healthy in {result.seconds:.1f}s ({action.reason})")
 
-    def _start(self, service: str, replica: int) -> Container:
+    def _start(self, service: str, replica: int) -> ReplicaFacts:
         spec = self.workload.replicas[(service, replica)]
         if self.workload.secret_files or self.workload.secret_bearing_files:
             directory, mounts = write_secret_files(self.workload.secret_files, spec.user,
@@ -163,55 +164,58 @@ class Executor:
             container = self._create(spec, name)
             try:
                 if self.workload.files:
-                    container.put_archive("/", files_archive(self.workload.files))
-                if own_port:
-                    container.start()
-                else:
-                    start_with_free_port(container)
+                    self.engine.put_files(container.id, files_archive(self.workload.files), name)
+                self._start_on_a_port(container, own_port)
                 break
-            except DockerAPIError as exc:
-                if not (own_port and port_taken(exc) and attempt < PORT_TRIES):
-                    raise engine_error(f"starting {name}", exc) from exc
+            except PortTaken:
+                if not (own_port and attempt < PORT_TRIES):
+                    raise
                 self._discard(container)
-            except DockerError as exc:
-                raise engine_error(f"starting {name}", exc) from exc
         self.report(f"started {name}")
         return container
 
-    def _create(self, spec: ReplicaSpec, name: str) -> Container:
+    def _start_on_a_port(self, container: ReplicaFacts, own_port: bool) -> None:
+        """Start it. On a remote engine a published port the engine picked may be taken by something
+        it does not know: starting again makes it pick the next one."""
+        for attempt in range(1, PORT_TRIES + 1):
+            try:
+                self.engine.start_replica(container.id, container.name)
+                return
+            except PortTaken:
+                if own_port or attempt == PORT_TRIES:
+                    raise
+
+    def _create(self, spec: ReplicaSpec, name: str) -> ReplicaFacts:
         try:
-            container = self.engine.client.containers.create(**create_kwargs(spec, name))
-        except DockerError as exc:
+            container = self.engine.create_replica(spec, name)
+        except EngineError as exc:
             remove_secret_files(spec.secrets_dir)
-            if isinstance(exc, DockerAPIError) and "is already in use" in str(exc.explanation or exc) \
-                    and not self._made_by_us(name):
+            if isinstance(exc, NameTaken) and not self._made_by_us(name):
                 raise DeployError(f"creating {name}: a container Dockyard did not make (it has no Dockyard labels) "
                                   "holds the name", hint=f"remove or rename it: docker rename {name} "
                                                          f"{name}-by-hand") from exc
-            raise engine_error(f"creating {name}", exc) from exc
+            raise
         self.started.append(container)
         return container
 
     def _made_by_us(self, name: str) -> bool:
         try:
-            return L.MANAGED in (self.engine.client.containers.get(name).labels or {})
-        except DockerError:
-            return True  # gone meanwhile, or the engine cannot say: the engine's own message is the best
+            holder = self.engine.inspect_replica(name)
+        except EngineError:
+            return True  # the engine cannot say: its own message is the best
+        return holder is None or L.MANAGED in holder.labels  # gone meanwhile: the engine's message says it
 
-    def _discard(self, container: Container) -> None:
+    def _discard(self, container: ReplicaFacts) -> None:
         """A container that could not take its port: removed, its secret files kept for the next try."""
-        try:
-            container.remove(force=True)
-        except DockerError as exc:
-            raise engine_error(f"removing {container.name} to start it on another port", exc) from exc
+        self.engine.remove_replica(container.id, f"removing {container.name} to start it on another port")
         self.started.remove(container)
 
     def _name(self, spec: ReplicaSpec) -> str:
         return L.container_name(spec.app, spec.env, spec.service, spec.replica)
 
-    def _wait(self, service: str, container: Container) -> HealthResult:
+    def _wait(self, service: str, container: ReplicaFacts) -> HealthResult:
         spec = next(s for s in self.workload.replicas.values() if s.service == service)
-        return self.probe(container, spec.port, replace(self.workload.health[service], report=self.report))
+        return self.probe(self.engine, container, spec.port, replace(self.workload.health[service], report=self.report))
 
     def _move_aside(self, container_id: str, name: str, service: str, replica: int) -> None:
         """Free the replica's name for its successor; the old one keeps running meanwhile. One an
@@ -219,9 +223,8 @@ class Executor:
         aside = f"{self._name(self.workload.replicas[(service, replica)])}-old-{container_id[:8]}"
         if name == aside:
             return
-        container = self.engine.client.containers.get(container_id)
-        container.rename(aside)
-        self.renamed.append((container, name))
+        self.engine.rename_replica(container_id, aside, f"renaming {name} to {aside}")
+        self.renamed.append((container_id, name))
 
     def _retire(self, container_id: str, name: str, service: str) -> None:
         grace = next((s.stop_grace for s in self.workload.replicas.values() if s.service == service), 10.0)
@@ -232,17 +235,16 @@ class Executor:
         """Remove what this deploy started and give the old containers their names back."""
         for container in self.started:
             try:
-                secrets_dir = (container.labels or {}).get(L.SECRETS_DIR)
-                container.remove(force=True)
-                remove_secret_files(secrets_dir)
-                self.report(f"removed {container.name} (failed deploy)")
-            except DockerError:
-                pass
+                self.engine.remove_replica(container.id, f"removing {container.name}")
+            except EngineError:
+                continue
+            remove_secret_files(container.labels.get(L.SECRETS_DIR))
+            self.report(f"removed {container.name} (failed deploy)")
         failed: list[DockyardError] = []
-        for container, name in self.renamed:
+        for container_id, name in self.renamed:
             try:
-                container.rename(name)
-            except DockerError as exc:
-                failed.append(engine_error(f"giving {name} its name back", exc))
+                self.engine.rename_replica(container_id, name, f"giving {name} its name back")
+            except EngineError as exc:
+                failed.append(exc)
         if failed:
             raise failed[0]

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from dockyard.engine.api import Container
+from dockyard.engine.client import Engine
 from dockyard.engine.containers import CommandCheck
-from dockyard.engine.labels import loopback_port
+from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.rows import Running
 from dockyard.errors import HealthCheckFailed
 from dockyard.monitor.procnet import parse_listeners
@@ -94,13 +94,12 @@ def spec_probes(spec: AppSpec) -> dict[str, str]:
 RUNNING_HOLD = 1.0  # seconds a replica without a port must run, without a restart, to count as healthy
 
 
-def engine_verdict(state: dict) -> tuple[bool | None, str]:
-    """Pure: what the engine's own health check says of a container (its State). None: not yet."""
-    health = state.get("Health") or {}
-    status = health.get("Status")
-    last = (health.get("Log") or [{}])[-1]
-    said = " ".join(str(last.get("Output") or "").split())[:200]
-    detail = (f"health command exit {last.get('ExitCode')}" + (f": {said}" if said else "")) if last else ""
+def engine_verdict(replica: ReplicaFacts) -> tuple[bool | None, str]:
+    """Pure: what the engine's own health check says of a container. None: not yet."""
+    status = replica.health
+    said = " ".join(replica.health_output.split())[:200]
+    detail = (f"health command exit {replica.health_exit}" + (f": {said}" if said else "")
+              if replica.health_exit is not None else "")
     if status == "healthy":
         return True, "health command: ok"
     if status == "unhealthy":
@@ -108,11 +107,11 @@ def engine_verdict(state: dict) -> tuple[bool | None, str]:
     return None, detail or "health command has not answered yet"
 
 
-def restarted(state: dict, restarts_before: int, restarts_now: int) -> str | None:
+def restarted(replica: ReplicaFacts, restarts_before: int) -> str | None:
     """Pure: why a replica is restarting, or None."""
-    if state.get("Restarting") or restarts_now > restarts_before:
-        times = restarts_now - restarts_before
-        return f"restarting (restarted {times} time(s), last exit code {state.get('ExitCode')})"
+    if replica.restarting or replica.restarts > restarts_before:
+        times = replica.restarts - restarts_before
+        return f"restarting (restarted {times} time(s), last exit code {replica.last_exit})"
     return None
 
 
@@ -171,10 +170,10 @@ PROGRESS_EVERY = 5.0  # seconds between two lines of a wait that goes on
 DOCKER_DNS = "127.0.0.11"  # the engine's embedded DNS server, in every container of a user network
 
 
-def listening(container: Container) -> list[int] | None:
+def listening(container: ReplicaFacts) -> list[int] | None:
     """The TCP ports the container's processes listen on, read from its network namespace through
     /proc (None where that cannot be read: an engine on another host)."""
-    pid = (container.attrs.get("State") or {}).get("Pid")
+    pid = container.pid
     if not pid:
         return None
     proc = Path("/proc") / str(pid)
@@ -188,7 +187,7 @@ def listening(container: Container) -> list[int] | None:
     return sorted({item.port for item in found if item.address != DOCKER_DNS})
 
 
-def what_listens(container: Container, port: int | None) -> str:
+def what_listens(container: ReplicaFacts, port: int | None) -> str:
     """'; it listens on 8081, not 8080': said when a probe of a port goes unanswered."""
     ports = listening(container)
     if ports is None or port is None:
@@ -198,18 +197,18 @@ def what_listens(container: Container, port: int | None) -> str:
     return f"; it listens on {', '.join(map(str, ports))}" + ("" if port in ports else f", not {port}")
 
 
-def probing(container: Container, port: int | None, check: HealthCheck) -> str:
+def probing(container: ReplicaFacts, port: int | None, check: HealthCheck) -> str:
     """What a wait probes, in a user's words."""
     if check.inside:
         return "its health command"
     if port is None:
         return "it to keep running"
-    host_port = loopback_port(container.attrs, port)
+    host_port = container.loopback_port(port)
     where = f"127.0.0.1:{host_port} (container port {port})" if host_port else f"container port {port}"
     return f"GET {check.path} on {where}" if check.path else f"a TCP connection to {where}"
 
 
-def wait_healthy(container: Container, port: int | None, check: HealthCheck) -> HealthResult:
+def wait_healthy(engine: Engine, replica: ReplicaFacts, port: int | None, check: HealthCheck) -> HealthResult:
     """Poll until healthy, the container exits, or start_period passes; every few seconds a line
     says what is probed, the last answer and what the process listens on."""
     start = time.monotonic()
@@ -217,20 +216,22 @@ def wait_healthy(container: Container, port: int | None, check: HealthCheck) -> 
     reason = "not probed yet"
     # Poll faster than the interval at first: most services answer within a few hundred ms.
     delay = min(0.05, check.interval)
-    restarts = int(container.attrs.get("RestartCount") or 0)
+    restarts = replica.restarts
     said = start
     with probe_client() as client:
         while True:
-            container.reload()
-            state = container.attrs["State"]
-            again = restarted(state, restarts, int(container.attrs.get("RestartCount") or 0))
+            found = engine.inspect_replica(replica.id)
+            if found is None:
+                return HealthResult(False, "container was removed", time.monotonic() - start)
+            container = found
+            again = restarted(container, restarts)
             if again:
                 return HealthResult(False, again, time.monotonic() - start)
-            if not state.get("Running"):
-                return HealthResult(False, f"container exited (code {state.get('ExitCode')})",
+            if not container.running:
+                return HealthResult(False, f"container exited (code {container.last_exit})",
                                     time.monotonic() - start)
             if check.inside:
-                verdict, reason = engine_verdict(state)
+                verdict, reason = engine_verdict(container)
                 if verdict is not None:
                     return HealthResult(verdict, reason, time.monotonic() - start)
             elif port is None:
@@ -238,7 +239,7 @@ def wait_healthy(container: Container, port: int | None, check: HealthCheck) -> 
                 if time.monotonic() - start >= min(RUNNING_HOLD, check.start_period):
                     return HealthResult(True, reason, time.monotonic() - start)
             else:
-                host_port = loopback_port(container.attrs, port)
+                host_port = container.loopback_port(port)
                 if host_port is None:
                     reason = f"port {port} is not published"
                 else:
@@ -258,7 +259,7 @@ def wait_healthy(container: Container, port: int | None, check: HealthCheck) -> 
 
 
 # Waits for one new container to answer (wait_healthy, or a test's own).
-Probe = Callable[[Container, int | None, HealthCheck], HealthResult]
+Probe = Callable[[Engine, ReplicaFacts, int | None, HealthCheck], HealthResult]
 # One probe of each replica that already runs; raises HealthCheckFailed (check_health, or a test's own).
 Check = Callable[[list[Replica], dict[str, HealthCheck]], None]
 

@@ -20,12 +20,12 @@ from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import choose_user
 from dockyard.engine.swarm_facts import unused_objects
+from dockyard.engine.swarm_spec import FileRef, SwarmService, object_labels, object_name, service_body, service_name
 from dockyard.engine.volumes import pin_node
 from dockyard.errors import DeployError
 from dockyard.plan.release import replica_config_hash
 from dockyard.spec import AppSpec
 from dockyard.swarm.plan import Want
-from dockyard.swarm.translate import FileRef, SwarmService, object_labels, object_name, service_body, service_name
 
 
 def _objects(engine: Engine, kind: str, app: str, env: str) -> dict[str, str]:

@@ -21,9 +21,9 @@ from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error, short_reason
 from dockyard.engine.services import task_logs_text, update_service
 from dockyard.engine.swarm_facts import NodeFact, TaskFact, parse_service
+from dockyard.engine.swarm_spec import create_kwargs
 from dockyard.errors import DockyardError, HealthCheckFailed
 from dockyard.swarm.plan import SwarmAction, SwarmKind, Verdict, judge
-from dockyard.swarm.translate import create_kwargs
 
 Report = Callable[[str], None]
 SCHEDULE_ALLOWANCE = 60.0  # seconds for placing tasks and pulling the image, on top of the start period

@@ -11,6 +11,7 @@ import docker.errors
 from dockyard.engine import labels as L
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.facts import ReplicaFacts, replica_facts
 from dockyard.engine.secretfiles import remove_secret_files
 
 
@@ -38,14 +39,15 @@ def stop_container(engine: Engine, container_id: str, name: str, grace: float) -
         raise engine_error(f"stopping {name}", exc) from exc
 
 
-def start_container(engine: Engine, container_id: str, name: str) -> Any:
-    """Start a stopped container again; the container, for a health wait."""
+def start_container(engine: Engine, container_id: str, name: str) -> ReplicaFacts:
+    """Start a stopped container again; the container as it is then, for a health wait."""
     try:
         container = engine.client.containers.get(container_id)
         container.start()
+        container.reload()
     except DockerError as exc:
         raise engine_error(f"starting {name}", exc) from exc
-    return container
+    return replica_facts(container.attrs)
 
 
 def remove_services(engine: Engine, app: str, env: str) -> list[str]:

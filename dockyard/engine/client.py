@@ -6,7 +6,10 @@ with the engine's name and what to check, never a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import docker
@@ -15,12 +18,18 @@ import docker.tls
 import requests.exceptions
 
 from dockyard import settings
-from dockyard.engine.facts import ImageFacts, image_facts
+from dockyard.engine import host, images, lifecycle, replicas
+from dockyard.engine.api import DockerError
+from dockyard.engine.containers import ReplicaSpec
+from dockyard.engine.facts import ImageFacts, ReplicaFacts
+from dockyard.engine.replicas import EventStream
 from dockyard.errors import EngineError, EngineUnavailable, RegistryError
 from dockyard.settings import EngineSettings
 
 # Engine 20.10's API; later engines still serve it, so requests behave the same everywhere.
 API_VERSION = "1.41"
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,35 +51,105 @@ class Engine:
     # engine/ touches `client` (docker-py) and Docker's JSON (tests/unit/test_layers.py).
 
     # -- replicas, images and services: what a deploy does ----------------------------------------
+    def create_replica(self, spec: ReplicaSpec, name: str) -> ReplicaFacts:
+        """Create (not start) the container of one replica; NameTaken when another holds the name."""
+        return self._asking(f"creating {name}", lifecycle.create, spec, name)
+
+    def put_files(self, container_id: str, archive: bytes, name: str) -> None:
+        """Unpack a tar at / of a created container (its rendered config files)."""
+        self._asking(f"copying files into {name}", lifecycle.put_archive, container_id, archive)
+
+    def start_replica(self, container_id: str, name: str) -> None:
+        """Start a container; PortTaken when its published port was taken meanwhile."""
+        self._asking(f"starting {name}", lifecycle.start, container_id, name)
+
     def remove_replica(self, container_id: str, what: str) -> None:
         """Remove a container at once (killed if it runs); `what` names the caller's step in an error."""
-        try:
-            self.client.containers.get(container_id).remove(force=True)
-        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
-            raise engine_error(what, exc) from exc
+        self._asking(what, lifecycle.remove, container_id)
 
     def rename_replica(self, container_id: str, name: str, what: str) -> None:
-        try:
-            self.client.containers.get(container_id).rename(name)
-        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
-            raise engine_error(what, exc) from exc
+        self._asking(what, lifecycle.rename, container_id, name)
+
+    def last_lines(self, container_id: str, lines: int = 20) -> str:
+        """The container's last log lines, for an error that says why it failed."""
+        return self._asking("reading its logs", lifecycle.last_lines, container_id, lines)
 
     def ensure_image(self, ref: str) -> ImageFacts:
         """The image as this engine has it, pulled from its registry when absent."""
+        found = self.inspect_image(ref)
+        if found is not None:
+            return found
         try:
-            return image_facts(self.client.images.get(ref).attrs)
-        except docker.errors.ImageNotFound:
-            pass
-        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
-            raise engine_error(f"looking up {ref}", exc) from exc
-        try:
-            return image_facts(self.client.images.pull(ref).attrs)
-        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+            return images.pull(self.client, ref)
+        except DockerError as exc:
             raise RegistryError(f"engine {self.name!r} cannot pull {ref}: {short_reason(exc)}",
                                 hint="was it built and pushed? dockyard build") from exc
 
-
     # -- builds, registries, nodes and the monitor's reads ----------------------------------------
+
+    def _asking(self, action: str, call: Callable[..., T], *args: Any) -> T:
+        """docker-py's `call`, its failures an EngineError that says what was asked."""
+        try:
+            return call(self.client, *args)
+        except DockerError as exc:
+            raise engine_error(action, exc) from exc
+
+    def list_replicas(self, app: str | None = None, env: str | None = None, service: str | None = None,
+                      all: bool = True) -> list[ReplicaFacts]:
+        """Dockyard's containers of an app (environment, service); without `all`, the running ones."""
+        return self._asking(f"listing containers on engine {self.name!r}", replicas.listed, app, env, service, all)
+
+    def running_replicas(self, selector: Mapping[str, str]) -> list[ReplicaFacts]:
+        """Every running container whose labels match `selector` (KEY=VALUE, or KEY alone when empty),
+        Dockyard's or not: the host agent's view."""
+        return self._asking(f"listing containers on engine {self.name!r}", replicas.running, selector)
+
+    def inspect_replica(self, container_id: str) -> ReplicaFacts | None:
+        """The container as it is now; None when it is gone."""
+        return self._asking(f"inspecting container {container_id[:12]}", replicas.inspect, container_id)
+
+    def container_events(self, since: int) -> EventStream:
+        """The engine's container events from `since` (epoch seconds) on, until the stream is closed."""
+        return self._asking(f"following the events of engine {self.name!r}", replicas.events, since)
+
+    def inspect_image(self, ref: str) -> ImageFacts | None:
+        """The image `ref` on this engine; None when it has none (nothing is pulled)."""
+        return self._asking(f"looking up {ref}", images.inspect, ref)
+
+    def pull_image(self, ref: str) -> ImageFacts:
+        return self._asking(f"pulling {ref}", images.pull, ref)
+
+    def tag_image(self, source: str, repo: str, tag: str) -> None:
+        """Give the image `source` the name `repo:tag` too."""
+        self._asking(f"tagging {source} as {repo}:{tag}", images.tag, source, repo, tag)
+
+    def build_image(self, context: Path, dockerfile: str, tag: str, labels: Mapping[str, str],
+                    args: Mapping[str, str], progress: Callable[[str], None]) -> str:
+        """Build `context` as `tag`, each output line to `progress`; the image id ("" if the engine gave
+        none). A failed step is a BuildError with the step's last lines."""
+        return self._asking(f"building {tag}", images.build, context, dockerfile, tag, labels, args, progress)
+
+    def push_image(self, source: str, repo: str, tag: str, progress: Callable[[str], None]) -> str:
+        """Tag `source` as `repo:tag` and push it; the digest the registry gave ("" if none). A refusal
+        the registry reports in the stream is a BuildError."""
+        self._asking(f"pushing {repo}:{tag}", images.tag, source, repo, tag)
+        return self._asking(f"pushing {repo}:{tag}", images.push, repo, tag, progress)
+
+    def version(self) -> str | None:
+        """The engine's version (20.10.24, ...)."""
+        return self._asking(f"asking engine {self.name!r} its version", host.version)
+
+    def cgroup_driver(self) -> str:
+        """How the engine places containers in cgroups: cgroupfs or systemd."""
+        return self._asking(f"asking engine {self.name!r} about its cgroups", host.cgroup_driver)
+
+    def node_id(self) -> str | None:
+        """The Swarm node this engine is; None outside a Swarm."""
+        return self._asking(f"asking engine {self.name!r} about its swarm", host.node_id)
+
+    def service_names(self) -> dict[str, str]:
+        """Every Swarm service the engine manages: id -> name."""
+        return self._asking(f"listing services on engine {self.name!r}", host.service_names)
 
 
 def tls_config(cfg: EngineSettings) -> docker.tls.TLSConfig | None:

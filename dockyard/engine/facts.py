@@ -50,6 +50,9 @@ class ReplicaFacts:
     log_path: str = ""
     cgroup_parent: str = ""
     upper_dir: str = ""
+    last_exit: int | None = None  # the exit code of its last run, even while it runs again (restarting)
+    health_exit: int | None = None  # the last health command's exit code and output, where there is one
+    health_output: str = ""
 
     @property
     def app(self) -> str:
@@ -119,6 +122,7 @@ def replica_facts(attrs: Mapping[str, Any]) -> ReplicaFacts:
     config = attrs.get("Config") or {}
     host = attrs.get("HostConfig") or {}
     running = bool(state.get("Running"))
+    last_check = ((state.get("Health") or {}).get("Log") or [{}])[-1]
     return ReplicaFacts(
         id=attrs.get("Id") or "",
         name=(attrs.get("Name") or "").lstrip("/"),
@@ -138,6 +142,9 @@ def replica_facts(attrs: Mapping[str, Any]) -> ReplicaFacts:
         log_path=attrs.get("LogPath") or "",
         cgroup_parent=host.get("CgroupParent") or "",
         upper_dir=((attrs.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir", ""),
+        last_exit=state.get("ExitCode"),
+        health_exit=last_check.get("ExitCode"),
+        health_output=str(last_check.get("Output") or ""),
     )
 
 

@@ -1,4 +1,4 @@
-"""Start a container on a published port that is free.
+"""The published port a replica starts on (engine/lifecycle.py says when one was taken).
 
 On an engine of this host Dockyard picks the 127.0.0.1 port itself (`free_port`) and the container
 keeps it: an engine restart brings the container back on the same port, so the balancer's upstreams
@@ -11,28 +11,10 @@ from __future__ import annotations
 
 import socket
 
-import docker.errors
-from docker.models.containers import Container
-
 from dockyard import settings
 from dockyard.errors import DockyardError
 
 PORT_TRIES = 5
-
-
-def start_with_free_port(container: Container, tries: int = PORT_TRIES) -> None:
-    for attempt in range(1, tries + 1):
-        try:
-            container.start()
-            return
-        except docker.errors.APIError as exc:
-            if attempt == tries or not port_taken(exc):
-                raise
-
-
-def port_taken(exc: docker.errors.APIError) -> bool:
-    text = str(exc.explanation or exc)
-    return "address already in use" in text or "port is already allocated" in text
 
 
 def free_port(reserved: frozenset[int] | None = None) -> int:

@@ -1,18 +1,20 @@
-"""What a container is: its name, image, labels and state, from the engine or from its folder.
+"""What a container is: its name, image, labels and state, from its folder on the host.
 
-`config.v2.json` in the container's folder is read first: it needs no engine connection (the
-forwarder can run in a container with only the log folder mounted) and it survives a container
-that is gone from the engine while its files are still there.
+The engine's `container_files` reads Docker's `config.v2.json` there: it needs no engine
+connection (the forwarder can run in a container with only the log folder mounted) and it
+survives a container that is gone from the engine while its files are still there.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import orjson
+from dockyard.engine import container_files
+from dockyard.engine.container_files import config_mtime
+from dockyard.engine.facts import ReplicaFacts
+
+__all__ = ["ContainerMeta", "config_mtime", "from_facts", "matches", "parse_selectors", "read_meta"]
 
 
 @dataclass(frozen=True)
@@ -24,47 +26,15 @@ class ContainerMeta:
     running: bool = True
 
 
-def parse_config_v2(cid: str, data: bytes) -> ContainerMeta:
-    """Docker's `config.v2.json` -> ContainerMeta. Pure."""
-    doc: dict[str, Any] = orjson.loads(data)
-    config = doc.get("Config") or {}
-    state = doc.get("State") or {}
-    return ContainerMeta(
-        cid=cid,
-        name=(doc.get("Name") or "").lstrip("/"),
-        image=config.get("Image") or "",
-        labels=dict(config.get("Labels") or {}),
-        running=bool(state.get("Running") or state.get("Restarting")),
-    )
-
-
-def from_inspect(attrs: dict[str, Any]) -> ContainerMeta:
-    """The Engine API's container inspect body -> ContainerMeta. Pure."""
-    config = attrs.get("Config") or {}
-    state = attrs.get("State") or {}
-    return ContainerMeta(
-        cid=attrs["Id"],
-        name=(attrs.get("Name") or "").lstrip("/"),
-        image=config.get("Image") or "",
-        labels=dict(config.get("Labels") or {}),
-        running=bool(state.get("Running") or state.get("Restarting")),
-    )
+def from_facts(facts: ReplicaFacts) -> ContainerMeta:
+    """Pure: what the forwarder keeps of a container (restarting counts as running: it comes back)."""
+    return ContainerMeta(cid=facts.id, name=facts.name, image=facts.image, labels=dict(facts.labels),
+                         running=facts.running or facts.restarting)
 
 
 def read_meta(directory: Path, cid: str) -> ContainerMeta | None:
-    try:
-        return parse_config_v2(cid, (directory / "config.v2.json").read_bytes())
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except orjson.JSONDecodeError:
-        return None  # being rewritten by dockerd: try again on the next scan
-
-
-def config_mtime(directory: Path) -> float | None:
-    try:
-        return os.stat(directory / "config.v2.json").st_mtime
-    except OSError:
-        return None
+    facts = container_files.read_config(directory, cid)
+    return None if facts is None else from_facts(facts)
 
 
 def matches(meta: ContainerMeta, selectors: dict[str, str | None]) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from dockyard.engine.client import Engine
 from dockyard.monitor.alerts import AlertEvent, AlertRule
 from dockyard.monitor.cgroups import detect_layout
 from dockyard.monitor.collector import Collector
@@ -109,12 +110,12 @@ def record_lifecycle(state: MonitorState, event: AlertEvent) -> None:
         state.history.record_events(state.host, [event])
 
 
-def build_agent(client, options: AgentOptions) -> MonitorAgent:  # client: docker.DockerClient
+def build_agent(engine: Engine, options: AgentOptions) -> MonitorAgent:
     host = options.host or socket.gethostname()
-    driver = options.driver or (client.info().get("CgroupDriver") or "cgroupfs")
+    driver = options.driver or engine.cgroup_driver()
     history = History(options.history_path, options.retention_s) if options.history else None
     state = MonitorState(host=host, history=history)
-    inventory = Inventory(client, options.selector)
+    inventory = Inventory(engine, options.selector)
     inventory.on_lifecycle = lambda event: record_lifecycle(state, event)
     inventory.cursor = history  # a restarted agent goes on where the stream left off
     disk = DiskLoop(inventory.snapshot, interval=options.disk_interval)

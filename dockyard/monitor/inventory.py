@@ -1,7 +1,7 @@
 """Which containers run on this host: listed once, then followed through the engine's event stream.
 
-`tracked_from_inspect` is pure (an inspect body in, a `Tracked` out); `Inventory` is the
-adapter: one list at start, then one inspect per `start` event, never a list per sweep.
+`tracked` is pure (the engine's ReplicaFacts in, a `Tracked` out); `Inventory` asks the engine
+(a `ReplicaReader`): one list at start, then one inspect per `start` event, never a list per sweep.
 """
 
 from __future__ import annotations
@@ -9,14 +9,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import requests.exceptions
 
 from dockyard.engine import labels as L
-from dockyard.engine.api import Client, DockerError, DockerNotFound
+from dockyard.engine.api import DockerError
+from dockyard.engine.facts import ReplicaFacts
+from dockyard.engine.replicas import EventStream
+from dockyard.errors import EngineError
 from dockyard.monitor.alerts import AlertEvent
 from dockyard.monitor.lifecycle import lifecycle_event
 
@@ -52,39 +55,35 @@ class Tracked:
         return self.labels.get(L.SERVICE, "")
 
 
-def published_ports(attrs: dict[str, Any]) -> dict[tuple[int, str], int]:
-    """(container port, proto) -> host port, for bindings reachable on the host's loopback."""
-    out: dict[tuple[int, str], int] = {}
-    for key, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items():
-        port, _, proto = key.partition("/")
-        for binding in bindings or []:
-            if binding.get("HostIp") in ("127.0.0.1", "0.0.0.0", "", "::") and binding.get("HostPort"):
-                out[(int(port), proto or "tcp")] = int(binding["HostPort"])
-                break
-    return out
-
-
-def tracked_from_inspect(attrs: dict[str, Any]) -> Tracked:
-    state = attrs.get("State") or {}
-    graph = (attrs.get("GraphDriver") or {}).get("Data") or {}
+def tracked(facts: ReplicaFacts) -> Tracked:
     return Tracked(
-        id=attrs["Id"],
-        name=(attrs.get("Name") or "").lstrip("/"),
-        labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
-        pid=int(state.get("Pid") or 0),
-        running=bool(state.get("Running")),
-        restarts=int(attrs.get("RestartCount") or 0),
-        exit_code=None if state.get("Running") else state.get("ExitCode"),
-        ports=published_ports(attrs),
-        upper_dir=graph.get("UpperDir", ""),
-        log_path=attrs.get("LogPath") or "",
-        cgroup_parent=(attrs.get("HostConfig") or {}).get("CgroupParent") or "",
-        started_at=state.get("StartedAt", ""),
+        id=facts.id,
+        name=facts.name,
+        labels=dict(facts.labels),
+        pid=facts.pid,
+        running=facts.running,
+        restarts=facts.restarts,
+        exit_code=facts.exit_code,
+        ports=facts.host_ports(),
+        upper_dir=facts.upper_dir,
+        log_path=facts.log_path,
+        cgroup_parent=facts.cgroup_parent,
+        started_at=facts.started_at,
     )
 
 
 def matches(labels: dict[str, str], selector: dict[str, str]) -> bool:
     return all(labels.get(k) == v if v else k in labels for k, v in selector.items())
+
+
+class ReplicaReader(Protocol):
+    """What the inventory asks the engine: engine.client.Engine, or a unit test's fake."""
+
+    def running_replicas(self, selector: Mapping[str, str]) -> list[ReplicaFacts]: ...
+
+    def inspect_replica(self, container_id: str) -> ReplicaFacts | None: ...
+
+    def container_events(self, since: int) -> EventStream: ...
 
 
 class EventCursor(Protocol):
@@ -126,13 +125,13 @@ class Inventory:
 
     name = "inventory"
 
-    def __init__(self, client: Client, selector: dict[str, str] | None = None) -> None:
-        self.client = client
+    def __init__(self, engine: ReplicaReader, selector: dict[str, str] | None = None) -> None:
+        self.engine = engine
         self.selector = selector or {}
         self.lock = threading.Lock()
         self.containers: dict[str, Tracked] = {}
         self.changed = threading.Event()
-        self._stream: Any = None
+        self._stream: EventStream | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.on_lifecycle: Callable[[AlertEvent], None] | None = None  # died, OOM-killed, restarted, unhealthy
@@ -176,29 +175,22 @@ class Inventory:
 
     # --- engine
     def refresh(self) -> None:
-        filters: dict[str, Any] = {"status": "running"}
-        if self.selector:
-            filters["label"] = [f"{k}={v}" if v else k for k, v in self.selector.items()]
         found = {}
-        for summary in self.client.api.containers(filters=filters):
-            item = self._inspect(summary["Id"])
-            if item:
-                found[item.id] = item
+        for facts in self.engine.running_replicas(self.selector):
+            if matches(dict(facts.labels), self.selector):
+                found[facts.id] = tracked(facts)
         with self.lock:
             self.containers = found
         self.changed.set()
 
     def _inspect(self, cid: str) -> Tracked | None:
-        try:
-            item = tracked_from_inspect(self.client.api.inspect_container(cid))
-        except DockerNotFound:
-            return None
-        return item if matches(item.labels, self.selector) else None
+        facts = self.engine.inspect_replica(cid)
+        return tracked(facts) if facts is not None and matches(dict(facts.labels), self.selector) else None
 
     def _follow(self, since: int) -> None:
         while not self._stopping:
             try:
-                self._stream = self.client.api.events(since=since, decode=True, filters={"type": "container"})
+                self._stream = self.engine.container_events(since)
                 for event in self._stream:
                     nanos = event_nanos(event)
                     since = nanos // 1_000_000_000 or since
@@ -207,7 +199,7 @@ class Inventory:
                     self._seen = max(self._seen, nanos)
                     self.on_event(event)
                     self._save_cursor()
-            except (*DockerError, requests.exceptions.RequestException, OSError) as exc:
+            except (*DockerError, EngineError, requests.exceptions.RequestException, OSError) as exc:
                 if self._stopping:
                     return
                 log.warning("engine event stream broke (%s); reconnecting", exc)

@@ -14,8 +14,8 @@ from typing import Protocol
 
 from dockyard.engine import labels as L
 from dockyard.engine.actions import start_container, stop_and_remove, stop_container
-from dockyard.engine.api import Container, DockerError
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.client import Engine
+from dockyard.engine.facts import ReplicaFacts
 from dockyard.errors import DeployError
 from dockyard.plan.bluegreen import COLORS, ColorFacts, Facts
 from dockyard.router.render import RouterState, Side
@@ -56,26 +56,20 @@ def routed_service(spec: AppSpec) -> str:
                       hint="add port: to the web service in dockyard.yml")
 
 
-def to_replica(container: Container) -> Replica | None:
-    labels = container.labels or {}
+def to_replica(facts: ReplicaFacts) -> Replica | None:
+    labels = facts.labels
     color = labels.get(L.COLOR)
     if color not in COLORS:
         return None
-    state = container.attrs.get("State") or {}
-    return Replica(id=container.id or "", name=container.name or "", service=labels.get(L.SERVICE, ""),
+    return Replica(id=facts.id, name=facts.name, service=facts.service,
                    replica=int(labels.get(L.REPLICA, "0") or 0), color=color,
                    release=labels.get(L.RELEASE, ""), config_hash=labels.get(L.CONFIG_HASH, ""),
-                   running=container.status == "running" and not state.get("Restarting"),
-                   port=L.loopback_port(container.attrs), health=(state.get("Health") or {}).get("Status"),
-                   worker=not L.publishes(container.attrs))
+                   running=facts.status == "running" and not facts.restarting,
+                   port=facts.loopback_port(), health=facts.health, worker=not facts.publishes)
 
 
 def list_replicas(engine: Engine, app: str, env: str) -> list[Replica]:
-    try:
-        containers = engine.client.containers.list(all=True, filters=L.scope_filters(app, env), ignore_removed=True)
-    except DockerError as exc:
-        raise engine_error(f"listing containers on engine {engine.name!r}", exc) from exc
-    found = (to_replica(c) for c in containers)
+    found = (to_replica(c) for c in engine.list_replicas(app, env))
     return sorted((r for r in found if r is not None), key=lambda r: (r.color, r.service, r.replica))
 
 
@@ -93,7 +87,7 @@ class Fleet(Protocol):
     def park(self, workers: list[Replica], grace: dict[str, float]) -> None:
         """Stop these workers of a standby colour, keeping them to start again."""
 
-    def unpark(self, workers: list[Replica]) -> list[Container]:
+    def unpark(self, workers: list[Replica]) -> list[ReplicaFacts]:
         """Start parked workers again; the containers, for a health wait."""
 
 
@@ -120,7 +114,7 @@ class ContainerFleet:
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(workers)))) as pool:
             list(pool.map(lambda r: stop_container(self.engine, r.id, r.name, grace.get(r.service, 10.0)), workers))
 
-    def unpark(self, workers: list[Replica]) -> list[Container]:
+    def unpark(self, workers: list[Replica]) -> list[ReplicaFacts]:
         return [start_container(self.engine, r.id, r.name) for r in workers]
 
 

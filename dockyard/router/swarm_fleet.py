@@ -14,8 +14,9 @@ import time
 
 from dockyard.engine import labels as L
 from dockyard.engine import swarm_observe as observe
-from dockyard.engine.api import Container, DockerError
+from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.services import scale_service
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
 from dockyard.errors import DeployError, HealthCheckFailed
@@ -73,7 +74,7 @@ class SwarmFleet:
         for service in self._services_of(workers):
             self._scale(service, 0, {L.PARKED: str(service.replicas)})
 
-    def unpark(self, workers: list[Replica], timeout: float = 120.0) -> list[Container]:
+    def unpark(self, workers: list[Replica], timeout: float = 120.0) -> list[ReplicaFacts]:
         """Scale parked worker services back to their count and wait until every task runs (Swarm
         reports a task with a health command running once the command passes). No container to probe."""
         services = [s for s in self._services_of(workers) if s.parked]

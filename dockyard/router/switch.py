@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-from dockyard.engine.api import Container
 from dockyard.engine.client import Engine
+from dockyard.engine.facts import ReplicaFacts
 from dockyard.errors import DeployError
 from dockyard.plan.bluegreen import BGStep, Facts, Step, plan_housekeeping
 from dockyard.router import colors as C
@@ -136,7 +136,7 @@ class Switchboard:
             self.report(f"stopped {color}'s {len(workers)} worker(s)" + (f": {reason}" if reason else ""))
         return len(workers)
 
-    def unpark(self, color: str) -> tuple[int, list[Container]]:
+    def unpark(self, color: str) -> tuple[int, list[ReplicaFacts]]:
         """Start the colour's parked workers again: how many, and the containers to wait for (a
         Swarm fleet waits for its tasks itself)."""
         parked = [r for r in self.replicas() if r.color == color and r.parked]

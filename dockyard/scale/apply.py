@@ -108,14 +108,9 @@ class Scaler:
         return workload, release
 
     def _grow(self, service: str, running: list[Serving], more: int, reason: str) -> str:
-        try:
-            everything = self.engine.client.containers.list(all=True, filters=L.scope_filters(
-                self.spec.app, self.env, service), ignore_removed=True)
-        except DockerError as exc:
-            raise engine_error("listing containers", exc) from exc
+        everything = self.engine.list_replicas(self.spec.app, self.env, service)
         color = running[0].color if running else None
-        taken = {int((c.labels or {}).get(L.REPLICA) or 0) for c in everything
-                 if (c.labels or {}).get(L.COLOR) == color}
+        taken = {int(c.labels.get(L.REPLICA) or 0) for c in everything if c.labels.get(L.COLOR) == color}
         slots = free_slots(taken, more)
         workload, release = self._template(service, max(slots))
         want_hash = workload.replicas[(service, 1)].config_hash

@@ -13,8 +13,8 @@ from typing import Any
 
 from dockyard.engine import labels as L
 from dockyard.engine import swarm_observe as observe
-from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.client import Engine
+from dockyard.engine.facts import ReplicaFacts
 from dockyard.router.counter import read_request_counter
 from dockyard.router.nginx import NginxRouter
 from dockyard.router.switch import Balancer
@@ -48,13 +48,12 @@ def parse_time(text: str | None) -> float:
     return stamp + (float("0." + frac[:6]) if frac else 0.0)
 
 
-def to_serving(attrs: dict[str, Any]) -> Serving:
-    labels = (attrs.get("Config") or {}).get("Labels") or {}
-    nano = (attrs.get("HostConfig") or {}).get("NanoCpus") or 0
-    return Serving(id=attrs["Id"], name=attrs.get("Name", "").lstrip("/"), replica=int(labels.get(L.REPLICA) or 0),
-                   started_at=parse_time((attrs.get("State") or {}).get("StartedAt")),
-                   cpus=nano / 1e9 if nano else None, config_hash=labels.get(L.CONFIG_HASH, ""),
-                   release=labels.get(L.RELEASE, ""), color=labels.get(L.COLOR))
+def to_serving(facts: ReplicaFacts) -> Serving:
+    labels = facts.labels
+    return Serving(id=facts.id, name=facts.name, replica=int(labels.get(L.REPLICA) or 0),
+                   started_at=parse_time(facts.started_at), cpus=facts.nano_cpus / 1e9 if facts.nano_cpus else None,
+                   config_hash=labels.get(L.CONFIG_HASH, ""), release=labels.get(L.RELEASE, ""),
+                   color=labels.get(L.COLOR))
 
 
 def live_color(balancer: Balancer) -> str | None:
@@ -81,13 +80,8 @@ def serving(engine: Engine, spec: AppSpec, env: str, service: str, balancer: Bal
         color = live_color(balancer or NginxRouter(spec.app, env))
     if engine.config.swarm:
         return swarm_serving(engine, spec.app, env, service, color)
-    try:
-        # A container removed between the listing and docker-py's inspect of it (a scale-in, a
-        # deploy) is gone, not an error: ignore_removed. The same wherever containers are listed.
-        found = engine.client.containers.list(filters=L.scope_filters(spec.app, env, service), ignore_removed=True)
-    except DockerError as exc:
-        raise engine_error(f"listing containers on engine {engine.name!r}", exc) from exc
-    rows = [to_serving(c.attrs) for c in found if c.status == "running"]
+    found = engine.list_replicas(spec.app, env, service, all=False)
+    rows = [to_serving(c) for c in found if c.status == "running"]
     if env_spec.switching.colors and env_spec.router is not None:
         rows = [r for r in rows if r.color == color]
     return sorted(rows, key=lambda r: r.replica)

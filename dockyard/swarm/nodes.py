@@ -7,8 +7,7 @@ from typing import Any
 
 from dockyard import settings
 from dockyard.engine import swarm_observe as observe
-from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.client import Engine
 from dockyard.engine.swarm_facts import ENGINE_LABEL, NodeFact, TaskFact
 from dockyard.errors import NotFound
 from dockyard.settings import EngineSettings
@@ -33,19 +32,13 @@ def pool_view(nodes: list[NodeFact], tasks: list[TaskFact], service_names: dict[
 
 def pool(engine: Engine) -> list[dict[str, Any]]:
     observe.require_manager(engine)
-    names = {s["ID"]: s["Spec"]["Name"] for s in observe._call(engine, "listing services", engine.client.api.services)}
-    return pool_view(list(observe.nodes(engine).values()), observe.all_tasks(engine), names)
+    return pool_view(list(observe.nodes(engine).values()), observe.all_tasks(engine), engine.service_names())
 
 
 def node_engine(engine: Engine, node_id: str) -> EngineSettings:
     """The engine that reaches a node's dockerd: the manager's own for its node, else the registered
     engine that the node's `dockyard.engine` label names."""
-
-    try:
-        local = (engine.client.info().get("Swarm") or {}).get("NodeID")
-    except DockerError as exc:
-        raise engine_error(f"asking engine {engine.name!r} about its swarm", exc) from exc
-    if node_id == local:
+    if node_id == engine.node_id():
         return engine.config
     node = observe.nodes(engine).get(node_id)
     where = f"{node.hostname} ({node.addr})" if node else node_id

@@ -10,7 +10,8 @@ from dockyard.deploy.deployer import Deployer
 from dockyard.deploy.health import HealthCheck, HealthResult
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.targets.containers import container_workload
-from dockyard.engine.api import Container
+from dockyard.engine.client import Engine
+from dockyard.engine.facts import ReplicaFacts
 from dockyard.errors import HealthCheckFailed
 from dockyard.router.colors import Replica
 from dockyard.spec import AppSpec, parse_spec
@@ -50,7 +51,7 @@ class Site:
                       balancers=lambda _app, _env, _report: self.router, edge=lambda _report: self.edge)
         self.deployer = Deployer(self.spec, open_config_service(), self.db, self.log.append, parts=parts)
 
-    def probe(self, container: Container, port: int | None, check: HealthCheck) -> HealthResult:
+    def probe(self, engine: Engine, container: ReplicaFacts, port: int | None, check: HealthCheck) -> HealthResult:
         ok = container.name not in self.unhealthy
         return HealthResult(ok, "GET /health: HTTP 200" if ok else "GET /health: HTTP 500", 0.01)
 

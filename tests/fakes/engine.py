@@ -23,8 +23,18 @@ class FakeContainer:
     name: str
     labels: dict[str, str]
     kwargs: dict[str, Any]
-    status: str = "created"
     attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """docker-py's: the inspect data's State.Status."""
+        state = self.attrs.get("State") or {}
+        return str(state.get("Status") or ("running" if state.get("Running") else "created"))
+
+    @status.setter
+    def status(self, value: str) -> None:
+        self.attrs = {**self.attrs, "State": {**(self.attrs.get("State") or {}), "Status": value,
+                                              "Running": value == "running"}}
 
     def _log(self, action: str) -> None:
         if self.client.down:
@@ -35,7 +45,6 @@ class FakeContainer:
     def start(self) -> None:
         if self.name in self.client.fail_start:
             raise docker.errors.APIError(f"cannot start {self.name}")
-        self.status = "running"
         # a published port is the one asked for, else one the engine picks
         wanted = {key: binding[1] for key, binding in (self.kwargs.get("ports") or {}).items()}
         if self.client.taken_ports & set(wanted.values()):
@@ -43,13 +52,13 @@ class FakeContainer:
                                          "listen tcp4 127.0.0.1: bind: address already in use")
         ports = {key: [{"HostIp": "127.0.0.1", "HostPort": str(port or next(self.client.host_ports))}]
                  for key, port in wanted.items()}
+        started = f"2026-11-29T10:00:{next(self.client.clock):02d}Z"
         self.attrs = {**self.attrs, "NetworkSettings": {"Ports": ports},
-                      "State": {"Running": True, "StartedAt": f"2026-11-29T10:00:{next(self.client.clock):02d}Z"}}
+                      "State": {"Running": True, "Status": "running", "StartedAt": started}}
         self._log("start")
 
     def stop(self, timeout: int = 10) -> None:
-        self.status = "exited"
-        self.attrs = {**self.attrs, "State": {"Running": False, "ExitCode": 0}}
+        self.attrs = {**self.attrs, "State": {"Running": False, "Status": "exited", "ExitCode": 0}}
         self._log("stop")
 
     def remove(self, force: bool = False) -> None:
@@ -204,6 +213,10 @@ class FakeClient:
         self.images = FakeImages()
         self.host_ports = itertools.count(32768)
         self.clock = itertools.count(0)
+        self.api = self  # docker-py's low-level client: the inspect it answers
+
+    def inspect_container(self, id_or_name: str) -> dict[str, Any]:
+        return self.containers.get(id_or_name).attrs
 
     def close(self) -> None:
         pass

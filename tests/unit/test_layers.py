@@ -8,6 +8,7 @@ hide a cycle.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2] / "dockyard"
@@ -196,6 +197,79 @@ def test_imports_inside_functions_only_to_save_start_up() -> None:
                     if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dockyard"):
                         deferred.add(str(rel))
     assert deferred == set(DEFERRED)
+
+
+# The engine is an interface in Dockyard's words (issue 29): outside engine/ nothing reads docker-py's
+# client off an engine (`.client`, `.api`), holds docker-py's objects or reads Docker's JSON.
+# Issue 29 takes these away: each set lists the files that still do, and a file fixed must leave it.
+KNOWN_CLIENT = {"deploy/swarm.py", "deploy/swarm_executor.py"}
+KNOWN_DOCKER_TYPES: set[str] = set()
+KNOWN_DOCKER_JSON = {"deploy/swarm_executor.py"}
+
+# A `.client` that is no engine's: Starlette's `request.client` (the caller's address), boto3's factory.
+OTHER_CLIENTS = {"request", "boto3"}
+DOCKER_TYPES = {"Client", "Container"}  # docker-py's, as engine/api.py names them
+DOCKER_KEYS = {"NetworkSettings", "HostConfig", "GraphDriver", "UpdateStatus", "TaskTemplate", "RestartCount"}
+
+
+def client_uses(source: str) -> list[int]:
+    """The lines that read `.client` or `.api` off anything but OTHER_CLIENTS (an import is no read)."""
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute) and node.attr in ("client", "api")
+            and not (isinstance(node.value, ast.Name) and node.value.id in OTHER_CLIENTS)]
+
+
+def docker_type_uses(source: str) -> list[int]:
+    """The lines that import docker-py's types from engine/api.py, or name them through the module."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module == "dockyard.engine.api":
+            found += [node.lineno] if {a.name for a in node.names} & DOCKER_TYPES else []
+        elif (isinstance(node, ast.Attribute) and node.attr in DOCKER_TYPES
+              and isinstance(node.value, ast.Name) and node.value.id == "api"):
+            found.append(node.lineno)
+    return found
+
+
+def docker_json_keys(source: str) -> list[int]:
+    """The lines with a string that is one of Docker's JSON keys."""
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in DOCKER_KEYS]
+
+
+def outside_engine(check: Callable[[str], list[int]]) -> set[str]:
+    return {str(path.relative_to(ROOT)) for path in sorted(ROOT.rglob("*.py"))
+            if path.relative_to(ROOT).parts[0] != "engine" and check(path.read_text())}
+
+
+def test_nothing_outside_engine_reads_docker_py_off_an_engine() -> None:
+    found = outside_engine(client_uses)
+    assert found - KNOWN_CLIENT == set(), "use (or add) a verb of engine.client.Engine, not its docker-py client"
+    assert KNOWN_CLIENT - found == set(), "fixed: take it off KNOWN_CLIENT"
+
+
+def test_nothing_outside_engine_holds_docker_py_objects() -> None:
+    found = outside_engine(docker_type_uses)
+    assert found - KNOWN_DOCKER_TYPES == set(), "read engine/facts.py's dataclasses, not docker-py's objects"
+    assert KNOWN_DOCKER_TYPES - found == set(), "fixed: take it off KNOWN_DOCKER_TYPES"
+
+
+def test_nothing_outside_engine_reads_dockers_json() -> None:
+    found = outside_engine(docker_json_keys)
+    assert found - KNOWN_DOCKER_JSON == set(), "parse Docker's JSON in engine/ (engine/facts.py), read the facts"
+    assert KNOWN_DOCKER_JSON - found == set(), "fixed: take it off KNOWN_DOCKER_JSON"
+
+
+def test_the_engine_rules_catch_a_new_use_and_let_the_others_be() -> None:
+    assert client_uses("def f(engine):\n    return engine.client.containers.list()\n") == [2]
+    assert client_uses("def f(self):\n    return self.engine.api.inspect_container('x')\n") == [2]
+    assert client_uses("from etcd3gw.client import Etcd3Client\nimport boto3\n"
+                       "s3 = boto3.client('s3')\ndef f(request):\n    return request.client.host\n") == []
+    assert docker_type_uses("from dockyard.engine.api import Container, DockerError\n") == [1]
+    assert docker_type_uses("from dockyard.engine import api\nx: api.Client\n") == [2]
+    assert docker_type_uses("from dockyard.engine.api import DockerError\n") == []
+    assert docker_json_keys("port = attrs['NetworkSettings']['Ports']\n") == [1]
+    assert docker_json_keys("'''Reads HostConfig.'''\nkey = 'hostconfig'\n") == []
 
 
 # -- strategies and targets are decided in their registries (issue 29) ---------------------------------

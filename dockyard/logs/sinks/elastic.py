@@ -72,14 +72,14 @@ class ElasticSink:
                  transport: httpx.BaseTransport | None = None) -> None:
         self.name = f"elasticsearch:{base_url}/{index}"
         self.index = index
-        self.client = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+        self.http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
 
     def send(self, batches: list[Batch]) -> SendResult:
         body, owners = bulk_body(batches, self.index)
         if not owners:
             return SendResult()
         try:
-            response = self.client.post("/_bulk", content=body, headers={"Content-Type": "application/x-ndjson"})
+            response = self.http.post("/_bulk", content=body, headers={"Content-Type": "application/x-ndjson"})
         except httpx.HTTPError as exc:
             raise Retryable(f"{self.name}: {exc}") from exc
         if retryable_status(response.status_code):
@@ -93,4 +93,4 @@ class ElasticSink:
         return read_bulk_response(response.json(), owners)
 
     def close(self) -> None:
-        self.client.close()
+        self.http.close()

@@ -37,14 +37,14 @@ def push_body(batches: list[Batch]) -> tuple[dict[str, Any], dict[str, int]]:
 class LokiSink:
     def __init__(self, base_url: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
         self.name = f"loki:{base_url}"
-        self.client = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+        self.http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
 
     def send(self, batches: list[Batch]) -> SendResult:
         body, counts = push_body(batches)
         if not body["streams"]:
             return SendResult()
         try:
-            response = self.client.post("/loki/api/v1/push", content=orjson.dumps(body),
+            response = self.http.post("/loki/api/v1/push", content=orjson.dumps(body),
                                         headers={"Content-Type": "application/json"})
         except httpx.HTTPError as exc:
             raise Retryable(f"{self.name}: {exc}") from exc
@@ -56,4 +56,4 @@ class LokiSink:
         return SendResult(stored=sum(counts.values()))
 
     def close(self) -> None:
-        self.client.close()
+        self.http.close()

@@ -22,6 +22,7 @@ import docker
 import httpx
 import pytest
 
+from dockyard.engine.client import connect
 from dockyard.monitor.agent import AgentOptions, build_agent
 from dockyard.router.nginx import NginxRouter, RouterError
 from dockyard.router.procs import orphans, read_proc
@@ -269,7 +270,8 @@ def test_a_replica_killed_for_memory_is_restarted_seen_and_costs_no_request(
     ok("deploy", "production")
     release = answers(live)
     assert release is not None and release.endswith("green")
-    monitor = build_agent(docker_client, AgentOptions(listen="127.0.0.1:0", history_path=tmp_path / "monitor.db",
+    engine = connect("local")
+    monitor = build_agent(engine, AgentOptions(listen="127.0.0.1:0", history_path=tmp_path / "monitor.db",
                                                       selector={"dockyard.app": app.name}))
     monitor.agent.start()
     try:
@@ -299,6 +301,7 @@ def test_a_replica_killed_for_memory_is_restarted_seen_and_costs_no_request(
                    for e in shown), shown
     finally:
         monitor.agent.stop()
+        engine.close()
 
 
 def _state(container) -> dict:  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dockyard.cli.monitor_cmds import monitor_app
+from dockyard.engine.client import connect
 from dockyard.monitor.agent import AgentOptions, MonitorAgent, build_agent
 from dockyard.monitor.alerts import AlertRule
 
@@ -76,13 +77,15 @@ def agent(client: docker.DockerClient, containers: dict[str, Any],
                         history_every=1.0, history_path=tmp_path_factory.mktemp("mon") / "monitor.db",
                         selector={"dockyard.test": f"monitor-{RUN}"},
                         rules=[AlertRule(name="down", when="down", app=LABELS["dockyard.app"])])
-    monitor = build_agent(client, opts)
+    engine = connect("local")
+    monitor = build_agent(engine, opts)
     monitor.agent.start()
     try:
         wait_for(lambda: len(samples(monitor)) == 4 and monitor.state.snapshot.sweeps >= 3)
         yield monitor
     finally:
         monitor.agent.stop()
+        engine.close()
 
 
 def samples(monitor: MonitorAgent) -> dict[str, dict]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.build.builder import TAIL, _stream
 from dockyard.build.git import head_commit
+from dockyard.engine.images import TAIL, follow_stream
 from dockyard.errors import BuildError
 
 
@@ -20,7 +20,7 @@ def test_a_failed_step_shows_the_last_lines_of_its_output() -> None:
               {"error": "The command '/bin/sh -c make' returned a non-zero code: 2"}]
     shown: list[str] = []
     with pytest.raises(BuildError) as caught:
-        _stream(iter(lines), shown.append, "building shop:abc1234")
+        follow_stream(iter(lines), shown.append, "building shop:abc1234")
     message = caught.value.message
     assert message.startswith("building shop:abc1234: The command '/bin/sh -c make' returned a non-zero code: 2\n"
                               f"--- the last {TAIL} lines of its output ---\n")
@@ -43,5 +43,5 @@ def test_a_line_the_build_stream_splits_goes_on_whole() -> None:
     lines = [{"stream": "Step 2/2 : RUN seq 3\n"}, {"stream": "line 1\nl"}, {"stream": "ine 2\nline"},
              {"stream": " 3"}, {"stream": "\n"}, {"stream": "no end"}, {"aux": {"ID": "sha256:1"}}]
     shown: list[str] = []
-    assert _stream(iter(lines), shown.append, "building shop:abc1234") == {"ID": "sha256:1"}
+    assert follow_stream(iter(lines), shown.append, "building shop:abc1234") == {"ID": "sha256:1"}
     assert shown == ["Step 2/2 : RUN seq 3", "line 1", "line 2", "line 3", "no end"]

@@ -29,7 +29,7 @@ def running(client: FakeClient, n: int, release: str = "r1") -> Observed:
 
 
 def healthy(*unhealthy: str):
-    def probe(container, port, check) -> HealthResult:
+    def probe(engine, container, port, check) -> HealthResult:
         ok = container.name not in unhealthy
         return HealthResult(ok, "GET /health: HTTP 200" if ok else "GET /health: HTTP 500", 0.01)
     return probe
@@ -80,7 +80,7 @@ def test_an_engine_gone_in_the_middle_says_what_failed_and_what_could_not_be_und
     old = [running(client, 1), running(client, 2)]
     client.actions.clear()
 
-    def engine_dies(container, port, check) -> HealthResult:
+    def engine_dies(engine, container, port, check) -> HealthResult:
         client.down = True  # dockerd stops while the new replica is being probed
         return HealthResult(False, "GET /health: connection refused", 0.01)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dockyard.deploy.health import HealthCheck, check_health, engine_verdict, restarted
+from dockyard.engine.facts import ReplicaFacts, replica_facts
 from dockyard.errors import HealthCheckFailed
 from dockyard.router.colors import Replica
 
@@ -14,18 +15,27 @@ def replica(name: str, running: bool = True, port: int | None = None, health: st
                    config_hash="h", running=running, port=port, health=health, worker=port is None)
 
 
+def inspected(state: dict, restarts: int = 0) -> ReplicaFacts:
+    """A container as the engine's inspect data says it (through the one parser, engine/facts.py)."""
+    return replica_facts({"Id": "c1", "Name": "/web", "State": state, "RestartCount": restarts})
+
+
 def test_the_engines_verdict_on_a_health_command() -> None:
-    assert engine_verdict({"Health": {"Status": "healthy", "Log": [{"ExitCode": 0}]}}) == (True, "health command: ok")
-    assert engine_verdict({"Health": {"Status": "unhealthy", "Log": [{"ExitCode": 1, "Output": "no\n queue "}]}}) \
+    assert engine_verdict(inspected({"Health": {"Status": "healthy", "Log": [{"ExitCode": 0}]}})) \
+        == (True, "health command: ok")
+    assert engine_verdict(inspected({"Health": {"Status": "unhealthy", "Log": [{"ExitCode": 1,
+                                                                                "Output": "no\n queue "}]}})) \
         == (False, "health command exit 1: no queue")
-    assert engine_verdict({"Health": {"Status": "starting", "Log": []}}) == (None, "health command has not answered "
-                                                                                  "yet")
+    assert engine_verdict(inspected({"Health": {"Status": "starting", "Log": []}})) \
+        == (None, "health command has not answered yet")
 
 
 def test_a_replica_that_restarted_is_not_healthy() -> None:
-    assert restarted({"Running": True}, 0, 0) is None
-    assert restarted({"Running": True, "ExitCode": 3}, 0, 2) == "restarting (restarted 2 time(s), last exit code 3)"
-    assert restarted({"Restarting": True, "ExitCode": 1}, 1, 1) == "restarting (restarted 0 time(s), last exit code 1)"
+    assert restarted(inspected({"Running": True}), 0) is None
+    assert restarted(inspected({"Running": True, "ExitCode": 3}, restarts=2), 0) \
+        == "restarting (restarted 2 time(s), last exit code 3)"
+    assert restarted(inspected({"Restarting": True, "Running": True, "ExitCode": 1}, restarts=1), 1) \
+        == "restarting (restarted 0 time(s), last exit code 1)"
 
 
 def test_a_running_worker_without_a_port_is_healthy() -> None:

@@ -1,42 +1,40 @@
-"""A start the engine fails because the host port it picked is taken is tried again; other failures are not."""
+"""A start the engine fails because the host port it picked is taken is PortTaken (the executor then
+starts it again, tests/unit/deploy/test_executor_fake.py); other failures go through as they are."""
 
 from __future__ import annotations
 
 import docker.errors
 import pytest
 
-from dockyard.engine.start import start_with_free_port
+from dockyard.engine.lifecycle import PortTaken, start
 
 TAKEN = ("driver failed programming external connectivity on endpoint app-web-1: Error starting userland "
          "proxy: listen tcp4 127.0.0.1:32777: bind: address already in use")
 
 
 class FlakyContainer:
-    def __init__(self, failures: list[str]) -> None:
-        self.failures = failures
-        self.starts = 0
+    def __init__(self, failure: str) -> None:
+        self.failure = failure
 
     def start(self) -> None:
-        self.starts += 1
-        if self.failures:
-            raise docker.errors.APIError("500 Server Error", explanation=self.failures.pop(0))
+        raise docker.errors.APIError("500 Server Error", explanation=self.failure)
 
 
-def test_a_taken_port_is_tried_again_until_the_engine_picks_a_free_one() -> None:
-    container = FlakyContainer([TAKEN, TAKEN])
-    start_with_free_port(container)  # type: ignore[arg-type]
-    assert container.starts == 3
+class Client:
+    def __init__(self, failure: str) -> None:
+        self.containers = self
+        self.container = FlakyContainer(failure)
+
+    def get(self, _id: str) -> FlakyContainer:
+        return self.container
 
 
-def test_gives_up_after_the_last_try() -> None:
-    container = FlakyContainer([TAKEN] * 3)
-    with pytest.raises(docker.errors.APIError, match="address already in use"):
-        start_with_free_port(container, tries=3)  # type: ignore[arg-type]
-    assert container.starts == 3
+@pytest.mark.parametrize("said", [TAKEN, "Bind for 127.0.0.1:8000 failed: port is already allocated"])
+def test_a_taken_port_is_port_taken(said: str) -> None:
+    with pytest.raises(PortTaken, match="starting web"):
+        start(Client(said), "c1", "web")
 
 
-def test_other_failures_are_not_retried() -> None:
-    container = FlakyContainer(["OCI runtime create failed: exec: \"nope\": not found"])
+def test_other_failures_are_the_engines_own() -> None:
     with pytest.raises(docker.errors.APIError, match="not found"):
-        start_with_free_port(container)  # type: ignore[arg-type]
-    assert container.starts == 1
+        start(Client('OCI runtime create failed: exec: "nope": not found'), "c1", "web")

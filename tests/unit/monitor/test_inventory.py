@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dockyard.monitor.inventory import Inventory, matches, published_ports, start_point, tracked_from_inspect
+from dockyard.engine.facts import ReplicaFacts, replica_facts
+from dockyard.monitor.inventory import Inventory, matches, start_point, tracked
 
 
 def inspect_body(cid: str = "abc", running: bool = True, restarts: int = 0, name: str = "/shop-t-web-1") -> dict:
@@ -21,7 +23,7 @@ def inspect_body(cid: str = "abc", running: bool = True, restarts: int = 0, name
 
 
 def test_tracked_from_inspect() -> None:
-    t = tracked_from_inspect(inspect_body())
+    t = tracked(replica_facts(inspect_body()))
     assert (t.name, t.pid, t.running, t.app, t.env, t.service) == ("shop-t-web-1", 4242, True, "shop", "t", "web")
     assert t.ports == {(8080, "tcp"): 32001, (53, "udp"): 5353}
     assert t.upper_dir.endswith("/diff") and t.log_path.endswith("-json.log")
@@ -29,7 +31,7 @@ def test_tracked_from_inspect() -> None:
 
 def test_published_ports_ignores_other_host_addresses() -> None:
     attrs = {"NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "10.1.2.3", "HostPort": "80"}]}}}
-    assert published_ports(attrs) == {}
+    assert tracked(replica_facts(attrs)).ports == {}
 
 
 def test_matches() -> None:
@@ -37,37 +39,52 @@ def test_matches() -> None:
     assert not matches({"a": "1"}, {"a": "2"})
 
 
-class FakeAPI:
+class Events:
+    """An event stream that ends when it has no more."""
+
+    def __init__(self, events: Iterator[dict[str, Any]]) -> None:
+        self.events = events
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.events
+
+    def close(self) -> None:
+        pass
+
+
+class FakeEngine:
+    """The inventory's ReplicaReader: inspect bodies by id, and the events a test gives."""
+
     def __init__(self) -> None:
         self.bodies: dict[str, dict] = {}
+        self.events: Any = lambda since: iter(())
 
-    def containers(self, filters: Any = None) -> list[dict]:
-        return [{"Id": cid} for cid, b in self.bodies.items() if b["State"]["Running"]]
+    def running_replicas(self, selector: Mapping[str, str]) -> list[ReplicaFacts]:
+        return [replica_facts(b) for b in self.bodies.values() if b["State"]["Running"]]
 
-    def inspect_container(self, cid: str) -> dict:
-        return self.bodies[cid]
+    def inspect_replica(self, container_id: str) -> ReplicaFacts | None:
+        body = self.bodies.get(container_id)
+        return replica_facts(body) if body else None
 
-
-class FakeClient:
-    def __init__(self) -> None:
-        self.api = FakeAPI()
+    def container_events(self, since: int) -> Events:
+        return Events(self.events(since))
 
 
 def test_events_keep_the_map_current() -> None:
-    client = FakeClient()
-    client.api.bodies["abc"] = inspect_body()
-    inv = Inventory(client)  # type: ignore[arg-type]
+    engine = FakeEngine()
+    engine.bodies["abc"] = inspect_body()
+    inv = Inventory(engine)
     inv.refresh()
     assert [t.name for t in inv.snapshot()] == ["shop-t-web-1"]
     inv.on_event({"Action": "die", "id": "abc", "Actor": {"Attributes": {"exitCode": "137"}}})
     t = inv.snapshot()[0]
     assert not t.running and t.exit_code == 137
     inv.on_event({"Action": "oom", "id": "abc"})
-    client.api.bodies["abc"] = inspect_body()
+    engine.bodies["abc"] = inspect_body()
     inv.on_event({"Action": "start", "id": "abc"})
     t = inv.snapshot()[0]
     assert t.running and t.restarts == 1 and t.oom_events == 1
-    client.api.bodies["abc"] = inspect_body(name="/shop-t-web-1-old")
+    engine.bodies["abc"] = inspect_body(name="/shop-t-web-1-old")
     inv.on_event({"Action": "rename", "id": "abc"})
     assert inv.snapshot()[0].name == "shop-t-web-1-old"
     inv.on_event({"Action": "destroy", "id": "abc"})
@@ -75,9 +92,9 @@ def test_events_keep_the_map_current() -> None:
 
 
 def test_selector_drops_other_containers() -> None:
-    client = FakeClient()
-    client.api.bodies["abc"] = inspect_body()
-    inv = Inventory(client, {"dockyard.test": "monitor"})  # type: ignore[arg-type]
+    engine = FakeEngine()
+    engine.bodies["abc"] = inspect_body()
+    inv = Inventory(engine, {"dockyard.test": "monitor"})
     inv.on_event({"Action": "start", "id": "abc"})
     assert inv.snapshot() == []
 
@@ -108,8 +125,8 @@ def event(action: str, cid: str, at: int, **attrs: str) -> dict:
 def test_a_restarted_agent_replays_what_the_engine_did_while_it_was_down() -> None:
     """web-1 died and came back, and old-1 died for good, while the agent was down: both are events
     when it starts again; what it had handled before (at or before its cursor) is not twice."""
-    client = FakeClient()
-    client.api.bodies["abc"] = inspect_body(restarts=1)  # running again by the time the agent starts
+    engine = FakeEngine()
+    engine.bodies["abc"] = inspect_body(restarts=1)  # running again by the time the agent starts
     labels = {"dockyard.app": "shop", "dockyard.env": "t", "dockyard.service": "web"}
     cursor_at = int((time.time() - 30) * 1e9)
     stream = [event("die", "abc", cursor_at, exitCode="1", name="shop-t-web-1", **labels),  # handled before
@@ -118,14 +135,14 @@ def test_a_restarted_agent_replays_what_the_engine_did_while_it_was_down() -> No
               event("die", "def", cursor_at + 3 * 10**9, exitCode="1", name="shop-t-old-1", **labels),
               event("die", "xyz", cursor_at + 4 * 10**9, exitCode="1", name="other", **{"dockyard.app": "x"})]
     asked: list[object] = []
-    inv = Inventory(client, {"dockyard.app": "shop"})  # type: ignore[arg-type]
+    inv = Inventory(engine, {"dockyard.app": "shop"})
 
-    def events(since: object = None, **_: object):  # the engine, from `since`, then the agent stops
+    def events(since: int) -> Iterator[dict[str, Any]]:  # the engine, from `since`, then the agent stops
         asked.append(since)
         yield from stream
         inv._stopping = True
 
-    client.api.events = events  # type: ignore[attr-defined]
+    engine.events = events
     found: list[str] = []
     inv.on_lifecycle = lambda e: found.append(f"{e.rule} {e.container}: {e.message}")
     inv.cursor = Cursors(cursor_at)

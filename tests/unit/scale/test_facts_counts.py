@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from dockyard.engine.facts import replica_facts
 from dockyard.scale.apply import free_slots, victims
 from dockyard.scale.counts import plan_counts
 from dockyard.scale.facts import Serving, parse_time, readings, to_serving
@@ -33,8 +34,8 @@ def test_serving_from_inspect_data() -> None:
              "Config": {"Labels": {"dockyard.replica": "2", "dockyard.config-hash": "h", "dockyard.release": "r",
                                    "dockyard.color": "blue"}},
              "HostConfig": {"NanoCpus": 250000000}, "State": {"StartedAt": "2026-11-25T10:00:01.5000001Z"}}
-    assert to_serving(attrs) == Serving("abc", "a-p-web-blue-2", 2, parse_time("2026-11-25T10:00:01Z") + 0.5,
-                                        0.25, "h", "r", "blue")
+    assert to_serving(replica_facts(attrs)) == Serving("abc", "a-p-web-blue-2", 2,
+                                                       parse_time("2026-11-25T10:00:01Z") + 0.5, 0.25, "h", "r", "blue")
     assert parse_time("0001-01-01T00:00:00Z") == 0.0
 
 

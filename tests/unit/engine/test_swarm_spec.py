@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dockyard.swarm.translate import FileRef, SwarmService, create_kwargs, object_name, service_body
+from dockyard.engine.swarm_spec import FileRef, SwarmService, create_kwargs, object_name, service_body
 
 NS = 1_000_000_000
 

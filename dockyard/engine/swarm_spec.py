@@ -1,4 +1,5 @@
-"""Pure translator: one service of a release -> the Engine API body of a Swarm service.
+"""Pure translator: one service of a release -> the Engine API body of a Swarm service (Docker's
+service-spec JSON, so it lives in engine/).
 
 No I/O, so the exact request is tested by equality (as engine/containers.py is for containers).
 The same labels as the container path go on the service and on its task containers, so the

@@ -1,0 +1,62 @@
+"""A replica's life on one engine, in docker-py's calls: create it from a ReplicaSpec, copy files
+into it, start, rename, read its last lines, remove.
+
+Each function takes docker-py's client and lets its failures through, but for the two a deploy
+answers differently from any other failure: a name already held (NameTaken) and a published
+port already taken (PortTaken). `Engine`'s verbs (engine/client.py) translate the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import docker.errors
+
+from dockyard.engine.containers import ReplicaSpec, create_kwargs
+from dockyard.engine.facts import ReplicaFacts, replica_facts
+from dockyard.errors import EngineError
+
+__all__ = ["NameTaken", "PortTaken", "create", "last_lines", "put_archive", "remove", "rename", "start"]
+
+
+class NameTaken(EngineError):
+    """Another container holds the name."""
+
+
+class PortTaken(EngineError):
+    """The published port was taken between its choice and the start."""
+
+
+def create(client: Any, spec: ReplicaSpec, name: str) -> ReplicaFacts:
+    try:
+        return replica_facts(client.containers.create(**create_kwargs(spec, name)).attrs)
+    except docker.errors.APIError as exc:
+        if "is already in use" in str(exc.explanation or exc):
+            raise NameTaken(f"creating {name}: {exc.explanation or exc}") from exc
+        raise
+
+
+def put_archive(client: Any, container_id: str, archive: bytes) -> None:
+    client.containers.get(container_id).put_archive("/", archive)
+
+
+def start(client: Any, container_id: str, name: str) -> None:
+    try:
+        client.containers.get(container_id).start()
+    except docker.errors.APIError as exc:
+        text = str(exc.explanation or exc)
+        if "address already in use" in text or "port is already allocated" in text:
+            raise PortTaken(f"starting {name}: {text}") from exc
+        raise
+
+
+def rename(client: Any, container_id: str, name: str) -> None:
+    client.containers.get(container_id).rename(name)
+
+
+def remove(client: Any, container_id: str) -> None:
+    client.containers.get(container_id).remove(force=True)
+
+
+def last_lines(client: Any, container_id: str, lines: int) -> str:
+    return str(client.containers.get(container_id).logs(tail=lines).decode(errors="replace"))

@@ -1,0 +1,58 @@
+"""Read the containers of an engine as ReplicaFacts: a listing by Dockyard's labels, one inspect,
+and the stream of container events, in docker-py's calls.
+
+Each function takes docker-py's client and lets its failures through; `Engine`'s verbs
+(engine/client.py) translate them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+import docker.errors
+
+from dockyard.engine import labels as L
+from dockyard.engine.facts import ReplicaFacts, replica_facts
+
+__all__ = ["EventStream", "events", "inspect", "listed", "running"]
+
+
+class EventStream(Protocol):
+    """The engine's events as they come (Docker's event objects), until closed."""
+
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+def listed(client: Any, app: str | None, env: str | None, service: str | None, all: bool) -> list[ReplicaFacts]:
+    """The containers of an app (environment, service), stopped ones too with `all`. A container
+    removed between the listing and docker-py's inspect of it (a scale-in, a deploy) is gone, not
+    an error: ignore_removed."""
+    found = client.containers.list(all=all, filters=L.scope_filters(app, env, service), ignore_removed=True)
+    return [replica_facts(c.attrs) for c in found]
+
+
+def running(client: Any, selector: Mapping[str, str]) -> list[ReplicaFacts]:
+    """The running containers whose labels match `selector` (KEY=VALUE, or KEY alone when the value is
+    empty); one that went between the listing and its inspect is left out."""
+    filters: dict[str, Any] = {"status": "running"}
+    if selector:
+        filters["label"] = [f"{k}={v}" if v else k for k, v in selector.items()]
+    found = (inspect(client, summary["Id"]) for summary in client.api.containers(filters=filters))
+    return [facts for facts in found if facts is not None]
+
+
+def inspect(client: Any, container_id: str) -> ReplicaFacts | None:
+    """The container as inspected now; None when it is gone."""
+    try:
+        return replica_facts(client.api.inspect_container(container_id))
+    except docker.errors.NotFound:
+        return None
+
+
+def events(client: Any, since: int) -> EventStream:
+    """Container events from `since` (epoch seconds) on."""
+    stream: EventStream = client.api.events(since=since, decode=True, filters={"type": "container"})
+    return stream
