@@ -16,55 +16,39 @@ from dockyard.deploy.outcome import Prepared
 from dockyard.deploy.refs import resolve_env_refs
 from dockyard.engine import labels as L
 from dockyard.engine import swarm_observe as observe
-from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.client import Engine
 from dockyard.engine.containers import choose_user
 from dockyard.engine.swarm_facts import unused_objects
 from dockyard.engine.swarm_spec import FileRef, SwarmService, object_labels, object_name, service_body, service_name
 from dockyard.engine.volumes import pin_node
-from dockyard.errors import DeployError
+from dockyard.errors import DeployError, EngineError
 from dockyard.plan.release import replica_config_hash
 from dockyard.spec import AppSpec
 from dockyard.swarm.plan import Want
 
 
-def _objects(engine: Engine, kind: str, app: str, env: str) -> dict[str, str]:
-    api = engine.client.api
-    fn = api.configs if kind == "config" else api.secrets
-    try:
-        found = fn(filters={"label": [f"{L.MANAGED}=1", f"{L.APP}={app}", f"{L.ENV}={env}"]})
-    except DockerError as exc:
-        raise engine_error(f"listing {kind}s on engine {engine.name!r}", exc) from exc
-    return {o["Spec"]["Name"]: o["ID"] for o in found}
-
-
 def ensure_objects(engine: Engine, kind: str, app: str, env: str, items: dict[str, bytes]) -> tuple[FileRef, ...]:
     """Create the configs (target path -> data) or secrets (key -> data) that do not exist yet."""
-    existing = _objects(engine, kind, app, env)
-    api = engine.client.api
+    existing = engine.swarm_files(kind, app, env)
     refs = []
     for key, data in sorted(items.items()):
         name = object_name(app, env, key, data)
         if name not in existing:
-            create = api.create_config if kind == "config" else api.create_secret
-            try:
-                existing[name] = create(name, data, labels=object_labels(app, env, key))["ID"]
-            except DockerError as exc:
-                raise engine_error(f"creating {kind} {name} for {key}", exc) from exc
+            existing[name] = engine.make_swarm_file(kind, name, data, object_labels(app, env, key), key)
         refs.append(FileRef(name=name, id=existing[name], target=key))
     return tuple(refs)
 
 
 def remove_unused(engine: Engine, app: str, env: str) -> None:
-    """Drop configs/secrets no service (nor its previous spec, for Swarm's rollback) still uses."""
+    """Drop configs/secrets no service (nor its previous spec, for Swarm's rollback) still uses; one
+    still in use by a task that is shutting down stays, for the next deploy to remove."""
     live = observe.services(engine, app, env)
-    api = engine.client.api
-    for kind, remove in (("config", api.remove_config), ("secret", api.remove_secret)):
-        for oid in unused_objects(_objects(engine, kind, app, env), live):
+    for kind in ("config", "secret"):
+        for oid in unused_objects(engine.swarm_files(kind, app, env), live):
             try:
-                remove(oid)
-            except DockerError:
-                pass  # still in use by a task that is shutting down: the next deploy removes it
+                engine.remove_swarm_file(kind, oid)
+            except EngineError:
+                pass  # the engine went away meanwhile: the next deploy removes it
 
 
 def monitor_seconds(health: Any) -> float:

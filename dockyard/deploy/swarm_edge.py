@@ -17,6 +17,7 @@ from dockyard.deploy.swarm_executor import Rollout
 from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import Engine
 from dockyard.engine.swarm_facts import NodeFact, TaskFact, task_url
+from dockyard.engine.swarm_spec import body_config_hash
 from dockyard.router.colors import routed_service
 
 
@@ -51,7 +52,7 @@ class SwarmEdge:
         """SwarmExecutor's hook, every look at a rollout: the routed service's answering tasks."""
         if not self.domains or rollout.action.service != self.service:
             return
-        want = rollout.body["Labels"].get("dockyard.config-hash")
+        want = body_config_hash(rollout.body)
         self._publish(edge_servers(tasks, nodes, self.port, want, answering))
 
     def settle(self) -> None:

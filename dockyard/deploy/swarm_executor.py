@@ -18,10 +18,10 @@ from typing import Any
 from dockyard.deploy.health import HealthCheck, probe_client, probe_once
 from dockyard.engine import swarm_observe as observe
 from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, engine_error, short_reason
-from dockyard.engine.services import task_logs_text, update_service
-from dockyard.engine.swarm_facts import NodeFact, TaskFact, parse_service
-from dockyard.engine.swarm_spec import create_kwargs
+from dockyard.engine.client import Engine, short_reason
+from dockyard.engine.services import task_logs_text
+from dockyard.engine.swarm_facts import NodeFact, TaskFact
+from dockyard.engine.swarm_spec import body_config_hash, body_name, body_replicas, named
 from dockyard.errors import DockyardError, HealthCheckFailed
 from dockyard.swarm.plan import SwarmAction, SwarmKind, Verdict, judge
 
@@ -62,7 +62,6 @@ Progress = Callable[[Rollout, list[TaskFact], dict[str, NodeFact], frozenset[str
 class SwarmExecutor:
     def __init__(self, engine: Engine, report: Report, on_progress: Progress | None = None) -> None:
         self.engine = engine
-        self.api = engine.client.api
         self.report = report
         self.on_progress = on_progress  # each look at a rollout: the edge follows its answering tasks
 
@@ -85,41 +84,31 @@ class SwarmExecutor:
             logs = task_logs(self.engine, first.culprit) if first.culprit else "(no failed task to show)"
             self._undo(rollouts, results)
             raise HealthCheckFailed(
-                f"{first.rollout.body['Name']}: {first.reason}\n"
+                f"{body_name(first.rollout.body)}: {first.reason}\n"
                 f"--- last log lines of task {first.culprit or '-'} ---\n{logs}",
                 hint="the previous release runs again (Swarm rollback); fix the release and deploy again")
         for result in results:
-            self.report(f"{result.rollout.body['Name']} ready in {result.seconds:.1f}s: {result.reason}")
+            self.report(f"{body_name(result.rollout.body)} ready in {result.seconds:.1f}s: {result.reason}")
         for action in actions:
             if action.kind is SwarmKind.REMOVE and action.current:
-                self._call(f"removing service {action.current.name}", self.api.remove_service, action.current.id)
+                self.engine.remove_service(action.current.id, action.current.name)
                 self.report(f"removed service {action.current.name}")
-
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DockerError as exc:
-            raise engine_error(what, exc) from exc
 
     def _submit(self, action: SwarmAction, body: dict[str, Any], check: HealthCheck, port: int | None) -> Rollout:
         if action.kind is SwarmKind.CREATE:
-            created = self._call(f"creating service {body['Name']}", self.api.create_service, **create_kwargs(body))
-            service_id = created["ID"]
+            service_id = self.engine.create_service(body)
         else:
             assert action.current is not None
             service_id = action.current.id
-            body = {**body, "Name": action.current.name}  # Swarm renames no service: one made before keeps its name
-            self._call(f"updating service {body['Name']}", self.api.update_service, service_id,
-                       action.current.version, **create_kwargs(body))
-        self.report(f"{action.kind.value} service {body['Name']}: {action.reason}")
+            body = named(body, action.current.name)  # Swarm renames no service: one made before keeps its name
+            self.engine.update_service(service_id, action.current.version, body)
+        self.report(f"{action.kind.value} service {body_name(body)}: {action.reason}")
         return Rollout(action, service_id, body, check, port)
 
     def _verdict(self, rollout: Rollout) -> tuple[Verdict, list[TaskFact]]:
-        service = parse_service(self._call("inspecting a service", self.api.inspect_service, rollout.service_id))
+        service = self.engine.inspect_service(rollout.service_id)
         found = observe.tasks(self.engine, [rollout.service_id])
-        want = rollout.body["Labels"]["dockyard.config-hash"]
-        replicas = rollout.body["Mode"]["Replicated"]["Replicas"]
-        return judge(service, found, want, replicas), found
+        return judge(service, found, body_config_hash(rollout.body), body_replicas(rollout.body)), found
 
     def _wait(self, rollout: Rollout) -> Result:
         start = time.monotonic()
@@ -160,26 +149,13 @@ class SwarmExecutor:
     def _undo(self, rollouts: list[Rollout], results: list[Result]) -> None:
         """Remove services this deploy created; roll updated ones back to their previous spec."""
         for rollout in rollouts:
-            name = rollout.body["Name"]
+            name = body_name(rollout.body)
             try:
                 if rollout.action.kind is SwarmKind.CREATE:
-                    self.api.remove_service(rollout.service_id)
+                    self.engine.remove_service(rollout.service_id, name)
                     self.report(f"removed service {name} (failed deploy)")
                     continue
-                self._rollback(rollout.service_id)
+                self.engine.roll_back_service(rollout.service_id, ROLLBACK_WAIT)
                 self.report(f"rolled back service {name} to its previous spec")
-            except (*DockerError, DockyardError) as exc:
+            except DockyardError as exc:
                 self.report(f"could not undo {name}: {exc}")
-
-    def _rollback(self, service_id: str) -> None:
-        attrs = self.api.inspect_service(service_id)
-        state = (attrs.get("UpdateStatus") or {}).get("State")
-        if state not in ("rollback_started", "rollback_completed"):
-            update_service(self.engine, service_id, attrs["Spec"], attrs["Version"]["Index"], rollback=True)
-        deadline = time.monotonic() + ROLLBACK_WAIT
-        while time.monotonic() < deadline:
-            state = (self.api.inspect_service(service_id).get("UpdateStatus") or {}).get("State")
-            if state in ("rollback_completed", "rollback_paused"):
-                return
-            time.sleep(0.5)
-        raise DockyardError(f"service {service_id[:12]}: rollback did not complete in {ROLLBACK_WAIT:.0f}s")

@@ -18,11 +18,13 @@ import docker.tls
 import requests.exceptions
 
 from dockyard import settings
-from dockyard.engine import host, images, lifecycle, replicas
+from dockyard.engine import host, images, lifecycle, replicas, swarm_writes
 from dockyard.engine.api import DockerError
 from dockyard.engine.containers import ReplicaSpec
 from dockyard.engine.facts import ImageFacts, ReplicaFacts
 from dockyard.engine.replicas import EventStream
+from dockyard.engine.swarm_facts import ServiceFact
+from dockyard.engine.swarm_spec import body_name
 from dockyard.errors import EngineError, EngineUnavailable, RegistryError
 from dockyard.settings import EngineSettings
 
@@ -73,6 +75,34 @@ class Engine:
     def last_lines(self, container_id: str, lines: int = 20) -> str:
         """The container's last log lines, for an error that says why it failed."""
         return self._asking("reading its logs", lifecycle.last_lines, container_id, lines)
+
+    def create_service(self, body: dict[str, Any]) -> str:
+        """Create a Swarm service from its spec (engine/swarm_spec.py); its id."""
+        return self._asking(f"creating service {body_name(body)}", swarm_writes.create, body)
+
+    def update_service(self, service_id: str, version: int, body: dict[str, Any]) -> None:
+        self._asking(f"updating service {body_name(body)}", swarm_writes.update, service_id, version, body)
+
+    def inspect_service(self, service_id: str) -> ServiceFact:
+        return self._asking("inspecting a service", swarm_writes.inspect, service_id)
+
+    def remove_service(self, service_id: str, name: str) -> None:
+        self._asking(f"removing service {name}", swarm_writes.remove, service_id)
+
+    def roll_back_service(self, service_id: str, wait: float) -> None:
+        """Swarm's rollback of the service to its previous spec, waited for."""
+        self._asking(f"rolling back service {service_id[:12]}", swarm_writes.roll_back, service_id, wait)
+
+    def swarm_files(self, kind: str, app: str, env: str) -> dict[str, str]:
+        """The environment's Swarm configs (kind "config") or secrets ("secret"): name -> id."""
+        return self._asking(f"listing {kind}s on engine {self.name!r}", swarm_writes.files, kind, app, env)
+
+    def make_swarm_file(self, kind: str, name: str, data: bytes, labels: dict[str, str], what: str) -> str:
+        return self._asking(f"creating {kind} {name} for {what}", swarm_writes.make_file, kind, name, data, labels)
+
+    def remove_swarm_file(self, kind: str, object_id: str) -> bool:
+        """False while a task still uses it."""
+        return self._asking(f"removing a {kind}", swarm_writes.remove_file, kind, object_id)
 
     def ensure_image(self, ref: str) -> ImageFacts:
         """The image as this engine has it, pulled from its registry when absent."""

@@ -15,6 +15,7 @@ import docker.errors
 import requests
 
 from dockyard.engine.client import Engine
+from dockyard.engine.swarm_writes import post_update
 
 __all__ = ["frames", "scale_service", "service_log_frames", "task_logs_text", "update_service"]
 
@@ -34,12 +35,8 @@ def _checked(response: requests.Response) -> requests.Response:
 
 def update_service(engine: Engine, service_id: str, spec: dict[str, Any], version: int,
                    rollback: bool = False) -> None:
-    """Replace a service's whole spec (docker-py's update_service rebuilds it from parts and
-    cannot ask for Swarm's own rollback to the previous spec)."""
-    params: dict[str, Any] = {"version": version}
-    if rollback:
-        params["rollback"] = "previous"
-    _checked(engine.client.api.post(_url(engine, "/services/{}/update", service_id), json=spec, params=params))
+    """Replace a service's whole spec (engine/swarm_writes.py post_update)."""
+    post_update(engine.client, service_id, spec, version, rollback)
 
 
 def scale_service(engine: Engine, service_id: str, replicas: int, labels: dict[str, str | None] | None = None

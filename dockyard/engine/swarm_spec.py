@@ -207,6 +207,24 @@ def service_body(s: SwarmService) -> dict[str, Any]:
     return body
 
 
+def body_name(body: dict[str, Any]) -> str:
+    """A service spec's name (the layers above hold a spec whole, and read it only through these)."""
+    return str(body["Name"])
+
+
+def body_config_hash(body: dict[str, Any]) -> str:
+    return str(body["Labels"].get(L.CONFIG_HASH) or "")
+
+
+def body_replicas(body: dict[str, Any]) -> int:
+    return int(body["Mode"]["Replicated"]["Replicas"])
+
+
+def named(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """The spec under another name (Swarm renames no service: one made before keeps its name)."""
+    return {**body, "Name": name}
+
+
 def create_kwargs(body: dict[str, Any]) -> dict[str, Any]:
     """docker-py `APIClient.create_service/update_service` keyword arguments for a body (pure)."""
     return {"task_template": body["TaskTemplate"], "name": body["Name"], "labels": body["Labels"],
