@@ -2,4 +2,4 @@
 kept in a local folder or an S3-compatible bucket, listed, restored, pruned and scheduled."""
 
 # The modules other packages may import (tests/unit/test_layers.py holds it); the rest is private.
-__all__ = ["plan", "schedule", "service", "stores"]
+__all__ = ["plan", "schedule", "service", "store", "stores"]

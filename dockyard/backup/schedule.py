@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dockyard.backup.plan import due
 from dockyard.backup.service import Backups
+from dockyard.backup.store import ScheduleStore
 from dockyard.backup.stores import BackupStore
 from dockyard.config.service import ConfigService
 from dockyard.errors import DockyardError
@@ -19,21 +20,6 @@ from dockyard.state.audit import AuditLog
 from dockyard.state.db import StateDB
 
 ACTOR = "dockyard-server"
-
-
-class ScheduleStore:
-    def __init__(self, db: StateDB) -> None:
-        self.conn = db.conn
-
-    def enable(self, app: str, spec_file: Path) -> None:
-        self.conn.execute("INSERT INTO backup_apps VALUES (?,?,?) ON CONFLICT (app) DO UPDATE SET "
-                          "spec_file=excluded.spec_file", (app, str(spec_file.resolve()), time.time()))
-
-    def disable(self, app: str) -> bool:
-        return self.conn.execute("DELETE FROM backup_apps WHERE app=?", (app,)).rowcount > 0
-
-    def apps(self) -> list[tuple[str, str]]:
-        return [(a, f) for a, f in self.conn.execute("SELECT app, spec_file FROM backup_apps ORDER BY app")]
 
 
 class Scheduler:

@@ -162,7 +162,7 @@ def schedule(
 
     Example: dockyard backup schedule
     """
-    from dockyard.backup.schedule import ScheduleStore
+    from dockyard.backup.store import ScheduleStore
     from dockyard.cli.common import options
     from dockyard.state.db import StateDB
 

@@ -50,7 +50,7 @@ def ls(
     """
     from rich.table import Table
 
-    from dockyard.notify.outbox import Outbox
+    from dockyard.notify.store import Outbox
     from dockyard.state.db import StateDB
 
     db = StateDB()

@@ -13,12 +13,11 @@ a long time, and the spool's size bound and pause are what keep the reader from 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from dockyard.logs.sinks import Retryable
 from dockyard.logs.spool import Append, Spool, SpoolStats
-from dockyard.logs.store import UPSERT_POSITION, LogStore, StoreBusy
+from dockyard.logs.store import LogStore, StoreBusy
 from dockyard.logs.tailer import Loss, Position
 
 
@@ -41,18 +40,13 @@ class StoreJournal:
             raise Retryable(f"log store {self.store.path}: {exc}") from exc
 
     def positions(self) -> dict[str, Position]:
-        with self.store.lock:
-            rows = self.store.db.execute("select cid, file, offset from positions").fetchall()
-        return {cid: Position(file, offset) for cid, file, offset in rows}
+        return self.store.positions()
 
     def forget(self, cid: str) -> None:
-        with self.store.lock:
-            self.store.db.execute("delete from positions where cid = ?", (cid,))
+        self.store.forget(cid)
 
     def record_loss(self, loss: Loss) -> None:
-        with self.store.lock:
-            self.store.db.execute("insert into losses(at, cid, what, bytes) values (?, ?, ?, ?)",
-                                  (time.time(), loss.cid, loss.what, loss.bytes))
+        self.store.record_loss(loss)
 
     def stats(self) -> SpoolStats:
         return SpoolStats()
@@ -79,8 +73,7 @@ def take_over_spool(spool_path: Path, store: LogStore) -> int:
         moved = [(cid, p.file, p.offset) for cid, p in spool.positions().items()]
         if moved:
             store.write([], moved)
-            with spool.lock:
-                spool.db.execute("delete from positions")
+            spool.clear_positions()
         return stored
     finally:
         spool.close()
@@ -93,13 +86,10 @@ def hand_back_positions(store_path: Path, spool: Spool) -> None:
         return
     store = LogStore(store_path)
     try:
-        with store.lock:
-            rows = store.db.execute("select cid, file, offset, updated from positions").fetchall()
+        rows = store.position_rows()
         if not rows:
             return
-        with spool.lock:
-            spool.db.executemany(UPSERT_POSITION, rows)
-        with store.lock:
-            store.db.execute("delete from positions")
+        spool.put_positions(rows)
+        store.clear_positions()
     finally:
         store.close()

@@ -136,21 +136,18 @@ def _row(row: tuple[Any, ...]) -> LogLine:
 def search(store: LogStore, q: Query) -> list[LogLine]:
     """Newest first."""
     sql, params = build_sql(q)
-    with store.lock:
-        return [_row(r) for r in store.db.execute(sql, params).fetchall()]
+    return [_row(r) for r in store.rows(sql, params)]
 
 
 def last_id(store: LogStore) -> int:
-    with store.lock:
-        return int(store.db.execute("select coalesce(max(id), 0) from lines").fetchone()[0])
+    return store.last_id()
 
 
 def newer(store: LogStore, q: Query, after_id: int, limit: int = 5000) -> list[LogLine]:
     """The lines stored after `after_id`, oldest first (at most `limit`)."""
     batch = replace(q, limit=limit)
     sql, params = build_sql(batch, after_id)
-    with store.lock:
-        return [_row(r) for r in store.db.execute(sql, params).fetchall()]
+    return [_row(r) for r in store.rows(sql, params)]
 
 
 def follow(store: LogStore, q: Query, after_id: int, interval: float = 0.5,

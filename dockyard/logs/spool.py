@@ -35,6 +35,9 @@ create table if not exists rejects(id integer primary key, at real not null, sin
                                    cid text not null, lines integer not null, reason text not null);
 """
 
+UPSERT_POSITION = ("insert into positions(cid, file, offset, updated) values (?, ?, ?, ?) on conflict(cid) "
+                   "do update set file=excluded.file, offset=excluded.offset, updated=excluded.updated")
+
 
 @dataclass
 class Batch:
@@ -115,9 +118,7 @@ class Spool:
             try:
                 self.db.executemany("insert into spool(cid, lines, bytes, body) values (?, ?, ?, ?)", rows)
                 self.db.executemany(
-                    "insert into positions(cid, file, offset, updated) values (?, ?, ?, ?) on conflict(cid) "
-                    "do update set file=excluded.file, offset=excluded.offset, updated=excluded.updated",
-                    [(i.cid, i.position.file, i.position.offset, now) for i in items if i.position])
+                    UPSERT_POSITION, [(i.cid, i.position.file, i.position.offset, now) for i in items if i.position])
                 self.db.execute("commit")
             except BaseException:
                 self.db.execute("rollback")
@@ -143,6 +144,16 @@ class Spool:
         with self.lock:
             self.db.execute("insert into losses(at, cid, what, bytes) values (?, ?, ?, ?)",
                             (time.time(), loss.cid, loss.what, loss.bytes))
+
+    def put_positions(self, rows: list[tuple[str, str, int, float]]) -> None:
+        """Read positions (cid, file, offset, updated) handed over by the store (logs/direct.py)."""
+        with self.lock:
+            self.db.executemany(UPSERT_POSITION, rows)
+
+    def clear_positions(self) -> None:
+        """The positions moved to the store (logs/direct.py): the spool keeps none."""
+        with self.lock:
+            self.db.execute("delete from positions")
 
     # ---------------------------------------------------------------- shipper side
 
@@ -208,3 +219,39 @@ class Spool:
     def close(self) -> None:
         with self.lock:
             self.db.close()
+
+
+# ---------------------------------------------------------------- read-only, for `dockyard forwarder status`
+
+def open_readonly(path: Path) -> sqlite3.Connection | None:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) if path.exists() else None
+
+
+def positions_and_losses(db: sqlite3.Connection) -> tuple[int, list[dict[str, Any]]]:
+    """How many read positions, and the loss record, of a spool or (direct mode) a store."""
+    try:
+        positions = db.execute("select count(*) from positions").fetchone()[0]
+        losses = [{"at": a, "container_id": c, "what": w, "bytes": b}
+                  for a, c, w, b in db.execute("select at, cid, what, bytes from losses order by id")]
+    except sqlite3.OperationalError:  # a store written before direct mode existed
+        return 0, []
+    return positions, losses
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    """What the spool at `path` holds, its acks, positions, losses and rejects; None without one."""
+    db = open_readonly(path)
+    if db is None:
+        return None
+    try:
+        batches, size, lines = db.execute("select count(*), coalesce(sum(bytes), 0), "
+                                          "coalesce(sum(lines), 0) from spool").fetchone()
+        positions, losses = positions_and_losses(db)
+        return {"spool": {"batches": batches, "bytes": size, "lines": lines},
+                "acks": dict(db.execute("select sink, id from acks").fetchall()),
+                "positions": positions, "losses": losses,
+                "rejects": [{"at": a, "sink": s, "container_id": c, "lines": n, "reason": r}
+                            for a, s, c, n, r in db.execute("select at, sink, cid, lines, reason from rejects "
+                                                            "order by id")]}
+    finally:
+        db.close()

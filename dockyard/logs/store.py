@@ -23,7 +23,8 @@ from typing import Any
 
 from dockyard import settings
 from dockyard.errors import DockyardError
-from dockyard.logs.spool import Batch
+from dockyard.logs.spool import UPSERT_POSITION, Batch, open_readonly, positions_and_losses
+from dockyard.logs.tailer import Loss, Position
 
 SCHEMA = """
 create table if not exists containers(id integer primary key, cid text not null unique, name text,
@@ -57,9 +58,6 @@ insert into lines_fts(rowid, msg) select min(id), group_concat(msg, char(10)) fr
 # Writing 100,000 lines a second: a bigger page cache keeps the ts index and the FTS segments
 # being merged in memory; checkpoints every ~16 MiB of WAL instead of 4 MiB do less rewriting.
 WRITE_PRAGMAS = ("pragma journal_mode=wal", "pragma cache_size=-32768", "pragma wal_autocheckpoint=4096")
-
-UPSERT_POSITION = ("insert into positions(cid, file, offset, updated) values (?, ?, ?, ?) on conflict(cid) "
-                   "do update set file=excluded.file, offset=excluded.offset, updated=excluded.updated")
 
 # column -> tag key
 TAG_COLUMNS = {"name": "container", "host": "host", "app": "app", "env": "env", "service": "service",
@@ -171,6 +169,53 @@ class LogStore:
         self._containers[cid] = (c, values)
         return int(c)
 
+    # ---------------------------------------------------------------- reading
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a SELECT that logs/query.py built (pure, tested by the equality of its text)."""
+        with self.lock:
+            return self.db.execute(sql, params).fetchall()
+
+    def last_id(self) -> int:
+        with self.lock:
+            return int(self.db.execute("select coalesce(max(id), 0) from lines").fetchone()[0])
+
+    # ---------------------------------------------------------------- the reader's journal (direct mode)
+
+    def positions(self) -> dict[str, Position]:
+        with self.lock:
+            rows = self.db.execute("select cid, file, offset from positions").fetchall()
+        return {cid: Position(file, offset) for cid, file, offset in rows}
+
+    def position_rows(self) -> list[tuple[str, str, int, float]]:
+        """(cid, file, offset, updated) of every read position, to hand them to a spool."""
+        with self.lock:
+            return self.db.execute("select cid, file, offset, updated from positions").fetchall()
+
+    def forget(self, cid: str) -> None:
+        with self.lock:
+            self.db.execute("delete from positions where cid = ?", (cid,))
+
+    def clear_positions(self) -> None:
+        with self.lock:
+            self.db.execute("delete from positions")
+
+    def record_loss(self, loss: Loss) -> None:
+        with self.lock:
+            self.db.execute("insert into losses(at, cid, what, bytes) values (?, ?, ?, ?)",
+                            (time.time(), loss.cid, loss.what, loss.bytes))
+
     def close(self) -> None:
         with self.lock:
             self.db.close()
+
+
+def read_journal(path: Path) -> tuple[int, list[dict[str, Any]]] | None:
+    """How many read positions the store at `path` keeps, and its loss record; None without one."""
+    db = open_readonly(path)
+    if db is None:
+        return None
+    try:
+        return positions_and_losses(db)
+    finally:
+        db.close()

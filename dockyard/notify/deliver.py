@@ -8,7 +8,7 @@ import time
 
 from dockyard import settings
 from dockyard.notify.channels import DeliveryFailed, send
-from dockyard.notify.outbox import Delivery, Outbox
+from dockyard.notify.store import Delivery, Outbox
 from dockyard.state.db import StateDB
 
 log = logging.getLogger("dockyard.notify")

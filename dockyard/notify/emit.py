@@ -10,7 +10,7 @@ from typing import Any
 from dockyard import settings
 from dockyard.errors import DockyardError
 from dockyard.notify.model import Event, channels_for
-from dockyard.notify.outbox import Outbox
+from dockyard.notify.store import Outbox
 from dockyard.state.db import StateDB
 
 log = logging.getLogger("dockyard.notify")

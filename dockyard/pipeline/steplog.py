@@ -54,11 +54,7 @@ class StepLog:
             try:
                 if self._db is None:
                     self._db = StateDB(self._db_path)
-                store = RunStore(self._db)
-                with store.conn:
-                    store.conn.execute("BEGIN IMMEDIATE")
-                    for idx, text in _by_step(batch):
-                        store.output.append(self.run_id, idx, text)
+                RunStore(self._db).append_outputs(self.run_id, _by_step(batch))
             except BaseException:
                 with self._lock:  # written with the next batch
                     self._pending[:0] = batch

@@ -1,4 +1,5 @@
-"""Durable pipeline state in the state database: apps, runs and their steps.
+"""Durable pipeline state in the state database: apps, runs, their steps and the steps' output.
+The pipeline package's tables and their migrations are here, and its SQL nowhere else.
 
 Every transition is one SQLite transaction, so a run survives a crash of the process that
 executes it: a run whose owner stopped sending heartbeats is taken up again by the next worker.
@@ -9,15 +10,81 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.pipeline.model import StepDef
-from dockyard.pipeline.output import Piece, StepOutput
+from dockyard.pipeline.output import FULL_LOG_DAYS, KEEP, FullLogs, Piece, cut_note, from_line, pieces
+from dockyard.state.connection import Guarded
 from dockyard.state.db import StateDB
+from dockyard.state.migrations import Migration, Migrations
 from dockyard.vocabulary import absent, rfc3339
 
 HEARTBEAT_TIMEOUT = 10.0
+
+MIGRATIONS = Migrations("pipeline", [
+    Migration("""
+    CREATE TABLE apps (
+        name TEXT PRIMARY KEY,
+        repo TEXT NOT NULL,
+        spec_file TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app TEXT NOT NULL,
+        commit_sha TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        error TEXT NOT NULL DEFAULT '',
+        owner TEXT NOT NULL DEFAULT '',
+        heartbeat REAL
+    );
+    CREATE INDEX runs_status ON runs (status, id);
+    CREATE TABLE steps (
+        run_id INTEGER NOT NULL REFERENCES runs (id),
+        idx INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        env TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        output TEXT NOT NULL DEFAULT '',
+        approved_by TEXT,
+        approved_at REAL,
+        PRIMARY KEY (run_id, idx)
+    );
+    """, legacy=2),
+    # who started a run by hand (issue 12)
+    Migration("""
+    ALTER TABLE runs ADD COLUMN started_by TEXT NOT NULL DEFAULT '';
+    """, legacy=4),
+    # a step's output in chunks, appended without rewriting what came before and capped
+    # (pipeline/output.py); `output || ?` made a build printing 300,000 lines take minutes
+    Migration("""
+    CREATE TABLE step_output (
+        run_id INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        start INTEGER NOT NULL,  -- where its first byte is in all the step printed
+        size INTEGER NOT NULL,   -- its length in UTF-8 bytes
+        text TEXT NOT NULL,
+        PRIMARY KEY (run_id, idx, start)
+    );
+    ALTER TABLE steps ADD COLUMN printed INTEGER NOT NULL DEFAULT 0;  -- bytes of output, the cut ones too
+    ALTER TABLE steps ADD COLUMN lines INTEGER NOT NULL DEFAULT 0;
+    INSERT INTO step_output SELECT run_id, idx, 0, length(CAST(output AS BLOB)), output FROM steps
+        WHERE output != '';
+    UPDATE steps SET printed = length(CAST(output AS BLOB)),
+        lines = length(output) - length(replace(output, char(10), ''));
+    ALTER TABLE steps DROP COLUMN output;
+    """, legacy=10),
+])
 
 
 @dataclass(frozen=True)
@@ -78,8 +145,69 @@ class Step:
 STEP_COLUMNS = "run_id, idx, kind, env, name, status, started_at, ended_at, approved_by, approved_at, printed, lines"
 
 
+class StepOutput:
+    """The steps' output rows on the state database `conn`, and their full logs under `folder`."""
+
+    def __init__(self, conn: Guarded, folder: Path) -> None:
+        self.conn = conn
+        self.logs = FullLogs(folder)
+
+    def append(self, run_id: int, idx: int, text: str) -> None:
+        """Add `text` (a line is ended) to the step's output, inside the caller's transaction."""
+        row = self.conn.execute("SELECT printed FROM steps WHERE run_id=? AND idx=?", (run_id, idx)).fetchone()
+        if row is None or not text:
+            return
+        text = text if text.endswith("\n") else text + "\n"
+        printed = row[0]
+        rows = []
+        for part in pieces(text):
+            size = len(part.encode())
+            rows.append((run_id, idx, printed, size, part))
+            printed += size
+        self.conn.executemany("INSERT INTO step_output (run_id, idx, start, size, text) VALUES (?,?,?,?,?)", rows)
+        self.conn.execute("UPDATE steps SET printed=?, lines=lines+? WHERE run_id=? AND idx=?",
+                          (printed, text.count("\n"), run_id, idx))
+        window = printed - KEEP
+        if window > 0:  # the rows wholly before the last KEEP bytes
+            self.conn.execute("DELETE FROM step_output WHERE run_id=? AND idx=? AND start < ? AND start + size <= ?",
+                              (run_id, idx, window, window))
+        self.logs.write(run_id, idx, text)
+
+    def since(self, run_id: int, idx: int, offset: int) -> Piece:
+        """What the step printed after byte `offset`, from a line's start; a note first when part of
+        it is no longer kept."""
+        row = self.conn.execute("SELECT printed FROM steps WHERE run_id=? AND idx=?", (run_id, idx)).fetchone()
+        printed = row[0] if row else 0
+        if offset >= printed:
+            return Piece("", offset, offset)
+        begin = max(offset, printed - KEEP)
+        rows = self.conn.execute(
+            "SELECT start, size, text FROM step_output WHERE run_id=? AND idx=? AND start >= (SELECT COALESCE("
+            "MAX(start), 0) FROM step_output WHERE run_id=? AND idx=? AND start <= ?) ORDER BY start",
+            (run_id, idx, run_id, idx, begin)).fetchall()
+        if not rows:
+            return Piece("", offset, offset)
+        start, first = from_line(rows[0][0], rows[0][2], begin)
+        text = first + "".join(r[2] for r in rows[1:])
+        end = rows[-1][0] + rows[-1][1]
+        note = cut_note(run_id, start - offset, max(printed, end)) if start > offset else ""
+        return Piece(note + text, start, end)
+
+    def full_log(self, run_id: int, idx: int) -> Path | None:
+        return self.logs.path(run_id, idx)
+
+    def prune(self, days: float = FULL_LOG_DAYS) -> list[int]:
+        """Remove the full logs of runs that ended more than `days` ago (or are gone); their ids."""
+        return self.logs.prune(days, self._ended_before)
+
+    def _ended_before(self, run_id: int, before: float) -> bool:
+        row = self.conn.execute("SELECT ended_at FROM runs WHERE id=?", (run_id,)).fetchone()
+        return row is None or (row[0] is not None and row[0] < before)
+
+
 class RunStore:
     def __init__(self, db: StateDB) -> None:
+        db.ensure(MIGRATIONS)
         self.db = db
         self.conn = db.conn
         self.output = StepOutput(db.conn, db.path.parent / "runs")
@@ -219,9 +347,14 @@ class RunStore:
 
     def append_output(self, run_id: int, idx: int, text: str) -> None:
         """Add lines to a step's output now (the runner batches them: pipeline/steplog.py)."""
+        self.append_outputs(run_id, [(idx, text)])
+
+    def append_outputs(self, run_id: int, texts: list[tuple[int, str]]) -> None:
+        """Add (step, lines) to the run's steps' output, in one transaction."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.output.append(run_id, idx, text)
+            for idx, text in texts:
+                self.output.append(run_id, idx, text)
 
     def approve(self, run_id: int, who: str, four_eyes: Callable[[str], bool] = lambda env: True) -> Step:
         """Approve the gate the run waits at. With four eyes on for the gate's environment (the

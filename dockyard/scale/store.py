@@ -1,4 +1,4 @@
-"""The autoscaler's tables in the state database (schema version 3 in state/db.py):
+"""The autoscaler's tables in the state database, their migrations, and its SQL (nowhere else):
 
 scale_events     every decision, with its inputs, reason and what applying it did
 scale_overrides  `dockyard scale ENV SERVICE N`: held by the loop until `--clear`
@@ -16,8 +16,43 @@ import orjson
 
 from dockyard.scale.policy import Decision
 from dockyard.state.db import StateDB
+from dockyard.state.migrations import Migration, Migrations
 
 KEEP_EVENTS = 7 * 86400.0
+
+MIGRATIONS = Migrations("scale", [
+    Migration("""
+    CREATE TABLE scale_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app TEXT NOT NULL,
+        env TEXT NOT NULL,
+        service TEXT NOT NULL,
+        at REAL NOT NULL,
+        current INTEGER NOT NULL,
+        desired INTEGER NOT NULL,
+        recommendation INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        outcome TEXT NOT NULL DEFAULT '',
+        inputs TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX scale_events_scope ON scale_events (app, env, service, at);
+    CREATE TABLE scale_overrides (
+        app TEXT NOT NULL,
+        env TEXT NOT NULL,
+        service TEXT NOT NULL,
+        replicas INTEGER NOT NULL,
+        set_at REAL NOT NULL,
+        author TEXT NOT NULL,
+        PRIMARY KEY (app, env, service)
+    );
+    CREATE TABLE scale_apps (
+        app TEXT PRIMARY KEY,
+        spec_file TEXT NOT NULL,
+        added_at REAL NOT NULL
+    );
+    """, legacy=3),
+])
 
 
 @dataclass(frozen=True)
@@ -32,6 +67,7 @@ class Override:
 
 class ScaleStore:
     def __init__(self, db: StateDB) -> None:
+        db.ensure(MIGRATIONS)
         self.db = db
         self.conn = db.conn
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dockyard.errors import NotFound, UsageError
+from dockyard.server.store import TokenRow, TokenTable
 from dockyard.state.db import StateDB
 
 PREFIX = "dy_"
@@ -114,16 +115,13 @@ def parse_expiry(text: str | None, now: float) -> float | None:
     return now + int(match.group(1)) * _UNITS[match.group(2)]
 
 
-_COLUMNS = "id, name, created_at, scopes, expires_at, last_used_at, apps"
-
-
-def _token(row: tuple) -> Token:
+def _token(row: TokenRow) -> Token:
     return Token(row[0], row[1], row[2], tuple(row[3].split()), row[4], row[5], tuple(row[6].split()))
 
 
 class TokenStore:
     def __init__(self, db: StateDB) -> None:
-        self.conn = db.conn
+        self.table = TokenTable(db)
 
     def create(self, name: str, scopes: Iterable[str] = ("admin",), expires_at: float | None = None,
                apps: Iterable[str] = ()) -> tuple[Token, str]:
@@ -142,19 +140,17 @@ class TokenStore:
         token = new_token()
         now = time.time()
         try:
-            cur = self.conn.execute(
-                "INSERT INTO tokens (name, sha256, created_at, scopes, expires_at, apps) VALUES (?,?,?,?,?,?)",
-                (name, token_hash(token), now, " ".join(scopes), expires_at, " ".join(apps)))
+            token_id = self.table.insert(name, token_hash(token), now, " ".join(scopes), expires_at, " ".join(apps))
         except sqlite3.IntegrityError as exc:
             raise UsageError(f"a token named {name!r} exists already; names are unique (they sign approvals)",
                              hint=f"pick another name, or: dockyard token revoke {name}") from exc
-        return Token(int(cur.lastrowid or 0), name, now, scopes, expires_at, apps=apps), token
+        return Token(token_id, name, now, scopes, expires_at, apps=apps), token
 
     def all(self) -> list[Token]:
-        return [_token(r) for r in self.conn.execute(f"SELECT {_COLUMNS} FROM tokens ORDER BY id")]
+        return [_token(r) for r in self.table.all()]
 
     def by_id(self, token_id: int) -> Token | None:
-        row = self.conn.execute(f"SELECT {_COLUMNS} FROM tokens WHERE id=?", (token_id,)).fetchone()
+        row = self.table.by_id(token_id)
         return _token(row) if row else None
 
     def revoke(self, which: str) -> list[Token]:
@@ -162,15 +158,14 @@ class TokenStore:
         found = [t for t in self.all() if str(t.id) == which or t.name == which]
         if not found:
             raise NotFound(f"no token with id or name {which!r}", hint="dockyard token ls")
-        self.conn.executemany("DELETE FROM tokens WHERE id=?", [(t.id,) for t in found])
-        self.conn.executemany("DELETE FROM sessions WHERE token_id=?", [(t.id,) for t in found])
+        self.table.delete([t.id for t in found])
         return found
 
     def verify(self, token: str | None, now: float | None = None) -> Token | None:
         """The token's record when it is valid and not expired, else None. Keeps its last use."""
         if not token:
             return None
-        row = self.conn.execute(f"SELECT {_COLUMNS} FROM tokens WHERE sha256=?", (token_hash(token),)).fetchone()
+        row = self.table.by_hash(token_hash(token))
         if row is None:
             return None
         found = _token(row)
@@ -178,5 +173,5 @@ class TokenStore:
         if found.expired(now):
             return None
         if found.last_used_at is None or now - found.last_used_at > LAST_USED_EVERY:
-            self.conn.execute("UPDATE tokens SET last_used_at=? WHERE id=?", (now, found.id))
+            self.table.used(found.id, now)
         return found

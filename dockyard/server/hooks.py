@@ -9,7 +9,7 @@ The signature covers the body, not the delivery id (X-GitHub-Delivery, X-Gitea-D
 X-Gitlab-Event-UUID; else the body's hash), so a captured push could be sent again under a new id.
 A push therefore runs only when its commit is the branch's head after a fetch of the mirror, and
 only once: a push of the same (app, branch, commit) as the branch's last accepted one queues
-nothing, whatever its delivery id (dockyard/server/deliveries.py). Both are answered 200 with the
+nothing, whatever its delivery id (dockyard/server/store.py). Both are answered 200 with the
 reason, and written to the audit log.
 """
 
@@ -29,7 +29,7 @@ from dockyard import settings
 from dockyard.errors import DockyardError, NotFound
 from dockyard.pipeline.store import RunStore
 from dockyard.pipeline.triggers import enqueue, fetched_head, require_on_branch
-from dockyard.server.deliveries import Deliveries
+from dockyard.server.store import Deliveries
 from dockyard.server.webhooks import (
     BadPayload,
     BadSignature,

@@ -18,6 +18,7 @@ from dockyard.errors import DockyardError
 from dockyard.pipeline.source import _git, branch_head, export_commit
 from dockyard.pipeline.store import AppRecord, RunStore
 from dockyard.pipeline.triggers import enqueue
+from dockyard.server.store import PollMarks
 from dockyard.spec import AppSpec, load_spec
 
 log = logging.getLogger(__name__)
@@ -79,17 +80,15 @@ class Polled:
 class Poller:
     def __init__(self, store: RunStore, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self.marks = PollMarks(store.db)
         self.clock = clock
         self.due: dict[str, float] = {}
 
     def last_seen(self, app: str, branch: str) -> str | None:
-        row = self.store.conn.execute("SELECT commit_sha FROM polled WHERE app=? AND branch=?",
-                                      (app, branch)).fetchone()
-        return row[0] if row else None
+        return self.marks.last_seen(app, branch)
 
     def remember(self, app: str, branch: str, commit: str) -> None:
-        self.store.conn.execute("INSERT INTO polled VALUES (?,?,?) ON CONFLICT(app, branch) DO UPDATE SET"
-                                " commit_sha=excluded.commit_sha", (app, branch, commit))
+        self.marks.remember(app, branch, commit)
 
     def poll_app(self, record: AppRecord) -> tuple[float | None, list[Polled]]:
         """Poll one app now: (its poll interval or None, what was seen per branch)."""

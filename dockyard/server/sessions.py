@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from dockyard.server.auth import Token, TokenStore, token_hash
+from dockyard.server.store import SessionTable
 from dockyard.state.db import StateDB
 
 COOKIE = "dockyard_session"
@@ -35,7 +36,7 @@ class Session:
 
 class SessionStore:
     def __init__(self, db: StateDB) -> None:
-        self.conn = db.conn
+        self.table = SessionTable(db)
         self.tokens = TokenStore(db)
 
     def start(self, token: Token, now: float | None = None, keep: int = MAX_SESSIONS) -> tuple[str, Session]:
@@ -47,11 +48,7 @@ class SessionStore:
         if token.expires_at is not None:
             expires = min(expires, token.expires_at)
         session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        self.conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))  # keep the table small
-        self.conn.execute("INSERT INTO sessions (sha256, token_id, csrf, created_at, expires_at) VALUES (?,?,?,?,?)",
-                          (token_hash(session_id), token.id, csrf, now, expires))
-        self.conn.execute("DELETE FROM sessions WHERE token_id=? AND rowid NOT IN (SELECT rowid FROM sessions"
-                          " WHERE token_id=? ORDER BY rowid DESC LIMIT ?)", (token.id, token.id, max(1, keep)))
+        self.table.start(token_hash(session_id), token.id, csrf, now, expires, max(1, keep))
         return session_id, Session(token, csrf, expires)
 
     def find(self, session_id: str | None, now: float | None = None) -> Session | None:
@@ -59,8 +56,7 @@ class SessionStore:
         if not session_id:
             return None
         now = time.time() if now is None else now
-        row = self.conn.execute("SELECT token_id, csrf, expires_at FROM sessions WHERE sha256=?",
-                                (token_hash(session_id),)).fetchone()
+        row = self.table.find(token_hash(session_id))
         if row is None or row[2] <= now:
             return None
         token = self.tokens.by_id(row[0])
@@ -70,4 +66,4 @@ class SessionStore:
 
     def end(self, session_id: str | None) -> None:
         if session_id:
-            self.conn.execute("DELETE FROM sessions WHERE sha256=?", (token_hash(session_id),))
+            self.table.end(token_hash(session_id))

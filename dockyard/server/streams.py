@@ -21,6 +21,7 @@ from fastapi.responses import StreamingResponse
 
 from dockyard.errors import DockyardError
 from dockyard.server.auth import Token, TokenStore, token_hash
+from dockyard.server.store import SessionTable
 from dockyard.state.db import StateDB
 
 PER_TOKEN = 8  # streams open at once with one token (its sessions' included)
@@ -83,9 +84,8 @@ def still_holds(holder: Holder) -> bool:
             return False
         if holder.session is None:
             return True
-        row = db.conn.execute("SELECT expires_at FROM sessions WHERE sha256=?", (token_hash(holder.session),)
-                              ).fetchone()
-        return row is not None and row[0] > time.time()
+        session = SessionTable(db).find(token_hash(holder.session))
+        return session is not None and session[2] > time.time()
     finally:
         db.close()
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 
 from dockyard.state.audit_key import AuditKey, Head, keyed_hash
 from dockyard.state.db import StateDB
+from dockyard.state.store import StateTables
 from dockyard.vocabulary import absent, rfc3339
 
 GENESIS = "0" * 64
@@ -78,7 +79,7 @@ class Problem:
 
 class AuditLog:
     def __init__(self, db: StateDB, keys: AuditKey | None = None) -> None:
-        self.conn = db.conn
+        self.tables = StateTables(db.conn)
         self.keys = keys or AuditKey(db.path)
 
     def record(self, actor: str, source: str, action: str, target: str, outcome: str, detail: str = "",
@@ -88,38 +89,30 @@ class AuditLog:
                                      "action": action, "target": target, "outcome": outcome[:500],
                                      "detail": detail[:2000]}
         # BEGIN IMMEDIATE: two writers must not both chain onto the same previous row.
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.tables.begin_immediate()
         try:
-            head = self.conn.execute("SELECT seq, hash FROM audit_head WHERE one=1").fetchone()
+            head = self.tables.audit_head()
             seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
             kept = self.keys.head()
             key = self.keys.key(create=True)
             digest = row_hash(prev, seq, fields, key)
-            self.conn.execute("INSERT INTO audit (seq, at, actor, source, action, target, outcome, detail, prev, hash)"
-                              " VALUES (?,?,?,?,?,?,?,?,?,?)", (seq, *(fields[k] for k in FIELDS), prev, digest))
-            self.conn.execute("INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?) ON CONFLICT(one) DO UPDATE"
-                              " SET seq=excluded.seq, hash=excluded.hash", (seq, digest))
+            self.tables.add_audit((seq, when, actor, source, action, target, str(fields["outcome"]),
+                                   str(fields["detail"]), prev, digest))
             # under the database's write lock, so two writers' heads land in their rows' order
             self.keys.write_head(Head(kept.keyed_from if kept else seq, seq, digest))
-            self.conn.execute("COMMIT")
+            self.tables.commit()
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.tables.rollback()
             raise
         return AuditRow(seq, when, actor, source, action, target, str(fields["outcome"]),
                         str(fields["detail"]), prev, digest)
 
     def rows(self, since: float | None = None, target: str | None = None, limit: int = 1000) -> list[AuditRow]:
         """Newest first; `target` matches a target or its environment part (app/env, env)."""
-        sql = "SELECT * FROM audit WHERE at >= ?"
-        args: list[object] = [since or 0.0]
-        if target:
-            sql += " AND (target = ? OR target LIKE ? OR target LIKE ?)"
-            args += [target, f"%/{target}", f"%/{target}/%"]
-        sql += " ORDER BY seq DESC LIMIT ?"
-        return [AuditRow(*r) for r in self.conn.execute(sql, (*args, limit))]
+        return [AuditRow(*r) for r in self.tables.audit(since or 0.0, target, limit)]
 
     def all(self) -> Iterator[AuditRow]:
-        for r in self.conn.execute("SELECT * FROM audit ORDER BY seq"):
+        for r in self.tables.audit_in_order():
             yield AuditRow(*r)
 
     def verify(self) -> list[Problem]:
@@ -149,7 +142,7 @@ class AuditLog:
             problems.append(Problem(kept.seq, f"the log ends at row {last}, but its head says {kept.seq}"
                                     + (" (rows deleted at the end)" if kept.seq > last else
                                        " (a log that is not the one the head was written with)")))
-        head = self.conn.execute("SELECT seq, hash FROM audit_head WHERE one=1").fetchone()
+        head = self.tables.audit_head()
         if kept is None and head is not None and (head[0], head[1]) != (last, prev):
             problems.append(Problem(head[0], f"the log ends at row {last} but its last row was {head[0]} "
                                     "(rows deleted at the end)"))

@@ -319,3 +319,54 @@ def test_only_the_target_registry_asks_an_engines_kind() -> None:
     files -= TARGET_REGISTRY
     assert files - KNOWN_TARGET_CHECKS == set(), "ask the Target (deploy/targets/), not engine.config.swarm"
     assert KNOWN_TARGET_CHECKS - files == set(), "fixed: take it off KNOWN_TARGET_CHECKS"
+
+
+# Where SQL may be run (issue 29): one repository module per package and database, and the
+# state database's connection and migration runner. Everything else calls a repository.
+REPOSITORIES = {
+    "state/connection.py": "state.db: the connection (WAL at open)",
+    "state/migrations.py": "state.db: the migration runner",
+    "state/store.py": "state.db: builds, pushes, releases, the audit log",
+    "pipeline/store.py": "state.db: apps, runs, steps, step output",
+    "server/store.py": "state.db: tokens, sessions, webhook deliveries and pushes, poll marks",
+    "scale/store.py": "state.db: the autoscaler's decisions, overrides and apps",
+    "backup/store.py": "state.db: the apps with scheduled backups",
+    "notify/store.py": "state.db: the notifications' outbox",
+    "config/sqlite_store.py": "config.db: the embedded configuration store",
+    "logs/store.py": "the log store (store.db, FTS5)",
+    "logs/spool.py": "the forwarder's spool (spool.db)",
+    "monitor/history.py": "monitor.db: the agent's samples and alert events",
+}
+SQL_CALLS = {"execute", "executemany", "executescript"}
+# Calls by those names that run no SQL: (file, the called expression).
+NOT_SQL = {("pipeline/worker.py", "executor.execute")}  # RunExecutor.execute: a pipeline run
+
+
+def sql_calls(source: str) -> list[tuple[int, str]]:
+    """(line, called expression) of every `X.execute(`, `X.executemany(`, `X.executescript(` call."""
+    return [(node.lineno, ast.unparse(node.func)) for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS]
+
+
+def sql_outside(root: Path) -> list[str]:
+    return [f"{rel}:{line}: {call}(...)" for path in sorted(root.rglob("*.py"))
+            if (rel := str(path.relative_to(root))) not in REPOSITORIES
+            for line, call in sql_calls(path.read_text()) if (rel, call) not in NOT_SQL]
+
+
+def test_sql_is_run_only_in_the_repository_modules() -> None:
+    assert sql_outside(ROOT) == [], "SQL belongs in the package's repository module (REPOSITORIES)"
+    assert all((ROOT / rel).is_file() for rel in REPOSITORIES), "a repository module listed is gone"
+
+
+def test_the_sql_rule_catches_a_query_in_a_handler(tmp_path: Path) -> None:
+    for rel in ("server/hooks.py", "server/store.py", "pipeline/worker.py"):
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_text((ROOT / rel).read_text())
+    assert sql_outside(tmp_path) == []
+    with (tmp_path / "server" / "hooks.py").open("a") as hooks:
+        hooks.write('\n\ndef peek(db):\n    return db.conn.execute("SELECT * FROM tokens").fetchall()\n')
+    with (tmp_path / "pipeline" / "worker.py").open("a") as worker:
+        worker.write("\n\ndef run(conn, rows):\n    conn.executemany('INSERT INTO runs VALUES (?)', rows)\n")
+    assert [found.split(": ", 1)[1] for found in sql_outside(tmp_path)] == ["conn.executemany(...)",
+                                                                           "db.conn.execute(...)"]

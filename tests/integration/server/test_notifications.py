@@ -29,7 +29,7 @@ from aiosmtpd.controller import Controller
 
 from dockyard.notify.deliver import Deliverer
 from dockyard.notify.model import Event
-from dockyard.notify.outbox import Outbox
+from dockyard.notify.store import Outbox
 from dockyard.state.db import StateDB
 from tests.conftest import run_cli
 from tests.integration.server.conftest import DOCKYARD, ServedApp, Server, free_port, serving

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from dockyard.notify.model import Event, backoff, body, channels_for, delivery_key, signature
-from dockyard.notify.outbox import GIVE_UP_AFTER, Outbox
+from dockyard.notify.store import GIVE_UP_AFTER, Outbox
 from dockyard.settings import NotificationSettings
 from dockyard.state.db import StateDB
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import stat
 import time
 from pathlib import Path
@@ -14,7 +13,8 @@ from dockyard.pipeline.model import StepDef
 from dockyard.pipeline.output import CHUNK, KEEP, pieces
 from dockyard.pipeline.steplog import FLUSH_EVERY, StepLog
 from dockyard.pipeline.store import RunStore
-from dockyard.state.db import SCHEMA, StateDB
+from dockyard.state.db import StateDB
+from tests.state_legacy import legacy_database
 
 LINES = 300_000
 
@@ -134,8 +134,7 @@ def test_full_logs_go_some_days_after_their_run(store: RunStore) -> None:
 
 def test_a_database_of_the_old_shape_keeps_its_output(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.executescript("BEGIN; " + "".join(SCHEMA[:7]) + "; PRAGMA user_version = 7; COMMIT;")
+    conn = legacy_database(path, 7)
     conn.execute("INSERT INTO runs (app, commit_sha, branch, trigger, status, created_at) VALUES"
                  " ('shop', 'abc', 'main', 'hook', 'succeeded', 1.0)")
     conn.execute("INSERT INTO steps (run_id, idx, kind, name, status, output) VALUES"

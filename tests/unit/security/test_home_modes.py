@@ -23,7 +23,7 @@ from dockyard.monitor.history import History
 from dockyard.pipeline.source import export_commit, update_mirror
 from dockyard.pipeline.store import RunStore
 from dockyard.pipeline.worker import app_lock
-from dockyard.server.deliveries import Deliveries
+from dockyard.server.store import Deliveries
 from dockyard.state.audit import AuditLog
 from dockyard.state.db import StateDB
 from dockyard.state.lock import env_lock

@@ -54,17 +54,12 @@ def test_an_expired_token_is_refused_and_last_use_is_kept(db: StateDB) -> None:
 
 
 def test_tokens_made_before_scopes_keep_every_right_and_unique_names(tmp_path: Path) -> None:
-    import sqlite3
+    from tests.state_legacy import legacy_database
 
     path = tmp_path / "old.db"
-    conn = sqlite3.connect(path)
-    from dockyard.state.db import SCHEMA
-
-    for number, script in enumerate(SCHEMA[:3], start=1):
-        conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    conn = legacy_database(path, 3)
     conn.executemany("INSERT INTO tokens (name, sha256, created_at) VALUES (?,?,?)",
                      [("ci", "a" * 64, 1.0), ("ci", "b" * 64, 2.0)])
-    conn.commit()
     conn.close()
     tokens = TokenStore(StateDB(path)).all()
     assert [(t.name, t.scopes) for t in tokens] == [("ci", ("admin",)), (f"ci-{tokens[1].id}", ("admin",))]

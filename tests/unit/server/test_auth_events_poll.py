@@ -21,7 +21,7 @@ def tokens(tmp_path: Path) -> TokenStore:
 def test_token_is_stored_only_as_its_sha256(tokens: TokenStore) -> None:
     record, token = tokens.create("ci")
     assert token.startswith(PREFIX) and len(token) > 40
-    rows = tokens.conn.execute("SELECT name, sha256 FROM tokens").fetchall()
+    rows = tokens.table.conn.execute("SELECT name, sha256 FROM tokens").fetchall()
     assert rows == [("ci", token_hash(token))]
     assert token not in repr(rows)
     assert tokens.verify(token) == record

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.server.deliveries import DAY, Deliveries
+from dockyard.server.store import DAY, Deliveries
 from dockyard.state.db import StateDB
 
 A, B = "a" * 40, "b" * 40

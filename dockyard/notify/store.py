@@ -1,4 +1,5 @@
-"""The durable outbox in the state database: one row per (event, channel), written when the event
+"""The durable outbox in the state database, its migrations, and the notify package's SQL (nowhere
+else): one row per (event, channel), written when the event
 happens and kept until it is delivered (or given up after GIVE_UP_AFTER). A row's key is unique, so
 an event emitted again is not queued twice; a server killed mid-delivery sends it again at its next
 start, with the same key."""
@@ -11,8 +12,31 @@ import orjson
 
 from dockyard.notify.model import Event, backoff, delivery_key
 from dockyard.state.db import StateDB
+from dockyard.state.migrations import Migration, Migrations
 
 GIVE_UP_AFTER = 24 * 3600.0
+
+MIGRATIONS = Migrations("notify", [
+    Migration("""
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        channel TEXT NOT NULL,
+        event TEXT NOT NULL,
+        app TEXT NOT NULL,
+        env TEXT NOT NULL,
+        text TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        next_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        delivered_at REAL,
+        given_up_at REAL,
+        last_error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX outbox_due ON outbox (delivered_at, given_up_at, next_at);
+    """, legacy=7),
+])
 
 
 @dataclass(frozen=True)
@@ -40,6 +64,7 @@ def _delivery(row: tuple) -> Delivery:
 
 class Outbox:
     def __init__(self, db: StateDB) -> None:
+        db.ensure(MIGRATIONS)
         self.conn = db.conn
 
     def enqueue(self, event: Event, channels: list[str]) -> int:
