@@ -36,6 +36,7 @@ from dockyard.engine.backups import (
 )
 from dockyard.engine.client import Engine
 from dockyard.engine.containers import choose_user
+from dockyard.engine.placement import placement
 from dockyard.errors import BackupError, NotFound
 from dockyard.spec import AppSpec
 from dockyard.state.lock import env_lock
@@ -57,7 +58,7 @@ class Backups:
 
     def _engine(self, env: str) -> Engine:
         engine = self.parts.engines(self.spec.environment(env).engine)
-        if engine.config.swarm:
+        if not placement(engine).hosts_accessories:
             engine.close()
             raise BackupError(f"environment {env!r} runs on a Swarm engine: backups copy volumes of one engine")
         return engine

@@ -32,6 +32,7 @@ def ps(
     from dockyard.engine.accessories import AccessoryState, list_accessories
     from dockyard.engine.client import connect
     from dockyard.engine.observe import observe
+    from dockyard.engine.placement import placement
     from dockyard.errors import DockyardError
     from dockyard.router.colors import routed_service
 
@@ -43,7 +44,7 @@ def ps(
         engine = connect(spec.environment(name).engine)
         try:
             rows += observe(engine, spec.app, name)
-            if not engine.config.swarm:
+            if placement(engine).hosts_accessories:
                 accessories += list_accessories(engine, spec.app, name)
         finally:
             engine.close()

@@ -31,6 +31,7 @@ from dockyard.engine.client import Engine
 from dockyard.engine.containers import CommandCheck, choose_user
 from dockyard.engine.facts import ImageFacts
 from dockyard.engine.networks import ensure_network
+from dockyard.engine.placement import placement
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
 from dockyard.engine.volumes import ensure_volume, remove_volume
 from dockyard.errors import DeployError, MissingConfigError
@@ -50,7 +51,7 @@ class Accessories:
 
     def _engine(self, env: str) -> Engine:
         engine = self.parts.engines(self.spec.environment(env).engine)
-        if engine.config.swarm:
+        if not placement(engine).hosts_accessories:
             engine.close()
             raise DeployError(f"environment {env!r} runs on Swarm engine {engine.name!r}: accessories run on one "
                               "Docker engine for now", hint="give the environment a single engine (engine: local)")

@@ -16,6 +16,7 @@ from dockyard.deploy.health import judge_all, spec_probes
 from dockyard.engine.accessories import list_accessories
 from dockyard.engine.client import Engine, connect
 from dockyard.engine.observe import observe
+from dockyard.engine.placement import placement
 from dockyard.errors import DockyardError
 from dockyard.router.edge import Edge
 from dockyard.router.status import env_status, public_urls
@@ -84,7 +85,7 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
         data["replicas"] = [{"service": r.service, "replica": r.replica, "name": r.name, "state": r.state,
                              "running": r.running, "health": h, "release_id": absent(r.release), "color": r.color,
                              "url": r.url, "node": absent(r.node)} for r, h in zip(rows, health, strict=True)]
-        if not engine.config.swarm:
+        if placement(engine).hosts_accessories:
             data["accessories"] = [asdict(a) for a in list_accessories(engine, spec.app, name)]
         if env.switching.colors and env.router is not None:
             status = env_status(spec, name, report=lambda _line: None, housekeep=False, engine=engine)

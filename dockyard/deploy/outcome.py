@@ -40,13 +40,31 @@ class Prepared:
         return self.counts.get(service, spec.replicas_for(self.env, service))
 
 
-class DeployContext(Protocol):
-    """What a strategy needs from whoever deploys: the app, where to report, the history."""
+class PlacingContext(Protocol):
+    """What a Target needs of whoever uses it: the app, where to report, the real parts (a
+    deploy's DeployContext is one; teardown gives a Placing)."""
 
+    @property
+    def spec(self) -> AppSpec: ...
+
+    @property
+    def report(self) -> Report: ...
+
+    @property
+    def parts(self) -> Parts: ...
+
+
+@dataclass
+class Placing:
     spec: AppSpec
     report: Report
-    db: StateDB
     parts: Parts
+
+
+class DeployContext(PlacingContext, Protocol):
+    """What a strategy needs from whoever deploys: the app, where to report, the history."""
+
+    db: StateDB
 
     def record(self, env: str, release_id: str, image: str, commit: str | None, config_revision: int,
                status: str, note: str = "", failure: DockyardError | None = None) -> None: ...

@@ -12,7 +12,7 @@ the new one is not covered: Swarm stops the old task as soon as the new one runs
 from __future__ import annotations
 
 from dockyard.deploy.edge import publish_edge
-from dockyard.deploy.outcome import DeployContext
+from dockyard.deploy.outcome import PlacingContext
 from dockyard.deploy.swarm_executor import Rollout
 from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import Engine
@@ -40,7 +40,7 @@ def edge_servers(tasks: list[TaskFact], nodes: dict[str, NodeFact], port: int | 
 class SwarmEdge:
     """Keeps the edge's route of one Swarm environment on its answering tasks."""
 
-    def __init__(self, ctx: DeployContext, engine: Engine, env: str) -> None:
+    def __init__(self, ctx: PlacingContext, engine: Engine, env: str) -> None:
         self.ctx, self.engine, self.env = ctx, engine, env
         self.service = routed_service(ctx.spec)
         self.port = ctx.spec.service(self.service).port if self.service in ctx.spec.services else None

@@ -7,16 +7,15 @@ volumes (its data) stay, its live release marked `down`, unless purged; the conf
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
+from dockyard.deploy.outcome import Placing
 from dockyard.deploy.parts import Parts
-from dockyard.engine import labels as L
+from dockyard.deploy.targets import target_for
 from dockyard.engine.accessories import list_accessories
-from dockyard.engine.actions import remove_services, stop_and_remove
+from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.networks import remove_network
-from dockyard.engine.observe import observe
-from dockyard.engine.rows import Running
-from dockyard.engine.volumes import app_volumes, remove_volume, unpin_nodes
+from dockyard.engine.placement import placement
+from dockyard.engine.volumes import app_volumes, remove_volume
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
 from dockyard.state.lock import env_lock
@@ -37,18 +36,10 @@ def tear_down(spec: AppSpec, env: str, db: StateDB, report: Report, parts: Parts
             done.append("its balancer is stopped and removed")
         engine = parts.engines(env_spec.engine)
         try:
-            if engine.config.swarm:
-                done += [f"removed service {name}" for name in remove_services(engine, app, env)]
-            rows = [] if engine.config.swarm else observe(engine, app, env)
-            grace = {name: service.stop_grace for name, service in spec.services.items()}
-
-            def remove(row: Running) -> str | None:
-                gone = stop_and_remove(engine, row.id, row.name, grace.get(row.service, 10.0))
-                return f"removed {row.name}" if gone else None
-
-            with ThreadPoolExecutor(max_workers=max(1, min(8, len(rows)))) as pool:
-                done += [line for line in pool.map(remove, rows) if line]
-            for accessory in [] if engine.config.swarm else list_accessories(engine, app, env):
+            kind = placement(engine)
+            target = target_for(Placing(spec, report, parts), engine, env)
+            done += target.remove_all()
+            for accessory in list_accessories(engine, app, env) if kind.hosts_accessories else []:
                 known = spec.accessories.get(accessory.name)
                 if stop_and_remove(engine, accessory.id, accessory.container, known.stop_grace if known else 30.0):
                     done.append(f"removed accessory {accessory.container}")
@@ -56,13 +47,12 @@ def tear_down(spec: AppSpec, env: str, db: StateDB, report: Report, parts: Parts
                 done.append("removed its network")
             for volume in app_volumes(engine, app, env):
                 if purge:  # its containers are gone: nothing holds it
-                    remove_volume(engine, volume, wait=60.0 if engine.config.swarm else 0.0)
+                    remove_volume(engine, volume, wait=kind.volume_release)
                     done.append(f"removed volume {volume} (its data)")
                 else:
                     done.append(f"kept volume {volume} (down --purge removes it)")
-            if engine.config.swarm and purge:  # the services' data labels: a new deploy pins afresh
-                done += [f"unpinned its data from node {node}"
-                         for node in unpin_nodes(engine, L.data_node_label(app, env, ""))]
+            if purge:
+                done += target.release_data()
         finally:
             engine.close()
         live = db.live_release(app, env)

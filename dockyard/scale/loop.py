@@ -21,6 +21,7 @@ from dockyard.config.service import ConfigService, open_config_service
 from dockyard.deploy.deployer import Deployer
 from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import connect
+from dockyard.engine.placement import placement
 from dockyard.engine.swarm_facts import AGENT_LABEL
 from dockyard.errors import DockyardError
 from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
@@ -69,7 +70,7 @@ def node_agents(engine: Any) -> tuple[str, ...]:
     """The agents of a Swarm's nodes, from their `dockyard.agent` label: each reads its own node's
     containers, so the tasks on every node have samples (a task without one blocks a scale-in)."""
 
-    if not engine.config.swarm:
+    if not placement(engine).spread_over_nodes:
         return ()
     return tuple(sorted({url for n in observe.nodes(engine).values() if (url := n.labels.get(AGENT_LABEL))}))
 

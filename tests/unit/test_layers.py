@@ -274,13 +274,11 @@ def test_the_engine_rules_catch_a_new_use_and_let_the_others_be() -> None:
 
 # -- strategies and targets are decided in their registries (issue 29) ---------------------------------
 STRATEGY_REGISTRY = {"spec/strategies.py"}  # where a strategy's name may be compared
-TARGET_REGISTRY = {"deploy/targets/__init__.py"}  # where an engine's kind (`.config.swarm`) is asked
-# Files that still ask an engine's kind themselves. Issue 29 takes these away: each becomes a
-# Target's method (accessories, teardown, scaling, ps' accessories, the balancer's fleet).
-KNOWN_TARGET_CHECKS = {
-    "backup/service.py", "cli/ops_cmds.py", "deploy/accessories.py", "deploy/describe.py",
-    "deploy/teardown.py", "router/switch.py", "scale/apply.py", "scale/facts.py", "scale/loop.py",
-}
+# An engine's kind (`.config.swarm`) is asked in engine/placement.py only; the others ask its traits
+# (`placement(engine).hosts_accessories`, ...) or its Target (deploy/targets/).
+# Files that still ask it themselves. Issue 29 takes these away: the scaler's Swarm path becomes a
+# Target's, and the balancer's fleet comes from the Target.
+KNOWN_TARGET_CHECKS = {"router/switch.py", "scale/apply.py", "scale/facts.py"}
 
 
 def strategy_compares(source: str) -> list[int]:
@@ -316,8 +314,7 @@ def test_no_strategy_name_is_compared_outside_its_registry() -> None:
 def test_only_the_target_registry_asks_an_engines_kind() -> None:
     files = {str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")
              if layer_of(p.relative_to(ROOT)) != "engine" and target_checks(p.read_text())}
-    files -= TARGET_REGISTRY
-    assert files - KNOWN_TARGET_CHECKS == set(), "ask the Target (deploy/targets/), not engine.config.swarm"
+    assert files - KNOWN_TARGET_CHECKS == set(), "ask engine/placement.py or the Target, not engine.config.swarm"
     assert KNOWN_TARGET_CHECKS - files == set(), "fixed: take it off KNOWN_TARGET_CHECKS"
 
 

@@ -3,27 +3,24 @@
 A Target knows its engine's objects (containers on one engine, services of a Swarm) and offers
 what every strategy needs: `describe` a prepared release as what it starts, `observe` what runs,
 `plan` and `apply` an in-place change, start a colour, and `route` the host's edge to what
-answers. A new placement is one module here plus its line in `TARGETS`; nothing else asks which
-kind an engine is.
+answers. A new placement is one module here plus its line in `TARGETS` and its kind in
+engine/placement.py; nothing else asks which kind an engine is.
 """
 
 from __future__ import annotations
 
-from dockyard.deploy.outcome import DeployContext
+from dockyard.deploy.outcome import PlacingContext
 from dockyard.deploy.targets.base import Target
 from dockyard.deploy.targets.containers import ContainerTarget
 from dockyard.deploy.targets.swarm import SwarmTarget
 from dockyard.engine.client import Engine
+from dockyard.engine.placement import placement
 
 __all__ = ["TARGETS", "Target", "target_for"]
 
-TARGETS: dict[str, type[Target]] = {"containers": ContainerTarget, "swarm": SwarmTarget}
+TARGETS: dict[str, type[Target]] = {cls.kind: cls for cls in (ContainerTarget, SwarmTarget)}
 
 
-def target_kind(engine: Engine) -> str:
-    """The kind of placement an engine offers: a Swarm manager runs services, any other containers."""
-    return "swarm" if engine.config.swarm else "containers"
-
-
-def target_for(ctx: DeployContext, engine: Engine, env: str) -> Target:
-    return TARGETS[target_kind(engine)](ctx, engine, env)
+def target_for(ctx: PlacingContext, engine: Engine, env: str) -> Target:
+    """The Target of the engine's kind of placement (engine/placement.py)."""
+    return TARGETS[placement(engine).kind](ctx, engine, env)

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from dockyard.deploy.health import HealthCheck
-from dockyard.deploy.outcome import DeployContext, Prepared, Report
+from dockyard.deploy.outcome import PlacingContext, Prepared, Report
 from dockyard.engine.client import Engine
 from dockyard.engine.rows import Running
 from dockyard.router.colors import Fleet
@@ -17,7 +17,7 @@ class Target(ABC):
 
     kind: ClassVar[str]
 
-    def __init__(self, ctx: DeployContext, engine: Engine, env: str) -> None:
+    def __init__(self, ctx: PlacingContext, engine: Engine, env: str) -> None:
         self.ctx, self.engine, self.env = ctx, engine, env
         self.spec, self.report = ctx.spec, ctx.report
 
@@ -51,6 +51,10 @@ class Target(ABC):
     @abstractmethod
     def remove_all(self) -> list[str]:
         """Remove every replica of the environment (not its accessories, volumes or network)."""
+
+    def release_data(self) -> list[str]:
+        """After its volumes were removed (down --purge): what held its data elsewhere; a line each."""
+        return []
 
     def failed(self) -> None:  # noqa: B027 - most placements have nothing to do
         """After a failed apply or test: the edge follows what runs now."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
 from dockyard.config.render import split_secret_files
@@ -13,6 +14,7 @@ from dockyard.deploy.outcome import Prepared, Report
 from dockyard.deploy.refs import resolve_env_refs
 from dockyard.deploy.resume import restore_live_release
 from dockyard.deploy.targets.base import Target
+from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.containers import ReplicaSpec, choose_user
 from dockyard.engine.observe import observe
 from dockyard.engine.rows import Running
@@ -126,10 +128,16 @@ class ContainerTarget(Target):
         restore_live_release(self.engine, self.spec.app, self.env, live_release, log)
 
     def remove_all(self) -> list[str]:
+        """Every container stopped within its service's grace, in parallel, and removed."""
         rows = self.observe()
-        for row in rows:
-            self.engine.remove_replica(row.id, f"removing {row.name}")
-        return [f"removed {row.name}" for row in rows]
+        grace = {name: service.stop_grace for name, service in self.spec.services.items()}
+
+        def remove(row: Running) -> str | None:
+            gone = stop_and_remove(self.engine, row.id, row.name, grace.get(row.service, 10.0))
+            return f"removed {row.name}" if gone else None
+
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(rows)))) as pool:
+            return [line for line in pool.map(remove, rows) if line]
 
     def fleet(self) -> Fleet:
         return ContainerFleet(self.engine, self.spec.app, self.env)

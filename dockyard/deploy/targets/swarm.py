@@ -6,16 +6,18 @@ from __future__ import annotations
 from typing import ClassVar
 
 from dockyard.deploy.health import HealthCheck
-from dockyard.deploy.outcome import DeployContext, Prepared
+from dockyard.deploy.outcome import PlacingContext, Prepared
 from dockyard.deploy.swarm import Described, describe, remove_unused
 from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import SwarmExecutor
 from dockyard.deploy.targets.base import Target
+from dockyard.engine import labels as L
 from dockyard.engine import swarm_observe as observe
 from dockyard.engine.actions import remove_services
 from dockyard.engine.client import Engine
 from dockyard.engine.rows import Running
 from dockyard.engine.swarm_facts import task_url
+from dockyard.engine.volumes import unpin_nodes
 from dockyard.router.colors import Fleet
 from dockyard.router.swarm_fleet import SwarmFleet
 from dockyard.state.lock import env_lock
@@ -25,7 +27,7 @@ from dockyard.swarm.plan import SwarmAction, SwarmKind, plan_services
 class SwarmTarget(Target):
     kind: ClassVar[str] = "swarm"
 
-    def __init__(self, ctx: DeployContext, engine: Engine, env: str) -> None:
+    def __init__(self, ctx: PlacingContext, engine: Engine, env: str) -> None:
         super().__init__(ctx, engine, env)
         self.edge = SwarmEdge(ctx, engine, env)
 
@@ -60,6 +62,11 @@ class SwarmTarget(Target):
 
     def remove_all(self) -> list[str]:
         return [f"removed service {name}" for name in remove_services(self.engine, self.spec.app, self.env)]
+
+    def release_data(self) -> list[str]:
+        """The services' data labels on their nodes: a new deploy pins afresh."""
+        return [f"unpinned its data from node {node}"
+                for node in unpin_nodes(self.engine, L.data_node_label(self.spec.app, self.env, ""))]
 
     def fleet(self) -> Fleet:
         return SwarmFleet(self.engine, self.spec.app, self.env)
