@@ -17,10 +17,12 @@ class Placement:
     hosts_accessories: bool  # accessories and their backups run in this engine's containers
     spread_over_nodes: bool  # replicas run on several nodes, each with its own agent
     volume_release: float  # seconds a volume may stay in use once its replicas are gone
+    keeps_count: bool  # the engine keeps a service's replica count itself: scaling sets the count
 
 
-CONTAINERS = Placement("containers", hosts_accessories=True, spread_over_nodes=False, volume_release=0.0)
-SWARM = Placement("swarm", hosts_accessories=False, spread_over_nodes=True, volume_release=60.0)
+CONTAINERS = Placement("containers", hosts_accessories=True, spread_over_nodes=False, volume_release=0.0,
+                       keeps_count=False)
+SWARM = Placement("swarm", hosts_accessories=False, spread_over_nodes=True, volume_release=60.0, keeps_count=True)
 
 
 def placement(engine: Engine) -> Placement:

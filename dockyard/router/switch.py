@@ -16,6 +16,7 @@ from typing import Protocol
 
 from dockyard.engine.client import Engine
 from dockyard.engine.facts import ReplicaFacts
+from dockyard.engine.placement import CONTAINERS, SWARM, placement
 from dockyard.errors import DeployError
 from dockyard.plan.bluegreen import BGStep, Facts, Step, plan_housekeeping
 from dockyard.router import colors as C
@@ -59,9 +60,12 @@ def url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+# engine/placement.py's kind -> its colours' replicas: containers on one engine, or a Swarm's colour services
+FLEETS: dict[str, Callable[[Engine, str, str], C.Fleet]] = {CONTAINERS.kind: C.ContainerFleet, SWARM.kind: SwarmFleet}
+
+
 def fleet_for(engine: Engine, app: str, env: str) -> C.Fleet:
-    """Containers on one engine, or the colour services of a Swarm."""
-    return SwarmFleet(engine, app, env) if engine.config.swarm else C.ContainerFleet(engine, app, env)
+    return FLEETS[placement(engine).kind](engine, app, env)
 
 
 class Switchboard:

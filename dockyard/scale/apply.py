@@ -32,6 +32,7 @@ from dockyard.engine import swarm_observe as observe
 from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.placement import placement
 from dockyard.engine.services import scale_service
 from dockyard.errors import DeployError
 from dockyard.plan.deploy import Action, Kind
@@ -84,7 +85,7 @@ class Scaler:
                               self.parts.balancers(self.spec.app, self.env, self.report))
             if desired == len(running):
                 return f"already {desired}"
-            if self.engine.config.swarm:
+            if placement(self.engine).keeps_count:
                 return self._swarm(service, desired, reason)
             if desired > len(running):
                 return self._grow(service, running, desired - len(running), reason)

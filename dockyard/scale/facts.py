@@ -7,6 +7,7 @@ running container of the service otherwise, and the running tasks of a Swarm ser
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from dockyard.engine import labels as L
 from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import Engine
 from dockyard.engine.facts import ReplicaFacts
+from dockyard.engine.placement import CONTAINERS, SWARM, placement
 from dockyard.router.counter import read_request_counter
 from dockyard.router.nginx import NginxRouter
 from dockyard.router.switch import Balancer
@@ -78,12 +80,13 @@ def serving(engine: Engine, spec: AppSpec, env: str, service: str, balancer: Bal
     color = None
     if env_spec.switching.colors and env_spec.router:
         color = live_color(balancer or NginxRouter(spec.app, env))
-    if engine.config.swarm:
-        return swarm_serving(engine, spec.app, env, service, color)
-    found = engine.list_replicas(spec.app, env, service, all=False)
-    rows = [to_serving(c) for c in found if c.status == "running"]
-    if env_spec.switching.colors and env_spec.router is not None:
-        rows = [r for r in rows if r.color == color]
+    return SERVING[placement(engine).kind](engine, spec.app, env, service, color)
+
+
+def container_serving(engine: Engine, app: str, env: str, service: str, color: str | None = None) -> list[Serving]:
+    """The running containers of the service (of the live colour in a blue-green environment)."""
+    found = engine.list_replicas(app, env, service, all=False)
+    rows = [to_serving(c) for c in found if c.status == "running" and c.labels.get(L.COLOR) == color]
     return sorted(rows, key=lambda r: r.replica)
 
 
@@ -97,6 +100,11 @@ def swarm_serving(engine: Engine, app: str, env: str, service: str, color: str |
             rows.append(Serving(id=task.container_id, name=name, replica=task.slot, started_at=parse_time(
                 task.created), cpus=None, config_hash=task.config_hash, release=task.release))
     return sorted(rows, key=lambda r: r.replica)
+
+
+# engine/placement.py's kind -> how its serving replicas are read
+SERVING: dict[str, Callable[[Engine, str, str, str, str | None], list[Serving]]] = {
+    CONTAINERS.kind: container_serving, SWARM.kind: swarm_serving}
 
 
 def readings(samples: list[dict[str, Any]], replicas: list[Serving], metrics: list[str],

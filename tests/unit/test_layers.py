@@ -278,7 +278,7 @@ STRATEGY_REGISTRY = {"spec/strategies.py"}  # where a strategy's name may be com
 # (`placement(engine).hosts_accessories`, ...) or its Target (deploy/targets/).
 # Files that still ask it themselves. Issue 29 takes these away: the scaler's Swarm path becomes a
 # Target's, and the balancer's fleet comes from the Target.
-KNOWN_TARGET_CHECKS = {"router/switch.py", "scale/apply.py", "scale/facts.py"}
+KNOWN_TARGET_CHECKS: set[str] = set()
 
 
 def strategy_compares(source: str) -> list[int]:
