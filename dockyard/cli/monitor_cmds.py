@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli.common import ColorOpt, ReleaseOpt, ReplicaOpt, check_picks, console, live_scope, options, print_json
+from dockyard.cli.common import (
+    ColorOpt,
+    ReleaseOpt,
+    ReplicaOpt,
+    check_picks,
+    console,
+    err_console,
+    live_scope,
+    options,
+    print_json,
+)
 from dockyard.cli.common import JsonOpt as Json
 
 AgentUrl = Annotated[str | None, typer.Option("--agent", help="The agent's URL (default $DOCKYARD_AGENT or "
@@ -186,11 +196,20 @@ def events(
     """
     from rich.table import Table
 
-    from dockyard.monitor.client import EVENT_HEADERS, event_cells, get_json
+    from dockyard.monitor.client import EVENT_HEADERS, AgentUnavailable, event_cells, get_json
     from dockyard.monitor.client import agent_url as resolve
+    from dockyard.notify.listing import merge
 
-    rows = get_json(resolve(agent_url), "/api/events", {"app": _app_filter(all_apps), "env": env,
-                                                        "limit": limit})
+    app = _app_filter(all_apps)
+    recorded = _recorded(app, env, limit)
+    try:
+        live = get_json(resolve(agent_url), "/api/events", {"app": app, "env": env, "limit": limit})
+    except AgentUnavailable as exc:
+        if not recorded:
+            raise
+        err_console.print(f"warning: {exc.message}; the events the server recorded only")
+        live = []
+    rows = merge(recorded, live, limit)
     if as_json:
         print_json([alert_json(r) for r in rows])
         return
@@ -201,6 +220,23 @@ def events(
     for row in rows:
         table.add_row(*event_cells(row))
     console.print(table)
+
+
+def _recorded(app: str | None, env: str | None, limit: int) -> list[dict]:
+    """The alerts and certificate problems in this home's outbox (none without a state database:
+    an agent's own container has none, and `events` must not make one)."""
+    from dockyard import settings
+
+    if not (settings.home() / "state.db").exists():
+        return []
+    from dockyard.notify.listing import recorded_alerts
+    from dockyard.state.db import StateDB
+
+    db = StateDB()
+    try:
+        return recorded_alerts(db, app, env, limit)
+    finally:
+        db.close()
 
 
 def alert_json(row: dict) -> dict:

@@ -13,11 +13,12 @@ from typing import Protocol
 
 from dockyard.engine.rows import Running
 from dockyard.errors import DeployError
-from dockyard.monitor.alerts import AlertEvent
-from dockyard.monitor.history import History
+from dockyard.notify.emit import record
+from dockyard.notify.model import Event
 from dockyard.router.edge import Edge, Where
 from dockyard.router.edge_render import EdgeRoute
 from dockyard.spec import AppSpec
+from dockyard.state.db import StateDB
 
 Report = Callable[[str], None]
 DRAIN_TIMEOUT = 30.0  # old edge processes finish their requests (and idle connections) to the replicas about to stop
@@ -114,15 +115,16 @@ def secure_edge(spec: AppSpec, env: str, edge: EdgeDoor, report: Report) -> str 
 
 
 def record_event(app: str, env: str, name: str, message: str) -> None:
-    """An edge problem as an event of `dockyard events` (the agent's history in this home)."""
-    history = History()
+    """An edge problem as an event of the outbox (`dockyard events`, the dashboard), not routed to
+    channels: `edge.certificate` is no event a route may name."""
+    now, host = time.time(), socket.gethostname()
+    data = {"rule": "edge:certificate", "container": name, "service": "", "host": host, "message": message}
+    db = StateDB()
     try:
-        now = time.time()
-        history.record_events(socket.gethostname(), [AlertEvent(
-            rule="edge:certificate", container=name, app=app, env=env, service="", started_at=now, ended_at=now,
-            message=message)])
+        record(db, Event(f"edge:{app}:{env}:{name}:{now:.6f}", "edge.certificate", app, env, message, now, data,
+                         began_at=now), host)
     finally:
-        history.close()
+        db.close()
 
 
 class Renewals:

@@ -2,4 +2,4 @@
 alert; a scaling) routed to channels (webhook, Slack, e-mail) through a durable outbox."""
 
 # The modules other packages may import (tests/unit/test_layers.py holds it).
-__all__ = ["alerts", "channels", "deliver", "emit", "model", "store"]
+__all__ = ["alerts", "channels", "deliver", "emit", "listing", "model", "store"]

@@ -21,9 +21,10 @@ def alert_events(rows: list[dict[str, Any]], since: float) -> list[Event]:
         if row["started_at"] >= since:
             events.append(Event(f"{base}:firing", "alert.firing", row["app"], row["env"],
                                 f"FIRING {row['rule']} on {row['container']}: {row['message']}", row["started_at"],
-                                data))
+                                data, row["started_at"]))
         ended = row.get("ended_at")
         if ended is not None and ended >= since:
             events.append(Event(f"{base}:resolved", "alert.resolved", row["app"], row["env"],
-                                f"resolved {row['rule']} on {row['container']}", ended, data))
+                                f"resolved {row['rule']} on {row['container']}", ended, data,
+                                row["started_at"]))
     return events

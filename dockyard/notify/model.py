@@ -29,6 +29,7 @@ class Event:
     text: str  # one line a person reads
     at: float
     data: dict[str, Any] = field(default_factory=dict)
+    began_at: float | None = None  # when what it tells of began (an alert's start); not in the receiver's body
 
 
 def _matches(patterns: list[str], value: str) -> bool:

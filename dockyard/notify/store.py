@@ -1,8 +1,10 @@
-"""The durable outbox in the state database, its migrations, and the notify package's SQL (nowhere
-else): one row per (event, channel), written when the event
-happens and kept until it is delivered (or given up after GIVE_UP_AFTER). A row's key is unique, so
-an event emitted again is not queued twice; a server killed mid-delivery sends it again at its next
-start, with the same key."""
+"""The one event outbox in the state database, its migrations, and the notify package's SQL (nowhere
+else). `events`: one row per event (a run, a release, an alert the server took from the host's
+agent, a certificate problem of the edge), its id unique, so a fact seen again is one event.
+`outbox`: its deliveries, one row per (event, channel), written when the event happens and kept
+until it is delivered (or given up after GIVE_UP_AFTER). A delivery's key is unique, so an event
+emitted again is not queued twice; a server killed mid-delivery sends it again at its next start,
+with the same key."""
 
 from __future__ import annotations
 
@@ -36,6 +38,26 @@ MIGRATIONS = Migrations("notify", [
     );
     CREATE INDEX outbox_due ON outbox (delivered_at, given_up_at, next_at);
     """, legacy=7),
+    # The events themselves; the deliveries queued before there was this table become its first rows
+    # (an event's id is its delivery's key less "/CHANNEL").
+    Migration("""
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        app TEXT NOT NULL,
+        env TEXT NOT NULL,
+        text TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        at REAL NOT NULL,
+        began_at REAL,
+        host TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX events_kind ON events (kind, at);
+    INSERT OR IGNORE INTO events (key, kind, app, env, text, payload, at)
+        SELECT substr(key, 1, length(key) - length(channel) - 1), event, app, env, text, payload, created_at
+        FROM outbox ORDER BY id;
+    """),
 ])
 
 
@@ -97,3 +119,39 @@ class Outbox:
     def recent(self, limit: int = 50) -> list[Delivery]:
         return [_delivery(r) for r in self.conn.execute(
             f"SELECT {_COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An event as the outbox holds it, with the host it happened on ('' when not said)."""
+    event: Event
+    host: str
+
+
+class Events:
+    def __init__(self, db: StateDB) -> None:
+        db.ensure(MIGRATIONS)
+        self.conn = db.conn
+
+    def append(self, event: Event, host: str = "") -> bool:
+        """Record the event; False when it was there already (the same id)."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO events (key, kind, app, env, text, payload, at, began_at, host)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (event.id, event.kind, event.app, event.env, event.text, orjson.dumps(event.data), event.at,
+             event.began_at, host))
+        return cur.rowcount == 1
+
+    def recent(self, kinds: tuple[str, ...], app: str | None = None, env: str | None = None,
+               limit: int = 100) -> list[Recorded]:
+        """The newest events of these kinds (of this app and environment when given), newest first."""
+        sql = f"SELECT key, kind, app, env, text, payload, at, began_at, host FROM events" \
+              f" WHERE kind IN ({','.join('?' * len(kinds))})"
+        args: list[object] = list(kinds)
+        for col, value in (("app", app), ("env", env)):
+            if value:
+                sql += f" AND {col}=?"
+                args.append(value)
+        rows = self.conn.execute(sql + " ORDER BY at DESC, id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [Recorded(Event(key, kind, app_, env_, text, at, orjson.loads(payload), began), host)
+                for key, kind, app_, env_, text, payload, at, began, host in rows]

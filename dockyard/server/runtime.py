@@ -26,9 +26,8 @@ from dockyard.deploy.edge import Renewals
 from dockyard.errors import DockyardError
 from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
 from dockyard.netcheck import check_listen, parse_listen
-from dockyard.notify.alerts import alert_events
 from dockyard.notify.deliver import Deliverer
-from dockyard.notify.emit import emit_event
+from dockyard.notify.emit import take_alerts
 from dockyard.pipeline.store import RunStore
 from dockyard.pipeline.worker import Pool
 from dockyard.router.edge import Edge
@@ -176,17 +175,14 @@ ALERTS_EVERY = 5.0  # seconds between two reads of the agent's alert events
 
 
 def _alerts(stop: threading.Event) -> None:
-    """The host agent's alert events (firing, resolved) as notifications, when an agent answers."""
+    """The host agent's alert events (firing, resolved) into the one outbox, each once, and to their
+    routes' channels, when an agent answers."""
     since = time.time() - 60.0
     db = StateDB()
     try:
         while not stop.wait(ALERTS_EVERY):
             try:
-                if not settings.load().notifications.routes:
-                    continue
-                rows = get_json(agent_url(), "/api/events", {"limit": 200})
-                for event in alert_events(rows, since):
-                    emit_event(db, event)
+                take_alerts(db, get_json(agent_url(), "/api/events", {"limit": 200}), since)
             except AgentUnavailable:
                 continue  # no agent on this host (yet): nothing to tell
             except Exception:  # a bad settings file or a bug must not end the server's alert notifications

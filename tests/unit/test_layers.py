@@ -328,7 +328,7 @@ REPOSITORIES = {
     "server/store.py": "state.db: tokens, sessions, webhook deliveries and pushes, poll marks",
     "scale/store.py": "state.db: the autoscaler's decisions, overrides and apps",
     "backup/store.py": "state.db: the apps with scheduled backups",
-    "notify/store.py": "state.db: the notifications' outbox",
+    "notify/store.py": "state.db: the one event outbox: events and their deliveries",
     "config/sqlite_store.py": "config.db: the embedded configuration store",
     "logs/store.py": "the log store (store.db, FTS5)",
     "logs/spool.py": "the forwarder's spool (spool.db)",

@@ -1,5 +1,6 @@
 """The dashboard's metrics page of an environment: per-container charts from the host agent's
-history (the last hour or day), and its alert events, firing and resolved."""
+history (the last hour or day), and its alert events, firing and resolved: the agent's live ones
+merged with the one outbox's (the alerts the server recorded, the edge's certificate problems)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
+from dockyard.notify.listing import merge, recorded_alerts
 from dockyard.pipeline.store import RunStore
 from dockyard.server.deps import Db
 from dockyard.server.web import charts
@@ -17,6 +19,7 @@ from dockyard.server.web.render import page
 
 router = APIRouter(include_in_schema=False)
 SPANS = {"hour": 3600.0, "day": 86400.0}
+EVENTS = 50  # the newest alerts shown
 
 
 @router.get("/apps/{app}/envs/{env}/metrics")
@@ -28,10 +31,11 @@ def metrics(app: str, env: str, request: Request, db: Db, session: PageSession, 
     agent = agent_url()
     try:
         rows = get_json(agent, "/api/history", {"since": seconds, "app": app, "env": env})
-        events = get_json(agent, "/api/events", {"app": app, "env": env, "limit": 50})
+        live = get_json(agent, "/api/events", {"app": app, "env": env, "limit": EVENTS})
         error = None
     except AgentUnavailable as exc:
-        rows, events, error = [], [], exc.message
+        rows, live, error = [], [], exc.message
+    events = merge(recorded_alerts(db, app, env, EVENTS), live, EVENTS)
     drawn = []
     for metric in charts.METRICS:
         series = charts.by_container(rows, metric)

@@ -21,8 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from dockyard.monitor.history import History
+from dockyard.notify.listing import recorded_alerts
 from dockyard.router.edge import Edge
+from dockyard.state.db import StateDB
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources, run_cli
 from tests.integration.edge.pebble import Pebble, free_port, https_get
@@ -101,7 +102,9 @@ def test_acme_issues_serves_renews_and_a_failed_renewal_keeps_the_certificate(ed
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     assert "not renewed (the previous one still serves)" in failed.stdout + failed.stderr
     assert https_get(https, "shop.test", "/health", roots).cert.serial_number == renewed.cert.serial_number
-    events = History(dockyard_env / "monitor.db").events(app=app.name)
+    db = StateDB(dockyard_env / "state.db")
+    events = recorded_alerts(db, app.name)
+    db.close()
     assert events and events[0]["rule"] == "edge:certificate" and "shop.test" in events[0]["message"]
 
     # a CA that does not answer: the same

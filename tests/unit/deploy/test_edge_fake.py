@@ -10,9 +10,10 @@ import pytest
 from dockyard.deploy.edge import Renewals
 from dockyard.deploy.targets.containers import container_workload
 from dockyard.deploy.teardown import tear_down
-from dockyard.monitor.history import History
+from dockyard.notify.listing import recorded_alerts
 from dockyard.router.edge import EdgeConflict
 from dockyard.router.edge_render import EdgeRoute
+from dockyard.state.db import StateDB
 from tests.fakes.deploys import IMAGES, SPEC, Site
 
 DOMAINS = SPEC.replace(
@@ -130,7 +131,9 @@ def test_a_failed_renewal_is_retried_after_a_doubling_backoff_and_recorded(docky
     edge.fixed = True
     assert renewals.run_once(now=1301.0 + 601) == [] and edge.tries == 3
     assert renewals.retry_at == {}
-    events = History(dockyard_env / "monitor.db").events(app="shop")
+    db = StateDB(dockyard_env / "state.db")
+    events = recorded_alerts(db, "shop")  # the one outbox's events
+    db.close()
     assert [e["rule"] for e in events] == ["edge:certificate", "edge:certificate"]
 
 
