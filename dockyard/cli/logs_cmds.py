@@ -96,9 +96,8 @@ def logs(
         if accessory:
             scope = Scope(said=f"{service} (no releases)")
         else:
-            from dockyard.engine.observe import observe
 
-            rows = observe(engine, spec.app, env) if engine is not None and picks else []
+            rows = engine.observe(spec.app, env) if engine is not None and picks else []
             scope = live_scope(rows, spec.app, env, service, release, color, replica)
         hint = " (--release all: every release)" if scope.release and not release else ""
         err_console.print(f"{spec.app}/{env}: {scope.said}{hint}", highlight=False, markup=False)

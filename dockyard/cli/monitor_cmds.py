@@ -170,11 +170,10 @@ def _scoped_names(app: str | None, env: str | None, release: str | None, color: 
         return None
     from dockyard.cli.common import load_app_spec
     from dockyard.engine.client import connect
-    from dockyard.engine.observe import observe
 
     engine = connect(load_app_spec().environment(env).engine)
     try:
-        rows = observe(engine, app, env)
+        rows = engine.observe(app, env)
     finally:
         engine.close()
     if not rows:

@@ -31,7 +31,6 @@ def ps(
     from dockyard.deploy.health import judge_all, spec_probes
     from dockyard.engine.accessories import AccessoryState, list_accessories
     from dockyard.engine.client import connect
-    from dockyard.engine.observe import observe
     from dockyard.engine.placement import placement
     from dockyard.errors import DockyardError
     from dockyard.router.colors import routed_service
@@ -43,7 +42,7 @@ def ps(
     for name in envs:
         engine = connect(spec.environment(name).engine)
         try:
-            rows += observe(engine, spec.app, name)
+            rows += engine.observe(spec.app, name)
             if placement(engine).hosts_accessories:
                 accessories += list_accessories(engine, spec.app, name)
         finally:
@@ -103,7 +102,6 @@ def exec_(
     Example: dockyard exec staging web -- sh
     """
     from dockyard.engine.client import connect
-    from dockyard.engine.observe import observe
     from dockyard.engine.rows import pick_replica
     from dockyard.state.db import StateDB
 
@@ -118,7 +116,7 @@ def exec_(
         db.close()
     engine = connect(env_spec.engine)
     try:
-        target = pick_replica(observe(engine, spec.app, env), f"{spec.app}/{env}", service,
+        target = pick_replica(engine.observe(spec.app, env), f"{spec.app}/{env}", service,
                               live.release_id if live else None, color, replica)
         where = engine.config
         if target.node:  # a Swarm task: exec through the dockerd of the node it runs on

@@ -15,7 +15,6 @@ from typing import Any
 from dockyard.deploy.health import judge_all, spec_probes
 from dockyard.engine.accessories import list_accessories
 from dockyard.engine.client import Engine, connect
-from dockyard.engine.observe import observe
 from dockyard.engine.placement import placement
 from dockyard.errors import DockyardError
 from dockyard.router.edge import Edge
@@ -80,7 +79,7 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
         data["engine_error"] = engine.message
         return data
     try:
-        rows = observe(engine, spec.app, name)
+        rows = engine.observe(spec.app, name)
         health = judge_all(rows, spec_probes(spec))
         data["replicas"] = [{"service": r.service, "replica": r.replica, "name": r.name, "state": r.state,
                              "running": r.running, "health": h, "release_id": absent(r.release), "color": r.color,

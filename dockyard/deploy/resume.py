@@ -15,13 +15,12 @@ from collections.abc import Callable
 
 from dockyard.engine import labels as L
 from dockyard.engine.client import Engine
-from dockyard.engine.observe import observe
 from dockyard.state.lock import env_lock
 
 
 def restore_live_release(engine: Engine, app: str, env: str, live_release: str | None,
                          log: Callable[[str], None]) -> None:
-    observed = observe(engine, app, env)
+    observed = engine.observe(app, env)
     if live_release is None or not any(c.release == live_release and c.running for c in observed):
         return  # nothing whole to go back to: the deploy converges from what is there
     leftovers = [c for c in observed if c.release != live_release]

@@ -15,7 +15,6 @@ from dockyard.deploy.health import HealthCheck, health_check, health_command
 from dockyard.deploy.outcome import Prepared
 from dockyard.deploy.refs import resolve_env_refs
 from dockyard.engine import labels as L
-from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import Engine
 from dockyard.engine.containers import choose_user
 from dockyard.engine.swarm_facts import unused_objects
@@ -42,7 +41,7 @@ def ensure_objects(engine: Engine, kind: str, app: str, env: str, items: dict[st
 def remove_unused(engine: Engine, app: str, env: str) -> None:
     """Drop configs/secrets no service (nor its previous spec, for Swarm's rollback) still uses; one
     still in use by a task that is shutting down stays, for the next deploy to remove."""
-    live = observe.services(engine, app, env)
+    live = engine.services(app, env)
     for kind in ("config", "secret"):
         for oid in unused_objects(engine.swarm_files(kind, app, env), live):
             try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dockyard.deploy.edge import publish_edge
 from dockyard.deploy.outcome import PlacingContext
 from dockyard.deploy.swarm_executor import Rollout
-from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import Engine
 from dockyard.engine.swarm_facts import NodeFact, TaskFact, task_url
 from dockyard.engine.swarm_spec import body_config_hash
@@ -61,10 +60,10 @@ class SwarmEdge:
         if not self.domains:
             publish_edge(self.ctx.spec, self.env, self.ctx.parts.edge(self.ctx.report), self.ctx.report, ())
             return
-        found = [s for s in observe.services(self.engine, self.ctx.spec.app, self.env)
+        found = [s for s in self.engine.services(self.ctx.spec.app, self.env)
                  if s.color is None and s.service == self.service]
-        tasks = observe.tasks(self.engine, [s.id for s in found]) if found else []
-        self._publish(edge_servers(tasks, observe.nodes(self.engine), self.port, None, frozenset()))
+        tasks = self.engine.tasks([s.id for s in found]) if found else []
+        self._publish(edge_servers(tasks, self.engine.nodes(), self.port, None, frozenset()))
 
     def _publish(self, servers: tuple[str, ...]) -> None:
         if servers == self.last:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.deploy.health import HealthCheck, probe_client, probe_once
-from dockyard.engine import swarm_observe as observe
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, short_reason
 from dockyard.engine.services import task_logs_text
@@ -107,7 +106,7 @@ class SwarmExecutor:
 
     def _verdict(self, rollout: Rollout) -> tuple[Verdict, list[TaskFact]]:
         service = self.engine.inspect_service(rollout.service_id)
-        found = observe.tasks(self.engine, [rollout.service_id])
+        found = self.engine.tasks([rollout.service_id])
         return judge(service, found, body_config_hash(rollout.body), body_replicas(rollout.body)), found
 
     def _wait(self, rollout: Rollout) -> Result:
@@ -122,7 +121,7 @@ class SwarmExecutor:
                 if verdict.state == "failed":
                     return Result(rollout, False, verdict.reason, time.monotonic() - start,
                                   verdict.culprit.id if verdict.culprit else None)
-                nodes = observe.nodes(self.engine) if rollout.port else {}
+                nodes = self.engine.nodes() if rollout.port else {}
                 for task in verdict.ready:
                     first_running.setdefault(task.id, time.monotonic())
                     if task.id in healthy:

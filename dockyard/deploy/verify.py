@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from dockyard.engine.client import Engine
-from dockyard.engine.observe import observe
 from dockyard.engine.rows import Running
 from dockyard.engine.testrun import run_test
 from dockyard.errors import DeployError, ReleaseTestFailed
@@ -38,7 +37,7 @@ def verify_release(engine: Engine, spec: AppSpec, env: str, release_id: str, ima
     names = endpoint_tests(spec, env)
     if not names:
         return
-    url = release_url(observe(engine, spec.app, env), release_id, routed_service(spec))
+    url = release_url(engine.observe(spec.app, env), release_id, routed_service(spec))
     if url is None:
         raise DeployError(f"{spec.app}/{env}: no running replica of release {release_id} publishes a port to test")
     for name in names:

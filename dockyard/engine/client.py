@@ -18,12 +18,13 @@ import docker.tls
 import requests.exceptions
 
 from dockyard import settings
-from dockyard.engine import host, images, lifecycle, replicas, swarm_writes
+from dockyard.engine import host, images, lifecycle, replicas, swarm_reads, swarm_writes
 from dockyard.engine.api import DockerError
 from dockyard.engine.containers import ReplicaSpec
 from dockyard.engine.facts import ImageFacts, ReplicaFacts
 from dockyard.engine.replicas import EventStream
-from dockyard.engine.swarm_facts import ServiceFact
+from dockyard.engine.rows import Running, container_row, task_rows
+from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
 from dockyard.engine.swarm_spec import body_name
 from dockyard.errors import EngineError, EngineUnavailable, RegistryError
 from dockyard.settings import EngineSettings
@@ -114,6 +115,38 @@ class Engine:
         except DockerError as exc:
             raise RegistryError(f"engine {self.name!r} cannot pull {ref}: {short_reason(exc)}",
                                 hint="was it built and pushed? dockyard build") from exc
+
+    # -- what runs: one observation, containers or a Swarm's tasks ---------------------------------
+    def observe(self, app: str | None, env: str | None = None) -> list[Running]:
+        """Dockyard's replicas of an app (environment) as rows: its containers, or on a Swarm manager
+        the tasks of its services; the one observation ps, status and the deploys read."""
+        if self.config.swarm:
+            found = self.services(app, env)
+            return task_rows(found, self.tasks([s.id for s in found]), self.nodes())
+        rows = (container_row(c) for c in self.list_replicas(app, env))
+        return sorted(rows, key=lambda r: (r.env, r.service, r.replica, r.name))
+
+    def require_manager(self) -> None:
+        """Refused unless this engine is a Swarm manager, saying how to make one."""
+        manager, state = self._asking(f"asking engine {self.name!r} about its swarm", swarm_reads.swarm_state)
+        if not manager:
+            raise EngineError(f"engine {self.name!r} ({self.config.host}) is not a Swarm manager (swarm: {state})",
+                              hint="on it: docker swarm init --advertise-addr ADDR; or register the manager's "
+                                   "address with dockyard engine add NAME --host ... --swarm")
+
+    def services(self, app: str | None, env: str | None = None) -> list[ServiceFact]:
+        """Dockyard's Swarm services of an app (environment)."""
+        return self._asking(f"listing services on engine {self.name!r}", swarm_reads.services, app, env)
+
+    def tasks(self, service_ids: list[str]) -> list[TaskFact]:
+        return self._asking(f"listing tasks on engine {self.name!r}", swarm_reads.tasks, service_ids)
+
+    def running_tasks(self) -> list[TaskFact]:
+        """Every task of the Swarm meant to run, whoever's (the pool's view)."""
+        return self._asking(f"listing tasks on engine {self.name!r}", swarm_reads.running_tasks)
+
+    def nodes(self) -> dict[str, NodeFact]:
+        return self._asking(f"listing nodes on engine {self.name!r}", swarm_reads.nodes)
 
     # -- builds, registries, nodes and the monitor's reads ----------------------------------------
 

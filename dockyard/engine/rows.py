@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dockyard.engine import labels as L
+from dockyard.engine.facts import ReplicaFacts
+from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact, task_url
 from dockyard.errors import NotFound
 from dockyard.plan.deploy import Observed
 
-__all__ = ["Running", "Scope", "pick_replica", "select_replicas", "troubleshoot_scope"]
+__all__ = ["Running", "Scope", "container_row", "pick_replica", "select_replicas", "task_rows", "troubleshoot_scope"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,35 @@ class Running(Observed):
     probe: str = ""  # the L.HEALTH label: how its own release judges its health ("" on older replicas)
     engine_health: str | None = None  # the engine's verdict on a health command: healthy, unhealthy, starting
     restarting: bool = False
+
+
+def container_row(container: ReplicaFacts) -> Running:
+    """Pure: a container as one row."""
+    labels = container.labels
+    return Running(
+        id=container.id, name=container.name, service=labels.get(L.SERVICE, ""),
+        replica=int(labels.get(L.REPLICA, "0") or 0), config_hash=labels.get(L.CONFIG_HASH, ""),
+        release=labels.get(L.RELEASE, ""), running=container.status == "running", env=labels.get(L.ENV, ""),
+        app=labels.get(L.APP, ""), state=container.status, url=container.url, commit=labels.get(L.COMMIT),
+        color=labels.get(L.COLOR), probe=labels.get(L.HEALTH, ""), engine_health=container.health,
+        restarting=container.restarting)
+
+
+def task_rows(found: list[ServiceFact], task_list: list[TaskFact], node_map: dict[str, NodeFact]) -> list[Running]:
+    """Pure: the tasks meant to run, as container-like rows (name = the task container's name)."""
+    by_id = {s.id: s for s in found}
+    rows = []
+    for task in task_list:
+        service = by_id.get(task.service_id)
+        if service is None or task.desired != "running":
+            continue
+        rows.append(Running(
+            id=task.container_id or task.id, name=f"{service.name}.{task.slot}.{task.id}",
+            service=service.service, replica=task.slot, config_hash=task.config_hash, release=task.release,
+            running=task.state == "running", env=service.env, app=service.app, state=task.state,
+            url=task_url(task, service.port, node_map), commit=service.commit, node=task.node_id,
+            color=service.color))
+    return sorted(rows, key=lambda r: (r.env, r.service, r.replica, r.name))
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,11 @@ def inspect(client: Any, service_id: str) -> ServiceFact:
 
 
 def remove(client: Any, service_id: str) -> None:
-    client.api.remove_service(service_id)
+    """Swarm stops its tasks, each with its stop grace period. Gone already is fine."""
+    try:
+        client.api.remove_service(service_id)
+    except docker.errors.NotFound:
+        pass
 
 
 def roll_back(client: Any, service_id: str, wait: float) -> None:

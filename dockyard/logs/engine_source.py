@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 from dockyard.engine.client import Engine
 from dockyard.engine.container_logs import container_lines
-from dockyard.engine.observe import observe
 from dockyard.engine.rows import Scope
 from dockyard.logs.query import LogLine, matches, rfc3339_ns
 
@@ -21,7 +20,7 @@ class EngineLogs:
         self.scope = scope or Scope()
 
     def _lines(self, tail: int, since_ns: int | None) -> list[LogLine]:
-        rows = [r for r in observe(self.engine, self.app, self.env)
+        rows = [r for r in self.engine.observe(self.app, self.env)
                 if self.service in (None, r.service) and self.scope.admits(r.release, r.name)]
         found = []
         for row in rows:

@@ -19,7 +19,6 @@ from dockyard.deploy.deployer import Deployer, image_of_build, registry_host, us
 from dockyard.deploy.promote import rollback
 from dockyard.deploy.verify import release_url
 from dockyard.engine.client import Engine, connect
-from dockyard.engine.observe import observe
 from dockyard.engine.testrun import run_test
 from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.notify.emit import emit
@@ -197,7 +196,7 @@ class RunExecutor:
             if live is None or live.commit_sha != commit.sha:
                 raise StepFailed(f"{step.env} does not run this run's commit {commit.tag} "
                                  f"(its live release is {live.release_id if live else 'none'})")
-            target = release_url(observe(engine, spec.app, step.env), live.release_id, routed_service(spec))
+            target = release_url(engine.observe(spec.app, step.env), live.release_id, routed_service(spec))
             if target is None:
                 raise StepFailed(f"{step.env} has no running replica of release {live.release_id} to test")
             extra = {"DOCKYARD_RELEASE": live.release_id}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 
 from dockyard.engine import labels as L
-from dockyard.engine import swarm_observe as observe
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.facts import ReplicaFacts
@@ -51,12 +50,12 @@ class SwarmFleet:
         self.engine, self.app, self.env = engine, app, env
 
     def services(self, color: str | None = None) -> list[ServiceFact]:
-        found = [s for s in observe.services(self.engine, self.app, self.env) if s.color in COLORS]
+        found = [s for s in self.engine.services(self.app, self.env) if s.color in COLORS]
         return [s for s in found if color is None or s.color == color]
 
     def replicas(self) -> list[Replica]:
         found = self.services()
-        return task_replicas(found, observe.tasks(self.engine, [s.id for s in found]), observe.nodes(self.engine))
+        return task_replicas(found, self.engine.tasks([s.id for s in found]), self.engine.nodes())
 
     def remove(self, doomed: list[Replica], grace: dict[str, float]) -> None:
         colors = {r.color for r in doomed}
@@ -97,11 +96,11 @@ class SwarmFleet:
 
     def _wait_running(self, service: ServiceFact, deadline: float) -> None:
         while True:
-            current = [t for t in observe.tasks(self.engine, [service.id]) if t.desired == "running"]
+            current = [t for t in self.engine.tasks([service.id]) if t.desired == "running"]
             if sum(t.state == "running" for t in current) >= service.parked:
                 return
             if time.monotonic() > deadline:
-                failed = [t.error for t in observe.tasks(self.engine, [service.id]) if t.error]
+                failed = [t.error for t in self.engine.tasks([service.id]) if t.error]
                 raise HealthCheckFailed(f"{service.name}: {sum(t.state == 'running' for t in current)} of "
                                         f"{service.parked} task(s) running after it was scaled back"
                                         + (f" ({failed[-1]})" if failed else ""))
@@ -110,8 +109,8 @@ class SwarmFleet:
     def remove_color(self, color: str, grace: dict[str, float]) -> int:
         """Remove the colour's services; Swarm stops their tasks with each one's stop grace period."""
         services = self.services(color)
-        tasks = observe.tasks(self.engine, [s.id for s in services])
+        tasks = self.engine.tasks([s.id for s in services])
         count = sum(t.desired == "running" for t in tasks)
         for service in services:
-            observe.remove_service(self.engine, service)
+            self.engine.remove_service(service.id, service.name)
         return count

@@ -28,7 +28,6 @@ from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import Rollout, SwarmExecutor
 from dockyard.deploy.targets.containers import ContainerTarget, container_workload
 from dockyard.engine import labels as L
-from dockyard.engine import swarm_observe as observe
 from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
@@ -157,7 +156,7 @@ class Scaler:
             raise DeployError(f"{self.spec.app}/{self.env}: a blue-green Swarm environment cannot be scaled between "
                               "deploys: Swarm picks which task stops, so none can be drained from the balancer first",
                               hint="change replicas in dockyard.yml and deploy: the new colour gets the new count")
-        found = next((s for s in observe.services(self.engine, self.spec.app, self.env)
+        found = next((s for s in self.engine.services(self.spec.app, self.env)
                       if s.service == service and s.color is None), None)
         if found is None:
             raise DeployError(f"{self.spec.app}/{self.env}: no Swarm service for {service}",

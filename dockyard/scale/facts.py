@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from dockyard.engine import labels as L
-from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import Engine
 from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.placement import CONTAINERS, SWARM, placement
@@ -92,9 +91,9 @@ def container_serving(engine: Engine, app: str, env: str, service: str, color: s
 
 def swarm_serving(engine: Engine, app: str, env: str, service: str, color: str | None = None) -> list[Serving]:
     """The running tasks of the service (of the live colour's service in a blue-green environment)."""
-    found = [s for s in observe.services(engine, app, env) if s.service == service and s.color == color]
+    found = [s for s in engine.services(app, env) if s.service == service and s.color == color]
     rows = []
-    for task in observe.tasks(engine, [s.id for s in found]):
+    for task in engine.tasks([s.id for s in found]):
         if task.desired == "running" and task.state == "running":
             name = f"{found[0].name}.{task.slot}.{task.id}"
             rows.append(Serving(id=task.container_id, name=name, replica=task.slot, started_at=parse_time(

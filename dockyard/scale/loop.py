@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from dockyard.config.service import ConfigService, open_config_service
 from dockyard.deploy.deployer import Deployer
-from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import connect
 from dockyard.engine.placement import placement
 from dockyard.engine.swarm_facts import AGENT_LABEL
@@ -72,7 +71,7 @@ def node_agents(engine: Any) -> tuple[str, ...]:
 
     if not placement(engine).spread_over_nodes:
         return ()
-    return tuple(sorted({url for n in observe.nodes(engine).values() if (url := n.labels.get(AGENT_LABEL))}))
+    return tuple(sorted({url for n in engine.nodes().values() if (url := n.labels.get(AGENT_LABEL))}))
 
 
 def policy_for(spec: AppSpec, env: str, service: str) -> Policy:

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 
-from dockyard.engine import swarm_observe as observe
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.rows import Scope
@@ -51,10 +50,10 @@ class SwarmLogs:
                  scope: Scope | None = None) -> None:
         self.engine = engine
         self.scope = scope or Scope()
-        self.services = [s for s in observe.services(engine, app, env) if service in (None, s.service)
+        self.services = [s for s in engine.services(app, env) if service in (None, s.service)
                          and self.scope.release in (None, s.release)]
-        self.nodes = observe.nodes(engine)
-        tasks = observe.tasks(engine, [s.id for s in self.services])
+        self.nodes = engine.nodes()
+        tasks = engine.tasks([s.id for s in self.services])
         self.slots = {t.id: t.slot for t in tasks}
 
     def _stream(self, service: ServiceFact, since_ns: int | None, tail: int | str, follow: bool

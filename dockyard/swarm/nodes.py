@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard import settings
-from dockyard.engine import swarm_observe as observe
 from dockyard.engine.client import Engine
 from dockyard.engine.swarm_facts import ENGINE_LABEL, NodeFact, TaskFact
 from dockyard.errors import NotFound
@@ -31,8 +30,8 @@ def pool_view(nodes: list[NodeFact], tasks: list[TaskFact], service_names: dict[
 
 
 def pool(engine: Engine) -> list[dict[str, Any]]:
-    observe.require_manager(engine)
-    return pool_view(list(observe.nodes(engine).values()), observe.all_tasks(engine), engine.service_names())
+    engine.require_manager()
+    return pool_view(list(engine.nodes().values()), engine.running_tasks(), engine.service_names())
 
 
 def node_engine(engine: Engine, node_id: str) -> EngineSettings:
@@ -40,7 +39,7 @@ def node_engine(engine: Engine, node_id: str) -> EngineSettings:
     engine that the node's `dockyard.engine` label names."""
     if node_id == engine.node_id():
         return engine.config
-    node = observe.nodes(engine).get(node_id)
+    node = engine.nodes().get(node_id)
     where = f"{node.hostname} ({node.addr})" if node else node_id
     name = node.labels.get(ENGINE_LABEL) if node else None
     if not name:

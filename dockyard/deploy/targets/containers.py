@@ -16,7 +16,6 @@ from dockyard.deploy.resume import restore_live_release
 from dockyard.deploy.targets.base import Target
 from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.containers import ReplicaSpec, choose_user
-from dockyard.engine.observe import observe
 from dockyard.engine.rows import Running
 from dockyard.errors import DeployError
 from dockyard.plan.deploy import Action, Desired, Kind, plan_deploy
@@ -97,7 +96,7 @@ class ContainerTarget(Target):
     kind: ClassVar[str] = "containers"
 
     def observe(self) -> list[Running]:
-        return observe(self.engine, self.spec.app, self.env)
+        return self.engine.observe(self.spec.app, self.env)
 
     def describe(self, prepared: Prepared, batch: int | None) -> Workload:
         return container_workload(self.spec, prepared, self.engine.is_local_host)

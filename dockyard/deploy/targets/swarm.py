@@ -12,7 +12,6 @@ from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import SwarmExecutor
 from dockyard.deploy.targets.base import Target
 from dockyard.engine import labels as L
-from dockyard.engine import swarm_observe as observe
 from dockyard.engine.actions import remove_services
 from dockyard.engine.client import Engine
 from dockyard.engine.rows import Running
@@ -32,20 +31,20 @@ class SwarmTarget(Target):
         self.edge = SwarmEdge(ctx, engine, env)
 
     def observe(self) -> list[Running]:
-        return observe.observe_tasks(self.engine, self.spec.app, self.env)
+        return self.engine.observe(self.spec.app, self.env)
 
     def describe(self, prepared: Prepared, batch: int | None) -> Described:
-        observe.require_manager(self.engine)
+        self.engine.require_manager()
         return describe(self.spec, self.engine, prepared, batch)
 
     def urls(self) -> list[str]:
-        found = [s for s in observe.services(self.engine, self.spec.app, self.env) if s.color is None]
-        node_map = observe.nodes(self.engine)
-        return sorted(u for t in observe.tasks(self.engine, [s.id for s in found]) if t.desired == "running"
+        found = [s for s in self.engine.services(self.spec.app, self.env) if s.color is None]
+        node_map = self.engine.nodes()
+        return sorted(u for t in self.engine.tasks([s.id for s in found]) if t.desired == "running"
                       for s in found if s.id == t.service_id if (u := task_url(t, s.port, node_map)))
 
     def plan(self, prepared: Prepared, workload: Described) -> list[SwarmAction]:
-        return plan_services(workload.wanted, [s for s in observe.services(self.engine, self.spec.app, self.env)
+        return plan_services(workload.wanted, [s for s in self.engine.services(self.spec.app, self.env)
                                                if s.color is None])
 
     def apply(self, actions: list[SwarmAction], workload: Described, batch: int | None) -> None:

@@ -22,7 +22,6 @@ import httpx
 import pytest
 
 from dockyard.engine.client import Engine
-from dockyard.engine.swarm_observe import observe_tasks
 from dockyard.settings import EngineSettings
 from tests.apps import TestApp
 from tests.conftest import run_cli
@@ -78,7 +77,7 @@ def serve_through(client: docker.DockerClient, app: TestApp, done, timeout: floa
     rows: list = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rows = observe_tasks(engine(client), app.name, "swarm")
+        rows = engine(client).observe(app.name, "swarm")
         rounds.append(answering(rows))
         if done(rows):
             return rounds
@@ -307,7 +306,7 @@ def test_stopping_a_nodes_dockerd_is_survived(swarm_app, swarm_pool: Pool, docke
                 and sum(tasks_by_node(docker_client, test_app).values()) == 4)
 
     wait_for("the update to spread tasks over both nodes", spread_and_settled, 90)
-    assert answering(observe_tasks(engine(docker_client), test_app.name, "swarm")) == 4
+    assert answering(engine(docker_client).observe(test_app.name, "swarm")) == 4
 
     swarm_pool.stop_node2()
     rounds = serve_through(docker_client, test_app, lambda rows: all(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dockyard.engine.rows import task_rows
 from dockyard.engine.swarm_facts import (
     ServiceFact,
     TaskFact,
@@ -9,7 +10,6 @@ from dockyard.engine.swarm_facts import (
     task_url,
     unused_objects,
 )
-from dockyard.engine.swarm_observe import task_rows
 from dockyard.swarm.nodes import pool_view
 from dockyard.swarm.plan import SwarmKind, Verdict, Want, judge, plan_services
 
