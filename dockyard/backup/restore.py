@@ -26,11 +26,9 @@ from dockyard.backup.archive import decompressed
 from dockyard.backup.target import Target
 from dockyard.engine import labels as L
 from dockyard.engine.accessories import find_accessory
-from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.backups import copier, host_mountpoints, run_once, untar_directory, write_volumes
 from dockyard.engine.client import Engine
 from dockyard.engine.volume_swap import exchange_on_host, staging_volume, swap_in_engine
-from dockyard.engine.volumes import ensure_volume, remove_volume
 from dockyard.errors import BackupError, DockyardError
 
 Report = Callable[[str], None]
@@ -72,12 +70,12 @@ class Restore:
                                   "its data is as it was") from exc
             self._clear_stopped_accessory()
             for short in staged:
-                ensure_volume(self.engine, self.app, self.env, self.target.owner, short)
+                self.engine.ensure_volume(self.app, self.env, self.target.owner, short)
             self._swap(staged, restore_id)
         finally:
             for name in staged.values():
                 try:
-                    remove_volume(self.engine, name)
+                    self.engine.remove_volume(name)
                 except DockyardError as exc:
                     self.report(f"warning: the staging volume {name} is left: {exc.message}")
 
@@ -114,7 +112,7 @@ class Restore:
             return
         found = find_accessory(self.engine, self.app, self.env, accessory.name)
         if found is not None:
-            stop_and_remove(self.engine, found.id or "", found.name or "", accessory.stop_grace)
+            self.engine.stop_and_remove(found.id or "", found.name or "", accessory.stop_grace)
 
     def _swap(self, staged: dict[str, str], restore_id: str) -> None:
         live = self.target.volumes

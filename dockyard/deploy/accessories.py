@@ -30,10 +30,8 @@ from dockyard.engine.accessories import (
 from dockyard.engine.client import Engine
 from dockyard.engine.containers import CommandCheck, choose_user
 from dockyard.engine.facts import ImageFacts
-from dockyard.engine.networks import ensure_network
 from dockyard.engine.placement import placement
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
-from dockyard.engine.volumes import ensure_volume, remove_volume
 from dockyard.errors import DeployError, MissingConfigError
 from dockyard.spec import AppSpec
 from dockyard.spec.accessory import AccessorySpec
@@ -164,7 +162,7 @@ class Accessories:
                 for volume in accessory.volumes:
                     full = L.volume_name(self.spec.app, env, name, volume.name)
                     if purge:
-                        remove_volume(engine, full)
+                        engine.remove_volume(full)
                         done.append(f"removed volume {full} (its data)")
                     else:
                         done.append(f"kept volume {full} (remove --purge removes it)")
@@ -174,9 +172,9 @@ class Accessories:
 
     def _start(self, engine: Engine, env: str, run: AccessoryRun, secrets: dict[str, str],
                timeout: float) -> AccessoryState:
-        ensure_network(engine, run.app, env)
+        engine.ensure_network(run.app, env)
         for volume, _path, _ro in run.volumes:
-            ensure_volume(engine, run.app, env, run.name, volume)
+            engine.ensure_volume(run.app, env, run.name, volume)
         secrets_dir = None
         if secrets:
             secrets_dir, _ = write_secret_files(secrets, run.user)

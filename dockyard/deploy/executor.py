@@ -17,15 +17,12 @@ from dataclasses import dataclass, field, replace
 
 from dockyard.deploy.health import HealthCheck, HealthResult, Probe, wait_healthy
 from dockyard.engine import labels as L
-from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.client import Engine
 from dockyard.engine.containers import ReplicaSpec
 from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.lifecycle import NameTaken, PortTaken
-from dockyard.engine.networks import ensure_network
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
 from dockyard.engine.start import PORT_TRIES, edge_ports, free_port
-from dockyard.engine.volumes import ensure_volume
 from dockyard.errors import DeployError, DockyardError, EngineError, HealthCheckFailed
 from dockyard.plan.deploy import Action, Kind
 
@@ -149,11 +146,11 @@ class Executor:
         name = self._name(spec)
         with self._network_ready:  # once per deploy: replicas start in parallel threads
             if (spec.app, spec.env) not in self._networks:
-                ensure_network(self.engine, spec.app, spec.env)
+                self.engine.ensure_network(spec.app, spec.env)
                 self._networks.add((spec.app, spec.env))
             for volume, _, _ in spec.volumes:  # made labelled before a container would make it bare
                 if (spec.service, volume) not in self._volumes:
-                    ensure_volume(self.engine, spec.app, spec.env, spec.service, volume)
+                    self.engine.ensure_volume(spec.app, spec.env, spec.service, volume)
                     self._volumes.add((spec.service, volume))
         # On this host the replica gets a port of its own choosing, kept across engine restarts;
         # one taken between the choice and the start is chosen again.
@@ -228,7 +225,7 @@ class Executor:
 
     def _retire(self, container_id: str, name: str, service: str) -> None:
         grace = next((s.stop_grace for s in self.workload.replicas.values() if s.service == service), 10.0)
-        if stop_and_remove(self.engine, container_id, name, grace):
+        if self.engine.stop_and_remove(container_id, name, grace):
             self.report(f"removed {name}")
 
     def _undo(self) -> None:

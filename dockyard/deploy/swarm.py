@@ -19,7 +19,6 @@ from dockyard.engine.client import Engine
 from dockyard.engine.containers import choose_user
 from dockyard.engine.swarm_facts import unused_objects
 from dockyard.engine.swarm_spec import FileRef, SwarmService, object_labels, object_name, service_body, service_name
-from dockyard.engine.volumes import pin_node
 from dockyard.errors import DeployError, EngineError
 from dockyard.plan.release import replica_config_hash
 from dockyard.spec import AppSpec
@@ -81,7 +80,7 @@ class Described:
         secret_refs = ensure_objects(engine, "secret", app, env, self.secrets)
         for name, service in self.services.items():
             if service.volumes:  # a node carries its data label before the service is placed by it
-                pin_node(engine, L.data_node_label(app, env, name))
+                engine.pin_node(L.data_node_label(app, env, name))
         return {name: service_body(replace(s, configs=configs, secrets=secret_refs, color=color))
                 for name, s in self.services.items()}
 

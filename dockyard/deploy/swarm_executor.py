@@ -18,7 +18,6 @@ from typing import Any
 from dockyard.deploy.health import HealthCheck, probe_client, probe_once
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, short_reason
-from dockyard.engine.services import task_logs_text
 from dockyard.engine.swarm_facts import NodeFact, TaskFact
 from dockyard.engine.swarm_spec import body_config_hash, body_name, body_replicas, named
 from dockyard.errors import DockyardError, HealthCheckFailed
@@ -49,7 +48,7 @@ class Result:
 
 def task_logs(engine: Engine, task_id: str, lines: int = 20) -> str:
     try:
-        return task_logs_text(engine, task_id, lines).rstrip() or "(no output)"
+        return engine.task_logs(task_id, lines).rstrip() or "(no output)"
     except (*DockerError, OSError) as exc:
         return f"(logs unavailable: {short_reason(exc)})"
 

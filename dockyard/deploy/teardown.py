@@ -12,10 +12,7 @@ from dockyard.deploy.outcome import Placing
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.targets import target_for
 from dockyard.engine.accessories import list_accessories
-from dockyard.engine.actions import stop_and_remove
-from dockyard.engine.networks import remove_network
 from dockyard.engine.placement import placement
-from dockyard.engine.volumes import app_volumes, remove_volume
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
 from dockyard.state.lock import env_lock
@@ -41,13 +38,13 @@ def tear_down(spec: AppSpec, env: str, db: StateDB, report: Report, parts: Parts
             done += target.remove_all()
             for accessory in list_accessories(engine, app, env) if kind.hosts_accessories else []:
                 known = spec.accessories.get(accessory.name)
-                if stop_and_remove(engine, accessory.id, accessory.container, known.stop_grace if known else 30.0):
+                if engine.stop_and_remove(accessory.id, accessory.container, known.stop_grace if known else 30.0):
                     done.append(f"removed accessory {accessory.container}")
-            if remove_network(engine, app, env):
+            if engine.remove_network(app, env):
                 done.append("removed its network")
-            for volume in app_volumes(engine, app, env):
+            for volume in engine.app_volumes(app, env):
                 if purge:  # its containers are gone: nothing holds it
-                    remove_volume(engine, volume, wait=kind.volume_release)
+                    engine.remove_volume(volume, wait=kind.volume_release)
                     done.append(f"removed volume {volume} (its data)")
                 else:
                     done.append(f"kept volume {volume} (down --purge removes it)")

@@ -10,12 +10,12 @@ import docker.errors
 
 from dockyard.engine import labels as L
 from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.facts import ReplicaFacts, replica_facts
+from dockyard.engine.failures import Handle, engine_error
 from dockyard.engine.secretfiles import remove_secret_files
 
 
-def stop_and_remove(engine: Engine, container_id: str, name: str, grace: float) -> bool:
+def stop_and_remove(engine: Handle, container_id: str, name: str, grace: float) -> bool:
     """Stop (SIGTERM, SIGKILL after `grace`), remove, and delete its secret files on tmpfs.
     False when the container was gone already."""
     try:
@@ -31,7 +31,7 @@ def stop_and_remove(engine: Engine, container_id: str, name: str, grace: float) 
     return True
 
 
-def stop_container(engine: Engine, container_id: str, name: str, grace: float) -> None:
+def stop_container(engine: Handle, container_id: str, name: str, grace: float) -> None:
     """Stop it (SIGTERM, SIGKILL after `grace`) and keep it, to be started again as it is."""
     try:
         engine.client.containers.get(container_id).stop(timeout=int(grace))
@@ -39,7 +39,7 @@ def stop_container(engine: Engine, container_id: str, name: str, grace: float) -
         raise engine_error(f"stopping {name}", exc) from exc
 
 
-def start_container(engine: Engine, container_id: str, name: str) -> ReplicaFacts:
+def start_container(engine: Handle, container_id: str, name: str) -> ReplicaFacts:
     """Start a stopped container again; the container as it is then, for a health wait."""
     try:
         container = engine.client.containers.get(container_id)
@@ -50,7 +50,7 @@ def start_container(engine: Engine, container_id: str, name: str) -> ReplicaFact
     return replica_facts(container.attrs)
 
 
-def remove_services(engine: Engine, app: str, env: str) -> list[str]:
+def remove_services(engine: Handle, app: str, env: str) -> list[str]:
     """Remove every Swarm service of the app's environment (Swarm stops their tasks), then the
     configs and secrets they used; the services' names."""
     filters = L.scope_filters(app, env)

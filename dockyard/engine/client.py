@@ -6,7 +6,7 @@ with the engine's name and what to check, never a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,10 +18,22 @@ import docker.tls
 import requests.exceptions
 
 from dockyard import settings
-from dockyard.engine import host, images, lifecycle, replicas, swarm_reads, swarm_writes
+from dockyard.engine import (
+    actions,
+    host,
+    images,
+    lifecycle,
+    networks,
+    replicas,
+    swarm_reads,
+    swarm_writes,
+    volumes,
+)
+from dockyard.engine import services as swarm_services
 from dockyard.engine.api import DockerError
 from dockyard.engine.containers import ReplicaSpec
 from dockyard.engine.facts import ImageFacts, ReplicaFacts
+from dockyard.engine.failures import engine_error, short_reason
 from dockyard.engine.replicas import EventStream
 from dockyard.engine.rows import Running, container_row, task_rows
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
@@ -115,6 +127,59 @@ class Engine:
         except DockerError as exc:
             raise RegistryError(f"engine {self.name!r} cannot pull {ref}: {short_reason(exc)}",
                                 hint="was it built and pushed? dockyard build") from exc
+
+    # -- networks, volumes, a stop, a start: what every path shares --------------------------------
+    def ensure_network(self, app: str, env: str) -> str:
+        """The app's environment network, made when missing; its name."""
+        return networks.ensure_network(self, app, env)
+
+    def remove_network(self, app: str, env: str) -> bool:
+        return networks.remove_network(self, app, env)
+
+    def ensure_volume(self, app: str, env: str, service: str, name: str) -> str:
+        """The service's named volume, made labelled when missing; its full name."""
+        return volumes.ensure_volume(self, app, env, service, name)
+
+    def app_volumes(self, app: str, env: str) -> list[str]:
+        return volumes.app_volumes(self, app, env)
+
+    def remove_volume(self, name: str, wait: float = 0.0) -> None:
+        volumes.remove_volume(self, name, wait)
+
+    def pin_node(self, label: str) -> str:
+        """The Swarm node that carries `label`, this manager's node labelled when none does."""
+        return volumes.pin_node(self, label)
+
+    def unpin_nodes(self, prefix: str) -> list[str]:
+        return volumes.unpin_nodes(self, prefix)
+
+    def stop_and_remove(self, container_id: str, name: str, grace: float) -> bool:
+        """Stop within `grace`, remove, drop its secret files; False when it was gone already."""
+        return actions.stop_and_remove(self, container_id, name, grace)
+
+    def stop_replica(self, container_id: str, name: str, grace: float) -> None:
+        """Stop it and keep it, to be started again as it is (a parked worker)."""
+        actions.stop_container(self, container_id, name, grace)
+
+    def start_again(self, container_id: str, name: str) -> ReplicaFacts:
+        """Start a stopped container again; it as it is then, for a health wait."""
+        return actions.start_container(self, container_id, name)
+
+    def remove_services(self, app: str, env: str) -> list[str]:
+        """Every Swarm service of the environment, then their configs and secrets; the names."""
+        return actions.remove_services(self, app, env)
+
+    def scale_service(self, service_id: str, replicas: int, labels: dict[str, str | None] | None = None
+                      ) -> dict[str, Any]:
+        """Set a service's replica count (and labels) on its spec; the spec sent."""
+        return swarm_services.scale_service(self, service_id, replicas, labels)
+
+    def service_log_frames(self, service_id: str, params: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
+        return swarm_services.service_log_frames(self, service_id, params)
+
+    def task_logs(self, task_id: str, lines: int) -> str:
+        """A task's last lines; docker-py's failure goes through (the caller says it is unavailable)."""
+        return swarm_services.task_logs_text(self, task_id, lines)
 
     # -- what runs: one observation, containers or a Swarm's tasks ---------------------------------
     def observe(self, app: str | None, env: str | None = None) -> list[Running]:
@@ -236,19 +301,3 @@ def connect(name: str, site: settings.Settings | None = None, timeout: int = 60)
             hint="check that dockerd runs there (dockyard doctor) and, for tcp://, the TLS certificates",
         ) from exc
     return Engine(name=name, config=cfg, client=client)
-
-
-def short_reason(exc: BaseException) -> str:
-    """The useful last part of a docker/requests error chain, on one line."""
-    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-    return text[-300:]
-
-
-def engine_error(action: str, exc: BaseException) -> EngineError:
-    if isinstance(exc, (requests.exceptions.ConnectionError, docker.errors.DockerException)) and not isinstance(
-        exc, docker.errors.APIError
-    ):
-        return EngineUnavailable(f"{action}: the engine stopped answering: {short_reason(exc)}")
-    if isinstance(exc, docker.errors.APIError):
-        return EngineError(f"{action}: {exc.explanation or short_reason(exc)}")
-    return EngineError(f"{action}: {short_reason(exc)}")

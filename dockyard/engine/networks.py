@@ -7,16 +7,16 @@ import docker.errors
 
 from dockyard.engine import labels as L
 from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.containers import legacy_network_name, network_name
+from dockyard.engine.failures import Handle, engine_error
 
 
-def _named(engine: Engine, name: str) -> list:  # type: ignore[type-arg]
+def _named(engine: Handle, name: str) -> list:  # type: ignore[type-arg]
     # `names` matches by prefix: compare exactly
     return [n for n in engine.client.networks.list(names=[name]) if n.name == name]
 
 
-def ensure_network(engine: Engine, app: str, env: str) -> str:
+def ensure_network(engine: Handle, app: str, env: str) -> str:
     """The app's environment network, created (labelled) when missing; its name. The containers of a
     network of the name before issue 28 (labelled for this app and environment) join it, an
     accessory under its alias, so old and new replicas and accessories reach each other."""
@@ -45,7 +45,7 @@ def ensure_network(engine: Engine, app: str, env: str) -> str:
 
 
 
-def remove_network(engine: Engine, app: str, env: str) -> bool:
+def remove_network(engine: Handle, app: str, env: str) -> bool:
     """Remove the app's environment network (its containers gone first). False if there was none."""
     name = network_name(app, env)
     try:

@@ -14,13 +14,13 @@ from urllib.parse import quote
 import docker.errors
 import requests
 
-from dockyard.engine.client import Engine
+from dockyard.engine.failures import Handle
 from dockyard.engine.swarm_writes import post_update
 
 __all__ = ["frames", "scale_service", "service_log_frames", "task_logs_text", "update_service"]
 
 
-def _url(engine: Engine, path: str, object_id: str) -> str:
+def _url(engine: Handle, path: str, object_id: str) -> str:
     api = engine.client.api
     return f"{api.base_url}/v{api.api_version}{path.format(quote(object_id, safe=''))}"
 
@@ -33,13 +33,13 @@ def _checked(response: requests.Response) -> requests.Response:
     return response
 
 
-def update_service(engine: Engine, service_id: str, spec: dict[str, Any], version: int,
+def update_service(engine: Handle, service_id: str, spec: dict[str, Any], version: int,
                    rollback: bool = False) -> None:
     """Replace a service's whole spec (engine/swarm_writes.py post_update)."""
     post_update(engine.client, service_id, spec, version, rollback)
 
 
-def scale_service(engine: Engine, service_id: str, replicas: int, labels: dict[str, str | None] | None = None
+def scale_service(engine: Handle, service_id: str, replicas: int, labels: dict[str, str | None] | None = None
                   ) -> dict[str, Any]:
     """Set a replicated service's replica count (and labels: None removes one) on its current spec;
     the spec sent, for a wait on its tasks."""
@@ -66,14 +66,14 @@ def frames(raw: Any) -> Iterator[tuple[int, bytes]]:
         yield header[0], raw.read(size) if size else b""
 
 
-def service_log_frames(engine: Engine, service_id: str, params: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
+def service_log_frames(engine: Handle, service_id: str, params: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
     """(stream, payload) of a service's logs as the manager gathers them from every node."""
     response = _checked(engine.client.api.get(_url(engine, "/services/{}/logs", service_id),
                                               params=params, stream=True))
     return frames(response.raw)
 
 
-def task_logs_text(engine: Engine, task_id: str, lines: int) -> str:
+def task_logs_text(engine: Handle, task_id: str, lines: int) -> str:
     """The last `lines` lines of one Swarm task, stdout and stderr together."""
     response = _checked(engine.client.api.get(
         _url(engine, "/tasks/{}/logs", task_id),

@@ -9,7 +9,7 @@ import docker.errors
 
 from dockyard.engine import labels as L
 from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.failures import Handle, engine_error
 from dockyard.errors import DeployError
 
 
@@ -17,7 +17,7 @@ def volume_labels(app: str, env: str, service: str, name: str) -> dict[str, str]
     return {L.MANAGED: "1", L.APP: app, L.ENV: env, L.SERVICE: service, L.VOLUME: name}
 
 
-def ensure_volume(engine: Engine, app: str, env: str, service: str, name: str) -> str:
+def ensure_volume(engine: Handle, app: str, env: str, service: str, name: str) -> str:
     """The volume, created labelled when missing; one of that name that is not this one's is refused."""
     full = L.volume_name(app, env, service, name)
     labels = volume_labels(app, env, service, name)
@@ -36,7 +36,7 @@ def ensure_volume(engine: Engine, app: str, env: str, service: str, name: str) -
     return full
 
 
-def app_volumes(engine: Engine, app: str, env: str) -> list[str]:
+def app_volumes(engine: Handle, app: str, env: str) -> list[str]:
     """The names of the volumes of an app's environment."""
     try:
         return sorted(v.name for v in engine.client.volumes.list(
@@ -45,7 +45,7 @@ def app_volumes(engine: Engine, app: str, env: str) -> list[str]:
         raise engine_error(f"listing the volumes of {app}/{env}", exc) from exc
 
 
-def remove_volume(engine: Engine, name: str, wait: float = 0.0) -> None:
+def remove_volume(engine: Handle, name: str, wait: float = 0.0) -> None:
     """Remove it; `wait`: seconds to let containers that still use it go (a removed Swarm service's
     task containers are removed after the service, by the node)."""
     deadline = time.monotonic() + wait
@@ -63,7 +63,7 @@ def remove_volume(engine: Engine, name: str, wait: float = 0.0) -> None:
         time.sleep(0.5)
 
 
-def pin_node(engine: Engine, label: str) -> str:
+def pin_node(engine: Handle, label: str) -> str:
     """The hostname of the Swarm node carrying `label` (=true); when none does, the node of the
     manager Dockyard talks to is labelled: its tasks then always run there, where their volumes are."""
     try:
@@ -79,7 +79,7 @@ def pin_node(engine: Engine, label: str) -> str:
         raise engine_error(f"pinning {label} to a node", exc) from exc
 
 
-def unpin_nodes(engine: Engine, prefix: str) -> list[str]:
+def unpin_nodes(engine: Handle, prefix: str) -> list[str]:
     """Remove every node label starting with `prefix` (an environment's data labels); the hostnames."""
     done: list[str] = []
     try:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from dockyard.engine import labels as L
-from dockyard.engine.actions import start_container, stop_and_remove, stop_container
 from dockyard.engine.client import Engine
 from dockyard.engine.facts import ReplicaFacts
 from dockyard.errors import DeployError
@@ -108,14 +107,14 @@ class ContainerFleet:
         return len(doomed)
 
     def _remove(self, replica: Replica, grace: float) -> None:
-        stop_and_remove(self.engine, replica.id, replica.name, grace)
+        self.engine.stop_and_remove(replica.id, replica.name, grace)
 
     def park(self, workers: list[Replica], grace: dict[str, float]) -> None:
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(workers)))) as pool:
-            list(pool.map(lambda r: stop_container(self.engine, r.id, r.name, grace.get(r.service, 10.0)), workers))
+            list(pool.map(lambda r: self.engine.stop_replica(r.id, r.name, grace.get(r.service, 10.0)), workers))
 
     def unpark(self, workers: list[Replica]) -> list[ReplicaFacts]:
-        return [start_container(self.engine, r.id, r.name) for r in workers]
+        return [self.engine.start_again(r.id, r.name) for r in workers]
 
 
 

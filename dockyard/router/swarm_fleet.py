@@ -16,7 +16,6 @@ from dockyard.engine import labels as L
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.facts import ReplicaFacts
-from dockyard.engine.services import scale_service
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
 from dockyard.errors import DeployError, HealthCheckFailed
 from dockyard.plan.bluegreen import COLORS
@@ -90,7 +89,7 @@ class SwarmFleet:
 
     def _scale(self, service: ServiceFact, replicas: int, labels: dict[str, str | None]) -> None:
         try:
-            scale_service(self.engine, service.id, replicas, labels)
+            self.engine.scale_service(service.id, replicas, labels)
         except DockerError as exc:
             raise engine_error(f"scaling service {service.name} to {replicas}", exc) from exc
 

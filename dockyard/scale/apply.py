@@ -28,11 +28,9 @@ from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import Rollout, SwarmExecutor
 from dockyard.deploy.targets.containers import ContainerTarget, container_workload
 from dockyard.engine import labels as L
-from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.placement import placement
-from dockyard.engine.services import scale_service
 from dockyard.errors import DeployError
 from dockyard.plan.deploy import Action, Kind
 from dockyard.router.switch import Switchboard
@@ -147,7 +145,7 @@ class Scaler:
         return ContainerTarget(self.deployer, self.engine, self.env)
 
     def _stop(self, container_id: str, name: str, grace: float) -> None:
-        if stop_and_remove(self.engine, container_id, name, grace):
+        if self.engine.stop_and_remove(container_id, name, grace):
             self.report(f"removed {name}")
 
     # swarm ------------------------------------------------------------------
@@ -162,7 +160,7 @@ class Scaler:
             raise DeployError(f"{self.spec.app}/{self.env}: no Swarm service for {service}",
                               hint=f"dockyard deploy {self.env}")
         try:
-            body = scale_service(self.engine, found.id, desired)
+            body = self.engine.scale_service(found.id, desired)
         except DockerError as exc:
             raise engine_error(f"scaling service {found.name}", exc) from exc
         action = SwarmAction(SwarmKind.SCALE, service, desired, reason, found)

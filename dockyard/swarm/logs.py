@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import Engine, engine_error
 from dockyard.engine.rows import Scope
-from dockyard.engine.services import service_log_frames
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact
 from dockyard.logs.query import LogLine, matches, rfc3339_ns
 
@@ -61,7 +60,7 @@ class SwarmLogs:
         params = {"details": 1, "stdout": 1, "stderr": 1, "timestamps": 1, "tail": tail, "follow": int(follow),
                   "since": f"{since_ns / 1e9:.9f}" if since_ns else 0}
         try:
-            stream_frames = service_log_frames(self.engine, service.id, params)
+            stream_frames = self.engine.service_log_frames(service.id, params)
         except DockerError as exc:
             raise engine_error(f"reading the logs of service {service.name}", exc) from exc
         for stream, payload in stream_frames:

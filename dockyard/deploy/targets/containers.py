@@ -14,7 +14,6 @@ from dockyard.deploy.outcome import Prepared, Report
 from dockyard.deploy.refs import resolve_env_refs
 from dockyard.deploy.resume import restore_live_release
 from dockyard.deploy.targets.base import Target
-from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.containers import ReplicaSpec, choose_user
 from dockyard.engine.rows import Running
 from dockyard.errors import DeployError
@@ -132,7 +131,7 @@ class ContainerTarget(Target):
         grace = {name: service.stop_grace for name, service in self.spec.services.items()}
 
         def remove(row: Running) -> str | None:
-            gone = stop_and_remove(self.engine, row.id, row.name, grace.get(row.service, 10.0))
+            gone = self.engine.stop_and_remove(row.id, row.name, grace.get(row.service, 10.0))
             return f"removed {row.name}" if gone else None
 
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(rows)))) as pool:

@@ -12,11 +12,9 @@ from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import SwarmExecutor
 from dockyard.deploy.targets.base import Target
 from dockyard.engine import labels as L
-from dockyard.engine.actions import remove_services
 from dockyard.engine.client import Engine
 from dockyard.engine.rows import Running
 from dockyard.engine.swarm_facts import task_url
-from dockyard.engine.volumes import unpin_nodes
 from dockyard.router.colors import Fleet
 from dockyard.router.swarm_fleet import SwarmFleet
 from dockyard.state.lock import env_lock
@@ -60,12 +58,12 @@ class SwarmTarget(Target):
         self.edge.settle()
 
     def remove_all(self) -> list[str]:
-        return [f"removed service {name}" for name in remove_services(self.engine, self.spec.app, self.env)]
+        return [f"removed service {name}" for name in self.engine.remove_services(self.spec.app, self.env)]
 
     def release_data(self) -> list[str]:
         """The services' data labels on their nodes: a new deploy pins afresh."""
         return [f"unpinned its data from node {node}"
-                for node in unpin_nodes(self.engine, L.data_node_label(self.spec.app, self.env, ""))]
+                for node in self.engine.unpin_nodes(L.data_node_label(self.spec.app, self.env, ""))]
 
     def fleet(self) -> Fleet:
         return SwarmFleet(self.engine, self.spec.app, self.env)

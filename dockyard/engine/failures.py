@@ -1,0 +1,38 @@
+"""The engine's failures in Dockyard's words: what was asked, and the useful part of why."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import docker.errors
+import requests.exceptions
+
+from dockyard.errors import EngineError, EngineUnavailable
+
+__all__ = ["Handle", "engine_error", "short_reason"]
+
+
+class Handle(Protocol):
+    """What the engine's modules need of an Engine: its name, for messages, and docker-py's client."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def client(self) -> Any: ...
+
+
+def short_reason(exc: BaseException) -> str:
+    """The useful last part of a docker/requests error chain, on one line."""
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return text[-300:]
+
+
+def engine_error(action: str, exc: BaseException) -> EngineError:
+    if isinstance(exc, (requests.exceptions.ConnectionError, docker.errors.DockerException)) and not isinstance(
+        exc, docker.errors.APIError
+    ):
+        return EngineUnavailable(f"{action}: the engine stopped answering: {short_reason(exc)}")
+    if isinstance(exc, docker.errors.APIError):
+        return EngineError(f"{action}: {exc.explanation or short_reason(exc)}")
+    return EngineError(f"{action}: {short_reason(exc)}")
