@@ -117,7 +117,9 @@ def test_an_engine_restart_in_the_middle_of_a_deploy_fails_it_clearly_and_the_ne
     assert "Traceback" not in err and "error:" in err, err
     assert live_again is not None and live_again - engine_back <= 5.0, \
         f"live not back: {live_again and live_again - engine_back} s after the engine; {err}; {lines[-3:]}"
-    assert [h for h in hits if h.status == 200 and h.body != release] == []  # the new release never served
+    # the new release never served. An answer the restart cut after its status line (the old colour's
+    # process killed mid-answer: 200, empty body) is no release's; seen once in `make test`.
+    assert [h for h in hits if h.status == 200 and h.body and h.body != release] == []
     again = ok("deploy", "production")  # the next deploy finishes the job
     assert "live listener" in again
     now = answers(live)
