@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 import docker
@@ -18,28 +18,17 @@ import docker.tls
 import requests.exceptions
 
 from dockyard import settings
-from dockyard.engine import (
-    actions,
-    host,
-    images,
-    lifecycle,
-    networks,
-    replicas,
-    swarm_reads,
-    swarm_writes,
-    volumes,
-)
-from dockyard.engine import services as swarm_services
 from dockyard.engine.api import DockerError
-from dockyard.engine.containers import ReplicaSpec
-from dockyard.engine.facts import ImageFacts, ReplicaFacts
 from dockyard.engine.failures import engine_error, short_reason
-from dockyard.engine.replicas import EventStream
-from dockyard.engine.rows import Running, container_row, task_rows
-from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
-from dockyard.engine.swarm_spec import body_name
 from dockyard.errors import EngineError, EngineUnavailable, RegistryError
 from dockyard.settings import EngineSettings
+
+if TYPE_CHECKING:
+    from dockyard.engine.containers import ReplicaSpec
+    from dockyard.engine.facts import ImageFacts, ReplicaFacts
+    from dockyard.engine.replicas import EventStream
+    from dockyard.engine.rows import Running
+    from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
 
 # Engine 20.10's API; later engines still serve it, so requests behave the same everywhere.
 API_VERSION = "1.41"
@@ -68,57 +57,74 @@ class Engine:
     # -- replicas, images and services: what a deploy does ----------------------------------------
     def create_replica(self, spec: ReplicaSpec, name: str) -> ReplicaFacts:
         """Create (not start) the container of one replica; NameTaken when another holds the name."""
+        from dockyard.engine import lifecycle
         return self._asking(f"creating {name}", lifecycle.create, spec, name)
 
     def put_files(self, container_id: str, archive: bytes, name: str) -> None:
         """Unpack a tar at / of a created container (its rendered config files)."""
+        from dockyard.engine import lifecycle
         self._asking(f"copying files into {name}", lifecycle.put_archive, container_id, archive)
 
     def start_replica(self, container_id: str, name: str) -> None:
         """Start a container; PortTaken when its published port was taken meanwhile."""
+        from dockyard.engine import lifecycle
         self._asking(f"starting {name}", lifecycle.start, container_id, name)
 
     def remove_replica(self, container_id: str, what: str) -> None:
         """Remove a container at once (killed if it runs); `what` names the caller's step in an error."""
+        from dockyard.engine import lifecycle
         self._asking(what, lifecycle.remove, container_id)
 
     def rename_replica(self, container_id: str, name: str, what: str) -> None:
+        from dockyard.engine import lifecycle
         self._asking(what, lifecycle.rename, container_id, name)
 
     def last_lines(self, container_id: str, lines: int = 20) -> str:
         """The container's last log lines, for an error that says why it failed."""
+        from dockyard.engine import lifecycle
         return self._asking("reading its logs", lifecycle.last_lines, container_id, lines)
 
     def create_service(self, body: dict[str, Any]) -> str:
         """Create a Swarm service from its spec (engine/swarm_spec.py); its id."""
+        from dockyard.engine import swarm_writes
+        from dockyard.engine.swarm_spec import body_name
         return self._asking(f"creating service {body_name(body)}", swarm_writes.create, body)
 
     def update_service(self, service_id: str, version: int, body: dict[str, Any]) -> None:
+        from dockyard.engine import swarm_writes
+        from dockyard.engine.swarm_spec import body_name
         self._asking(f"updating service {body_name(body)}", swarm_writes.update, service_id, version, body)
 
     def inspect_service(self, service_id: str) -> ServiceFact:
+        from dockyard.engine import swarm_writes
         return self._asking("inspecting a service", swarm_writes.inspect, service_id)
 
     def remove_service(self, service_id: str, name: str) -> None:
+        from dockyard.engine import swarm_writes
         self._asking(f"removing service {name}", swarm_writes.remove, service_id)
 
     def roll_back_service(self, service_id: str, wait: float) -> None:
         """Swarm's rollback of the service to its previous spec, waited for."""
+        from dockyard.engine import swarm_writes
         self._asking(f"rolling back service {service_id[:12]}", swarm_writes.roll_back, service_id, wait)
 
     def swarm_files(self, kind: str, app: str, env: str) -> dict[str, str]:
         """The environment's Swarm configs (kind "config") or secrets ("secret"): name -> id."""
+        from dockyard.engine import swarm_writes
         return self._asking(f"listing {kind}s on engine {self.name!r}", swarm_writes.files, kind, app, env)
 
     def make_swarm_file(self, kind: str, name: str, data: bytes, labels: dict[str, str], what: str) -> str:
+        from dockyard.engine import swarm_writes
         return self._asking(f"creating {kind} {name} for {what}", swarm_writes.make_file, kind, name, data, labels)
 
     def remove_swarm_file(self, kind: str, object_id: str) -> bool:
         """False while a task still uses it."""
+        from dockyard.engine import swarm_writes
         return self._asking(f"removing a {kind}", swarm_writes.remove_file, kind, object_id)
 
     def ensure_image(self, ref: str) -> ImageFacts:
         """The image as this engine has it, pulled from its registry when absent."""
+        from dockyard.engine import images
         found = self.inspect_image(ref)
         if found is not None:
             return found
@@ -131,60 +137,75 @@ class Engine:
     # -- networks, volumes, a stop, a start: what every path shares --------------------------------
     def ensure_network(self, app: str, env: str) -> str:
         """The app's environment network, made when missing; its name."""
+        from dockyard.engine import networks
         return networks.ensure_network(self, app, env)
 
     def remove_network(self, app: str, env: str) -> bool:
+        from dockyard.engine import networks
         return networks.remove_network(self, app, env)
 
     def ensure_volume(self, app: str, env: str, service: str, name: str) -> str:
         """The service's named volume, made labelled when missing; its full name."""
+        from dockyard.engine import volumes
         return volumes.ensure_volume(self, app, env, service, name)
 
     def app_volumes(self, app: str, env: str) -> list[str]:
+        from dockyard.engine import volumes
         return volumes.app_volumes(self, app, env)
 
     def remove_volume(self, name: str, wait: float = 0.0) -> None:
+        from dockyard.engine import volumes
         volumes.remove_volume(self, name, wait)
 
     def pin_node(self, label: str) -> str:
         """The Swarm node that carries `label`, this manager's node labelled when none does."""
+        from dockyard.engine import volumes
         return volumes.pin_node(self, label)
 
     def unpin_nodes(self, prefix: str) -> list[str]:
+        from dockyard.engine import volumes
         return volumes.unpin_nodes(self, prefix)
 
     def stop_and_remove(self, container_id: str, name: str, grace: float) -> bool:
         """Stop within `grace`, remove, drop its secret files; False when it was gone already."""
+        from dockyard.engine import actions
         return actions.stop_and_remove(self, container_id, name, grace)
 
     def stop_replica(self, container_id: str, name: str, grace: float) -> None:
         """Stop it and keep it, to be started again as it is (a parked worker)."""
+        from dockyard.engine import actions
         actions.stop_container(self, container_id, name, grace)
 
     def start_again(self, container_id: str, name: str) -> ReplicaFacts:
         """Start a stopped container again; it as it is then, for a health wait."""
+        from dockyard.engine import actions
         return actions.start_container(self, container_id, name)
 
     def remove_services(self, app: str, env: str) -> list[str]:
         """Every Swarm service of the environment, then their configs and secrets; the names."""
+        from dockyard.engine import actions
         return actions.remove_services(self, app, env)
 
     def scale_service(self, service_id: str, replicas: int, labels: dict[str, str | None] | None = None
                       ) -> dict[str, Any]:
         """Set a service's replica count (and labels) on its spec; the spec sent."""
+        from dockyard.engine import services as swarm_services
         return swarm_services.scale_service(self, service_id, replicas, labels)
 
     def service_log_frames(self, service_id: str, params: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
+        from dockyard.engine import services as swarm_services
         return swarm_services.service_log_frames(self, service_id, params)
 
     def task_logs(self, task_id: str, lines: int) -> str:
         """A task's last lines; docker-py's failure goes through (the caller says it is unavailable)."""
+        from dockyard.engine import services as swarm_services
         return swarm_services.task_logs_text(self, task_id, lines)
 
     # -- what runs: one observation, containers or a Swarm's tasks ---------------------------------
     def observe(self, app: str | None, env: str | None = None) -> list[Running]:
         """Dockyard's replicas of an app (environment) as rows: its containers, or on a Swarm manager
         the tasks of its services; the one observation ps, status and the deploys read."""
+        from dockyard.engine.rows import container_row, task_rows
         if self.config.swarm:
             found = self.services(app, env)
             return task_rows(found, self.tasks([s.id for s in found]), self.nodes())
@@ -193,6 +214,7 @@ class Engine:
 
     def require_manager(self) -> None:
         """Refused unless this engine is a Swarm manager, saying how to make one."""
+        from dockyard.engine import swarm_reads
         manager, state = self._asking(f"asking engine {self.name!r} about its swarm", swarm_reads.swarm_state)
         if not manager:
             raise EngineError(f"engine {self.name!r} ({self.config.host}) is not a Swarm manager (swarm: {state})",
@@ -201,16 +223,20 @@ class Engine:
 
     def services(self, app: str | None, env: str | None = None) -> list[ServiceFact]:
         """Dockyard's Swarm services of an app (environment)."""
+        from dockyard.engine import swarm_reads
         return self._asking(f"listing services on engine {self.name!r}", swarm_reads.services, app, env)
 
     def tasks(self, service_ids: list[str]) -> list[TaskFact]:
+        from dockyard.engine import swarm_reads
         return self._asking(f"listing tasks on engine {self.name!r}", swarm_reads.tasks, service_ids)
 
     def running_tasks(self) -> list[TaskFact]:
         """Every task of the Swarm meant to run, whoever's (the pool's view)."""
+        from dockyard.engine import swarm_reads
         return self._asking(f"listing tasks on engine {self.name!r}", swarm_reads.running_tasks)
 
     def nodes(self) -> dict[str, NodeFact]:
+        from dockyard.engine import swarm_reads
         return self._asking(f"listing nodes on engine {self.name!r}", swarm_reads.nodes)
 
     # -- builds, registries, nodes and the monitor's reads ----------------------------------------
@@ -225,58 +251,71 @@ class Engine:
     def list_replicas(self, app: str | None = None, env: str | None = None, service: str | None = None,
                       all: bool = True) -> list[ReplicaFacts]:
         """Dockyard's containers of an app (environment, service); without `all`, the running ones."""
+        from dockyard.engine import replicas
         return self._asking(f"listing containers on engine {self.name!r}", replicas.listed, app, env, service, all)
 
     def running_replicas(self, selector: Mapping[str, str]) -> list[ReplicaFacts]:
         """Every running container whose labels match `selector` (KEY=VALUE, or KEY alone when empty),
         Dockyard's or not: the host agent's view."""
+        from dockyard.engine import replicas
         return self._asking(f"listing containers on engine {self.name!r}", replicas.running, selector)
 
     def inspect_replica(self, container_id: str) -> ReplicaFacts | None:
         """The container as it is now; None when it is gone."""
+        from dockyard.engine import replicas
         return self._asking(f"inspecting container {container_id[:12]}", replicas.inspect, container_id)
 
     def container_events(self, since: int) -> EventStream:
         """The engine's container events from `since` (epoch seconds) on, until the stream is closed."""
+        from dockyard.engine import replicas
         return self._asking(f"following the events of engine {self.name!r}", replicas.events, since)
 
     def inspect_image(self, ref: str) -> ImageFacts | None:
         """The image `ref` on this engine; None when it has none (nothing is pulled)."""
+        from dockyard.engine import images
         return self._asking(f"looking up {ref}", images.inspect, ref)
 
     def pull_image(self, ref: str) -> ImageFacts:
+        from dockyard.engine import images
         return self._asking(f"pulling {ref}", images.pull, ref)
 
     def tag_image(self, source: str, repo: str, tag: str) -> None:
         """Give the image `source` the name `repo:tag` too."""
+        from dockyard.engine import images
         self._asking(f"tagging {source} as {repo}:{tag}", images.tag, source, repo, tag)
 
     def build_image(self, context: Path, dockerfile: str, tag: str, labels: Mapping[str, str],
                     args: Mapping[str, str], progress: Callable[[str], None]) -> str:
         """Build `context` as `tag`, each output line to `progress`; the image id ("" if the engine gave
         none). A failed step is a BuildError with the step's last lines."""
+        from dockyard.engine import images
         return self._asking(f"building {tag}", images.build, context, dockerfile, tag, labels, args, progress)
 
     def push_image(self, source: str, repo: str, tag: str, progress: Callable[[str], None]) -> str:
         """Tag `source` as `repo:tag` and push it; the digest the registry gave ("" if none). A refusal
         the registry reports in the stream is a BuildError."""
+        from dockyard.engine import images
         self._asking(f"pushing {repo}:{tag}", images.tag, source, repo, tag)
         return self._asking(f"pushing {repo}:{tag}", images.push, repo, tag, progress)
 
     def version(self) -> str | None:
         """The engine's version (20.10.24, ...)."""
+        from dockyard.engine import host
         return self._asking(f"asking engine {self.name!r} its version", host.version)
 
     def cgroup_driver(self) -> str:
         """How the engine places containers in cgroups: cgroupfs or systemd."""
+        from dockyard.engine import host
         return self._asking(f"asking engine {self.name!r} about its cgroups", host.cgroup_driver)
 
     def node_id(self) -> str | None:
         """The Swarm node this engine is; None outside a Swarm."""
+        from dockyard.engine import host
         return self._asking(f"asking engine {self.name!r} about its swarm", host.node_id)
 
     def service_names(self) -> dict[str, str]:
         """Every Swarm service the engine manages: id -> name."""
+        from dockyard.engine import host
         return self._asking(f"listing services on engine {self.name!r}", host.service_names)
 
 
