@@ -262,9 +262,10 @@ def test_the_autoscaler_reads_the_agent_of_every_node(swarm_app, swarm_pool: Poo
     assert on_tasks[NODE2_ADDR] and on_tasks["127.0.0.1"], on_tasks
     try:
         with agent(swarm_app, "swarm", here), agent(swarm_app, "node2", there, netns=NETNS):
+            # a readiness wait, not a figure: under the whole suite's load the two agents once took over 30 s
             wait_for("both agents to sample their node's tasks", lambda: (
                 agent_samples(here, test_app.name), agent_samples(there, test_app.name)) == (
-                on_tasks["127.0.0.1"], on_tasks[NODE2_ADDR]), 30)
+                on_tasks["127.0.0.1"], on_tasks[NODE2_ADDR]), 90)
             # Without the node's label only the manager's tasks have samples: a missing sample never shrinks.
             once = json.loads(cli(swarm_app, "autoscale", "run", "--once", "--json", "--agent", here).stdout)
             assert [(e["action"], e["current"], e["desired"]) for e in once] == [("hold", 4, 4)], once
