@@ -1,7 +1,11 @@
-"""Connect to a Docker engine by its site name (`local`, `tls-host`, ...).
+"""One Docker engine in Dockyard's words: `Engine`'s verbs, which return engine/facts.py's (and
+swarm_facts') dataclasses and raise EngineError, and `connect`, which makes one by its site name
+(`local`, `tls-host`, ...).
 
-The one place docker-py clients are made, so connection errors become EngineUnavailable
-with the engine's name and what to check, never a traceback.
+The one place docker-py clients are made, so connection errors become EngineUnavailable with the
+engine's name and what to check, never a traceback. Each verb loads the engine module that holds
+its docker-py calls when it runs (DEFERRED in tests/unit/test_layers.py): a read-only command does
+not import a deploy's writes.
 """
 
 from __future__ import annotations
