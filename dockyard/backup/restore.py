@@ -27,7 +27,7 @@ from dockyard.backup.target import Target
 from dockyard.engine import labels as L
 from dockyard.engine.accessories import find_accessory
 from dockyard.engine.backups import copier, host_mountpoints, run_once, untar_directory, write_volumes
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.volume_swap import exchange_on_host, staging_volume, swap_in_engine
 from dockyard.errors import BackupError, DockyardError
 

@@ -34,7 +34,7 @@ from dockyard.engine.backups import (
     users_of,
     volume_exists,
 )
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.containers import choose_user
 from dockyard.engine.placement import placement
 from dockyard.errors import BackupError, NotFound

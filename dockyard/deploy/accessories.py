@@ -27,7 +27,7 @@ from dockyard.engine.accessories import (
     stop_accessory,
     wait_healthy,
 )
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.containers import CommandCheck, choose_user
 from dockyard.engine.facts import ImageFacts
 from dockyard.engine.placement import placement

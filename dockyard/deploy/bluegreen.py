@@ -20,7 +20,7 @@ from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.verify import endpoint_tests
 from dockyard.engine import labels as L
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.containers import ReplicaSpec
 from dockyard.engine.testrun import run_test
 from dockyard.errors import DeployError, DockyardError, HealthCheckFailed

@@ -21,7 +21,7 @@ from dockyard.deploy.parts import Parts
 from dockyard.deploy.refs import resolve_config_refs
 from dockyard.deploy.strategies import Strategy, strategy_for
 from dockyard.deploy.targets import Target, target_for
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError, DockyardError, MissingConfigError, ReleaseTestFailed, StoreUnavailable
 from dockyard.notify.emit import emit
 from dockyard.plan.release import config_fingerprint, release_id

@@ -14,7 +14,8 @@ from typing import Any
 
 from dockyard.deploy.health import judge_all, spec_probes
 from dockyard.engine.accessories import list_accessories
-from dockyard.engine.client import Engine, connect
+from dockyard.engine.interface import Engine
+from dockyard.engine.client import connect
 from dockyard.engine.placement import placement
 from dockyard.errors import DockyardError
 from dockyard.router.edge import Edge

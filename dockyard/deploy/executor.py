@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from dockyard.deploy.health import HealthCheck, HealthResult, Probe, wait_healthy
 from dockyard.engine import labels as L
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.containers import ReplicaSpec
 from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.lifecycle import NameTaken, PortTaken

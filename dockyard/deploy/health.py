@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.containers import CommandCheck
 from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.rows import Running

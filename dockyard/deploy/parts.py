@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from dockyard.deploy.edge import EdgeDoor, host_edge
 from dockyard.deploy.health import Check, Probe, check_health, wait_healthy
-from dockyard.engine.client import Engine, connect
+from dockyard.engine.interface import Engine
+from dockyard.engine.client import connect
 from dockyard.router.switch import Balancer, Report, nginx_router
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dockyard.engine import labels as L
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.state.lock import env_lock
 
 

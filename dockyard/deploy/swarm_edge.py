@@ -14,7 +14,7 @@ from __future__ import annotations
 from dockyard.deploy.edge import publish_edge
 from dockyard.deploy.outcome import PlacingContext
 from dockyard.deploy.swarm_executor import Rollout
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.swarm_facts import NodeFact, TaskFact, task_url
 from dockyard.engine.swarm_spec import body_config_hash
 from dockyard.router.colors import routed_service

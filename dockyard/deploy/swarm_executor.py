@@ -17,7 +17,8 @@ from typing import Any
 
 from dockyard.deploy.health import HealthCheck, probe_client, probe_once
 from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, short_reason
+from dockyard.engine.interface import Engine
+from dockyard.engine.client import short_reason
 from dockyard.engine.swarm_facts import NodeFact, TaskFact
 from dockyard.engine.swarm_spec import body_config_hash, body_name, body_replicas, named
 from dockyard.errors import DockyardError, HealthCheckFailed

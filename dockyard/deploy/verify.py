@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.rows import Running
 from dockyard.engine.testrun import run_test
 from dockyard.errors import DeployError, ReleaseTestFailed

@@ -17,7 +17,7 @@ import docker.errors
 from dockyard.engine import labels as L
 from dockyard.engine.actions import stop_and_remove
 from dockyard.engine.api import Container, DockerError
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.client import DockerEngine, engine_error
 from dockyard.engine.containers import (
     DEFAULT_MEMORY,
     DEFAULT_PIDS,
@@ -135,7 +135,7 @@ def accessory_state(attrs: dict[str, Any]) -> AccessoryState:
         restarts=int(attrs.get("RestartCount") or 0), started_at=state.get("StartedAt", ""))
 
 
-def find_accessory(engine: Engine, app: str, env: str, name: str) -> Container | None:
+def find_accessory(engine: DockerEngine, app: str, env: str, name: str) -> Container | None:
     """The accessory's container; one of its name that is not this accessory's is refused."""
     container_name = L.accessory_container_name(app, env, name)
     try:
@@ -151,7 +151,7 @@ def find_accessory(engine: Engine, app: str, env: str, name: str) -> Container |
     return found
 
 
-def list_accessories(engine: Engine, app: str, env: str | None = None) -> list[AccessoryState]:
+def list_accessories(engine: DockerEngine, app: str, env: str | None = None) -> list[AccessoryState]:
     filters = [f"{L.APP}={app}", L.ACCESSORY] + ([f"{L.ENV}={env}"] if env else [])
     try:
         found = engine.client.containers.list(all=True, filters={"label": filters}, ignore_removed=True)
@@ -160,7 +160,7 @@ def list_accessories(engine: Engine, app: str, env: str | None = None) -> list[A
     return sorted((accessory_state(c.attrs) for c in found), key=lambda a: (a.env, a.name))
 
 
-def start_accessory(engine: Engine, run: AccessoryRun) -> Container:
+def start_accessory(engine: DockerEngine, run: AccessoryRun) -> Container:
     """Create and start its container (the caller removed any previous one)."""
     try:
         container = engine.client.containers.create(**accessory_create_kwargs(run))
@@ -170,7 +170,7 @@ def start_accessory(engine: Engine, run: AccessoryRun) -> Container:
     return container
 
 
-def wait_healthy(engine: Engine, container_id: str, what: str, timeout: float, logs_hint: str) -> AccessoryState:
+def wait_healthy(engine: DockerEngine, container_id: str, what: str, timeout: float, logs_hint: str) -> AccessoryState:
     """Until Docker's health check passes (or, with none, the container runs); its last state."""
     deadline = time.monotonic() + timeout
     while True:
@@ -188,14 +188,14 @@ def wait_healthy(engine: Engine, container_id: str, what: str, timeout: float, l
         time.sleep(0.25)
 
 
-def stop_accessory(engine: Engine, container: Container, grace: float) -> None:
+def stop_accessory(engine: DockerEngine, container: Container, grace: float) -> None:
     try:
         container.stop(timeout=int(grace))
     except DockerError as exc:
         raise engine_error(f"stopping {container.name}", exc) from exc
 
 
-def remove_accessory(engine: Engine, container: Container, grace: float) -> bool:
+def remove_accessory(engine: DockerEngine, container: Container, grace: float) -> bool:
     return stop_and_remove(engine, container.id or "", container.name or "", grace)
 
 

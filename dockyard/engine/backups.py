@@ -1,4 +1,4 @@
-"""The engine's side of backups (issue 16): a volume's files read and written through the Engine
+"""The engine's side of backups (issue 16): a volume's files read and written through the DockerEngine
 API (a container that is created and never started mounts it, so any engine, local or remote,
 serves), writers paused while they are read, a dump command's stdout, a restore command run in a
 one-off container. The archives themselves are handled above (dockyard/backup)."""
@@ -20,7 +20,7 @@ import docker.errors
 import requests
 
 from dockyard.engine.api import Container, DockerError
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.client import DockerEngine, engine_error
 from dockyard.errors import EngineError
 
 MOUNT_ROOT = "/dockyard-volumes"  # where the copying container mounts each volume, by its short name
@@ -36,7 +36,7 @@ def _empty_tar() -> bytes:
     return buffer.getvalue()
 
 
-def ensure_empty_image(engine: Engine) -> str:
+def ensure_empty_image(engine: DockerEngine) -> str:
     """An image with no files (imported from an empty tar): made once per engine, pulled from nowhere."""
     try:
         try:
@@ -49,7 +49,7 @@ def ensure_empty_image(engine: Engine) -> str:
     return EMPTY_IMAGE
 
 
-def users_of(engine: Engine, volume: str) -> list[Container]:
+def users_of(engine: DockerEngine, volume: str) -> list[Container]:
     """The containers (running or not) that mount the volume, helpers of ours left out."""
     try:
         found = engine.client.containers.list(all=True, filters={"volume": volume}, ignore_removed=True)
@@ -59,7 +59,7 @@ def users_of(engine: Engine, volume: str) -> list[Container]:
 
 
 @contextmanager
-def paused(engine: Engine, containers: list[Container]) -> Iterator[None]:
+def paused(engine: DockerEngine, containers: list[Container]) -> Iterator[None]:
     """The running ones frozen (their files stop changing) for the block, then thawed, whatever happens."""
     frozen: list[Container] = []
     try:
@@ -80,7 +80,7 @@ def paused(engine: Engine, containers: list[Container]) -> Iterator[None]:
 
 
 @contextmanager
-def copier(engine: Engine, volumes: dict[str, str], labels: dict[str, str], read_only: bool) -> Iterator[Container]:
+def copier(engine: DockerEngine, volumes: dict[str, str], labels: dict[str, str], read_only: bool) -> Iterator[Container]:
     """A created (never started) container with each volume (full name -> short name) at
     MOUNT_ROOT/short; removed after the block."""
     image = ensure_empty_image(engine)
@@ -137,7 +137,7 @@ def exec_stdout(container: Container, argv: list[str]) -> Iterator[bytes]:
                           f"{bytes(errors).decode(errors='replace').strip()[-500:]}")
 
 
-def run_once(engine: Engine, image: str, argv: list[str], volumes: dict[str, str], user: str,
+def run_once(engine: DockerEngine, image: str, argv: list[str], volumes: dict[str, str], user: str,
              files: IO[bytes], environment: dict[str, str], labels: dict[str, str], timeout: float) -> None:
     """Run argv in a one-off container of `image` with the volumes (full name -> path) mounted and
     the tar `files` unpacked at / first; its exit must be 0 (else its output is in the error)."""
@@ -173,7 +173,7 @@ def run_once(engine: Engine, image: str, argv: list[str], volumes: dict[str, str
             pass
 
 
-def volume_exists(engine: Engine, name: str) -> bool:
+def volume_exists(engine: DockerEngine, name: str) -> bool:
     try:
         engine.client.volumes.get(name)
     except docker.errors.NotFound:
@@ -185,15 +185,15 @@ def volume_exists(engine: Engine, name: str) -> bool:
 
 
 # ---- the same archives, read and written on the host's file system (a local engine, as root):
-# the Engine API's archive endpoints move about 250 MB/s here, GNU tar on the directory several
+# the DockerEngine API's archive endpoints move about 250 MB/s here, GNU tar on the directory several
 # times that. Member names are the same either way (dockyard-volumes/SHORT/...).
 
 
-def host_mountpoints(engine: Engine, volumes: dict[str, str]) -> dict[str, Path] | None:
+def host_mountpoints(engine: DockerEngine, volumes: dict[str, str]) -> dict[str, Path] | None:
     """short name -> the directory of each (full name -> short) volume on this host, when the engine
     runs here with the local driver and its directories can be read and written; else None. A volume
     with driver options (type=nfs, tmpfs, a device) has its data mounted there only while a container
-    uses it: it goes through the Engine API."""
+    uses it: it goes through the DockerEngine API."""
     if not engine.is_local_host or os.geteuid() != 0 or shutil.which("tar") is None:
         return None
     found: dict[str, Path] = {}

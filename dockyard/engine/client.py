@@ -41,14 +41,16 @@ T = TypeVar("T")
 
 
 @dataclass
-class Engine:
+class DockerEngine:
+    """The real Engine (engine/interface.py): docker-py behind Dockyard's verbs, whose contracts are
+    written there."""
+
     name: str
     config: EngineSettings
     client: docker.DockerClient
 
     @property
     def is_local_host(self) -> bool:
-        """True when the engine runs on this machine (its bind mounts see our files)."""
         url = urlparse(self.config.host)
         return url.scheme in ("unix", "npipe") or url.hostname in ("127.0.0.1", "localhost", "::1")
 
@@ -60,22 +62,18 @@ class Engine:
 
     # -- replicas, images and services: what a deploy does ----------------------------------------
     def create_replica(self, spec: ReplicaSpec, name: str) -> ReplicaFacts:
-        """Create (not start) the container of one replica; NameTaken when another holds the name."""
         from dockyard.engine import lifecycle
         return self._asking(f"creating {name}", lifecycle.create, spec, name)
 
     def put_files(self, container_id: str, archive: bytes, name: str) -> None:
-        """Unpack a tar at / of a created container (its rendered config files)."""
         from dockyard.engine import lifecycle
         self._asking(f"copying files into {name}", lifecycle.put_archive, container_id, archive)
 
     def start_replica(self, container_id: str, name: str) -> None:
-        """Start a container; PortTaken when its published port was taken meanwhile."""
         from dockyard.engine import lifecycle
         self._asking(f"starting {name}", lifecycle.start, container_id, name)
 
     def remove_replica(self, container_id: str, what: str) -> None:
-        """Remove a container at once (killed if it runs); `what` names the caller's step in an error."""
         from dockyard.engine import lifecycle
         self._asking(what, lifecycle.remove, container_id)
 
@@ -84,12 +82,10 @@ class Engine:
         self._asking(what, lifecycle.rename, container_id, name)
 
     def last_lines(self, container_id: str, lines: int = 20) -> str:
-        """The container's last log lines, for an error that says why it failed."""
         from dockyard.engine import lifecycle
         return self._asking("reading its logs", lifecycle.last_lines, container_id, lines)
 
     def create_service(self, body: dict[str, Any]) -> str:
-        """Create a Swarm service from its spec (engine/swarm_spec.py); its id."""
         from dockyard.engine import swarm_writes
         from dockyard.engine.swarm_spec import body_name
         return self._asking(f"creating service {body_name(body)}", swarm_writes.create, body)
@@ -108,12 +104,10 @@ class Engine:
         self._asking(f"removing service {name}", swarm_writes.remove, service_id)
 
     def roll_back_service(self, service_id: str, wait: float) -> None:
-        """Swarm's rollback of the service to its previous spec, waited for."""
         from dockyard.engine import swarm_writes
         self._asking(f"rolling back service {service_id[:12]}", swarm_writes.roll_back, service_id, wait)
 
     def swarm_files(self, kind: str, app: str, env: str) -> dict[str, str]:
-        """The environment's Swarm configs (kind "config") or secrets ("secret"): name -> id."""
         from dockyard.engine import swarm_writes
         return self._asking(f"listing {kind}s on engine {self.name!r}", swarm_writes.files, kind, app, env)
 
@@ -122,12 +116,10 @@ class Engine:
         return self._asking(f"creating {kind} {name} for {what}", swarm_writes.make_file, kind, name, data, labels)
 
     def remove_swarm_file(self, kind: str, object_id: str) -> bool:
-        """False while a task still uses it."""
         from dockyard.engine import swarm_writes
         return self._asking(f"removing a {kind}", swarm_writes.remove_file, kind, object_id)
 
     def ensure_image(self, ref: str) -> ImageFacts:
-        """The image as this engine has it, pulled from its registry when absent."""
         from dockyard.engine import images
         found = self.inspect_image(ref)
         if found is not None:
@@ -140,7 +132,6 @@ class Engine:
 
     # -- networks, volumes, a stop, a start: what every path shares --------------------------------
     def ensure_network(self, app: str, env: str) -> str:
-        """The app's environment network, made when missing; its name."""
         from dockyard.engine import networks
         return networks.ensure_network(self, app, env)
 
@@ -149,7 +140,6 @@ class Engine:
         return networks.remove_network(self, app, env)
 
     def ensure_volume(self, app: str, env: str, service: str, name: str) -> str:
-        """The service's named volume, made labelled when missing; its full name."""
         from dockyard.engine import volumes
         return volumes.ensure_volume(self, app, env, service, name)
 
@@ -162,7 +152,6 @@ class Engine:
         volumes.remove_volume(self, name, wait)
 
     def pin_node(self, label: str) -> str:
-        """The Swarm node that carries `label`, this manager's node labelled when none does."""
         from dockyard.engine import volumes
         return volumes.pin_node(self, label)
 
@@ -171,28 +160,23 @@ class Engine:
         return volumes.unpin_nodes(self, prefix)
 
     def stop_and_remove(self, container_id: str, name: str, grace: float) -> bool:
-        """Stop within `grace`, remove, drop its secret files; False when it was gone already."""
         from dockyard.engine import actions
         return actions.stop_and_remove(self, container_id, name, grace)
 
     def stop_replica(self, container_id: str, name: str, grace: float) -> None:
-        """Stop it and keep it, to be started again as it is (a parked worker)."""
         from dockyard.engine import actions
         actions.stop_container(self, container_id, name, grace)
 
     def start_again(self, container_id: str, name: str) -> ReplicaFacts:
-        """Start a stopped container again; it as it is then, for a health wait."""
         from dockyard.engine import actions
         return actions.start_container(self, container_id, name)
 
     def remove_services(self, app: str, env: str) -> list[str]:
-        """Every Swarm service of the environment, then their configs and secrets; the names."""
         from dockyard.engine import actions
         return actions.remove_services(self, app, env)
 
     def scale_service(self, service_id: str, replicas: int, labels: dict[str, str | None] | None = None
                       ) -> dict[str, Any]:
-        """Set a service's replica count (and labels) on its spec; the spec sent."""
         from dockyard.engine import services as swarm_services
         return swarm_services.scale_service(self, service_id, replicas, labels)
 
@@ -201,14 +185,11 @@ class Engine:
         return swarm_services.service_log_frames(self, service_id, params)
 
     def task_logs(self, task_id: str, lines: int) -> str:
-        """A task's last lines; docker-py's failure goes through (the caller says it is unavailable)."""
         from dockyard.engine import services as swarm_services
         return swarm_services.task_logs_text(self, task_id, lines)
 
     # -- what runs: one observation, containers or a Swarm's tasks ---------------------------------
     def observe(self, app: str | None, env: str | None = None) -> list[Running]:
-        """Dockyard's replicas of an app (environment) as rows: its containers, or on a Swarm manager
-        the tasks of its services; the one observation ps, status and the deploys read."""
         from dockyard.engine.rows import container_row, task_rows
         if self.config.swarm:
             found = self.services(app, env)
@@ -217,7 +198,6 @@ class Engine:
         return sorted(rows, key=lambda r: (r.env, r.service, r.replica, r.name))
 
     def require_manager(self) -> None:
-        """Refused unless this engine is a Swarm manager, saying how to make one."""
         from dockyard.engine import swarm_reads
         manager, state = self._asking(f"asking engine {self.name!r} about its swarm", swarm_reads.swarm_state)
         if not manager:
@@ -226,7 +206,6 @@ class Engine:
                                    "address with dockyard engine add NAME --host ... --swarm")
 
     def services(self, app: str | None, env: str | None = None) -> list[ServiceFact]:
-        """Dockyard's Swarm services of an app (environment)."""
         from dockyard.engine import swarm_reads
         return self._asking(f"listing services on engine {self.name!r}", swarm_reads.services, app, env)
 
@@ -235,7 +214,6 @@ class Engine:
         return self._asking(f"listing tasks on engine {self.name!r}", swarm_reads.tasks, service_ids)
 
     def running_tasks(self) -> list[TaskFact]:
-        """Every task of the Swarm meant to run, whoever's (the pool's view)."""
         from dockyard.engine import swarm_reads
         return self._asking(f"listing tasks on engine {self.name!r}", swarm_reads.running_tasks)
 
@@ -254,28 +232,22 @@ class Engine:
 
     def list_replicas(self, app: str | None = None, env: str | None = None, service: str | None = None,
                       all: bool = True) -> list[ReplicaFacts]:
-        """Dockyard's containers of an app (environment, service); without `all`, the running ones."""
         from dockyard.engine import replicas
         return self._asking(f"listing containers on engine {self.name!r}", replicas.listed, app, env, service, all)
 
     def running_replicas(self, selector: Mapping[str, str]) -> list[ReplicaFacts]:
-        """Every running container whose labels match `selector` (KEY=VALUE, or KEY alone when empty),
-        Dockyard's or not: the host agent's view."""
         from dockyard.engine import replicas
         return self._asking(f"listing containers on engine {self.name!r}", replicas.running, selector)
 
     def inspect_replica(self, container_id: str) -> ReplicaFacts | None:
-        """The container as it is now; None when it is gone."""
         from dockyard.engine import replicas
         return self._asking(f"inspecting container {container_id[:12]}", replicas.inspect, container_id)
 
     def container_events(self, since: int) -> EventStream:
-        """The engine's container events from `since` (epoch seconds) on, until the stream is closed."""
         from dockyard.engine import replicas
         return self._asking(f"following the events of engine {self.name!r}", replicas.events, since)
 
     def inspect_image(self, ref: str) -> ImageFacts | None:
-        """The image `ref` on this engine; None when it has none (nothing is pulled)."""
         from dockyard.engine import images
         return self._asking(f"looking up {ref}", images.inspect, ref)
 
@@ -284,41 +256,32 @@ class Engine:
         return self._asking(f"pulling {ref}", images.pull, ref)
 
     def tag_image(self, source: str, repo: str, tag: str) -> None:
-        """Give the image `source` the name `repo:tag` too."""
         from dockyard.engine import images
         self._asking(f"tagging {source} as {repo}:{tag}", images.tag, source, repo, tag)
 
     def build_image(self, context: Path, dockerfile: str, tag: str, labels: Mapping[str, str],
                     args: Mapping[str, str], progress: Callable[[str], None]) -> str:
-        """Build `context` as `tag`, each output line to `progress`; the image id ("" if the engine gave
-        none). A failed step is a BuildError with the step's last lines."""
         from dockyard.engine import images
         return self._asking(f"building {tag}", images.build, context, dockerfile, tag, labels, args, progress)
 
     def push_image(self, source: str, repo: str, tag: str, progress: Callable[[str], None]) -> str:
-        """Tag `source` as `repo:tag` and push it; the digest the registry gave ("" if none). A refusal
-        the registry reports in the stream is a BuildError."""
         from dockyard.engine import images
         self._asking(f"pushing {repo}:{tag}", images.tag, source, repo, tag)
         return self._asking(f"pushing {repo}:{tag}", images.push, repo, tag, progress)
 
     def version(self) -> str | None:
-        """The engine's version (20.10.24, ...)."""
         from dockyard.engine import host
         return self._asking(f"asking engine {self.name!r} its version", host.version)
 
     def cgroup_driver(self) -> str:
-        """How the engine places containers in cgroups: cgroupfs or systemd."""
         from dockyard.engine import host
         return self._asking(f"asking engine {self.name!r} about its cgroups", host.cgroup_driver)
 
     def node_id(self) -> str | None:
-        """The Swarm node this engine is; None outside a Swarm."""
         from dockyard.engine import host
         return self._asking(f"asking engine {self.name!r} about its swarm", host.node_id)
 
     def service_names(self) -> dict[str, str]:
-        """Every Swarm service the engine manages: id -> name."""
         from dockyard.engine import host
         return self._asking(f"listing services on engine {self.name!r}", host.service_names)
 
@@ -330,7 +293,7 @@ def tls_config(cfg: EngineSettings) -> docker.tls.TLSConfig | None:
     return docker.tls.TLSConfig(client_cert=cert, ca_cert=cfg.tls_ca, verify=cfg.tls_ca or True)
 
 
-def connect(name: str, site: settings.Settings | None = None, timeout: int = 60) -> Engine:
+def connect(name: str, site: settings.Settings | None = None, timeout: int = 60) -> DockerEngine:
     cfg = settings.engine(name, site)
     try:
         client = docker.DockerClient(base_url=cfg.host, tls=tls_config(cfg) or False, timeout=timeout,
@@ -343,4 +306,4 @@ def connect(name: str, site: settings.Settings | None = None, timeout: int = 60)
             f"engine {name!r} at {cfg.host} is not reachable: {short_reason(exc)}",
             hint="check that dockerd runs there (dockyard doctor) and, for tcp://, the TLS certificates",
         ) from exc
-    return Engine(name=name, config=cfg, client=client)
+    return DockerEngine(name=name, config=cfg, client=client)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 
 __all__ = ["CONTAINERS", "SWARM", "Placement", "placement"]
 

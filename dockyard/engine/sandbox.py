@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import docker.errors
 
 from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, connect, engine_error
+from dockyard.engine.client import DockerEngine, connect, engine_error
 from dockyard.errors import DeployError
 
 CLONE_NEWNET = 0x40000000
@@ -107,7 +107,7 @@ class Relay:
                 threading.Thread(target=pipe, args=(a, b), daemon=True).start()
 
 
-def ensure_holder_image(engine: Engine) -> None:
+def ensure_holder_image(engine: DockerEngine) -> None:
     """A second engine on this host (the TLS one) has an image store of its own: give it the holder
     image from the local engine (docker save | docker load), as images move without a registry."""
     try:
@@ -131,7 +131,7 @@ def ensure_holder_image(engine: Engine) -> None:
 
 
 @contextmanager
-def sandbox(engine: Engine, target_port: int, labels: dict[str, str]) -> Iterator[str]:
+def sandbox(engine: DockerEngine, target_port: int, labels: dict[str, str]) -> Iterator[str]:
     """A holder container with no network but loopback, whose 127.0.0.1:target_port is relayed to
     the host's 127.0.0.1:target_port. Yields the network mode for the test: `container:<holder>`."""
     if not engine.is_local_host:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import requests.exceptions
 
 from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.client import DockerEngine, engine_error
 from dockyard.engine.containers import NON_ROOT_USER
 from dockyard.engine.sandbox import sandbox
 from dockyard.errors import DeployError
@@ -49,7 +49,7 @@ def target_port(target_url: str) -> int:
     return parts.port
 
 
-def run_test(engine: Engine, test: TestSpec, image: str, app: str, env: str,
+def run_test(engine: DockerEngine, test: TestSpec, image: str, app: str, env: str,
              target_url: str | None = None, extra_env: dict[str, str] | None = None) -> TestResult:
     labels = {"dockyard.managed-test": "1", "dockyard.app": app, "dockyard.env": env, "dockyard.test": test.name}
     remove_leftovers(engine, app, env)
@@ -59,7 +59,7 @@ def run_test(engine: Engine, test: TestSpec, image: str, app: str, env: str,
     return _run(engine, test, image, env, app, labels, "none", target_url, extra_env)
 
 
-def remove_leftovers(engine: Engine, app: str, env: str) -> None:
+def remove_leftovers(engine: DockerEngine, app: str, env: str) -> None:
     """Test containers (and their network holders) a run left when the engine died under it: they
     have no restart policy, so they stay exited until someone removes them."""
     filters = {"label": ["dockyard.managed-test=1", f"dockyard.app={app}", f"dockyard.env={env}"],
@@ -71,7 +71,7 @@ def remove_leftovers(engine: Engine, app: str, env: str) -> None:
         return  # the test's own start says what is wrong with the engine
 
 
-def _run(engine: Engine, test: TestSpec, image: str, env: str, app: str, labels: dict[str, str],
+def _run(engine: DockerEngine, test: TestSpec, image: str, env: str, app: str, labels: dict[str, str],
          network_mode: str, target_url: str | None, extra_env: dict[str, str] | None) -> TestResult:
     environment = {"DOCKYARD_APP": app, "DOCKYARD_ENV": env, **(extra_env or {})}
     if target_url:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.container_logs import container_lines
 from dockyard.engine.rows import Scope
 from dockyard.logs.query import LogLine, matches, rfc3339_ns

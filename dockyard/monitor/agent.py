@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.monitor.alerts import AlertEvent, AlertRule
 from dockyard.monitor.cgroups import detect_layout
 from dockyard.monitor.collector import Collector

@@ -18,7 +18,8 @@ from dockyard.config.service import ConfigService
 from dockyard.deploy.deployer import Deployer, image_of_build, registry_host, used_registries
 from dockyard.deploy.promote import rollback
 from dockyard.deploy.verify import release_url
-from dockyard.engine.client import Engine, connect
+from dockyard.engine.interface import Engine
+from dockyard.engine.client import connect
 from dockyard.engine.testrun import run_test
 from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.notify.emit import emit

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from dockyard.engine import labels as L
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.facts import ReplicaFacts
 from dockyard.errors import DeployError
 from dockyard.plan.bluegreen import COLORS, ColorFacts, Facts

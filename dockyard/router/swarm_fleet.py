@@ -14,7 +14,8 @@ import time
 
 from dockyard.engine import labels as L
 from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.interface import Engine
+from dockyard.engine.client import engine_error
 from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
 from dockyard.errors import DeployError, HealthCheckFailed

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.placement import CONTAINERS, SWARM, placement
 from dockyard.errors import DeployError

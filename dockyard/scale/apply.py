@@ -29,7 +29,8 @@ from dockyard.deploy.swarm_executor import Rollout, SwarmExecutor
 from dockyard.deploy.targets.containers import ContainerTarget, container_workload
 from dockyard.engine import labels as L
 from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.interface import Engine
+from dockyard.engine.client import engine_error
 from dockyard.engine.placement import placement
 from dockyard.errors import DeployError
 from dockyard.plan.deploy import Action, Kind

@@ -14,7 +14,7 @@ from dockyard.scale.facts import serving
 from dockyard.scale.store import ScaleStore
 
 if TYPE_CHECKING:
-    from dockyard.engine.client import Engine
+    from dockyard.engine.interface import Engine
     from dockyard.spec import AppSpec
     from dockyard.state.db import StateDB
 

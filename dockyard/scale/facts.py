@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from dockyard.engine import labels as L
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.placement import CONTAINERS, SWARM, placement
 from dockyard.router.counter import read_request_counter

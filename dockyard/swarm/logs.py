@@ -13,7 +13,8 @@ import time
 from collections.abc import Iterable, Iterator
 
 from dockyard.engine.api import DockerError
-from dockyard.engine.client import Engine, engine_error
+from dockyard.engine.interface import Engine
+from dockyard.engine.client import engine_error
 from dockyard.engine.rows import Scope
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact
 from dockyard.logs.query import LogLine, matches, rfc3339_ns

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard import settings
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.swarm_facts import ENGINE_LABEL, NodeFact, TaskFact
 from dockyard.errors import NotFound
 from dockyard.settings import EngineSettings

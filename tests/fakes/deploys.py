@@ -10,7 +10,7 @@ from dockyard.deploy.deployer import Deployer
 from dockyard.deploy.health import HealthCheck, HealthResult
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.targets.containers import container_workload
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.facts import ReplicaFacts
 from dockyard.errors import HealthCheckFailed
 from dockyard.router.colors import Replica

@@ -9,7 +9,7 @@ from typing import Any
 import docker.errors
 import requests.exceptions
 
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.router.edge import EdgeConflict, Where
 from dockyard.router.edge_render import EdgeRoute, claim_conflicts
 from dockyard.router.render import RouterState, Side

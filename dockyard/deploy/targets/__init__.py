@@ -13,7 +13,7 @@ from dockyard.deploy.outcome import PlacingContext
 from dockyard.deploy.targets.base import Target
 from dockyard.deploy.targets.containers import ContainerTarget
 from dockyard.deploy.targets.swarm import SwarmTarget
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.placement import placement
 
 __all__ = ["TARGETS", "Target", "target_for"]

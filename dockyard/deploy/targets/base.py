@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from dockyard.deploy.health import HealthCheck
 from dockyard.deploy.outcome import PlacingContext, Prepared, Report
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.rows import Running
 from dockyard.router.colors import Fleet
 

@@ -12,7 +12,7 @@ from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import SwarmExecutor
 from dockyard.deploy.targets.base import Target
 from dockyard.engine import labels as L
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.engine.rows import Running
 from dockyard.engine.swarm_facts import task_url
 from dockyard.router.colors import Fleet

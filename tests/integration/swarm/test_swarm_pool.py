@@ -21,7 +21,7 @@ import docker
 import httpx
 import pytest
 
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.settings import EngineSettings
 from tests.apps import TestApp
 from tests.conftest import run_cli

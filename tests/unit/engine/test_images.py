@@ -12,7 +12,7 @@ import requests.exceptions
 from dockyard.build.builder import existing_image, push_image
 from dockyard.build.git import Commit
 from dockyard.build.registry import copy_to_registry
-from dockyard.engine.client import Engine
+from dockyard.engine.interface import Engine
 from dockyard.errors import EngineError, EngineUnavailable, RegistryError
 from dockyard.settings import EngineSettings
 

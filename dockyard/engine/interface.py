@@ -1,0 +1,221 @@
+"""`Engine`: one Docker engine in Dockyard's words, the interface the layers above program against.
+
+Its verbs take and return Dockyard's own values (engine/facts.py, swarm_facts.py, rows.py) and raise
+EngineError; nothing above engine/ sees docker-py or Docker's JSON. engine/client.DockerEngine is
+the real one (docker-py behind it); tests/fakes/engine.FakeEngine keeps containers and a Swarm in
+memory, so every strategy on every target runs in a unit test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from dockyard.engine.containers import ReplicaSpec
+    from dockyard.engine.facts import ImageFacts, ReplicaFacts
+    from dockyard.engine.replicas import EventStream
+    from dockyard.engine.rows import Running
+    from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
+    from dockyard.settings import EngineSettings
+
+
+class Engine(Protocol):
+    name: str  # the site's name for it: local, tls-host, ...
+    config: EngineSettings
+
+    @property
+    def is_local_host(self) -> bool:
+        """True when the engine runs on this machine (its bind mounts see our files)."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+    def create_replica(self, spec: ReplicaSpec, name: str) -> ReplicaFacts:
+        """Create (not start) the container of one replica; NameTaken when another holds the name."""
+        ...
+
+    def put_files(self, container_id: str, archive: bytes, name: str) -> None:
+        """Unpack a tar at / of a created container (its rendered config files)."""
+        ...
+
+    def start_replica(self, container_id: str, name: str) -> None:
+        """Start a container; PortTaken when its published port was taken meanwhile."""
+        ...
+
+    def remove_replica(self, container_id: str, what: str) -> None:
+        """Remove a container at once (killed if it runs); `what` names the caller's step in an error."""
+        ...
+
+    def rename_replica(self, container_id: str, name: str, what: str) -> None:
+        ...
+
+    def last_lines(self, container_id: str, lines: int = 20) -> str:
+        """The container's last log lines, for an error that says why it failed."""
+        ...
+
+    def create_service(self, body: dict[str, Any]) -> str:
+        """Create a Swarm service from its spec (engine/swarm_spec.py); its id."""
+        ...
+
+    def update_service(self, service_id: str, version: int, body: dict[str, Any]) -> None:
+        ...
+
+    def inspect_service(self, service_id: str) -> ServiceFact:
+        ...
+
+    def remove_service(self, service_id: str, name: str) -> None:
+        ...
+
+    def roll_back_service(self, service_id: str, wait: float) -> None:
+        """Swarm's rollback of the service to its previous spec, waited for."""
+        ...
+
+    def swarm_files(self, kind: str, app: str, env: str) -> dict[str, str]:
+        """The environment's Swarm configs (kind "config") or secrets ("secret"): name -> id."""
+        ...
+
+    def make_swarm_file(self, kind: str, name: str, data: bytes, labels: dict[str, str], what: str) -> str:
+        ...
+
+    def remove_swarm_file(self, kind: str, object_id: str) -> bool:
+        """False while a task still uses it."""
+        ...
+
+    def ensure_image(self, ref: str) -> ImageFacts:
+        """The image as this engine has it, pulled from its registry when absent."""
+        ...
+
+    def ensure_network(self, app: str, env: str) -> str:
+        """The app's environment network, made when missing; its name."""
+        ...
+
+    def remove_network(self, app: str, env: str) -> bool:
+        ...
+
+    def ensure_volume(self, app: str, env: str, service: str, name: str) -> str:
+        """The service's named volume, made labelled when missing; its full name."""
+        ...
+
+    def app_volumes(self, app: str, env: str) -> list[str]:
+        ...
+
+    def remove_volume(self, name: str, wait: float = 0.0) -> None:
+        ...
+
+    def pin_node(self, label: str) -> str:
+        """The Swarm node that carries `label`, this manager's node labelled when none does."""
+        ...
+
+    def unpin_nodes(self, prefix: str) -> list[str]:
+        ...
+
+    def stop_and_remove(self, container_id: str, name: str, grace: float) -> bool:
+        """Stop within `grace`, remove, drop its secret files; False when it was gone already."""
+        ...
+
+    def stop_replica(self, container_id: str, name: str, grace: float) -> None:
+        """Stop it and keep it, to be started again as it is (a parked worker)."""
+        ...
+
+    def start_again(self, container_id: str, name: str) -> ReplicaFacts:
+        """Start a stopped container again; it as it is then, for a health wait."""
+        ...
+
+    def remove_services(self, app: str, env: str) -> list[str]:
+        """Every Swarm service of the environment, then their configs and secrets; the names."""
+        ...
+
+    def scale_service(self, service_id: str, replicas: int, labels: dict[str, str | None] | None = None
+                      ) -> dict[str, Any]:
+        """Set a service's replica count (and labels) on its spec; the spec sent."""
+        ...
+
+    def service_log_frames(self, service_id: str, params: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
+        ...
+
+    def task_logs(self, task_id: str, lines: int) -> str:
+        """A task's last lines; docker-py's failure goes through (the caller says it is unavailable)."""
+        ...
+
+    def observe(self, app: str | None, env: str | None = None) -> list[Running]:
+        """Dockyard's replicas of an app (environment) as rows: its containers, or on a Swarm manager
+        the tasks of its services; the one observation ps, status and the deploys read."""
+        ...
+
+    def require_manager(self) -> None:
+        """Refused unless this engine is a Swarm manager, saying how to make one."""
+        ...
+
+    def services(self, app: str | None, env: str | None = None) -> list[ServiceFact]:
+        """Dockyard's Swarm services of an app (environment)."""
+        ...
+
+    def tasks(self, service_ids: list[str]) -> list[TaskFact]:
+        ...
+
+    def running_tasks(self) -> list[TaskFact]:
+        """Every task of the Swarm meant to run, whoever's (the pool's view)."""
+        ...
+
+    def nodes(self) -> dict[str, NodeFact]:
+        ...
+
+    def list_replicas(self, app: str | None = None, env: str | None = None, service: str | None = None,
+                      all: bool = True) -> list[ReplicaFacts]:
+        """Dockyard's containers of an app (environment, service); without `all`, the running ones."""
+        ...
+
+    def running_replicas(self, selector: Mapping[str, str]) -> list[ReplicaFacts]:
+        """Every running container whose labels match `selector` (KEY=VALUE, or KEY alone when empty),
+        Dockyard's or not: the host agent's view."""
+        ...
+
+    def inspect_replica(self, container_id: str) -> ReplicaFacts | None:
+        """The container as it is now; None when it is gone."""
+        ...
+
+    def container_events(self, since: int) -> EventStream:
+        """The engine's container events from `since` (epoch seconds) on, until the stream is closed."""
+        ...
+
+    def inspect_image(self, ref: str) -> ImageFacts | None:
+        """The image `ref` on this engine; None when it has none (nothing is pulled)."""
+        ...
+
+    def pull_image(self, ref: str) -> ImageFacts:
+        ...
+
+    def tag_image(self, source: str, repo: str, tag: str) -> None:
+        """Give the image `source` the name `repo:tag` too."""
+        ...
+
+    def build_image(self, context: Path, dockerfile: str, tag: str, labels: Mapping[str, str],
+                    args: Mapping[str, str], progress: Callable[[str], None]) -> str:
+        """Build `context` as `tag`, each output line to `progress`; the image id ("" if the engine gave
+        none). A failed step is a BuildError with the step's last lines."""
+        ...
+
+    def push_image(self, source: str, repo: str, tag: str, progress: Callable[[str], None]) -> str:
+        """Tag `source` as `repo:tag` and push it; the digest the registry gave ("" if none). A refusal
+        the registry reports in the stream is a BuildError."""
+        ...
+
+    def version(self) -> str | None:
+        """The engine's version (20.10.24, ...)."""
+        ...
+
+    def cgroup_driver(self) -> str:
+        """How the engine places containers in cgroups: cgroupfs or systemd."""
+        ...
+
+    def node_id(self) -> str | None:
+        """The Swarm node this engine is; None outside a Swarm."""
+        ...
+
+    def service_names(self) -> dict[str, str]:
+        """Every Swarm service the engine manages: id -> name."""
+        ...
+
