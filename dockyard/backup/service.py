@@ -34,8 +34,8 @@ from dockyard.engine.backups import (
     users_of,
     volume_exists,
 )
-from dockyard.engine.interface import Engine
 from dockyard.engine.containers import choose_user
+from dockyard.engine.interface import Engine
 from dockyard.engine.placement import placement
 from dockyard.errors import BackupError, NotFound
 from dockyard.spec import AppSpec

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.build.git import Commit
-from dockyard.engine.interface import Engine
 from dockyard.engine.client import short_reason
+from dockyard.engine.interface import Engine
 from dockyard.errors import BuildError, EngineError, RegistryError
 from dockyard.state.db import Build, StateDB
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dockyard.build.builder import push_image
-from dockyard.engine.interface import Engine
 from dockyard.engine.client import short_reason
+from dockyard.engine.interface import Engine
 from dockyard.errors import EngineError, RegistryError
 
 

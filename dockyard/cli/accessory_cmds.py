@@ -120,9 +120,7 @@ def logs(
     Example: dockyard accessory logs production db -n 50
     """
     env, name = env_first("logs", env, name)
-    from dockyard.engine.accessories import accessory_logs, find_accessory
     from dockyard.engine.client import connect
-    from dockyard.engine.container_logs import container_lines
     from dockyard.errors import NotFound, UsageError
 
     if as_json and follow:
@@ -131,18 +129,18 @@ def logs(
     spec.accessory(env, name)
     engine = connect(spec.environment(env).engine)
     try:
-        container = find_accessory(engine, spec.app, env, name)
+        container = engine.find_accessory(spec.app, env, name)
         if container is None:
             raise NotFound(f"accessory {name} of {spec.app}/{env} has no container",
                            hint=f"dockyard accessory boot {env} {name}")
         if as_json:
             from dockyard.logs.query import rfc3339_ns
 
-            lines = sorted(container_lines(engine, container.id or "", tail), key=lambda x: rfc3339_ns(x[0]))[-tail:]
-            print_json([{"time": stamp, "stream": stream, "message": text, "container": container.name,
+            lines = sorted(engine.container_lines(container.id, tail), key=lambda x: rfc3339_ns(x[0]))[-tail:]
+            print_json([{"time": stamp, "stream": stream, "message": text, "container": container.container,
                          "app": spec.app, "env": env, "accessory": name} for stamp, stream, text in reversed(lines)])
             return
-        for chunk in accessory_logs(container, tail, follow):
+        for chunk in engine.accessory_logs(container.id, container.container, tail, follow):
             sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
     finally:
@@ -160,7 +158,6 @@ def exec_(
     """
     env, name = env_first("exec", env, name)
     from dockyard.cli.ops_cmds import docker_exec
-    from dockyard.engine.accessories import find_accessory
     from dockyard.engine.client import connect
     from dockyard.errors import NotFound
 
@@ -168,13 +165,13 @@ def exec_(
     spec.accessory(env, name)
     engine = connect(spec.environment(env).engine)
     try:
-        container = find_accessory(engine, spec.app, env, name)
-        if container is None or container.status != "running":
+        container = engine.find_accessory(spec.app, env, name)
+        if container is None or container.state != "running":
             raise NotFound(f"accessory {name} of {spec.app}/{env} is not running",
                            hint=f"dockyard accessory boot {env} {name}")
     finally:
         engine.close()
-    raise typer.Exit(docker_exec(engine.config, container.name or "", command or ["sh"]))
+    raise typer.Exit(docker_exec(engine.config, container.container, command or ["sh"]))
 
 
 def register(app: typer.Typer) -> None:

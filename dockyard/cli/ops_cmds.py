@@ -29,7 +29,7 @@ def ps(
     from rich.table import Table
 
     from dockyard.deploy.health import judge_all, spec_probes
-    from dockyard.engine.accessories import AccessoryState, list_accessories
+    from dockyard.engine.accessories import AccessoryState
     from dockyard.engine.client import connect
     from dockyard.engine.placement import placement
     from dockyard.errors import DockyardError
@@ -44,7 +44,7 @@ def ps(
         try:
             rows += engine.observe(spec.app, name)
             if placement(engine).hosts_accessories:
-                accessories += list_accessories(engine, spec.app, name)
+                accessories += engine.list_accessories(spec.app, name)
         finally:
             engine.close()
     public = _public_urls(spec.app)

@@ -21,15 +21,10 @@ from dockyard.engine.accessories import (
     AccessoryRun,
     AccessoryState,
     accessory_create_kwargs,
-    find_accessory,
-    remove_accessory,
-    start_accessory,
-    stop_accessory,
-    wait_healthy,
 )
-from dockyard.engine.interface import Engine
 from dockyard.engine.containers import CommandCheck, choose_user
 from dockyard.engine.facts import ImageFacts
+from dockyard.engine.interface import Engine
 from dockyard.engine.placement import placement
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
 from dockyard.errors import DeployError, MissingConfigError
@@ -106,16 +101,16 @@ class Accessories:
         try:
             with env_lock(self.spec.app, env, wait=True):
                 run, secrets = self._run(engine, env, accessory)
-                found = find_accessory(engine, self.spec.app, env, name)
-                if found is not None and found.status == "running":
-                    if (found.labels or {}).get(L.CONFIG_HASH) != run.config_hash:
+                found = engine.find_accessory(self.spec.app, env, name)
+                if found is not None and found.state == "running":
+                    if found.config_hash != run.config_hash:
                         self.report(f"{run.container} runs an older definition: `dockyard accessory reboot {env} "
                                     f"{name}` restarts it with this one")
                     else:
                         self.report(f"{run.container} already runs")
-                    return self._wait(engine, env, name, found.id or "", timeout)
+                    return self._wait(engine, env, name, found.id, timeout)
                 if found is not None:  # stopped or crashed for good: made anew, its data stays in its volumes
-                    remove_accessory(engine, found, accessory.stop_grace)
+                    engine.stop_and_remove(found.id, found.container, accessory.stop_grace)
                 return self._start(engine, env, run, secrets, timeout)
         finally:
             engine.close()
@@ -128,9 +123,9 @@ class Accessories:
         try:
             with env_lock(self.spec.app, env, wait=True):
                 run, secrets = self._run(engine, env, accessory)  # bad config fails before it stops
-                found = find_accessory(engine, self.spec.app, env, name)
+                found = engine.find_accessory(self.spec.app, env, name)
                 if found is not None:
-                    remove_accessory(engine, found, accessory.stop_grace)
+                    engine.stop_and_remove(found.id, found.container, accessory.stop_grace)
                     self.report(f"stopped and removed {run.container}")
                 return self._start(engine, env, run, secrets, timeout)
         finally:
@@ -141,10 +136,10 @@ class Accessories:
         accessory = self.spec.accessory(env, name)
         engine = self._engine(env)
         try:
-            found = find_accessory(engine, self.spec.app, env, name)
-            if found is None or found.status != "running":
+            found = engine.find_accessory(self.spec.app, env, name)
+            if found is None or found.state != "running":
                 return False
-            stop_accessory(engine, found, accessory.stop_grace)
+            engine.stop_replica(found.id, found.container, accessory.stop_grace)
             return True
         finally:
             engine.close()
@@ -156,9 +151,9 @@ class Accessories:
         done: list[str] = []
         try:
             with env_lock(self.spec.app, env, wait=True):
-                found = find_accessory(engine, self.spec.app, env, name)
-                if found is not None and remove_accessory(engine, found, accessory.stop_grace):
-                    done.append(f"removed {found.name}")
+                found = engine.find_accessory(self.spec.app, env, name)
+                if found is not None and engine.stop_and_remove(found.id, found.container, accessory.stop_grace):
+                    done.append(f"removed {found.container}")
                 for volume in accessory.volumes:
                     full = L.volume_name(self.spec.app, env, name, volume.name)
                     if purge:
@@ -179,13 +174,13 @@ class Accessories:
         if secrets:
             secrets_dir, _ = write_secret_files(secrets, run.user)
         try:
-            container = start_accessory(engine, replace(run, secrets_dir=secrets_dir))
+            container_id = engine.start_accessory(replace(run, secrets_dir=secrets_dir))
         except BaseException:
             remove_secret_files(secrets_dir)
             raise
         self.report(f"started {run.container}")
-        return self._wait(engine, env, run.name, container.id or "", timeout)
+        return self._wait(engine, env, run.name, container_id, timeout)
 
     def _wait(self, engine: Engine, env: str, name: str, container_id: str, timeout: float) -> AccessoryState:
-        return wait_healthy(engine, container_id, f"accessory {name} of {self.spec.app}/{env}", timeout,
+        return engine.wait_accessory(container_id, f"accessory {name} of {self.spec.app}/{env}", timeout,
                             f"dockyard accessory logs {env} {name}")

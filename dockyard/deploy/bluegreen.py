@@ -20,9 +20,8 @@ from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.verify import endpoint_tests
 from dockyard.engine import labels as L
-from dockyard.engine.interface import Engine
 from dockyard.engine.containers import ReplicaSpec
-from dockyard.engine.testrun import run_test
+from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
 from dockyard.plan.bluegreen import BGStep, Step, Target, plan_bluegreen
 from dockyard.router.colors import Fleet
@@ -199,7 +198,7 @@ class BlueGreen:
     def _test(self, board: Switchboard, step: BGStep) -> None:
         assert step.test is not None
         target = url(board.state.preview_port)
-        result = run_test(self.engine, self.spec.tests[step.test], self.release.image, self.spec.app, self.env,
+        result = self.engine.run_test(self.spec.tests[step.test], self.release.image, self.spec.app, self.env,
                           target_url=target, extra_env={"DOCKYARD_RELEASE": self.release.release_id})
         self.report(result.summary())
         if not result.passed:

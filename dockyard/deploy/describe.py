@@ -13,9 +13,8 @@ from dataclasses import asdict
 from typing import Any
 
 from dockyard.deploy.health import judge_all, spec_probes
-from dockyard.engine.accessories import list_accessories
-from dockyard.engine.interface import Engine
 from dockyard.engine.client import connect
+from dockyard.engine.interface import Engine
 from dockyard.engine.placement import placement
 from dockyard.errors import DockyardError
 from dockyard.router.edge import Edge
@@ -42,7 +41,7 @@ class Engines:
 
     def close(self) -> None:
         for engine in self.found.values():
-            if isinstance(engine, Engine):
+            if not isinstance(engine, DockyardError):
                 engine.close()
 
 
@@ -86,7 +85,7 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
                              "running": r.running, "health": h, "release_id": absent(r.release), "color": r.color,
                              "url": r.url, "node": absent(r.node)} for r, h in zip(rows, health, strict=True)]
         if placement(engine).hosts_accessories:
-            data["accessories"] = [asdict(a) for a in list_accessories(engine, spec.app, name)]
+            data["accessories"] = [asdict(a) for a in engine.list_accessories(spec.app, name)]
         if env.switching.colors and env.router is not None:
             status = env_status(spec, name, report=lambda _line: None, housekeep=False, engine=engine)
             public = public_urls(spec.app, name, edge)

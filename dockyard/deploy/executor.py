@@ -17,10 +17,9 @@ from dataclasses import dataclass, field, replace
 
 from dockyard.deploy.health import HealthCheck, HealthResult, Probe, wait_healthy
 from dockyard.engine import labels as L
-from dockyard.engine.interface import Engine
 from dockyard.engine.containers import ReplicaSpec
 from dockyard.engine.facts import ReplicaFacts
-from dockyard.engine.lifecycle import NameTaken, PortTaken
+from dockyard.engine.interface import Engine, NameTaken, PortTaken
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
 from dockyard.engine.start import PORT_TRIES, edge_ports, free_port
 from dockyard.errors import DeployError, DockyardError, EngineError, HealthCheckFailed

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from dockyard.engine.interface import Engine
 from dockyard.engine.containers import CommandCheck
 from dockyard.engine.facts import ReplicaFacts
+from dockyard.engine.interface import Engine
 from dockyard.engine.rows import Running
 from dockyard.errors import HealthCheckFailed
 from dockyard.monitor.procnet import parse_listeners
@@ -260,8 +260,15 @@ def wait_healthy(engine: Engine, replica: ReplicaFacts, port: int | None, check:
 
 # Waits for one new container to answer (wait_healthy, or a test's own).
 Probe = Callable[[Engine, ReplicaFacts, int | None, HealthCheck], HealthResult]
+# Does a Swarm task answer on its node: (publish address, host port, how) -> one probe's verdict.
+TaskProbe = Callable[[str, int, HealthCheck], bool]
 # One probe of each replica that already runs; raises HealthCheckFailed (check_health, or a test's own).
 Check = Callable[[list[Replica], dict[str, HealthCheck]], None]
+
+
+def probe_task(host: str, host_port: int, check: HealthCheck) -> bool:
+    with probe_client() as client:
+        return probe_once(host_port, check, client, host=host)[0]
 
 
 def spec_health(spec: AppSpec) -> dict[str, HealthCheck]:

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dockyard.deploy.edge import EdgeDoor, host_edge
-from dockyard.deploy.health import Check, Probe, check_health, wait_healthy
-from dockyard.engine.interface import Engine
+from dockyard.deploy.health import Check, Probe, TaskProbe, check_health, probe_task, wait_healthy
 from dockyard.engine.client import connect
+from dockyard.engine.interface import Engine
 from dockyard.router.switch import Balancer, Report, nginx_router
 
 
@@ -23,5 +23,6 @@ class Parts:
     engines: Callable[[str], Engine] = connect_engine  # site engine name -> a connection
     probe: Probe = wait_healthy  # waits for a new replica to answer
     check: Check = check_health  # one probe of each replica of a colour that already runs
+    task_probe: TaskProbe = probe_task  # one probe of a Swarm task at its node
     balancers: Callable[[str, str, Report], Balancer] = nginx_router  # (app, env, report) -> its balancer
     edge: Callable[[Report], EdgeDoor] = host_edge  # this host's edge

@@ -15,8 +15,8 @@ from dockyard.deploy.health import HealthCheck, health_check, health_command
 from dockyard.deploy.outcome import Prepared
 from dockyard.deploy.refs import resolve_env_refs
 from dockyard.engine import labels as L
-from dockyard.engine.interface import Engine
 from dockyard.engine.containers import choose_user
+from dockyard.engine.interface import Engine
 from dockyard.engine.swarm_facts import unused_objects
 from dockyard.engine.swarm_spec import FileRef, SwarmService, object_labels, object_name, service_body, service_name
 from dockyard.errors import DeployError, EngineError

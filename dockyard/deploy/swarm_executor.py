@@ -15,13 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.deploy.health import HealthCheck, probe_client, probe_once
-from dockyard.engine.api import DockerError
+from dockyard.deploy.health import HealthCheck, TaskProbe
 from dockyard.engine.interface import Engine
-from dockyard.engine.client import short_reason
 from dockyard.engine.swarm_facts import NodeFact, TaskFact
 from dockyard.engine.swarm_spec import body_config_hash, body_name, body_replicas, named
-from dockyard.errors import DockyardError, HealthCheckFailed
+from dockyard.errors import DockyardError, EngineError, HealthCheckFailed
 from dockyard.swarm.plan import SwarmAction, SwarmKind, Verdict, judge
 
 Report = Callable[[str], None]
@@ -50,8 +48,8 @@ class Result:
 def task_logs(engine: Engine, task_id: str, lines: int = 20) -> str:
     try:
         return engine.task_logs(task_id, lines).rstrip() or "(no output)"
-    except (*DockerError, OSError) as exc:
-        return f"(logs unavailable: {short_reason(exc)})"
+    except EngineError as exc:
+        return f"(logs unavailable: {exc})"
 
 
 # a rollout, its tasks, the nodes (as read for the probes), the tasks answering
@@ -59,9 +57,10 @@ Progress = Callable[[Rollout, list[TaskFact], dict[str, NodeFact], frozenset[str
 
 
 class SwarmExecutor:
-    def __init__(self, engine: Engine, report: Report, on_progress: Progress | None = None) -> None:
+    def __init__(self, engine: Engine, report: Report, probe: TaskProbe, on_progress: Progress | None = None) -> None:
         self.engine = engine
         self.report = report
+        self.probe = probe
         self.on_progress = on_progress  # each look at a rollout: the edge follows its answering tasks
 
     def apply(self, actions: list[SwarmAction], bodies: dict[str, dict[str, Any]],
@@ -73,7 +72,7 @@ class SwarmExecutor:
                     rollouts.append(self._submit(action, bodies[action.service], checks[action.service],
                                                  ports[action.service]))
             with ThreadPoolExecutor(max_workers=max(1, min(8, len(rollouts)))) as pool:
-                results = list(pool.map(self._wait, rollouts))
+                results = list(pool.map(self.wait, rollouts))
         except BaseException:
             self._undo(rollouts, [])
             raise
@@ -109,39 +108,39 @@ class SwarmExecutor:
         found = self.engine.tasks([rollout.service_id])
         return judge(service, found, body_config_hash(rollout.body), body_replicas(rollout.body)), found
 
-    def _wait(self, rollout: Rollout) -> Result:
+    def wait(self, rollout: Rollout) -> Result:
+        """Until the rollout's new tasks all run and answer, or it failed or ran out of time."""
         start = time.monotonic()
         deadline = start + rollout.check.start_period + SCHEDULE_ALLOWANCE
         first_running: dict[str, float] = {}
         healthy: set[str] = set()
         verdict = Verdict("waiting", "not looked yet")
-        with probe_client() as client:
-            while time.monotonic() < deadline:
-                verdict, found = self._verdict(rollout)
-                if verdict.state == "failed":
-                    return Result(rollout, False, verdict.reason, time.monotonic() - start,
-                                  verdict.culprit.id if verdict.culprit else None)
-                nodes = self.engine.nodes() if rollout.port else {}
-                for task in verdict.ready:
-                    first_running.setdefault(task.id, time.monotonic())
-                    if task.id in healthy:
-                        continue
-                    node = nodes.get(task.node_id)
-                    host_port = task.published.get(rollout.port) if rollout.port else None
-                    if rollout.port is None:
-                        healthy.add(task.id)
-                    elif node and host_port and probe_once(host_port, rollout.check, client, host=node.publish_addr)[0]:
-                        healthy.add(task.id)
-                    elif time.monotonic() - first_running[task.id] > rollout.check.start_period:
-                        where = f"{node.publish_addr}:{host_port}" if node and host_port else "no published port"
-                        return Result(rollout, False, f"task {task.id[:12]} (slot {task.slot}) did not answer "
-                                      f"{rollout.check.path or 'TCP'} at {where} within "
-                                      f"{rollout.check.start_period:g}s", time.monotonic() - start, task.id)
-                if self.on_progress is not None:
-                    self.on_progress(rollout, found, nodes, frozenset(healthy))
-                if verdict.state == "ready" and all(t.id in healthy for t in verdict.ready):
-                    return Result(rollout, True, f"{verdict.reason}, all answering", time.monotonic() - start)
-                time.sleep(0.3)
+        while time.monotonic() < deadline:
+            verdict, found = self._verdict(rollout)
+            if verdict.state == "failed":
+                return Result(rollout, False, verdict.reason, time.monotonic() - start,
+                              verdict.culprit.id if verdict.culprit else None)
+            nodes = self.engine.nodes() if rollout.port else {}
+            for task in verdict.ready:
+                first_running.setdefault(task.id, time.monotonic())
+                if task.id in healthy:
+                    continue
+                node = nodes.get(task.node_id)
+                host_port = task.published.get(rollout.port) if rollout.port else None
+                if rollout.port is None:
+                    healthy.add(task.id)
+                elif node and host_port and self.probe(node.publish_addr, host_port, rollout.check):
+                    healthy.add(task.id)
+                elif time.monotonic() - first_running[task.id] > rollout.check.start_period:
+                    where = f"{node.publish_addr}:{host_port}" if node and host_port else "no published port"
+                    return Result(rollout, False, f"task {task.id[:12]} (slot {task.slot}) did not answer "
+                                  f"{rollout.check.path or 'TCP'} at {where} within "
+                                  f"{rollout.check.start_period:g}s", time.monotonic() - start, task.id)
+            if self.on_progress is not None:
+                self.on_progress(rollout, found, nodes, frozenset(healthy))
+            if verdict.state == "ready" and all(t.id in healthy for t in verdict.ready):
+                return Result(rollout, True, f"{verdict.reason}, all answering", time.monotonic() - start)
+            time.sleep(0.3)
         return Result(rollout, False, f"not ready after {deadline - start:.0f}s: {verdict.reason}",
                       time.monotonic() - start, verdict.culprit.id if verdict.culprit else None)
 

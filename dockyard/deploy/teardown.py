@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dockyard.deploy.outcome import Placing
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.targets import target_for
-from dockyard.engine.accessories import list_accessories
 from dockyard.engine.placement import placement
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
@@ -36,7 +35,7 @@ def tear_down(spec: AppSpec, env: str, db: StateDB, report: Report, parts: Parts
             kind = placement(engine)
             target = target_for(Placing(spec, report, parts), engine, env)
             done += target.remove_all()
-            for accessory in list_accessories(engine, app, env) if kind.hosts_accessories else []:
+            for accessory in engine.list_accessories(app, env) if kind.hosts_accessories else []:
                 known = spec.accessories.get(accessory.name)
                 if engine.stop_and_remove(accessory.id, accessory.container, known.stop_grace if known else 30.0):
                     done.append(f"removed accessory {accessory.container}")

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 
 from dockyard.engine.interface import Engine
 from dockyard.engine.rows import Running
-from dockyard.engine.testrun import run_test
 from dockyard.errors import DeployError, ReleaseTestFailed
 from dockyard.router.colors import routed_service
 from dockyard.spec import AppSpec
@@ -42,7 +41,7 @@ def verify_release(engine: Engine, spec: AppSpec, env: str, release_id: str, ima
         raise DeployError(f"{spec.app}/{env}: no running replica of release {release_id} publishes a port to test")
     for name in names:
         report(f"test     {name}: against release {release_id} at {url}")
-        result = run_test(engine, spec.tests[name], image, spec.app, env, target_url=url,
+        result = engine.run_test(spec.tests[name], image, spec.app, env, target_url=url,
                           extra_env={"DOCKYARD_RELEASE": release_id})
         report(result.summary())
         if not result.passed:

@@ -2,7 +2,7 @@
 network under the accessory's name, with Docker's health check and restart policy.
 
 `accessory_create_kwargs` is the pure translator (tested by equality); the functions below it are
-the engine's side: find, start, wait for health, stop, remove, list.
+the engine's side (DockerEngine's accessory verbs): find, start, wait for health, list, logs.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from typing import Any
 import docker.errors
 
 from dockyard.engine import labels as L
-from dockyard.engine.actions import stop_and_remove
-from dockyard.engine.api import Container, DockerError
-from dockyard.engine.client import DockerEngine, engine_error
+from dockyard.engine.api import DockerError
 from dockyard.engine.containers import (
     DEFAULT_MEMORY,
     DEFAULT_PIDS,
@@ -27,6 +25,7 @@ from dockyard.engine.containers import (
     healthcheck_kwargs,
     network_name,
 )
+from dockyard.engine.failures import Handle, engine_error
 from dockyard.errors import DeployError, EngineError
 
 
@@ -135,23 +134,24 @@ def accessory_state(attrs: dict[str, Any]) -> AccessoryState:
         restarts=int(attrs.get("RestartCount") or 0), started_at=state.get("StartedAt", ""))
 
 
-def find_accessory(engine: DockerEngine, app: str, env: str, name: str) -> Container | None:
+def find_accessory(engine: Handle, app: str, env: str, name: str) -> AccessoryState | None:
     """The accessory's container; one of its name that is not this accessory's is refused."""
     container_name = L.accessory_container_name(app, env, name)
     try:
-        found = engine.client.containers.get(container_name)
+        found = engine.client.api.inspect_container(container_name)
     except docker.errors.NotFound:
         return None
     except DockerError as exc:
         raise engine_error(f"looking up {container_name}", exc) from exc
     wanted = accessory_labels(app, env, name)
-    if {k: v for k, v in (found.labels or {}).items() if k in wanted} != wanted:
+    labels = (found.get("Config") or {}).get("Labels") or {}
+    if {k: v for k, v in labels.items() if k in wanted} != wanted:
         raise DeployError(f"a container named {container_name} exists on engine {engine.name!r}, but it is not "
                           f"{app}/{env}'s accessory {name}", hint=f"remove or rename it: docker rm {container_name}")
-    return found
+    return accessory_state(found)
 
 
-def list_accessories(engine: DockerEngine, app: str, env: str | None = None) -> list[AccessoryState]:
+def list_accessories(engine: Handle, app: str, env: str | None = None) -> list[AccessoryState]:
     filters = [f"{L.APP}={app}", L.ACCESSORY] + ([f"{L.ENV}={env}"] if env else [])
     try:
         found = engine.client.containers.list(all=True, filters={"label": filters}, ignore_removed=True)
@@ -160,17 +160,17 @@ def list_accessories(engine: DockerEngine, app: str, env: str | None = None) -> 
     return sorted((accessory_state(c.attrs) for c in found), key=lambda a: (a.env, a.name))
 
 
-def start_accessory(engine: DockerEngine, run: AccessoryRun) -> Container:
-    """Create and start its container (the caller removed any previous one)."""
+def start_accessory(engine: Handle, run: AccessoryRun) -> str:
+    """Create and start its container (the caller removed any previous one); its id."""
     try:
         container = engine.client.containers.create(**accessory_create_kwargs(run))
         container.start()
     except DockerError as exc:
         raise engine_error(f"starting accessory {run.name} of {run.app}/{run.env}", exc) from exc
-    return container
+    return str(container.id)
 
 
-def wait_healthy(engine: DockerEngine, container_id: str, what: str, timeout: float, logs_hint: str) -> AccessoryState:
+def wait_healthy(engine: Handle, container_id: str, what: str, timeout: float, logs_hint: str) -> AccessoryState:
     """Until Docker's health check passes (or, with none, the container runs); its last state."""
     deadline = time.monotonic() + timeout
     while True:
@@ -188,21 +188,10 @@ def wait_healthy(engine: DockerEngine, container_id: str, what: str, timeout: fl
         time.sleep(0.25)
 
 
-def stop_accessory(engine: DockerEngine, container: Container, grace: float) -> None:
-    try:
-        container.stop(timeout=int(grace))
-    except DockerError as exc:
-        raise engine_error(f"stopping {container.name}", exc) from exc
-
-
-def remove_accessory(engine: DockerEngine, container: Container, grace: float) -> bool:
-    return stop_and_remove(engine, container.id or "", container.name or "", grace)
-
-
-def accessory_logs(container: Container, tail: int, follow: bool) -> Iterator[bytes]:
+def accessory_logs(engine: Handle, container_id: str, name: str, tail: int, follow: bool) -> Iterator[bytes]:
     """Its output (stdout and stderr, as the engine keeps it), the last `tail` lines, then new ones
     when following."""
     try:
-        yield from container.logs(stream=True, follow=follow, tail=tail)
+        yield from engine.client.api.logs(container_id, stream=True, follow=follow, tail=tail)
     except DockerError as exc:
-        raise EngineError(f"reading the output of {container.name}: {exc}") from exc
+        raise EngineError(f"reading the output of {name}: {exc}") from exc

@@ -28,11 +28,13 @@ from dockyard.errors import EngineError, EngineUnavailable, RegistryError
 from dockyard.settings import EngineSettings
 
 if TYPE_CHECKING:
+    from dockyard.engine.accessories import AccessoryRun, AccessoryState
     from dockyard.engine.containers import ReplicaSpec
-    from dockyard.engine.facts import ImageFacts, ReplicaFacts
+    from dockyard.engine.facts import ImageFacts, ReplicaFacts, TestResult
     from dockyard.engine.replicas import EventStream
     from dockyard.engine.rows import Running
     from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
+    from dockyard.spec.model import TestSpec
 
 # Engine 20.10's API; later engines still serve it, so requests behave the same everywhere.
 API_VERSION = "1.41"
@@ -130,6 +132,36 @@ class DockerEngine:
             raise RegistryError(f"engine {self.name!r} cannot pull {ref}: {short_reason(exc)}",
                                 hint="was it built and pushed? dockyard build") from exc
 
+    # -- accessories, test runs, a container's output ---------------------------------------------
+    def find_accessory(self, app: str, env: str, name: str) -> AccessoryState | None:
+        from dockyard.engine import accessories
+        return accessories.find_accessory(self, app, env, name)
+
+    def list_accessories(self, app: str, env: str | None = None) -> list[AccessoryState]:
+        from dockyard.engine import accessories
+        return accessories.list_accessories(self, app, env)
+
+    def start_accessory(self, run: AccessoryRun) -> str:
+        from dockyard.engine import accessories
+        return accessories.start_accessory(self, run)
+
+    def wait_accessory(self, container_id: str, what: str, timeout: float, logs_hint: str) -> AccessoryState:
+        from dockyard.engine import accessories
+        return accessories.wait_healthy(self, container_id, what, timeout, logs_hint)
+
+    def accessory_logs(self, container_id: str, name: str, tail: int, follow: bool) -> Iterator[bytes]:
+        from dockyard.engine import accessories
+        return accessories.accessory_logs(self, container_id, name, tail, follow)
+
+    def run_test(self, test: TestSpec, image: str, app: str, env: str, target_url: str | None = None,
+                 extra_env: dict[str, str] | None = None) -> TestResult:
+        from dockyard.engine import testrun
+        return testrun.run_test(self, test, image, app, env, target_url, extra_env)
+
+    def container_lines(self, container_id: str, tail: int, since: float | None = None) -> list[tuple[str, str, str]]:
+        from dockyard.engine import container_logs
+        return container_logs.container_lines(self, container_id, tail, since)
+
     # -- networks, volumes, a stop, a start: what every path shares --------------------------------
     def ensure_network(self, app: str, env: str) -> str:
         from dockyard.engine import networks
@@ -178,15 +210,26 @@ class DockerEngine:
     def scale_service(self, service_id: str, replicas: int, labels: dict[str, str | None] | None = None
                       ) -> dict[str, Any]:
         from dockyard.engine import services as swarm_services
-        return swarm_services.scale_service(self, service_id, replicas, labels)
+        try:
+            return swarm_services.scale_service(self, service_id, replicas, labels)
+        except DockerError as exc:
+            raise engine_error(f"scaling service {service_id[:12]} to {replicas}", exc) from exc
 
-    def service_log_frames(self, service_id: str, params: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
+    def service_log_frames(self, service_id: str, since_ns: int | None, tail: int | str, follow: bool
+                           ) -> Iterator[tuple[int, bytes]]:
         from dockyard.engine import services as swarm_services
-        return swarm_services.service_log_frames(self, service_id, params)
+        what = f"reading the logs of service {service_id[:12]}"
+        try:
+            yield from swarm_services.service_log_frames(self, service_id, since_ns, tail, follow)
+        except DockerError as exc:
+            raise engine_error(what, exc) from exc
 
     def task_logs(self, task_id: str, lines: int) -> str:
         from dockyard.engine import services as swarm_services
-        return swarm_services.task_logs_text(self, task_id, lines)
+        try:
+            return swarm_services.task_logs_text(self, task_id, lines)
+        except (*DockerError, OSError) as exc:
+            raise engine_error(f"reading the logs of task {task_id[:12]}", exc) from exc
 
     # -- what runs: one observation, containers or a Swarm's tasks ---------------------------------
     def observe(self, app: str | None, env: str | None = None) -> list[Running]:

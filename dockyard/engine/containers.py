@@ -94,22 +94,9 @@ def choose_user(spec_user: str | None, image_user: str | None) -> str:
 
 
 def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
-    container_labels = {
-        L.MANAGED: "1",
-        L.APP: spec.app,
-        L.ENV: spec.env,
-        L.SERVICE: spec.service,
-        L.REPLICA: str(spec.replica),
-        L.RELEASE: spec.release_id,
-        L.CONFIG_HASH: spec.config_hash,
-        L.CONFIG_REVISION: str(spec.config_revision),
-    }
-    if spec.commit:
-        container_labels[L.COMMIT] = spec.commit
-    if spec.color:
-        container_labels[L.COLOR] = spec.color
-    if spec.health_probe:
-        container_labels[L.HEALTH] = spec.health_probe
+    container_labels = L.release_labels(spec.app, spec.env, spec.service, spec.release_id, spec.config_hash,
+                                        spec.config_revision, spec.commit, spec.color,
+                                        **{L.REPLICA: str(spec.replica), L.HEALTH: spec.health_probe})
     kwargs: dict[str, Any] = {
         "image": spec.image,
         "name": name,

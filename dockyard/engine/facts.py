@@ -12,7 +12,7 @@ from typing import Any
 
 from dockyard.engine import labels as L
 
-__all__ = ["Binding", "ImageFacts", "ReplicaFacts", "image_facts", "replica_facts"]
+__all__ = ["Binding", "ImageFacts", "ReplicaFacts", "TestResult", "image_facts", "replica_facts"]
 
 LOOPBACK = ("127.0.0.1", "")  # where a published port is reachable from this host's tests and probes
 ANY_HOST = (*LOOPBACK, "0.0.0.0", "::")
@@ -152,3 +152,20 @@ def image_facts(attrs: Mapping[str, Any]) -> ImageFacts:
     config = attrs.get("Config") or {}
     return ImageFacts(id=attrs.get("Id") or "", labels=dict(config.get("Labels") or {}),
                       user=config.get("User") or "", repo_digests=tuple(attrs.get("RepoDigests") or ()))
+
+
+@dataclass(frozen=True)
+class TestResult:
+    __test__ = False
+    name: str
+    passed: bool
+    exit_code: int | None
+    output: str
+    seconds: float
+    timed_out: bool = False
+
+    def summary(self) -> str:
+        if self.timed_out:
+            return f"test {self.name}: timed out after {self.seconds:.0f}s"
+        verdict = "passed" if self.passed else f"failed (exit {self.exit_code})"
+        return f"test {self.name}: {verdict} in {self.seconds:.1f}s"

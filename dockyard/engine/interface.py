@@ -12,13 +12,25 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dockyard.errors import EngineError
+
 if TYPE_CHECKING:
+    from dockyard.engine.accessories import AccessoryRun, AccessoryState
     from dockyard.engine.containers import ReplicaSpec
-    from dockyard.engine.facts import ImageFacts, ReplicaFacts
+    from dockyard.engine.facts import ImageFacts, ReplicaFacts, TestResult
     from dockyard.engine.replicas import EventStream
     from dockyard.engine.rows import Running
     from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
     from dockyard.settings import EngineSettings
+    from dockyard.spec.model import TestSpec
+
+
+class NameTaken(EngineError):
+    """Another container holds the name."""
+
+
+class PortTaken(EngineError):
+    """The published port was taken between its choice and the start."""
 
 
 class Engine(Protocol):
@@ -88,6 +100,38 @@ class Engine(Protocol):
         """The image as this engine has it, pulled from its registry when absent."""
         ...
 
+    # -- accessories (one container each, apart from the app's replicas), test runs, output ------
+    def find_accessory(self, app: str, env: str, name: str) -> AccessoryState | None:
+        """The accessory's container; a container of its name that is not this accessory is refused."""
+        ...
+
+    def list_accessories(self, app: str, env: str | None = None) -> list[AccessoryState]:
+        ...
+
+    def start_accessory(self, run: AccessoryRun) -> str:
+        """Create and start its container (the caller removed any previous one); its id."""
+        ...
+
+    def wait_accessory(self, container_id: str, what: str, timeout: float, logs_hint: str) -> AccessoryState:
+        """Until Docker's health check passes (or, with none, the container runs); its last state.
+        A DeployError saying `what` when it exits or `timeout` passes."""
+        ...
+
+    def accessory_logs(self, container_id: str, name: str, tail: int, follow: bool) -> Iterator[bytes]:
+        """Its output as the engine keeps it: the last `tail` lines, then new ones when following."""
+        ...
+
+    def run_test(self, test: TestSpec, image: str, app: str, env: str, target_url: str | None = None,
+                 extra_env: dict[str, str] | None = None) -> TestResult:
+        """Run one of the app's tests in a container of `image`, without network, or for an endpoint
+        test reaching only `target_url`'s port; its verdict and output."""
+        ...
+
+    def container_lines(self, container_id: str, tail: int, since: float | None = None) -> list[tuple[str, str, str]]:
+        """(RFC 3339 time, stream, text) of the container's last `tail` lines of each stream, newer
+        than `since` (epoch seconds); [] for a container gone meanwhile."""
+        ...
+
     def ensure_network(self, app: str, env: str) -> str:
         """The app's environment network, made when missing; its name."""
         ...
@@ -133,11 +177,14 @@ class Engine(Protocol):
         """Set a service's replica count (and labels) on its spec; the spec sent."""
         ...
 
-    def service_log_frames(self, service_id: str, params: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
+    def service_log_frames(self, service_id: str, since_ns: int | None, tail: int | str, follow: bool
+                           ) -> Iterator[tuple[int, bytes]]:
+        """(stream number, payload) of a service's logs as the manager gathers them from every node:
+        the last `tail` lines newer than `since_ns`, then new ones when following."""
         ...
 
     def task_logs(self, task_id: str, lines: int) -> str:
-        """A task's last lines; docker-py's failure goes through (the caller says it is unavailable)."""
+        """A task's last lines, stdout and stderr together."""
         ...
 
     def observe(self, app: str | None, env: str | None = None) -> list[Running]:

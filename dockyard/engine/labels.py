@@ -32,6 +32,15 @@ RESTORE = "dockyard.restore"
 ACCESSORY = "dockyard.accessory"
 
 
+def release_labels(app: str, env: str, service: str, release: str, config_hash: str, config_revision: int,
+                   commit: str | None = None, color: str | None = None, **more: str | None) -> dict[str, str]:
+    """The labels of what runs a release of a service, a container or a Swarm service alike (the
+    empty ones left out): how every reader finds and judges it."""
+    labels = {MANAGED: "1", APP: app, ENV: env, SERVICE: service, RELEASE: release, CONFIG_HASH: config_hash,
+              CONFIG_REVISION: str(config_revision), COMMIT: commit, COLOR: color, **more}
+    return {key: value for key, value in labels.items() if value}
+
+
 def loopback_port(attrs: dict, container_port: int | None = None) -> int | None:
     """The 127.0.0.1 host port a container publishes (its `container_port`, else the first one),
     parsed from inspect data: the one parser of published ports for deploy, blue/green and health."""

@@ -14,17 +14,9 @@ import docker.errors
 
 from dockyard.engine.containers import ReplicaSpec, create_kwargs
 from dockyard.engine.facts import ReplicaFacts, replica_facts
-from dockyard.errors import EngineError
+from dockyard.engine.interface import NameTaken, PortTaken
 
 __all__ = ["NameTaken", "PortTaken", "create", "last_lines", "put_archive", "remove", "rename", "start"]
-
-
-class NameTaken(EngineError):
-    """Another container holds the name."""
-
-
-class PortTaken(EngineError):
-    """The published port was taken between its choice and the start."""
 
 
 def create(client: Any, spec: ReplicaSpec, name: str) -> ReplicaFacts:

@@ -66,8 +66,11 @@ def frames(raw: Any) -> Iterator[tuple[int, bytes]]:
         yield header[0], raw.read(size) if size else b""
 
 
-def service_log_frames(engine: Handle, service_id: str, params: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
+def service_log_frames(engine: Handle, service_id: str, since_ns: int | None, tail: int | str, follow: bool
+                       ) -> Iterator[tuple[int, bytes]]:
     """(stream, payload) of a service's logs as the manager gathers them from every node."""
+    params = {"details": 1, "stdout": 1, "stderr": 1, "timestamps": 1, "tail": tail, "follow": int(follow),
+              "since": f"{since_ns / 1e9:.9f}" if since_ns else 0}
     response = _checked(engine.client.api.get(_url(engine, "/services/{}/logs", service_id),
                                               params=params, stream=True))
     return frames(response.raw)

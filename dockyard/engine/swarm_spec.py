@@ -81,20 +81,7 @@ def object_labels(app: str, env: str, key: str) -> dict[str, str]:
 
 
 def service_labels(s: SwarmService) -> dict[str, str]:
-    labels = {
-        L.MANAGED: "1",
-        L.APP: s.app,
-        L.ENV: s.env,
-        L.SERVICE: s.service,
-        L.RELEASE: s.release_id,
-        L.CONFIG_HASH: s.config_hash,
-        L.CONFIG_REVISION: str(s.config_revision),
-    }
-    if s.commit:
-        labels[L.COMMIT] = s.commit
-    if s.color:
-        labels[L.COLOR] = s.color
-    return labels
+    return L.release_labels(s.app, s.env, s.service, s.release_id, s.config_hash, s.config_revision, s.commit, s.color)
 
 
 def _owner(user: str) -> tuple[str, str]:

@@ -10,7 +10,6 @@ Every test container is labelled and removed, and killed at its timeout.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests.exceptions
@@ -18,28 +17,12 @@ import requests.exceptions
 from dockyard.engine.api import DockerError
 from dockyard.engine.client import DockerEngine, engine_error
 from dockyard.engine.containers import NON_ROOT_USER
+from dockyard.engine.facts import TestResult
 from dockyard.engine.sandbox import sandbox
 from dockyard.errors import DeployError
 from dockyard.spec.model import TestSpec
 
 MAX_OUTPUT = 64 * 1024
-
-
-@dataclass(frozen=True)
-class TestResult:
-    __test__ = False
-    name: str
-    passed: bool
-    exit_code: int | None
-    output: str
-    seconds: float
-    timed_out: bool = False
-
-    def summary(self) -> str:
-        if self.timed_out:
-            return f"test {self.name}: timed out after {self.seconds:.0f}s"
-        verdict = "passed" if self.passed else f"failed (exit {self.exit_code})"
-        return f"test {self.name}: {verdict} in {self.seconds:.1f}s"
 
 
 def target_port(target_url: str) -> int:

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 
 from dockyard.engine.interface import Engine
-from dockyard.engine.container_logs import container_lines
 from dockyard.engine.rows import Scope
 from dockyard.logs.query import LogLine, matches, rfc3339_ns
 
@@ -25,7 +24,7 @@ class EngineLogs:
         found = []
         for row in rows:
             since = since_ns / 1e9 if since_ns else None
-            for stamp, stream, text in container_lines(self.engine, row.id, tail, since):
+            for stamp, stream, text in self.engine.container_lines(row.id, tail, since):
                 found.append(LogLine(id=0, time=stamp, time_ns=rfc3339_ns(stamp), stream=stream, message=text,
                                      host=self.host, container=row.name, container_id=row.id[:12], app=self.app,
                                      env=self.env, service=row.service, release=row.release))

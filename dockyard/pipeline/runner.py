@@ -18,9 +18,8 @@ from dockyard.config.service import ConfigService
 from dockyard.deploy.deployer import Deployer, image_of_build, registry_host, used_registries
 from dockyard.deploy.promote import rollback
 from dockyard.deploy.verify import release_url
-from dockyard.engine.interface import Engine
 from dockyard.engine.client import connect
-from dockyard.engine.testrun import run_test
+from dockyard.engine.interface import Engine
 from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.notify.emit import emit
 from dockyard.pipeline.places import Places, server_places
@@ -203,7 +202,7 @@ class RunExecutor:
             extra = {"DOCKYARD_RELEASE": live.release_id}
         image = self._image(spec, step.env, commit)
         log(f"running {test.name} ({test.kind}) {('against ' + target) if target else 'in ' + image}")
-        result = run_test(engine, test, image, spec.app, step.env, target_url=target, extra_env=extra)
+        result = engine.run_test(test, image, spec.app, step.env, target_url=target, extra_env=extra)
         if result.output:
             log(result.output.rstrip())
         log(result.summary())

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from dockyard.engine import labels as L
-from dockyard.engine.interface import Engine
 from dockyard.engine.facts import ReplicaFacts
+from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError
 from dockyard.plan.bluegreen import COLORS, ColorFacts, Facts
 from dockyard.router.render import RouterState, Side

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dockyard.engine.interface import Engine
-
 from dockyard.engine.client import connect
+from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError, UsageError
 from dockyard.router.edge import Edge
 from dockyard.router.nginx import NginxRouter

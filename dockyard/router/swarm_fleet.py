@@ -13,10 +13,8 @@ from __future__ import annotations
 import time
 
 from dockyard.engine import labels as L
-from dockyard.engine.api import DockerError
-from dockyard.engine.interface import Engine
-from dockyard.engine.client import engine_error
 from dockyard.engine.facts import ReplicaFacts
+from dockyard.engine.interface import Engine
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
 from dockyard.errors import DeployError, HealthCheckFailed
 from dockyard.plan.bluegreen import COLORS
@@ -89,10 +87,7 @@ class SwarmFleet:
         return [s for s in self.services() if (s.color, s.service) in wanted]
 
     def _scale(self, service: ServiceFact, replicas: int, labels: dict[str, str | None]) -> None:
-        try:
-            self.engine.scale_service(service.id, replicas, labels)
-        except DockerError as exc:
-            raise engine_error(f"scaling service {service.name} to {replicas}", exc) from exc
+        self.engine.scale_service(service.id, replicas, labels)
 
     def _wait_running(self, service: ServiceFact, deadline: float) -> None:
         while True:

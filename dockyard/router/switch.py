@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-from dockyard.engine.interface import Engine
 from dockyard.engine.facts import ReplicaFacts
+from dockyard.engine.interface import Engine
 from dockyard.engine.placement import CONTAINERS, SWARM, placement
 from dockyard.errors import DeployError
 from dockyard.plan.bluegreen import BGStep, Facts, Step, plan_housekeeping

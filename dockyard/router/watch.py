@@ -25,8 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dockyard import settings
-from dockyard.engine.interface import Engine
 from dockyard.engine.client import connect
+from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError, DockyardError, EngineUnavailable
 from dockyard.router import colors as C
 from dockyard.router.edge import Edge, edge_dir

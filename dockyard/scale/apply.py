@@ -28,9 +28,7 @@ from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import Rollout, SwarmExecutor
 from dockyard.deploy.targets.containers import ContainerTarget, container_workload
 from dockyard.engine import labels as L
-from dockyard.engine.api import DockerError
 from dockyard.engine.interface import Engine
-from dockyard.engine.client import engine_error
 from dockyard.engine.placement import placement
 from dockyard.errors import DeployError
 from dockyard.plan.deploy import Action, Kind
@@ -160,14 +158,11 @@ class Scaler:
         if found is None:
             raise DeployError(f"{self.spec.app}/{self.env}: no Swarm service for {service}",
                               hint=f"dockyard deploy {self.env}")
-        try:
-            body = self.engine.scale_service(found.id, desired)
-        except DockerError as exc:
-            raise engine_error(f"scaling service {found.name}", exc) from exc
+        body = self.engine.scale_service(found.id, desired)
         action = SwarmAction(SwarmKind.SCALE, service, desired, reason, found)
         port = self.spec.service(service).port
         edge = SwarmEdge(self.deployer, self.engine, self.env)  # new tasks join the edge once they answer
-        result = SwarmExecutor(self.engine, self.report, on_progress=edge.progress)._wait(
+        result = SwarmExecutor(self.engine, self.report, self.parts.task_probe, on_progress=edge.progress).wait(
             Rollout(action, found.id, body, spec_health(self.spec)[service], port))
         edge.settle()
         if not result.ok:

@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from dockyard.engine import labels as L
-from dockyard.engine.interface import Engine
 from dockyard.engine.facts import ReplicaFacts
+from dockyard.engine.interface import Engine
 from dockyard.engine.placement import CONTAINERS, SWARM, placement
 from dockyard.router.counter import read_request_counter
 from dockyard.router.nginx import NginxRouter

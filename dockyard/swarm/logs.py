@@ -12,9 +12,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 
-from dockyard.engine.api import DockerError
 from dockyard.engine.interface import Engine
-from dockyard.engine.client import engine_error
 from dockyard.engine.rows import Scope
 from dockyard.engine.swarm_facts import NodeFact, ServiceFact
 from dockyard.logs.query import LogLine, matches, rfc3339_ns
@@ -58,13 +56,7 @@ class SwarmLogs:
 
     def _stream(self, service: ServiceFact, since_ns: int | None, tail: int | str, follow: bool
                 ) -> Iterator[LogLine]:
-        params = {"details": 1, "stdout": 1, "stderr": 1, "timestamps": 1, "tail": tail, "follow": int(follow),
-                  "since": f"{since_ns / 1e9:.9f}" if since_ns else 0}
-        try:
-            stream_frames = self.engine.service_log_frames(service.id, params)
-        except DockerError as exc:
-            raise engine_error(f"reading the logs of service {service.name}", exc) from exc
-        for stream, payload in stream_frames:
+        for stream, payload in self.engine.service_log_frames(service.id, since_ns, tail, follow):
             line = to_line(stream, payload, service, self.nodes, self.slots)
             if line is not None and self.scope.admits(line.release, line.container):
                 yield line

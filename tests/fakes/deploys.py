@@ -10,8 +10,8 @@ from dockyard.deploy.deployer import Deployer
 from dockyard.deploy.health import HealthCheck, HealthResult
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.targets.containers import container_workload
-from dockyard.engine.interface import Engine
 from dockyard.engine.facts import ReplicaFacts
+from dockyard.engine.interface import Engine
 from dockyard.errors import HealthCheckFailed
 from dockyard.router.colors import Replica
 from dockyard.spec import AppSpec, parse_spec

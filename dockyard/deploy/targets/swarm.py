@@ -47,7 +47,7 @@ class SwarmTarget(Target):
 
     def apply(self, actions: list[SwarmAction], workload: Described, batch: int | None) -> None:
         bodies = workload.bodies(self.engine, self.spec.app, self.env)
-        SwarmExecutor(self.engine, self.report, on_progress=self.edge.progress).apply(
+        SwarmExecutor(self.engine, self.report, self.ctx.parts.task_probe, on_progress=self.edge.progress).apply(
             actions, bodies, workload.checks, {n: s.port for n, s in self.spec.services.items()})
         remove_unused(self.engine, self.spec.app, self.env)
 
@@ -79,7 +79,8 @@ class SwarmTarget(Target):
         bodies = workload.bodies(self.engine, self.spec.app, self.env, color)
         creates = [SwarmAction(SwarmKind.CREATE, name, s.replicas, reason) for name, s in workload.services.items()]
         ports = {name: s.port for name, s in workload.services.items()}
-        SwarmExecutor(self.engine, self.report).apply(creates, bodies, workload.checks, ports)
+        executor = SwarmExecutor(self.engine, self.report, self.ctx.parts.task_probe)
+        executor.apply(creates, bodies, workload.checks, ports)
 
     def colors_settled(self) -> None:
         with env_lock(self.spec.app, self.env):

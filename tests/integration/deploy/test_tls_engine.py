@@ -108,7 +108,6 @@ def test_an_endpoint_test_on_the_tls_engine_is_sandboxed_too(tls_engine: dict[st
     (save/load from the local engine), and the test reaches its target only (issue 12, finding 5)."""
     from dockyard.engine.client import connect
     from dockyard.engine.sandbox import HOLDER_IMAGE, ensure_holder_image
-    from dockyard.engine.testrun import run_test
     from dockyard.spec.model import TestSpec
 
     added = run_cli("engine", "add", "tls-sandbox", "--host", tls_engine["TLS_HOST"], "--tls-ca", tls_engine["TLS_CA"],
@@ -126,7 +125,7 @@ def test_an_endpoint_test_on_the_tls_engine_is_sandboxed_too(tls_engine: dict[st
             port = target.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
             probe = ('wget -qO- "$TARGET_URL/index.html"; wget -qO- http://127.0.0.1:2379/version && '
                      'echo REACHED-ETCD; echo probe-done')
-            result = run_test(engine, TestSpec.model_validate({"run": ["sh", "-c", probe], "timeout": 30}),
+            result = engine.run_test(TestSpec.model_validate({"run": ["sh", "-c", probe], "timeout": 30}),
                               HOLDER_IMAGE, "tls-sandbox-test", "staging", target_url=f"http://127.0.0.1:{port}")
         finally:
             target.remove(force=True)

@@ -7,7 +7,6 @@ import docker
 import pytest
 
 from dockyard.engine.client import connect
-from dockyard.engine.testrun import run_test
 from dockyard.spec.model import TestSpec
 
 pytestmark = pytest.mark.integration
@@ -31,15 +30,15 @@ def engine():
 
 
 def test_pass_fail_and_output(engine) -> None:
-    ok = run_test(engine, spec("ok", ["sh", "-c", "echo fine; exit 0"]), IMAGE, "testrun", "testing")
+    ok = engine.run_test(spec("ok", ["sh", "-c", "echo fine; exit 0"]), IMAGE, "testrun", "testing")
     assert ok.passed and ok.exit_code == 0 and "fine" in ok.output
-    bad = run_test(engine, spec("bad", ["sh", "-c", "echo broken >&2; exit 3"]), IMAGE, "testrun", "testing")
+    bad = engine.run_test(spec("bad", ["sh", "-c", "echo broken >&2; exit 3"]), IMAGE, "testrun", "testing")
     assert not bad.passed and bad.exit_code == 3 and "broken" in bad.output
     assert bad.summary() == f"test bad: failed (exit 3) in {bad.seconds:.1f}s"
 
 
 def test_timeout_kills_the_test(engine, docker_client: docker.DockerClient) -> None:
-    result = run_test(engine, spec("slow", ["sleep", "30"], timeout=1), IMAGE, "testrun", "testing")
+    result = engine.run_test(spec("slow", ["sleep", "30"], timeout=1), IMAGE, "testrun", "testing")
     assert result.timed_out and not result.passed and result.seconds < 10
     assert docker_client.containers.list(all=True, filters={"label": "dockyard.test=slow"}) == []
 
@@ -50,7 +49,7 @@ def test_endpoint_test_reaches_target_url_on_loopback(engine) -> None:
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         smoke = spec("smoke", ["sh", "-c", 'wget -qO- "$TARGET_URL/" >/dev/null && echo reached'], kind="endpoint")
-        result = run_test(engine, smoke, IMAGE, "testrun", "testing", target_url=url)
+        result = engine.run_test(smoke, IMAGE, "testrun", "testing", target_url=url)
         assert result.passed, result.output
         assert "reached" in result.output
     finally:

@@ -8,7 +8,6 @@ import docker
 import pytest
 
 from dockyard.engine.client import connect
-from dockyard.engine.testrun import run_test
 from dockyard.spec.model import TestSpec
 
 pytestmark = pytest.mark.integration
@@ -37,7 +36,7 @@ def test_an_endpoint_test_reaches_only_its_target(target: int, docker_client: do
     engine = connect("local")
     test = TestSpec.model_validate({"run": ["sh", "-c", PROBE], "timeout": 30})
     assert test.kind == "endpoint"
-    result = run_test(engine, test, "dockyard/busybox:1.35", "sandbox-test", "testing",
+    result = engine.run_test(test, "dockyard/busybox:1.35", "sandbox-test", "testing",
                       target_url=f"http://127.0.0.1:{target}")
     assert "target-page" in result.output and "probe-done" in result.output, result.output
     assert "REACHED" not in result.output

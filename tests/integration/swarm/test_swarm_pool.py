@@ -21,7 +21,7 @@ import docker
 import httpx
 import pytest
 
-from dockyard.engine.interface import Engine
+from dockyard.engine.client import DockerEngine
 from dockyard.settings import EngineSettings
 from tests.apps import TestApp
 from tests.conftest import run_cli
@@ -47,8 +47,8 @@ def page(url: str, path: str = "/cgi-bin/env") -> str:
     return httpx.get(url + path, timeout=3).text
 
 
-def engine(client: docker.DockerClient) -> Engine:
-    return Engine(name="swarm", config=EngineSettings(host=MAIN_HOST, swarm=True), client=client)
+def engine(client: docker.DockerClient) -> DockerEngine:
+    return DockerEngine(name="swarm", config=EngineSettings(host=MAIN_HOST, swarm=True), client=client)
 
 
 def answering(rows) -> int:

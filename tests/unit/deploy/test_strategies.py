@@ -15,8 +15,8 @@ from dockyard.deploy.outcome import Prepared
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.strategies import STRATEGIES, strategy_for
 from dockyard.deploy.targets import TARGETS, Target
-from dockyard.engine.interface import Engine
 from dockyard.engine.facts import ImageFacts
+from dockyard.engine.interface import Engine
 from dockyard.engine.placement import CONTAINERS, SWARM
 from dockyard.errors import DockyardError, HealthCheckFailed
 from dockyard.plan.deploy import Action, Kind

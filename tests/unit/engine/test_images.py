@@ -12,7 +12,7 @@ import requests.exceptions
 from dockyard.build.builder import existing_image, push_image
 from dockyard.build.git import Commit
 from dockyard.build.registry import copy_to_registry
-from dockyard.engine.interface import Engine
+from dockyard.engine.client import DockerEngine
 from dockyard.errors import EngineError, EngineUnavailable, RegistryError
 from dockyard.settings import EngineSettings
 
@@ -60,9 +60,9 @@ class Client:
         self.api = API()
 
 
-def engine() -> tuple[Engine, Client]:
+def engine() -> tuple[DockerEngine, Client]:
     client = Client()
-    return Engine(name="local", config=EngineSettings(host="unix:///nowhere"), client=client), client
+    return DockerEngine(name="local", config=EngineSettings(host="unix:///nowhere"), client=client), client
 
 
 COMMIT = Commit(sha="a" * 40, branch="main", dirty=False, diff_hash=None)  # tagged aaaaaaa

@@ -6,7 +6,8 @@ from __future__ import annotations
 import docker.errors
 import pytest
 
-from dockyard.engine.lifecycle import PortTaken, start
+from dockyard.engine.interface import PortTaken
+from dockyard.engine.lifecycle import start
 
 TAKEN = ("driver failed programming external connectivity on endpoint app-web-1: Error starting userland "
          "proxy: listen tcp4 127.0.0.1:32777: bind: address already in use")
