@@ -53,4 +53,4 @@ bench: setup-tests venv  # the benches use the tests' helpers and tools (hey)
 
 lint: venv
 	$(BIN)/ruff check dockyard tests bench
-	$(BIN)/mypy dockyard
+	$(BIN)/mypy dockyard tests/fakes

@@ -156,7 +156,7 @@ class DockerEngine:
     def run_test(self, test: TestSpec, image: str, app: str, env: str, target_url: str | None = None,
                  extra_env: dict[str, str] | None = None) -> TestResult:
         from dockyard.engine import testrun
-        return testrun.run_test(self, test, image, app, env, target_url, extra_env)
+        return testrun.run_test(self, lambda: connect("local"), test, image, app, env, target_url, extra_env)
 
     def container_lines(self, container_id: str, tail: int, since: float | None = None) -> list[tuple[str, str, str]]:
         from dockyard.engine import container_logs
@@ -233,12 +233,8 @@ class DockerEngine:
 
     # -- what runs: one observation, containers or a Swarm's tasks ---------------------------------
     def observe(self, app: str | None, env: str | None = None) -> list[Running]:
-        from dockyard.engine.rows import container_row, task_rows
-        if self.config.swarm:
-            found = self.services(app, env)
-            return task_rows(found, self.tasks([s.id for s in found]), self.nodes())
-        rows = (container_row(c) for c in self.list_replicas(app, env))
-        return sorted(rows, key=lambda r: (r.env, r.service, r.replica, r.name))
+        from dockyard.engine.observation import observation
+        return observation(self, app, env)
 
     def require_manager(self) -> None:
         from dockyard.engine import swarm_reads

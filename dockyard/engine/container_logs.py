@@ -4,10 +4,10 @@ what `dockyard logs` reads where no agent keeps a log store."""
 from __future__ import annotations
 
 from dockyard.engine.api import DockerError, DockerNotFound
-from dockyard.engine.client import DockerEngine, engine_error
+from dockyard.engine.failures import Handle, engine_error
 
 
-def container_lines(engine: DockerEngine, container_id: str, tail: int, since: float | None = None
+def container_lines(engine: Handle, container_id: str, tail: int, since: float | None = None
                     ) -> list[tuple[str, str, str]]:
     """(RFC 3339 time, stream, text) of the container's last `tail` lines of each stream, newer than
     `since` (seconds since the epoch); [] for a container gone meanwhile."""

@@ -93,10 +93,15 @@ def choose_user(spec_user: str | None, image_user: str | None) -> str:
     return NON_ROOT_USER
 
 
+def replica_labels(spec: ReplicaSpec) -> dict[str, str]:
+    """The labels of a replica's container: what every reader finds and judges it by."""
+    return L.release_labels(spec.app, spec.env, spec.service, spec.release_id, spec.config_hash, spec.config_revision,
+                            spec.commit, spec.color, **{L.REPLICA: str(spec.replica), L.HEALTH: spec.health_probe,
+                                                        L.SECRETS_DIR: spec.secrets_dir})
+
+
 def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
-    container_labels = L.release_labels(spec.app, spec.env, spec.service, spec.release_id, spec.config_hash,
-                                        spec.config_revision, spec.commit, spec.color,
-                                        **{L.REPLICA: str(spec.replica), L.HEALTH: spec.health_probe})
+    container_labels = replica_labels(spec)
     kwargs: dict[str, Any] = {
         "image": spec.image,
         "name": name,
@@ -134,7 +139,6 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
               for volume, path, read_only in spec.volumes}
     mounts.update({host: {"bind": path, "mode": "ro" if read_only else "rw"} for host, path, read_only in spec.binds})
     if spec.secrets_dir:
-        container_labels[L.SECRETS_DIR] = spec.secrets_dir
         mounts.update({spec.secrets_dir: {"bind": SECRETS_MOUNT, "mode": "ro"},
                        **{host: {"bind": target, "mode": "ro"} for host, target in spec.file_mounts}})
     if mounts:

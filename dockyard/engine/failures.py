@@ -8,8 +8,9 @@ import docker.errors
 import requests.exceptions
 
 from dockyard.errors import EngineError, EngineUnavailable
+from dockyard.settings import EngineSettings
 
-__all__ = ["Handle", "engine_error", "short_reason"]
+__all__ = ["Handle", "HostHandle", "engine_error", "short_reason"]
 
 
 class Handle(Protocol):
@@ -20,6 +21,18 @@ class Handle(Protocol):
 
     @property
     def client(self) -> Any: ...
+
+
+class HostHandle(Handle, Protocol):
+    """An engine with where it runs: what a test's sandbox, which relays on this host, needs."""
+
+    @property
+    def config(self) -> EngineSettings: ...
+
+    @property
+    def is_local_host(self) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 def short_reason(exc: BaseException) -> str:

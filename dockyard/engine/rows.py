@@ -10,7 +10,8 @@ from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact, task_ur
 from dockyard.errors import NotFound
 from dockyard.plan.deploy import Observed
 
-__all__ = ["Running", "Scope", "container_row", "pick_replica", "select_replicas", "task_rows", "troubleshoot_scope"]
+__all__ = ["Running", "Scope", "container_row", "pick_replica", "select_replicas", "task_rows",
+           "troubleshoot_scope"]
 
 
 @dataclass(frozen=True)

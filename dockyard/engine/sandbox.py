@@ -17,14 +17,14 @@ import ctypes
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import docker.errors
 
 from dockyard.engine.api import DockerError
-from dockyard.engine.client import DockerEngine, connect, engine_error
+from dockyard.engine.failures import HostHandle, engine_error
 from dockyard.errors import DeployError
 
 CLONE_NEWNET = 0x40000000
@@ -107,7 +107,7 @@ class Relay:
                 threading.Thread(target=pipe, args=(a, b), daemon=True).start()
 
 
-def ensure_holder_image(engine: DockerEngine) -> None:
+def ensure_holder_image(engine: HostHandle, local_engine: Callable[[], HostHandle]) -> None:
     """A second engine on this host (the TLS one) has an image store of its own: give it the holder
     image from the local engine (docker save | docker load), as images move without a registry."""
     try:
@@ -119,7 +119,7 @@ def ensure_holder_image(engine: DockerEngine) -> None:
         raise DeployError(f"endpoint tests need the image {HOLDER_IMAGE} on engine {engine.name!r} to hold their "
                           "network", hint="scripts/setup.sh builds it; or set DOCKYARD_SANDBOX_IMAGE to an image "
                           "with a `sleep`")
-    local = connect("local")
+    local = local_engine()
     try:
         image = local.client.images.get(HOLDER_IMAGE)
         engine.client.images.load(b"".join(image.save(named=True)))
@@ -131,14 +131,15 @@ def ensure_holder_image(engine: DockerEngine) -> None:
 
 
 @contextmanager
-def sandbox(engine: DockerEngine, target_port: int, labels: dict[str, str]) -> Iterator[str]:
+def sandbox(engine: HostHandle, target_port: int, labels: dict[str, str], local_engine: Callable[[], HostHandle]
+            ) -> Iterator[str]:
     """A holder container with no network but loopback, whose 127.0.0.1:target_port is relayed to
     the host's 127.0.0.1:target_port. Yields the network mode for the test: `container:<holder>`."""
     if not engine.is_local_host:
         raise DeployError(f"endpoint tests on engine {engine.name!r} ({engine.config.host}) cannot be sandboxed: "
                           "the relay into the test's network needs an engine on this host",
                           hint="run endpoint tests on an engine of this host, or make the test an image test")
-    ensure_holder_image(engine)
+    ensure_holder_image(engine, local_engine)
     try:
         holder = engine.client.containers.run(
             HOLDER_IMAGE, ["sleep", HOLDER_LIFETIME], detach=True, network_mode="none", user="65534:65534",

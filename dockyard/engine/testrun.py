@@ -10,14 +10,15 @@ Every test container is labelled and removed, and killed at its timeout.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import requests.exceptions
 
 from dockyard.engine.api import DockerError
-from dockyard.engine.client import DockerEngine, engine_error
 from dockyard.engine.containers import NON_ROOT_USER
 from dockyard.engine.facts import TestResult
+from dockyard.engine.failures import Handle, HostHandle, engine_error
 from dockyard.engine.sandbox import sandbox
 from dockyard.errors import DeployError
 from dockyard.spec.model import TestSpec
@@ -32,17 +33,18 @@ def target_port(target_url: str) -> int:
     return parts.port
 
 
-def run_test(engine: DockerEngine, test: TestSpec, image: str, app: str, env: str,
+def run_test(engine: HostHandle, local_engine: Callable[[], HostHandle], test: TestSpec, image: str, app: str,
+             env: str,
              target_url: str | None = None, extra_env: dict[str, str] | None = None) -> TestResult:
     labels = {"dockyard.managed-test": "1", "dockyard.app": app, "dockyard.env": env, "dockyard.test": test.name}
     remove_leftovers(engine, app, env)
     if test.kind == "endpoint" and target_url:
-        with sandbox(engine, target_port(target_url), labels) as network_mode:
+        with sandbox(engine, target_port(target_url), labels, local_engine) as network_mode:
             return _run(engine, test, image, env, app, labels, network_mode, target_url, extra_env)
     return _run(engine, test, image, env, app, labels, "none", target_url, extra_env)
 
 
-def remove_leftovers(engine: DockerEngine, app: str, env: str) -> None:
+def remove_leftovers(engine: Handle, app: str, env: str) -> None:
     """Test containers (and their network holders) a run left when the engine died under it: they
     have no restart policy, so they stay exited until someone removes them."""
     filters = {"label": ["dockyard.managed-test=1", f"dockyard.app={app}", f"dockyard.env={env}"],
@@ -54,7 +56,7 @@ def remove_leftovers(engine: DockerEngine, app: str, env: str) -> None:
         return  # the test's own start says what is wrong with the engine
 
 
-def _run(engine: DockerEngine, test: TestSpec, image: str, env: str, app: str, labels: dict[str, str],
+def _run(engine: Handle, test: TestSpec, image: str, env: str, app: str, labels: dict[str, str],
          network_mode: str, target_url: str | None, extra_env: dict[str, str] | None) -> TestResult:
     environment = {"DOCKYARD_APP": app, "DOCKYARD_ENV": env, **(extra_env or {})}
     if target_url:

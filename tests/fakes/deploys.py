@@ -16,7 +16,7 @@ from dockyard.errors import HealthCheckFailed
 from dockyard.router.colors import Replica
 from dockyard.spec import AppSpec, parse_spec
 from dockyard.state.db import StateDB
-from tests.fakes.engine import FakeEdge, FakeRouter, fake_engine
+from tests.fakes.engine import FakeEdge, FakeEngine, FakeRouter
 
 SPEC = """\
 app: shop
@@ -36,19 +36,21 @@ IMAGES = {"r1": "shop@sha256:" + "1" * 64, "r2": "shop@sha256:" + "2" * 64}
 class Site:
     """One app on a fake engine, with a real (temporary) config store and state database."""
 
-    def __init__(self, home: Path, spec_text: str = SPEC) -> None:
+    def __init__(self, home: Path, spec_text: str = SPEC, swarm: bool = False) -> None:
         self.spec: AppSpec = parse_spec(spec_text, base_dir=home)
-        self.engine, self.client = fake_engine()
+        self.engine = FakeEngine(swarm=swarm)
         for name, ref in IMAGES.items():
-            self.client.images.add(ref, f"sha256:{name}")
-        self.router = FakeRouter(self.client.actions)
-        self.edge = FakeEdge(self.client.actions)
+            self.engine.add_image(ref, f"sha256:{name}")
+        self.router = FakeRouter(self.engine)
+        self.edge = FakeEdge(self.engine)
         self.log: list[str] = []
         self.db = StateDB(home / "state.db")
         self.unhealthy: set[str] = set()  # container names whose health probe fails
         self.failing_check: set[str] = set()  # colours whose check after start fails
+        self.silent_tasks: set[int] = set()  # host ports of Swarm tasks that do not answer
         parts = Parts(engines=lambda _name: self.engine, probe=self.probe, check=self.check,
-                      balancers=lambda _app, _env, _report: self.router, edge=lambda _report: self.edge)
+                      balancers=lambda _app, _env, _report: self.router, edge=lambda _report: self.edge,
+                      task_probe=lambda _host, port, _check: port not in self.silent_tasks)
         self.deployer = Deployer(self.spec, open_config_service(), self.db, self.log.append, parts=parts)
 
     def probe(self, engine: Engine, container: ReplicaFacts, port: int | None, check: HealthCheck) -> HealthResult:
@@ -70,10 +72,12 @@ class Site:
 
     @property
     def actions(self) -> list[str]:
-        return self.client.actions
+        return self.engine.actions
 
     def running(self) -> dict[str, str]:
-        """name -> release label of every container that runs."""
-        return {c.name: c.labels.get("dockyard.release", "") for c in self.client.containers.items.values()
+        """name -> release label of every replica that runs: containers, or Swarm tasks."""
+        if self.engine.swarm:
+            return {r.name: r.release for r in self.engine.observe(self.spec.app) if r.running}
+        return {c.name: c.labels.get("dockyard.release", "") for c in self.engine.containers.values()
                 if c.status == "running"}
 

@@ -115,7 +115,7 @@ def test_an_endpoint_test_on_the_tls_engine_is_sandboxed_too(tls_engine: dict[st
     assert added.returncode == 0, added.stderr
     engine = connect("tls-sandbox")
     try:
-        ensure_holder_image(engine)
+        ensure_holder_image(engine, lambda: connect("local"))
         target = engine.client.containers.run(
             HOLDER_IMAGE, ["sh", "-c", "mkdir -p /tmp/w && echo tls-target > /tmp/w/index.html && "
                            "httpd -f -p 8080 -h /tmp/w"], detach=True, ports={"8080/tcp": ("127.0.0.1", None)},

@@ -112,10 +112,9 @@ def test_a_rollback_whose_colour_does_not_answer_changes_nothing_and_says_why(si
 
 def restart_engine(site: Site) -> None:
     """What an engine restart does to containers whose port the engine picked: new host ports."""
-    for container in site.client.containers.items.values():
-        ports = container.attrs["NetworkSettings"]["Ports"]
-        for bindings in ports.values():
-            bindings[0]["HostPort"] = str(int(bindings[0]["HostPort"]) + 1000)
+    for container in site.engine.containers.values():
+        assert container.bound is not None
+        container.bound += 1000
 
 
 def test_a_deploy_of_the_live_release_repairs_drifted_upstreams(site: Site) -> None:
@@ -124,8 +123,8 @@ def test_a_deploy_of_the_live_release_repairs_drifted_upstreams(site: Site) -> N
     site.bluegreen(IMAGES["r1"]).deploy()
     assert site.actions == [f"route live=blue({r1}, 2) preview=-"]  # one reload, nothing started
     assert site.router.state is not None and site.router.state.live is not None
-    moved = sorted(f"127.0.0.1:{c.attrs['NetworkSettings']['Ports']['8080/tcp'][0]['HostPort']}"
-                   for c in site.client.containers.items.values())
+    moved = sorted(f"127.0.0.1:{c.bound}"
+                   for c in site.engine.containers.values())
     assert list(site.router.state.live.servers) == moved
     assert any(line.startswith("drift repaired: live (blue) pointed at") for line in site.log)
 
@@ -140,12 +139,12 @@ def test_a_live_colour_whose_replicas_are_all_down_keeps_its_place(site: Site) -
     from dockyard.router.switch import Switchboard
 
     r1 = release_of(site, IMAGES["r1"])
-    for container in site.client.containers.items.values():
+    for container in site.engine.containers.values():
         container.status = "exited"
     board = Switchboard(site.spec, site.engine, "production", site.log.append, router=site.router)
     board.route(preview=None)
     assert site.actions == [f"route live=blue({r1}, 0) preview=-"]  # answers 503 meanwhile, still blue
-    for container in site.client.containers.items.values():
+    for container in site.engine.containers.values():
         container.status = "running"
     assert board.reconcile() != []  # back: the drift is repaired onto its replicas
     assert site.actions[-1] == f"route live=blue({r1}, 2) preview=-"

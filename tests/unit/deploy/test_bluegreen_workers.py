@@ -31,7 +31,7 @@ def make(home: Path, spec: str = WORKER_SPEC) -> Site:
 
 
 def status(site: Site) -> dict[str, str]:
-    return {c.name: c.status for c in site.client.containers.items.values()}
+    return {c.name: c.status for c in site.engine.containers.values()}
 
 
 def test_the_standby_colours_worker_is_stopped_after_the_switch_not_removed(dockyard_env: Path,
@@ -85,7 +85,7 @@ def test_a_rollback_whose_worker_does_not_come_back_leaves_both_colours_as_they_
 def test_a_rollback_to_a_colour_with_a_dead_web_replica_refuses_and_removes_nothing(dockyard_env: Path,
                                                                                     tmp_path: Path) -> None:
     site = make(tmp_path)
-    site.client.containers.get("shop_production_web_blue_2").status = "exited"
+    site.engine.container("shop_production_web_blue_2").status = "exited"
     before = status(site)
     with pytest.raises(DeployError, match="shop_production_web_blue_2 of blue are not running"):
         rollback(site.deployer, "production")

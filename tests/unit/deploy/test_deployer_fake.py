@@ -25,7 +25,7 @@ def release_of(site: Site, image: str, env: str = "testing") -> str:
 
 def containers(site: Site) -> dict[str, tuple[str, str]]:
     """name -> (status, release) of every container of the app."""
-    return {c.name: (c.status, c.labels["dockyard.release"]) for c in site.client.containers.items.values()}
+    return {c.name: (c.status, c.labels["dockyard.release"]) for c in site.engine.containers.values()}
 
 
 def test_a_release_is_rolled_out_one_replica_at_a_time_and_recorded(site: Site) -> None:
@@ -43,9 +43,9 @@ def test_a_deploy_repairs_what_an_interrupted_one_left(site: Site) -> None:
     still serves, the new one holds the replica's name. The next deploy removes the dead one first
     (its name is needed), replaces the old one, and ends with exactly two replicas of r2."""
     r1, r2 = release_of(site, IMAGES["r1"]), release_of(site, IMAGES["r2"])
-    old = next(c for c in site.client.containers.items.values() if c.name == "shop_testing_web_1")
-    old.rename(f"shop_testing_web_1-old-{old.id[:8]}")
-    site.client.containers.create(name="shop_testing_web_1", labels={**old.labels, "dockyard.release": r2,
+    old = next(c for c in site.engine.containers.values() if c.name == "shop_testing_web_1")
+    old.name = f"shop_testing_web_1-old-{old.id[:8]}"
+    site.engine.plant(name="shop_testing_web_1", labels={**old.labels, "dockyard.release": r2,
                                                                       "dockyard.config-hash": "stale"})
     site.actions.clear()
 
@@ -84,7 +84,7 @@ def test_a_container_started_by_hand_under_a_replica_name_is_named_as_such(site:
     """Not Dockyard's (no labels): the deploy says so and what to do, and leaves it alone."""
     from dockyard.errors import DeployError
 
-    site.client.containers.create(name="shop_testing_web_3", labels={})
+    site.engine.plant(name="shop_testing_web_3", labels={})
     spec = site.spec.model_copy(deep=True)
     spec.services["web"].replicas = 3
     site.deployer.spec = spec

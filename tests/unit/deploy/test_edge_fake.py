@@ -28,8 +28,7 @@ def site(dockyard_env: Path, tmp_path: Path) -> Site:
 
 
 def ports(site: Site, *names: str) -> list[str]:
-    found = {c.name: c.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
-             for c in site.client.containers.items.values() if c.status == "running"}
+    found = {c.name: c.bound for c in site.engine.containers.values() if c.status == "running"}
     return [f"127.0.0.1:{found[name]}" for name in names]
 
 
@@ -84,7 +83,7 @@ def test_down_takes_the_names_off_the_edge_first_and_keeps_the_history_unless_pu
     site.deployer.deploy("testing", image=IMAGES["r1"])
     live = site.db.live_release("shop", "testing")
     data = "dockyard_shop_testing_web_data"
-    site.client.volumes.made[data] = {"dockyard.managed": "1", "dockyard.app": "shop", "dockyard.env": "testing"}
+    site.engine.volumes[data] = {"dockyard.managed": "1", "dockyard.app": "shop", "dockyard.env": "testing"}
     site.actions.clear()
     done = tear_down(site.spec, "testing", site.db, site.log.append, parts=site.deployer.parts, by="ops")
     assert f"kept volume {data} (down --purge removes it)" in done
@@ -92,7 +91,7 @@ def test_down_takes_the_names_off_the_edge_first_and_keeps_the_history_unless_pu
     assert sorted(site.actions[1:]) == sorted([
         "stop shop_testing_web_1", "remove shop_testing_web_1", "stop shop_testing_web_2",
         "remove shop_testing_web_2", "network remove dockyard_shop_testing"])
-    assert site.client.containers.items == {}
+    assert site.engine.containers == {}
     assert site.db.live_release("shop", "testing") is None
     kept = site.db.releases("shop", "testing")[0]
     assert (kept.release_id, kept.status, kept.note) == (live.release_id, "down", "dockyard down by ops")
@@ -101,7 +100,7 @@ def test_down_takes_the_names_off_the_edge_first_and_keeps_the_history_unless_pu
     site.actions.clear()
     tear_down(site.spec, "testing", site.db, site.log.append, parts=site.deployer.parts, purge=True)
     assert site.db.releases("shop", "testing") == []
-    assert site.actions[-1] == f"volume remove {data}" and site.client.volumes.made == {}  # after its containers
+    assert site.actions[-1] == f"volume remove {data}" and site.engine.volumes == {}  # after its containers
 
 
 class FlakyEdge:

@@ -11,7 +11,7 @@ from dockyard.deploy.health import HealthCheck, HealthResult
 from dockyard.engine.containers import ReplicaSpec
 from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
 from dockyard.plan.deploy import Action, Kind, Observed
-from tests.fakes.engine import FakeClient, fake_engine
+from tests.fakes.engine import FakeEngine
 
 
 def workload(replicas: int = 2, release: str = "r2") -> Workload:
@@ -22,9 +22,8 @@ def workload(replicas: int = 2, release: str = "r2") -> Workload:
     return Workload(replicas=specs, health={"web": HealthCheck(path="/health")})
 
 
-def running(client: FakeClient, n: int, release: str = "r1") -> Observed:
-    container = client.containers.create(name=f"shop_testing_web_{n}", labels={})
-    container.status = "running"
+def running(engine: FakeEngine, n: int, release: str = "r1") -> Observed:
+    container = engine.plant(f"shop_testing_web_{n}", {}, status="running")
     return Observed(container.id, container.name, "web", n, f"h-{release}", release, True)
 
 
@@ -36,52 +35,52 @@ def healthy(*unhealthy: str):
 
 
 def test_a_rolling_replacement_moves_each_old_aside_starts_the_new_then_retires_the_old() -> None:
-    engine, client = fake_engine()
-    old = [running(client, 1), running(client, 2)]
-    client.actions.clear()
+    engine = FakeEngine()
+    old = [running(engine, 1), running(engine, 2)]
+    engine.actions.clear()
     log: list[str] = []
     actions = [Action(Kind.REPLACE, "web", n, "new release", old[n - 1]) for n in (1, 2)]
     Executor(engine, workload(), 1, log.append, probe=healthy()).apply(actions)
     id1, id2 = old[0].id[:8], old[1].id[:8]
     # one replica at a time: the old one moves aside, the new one starts (and is probed healthy)
-    assert client.actions[:7] == [
+    assert engine.actions[:7] == [
         f"rename shop_testing_web_1 -> shop_testing_web_1-old-{id1}", "network create dockyard_shop_testing",
         "create shop_testing_web_1", "start shop_testing_web_1",
         f"rename shop_testing_web_2 -> shop_testing_web_2-old-{id2}",
         "create shop_testing_web_2", "start shop_testing_web_2"]
     # then the old ones retire together (in parallel threads, so in either order)
-    assert sorted(client.actions[7:]) == sorted([
+    assert sorted(engine.actions[7:]) == sorted([
         f"stop shop_testing_web_1-old-{id1}", f"remove shop_testing_web_1-old-{id1}",
         f"stop shop_testing_web_2-old-{id2}", f"remove shop_testing_web_2-old-{id2}"])
-    assert sorted(c.name for c in client.containers.items.values()) == ["shop_testing_web_1", "shop_testing_web_2"]
+    assert sorted(c.name for c in engine.containers.values()) == ["shop_testing_web_1", "shop_testing_web_2"]
     assert "shop_testing_web_1 healthy in 0.0s (new release)" in log
 
 
 def test_a_failed_health_check_removes_the_new_and_gives_the_old_its_name_back() -> None:
-    engine, client = fake_engine()
-    old = [running(client, 1), running(client, 2)]
-    client.actions.clear()
+    engine = FakeEngine()
+    old = [running(engine, 1), running(engine, 2)]
+    engine.actions.clear()
     actions = [Action(Kind.REPLACE, "web", n, "new release", old[n - 1]) for n in (1, 2)]
     with pytest.raises(HealthCheckFailed, match="shop_testing_web_1 did not become healthy: GET /health: HTTP 500"):
         Executor(engine, workload(), 1, lambda _: None, probe=healthy("shop_testing_web_1")).apply(actions)
     id1 = old[0].id[:8]
-    assert client.actions == [
+    assert engine.actions == [
         f"rename shop_testing_web_1 -> shop_testing_web_1-old-{id1}", "network create dockyard_shop_testing",
         "create shop_testing_web_1", "start shop_testing_web_1",
         "remove shop_testing_web_1",  # the undo: what this deploy started goes ...
         f"rename shop_testing_web_1-old-{id1} -> shop_testing_web_1",  # ... and the old one is itself again
     ]
-    assert {c.name: c.status for c in client.containers.items.values()} == {
+    assert {c.name: c.status for c in engine.containers.values()} == {
         "shop_testing_web_1": "running", "shop_testing_web_2": "running"}  # replica 2 was never touched
 
 
 def test_an_engine_gone_in_the_middle_says_what_failed_and_what_could_not_be_undone() -> None:
-    engine, client = fake_engine()
-    old = [running(client, 1), running(client, 2)]
-    client.actions.clear()
+    engine = FakeEngine()
+    old = [running(engine, 1), running(engine, 2)]
+    engine.actions.clear()
 
     def engine_dies(engine, container, port, check) -> HealthResult:
-        client.down = True  # dockerd stops while the new replica is being probed
+        engine.down = True  # dockerd stops while the new replica is being probed
         return HealthResult(False, "GET /health: connection refused", 0.01)
 
     actions = [Action(Kind.REPLACE, "web", n, "new release", old[n - 1]) for n in (1, 2)]
@@ -89,62 +88,62 @@ def test_an_engine_gone_in_the_middle_says_what_failed_and_what_could_not_be_und
         Executor(engine, workload(), 1, lambda _: None, probe=engine_dies).apply(actions)
     assert raised.value.message.splitlines()[0] == (
         "shop_testing_web_1 did not become healthy: GET /health: connection refused; then giving "
-        "shop_testing_web_1 its name back: the engine stopped answering: ('Connection aborted.', "
-        "FileNotFoundError(2, 'No such file or directory'))")
+        "shop_testing_web_1 its name back: the engine stopped answering: connection refused")
     assert "deploy again" in str(raised.value.hint)
     assert isinstance(raised.value.__cause__, HealthCheckFailed)
 
 
 def test_recreate_starts_a_whole_batch_and_an_engine_error_is_undone_and_explained() -> None:
-    engine, client = fake_engine()
-    client.fail_start.add("shop_testing_web_2")
+    engine = FakeEngine()
+    engine.fail_start.add("shop_testing_web_2")
     actions = [Action(Kind.CREATE, "web", n, "missing replica") for n in (1, 2)]
     with pytest.raises(DockyardError, match="starting shop_testing_web_2"):
         Executor(engine, workload(), None, lambda _: None, probe=healthy()).apply(actions)
-    assert sorted(client.actions) == sorted(["network create dockyard_shop_testing", "create shop_testing_web_1",
+    assert sorted(engine.actions) == sorted(["network create dockyard_shop_testing", "create shop_testing_web_1",
                                              "create shop_testing_web_2", "start shop_testing_web_1",
                                              "remove shop_testing_web_1", "remove shop_testing_web_2"])
-    assert client.containers.items == {}
+    assert engine.containers == {}
 
 
-def published(client: FakeClient, name: str) -> int:
-    container = next(c for c in client.containers.items.values() if c.name == name)
-    return int(container.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])
+def published(engine: FakeEngine, name: str) -> int:
+    bound = engine.container(name).bound
+    assert bound is not None
+    return bound
 
 
 def test_a_replica_publishes_on_a_port_of_its_own_that_its_container_keeps() -> None:
-    engine, client = fake_engine()
+    engine = FakeEngine()
     actions = [Action(Kind.CREATE, "web", n, "missing replica") for n in (1, 2)]
     Executor(engine, workload(), None, lambda _: None, probe=healthy()).apply(actions)
     for name in ("shop_testing_web_1", "shop_testing_web_2"):
-        container = next(c for c in client.containers.items.values() if c.name == name)
+        container = next(c for c in engine.containers.values() if c.name == name)
         # asked for at create (so an engine restart brings it back on it), not left to the engine
-        assert container.kwargs["ports"] == {"8080/tcp": ("127.0.0.1", published(client, name))}
+        assert container.wanted_port == published(engine, name)
 
 
 def test_a_port_taken_between_the_choice_and_the_start_is_chosen_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine, client = fake_engine()
+    engine = FakeEngine()
     choices = iter([40001, 40002])
     reserved: list[frozenset[int]] = []
     monkeypatch.setattr("dockyard.deploy.executor.free_port", lambda taken: reserved.append(taken) or next(choices))
-    client.taken_ports.add(40001)  # another program binds it first
+    engine.taken_ports.add(40001)  # another program binds it first
     load = replace(workload(replicas=1), reserved_ports=frozenset({18000, 18001}))  # the app's balancer ports
     Executor(engine, load, 1, lambda _: None, probe=healthy()).apply(
         [Action(Kind.CREATE, "web", 1, "missing replica")])
     assert len(reserved) == 2 and all({18000, 18001} <= taken for taken in reserved)
-    assert client.actions == ["network create dockyard_shop_testing", "create shop_testing_web_1",
+    assert engine.actions == ["network create dockyard_shop_testing", "create shop_testing_web_1",
                               "remove shop_testing_web_1", "create shop_testing_web_1", "start shop_testing_web_1"]
-    assert published(client, "shop_testing_web_1") == 40002
+    assert published(engine, "shop_testing_web_1") == 40002
 
 
 def test_a_remote_engine_picks_the_port_itself() -> None:
-    engine, client = fake_engine()
+    engine = FakeEngine()
     engine.config.host = "tcp://10.0.0.9:2376"
     Executor(engine, workload(replicas=1), 1, lambda _: None, probe=healthy()).apply(
         [Action(Kind.CREATE, "web", 1, "missing replica")])
-    container = next(iter(client.containers.items.values()))
-    assert container.kwargs["ports"] == {"8080/tcp": ("127.0.0.1", None)}
-    assert published(client, "shop_testing_web_1") == 32768
+    container = next(iter(engine.containers.values()))
+    assert container.wanted_port is None
+    assert published(engine, "shop_testing_web_1") == 32768
 
 
 def test_a_deploy_waits_out_a_watch_round_but_not_a_deploy(dockyard_env) -> None:  # type: ignore[no-untyped-def]

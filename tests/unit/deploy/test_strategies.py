@@ -23,7 +23,7 @@ from dockyard.plan.deploy import Action, Kind
 from dockyard.spec import AppSpec, parse_spec
 from dockyard.spec.strategies import NAMES, traits
 from dockyard.state.db import StateDB
-from tests.fakes.engine import fake_engine
+from tests.fakes.engine import FakeEngine
 
 SPEC = """\
 app: shop
@@ -118,7 +118,7 @@ def prepared(env: str) -> Prepared:
 
 def deploy(home: Path, env: str, planned: list[Any]) -> tuple[Context, Recorder]:
     ctx = Context(parse_spec(SPEC, base_dir=home), StateDB())
-    target = Recorder(ctx, fake_engine()[0], env, planned)
+    target = Recorder(ctx, FakeEngine(), env, planned)
     strategy = strategy_for(ctx.spec.environment(env).strategy, ctx, target)
     release = prepared(env)
     strategy.deploy(release, strategy.describe(release), dry_run=False, note="", skip_tests=True)
@@ -134,7 +134,7 @@ def test_in_place_plans_applies_records_then_routes(dockyard_env: Path, env: str
 
 def test_a_failure_leaves_the_target_to_settle_and_records_failed(dockyard_env: Path) -> None:
     ctx = Context(parse_spec(SPEC, base_dir=dockyard_env), StateDB())
-    target = Recorder(ctx, fake_engine()[0], "testing", [Action(Kind.CREATE, "web", 1, "missing")], fail=True)
+    target = Recorder(ctx, FakeEngine(), "testing", [Action(Kind.CREATE, "web", 1, "missing")], fail=True)
     strategy = strategy_for("rolling", ctx, target)
     with pytest.raises(HealthCheckFailed):
         strategy.deploy(prepared("testing"), "workload", dry_run=False, note="", skip_tests=True)
@@ -145,7 +145,7 @@ def test_a_failure_leaves_the_target_to_settle_and_records_failed(dockyard_env: 
 def test_nothing_to_change_is_said_and_only_routed(dockyard_env: Path) -> None:
     ctx = Context(parse_spec(SPEC, base_dir=dockyard_env), StateDB())
     ctx.db.add_release("shop", "testing", "r1", "img", None, 1, "live", "tester")
-    target = Recorder(ctx, fake_engine()[0], "testing", [])
+    target = Recorder(ctx, FakeEngine(), "testing", [])
     strategy_for("rolling", ctx, target).deploy(prepared("testing"), "workload", dry_run=False, note="",
                                                 skip_tests=True)
     assert target.calls == ["plan workload", "route", "urls"]
@@ -154,7 +154,7 @@ def test_nothing_to_change_is_said_and_only_routed(dockyard_env: Path) -> None:
 
 def test_a_dry_run_plans_and_touches_nothing(dockyard_env: Path) -> None:
     ctx = Context(parse_spec(SPEC, base_dir=dockyard_env), StateDB())
-    target = Recorder(ctx, fake_engine()[0], "testing", [Action(Kind.CREATE, "web", 1, "missing")])
+    target = Recorder(ctx, FakeEngine(), "testing", [Action(Kind.CREATE, "web", 1, "missing")])
     outcome = strategy_for("rolling", ctx, target).deploy(prepared("testing"), "workload", dry_run=True, note="",
                                                           skip_tests=True)
     assert target.calls == ["plan workload"] and outcome.dry_run and ctx.records == []

@@ -25,7 +25,7 @@ def scaler(site: Site, env: str) -> Scaler:
 
 
 def names(site: Site) -> list[str]:
-    return sorted(c.name for c in site.client.containers.items.values() if c.status == "running")
+    return sorted(c.name for c in site.engine.containers.values() if c.status == "running")
 
 
 def test_scale_out_starts_the_lowest_free_slots_of_the_live_release(site: Site) -> None:
@@ -33,8 +33,8 @@ def test_scale_out_starts_the_lowest_free_slots_of_the_live_release(site: Site) 
     assert said.startswith("started 2 replica(s)") and "(slots [3, 4])" in said
     assert sorted(site.actions) == sorted(["create shop_testing_web_3", "start shop_testing_web_3",
                                            "create shop_testing_web_4", "start shop_testing_web_4"])
-    new = next(c for c in site.client.containers.items.values() if c.name == "shop_testing_web_3")
-    old = next(c for c in site.client.containers.items.values() if c.name == "shop_testing_web_1")
+    new = next(c for c in site.engine.containers.values() if c.name == "shop_testing_web_3")
+    old = next(c for c in site.engine.containers.values() if c.name == "shop_testing_web_1")
     # a replica of the live release exactly: same release, same config hash
     assert new.labels["dockyard.release"] == old.labels["dockyard.release"]
     assert new.labels["dockyard.config-hash"] == old.labels["dockyard.config-hash"]
