@@ -1,5 +1,6 @@
-"""The one adapter to Docker: `interface.Engine`, its verbs, `client.DockerEngine` behind them, the facts it returns, names and labels,
-and the modules that hold the docker-py calls behind the verbs. Only this package imports docker."""
+"""The one adapter to Docker: `interface.Engine` and its verbs, `client.DockerEngine` behind them,
+the facts they return, names and labels, and the modules that hold the docker-py calls behind the
+verbs. Only this package imports docker."""
 
 # The modules other packages may import (tests/unit/test_layers.py holds it); the rest is private.
 __all__ = ["accessories", "actions", "api", "backups", "client", "container_files", "container_logs", "containers",
