@@ -79,6 +79,10 @@ class DeployError(DockyardError):
     """A deploy did not complete; the previous release is still running."""
 
 
+class RetireFailed(DeployError):
+    """The release is in place and answers, but replicas of the one before could not be removed."""
+
+
 class HealthCheckFailed(DeployError):
     """New containers did not become healthy; they were removed, the old ones kept."""
 

@@ -22,8 +22,8 @@ from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.interface import Engine, NameTaken, PortTaken
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
 from dockyard.engine.start import PORT_TRIES, edge_ports, free_port
-from dockyard.errors import DeployError, DockyardError, EngineError, HealthCheckFailed
-from dockyard.plan.deploy import Action, Kind
+from dockyard.errors import DeployError, DockyardError, EngineError, HealthCheckFailed, RetireFailed
+from dockyard.plan.deploy import Action, Kind, Observed
 
 Report = Callable[[str], None]
 
@@ -113,7 +113,18 @@ class Executor:
             self.before_retire(frozenset(c.id for c in retired))
         if retired:  # stopped together: each may take up to its stop grace to drain
             with ThreadPoolExecutor(max_workers=min(8, len(retired))) as pool:
-                list(pool.map(lambda old: self._retire(old.id, old.name, old.service), retired))
+                refused = [why for why in pool.map(self._retire_what_can_be, retired) if why]
+            if refused:
+                raise RetireFailed("the new replicas run and answer, but the old ones could not all be removed:\n"
+                                   + "\n".join(refused), hint="deploy again: it removes what is left")
+
+    def _retire_what_can_be(self, old: Observed) -> str | None:
+        """Retire one old replica; why it could not be, else None."""
+        try:
+            self._retire(old.id, old.name, old.service)
+        except DockyardError as exc:
+            return f"{old.name}: {exc.message}"
+        return None
 
     def _start_and_check(self, group: list[Action]) -> None:
         for action in group:

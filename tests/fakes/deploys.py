@@ -37,6 +37,7 @@ class Site:
     """One app on a fake engine, with a real (temporary) config store and state database."""
 
     def __init__(self, home: Path, spec_text: str = SPEC, swarm: bool = False) -> None:
+        home.mkdir(parents=True, exist_ok=True)
         self.spec: AppSpec = parse_spec(spec_text, base_dir=home)
         self.engine = FakeEngine(swarm=swarm)
         for name, ref in IMAGES.items():

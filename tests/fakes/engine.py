@@ -368,7 +368,7 @@ class FakeEngine:
 
     def create_service(self, body: dict[str, Any]) -> str:
         self.step(f"service create {body_name(body)}")
-        made = FakeService(next(self._ids)[:25], body)
+        made = FakeService(next(self._ids)[-25:], body)
         self.services_by_id[made.id] = made
         self._converge(made)
         return made.id
@@ -460,7 +460,7 @@ class FakeEngine:
 
     def make_swarm_file(self, kind: str, name: str, data: bytes, labels: dict[str, str], what: str) -> str:
         self.step(f"{kind} create {name}")
-        object_id = next(self._ids)[:25]
+        object_id = next(self._ids)[-25:]
         self.files[(kind, object_id)] = (name, dict(labels))
         return object_id
 
@@ -500,7 +500,7 @@ class FakeEngine:
                           for t in self.task_list]
         failing = fact.release in self.fail_releases
         for slot in range(1, (3 if failing else fact.replicas) + 1):
-            task_id = next(self._ids)[:25]
+            task_id = next(self._ids)[-25:]
             self.task_list.append(TaskFact(
                 id=task_id, service_id=service.id, slot=slot, node_id=NODE,
                 state="failed" if failing else "running", desired="shutdown" if failing else "running",

@@ -7,7 +7,7 @@ from typing import Any
 from dockyard.deploy.outcome import DeployOutcome, Prepared
 from dockyard.deploy.strategies.base import Strategy
 from dockyard.deploy.verify import verify_release
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, RetireFailed
 from dockyard.state.lock import env_lock
 
 
@@ -38,6 +38,10 @@ class InPlace(Strategy):
             if not skip_tests:
                 verify_release(self.target.engine, self.spec, outcome.env, outcome.release_id, outcome.image,
                                self.report)
+        except RetireFailed:
+            self.ctx.record(*record, "live", note)  # it serves: the next deploy only tidies up
+            self.target.route()
+            raise
         except DockyardError as exc:
             self.ctx.record(*record, "failed", note, failure=exc)
             self.target.failed()
