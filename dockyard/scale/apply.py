@@ -23,10 +23,8 @@ from collections.abc import Callable
 from dockyard.deploy.bluegreen import ColorExecutor, colored
 from dockyard.deploy.deployer import Deployer
 from dockyard.deploy.executor import Executor, Workload
-from dockyard.deploy.health import spec_health
-from dockyard.deploy.swarm_edge import SwarmEdge
-from dockyard.deploy.swarm_executor import Rollout, SwarmExecutor
 from dockyard.deploy.targets.containers import ContainerTarget, container_workload
+from dockyard.deploy.targets.swarm import SwarmTarget
 from dockyard.engine import labels as L
 from dockyard.engine.interface import Engine
 from dockyard.engine.placement import placement
@@ -35,7 +33,6 @@ from dockyard.plan.deploy import Action, Kind
 from dockyard.router.switch import Switchboard
 from dockyard.scale.facts import Serving, serving
 from dockyard.state.lock import env_lock
-from dockyard.swarm.plan import SwarmAction, SwarmKind
 
 Report = Callable[[str], None]
 
@@ -81,8 +78,8 @@ class Scaler:
                               self.parts.balancers(self.spec.app, self.env, self.report))
             if desired == len(running):
                 return f"already {desired}"
-            if placement(self.engine).keeps_count:
-                return self._swarm(service, desired, reason)
+            if placement(self.engine).keeps_count:  # Swarm: the service's count, its tasks waited for
+                return SwarmTarget(self.deployer, self.engine, self.env).resize(service, desired, reason)
             if desired > len(running):
                 return self._grow(service, running, desired - len(running), reason)
             return self._shrink(service, victims(running, len(running) - desired), reason)
@@ -146,25 +143,3 @@ class Scaler:
     def _stop(self, container_id: str, name: str, grace: float) -> None:
         if self.engine.stop_and_remove(container_id, name, grace):
             self.report(f"removed {name}")
-
-    # swarm ------------------------------------------------------------------
-    def _swarm(self, service: str, desired: int, reason: str) -> str:
-        if self.env_spec.switching.colors:
-            raise DeployError(f"{self.spec.app}/{self.env}: a blue-green Swarm environment cannot be scaled between "
-                              "deploys: Swarm picks which task stops, so none can be drained from the balancer first",
-                              hint="change replicas in dockyard.yml and deploy: the new colour gets the new count")
-        found = next((s for s in self.engine.services(self.spec.app, self.env)
-                      if s.service == service and s.color is None), None)
-        if found is None:
-            raise DeployError(f"{self.spec.app}/{self.env}: no Swarm service for {service}",
-                              hint=f"dockyard deploy {self.env}")
-        body = self.engine.scale_service(found.id, desired)
-        action = SwarmAction(SwarmKind.SCALE, service, desired, reason, found)
-        port = self.spec.service(service).port
-        edge = SwarmEdge(self.deployer, self.engine, self.env)  # new tasks join the edge once they answer
-        result = SwarmExecutor(self.engine, self.report, self.parts.task_probe, on_progress=edge.progress).wait(
-            Rollout(action, found.id, body, spec_health(self.spec)[service], port))
-        edge.settle()
-        if not result.ok:
-            raise DeployError(f"{found.name}: scaling to {desired} did not complete: {result.reason}")
-        return f"service {found.name}: {found.replicas} -> {desired} replicas, {result.reason} in {result.seconds:.1f}s"

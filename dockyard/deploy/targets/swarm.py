@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from dockyard.deploy.health import HealthCheck
+from dockyard.deploy.health import HealthCheck, spec_health
 from dockyard.deploy.outcome import PlacingContext, Prepared
 from dockyard.deploy.swarm import Described, describe, remove_unused
 from dockyard.deploy.swarm_edge import SwarmEdge
-from dockyard.deploy.swarm_executor import SwarmExecutor
+from dockyard.deploy.swarm_executor import Rollout, SwarmExecutor
 from dockyard.deploy.targets.base import Target
 from dockyard.engine import labels as L
 from dockyard.engine.interface import Engine
 from dockyard.engine.rows import Running
 from dockyard.engine.swarm_facts import task_url
+from dockyard.errors import DeployError
 from dockyard.router.colors import Fleet
 from dockyard.router.swarm_fleet import SwarmFleet
 from dockyard.state.lock import env_lock
@@ -81,6 +82,28 @@ class SwarmTarget(Target):
         ports = {name: s.port for name, s in workload.services.items()}
         executor = SwarmExecutor(self.engine, self.report, self.ctx.parts.task_probe)
         executor.apply(creates, bodies, workload.checks, ports)
+
+    def resize(self, service: str, desired: int, reason: str) -> str:
+        """Between deploys (the autoscaler, `dockyard scale`): the service's replica count, its new
+        tasks waited for and put at the edge once they answer; what was done, in one line."""
+        spec, env = self.spec, self.env
+        if spec.environment(env).switching.colors:
+            raise DeployError(f"{spec.app}/{env}: a blue-green Swarm environment cannot be scaled between "
+                              "deploys: Swarm picks which task stops, so none can be drained from the balancer first",
+                              hint="change replicas in dockyard.yml and deploy: the new colour gets the new count")
+        found = next((s for s in self.engine.services(spec.app, env) if s.service == service and s.color is None),
+                     None)
+        if found is None:
+            raise DeployError(f"{spec.app}/{env}: no Swarm service for {service}", hint=f"dockyard deploy {env}")
+        body = self.engine.scale_service(found.id, desired)
+        rollout = Rollout(SwarmAction(SwarmKind.SCALE, service, desired, reason, found), found.id, body,
+                          spec_health(spec)[service], spec.service(service).port)
+        result = SwarmExecutor(self.engine, self.report, self.ctx.parts.task_probe,
+                               on_progress=self.edge.progress).wait(rollout)
+        self.edge.settle()
+        if not result.ok:
+            raise DeployError(f"{found.name}: scaling to {desired} did not complete: {result.reason}")
+        return f"service {found.name}: {found.replicas} -> {desired} replicas, {result.reason} in {result.seconds:.1f}s"
 
     def colors_settled(self) -> None:
         with env_lock(self.spec.app, self.env):
