@@ -25,10 +25,9 @@ from pathlib import Path
 from dockyard.backup.archive import decompressed
 from dockyard.backup.target import Target
 from dockyard.engine import labels as L
-from dockyard.engine.accessories import find_accessory
-from dockyard.engine.backups import copier, host_mountpoints, run_once, untar_directory, write_volumes
-from dockyard.engine.interface import Engine
-from dockyard.engine.volume_swap import exchange_on_host, staging_volume, swap_in_engine
+from dockyard.engine.backups import untar_directory
+from dockyard.engine.interface import VolumeEngine
+from dockyard.engine.volume_swap import exchange_on_host
 from dockyard.errors import BackupError, DockyardError
 
 Report = Callable[[str], None]
@@ -41,7 +40,7 @@ class Restore:
     app: str
     env: str
     target: Target
-    engine: Engine
+    engine: VolumeEngine
     report: Report
     host_paths: bool  # False: always through the Engine API, as for a remote engine
 
@@ -62,7 +61,7 @@ class Restore:
         staged: dict[str, str] = {}  # short name -> staging volume
         try:
             for short, live in sorted(self.target.volumes.items()):
-                staged[short] = staging_volume(self.engine, self.app, self.env, live, restore_id)
+                staged[short] = self.engine.staging_volume(self.app, self.env, live, restore_id)
             try:
                 fill(staged)
             except DockyardError as exc:
@@ -80,7 +79,7 @@ class Restore:
                     self.report(f"warning: the staging volume {name} is left: {exc.message}")
 
     def _on_host(self, volumes: dict[str, str]) -> dict[str, Path] | None:
-        return host_mountpoints(self.engine, volumes) if self.host_paths else None
+        return self.engine.host_mountpoints(volumes) if self.host_paths else None
 
     def _unpack(self, archive: Path, staged: dict[str, str]) -> None:
         by_full = {name: short for short, name in staged.items()}
@@ -90,9 +89,9 @@ class Restore:
                 with decompressed(archive) as stream:
                     untar_directory(stream, short, directory)
             return
-        with copier(self.engine, by_full, {L.APP: self.app}, read_only=False) as box, \
+        with self.engine.volume_copier(by_full, {L.APP: self.app}, read_only=False) as box, \
                 decompressed(archive) as stream:
-            write_volumes(box, stream)
+            self.engine.write_volumes(box, stream)
 
     def _restore_command(self, archive: Path, staged: dict[str, str], image: str, user: str,
                          argv: list[str]) -> None:
@@ -102,17 +101,17 @@ class Restore:
             bundle = Path(directory) / "dump.tar"
             _dump_tar(archive, bundle, user)
             with bundle.open("rb") as files:
-                run_once(self.engine, image, argv, paths, user, files, {"DOCKYARD_DUMP": DUMP_PATH},
-                         {L.APP: self.app}, RESTORE_TIMEOUT)
+                self.engine.run_once(image, argv, paths, user, files, {"DOCKYARD_DUMP": DUMP_PATH},
+                                     {L.APP: self.app}, RESTORE_TIMEOUT)
 
     def _clear_stopped_accessory(self) -> None:
         """A stopped accessory's container still names its volumes: removed (boot makes it anew)."""
         accessory = self.target.accessory
         if accessory is None:
             return
-        found = find_accessory(self.engine, self.app, self.env, accessory.name)
+        found = self.engine.accessory_container(self.app, self.env, accessory.name)
         if found is not None:
-            self.engine.stop_and_remove(found.id or "", found.name or "", accessory.stop_grace)
+            self.engine.stop_and_remove(found.id, found.name, accessory.stop_grace)
 
     def _swap(self, staged: dict[str, str], restore_id: str) -> None:
         live = self.target.volumes
@@ -128,7 +127,7 @@ class Restore:
         labels = {L.APP: self.app}
 
         def step(name: str, short: str, timeout: float = RESTORE_TIMEOUT) -> None:
-            swap_in_engine(self.engine, name, live[short], staged[short], restore_id, labels, timeout)
+            self.engine.swap_volume_data(name, live[short], staged[short], restore_id, labels, timeout)
 
         swapped: list[str] = []
         try:

@@ -23,19 +23,10 @@ from dockyard.config.service import ConfigService
 from dockyard.deploy.accessories import Accessories
 from dockyard.deploy.parts import Parts
 from dockyard.engine import labels as L
-from dockyard.engine.accessories import find_accessory
-from dockyard.engine.backups import (
-    copier,
-    exec_stdout,
-    host_mountpoints,
-    paused,
-    read_volumes,
-    tar_directories,
-    users_of,
-    volume_exists,
-)
+from dockyard.engine.backups import tar_directories
+from dockyard.engine.client import connect
 from dockyard.engine.containers import choose_user
-from dockyard.engine.interface import Engine
+from dockyard.engine.interface import VolumeEngine
 from dockyard.engine.placement import placement
 from dockyard.errors import BackupError, NotFound
 from dockyard.spec import AppSpec
@@ -46,18 +37,20 @@ Report = Callable[[str], None]
 
 class Backups:
     def __init__(self, spec: AppSpec, store: BackupStore, config: ConfigService, report: Report, by: str,
-                 parts: Parts | None = None, host_paths: bool = True) -> None:
+                 parts: Parts | None = None, host_paths: bool = True,
+                 engines: Callable[[str], VolumeEngine] = connect) -> None:
         self.spec, self.store, self.config, self.report, self.by = spec, store, config, report, by
         self.parts = parts or Parts()
+        self.engines = engines  # site engine name -> a connection that can copy volumes
         # volumes of an engine on this host are read and written in its directories (GNU tar, several
         # times the Engine API's archive speed); False: always through the API, as for a remote engine
         self.host_paths = host_paths
 
-    def _on_host(self, engine: Engine, by_full: dict[str, str]) -> dict[str, Path] | None:
-        return host_mountpoints(engine, by_full) if self.host_paths else None
+    def _on_host(self, engine: VolumeEngine, by_full: dict[str, str]) -> dict[str, Path] | None:
+        return engine.host_mountpoints(by_full) if self.host_paths else None
 
-    def _engine(self, env: str) -> Engine:
-        engine = self.parts.engines(self.spec.environment(env).engine)
+    def _engine(self, env: str) -> VolumeEngine:
+        engine = self.engines(self.spec.environment(env).engine)
         if not placement(engine).hosts_accessories:
             engine.close()
             raise BackupError(f"environment {env!r} runs on a Swarm engine: backups copy volumes of one engine")
@@ -87,27 +80,28 @@ class Backups:
                     f"{manifest.size} compressed, in {self.store.describe()}")
         return manifest
 
-    def _dump(self, engine: Engine, env: str, target: Target, staged: Path) -> tuple[int, int, str]:
+    def _dump(self, engine: VolumeEngine, env: str, target: Target, staged: Path) -> tuple[int, int, str]:
         assert target.accessory is not None and target.accessory.backup is not None
-        container = find_accessory(engine, self.spec.app, env, target.name)
+        container = engine.accessory_container(self.spec.app, env, target.name)
         if container is None or container.status != "running":
             raise BackupError(f"accessory {target.name} of {self.spec.app}/{env} is not running: its dump runs in it",
                               hint=f"dockyard accessory boot {env} {target.name}")
         assert target.accessory.backup.dump is not None
-        return write_archive(exec_stdout(container, list(target.accessory.backup.dump)), staged)
+        return write_archive(engine.exec_stdout(container.id, container.name, list(target.accessory.backup.dump)),
+                             staged)
 
-    def _copy(self, engine: Engine, target: Target, staged: Path) -> tuple[int, int, str]:
-        writers = {c.id: c for full in target.volumes.values() for c in users_of(engine, full)}
-        missing = [full for full in target.volumes.values() if not volume_exists(engine, full)]
+    def _copy(self, engine: VolumeEngine, target: Target, staged: Path) -> tuple[int, int, str]:
+        writers = list(dict.fromkeys(c.id for full in target.volumes.values() for c in engine.volume_users(full)))
+        missing = [full for full in target.volumes.values() if not engine.volume_exists(full)]
         if missing:
             raise BackupError(f"volume {missing[0]} does not exist: nothing to back up")
         by_full = {full: short for short, full in target.volumes.items()}
         on_host = self._on_host(engine, by_full)
-        with paused(engine, list(writers.values())):
+        with engine.paused(writers):
             if on_host is not None:  # an engine on this host: its directories, read by GNU tar
                 return write_archive(tar_directories(on_host), staged)
-            with copier(engine, by_full, {L.APP: self.spec.app}, read_only=True) as box:
-                return write_archive(read_volumes(box), staged)
+            with engine.volume_copier(by_full, {L.APP: self.spec.app}, read_only=True) as box:
+                return write_archive(engine.read_volumes(box), staged)
 
     def booted(self, env: str, name: str) -> bool:
         """Whether there is anything to back up yet: the accessory's container (a dump runs in it), or
@@ -116,8 +110,8 @@ class Backups:
         engine = self._engine(env)
         try:
             if target.kind == "dump":
-                return find_accessory(engine, self.spec.app, env, name) is not None
-            return all(volume_exists(engine, full) for full in target.volumes.values())
+                return engine.accessory_container(self.spec.app, env, name) is not None
+            return all(engine.volume_exists(full) for full in target.volumes.values())
         finally:
             engine.close()
 
@@ -181,22 +175,22 @@ class Backups:
                     + (f" of {source}" if source != env else ""))
         return manifest
 
-    def _refuse_in_use(self, engine: Engine, env: str, target: Target) -> None:
+    def _refuse_in_use(self, engine: VolumeEngine, env: str, target: Target) -> None:
         if target.accessory is not None:
-            found = find_accessory(engine, self.spec.app, env, target.name)
+            found = engine.accessory_container(self.spec.app, env, target.name)
             if found is not None and found.status in ("running", "restarting", "paused"):
                 raise BackupError(f"accessory {target.name} of {self.spec.app}/{env} runs: a restore replaces its "
                                   "data, so stop it first; nothing was restored",
                                   hint=f"dockyard accessory stop {env} {target.name}")
             return
         for full in target.volumes.values():
-            users = [c.name or "" for c in users_of(engine, full)]
+            users = [c.name for c in engine.volume_users(full)]
             if users:
                 raise BackupError(f"volume {full} is used by {', '.join(users)}: a restore replaces its data; "
                                   "nothing was restored",
                                   hint=f"dockyard scale {env} {target.owner} 0 (or dockyard down {env}) first")
 
-    def _restore_command(self, engine: Engine, target: Target) -> tuple[str, str, list[str]]:
+    def _restore_command(self, engine: VolumeEngine, target: Target) -> tuple[str, str, list[str]]:
         """The image, user and argv the accessory's restore command runs with."""
         accessory = target.accessory
         assert accessory is not None and accessory.backup is not None and accessory.backup.restore is not None

@@ -10,10 +10,11 @@ not import a deploy's writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 import docker
@@ -323,6 +324,58 @@ class DockerEngine:
     def service_names(self) -> dict[str, str]:
         from dockyard.engine import host
         return self._asking(f"listing services on engine {self.name!r}", host.service_names)
+
+    # -- backups and restores (VolumeEngine) ---------------------------------------------------------
+    def volume_exists(self, name: str) -> bool:
+        from dockyard.engine import backups
+        return backups.volume_exists(self.client, name)
+
+    def volume_users(self, volume: str) -> list[ReplicaFacts]:
+        from dockyard.engine import backups
+        return backups.users_of(self.client, volume)
+
+    def accessory_container(self, app: str, env: str, name: str) -> ReplicaFacts | None:
+        found = self.find_accessory(app, env, name)
+        return None if found is None else self.inspect_replica(found.id)
+
+    def paused(self, container_ids: list[str]) -> AbstractContextManager[None]:
+        from dockyard.engine import backups
+        return backups.paused(self.client, container_ids)
+
+    def volume_copier(self, volumes: dict[str, str], labels: dict[str, str], read_only: bool
+                      ) -> AbstractContextManager[str]:
+        from dockyard.engine import backups
+        return backups.copier(self.client, volumes, labels, read_only)
+
+    def read_volumes(self, copier_id: str) -> Iterator[bytes]:
+        from dockyard.engine import backups
+        return backups.read_volumes(self.client, copier_id)
+
+    def write_volumes(self, copier_id: str, data: IO[bytes] | Iterable[bytes]) -> None:
+        from dockyard.engine import backups
+        backups.write_volumes(self.client, copier_id, data)
+
+    def exec_stdout(self, container_id: str, name: str, argv: list[str]) -> Iterator[bytes]:
+        from dockyard.engine import backups
+        return backups.exec_stdout(self.client, container_id, name, argv)
+
+    def run_once(self, image: str, argv: list[str], volumes: dict[str, str], user: str, files: IO[bytes],
+                 environment: dict[str, str], labels: dict[str, str], timeout: float) -> None:
+        from dockyard.engine import backups
+        backups.run_once(self.client, image, argv, volumes, user, files, environment, labels, timeout)
+
+    def host_mountpoints(self, volumes: dict[str, str]) -> dict[str, Path] | None:
+        from dockyard.engine import backups
+        return backups.host_mountpoints(self.client, self.is_local_host, volumes)
+
+    def staging_volume(self, app: str, env: str, live: str, restore_id: str) -> str:
+        from dockyard.engine import volume_swap
+        return volume_swap.staging_volume(self.client, app, env, live, restore_id)
+
+    def swap_volume_data(self, step: str, live: str, staged: str, restore_id: str, labels: dict[str, str],
+                         timeout: float) -> None:
+        from dockyard.engine import volume_swap
+        volume_swap.swap_in_engine(self.client, self.name, step, live, staged, restore_id, labels, timeout)
 
 
 def tls_config(cfg: EngineSettings) -> docker.tls.TLSConfig | None:

@@ -8,9 +8,10 @@ memory, so every strategy on every target runs in a unit test.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from dockyard.errors import EngineError
 
@@ -266,3 +267,71 @@ class Engine(Protocol):
         """Every Swarm service the engine manages: id -> name."""
         ...
 
+
+class VolumeEngine(Engine, Protocol):
+    """An Engine that can back up and restore volumes (backup/): read them whole, write them whole,
+    pause their writers, run a dump or a restore command, and swap restored data in. Containers are
+    named by their ids; what is read comes as tar bytes. DockerEngine is one: connect() gives it."""
+
+    def volume_exists(self, name: str) -> bool:
+        ...
+
+    def volume_users(self, volume: str) -> list[ReplicaFacts]:
+        """The containers, running or not, that mount the volume (the engine's own copy and restore
+        helpers left out)."""
+        ...
+
+    def accessory_container(self, app: str, env: str, name: str) -> ReplicaFacts | None:
+        """The accessory's container, any state; None when there is none. A container of its name that
+        is not this accessory's is refused (DeployError)."""
+        ...
+
+    def paused(self, container_ids: list[str]) -> AbstractContextManager[None]:
+        """The running ones of the containers paused (their files stop changing) for the block, and
+        unpaused after it, whatever happens; one gone meanwhile is not an error."""
+        ...
+
+    def volume_copier(self, volumes: dict[str, str], labels: dict[str, str], read_only: bool
+                      ) -> AbstractContextManager[str]:
+        """A container, created and never started, with each volume (full name -> short name) mounted
+        at /dockyard-volumes/SHORT, read-only or not; its id, for read_volumes and write_volumes. It is
+        removed after the block."""
+        ...
+
+    def read_volumes(self, copier_id: str) -> Iterator[bytes]:
+        """The copier's volumes as one tar stream, members named dockyard-volumes/SHORT/..."""
+        ...
+
+    def write_volumes(self, copier_id: str, data: IO[bytes] | Iterable[bytes]) -> None:
+        """Unpack a tar stream of members dockyard-volumes/SHORT/... over the copier's volumes."""
+        ...
+
+    def exec_stdout(self, container_id: str, name: str, argv: list[str]) -> Iterator[bytes]:
+        """Run argv in the running container and yield its stdout as it comes; a non-zero exit raises
+        EngineError with the end of its stderr. `name` says which container in errors."""
+        ...
+
+    def run_once(self, image: str, argv: list[str], volumes: dict[str, str], user: str, files: IO[bytes],
+                 environment: dict[str, str], labels: dict[str, str], timeout: float) -> None:
+        """Run argv as `user` in a one-off container of `image` (no network, no new privileges) with
+        the volumes (full name -> path) mounted and the tar `files` unpacked at / first. It must exit 0
+        within `timeout` seconds, else EngineError with its last output; the container is removed."""
+        ...
+
+    def host_mountpoints(self, volumes: dict[str, str]) -> dict[str, Path] | None:
+        """short name -> the directory on this host of each volume (full name -> short), when Dockyard
+        can read and write them there (an engine on this host, as root, the local driver without
+        options); else None: go through the engine."""
+        ...
+
+    def staging_volume(self, app: str, env: str, live: str, restore_id: str) -> str:
+        """A new, empty volume beside `live` for a restore to fill, labelled with the restore's id; its
+        name."""
+        ...
+
+    def swap_volume_data(self, step: str, live: str, staged: str, restore_id: str, labels: dict[str, str],
+                         timeout: float) -> None:
+        """One step of swapping a staging volume's data into the live one inside the engine (a helper
+        container): "swap" (undone by itself if it fails), "undo" (a swap, back), "commit" (the old data
+        deleted). A failure raises EngineError saying what it left where."""
+        ...

@@ -8,7 +8,7 @@ cannot rename a volume, and containers find theirs by name, so what is swapped i
   system): the two volumes' directories are exchanged by one renameat2(RENAME_EXCHANGE). At every
   instant the live volume's directory holds all of the old data or all of the new; the staging
   volume, holding the old data after the exchange, is removed by the caller;
-- through the DockerEngine API (any engine): a helper container, a static busybox imported as an image
+- through the Engine API (any engine): a helper container, a static busybox imported as an image
   (pulled from nowhere), copies the staged files into .dockyard-restore-ID/ of the live volume,
   then moves the live entries into .dockyard-old-ID/ and the staged ones in, by renames inside the
   volume. A step that fails moves everything back (`swap`); a volume swapped before a later one
@@ -29,9 +29,9 @@ from pathlib import Path
 import docker.errors
 
 from dockyard.engine import labels as L
-from dockyard.engine.api import DockerError
+from dockyard.engine.api import Client, DockerError
 from dockyard.engine.backups import run_once
-from dockyard.engine.client import DockerEngine, engine_error
+from dockyard.engine.failures import engine_error
 from dockyard.errors import EngineError
 
 BUSYBOX = Path("/bin/busybox")  # Debian's busybox-static: one file, no loader, runs in an image of its own
@@ -92,11 +92,11 @@ _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
 
-def staging_volume(engine: DockerEngine, app: str, env: str, live: str, restore_id: str) -> str:
+def staging_volume(client: Client, app: str, env: str, live: str, restore_id: str) -> str:
     """A new, empty volume beside `live` for a restore to fill ('.' is in no volume name of an app)."""
     name = f"{live}.restore-{restore_id}"
     try:
-        engine.client.volumes.create(name=name, labels={L.MANAGED: "1", L.APP: app, L.ENV: env,
+        client.volumes.create(name=name, labels={L.MANAGED: "1", L.APP: app, L.ENV: env,
                                                         L.RESTORE: restore_id})
     except DockerError as exc:
         raise engine_error(f"creating volume {name} to restore into", exc) from exc
@@ -146,7 +146,7 @@ def exchange_on_host(pairs: list[tuple[Path, Path]]) -> bool:
     return True
 
 
-# ---- through the DockerEngine API
+# ---- through the Engine API
 
 
 def _is_static(elf: bytes) -> bool:
@@ -173,32 +173,33 @@ def _tar(files: dict[str, tuple[bytes, int]], links: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def helper_image(engine: DockerEngine) -> str:
-    """The helper image on the engine: this host's static busybox and the applets the script calls."""
+def helper_image(client: Client, engine_name: str) -> str:
+    """The helper image on the engine (`engine_name` in messages): this host's static busybox and the
+    applets the script calls."""
     try:
         try:
-            engine.client.images.get(HELPER_IMAGE)
+            client.images.get(HELPER_IMAGE)
             return HELPER_IMAGE
         except docker.errors.ImageNotFound:
             pass
         busybox = BUSYBOX.read_bytes() if BUSYBOX.is_file() else b""
         if not _is_static(busybox):
-            raise EngineError(f"a restore through the DockerEngine API runs a static busybox on engine {engine.name!r}, "
+            raise EngineError(f"a restore through the Engine API runs a static busybox on engine {engine_name!r}, "
                               f"and {BUSYBOX} is missing or not static",
                               hint="apt-get install busybox-static")
         applets = ["sh", "mv", "rm", "mkdir", "rmdir", "stat", "chown", "chmod", "tar"]
         image = _tar({"bin/busybox": (busybox, 0o755)}, {f"bin/{a}": "busybox" for a in applets})
         repository, tag = HELPER_IMAGE.split(":")
-        engine.client.api.import_image_from_data(image, repository=repository, tag=tag)
+        client.api.import_image_from_data(image, repository=repository, tag=tag)
     except DockerError as exc:
         raise engine_error(f"making the image {HELPER_IMAGE} that swaps restored data in", exc) from exc
     return HELPER_IMAGE
 
 
-def swap_in_engine(engine: DockerEngine, step: str, live: str, staged: str, restore_id: str,
+def swap_in_engine(client: Client, engine_name: str, step: str, live: str, staged: str, restore_id: str,
                    labels: dict[str, str], timeout: float) -> None:
     """One step of the script (swap, undo or commit) in a helper container with `live` and `staged`
     mounted; a failure raises EngineError with what the script said it left."""
     script = io.BytesIO(_tar({SCRIPT.lstrip("/"): (SWAP_SCRIPT.encode(), 0o644)}, {}))
-    run_once(engine, helper_image(engine), ["/bin/sh", SCRIPT, step, restore_id], {live: "/live", staged: "/new"},
-             "0:0", script, {}, labels, timeout)
+    run_once(client, helper_image(client, engine_name), ["/bin/sh", SCRIPT, step, restore_id],
+             {live: "/live", staged: "/new"}, "0:0", script, {}, labels, timeout)

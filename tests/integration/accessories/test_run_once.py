@@ -10,7 +10,6 @@ import time
 import docker
 import pytest
 
-from dockyard.engine.backups import run_once
 from dockyard.engine.client import connect
 from dockyard.errors import EngineError
 
@@ -32,10 +31,10 @@ def test_a_restore_command_that_outlasts_its_time_is_stopped_and_removed(docker_
         started = time.monotonic()
         with pytest.raises(EngineError, match=r"sh -c echo restoring; sleep 60 did not end within 2 s and was "
                                               r"stopped: restoring"):
-            run_once(engine, "dockyard/busybox:1.35", ["sh", "-c", "echo restoring; sleep 60"], {}, "65534",
-                     empty_tar(), {}, LABELS, timeout=2)
+            engine.run_once("dockyard/busybox:1.35", ["sh", "-c", "echo restoring; sleep 60"], {}, "65534",
+                            empty_tar(), {}, LABELS, timeout=2)
         assert time.monotonic() - started < 30
-        run_once(engine, "dockyard/busybox:1.35", ["true"], {}, "65534", empty_tar(), {}, LABELS, timeout=30)
+        engine.run_once("dockyard/busybox:1.35", ["true"], {}, "65534", empty_tar(), {}, LABELS, timeout=30)
     finally:
         engine.close()
     assert docker_client.containers.list(all=True, filters={"label": "dockyard.app=run-once-test"}) == []
