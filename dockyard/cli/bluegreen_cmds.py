@@ -10,7 +10,7 @@ import typer
 from dockyard.cli.common import console, load_app_spec, print_json, say
 
 if TYPE_CHECKING:
-    from dockyard.spec import AppSpec
+    pass
 
 
 
@@ -32,10 +32,8 @@ def status(
     from dockyard.state.db import StateDB
 
     spec = load_app_spec()
-    chores = _housekeep(spec, env, as_json) if env is not None and spec.environment(env).switching.colors else {}
-    described = describe_app(StateDB(), spec, [env] if env else None)
-    if chores and described[0]["colors"] is not None:
-        described[0]["colors"].update(chores)
+    chores = None if env is None else (lambda _line: None) if as_json else say  # `status ENV` tidies up first
+    described = describe_app(StateDB(), spec, [env] if env else None, chores)
     if as_json:
         print_json(described[0] if env else {"app": spec.app, "environments": described})
         return
@@ -86,15 +84,6 @@ def _print_accessories(accessories: list[dict[str, Any]]) -> None:
         console.print(f"  accessory {accessory['name']}: {accessory['state']}, health "
                       f"[{'green' if good else 'red'}]{accessory['health']}[/] ({accessory['container']})",
                       highlight=False)
-
-
-def _housekeep(spec: AppSpec, env: str, quiet: bool) -> dict[str, list[str]]:
-    """`status ENV` of an environment with colours: a dead balancer started, drifted upstreams
-    repaired, an idle colour whose window ended removed; what was done."""
-    from dockyard.router.status import env_status
-
-    done = env_status(spec, env, report=(lambda _l: None) if quiet else say)
-    return {"housekeeping": done["housekeeping"], "drift": done["drift"]}
 
 
 balancers = typer.Typer(help="The balancers of this host's blue-green environments.\n\n"

@@ -18,7 +18,7 @@ from dockyard.engine.interface import Engine
 from dockyard.engine.placement import placement
 from dockyard.errors import DockyardError
 from dockyard.router.edge import Edge
-from dockyard.router.status import env_status, public_urls
+from dockyard.router.status import Report, env_status, housekeep, public_urls
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
 from dockyard.vocabulary import absent, rfc3339
@@ -55,7 +55,9 @@ def maintenance(app: str, env: str, edge: Edge | None = None) -> str | None:
 
 
 def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines,
-                         edge: Edge | None = None) -> dict[str, Any]:
+                         edge: Edge | None = None, chores: Report | None = None) -> dict[str, Any]:
+    """`chores`: first do a blue-green environment's housekeeping (router/status.housekeep) on the
+    same connection, reporting there; the description then shows what it did."""
     env = spec.environment(name)
     edge = edge or Edge()  # one (its site settings read once) for the URLs and the maintenance page
     live = db.live_release(spec.app, name)
@@ -79,6 +81,7 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
         data["engine_error"] = engine.message
         return data
     try:
+        done, drift = housekeep(spec, name, engine, chores) if chores and env.switching.colors else ([], [])
         rows = engine.observe(spec.app, name)
         health = judge_all(rows, spec_probes(spec))
         data["replicas"] = [{"service": r.service, "replica": r.replica, "name": r.name, "state": r.state,
@@ -87,8 +90,8 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
         if placement(engine).hosts_accessories:
             data["accessories"] = [asdict(a) for a in engine.list_accessories(spec.app, name)]
         if env.switching.colors and env.router is not None:
-            status = env_status(spec, name, report=lambda _line: None, housekeep=False, engine=engine)
-            public = public_urls(spec.app, name, edge)
+            status = env_status(spec, name, engine, edge)
+            public = status["public"]
             router = status["router"]
             data["colors"] = {"live": _side(status["live"], public["live"]),
                               "preview": _side(status["preview"], public["preview"]),
@@ -96,17 +99,18 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
                               "rollback_window": status["rollback_window"],
                               "rollback_until": rfc3339(status["rollback_until"]),
                               "balancer_running": router["running"], "balancer_pid": router["pid"],
-                              "balancer_config": router["config"], "housekeeping": [], "drift": []}
+                              "balancer_config": router["config"], "housekeeping": done, "drift": drift}
     except DockyardError as exc:
         data["engine_error"] = exc.message
     return data
 
 
-def describe_app(db: StateDB, spec: AppSpec, envs: list[str] | None = None) -> list[dict[str, Any]]:
-    """Every environment (or these), in promotion order."""
+def describe_app(db: StateDB, spec: AppSpec, envs: list[str] | None = None,
+                 chores: Report | None = None) -> list[dict[str, Any]]:
+    """Every environment (or these), in promotion order; `chores`: see describe_environment."""
     engines, edge = Engines(), Edge()
     try:
-        return [describe_environment(db, spec, name, engines, edge) for name in envs or spec.env_names()]
+        return [describe_environment(db, spec, name, engines, edge, chores) for name in envs or spec.env_names()]
     finally:
         engines.close()
 

@@ -1,8 +1,9 @@
 """What a blue-green environment serves right now: live and preview colours, releases, URLs.
 
 Read from the running system only: the balancer's configuration on disk and its nginx process,
-and the containers' labels. Reading it also does the housekeeping nobody else would: a dead
-balancer is restarted and an idle colour whose rollback window ended is drained and removed.
+and the containers' labels. `status ENV` also does the housekeeping nobody else would
+(`housekeep`): a dead balancer is restarted and an idle colour whose rollback window ended is
+drained and removed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dockyard.engine.client import connect
 from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError, UsageError
 from dockyard.router.edge import Edge
@@ -22,34 +22,32 @@ from dockyard.state.lock import env_lock
 Report = Callable[[str], None]
 
 
-def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True,
-               engine: Engine | None = None) -> dict[str, Any]:
-    """`engine`: a connection the caller already has (kept open), else one made and closed here."""
+def housekeep(spec: AppSpec, env: str, engine: Engine, report: Report) -> tuple[list[str], list[str]]:
+    """What reading a blue-green environment's status also does: a dead balancer started, an idle
+    colour whose rollback window ended removed, drifted upstreams repaired. (what was done, drift)"""
+    env_spec = spec.environment(env)
+    assert env_spec.router is not None  # a colours environment has one (spec/)
+    board = Switchboard(spec, engine, env, report, router=NginxRouter(spec.app, env, report=report))
+    try:
+        with env_lock(spec.app, env):
+            return [step.describe() for step in board.housekeep(env_spec.router.rollback_window)], board.reconcile()
+    except DeployError:
+        report(f"{spec.app}/{env} is being deployed; no housekeeping now")
+        return [], []
+
+
+def env_status(spec: AppSpec, env: str, engine: Engine, edge: Edge | None = None) -> dict[str, Any]:
+    """The balancer of a blue-green environment: its process, and the colours it sends where."""
     env_spec = spec.environment(env)
     if not env_spec.switching.colors or env_spec.router is None:
-        raise UsageError(f"{spec.app}/{env} uses strategy {env_spec.strategy}; status shows the balancers of a "
-                         "blue-green environment", hint=f"see its containers with: dockyard ps {env}")
+        raise UsageError(f"{spec.app}/{env} uses strategy {env_spec.strategy}; it has no balancer",
+                         hint=f"see its containers with: dockyard ps {env}")
     window = env_spec.router.rollback_window
-    own = engine is None
-    engine = engine or connect(env_spec.engine)
-    try:
-        router = NginxRouter(spec.app, env, report=report)
-        board = Switchboard(spec, engine, env, report, router=router)
-        done: list[str] = []
-        drift: list[str] = []
-        if housekeep:
-            try:
-                with env_lock(spec.app, env):
-                    done = [step.describe() for step in board.housekeep(window)]
-                    drift = board.reconcile()
-            except DeployError:
-                report(f"{spec.app}/{env} is being deployed; no housekeeping now")
-        replicas = board.replicas()
-        state = board.router.current() or board.state
-        pid = board.router.pid()
-    finally:
-        if own:
-            engine.close()
+    router = NginxRouter(spec.app, env, report=lambda _line: None)
+    board = Switchboard(spec, engine, env, lambda _line: None, router=router)
+    replicas = board.replicas()
+    state = board.router.current() or board.state
+    pid = board.router.pid()
 
     def side(which: str, port: int) -> dict[str, Any]:
         current = getattr(state, which)
@@ -69,9 +67,7 @@ def env_status(spec: AppSpec, env: str, report: Report, housekeep: bool = True,
         "switched_at": state.switched_at,
         "rollback_window": window,
         "rollback_until": until,
-        "housekeeping": done,
-        "drift": drift,
-        "public": public_urls(spec.app, env),
+        "public": public_urls(spec.app, env, edge),
     }
 
 
