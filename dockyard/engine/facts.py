@@ -12,7 +12,7 @@ from typing import Any
 
 from dockyard.engine import labels as L
 
-__all__ = ["Binding", "ImageFacts", "ReplicaFacts", "TestResult", "image_facts", "replica_facts"]
+__all__ = ["Binding", "ImageFacts", "Labelled", "ReplicaFacts", "TestResult", "image_facts", "replica_facts"]
 
 LOOPBACK = ("127.0.0.1", "")  # where a published port is reachable from this host's tests and probes
 ANY_HOST = (*LOOPBACK, "0.0.0.0", "::")
@@ -28,8 +28,26 @@ class Binding:
     host_port: int
 
 
+class Labelled:
+    """Whose a container is, read from its labels: for every view of one (facts, the agent's own)."""
+
+    labels: Mapping[str, str]
+
+    @property
+    def app(self) -> str:
+        return self.labels.get(L.APP, "")
+
+    @property
+    def env(self) -> str:
+        return self.labels.get(L.ENV, "")
+
+    @property
+    def service(self) -> str:
+        return self.labels.get(L.SERVICE, "")
+
+
 @dataclass(frozen=True)
-class ReplicaFacts:
+class ReplicaFacts(Labelled):
     """One container as inspected: its labels, its state and where it can be reached."""
 
     id: str
@@ -53,18 +71,6 @@ class ReplicaFacts:
     last_exit: int | None = None  # the exit code of its last run, even while it runs again (restarting)
     health_exit: int | None = None  # the last health command's exit code and output, where there is one
     health_output: str = ""
-
-    @property
-    def app(self) -> str:
-        return self.labels.get(L.APP, "")
-
-    @property
-    def env(self) -> str:
-        return self.labels.get(L.ENV, "")
-
-    @property
-    def service(self) -> str:
-        return self.labels.get(L.SERVICE, "")
 
     def loopback_port(self, container_port: int | None = None) -> int | None:
         """The 127.0.0.1 host port it publishes its `container_port` on, else its first one."""

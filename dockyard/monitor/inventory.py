@@ -15,9 +15,8 @@ from typing import Any, Protocol
 
 import requests.exceptions
 
-from dockyard.engine import labels as L
 from dockyard.engine.api import DockerError
-from dockyard.engine.facts import ReplicaFacts
+from dockyard.engine.facts import Labelled, ReplicaFacts
 from dockyard.engine.replicas import EventStream
 from dockyard.errors import EngineError
 from dockyard.monitor.alerts import AlertEvent
@@ -27,7 +26,7 @@ log = logging.getLogger("dockyard.monitor")
 
 
 @dataclass(frozen=True)
-class Tracked:
+class Tracked(Labelled):
     id: str
     name: str
     labels: dict[str, str]
@@ -41,18 +40,6 @@ class Tracked:
     log_path: str = ""
     cgroup_parent: str = ""
     started_at: str = ""
-
-    @property
-    def app(self) -> str:
-        return self.labels.get(L.APP, "")
-
-    @property
-    def env(self) -> str:
-        return self.labels.get(L.ENV, "")
-
-    @property
-    def service(self) -> str:
-        return self.labels.get(L.SERVICE, "")
 
 
 def tracked(facts: ReplicaFacts) -> Tracked:
