@@ -17,6 +17,9 @@ from dockyard.state.db import StateDB
 from dockyard.state.migrations import Migration, Migrations
 
 GIVE_UP_AFTER = 24 * 3600.0
+DAY = 86400.0
+EVENTS_KEPT = 90 * DAY  # how long the history of events is kept (dockyard events, the dashboard)
+DELIVERIES_KEPT = 30 * DAY  # a delivered or given-up delivery; pending ones stay until they are
 
 MIGRATIONS = Migrations("notify", [
     Migration("""
@@ -58,6 +61,11 @@ MIGRATIONS = Migrations("notify", [
         SELECT substr(key, 1, length(key) - length(channel) - 1), event, app, env, text, payload, created_at
         FROM outbox ORDER BY id;
     """),
+    # their retention bounds, applied as they are written, find the old rows by age
+    Migration("""
+    CREATE INDEX events_at ON events (at);
+    CREATE INDEX outbox_created ON outbox (created_at);
+    """),
 ])
 
 
@@ -90,7 +98,10 @@ class Outbox:
         self.conn = db.conn
 
     def enqueue(self, event: Event, channels: list[str]) -> int:
-        """Queue the event for each channel; returns how many rows are new."""
+        """Queue the event for each channel; returns how many rows are new. Deliveries done (or given
+        up) longer than DELIVERIES_KEPT ago go."""
+        self.conn.execute("DELETE FROM outbox WHERE created_at < ? AND (delivered_at IS NOT NULL OR given_up_at IS NOT "
+                          "NULL)", (event.at - DELIVERIES_KEPT,))
         cur = self.conn.executemany(
             "INSERT OR IGNORE INTO outbox (key, channel, event, app, env, text, payload, created_at, next_at)"
             " VALUES (?,?,?,?,?,?,?,?,?)",
@@ -134,7 +145,9 @@ class Events:
         self.conn = db.conn
 
     def append(self, event: Event, host: str = "") -> bool:
-        """Record the event; False when it was there already (the same id)."""
+        """Record the event; False when it was there already (the same id). Events older than
+        EVENTS_KEPT go."""
+        self.conn.execute("DELETE FROM events WHERE at < ?", (event.at - EVENTS_KEPT,))
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO events (key, kind, app, env, text, payload, at, began_at, host)"
             " VALUES (?,?,?,?,?,?,?,?,?)",

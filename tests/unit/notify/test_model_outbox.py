@@ -76,3 +76,26 @@ def test_the_outbox_queues_each_event_once_per_channel_and_retries_until_it_give
     states = {d.key: (d.delivered_at, d.given_up_at, d.attempts, d.last_error) for d in outbox.recent()}
     assert states == {"run:7:run.failed/hook": (1001.0, None, 1, ""),
                       "run:7:run.failed/mail": (None, 1000.0 + GIVE_UP_AFTER, 2, "still refused")}
+
+
+def test_events_and_finished_deliveries_are_kept_for_a_bounded_time(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from dockyard.notify.store import DELIVERIES_KEPT, EVENTS_KEPT, Events
+
+    db = StateDB(tmp_path / "state.db")
+    outbox, events = Outbox(db), Events(db)
+    old = event()
+    outbox.enqueue(old, ["hook", "mail"])
+    events.append(old)
+    [hook, _mail] = outbox.due(now=old.at)
+    outbox.delivered(hook, now=old.at + 1)  # the mail one is still pending
+    later = replace(old, id="run:8:run.failed", at=old.at + DELIVERIES_KEPT + 1)
+    outbox.enqueue(later, ["hook"])
+    events.append(later)
+    # the delivered one went; the pending one stays however old, until it is delivered or given up
+    assert sorted(d.key for d in outbox.recent()) == ["run:7:run.failed/mail", "run:8:run.failed/hook"]
+    assert [r.event.id for r in events.recent(("run.failed",))] == ["run:8:run.failed", "run:7:run.failed"]
+    last = replace(old, id="run:9:run.failed", at=old.at + EVENTS_KEPT + 1)
+    events.append(last)
+    assert [r.event.id for r in events.recent(("run.failed",))] == ["run:9:run.failed", "run:8:run.failed"]
