@@ -246,7 +246,7 @@ def outside_engine(check: Callable[[str], list[int]]) -> set[str]:
 
 def test_nothing_outside_engine_reads_docker_py_off_an_engine() -> None:
     found = outside_engine(client_uses)
-    assert found - KNOWN_CLIENT == set(), "use (or add) a verb of engine.client.Engine, not its docker-py client"
+    assert found - KNOWN_CLIENT == set(), "use (or add) a verb of engine.interface.Engine, not its docker-py client"
     assert KNOWN_CLIENT - found == set(), "fixed: take it off KNOWN_CLIENT"
 
 
@@ -262,7 +262,21 @@ def test_nothing_outside_engine_reads_dockers_json() -> None:
     assert KNOWN_DOCKER_JSON - found == set(), "fixed: take it off KNOWN_DOCKER_JSON"
 
 
+def real_engine_uses(source: str) -> list[int]:
+    """Lines that name the real engine's class (engine/client.DockerEngine) rather than the interface."""
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if (isinstance(node, ast.Name) and node.id == "DockerEngine")
+            or (isinstance(node, ast.alias) and node.name == "DockerEngine")]
+
+
+def test_the_layers_above_program_against_the_engine_interface() -> None:
+    found = outside_engine(real_engine_uses)
+    assert found == set(), "type an engine as engine.interface.Engine (its fake then runs the code in a unit test)"
+
+
 def test_the_engine_rules_catch_a_new_use_and_let_the_others_be() -> None:
+    assert real_engine_uses("from dockyard.engine.client import DockerEngine\n") == [1]
+    assert real_engine_uses("from dockyard.engine.interface import Engine\ndef f(e: Engine) -> None: ...\n") == []
     assert client_uses("def f(engine):\n    return engine.client.containers.list()\n") == [2]
     assert client_uses("def f(self):\n    return self.engine.api.inspect_container('x')\n") == [2]
     assert client_uses("from etcd3gw.client import Etcd3Client\nimport boto3\n"
