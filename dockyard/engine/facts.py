@@ -12,7 +12,8 @@ from typing import Any
 
 from dockyard.engine import labels as L
 
-__all__ = ["Binding", "ImageFacts", "Labelled", "ReplicaFacts", "TestResult", "image_facts", "replica_facts"]
+__all__ = ["Binding", "ContainerEvent", "ImageFacts", "Labelled", "ReplicaFacts", "TestResult", "container_event",
+           "image_facts", "replica_facts"]
 
 LOOPBACK = ("127.0.0.1", "")  # where a published port is reachable from this host's tests and probes
 ANY_HOST = (*LOOPBACK, "0.0.0.0", "::")
@@ -175,3 +176,33 @@ class TestResult:
             return f"test {self.name}: timed out after {self.seconds:.0f}s"
         verdict = "passed" if self.passed else f"failed (exit {self.exit_code})"
         return f"test {self.name}: {verdict} in {self.seconds:.1f}s"
+
+
+@dataclass(frozen=True)
+class ContainerEvent:
+    """One event of the engine's container stream, in Dockyard's words."""
+
+    id: str
+    action: str  # create, start, die, oom, rename, destroy, health_status, ...
+    detail: str  # what follows the action: "unhealthy" of health_status
+    time_ns: int
+    name: str  # the container's name when it happened
+    labels: Mapping[str, str]  # the container's labels, as the event carries them
+    exit_code: int | None = None  # of a die
+
+
+# what an event's attributes hold besides the container's labels
+EVENT_ATTRIBUTES = ("name", "image", "exitCode", "signal", "execID")
+
+
+def container_event(raw: Mapping[str, Any]) -> ContainerEvent:
+    """An event as the engine streams it (Engine API /events) as a ContainerEvent."""
+    action, _, detail = (raw.get("Action") or raw.get("status") or "").partition(":")
+    actor = raw.get("Actor") or {}
+    attributes = dict(actor.get("Attributes") or {})
+    code = attributes.get("exitCode")
+    nanos = int(raw.get("timeNano") or int(raw.get("time") or 0) * 1_000_000_000)
+    return ContainerEvent(id=raw.get("id") or actor.get("ID", ""), action=action, detail=detail.strip(),
+                          time_ns=nanos, name=attributes.get("name", ""),
+                          labels={k: v for k, v in attributes.items() if k not in EVENT_ATTRIBUTES},
+                          exit_code=int(code) if code not in (None, "") else None)

@@ -13,15 +13,17 @@ from typing import Any, Protocol
 import docker.errors
 
 from dockyard.engine import labels as L
-from dockyard.engine.facts import ReplicaFacts, replica_facts
+from dockyard.engine.api import DockerError
+from dockyard.engine.facts import ContainerEvent, ReplicaFacts, container_event, replica_facts
+from dockyard.engine.failures import engine_error
 
 __all__ = ["EventStream", "events", "inspect", "listed", "running"]
 
 
 class EventStream(Protocol):
-    """The engine's events as they come (Docker's event objects), until closed."""
+    """The engine's container events as they come, until closed."""
 
-    def __iter__(self) -> Iterator[dict[str, Any]]: ...
+    def __iter__(self) -> Iterator[ContainerEvent]: ...
 
     def close(self) -> None: ...
 
@@ -54,5 +56,21 @@ def inspect(client: Any, container_id: str) -> ReplicaFacts | None:
 
 def events(client: Any, since: int) -> EventStream:
     """Container events from `since` (epoch seconds) on."""
-    stream: EventStream = client.api.events(since=since, decode=True, filters={"type": "container"})
-    return stream
+    return ParsedEvents(client.api.events(since=since, decode=True, filters={"type": "container"}))
+
+
+class ParsedEvents:
+    """docker-py's event stream, each event read as a ContainerEvent."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def __iter__(self) -> Iterator[ContainerEvent]:
+        try:
+            for event in self.raw:
+                yield container_event(event)
+        except DockerError as exc:  # the engine went away under the stream
+            raise engine_error("following the engine's events", exc) from exc
+
+    def close(self) -> None:
+        self.raw.close()

@@ -11,12 +11,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 import requests.exceptions
 
-from dockyard.engine.api import DockerError
-from dockyard.engine.facts import Labelled, ReplicaFacts
+from dockyard.engine.facts import ContainerEvent, Labelled, ReplicaFacts
 from dockyard.engine.replicas import EventStream
 from dockyard.errors import EngineError
 from dockyard.monitor.alerts import AlertEvent
@@ -86,10 +85,6 @@ REPLAY_LIMIT_S = 3600  # a cursor older than this is not followed: the engine ke
 CURSOR_EVERY_S = 1.0  # the cursor is written at most this often (replays are harmless, writes are not free)
 
 
-def event_nanos(event: dict[str, Any]) -> int:
-    return int(event.get("timeNano") or int(event.get("time") or 0) * 1_000_000_000)
-
-
 def start_point(saved: int | None, now: float) -> tuple[int, int]:
     """(since for the engine, in whole seconds; the last event already seen, in nanoseconds)."""
     if saved is None or saved < (now - REPLAY_LIMIT_S) * 1e9:
@@ -97,14 +92,11 @@ def start_point(saved: int | None, now: float) -> tuple[int, int]:
     return saved // 1_000_000_000, saved
 
 
-def identity_from_event(event: dict[str, Any], selector: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+def identity_from_event(event: ContainerEvent, selector: dict[str, str]) -> tuple[str, dict[str, str]] | None:
     """(name, labels) of a container the inventory does not hold (it was gone before the agent
-    started), from the attributes the engine puts on each event; None if the selector leaves it out."""
-    attrs = dict((event.get("Actor") or {}).get("Attributes") or {})
-    name = attrs.pop("name", "")
-    for key in ("image", "exitCode", "signal", "execID"):
-        attrs.pop(key, None)
-    return (name, attrs) if name and matches(attrs, selector) else None
+    started), from what the event carries; None if the selector leaves it out."""
+    labels = dict(event.labels)
+    return (event.name, labels) if event.name and matches(labels, selector) else None
 
 
 class Inventory:
@@ -179,14 +171,14 @@ class Inventory:
             try:
                 self._stream = self.engine.container_events(since)
                 for event in self._stream:
-                    nanos = event_nanos(event)
+                    nanos = event.time_ns
                     since = nanos // 1_000_000_000 or since
                     if nanos and nanos <= self._seen:
                         continue  # handled before: the stream resumes from a whole second
                     self._seen = max(self._seen, nanos)
                     self.on_event(event)
                     self._save_cursor()
-            except (*DockerError, EngineError, requests.exceptions.RequestException, OSError) as exc:
+            except (EngineError, requests.exceptions.RequestException, OSError) as exc:
                 if self._stopping:
                     return
                 log.warning("engine event stream broke (%s); reconnecting", exc)
@@ -196,7 +188,7 @@ class Inventory:
                     return
                 raise
 
-    def _lifecycle(self, cid: str, action: str, event: dict[str, Any]) -> None:
+    def _lifecycle(self, cid: str, action: str, event: ContainerEvent) -> None:
         """One of ours (the selector): a fault worth an event? A container the inventory does not
         hold (replayed from before the agent started) is named from the event itself."""
         with self.lock:
@@ -205,7 +197,7 @@ class Inventory:
             found = lifecycle_event(event, known.name, known.labels, known.running)
         else:
             identity = identity_from_event(event, self.selector)
-            if identity is None or event_nanos(event) >= self._started:
+            if identity is None or event.time_ns >= self._started:
                 return  # live, an unknown container is one that has not started yet
             if action == "die":
                 self._stopped_unknown.add(cid)
@@ -226,9 +218,8 @@ class Inventory:
         except Exception as exc:  # noqa: BLE001 - a full disk must not stop the stream; replays are harmless
             log.warning("cannot keep the event cursor: %s", exc)
 
-    def on_event(self, event: dict[str, Any]) -> None:
-        action = (event.get("Action") or event.get("status") or "").split(":")[0]
-        cid = event.get("id") or (event.get("Actor") or {}).get("ID", "")
+    def on_event(self, event: ContainerEvent) -> None:
+        action, cid = event.action, event.id
         if self.on_lifecycle is not None:
             self._lifecycle(cid, action, event)
         if action == "rename":
@@ -251,9 +242,7 @@ class Inventory:
             with self.lock:
                 old = self.containers.get(cid)
                 if old:
-                    code = (event.get("Actor") or {}).get("Attributes", {}).get("exitCode")
-                    self.containers[cid] = replace(old, running=False,
-                                                   exit_code=int(code) if code is not None else None)
+                    self.containers[cid] = replace(old, running=False, exit_code=event.exit_code)
         elif action == "oom":
             with self.lock:
                 old = self.containers.get(cid)

@@ -20,7 +20,7 @@ from typing import Any
 from dockyard.engine import labels as L
 from dockyard.engine.accessories import AccessoryRun, AccessoryState, accessory_labels
 from dockyard.engine.containers import ReplicaSpec, network_name, replica_labels
-from dockyard.engine.facts import Binding, ImageFacts, ReplicaFacts, TestResult
+from dockyard.engine.facts import Binding, ContainerEvent, ImageFacts, ReplicaFacts, TestResult
 from dockyard.engine.interface import Engine, NameTaken, PortTaken
 from dockyard.engine.observation import observation
 from dockyard.engine.rows import Running
@@ -529,7 +529,7 @@ def as_engine(fake: FakeEngine) -> Engine:
 
 
 class NoEvents:
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[ContainerEvent]:
         return iter(())
 
     def close(self) -> None:

@@ -211,7 +211,8 @@ KNOWN_DOCKER_JSON: set[str] = set()
 # A `.client` that is no engine's: Starlette's `request.client` (the caller's address), boto3's factory.
 OTHER_CLIENTS = {"request", "boto3"}
 DOCKER_TYPES = {"Client", "Container"}  # docker-py's, as engine/api.py names them
-DOCKER_KEYS = {"NetworkSettings", "HostConfig", "GraphDriver", "UpdateStatus", "TaskTemplate", "RestartCount"}
+DOCKER_KEYS = {"NetworkSettings", "HostConfig", "GraphDriver", "UpdateStatus", "TaskTemplate", "RestartCount", "Actor",
+               "timeNano", "ContainerSpec", "PortBindings", "RepoDigests"}
 
 
 def client_uses(source: str) -> list[int]:

@@ -4,7 +4,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dockyard.engine.facts import ReplicaFacts, replica_facts
+from dockyard.engine.facts import ContainerEvent, ReplicaFacts, container_event, replica_facts
 from dockyard.monitor.inventory import Inventory, matches, start_point, tracked
 
 
@@ -45,8 +45,8 @@ class Events:
     def __init__(self, events: Iterator[dict[str, Any]]) -> None:
         self.events = events
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return self.events
+    def __iter__(self) -> Iterator[ContainerEvent]:
+        return (container_event(raw) for raw in self.events)  # as the engine streams them, parsed by engine/
 
     def close(self) -> None:
         pass
@@ -76,18 +76,18 @@ def test_events_keep_the_map_current() -> None:
     inv = Inventory(engine)
     inv.refresh()
     assert [t.name for t in inv.snapshot()] == ["shop-t-web-1"]
-    inv.on_event({"Action": "die", "id": "abc", "Actor": {"Attributes": {"exitCode": "137"}}})
+    inv.on_event(container_event({"Action": "die", "id": "abc", "Actor": {"Attributes": {"exitCode": "137"}}}))
     t = inv.snapshot()[0]
     assert not t.running and t.exit_code == 137
-    inv.on_event({"Action": "oom", "id": "abc"})
+    inv.on_event(container_event({"Action": "oom", "id": "abc"}))
     engine.bodies["abc"] = inspect_body()
-    inv.on_event({"Action": "start", "id": "abc"})
+    inv.on_event(container_event({"Action": "start", "id": "abc"}))
     t = inv.snapshot()[0]
     assert t.running and t.restarts == 1 and t.oom_events == 1
     engine.bodies["abc"] = inspect_body(name="/shop-t-web-1-old")
-    inv.on_event({"Action": "rename", "id": "abc"})
+    inv.on_event(container_event({"Action": "rename", "id": "abc"}))
     assert inv.snapshot()[0].name == "shop-t-web-1-old"
-    inv.on_event({"Action": "destroy", "id": "abc"})
+    inv.on_event(container_event({"Action": "destroy", "id": "abc"}))
     assert inv.snapshot() == []
 
 
@@ -95,7 +95,7 @@ def test_selector_drops_other_containers() -> None:
     engine = FakeEngine()
     engine.bodies["abc"] = inspect_body()
     inv = Inventory(engine, {"dockyard.test": "monitor"})
-    inv.on_event({"Action": "start", "id": "abc"})
+    inv.on_event(container_event({"Action": "start", "id": "abc"}))
     assert inv.snapshot() == []
 
 

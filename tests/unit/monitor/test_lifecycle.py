@@ -1,14 +1,16 @@
 """Container lifecycle events from the engine's event stream: pure mapping (issue 14)."""
 from __future__ import annotations
 
+from dockyard.engine.facts import ContainerEvent, container_event
 from dockyard.monitor.lifecycle import lifecycle_event
 
 LABELS = {"dockyard.app": "shop", "dockyard.env": "production", "dockyard.service": "web"}
 
 
-def event(action: str, **attrs: str) -> dict:
-    return {"Type": "container", "Action": action, "id": "c" * 64, "timeNano": 1764410000123456789,
-            "Actor": {"ID": "c" * 64, "Attributes": {"name": "shop_production_web_1", **attrs}}}
+def event(action: str, **attrs: str) -> ContainerEvent:
+    """As the engine streams it, parsed by engine/facts.py."""
+    return container_event({"Type": "container", "Action": action, "id": "c" * 64, "timeNano": 1764410000123456789,
+                            "Actor": {"ID": "c" * 64, "Attributes": {"name": "shop_production_web_1", **attrs}}})
 
 
 def test_a_death_an_oom_kill_and_an_unhealthy_turn_are_events() -> None:
