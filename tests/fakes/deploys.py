@@ -55,7 +55,8 @@ class Site:
         self.deployer = Deployer(self.spec, open_config_service(), self.db, self.log.append, parts=parts)
 
     def probe(self, engine: Engine, container: ReplicaFacts, port: int | None, check: HealthCheck) -> HealthResult:
-        ok = container.name not in self.unhealthy
+        ok = container.name not in self.unhealthy and container.labels.get("dockyard.release") not in \
+            self.engine.fail_releases  # a release marked failing: its containers never answer
         return HealthResult(ok, "GET /health: HTTP 200" if ok else "GET /health: HTTP 500", 0.01)
 
     def check(self, replicas: list[Replica], health: dict[str, HealthCheck]) -> None:

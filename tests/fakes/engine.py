@@ -83,7 +83,8 @@ class FakeEngine:
     name: str = "fake"
     actions: list[str] = field(default_factory=list)
     fail_start: set[str] = field(default_factory=set)  # container names whose start fails
-    fail_releases: set[str] = field(default_factory=set)  # releases whose Swarm tasks fail to start
+    fail_releases: set[str] = field(default_factory=set)  # releases whose Swarm tasks fail (and, in
+    # tests/fakes/deploys.Site, whose containers never answer their probe)
     failing_tests: set[str] = field(default_factory=set)  # test names that fail
     taken_ports: set[int | None] = field(default_factory=set)  # host ports another program listens on
     down: bool = False  # dockerd went away: every call fails as it does then

@@ -1,5 +1,6 @@
 """Every strategy on both targets, on the fake engine (issue 29): the order of a release's actions,
-the undo after a failure at every step, and a kill at every step followed by the next deploy.
+the undo after a failure at every step, a kill at every step followed by the next deploy, and a
+release that never answers.
 
 A step is one change the deploy makes: an engine write, a balancer reload, an edge change
 (tests/fakes/engine.py counts them in one sequence). For each step k of a release r1 -> r2:
@@ -158,3 +159,21 @@ def test_a_kill_at_any_step_is_repaired_by_the_next_deploy(dockyard_env: Path, t
         assert serving(site, env) == (r2, Counter(WANTED)), f"killed at step {k}: {site.actions}"
         live = site.db.live_release("shop", env)
         assert live is not None and live.release_id == r2
+
+
+@pytest.mark.parametrize(("strategy", "target"), CASES)
+def test_a_release_that_never_answers_leaves_the_one_before_serving(dockyard_env: Path, tmp_path: Path,
+                                                                    strategy: str, target: str) -> None:
+    """Its replicas fail their health check (containers) or its tasks fail to start (Swarm): the
+    deploy undoes what it made, and r1 serves as before."""
+    env = ENVS[strategy]
+    site = site_with_r1(tmp_path, target, env)
+    r1, r2 = release_id(site, env, IMAGES["r1"]), release_id(site, env, IMAGES["r2"])
+    site.engine.fail_releases.add(r2)  # its containers never answer, its Swarm tasks fail
+    with pytest.raises(DockyardError):
+        site.deployer.deploy(env, image=IMAGES["r2"])
+    assert serving(site, env) == (r1, Counter(WANTED))
+    live = site.db.live_release("shop", env)
+    assert live is not None and live.release_id == r1
+    undone = [a for a in site.actions if a.startswith(("remove ", "service remove", "service rollback", "rename"))]
+    assert undone, site.actions
