@@ -155,9 +155,11 @@ class DockerEngine:
         return accessories.accessory_logs(self, container_id, name, tail, follow)
 
     def run_test(self, test: TestSpec, image: str, app: str, env: str, target_url: str | None = None,
-                 extra_env: dict[str, str] | None = None) -> TestResult:
+                 extra_env: dict[str, str] | None = None, progress: Callable[[str], None] | None = None
+                 ) -> TestResult:
         from dockyard.engine import testrun
-        return testrun.run_test(self, lambda: connect("local"), test, image, app, env, target_url, extra_env)
+        return testrun.run_test(self, lambda: connect("local"), test, image, app, env, target_url, extra_env,
+                                progress)
 
     def container_lines(self, container_id: str, tail: int, since: float | None = None) -> list[tuple[str, str, str]]:
         from dockyard.engine import container_logs

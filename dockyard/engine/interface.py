@@ -123,9 +123,11 @@ class Engine(Protocol):
         ...
 
     def run_test(self, test: TestSpec, image: str, app: str, env: str, target_url: str | None = None,
-                 extra_env: dict[str, str] | None = None) -> TestResult:
+                 extra_env: dict[str, str] | None = None, progress: Callable[[str], None] | None = None
+                 ) -> TestResult:
         """Run one of the app's tests in a container of `image`, without network, or for an endpoint
-        test reaching only `target_url`'s port; its verdict and output."""
+        test reaching only `target_url`'s port; its verdict and output. `progress` gets each line of
+        its output as the test writes it."""
         ...
 
     def container_lines(self, container_id: str, tail: int, since: float | None = None) -> list[tuple[str, str, str]]:

@@ -9,6 +9,7 @@ Every test container is labelled and removed, and killed at its timeout.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -23,7 +24,9 @@ from dockyard.engine.sandbox import sandbox
 from dockyard.errors import DeployError
 from dockyard.spec.model import TestSpec
 
-MAX_OUTPUT = 64 * 1024
+MAX_OUTPUT = 64 * 1024  # of a test's output kept in its result
+MAX_FOLLOWED = 1024 * 1024  # of its output passed on line by line as it is written
+FOLLOW_GRACE = 2.0  # seconds for the last lines to arrive once the test's container stopped
 
 
 def target_port(target_url: str) -> int:
@@ -34,14 +37,14 @@ def target_port(target_url: str) -> int:
 
 
 def run_test(engine: HostHandle, local_engine: Callable[[], HostHandle], test: TestSpec, image: str, app: str,
-             env: str,
-             target_url: str | None = None, extra_env: dict[str, str] | None = None) -> TestResult:
+             env: str, target_url: str | None = None, extra_env: dict[str, str] | None = None,
+             progress: Callable[[str], None] | None = None) -> TestResult:
     labels = {"dockyard.managed-test": "1", "dockyard.app": app, "dockyard.env": env, "dockyard.test": test.name}
     remove_leftovers(engine, app, env)
     if test.kind == "endpoint" and target_url:
         with sandbox(engine, target_port(target_url), labels, local_engine) as network_mode:
-            return _run(engine, test, image, env, app, labels, network_mode, target_url, extra_env)
-    return _run(engine, test, image, env, app, labels, "none", target_url, extra_env)
+            return _run(engine, test, image, env, app, labels, network_mode, target_url, extra_env, progress)
+    return _run(engine, test, image, env, app, labels, "none", target_url, extra_env, progress)
 
 
 def remove_leftovers(engine: Handle, app: str, env: str) -> None:
@@ -57,7 +60,8 @@ def remove_leftovers(engine: Handle, app: str, env: str) -> None:
 
 
 def _run(engine: Handle, test: TestSpec, image: str, env: str, app: str, labels: dict[str, str],
-         network_mode: str, target_url: str | None, extra_env: dict[str, str] | None) -> TestResult:
+         network_mode: str, target_url: str | None, extra_env: dict[str, str] | None,
+         progress: Callable[[str], None] | None) -> TestResult:
     environment = {"DOCKYARD_APP": app, "DOCKYARD_ENV": env, **(extra_env or {})}
     if target_url:
         environment["TARGET_URL"] = target_url
@@ -71,13 +75,20 @@ def _run(engine: Handle, test: TestSpec, image: str, env: str, app: str, labels:
     except DockerError as exc:
         raise engine_error(f"creating the container for test {test.name}", exc) from exc
     timed_out = False
+    follower: threading.Thread | None = None
     try:
         container.start()
+        if progress is not None:
+            follower = threading.Thread(target=_follow, args=(engine, container.id, progress), daemon=True,
+                                        name=f"test-{test.name}")
+            follower.start()
         try:
             exit_code: int | None = int(container.wait(timeout=test.timeout)["StatusCode"])
         except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
             timed_out, exit_code = True, None
             container.kill()
+        if follower is not None:
+            follower.join(FOLLOW_GRACE)  # its stream ends with the container: the last lines arrive
         output = container.logs(stdout=True, stderr=True).decode(errors="replace")[-MAX_OUTPUT:]
     except DockerError as exc:
         raise engine_error(f"running test {test.name}", exc) from exc
@@ -88,3 +99,23 @@ def _run(engine: Handle, test: TestSpec, image: str, env: str, app: str, labels:
             pass
     return TestResult(test.name, exit_code == 0 and not timed_out, exit_code, output,
                       time.monotonic() - start, timed_out)
+
+
+def _follow(engine: Handle, container_id: str, progress: Callable[[str], None]) -> None:
+    """Pass the test's output on a line at a time as it is written (a run page shows it live), up to
+    MAX_FOLLOWED characters; the stream ends when the container stops."""
+    sent, partial = 0, ""
+    try:
+        for chunk in engine.client.api.logs(container_id, stream=True, follow=True, stdout=True, stderr=True):
+            *lines, partial = (partial + chunk.decode(errors="replace")).split("\n")
+            for line in lines:
+                if sent < MAX_FOLLOWED:
+                    progress(line)
+                sent += len(line) + 1
+        if partial and sent < MAX_FOLLOWED:
+            progress(partial)
+    except DockerError:
+        return  # the result's output, read after the wait, still has it
+    if sent >= MAX_FOLLOWED:
+        progress(f"(the test printed {sent // 1024} KiB; what came after the first {MAX_FOLLOWED // 1024} KiB is "
+                 "not shown)")

@@ -202,9 +202,8 @@ class RunExecutor:
             extra = {"DOCKYARD_RELEASE": live.release_id}
         image = self._image(spec, step.env, commit)
         log(f"running {test.name} ({test.kind}) {('against ' + target) if target else 'in ' + image}")
-        result = engine.run_test(test, image, spec.app, step.env, target_url=target, extra_env=extra)
-        if result.output:
-            log(result.output.rstrip())
+        # its output reaches the run page as it is written, a line at a time
+        result = engine.run_test(test, image, spec.app, step.env, target_url=target, extra_env=extra, progress=log)
         log(result.summary())
         if not result.passed:
             raise StepFailed(result.summary())

@@ -356,9 +356,12 @@ class FakeEngine:
         return iter(())
 
     def run_test(self, test: TestSpec, image: str, app: str, env: str, target_url: str | None = None,
-                 extra_env: dict[str, str] | None = None) -> TestResult:
+                 extra_env: dict[str, str] | None = None, progress: Callable[[str], None] | None = None
+                 ) -> TestResult:
         self.step(f"test {test.name}" + (f" -> {target_url}" if target_url else ""))
         passed = test.name not in self.failing_tests
+        if progress is not None and not passed:
+            progress("assertion failed")
         return TestResult(test.name, passed, 0 if passed else 1, "" if passed else "assertion failed", 0.01)
 
     # -- the Swarm --------------------------------------------------------------------------------------

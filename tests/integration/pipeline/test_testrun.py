@@ -54,3 +54,18 @@ def test_endpoint_test_reaches_target_url_on_loopback(engine) -> None:
         assert "reached" in result.output
     finally:
         server.shutdown()
+
+
+def test_the_output_arrives_line_by_line_as_the_test_writes_it(engine) -> None:
+    """A run page shows a test step's lines as they are printed, not when the test ends (issue 30)."""
+    import time
+
+    seen: list[tuple[float, str]] = []
+    slow = spec("slow-printer", ["sh", "-c", "for i in 1 2 3; do echo line$i; sleep 1; done; echo done >&2"])
+    result = engine.run_test(slow, IMAGE, "testrun", "testing", progress=lambda line: seen.append((time.monotonic(),
+                                                                                                     line)))
+    ended = time.monotonic()
+    assert result.passed, result.output
+    assert [line for _at, line in seen] == ["line1", "line2", "line3", "done"]
+    assert ended - seen[0][0] > 1.5  # line1 came while the test still ran, two seconds before its end
+    assert "line3" in result.output
