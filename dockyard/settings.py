@@ -270,6 +270,18 @@ def write_private(path: Path, text: str) -> None:
         fh.write(text)
 
 
+def replace_private(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all (a temp file, fsync, rename), 0600 from its creation: what a
+    reader must never see half-written (a certificate's key, the edge's routes)."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
 def private_file(path: Path) -> None:
     """Create `path` (if missing) as 0600 before a library opens it, and tighten an existing one:
     SQLite makes its -wal and -shm files with the database file's mode. An existing file is never

@@ -6,14 +6,14 @@ dataclasses, never the JSON, so a fake engine (tests/fakes/) makes the same obje
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard.engine import labels as L
 
-__all__ = ["Binding", "ContainerEvent", "ImageFacts", "Labelled", "ReplicaFacts", "TestResult", "container_event",
-           "image_facts", "replica_facts"]
+__all__ = ["Binding", "ContainerEvent", "EventStream", "ImageFacts", "Labelled", "ReplicaFacts", "TestResult",
+           "container_event", "image_facts", "replica_facts"]
 
 LOOPBACK = ("127.0.0.1", "")  # where a published port is reachable from this host's tests and probes
 ANY_HOST = (*LOOPBACK, "0.0.0.0", "::")
@@ -206,3 +206,11 @@ def container_event(raw: Mapping[str, Any]) -> ContainerEvent:
                           time_ns=nanos, name=attributes.get("name", ""),
                           labels={k: v for k, v in attributes.items() if k not in EVENT_ATTRIBUTES},
                           exit_code=int(code) if code not in (None, "") else None)
+
+
+class EventStream(Protocol):
+    """The engine's container events as they come, until closed."""
+
+    def __iter__(self) -> Iterator[ContainerEvent]: ...
+
+    def close(self) -> None: ...

@@ -18,8 +18,7 @@ from dockyard.errors import EngineError
 if TYPE_CHECKING:
     from dockyard.engine.accessories import AccessoryRun, AccessoryState
     from dockyard.engine.containers import ReplicaSpec
-    from dockyard.engine.facts import ImageFacts, ReplicaFacts, TestResult
-    from dockyard.engine.replicas import EventStream
+    from dockyard.engine.facts import EventStream, ImageFacts, ReplicaFacts, TestResult
     from dockyard.engine.rows import Running
     from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
     from dockyard.settings import EngineSettings

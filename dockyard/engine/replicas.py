@@ -8,24 +8,16 @@ Each function takes docker-py's client and lets its failures through; `Engine`'s
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import docker.errors
 
 from dockyard.engine import labels as L
 from dockyard.engine.api import DockerError
-from dockyard.engine.facts import ContainerEvent, ReplicaFacts, container_event, replica_facts
+from dockyard.engine.facts import ContainerEvent, EventStream, ReplicaFacts, container_event, replica_facts
 from dockyard.engine.failures import engine_error
 
-__all__ = ["EventStream", "events", "inspect", "listed", "running"]
-
-
-class EventStream(Protocol):
-    """The engine's container events as they come, until closed."""
-
-    def __iter__(self) -> Iterator[ContainerEvent]: ...
-
-    def close(self) -> None: ...
+__all__ = ["events", "inspect", "listed", "running"]
 
 
 def listed(client: Any, app: str | None, env: str | None, service: str | None, all: bool) -> list[ReplicaFacts]:

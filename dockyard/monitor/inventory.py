@@ -15,8 +15,7 @@ from typing import Protocol
 
 import requests.exceptions
 
-from dockyard.engine.facts import ContainerEvent, Labelled, ReplicaFacts
-from dockyard.engine.replicas import EventStream
+from dockyard.engine.facts import ContainerEvent, EventStream, Labelled, ReplicaFacts
 from dockyard.errors import EngineError
 from dockyard.monitor.alerts import AlertEvent
 from dockyard.monitor.lifecycle import lifecycle_event

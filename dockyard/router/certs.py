@@ -10,7 +10,6 @@ it serves is never overwritten, so a failed renewal leaves it serving. The two n
 from __future__ import annotations
 
 import datetime
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -124,19 +123,10 @@ class CertStore:
             settings.private_dir(part)
         version = folder / f"v{time.time_ns()}"
         version.mkdir(mode=0o700)
-        write_private(version / KEY, key_pem)
-        write_private(version / CERT, cert_pem)
+        settings.replace_private(version / KEY, key_pem)
+        settings.replace_private(version / CERT, cert_pem)
         for old in sorted((p for p in folder.glob("v*") if p.name[1:].isdigit()), key=lambda p: int(p.name[1:]))[:-2]:
             shutil.rmtree(old, ignore_errors=True)
         return version / CERT, version / KEY
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write `path` whole or not at all (a temp file, fsync, rename), 0600 from its creation."""
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

@@ -28,9 +28,7 @@ from pathlib import Path
 
 from dockyard import settings
 from dockyard.router import procs
-from dockyard.router.certs import write_private
 from dockyard.router.edge_render import EdgePaths, EdgeRoute, EdgeSite, claim_conflicts, render_edge, route_key
-from dockyard.router.edge_tls import secure
 from dockyard.router.haproxy_proc import HAPROXY, HaproxyProcess, Report
 from dockyard.router.nginx_proc import RouterError
 
@@ -120,7 +118,7 @@ class Edge(HaproxyProcess):
                 target = self.paths.certificate(name)
                 if not target.exists() or target.read_bytes() != pem:
                     settings.private_dir(target.parent)
-                    write_private(target, pem)
+                    settings.replace_private(target, pem)
         if self.stopped():  # `dockyard edge stop`: the configuration follows the routes, nothing listens
             self.install(self._render(routes))
             self.report("edge: stopped by `dockyard edge stop`; the routes are kept and served after "
@@ -200,7 +198,7 @@ class Edge(HaproxyProcess):
             if before == route and self.pid() is not None and not self.hand_edited():
                 return False
             self._serve([*others, route])
-            write_private(target, route.to_json().encode())
+            settings.replace_private(target, route.to_json().encode())
             return True
 
     def maintenance(self, app: str, env: str, message: str | None) -> EdgeRoute:
@@ -212,7 +210,7 @@ class Edge(HaproxyProcess):
                                   hint="give the environment domains: in dockyard.yml and deploy it")
             route = replace(route, maintenance=message)
             self._serve([*(r for r in self.routes() if r.key != route.key), route])
-            write_private(self.routes_dir / f"{route.key}.json", route.to_json().encode())
+            settings.replace_private(self.routes_dir / f"{route.key}.json", route.to_json().encode())
             return route
 
     def answer(self, tokens: dict[str, str]) -> None:
@@ -220,12 +218,13 @@ class Edge(HaproxyProcess):
         with self._locked():
             folder = self.paths.prefix / "acme"
             settings.private_dir(folder)
-            write_private(folder / "challenges.json", json.dumps(tokens, sort_keys=True).encode())
+            settings.replace_private(folder / "challenges.json", json.dumps(tokens, sort_keys=True).encode())
             if self.pid() is not None:
                 self._serve(self.routes())
 
     def secure(self, route: EdgeRoute) -> tuple[EdgeRoute, str | None]:
         """The route with a certificate for each name, issued or renewed when due (edge_tls.secure)."""
+        from dockyard.router.edge_tls import secure
         return secure(self.paths.prefix, self.answer, route)
 
     def withdraw(self, app: str, env: str) -> bool:
