@@ -34,6 +34,9 @@ class PortTaken(EngineError):
 
 
 class Engine(Protocol):
+    """One engine, as a deploy, a read or the monitor use it; each verb's docstring is its contract,
+    kept by DockerEngine and by the fake alike."""
+
     name: str  # the site's name for it: local, tls-host, ...
     config: EngineSettings
 
