@@ -56,15 +56,21 @@ def test_endpoint_test_reaches_target_url_on_loopback(engine) -> None:
         server.shutdown()
 
 
-def test_the_output_arrives_line_by_line_as_the_test_writes_it(engine) -> None:
+def test_the_output_arrives_line_by_line_as_the_test_writes_it() -> None:
     """A run page shows a test step's lines as they are printed, not when the test ends (issue 30)."""
     import time
 
+    engine = connect("local")  # an app of its own: the other tests' clean-up never meets its container
     seen: list[tuple[float, str]] = []
     slow = spec("slow-printer", ["sh", "-c", "for i in 1 2 3; do echo line$i; sleep 1; done; echo done >&2"])
-    result = engine.run_test(slow, IMAGE, "testrun", "testing", progress=lambda line: seen.append((time.monotonic(),
-                                                                                                     line)))
-    ended = time.monotonic()
+    try:
+        result = engine.run_test(slow, IMAGE, "testrun-live", "testing",
+                                 progress=lambda line: seen.append((time.monotonic(), line)))
+        ended = time.monotonic()
+    finally:
+        for c in engine.client.containers.list(all=True, filters={"label": "dockyard.app=testrun-live"}):
+            c.remove(force=True)
+        engine.close()
     assert result.passed, result.output
     assert [line for _at, line in seen] == ["line1", "line2", "line3", "done"]
     assert ended - seen[0][0] > 1.5  # line1 came while the test still ran, two seconds before its end
