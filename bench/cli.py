@@ -205,10 +205,11 @@ def tear_down(client: docker.DockerClient, app: TestApp, env: dict[str, str]) ->
         n.remove()
     for v in client.volumes.list(filters={"label": label}):
         v.remove(force=True)
+    # with their untagged parents: the build's own label steps (its commit, its time) are new each run
     for image in client.api.images(filters={"label": "dockyard.commit"}):
         if any(tag.split("/")[-1].startswith(f"{app.name}:") for tag in image.get("RepoTags") or []):
             try:
-                client.images.remove(image["Id"], force=True, noprune=True)
+                client.images.remove(image["Id"], force=True)
             except docker.errors.NotFound:
                 pass
 
