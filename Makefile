@@ -40,6 +40,7 @@ e2e: setup-tests venv
 	$(BIN)/pytest -q tests/e2e
 
 bench: setup-tests venv  # the benches use the tests' helpers and tools (hey)
+	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/deploy.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/metrics.py
