@@ -17,7 +17,7 @@ from pathlib import Path
 from dockyard.backup.archive import verify, write_archive
 from dockyard.backup.plan import ID_PATTERN, Manifest, archive_key, manifest_key, new_id, prefix, to_prune
 from dockyard.backup.restore import Restore
-from dockyard.backup.stores import BackupStore
+from dockyard.backup.stores import BackupStore, listed
 from dockyard.backup.target import Target, resolve_target
 from dockyard.config.service import ConfigService
 from dockyard.deploy.accessories import Accessories
@@ -119,10 +119,7 @@ class Backups:
 
     def ls(self, env: str, name: str | None = None) -> list[Manifest]:
         """The environment's backups (of one target), newest first."""
-        where = prefix(self.spec.app, env, name) if name else f"{self.spec.app}/{env}/"
-        found = [Manifest.from_json(self.store.get_bytes(key), key) for key in self.store.keys(where)
-                 if key.endswith(".json")]
-        return sorted(found, key=lambda m: (m.created_at, m.id), reverse=True)
+        return listed(self.store, self.spec.app, env, name)
 
     def find(self, env: str, name: str, backup_id: str) -> Manifest:
         if not ID_PATTERN.fullmatch(backup_id):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from dockyard.backup.plan import Manifest, prefix
 from dockyard.errors import BackupError, NotFound
 from dockyard.settings import BackupSettings, private_dir
 
@@ -244,3 +245,11 @@ def open_store(settings: BackupSettings) -> BackupStore:
         credentials = read_credentials(settings.s3_credentials_file) if settings.s3_credentials_file else None
         return S3Store(url.netloc, url.path, settings.s3_endpoint, settings.s3_region, credentials)
     raise BackupError(f"backup store {settings.store!r}: use file:///FOLDER or s3://BUCKET[/PREFIX]")
+
+
+def listed(store: BackupStore, app: str, env: str, name: str | None = None) -> list[Manifest]:
+    """The environment's backups (of one target), newest first: read from the store alone, so
+    `backup ls` loads nothing of the engine."""
+    where = prefix(app, env, name) if name else f"{app}/{env}/"
+    found = [Manifest.from_json(store.get_bytes(key), key) for key in store.keys(where) if key.endswith(".json")]
+    return sorted(found, key=lambda m: (m.created_at, m.id), reverse=True)

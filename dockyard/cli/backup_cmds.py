@@ -76,7 +76,10 @@ def ls(
 
     from rich.table import Table
 
-    found = _backups().ls(env, target)
+    from dockyard import settings
+    from dockyard.backup.stores import listed, open_store
+
+    found = listed(open_store(settings.backup_settings()), load_app_spec().app, env, target)
     if as_json:
         print_json([manifest_json(m) for m in found])
         return

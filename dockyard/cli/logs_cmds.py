@@ -28,7 +28,7 @@ forwarder_app = typer.Typer(help="The log forwarder: follow container logs, spoo
 
 
 def _store_path(store: Path | None) -> Path:
-    from dockyard.logs.forwarder import default_state_dir
+    from dockyard.logs.store import default_state_dir
 
     return store or default_state_dir() / "store.db"
 
@@ -216,8 +216,9 @@ def forwarder_run(
 
     Example: dockyard forwarder run --sink store --sink loki+http://127.0.0.1:3100
     """
-    from dockyard.logs.forwarder import Forwarder, ForwarderConfig, default_state_dir
+    from dockyard.logs.forwarder import Forwarder, ForwarderConfig
     from dockyard.logs.meta import parse_selectors
+    from dockyard.logs.store import default_state_dir
 
     config = ForwarderConfig(containers_root=containers_root, state_dir=state or default_state_dir(),
                              sinks=sink or ["store"], selectors=parse_selectors(label or []), host=host,
@@ -242,8 +243,8 @@ def forwarder_status(
 
     Example: dockyard forwarder status --json
     """
-    from dockyard.logs.forwarder import default_state_dir
     from dockyard.logs.status import read_status
+    from dockyard.logs.store import default_state_dir
 
     report = read_status(state or default_state_dir())
     if as_json:

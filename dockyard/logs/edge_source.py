@@ -21,12 +21,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dockyard.logs.edge_access import Access, EdgeMetrics, parse_access
+from dockyard.logs.edge_access import Access, parse_access
 from dockyard.logs.files import fingerprint
 from dockyard.logs.jsonfile import STDOUT, Line
 from dockyard.logs.spool import Append, Batch
 from dockyard.logs.tailer import READ_SIZE, Loss, OpenFile, Position
+
+if TYPE_CHECKING:
+    from dockyard.logs.edge_metrics import EdgeMetrics
 
 EDGE_SOURCE = "edge-access"  # its read position's key in the journal (beside containers' ids)
 EDGE_SERVICE = "edge"  # the "service" its lines have in their environment: `dockyard logs ENV edge`

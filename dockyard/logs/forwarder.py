@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dockyard import settings
 from dockyard.engine.events import EventWatcher, engine_host_name
 from dockyard.logs.direct import StoreJournal, hand_back_positions, take_over_spool
 from dockyard.logs.discovery import container_ids
-from dockyard.logs.edge_access import EdgeMetrics
+from dockyard.logs.edge_metrics import EdgeMetrics
 from dockyard.logs.edge_source import EDGE_SOURCE, EdgeAccessLog, EdgeLogConfig
 from dockyard.logs.enrich import Event, Processor, container_chain, tags_for
 from dockyard.logs.meta import ContainerMeta, config_mtime, matches, read_meta
@@ -32,16 +31,12 @@ from dockyard.logs.metrics import Metrics
 from dockyard.logs.shipper import Backoff, Shipper
 from dockyard.logs.sinks import Retryable, Sink, open_sink, store_path
 from dockyard.logs.spool import Append, Batch, Spool
-from dockyard.logs.store import LogStore
+from dockyard.logs.store import LogStore, default_state_dir
 from dockyard.logs.tailer import Loss, Read, Tailer
 
 log = logging.getLogger(__name__)
 
 DOCKER_ROOT = Path("/var/lib/docker/containers")
-
-
-def default_state_dir() -> Path:
-    return settings.home() / "logs"
 
 
 @dataclass

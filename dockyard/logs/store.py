@@ -64,6 +64,11 @@ TAG_COLUMNS = {"name": "container", "host": "host", "app": "app", "env": "env", 
                "release": "release", "image": "image"}
 
 
+def default_state_dir() -> Path:
+    """Where the host's log store, spool and forwarder state live."""
+    return settings.home() / "logs"
+
+
 class StoreBusy(Exception):
     """The store is locked or unavailable right now: try again later."""
 

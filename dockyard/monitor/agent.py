@@ -21,9 +21,10 @@ from dockyard.monitor.cgroups import detect_layout
 from dockyard.monitor.collector import Collector
 from dockyard.monitor.disk import DiskLoop
 from dockyard.monitor.history import History
-from dockyard.monitor.http import DEFAULT_LISTEN, HttpEndpoint
+from dockyard.monitor.http import HttpEndpoint
 from dockyard.monitor.inventory import Inventory
 from dockyard.monitor.loops import MetricsLoop, MonitorState, ProbeLoop
+from dockyard.monitor.model import DEFAULT_LISTEN
 
 log = logging.getLogger("dockyard.monitor")
 

@@ -10,8 +10,7 @@ import httpx
 
 from dockyard import settings
 from dockyard.errors import DockyardError
-from dockyard.monitor.http import DEFAULT_LISTEN
-from dockyard.monitor.model import STATS_FIELDS
+from dockyard.monitor.model import DEFAULT_LISTEN, STATS_FIELDS
 
 DEFAULT_AGENT = f"http://{DEFAULT_LISTEN}"
 

@@ -23,10 +23,9 @@ import orjson
 from dockyard.errors import UsageError
 from dockyard.monitor import exposition
 from dockyard.monitor.loops import MonitorState
+from dockyard.monitor.model import DEFAULT_LISTEN
 from dockyard.monitor.probes import http_sd, zabbix_lld
 from dockyard.netcheck import parse_listen
-
-DEFAULT_LISTEN = "127.0.0.1:9180"
 
 
 def _scoped(rows: list[dict], query: dict[str, str]) -> list[dict]:

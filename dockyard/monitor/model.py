@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+DEFAULT_LISTEN = "127.0.0.1:9180"  # where the host agent answers (dockyard agent --listen)
+
 
 @dataclass(frozen=True)
 class CpuStats:

@@ -14,9 +14,10 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-# No read command needs these: the server, S3, the ACME client, templates, certificates, etcd.
+# No read command needs these: the server, S3, the ACME client, templates, certificates, etcd, the
+# agent's /metrics.
 NEVER = {"fastapi", "starlette", "uvicorn", "boto3", "botocore", "acme", "josepy", "jinja2", "cryptography",
-         "etcd3gw", "selenium"}
+         "etcd3gw", "selenium", "prometheus_client"}
 ENGINE = {"docker", "requests"}  # docker-py, and the requests it runs on
 AGENT = {"httpx"}  # the agent's and the server's client
 READS = {
@@ -28,12 +29,12 @@ READS = {
     "config ls testing": ENGINE | AGENT,
     "config diff testing testing": ENGINE | AGENT,
     "logs testing --limit 20": AGENT,
-    "events": {"docker"},
+    "events": ENGINE,
     "audit": ENGINE | AGENT,
     "pipeline ls": ENGINE | AGENT,
     "token ls": ENGINE | AGENT,
     "edge status": ENGINE | AGENT,
-    "backup ls testing": AGENT,
+    "backup ls testing": ENGINE | AGENT,
 }
 SPEC = """\
 app: reads

@@ -6,7 +6,8 @@ import re
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from dockyard.logs.edge_access import Access, EdgeMetrics, parse_access, status_class
+from dockyard.logs.edge_access import Access, parse_access, status_class
+from dockyard.logs.edge_metrics import EdgeMetrics
 from dockyard.router.edge_render import ACCESS_FORMAT
 
 # what HAProxy puts for each of ACCESS_FORMAT's fields (strings through its json converter)
