@@ -10,7 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from dockyard.logs.edge_access import EdgeMetrics
+from dockyard.logs.edge_metrics import EdgeMetrics
 from dockyard.logs.edge_source import EDGE_SOURCE, EdgeAccessLog, EdgeLogConfig, held_open
 from dockyard.logs.tailer import Loss
 
