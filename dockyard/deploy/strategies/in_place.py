@@ -34,16 +34,24 @@ class InPlace(Strategy):
             self.report(action.describe())
         record = (outcome.env, outcome.release_id, outcome.image, outcome.commit, outcome.config_revision)
         try:
-            self.target.apply(outcome.actions, workload, self.traits.batch)
+            leftover = self._place(outcome, workload)
             if not skip_tests:
                 verify_release(self.target.engine, self.spec, outcome.env, outcome.release_id, outcome.image,
                                self.report)
-        except RetireFailed:
-            self.ctx.record(*record, "live", note)  # it serves: the next deploy only tidies up
-            self.target.route()
-            raise
         except DockyardError as exc:
             self.ctx.record(*record, "failed", note, failure=exc)
             self.target.failed()
             raise
         self.ctx.record(*record, "live", note)
+        if leftover is not None:  # it serves, tested: say what the next deploy removes
+            self.target.route()
+            raise leftover
+
+    def _place(self, outcome: DeployOutcome, workload: Any) -> RetireFailed | None:
+        """The target's apply; old replicas it could not retire are returned, not raised: the release
+        is in place and answers, so it is tested and recorded like any other."""
+        try:
+            self.target.apply(outcome.actions, workload, self.traits.batch)
+        except RetireFailed as exc:
+            return exc
+        return None
