@@ -80,8 +80,9 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
     if isinstance(engine, DockyardError):
         data["engine_error"] = engine.message
         return data
+    # a chore that fails (a balancer that will not start) fails the command, as it says what is wrong
+    done, drift = housekeep(spec, name, engine, chores) if chores and env.switching.colors else ([], [])
     try:
-        done, drift = housekeep(spec, name, engine, chores) if chores and env.switching.colors else ([], [])
         rows = engine.observe(spec.app, name)
         health = judge_all(rows, spec_probes(spec))
         data["replicas"] = [{"service": r.service, "replica": r.replica, "name": r.name, "state": r.state,

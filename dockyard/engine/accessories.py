@@ -136,6 +136,12 @@ def accessory_state(attrs: dict[str, Any]) -> AccessoryState:
 
 def find_accessory(engine: Handle, app: str, env: str, name: str) -> AccessoryState | None:
     """The accessory's container; one of its name that is not this accessory's is refused."""
+    found = inspect_accessory(engine, app, env, name)
+    return None if found is None else accessory_state(found)
+
+
+def inspect_accessory(engine: Handle, app: str, env: str, name: str) -> dict[str, Any] | None:
+    """The inspect data of the accessory's container (find_accessory's rule)."""
     container_name = L.accessory_container_name(app, env, name)
     try:
         found = engine.client.api.inspect_container(container_name)
@@ -148,7 +154,7 @@ def find_accessory(engine: Handle, app: str, env: str, name: str) -> AccessorySt
     if {k: v for k, v in labels.items() if k in wanted} != wanted:
         raise DeployError(f"a container named {container_name} exists on engine {engine.name!r}, but it is not "
                           f"{app}/{env}'s accessory {name}", hint=f"remove or rename it: docker rm {container_name}")
-    return accessory_state(found)
+    return dict(found)
 
 
 def list_accessories(engine: Handle, app: str, env: str | None = None) -> list[AccessoryState]:

@@ -336,8 +336,10 @@ class DockerEngine:
         return backups.users_of(self.client, volume)
 
     def accessory_container(self, app: str, env: str, name: str) -> ReplicaFacts | None:
-        found = self.find_accessory(app, env, name)
-        return None if found is None else self.inspect_replica(found.id)
+        from dockyard.engine import accessories
+        from dockyard.engine.facts import replica_facts
+        found = accessories.inspect_accessory(self, app, env, name)  # one inspect, read as facts
+        return None if found is None else replica_facts(found)
 
     def paused(self, container_ids: list[str]) -> AbstractContextManager[None]:
         from dockyard.engine import backups
