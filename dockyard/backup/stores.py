@@ -12,12 +12,15 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
 from dockyard.backup.plan import Manifest, prefix
 from dockyard.errors import BackupError, NotFound
-from dockyard.settings import BackupSettings, private_dir
+from dockyard.settings_base import private_dir
+
+if TYPE_CHECKING:
+    from dockyard.settings_model import BackupSettings
 
 
 class BackupStore(Protocol):

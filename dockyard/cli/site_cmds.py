@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -73,7 +74,7 @@ def engine_add(
                                                  bind_paths=[f.rstrip("/") or "/" for f in allow_bind or []],
                                                  **certificates)
     settings.save(site)
-    result(as_json, {"engine": name, **site.engines[name].model_dump()},
+    result(as_json, {"engine": name, **asdict(site.engines[name])},
            f"engine {name} -> {host}" + (" (TLS)" if tls_ca or tls_cert else "") + (" (Swarm)" if swarm else ""))
 
 
@@ -85,7 +86,7 @@ def engine_ls(as_json: JsonOpt = False) -> None:
     site = settings.load()
     engines = {"local": settings.default_local_engine(), **site.engines}
     if as_json:
-        print_json({n: e.model_dump() for n, e in engines.items()})
+        print_json({n: asdict(e) for n, e in engines.items()})
         return
     for name, cfg in engines.items():
         console.print(f"{name:12} {cfg.host}" + ("  TLS" if cfg.tls_ca or cfg.tls_cert else "")

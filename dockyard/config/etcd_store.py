@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from etcd3gw.client import Etcd3Client
 from etcd3gw.exceptions import Etcd3Exception
@@ -40,7 +40,9 @@ from dockyard.config.store import (
     plan_set,
 )
 from dockyard.errors import StoreUnavailable
-from dockyard.settings import EtcdSettings
+
+if TYPE_CHECKING:
+    from dockyard.settings_model import EtcdSettings
 
 T = TypeVar("T")
 _RETRIES = 20

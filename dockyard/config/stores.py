@@ -6,13 +6,16 @@ import it, one way.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from dockyard import settings
 from dockyard.config.sqlite_store import SqliteStore
 from dockyard.config.store import ConfigStore
 from dockyard.errors import DockyardError
-from dockyard.settings import EtcdSettings
+
+if TYPE_CHECKING:
+    from dockyard.settings_model import EtcdSettings
 
 _URL_FORMS = "sqlite:///ABSOLUTE/PATH.db or etcd://HOST:PORT[/PREFIX]"
 
@@ -43,4 +46,6 @@ def open_store(url: str, etcd: EtcdSettings | None = None) -> ConfigStore:
 
 
 def open_default_store() -> ConfigStore:
-    return open_store(settings.config_store_url(), settings.load().etcd)
+    url = settings.config_store_url()
+    # the etcd section (TLS, user) matters to an etcd store only; the SQLite one needs no settings read
+    return open_store(url, settings.load().etcd if urlsplit(url).scheme == "etcd" else None)

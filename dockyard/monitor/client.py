@@ -17,7 +17,7 @@ DEFAULT_AGENT = f"http://{DEFAULT_LISTEN}"
 
 def agent_url(explicit: str | None = None) -> str:
     """--agent, else $DOCKYARD_AGENT, else settings `agent_url`, else this host's default agent."""
-    return (explicit or os.environ.get("DOCKYARD_AGENT") or settings.load().agent_url or DEFAULT_AGENT).rstrip("/")
+    return (explicit or os.environ.get("DOCKYARD_AGENT") or settings.agent_url() or DEFAULT_AGENT).rstrip("/")
 
 
 class AgentUnavailable(DockyardError):

@@ -9,12 +9,15 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from dockyard.errors import DockyardError
 from dockyard.notify.model import Event, body, signature, slack_body
-from dockyard.settings import ChannelSettings
+
+if TYPE_CHECKING:
+    from dockyard.settings_model import ChannelSettings
 
 TIMEOUT = 10.0
 

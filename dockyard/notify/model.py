@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from dockyard.settings import NotificationSettings, RouteSettings
+if TYPE_CHECKING:
+    from dockyard.settings_model import NotificationSettings, RouteSettings
+
 
 MAX_BACKOFF = 300.0
 

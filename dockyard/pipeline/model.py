@@ -7,11 +7,14 @@ the endpoint tests, and a gate before the next environment (auto or manual, from
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dockyard.errors import Forbidden, SpecError
-from dockyard.settings import AppPolicy
 from dockyard.spec.bounds import changed_bounds, identity_problem, policy_problems
 from dockyard.spec.model import AppSpec
+
+if TYPE_CHECKING:
+    from dockyard.settings_model import AppPolicy
 
 ACTIVE_RUN = ("queued", "running", "waiting")
 FINISHED_RUN = ("succeeded", "failed", "cancelled", "superseded", "interrupted")

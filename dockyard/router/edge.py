@@ -44,8 +44,10 @@ def edge_dir(home: Path | None = None) -> Path:
 
 
 def site_settings(site: settings.Settings | None = None) -> EdgeSite:
-    edge = (site or settings.load()).edge
-    return EdgeSite(address=edge.address, http_port=edge.http_port, https_port=edge.https_port)
+    if site is None:
+        address, http_port, https_port = settings.edge_address()
+        return EdgeSite(address=address, http_port=http_port, https_port=https_port)
+    return EdgeSite(address=site.edge.address, http_port=site.edge.http_port, https_port=site.edge.https_port)
 
 
 class Edge(HaproxyProcess):

@@ -14,10 +14,12 @@ each with the file:line of the field and the bound it broke.
 from __future__ import annotations
 
 import posixpath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dockyard.settings import AppPolicy
 from dockyard.spec.model import AppSpec, BindSpec
+
+if TYPE_CHECKING:
+    from dockyard.settings_model import AppPolicy
 
 ROOT_USERS = ("root", "0")
 

@@ -138,7 +138,7 @@ def test_a_port_taken_between_the_choice_and_the_start_is_chosen_again(monkeypat
 
 def test_a_remote_engine_picks_the_port_itself() -> None:
     engine = FakeEngine()
-    engine.config.host = "tcp://10.0.0.9:2376"
+    engine.config = replace(engine.config, host="tcp://10.0.0.9:2376")
     Executor(engine, workload(replicas=1), 1, lambda _: None, probe=healthy()).apply(
         [Action(Kind.CREATE, "web", 1, "missing replica")])
     container = next(iter(engine.containers.values()))
