@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import DockyardError, NotFound
 from dockyard.settings_base import (
     PRIVATE_UMASK,
+    BackupSettings,
     EngineSettings,
     home,
     private_dir,
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from dockyard.settings_model import (
         NOTIFY_EVENTS,
         AppPolicy,
-        BackupSettings,
         ChannelSettings,
         EdgeSettings,
         EtcdSettings,
@@ -49,7 +49,7 @@ __all__ = ["NOTIFY_EVENTS", "PRIVATE_UMASK", "AppPolicy", "BackupSettings", "Cha
            "engine", "home", "load", "private_dir", "private_file", "replace_private", "save", "settings_path",
            "write_private"]
 
-_MODELS = frozenset({"NOTIFY_EVENTS", "AppPolicy", "BackupSettings", "ChannelSettings", "EdgeSettings", "EtcdSettings",
+_MODELS = frozenset({"NOTIFY_EVENTS", "AppPolicy", "ChannelSettings", "EdgeSettings", "EtcdSettings",
                      "NotificationSettings", "RouteSettings", "ServerSettings", "Settings"})
 
 
@@ -107,8 +107,8 @@ CHECKED = ".settings.checked.json"
 
 
 def _checked() -> dict[str, Any]:
-    """What read commands need of the settings file, as validated: its config store, engines, agent
-    and edge address. The file is validated (its problems raised as ever) when its checked copy is
+    """What read commands need of the settings file, as validated: its config store, engines, agent,
+    edge address and backup store. The file is validated (its problems raised as ever) when its checked copy is
     missing or was made from other bytes."""
     import orjson
 
@@ -131,7 +131,8 @@ def _checked() -> dict[str, Any]:
     site = load()
     value = {"config_store": site.config_store, "engines": {n: asdict(e) for n, e in site.engines.items()},
              "agent_url": site.agent_url,
-             "edge": site.edge.model_dump(include={"address", "http_port", "https_port"})}
+             "edge": site.edge.model_dump(include={"address", "http_port", "https_port"}),
+             "backups": asdict(site.backups)}
     try:
         replace_private(copy, orjson.dumps({"key": key, "value": value}))
     except OSError:
@@ -165,10 +166,10 @@ def edge_address() -> tuple[str, int, int]:
 
 def backup_settings(settings: Settings | None = None) -> BackupSettings:
     """The settings file's, with DOCKYARD_BACKUP_STORE and DOCKYARD_BACKUP_S3_ENDPOINT over them."""
-    found = (settings or load()).backups
+    found = settings.backups if settings is not None else BackupSettings(**_checked().get("backups", {}))
     store = os.environ.get("DOCKYARD_BACKUP_STORE") or found.store or f"file://{home() / 'backups'}"
     endpoint = os.environ.get("DOCKYARD_BACKUP_S3_ENDPOINT") or found.s3_endpoint
-    return found.model_copy(update={"store": store, "s3_endpoint": endpoint})
+    return replace(found, store=store, s3_endpoint=endpoint)
 
 
 def default_local_engine() -> EngineSettings:

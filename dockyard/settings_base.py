@@ -1,5 +1,5 @@
 """What both halves of the site's settings build on, loading nothing heavy: Dockyard's home, its
-private files, and a registered engine's settings.
+private files, and the settings of a registered engine and of the backup store (plain dataclasses).
 
 settings.py reads the settings file (through its checked copy) and settings_model.py holds
 pydantic's models of it; both import this module, neither imports the other's way back.
@@ -103,3 +103,19 @@ def private_file(path: Path) -> None:
             path.chmod(0o600)
     except OSError:
         pass
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """Where backups are kept (dockyard backup store): a folder (file:///var/backups/dockyard) or
+    an S3-compatible bucket (s3://BUCKET/PREFIX at `s3_endpoint`, or AWS's own without one). The
+    bucket's keys are read from `s3_credentials_file` (0600, `access_key_id=...` and
+    `secret_access_key=...` lines), else from boto3's own chain (AWS_* variables, ~/.aws): never
+    from this file, argv or dockyard.yml."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
+
+    store: str | None = None  # default: file://$DOCKYARD_HOME/backups
+    s3_endpoint: str | None = None
+    s3_region: str = "us-east-1"
+    s3_credentials_file: str | None = None

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ruamel.yaml import YAML, YAMLError
 
 from dockyard.errors import DockyardError
-from dockyard.settings_base import EngineSettings
+from dockyard.settings_base import BackupSettings, EngineSettings
 
 
 class EtcdSettings(BaseModel):
@@ -47,21 +47,6 @@ class EdgeSettings(BaseModel):
     acme_email: str | None = None
     acme_ca_bundle: str | None = None
     renew_before_s: float = 30 * 86400.0
-
-
-class BackupSettings(BaseModel):
-    """Where backups are kept (dockyard backup store): a folder (file:///var/backups/dockyard) or
-    an S3-compatible bucket (s3://BUCKET/PREFIX at `s3_endpoint`, or AWS's own without one). The
-    bucket's keys are read from `s3_credentials_file` (0600, `access_key_id=...` and
-    `secret_access_key=...` lines), else from boto3's own chain (AWS_* variables, ~/.aws): never
-    from this file, argv or dockyard.yml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    store: str | None = None  # default: file://$DOCKYARD_HOME/backups
-    s3_endpoint: str | None = None
-    s3_region: str = "us-east-1"
-    s3_credentials_file: str | None = None
 
 
 NOTIFY_EVENTS = ("run.failed", "run.waiting", "run.succeeded", "deployed", "rolled_back", "alert.firing",

@@ -20,7 +20,7 @@ from dockyard.errors import BackupError, NotFound
 from dockyard.settings_base import private_dir
 
 if TYPE_CHECKING:
-    from dockyard.settings_model import BackupSettings
+    from dockyard.settings_base import BackupSettings
 
 
 class BackupStore(Protocol):

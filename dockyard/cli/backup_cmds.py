@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dockyard.cli.common import JsonOpt, console, load_app_spec, print_json, result, say
+from dockyard.cli.common import JsonOpt, console, load_app_spec, print_json, read_app_brief, result, say
 
 if TYPE_CHECKING:
     from dockyard.backup.plan import Manifest
@@ -79,7 +79,7 @@ def ls(
     from dockyard import settings
     from dockyard.backup.stores import listed, open_store
 
-    found = listed(open_store(settings.backup_settings()), load_app_spec().app, env, target)
+    found = listed(open_store(settings.backup_settings()), read_app_brief().app, env, target)
     if as_json:
         print_json([manifest_json(m) for m in found])
         return
@@ -151,7 +151,8 @@ def store(
     where = open_store(chosen)
     where.check()
     site = settings.load()
-    settings.save(site.model_copy(update={"backups": chosen}))
+    site.backups = chosen
+    settings.save(site)
     result(as_json, {"store": where.describe()}, f"backups go to {where.describe()}")
 
 

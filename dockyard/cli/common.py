@@ -39,6 +39,12 @@ def load_app_spec():  # -> AppSpec; imported lazily so `dockyard --help` stays f
     return load_spec(options.spec_file)
 
 
+def read_app_brief():  # -> SpecBrief: what a read command needs of the spec, without pydantic (spec/brief.py)
+    from dockyard.spec.brief import read_brief
+
+    return read_brief(options.spec_file)
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
 

@@ -37,9 +37,9 @@ def _spec_app() -> str | None:
     """The app of ./dockyard.yml when there is one: `dockyard logs` in an app's folder means that app."""
     if not options.spec_file.exists():
         return None
-    from dockyard.cli.common import load_app_spec
+    from dockyard.cli.common import read_app_brief
 
-    return str(load_app_spec().app)
+    return read_app_brief().app
 
 
 def logs(
@@ -76,38 +76,38 @@ def logs(
                           grep=grep, limit=limit), store, show)
         return
     from dockyard import settings
-    from dockyard.cli.common import load_app_spec
+    from dockyard.cli.common import read_app_brief
     from dockyard.engine.client import connect
 
-    spec = load_app_spec()
-    env_spec = spec.environment(env)
+    brief = read_app_brief()
+    engine_name = brief.engine(env)
     from dockyard.logs.edge_source import EDGE_SERVICE
 
     # an accessory's lines, or the edge's access log of the environment: no release, colour or replica
-    accessory = service is not None and (service in spec.accessories_of(env) or service == EDGE_SERVICE)
+    accessory = service is not None and (service in brief.accessories_of(env) or service == EDGE_SERVICE)
     if service is not None and not accessory:
-        spec.service(service)  # not found: says which there are
+        brief.check_service(service)  # not found: says which there are
     if accessory and (release or color or replica is not None):
         raise UsageError(f"{service} has no releases, colours or replicas (an accessory, or the edge)")
-    swarm, stored = settings.engine(env_spec.engine).swarm, _store_path(store).exists()
+    swarm, stored = settings.engine(engine_name).swarm, _store_path(store).exists()
     picks = color is not None or replica is not None
-    engine = connect(env_spec.engine) if swarm or not stored or picks else None
+    engine = connect(engine_name) if swarm or not stored or picks else None
     try:
         if accessory:
             scope = Scope(said=f"{service} (no releases)")
         else:
 
-            rows = engine.observe(spec.app, env) if engine is not None and picks else []
-            scope = live_scope(rows, spec.app, env, service, release, color, replica)
+            rows = engine.observe(brief.app, env) if engine is not None and picks else []
+            scope = live_scope(rows, brief.app, env, service, release, color, replica)
         hint = " (--release all: every release)" if scope.release and not release else ""
-        err_console.print(f"{spec.app}/{env}: {scope.said}{hint}", highlight=False, markup=False)
+        err_console.print(f"{brief.app}/{env}: {scope.said}{hint}", highlight=False, markup=False)
         if swarm:  # the manager gathers every node's task logs
             from dockyard.swarm.logs import SwarmLogs
 
             assert engine is not None
-            _show(SwarmLogs(engine, spec.app, env, service, scope), show)
+            _show(SwarmLogs(engine, brief.app, env, service, scope), show)
         elif stored:
-            _from_store(Query(app=spec.app, env=env, service=service, container=container, since_ns=since_ns,
+            _from_store(Query(app=brief.app, env=env, service=service, container=container, since_ns=since_ns,
                               grep=grep, limit=limit, scope=scope), store, show)
         else:  # no agent keeps a store on this host: the engine's own logs of the environment's containers
             import socket
@@ -116,8 +116,8 @@ def logs(
 
             assert engine is not None
             err_console.print("no log store here (`dockyard agent` keeps one, with the lines of removed containers):"
-                              f" reading the engine's logs of {spec.app}/{env}", highlight=False, markup=False)
-            _show(EngineLogs(engine, spec.app, env, service, socket.gethostname(), scope), show)
+                              f" reading the engine's logs of {brief.app}/{env}", highlight=False, markup=False)
+            _show(EngineLogs(engine, brief.app, env, service, socket.gethostname(), scope), show)
     finally:
         if engine is not None:
             engine.close()

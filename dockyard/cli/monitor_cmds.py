@@ -103,9 +103,9 @@ def agent(
 def _app_filter(all_apps: bool) -> str | None:
     if all_apps or not options.spec_file.exists():
         return None
-    from dockyard.cli.common import load_app_spec
+    from dockyard.cli.common import read_app_brief
 
-    return load_app_spec().app
+    return read_app_brief().app
 
 
 def stats(

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dockyard.cli.common import JsonOpt, check_picks, console, load_app_spec, options, print_json, result
+from dockyard.cli.common import (
+    JsonOpt,
+    check_picks,
+    console,
+    load_app_spec,
+    options,
+    print_json,
+    read_app_brief,
+    result,
+)
 
 if TYPE_CHECKING:
     from dockyard.settings import EngineSettings
@@ -28,32 +37,27 @@ def ps(
     """
     from rich.table import Table
 
-    from dockyard.deploy.health import judge_all, spec_probes
+    from dockyard.deploy.health import judge_all
     from dockyard.engine.accessories import AccessoryState
     from dockyard.engine.client import connect
     from dockyard.engine.placement import placement
-    from dockyard.errors import DockyardError
-    from dockyard.router.colors import routed_service
 
-    spec = load_app_spec()
-    envs = [env] if env else spec.env_names()
+    brief = read_app_brief()
+    envs = [env] if env else brief.env_names()
     rows = []
     accessories: list[AccessoryState] = []
     for name in envs:
-        engine = connect(spec.environment(name).engine)
+        engine = connect(brief.engine(name))
         try:
-            rows += engine.observe(spec.app, name)
+            rows += engine.observe(brief.app, name)
             if placement(engine).hosts_accessories:
-                accessories += engine.list_accessories(spec.app, name)
+                accessories += engine.list_accessories(brief.app, name)
         finally:
             engine.close()
-    public = _public_urls(spec.app)
-    try:
-        routed: str | None = routed_service(spec)  # the edge's names lead to it only
-    except DockyardError:
-        routed = None  # no service with a port: nothing is public
+    public = _public_urls(brief.app)
+    routed = brief.routed  # the edge's names lead to it only (None: no service with a port, nothing public)
     # each replica judged by the release that made it (its label), not by this working tree's spec
-    health = judge_all(rows, spec_probes(spec))
+    health = judge_all(rows, brief.probes)
     if as_json:
         print_json([{"app": r.app, "env": r.env, "service": r.service, "replica": r.replica, "name": r.name,
                      "id": r.id[:12], "state": r.state, "health": h, "release_id": r.release or None,

@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli.common import JsonOpt, console, err_console, load_app_spec, print_json, result, say
+from dockyard.cli.common import (
+    JsonOpt,
+    console,
+    err_console,
+    load_app_spec,
+    print_json,
+    read_app_brief,
+    result,
+    say,
+)
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
@@ -138,9 +147,9 @@ def releases(
 
     from dockyard.state.db import StateDB
 
-    spec = load_app_spec()
-    spec.environment(env)
-    rows = StateDB().releases(spec.app, env, limit)
+    brief = read_app_brief()
+    brief.engine(env)  # an environment the spec defines
+    rows = StateDB().releases(brief.app, env, limit)
     if as_json:
         print_json([r.as_json() for r in rows])
         return

@@ -26,6 +26,7 @@ from dockyard.errors import HealthCheckFailed
 from dockyard.monitor.procnet import parse_listeners
 from dockyard.router.colors import Replica
 from dockyard.spec import AppSpec
+from dockyard.spec.brief import probe_label
 from dockyard.spec.model import HealthSpec
 
 
@@ -53,15 +54,6 @@ def health_command(spec: HealthSpec | None) -> CommandCheck | None:
     if spec is None or spec.command is None:
         return None
     return CommandCheck(tuple(spec.command), spec.interval, spec.timeout, spec.retries, spec.start_period)
-
-
-def probe_label(spec: HealthSpec | None, port: int | None) -> str:
-    """How a replica's health is judged, kept on it as a label: http:PATH, tcp, command or running."""
-    if spec is not None and spec.command is not None:
-        return "command"
-    if port is None:
-        return "running"
-    return f"http:{spec.path}" if spec is not None and spec.path else "tcp"
 
 
 def judge(row: Running, probe: str, client: requests.Session, timeout: float = 1.0) -> str:

@@ -19,6 +19,7 @@ from dockyard.errors import DeployError
 from dockyard.plan.bluegreen import COLORS, ColorFacts, Facts
 from dockyard.router.render import RouterState, Side
 from dockyard.spec import AppSpec
+from dockyard.spec.brief import routed_name
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,9 @@ class Replica:
 
 def routed_service(spec: AppSpec) -> str:
     """The service behind the balancer: the first one with a port."""
-    for name, service in spec.services.items():
-        if service.port:
-            return name
+    name = routed_name({n: s.port for n, s in spec.services.items()})
+    if name is not None:
+        return name
     raise DeployError(f"{spec.app}: blue-green needs a service with a port for the balancer to send traffic to",
                       hint="add port: to the web service in dockyard.yml")
 

@@ -1,4 +1,4 @@
-"""Small wording helpers shared by the spec validators, checks and error formatter.
+"""Small wording helpers shared by the spec validators, checks, error formatter and brief.
 
 Kept in one place so every message shows values and suggestions the same way.
 """
@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic_core import PydanticCustomError
+if TYPE_CHECKING:
+    from pydantic_core import PydanticCustomError
 
 ERROR_TYPE = "spec"  # pydantic error type for messages already written for the user
 
 
 def fail(message: str) -> PydanticCustomError:
     """A validation error whose text is printed as-is after 'file:line: key.path:'."""
+    from pydantic_core import PydanticCustomError  # only while validating: brief.py's names load without it
+
     return PydanticCustomError(ERROR_TYPE, message)
 
 
@@ -61,3 +64,10 @@ def unknown_ref(kind: str, word: Any, defined: Iterable[Any], where: str) -> str
     near = closest(word, names)
     tip = f"; did you mean {near!r}?" if near else ""
     return f"unknown {kind} {show(word)} (defined: {', '.join(names)}){tip}"
+
+
+def not_found(kind: str, name: str, known: list[str], source: str) -> tuple[str, str]:
+    """The message and hint for a name dockyard.yml does not define."""
+    near = closest(name, known)
+    hint = f"did you mean {near!r}?" if near else f"add it to {source} or use one of: {', '.join(known)}"
+    return f"no {kind} {name!r} in {source} (defined: {', '.join(known)})", hint

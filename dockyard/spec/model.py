@@ -47,7 +47,7 @@ from dockyard.spec.fields import (
     Text,
     non_empty,
 )
-from dockyard.spec.hints import closest, fail, show
+from dockyard.spec.hints import fail, not_found, show
 from dockyard.spec.scaling import AlarmSpec, ScalingSpec, StepSpec
 from dockyard.spec.strategies import DEFAULT, NAMES, StrategyTraits, traits
 
@@ -329,12 +329,12 @@ class AppSpec(SpecModel):
 
     def environment(self, name: str) -> EnvironmentSpec:
         if name not in self.environments:
-            raise NotFound(*_not_found("environment", name, self.env_names(), self._source))
+            raise NotFound(*not_found("environment", name, self.env_names(), self._source))
         return self.environments[name]
 
     def service(self, name: str) -> ServiceSpec:
         if name not in self.services:
-            raise NotFound(*_not_found("service", name, list(self.services), self._source))
+            raise NotFound(*not_found("service", name, list(self.services), self._source))
         return self.services[name]
 
     def accessories_of(self, env_name: str) -> dict[str, AccessorySpec]:
@@ -351,7 +351,7 @@ class AppSpec(SpecModel):
                 raise NotFound(f"environment {env_name!r} does not run accessory {name!r} "
                                f"(its accessories: {', '.join(known) or 'none'})",
                                hint=f"add it to environments.{env_name}.accessories in {self._source}")
-            raise NotFound(*_not_found("accessory", name, list(self.accessories), self._source))
+            raise NotFound(*not_found("accessory", name, list(self.accessories), self._source))
         return runs[name]
 
     def next_env(self, name: str) -> str | None:
@@ -369,9 +369,3 @@ class AppSpec(SpecModel):
         if scaling is not None:
             count = max(scaling.min, min(scaling.max, count))
         return count
-
-
-def _not_found(kind: str, name: str, known: list[str], source: str) -> tuple[str, str]:
-    near = closest(name, known)
-    hint = f"did you mean {near!r}?" if near else f"add it to {source} or use one of: {', '.join(known)}"
-    return f"no {kind} {name!r} in {source} (defined: {', '.join(known)})", hint

@@ -148,6 +148,8 @@ DEFERRED = {
     "engine/client.py": "each verb loads its engine module when it runs: ps and status do not pay ~35 ms for a "
                         "deploy's writes (Swarm specs, lifecycle, volumes)",
     "logs/sinks/__init__.py": "a forwarder loads only the sinks it ships to",
+    "spec/brief.py": "a brief not kept yet is made by validating the spec in full (pydantic): a kept one is read "
+                     "without it",
     "settings.py": "pydantic and the settings file's models (~50 ms) only when the whole file is read or written: "
                    "a read command takes its engines and config store from the checked copy",
     "router/edge.py": "the ACME client (acme, josepy, cryptography's x509) only when a certificate is due: ps, "

@@ -9,7 +9,7 @@ from dockyard.config.render import split_secret_files
 from dockyard.deploy.bluegreen import ColorExecutor, colored
 from dockyard.deploy.edge import publish_edge, replica_servers
 from dockyard.deploy.executor import Executor, Workload
-from dockyard.deploy.health import HealthCheck, health_check, health_command, probe_label
+from dockyard.deploy.health import HealthCheck, health_check, health_command
 from dockyard.deploy.outcome import Prepared, Report
 from dockyard.deploy.refs import resolve_env_refs
 from dockyard.deploy.resume import restore_live_release
@@ -21,6 +21,7 @@ from dockyard.plan.deploy import Action, Desired, Kind, plan_deploy
 from dockyard.plan.release import replica_config_hash
 from dockyard.router.colors import ContainerFleet, Fleet, routed_service
 from dockyard.spec import AppSpec
+from dockyard.spec.brief import probe_label
 
 
 def router_ports(spec: AppSpec) -> frozenset[int]:

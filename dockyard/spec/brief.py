@@ -1,0 +1,137 @@
+"""What read commands know of dockyard.yml (its app, environments, services), without pydantic.
+
+A read command (`ps`, `releases`, `logs ENV` ...) needs a few names of the spec, not its models:
+importing pydantic and building the models costs more than the rest of such a command. So the
+spec is validated in full once per content, and what reads need is kept in a brief beside
+Dockyard's home, under a key made of the file's bytes, its folder and the spec package's own
+files: an edited spec, a spec moved elsewhere or an upgraded Dockyard is validated again, with
+its problems said as ever (file:line), before any brief of it is believed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dockyard.errors import NotFound
+from dockyard.spec.hints import not_found
+
+if TYPE_CHECKING:
+    from dockyard.spec.model import AppSpec, HealthSpec
+
+__all__ = ["SpecBrief", "brief_of", "probe_label", "read_brief", "routed_name"]
+
+SPEC_FILE = "dockyard.yml"
+BRIEFS = 64  # briefs kept (one per spec file); the oldest go first
+
+
+def probe_label(spec: HealthSpec | None, port: int | None) -> str:
+    """How a replica's health is judged, kept on it as a label: http:PATH, tcp, command or running."""
+    if spec is not None and spec.command is not None:
+        return "command"
+    if port is None:
+        return "running"
+    return f"http:{spec.path}" if spec is not None and spec.path else "tcp"
+
+
+def routed_name(ports: Mapping[str, int | None]) -> str | None:
+    """The service the edge and a balancer send traffic to: the first one with a port."""
+    return next((name for name, port in ports.items() if port), None)
+
+
+@dataclass(frozen=True)
+class SpecBrief:
+    app: str
+    source: str  # the file's name as the user gave it, for messages
+    engines: dict[str, str]  # environment -> engine name, in the file's order (the promotion path)
+    env_accessories: dict[str, list[str]]  # environment -> the accessories it runs
+    ports: dict[str, int | None]  # service -> its port, in the file's order
+    probes: dict[str, str]  # service -> probe_label
+
+    def env_names(self) -> list[str]:
+        return list(self.engines)
+
+    def engine(self, env: str) -> str:
+        """The engine of an environment the spec defines (NotFound otherwise, as AppSpec says it)."""
+        if env not in self.engines:
+            raise NotFound(*not_found("environment", env, self.env_names(), self.source))
+        return self.engines[env]
+
+    def check_service(self, name: str) -> None:
+        if name not in self.ports:
+            raise NotFound(*not_found("service", name, list(self.ports), self.source))
+
+    def accessories_of(self, env: str) -> list[str]:
+        self.engine(env)
+        return self.env_accessories[env]
+
+    @property
+    def routed(self) -> str | None:
+        return routed_name(self.ports)
+
+
+def brief_of(spec: AppSpec) -> SpecBrief:
+    """Pure: the brief of a validated spec."""
+    return SpecBrief(
+        app=spec.app, source=spec._source, engines={n: e.engine for n, e in spec.environments.items()},
+        env_accessories={n: list(spec.accessories_of(n)) for n in spec.environments},
+        ports={n: s.port for n, s in spec.services.items()},
+        probes={n: probe_label(s.health, s.port) for n, s in spec.services.items()})
+
+
+def read_brief(path: Path) -> SpecBrief:
+    """The brief of the spec at `path` (a file, or a folder holding dockyard.yml): kept from an
+    earlier read of the same bytes, else made by validating the file in full (SpecError as ever)."""
+    import orjson
+
+    from dockyard.settings_base import home, private_dir, replace_private
+
+    file = path / SPEC_FILE if path.is_dir() else path
+    try:
+        raw = file.read_bytes()
+    except OSError:
+        raw = None  # not there, or unreadable: the full read says so, with its own words
+    if raw is not None:
+        key = _key(raw, file)
+        kept_at = home() / "briefs" / (hashlib.sha256(str(file.absolute()).encode()).hexdigest()[:32] + ".json")
+        try:
+            kept = orjson.loads(kept_at.read_bytes())
+            if kept.get("key") == key:
+                return SpecBrief(**kept["brief"])
+        except (OSError, ValueError, TypeError, KeyError):
+            pass  # none yet, unreadable or of another shape: validate again
+    from dockyard.spec.loader import load_spec
+
+    spec = load_spec(path)  # raises SpecError with file:line
+    brief = brief_of(spec)
+    if raw is not None:
+        try:
+            private_dir(kept_at.parent)
+            replace_private(kept_at, orjson.dumps({"key": key, "brief": brief.__dict__}))
+            _prune(kept_at.parent)
+        except OSError:
+            pass  # a read-only home: the next read validates again
+    return brief
+
+
+def _key(raw: bytes, file: Path) -> str:
+    """The file's bytes and folder (templates are checked relative to it), and the spec package's
+    files: what the validation and this brief depend on."""
+    digest = hashlib.sha256(raw)
+    digest.update(str(file.absolute().parent).encode())
+    here = Path(__file__).parent
+    for entry in sorted(os.scandir(here), key=lambda e: e.name):
+        if entry.name.endswith(".py"):
+            info = entry.stat()
+            digest.update(f"{entry.name}:{info.st_size}:{info.st_mtime_ns};".encode())
+    return digest.hexdigest()
+
+
+def _prune(folder: Path) -> None:
+    found = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime)
+    for old in found[:-BRIEFS]:
+        old.unlink(missing_ok=True)
