@@ -9,27 +9,12 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from dockyard.cli.argv import split_global
 from dockyard.cli.common import err_console, options
-
-
-def _flags_without_a_type() -> None:
-    """Typer's help shows `--dry-run <bool>` as if the flag took a value: a flag shows none."""
-    from typer.core import TyperOption
-
-    shown = TyperOption.display_type_rich
-
-    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
-        return None if self.is_flag else shown(self, ctx)
-
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
-
-
-_flags_without_a_type()
 
 app = typer.Typer(
     name="dockyard",
