@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import DockyardError, NotFound
 from dockyard.settings_base import (
+    EDGE_ADDRESS,
+    EDGE_HTTP_PORT,
+    EDGE_HTTPS_PORT,
     PRIVATE_UMASK,
     BackupSettings,
     EngineSettings,
@@ -157,10 +160,8 @@ def agent_url() -> str | None:
 def edge_address() -> tuple[str, int, int]:
     """Where this host's edge listens: (address, http port, https port)."""
     edge = _checked().get("edge")
-    if edge is None:  # no settings file: the defaults of EdgeSettings
-        from dockyard.settings_model import EdgeSettings
-
-        edge = EdgeSettings().model_dump()
+    if edge is None:  # no settings file
+        return EDGE_ADDRESS, EDGE_HTTP_PORT, EDGE_HTTPS_PORT
     return edge["address"], edge["http_port"], edge["https_port"]
 
 

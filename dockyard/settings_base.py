@@ -119,3 +119,7 @@ class BackupSettings:
     s3_endpoint: str | None = None
     s3_region: str = "us-east-1"
     s3_credentials_file: str | None = None
+
+
+# Where an edge listens unless the operator says otherwise (EdgeSettings): this host only
+EDGE_ADDRESS, EDGE_HTTP_PORT, EDGE_HTTPS_PORT = "127.0.0.1", 80, 443

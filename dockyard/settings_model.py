@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ruamel.yaml import YAML, YAMLError
 
 from dockyard.errors import DockyardError
-from dockyard.settings_base import BackupSettings, EngineSettings
+from dockyard.settings_base import EDGE_ADDRESS, EDGE_HTTP_PORT, EDGE_HTTPS_PORT, BackupSettings, EngineSettings
 
 
 class EtcdSettings(BaseModel):
@@ -38,9 +38,9 @@ class EdgeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    address: str = "127.0.0.1"
-    http_port: int = 80
-    https_port: int = 443
+    address: str = EDGE_ADDRESS
+    http_port: int = EDGE_HTTP_PORT
+    https_port: int = EDGE_HTTPS_PORT
     # ACME (tls: acme): the CA's directory, a contact, a CA bundle to trust it by (a test CA), and
     # how long before its expiry a certificate is renewed
     acme_directory: str = "https://acme-v02.api.letsencrypt.org/directory"

@@ -38,8 +38,8 @@ def ps(
     from rich.table import Table
 
     from dockyard.deploy.health import judge_all
-    from dockyard.engine.accessories import AccessoryState
     from dockyard.engine.client import connect
+    from dockyard.engine.facts import AccessoryState
     from dockyard.engine.placement import placement
 
     brief = read_app_brief()

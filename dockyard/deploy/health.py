@@ -8,15 +8,15 @@ engine's run of that command inside it (Docker's health check) says so.
 
 from __future__ import annotations
 
+import http.client
 import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import requests
 
 from dockyard.engine.containers import CommandCheck
 from dockyard.engine.facts import ReplicaFacts
@@ -25,9 +25,11 @@ from dockyard.engine.rows import Running
 from dockyard.errors import HealthCheckFailed
 from dockyard.monitor.procnet import parse_listeners
 from dockyard.router.colors import Replica
-from dockyard.spec import AppSpec
 from dockyard.spec.brief import probe_label
-from dockyard.spec.model import HealthSpec
+
+if TYPE_CHECKING:
+    from dockyard.spec import AppSpec
+    from dockyard.spec.model import HealthSpec
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def health_command(spec: HealthSpec | None) -> CommandCheck | None:
     return CommandCheck(tuple(spec.command), spec.interval, spec.timeout, spec.retries, spec.start_period)
 
 
-def judge(row: Running, probe: str, client: requests.Session, timeout: float = 1.0) -> str:
+def judge(row: Running, probe: str, prober: ProbeClient, timeout: float = 1.0) -> str:
     """A replica's health as ps and status show it, by `probe` (its label, or the working tree's for
     a replica older than the label): healthy, unhealthy, starting, restarting or down."""
     if row.restarting:
@@ -69,14 +71,14 @@ def judge(row: Running, probe: str, client: requests.Session, timeout: float = 1
         return "healthy"  # a worker: running, not restarting, is its health
     where = urlsplit(row.url)  # 127.0.0.1, or a Swarm task's node publish address
     check = HealthCheck(path=probe[5:] if probe.startswith("http:") else None, timeout=timeout)
-    ok, _reason = probe_once(where.port or 80, check, client, host=where.hostname or "127.0.0.1")
+    ok, _reason = probe_once(where.port or 80, check, prober, host=where.hostname or "127.0.0.1")
     return "healthy" if ok else "unhealthy"
 
 
 def judge_all(rows: list[Running], working_tree: dict[str, str]) -> list[str]:
     """Every row judged at once (8 at a time): by its own label, else the working tree's probe."""
-    with probe_client() as client, ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(lambda r: judge(r, r.probe or working_tree.get(r.service, "running"), client), rows))
+    with probe_client() as prober, ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(lambda r: judge(r, r.probe or working_tree.get(r.service, "running"), prober), rows))
 
 
 def spec_probes(spec: AppSpec) -> dict[str, str]:
@@ -114,24 +116,41 @@ class HealthResult:
     seconds: float
 
 
-def probe_client() -> requests.Session:
-    """Probes go to 127.0.0.1 over plain HTTP, never through a proxy from the environment. With
-    requests, which docker-py loads anyway: httpx would add ~80 ms of imports to every rollback."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
+class ProbeClient:
+    """GETs of a health path over plain HTTP, to 127.0.0.1 or a Swarm node's publish address. The
+    stdlib's http.client: never a proxy from the environment, and `ps` or a rollback does not load
+    requests (or httpx) for it. A connection per probe: each one sees the replica as a new client."""
+
+    def status(self, host: str, port: int, path: str, timeout: float) -> int:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        try:
+            conn.request("GET", path, headers={"Connection": "close"})
+            response = conn.getresponse()
+            response.read(64 * 1024)  # enough of a body to end the exchange cleanly
+            return response.status
+        finally:
+            conn.close()
+
+    def __enter__(self) -> ProbeClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
 
 
-def probe_once(host_port: int, check: HealthCheck, client: requests.Session,
+def probe_client() -> ProbeClient:
+    return ProbeClient()
+
+
+def probe_once(host_port: int, check: HealthCheck, prober: ProbeClient,
                host: str = "127.0.0.1") -> tuple[bool, str]:
     """One probe of a published port: on 127.0.0.1, or a Swarm task's node publish address."""
     if check.path:
         try:
-            response = client.get(f"http://{host}:{host_port}{check.path}", timeout=check.timeout,
-                                  allow_redirects=False)
-        except requests.RequestException as exc:
+            status = prober.status(host, host_port, check.path, check.timeout)
+        except (OSError, http.client.HTTPException) as exc:
             return False, f"GET {check.path}: {type(exc).__name__}"
-        return response.status_code < 400, f"GET {check.path}: HTTP {response.status_code}"
+        return status < 400, f"GET {check.path}: HTTP {status}"
     return tcp_probe(host, host_port, check.timeout)
 
 
@@ -210,7 +229,7 @@ def wait_healthy(engine: Engine, replica: ReplicaFacts, port: int | None, check:
     delay = min(0.05, check.interval)
     restarts = replica.restarts
     said = start
-    with probe_client() as client:
+    with probe_client() as prober:
         while True:
             found = engine.inspect_replica(replica.id)
             if found is None:
@@ -235,7 +254,7 @@ def wait_healthy(engine: Engine, replica: ReplicaFacts, port: int | None, check:
                 if host_port is None:
                     reason = f"port {port} is not published"
                 else:
-                    ok, reason = probe_once(host_port, check, client)
+                    ok, reason = probe_once(host_port, check, prober)
                     if ok:
                         return HealthResult(True, reason, time.monotonic() - start)
             now = time.monotonic()
@@ -259,8 +278,8 @@ Check = Callable[[list[Replica], dict[str, HealthCheck]], None]
 
 
 def probe_task(host: str, host_port: int, check: HealthCheck) -> bool:
-    with probe_client() as client:
-        return probe_once(host_port, check, client, host=host)[0]
+    with probe_client() as prober:
+        return probe_once(host_port, check, prober, host=host)[0]
 
 
 def spec_health(spec: AppSpec) -> dict[str, HealthCheck]:
@@ -270,7 +289,7 @@ def spec_health(spec: AppSpec) -> dict[str, HealthCheck]:
 def check_health(replicas: list[Replica], health: dict[str, HealthCheck]) -> None:
     """One probe of every replica: from outside through its published port; a replica without a port
     by its state (running, and the engine's verdict when its spec gives a health command)."""
-    with probe_client() as client:
+    with probe_client() as prober:
         for replica in replicas:
             if not replica.running:
                 raise HealthCheckFailed(f"{replica.name} is not running")
@@ -283,6 +302,6 @@ def check_health(replicas: list[Replica], health: dict[str, HealthCheck]) -> Non
                 continue
             if replica.port is None:
                 continue  # a worker: running is its health
-            ok, reason = probe_once(replica.port, check, client, host=replica.host)
+            ok, reason = probe_once(replica.port, check, prober, host=replica.host)
             if not ok:
                 raise HealthCheckFailed(f"{replica.name} is not healthy: {reason}")

@@ -25,6 +25,7 @@ from dockyard.engine.containers import (
     healthcheck_kwargs,
     network_name,
 )
+from dockyard.engine.facts import AccessoryState, accessory_state
 from dockyard.engine.failures import Handle, engine_error
 from dockyard.errors import DeployError, EngineError
 
@@ -105,35 +106,6 @@ def accessory_create_kwargs(run: AccessoryRun) -> dict[str, Any]:
     return kwargs
 
 
-@dataclass(frozen=True)
-class AccessoryState:
-    """An accessory's container as `ps` and `accessory` commands show it."""
-
-    app: str
-    env: str
-    name: str
-    container: str
-    id: str
-    state: str  # created | running | restarting | exited | ...
-    health: str  # healthy | unhealthy | starting | none (no check)
-    image: str
-    config_hash: str
-    restarts: int
-    started_at: str
-
-
-def accessory_state(attrs: dict[str, Any]) -> AccessoryState:
-    """Pure: an inspect body -> its row."""
-    labels = (attrs.get("Config") or {}).get("Labels") or {}
-    state = attrs.get("State") or {}
-    return AccessoryState(
-        app=labels.get(L.APP, ""), env=labels.get(L.ENV, ""), name=labels.get(L.ACCESSORY, ""),
-        container=(attrs.get("Name") or "").lstrip("/"), id=attrs.get("Id", ""),
-        state=state.get("Status", ""), health=(state.get("Health") or {}).get("Status", "none"),
-        image=(attrs.get("Config") or {}).get("Image", ""), config_hash=labels.get(L.CONFIG_HASH, ""),
-        restarts=int(attrs.get("RestartCount") or 0), started_at=state.get("StartedAt", ""))
-
-
 def find_accessory(engine: Handle, app: str, env: str, name: str) -> AccessoryState | None:
     """The accessory's container; one of its name that is not this accessory's is refused."""
     found = inspect_accessory(engine, app, env, name)
@@ -155,15 +127,6 @@ def inspect_accessory(engine: Handle, app: str, env: str, name: str) -> dict[str
         raise DeployError(f"a container named {container_name} exists on engine {engine.name!r}, but it is not "
                           f"{app}/{env}'s accessory {name}", hint=f"remove or rename it: docker rm {container_name}")
     return dict(found)
-
-
-def list_accessories(engine: Handle, app: str, env: str | None = None) -> list[AccessoryState]:
-    filters = [f"{L.APP}={app}", L.ACCESSORY] + ([f"{L.ENV}={env}"] if env else [])
-    try:
-        found = engine.client.containers.list(all=True, filters={"label": filters}, ignore_removed=True)
-    except DockerError as exc:
-        raise engine_error(f"listing the accessories of {app}", exc) from exc
-    return sorted((accessory_state(c.attrs) for c in found), key=lambda a: (a.env, a.name))
 
 
 def start_accessory(engine: Handle, run: AccessoryRun) -> str:

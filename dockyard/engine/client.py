@@ -12,44 +12,47 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
-import docker
-import docker.errors
-import docker.tls
-import requests.exceptions
-
 from dockyard import settings
-from dockyard.engine.api import DockerError
 from dockyard.engine.failures import engine_error, short_reason
+from dockyard.engine.wire import API_VERSION, Wire, WireError, WireRefused
 from dockyard.errors import EngineError, EngineUnavailable, RegistryError
 from dockyard.settings import EngineSettings
 
 if TYPE_CHECKING:
-    from dockyard.engine.accessories import AccessoryRun, AccessoryState
+    import docker.tls
+
+    from dockyard.engine.accessories import AccessoryRun
     from dockyard.engine.containers import ReplicaSpec
-    from dockyard.engine.facts import EventStream, ImageFacts, ReplicaFacts, TestResult
+    from dockyard.engine.facts import AccessoryState, EventStream, ImageFacts, ReplicaFacts, TestResult
     from dockyard.engine.rows import Running
     from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
     from dockyard.spec.model import TestSpec
 
-# Engine 20.10's API; later engines still serve it, so requests behave the same everywhere.
-API_VERSION = "1.41"
+__all__ = ["API_VERSION", "DockerEngine", "connect", "tls_config"]
 
 T = TypeVar("T")
 
 
-@dataclass
 class DockerEngine:
-    """The real Engine (engine/interface.py): docker-py behind Dockyard's verbs, whose contracts are
-    written there."""
+    """The real Engine (engine/interface.py): Dockyard's verbs, whose contracts are written there.
+    Reads that `ps`, `status` and `logs` make go through `wire` (engine/wire.py); every other verb
+    through docker-py's `client`, made on the first of them."""
 
-    name: str
-    config: EngineSettings
-    client: docker.DockerClient
+    def __init__(self, name: str, config: EngineSettings, client: Any = None, timeout: int = 60) -> None:
+        self.name, self.config, self.timeout = name, config, timeout
+        self.wire = Wire(config, timeout)
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        """docker-py's client of this engine (docker.DockerClient)."""
+        if self._client is None:
+            self._client = docker_client(self.name, self.config, self.timeout)
+        return self._client
 
     @property
     def is_local_host(self) -> bool:
@@ -57,7 +60,9 @@ class DockerEngine:
         return url.scheme in ("unix", "npipe") or url.hostname in ("127.0.0.1", "localhost", "::1")
 
     def close(self) -> None:
-        self.client.close()
+        self.wire.close()
+        if self._client is not None:
+            self._client.close()
 
     # Dockyard's verbs. The layers above call these and read engine/facts.py's dataclasses; only
     # engine/ touches `client` (docker-py) and Docker's JSON (tests/unit/test_layers.py).
@@ -126,6 +131,8 @@ class DockerEngine:
         found = self.inspect_image(ref)
         if found is not None:
             return found
+        from dockyard.engine.api import DockerError
+
         try:
             return images.pull(self.client, ref)
         except DockerError as exc:
@@ -138,8 +145,8 @@ class DockerEngine:
         return accessories.find_accessory(self, app, env, name)
 
     def list_accessories(self, app: str, env: str | None = None) -> list[AccessoryState]:
-        from dockyard.engine import accessories
-        return accessories.list_accessories(self, app, env)
+        from dockyard.engine import listing
+        return self._reading(f"listing the accessories of {app}", listing.accessories, app, env)
 
     def start_accessory(self, run: AccessoryRun) -> str:
         from dockyard.engine import accessories
@@ -212,6 +219,7 @@ class DockerEngine:
     def scale_service(self, service_id: str, replicas: int, labels: dict[str, str | None] | None = None
                       ) -> dict[str, Any]:
         from dockyard.engine import services as swarm_services
+        from dockyard.engine.api import DockerError
         try:
             return swarm_services.scale_service(self, service_id, replicas, labels)
         except DockerError as exc:
@@ -220,6 +228,7 @@ class DockerEngine:
     def service_log_frames(self, service_id: str, since_ns: int | None, tail: int | str, follow: bool
                            ) -> Iterator[tuple[int, bytes]]:
         from dockyard.engine import services as swarm_services
+        from dockyard.engine.api import DockerError
         what = f"reading the logs of service {service_id[:12]}"
         try:
             yield from swarm_services.service_log_frames(self, service_id, since_ns, tail, follow)
@@ -228,6 +237,7 @@ class DockerEngine:
 
     def task_logs(self, task_id: str, lines: int) -> str:
         from dockyard.engine import services as swarm_services
+        from dockyard.engine.api import DockerError
         try:
             return swarm_services.task_logs_text(self, task_id, lines)
         except (*DockerError, OSError) as exc:
@@ -266,15 +276,26 @@ class DockerEngine:
 
     def _asking(self, action: str, call: Callable[..., T], *args: Any) -> T:
         """docker-py's `call`, its failures an EngineError that says what was asked."""
+        from dockyard.engine.api import DockerError
+
         try:
             return call(self.client, *args)
         except DockerError as exc:
             raise engine_error(action, exc) from exc
 
+    def _reading(self, action: str, call: Callable[..., T], *args: Any) -> T:
+        """A read over the wire, its failures an EngineError that says what was asked."""
+        try:
+            return call(self.wire, *args)
+        except WireError as exc:
+            raise EngineUnavailable(f"{action}: the engine stopped answering: {short_reason(exc)}") from exc
+        except WireRefused as exc:
+            raise EngineError(f"{action}: {exc.message}") from exc
+
     def list_replicas(self, app: str | None = None, env: str | None = None, service: str | None = None,
                       all: bool = True) -> list[ReplicaFacts]:
-        from dockyard.engine import replicas
-        return self._asking(f"listing containers on engine {self.name!r}", replicas.listed, app, env, service, all)
+        from dockyard.engine import listing
+        return self._reading(f"listing containers on engine {self.name!r}", listing.replicas, app, env, service, all)
 
     def running_replicas(self, selector: Mapping[str, str]) -> list[ReplicaFacts]:
         from dockyard.engine import replicas
@@ -382,23 +403,42 @@ class DockerEngine:
 
 
 def tls_config(cfg: EngineSettings) -> docker.tls.TLSConfig | None:
+    import docker.tls
+
     if not (cfg.tls_ca or cfg.tls_cert):
         return None
     cert = (cfg.tls_cert, cfg.tls_key) if cfg.tls_cert and cfg.tls_key else None
     return docker.tls.TLSConfig(client_cert=cert, ca_cert=cfg.tls_ca, verify=cfg.tls_ca or True)
 
 
-def connect(name: str, site: settings.Settings | None = None, timeout: int = 60) -> DockerEngine:
-    cfg = settings.engine(name, site)
+def docker_client(name: str, cfg: EngineSettings, timeout: int) -> Any:
+    """docker-py's client of an engine that answered a ping (connect)."""
+    import docker
+    import docker.errors
+    import requests.exceptions
+
     try:
         client = docker.DockerClient(base_url=cfg.host, tls=tls_config(cfg) or False, timeout=timeout,
                                      version=API_VERSION)
-        # The engine's own CA must be used, not REQUESTS_CA_BUNDLE or a proxy from the environment.
-        client.api.trust_env = False
-        client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-        raise EngineUnavailable(
-            f"engine {name!r} at {cfg.host} is not reachable: {short_reason(exc)}",
-            hint="check that dockerd runs there (dockyard doctor) and, for tcp://, the TLS certificates",
-        ) from exc
-    return DockerEngine(name=name, config=cfg, client=client)
+        raise EngineUnavailable(f"engine {name!r} at {cfg.host} is not reachable: {short_reason(exc)}",
+                                hint=UNREACHABLE_HINT) from exc
+    # The engine's own CA must be used, not REQUESTS_CA_BUNDLE or a proxy from the environment.
+    client.api.trust_env = False
+    return client
+
+
+UNREACHABLE_HINT = "check that dockerd runs there (dockyard doctor) and, for tcp://, the TLS certificates"
+
+
+def connect(name: str, site: settings.Settings | None = None, timeout: int = 60) -> DockerEngine:
+    """The engine registered as `name`, once it answered a ping."""
+    cfg = settings.engine(name, site)
+    engine = DockerEngine(name=name, config=cfg, timeout=timeout)
+    try:
+        engine.wire.ping()
+    except (WireError, OSError, ValueError) as exc:
+        engine.close()
+        raise EngineUnavailable(f"engine {name!r} at {cfg.host} is not reachable: {short_reason(exc)}",
+                                hint=UNREACHABLE_HINT) from exc
+    return engine

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from dockyard.engine import labels as L
 
-__all__ = ["Binding", "ContainerEvent", "EventStream", "ImageFacts", "Labelled", "ReplicaFacts", "TestResult",
-           "container_event", "image_facts", "replica_facts"]
+__all__ = ["AccessoryState", "Binding", "ContainerEvent", "EventStream", "ImageFacts", "Labelled", "ReplicaFacts",
+           "TestResult", "accessory_state", "container_event", "image_facts", "replica_facts"]
 
 LOOPBACK = ("127.0.0.1", "")  # where a published port is reachable from this host's tests and probes
 ANY_HOST = (*LOOPBACK, "0.0.0.0", "::")
@@ -214,3 +214,32 @@ class EventStream(Protocol):
     def __iter__(self) -> Iterator[ContainerEvent]: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class AccessoryState:
+    """An accessory's container as `ps` and `accessory` commands show it."""
+
+    app: str
+    env: str
+    name: str
+    container: str
+    id: str
+    state: str  # created | running | restarting | exited | ...
+    health: str  # healthy | unhealthy | starting | none (no check)
+    image: str
+    config_hash: str
+    restarts: int
+    started_at: str
+
+
+def accessory_state(attrs: dict[str, Any]) -> AccessoryState:
+    """Pure: an inspect body -> its row."""
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    state = attrs.get("State") or {}
+    return AccessoryState(
+        app=labels.get(L.APP, ""), env=labels.get(L.ENV, ""), name=labels.get(L.ACCESSORY, ""),
+        container=(attrs.get("Name") or "").lstrip("/"), id=attrs.get("Id", ""),
+        state=state.get("Status", ""), health=(state.get("Health") or {}).get("Status", "none"),
+        image=(attrs.get("Config") or {}).get("Image", ""), config_hash=labels.get(L.CONFIG_HASH, ""),
+        restarts=int(attrs.get("RestartCount") or 0), started_at=state.get("StartedAt", ""))

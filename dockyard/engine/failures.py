@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
-import docker.errors
-import requests.exceptions
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dockyard.errors import EngineError, EngineUnavailable
-from dockyard.settings import EngineSettings
+
+if TYPE_CHECKING:
+    from dockyard.settings import EngineSettings
 
 __all__ = ["Handle", "HostHandle", "engine_error", "short_reason"]
 
@@ -42,6 +41,11 @@ def short_reason(exc: BaseException) -> str:
 
 
 def engine_error(action: str, exc: BaseException) -> EngineError:
+    """docker-py's failure (requests' under it) as an EngineError; docker-py is loaded already when
+    one of its calls failed, so naming its types here costs a read command nothing."""
+    import docker.errors
+    import requests.exceptions
+
     if isinstance(exc, (requests.exceptions.ConnectionError, docker.errors.DockerException)) and not isinstance(
         exc, docker.errors.APIError
     ):

@@ -16,9 +16,9 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 from dockyard.errors import EngineError
 
 if TYPE_CHECKING:
-    from dockyard.engine.accessories import AccessoryRun, AccessoryState
+    from dockyard.engine.accessories import AccessoryRun
     from dockyard.engine.containers import ReplicaSpec
-    from dockyard.engine.facts import EventStream, ImageFacts, ReplicaFacts, TestResult
+    from dockyard.engine.facts import AccessoryState, EventStream, ImageFacts, ReplicaFacts, TestResult
     from dockyard.engine.rows import Running
     from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
     from dockyard.settings import EngineSettings

@@ -1,5 +1,5 @@
-"""Read the containers of an engine as ReplicaFacts: a listing by Dockyard's labels, one inspect,
-and the stream of container events, in docker-py's calls.
+"""Read the containers of an engine as ReplicaFacts: the running ones by a selector, one inspect,
+and the stream of container events, in docker-py's calls (listing.py lists by Dockyard's labels).
 
 Each function takes docker-py's client and lets its failures through; `Engine`'s verbs
 (engine/client.py) translate them.
@@ -12,20 +12,11 @@ from typing import Any
 
 import docker.errors
 
-from dockyard.engine import labels as L
 from dockyard.engine.api import DockerError
 from dockyard.engine.facts import ContainerEvent, EventStream, ReplicaFacts, container_event, replica_facts
 from dockyard.engine.failures import engine_error
 
-__all__ = ["events", "inspect", "listed", "running"]
-
-
-def listed(client: Any, app: str | None, env: str | None, service: str | None, all: bool) -> list[ReplicaFacts]:
-    """The containers of an app (environment, service), stopped ones too with `all`. A container
-    removed between the listing and docker-py's inspect of it (a scale-in, a deploy) is gone, not
-    an error: ignore_removed."""
-    found = client.containers.list(all=all, filters=L.scope_filters(app, env, service), ignore_removed=True)
-    return [replica_facts(c.attrs) for c in found]
+__all__ = ["events", "inspect", "running"]
 
 
 def running(client: Any, selector: Mapping[str, str]) -> list[ReplicaFacts]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from dockyard.engine import labels as L
 from dockyard.engine.facts import ReplicaFacts
@@ -18,8 +18,10 @@ from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError
 from dockyard.plan.bluegreen import COLORS, ColorFacts, Facts
 from dockyard.router.render import RouterState, Side
-from dockyard.spec import AppSpec
 from dockyard.spec.brief import routed_name
+
+if TYPE_CHECKING:
+    from dockyard.spec import AppSpec
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.engine import labels as L
-from dockyard.engine.accessories import AccessoryRun, AccessoryState, accessory_labels
+from dockyard.engine.accessories import AccessoryRun, accessory_labels
 from dockyard.engine.containers import ReplicaSpec, network_name, replica_labels
-from dockyard.engine.facts import Binding, ContainerEvent, ImageFacts, ReplicaFacts, TestResult
+from dockyard.engine.facts import AccessoryState, Binding, ContainerEvent, ImageFacts, ReplicaFacts, TestResult
 from dockyard.engine.interface import Engine, NameTaken, PortTaken
 from dockyard.engine.observation import observation
 from dockyard.engine.rows import Running

@@ -216,7 +216,7 @@ KNOWN_DOCKER_TYPES: set[str] = set()
 KNOWN_DOCKER_JSON: set[str] = set()
 
 # A `.client` that is no engine's: Starlette's `request.client` (the caller's address), boto3's factory.
-OTHER_CLIENTS = {"request", "boto3"}
+OTHER_CLIENTS = {"request", "boto3", "http"}  # a web request's client, boto3's, the stdlib's http.client
 DOCKER_TYPES = {"Client", "Container"}  # docker-py's, as engine/api.py names them
 DOCKER_KEYS = {"NetworkSettings", "HostConfig", "GraphDriver", "UpdateStatus", "TaskTemplate", "RestartCount", "Actor",
                "timeNano", "ContainerSpec", "PortBindings", "RepoDigests"}

@@ -1,0 +1,147 @@
+"""A small client for the engine's read calls: one keep-alive HTTP/1.1 connection to the engine's
+socket (or its TLS port), GET requests, JSON answers.
+
+`ps`, `status` and `logs` need a listing and a few inspects; docker-py and requests cost more to
+import than those calls take (issue 30), so reads go through here and docker-py is loaded on an
+engine's first write (engine/client.py). The stdlib's http.client: no proxy from the environment,
+and the engine's own CA for TLS.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import orjson
+
+from dockyard.settings_base import EngineSettings
+
+__all__ = ["API_VERSION", "Wire", "WireError", "WireRefused"]
+
+API_VERSION = "1.41"  # Engine 20.10's API; later engines still serve it
+
+
+class WireError(OSError):
+    """The engine could not be asked, or stopped answering."""
+
+
+class WireRefused(Exception):
+    """The engine answered with an error status (its own message)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status, self.message = status, message
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def _tls_context(cfg: EngineSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=cfg.tls_ca) if cfg.tls_ca else ssl.create_default_context()
+    if cfg.tls_cert and cfg.tls_key:
+        context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    return context
+
+
+class Wire:
+    """GET requests to one engine, on one connection kept open between them."""
+
+    def __init__(self, cfg: EngineSettings, timeout: float = 60.0) -> None:
+        self.cfg, self.timeout = cfg, timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            url = urlsplit(self.cfg.host)
+            if url.scheme == "unix":
+                self._conn = _UnixConnection(url.path, self.timeout)
+            elif url.scheme in ("tcp", "https", "http"):
+                port = url.port or 2376
+                if self.cfg.tls_ca or self.cfg.tls_cert or url.scheme == "https":
+                    self._conn = http.client.HTTPSConnection(url.hostname or "", port, timeout=self.timeout,
+                                                             context=_tls_context(self.cfg))
+                else:
+                    self._conn = http.client.HTTPConnection(url.hostname or "", port, timeout=self.timeout)
+            else:
+                raise WireError(f"unsupported engine address {self.cfg.host!r} (unix:// or tcp://)")
+        return self._conn
+
+    def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
+        """The JSON answer of GET /v1.41{path}; WireRefused for an error status, WireError when the
+        engine cannot be reached. A connection the engine closed meanwhile is opened again, once."""
+        target = f"/v{API_VERSION}{path}" + (f"?{urlencode(query)}" if query else "")
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                conn.request("GET", target, headers={"Host": "docker"})
+                response = conn.getresponse()
+                body = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                self.close()
+                if attempt == 2:
+                    raise WireError(f"the engine closed the connection: {exc}") from exc
+                continue
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                raise WireError(str(exc) or type(exc).__name__) from exc
+            if response.status >= 400:
+                raise WireRefused(response.status, _message(body))
+            return orjson.loads(body) if body else None
+        raise AssertionError("unreachable")
+
+    def ping(self) -> None:
+        conn = self._connection()
+        try:
+            conn.request("GET", "/_ping", headers={"Host": "docker"})
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise WireError(str(exc) or type(exc).__name__) from exc
+        if response.status != 200:
+            raise WireError(f"/_ping answered {response.status}")
+
+    def containers(self, filters: dict[str, list[str]], all: bool = True) -> list[dict[str, Any]]:
+        """The engine's container listing (GET /containers/json) with these filters."""
+        query: dict[str, Any] = {"filters": json.dumps(filters)}
+        if all:
+            query["all"] = "1"
+        return list(self.get("/containers/json", query) or [])
+
+    def inspect_container(self, container_id: str) -> dict[str, Any] | None:
+        """The container's inspect JSON; None when it is gone."""
+        try:
+            return dict(self.get(f"/containers/{quote(container_id, safe='')}/json"))
+        except WireRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _message(body: bytes) -> str:
+    try:
+        return str(orjson.loads(body).get("message") or body[:300].decode(errors="replace"))
+    except (ValueError, AttributeError):
+        return body[:300].decode(errors="replace").strip()
