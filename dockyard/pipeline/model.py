@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from dockyard.errors import Forbidden, SpecError
 from dockyard.spec.bounds import changed_bounds, identity_problem, policy_problems
-from dockyard.spec.model import AppSpec
 
 if TYPE_CHECKING:
     from dockyard.settings_model import AppPolicy
+    from dockyard.spec.model import AppSpec
 
 ACTIVE_RUN = ("queued", "running", "waiting")
 FINISHED_RUN = ("succeeded", "failed", "cancelled", "superseded", "interrupted")

@@ -16,10 +16,9 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from dockyard.spec.model import AppSpec, BindSpec
-
 if TYPE_CHECKING:
     from dockyard.settings_model import AppPolicy
+    from dockyard.spec.model import AppSpec, BindSpec
 
 ROOT_USERS = ("root", "0")
 
