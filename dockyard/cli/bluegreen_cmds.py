@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dockyard.cli.common import console, load_app_spec, print_json, say
+from dockyard.cli.common import console, load_app_spec, print_json, read_app_brief, say
 
 if TYPE_CHECKING:
     pass
@@ -31,9 +31,9 @@ def status(
     from dockyard.deploy.describe import describe_app
     from dockyard.state.db import StateDB
 
-    spec = load_app_spec()
+    spec = read_app_brief()  # the whole spec only for an environment with colours (its balancer)
     chores = None if env is None else (lambda _line: None) if as_json else say  # `status ENV` tidies up first
-    described = describe_app(StateDB(), spec, [env] if env else None, chores)
+    described = describe_app(StateDB(), spec, load_app_spec, [env] if env else None, chores)
     if as_json:
         print_json(described[0] if env else {"app": spec.app, "environments": described})
         return

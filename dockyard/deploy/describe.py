@@ -9,18 +9,23 @@ cannot be reached is said in its environment; the others are still described.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from dockyard.deploy.health import judge_all, spec_probes
+from dockyard.deploy.health import judge_all
 from dockyard.engine.client import connect
 from dockyard.engine.interface import Engine
 from dockyard.engine.placement import placement
 from dockyard.errors import DockyardError
 from dockyard.router.edge import Edge
 from dockyard.router.status import Report, env_status, housekeep, public_urls
-from dockyard.spec import AppSpec
+from dockyard.spec.brief import SpecBrief
 from dockyard.state.db import StateDB
+
+if TYPE_CHECKING:
+    from dockyard.spec import AppSpec
 from dockyard.vocabulary import absent, rfc3339
 
 
@@ -54,10 +59,12 @@ def maintenance(app: str, env: str, edge: Edge | None = None) -> str | None:
     return route.maintenance if route is not None else None
 
 
-def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines,
+def describe_environment(db: StateDB, spec: SpecBrief, name: str, engines: Engines, full: Callable[[], AppSpec],
                          edge: Edge | None = None, chores: Report | None = None) -> dict[str, Any]:
-    """`chores`: first do a blue-green environment's housekeeping (router/status.housekeep) on the
-    same connection, reporting there; the description then shows what it did."""
+    """`spec` is what reads know of the spec (spec/brief.py); `full()` gives the whole spec, which
+    only an environment with colours needs (its balancer). `chores`: first do a blue-green
+    environment's housekeeping (router/status.housekeep) on the same connection, reporting there;
+    the description then shows what it did."""
     env = spec.environment(name)
     edge = edge or Edge()  # one (its site settings read once) for the URLs and the maintenance page
     live = db.live_release(spec.app, name)
@@ -81,17 +88,17 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
         data["engine_error"] = engine.message
         return data
     # a chore that fails (a balancer that will not start) fails the command, as it says what is wrong
-    done, drift = housekeep(spec, name, engine, chores) if chores and env.switching.colors else ([], [])
+    done, drift = housekeep(full(), name, engine, chores) if chores and env.colors else ([], [])
     try:
         rows = engine.observe(spec.app, name)
-        health = judge_all(rows, spec_probes(spec))
+        health = judge_all(rows, spec.probes)
         data["replicas"] = [{"service": r.service, "replica": r.replica, "name": r.name, "state": r.state,
                              "running": r.running, "health": h, "release_id": absent(r.release), "color": r.color,
                              "url": r.url, "node": absent(r.node)} for r, h in zip(rows, health, strict=True)]
         if placement(engine).hosts_accessories:
             data["accessories"] = [asdict(a) for a in engine.list_accessories(spec.app, name)]
-        if env.switching.colors and env.router is not None:
-            status = env_status(spec, name, engine, edge)
+        if env.colors:
+            status = env_status(full(), name, engine, edge)
             public = status["public"]
             router = status["router"]
             data["colors"] = {"live": _side(status["live"], public["live"]),
@@ -106,12 +113,12 @@ def describe_environment(db: StateDB, spec: AppSpec, name: str, engines: Engines
     return data
 
 
-def describe_app(db: StateDB, spec: AppSpec, envs: list[str] | None = None,
+def describe_app(db: StateDB, spec: SpecBrief, full: Callable[[], AppSpec], envs: list[str] | None = None,
                  chores: Report | None = None) -> list[dict[str, Any]]:
-    """Every environment (or these), in promotion order; `chores`: see describe_environment."""
-    engines, edge = Engines(), Edge()
+    """Every environment (or these), in promotion order; see describe_environment."""
+    engines, edge, whole = Engines(), Edge(), cache(full)  # the whole spec read once, if at all
     try:
-        return [describe_environment(db, spec, name, engines, edge, chores) for name in envs or spec.env_names()]
+        return [describe_environment(db, spec, name, engines, whole, edge, chores) for name in envs or spec.env_names()]
     finally:
         engines.close()
 

@@ -9,15 +9,17 @@ drained and removed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError, UsageError
 from dockyard.router.edge import Edge
 from dockyard.router.nginx import NginxRouter
 from dockyard.router.switch import Switchboard, url
-from dockyard.spec import AppSpec
 from dockyard.state.lock import env_lock
+
+if TYPE_CHECKING:
+    from dockyard.spec import AppSpec
 
 Report = Callable[[str], None]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.interface import Engine
@@ -23,7 +23,9 @@ from dockyard.router import colors as C
 from dockyard.router.nginx import NginxRouter
 from dockyard.router.render import RouterState
 from dockyard.router.swarm_fleet import SwarmFleet
-from dockyard.spec import AppSpec
+
+if TYPE_CHECKING:
+    from dockyard.spec import AppSpec
 
 Report = Callable[[str], None]
 DRAIN_TIMEOUT = 60.0  # nginx's worker_shutdown_timeout: old workers never hold requests longer

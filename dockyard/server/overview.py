@@ -17,11 +17,12 @@ from dockyard.errors import DockyardError, NotFound
 from dockyard.pipeline.source import _git, work_dir
 from dockyard.pipeline.store import RunStore
 from dockyard.spec import AppSpec
+from dockyard.spec.brief import brief_of
 from dockyard.state.db import StateDB
 
 
 def overview(db: StateDB, spec: AppSpec, commit: str) -> dict[str, Any]:
-    envs = describe_app(db, spec)
+    envs = describe_app(db, brief_of(spec), lambda: spec)
     in_sync(spec.app, envs)
     last = RunStore(db).runs(spec.app, limit=1)
     return {"app": spec.app, "commit_sha": commit, "environments": envs,

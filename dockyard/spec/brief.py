@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import NotFound
 from dockyard.spec.hints import not_found
@@ -23,7 +23,7 @@ from dockyard.spec.hints import not_found
 if TYPE_CHECKING:
     from dockyard.spec.model import AppSpec, HealthSpec
 
-__all__ = ["SpecBrief", "brief_of", "probe_label", "read_brief", "routed_name"]
+__all__ = ["EnvBrief", "SpecBrief", "brief_of", "probe_label", "read_brief", "routed_name"]
 
 SPEC_FILE = "dockyard.yml"
 BRIEFS = 64  # briefs kept (one per spec file); the oldest go first
@@ -44,41 +44,62 @@ def routed_name(ports: Mapping[str, int | None]) -> str | None:
 
 
 @dataclass(frozen=True)
+class EnvBrief:
+    engine: str
+    strategy: str
+    promote: str  # auto | manual
+    tests: list[str]
+    accessories: list[str]  # the accessories it runs
+    colors: bool  # two colours behind a balancer (its strategy's trait)
+
+
+@dataclass(frozen=True)
 class SpecBrief:
     app: str
     source: str  # the file's name as the user gave it, for messages
-    engines: dict[str, str]  # environment -> engine name, in the file's order (the promotion path)
-    env_accessories: dict[str, list[str]]  # environment -> the accessories it runs
+    environments: dict[str, EnvBrief]  # in the file's order (the promotion path)
     ports: dict[str, int | None]  # service -> its port, in the file's order
     probes: dict[str, str]  # service -> probe_label
 
     def env_names(self) -> list[str]:
-        return list(self.engines)
+        return list(self.environments)
+
+    def environment(self, name: str) -> EnvBrief:
+        """An environment the spec defines (NotFound otherwise, as AppSpec says it)."""
+        if name not in self.environments:
+            raise NotFound(*not_found("environment", name, self.env_names(), self.source))
+        return self.environments[name]
 
     def engine(self, env: str) -> str:
-        """The engine of an environment the spec defines (NotFound otherwise, as AppSpec says it)."""
-        if env not in self.engines:
-            raise NotFound(*not_found("environment", env, self.env_names(), self.source))
-        return self.engines[env]
+        return self.environment(env).engine
 
     def check_service(self, name: str) -> None:
         if name not in self.ports:
             raise NotFound(*not_found("service", name, list(self.ports), self.source))
 
     def accessories_of(self, env: str) -> list[str]:
-        self.engine(env)
-        return self.env_accessories[env]
+        return self.environment(env).accessories
 
     @property
     def routed(self) -> str | None:
         return routed_name(self.ports)
 
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SpecBrief:
+        envs = {name: EnvBrief(**fields) for name, fields in data.pop("environments").items()}
+        return cls(environments=envs, **data)
+
 
 def brief_of(spec: AppSpec) -> SpecBrief:
     """Pure: the brief of a validated spec."""
     return SpecBrief(
-        app=spec.app, source=spec._source, engines={n: e.engine for n, e in spec.environments.items()},
-        env_accessories={n: list(spec.accessories_of(n)) for n in spec.environments},
+        app=spec.app, source=spec._source,
+        environments={n: EnvBrief(engine=e.engine, strategy=e.strategy, promote=e.promote, tests=list(e.tests),
+                                  accessories=list(spec.accessories_of(n)), colors=e.switching.colors)
+                      for n, e in spec.environments.items()},
         ports={n: s.port for n, s in spec.services.items()},
         probes={n: probe_label(s.health, s.port) for n, s in spec.services.items()})
 
@@ -101,7 +122,7 @@ def read_brief(path: Path) -> SpecBrief:
         try:
             kept = orjson.loads(kept_at.read_bytes())
             if kept.get("key") == key:
-                return SpecBrief(**kept["brief"])
+                return SpecBrief.from_json(kept["brief"])
         except (OSError, ValueError, TypeError, KeyError):
             pass  # none yet, unreadable or of another shape: validate again
     from dockyard.spec.loader import load_spec
@@ -111,7 +132,7 @@ def read_brief(path: Path) -> SpecBrief:
     if raw is not None:
         try:
             private_dir(kept_at.parent)
-            replace_private(kept_at, orjson.dumps({"key": key, "brief": brief.__dict__}))
+            replace_private(kept_at, orjson.dumps({"key": key, "brief": brief.as_json()}))
             _prune(kept_at.parent)
         except OSError:
             pass  # a read-only home: the next read validates again
