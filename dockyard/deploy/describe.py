@@ -97,8 +97,8 @@ def describe_environment(db: StateDB, spec: SpecBrief, name: str, engines: Engin
                              "url": r.url, "node": absent(r.node)} for r, h in zip(rows, health, strict=True)]
         if placement(engine).hosts_accessories:
             data["accessories"] = [asdict(a) for a in engine.list_accessories(spec.app, name)]
-        if env.colors:
-            status = env_status(full(), name, engine, edge)
+        if env.colors and env.router is not None:
+            status = env_status(spec, name, engine, edge)
             public = status["public"]
             router = status["router"]
             data["colors"] = {"live": _side(status["live"], public["live"]),

@@ -15,7 +15,9 @@ from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError, UsageError
 from dockyard.router.edge import Edge
 from dockyard.router.nginx import NginxRouter
-from dockyard.router.switch import Switchboard, url
+from dockyard.router.render import RouterState
+from dockyard.router.switch import Switchboard, fleet_for, url
+from dockyard.spec.brief import SpecBrief
 from dockyard.state.lock import env_lock
 
 if TYPE_CHECKING:
@@ -38,18 +40,19 @@ def housekeep(spec: AppSpec, env: str, engine: Engine, report: Report) -> tuple[
         return [], []
 
 
-def env_status(spec: AppSpec, env: str, engine: Engine, edge: Edge | None = None) -> dict[str, Any]:
-    """The balancer of a blue-green environment: its process, and the colours it sends where."""
+def env_status(spec: SpecBrief, env: str, engine: Engine, edge: Edge | None = None) -> dict[str, Any]:
+    """The balancer of a blue-green environment: its process, and the colours it sends where. A read:
+    what the spec's brief says (spec/brief.py) is enough, as the balancer's own state is on disk."""
     env_spec = spec.environment(env)
-    if not env_spec.switching.colors or env_spec.router is None:
+    if not env_spec.colors or env_spec.router is None:
         raise UsageError(f"{spec.app}/{env} uses strategy {env_spec.strategy}; it has no balancer",
                          hint=f"see its containers with: dockyard ps {env}")
     window = env_spec.router.rollback_window
     router = NginxRouter(spec.app, env, report=lambda _line: None)
-    board = Switchboard(spec, engine, env, lambda _line: None, router=router)
-    replicas = board.replicas()
-    state = board.router.current() or board.state
-    pid = board.router.pid()
+    replicas = fleet_for(engine, spec.app, env).replicas()
+    state = router.current() or RouterState(spec.app, env, env_spec.router.live, env_spec.router.preview,
+                                            service=spec.routed, engine=env_spec.engine)
+    pid = router.pid()
 
     def side(which: str, port: int) -> dict[str, Any]:
         current = getattr(state, which)

@@ -23,7 +23,7 @@ from dockyard.spec.hints import not_found
 if TYPE_CHECKING:
     from dockyard.spec.model import AppSpec, HealthSpec
 
-__all__ = ["EnvBrief", "SpecBrief", "brief_of", "probe_label", "read_brief", "routed_name"]
+__all__ = ["EnvBrief", "RouterBrief", "SpecBrief", "brief_of", "probe_label", "read_brief", "routed_name"]
 
 SPEC_FILE = "dockyard.yml"
 BRIEFS = 64  # briefs kept (one per spec file); the oldest go first
@@ -44,6 +44,13 @@ def routed_name(ports: Mapping[str, int | None]) -> str | None:
 
 
 @dataclass(frozen=True)
+class RouterBrief:
+    live: int  # the balancer's host ports
+    preview: int
+    rollback_window: float  # seconds
+
+
+@dataclass(frozen=True)
 class EnvBrief:
     engine: str
     strategy: str
@@ -51,6 +58,7 @@ class EnvBrief:
     tests: list[str]
     accessories: list[str]  # the accessories it runs
     colors: bool  # two colours behind a balancer (its strategy's trait)
+    router: RouterBrief | None  # that balancer (router: in dockyard.yml)
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,8 @@ class SpecBrief:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SpecBrief:
-        envs = {name: EnvBrief(**fields) for name, fields in data.pop("environments").items()}
+        envs = {name: EnvBrief(**{**fields, "router": RouterBrief(**fields["router"]) if fields["router"] else None})
+                for name, fields in data.pop("environments").items()}
         return cls(environments=envs, **data)
 
 
@@ -98,7 +107,9 @@ def brief_of(spec: AppSpec) -> SpecBrief:
     return SpecBrief(
         app=spec.app, source=spec._source,
         environments={n: EnvBrief(engine=e.engine, strategy=e.strategy, promote=e.promote, tests=list(e.tests),
-                                  accessories=list(spec.accessories_of(n)), colors=e.switching.colors)
+                                  accessories=list(spec.accessories_of(n)), colors=e.switching.colors,
+                                  router=RouterBrief(e.router.live, e.router.preview, e.router.rollback_window)
+                                  if e.router is not None else None)
                       for n, e in spec.environments.items()},
         ports={n: s.port for n, s in spec.services.items()},
         probes={n: probe_label(s.health, s.port) for n, s in spec.services.items()})
