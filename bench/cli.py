@@ -84,9 +84,11 @@ def commands() -> list[Command]:
 
 def site_env(root: Path, app: TestApp) -> dict[str, str]:
     """The private site every command of the bench runs in; nothing forwarded to a running server."""
+    # PYTHONDONTWRITEBYTECODE (set in some CI shells) would compile every module of dockyard from
+    # source on every run: a user's shell keeps the bytecode cache, so the bench does too
     env = {k: v for k, v in os.environ.items()
            if k not in ("DOCKYARD_FILE", "DOCKYARD_SERVER", "DOCKYARD_TOKEN_FILE", "DOCKYARD_LOG_STORE",
-                        "DOCKYARD_BACKUP_STORE", "DOCKYARD_AGENT")}
+                        "DOCKYARD_BACKUP_STORE", "DOCKYARD_AGENT", "PYTHONDONTWRITEBYTECODE")}
     home = root / "home"
     env.update({"DOCKYARD_HOME": str(home), "DOCKYARD_CONFIG_STORE": f"sqlite:///{home}/config.db",
                 "DOCKYARD_SECRET_KEY_FILE": str(root / "keys" / "secret.key"), "DOCKYARD_RUN": str(root / "run"),
