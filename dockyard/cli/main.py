@@ -70,6 +70,51 @@ REGISTRY: list[tuple[tuple[str, ...], str]] = [
 ]
 NAMES = {name for names, _ in REGISTRY for name in names}
 
+# What `dockyard --help` lists, in its order: the start of each command's own help, so that the
+# list shows without importing every command's module (tests/unit/test_cli_help.py holds each to
+# its command's help).
+SUMMARIES = {
+    "init": "Write a commented starter dockyard.yml in the current folder.",
+    "ps": "List the app's containers and accessories in every environment (or one), with state, health, release "
+          "and URL.",
+    "exec": "Run a command (a shell by default) inside a running container of SERVICE in ENV, for troubleshooting",
+    "build": "Build the image of the current git commit once, and push it to the registries the environments use.",
+    "deploy": "Deploy the current commit's image (or --image) with the environment's configuration, then run the "
+              "environment's endpoint tests against it",
+    "promote": "Move the release that runs in SOURCE (the same image digest, never a rebuild) to the next "
+               "environment",
+    "rollback": "Restore the previous release of ENV: its image and its configuration together.",
+    "releases": "List the releases of ENV, newest first: release id, image, commit, config revision, status.",
+    "down": "Take ENV down: its names off the edge, its balancer, its containers (or Swarm services) and its "
+            "network.",
+    "status": "Show what each environment runs, whatever its strategy or target",
+    "nodes": "List the Swarm pool: each node's CPUs, memory, availability, state and the tasks it runs.",
+    "doctor": "Check the engines, the config store, the registries, secrets delivery and the edge",
+    "agent": "Run the host agent in the foreground: metrics from cgroup files, discovery, probes, alerts.",
+    "stats": "Live CPU, memory, network, block I/O and disk per container, from the host agent.",
+    "events": "Alerts (container down or restarting, memory, failing probe, CPU) with their start and end.",
+    "logs": "Search the logs of every container of an app, newest first, or follow them live.",
+    "server": "Serve the REST API (OpenAPI at /docs), webhooks, the pipeline worker and the poller.",
+    "scale": "Set a service's replica count by hand; the autoscaler holds it (within min..max) until --clear.",
+    "audit": "Show the audit log, newest first: who changed what, from where, and the outcome.",
+    "balancers": "The balancers of this host's blue-green environments.",
+    "accessory": "An environment's accessories (databases, caches): boot, reboot, stop, logs, exec, remove.",
+    "backup": "Backups of an environment's accessories and volumes: create, ls, restore, prune; where they are "
+              "kept: store.",
+    "edge": "This host's edge: one HAProxy serving each environment's domains, by name.",
+    "maintenance": "Maintenance mode: the edge answers an environment's names with a 503 page.",
+    "engine": "Register the site's Docker engines (local socket or tcp:// with TLS).",
+    "forwarder": "The log forwarder: follow container logs, spool, ship.",
+    "pipeline": "Runs: a commit built once, then deployed, tested and promoted env by env.",
+    "hook": "Git hooks that start a pipeline run for each commit or push.",
+    "app": "Apps known to the pipeline (their repository and dockyard.yml).",
+    "token": "API tokens for `dockyard server` (stored hashed; shown once).",
+    "config": "Configuration per environment, kept apart from the image.",
+    "secret": "Secrets: encrypted at rest, shown as *** unless --reveal.",
+    "autoscale": "The autoscaler: its loop, its decisions, which apps it scales.",
+    "notify": "Notifications (channels and routes in settings.yml): test a channel, list the outbox.",
+}
+
 
 def command_named(argv: list[str]) -> str | None:
     """The command on the command line (after the global --file option); None for --help and the like."""
@@ -78,10 +123,27 @@ def command_named(argv: list[str]) -> str | None:
 
 
 def register(argv: list[str]) -> None:
+    """The named command's module adds its commands; without one (`dockyard --help`, a bare
+    `dockyard`, a mistyped name) every command is listed by its summary, none of them imported."""
     wanted = command_named(argv)
+    if wanted is None:
+        for name, summary in SUMMARIES.items():
+            app.command(name=name, help=summary, add_help_option=False)(_listed_only)
+        return
     for names, module in REGISTRY:
-        if wanted is None or wanted in names:
+        if wanted in names:
             importlib.import_module(f"dockyard.cli.{module}").register(app)
+
+
+def register_all() -> None:
+    """Every command, whatever the command line (the tests walk the whole tree)."""
+    for _, module in REGISTRY:
+        importlib.import_module(f"dockyard.cli.{module}").register(app)
+
+
+def _listed_only() -> None:
+    """Never run: a command is only listed when no command was named on the command line."""
+    raise typer.Exit(2)
 
 
 def main() -> None:

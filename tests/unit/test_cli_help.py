@@ -9,7 +9,7 @@ from typing import Any
 import typer.main
 from typer.testing import CliRunner
 
-from dockyard.cli.main import app, register
+from dockyard.cli.main import NAMES, SUMMARIES, app, register_all
 
 
 def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -22,7 +22,7 @@ def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
 
 
 def test_every_help_renders_with_an_example_and_no_typed_flags() -> None:
-    register(["--help"])
+    register_all()
     tree = typer.main.get_command(app)
     paths = list(walk(tree))
     assert len(paths) > 70  # the whole tree, groups and commands
@@ -53,7 +53,7 @@ NO_JSON = {("exec",): "attaches a shell", ("accessory", "exec"): "attaches a she
 
 
 def test_every_command_that_prints_data_takes_json() -> None:
-    register(["--help"])
+    register_all()
     tree = typer.main.get_command(app)
     leaves = [path for path in walk(tree) if path and not hasattr(_command(tree, path), "commands")]
     missing = [" ".join(path) for path in leaves if path not in NO_JSON
@@ -66,3 +66,14 @@ def _command(tree: Any, path: tuple[str, ...]) -> Any:
     for name in path:
         tree = tree.commands[name]
     return tree
+
+
+def test_the_list_of_commands_says_what_each_command_says_of_itself() -> None:
+    """`dockyard --help` lists SUMMARIES without importing the commands: each is the start of its
+    command's own help, and every command has one."""
+    register_all()
+    tree = typer.main.get_command(app)
+    assert set(SUMMARIES) == NAMES
+    for name, summary in SUMMARIES.items():
+        own = " ".join((tree.commands[name].help or "").split("\n\n")[0].split())  # type: ignore[attr-defined]
+        assert own.startswith(summary), f"{name}: {summary!r} is not how its help starts: {own!r}"

@@ -165,9 +165,9 @@ def test_every_command_is_audited_or_declared_a_reader() -> None:
     import typer.main
 
     from dockyard.cli.audit_cmds import CHANGES, READS
-    from dockyard.cli.main import app, register
+    from dockyard.cli.main import app, register_all
 
-    register(["--help"])
+    register_all()
 
     def leaves(command, path=()):  # type: ignore[no-untyped-def]
         if hasattr(command, "commands"):
