@@ -6,9 +6,8 @@ live traffic, plus the preview listener's, which carries only tests and these re
 
 from __future__ import annotations
 
+import http.client
 import time
-
-import httpx
 
 from dockyard.router.render import STATUS_PATH
 
@@ -31,11 +30,18 @@ def parse_stub_status(text: str) -> int:
 
 
 def read_request_counter(preview_port: int, timeout: float = 2.0) -> tuple[float, int] | None:
-    """(when, requests so far) from the balancer on 127.0.0.1; None when it does not answer."""
+    """(when, requests so far) from the balancer on 127.0.0.1; None when it does not answer. Over the
+    stdlib's http.client: a rollback that reads it does not load httpx (~100 ms)."""
+    conn = http.client.HTTPConnection("127.0.0.1", preview_port, timeout=timeout)
     try:
-        response = httpx.get(f"http://127.0.0.1:{preview_port}{STATUS_PATH}", timeout=timeout, trust_env=False)
+        conn.request("GET", STATUS_PATH)
+        response = conn.getresponse()
         at = time.time()
-        response.raise_for_status()
-        return at, parse_stub_status(response.text)
-    except (httpx.HTTPError, ValueError):
+        body = response.read(64 * 1024)
+        if response.status >= 400:
+            return None
+        return at, parse_stub_status(body.decode(errors="replace"))
+    except (OSError, http.client.HTTPException, ValueError):
         return None
+    finally:
+        conn.close()
