@@ -169,7 +169,8 @@ class DockerEngine:
 
     def container_lines(self, container_id: str, tail: int, since: float | None = None) -> list[tuple[str, str, str]]:
         from dockyard.engine import container_logs
-        return container_logs.container_lines(self, container_id, tail, since)
+        return self._reading(f"reading the logs of {container_id[:12]}", container_logs.container_lines,
+                             container_id, tail, since)
 
     # -- networks, volumes, a stop, a start: what every path shares --------------------------------
     def ensure_network(self, app: str, env: str) -> str:

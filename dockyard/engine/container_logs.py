@@ -1,25 +1,20 @@
 """A container's own output as its engine keeps it (json-file), by stream, with each line's time:
-what `dockyard logs` reads where no agent keeps a log store."""
+what `dockyard logs` reads where no agent keeps a log store. Over engine/wire.py: a read command."""
 
 from __future__ import annotations
 
-from dockyard.engine.api import DockerError, DockerNotFound
-from dockyard.engine.failures import Handle, engine_error
+from dockyard.engine.wire import Wire
 
 
-def container_lines(engine: Handle, container_id: str, tail: int, since: float | None = None
+def container_lines(wire: Wire, container_id: str, tail: int, since: float | None = None
                     ) -> list[tuple[str, str, str]]:
     """(RFC 3339 time, stream, text) of the container's last `tail` lines of each stream, newer than
     `since` (seconds since the epoch); [] for a container gone meanwhile."""
     found = []
     for stream in ("stdout", "stderr"):
-        try:
-            raw = engine.client.api.logs(container_id, stdout=stream == "stdout", stderr=stream == "stderr",
-                                         timestamps=True, tail=tail, since=since)
-        except DockerNotFound:
+        raw = wire.logs(container_id, stream, tail, since)
+        if raw is None:
             return []
-        except DockerError as exc:
-            raise engine_error(f"reading the logs of {container_id[:12]}", exc) from exc
         for line in raw.decode(errors="replace").splitlines():
             stamp, _, text = line.partition(" ")
             if stamp:

@@ -20,7 +20,7 @@ import orjson
 
 from dockyard.settings_base import EngineSettings
 
-__all__ = ["API_VERSION", "Wire", "WireError", "WireRefused"]
+__all__ = ["API_VERSION", "Wire", "WireError", "WireRefused", "unframe"]
 
 API_VERSION = "1.41"  # Engine 20.10's API; later engines still serve it
 
@@ -84,8 +84,13 @@ class Wire:
         return self._conn
 
     def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
-        """The JSON answer of GET /v1.41{path}; WireRefused for an error status, WireError when the
-        engine cannot be reached. A connection the engine closed meanwhile is opened again, once."""
+        """The JSON answer of GET /v1.41{path} (see raw)."""
+        body = self.raw(path, query)
+        return orjson.loads(body) if body else None
+
+    def raw(self, path: str, query: dict[str, Any] | None = None) -> bytes:
+        """The body of GET /v1.41{path}; WireRefused for an error status, WireError when the engine
+        cannot be reached. A connection the engine closed meanwhile is opened again, once."""
         target = f"/v{API_VERSION}{path}" + (f"?{urlencode(query)}" if query else "")
         for attempt in (1, 2):
             conn = self._connection()
@@ -103,7 +108,7 @@ class Wire:
                 raise WireError(str(exc) or type(exc).__name__) from exc
             if response.status >= 400:
                 raise WireRefused(response.status, _message(body))
-            return orjson.loads(body) if body else None
+            return body
         raise AssertionError("unreachable")
 
     def ping(self) -> None:
@@ -134,6 +139,20 @@ class Wire:
                 return None
             raise
 
+    def logs(self, container_id: str, stream: str, tail: int, since: float | None = None) -> bytes | None:
+        """One stream (stdout or stderr) of the container's output with timestamps, its frames joined;
+        None when the container is gone. Dockyard makes no container with a TTY, so the engine sends
+        its output in frames (an 8-byte header: stream, 3 zero bytes, length)."""
+        query: dict[str, Any] = {stream: "1", "timestamps": "1", "tail": str(tail)}
+        if since is not None:
+            query["since"] = f"{since:.9f}"
+        try:
+            return unframe(self.raw(f"/containers/{quote(container_id, safe='')}/logs", query))
+        except WireRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -145,3 +164,13 @@ def _message(body: bytes) -> str:
         return str(orjson.loads(body).get("message") or body[:300].decode(errors="replace"))
     except (ValueError, AttributeError):
         return body[:300].decode(errors="replace").strip()
+
+
+def unframe(body: bytes) -> bytes:
+    """Pure: the payloads of a multiplexed log body, joined."""
+    out, at = bytearray(), 0
+    while at + 8 <= len(body):
+        size = int.from_bytes(body[at + 4:at + 8], "big")
+        out += body[at + 8:at + 8 + size]
+        at += 8 + size
+    return bytes(out)
