@@ -13,6 +13,7 @@ import http.client
 import json
 import socket
 import ssl
+import threading
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -61,11 +62,13 @@ def _tls_context(cfg: EngineSettings) -> ssl.SSLContext:
 
 
 class Wire:
-    """GET requests to one engine, on one connection kept open between them."""
+    """GET requests to one engine, on one connection kept open between them; one request at a time
+    (an engine may be shared by threads: a deploy's probes, the server's loops)."""
 
     def __init__(self, cfg: EngineSettings, timeout: float = 60.0) -> None:
         self.cfg, self.timeout = cfg, timeout
         self._conn: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
@@ -92,9 +95,13 @@ class Wire:
         """The body of GET /v1.41{path}; WireRefused for an error status, WireError when the engine
         cannot be reached. A connection the engine closed meanwhile is opened again, once."""
         target = f"/v{API_VERSION}{path}" + (f"?{urlencode(query)}" if query else "")
+        with self._lock:
+            return self._exchange(target)
+
+    def _exchange(self, target: str) -> bytes:
         for attempt in (1, 2):
-            conn = self._connection()
             try:
+                conn = self._connection()
                 conn.request("GET", target, headers={"Host": "docker"})
                 response = conn.getresponse()
                 body = response.read()
@@ -103,7 +110,7 @@ class Wire:
                 if attempt == 2:
                     raise WireError(f"the engine closed the connection: {exc}") from exc
                 continue
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, ValueError, http.client.HTTPException) as exc:  # ValueError: a bad TLS file
                 self.close()
                 raise WireError(str(exc) or type(exc).__name__) from exc
             if response.status >= 400:
@@ -112,16 +119,10 @@ class Wire:
         raise AssertionError("unreachable")
 
     def ping(self) -> None:
-        conn = self._connection()
         try:
-            conn.request("GET", "/_ping", headers={"Host": "docker"})
-            response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            raise WireError(str(exc) or type(exc).__name__) from exc
-        if response.status != 200:
-            raise WireError(f"/_ping answered {response.status}")
+            self.raw("/_ping")
+        except WireRefused as exc:
+            raise WireError(f"/_ping answered {exc.status}") from exc
 
     def containers(self, filters: dict[str, list[str]], all: bool = True) -> list[dict[str, Any]]:
         """The engine's container listing (GET /containers/json) with these filters."""
@@ -154,9 +155,9 @@ class Wire:
             raise
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 def _message(body: bytes) -> str:
