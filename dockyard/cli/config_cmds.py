@@ -16,7 +16,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from ruamel.yaml import YAML, YAMLError
 
 from dockyard.cli.common import JsonOpt, print_json, result
 from dockyard.config.service import ConfigService
@@ -47,6 +46,29 @@ KeyArg = Annotated[str, typer.Argument(metavar="KEY", help="Key, e.g. DB_HOST.",
 EnvArg = Annotated[str, typer.Argument(metavar="ENV", help="Environment, e.g. staging.", show_default=False)]
 
 
+def _spec_keys(path: Path) -> dict[str, Any] | None:
+    """app and environments of a spec file that does not validate (its problems are said by the
+    commands that read it whole): the YAML alone."""
+    from ruamel.yaml import YAML, YAMLError
+
+    try:
+        data = YAML(typ="safe").load(path.read_text())
+    except (OSError, YAMLError) as exc:
+        raise UsageError(f"{path}: cannot read app: {exc}", hint="pass --app APP") from exc
+    return data if isinstance(data, dict) else None
+
+
+def _brief(path: Path) -> Any:
+    """The spec's brief (spec/brief.py), or None when the spec does not validate."""
+    from dockyard.errors import SpecError
+    from dockyard.spec.brief import read_brief
+
+    try:
+        return read_brief(path)
+    except SpecError:
+        return None
+
+
 def app_from_spec(path: Path | None = None) -> str | None:
     """Just the `app:` key of the spec file (-f, default ./dockyard.yml); the full spec is dockyard.spec's job."""
     from dockyard.cli.common import options
@@ -54,11 +76,11 @@ def app_from_spec(path: Path | None = None) -> str | None:
     path = path or options.spec_file
     if not path.is_file():
         return None
-    try:
-        data = YAML(typ="safe").load(path.read_text())
-    except (OSError, YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read app: {exc}", hint="pass --app APP") from exc
-    app = data.get("app") if isinstance(data, dict) else None
+    brief = _brief(path)
+    if brief is not None:
+        return str(brief.app)
+    data = _spec_keys(path)
+    app = data.get("app") if data else None
     return str(app) if app else None
 
 
@@ -70,11 +92,16 @@ def envs_from_spec(path: Path | None = None) -> list[str]:
     from dockyard.cli.common import options
 
     path = path or options.spec_file
+    if not path.is_file():
+        return []
+    brief = _brief(path)
+    if brief is not None:
+        return list(brief.env_names())
     try:
-        data = YAML(typ="safe").load(path.read_text()) if path.is_file() else None
-    except (OSError, YAMLError):
+        data = _spec_keys(path)
+    except UsageError:
         return []  # the spec's own errors are said by the commands that read it whole
-    envs = data.get("environments") if isinstance(data, dict) else None
+    envs = data.get("environments") if data else None
     return [str(e) for e in envs] if isinstance(envs, dict) else []
 
 
