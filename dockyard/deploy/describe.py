@@ -20,7 +20,7 @@ from dockyard.engine.interface import Engine
 from dockyard.engine.placement import placement
 from dockyard.errors import DockyardError
 from dockyard.router.edge import Edge
-from dockyard.router.status import Report, env_status, housekeep, public_urls
+from dockyard.router.status import Report, env_status, housekeep, needs_housekeeping, public_urls
 from dockyard.spec.brief import SpecBrief
 from dockyard.state.db import StateDB
 
@@ -88,7 +88,9 @@ def describe_environment(db: StateDB, spec: SpecBrief, name: str, engines: Engin
         data["engine_error"] = engine.message
         return data
     # a chore that fails (a balancer that will not start) fails the command, as it says what is wrong
-    done, drift = housekeep(full(), name, engine, chores) if chores and env.colors else ([], [])
+    # the whole spec is read (pydantic) only when there is housekeeping to do
+    chores_due = chores is not None and env.colors and needs_housekeeping(spec, name, engine)
+    done, drift = housekeep(full(), name, engine, chores) if chores is not None and chores_due else ([], [])
     try:
         rows = engine.observe(spec.app, name)
         health = judge_all(rows, spec.probes)

@@ -8,11 +8,14 @@ drained and removed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError, UsageError
+from dockyard.plan.bluegreen import plan_housekeeping
+from dockyard.router import colors as C
 from dockyard.router.edge import Edge
 from dockyard.router.nginx import NginxRouter
 from dockyard.router.render import RouterState
@@ -38,6 +41,22 @@ def housekeep(spec: AppSpec, env: str, engine: Engine, report: Report) -> tuple[
     except DeployError:
         report(f"{spec.app}/{env} is being deployed; no housekeeping now")
         return [], []
+
+
+def needs_housekeeping(spec: SpecBrief, env: str, engine: Engine, now: float | None = None) -> bool:
+    """Whether `housekeep` would do anything (a dead balancer, an idle colour past its window, a
+    drifted upstream), read from the balancer's state on disk and the replicas: `status ENV` reads
+    the whole spec to do it only then."""
+    env_spec = spec.environment(env)
+    if not env_spec.colors or env_spec.router is None:
+        return False
+    router = NginxRouter(spec.app, env, report=lambda _line: None)
+    current = router.current()
+    replicas = fleet_for(engine, spec.app, env).replicas()
+    facts = C.facts(current, router.pid() is not None, replicas, time.time() if now is None else now)
+    if plan_housekeeping(facts, env_spec.router.rollback_window):
+        return True
+    return current is not None and bool(C.drift(current, C.rebuilt(current, replicas)))
 
 
 def env_status(spec: SpecBrief, env: str, engine: Engine, edge: Edge | None = None) -> dict[str, Any]:

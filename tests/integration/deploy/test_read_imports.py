@@ -20,9 +20,9 @@ pytestmark = pytest.mark.integration
 # checked copies (spec/brief.py, settings.py), made by the first command that reads each.
 NEVER = {"fastapi", "starlette", "uvicorn", "boto3", "botocore", "acme", "josepy", "jinja2", "cryptography",
          "etcd3gw", "selenium", "prometheus_client", "docker", "requests", "httpx", "pydantic", "pydantic_core"}
-READS = ["--help", "deploy --help", "ps testing", "ps", "status testing", "status", "releases testing",
-         "config ls testing", "config diff testing testing", "logs testing --limit 20", "events", "audit",
-         "pipeline ls", "token ls", "edge status", "backup ls testing"]
+READS = ["--help", "deploy --help", "ps testing", "ps", "status testing", "status production", "status",
+         "releases testing", "config ls testing", "config diff testing testing", "logs testing --limit 20", "events",
+         "audit", "pipeline ls", "token ls", "edge status", "backup ls testing"]
 SPEC = """\
 app: reads
 services:
