@@ -22,15 +22,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
+from dockyard import settings
 from dockyard.errors import DockyardError
-from dockyard.home import home, write_private
 from dockyard.netcheck import check_listen, parse_listen
 from dockyard.server.front import READY, Front
-
-if TYPE_CHECKING:
-    from dockyard.settings import Settings
 
 log = logging.getLogger("dockyard.server")
 DEFAULT_LISTEN = "127.0.0.1:8700"
@@ -38,7 +34,7 @@ STOP_WAIT = 10.0
 
 
 def pid_path() -> Path:
-    return home() / "server.pid"
+    return settings.home() / "server.pid"
 
 
 def running_pid() -> int | None:
@@ -68,7 +64,7 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def proxy_options(site: Settings) -> tuple[bool, list[str]]:
+def proxy_options(site: settings.Settings) -> tuple[bool, list[str]]:
     """uvicorn's handling of X-Forwarded-For/-Proto: only from the proxies settings.yml lists
     (server.trusted_proxies); with none, never (uvicorn's own default believes 127.0.0.1, so any
     local process could choose the source address the audit log records)."""
@@ -84,7 +80,6 @@ def start_all(front: Front, stop: threading.Event) -> list[threading.Thread]:
     loops started. Their imports are here, after the socket listens: they are most of the start."""
     from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-    from dockyard import settings
     from dockyard.server.app import create_app
 
     site = settings.load()
@@ -113,13 +108,13 @@ def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, inse
     check_listen("dockyard server", host, tls is not None, insecure)
     other = running_pid()
     if other is not None and other != os.getpid():
-        raise DockyardError(f"a server already runs for {home()} (pid {other})",
+        raise DockyardError(f"a server already runs for {settings.home()} (pid {other})",
                             hint=f"stop it first: kill {other}")
     sock = bind(host, port)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     pid_file = pid_path()
-    write_private(pid_file, f"{os.getpid()}\n")
+    settings.write_private(pid_file, f"{os.getpid()}\n")
     stop = threading.Event()
     front = Front()
     # X-Forwarded-* are read by the application (start_all), from the proxies settings.yml lists only
@@ -148,7 +143,7 @@ def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, inse
     starter = threading.Thread(target=starting, name="start", daemon=True)
     starter.start()
     log.info("dockyard server on %s://%s:%d (API docs at /docs), pid %d, home %s", "https" if tls else "http",
-             host, port, os.getpid(), home())
+             host, port, os.getpid(), settings.home())
     try:
         server.run(sockets=[sock])
     finally:

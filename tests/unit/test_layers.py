@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2] / "dockyard"
-ORDER = ["errors", "home", "settings", "vocabulary", "netcheck", "spec", "plan", "engine", "config", "state", "build",
-         "router", "monitor", "logs", "notify", "swarm", "deploy", "backup", "scale", "pipeline", "server", "cli"]
+ORDER = ["errors", "settings", "vocabulary", "netcheck", "spec", "plan", "engine", "config", "state", "build", "router",
+         "monitor", "logs", "notify", "swarm", "deploy", "backup", "scale", "pipeline", "server", "cli"]
 
 # (importing file, imported module) that still go up. Issue 13 takes these away.
 KNOWN_UPWARD: set[tuple[str, str]] = set()
@@ -147,8 +147,8 @@ DEFERRED = {
     "engine/client.py": "each verb loads its engine module when it runs: ps and status do not pay ~35 ms for a "
                         "deploy's writes (Swarm specs, lifecycle, volumes)",
     "logs/sinks/__init__.py": "a forwarder loads only the sinks it ships to",
-    "server/runtime.py": "the server listens and answers /health before it loads the settings' models, FastAPI, "
-                         "its routers and its loops (about 1 s, several on a busy host; issue 30)",
+    "server/runtime.py": "the server listens and answers /health before it loads FastAPI, its routers and its "
+                         "loops (about 1 s, several on a busy host; issue 30)",
     "router/edge.py": "the ACME client (acme, josepy, cryptography's x509) only when a certificate is due: ps, "
                       "status and logs read the edge's routes without it",
 }
