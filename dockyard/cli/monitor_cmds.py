@@ -63,9 +63,8 @@ def agent(
     """
     import logging
 
-    from dockyard.engine.client import connect
+    from dockyard.engine.local_socket import connect_reads
     from dockyard.monitor.agent import AgentOptions, build_agent
-    from dockyard.monitor.alerts import load_rules
     from dockyard.netcheck import parse_listen
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -73,8 +72,12 @@ def agent(
     from dockyard.netcheck import check_listen
 
     check_listen("dockyard agent", parse_listen(listen)[0], tls=False, insecure=insecure)
-    alert_rules = [rule for path in rules or [] for rule in load_rules(path)]
-    eng = connect(engine)
+    alert_rules = []
+    if rules:  # the rules' reader loads pydantic and the spec's models: only an agent with rules pays for them
+        from dockyard.monitor.rules import load_rules
+
+        alert_rules = [rule for path in rules for rule in load_rules(path)]
+    eng = connect_reads(engine)  # over the unix socket without docker-py (the agent's memory)
     opts = AgentOptions(listen=listen, interval=interval, disk_interval=disk_interval,
                         probe_interval=probe_interval, retention_s=retention, selector=_selector(label or []),
                         rules=alert_rules)

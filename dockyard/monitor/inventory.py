@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-import requests.exceptions
-
 from dockyard.engine.facts import ContainerEvent, EventStream, Labelled, ReplicaFacts
 from dockyard.errors import EngineError
 from dockyard.monitor.alerts import AlertEvent
@@ -177,7 +175,7 @@ class Inventory:
                     self._seen = max(self._seen, nanos)
                     self.on_event(event)
                     self._save_cursor()
-            except (EngineError, requests.exceptions.RequestException, OSError) as exc:
+            except (EngineError, OSError) as exc:  # requests' errors are OSErrors too
                 if self._stopping:
                     return
                 log.warning("engine event stream broke (%s); reconnecting", exc)

@@ -146,6 +146,8 @@ DEFERRED = {
     "config/stores.py": "etcd3gw costs ~165 ms of imports; only a site on etcd pays for it",
     "engine/client.py": "each verb loads its engine module when it runs: ps and status do not pay ~35 ms for a "
                         "deploy's writes (Swarm specs, lifecycle, volumes)",
+    "engine/local_socket.py": "an engine on tcp:// is read through docker-py (engine/client.py); the agent on a "
+                              "unix socket never loads it (~15 MB of its memory)",
     "logs/sinks/__init__.py": "a forwarder loads only the sinks it ships to",
     "server/runtime.py": "the server listens and answers /health before it loads FastAPI, its routers and its "
                          "loops (about 1 s, several on a busy host; issue 30)",
