@@ -205,6 +205,12 @@ class Inventory:
         if found is not None:
             self.on_lifecycle(found)  # type: ignore[misc]
 
+    def _ours(self, event: ContainerEvent) -> bool:
+        with self.lock:
+            if event.id in self.containers:
+                return True
+        return matches(dict(event.labels), self.selector)
+
     def _save_cursor(self, force: bool = False) -> None:
         now = time.monotonic()
         if self.cursor is None or not self._seen or (not force and now - self._saved_at < CURSOR_EVERY_S):
@@ -219,6 +225,8 @@ class Inventory:
         action, cid = event.action, event.id
         if self.on_lifecycle is not None:
             self._lifecycle(cid, action, event)
+        if action in ("start", "rename") and not self._ours(event):
+            return  # another's container (an event carries its labels): no inspect for it
         if action == "rename":
             item = self._inspect(cid)
             with self.lock:
