@@ -31,7 +31,7 @@ from dockyard.logs.metrics import Metrics
 from dockyard.logs.shipper import Backoff, Shipper
 from dockyard.logs.sinks import Retryable, Sink, open_sink, store_path
 from dockyard.logs.spool import Append, Batch, Spool
-from dockyard.logs.store import LogStore, default_state_dir
+from dockyard.logs.store import CACHE_KIB, LogStore, default_state_dir
 from dockyard.logs.tailer import Loss, Read, Tailer
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class ForwarderConfig:
     # one: a trickle from many containers costs one turn (and one commit) per gather, not one per
     # line (issue 30: the agent under 1 % of a core). A turn cut short by turn_bytes goes on at once.
     gather: float = 0.25
+    store_cache_kib: int = CACHE_KIB  # the store's page cache: resident memory that grows with the store
     synchronous: str = "NORMAL"
     direct: bool = True  # the store as the only sink: write into it directly, no spool
     edge: EdgeLogConfig | None = None  # the host edge's access log, read beside the containers' logs
@@ -91,7 +92,8 @@ class Forwarder:
         stores = [p for p in (store_path(s, config.store_path) for s in config.sinks) if p is not None]
         self.journal: Spool | StoreJournal
         if sinks is None and config.direct and len(config.sinks) == 1 and stores:
-            store = LogStore(stores[0], busy_timeout=1.0, synchronous=config.synchronous)
+            store = LogStore(stores[0], busy_timeout=1.0, synchronous=config.synchronous,
+                             cache_kib=config.store_cache_kib)
             take_over_spool(config.spool_path, store)  # lines a spooled run left for the store
             self.journal, self.sinks, self.shippers = StoreJournal(store), {}, []
         else:
