@@ -17,9 +17,11 @@ from pathlib import Path
 
 from dockyard.errors import DockyardError
 
-# The log store's page cache in the agent: the agent stays small however big the store grows;
-# `dockyard forwarder run`, which may ingest 100,000 lines a second, keeps the store's own.
+# The log store's page cache and the lines read per turn in the agent: it stays small however big
+# the store grows and however much a container wrote while the agent was down; `dockyard forwarder
+# run`, which may ingest 100,000 lines a second, keeps the forwarder's own (32 MiB, 8 MiB).
 AGENT_STORE_CACHE_KIB = 4096
+AGENT_TURN_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ def serve(run: AgentRun) -> None:
         edge = Edge()  # the host's edge, if it ever runs: its access log goes in like a container's
         forwarder = Forwarder(ForwarderConfig(selectors=parse_selectors(run.labels), docker_host=eng.config.host,
                                               host=monitor.state.host, store_cache_kib=AGENT_STORE_CACHE_KIB,
+                                              turn_bytes=AGENT_TURN_BYTES,
                                               edge=EdgeLogConfig(edge.paths.logs, edge.log_writers,
                                                                  edge.reopen_log, max_bytes=run.edge_log_rotate)))
         monitor.agent.add(forwarder)
