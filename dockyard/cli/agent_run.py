@@ -19,9 +19,13 @@ from dockyard.errors import DockyardError
 
 # The log store's page cache and the lines read per turn in the agent: it stays small however big
 # the store grows and however much a container wrote while the agent was down; `dockyard forwarder
-# run`, which may ingest 100,000 lines a second, keeps the forwarder's own (32 MiB, 8 MiB).
+# run`, which may ingest 100,000 lines a second, keeps the forwarder's own (32 MiB, 8 MiB). Lines
+# gather 0.5 s between two turns that caught up (0.25 s in the forwarder): with 50 containers writing
+# a few lines a second each, 0.84 % of a core at 0.25 s, 0.57 % at 0.5 s; a line reaches the store
+# within about half a second.
 AGENT_STORE_CACHE_KIB = 4096
 AGENT_TURN_BYTES = 1 << 20
+AGENT_GATHER = 0.5
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ def serve(run: AgentRun) -> None:
         edge = Edge()  # the host's edge, if it ever runs: its access log goes in like a container's
         forwarder = Forwarder(ForwarderConfig(selectors=parse_selectors(run.labels), docker_host=eng.config.host,
                                               host=monitor.state.host, store_cache_kib=AGENT_STORE_CACHE_KIB,
-                                              turn_bytes=AGENT_TURN_BYTES,
+                                              turn_bytes=AGENT_TURN_BYTES, gather=AGENT_GATHER,
                                               edge=EdgeLogConfig(edge.paths.logs, edge.log_writers,
                                                                  edge.reopen_log, max_bytes=run.edge_log_rotate)))
         monitor.agent.add(forwarder)
