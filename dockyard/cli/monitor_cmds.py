@@ -61,43 +61,20 @@ def agent(
 
     Example: dockyard agent --listen 127.0.0.1:9180 --rules dockyard.yml
     """
-    import logging
-
-    from dockyard.engine.client import connect
-    from dockyard.monitor.agent import AgentOptions, build_agent
-    from dockyard.monitor.alerts import load_rules
-    from dockyard.netcheck import parse_listen
-
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from dockyard.netcheck import check_listen
+    from dockyard.cli.agent_run import AgentRun, become
+    from dockyard.netcheck import check_listen, parse_listen
 
     check_listen("dockyard agent", parse_listen(listen)[0], tls=False, insecure=insecure)
-    alert_rules = [rule for path in rules or [] for rule in load_rules(path)]
-    eng = connect(engine)
-    opts = AgentOptions(listen=listen, interval=interval, disk_interval=disk_interval,
-                        probe_interval=probe_interval, retention_s=retention, selector=_selector(label or []),
-                        rules=alert_rules)
-    monitor = build_agent(eng, opts)
-    if logs:
-        from dockyard.logs.edge_source import EdgeLogConfig
-        from dockyard.logs.forwarder import Forwarder, ForwarderConfig
-        from dockyard.logs.meta import parse_selectors
-        from dockyard.router.edge import Edge
+    _selector(label or [])  # a bad --label is said here, by the CLI
+    if rules:  # so is a bad rules file (the agent reads them again: it holds no pydantic without rules)
+        from dockyard.monitor.rules import load_rules
 
-        edge = Edge()  # the host's edge, if it ever runs: its access log goes in like a container's
-        forwarder = Forwarder(ForwarderConfig(selectors=parse_selectors(label or []), docker_host=eng.config.host,
-                                              host=monitor.state.host,
-                                              edge=EdgeLogConfig(edge.paths.logs, edge.log_writers,
-                                                                 edge.reopen_log, max_bytes=edge_log_rotate)))
-        monitor.agent.add(forwarder)
-        monitor.state.metric_sources += [forwarder.edge_metrics, forwarder.metrics]
-    console.print(f"dockyard agent on {monitor.state.host}: {len(alert_rules)} alert rules, "
-                  f"serving http://{listen}/metrics (Ctrl-C to stop)", highlight=False)
-    try:
-        monitor.agent.run()
-    finally:
-        eng.close()
+        for path in rules:
+            load_rules(path)
+    # The agent runs as its own lean process (cli/agent_run.py): the same pid, without typer and rich
+    become(AgentRun(listen=listen, interval=interval, disk_interval=disk_interval, probe_interval=probe_interval,
+                    retention=retention, rules=[str(p) for p in rules or []], labels=list(label or []),
+                    engine=engine, logs=logs, edge_log_rotate=edge_log_rotate, verbose=verbose))
 
 
 def _app_filter(all_apps: bool) -> str | None:

@@ -1,16 +1,19 @@
 """The engine's container events, as a wake-up for the log forwarder, and the host's own name.
 
 Events only wake the reader (logs/discovery.py scans the log folder for what is there), so the
-watcher reconnects quietly after an engine restart.
+watcher reconnects quietly after an engine restart. A unix:// engine is read with the standard
+library (local_socket.py: the agent holds no docker-py); any other through docker-py.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from collections.abc import Iterable
 from typing import Any
 
-import docker
+from dockyard.engine.local_socket import SocketClient, socket_path
 
 __all__ = ["EventWatcher", "WAKE_EVENTS", "engine_host_name"]
 
@@ -25,14 +28,24 @@ class EventWatcher:
     def __init__(self, docker_host: str, wake: threading.Event) -> None:
         self.docker_host = docker_host
         self.wake = wake
-        self.client: Any = None
+        self.client: Any = None  # docker-py's client, or the stream over the unix socket
         self.connected = False
+
+    def _events(self) -> Iterable[dict[str, Any]]:
+        path = socket_path(self.docker_host)
+        if path is not None:
+            stream = SocketClient(path).stream("/events", {"filters": json.dumps({"type": ["container"]})})
+            self.client = stream  # what close() closes: the stream's own connection
+            return stream
+        import docker
+
+        self.client = docker.DockerClient(base_url=self.docker_host, version="auto", timeout=None)
+        return self.client.events(decode=True, filters={"type": "container"})  # type: ignore[no-any-return]
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                self.client = docker.DockerClient(base_url=self.docker_host, version="auto", timeout=None)
-                stream = self.client.events(decode=True, filters={"type": "container"})
+                stream = self._events()
                 self.connected = True
                 self.wake.set()  # events may have been missed while disconnected
                 for event in stream:
@@ -59,6 +72,15 @@ class EventWatcher:
 def engine_host_name(docker_host: str) -> str | None:
     """The Docker host's own name (what `docker info` calls Name), or None."""
     try:
+        path = socket_path(docker_host)
+        if path is not None:
+            reads = SocketClient(path, timeout=5)
+            try:
+                return str((reads.get("/info") or {}).get("Name") or "") or None
+            finally:
+                reads.close()
+        import docker
+
         client = docker.DockerClient(base_url=docker_host, version="auto", timeout=5)
         try:
             return str(client.info().get("Name") or "") or None

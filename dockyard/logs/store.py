@@ -57,7 +57,8 @@ insert into lines_fts(rowid, msg) select min(id), group_concat(msg, char(10)) fr
 
 # Writing 100,000 lines a second: a bigger page cache keeps the ts index and the FTS segments
 # being merged in memory; checkpoints every ~16 MiB of WAL instead of 4 MiB do less rewriting.
-WRITE_PRAGMAS = ("pragma journal_mode=wal", "pragma cache_size=-32768", "pragma wal_autocheckpoint=4096")
+WRITE_PRAGMAS = ("pragma journal_mode=wal", "pragma wal_autocheckpoint=4096")
+CACHE_KIB = 32768  # the writer's page cache; the host agent keeps a smaller one (its memory, issue 30)
 
 # column -> tag key
 TAG_COLUMNS = {"name": "container", "host": "host", "app": "app", "env": "env", "service": "service",
@@ -75,7 +76,7 @@ class StoreBusy(Exception):
 
 class LogStore:
     def __init__(self, path: Path, busy_timeout: float = 5.0, readonly: bool = False,
-                 synchronous: str = "NORMAL") -> None:
+                 synchronous: str = "NORMAL", cache_kib: int = CACHE_KIB) -> None:
         self.path = path
         try:
             if readonly:
@@ -93,6 +94,7 @@ class LogStore:
                                           timeout=busy_timeout)
                 for pragma in WRITE_PRAGMAS:
                     self.db.execute(pragma)
+                self.db.execute(f"pragma cache_size=-{int(cache_kib)}")
                 self.db.execute(f"pragma synchronous={synchronous}")  # FULL: positions survive a power loss
                 if self.db.execute("select 1 from sqlite_master where name = 'lines_fts' and sql like "
                                    "'%content=''lines''%'").fetchone():

@@ -60,6 +60,7 @@ class Tailer:
                  on_loss: Callable[[Loss], None]) -> None:
         self.cid = cid
         self.dir = directory
+        self.live = str(directory / log_name(cid))  # the file being written; stat each refresh
         self.on_loss = on_loss
         self.files: list[OpenFile] = []
         self.finished: dict[int, int] = {}  # inode -> size, for read files still on disk
@@ -118,7 +119,7 @@ class Tailer:
         """Notice new files (rotation) and a removed container. Call before read()."""
         if self.files:
             try:
-                if os.stat(self.dir / log_name(self.cid)).st_ino == self.files[-1].ino:
+                if os.stat(self.live).st_ino == self.files[-1].ino:
                     return  # the live file is still the newest one we hold open: nothing rotated
             except FileNotFoundError:
                 pass  # rotating right now, or the container is gone: the full scan tells
@@ -164,7 +165,10 @@ class Tailer:
                         self._finish(f)
                         continue
                     break
-            data = os.pread(f.fd, self.read_size, f.offset)
+            # Only what is there: a read of read_size bytes at the end of a file costs a buffer of that
+            # size (1 MiB) for nothing, and most reads of a quiet container's log are at its end.
+            size = os.fstat(f.fd).st_size
+            data = os.pread(f.fd, min(self.read_size, size - f.offset), f.offset) if size > f.offset else b""
             chunk = self.joiner.parse(data, f.offset, f.key)
             if chunk.consumed == 0 and len(data) == self.read_size and self.read_size < MAX_READ_SIZE:
                 self.read_size *= 2
@@ -179,7 +183,6 @@ class Tailer:
                     self.on_loss(Loss(self.cid, f"{f.name}: an unfinished json line at its end", len(data)))
                 self._finish(f)
                 continue
-            size = os.fstat(f.fd).st_size
             if size < f.offset:
                 self.on_loss(Loss(self.cid, f"{f.name} was truncated at {f.offset} (max-file=1?): "
                                             "lines written since the last read are lost"))

@@ -13,10 +13,10 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from dockyard.engine.interface import Engine
-from dockyard.monitor.alerts import AlertEvent, AlertRule
+from dockyard.engine.local_socket import ReadEngine
+from dockyard.monitor.alerts import AlertEvent
 from dockyard.monitor.cgroups import detect_layout
 from dockyard.monitor.collector import Collector
 from dockyard.monitor.disk import DiskLoop
@@ -25,6 +25,9 @@ from dockyard.monitor.http import HttpEndpoint
 from dockyard.monitor.inventory import Inventory
 from dockyard.monitor.loops import MetricsLoop, MonitorState, ProbeLoop
 from dockyard.monitor.model import DEFAULT_LISTEN
+
+if TYPE_CHECKING:
+    from dockyard.spec.alerts import AlertRule
 
 log = logging.getLogger("dockyard.monitor")
 
@@ -111,7 +114,7 @@ def record_lifecycle(state: MonitorState, event: AlertEvent) -> None:
         state.history.record_events(state.host, [event])
 
 
-def build_agent(engine: Engine, options: AgentOptions) -> MonitorAgent:
+def build_agent(engine: ReadEngine, options: AgentOptions) -> MonitorAgent:
     host = options.host or socket.gethostname()
     driver = options.driver or engine.cgroup_driver()
     history = History(options.history_path, options.retention_s) if options.history else None

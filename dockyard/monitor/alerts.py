@@ -9,21 +9,18 @@
 
 `evaluate` takes the rules, this sweep's samples and probes, and the alert state; it returns
 the new state and the events that started or ended. Each alert has a start and an end.
+Reading the rules from a file is rules.py's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
-from dockyard.errors import SpecError
 from dockyard.monitor.model import Probe, Sample
-from dockyard.spec.alerts import AlertRule
+
+if TYPE_CHECKING:  # the rules' model and reader (rules.py) load pydantic and the spec: only with --rules
+    from dockyard.spec.alerts import AlertRule
 
 
 @dataclass(frozen=True)
@@ -97,36 +94,3 @@ def evaluate(rules: list[AlertRule], samples: list[Sample], probes: list[Probe],
         if ended:
             changed.append(replace(ended, ended_at=now))
     return changed
-
-
-def parse_rules(data: Any, source: str = "dockyard.yml") -> list[AlertRule]:
-    """The `alerts:` list of a dockyard.yml (already loaded), validated; names the bad item."""
-    raw = (data or {}).get("alerts") if isinstance(data, dict) else None
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise SpecError([f"{source}: alerts: must be a list of rules like {{name: down, when: down}}"])
-    rules, problems = [], []
-    for index, item in enumerate(raw):
-        try:
-            rule = AlertRule.model_validate(item)
-        except ValidationError as exc:
-            problems += [f"{source}: alerts[{index}].{'.'.join(map(str, e['loc'])) or 'rule'}: {e['msg']}"
-                         for e in exc.errors()]
-            continue
-        if rule.app is None and isinstance(data.get("app"), str):
-            rule = rule.model_copy(update={"app": data["app"]})
-        rules.append(rule)
-    if problems:
-        raise SpecError(problems)
-    return rules
-
-
-def load_rules(path: Path) -> list[AlertRule]:
-    try:
-        data = YAML(typ="safe").load(path.read_text())
-    except FileNotFoundError as exc:
-        raise SpecError([f"{path}: file not found"]) from exc
-    except YAMLError as exc:
-        raise SpecError([f"{path}: invalid YAML: {exc}"]) from exc
-    return parse_rules(data, str(path))

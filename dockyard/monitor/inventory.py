@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-import requests.exceptions
-
 from dockyard.engine.facts import ContainerEvent, EventStream, Labelled, ReplicaFacts
 from dockyard.errors import EngineError
 from dockyard.monitor.alerts import AlertEvent
@@ -177,7 +175,7 @@ class Inventory:
                     self._seen = max(self._seen, nanos)
                     self.on_event(event)
                     self._save_cursor()
-            except (EngineError, requests.exceptions.RequestException, OSError) as exc:
+            except (EngineError, OSError) as exc:  # requests' errors are OSErrors too
                 if self._stopping:
                     return
                 log.warning("engine event stream broke (%s); reconnecting", exc)
@@ -207,6 +205,12 @@ class Inventory:
         if found is not None:
             self.on_lifecycle(found)  # type: ignore[misc]
 
+    def _ours(self, event: ContainerEvent) -> bool:
+        with self.lock:
+            if event.id in self.containers:
+                return True
+        return matches(dict(event.labels), self.selector)
+
     def _save_cursor(self, force: bool = False) -> None:
         now = time.monotonic()
         if self.cursor is None or not self._seen or (not force and now - self._saved_at < CURSOR_EVERY_S):
@@ -221,6 +225,8 @@ class Inventory:
         action, cid = event.action, event.id
         if self.on_lifecycle is not None:
             self._lifecycle(cid, action, event)
+        if action in ("start", "rename") and not self._ours(event):
+            return  # another's container (an event carries its labels): no inspect for it
         if action == "rename":
             item = self._inspect(cid)
             with self.lock:

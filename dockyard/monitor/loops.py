@@ -7,13 +7,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from dockyard.monitor.alerts import AlertEvent, AlertRule, AlertState, evaluate
+from dockyard.monitor.alerts import AlertEvent, AlertState, evaluate
 from dockyard.monitor.collector import Collector, DiskUse
 from dockyard.monitor.exposition import Snapshot, Source
 from dockyard.monitor.history import History
 from dockyard.monitor.inventory import Tracked
 from dockyard.monitor.probes import Service, discover, probe
+
+if TYPE_CHECKING:
+    from dockyard.spec.alerts import AlertRule
 
 log = logging.getLogger("dockyard.monitor")
 

@@ -6,7 +6,9 @@ Runs never build from a developer's work tree: each run gets the exact tree of i
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
 import shutil
 import subprocess
 import tarfile
@@ -32,9 +34,21 @@ def work_dir(app: str) -> Path:
 
 
 def update_mirror(app: str, repo: str) -> Path:
+    """The app's mirror, cloned or fetched; one process and thread at a time (the server's poller and
+    a run asked through the API met on a fresh app: two clones into one folder, and one failed)."""
     mirror = work_dir(app) / "mirror.git"
+    settings.private_dir(mirror.parent)
+    lock = os.open(mirror.parent / "mirror.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _update_mirror(mirror, repo)
+    finally:
+        os.close(lock)  # and with it the lock
+    return mirror
+
+
+def _update_mirror(mirror: Path, repo: str) -> None:
     if not mirror.exists():
-        settings.private_dir(mirror.parent)
         # --no-hardlinks: a repository on this host shares no file (nor its mode) with the mirror
         _git("clone", "--quiet", "--mirror", "--no-hardlinks", repo, str(mirror))
     else:
@@ -46,7 +60,6 @@ def update_mirror(app: str, repo: str) -> Path:
             if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
                 _git("--git-dir", str(mirror), "symbolic-ref", "HEAD", line[len("ref: "):-len("\tHEAD")])
                 break
-    return mirror
 
 
 def export_commit(app: str, repo: str, commit: str, mirror: Path | None = None) -> Path:

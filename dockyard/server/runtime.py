@@ -1,5 +1,9 @@
 """Run `dockyard server`: uvicorn in the main thread; the pipeline worker, the poller, the
-autoscaler, the balancer watch, certificate renewals, scheduled backups and notifications beside it.
+autoscaler, the balancer watch, certificate renewals, scheduled backups and notifications beside it
+(loops.py).
+
+It listens first and answers /health at once (front.py); the application and the loops, whose
+imports are most of the start, are built behind it in a thread (issue 30: an answer within 1 s).
 
 $DOCKYARD_HOME/server.pid holds the pid while it runs (git hooks then leave runs to this worker).
 SIGTERM and SIGINT stop it cleanly: no new requests, the loops stop, the pid file goes. A run
@@ -15,30 +19,14 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
 from dockyard import settings
-from dockyard.backup.schedule import Scheduler
-from dockyard.backup.stores import open_store
-from dockyard.config.service import open_config_service
-from dockyard.deploy.edge import Renewals
 from dockyard.errors import DockyardError
-from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
 from dockyard.netcheck import check_listen, parse_listen
-from dockyard.notify.deliver import Deliverer
-from dockyard.notify.emit import take_alerts
-from dockyard.pipeline.store import RunStore
-from dockyard.pipeline.worker import Pool
-from dockyard.router.edge import Edge
-from dockyard.router.watch import BalancerWatch
-from dockyard.scale.loop import AgentMetrics, Autoscaler, EnabledSpecs
-from dockyard.scale.store import ScaleStore
-from dockyard.server.app import create_app
-from dockyard.server.poller import Poller
-from dockyard.server.throttle import LoginThrottle
-from dockyard.server.web.login import audit_failures
-from dockyard.state.db import StateDB
+from dockyard.server.front import READY, Front
 
 log = logging.getLogger("dockyard.server")
 DEFAULT_LISTEN = "127.0.0.1:8700"
@@ -76,138 +64,6 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _work(stop: threading.Event) -> None:
-    """The pipeline's runs, one at a time per app and several apps at once (pipeline/worker.py); an app
-    whose detached `pipeline work` is still finishing is left to it until it lets go."""
-    while not stop.is_set():
-        try:
-            pool = Pool()
-            try:
-                pool.run_forever(stop)
-            finally:
-                pool.close()
-        except Exception:  # the state store went away, a bug: log, wait, go on
-            log.exception("pipeline worker failed; starting again in 5 s")
-            stop.wait(5)
-
-
-def _poll(stop: threading.Event) -> None:
-    db = StateDB()
-    poller = Poller(RunStore(db))
-    try:
-        while not stop.is_set():
-            try:
-                poller.poll_due()
-            except Exception:
-                log.exception("poller failed")
-            stop.wait(1.0)
-    finally:
-        db.close()
-
-
-def _autoscale(stop: threading.Event) -> None:
-    """The autoscaling loop over the apps of `dockyard autoscale enable` (dockyard/scale/loop.py)."""
-    db = StateDB()
-    scaler = Autoscaler(db, AgentMetrics(), report=lambda line: log.info("autoscale: %s", line))
-    try:
-        scaler.run_forever(stop, EnabledSpecs(ScaleStore(db)))
-    finally:
-        db.close()
-
-
-def _balancers(stop: threading.Event) -> None:
-    """The balancer watch (dockyard/router/watch.py): supervised, and on the replicas' addresses."""
-    BalancerWatch(report=lambda line: log.info("balancers: %s", line)).run(stop)
-
-
-RENEW_EVERY = 60.0  # seconds between two passes; a pass reads each certificate's dates, the CA only when due
-
-
-def _renewals(stop: threading.Event) -> None:
-    """Certificates of the host's edge renewed ahead of their expiry, with backoff (deploy/edge.py)."""
-    every = float(os.environ.get("DOCKYARD_RENEW_EVERY") or RENEW_EVERY)
-    renewals = Renewals(lambda: Edge(report=lambda line: log.info("edge: %s", line)),
-                        report=lambda line: log.info("renewals: %s", line), routes=lambda: Edge().routes())
-    while not stop.wait(every):
-        try:
-            renewals.run_once()
-        except Exception:  # a broken edge must not end the server's renewals
-            log.exception("certificate renewal pass failed")
-
-
-BACKUP_EVERY = 60.0  # seconds between two passes over the scheduled backups
-
-
-def _backups(stop: threading.Event) -> None:
-    """Scheduled backups of the apps of `dockyard backup schedule`, and their retention (backup/schedule.py)."""
-    every = float(os.environ.get("DOCKYARD_BACKUP_EVERY") or BACKUP_EVERY)
-    db = StateDB()
-    scheduler = Scheduler(db, lambda: open_store(settings.backup_settings()), open_config_service,
-                          report=lambda line: log.info("backups: %s", line))
-    try:
-        while not stop.wait(every):
-            try:
-                scheduler.run_once()
-            except Exception:  # a broken store or spec must not end the server's backups
-                log.exception("scheduled backups pass failed")
-    finally:
-        db.close()
-
-
-NOTIFY_EVERY = 1.0  # seconds between two passes over the notifications' outbox
-
-
-def _notifications(stop: threading.Event) -> None:
-    """The outbox's deliveries sent to their channels, failures retried with backoff (notify/deliver.py)."""
-    db = StateDB()
-    deliverer = Deliverer(db)
-    try:
-        while not stop.wait(NOTIFY_EVERY):
-            try:
-                deliverer.run_once()
-            except Exception:  # a bad settings file or a bug must not end the server's deliveries
-                log.exception("notification pass failed")
-    finally:
-        db.close()
-
-
-ALERTS_EVERY = 5.0  # seconds between two reads of the agent's alert events
-
-
-def _alerts(stop: threading.Event) -> None:
-    """The host agent's alert events (firing, resolved) into the one outbox, each once, and to their
-    routes' channels, when an agent answers."""
-    since = time.time() - 60.0
-    db = StateDB()
-    try:
-        while not stop.wait(ALERTS_EVERY):
-            try:
-                take_alerts(db, get_json(agent_url(), "/api/events", {"limit": 200}), since)
-            except AgentUnavailable:
-                continue  # no agent on this host (yet): nothing to tell
-            except Exception:  # a bad settings file or a bug must not end the server's alert notifications
-                log.exception("alert notification pass failed")
-    finally:
-        db.close()
-
-
-LOGINS_EVERY = 1.0  # seconds between two looks for windows of failed log-ins that have ended
-
-
-def _login_failures(stop: threading.Event, throttle: LoginThrottle) -> None:
-    """Each ended window of failed log-ins as one audit row; the open ones too when the server stops."""
-    db = StateDB()
-    try:
-        while not stop.wait(LOGINS_EVERY):
-            try:
-                audit_failures(db, throttle.ended(time.time()))
-            except Exception:  # a locked database must not end the server's audit of log-ins
-                log.exception("audit of failed log-ins failed")
-        audit_failures(db, throttle.drain())
-    finally:
-        db.close()
-
-
 def proxy_options(site: settings.Settings) -> tuple[bool, list[str]]:
     """uvicorn's handling of X-Forwarded-For/-Proto: only from the proxies settings.yml lists
     (server.trusted_proxies); with none, never (uvicorn's own default believes 127.0.0.1, so any
@@ -216,7 +72,36 @@ def proxy_options(site: settings.Settings) -> tuple[bool, list[str]]:
     return bool(trusted), trusted
 
 
-def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, insecure: bool = False) -> None:
+Start = Callable[[Front, threading.Event], list[threading.Thread]]
+
+
+def start_all(front: Front, stop: threading.Event) -> list[threading.Thread]:
+    """The settings read, the application built and handed to the front door, then the background
+    loops started. Their imports are here, after the socket listens: they are most of the start."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    from dockyard.server.app import create_app
+
+    site = settings.load()
+    if not (os.environ.get("DOCKYARD_WEBHOOK_SECRET") or site.webhook_secret):
+        log.warning("no webhook secret (DOCKYARD_WEBHOOK_SECRET or webhook_secret in settings.yml): "
+                    "every webhook will get 401")
+    app = create_app()
+    proxy_headers, proxies = proxy_options(site)
+    # uvicorn's own middleware, as its Config would add it (its ASGI types are not Starlette's)
+    front.ready(ProxyHeadersMiddleware(app, trusted_hosts=proxies) if proxy_headers else app)  # type: ignore[arg-type]
+    if stop.is_set():
+        return []
+    from dockyard.server import loops
+
+    threads = loops.start(stop, app.state.login_throttle)
+    front.loops = READY
+    return threads
+
+
+def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, insecure: bool = False,
+          start: Start = start_all) -> None:
+    """Listen, answer /health at once (front.py), and build the rest behind it with `start`."""
     import uvicorn
 
     host, port = parse_listen(listen, DEFAULT_LISTEN)
@@ -228,18 +113,14 @@ def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, inse
     sock = bind(host, port)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not (os.environ.get("DOCKYARD_WEBHOOK_SECRET") or settings.load().webhook_secret):
-        log.warning("no webhook secret (DOCKYARD_WEBHOOK_SECRET or webhook_secret in settings.yml): "
-                    "every webhook will get 401")
     pid_file = pid_path()
     settings.write_private(pid_file, f"{os.getpid()}\n")
     stop = threading.Event()
-    app = create_app()
-    proxy_headers, proxies = proxy_options(settings.load())
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=2,
+    front = Front()
+    # X-Forwarded-* are read by the application (start_all), from the proxies settings.yml lists only
+    server = uvicorn.Server(uvicorn.Config(front, interface="asgi3", log_config=None, timeout_graceful_shutdown=2,
                                            lifespan="off", ssl_certfile=tls[0] if tls else None,
-                                           ssl_keyfile=tls[1] if tls else None, proxy_headers=proxy_headers,
-                                           forwarded_allow_ips=proxies))
+                                           ssl_keyfile=tls[1] if tls else None, proxy_headers=False))
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -247,18 +128,20 @@ def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, inse
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    loops = [threading.Thread(target=_work, args=(stop,), name="pipeline-worker", daemon=True),
-             threading.Thread(target=_poll, args=(stop,), name="poller", daemon=True),
-             threading.Thread(target=_autoscale, args=(stop,), name="autoscaler", daemon=True),
-             threading.Thread(target=_balancers, args=(stop,), name="balancers", daemon=True),
-             threading.Thread(target=_renewals, args=(stop,), name="renewals", daemon=True),
-             threading.Thread(target=_backups, args=(stop,), name="backups", daemon=True),
-             threading.Thread(target=_notifications, args=(stop,), name="notifications", daemon=True),
-             threading.Thread(target=_alerts, args=(stop,), name="alerts", daemon=True),
-             threading.Thread(target=_login_failures, args=(stop, app.state.login_throttle), name="logins",
-                              daemon=True)]
-    for thread in loops:
-        thread.start()
+    loops: list[threading.Thread] = []
+    failed: list[Exception] = []
+
+    def starting() -> None:
+        try:
+            loops.extend(start(front, stop))
+        except Exception as exc:  # a bug or a broken store: said on every request, then the server stops
+            log.exception("dockyard server could not start")
+            failed.append(exc)
+            front.failed(exc.message if isinstance(exc, DockyardError) else f"{type(exc).__name__}: {exc}")
+            server.should_exit = True
+
+    starter = threading.Thread(target=starting, name="start", daemon=True)
+    starter.start()
     log.info("dockyard server on %s://%s:%d (API docs at /docs), pid %d, home %s", "https" if tls else "http",
              host, port, os.getpid(), settings.home())
     try:
@@ -266,10 +149,15 @@ def serve(listen: str = DEFAULT_LISTEN, tls: tuple[str, str] | None = None, inse
     finally:
         stop.set()
         deadline = time.monotonic() + STOP_WAIT
-        for thread in loops:
+        starter.join(max(0.0, deadline - time.monotonic()))
+        for thread in list(loops):
             thread.join(max(0.0, deadline - time.monotonic()))
-        if loops[0].is_alive():
+        if loops and loops[0].is_alive():
             log.warning("a run is still executing; it resumes when the server starts again")
         if running_pid() == os.getpid():
             pid_file.unlink(missing_ok=True)
         log.info("dockyard server stopped")
+    if failed:
+        if isinstance(failed[0], DockyardError):
+            raise failed[0]
+        raise DockyardError(f"the server could not start: {type(failed[0]).__name__}: {failed[0]}") from failed[0]

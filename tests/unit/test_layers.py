@@ -147,11 +147,15 @@ DEFERRED = {
     "config/stores.py": "etcd3gw costs ~165 ms of imports; only a site on etcd pays for it",
     "engine/client.py": "each verb loads its engine module when it runs: ps and status do not pay ~35 ms for a "
                         "deploy's writes (Swarm specs, lifecycle, volumes)",
+    "engine/local_socket.py": "an engine on tcp:// is read through docker-py (engine/client.py); the agent on a "
+                              "unix socket never loads it (~15 MB of its memory)",
     "logs/sinks/__init__.py": "a forwarder loads only the sinks it ships to",
     "spec/brief.py": "a brief not kept yet is made by validating the spec in full (pydantic): a kept one is read "
                      "without it",
     "settings.py": "pydantic and the settings file's models (~50 ms) only when the whole file is read or written: "
                    "a read command takes its engines and config store from the checked copy",
+    "server/runtime.py": "the server listens and answers /health before it loads FastAPI, its routers and its "
+                         "loops (about 1 s, several on a busy host; issue 30)",
     "router/edge.py": "the ACME client (acme, josepy, cryptography's x509) only when a certificate is due: ps, "
                       "status and logs read the edge's routes without it",
 }

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from dockyard.cli.monitor_cmds import monitor_app
 from dockyard.engine.client import connect
 from dockyard.monitor.agent import AgentOptions, MonitorAgent, build_agent
-from dockyard.monitor.alerts import AlertRule
+from dockyard.monitor.rules import AlertRule
 
 pytestmark = pytest.mark.integration
 

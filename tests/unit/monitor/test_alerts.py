@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 
 from dockyard.errors import SpecError
-from dockyard.monitor.alerts import AlertRule, AlertState, evaluate, parse_rules
+from dockyard.monitor.alerts import AlertState, evaluate
 from dockyard.monitor.model import Probe, Sample
+from dockyard.monitor.rules import AlertRule, parse_rules
 
 
 def sample(**kw) -> Sample:

@@ -99,6 +99,22 @@ def test_selector_drops_other_containers() -> None:
     assert inv.snapshot() == []
 
 
+def test_another_containers_start_is_not_inspected_and_ours_is() -> None:
+    """On a busy host most events are others' containers: their labels ride on the event, so the
+    inventory asks the engine about its own only (issue 30: the agent under 1 % of a core)."""
+    engine = FakeEngine()
+    engine.bodies["abc"] = inspect_body()
+    engine.bodies["xyz"] = inspect_body(cid="xyz", name="/other")
+    asked: list[str] = []
+    inspect = engine.inspect_replica
+    engine.inspect_replica = lambda cid: asked.append(cid) or inspect(cid)  # type: ignore[method-assign]
+    inv = Inventory(engine, {"dockyard.app": "shop"})
+    inv.on_event(container_event({"Action": "start", "id": "xyz", "Actor": {"Attributes": {"dockyard.app": "blog"}}}))
+    inv.on_event(container_event({"Action": "start", "id": "abc", "Actor": {"Attributes": {"dockyard.app": "shop"}}}))
+    inv.on_event(container_event({"Action": "rename", "id": "abc", "Actor": {"Attributes": {"name": "new"}}}))
+    assert asked == ["abc", "abc"] and [t.name for t in inv.snapshot()] == ["shop-t-web-1"]
+
+
 def test_a_fresh_agent_starts_now_and_a_restarted_one_where_it_left_off() -> None:
     now = 1_800_000_000.5
     assert start_point(None, now) == (1_800_000_000, 1_800_000_000_500_000_000)
