@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from dockyard.logs.jsonbulk import parse_block
+
 STDOUT, STDERR = 0, 1
 STREAM_NAMES = ("stdout", "stderr")
 MAX_LINE = 1 << 20  # a joined line longer than this is emitted in pieces (bounded memory)
@@ -106,6 +108,15 @@ class Joiner:
         self.pending: Pending | None = None
 
     def parse(self, data: bytes, base: int, file: str) -> Chunk:
+        if self.pending is None:  # the common case, whole lines only: in bulk (jsonbulk.py)
+            end = data.rfind(b"\n") + 1
+            if end:
+                lines = parse_block(data if end == len(data) else data[:end], base)
+                if lines is not None:
+                    return Chunk(lines, end)
+        return self._parse_lines(data, base, file)
+
+    def _parse_lines(self, data: bytes, base: int, file: str) -> Chunk:
         loads = orjson.loads
         out: list[Line] = []
         append = out.append
@@ -119,6 +130,8 @@ class Joiner:
             try:
                 entry = loads(raw)
                 msg: str = entry["log"]
+                if type(msg) is not str:
+                    raise TypeError("log is not a string")
                 stamp: str = entry["time"]
                 stream = STDERR if entry.get("stream") == "stderr" else STDOUT
                 ts = parse_time(stamp) if pending is None else 0

@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,8 @@ create table if not exists losses(id integer primary key, at real not null, cid 
 """
 
 BLOCK = 256  # lines per full-text document
-INDEX_BLOCK = ("insert into lines_fts(rowid, msg) select ?1, group_concat(msg, char(10)) from lines "
-               "where id between ?1 and ?2")
+_MESSAGE = itemgetter(3)  # of a line (offset, ts, stream, msg)
+INDEX_BLOCK = "insert into lines_fts(rowid, msg) values (?, ?)"  # (first line id, the block's lines joined by "\n")
 
 # A store written before block indexing: its per-line index is rebuilt by blocks, once.
 REBUILD_INDEX = f"""
@@ -64,6 +65,11 @@ TAG_COLUMNS = {"name": "container", "host": "host", "app": "app", "env": "env", 
                "release": "release", "image": "image"}
 
 
+# The forwarder checkpoints the WAL in a thread of its own (Checkpointer); the writer checkpoints
+# itself only past this many pages (~128 MiB), should that thread fall behind.
+SAFETY_NET_PAGES = 32768
+
+
 def default_state_dir() -> Path:
     """Where the host's log store, spool and forwarder state live."""
     return settings.home() / "logs"
@@ -75,8 +81,9 @@ class StoreBusy(Exception):
 
 class LogStore:
     def __init__(self, path: Path, busy_timeout: float = 5.0, readonly: bool = False,
-                 synchronous: str = "NORMAL") -> None:
+                 synchronous: str = "NORMAL", background_checkpoints: bool = False) -> None:
         self.path = path
+        self.checkpointer: Checkpointer | None = None
         try:
             if readonly:
                 if not path.exists():
@@ -98,6 +105,9 @@ class LogStore:
                                    "'%content=''lines''%'").fetchone():
                     self.db.executescript(f"begin immediate; {REBUILD_INDEX} commit;")
                 self.db.executescript(SCHEMA)
+                if background_checkpoints:  # the forwarder: commits do not wait on checkpoints
+                    self.db.execute(f"pragma wal_autocheckpoint={SAFETY_NET_PAGES}")
+                    self.checkpointer = Checkpointer(path, synchronous)
         except sqlite3.OperationalError as exc:
             raise DockyardError(f"{path}: cannot open the log store: {exc}") from exc
         self.lock = threading.Lock()
@@ -123,6 +133,7 @@ class LogStore:
         db.execute("begin immediate")
         first = db.execute("select coalesce(max(id), 0) from lines").fetchone()[0]
         stored = 0
+        msgs: list[str] = []  # the text of the new lines, in id order: the full-text blocks are made of it
         marks: dict[tuple[int, str], int] = {}
         for batch in batches:
             if not batch.lines:
@@ -141,11 +152,13 @@ class LogStore:
             # ?1, the offset, is not used; c is an integer literal (one cached statement per container).
             db.executemany(f"insert into lines(c, ts, stream, msg) values ({c:d}, ?2, ?3, ?4)", lines)
             stored += len(lines)
+            msgs += map(_MESSAGE, lines)
             marks[key] = lines[-1][0]
         if stored:  # the new lines have the ids first+1 .. first+stored (rowid = max + 1)
-            blocks = [(b, min(b + BLOCK - 1, first + stored)) for b in range(first + 1, first + stored + 1, BLOCK)]
-            db.executemany("insert into fts_blocks(first, last) values (?, ?)", blocks)
-            db.executemany(INDEX_BLOCK, blocks)
+            starts = range(0, stored, BLOCK)
+            db.executemany("insert into fts_blocks(first, last) values (?, ?)",
+                           [(first + 1 + i, first + min(i + BLOCK, stored)) for i in starts])
+            db.executemany(INDEX_BLOCK, [(first + 1 + i, "\n".join(msgs[i:i + BLOCK])) for i in starts])
         db.executemany("insert into marks(c, file, off) values (?, ?, ?) on conflict(c, file) "
                        "do update set off = excluded.off", [(c, f, o) for (c, f), o in marks.items()])
         if positions:
@@ -153,6 +166,8 @@ class LogStore:
             db.executemany(UPSERT_POSITION, [(cid, file, offset, now) for cid, file, offset in positions])
         db.execute("commit")
         self._marks.update(marks)
+        if self.checkpointer is not None:
+            self.checkpointer.poke()
         return stored
 
     def _mark(self, key: tuple[int, str]) -> int:
@@ -211,8 +226,55 @@ class LogStore:
                             (time.time(), loss.cid, loss.what, loss.bytes))
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         with self.lock:
             self.db.close()
+
+
+class Checkpointer:
+    """Checkpoints of the log store's write-ahead log, in a thread of their own.
+
+    SQLite in WAL mode appends each commit to `store.db-wal`; a checkpoint copies those pages into
+    `store.db` and syncs both files. Left to SQLite (wal_autocheckpoint), it runs inside the commit
+    that crosses the threshold, so the forwarder's reading waits on the copy and the fsyncs. Here a
+    thread with a connection of its own checkpoints after each commit instead (PASSIVE: never waits on
+    the writer or a reader), while the reader goes on reading and parsing: the wait overlaps work.
+    The writer keeps a large wal_autocheckpoint as a safety net, should this thread fall behind.
+    Durability does not change: the same pages are synced, only by another thread.
+    """
+
+    def __init__(self, path: Path, synchronous: str = "NORMAL", interval: float = 1.0) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
+        self.db.execute(f"pragma synchronous={synchronous}")
+        self.interval = interval
+        self.checkpoints = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="log-store-checkpoint", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        """A commit happened: checkpoint what the WAL holds."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.db.execute("pragma wal_checkpoint(PASSIVE)").fetchall()
+                self.checkpoints += 1
+            except sqlite3.Error:
+                pass  # locked or busy: the next commit pokes again
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(30)
+        self.db.close()
 
 
 def read_journal(path: Path) -> tuple[int, list[dict[str, Any]]] | None:
