@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from dockyard.logs.jsonbulk import parse_block
-from dockyard.logs.jsonfile import STDERR, STDOUT, Joiner
+from dockyard.logs.jsonfile import BULK_BLOCK, STDERR, STDOUT, Joiner
 
 
 def docker_line(log: str, stream: str = "stdout", time: str = "2026-12-07T02:00:00.54085324Z") -> bytes:
@@ -110,3 +110,16 @@ def test_the_joiner_falls_back_line_by_line_for_a_block_with_a_bad_line() -> Non
 def test_a_log_that_is_not_text_is_a_bad_line() -> None:
     chunk = Joiner().parse(b'{"log":5,"stream":"stdout","time":"2026-12-07T02:00:00.5Z"}\n' + GOOD, 0, "f")
     assert chunk.bad == 1 and [m for *_, m in chunk.lines] == ["ok"]
+
+
+def test_a_read_larger_than_a_bulk_block_is_parsed_block_by_block_then_line_by_line_from_a_bad_line() -> None:
+    rng = random.Random(7)
+    head = random_block(rng, 2000)  # several bulk blocks
+    assert len(head) > 2 * BULK_BLOCK
+    tail = random_block(rng, 30)
+    data = head + b"{bad\n" + tail + docker_line("unfinished\n")[:-3]
+    chunk = Joiner().parse(data, 5, "f")
+    expected = Joiner()._parse_lines(data, 5, "f")
+    assert chunk == expected
+    assert chunk.bad == 1 and len(chunk.lines) == 2030
+    assert chunk.consumed == len(data) - len(docker_line("unfinished\n")) + 3
