@@ -36,13 +36,12 @@ def _second_ns(text: str) -> int:
     return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%S")) * 1_000_000_000
 
 
-def parse_block(block: bytes, base: int) -> list[Line] | None:
-    """The records of `block` (whole json-file lines, each ending in b"\\n", the first at byte `base`
-    of its file), or None when a line is not a complete line in Docker's own form."""
-    pieces = block.split(b"\n")
-    if pieces.pop() != b"" or not pieces:
-        return None
+def parse_block(pieces: list[bytes], base: int) -> list[Line] | None:
+    """The records of `pieces` (consecutive json-file lines without their b"\\n", the first at byte
+    `base` of its file), or None when one is not a complete line in Docker's own form."""
     n = len(pieces)
+    if not n:
+        return None
     try:
         entries = orjson.loads(b"[" + b",".join(pieces) + b"]")
         if len(entries) != n:  # a line held two values (`{...},{...}`)

@@ -112,24 +112,28 @@ class Joiner:
         """The whole lines of `data` (which starts at byte `base` of `file`); a partial line is held."""
         if self.pending is not None:
             return self._parse_lines(data, base, file)
-        # The common case, whole lines: in bulk (jsonbulk.py), by blocks of about BULK_BLOCK bytes
-        # (each block's columns stay in the CPU's cache); from the first block that is not Docker's
+        # The common case, whole lines: in bulk (jsonbulk.py), by groups of about BULK_BLOCK bytes
+        # (each group's columns stay in the CPU's cache); from the first group that is not Docker's
         # plain form on, line by line.
+        pieces = data.split(b"\n")
+        pieces.pop()  # after the last newline: empty, or a line still being written
+        n = len(pieces)
+        step = max(1, BULK_BLOCK * n // max(1, len(data)))  # lines per group, at the read's mean line size
         lines: list[Line] = []
-        start, size = 0, len(data)
-        while start < size:
-            end = data.rfind(b"\n", start, start + BULK_BLOCK) + 1
-            if end <= start:
+        done = 0  # bytes of the lines parsed in bulk
+        for i in range(0, n, step):
+            group = pieces[i:i + step]
+            parsed = parse_block(group, base + done)
+            if parsed is None:
                 break
-            block = parse_block(data[start:end], base + start)
-            if block is None:
-                break
-            lines += block
-            start = end
-        if start == 0:
+            lines += parsed
+            done += sum(map(len, group)) + len(group)
+        if done == 0:
             return self._parse_lines(data, base, file)
-        rest = self._parse_lines(data[start:], base + start, file)
-        return Chunk(lines + rest.lines, start + rest.consumed, rest.bad)
+        if done == len(data):
+            return Chunk(lines, done)
+        rest = self._parse_lines(data[done:], base + done, file)
+        return Chunk(lines + rest.lines, done + rest.consumed, rest.bad)
 
     def _parse_lines(self, data: bytes, base: int, file: str) -> Chunk:
         loads = orjson.loads

@@ -47,6 +47,22 @@ BLOCK = 256  # lines per full-text document
 _MESSAGE = itemgetter(3)  # of a line (offset, ts, stream, msg)
 INDEX_BLOCK = "insert into lines_fts(rowid, msg) values (?, ?)"  # (first line id, the block's lines joined by "\n")
 
+# Blocks of lines longer than this on average are indexed as their distinct words (block_text).
+WORDS_ONCE_FROM = 128
+
+
+def block_text(msgs: list[str]) -> str:
+    """A block's full-text document. The index keeps, per block, only which words it holds (detail=none,
+    no sizes): a word's second occurrence adds nothing to it, yet costs as much to tokenize. Blocks of
+    long lines (log templates, repeated JSON keys) are cut to each distinct whitespace-separated word
+    once. The tokenizer never joins characters across whitespace, so the block's set of indexed
+    words, and every search, stay the same; short lines are not worth the split."""
+    text = "\n".join(msgs)
+    if len(text) < WORDS_ONCE_FROM * len(msgs):
+        return text
+    return " ".join(dict.fromkeys(text.split()))
+
+
 # A store written before block indexing: its per-line index is rebuilt by blocks, once.
 REBUILD_INDEX = f"""
 drop table lines_fts;
@@ -161,7 +177,7 @@ class LogStore:
             starts = range(0, stored, BLOCK)
             db.executemany("insert into fts_blocks(first, last) values (?, ?)",
                            [(first + 1 + i, first + min(i + BLOCK, stored)) for i in starts])
-            db.executemany(INDEX_BLOCK, [(first + 1 + i, "\n".join(msgs[i:i + BLOCK])) for i in starts])
+            db.executemany(INDEX_BLOCK, [(first + 1 + i, block_text(msgs[i:i + BLOCK])) for i in starts])
         db.executemany("insert into marks(c, file, off) values (?, ?, ?) on conflict(c, file) "
                        "do update set off = excluded.off", [(c, f, o) for (c, f), o in marks.items()])
         if positions:
