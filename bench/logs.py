@@ -177,11 +177,13 @@ def throughput(client: docker.DockerClient, workdir: Path, size: str, containers
 def print_table(rows: list[Throughput], header: bool = True) -> None:
     if header:
         print(f"  {'lines':<6}{'count':>10}  {'forwarder (1 core)':>19}  {'rsyslog imfile':>15}  {'ratio':>6}  "
-              f"{'docker API':>11}  {'ratio':>6}  {'per CPU s: fwd':>14}  {'rsyslog':>10}  {'RSS':>6}  lost  doubled")
+              f"{'docker API':>11}  {'ratio':>6}  {'per CPU s: fwd':>14}  {'rsyslog':>10}  {'ratio':>6}  {'RSS':>6}  "
+              f"lost  doubled")
     for r in rows:
         print(f"  {r.size:<6}{r.lines:>10,}  {r.forwarder:>13,.0f} /s    {r.rsyslog:>12,.0f} /s  "
               f"{r.forwarder / r.rsyslog:>6.2f}  {r.api:>8,.0f} /s  {r.forwarder / r.api:>6.2f}  "
-              f"{r.forwarder_cpu:>14,.0f}  {r.rsyslog_cpu:>10,.0f}  {r.rss_mb:>4.0f}MB  {r.lost:>4}  {r.doubled:>7}")
+              f"{r.forwarder_cpu:>14,.0f}  {r.rsyslog_cpu:>10,.0f}  {r.forwarder_cpu / r.rsyslog_cpu:>6.2f}  "
+              f"{r.rss_mb:>4.0f}MB  {r.lost:>4}  {r.doubled:>7}")
 
 
 def main() -> None:

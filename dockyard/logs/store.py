@@ -77,7 +77,7 @@ insert into lines_fts(rowid, msg) select min(id), group_concat(msg, char(10)) fr
 # copies (about -25% on small lines, -45% on 1 KiB lines); a bigger page cache keeps the ts index
 # and the FTS segments being merged in memory; checkpoints every ~16 MiB of WAL, not 4 MiB.
 WRITE_PRAGMAS = ("pragma page_size=16384", "pragma journal_mode=wal", "pragma cache_size=-32768",
-                 "pragma wal_autocheckpoint=4096")
+                 "pragma wal_autocheckpoint=1024")  # pages of 16 KiB
 
 # column -> tag key
 TAG_COLUMNS = {"name": "container", "host": "host", "app": "app", "env": "env", "service": "service",
@@ -86,7 +86,7 @@ TAG_COLUMNS = {"name": "container", "host": "host", "app": "app", "env": "env", 
 
 # The forwarder checkpoints the WAL in a thread of its own (Checkpointer); the writer checkpoints
 # itself only past this many pages (~128 MiB), should that thread fall behind.
-SAFETY_NET_PAGES = 32768
+SAFETY_NET_PAGES = 8192  # of 16 KiB
 
 
 def default_state_dir() -> Path:
