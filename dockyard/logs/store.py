@@ -18,12 +18,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from dockyard import settings
 from dockyard.errors import DockyardError
+from dockyard.logs.jsonfile import Line
 from dockyard.logs.spool import UPSERT_POSITION, Batch, open_readonly, positions_and_losses
 from dockyard.logs.tailer import Loss, Position
 
@@ -45,6 +47,8 @@ create table if not exists losses(id integer primary key, at real not null, cid 
 
 BLOCK = 256  # lines per full-text document
 _MESSAGE = itemgetter(3)  # of a line (offset, ts, stream, msg)
+_ROW = itemgetter(1, 2, 3)  # what a line stores: ts, stream, msg
+ROWS = 128  # rows per INSERT statement
 INDEX_BLOCK = "insert into lines_fts(rowid, msg) values (?, ?)"  # (first line id, the block's lines joined by "\n")
 
 # Blocks of lines longer than this on average are indexed as their distinct words (block_text).
@@ -167,9 +171,7 @@ class LogStore:
                 lines = [line for line in lines if line[0] > high]
                 if not lines:
                     continue
-            # The line tuples (offset, ts, stream, msg) are bound as they are (no per-line copy):
-            # ?1, the offset, is not used; c is an integer literal (one cached statement per container).
-            db.executemany(f"insert into lines(c, ts, stream, msg) values ({c:d}, ?2, ?3, ?4)", lines)
+            self._insert(c, lines)
             stored += len(lines)
             msgs += map(_MESSAGE, lines)
             marks[key] = lines[-1][0]
@@ -188,6 +190,21 @@ class LogStore:
         if self.checkpointer is not None:
             self.checkpointer.poke()
         return stored
+
+    def _insert(self, c: int, lines: Sequence[Line]) -> None:
+        """INSERT the lines of one container: ROWS rows per statement (one statement step and one
+        binding call for ROWS lines, about -25% of a line's cost), the rest one by one. c, the
+        container's row, is an integer literal: one cached statement per container."""
+        full = len(lines) - len(lines) % ROWS
+        if full:
+            flat = list(chain.from_iterable(map(_ROW, lines[:full])))  # ts, stream, msg of each line
+            values = ", ".join([f"({c:d}, ?, ?, ?)"] * ROWS)
+            self.db.executemany(f"insert into lines(c, ts, stream, msg) values {values}",
+                                [flat[i:i + 3 * ROWS] for i in range(0, len(flat), 3 * ROWS)])
+        if full < len(lines):
+            # The line tuples (offset, ts, stream, msg) are bound as they are (no per-line copy):
+            # ?1, the offset, is not used.
+            self.db.executemany(f"insert into lines(c, ts, stream, msg) values ({c:d}, ?2, ?3, ?4)", lines[full:])
 
     def _mark(self, key: tuple[int, str]) -> int:
         if key not in self._marks:

@@ -9,7 +9,7 @@ from dockyard.logs.direct import StoreJournal, hand_back_positions, take_over_sp
 from dockyard.logs.jsonfile import parse_time
 from dockyard.logs.query import Query, search
 from dockyard.logs.spool import Append, Batch, Spool
-from dockyard.logs.store import BLOCK, LogStore
+from dockyard.logs.store import BLOCK, ROWS, LogStore
 from dockyard.logs.tailer import Loss, Position
 
 CID = "d" * 64
@@ -131,3 +131,12 @@ def test_block_text_follows_line_ids_across_batches_containers_and_a_replayed_he
         for (word,) in store.db.execute("select msg from lines where id in (?, ?)", (first, last)).fetchall():
             hits = store.db.execute("select rowid from lines_fts where lines_fts match ?", (f'"{word}"',)).fetchall()
             assert hits == [(first,)]
+
+
+def test_lines_are_stored_in_order_by_statements_of_many_rows_and_the_rest_one_by_one(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "store.db")
+    count = 2 * ROWS + 5
+    lines = [(o, 1_000_000 + o, o % 2, f"m{o}") for o in range(count)]
+    assert store.write([Batch(CID, "f1", TAGS, lines[:ROWS - 1]), Batch(CID, "f1", TAGS, lines)]) == count
+    rows = store.db.execute("select c, ts, stream, msg from lines order by id").fetchall()
+    assert rows == [(1, ts, stream, msg) for _, ts, stream, msg in lines]
