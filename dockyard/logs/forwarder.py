@@ -18,9 +18,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dockyard.engine.events import EventWatcher, engine_host_name
 from dockyard.logs.direct import StoreJournal, hand_back_positions, take_over_spool
 from dockyard.logs.discovery import container_ids
 from dockyard.logs.edge_metrics import EdgeMetrics
@@ -33,6 +32,9 @@ from dockyard.logs.sinks import Retryable, Sink, open_sink, store_path
 from dockyard.logs.spool import Append, Batch, Spool
 from dockyard.logs.store import CACHE_KIB, LogStore, default_state_dir
 from dockyard.logs.tailer import Loss, Read, Tailer
+
+if TYPE_CHECKING:
+    from dockyard.engine.events import EventWatcher
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,7 @@ class Forwarder:
         self.journal: Spool | StoreJournal
         if sinks is None and config.direct and len(config.sinks) == 1 and stores:
             store = LogStore(stores[0], busy_timeout=1.0, synchronous=config.synchronous,
-                             cache_kib=config.store_cache_kib)
+                             cache_kib=config.store_cache_kib, background_checkpoints=True)
             take_over_spool(config.spool_path, store)  # lines a spooled run left for the store
             self.journal, self.sinks, self.shippers = StoreJournal(store), {}, []
         else:
@@ -134,6 +136,8 @@ class Forwarder:
     def run(self, stop: threading.Event) -> None:
         """Run until `stop` is set: the reader here, one thread per sink, one for engine events."""
         host = self.config.host
+        if self.config.docker_host:  # docker-py only with an engine to watch (not for folder scans alone)
+            from dockyard.engine.events import EventWatcher, engine_host_name
         if host is None and self.config.docker_host:
             host = engine_host_name(self.config.docker_host)
         self.chain = container_chain(host)

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from dockyard.logs.jsonbulk import parse_block
+
 STDOUT, STDERR = 0, 1
 STREAM_NAMES = ("stdout", "stderr")
 MAX_LINE = 1 << 20  # a joined line longer than this is emitted in pieces (bounded memory)
+BULK_BLOCK = 64 << 10  # bytes of whole lines parsed in bulk at a time
 
 # (offset, time_ns, stream, message)
 Line = tuple[int, int, int, str]
@@ -106,6 +109,33 @@ class Joiner:
         self.pending: Pending | None = None
 
     def parse(self, data: bytes, base: int, file: str) -> Chunk:
+        """The whole lines of `data` (which starts at byte `base` of `file`); a partial line is held."""
+        if self.pending is not None:
+            return self._parse_lines(data, base, file)
+        # The common case, whole lines: in bulk (jsonbulk.py), by groups of about BULK_BLOCK bytes
+        # (each group's columns stay in the CPU's cache); from the first group that is not Docker's
+        # plain form on, line by line.
+        pieces = data.split(b"\n")
+        pieces.pop()  # after the last newline: empty, or a line still being written
+        n = len(pieces)
+        step = max(1, BULK_BLOCK * n // max(1, len(data)))  # lines per group, at the read's mean line size
+        lines: list[Line] = []
+        done = 0  # bytes of the lines parsed in bulk
+        for i in range(0, n, step):
+            group = pieces[i:i + step]
+            parsed = parse_block(group, base + done)
+            if parsed is None:
+                break
+            lines += parsed
+            done += sum(map(len, group)) + len(group)
+        if done == 0:
+            return self._parse_lines(data, base, file)
+        if done == len(data):
+            return Chunk(lines, done)
+        rest = self._parse_lines(data[done:], base + done, file)
+        return Chunk(lines + rest.lines, done + rest.consumed, rest.bad)
+
+    def _parse_lines(self, data: bytes, base: int, file: str) -> Chunk:
         loads = orjson.loads
         out: list[Line] = []
         append = out.append
@@ -119,6 +149,8 @@ class Joiner:
             try:
                 entry = loads(raw)
                 msg: str = entry["log"]
+                if type(msg) is not str:
+                    raise TypeError("log is not a string")
                 stamp: str = entry["time"]
                 stream = STDERR if entry.get("stream") == "stderr" else STDOUT
                 ts = parse_time(stamp) if pending is None else 0

@@ -156,6 +156,8 @@ DEFERRED = {
                    "a read command takes its engines and config store from the checked copy",
     "server/runtime.py": "the server listens and answers /health before it loads FastAPI, its routers and its "
                          "loops (about 1 s, several on a busy host; issue 30)",
+    "logs/forwarder.py": "docker-py (~200 ms of imports) only for a forwarder that watches an engine's events: one "
+                         "that scans the log folders alone starts without it",
     "router/edge.py": "the ACME client (acme, josepy, cryptography's x509) only when a certificate is due: ps, "
                       "status and logs read the edge's routes without it",
 }

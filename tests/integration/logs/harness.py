@@ -187,7 +187,7 @@ def count_lines(store: Path, app: str) -> int:
         db.close()
 
 
-def verify(store: Path, app: str, plan: Plan) -> tuple[int, int, int, int]:
+def verify(store: Path, app: str, plan: Plan, payload: str = PAYLOAD) -> tuple[int, int, int, int]:
     """(stored, distinct, lost, duplicated) for the run's numbered lines."""
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
     try:
@@ -198,7 +198,7 @@ def verify(store: Path, app: str, plan: Plan) -> tuple[int, int, int, int]:
     seen = Counter()
     for (msg,) in rows:
         parts = msg.split(" ")
-        if len(parts) == 3 and parts[2] == PAYLOAD:
+        if len(parts) == 3 and parts[2] == payload:
             seen[(parts[0], int(parts[1]))] += 1
     expected = {(f"w{i}", n) for i in range(plan.containers) for n in range(1, plan.lines_each + 1)}
     distinct = len(set(seen) & expected)

@@ -9,7 +9,7 @@ from dockyard.logs.direct import StoreJournal, hand_back_positions, take_over_sp
 from dockyard.logs.jsonfile import parse_time
 from dockyard.logs.query import Query, search
 from dockyard.logs.spool import Append, Batch, Spool
-from dockyard.logs.store import BLOCK, LogStore
+from dockyard.logs.store import BLOCK, ROWS, LogStore
 from dockyard.logs.tailer import Loss, Position
 
 CID = "d" * 64
@@ -112,3 +112,31 @@ def test_a_scope_keeps_one_release_s_lines_or_those_containers(tmp_path: Path) -
     assert messages(Scope(names=frozenset())) == []
     store.write([Batch("c" * 64, "f3", {**TAGS, "container": "db", "release": ""}, [(0, 3_000, 0, "from db")])])
     assert messages(Scope(release="r2")) == ["from db", "from r2"]  # an accessory has no release: always in
+
+
+def test_block_text_follows_line_ids_across_batches_containers_and_a_replayed_head(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "store.db")
+    store.write([Batch(CID, "f1", TAGS, [(o, 1, 0, f"old{o}z") for o in range(10)])])
+    other = {**TAGS, "container": "web-2"}
+    replayed = [(o, 1, 0, f"a{o}z") for o in range(5, BLOCK)]  # 5..9 are stored already: cut
+    second = [(o, 1, 1, f"b{o}z") for o in range(BLOCK + 7)]
+    assert store.write([Batch(CID, "f1", TAGS, replayed), Batch("e" * 64, "f2", other, second)]) == 2 * BLOCK - 3
+    ids = dict(store.db.execute("select msg, id from lines").fetchall())
+    for word in ("old0z", "a10z", f"a{BLOCK - 1}z", "b0z", f"b{BLOCK - 1}z", f"b{BLOCK + 6}z"):
+        (found,) = search(store, Query(grep=word, limit=5))
+        assert found.message == word and found.id == ids[word]
+    blocks = store.db.execute("select first, last from fts_blocks order by first").fetchall()
+    assert blocks == [(1, 10), (11, 10 + BLOCK), (11 + BLOCK, 7 + 2 * BLOCK)]
+    for first, last in blocks:  # each block's document is its lines' text, in id order
+        for (word,) in store.db.execute("select msg from lines where id in (?, ?)", (first, last)).fetchall():
+            hits = store.db.execute("select rowid from lines_fts where lines_fts match ?", (f'"{word}"',)).fetchall()
+            assert hits == [(first,)]
+
+
+def test_lines_are_stored_in_order_by_statements_of_many_rows_and_the_rest_one_by_one(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "store.db")
+    count = 2 * ROWS + 5
+    lines = [(o, 1_000_000 + o, o % 2, f"m{o}") for o in range(count)]
+    assert store.write([Batch(CID, "f1", TAGS, lines[:ROWS - 1]), Batch(CID, "f1", TAGS, lines)]) == count
+    rows = store.db.execute("select c, ts, stream, msg from lines order by id").fetchall()
+    assert rows == [(1, ts, stream, msg) for _, ts, stream, msg in lines]
