@@ -13,7 +13,9 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from dockyard.engine.local_socket import SocketClient, socket_path
+from dockyard.engine.local_socket import socket_path
+from dockyard.engine.wire import Wire
+from dockyard.settings_base import EngineSettings
 
 __all__ = ["EventWatcher", "WAKE_EVENTS", "engine_host_name"]
 
@@ -34,7 +36,8 @@ class EventWatcher:
     def _events(self) -> Iterable[dict[str, Any]]:
         path = socket_path(self.docker_host)
         if path is not None:
-            stream = SocketClient(path).stream("/events", {"filters": json.dumps({"type": ["container"]})})
+            stream = Wire(EngineSettings(host=self.docker_host)).stream(
+                "/events", {"filters": json.dumps({"type": ["container"]})})
             self.client = stream  # what close() closes: the stream's own connection
             return stream
         import docker
@@ -74,7 +77,7 @@ def engine_host_name(docker_host: str) -> str | None:
     try:
         path = socket_path(docker_host)
         if path is not None:
-            reads = SocketClient(path, timeout=5)
+            reads = Wire(EngineSettings(host=docker_host), timeout=5)
             try:
                 return str((reads.get("/info") or {}).get("Name") or "") or None
             finally:

@@ -1,4 +1,4 @@
-"""The engine's reads over its unix socket, with the standard library only: what the host agent
+"""The engine's reads over its unix socket (engine/wire.py, the standard library only): what the host agent
 asks of the engine (the containers it follows, one inspect, the event stream, the cgroup driver).
 
 docker-py with requests, urllib3 and ssl is about 15 MB of a process's memory; the agent, which
@@ -10,23 +10,19 @@ The same JSON as docker-py reads (Engine API 1.41), made into engine/facts.py's 
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from dockyard import settings
 from dockyard.engine.facts import ContainerEvent, EventStream, ReplicaFacts, container_event, replica_facts
+from dockyard.engine.wire import JsonStream, Wire, WireError, WireRefused
 from dockyard.errors import EngineError, EngineUnavailable
 from dockyard.settings import EngineSettings
 
-__all__ = ["LocalEngine", "ReadEngine", "SocketClient", "connect_reads", "socket_path"]
-
-API = "/v1.41"
+__all__ = ["LocalEngine", "ReadEngine", "connect_reads", "socket_path"]
 
 
 class ReadEngine(Protocol):
@@ -51,116 +47,6 @@ def socket_path(host: str) -> str | None:
     return host.removeprefix("unix://") if host.startswith("unix://") else None
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.socket_path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-class HttpStatus(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{status}: {message}")
-        self.status, self.message = status, message
-
-
-class SocketClient:
-    """GETs of the Engine API on one kept-alive connection (one request at a time), and streams on
-    connections of their own."""
-
-    def __init__(self, path: str, timeout: float = 60.0) -> None:
-        self.path = path
-        self.timeout = timeout
-        self._lock = threading.Lock()
-        self._conn: _UnixConnection | None = None
-
-    def get(self, path: str, query: Mapping[str, str] | None = None) -> Any:
-        """The decoded JSON answer; HttpStatus for an error status, OSError when the engine is not there."""
-        target = API + path + (f"?{urlencode(query)}" if query else "")
-        with self._lock:
-            for attempt in (0, 1):  # a kept-alive connection the engine closed meanwhile: once more, anew
-                conn = self._conn or _UnixConnection(self.path, self.timeout)
-                self._conn = None
-                try:
-                    conn.request("GET", target)
-                    answer = conn.getresponse()
-                    body = answer.read()
-                except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                    conn.close()
-                    if attempt:
-                        raise
-                    continue
-                except BaseException:
-                    conn.close()
-                    raise
-                if answer.will_close:
-                    conn.close()
-                else:
-                    self._conn = conn
-                if answer.status >= 400:
-                    raise HttpStatus(answer.status, _message(body))
-                return json.loads(body) if body.strip() else None
-        raise AssertionError("unreachable")
-
-    def stream(self, path: str, query: Mapping[str, str]) -> JsonStream:
-        """A streamed answer (events), one JSON document a line, on a connection of its own without a timeout."""
-        conn = _UnixConnection(self.path, None)
-        try:
-            conn.request("GET", f"{API}{path}?{urlencode(query)}")
-            answer = conn.getresponse()
-        except BaseException:
-            conn.close()
-            raise
-        if answer.status >= 400:
-            body = answer.read()
-            conn.close()
-            raise HttpStatus(answer.status, _message(body))
-        return JsonStream(conn, answer)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-
-def _message(body: bytes) -> str:
-    try:
-        return str(json.loads(body).get("message") or body[:300].decode(errors="replace"))
-    except (ValueError, AttributeError):
-        return body[:300].decode(errors="replace").strip()
-
-
-class JsonStream:
-    def __init__(self, conn: http.client.HTTPConnection, answer: http.client.HTTPResponse) -> None:
-        self.conn, self.answer = conn, answer
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            line = self.answer.readline()
-            if not line:
-                return
-            if line.strip():
-                yield json.loads(line)
-
-    def close(self) -> None:
-        try:
-            if self.conn.sock is not None:
-                self.conn.sock.shutdown(socket.SHUT_RDWR)  # wakes a reader blocked in readline()
-        except OSError:
-            pass
-        self.conn.close()
-
-
 class _Events:
     """The stream of container events as ContainerEvents (engine/facts.py's EventStream)."""
 
@@ -171,7 +57,7 @@ class _Events:
         try:
             for event in self.raw:
                 yield container_event(event)
-        except (OSError, http.client.HTTPException, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             raise EngineUnavailable(f"following the events of engine {self.name!r}: the engine stopped "
                                     f"answering: {exc or type(exc).__name__}") from exc
 
@@ -185,16 +71,16 @@ class LocalEngine:
 
     name: str
     config: EngineSettings
-    client: SocketClient
+    client: Wire
 
     is_local_host = True
 
     def _get(self, action: str, path: str, query: Mapping[str, str] | None = None) -> Any:
         try:
-            return self.client.get(path, query)
-        except HttpStatus as exc:
+            return self.client.get(path, dict(query or {}))
+        except WireRefused as exc:
             raise EngineError(f"{action}: {exc.message}") from exc
-        except (OSError, http.client.HTTPException, ValueError) as exc:
+        except (WireError, ValueError) as exc:
             raise EngineUnavailable(f"{action}: the engine stopped answering: {exc or type(exc).__name__}") from exc
 
     def running_replicas(self, selector: Mapping[str, str]) -> list[ReplicaFacts]:
@@ -210,11 +96,11 @@ class LocalEngine:
     def inspect_replica(self, container_id: str) -> ReplicaFacts | None:
         try:
             return replica_facts(self.client.get(f"/containers/{quote(container_id, safe='')}/json"))
-        except HttpStatus as exc:
+        except WireRefused as exc:
             if exc.status == 404:
                 return None
             raise EngineError(f"inspecting container {container_id[:12]}: {exc.message}") from exc
-        except (OSError, http.client.HTTPException, ValueError) as exc:
+        except (WireError, ValueError) as exc:
             raise EngineUnavailable(f"inspecting container {container_id[:12]}: the engine stopped answering: "
                                     f"{exc or type(exc).__name__}") from exc
 
@@ -223,9 +109,9 @@ class LocalEngine:
         try:
             raw = self.client.stream("/events", {"since": str(since),
                                                  "filters": json.dumps({"type": ["container"]})})
-        except HttpStatus as exc:
+        except WireRefused as exc:
             raise EngineError(f"{action}: {exc.message}") from exc
-        except (OSError, http.client.HTTPException) as exc:
+        except WireError as exc:
             raise EngineUnavailable(f"{action}: the engine stopped answering: {exc or type(exc).__name__}") from exc
         return _Events(raw, self.name)
 
@@ -245,10 +131,10 @@ def connect_reads(name: str, site: settings.Settings | None = None, timeout: flo
         from dockyard.engine.client import connect
 
         return connect(name, site, int(timeout))
-    client = SocketClient(path, timeout)
+    client = Wire(cfg, timeout)
     try:
         client.get("/version")
-    except (OSError, http.client.HTTPException, HttpStatus, ValueError) as exc:
+    except (WireError, WireRefused, ValueError) as exc:
         client.close()
         raise EngineUnavailable(f"engine {name!r} at {cfg.host} is not reachable: {exc or type(exc).__name__}",
                                 hint="check that dockerd runs there (dockyard doctor)") from exc

@@ -1,5 +1,5 @@
 """A small client for the engine's read calls: one keep-alive HTTP/1.1 connection to the engine's
-socket (or its TLS port), GET requests, JSON answers.
+socket (or its TLS port), GET requests, JSON answers; streams (events) on connections of their own.
 
 `ps`, `status` and `logs` need a listing and a few inspects; docker-py and requests cost more to
 import than those calls take (issue 30), so reads go through here and docker-py is loaded on an
@@ -14,6 +14,7 @@ import json
 import socket
 import ssl
 import threading
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -21,7 +22,7 @@ import orjson
 
 from dockyard.settings_base import EngineSettings
 
-__all__ = ["API_VERSION", "Wire", "WireError", "WireRefused", "unframe"]
+__all__ = ["API_VERSION", "JsonStream", "Wire", "WireError", "WireRefused", "unframe"]
 
 API_VERSION = "1.41"  # Engine 20.10's API; later engines still serve it
 
@@ -39,7 +40,7 @@ class WireRefused(Exception):
 
 
 class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
+    def __init__(self, path: str, timeout: float | None) -> None:
         super().__init__("localhost", timeout=timeout)
         self.socket_path = path
 
@@ -72,19 +73,20 @@ class Wire:
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
-            url = urlsplit(self.cfg.host)
-            if url.scheme == "unix":
-                self._conn = _UnixConnection(url.path, self.timeout)
-            elif url.scheme in ("tcp", "https", "http"):
-                port = url.port or 2376
-                if self.cfg.tls_ca or self.cfg.tls_cert or url.scheme == "https":
-                    self._conn = http.client.HTTPSConnection(url.hostname or "", port, timeout=self.timeout,
-                                                             context=_tls_context(self.cfg))
-                else:
-                    self._conn = http.client.HTTPConnection(url.hostname or "", port, timeout=self.timeout)
-            else:
-                raise WireError(f"unsupported engine address {self.cfg.host!r} (unix:// or tcp://)")
+            self._conn = self._open(self.timeout)
         return self._conn
+
+    def _open(self, timeout: float | None) -> http.client.HTTPConnection:
+        url = urlsplit(self.cfg.host)
+        if url.scheme == "unix":
+            return _UnixConnection(url.path, timeout)
+        if url.scheme in ("tcp", "https", "http"):
+            port = url.port or 2376
+            if self.cfg.tls_ca or self.cfg.tls_cert or url.scheme == "https":
+                return http.client.HTTPSConnection(url.hostname or "", port, timeout=timeout,
+                                                   context=_tls_context(self.cfg))
+            return http.client.HTTPConnection(url.hostname or "", port, timeout=timeout)
+        raise WireError(f"unsupported engine address {self.cfg.host!r} (unix:// or tcp://)")
 
     def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
         """The JSON answer of GET /v1.41{path} (see raw)."""
@@ -105,6 +107,8 @@ class Wire:
                 conn.request("GET", target, headers={"Host": "docker"})
                 response = conn.getresponse()
                 body = response.read()
+                if response.will_close:  # the engine ends this connection: the next request opens one
+                    self.close()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
                 self.close()
                 if attempt == 2:
@@ -123,6 +127,22 @@ class Wire:
             self.raw("/_ping")
         except WireRefused as exc:
             raise WireError(f"/_ping answered {exc.status}") from exc
+
+    def stream(self, path: str, query: dict[str, Any]) -> JsonStream:
+        """A streamed answer (events), one JSON document a line, on a connection of its own without a
+        timeout; WireRefused, WireError as `raw`."""
+        conn = self._open(None)
+        try:
+            conn.request("GET", f"/v{API_VERSION}{path}?{urlencode(query)}", headers={"Host": "docker"})
+            answer = conn.getresponse()
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            conn.close()
+            raise WireError(str(exc) or type(exc).__name__) from exc
+        if answer.status >= 400:
+            body = answer.read()
+            conn.close()
+            raise WireRefused(answer.status, _message(body))
+        return JsonStream(conn, answer)
 
     def containers(self, filters: dict[str, list[str]], all: bool = True) -> list[dict[str, Any]]:
         """The engine's container listing (GET /containers/json) with these filters."""
@@ -158,6 +178,29 @@ class Wire:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+
+class JsonStream:
+    """The documents of a streamed answer; close() ends it, from another thread too."""
+
+    def __init__(self, conn: http.client.HTTPConnection, answer: http.client.HTTPResponse) -> None:
+        self.conn, self.answer = conn, answer
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            line = self.answer.readline()
+            if not line:
+                return
+            if line.strip():
+                yield orjson.loads(line)
+
+    def close(self) -> None:
+        try:
+            if self.conn.sock is not None:
+                self.conn.sock.shutdown(socket.SHUT_RDWR)  # wakes a reader blocked in readline()
+        except OSError:
+            pass
+        self.conn.close()
 
 
 def _message(body: bytes) -> str:

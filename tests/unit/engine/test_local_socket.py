@@ -1,4 +1,4 @@
-"""The agent's engine reads over a unix socket with the standard library (engine/local_socket.py),
+"""The agent's engine reads over a unix socket with the standard library (engine/local_socket.py, on engine/wire.py),
 against a small Engine API stand-in on a socket of the test's own: what it asks, what it makes of
 the answers, and its failures in Dockyard's words."""
 
@@ -15,7 +15,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from dockyard.engine.local_socket import LocalEngine, SocketClient, socket_path
+from dockyard.engine.local_socket import LocalEngine, socket_path
+from dockyard.engine.wire import Wire
 from dockyard.errors import EngineError, EngineUnavailable
 from dockyard.settings import EngineSettings
 
@@ -83,7 +84,7 @@ def engine(tmp_path: Path) -> Iterator[tuple[LocalEngine, Engine]]:
     server = Engine(path, Handler)
     server.asked = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    local = LocalEngine("local", EngineSettings(host=f"unix://{path}"), SocketClient(path, timeout=5))
+    local = LocalEngine("local", EngineSettings(host=f"unix://{path}"), Wire(EngineSettings(host=f"unix://{path}"), 5))
     yield local, server
     local.close()
     server.shutdown()
@@ -127,6 +128,7 @@ def test_an_error_status_and_a_missing_engine_in_dockyards_words(engine: tuple[L
     local, _ = engine
     with pytest.raises(EngineError, match="the engine broke"):
         local._get("asking", "/broken")
-    nowhere = LocalEngine("local", EngineSettings(host="unix:///nowhere.sock"), SocketClient(str(tmp_path / "no.sock")))
+    nowhere = LocalEngine("local", EngineSettings(host="unix:///nowhere.sock"),
+                          Wire(EngineSettings(host=f"unix://{tmp_path / 'no.sock'}")))
     with pytest.raises(EngineUnavailable, match="listing containers on engine 'local': the engine stopped answering"):
         nowhere.running_replicas({})
