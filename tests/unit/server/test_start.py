@@ -19,10 +19,10 @@ from typing import Any
 from dockyard.server.front import Front
 
 # What `dockyard server` must not have loaded when it starts listening: the application (FastAPI,
-# Starlette), templates, docker-py, the HTTP clients. (pydantic and ruamel join them once
-# settings.py no longer loads its models with Dockyard's home.)
+# Starlette), templates, docker-py, the HTTP clients, pydantic and ruamel (Dockyard's home is found
+# without the settings file's models).
 BEFORE_LISTENING = {"fastapi", "starlette", "jinja2", "docker", "requests", "httpx", "boto3", "cryptography",
-                    "prometheus_client", "acme", "etcd3gw"}
+                    "prometheus_client", "acme", "etcd3gw", "pydantic", "pydantic_core", "ruamel"}
 
 
 def call(app: Front, path: str, method: str = "GET") -> tuple[int, bytes]:
