@@ -4,6 +4,9 @@ into it, start, rename, read its last lines, remove.
 Each function takes docker-py's client and lets its failures through, but for the two a deploy
 answers differently from any other failure: a name already held (NameTaken) and a published
 port already taken (PortTaken). `Engine`'s verbs (engine/client.py) translate the rest.
+
+A container known by its id is acted on through the low-level API in one request: docker-py's
+`containers.get(id).start()` would inspect it first, a round trip per step of a deploy for nothing.
 """
 
 from __future__ import annotations
@@ -29,12 +32,12 @@ def create(client: Any, spec: ReplicaSpec, name: str) -> ReplicaFacts:
 
 
 def put_archive(client: Any, container_id: str, archive: bytes) -> None:
-    client.containers.get(container_id).put_archive("/", archive)
+    client.api.put_archive(container_id, "/", archive)
 
 
 def start(client: Any, container_id: str, name: str) -> None:
     try:
-        client.containers.get(container_id).start()
+        client.api.start(container_id)
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
         if "address already in use" in text or "port is already allocated" in text:
@@ -43,12 +46,12 @@ def start(client: Any, container_id: str, name: str) -> None:
 
 
 def rename(client: Any, container_id: str, name: str) -> None:
-    client.containers.get(container_id).rename(name)
+    client.api.rename(container_id, name)
 
 
 def remove(client: Any, container_id: str) -> None:
-    client.containers.get(container_id).remove(force=True)
+    client.api.remove_container(container_id, force=True)
 
 
 def last_lines(client: Any, container_id: str, lines: int) -> str:
-    return str(client.containers.get(container_id).logs(tail=lines).decode(errors="replace"))
+    return str(client.api.logs(container_id, tail=lines).decode(errors="replace"))
