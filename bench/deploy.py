@@ -98,6 +98,7 @@ _send = requests.sessions.Session.send
 def _counted(self, request, **kwargs):
     path = re.sub(r"^/v[0-9.]+", "", request.path_url.split("?")[0])
     path = re.sub(r"/[0-9a-f]{12,64}(?=/|$)|/(?:bench-|dockyard_)[^/]+", "/{id}", path)
+    path = re.sub(r"^/images/.+/json$", "/images/{ref}/json", path)
     where = "probe" if request.url.startswith("http://127.0.0.1") else "engine"
     _calls[f"{where} {request.method} {path}"] += 1
     return _send(self, request, **kwargs)
