@@ -21,8 +21,8 @@ Both sides run as a fresh process (a user runs a command or a script) and pay th
 Between rounds every container and network either side made is removed, so each round starts from
 nothing. Printed: the median of ROUNDS runs for each and their ratio (target: at most 1.1x), and the
 median of each round's own ratio (its two runs follow each other: the figure other work on a busy
-host disturbs least). With
---calls, one more run of each counts its Engine API requests and health probes, by kind.
+host disturbs least). With --calls, one more run of each counts its Engine API requests and health
+probes, by kind.
 
     .venv/bin/python bench/deploy.py [--rounds 5] [--calls]
 

@@ -14,21 +14,33 @@ from __future__ import annotations
 from typing import Any
 
 import docker.errors
+from docker.models.containers import _create_container_args  # containers.create's own (docker==7.2.0, pinned)
 
-from dockyard.engine.containers import ReplicaSpec, create_kwargs
-from dockyard.engine.facts import ReplicaFacts, replica_facts
+from dockyard.engine.containers import ReplicaSpec, create_kwargs, replica_labels
+from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.interface import NameTaken, PortTaken
 
 __all__ = ["NameTaken", "PortTaken", "create", "last_lines", "put_archive", "remove", "rename", "start"]
 
 
 def create(client: Any, spec: ReplicaSpec, name: str) -> ReplicaFacts:
+    """Create it (not start it); what is known of it then. docker-py's containers.create would inspect
+    it after the create, a request nothing here reads: the health wait inspects it once it runs."""
+    arguments = _create_container_args({**create_kwargs(spec, name), "version": client.api.api_version})
     try:
-        return replica_facts(client.containers.create(**create_kwargs(spec, name)).attrs)
+        made = client.api.create_container(**arguments)
     except docker.errors.APIError as exc:
         if "is already in use" in str(exc.explanation or exc):
             raise NameTaken(f"creating {name}: {exc.explanation or exc}") from exc
         raise
+    return created(made["Id"], name, spec)
+
+
+def created(container_id: str, name: str, spec: ReplicaSpec) -> ReplicaFacts:
+    """Pure: a container just created from `spec`: what Dockyard set on it (an inspect would add the
+    image's labels, its paths and the zeroes of a container that never ran)."""
+    return ReplicaFacts(id=container_id, name=name, labels=replica_labels(spec), image=spec.image,
+                        asks_ports=bool(spec.port), nano_cpus=int(spec.cpus * 1e9) if spec.cpus else 0)
 
 
 def put_archive(client: Any, container_id: str, archive: bytes) -> None:
