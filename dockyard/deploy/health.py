@@ -23,7 +23,6 @@ from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.interface import Engine
 from dockyard.engine.rows import Running
 from dockyard.errors import HealthCheckFailed
-from dockyard.monitor.procnet import parse_listeners
 from dockyard.router.colors import Replica
 from dockyard.spec import AppSpec
 from dockyard.spec.model import HealthSpec
@@ -176,6 +175,8 @@ def listening(container: ReplicaFacts) -> list[int] | None:
     pid = container.pid
     if not pid:
         return None
+    from dockyard.monitor.procnet import parse_listeners  # said only of a wait that goes on
+
     proc = Path("/proc") / str(pid)
     try:
         if (container.id or "?") not in (proc / "cgroup").read_text():  # not this host's process

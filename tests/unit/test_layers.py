@@ -147,6 +147,8 @@ DEFERRED = {
     "engine/client.py": "each verb loads its engine module when it runs: ps and status do not pay ~35 ms for a "
                         "deploy's writes (Swarm specs, lifecycle, volumes)",
     "logs/sinks/__init__.py": "a forwarder loads only the sinks it ships to",
+    "deploy/health.py": "what a replica listens on (monitor's /proc parsers, ~5 ms) is read only for a wait that "
+                        "goes on or fails: a deploy whose replicas answer does not load them",
     "scale/counts.py": "what serves now is read (scale/facts.py: httpx, the balancers' readers, ~40 ms) only for "
                        "a service with scaling: a deploy of one without does not load it",
     "router/edge.py": "the ACME client (acme, josepy, cryptography's x509) only when a certificate is due: ps, "
