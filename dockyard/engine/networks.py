@@ -22,13 +22,13 @@ def ensure_network(engine: Handle, app: str, env: str) -> str:
     accessory under its alias, so old and new replicas and accessories reach each other."""
     name = network_name(app, env)
     try:
-        if _named(engine, name):
-            return name
-        try:  # check_duplicate: Docker would otherwise allow two networks of one name
-            network = engine.client.networks.create(name, driver="bridge", check_duplicate=True,
-                                                    labels={L.MANAGED: "1", L.APP: app, L.ENV: env})
+        # One request whether it is there or not: check_duplicate makes the engine refuse a second
+        # network of the name (409) rather than allow it, and that refusal says it exists.
+        try:
+            engine.client.api.create_network(name, driver="bridge", check_duplicate=True,
+                                             labels={L.MANAGED: "1", L.APP: app, L.ENV: env})
         except docker.errors.APIError as exc:
-            if exc.status_code != 409:  # made in between
+            if exc.status_code != 409:
                 raise
             return name
         for legacy in _named(engine, legacy_network_name(app, env)):
@@ -38,7 +38,8 @@ def ensure_network(engine: Handle, app: str, env: str) -> str:
             # stopped ones too (a network's inspect data lists only running containers)
             for found in engine.client.containers.list(all=True, filters={"network": legacy.name}):
                 accessory = (found.labels or {}).get(L.ACCESSORY)
-                network.connect(found, aliases=[accessory] if accessory else None)
+                engine.client.api.connect_container_to_network(found.id, name,
+                                                               aliases=[accessory] if accessory else None)
     except DockerError as exc:
         raise engine_error(f"creating network {name}", exc) from exc
     return name

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dockyard.scale.facts import serving
 from dockyard.scale.store import ScaleStore
 
 if TYPE_CHECKING:
@@ -36,5 +35,9 @@ def deploy_counts(spec: AppSpec, env: str, engine: Engine, db: StateDB) -> dict[
     store = ScaleStore(db)
     overrides = {name: o.replicas for name in spec.services if (o := store.override(spec.app, env, name))}
     scaled = [n for n in spec.environment(env).scaling if n in spec.services and n not in overrides]
+    if not scaled:
+        return plan_counts(spec, env, {}, overrides)
+    from dockyard.scale.facts import serving  # the balancers' and agent's readers: only where scaling is
+
     now = {name: len(serving(engine, spec, env, name)) for name in scaled}
     return plan_counts(spec, env, now, overrides)

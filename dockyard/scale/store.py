@@ -10,13 +10,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from dockyard.scale.policy import Decision
 from dockyard.state.db import StateDB
 from dockyard.state.migrations import Migration, Migrations
+
+if TYPE_CHECKING:  # a deploy reads the overrides here; the policy's decisions are the autoscaler's
+    from dockyard.scale.policy import Decision
 
 KEEP_EVENTS = 7 * 86400.0
 

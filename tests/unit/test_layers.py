@@ -158,6 +158,10 @@ DEFERRED = {
                          "loops (about 1 s, several on a busy host; issue 30)",
     "logs/forwarder.py": "docker-py (~200 ms of imports) only for a forwarder that watches an engine's events: one "
                          "that scans the log folders alone starts without it",
+    "deploy/health.py": "what a replica listens on (monitor's /proc parsers, ~5 ms) is read only for a wait that "
+                        "goes on or fails: a deploy whose replicas answer does not load them",
+    "scale/counts.py": "what serves now is read (scale/facts.py: httpx, the balancers' readers, ~40 ms) only for "
+                       "a service with scaling: a deploy of one without does not load it",
     "router/edge.py": "the ACME client (acme, josepy, cryptography's x509) only when a certificate is due: ps, "
                       "status and logs read the edge's routes without it",
 }

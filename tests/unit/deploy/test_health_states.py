@@ -91,3 +91,15 @@ def test_ps_judges_a_replica_by_its_own_releases_probe_not_the_working_trees() -
                           row("running", running=False)], working_tree) == ["unhealthy", "restarting", "down"]
     finally:
         server.shutdown()
+
+
+def test_a_new_replica_is_probed_every_50_ms_at_first_then_less_often() -> None:
+    """A deploy waits for its slowest replica: a doubling pause from the start (50, 100, 200 ms...)
+    found one that answers at 0.4 s only at 0.75 s; a script polling every 50 ms finds it at once."""
+    from dockyard.deploy.health import FAST_FOR, poll_delay
+
+    assert [poll_delay(t, 0.05, 1.0) for t in (0.0, 0.4, 1.0, FAST_FOR - 0.01)] == [0.05] * 4
+    assert poll_delay(FAST_FOR, 0.05, 1.0) == 0.1
+    assert poll_delay(FAST_FOR + 1, 0.4, 1.0) == 0.8
+    assert poll_delay(FAST_FOR + 2, 0.8, 1.0) == 1.0  # never more than the check's interval
+    assert poll_delay(0.0, 0.05, 0.02) == 0.02  # nor at first

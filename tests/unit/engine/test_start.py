@@ -13,21 +13,19 @@ TAKEN = ("driver failed programming external connectivity on endpoint app-web-1:
          "proxy: listen tcp4 127.0.0.1:32777: bind: address already in use")
 
 
-class FlakyContainer:
+class FlakyApi:
+    """docker-py's low-level API: the start is one request, no inspect before it."""
+
     def __init__(self, failure: str) -> None:
         self.failure = failure
 
-    def start(self) -> None:
+    def start(self, _id: str) -> None:
         raise docker.errors.APIError("500 Server Error", explanation=self.failure)
 
 
 class Client:
     def __init__(self, failure: str) -> None:
-        self.containers = self
-        self.container = FlakyContainer(failure)
-
-    def get(self, _id: str) -> FlakyContainer:
-        return self.container
+        self.api = FlakyApi(failure)
 
 
 @pytest.mark.parametrize("said", [TAKEN, "Bind for 127.0.0.1:8000 failed: port is already allocated"])
