@@ -44,6 +44,8 @@ bench: setup-tests venv  # the benches use the tests' helpers and tools (hey)
 	$(BIN)/python bench/deploy.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/metrics.py
+	$(BIN)/python bench/agent.py
+	$(BIN)/python bench/server.py
 	$(BIN)/python bench/logs.py
 	$(BIN)/python bench/bluegreen.py
 	$(BIN)/python bench/autoscale.py

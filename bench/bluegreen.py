@@ -171,6 +171,7 @@ def main() -> None:
         os.environ.update({"DOCKYARD_HOME": str(root / "home"), "DOCKYARD_SECRET_KEY_FILE": str(root / "key"),
                            "DOCKYARD_CONFIG_STORE": f"sqlite:///{root}/home/config.db"})
         os.environ.pop("DOCKYARD_FILE", None)
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # as a user's shell: the bytecode cache kept
         app, live, _ = make_bg_app(root)
         label = f"bench-{app.name}"
         try:
