@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EnvBrief", "RouterBrief", "SpecBrief", "brief_of", "probe_label", "read_brief", "routed_name"]
 
-SPEC_FILE = "dockyard.yml"
+SPEC_FILE = "dockyard.yml"  # loader.SPEC_FILE, which this module cannot import without pydantic
 BRIEFS = 64  # briefs kept (one per spec file); the oldest go first
 
 
