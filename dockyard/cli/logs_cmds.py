@@ -28,7 +28,7 @@ forwarder_app = typer.Typer(help="The log forwarder: follow container logs, spoo
 
 
 def _store_path(store: Path | None) -> Path:
-    from dockyard.logs.store import default_state_dir
+    from dockyard.logs.paths import default_state_dir
 
     return store or default_state_dir() / "store.db"
 
@@ -218,7 +218,7 @@ def forwarder_run(
     """
     from dockyard.logs.forwarder import Forwarder, ForwarderConfig
     from dockyard.logs.meta import parse_selectors
-    from dockyard.logs.store import default_state_dir
+    from dockyard.logs.paths import default_state_dir
 
     config = ForwarderConfig(containers_root=containers_root, state_dir=state or default_state_dir(),
                              sinks=sink or ["store"], selectors=parse_selectors(label or []), host=host,
@@ -243,8 +243,8 @@ def forwarder_status(
 
     Example: dockyard forwarder status --json
     """
+    from dockyard.logs.paths import default_state_dir
     from dockyard.logs.status import read_status
-    from dockyard.logs.store import default_state_dir
 
     report = read_status(state or default_state_dir())
     if as_json:

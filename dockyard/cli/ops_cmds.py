@@ -37,7 +37,7 @@ def ps(
     """
     from rich.table import Table
 
-    from dockyard.deploy.health import judge_all
+    from dockyard.deploy.probes import judge_all
     from dockyard.engine.client import connect
     from dockyard.engine.facts import AccessoryState
     from dockyard.engine.placement import placement

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from dockyard.deploy.health import judge_all
+from dockyard.deploy.probes import judge_all
 from dockyard.engine.client import connect
 from dockyard.engine.interface import Engine
 from dockyard.engine.placement import placement

@@ -27,10 +27,11 @@ from dockyard.logs.edge_source import EDGE_SOURCE, EdgeAccessLog, EdgeLogConfig
 from dockyard.logs.enrich import Event, Processor, container_chain, tags_for
 from dockyard.logs.meta import ContainerMeta, config_mtime, matches, read_meta
 from dockyard.logs.metrics import Metrics
+from dockyard.logs.paths import default_state_dir
 from dockyard.logs.shipper import Backoff, Shipper
 from dockyard.logs.sinks import Retryable, Sink, open_sink, store_path
 from dockyard.logs.spool import Append, Batch, Spool
-from dockyard.logs.store import CACHE_KIB, LogStore, default_state_dir
+from dockyard.logs.store import CACHE_KIB, LogStore
 from dockyard.logs.tailer import Loss, Read, Tailer
 
 if TYPE_CHECKING:

@@ -8,12 +8,14 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockyard.engine.rows import Scope
 from dockyard.errors import UsageError
 from dockyard.logs.jsonfile import STREAM_NAMES, format_time
-from dockyard.logs.store import LogStore
+
+if TYPE_CHECKING:
+    from dockyard.logs.store import LogStore
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -93,11 +93,6 @@ TAG_COLUMNS = {"name": "container", "host": "host", "app": "app", "env": "env", 
 SAFETY_NET_PAGES = 8192  # of 16 KiB
 
 
-def default_state_dir() -> Path:
-    """Where the host's log store, spool and forwarder state live."""
-    return settings.home() / "logs"
-
-
 class StoreBusy(Exception):
     """The store is locked or unavailable right now: try again later."""
 

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from dockyard.errors import DockyardError
+from dockyard.logs.paths import default_state_dir
 from dockyard.logs.query import Query, last_id, newer, parse_since, search
-from dockyard.logs.store import LogStore, default_state_dir
+from dockyard.logs.store import LogStore
 from dockyard.pipeline.store import RunStore
 from dockyard.server.deps import Db
 from dockyard.server.events import sse

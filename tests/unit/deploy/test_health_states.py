@@ -72,7 +72,7 @@ def serving(paths: set[str]):
 
 
 def test_ps_judges_a_replica_by_its_own_releases_probe_not_the_working_trees() -> None:
-    from dockyard.deploy.health import judge_all
+    from dockyard.deploy.probes import judge_all
     from dockyard.engine.rows import Running
 
     server, port = serving({"/old-health"})

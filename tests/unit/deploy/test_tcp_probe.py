@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dockyard.deploy.health import tcp_probe
+from dockyard.deploy.probes import tcp_probe
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ import pytest
 from dockyard import settings
 from dockyard.backup.stores import LocalStore
 from dockyard.config.service import open_config_service
+from dockyard.logs.paths import default_state_dir
 from dockyard.logs.spool import Spool
-from dockyard.logs.store import LogStore, default_state_dir
+from dockyard.logs.store import LogStore
 from dockyard.monitor.history import History
 from dockyard.pipeline.source import export_commit, update_mirror
 from dockyard.pipeline.store import RunStore
