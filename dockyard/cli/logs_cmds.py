@@ -81,7 +81,7 @@ def logs(
 
     brief = read_app_brief()
     engine_name = brief.engine(env)
-    from dockyard.logs.edge_source import EDGE_SERVICE
+    from dockyard.logs.edge_access import EDGE_SERVICE
 
     # an accessory's lines, or the edge's access log of the environment: no release, colour or replica
     accessory = service is not None and (service in brief.accessories_of(env) or service == EDGE_SERVICE)

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import orjson
 
+# the "service" the edge's access lines have in their environment: `dockyard logs ENV edge`
+EDGE_SERVICE = "edge"
+
 
 @dataclass(frozen=True)
 class Access:

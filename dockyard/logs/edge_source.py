@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dockyard.logs.edge_access import Access, parse_access
+from dockyard.logs.edge_access import EDGE_SERVICE, Access, parse_access
 from dockyard.logs.files import fingerprint
 from dockyard.logs.jsonfile import STDOUT, Line
 from dockyard.logs.spool import Append, Batch
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from dockyard.logs.edge_metrics import EdgeMetrics
 
 EDGE_SOURCE = "edge-access"  # its read position's key in the journal (beside containers' ids)
-EDGE_SERVICE = "edge"  # the "service" its lines have in their environment: `dockyard logs ENV edge`
 ACCESS_FILES = "access-*.log"  # one per edge process, named by its start (router/edge_render.EdgePaths)
 
 
