@@ -12,6 +12,7 @@ validated this very file (same bytes), so a read command answers without pydanti
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import asdict, replace
@@ -107,6 +108,14 @@ def save(settings: Settings) -> None:
 # Its key is the file's bytes with the source of this module and of the models, so an edit of any
 # of them retires it.
 CHECKED = ".settings.checked.json"
+_CHECKED_HERE: dict[tuple[Path, bytes], dict[str, Any]] = {}  # this process's reads: file and bytes -> value
+
+
+@functools.cache
+def _checker_source() -> bytes:
+    """The source of this module and of the models: read once, as it does not change while a process runs."""
+    here = Path(__file__)
+    return here.read_bytes() + here.with_name("settings_model.py").read_bytes()
 
 
 def _checked() -> dict[str, Any]:
@@ -122,12 +131,14 @@ def _checked() -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise DockyardError(f"{path}: cannot read the settings file: {exc.strerror}") from exc
-    checker = Path(__file__)
-    key = hashlib.sha256(raw + checker.read_bytes() + checker.with_name("settings_model.py").read_bytes()).hexdigest()
+    if (path, raw) in _CHECKED_HERE:  # asked again by this process (engines, then the config store ...)
+        return dict(_CHECKED_HERE[path, raw])
+    key = hashlib.sha256(raw + _checker_source()).hexdigest()
     copy = path.parent / CHECKED
     try:
         kept = orjson.loads(copy.read_bytes())
         if kept.get("key") == key:
+            _CHECKED_HERE[path, raw] = kept["value"]
             return dict(kept["value"])
     except (OSError, ValueError, KeyError, TypeError):
         pass  # none yet, or unreadable: validate the file again
@@ -140,7 +151,8 @@ def _checked() -> dict[str, Any]:
         replace_private(copy, orjson.dumps({"key": key, "value": value}))
     except OSError:
         pass  # a read-only home: the next command validates again
-    return value
+    _CHECKED_HERE[path, raw] = value
+    return dict(value)
 
 
 def config_store_url(settings: Settings | None = None) -> str:

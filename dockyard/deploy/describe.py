@@ -89,8 +89,10 @@ def describe_environment(db: StateDB, spec: SpecBrief, name: str, engines: Engin
         return data
     # a chore that fails (a balancer that will not start) fails the command, as it says what is wrong
     # the whole spec is read (pydantic) only when there is housekeeping to do
-    chores_due = chores is not None and env.colors and needs_housekeeping(spec, name, engine)
-    done, drift = housekeep(full(), name, engine, chores) if chores is not None and chores_due else ([], [])
+    done: list[str] = []
+    drift: list[str] = []
+    if chores is not None and env.colors and needs_housekeeping(spec, name, engine):
+        done, drift = housekeep(full(), name, engine, chores)
     try:
         rows = engine.observe(spec.app, name)
         health = judge_all(rows, spec.probes)

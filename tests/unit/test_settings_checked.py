@@ -45,14 +45,17 @@ def test_the_file_is_read_as_validated(site: Path) -> None:
 
 def test_a_second_read_loads_no_pydantic(site: Path) -> None:
     settings.engine("tls-host")  # makes the copy
-    code = ("import sys; from dockyard import settings; e = settings.engine('tls-host'); "
-            "settings.config_store_url(); settings.edge_address(); "
-            "print(e.host, 'pydantic' in sys.modules)")
-    repo = Path(__file__).resolve().parents[2]  # this checkout's dockyard, whichever the venv points at
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "DOCKYARD_HOME": str(site),
-                                                           "PYTHONPATH": str(repo)},
-                         capture_output=True, text=True, check=True).stdout
+    out = in_a_new_process(site, "e = settings.engine('tls-host'); settings.config_store_url(); "
+                                 "settings.edge_address(); print(e.host, 'pydantic' in sys.modules)")
     assert out.split() == ["tcp://10.0.0.5:2376", "False"]
+
+
+def in_a_new_process(home: Path, code: str) -> str:
+    """What `code` prints in a fresh process (none of this one's reads remembered) on `home`."""
+    repo = Path(__file__).resolve().parents[2]  # this checkout's dockyard, whichever the venv points at
+    return subprocess.run([sys.executable, "-c", "import sys; from dockyard import settings; " + code],
+                          env={**os.environ, "DOCKYARD_HOME": str(home), "PYTHONPATH": str(repo)},
+                          capture_output=True, text=True, check=True).stdout
 
 
 def test_an_edited_file_is_validated_again(site: Path) -> None:
@@ -77,7 +80,7 @@ def test_a_copy_of_other_bytes_is_not_believed(site: Path) -> None:
     settings.engine("tls-host")
     copy = site / settings.CHECKED
     copy.write_text(copy.read_text().replace("10.0.0.5", "10.6.6.6").replace('"key":"', '"key":"0'))
-    assert settings.engine("tls-host").host == "tcp://10.0.0.5:2376"
+    assert in_a_new_process(site, "print(settings.engine('tls-host').host)").strip() == "tcp://10.0.0.5:2376"
 
 
 def test_no_file_needs_no_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
