@@ -17,9 +17,10 @@ from dockyard.router.edge import Edge
 from dockyard.router.nginx import NginxRouter
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources, run_cli
-from tests.integration.bluegreen.helpers import RELEASE_CGI, bg_spec, free_port
+from tests.integration.bluegreen.helpers import RELEASE_CGI, bg_spec
 from tests.integration.bluegreen.load import Load
 from tests.integration.edge.pebble import Pebble, https_get
+from tests.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,8 @@ import pytest
 
 from dockyard.router.nginx import NginxRouter
 from tests.conftest import run_cli
-from tests.integration.bluegreen.helpers import free_port
 from tests.integration.bluegreen.load import Load, failures, non_2xx
+from tests.ports import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -69,7 +69,7 @@ def test_the_agent_measures_an_accessory_and_forwards_its_logs_like_any_containe
     import subprocess
     import sys
 
-    from tests.integration.bluegreen.helpers import free_port
+    from tests.ports import free_port
 
     ok("config", "set", "site", "GREETING=hello", "DB_TOKEN=x", cwd=app.path)
     ok("accessory", "boot", "site", "db", cwd=app.path)

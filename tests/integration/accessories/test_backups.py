@@ -5,7 +5,6 @@ damaged archive or a wrong checksum before anything is overwritten; retention.""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from tests.apps import TestApp
 from tests.conftest import remove_app_resources, run_cli
 from tests.datastores import accessory, get, ok, put, redis_app, web_port
 from tests.json_schemas import check
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -105,7 +105,6 @@ def test_a_dump_restored_after_the_volume_is_gone_and_bad_archives_refused(app: 
     assert get(port, "after") == ""
 
 
-
 def test_a_service_volume_copied_with_its_writer_paused_and_restored_once_unused(
         tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerClient) -> None:
     from tests.integration.volumes.test_volumes import volume_app
@@ -134,12 +133,6 @@ def test_a_service_volume_copied_with_its_writer_paused_and_restored_once_unused
         assert records == [str(n) for n in range(30)]
     finally:
         remove_app_resources(docker_client, app.name)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from dockyard.router.nginx import NginxRouter
 from tests.apps import TestApp
 from tests.conftest import remove_app_resources
 from tests.datastores import accessory, ok, redis_app
-from tests.integration.bluegreen.helpers import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import textwrap
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import docker
 from dockyard.router.nginx import NginxRouter
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources
+from tests.ports import free_port
 
 RELEASE_CGI = """\
 #!/bin/sh
@@ -18,12 +18,6 @@ echo "Content-Type: text/plain"
 echo
 echo "$DOCKYARD_RELEASE $DOCKYARD_COLOR"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def bg_spec(app: str, live: int, preview: int, window: str = "5m", replicas: int = 2) -> str:

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from tests.conftest import run_cli
-from tests.integration.bluegreen.helpers import free_port
 from tests.integration.bluegreen.test_bluegreen_cli import bg_status, ok
 from tests.json_schemas import check
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import ssl
 import subprocess
 import time
@@ -17,14 +16,9 @@ import pytest
 
 from dockyard.config.etcd_store import EtcdAccess, EtcdStore
 from dockyard.errors import StoreUnavailable
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def openssl(*args: str, cwd: Path) -> None:

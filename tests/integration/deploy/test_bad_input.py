@@ -3,7 +3,6 @@ traceback, and nothing half-applied."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import pytest
 
 from tests.apps import TestApp
 from tests.conftest import run_cli
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -61,12 +61,6 @@ def test_unreachable_etcd_is_a_clear_error(test_app: TestApp) -> None:
     env = {"DOCKYARD_CONFIG_STORE": "etcd://127.0.0.1:1"}
     assert_clear_failure(run_cli("config", "set", "testing", "A=1", env=env), "127.0.0.1:1")
     assert_clear_failure(run_cli("deploy", "testing", "--image", "x:y", env=env), "127.0.0.1:1")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 
 from tests.apps import TestApp
 from tests.conftest import run_cli
-from tests.integration.bluegreen.helpers import free_port
 from tests.json_schemas import check
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

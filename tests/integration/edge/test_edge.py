@@ -23,9 +23,10 @@ from dockyard.router.edge import Edge
 from dockyard.router.nginx import NginxRouter
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources, run_cli
-from tests.integration.bluegreen.helpers import RELEASE_CGI, bg_spec, free_port
+from tests.integration.bluegreen.helpers import RELEASE_CGI, bg_spec
 from tests.integration.bluegreen.load import Hit, Load
 from tests.json_schemas import check
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from dockyard.router import procs
 from dockyard.router.edge import Edge
 from dockyard.router.edge_render import EdgeRoute, EdgeSite
 from tests.conftest import run_cli
-from tests.integration.bluegreen.helpers import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -26,8 +26,9 @@ from dockyard.router.edge import Edge
 from dockyard.state.db import StateDB
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources, run_cli
-from tests.integration.edge.pebble import Pebble, free_port, https_get
+from tests.integration.edge.pebble import Pebble, https_get
 from tests.json_schemas import check
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

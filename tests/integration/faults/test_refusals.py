@@ -20,7 +20,7 @@ import pytest
 from dockyard.state.db import StateDB
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources, run_cli
-from tests.integration.bluegreen.helpers import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
+
+from tests.ports import free_listen
 
 IMAGE = "dockyard/busybox:1.35"
 TEST_LABEL = "dockyard.test"
@@ -108,12 +109,6 @@ def forwarder_argv(state: Path, run_id: str, extra: list[str] | None = None) -> 
 def agent_argv(run_id: str, listen: str) -> list[str]:
     return [str(Path(sys.executable).parent / "dockyard"), "agent", "--listen", listen,
             "--label", f"{RUN_LABEL}={run_id}", "--probe-interval", "1"]
-
-
-def free_listen() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 class ForwarderProcess:

@@ -21,15 +21,10 @@ import pytest
 from dockyard.logs.forwarder import Forwarder, ForwarderConfig
 from dockyard.logs.shipper import Backoff
 from tests.integration.logs.harness import IMAGE, RUN_LABEL, TEST_LABEL, remove_run
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 LINES = 500
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.cli.agent_run import AgentRun
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -45,12 +45,6 @@ def run(self):
 agent.Agent.run = run
 sys.exit(agent_run.main(sys.argv))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_the_agent_loads_only_what_it_uses(dockyard_env: Path) -> None:

@@ -7,7 +7,6 @@ Every container carries dockyard.test=monitor-<run> and is removed in teardown.
 from __future__ import annotations
 
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from dockyard.cli.monitor_cmds import monitor_app
 from dockyard.engine.client import connect
 from dockyard.monitor.agent import AgentOptions, MonitorAgent, build_agent
 from dockyard.monitor.rules import AlertRule
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -99,8 +99,9 @@ def host_port(container: Any) -> int:
 
 
 def test_busy_loop_reads_about_one_core(agent: MonitorAgent, containers: dict) -> None:
-    """About 100 % of one core; on a busy machine the loop gets less, so it is also checked against
-    the kernel's own per-process accounting (/proc/PID/stat) over the same window."""
+    """About 100 % of one core on a quiet machine. A busy one gives the loop less (49 % once, with
+    both lanes of `make test` running), so the reading is checked against the kernel's own
+    per-process accounting (/proc/PID/stat) over the same window, and only bounded loosely alone."""
     from dockyard.monitor.collector import process_cpu_seconds
 
     containers["busy"].reload()
@@ -113,7 +114,7 @@ def test_busy_loop_reads_about_one_core(agent: MonitorAgent, containers: dict) -
     truth = (process_cpu_seconds(pid) - cpu0) / (time.monotonic() - t0) * 100
     average = sum(readings) / len(readings)
     assert abs(average - truth) <= 12, (readings, truth)
-    assert 50 <= average <= 110, readings
+    assert 15 <= average <= 110, readings  # busy, and never more than the one core it spins on
 
 
 def test_memory_agrees_with_docker_stats(agent: MonitorAgent, client: docker.DockerClient,
@@ -206,12 +207,6 @@ def test_stats_command_reads_the_agent(agent: MonitorAgent, tmp_path: Path, monk
     rows = {r["service"]: r for r in json.loads(result.output) if r["app"] == LABELS["dockyard.app"]}
     assert set(rows) == {"busy", "web", "victim", "flappy"}
     assert rows["busy"]["cpu_percent"] > 10 and rows["web"]["memory_limit_bytes"] == 64 * 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_real_prometheus_scrapes_the_agent(agent: MonitorAgent, tmp_path: Path, containers: dict) -> None:

@@ -20,7 +20,8 @@ import pytest
 
 from tests.apps import TestApp, make_app
 from tests.conftest import run_cli
-from tests.integration.bluegreen.helpers import cleanup, free_port
+from tests.integration.bluegreen.helpers import cleanup
+from tests.ports import free_port
 
 # A bounded busy loop: about 15 ms of one core per request (a few times that under the cpus limit).
 BURN_CGI = """\

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,10 @@ import pytest
 
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources, run_cli
+from tests.ports import free_port
 
 SECRET = "hook-secret-for-tests"
 DOCKYARD = str(Path(sys.executable).parent / "dockyard")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def site_env(root: Path) -> dict[str, str]:

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from tests.integration.server.browser import PHONE, WIDE, Browser, chromium
-from tests.integration.server.conftest import DOCKYARD, ServedApp, Server, free_port, serving
+from tests.integration.server.conftest import DOCKYARD, ServedApp, Server, serving
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -32,8 +32,9 @@ from dockyard.notify.model import Event
 from dockyard.notify.store import Outbox
 from dockyard.state.db import StateDB
 from tests.conftest import run_cli
-from tests.integration.server.conftest import DOCKYARD, ServedApp, Server, free_port, serving
+from tests.integration.server.conftest import DOCKYARD, ServedApp, Server, serving
 from tests.json_schemas import check
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from tests.conftest import run_cli
-from tests.integration.server.conftest import DOCKYARD, free_port, site_env
+from tests.integration.server.conftest import DOCKYARD, site_env
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -17,10 +17,11 @@ from dockyard.router.edge import Edge
 from dockyard.router.nginx import NginxRouter
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources, run_cli
-from tests.integration.bluegreen.helpers import RELEASE_CGI, bg_spec, free_port
+from tests.integration.bluegreen.helpers import RELEASE_CGI, bg_spec
 from tests.integration.bluegreen.load import Load, failures, non_2xx
 from tests.integration.swarm.conftest import home_env
 from tests.integration.swarm.pool import MAIN_HOST, NODE2_ADDR, PUBLISH_NET, Pool
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -25,8 +25,8 @@ from dockyard.engine.client import DockerEngine
 from dockyard.settings import EngineSettings
 from tests.apps import TestApp
 from tests.conftest import run_cli
-from tests.integration.bluegreen.helpers import free_port
 from tests.integration.swarm.pool import MAIN_HOST, NETNS, NODE2_ADDR, NODE2_HOST, PUBLISH_NET, Pool, wait_for
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

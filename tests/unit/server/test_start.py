@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.server.front import Front
+from tests.ports import free_port
 
 # What `dockyard server` must not have loaded when it starts listening: the application (FastAPI,
 # Starlette), templates, docker-py, the HTTP clients, pydantic and ruamel (Dockyard's home is found
@@ -80,12 +81,6 @@ def start(front, stop):
 
 runtime.serve(sys.argv[1], start=start)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(port: int, path: str) -> tuple[int, bytes] | None:
