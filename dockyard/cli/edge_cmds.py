@@ -43,7 +43,8 @@ def configure(
 
     from dockyard import settings
     from dockyard.errors import UsageError
-    from dockyard.router.edge import Edge, site_settings
+    from dockyard.router.edge import Edge
+    from dockyard.router.edge_routes import site_settings
 
     site = settings.load()
     edge = site.edge.model_copy()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -46,14 +47,19 @@ def ps(
     envs = [env] if env else brief.env_names()
     rows = []
     accessories: list[AccessoryState] = []
-    for name in envs:
-        engine = connect(brief.engine(name))
-        try:
-            rows += engine.observe(brief.app, name)
+    for engine_name, on_it in _by_engine(envs, brief.engine).items():
+        engine = connect(engine_name)
+        try:  # the app's containers on this engine in one listing, whatever the number of its environments
+            whole = env is None and len(on_it) > 1
+            rows += [r for r in engine.observe(brief.app, None if whole else on_it[0]) if r.env in on_it]
             if placement(engine).hosts_accessories:
-                accessories += engine.list_accessories(brief.app, name)
+                accessories += [a for a in engine.list_accessories(brief.app, None if whole else on_it[0])
+                                if a.env in on_it]
         finally:
             engine.close()
+    order = {name: i for i, name in enumerate(envs)}  # the spec's order of environments, as before
+    rows.sort(key=lambda r: order[r.env])
+    accessories.sort(key=lambda a: order[a.env])
     public = _public_urls(brief.app)
     routed = brief.routed  # the edge's names lead to it only (None: no service with a port, nothing public)
     # each replica judged by the release that made it (its label), not by this working tree's spec
@@ -83,12 +89,19 @@ def ps(
             console.print(f"{name}: {url} (the edge)", highlight=False)
 
 
+def _by_engine(envs: list[str], engine_of: Callable[[str], str]) -> dict[str, list[str]]:
+    """engine -> the environments on it, in their order."""
+    found: dict[str, list[str]] = {}
+    for name in envs:
+        found.setdefault(engine_of(name), []).append(name)
+    return found
+
+
 def _public_urls(app: str) -> dict[str, list[str]]:
     """env -> the URLs the host's edge serves it on."""
-    from dockyard.router.edge import Edge
+    from dockyard.router.edge_routes import EdgeRoutes
 
-    edge = Edge()
-    return {r.env: r.urls(edge.site) for r in edge.routes() if r.app == app}
+    return EdgeRoutes().public_urls(app)
 
 
 def exec_(

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.deploy.probes import judge_all
 from dockyard.engine.client import connect
+from dockyard.engine.facts import AccessoryState
 from dockyard.engine.interface import Engine
 from dockyard.engine.placement import placement
+from dockyard.engine.rows import Running
 from dockyard.errors import DockyardError
-from dockyard.router.edge import Edge
+from dockyard.router.edge_routes import EdgeRoutes
 from dockyard.router.status import Report, env_status, housekeep, needs_housekeeping, public_urls
 from dockyard.spec.brief import SpecBrief
 from dockyard.state.db import StateDB
@@ -31,10 +33,28 @@ from dockyard.vocabulary import absent, rfc3339
 
 class Engines:
     """One connection per engine name for a whole description, closed together; a failed connection
-    is kept as its error, so each environment on it says so."""
+    is kept as its error, so each environment on it says so. What runs of an app is read once per
+    engine, for all of its environments there (`rows`, `accessories`), until a chore changed it."""
 
     def __init__(self) -> None:
         self.found: dict[str, Engine | DockyardError] = {}
+        self._rows: dict[tuple[str, str], list[Running]] = {}
+        self._accessories: dict[tuple[str, str], list[AccessoryState]] = {}
+
+    def rows(self, name: str, engine: Engine, app: str, env: str) -> list[Running]:
+        if (name, app) not in self._rows:
+            self._rows[name, app] = engine.observe(app)
+        return [r for r in self._rows[name, app] if r.env == env]
+
+    def accessories(self, name: str, engine: Engine, app: str, env: str) -> list[AccessoryState]:
+        if (name, app) not in self._accessories:
+            self._accessories[name, app] = engine.list_accessories(app)
+        return [a for a in self._accessories[name, app] if a.env == env]
+
+    def changed(self, name: str) -> None:
+        """A chore changed what runs on the engine: read it again."""
+        self._rows = {key: rows for key, rows in self._rows.items() if key[0] != name}
+        self._accessories = {key: found for key, found in self._accessories.items() if key[0] != name}
 
     def get(self, name: str) -> Engine | DockyardError:
         if name not in self.found:
@@ -50,23 +70,23 @@ class Engines:
                 engine.close()
 
 
-def maintenance(app: str, env: str, edge: Edge | None = None) -> str | None:
+def maintenance(app: str, env: str, edge: EdgeRoutes | None = None) -> str | None:
     """The message of the edge's 503 page while the environment is in maintenance; None: serving."""
     try:
-        route = (edge or Edge()).route(app, env)
+        route = (edge or EdgeRoutes()).route(app, env)
     except DockyardError:
         return None
     return route.maintenance if route is not None else None
 
 
 def describe_environment(db: StateDB, spec: SpecBrief, name: str, engines: Engines, full: Callable[[], AppSpec],
-                         edge: Edge | None = None, chores: Report | None = None) -> dict[str, Any]:
+                         edge: EdgeRoutes | None = None, chores: Report | None = None) -> dict[str, Any]:
     """`spec` is what reads know of the spec (spec/brief.py); `full()` gives the whole spec, which
     only an environment with colours needs (its balancer). `chores`: first do a blue-green
     environment's housekeeping (router/status.housekeep) on the same connection, reporting there;
     the description then shows what it did."""
     env = spec.environment(name)
-    edge = edge or Edge()  # one (its site settings read once) for the URLs and the maintenance page
+    edge = edge or EdgeRoutes()  # one (its site settings read once) for the URLs and the maintenance page
     live = db.live_release(spec.app, name)
     data: dict[str, Any] = {
         "name": name, "engine": env.engine, "strategy": env.strategy, "promote": env.promote,
@@ -93,14 +113,16 @@ def describe_environment(db: StateDB, spec: SpecBrief, name: str, engines: Engin
     drift: list[str] = []
     if chores is not None and env.colors and needs_housekeeping(spec, name, engine):
         done, drift = housekeep(full(), name, engine, chores)
+        if done:
+            engines.changed(env.engine)
     try:
-        rows = engine.observe(spec.app, name)
+        rows = engines.rows(env.engine, engine, spec.app, name)
         health = judge_all(rows, spec.probes)
         data["replicas"] = [{"service": r.service, "replica": r.replica, "name": r.name, "state": r.state,
                              "running": r.running, "health": h, "release_id": absent(r.release), "color": r.color,
                              "url": r.url, "node": absent(r.node)} for r, h in zip(rows, health, strict=True)]
         if placement(engine).hosts_accessories:
-            data["accessories"] = [asdict(a) for a in engine.list_accessories(spec.app, name)]
+            data["accessories"] = [asdict(a) for a in engines.accessories(env.engine, engine, spec.app, name)]
         if env.colors and env.router is not None:
             status = env_status(spec, name, engine, edge)
             public = status["public"]
@@ -120,7 +142,7 @@ def describe_environment(db: StateDB, spec: SpecBrief, name: str, engines: Engin
 def describe_app(db: StateDB, spec: SpecBrief, full: Callable[[], AppSpec], envs: list[str] | None = None,
                  chores: Report | None = None) -> list[dict[str, Any]]:
     """Every environment (or these), in promotion order; see describe_environment."""
-    engines, edge, whole = Engines(), Edge(), cache(full)  # the whole spec read once, if at all
+    engines, edge, whole = Engines(), EdgeRoutes(), cache(full)  # the whole spec read once, if at all
     try:
         return [describe_environment(db, spec, name, engines, whole, edge, chores) for name in envs or spec.env_names()]
     finally:

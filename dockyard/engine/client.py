@@ -294,9 +294,10 @@ class DockerEngine:
             raise EngineError(f"{action}: {exc.message}") from exc
 
     def list_replicas(self, app: str | None = None, env: str | None = None, service: str | None = None,
-                      all: bool = True) -> list[ReplicaFacts]:
+                      all: bool = True, detail: bool = True) -> list[ReplicaFacts]:
         from dockyard.engine import listing
-        return self._reading(f"listing containers on engine {self.name!r}", listing.replicas, app, env, service, all)
+        read = listing.replicas if detail else listing.listed
+        return self._reading(f"listing containers on engine {self.name!r}", read, app, env, service, all)
 
     def running_replicas(self, selector: Mapping[str, str]) -> list[ReplicaFacts]:
         from dockyard.engine import replicas

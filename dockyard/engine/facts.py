@@ -6,6 +6,7 @@ dataclasses, never the JSON, so a fake engine (tests/fakes/) makes the same obje
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -13,7 +14,7 @@ from typing import Any, Protocol
 from dockyard.engine import labels as L
 
 __all__ = ["AccessoryState", "Binding", "ContainerEvent", "EventStream", "ImageFacts", "Labelled", "ReplicaFacts",
-           "TestResult", "accessory_state", "container_event", "image_facts", "replica_facts"]
+           "TestResult", "accessory_state", "container_event", "image_facts", "listed_replica_facts", "replica_facts"]
 
 LOOPBACK = ("127.0.0.1", "")  # where a published port is reachable from this host's tests and probes
 ANY_HOST = (*LOOPBACK, "0.0.0.0", "::")
@@ -152,6 +153,32 @@ def replica_facts(attrs: Mapping[str, Any]) -> ReplicaFacts:
         last_exit=state.get("ExitCode"),
         health_exit=last_check.get("ExitCode"),
         health_output=str(last_check.get("Output") or ""),
+    )
+
+
+# The end of a listed container's Status when it has a HEALTHCHECK: "Up 2 minutes (healthy)",
+# "(unhealthy)", "(health: starting)".
+LISTED_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)$")
+
+
+def listed_replica_facts(item: Mapping[str, Any]) -> ReplicaFacts:
+    """A container as the engine's listing (GET /containers/json) shows it: its names, labels,
+    state, a health command's verdict and published ports, enough for a row of `ps` or a
+    release's view; none of an inspect's detail (pid, restarts, exit codes, paths)."""
+    state = item.get("State") or "created"
+    health = LISTED_HEALTH.search(item.get("Status") or "")
+    names = item.get("Names") or [""]
+    return ReplicaFacts(
+        id=item.get("Id") or "",
+        name=str(names[0]).lstrip("/"),
+        labels=dict(item.get("Labels") or {}),
+        status=state,
+        running=state in ("running", "paused", "restarting"),  # as inspect's State.Running says it
+        restarting=state == "restarting",
+        health=None if health is None else health[1].removeprefix("health: "),
+        bindings=tuple(Binding(int(port["PrivatePort"]), port.get("Type") or "tcp", port.get("IP") or "",
+                               int(port["PublicPort"])) for port in item.get("Ports") or [] if port.get("PublicPort")),
+        image=item.get("Image") or "",
     )
 
 

@@ -216,8 +216,9 @@ class Engine(Protocol):
         ...
 
     def list_replicas(self, app: str | None = None, env: str | None = None, service: str | None = None,
-                      all: bool = True) -> list[ReplicaFacts]:
-        """Dockyard's containers of an app (environment, service); without `all`, the running ones."""
+                      all: bool = True, detail: bool = True) -> list[ReplicaFacts]:
+        """Dockyard's containers of an app (environment, service); without `all`, the running ones.
+        Without `detail`, only what the engine's listing says (facts.listed_replica_facts): one call."""
         ...
 
     def running_replicas(self, selector: Mapping[str, str]) -> list[ReplicaFacts]:

@@ -11,5 +11,5 @@ def observation(engine: Engine, app: str | None, env: str | None = None) -> list
     if engine.config.swarm:
         found = engine.services(app, env)
         return task_rows(found, engine.tasks([s.id for s in found]), engine.nodes())
-    rows = (container_row(c) for c in engine.list_replicas(app, env))
+    rows = (container_row(c) for c in engine.list_replicas(app, env, detail=False))  # a row needs no inspect
     return sorted(rows, key=lambda r: (r.env, r.service, r.replica, r.name))

@@ -29,6 +29,7 @@ from pathlib import Path
 from dockyard import settings
 from dockyard.router import procs
 from dockyard.router.edge_render import EdgePaths, EdgeRoute, EdgeSite, claim_conflicts, render_edge, route_key
+from dockyard.router.edge_routes import EdgeRoutes, edge_dir
 from dockyard.router.haproxy_proc import HAPROXY, HaproxyProcess, Report
 from dockyard.router.nginx_proc import RouterError
 
@@ -39,26 +40,14 @@ class EdgeConflict(RouterError):
     """A name (and path) another environment's route already holds."""
 
 
-def edge_dir(home: Path | None = None) -> Path:
-    return (home or settings.home()) / "edge"
-
-
-def site_settings(site: settings.Settings | None = None) -> EdgeSite:
-    if site is None:
-        address, http_port, https_port = settings.edge_address()
-        return EdgeSite(address=address, http_port=http_port, https_port=https_port)
-    return EdgeSite(address=site.edge.address, http_port=site.edge.http_port, https_port=site.edge.https_port)
-
-
-class Edge(HaproxyProcess):
+class Edge(HaproxyProcess, EdgeRoutes):
     what = "edge"
     port_hint = "free the port, or move the edge: dockyard edge configure --http-port PORT"
 
     def __init__(self, home: Path | None = None, site: EdgeSite | None = None, binary: str = HAPROXY,
                  report: Report = lambda _line: None) -> None:
-        super().__init__(EdgePaths(edge_dir(home)), "edge", binary, report)
-        self.site = site or site_settings()
-        self.routes_dir = self.paths.prefix / "routes"
+        HaproxyProcess.__init__(self, EdgePaths(edge_dir(home)), "edge", binary, report)
+        EdgeRoutes.__init__(self, home, site, report)
 
     def ports(self) -> tuple[int, ...]:
         return (self.site.http_port, self.site.https_port)
@@ -90,18 +79,6 @@ class Edge(HaproxyProcess):
                 self.reload()
 
     # facts ---------------------------------------------------------------
-    def routes(self) -> list[EdgeRoute]:
-        found = []
-        for path in sorted(self.routes_dir.glob("*.json")):
-            try:
-                found.append(EdgeRoute.from_json(path.read_text()))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                self.report(f"ignored the unreadable edge route {path}: {exc}")
-        return found
-
-    def route(self, app: str, env: str) -> EdgeRoute | None:
-        return next((r for r in self.routes() if (r.app, r.env) == (app, env)), None)
-
     def rendered(self) -> str:
         return self._render(self.routes())
 

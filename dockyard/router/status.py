@@ -16,7 +16,7 @@ from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError, UsageError
 from dockyard.plan.bluegreen import plan_housekeeping
 from dockyard.router import colors as C
-from dockyard.router.edge import Edge
+from dockyard.router.edge_routes import EdgeRoutes
 from dockyard.router.nginx import NginxRouter
 from dockyard.router.render import RouterState
 from dockyard.router.switch import Switchboard, fleet_for, url
@@ -59,7 +59,7 @@ def needs_housekeeping(spec: SpecBrief, env: str, engine: Engine, now: float | N
     return current is not None and bool(C.drift(current, C.rebuilt(current, replicas)))
 
 
-def env_status(spec: SpecBrief, env: str, engine: Engine, edge: Edge | None = None) -> dict[str, Any]:
+def env_status(spec: SpecBrief, env: str, engine: Engine, edge: EdgeRoutes | None = None) -> dict[str, Any]:
     """The balancer of a blue-green environment: its process, and the colours it sends where. A read:
     what the spec's brief says (spec/brief.py) is enough, as the balancer's own state is on disk."""
     env_spec = spec.environment(env)
@@ -95,9 +95,9 @@ def env_status(spec: SpecBrief, env: str, engine: Engine, edge: Edge | None = No
     }
 
 
-def public_urls(app: str, env: str, edge: Edge | None = None) -> dict[str, list[str]]:
+def public_urls(app: str, env: str, edge: EdgeRoutes | None = None) -> dict[str, list[str]]:
     """The URLs the host's edge serves the environment on: live ones, and the preview's own name."""
-    edge = edge or Edge()
+    edge = edge or EdgeRoutes()
     route = edge.route(app, env)
     if route is None:
         return {"live": [], "preview": []}

@@ -29,7 +29,8 @@ from dockyard.engine.client import connect
 from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError, DockyardError, EngineUnavailable
 from dockyard.router import colors as C
-from dockyard.router.edge import Edge, edge_dir
+from dockyard.router.edge import Edge
+from dockyard.router.edge_routes import edge_dir
 from dockyard.router.nginx import NginxRouter
 from dockyard.router.switch import fleet_for
 from dockyard.state.lock import env_lock

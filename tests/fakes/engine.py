@@ -226,7 +226,7 @@ class FakeEngine:
         return found.facts()
 
     def list_replicas(self, app: str | None = None, env: str | None = None, service: str | None = None,
-                      all: bool = True) -> list[ReplicaFacts]:
+                      all: bool = True, detail: bool = True) -> list[ReplicaFacts]:
         self.look()
         wanted = {L.APP: app, L.ENV: env, L.SERVICE: service}
         return [c.facts() for c in self.containers.values() if L.MANAGED in c.labels and L.ACCESSORY not in c.labels

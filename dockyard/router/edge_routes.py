@@ -1,0 +1,50 @@
+"""What the host's edge serves, as its files say: each environment's route ($DOCKYARD_HOME/edge/
+routes/*.json) and where the edge listens (site settings). For the reads that only look (`ps`,
+`status`, the overview): none of the edge's process machinery (router/edge.py), which extends it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from dockyard import settings
+from dockyard.router.edge_render import EdgeRoute, EdgeSite
+
+
+def edge_dir(home: Path | None = None) -> Path:
+    return (home or settings.home()) / "edge"
+
+
+def site_settings(site: settings.Settings | None = None) -> EdgeSite:
+    if site is None:
+        address, http_port, https_port = settings.edge_address()
+        return EdgeSite(address=address, http_port=http_port, https_port=https_port)
+    return EdgeSite(address=site.edge.address, http_port=site.edge.http_port, https_port=site.edge.https_port)
+
+
+def _ignore(_line: str) -> None:
+    return None
+
+
+class EdgeRoutes:
+    def __init__(self, home: Path | None = None, site: EdgeSite | None = None,
+                 report: Callable[[str], None] = _ignore) -> None:
+        self.routes_dir = edge_dir(home) / "routes"
+        self.site = site or site_settings()
+        self.report = report
+
+    def routes(self) -> list[EdgeRoute]:
+        found = []
+        for path in sorted(self.routes_dir.glob("*.json")):
+            try:
+                found.append(EdgeRoute.from_json(path.read_text()))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                self.report(f"ignored the unreadable edge route {path}: {exc}")
+        return found
+
+    def route(self, app: str, env: str) -> EdgeRoute | None:
+        return next((r for r in self.routes() if (r.app, r.env) == (app, env)), None)
+
+    def public_urls(self, app: str) -> dict[str, list[str]]:
+        """env -> the URLs the edge serves it on."""
+        return {r.env: r.urls(self.site) for r in self.routes() if r.app == app}
