@@ -164,10 +164,13 @@ LISTED_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)$")
 def listed_replica_facts(item: Mapping[str, Any]) -> ReplicaFacts:
     """A container as the engine's listing (GET /containers/json) shows it: its names, labels,
     state, a health command's verdict and published ports, enough for a row of `ps` or a
-    release's view; none of an inspect's detail (pid, restarts, exit codes, paths)."""
+    release's view; none of an inspect's detail (pid, restarts, exit codes, paths, the ports a
+    stopped container asks for)."""
     state = item.get("State") or "created"
     health = LISTED_HEALTH.search(item.get("Status") or "")
     names = item.get("Names") or [""]
+    bound = tuple(Binding(int(port["PrivatePort"]), port.get("Type") or "tcp", port.get("IP") or "",
+                          int(port["PublicPort"])) for port in item.get("Ports") or [] if port.get("PublicPort"))
     return ReplicaFacts(
         id=item.get("Id") or "",
         name=str(names[0]).lstrip("/"),
@@ -176,8 +179,8 @@ def listed_replica_facts(item: Mapping[str, Any]) -> ReplicaFacts:
         running=state in ("running", "paused", "restarting"),  # as inspect's State.Running says it
         restarting=state == "restarting",
         health=None if health is None else health[1].removeprefix("health: "),
-        bindings=tuple(Binding(int(port["PrivatePort"]), port.get("Type") or "tcp", port.get("IP") or "",
-                               int(port["PublicPort"])) for port in item.get("Ports") or [] if port.get("PublicPort")),
+        bindings=bound,
+        asks_ports=bool(bound),  # while it runs; a stopped container's listing shows none (inspect it)
         image=item.get("Image") or "",
     )
 

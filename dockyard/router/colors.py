@@ -71,7 +71,12 @@ def to_replica(facts: ReplicaFacts) -> Replica | None:
 
 
 def list_replicas(engine: Engine, app: str, env: str) -> list[Replica]:
-    found = (to_replica(c) for c in engine.list_replicas(app, env))
+    """The environment's coloured replicas from the engine's listing; a stopped one (a parked worker,
+    a crashed replica) inspected too, as only its inspect says whether it publishes a port."""
+    listed = engine.list_replicas(app, env, detail=False)
+    stopped = [c.id for c in listed if c.labels.get(L.COLOR) in COLORS and c.status != "running"]
+    inspected = {c.id: c for c in (engine.inspect_replica(i) for i in stopped) if c is not None}
+    found = (to_replica(inspected.get(c.id, c)) for c in listed if c.id not in stopped or c.id in inspected)
     return sorted((r for r in found if r is not None), key=lambda r: (r.color, r.service, r.replica))
 
 

@@ -65,6 +65,13 @@ def test_a_listed_row_is_the_inspected_row_through_every_health_phase(docker_cli
         assert time.monotonic() < deadline, health
         time.sleep(0.2)
     assert by_listing == by_inspect
+    # what a blue-green colour reads of a running replica too (router/colors.to_replica)
+    inspected = {c.id: c for c in replicas(wire, app, None, None, True)}
+    for listed_one in listed(wire, app, None, None, True):
+        if listed_one.status == "running":
+            whole = inspected[listed_one.id]
+            assert (listed_one.publishes, listed_one.asks_ports, listed_one.loopback_port(), listed_one.health) == \
+                (whole.publishes, whole.asks_ports, whole.loopback_port(), whole.health)
     by_service = {r.service: r for r in by_listing}
     assert by_service["good"].url is not None and by_service["good"].url.startswith("http://127.0.0.1:")
     assert by_service["done"].state == "exited" and not by_service["done"].running and by_service["done"].url is None

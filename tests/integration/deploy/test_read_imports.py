@@ -10,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import docker
 import pytest
+
+from dockyard.engine import labels as L
 
 pytestmark = pytest.mark.integration
 
@@ -67,3 +70,49 @@ def test_a_read_command_loads_only_what_it_uses(dockyard_env: Path, tmp_path: Pa
     loaded, said = run()
     assert "dockyard" in loaded
     assert loaded & NEVER == set(), said
+
+
+COUNT = """\
+import sys
+from dockyard.engine import wire
+asked = []
+for name in ("get", "ping"):
+    def counted(self, *args, _real=getattr(wire.Wire, name), _name=name, **kwargs):
+        asked.append(_name)
+        return _real(self, *args, **kwargs)
+    setattr(wire.Wire, name, counted)
+sys.argv = ["dockyard", *sys.argv[1:]]
+from dockyard.cli.remote import main
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print("ASKED", len(asked))
+"""
+
+
+@pytest.mark.parametrize("command", ["ps", "status"])
+def test_ps_and_status_ask_an_engine_the_same_few_times_whatever_runs_on_it(dockyard_env: Path, tmp_path: Path,
+                                                                     docker_client: docker.DockerClient,
+                                                                     command: str) -> None:
+    """Two environments on one engine, four replicas: a ping, the app's containers in one listing
+    (no inspect per container, no call per environment), its accessories in another."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "dockyard.yml").write_text(SPEC.replace("reads", f"reads{os.getpid()}"))
+    name = f"reads{os.getpid()}"
+    try:
+        for env in ("testing", "production"):
+            for replica in (1, 2):
+                docker_client.containers.run(
+                    "dockyard/busybox:1.35", ["sleep", "60"], detach=True, name=f"{name}_{env}_web_{replica}",
+                    labels={L.MANAGED: "1", L.APP: name, L.ENV: env, L.SERVICE: "web", L.REPLICA: str(replica)})
+        done = subprocess.run([sys.executable, "-c", COUNT, command], cwd=app, env=dict(os.environ, COLUMNS="200"),
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.count(f"{name}_testing_web_") == 2 and done.stdout.count(f"{name}_production_web_") == 2
+        # status: and the colours of the blue-green environment, a listing of their own
+        assert done.stdout.splitlines()[-1] == ("ASKED 3" if command == "ps" else "ASKED 4"), done.stdout
+    finally:
+        for container in docker_client.containers.list(all=True, filters={"label": f"{L.APP}={name}"}):
+            container.remove(force=True)
