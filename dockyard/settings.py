@@ -120,8 +120,8 @@ def _checker_source() -> bytes:
 
 def _checked() -> dict[str, Any]:
     """What read commands need of the settings file, as validated: its config store, engines, agent,
-    edge address and backup store. The file is validated (its problems raised as ever) when its checked copy is
-    missing or was made from other bytes."""
+    edge address, backup store and notification routes. The file is validated (its problems raised
+    as ever) when its checked copy is missing or was made from other bytes."""
     import orjson
 
     path = settings_path()
@@ -146,7 +146,8 @@ def _checked() -> dict[str, Any]:
     value = {"config_store": site.config_store, "engines": {n: asdict(e) for n, e in site.engines.items()},
              "agent_url": site.agent_url,
              "edge": site.edge.model_dump(include={"address", "http_port", "https_port"}),
-             "backups": asdict(site.backups)}
+             "backups": asdict(site.backups),
+             "notify_routes": [route.model_dump() for route in site.notifications.routes]}
     try:
         replace_private(copy, orjson.dumps({"key": key, "value": value}))
     except OSError:
@@ -162,6 +163,11 @@ def config_store_url(settings: Settings | None = None) -> str:
         return env
     chosen = settings.config_store if settings is not None else _checked().get("config_store")
     return chosen or f"sqlite:///{home() / 'config.db'}"
+
+
+def notification_routes() -> list[dict[str, Any]]:
+    """The settings file's notification routes (channel, apps, envs, events), as validated."""
+    return list(_checked().get("notify_routes", []))
 
 
 def agent_url() -> str | None:

@@ -25,7 +25,13 @@ def split_global(argv: list[str]) -> tuple[str | None, list[str] | None]:
 
 
 def app_name(spec_file: Path) -> str | None:
-    """The `app:` of dockyard.yml; None when it cannot be read (the full CLI reports it, with file:line)."""
+    """The `app:` of dockyard.yml; None when it cannot be read (the full CLI reports it, with file:line).
+    From the brief a command kept of these bytes (spec/brief.py), else from the YAML alone."""
+    from dockyard.spec.brief import kept_brief
+
+    kept = kept_brief(spec_file)
+    if kept is not None:
+        return kept.app
     from ruamel.yaml import YAML, YAMLError
 
     try:

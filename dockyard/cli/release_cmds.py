@@ -129,9 +129,15 @@ def rollback(
 
     Example: dockyard rollback production
     """
-    from dockyard.deploy.promote import rollback as run_rollback
+    from dockyard.deploy.quick_rollback import quick_rollback
 
-    _print_outcome(run_rollback(_deployer(quiet=as_json), env), as_json)
+    # a blue-green switch back inside its window needs only the brief; anything else, the Deployer
+    outcome = quick_rollback(read_app_brief(), env, (lambda _l: None) if as_json else say)
+    if outcome is None:
+        from dockyard.deploy.promote import rollback as run_rollback
+
+        outcome = run_rollback(_deployer(quiet=as_json), env)
+    _print_outcome(outcome, as_json)
 
 
 def releases(

@@ -17,15 +17,15 @@ from typing import Any, Protocol
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, spec_health
 from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
-from dockyard.deploy.parts import Parts
+from dockyard.deploy.switch_back import SwitchBackParts, resume, roll_back_to_idle
 from dockyard.deploy.verify import endpoint_tests
 from dockyard.engine import labels as L
 from dockyard.engine.containers import ReplicaSpec
 from dockyard.engine.interface import Engine
-from dockyard.errors import DeployError, DockyardError, HealthCheckFailed
+from dockyard.errors import DeployError, DockyardError
 from dockyard.plan.bluegreen import BGStep, Step, Target, plan_bluegreen
 from dockyard.router.colors import Fleet
-from dockyard.router.switch import Switchboard, url
+from dockyard.router.switch import Switchboard, board_spec, url
 from dockyard.state.db import Release as StoredRelease
 from dockyard.state.lock import env_lock
 
@@ -105,7 +105,7 @@ class BlueGreen:
     def deploy(self, dry_run: bool = False, note: str = "") -> DeployOutcome:
         spec, release = self.spec, self.release
         with env_lock(spec.app, self.env):
-            board = Switchboard(spec, self.engine, self.env, self.report,
+            board = Switchboard(board_spec(spec, self.env), self.engine, self.report,
                                 router=self.parts.balancers(spec.app, self.env, self.report),
                                 fleet=self.placement.fleet())
             steps = plan_bluegreen(board.facts(), self.target())
@@ -191,7 +191,7 @@ class BlueGreen:
         return self.placement.color_health(self.release.workload)
 
     def _check(self, board: Switchboard, color: str) -> None:
-        resume(self.parts, board, color, self.health(), self.report)
+        resume(board, color, self.health(), self.parts.probe, self.report)
         self.parts.check([r for r in board.replicas() if r.color == color], self.health())
         self.report(f"{color} is healthy")
 
@@ -214,69 +214,15 @@ class BlueGreen:
         self.ctx.record(self.env, r.release_id, r.image, r.commit, r.config_revision, status, note, failure)
 
 
-def resume(parts: Parts, board: Switchboard, color: str, health: dict[str, HealthCheck], report: Report) -> int:
-    """Start a standby colour's parked workers and wait until each is healthy; how many."""
-    started, containers = board.unpark(color)
-    for container in containers:
-        result = parts.probe(board.engine, container, None, health.get(container.service, HealthCheck(path=None)))
-        if not result.healthy:
-            raise HealthCheckFailed(f"{container.name} did not become healthy again: {result.reason}")
-    if started:
-        report(f"started {color}'s {started} parked worker(s) again")
-    return started
-
-
 def switch_back(ctx: DeployContext, placement: Placement, previous: StoredRelease, note: str
                 ) -> DeployOutcome | None:
-    """Rollback while the idle colour still has the previous release: its parked workers start
-    again and live traffic is switched back to it, a configuration change. None when the idle colour
-    does not have it (the caller deploys the release afresh). A switch that cannot complete leaves
-    both colours as they were, and says why: the colour a rollback returns to is never removed."""
-    spec, engine, env = ctx.spec, placement.engine, placement.env
-    with env_lock(spec.app, env):
-        board = Switchboard(spec, engine, env, ctx.report, router=ctx.parts.balancers(spec.app, env, ctx.report),
-                            fleet=placement.fleet())
-        idle = board.preview
-        everything = board.replicas()
-        replicas = [r for r in everything if r.color == idle]
-        if not idle or not replicas or {r.release for r in replicas} != {previous.release_id}:
-            return None
-        router = spec.environment(env).router
-        workers = router.workers if router else "stop"
-        health = spec_health(spec)
-        try:
-            if board.service not in {r.service for r in replicas}:
-                raise DeployError(f"{idle} has no replica of {board.service} left to serve")
-            down = [r.name for r in replicas if not r.running and not r.parked]
-            if down:
-                raise HealthCheckFailed(f"{', '.join(down)} of {idle} are not running")
-            resumed = resume(ctx.parts, board, idle, health, ctx.report)
-            everything = board.replicas()
-            ctx.parts.check([r for r in everything if r.color == idle], health)
-        except DockyardError as exc:
-            if workers == "stop":
-                try:
-                    board.park(idle, "back as they were")
-                except DockyardError as cleanup:  # the cause is what the user must see; this is said beside it
-                    ctx.report(f"could not stop {idle}'s workers again: {cleanup.message}")
-            raise DeployError(
-                f"cannot roll {spec.app}/{env} back to release {previous.release_id} on {idle}: {exc.message}; "
-                f"both colours are as they were, live traffic stays on {board.live or 'nothing'}",
-                hint=f"see `dockyard logs {env}`; once {idle} answers, roll back again") from exc
-        old = board.live
-        seconds = board.route(live=idle, preview=old, switched_at=time.time(), replicas=everything)
-        ctx.report(f"live listener {url(board.state.live_port)} -> {idle} (release {previous.release_id}) "
-                   f"in {seconds * 1000:.0f} ms; " + (f"its {resumed} parked worker(s) started again, no container "
-                                                      "was created" if resumed else "no container was started"))
-        if old and workers == "stop":
-            try:
-                board.park(old, "it stands by now (router.workers: stop)")
-            except DockyardError as exc:
-                ctx.report(f"could not stop {old}'s workers: {exc.message}")
-        ctx.record(env, previous.release_id, previous.image, previous.commit_sha, previous.config_revision, "live",
-                   note)
-        step = BGStep(Step.SWITCH, idle, f"rollback: live traffic {old} -> {idle}")
-        outcome = DeployOutcome(spec.app, env, previous.release_id, previous.image, previous.commit_sha,
-                                previous.config_revision, [step])
-        outcome.urls = [url(board.state.live_port), url(board.state.preview_port)]
-        return outcome
+    """Rollback while the idle colour still has the previous release (deploy/switch_back.py)."""
+    spec, env = ctx.spec, placement.env
+    router = spec.environment(env).router
+    parts = SwitchBackParts(
+        board=lambda: Switchboard(board_spec(spec, env), placement.engine, ctx.report,
+                                  router=ctx.parts.balancers(spec.app, env, ctx.report), fleet=placement.fleet()),
+        workers=router.workers if router else "stop", health=spec_health(spec), probe=ctx.parts.probe,
+        check=ctx.parts.check,
+        record=ctx.record, report=ctx.report)
+    return roll_back_to_idle(spec.app, env, previous, note, parts)

@@ -16,14 +16,14 @@ from dockyard.config.service import ConfigService, ResolvedConfig
 from dockyard.deploy.binds import check_binds
 from dockyard.deploy.bounds import enforce_policy
 from dockyard.deploy.edge import check_edge
+from dockyard.deploy.history import record_release
 from dockyard.deploy.outcome import DeployOutcome, Prepared
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.refs import resolve_config_refs
 from dockyard.deploy.strategies import Strategy, strategy_for
 from dockyard.deploy.targets import Target, target_for
 from dockyard.engine.interface import Engine
-from dockyard.errors import DeployError, DockyardError, MissingConfigError, ReleaseTestFailed, StoreUnavailable
-from dockyard.notify.emit import emit
+from dockyard.errors import DeployError, DockyardError, MissingConfigError, ReleaseTestFailed
 from dockyard.plan.release import config_fingerprint, release_id
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
@@ -91,26 +91,9 @@ class Deployer:
 
     def record(self, env: str, release_id: str, image: str, commit: str | None, config_revision: int,
                status: str, note: str = "", failure: DockyardError | None = None) -> None:
-        """Add the release to the history (every strategy and target records here); a failed one is
-        noted with the first line of its error, after the caller's note."""
-        if failure is not None:  # a failed release says why, beside what the caller noted
-            reason = failure.message.splitlines()[0][:200]
-            note = f"{note}: {reason}" if note else reason
-        try:
-            seq = self.db.add_release(self.spec.app, env, release_id, image, commit, config_revision, status,
-                                      self.author, note)
-        except StoreUnavailable as exc:
-            if status != "live":  # the deploy's own failure is what the user must see
-                self.report(f"could not record release {release_id} as {status}: {exc.message}")
-                return
-            raise DeployError(f"{self.spec.app}/{env}: release {release_id} runs, but could not be recorded: "
-                              f"{exc.message}", hint="deploy the same again once the state database is free: "
-                                                     "it changes nothing and records the release") from exc
-        if status == "live":
-            kind, did = ("rolled_back", "rolled back to") if note.startswith("rollback") else ("deployed", "runs")
-            emit(self.db, f"release:{self.spec.app}:{env}:{seq}", kind, self.spec.app, env,
-                 f"{self.spec.app}/{env} {did} release {release_id} (by {self.author})", release=release_id,
-                 image=image, commit=commit, config_revision=config_revision, by=self.author, note=note)
+        """Add the release to the history (every strategy and target records here)."""
+        record_release(self.db, self.spec.app, self.author, self.report, env, release_id, image, commit,
+                       config_revision, status, note, failure)
 
     def resolve(self, env: str, config_revision: int | None) -> tuple[ResolvedConfig, dict[str, bytes]]:
         """The configuration of a release and its rendered files; fails on missing required keys."""

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from dockyard.config.service import ResolvedConfig
-from dockyard.deploy.parts import Parts
-from dockyard.engine.facts import ImageFacts
-from dockyard.errors import DockyardError
-from dockyard.spec import AppSpec
-from dockyard.state.db import StateDB
+if TYPE_CHECKING:  # types only: a rollback's switch back reads the outcome without a deploy's machinery
+    from dockyard.config.service import ResolvedConfig
+    from dockyard.deploy.parts import Parts
+    from dockyard.engine.facts import ImageFacts
+    from dockyard.errors import DockyardError
+    from dockyard.spec import AppSpec
+    from dockyard.state.db import StateDB
 
 Report = Callable[[str], None]
 

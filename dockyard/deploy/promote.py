@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dockyard.build.registry import copy_to_registry, registry_of, split_ref
 from dockyard.deploy.deployer import Deployer, registry_host
+from dockyard.deploy.history import rollback_pair
 from dockyard.deploy.outcome import DeployOutcome
 from dockyard.errors import DeployError, NotFound
 
@@ -55,14 +56,7 @@ def promote(deployer: Deployer, source: str, target: str | None = None, dry_run:
 def rollback(deployer: Deployer, env: str) -> DeployOutcome:
     spec = deployer.spec
     spec.environment(env)
-    history = deployer.db.releases(spec.app, env, limit=200)
-    live = next((r for r in history if r.status == "live"), None)
-    if live is None:
-        raise NotFound(f"{spec.app}/{env} has no live release to roll back from")
-    previous = next((r for r in history if r.seq < live.seq and r.status == "superseded"
-                     and r.release_id != live.release_id), None)
-    if previous is None:
-        raise NotFound(f"{spec.app}/{env} has no earlier release to roll back to")
+    live, previous = rollback_pair(deployer.db, spec.app, env)
     note = f"rollback to {previous.release_id} (from {live.release_id})"
     engine = deployer.parts.engines(spec.environment(env).engine)
     try:  # blue-green, inside its window: a switch, no container starts

@@ -11,7 +11,7 @@ from typing import Any
 from dockyard import settings
 from dockyard.errors import DockyardError
 from dockyard.notify.alerts import alert_events
-from dockyard.notify.model import Event, channels_for
+from dockyard.notify.model import Event, Route, channels_for
 from dockyard.notify.store import Events, Outbox
 from dockyard.state.db import StateDB
 
@@ -26,7 +26,8 @@ def emit_event(db: StateDB, event: Event, host: str = "") -> bool:
     """Record the event and queue its deliveries; True when it was new to the outbox."""
     new = record(db, event, host)
     try:
-        channels = channels_for(settings.load().notifications, event)
+        # the routes from the settings file's checked copy: a rollback does not load pydantic to send one
+        channels = channels_for([Route(**fields) for fields in settings.notification_routes()], event)
         if channels:
             Outbox(db).enqueue(event, channels)
     except DockyardError as exc:

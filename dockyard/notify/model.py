@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 if TYPE_CHECKING:
-    from dockyard.settings_model import NotificationSettings, RouteSettings
+    from dockyard.settings_model import RouteSettings
 
 
 MAX_BACKOFF = 300.0
@@ -38,14 +39,24 @@ def _matches(patterns: list[str], value: str) -> bool:
     return "*" in patterns or value in patterns
 
 
-def route_matches(route: RouteSettings, event: Event) -> bool:
+@dataclass(frozen=True)
+class Route:
+    """A route of settings.yml's notifications, as its checked copy holds it (settings.notification_routes)."""
+
+    channel: str
+    apps: list[str]
+    envs: list[str]
+    events: list[str]
+
+
+def route_matches(route: RouteSettings | Route, event: Event) -> bool:
     return (_matches(route.apps, event.app) and _matches(route.envs, event.env)
             and _matches(route.events, event.kind))
 
 
-def channels_for(settings: NotificationSettings, event: Event) -> list[str]:
+def channels_for(routes: Sequence[RouteSettings | Route], event: Event) -> list[str]:
     """The channels the event goes to, each once, in the order of the routes."""
-    return list(dict.fromkeys(r.channel for r in settings.routes if route_matches(r, event)))
+    return list(dict.fromkeys(r.channel for r in routes if route_matches(r, event)))
 
 
 def delivery_key(event_id: str, channel: str) -> str:

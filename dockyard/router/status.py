@@ -19,7 +19,7 @@ from dockyard.router import colors as C
 from dockyard.router.edge_routes import EdgeRoutes
 from dockyard.router.nginx import NginxRouter
 from dockyard.router.render import RouterState
-from dockyard.router.switch import Switchboard, fleet_for, url
+from dockyard.router.switch import Switchboard, board_spec, fleet_for, url
 from dockyard.spec.brief import SpecBrief
 from dockyard.state.lock import env_lock
 
@@ -34,7 +34,7 @@ def housekeep(spec: AppSpec, env: str, engine: Engine, report: Report) -> tuple[
     colour whose rollback window ended removed, drifted upstreams repaired. (what was done, drift)"""
     env_spec = spec.environment(env)
     assert env_spec.router is not None  # a colours environment has one (spec/)
-    board = Switchboard(spec, engine, env, report, router=NginxRouter(spec.app, env, report=report))
+    board = Switchboard(board_spec(spec, env), engine, report, router=NginxRouter(spec.app, env, report=report))
     try:
         with env_lock(spec.app, env):
             return [step.describe() for step in board.housekeep(env_spec.router.rollback_window)], board.reconcile()

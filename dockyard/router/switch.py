@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from dockyard.engine.facts import ReplicaFacts
@@ -50,12 +50,31 @@ def nginx_router(app: str, env: str, report: Report) -> Balancer:
     return NginxRouter(app, env, report=report)
 
 
-def empty_state(spec: AppSpec, env: str) -> RouterState:
+@dataclass(frozen=True)
+class BoardSpec:
+    """What a switchboard needs of dockyard.yml: its environment's balancer ports and engine, the
+    service behind the balancer and each service's stop grace. Made from the whole spec
+    (`board_spec`), or from what a rollback reads of it (spec/brief.py)."""
+
+    app: str
+    env: str
+    engine: str
+    live: int
+    preview: int
+    service: str
+    grace: dict[str, float]
+
+
+def board_spec(spec: AppSpec, env: str) -> BoardSpec:
     router = spec.environment(env).router
     if router is None:
         raise DeployError(f"{spec.app}/{env}: blue-green needs router: {{live: PORT, preview: PORT}} in dockyard.yml")
-    return RouterState(spec.app, env, router.live, router.preview, service=C.routed_service(spec),
-                       engine=spec.environment(env).engine)
+    return BoardSpec(spec.app, env, spec.environment(env).engine, router.live, router.preview,
+                     C.routed_service(spec), {name: s.stop_grace for name, s in spec.services.items()})
+
+
+def empty_state(board: BoardSpec) -> RouterState:
+    return RouterState(board.app, board.env, board.live, board.preview, service=board.service, engine=board.engine)
 
 
 def url(port: int) -> str:
@@ -71,14 +90,14 @@ def fleet_for(engine: Engine, app: str, env: str) -> C.Fleet:
 
 
 class Switchboard:
-    def __init__(self, spec: AppSpec, engine: Engine, env: str, report: Report,
+    def __init__(self, board: BoardSpec, engine: Engine, report: Report,
                  router: Balancer | None = None, fleet: C.Fleet | None = None) -> None:
-        self.spec, self.engine, self.env, self.report = spec, engine, env, report
-        self.router = router or nginx_router(spec.app, env, report)
-        self.fleet = fleet or fleet_for(engine, spec.app, env)  # a deploy's Target gives its own
-        self.grace = {name: s.stop_grace for name, s in spec.services.items()}
-        self.service = C.routed_service(spec)
-        fresh = empty_state(spec, env)
+        self.board, self.engine, self.env, self.report = board, engine, board.env, report
+        self.router = router or nginx_router(board.app, board.env, report)
+        self.fleet = fleet or fleet_for(engine, board.app, board.env)  # a deploy's Target gives its own
+        self.grace = board.grace
+        self.service = board.service
+        fresh = empty_state(board)
         current = self.router.current()
         # The state on disk, with the ports dockyard.yml names now (they may have been edited).
         self.state = fresh if current is None else replace(current, live_port=fresh.live_port,

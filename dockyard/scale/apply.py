@@ -30,7 +30,7 @@ from dockyard.engine.interface import Engine
 from dockyard.engine.placement import placement
 from dockyard.errors import DeployError
 from dockyard.plan.deploy import Action, Kind
-from dockyard.router.switch import Switchboard
+from dockyard.router.switch import Switchboard, board_spec
 from dockyard.scale.facts import Serving, serving
 from dockyard.state.lock import env_lock
 
@@ -61,7 +61,7 @@ class Scaler:
         self.parts = deployer.parts
 
     def _board(self) -> Switchboard:
-        return Switchboard(self.spec, self.engine, self.env, self.report,
+        return Switchboard(board_spec(self.spec, self.env), self.engine, self.report,
                            router=self.parts.balancers(self.spec.app, self.env, self.report))
 
     def scale(self, service: str, desired: int, reason: str, wait: bool = False) -> str:

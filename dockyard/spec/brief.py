@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,8 @@ from dockyard.spec.hints import not_found
 if TYPE_CHECKING:
     from dockyard.spec.model import AppSpec, HealthSpec
 
-__all__ = ["EnvBrief", "RouterBrief", "SpecBrief", "brief_of", "probe_label", "read_brief", "routed_name"]
+__all__ = ["EnvBrief", "HealthBrief", "RouterBrief", "SpecBrief", "brief_of", "kept_brief", "probe_label",
+           "read_brief", "routed_name"]
 
 SPEC_FILE = "dockyard.yml"  # loader.SPEC_FILE, which this module cannot import without pydantic
 BRIEFS = 64  # briefs kept (one per spec file); the oldest go first
@@ -48,6 +49,18 @@ class RouterBrief:
     live: int  # the balancer's host ports
     preview: int
     rollback_window: float  # seconds
+    workers: str = "stop"  # a standby colour's workers: stop or keep
+
+
+@dataclass(frozen=True)
+class HealthBrief:
+    """A service's `health:`, as a switch back waits on it (seconds)."""
+
+    path: str | None
+    interval: float
+    timeout: float
+    start_period: float
+    command: bool  # the engine runs a health command inside the replica
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,8 @@ class SpecBrief:
     environments: dict[str, EnvBrief]  # in the file's order (the promotion path)
     ports: dict[str, int | None]  # service -> its port, in the file's order
     probes: dict[str, str]  # service -> probe_label
+    health: dict[str, HealthBrief | None] = field(default_factory=dict)  # service -> its health: section
+    grace: dict[str, float] = field(default_factory=dict)  # service -> its stop_grace (seconds)
 
     def env_names(self) -> list[str]:
         return list(self.environments)
@@ -99,7 +114,8 @@ class SpecBrief:
     def from_json(cls, data: dict[str, Any]) -> SpecBrief:
         envs = {name: EnvBrief(**{**fields, "router": RouterBrief(**fields["router"]) if fields["router"] else None})
                 for name, fields in data.pop("environments").items()}
-        return cls(environments=envs, **data)
+        health = {name: HealthBrief(**fields) if fields else None for name, fields in data.pop("health").items()}
+        return cls(environments=envs, health=health, **data)
 
 
 def brief_of(spec: AppSpec) -> SpecBrief:
@@ -108,11 +124,16 @@ def brief_of(spec: AppSpec) -> SpecBrief:
         app=spec.app, source=spec._source,
         environments={n: EnvBrief(engine=e.engine, strategy=e.strategy, promote=e.promote, tests=list(e.tests),
                                   accessories=list(spec.accessories_of(n)), colors=e.switching.colors,
-                                  router=RouterBrief(e.router.live, e.router.preview, e.router.rollback_window)
+                                  router=RouterBrief(e.router.live, e.router.preview, e.router.rollback_window,
+                                                     e.router.workers)
                                   if e.router is not None else None)
                       for n, e in spec.environments.items()},
         ports={n: s.port for n, s in spec.services.items()},
-        probes={n: probe_label(s.health, s.port) for n, s in spec.services.items()})
+        probes={n: probe_label(s.health, s.port) for n, s in spec.services.items()},
+        health={n: HealthBrief(s.health.path, s.health.interval, s.health.timeout, s.health.start_period,
+                               s.health.command is not None) if s.health is not None else None
+                for n, s in spec.services.items()},
+        grace={n: s.stop_grace for n, s in spec.services.items()})
 
 
 def read_brief(path: Path) -> SpecBrief:
@@ -120,7 +141,7 @@ def read_brief(path: Path) -> SpecBrief:
     earlier read of the same bytes, else made by validating the file in full (SpecError as ever)."""
     import orjson
 
-    from dockyard.settings_base import home, private_dir, replace_private
+    from dockyard.settings_base import private_dir, replace_private
 
     file = path / SPEC_FILE if path.is_dir() else path
     try:
@@ -128,14 +149,10 @@ def read_brief(path: Path) -> SpecBrief:
     except OSError:
         raw = None  # not there, or unreadable: the full read says so, with its own words
     if raw is not None:
-        key = _key(raw, file)
-        kept_at = home() / "briefs" / (hashlib.sha256(str(file.absolute()).encode()).hexdigest()[:32] + ".json")
-        try:
-            kept = orjson.loads(kept_at.read_bytes())
-            if kept.get("key") == key:
-                return SpecBrief.from_json(kept["brief"])
-        except (OSError, ValueError, TypeError, KeyError):
-            pass  # none yet, unreadable or of another shape: validate again
+        key, kept_at = _key(raw, file), _kept_at(file)
+        found = _kept(kept_at, key)
+        if found is not None:
+            return found
     from dockyard.spec.loader import load_spec
 
     spec = load_spec(path)  # raises SpecError with file:line
@@ -148,6 +165,35 @@ def read_brief(path: Path) -> SpecBrief:
         except OSError:
             pass  # a read-only home: the next read validates again
     return brief
+
+
+def kept_brief(path: Path) -> SpecBrief | None:
+    """The brief an earlier read kept of the spec at `path` as its bytes are now; None when there
+    is none (never validated, edited since, unreadable): nothing is validated here."""
+    file = path / SPEC_FILE if path.is_dir() else path
+    try:
+        raw = file.read_bytes()
+    except OSError:
+        return None
+    return _kept(_kept_at(file), _key(raw, file))
+
+
+def _kept_at(file: Path) -> Path:
+    from dockyard.settings_base import home
+
+    return home() / "briefs" / (hashlib.sha256(str(file.absolute()).encode()).hexdigest()[:32] + ".json")
+
+
+def _kept(kept_at: Path, key: str) -> SpecBrief | None:
+    import orjson
+
+    try:
+        kept = orjson.loads(kept_at.read_bytes())
+        if kept.get("key") == key:
+            return SpecBrief.from_json(kept["brief"])
+    except (OSError, ValueError, TypeError, KeyError):
+        pass  # none yet, unreadable or of another shape
+    return None
 
 
 def _key(raw: bytes, file: Path) -> str:

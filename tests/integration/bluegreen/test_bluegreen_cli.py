@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +27,19 @@ pytestmark = pytest.mark.integration
 status_app = typer.Typer()
 status_app.command()(status)
 status_app.callback()(lambda: None)
+
+
+LOADED = """\
+import sys
+sys.argv = ["dockyard", *sys.argv[1:]]
+from dockyard.cli.remote import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print("LOADED", " ".join(sorted({name.split(".")[0] for name in sys.modules})))
+sys.exit(code)
+"""
 
 
 def ok(*args: str) -> str:
@@ -79,9 +94,13 @@ def test_deploy_switch_status_and_rollback(bg_app, docker_client: docker.DockerC
                                                          for c in ("blue", "green") for n in (1, 2)]
     ids = {c.id for c in docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})}
 
-    # Rollback inside the window: a switch, no container started, well under a second of switching.
-    rolled = ok("rollback", "production")
-    assert "no container was started" in rolled
+    # Rollback inside the window: a switch, no container started, well under a second of switching;
+    # from what the brief says of the spec, so without the spec's models, docker-py or the config store.
+    done = subprocess.run([sys.executable, "-c", LOADED, "rollback", "production"], capture_output=True, text=True,
+                          timeout=120)
+    rolled, loaded = done.stdout.rsplit("LOADED", 1)
+    assert done.returncode == 0 and "no container was started" in rolled, done.stdout + done.stderr
+    assert set(loaded.split()) & {"pydantic", "docker", "requests", "httpx", "etcd3gw", "ruamel"} == set(), loaded
     switch_ms = int(rolled.split(" in ")[1].split(" ms")[0])
     assert switch_ms < 1000
     assert served(live) == f"{one['live']['release_id']} blue"

@@ -136,12 +136,12 @@ def test_without_drift_a_deploy_of_the_live_release_touches_nothing(site: Site) 
 
 def test_a_live_colour_whose_replicas_are_all_down_keeps_its_place(site: Site) -> None:
     """An engine restarting under a deploy: a route taken then must not forget which colour is live."""
-    from dockyard.router.switch import Switchboard
+    from dockyard.router.switch import Switchboard, board_spec
 
     r1 = release_of(site, IMAGES["r1"])
     for container in site.engine.containers.values():
         container.status = "exited"
-    board = Switchboard(site.spec, site.engine, "production", site.log.append, router=site.router)
+    board = Switchboard(board_spec(site.spec, "production"), site.engine, site.log.append, router=site.router)
     board.route(preview=None)
     assert site.actions == [f"route live=blue({r1}, 0) preview=-"]  # answers 503 meanwhile, still blue
     for container in site.engine.containers.values():

@@ -29,9 +29,9 @@ def event(kind: str = "run.failed", app: str = "shop", env: str = "production") 
 
 
 def test_routes_choose_each_channel_once() -> None:
-    assert channels_for(SETTINGS, event()) == ["hook", "chat", "mail"]
-    assert channels_for(SETTINGS, event(env="staging")) == ["hook", "mail"]
-    assert channels_for(SETTINGS, event("deployed", app="blog")) == ["hook"]
+    assert channels_for(SETTINGS.routes, event()) == ["hook", "chat", "mail"]
+    assert channels_for(SETTINGS.routes, event(env="staging")) == ["hook", "mail"]
+    assert channels_for(SETTINGS.routes, event("deployed", app="blog")) == ["hook"]
 
 
 def test_bad_channels_and_routes_are_refused_with_what_is_wrong() -> None:

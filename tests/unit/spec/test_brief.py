@@ -12,7 +12,7 @@ import pytest
 
 from dockyard.errors import NotFound, SpecError
 from dockyard.spec import load_spec, parse_spec
-from dockyard.spec.brief import brief_of, read_brief
+from dockyard.spec.brief import HealthBrief, brief_of, kept_brief, read_brief
 
 SPEC = """\
 app: shop
@@ -50,6 +50,19 @@ def test_the_brief_of_a_spec() -> None:
     assert (brief.accessories_of("testing"), brief.accessories_of("production")) == ([], ["db"])
     assert brief.routed == "web"  # the first service with a port
     assert brief.probes == {"worker": "running", "web": "http:/health", "api": "tcp"}
+    # what a rollback's switch back waits on and stops with
+    assert brief.health == {"worker": None, "web": HealthBrief("/health", 1.0, 2.0, 60.0, False), "api": None}
+    assert brief.grace == {"worker": 10.0, "web": 10.0, "api": 10.0}
+
+
+def test_a_kept_brief_is_read_only_for_the_bytes_it_was_made_of(app: Path) -> None:
+    """What the audit log names a command's app by: never a validation, never an old brief."""
+    assert kept_brief(app) is None  # never validated
+    read_brief(app)
+    kept = kept_brief(app / "dockyard.yml")
+    assert kept is not None and kept.app == "shop" and kept == read_brief(app)
+    (app / "dockyard.yml").write_text(SPEC.replace("app: shop", "app: shop-two"))
+    assert kept_brief(app) is None
 
 
 def test_a_name_the_spec_does_not_define_is_refused_as_the_spec_says_it(app: Path) -> None:
