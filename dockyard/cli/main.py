@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -141,6 +141,16 @@ def register_all() -> None:
         importlib.import_module(f"dockyard.cli.{module}").register(app)
 
 
+def command() -> Any:
+    """The click command Typer makes of `app`, every help drawn by cli/help_format.py. (Typer's
+    own call adds only its pretty tracebacks, which are off.)"""
+    from dockyard.cli import help_format
+
+    made = typer.main.get_command(app)
+    help_format.install(made)
+    return made
+
+
 def _listed_only() -> None:
     """Never run: a command is only listed when no command was named on the command line."""
     raise typer.Exit(2)
@@ -156,7 +166,7 @@ def main() -> None:
     code: int = 0
     error: str | None = None
     try:
-        app()
+        command().main(prog_name="dockyard")
     except DockyardError as exc:
         err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         code, error = exc.exit_code, exc.message

@@ -42,3 +42,16 @@ def test_a_rollback_loads_neither_the_server_nor_the_pipelines() -> None:
         "['build', 'deploy', 'down', 'promote', 'releases', 'rollback'] False False")
     listed = run(code.format(argv=["--help"]))  # every command listed by its summary, none of them imported
     assert listed.endswith("False False") and "'autoscale'" in listed and "'token'" in listed
+
+
+def test_a_help_is_drawn_without_typers_renderer_or_markdown() -> None:
+    """cli/help_format.py draws every help with rich's console, table and panel: Typer's renderer
+    loads Markdown, tracebacks and a pretty printer, 60 ms of a 150 ms budget (issue 30)."""
+    code = ("import sys; sys.argv = ['dockyard', *{argv}, '--help']; from dockyard.cli.main import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('LOADED', sorted(m for m in ('typer.rich_utils', 'rich.markdown', 'markdown_it', 'rich.traceback')"
+            " if m in sys.modules))")
+    for argv in (["deploy"], ["config"], ["config", "set"], []):
+        out = run(code.format(argv=argv))
+        assert out.splitlines()[-1] == "LOADED []", out
+        assert "Usage: dockyard" in out and "Show this message and exit." in out
