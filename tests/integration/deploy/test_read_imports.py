@@ -43,6 +43,7 @@ try:
 except SystemExit:
     pass
 print("LOADED", " ".join(sorted({name.split(".")[0] for name in sys.modules})))
+print("HELP DRAWN", "dockyard.cli.help_draw" in sys.modules)
 """
 
 
@@ -64,6 +65,8 @@ def test_a_read_command_loads_only_what_it_uses(dockyard_env: Path, tmp_path: Pa
         done = subprocess.run([sys.executable, "-c", RUN, *command.split()], cwd=app, env=dict(os.environ),
                               capture_output=True, text=True, timeout=60)
         found = next(line for line in done.stdout.splitlines() if line.startswith("LOADED"))
+        # the help's drawing is loaded for a help only
+        assert done.stdout.splitlines()[-1] == f"HELP DRAWN {'--help' in command}", done.stdout[-500:]
         return set(found.split()[1:]), done.stderr[-2000:]
 
     run()  # the first read of this spec and settings file validates them, and keeps their checked copies
