@@ -112,6 +112,10 @@ class Inventory:
         self._stopping = False
         self.on_lifecycle: Callable[[AlertEvent], None] | None = None  # died, OOM-killed, restarted, unhealthy
         self.cursor: EventCursor | None = None
+        # Called (no arguments) when a container of ours changed, and when the event stream was
+        # (re)connected (events may have been missed): the agent's log forwarder scans its folder then,
+        # so it needs no event stream of its own.
+        self.listeners: list[Callable[[], None]] = []
         self._seen = 0  # the newest event handled, in nanoseconds
         self._saved_at = 0.0
         self._started = 0  # when this agent started, in nanoseconds: what came before is a replay
@@ -167,6 +171,7 @@ class Inventory:
         while not self._stopping:
             try:
                 self._stream = self.engine.container_events(since)
+                self._notify()
                 for event in self._stream:
                     nanos = event.time_ns
                     since = nanos // 1_000_000_000 or since
@@ -259,3 +264,11 @@ class Inventory:
         else:
             return
         self.changed.set()
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in self.listeners:
+            try:
+                listener()
+            except Exception:  # noqa: BLE001 - a listener's fault must not end the stream
+                log.exception("inventory listener failed")
