@@ -77,6 +77,9 @@ class EventCursor(Protocol):
     def set_cursor(self, name: str, at: int) -> None: ...
 
 
+# The actions the inventory (and the lifecycle events) act on: where the engine can filter its stream
+# (monitor/agent.py), it sends only these, of our containers.
+EVENT_ACTIONS = ("start", "rename", "die", "oom", "destroy", "health_status")
 CURSOR = "engine-events"
 REPLAY_LIMIT_S = 3600  # a cursor older than this is not followed: the engine keeps few events anyway
 CURSOR_EVERY_S = 1.0  # the cursor is written at most this often (replays are harmless, writes are not free)
@@ -104,6 +107,7 @@ class Inventory:
     def __init__(self, engine: ReplicaReader, selector: dict[str, str] | None = None) -> None:
         self.engine = engine
         self.selector = selector or {}
+        self.events: Callable[[int], EventStream] = engine.container_events  # the stream from `since` on
         self.lock = threading.Lock()
         self.containers: dict[str, Tracked] = {}
         self.changed = threading.Event()
@@ -170,7 +174,7 @@ class Inventory:
     def _follow(self, since: int) -> None:
         while not self._stopping:
             try:
-                self._stream = self.engine.container_events(since)
+                self._stream = self.events(since)
                 self._notify()
                 for event in self._stream:
                     nanos = event.time_ns
