@@ -11,7 +11,7 @@ The same JSON as docker-py reads (Engine API 1.41), made into engine/facts.py's 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -22,7 +22,7 @@ from dockyard.engine.wire import JsonStream, Wire, WireError, WireRefused
 from dockyard.errors import EngineError, EngineUnavailable
 from dockyard.settings import EngineSettings
 
-__all__ = ["LocalEngine", "ReadEngine", "connect_reads", "socket_path"]
+__all__ = ["LocalEngine", "ReadEngine", "connect_reads", "event_filters", "socket_path"]
 
 
 class ReadEngine(Protocol):
@@ -104,11 +104,15 @@ class LocalEngine:
             raise EngineUnavailable(f"inspecting container {container_id[:12]}: the engine stopped answering: "
                                     f"{exc or type(exc).__name__}") from exc
 
-    def container_events(self, since: int) -> EventStream:
+    def container_events(self, since: int, labels: Mapping[str, str] | None = None,
+                         actions: Collection[str] = ()) -> EventStream:
+        """The container events from `since` on; with `labels` (a selector: KEY=VALUE, or KEY alone for
+        an empty value) and `actions`, only those the engine finds matching are sent (the engine filters:
+        a busy host's other containers, builds and execs cost the reader nothing)."""
         action = f"following the events of engine {self.name!r}"
         try:
             raw = self.client.stream("/events", {"since": str(since),
-                                                 "filters": json.dumps({"type": ["container"]})})
+                                                 "filters": json.dumps(event_filters(labels, actions))})
         except WireRefused as exc:
             raise EngineError(f"{action}: {exc.message}") from exc
         except WireError as exc:
@@ -121,6 +125,18 @@ class LocalEngine:
 
     def close(self) -> None:
         self.client.close()
+
+
+def event_filters(labels: Mapping[str, str] | None = None, actions: Collection[str] = ()) -> dict[str, list[str]]:
+    """Pure: the engine's filters for container events of these labels and actions. The engine takes
+    every label filter (all must match, as the inventory's selector) and any action; an action of
+    health_status matches "health_status: unhealthy" too (the engine then matches actions by prefix)."""
+    filters = {"type": ["container"]}
+    if labels:
+        filters["label"] = [f"{k}={v}" if v else k for k, v in labels.items()]
+    if actions:
+        filters["event"] = sorted(actions)
+    return filters
 
 
 def connect_reads(name: str, site: settings.Settings | None = None, timeout: float = 60.0) -> ReadEngine:

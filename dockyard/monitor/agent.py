@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from dockyard.engine.local_socket import ReadEngine
+from dockyard.engine.local_socket import LocalEngine, ReadEngine
 from dockyard.monitor.alerts import AlertEvent
 from dockyard.monitor.cgroups import detect_layout
 from dockyard.monitor.collector import Collector
 from dockyard.monitor.disk import DiskLoop
 from dockyard.monitor.history import History
 from dockyard.monitor.http import HttpEndpoint
-from dockyard.monitor.inventory import Inventory
+from dockyard.monitor.inventory import EVENT_ACTIONS, Inventory
 from dockyard.monitor.loops import MetricsLoop, MonitorState, ProbeLoop
 from dockyard.monitor.model import DEFAULT_LISTEN
 
@@ -120,6 +120,9 @@ def build_agent(engine: ReadEngine, options: AgentOptions) -> MonitorAgent:
     history = History(options.history_path, options.retention_s) if options.history else None
     state = MonitorState(host=host, history=history)
     inventory = Inventory(engine, options.selector)
+    if isinstance(engine, LocalEngine):  # the engine filters the stream: only our containers, only what counts
+        local, selector = engine, dict(options.selector)
+        inventory.events = lambda since: local.container_events(since, selector, EVENT_ACTIONS)
     inventory.on_lifecycle = lambda event: record_lifecycle(state, event)
     inventory.cursor = history  # a restarted agent goes on where the stream left off
     disk = DiskLoop(inventory.snapshot, interval=options.disk_interval)

@@ -115,6 +115,22 @@ class FileSet:
                 raise Gone(f"{self.paths[key]}: {exc.strerror}") from exc
             raise
 
+    def read_all(self, keys: tuple[str, ...]) -> list[str]:
+        """The texts of `keys`, the first one required (Gone without it), as `read` gives them."""
+        fds, out = self.fds, []
+        for key in keys:
+            fd = fds.get(key)
+            if fd is None:
+                out.append(self.read(key, required=key == keys[0]))
+                continue
+            try:
+                out.append(os.pread(fd, 65536, 0).decode())
+            except OSError as exc:
+                if exc.errno in GONE_ERRNOS:
+                    raise Gone(f"{self.paths[key]}: {exc.strerror}") from exc
+                raise
+        return out
+
     def close(self) -> None:
         for fd in self.fds.values():
             try:
@@ -146,6 +162,14 @@ def read_cgroup(layout: Layout, files: FileSet) -> Readings:
         io = P.v1_blkio(r("blkio"))
     pids_text = r("pids.current")
     return Readings(cpu=cpu, memory=memory, io=io, pids=P.parse_int(pids_text) if pids_text else 0)
+
+
+def read_figures(layout: Layout, files: FileSet) -> P.Figures:
+    """One sweep of one container's cgroup files as plain figures (cgroup_parse.Figures): what the
+    collector publishes, in one pass. Raises Gone when the cgroup was removed."""
+    if layout.version == 2:
+        return P.v2_figures(files.read_all(P.V2_FILES))
+    return P.v1_figures(files.read_all(P.V1_FILES))
 
 
 def read_small(path: str | Path) -> str:

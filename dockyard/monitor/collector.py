@@ -10,11 +10,12 @@ import socket
 import time
 from dataclasses import dataclass
 
+from dockyard.engine import labels as L
 from dockyard.monitor import cgroups
 from dockyard.monitor.cgroups import FileSet, Gone, Layout
 from dockyard.monitor.inventory import Tracked
 from dockyard.monitor.model import Sample
-from dockyard.monitor.procnet import parse_net_dev
+from dockyard.monitor.procnet import net_bytes
 
 
 def cpu_percent(prev_usage_ns: int, usage_ns: int, prev_t_ns: int, t_ns: int) -> float:
@@ -79,8 +80,9 @@ class Collector:
             handle.net.close()
 
     def sample(self, item: Tracked, now: float, disk: DiskUse | None = None) -> Sample:
-        s = Sample(id=item.id, name=item.name, app=item.app, env=item.env, service=item.service,
-                   restarts=item.restarts, oom_kills=item.oom_events, at=now)
+        labels = item.labels
+        s = Sample(id=item.id, name=item.name, app=labels.get(L.APP, ""), env=labels.get(L.ENV, ""),
+                   service=labels.get(L.SERVICE, ""), restarts=item.restarts, oom_kills=item.oom_events, at=now)
         if disk is not None:
             s.disk_rw_bytes, s.disk_log_bytes = disk.rw_bytes, disk.log_bytes
             if disk.rw_bytes is not None or disk.log_bytes is not None:
@@ -89,27 +91,22 @@ class Collector:
             return self._down(s, item)
         handle = self._handle(item)
         try:
-            readings = cgroups.read_cgroup(self.layout, handle.files)
+            usage, throttled, mem_usage, limit, inactive, ooms, read, written, pids = cgroups.read_figures(
+                self.layout, handle.files)
             t_ns = time.monotonic_ns()
-            net = parse_net_dev(handle.net.read("dev", required=True))
+            s.net_rx_bytes, s.net_tx_bytes = net_bytes(handle.net.read("dev", required=True))
         except Gone:
             handle.files.close()
             handle.net.close()
             self.handles.pop(item.id, None)
             return self._down(s, item)
         if handle.prev_usage_ns >= 0:
-            s.cpu_percent = cpu_percent(handle.prev_usage_ns, readings.cpu.usage_ns, handle.prev_t_ns, t_ns)
-        handle.prev_usage_ns, handle.prev_t_ns = readings.cpu.usage_ns, t_ns
-        mem = readings.memory
-        s.cpu_seconds = readings.cpu.usage_ns / 1e9
-        s.cpu_throttled_seconds = readings.cpu.throttled_ns / 1e9
-        s.memory_bytes = mem.working_set_bytes
-        s.memory_usage_bytes = mem.usage_bytes
-        s.memory_limit_bytes = mem.limit_bytes
-        s.oom_kills = max(item.oom_events, mem.oom_kills)
-        s.net_rx_bytes, s.net_tx_bytes = net.rx_bytes, net.tx_bytes
-        s.blkio_read_bytes, s.blkio_write_bytes = readings.io.read_bytes, readings.io.write_bytes
-        s.pids = readings.pids
+            s.cpu_percent = cpu_percent(handle.prev_usage_ns, usage, handle.prev_t_ns, t_ns)
+        handle.prev_usage_ns, handle.prev_t_ns = usage, t_ns
+        s.cpu_seconds, s.cpu_throttled_seconds = usage / 1e9, throttled / 1e9
+        s.memory_bytes, s.memory_usage_bytes, s.memory_limit_bytes = max(0, mem_usage - inactive), mem_usage, limit
+        s.oom_kills = max(item.oom_events, ooms)
+        s.blkio_read_bytes, s.blkio_write_bytes, s.pids = read, written, pids
         return s
 
     @staticmethod

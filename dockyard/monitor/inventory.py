@@ -77,6 +77,9 @@ class EventCursor(Protocol):
     def set_cursor(self, name: str, at: int) -> None: ...
 
 
+# The actions the inventory (and the lifecycle events) act on: where the engine can filter its stream
+# (monitor/agent.py), it sends only these, of our containers.
+EVENT_ACTIONS = ("start", "rename", "die", "oom", "destroy", "health_status")
 CURSOR = "engine-events"
 REPLAY_LIMIT_S = 3600  # a cursor older than this is not followed: the engine keeps few events anyway
 CURSOR_EVERY_S = 1.0  # the cursor is written at most this often (replays are harmless, writes are not free)
@@ -104,6 +107,7 @@ class Inventory:
     def __init__(self, engine: ReplicaReader, selector: dict[str, str] | None = None) -> None:
         self.engine = engine
         self.selector = selector or {}
+        self.events: Callable[[int], EventStream] = engine.container_events  # the stream from `since` on
         self.lock = threading.Lock()
         self.containers: dict[str, Tracked] = {}
         self.changed = threading.Event()
@@ -112,6 +116,10 @@ class Inventory:
         self._stopping = False
         self.on_lifecycle: Callable[[AlertEvent], None] | None = None  # died, OOM-killed, restarted, unhealthy
         self.cursor: EventCursor | None = None
+        # Called (no arguments) when a container of ours changed, and when the event stream was
+        # (re)connected (events may have been missed): the agent's log forwarder scans its folder then,
+        # so it needs no event stream of its own.
+        self.listeners: list[Callable[[], None]] = []
         self._seen = 0  # the newest event handled, in nanoseconds
         self._saved_at = 0.0
         self._started = 0  # when this agent started, in nanoseconds: what came before is a replay
@@ -166,7 +174,8 @@ class Inventory:
     def _follow(self, since: int) -> None:
         while not self._stopping:
             try:
-                self._stream = self.engine.container_events(since)
+                self._stream = self.events(since)
+                self._notify()
                 for event in self._stream:
                     nanos = event.time_ns
                     since = nanos // 1_000_000_000 or since
@@ -259,3 +268,11 @@ class Inventory:
         else:
             return
         self.changed.set()
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in self.listeners:
+            try:
+                listener()
+            except Exception:  # noqa: BLE001 - a listener's fault must not end the stream
+                log.exception("inventory listener failed")

@@ -27,6 +27,19 @@ def parse_net_dev(text: str, skip: tuple[str, ...] = ("lo",)) -> NetStats:
     return NetStats(rx_bytes=rx, tx_bytes=tx, rx_packets=rxp, tx_packets=txp, rx_errors=rxe, tx_errors=txe)
 
 
+def net_bytes(text: str, skip: tuple[str, ...] = ("lo",)) -> tuple[int, int]:
+    """(received, sent) bytes of /proc/<pid>/net/dev, every interface but loopback: parse_net_dev's
+    rx_bytes and tx_bytes, without the rest (the sweep publishes these two)."""
+    rx = tx = 0
+    for line in text.splitlines()[2:]:
+        name, _, counters = line.partition(":")
+        if counters and name.strip() not in skip:
+            f = counters.split(None, 9)
+            rx += int(f[0])
+            tx += int(f[8])
+    return rx, tx
+
+
 def _address(hex_addr: str) -> str:
     raw = bytes.fromhex(hex_addr)
     if len(raw) == 4:

@@ -30,7 +30,7 @@ NEVER = {"fastapi", "starlette", "uvicorn", "jinja2", "httpx", "boto3", "botocor
 NEVER_DOCKYARD = {"spec", "plan", "deploy", "pipeline", "server", "build", "config", "scale", "backup", "swarm",
                   "notify", "state"}
 RUN = """\
-import sys, time
+import sys, threading, time
 from dockyard.cli import agent_run
 from dockyard.monitor import agent
 
@@ -40,6 +40,8 @@ def run(self):
     print("LOADED", " ".join(sorted({name.split(".")[0] for name in sys.modules})))
     print("DOCKYARD", " ".join(sorted({name.split(".")[1] for name in sys.modules
                                        if name.startswith("dockyard.") and name.count(".") >= 1})))
+    print("MODULES", " ".join(sorted(name for name in sys.modules if name.startswith("dockyard."))))
+    print("THREADS", " ".join(sorted(t.name for t in threading.enumerate())))
     self.stop()
 
 agent.Agent.run = run
@@ -57,6 +59,9 @@ def test_the_agent_loads_only_what_it_uses(dockyard_env: Path) -> None:
     assert "dockyard" in lines["LOADED"] and "monitor" in lines["DOCKYARD"] and "logs" in lines["DOCKYARD"]
     assert lines["LOADED"] & NEVER == set()
     assert lines["DOCKYARD"] & NEVER_DOCKYARD == set()
+    # one engine event stream per agent: the inventory's wakes the log forwarder, which has no watcher
+    assert "dockyard.engine.events" not in lines["MODULES"]
+    assert "monitor-events" in lines["THREADS"] and "docker-events" not in lines["THREADS"], lines["THREADS"]
 
 
 def test_dockyard_agent_becomes_the_agents_own_process(dockyard_env: Path) -> None:

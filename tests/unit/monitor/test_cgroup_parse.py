@@ -73,3 +73,33 @@ def test_pick_agrees_with_the_full_parser(fixture_text) -> None:
         text = fixture_text(rel)
         full = P.parse_flat_keyed(text)
         assert P.pick(text, keys) == {k: full[k] for k in keys if k in full}
+
+
+def test_a_sweeps_figures_agree_with_the_typed_parsers(fixture_text) -> None:
+    """The collector's one-pass figures (issue 30: the agent's sweep under 1 % of a core) are the
+    numbers the typed parsers give, on files captured from v1 and v2 hosts."""
+    v1 = {name: fixture_text(f"v1/{'blkio.throttle.io_service_bytes_recursive' if name == 'blkio' else name}")
+          for name in P.V1_FILES}
+    cpu, mem = P.v1_cpu(v1["cpuacct.usage"], v1["cpu.stat"]), P.v1_memory(
+        v1["memory.usage_in_bytes"], v1["memory.limit_in_bytes"], v1["memory.stat"], v1["memory.oom_control"])
+    io = P.v1_blkio(v1["blkio"])
+    assert P.v1_figures([v1[name] for name in P.V1_FILES]) == (
+        cpu.usage_ns, cpu.throttled_ns, mem.usage_bytes, mem.limit_bytes, mem.inactive_file_bytes, mem.oom_kills,
+        io.read_bytes, io.write_bytes, P.parse_int(v1["pids.current"]))
+    v2 = {name: fixture_text(f"v2/{name}") for name in P.V2_FILES}
+    cpu, mem = P.v2_cpu(v2["cpu.stat"]), P.v2_memory(v2["memory.current"], v2["memory.max"], v2["memory.stat"],
+                                                    v2["memory.events"])
+    io = P.v2_io(v2["io.stat"])
+    assert P.v2_figures([v2[name] for name in P.V2_FILES]) == (
+        cpu.usage_ns, cpu.throttled_ns, mem.usage_bytes, mem.limit_bytes, mem.inactive_file_bytes, mem.oom_kills,
+        io.read_bytes, io.write_bytes, 3)
+    assert mem.oom_kills == 1 and io.read_bytes > 0 and cpu.throttled_ns > 0  # the fixtures hold real values
+
+
+def test_figures_of_absent_files_and_a_leaf_without_totals() -> None:
+    """A file missing at first open reads as '' (no blkio, no oom_control); a memory.stat without the
+    hierarchical total_ keys (a v1 leaf without use_hierarchy) gives its own inactive_file."""
+    texts = ["5000\n", "", "1000\n", "9223372036854771712\n", "cache 10\ninactive_file 300\n", "", "", ""]
+    assert P.v1_figures(texts) == (5000, 0, 1000, None, 300, 0, 0, 0, 0)
+    assert P.value("active_file 7\ninactive_file 9\n", "active_file") == 7  # a whole key, not a suffix
+    assert P.value("inactive_file 9\nactive_file 7\n", "active_file") == 7

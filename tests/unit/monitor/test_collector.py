@@ -107,3 +107,15 @@ def test_v2_sample(tmp_path: Path) -> None:
     s = Collector(layout, driver="systemd", proc_root=str(tmp_path / "proc")).sweep([tracked(pid=7)])[0]
     assert s.up and s.memory_bytes == 9613312 - 7774208 and s.oom_kills == 1
     assert s.blkio_write_bytes == 314773504 + 299008000 and s.pids == 3 and s.cpu_seconds == 5.30541
+
+
+def test_read_all_reads_what_is_there_and_needs_only_the_first(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("1\n")
+    (tmp_path / "c").write_text("3\n")
+    files = cgroups.FileSet({k: str(tmp_path / k) for k in "abc"})
+    assert files.read_all(("a", "b", "c")) == ["1\n", "", "3\n"]
+    (tmp_path / "c").write_text("4\n")
+    assert files.read_all(("a", "b", "c")) == ["1\n", "", "4\n"]  # the same descriptors, read again
+    files.close()
+    with pytest.raises(cgroups.Gone):
+        cgroups.FileSet({"b": str(tmp_path / "b")}).read_all(("b",))

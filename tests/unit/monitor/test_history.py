@@ -49,3 +49,13 @@ def test_samples_past_the_day_go_and_a_full_answer_is_the_newest(tmp_path: Path)
         history.record("h", sweep(START + 86400 + n * EVERY), now=START + 86400 + n * EVERY)
     newest = history.samples(0, container="shop_prod_web_1", limit=3)
     assert [r["at"] for r in newest] == [START + 86400 + n * EVERY for n in (3, 4, 5)]
+
+
+def test_a_small_page_cache_and_commits_synced_at_checkpoints(tmp_path: Path) -> None:
+    """The agent runs for the host's whole life: its history's cache stays small (issue 30)."""
+    from dockyard.monitor.history import CACHE_KIB
+
+    history = History(tmp_path / "monitor.db")
+    assert history.conn.execute("pragma cache_size").fetchone()[0] == -CACHE_KIB == -256
+    assert history.conn.execute("pragma synchronous").fetchone()[0] == 1  # NORMAL
+    history.close()

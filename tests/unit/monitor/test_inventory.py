@@ -171,3 +171,25 @@ def test_a_restarted_agent_replays_what_the_engine_did_while_it_was_down() -> No
     assert inv.snapshot()[0].running
     inv.stop()
     assert inv.cursor.saved["engine-events"] == cursor_at + 4 * 10**9  # type: ignore[union-attr]
+
+
+def test_listeners_hear_of_changes_to_our_containers_only() -> None:
+    """The agent's log forwarder has no event stream of its own: the inventory wakes it (one stream
+    for the agent, issue 30), when one of its containers starts, dies or goes, and on (re)connecting."""
+    engine = FakeEngine()
+    engine.bodies["abc"] = inspect_body()
+    inv = Inventory(engine, {"dockyard.app": "shop"})
+
+    def events(since: int) -> Iterator[dict[str, Any]]:
+        yield {"Action": "start", "id": "xyz", "Actor": {"Attributes": {"dockyard.app": "blog"}}}
+        yield {"Action": "exec_start: sh", "id": "abc"}
+        yield {"Action": "start", "id": "abc", "Actor": {"Attributes": {"dockyard.app": "shop"}}}
+        yield {"Action": "die", "id": "abc"}
+        inv._stopping = True  # the stream ends, and the inventory with it
+
+    engine.events = events
+    heard: list[int] = []
+    inv.listeners.append(lambda: heard.append(len(inv.snapshot())))
+    inv.listeners.append(lambda: None if 1 / 0 else None)  # a faulty one stops neither the stream nor the others
+    inv._follow(0)
+    assert heard == [0, 1, 1]  # connected; abc started; abc died

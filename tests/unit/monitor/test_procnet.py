@@ -36,3 +36,11 @@ def test_udp_bound_unconnected_sockets(fixture_text) -> None:
 def test_unique_prefers_wildcard() -> None:
     items = [Listener("tcp", 80, "10.0.0.2"), Listener("tcp", 80, "::"), Listener("udp", 53, "0.0.0.0")]
     assert unique_listeners(items) == [Listener("tcp", 80, "::"), Listener("udp", 53, "0.0.0.0")]
+
+
+def test_net_bytes_agrees_with_the_full_parser(fixture_text) -> None:
+    from dockyard.monitor.procnet import net_bytes
+
+    text = fixture_text("proc/net_dev")
+    full = parse_net_dev(text)
+    assert net_bytes(text) == (full.rx_bytes, full.tx_bytes) and full.rx_bytes > 0
