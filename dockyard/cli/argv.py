@@ -40,3 +40,21 @@ def app_name(spec_file: Path) -> str | None:
         return None
     name = data.get("app") if isinstance(data, dict) else None
     return name if isinstance(name, str) and name else None
+
+
+# The commands that only read (issue 30): each ends as soon as it printed, without the interpreter's
+# teardown (cli/remote.entry). A command path matches by its start: ("config", "ls") is `config ls`.
+READS = {("ps",), ("status",), ("releases",), ("audit",), ("events",), ("logs",), ("config", "ls"),
+         ("config", "get"), ("config", "diff"), ("config", "history"), ("pipeline", "ls"), ("pipeline", "show"),
+         ("token", "ls"), ("edge", "status"), ("backup", "ls"), ("app", "ls"), ("stats",)}
+
+
+def ends_at_once(argv: list[str]) -> bool:
+    """A read, or a help: nothing it did needs the interpreter's teardown."""
+    _, rest = split_global(argv)
+    if rest is None:  # `dockyard`, `dockyard --help`, `dockyard --version`
+        return True
+    if "--help" in rest or "-h" in rest:
+        return True
+    words = tuple(word for word in rest if not word.startswith("-"))
+    return any(words[:len(read)] == read for read in READS)

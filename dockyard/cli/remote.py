@@ -145,10 +145,37 @@ def try_forward(argv: list[str], environ: Mapping[str, str] = os.environ) -> int
 
 
 def main() -> None:
-    """The `dockyard` console entry point."""
+    """The `dockyard` command: a rollback forwarded to the server, else the CLI (cli/main.py)."""
     code = try_forward(sys.argv[1:])
     if code is not None:
         sys.exit(code)
     from dockyard.cli.main import main as run_cli
 
     run_cli()
+
+
+def entry() -> None:
+    """The `dockyard` console script: `main`, and a read ends without the interpreter's teardown."""
+    try:
+        main()
+    except SystemExit as done:
+        from dockyard.cli.argv import ends_at_once
+
+        if ends_at_once(sys.argv[1:]):
+            leave_now(done.code)
+        raise
+
+
+def leave_now(code: object) -> None:
+    """Exit without tearing the interpreter down (about 20 ms of a read's 150): once a read has
+    printed, nothing is left to do that the teardown would do (no file open for writing, no thread,
+    nothing written). Its output is flushed first, as an exit would."""
+    import os
+
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (dockyard ps | head): what was read is what counts
+            pass
+    os._exit(status)
