@@ -1,9 +1,10 @@
-"""Docker's json-file lines in bulk: a block of whole lines -> line records, in a few passes of C.
+"""Docker's json-file lines in bulk: a block of whole lines -> columns of lines, in a few passes of C.
 
 The per-line parser (jsonfile.Joiner) pays for a JSON parse call, a dozen lookups and slices and a
 tuple per line in Python's interpreter; most of that is the interpreter's, not the work's. Here the
-block is parsed as ONE JSON array (orjson), and each column (message, time, stream, offset) is made
-by one `map` over the block: no Python bytecode runs per line.
+block is parsed as ONE JSON array (orjson) of plain strings (no dict per line, see _flat), and each
+column (message, time, stream, offset) is made by one `map` or slice over the block: no Python
+bytecode runs per line, and the columns go to the store as they are (lines.Lines).
 
 The fast path takes a block only when every line is what Docker writes for a complete line: an
 object with a string "log" ending in a newline, a string "stream" and an RFC 3339 UTC "time" with
@@ -16,15 +17,14 @@ from __future__ import annotations
 
 import calendar
 import time
-from itertools import accumulate, repeat
+from itertools import accumulate
 from operator import add, itemgetter, mul
 
 import orjson
 
-# (offset, time_ns, stream, message), as jsonfile.Line (not imported: jsonfile imports this module)
-Line = tuple[int, int, int, str]
+from dockyard.logs.lines import Lines
 
-_LOG, _TIME, _STREAM = itemgetter("log"), itemgetter("time"), itemgetter("stream")
+_LOG, _TIME, _STREAM_OF = itemgetter("log"), itemgetter("time"), itemgetter("stream")
 _LAST, _DOT_AT = itemgetter(-1), itemgetter(19)
 _CUT_NEWLINE = itemgetter(slice(0, -1))  # a message without its final "\n"
 _SECOND, _FRACTION = itemgetter(slice(0, 19)), itemgetter(slice(20, -1))
@@ -36,32 +36,67 @@ def _second_ns(text: str) -> int:
     return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%S")) * 1_000_000_000
 
 
-def parse_block(pieces: list[bytes], base: int) -> list[Line] | None:
-    """The records of `pieces` (consecutive json-file lines without their b"\\n", the first at byte
+def parse_block(pieces: list[bytes], base: int) -> Lines | None:
+    """The lines of `pieces` (consecutive json-file lines without their b"\\n", the first at byte
     `base` of its file), or None when one is not a complete line in Docker's own form."""
     n = len(pieces)
     if not n:
         return None
+    body = b"\n".join(pieces)
+    columns = _flat(body, n)
     try:
-        entries = orjson.loads(b"[" + b",".join(pieces) + b"]")
-        if len(entries) != n:  # a line held two values (`{...},{...}`)
-            return None
-        logs = list(map(_LOG, entries))
-        if list(map(_LAST, logs)).count("\n") != n:  # a piece of a longer line, or an empty one
-            return None
-        stamps = list(map(_TIME, entries))
-        streams_text = list(map(_STREAM, entries))
+        if columns is None:
+            columns = _objects(body, n)
+            if columns is None:
+                return None
+        logs, streams_text, stamps = columns
         ns = _times(stamps, n)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
         return None
     if ns is None:
         return None
     if streams_text.count("stdout") == n:
-        streams: object = repeat(0)
+        streams = None
     else:  # as the per-line parser: "stderr" is 1, anything else 0
-        streams = map(int, map("stderr".__eq__, streams_text))
-    offsets = accumulate(map((1).__add__, map(len, pieces)), initial=base)  # n + 1 values: zip stops at n
-    return list(zip(offsets, ns, streams, map(_CUT_NEWLINE, logs), strict=False))  # type: ignore[call-overload]
+        streams = list(map(int, map("stderr".__eq__, streams_text)))
+    offsets = list(accumulate(map((1).__add__, map(len, pieces)), initial=base))
+    offsets.pop()  # n + 1 values: the last is where the next line starts
+    return Lines(offsets, ns, streams, logs)
+
+
+# Docker writes a complete line as {"log":"<text>\n","stream":"<s>","time":"<t>"}: with its markers
+# replaced, a block of them is ONE JSON array of strings, text, stream and time of each line in turn
+# (no dict per line). A quote inside a JSON string is always escaped, so the markers, which hold
+# unescaped quotes, are the structure; a line in any other form (a partial line, extra keys, a
+# literal backslash-n ending a partial line) makes the count of a marker or of the strings differ,
+# or the array invalid, and the block goes the general way (_objects).
+_OPEN, _CLOSE = b'{"log":"', b'"}\n'
+_STREAM, _TIME_KEY = b'\\n","stream":"', b'","time":"'
+
+
+def _flat(body: bytes, n: int) -> tuple[list[str], list[str], list[str]] | None:
+    if body.count(_OPEN) != n or body.count(_STREAM) != n or body.count(_TIME_KEY) != n \
+            or body.count(_CLOSE) != n - 1 or not body.endswith(b'"}'):
+        return None
+    text = body.replace(_OPEN, b'"').replace(_STREAM, b'","').replace(_TIME_KEY, b'","').replace(_CLOSE, b'",')
+    try:
+        flat = orjson.loads(b"[" + text[:-1] + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    if len(flat) != 3 * n or list(map(type, flat)).count(str) != 3 * n:
+        return None
+    return flat[0::3], flat[1::3], flat[2::3]
+
+
+def _objects(body: bytes, n: int) -> tuple[list[str], list[str], list[str]] | None:
+    """Each line as a JSON object: Docker's keys, and any other."""
+    entries = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
+    if len(entries) != n:  # a line held two values (`{...},{...}`)
+        return None
+    logs = list(map(_LOG, entries))
+    if list(map(_LAST, logs)).count("\n") != n:  # a piece of a longer line, or an empty one
+        return None
+    return list(map(_CUT_NEWLINE, logs)), list(map(_STREAM_OF, entries)), list(map(_TIME, entries))
 
 
 def _times(stamps: list[str], n: int) -> list[int] | None:

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from dockyard.logs.store import WORDS_ONCE_FROM, block_text
+from dockyard.logs.blocks import WORDS_ONCE_FROM, block_text
 
 PIECES = ["GET", "/api/v1/orders", "200", "12ms", '{"level":"info",', '"msg":"done"}', "naïve", "Straße", "日本語",
           "foo—bar", "x_y", "a.b", "ÉCOLE", "tab\there", "nbsp\xa0x", "ideo\u3000y", "sep\x1cz", "line\u2028w", "42",
