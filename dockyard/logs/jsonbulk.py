@@ -2,9 +2,9 @@
 
 The per-line parser (jsonfile.Joiner) pays for a JSON parse call, a dozen lookups and slices and a
 tuple per line in Python's interpreter; most of that is the interpreter's, not the work's. Here the
-block is parsed as ONE JSON array (orjson) of plain strings (no dict per line, see _flat), and each
-column (message, time, stream, offset) is made by one `map` or slice over the block: no Python
-bytecode runs per line, and the columns go to the store as they are (lines.Lines).
+block is parsed as ONE JSON array (orjson), and each column (message, time, stream, offset) is made
+by one `map` over the block: no Python bytecode runs per line, and the columns go to the store as
+they are (lines.Lines), no tuple per line.
 
 The fast path takes a block only when every line is what Docker writes for a complete line: an
 object with a string "log" ending in a newline, a string "stream" and an RFC 3339 UTC "time" with
@@ -42,14 +42,11 @@ def parse_block(pieces: list[bytes], base: int) -> Lines | None:
     n = len(pieces)
     if not n:
         return None
-    body = b"\n".join(pieces)
-    columns = _flat(body, n)
     try:
-        if columns is None:
-            columns = _objects(body, n)
-            if columns is None:
-                return None
-        logs, streams_text, stamps = columns
+        objects = _objects(pieces, n)
+        if objects is None:
+            return None
+        logs, streams_text, stamps = objects
         ns = _times(stamps, n)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
         return None
@@ -64,33 +61,9 @@ def parse_block(pieces: list[bytes], base: int) -> Lines | None:
     return Lines(offsets, ns, streams, logs)
 
 
-# Docker writes a complete line as {"log":"<text>\n","stream":"<s>","time":"<t>"}: with its markers
-# replaced, a block of them is ONE JSON array of strings, text, stream and time of each line in turn
-# (no dict per line). A quote inside a JSON string is always escaped, so the markers, which hold
-# unescaped quotes, are the structure; a line in any other form (a partial line, extra keys, a
-# literal backslash-n ending a partial line) makes the count of a marker or of the strings differ,
-# or the array invalid, and the block goes the general way (_objects).
-_OPEN, _CLOSE = b'{"log":"', b'"}\n'
-_STREAM, _TIME_KEY = b'\\n","stream":"', b'","time":"'
-
-
-def _flat(body: bytes, n: int) -> tuple[list[str], list[str], list[str]] | None:
-    if body.count(_OPEN) != n or body.count(_STREAM) != n or body.count(_TIME_KEY) != n \
-            or body.count(_CLOSE) != n - 1 or not body.endswith(b'"}'):
-        return None
-    text = body.replace(_OPEN, b'"').replace(_STREAM, b'","').replace(_TIME_KEY, b'","').replace(_CLOSE, b'",')
-    try:
-        flat = orjson.loads(b"[" + text[:-1] + b"]")
-    except orjson.JSONDecodeError:
-        return None
-    if len(flat) != 3 * n or list(map(type, flat)).count(str) != 3 * n:
-        return None
-    return flat[0::3], flat[1::3], flat[2::3]
-
-
-def _objects(body: bytes, n: int) -> tuple[list[str], list[str], list[str]] | None:
-    """Each line as a JSON object: Docker's keys, and any other."""
-    entries = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
+def _objects(pieces: list[bytes], n: int) -> tuple[list[str], list[str], list[str]] | None:
+    """The text (without its newline), stream and time columns of complete lines, parsed as one array."""
+    entries = orjson.loads(b"[" + b",".join(pieces) + b"]")
     if len(entries) != n:  # a line held two values (`{...},{...}`)
         return None
     logs = list(map(_LOG, entries))
