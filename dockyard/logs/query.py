@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from itertools import chain, repeat
+from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -177,15 +177,19 @@ def _line(found: Found) -> LogLine:
 def search(store: LogStore, q: Query) -> list[LogLine]:
     """Newest first (by time, then id): blocks by their newest time, until no block left can hold a
     line newer than the oldest of the `limit` lines kept."""
-    sql, params = build_sql(q)
-    best: list[Found] = []
     if q.limit <= 0:
         return []
+    sql, params = build_sql(q)
+    pool: list[Found] = []
+    floor: int | None = None  # the time of the limit-th newest line found so far (once there are that many)
     for row in store.select(sql, params):
-        if len(best) == q.limit and row[2] < best[-1][0]:
+        if floor is not None and row[2] < floor:
             break
-        best = heapq.nlargest(q.limit, chain(best, lines_of(row, q)), key=_TIME_ID)
-    return [_line(f) for f in best]
+        pool += lines_of(row, q)
+        if len(pool) >= 2 * q.limit or (floor is None and len(pool) >= q.limit):  # keep the pool small
+            pool = heapq.nlargest(q.limit, pool, key=_TIME_ID)
+            floor = pool[-1][0]
+    return [_line(f) for f in heapq.nlargest(q.limit, pool, key=_TIME_ID)]
 
 
 _TIME_ID = itemgetter(0, 1)
