@@ -114,10 +114,15 @@ class LogStore:
                     self.db.execute(pragma)
                 self.db.execute(f"pragma cache_size=-{int(cache_kib)}")
                 self.db.execute(f"pragma synchronous={synchronous}")  # FULL: positions survive a power loss
-                self.db.executescript(SCHEMA)
-                if self.db.execute("select 1 from sqlite_master where type = 'table' and name = 'lines'").fetchone():
+                # Only a new (or older) store is written to here: a forwarder restarted while another
+                # process holds the store's write lock opens it and waits for the lock with its lines.
+                kinds = dict(self.db.execute("select name, type from sqlite_master").fetchall())
+                if not {"containers", "blocks", "indexed", "marks", "positions", "losses"} <= kinds.keys():
+                    self.db.executescript(SCHEMA)
+                if kinds.get("lines") == "table":
                     self._convert_lines()
-                self.db.execute(LINES_VIEW)
+                if kinds.get("lines") != "view":
+                    self.db.execute(LINES_VIEW)
                 if lazy_index:
                     self.unindexed = int(self.db.execute(
                         "select coalesce(sum(length(msgs)), 0) from blocks where id > (select upto from indexed)"

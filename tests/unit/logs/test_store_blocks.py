@@ -4,6 +4,7 @@ index, and the `lines` view."""
 from __future__ import annotations
 
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,15 @@ def test_the_lines_view_reads_messages_by_line_id(tmp_path: Path) -> None:
                  Batch("b" * 64, "f", tags(1), [(0, 3, 0, "three")])])
     assert store.db.execute("select id, c, msg from lines order by id").fetchall() == [
         (1, 1, "one"), (2, 1, 'two "quoted"\n'), (3, 2, "three")]
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_an_existing_store_opens_while_another_process_holds_its_write_lock(tmp_path: Path, lazy: bool) -> None:
+    LogStore(tmp_path / "store.db").write([Batch("a" * 64, "f", tags(0), [(0, 1, 0, "one")])])
+    locker = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    locker.execute("begin exclusive")
+    try:
+        store = LogStore(tmp_path / "store.db", busy_timeout=0.05, lazy_index=lazy)  # a forwarder restarted
+        assert [line.message for line in search(store, Query())] == ["one"]
+    finally:
+        locker.execute("commit")
