@@ -86,12 +86,11 @@ def _times(stamps: list[str], n: int) -> list[int] | None:
         return None
     seconds = list(map(_SECOND, stamps))
     known = _seconds
-    new = set(seconds).difference(known)
-    if new:
+    ns = list(map(known.get, seconds))
+    if None in ns:  # a second not seen yet (a few a second, whatever the rate)
         if len(known) > 8192:
             known.clear()
-            new = set(seconds)
-        for text in new:
+        for text in set(seconds).difference(known):
             known[text] = _second_ns(text)  # ValueError: not a time
-    return list(map(add, map(known.__getitem__, seconds),
-                    map(mul, map(int, fractions), map(_SCALE.__getitem__, lengths))))
+        ns = list(map(known.__getitem__, seconds))
+    return list(map(add, ns, map(mul, map(int, fractions), map(_SCALE.__getitem__, lengths))))

@@ -127,7 +127,7 @@ class Joiner:
             if parsed is None:
                 break
             parts.append(parsed)
-            done += sum(map(len, group)) + len(group)
+            done = parsed.offsets[-1] + len(group[-1]) + 1 - base  # past the group's last line
         if done == 0:
             return self._parse_lines(data, base, file)
         if done == len(data):
