@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.engine.rows import Scope
 from dockyard.errors import UsageError
-from dockyard.logs.blocks import decode, escaped
+from dockyard.logs.blocks import decode, escaped, messages, times
 from dockyard.logs.jsonfile import STREAM_NAMES, format_time
 
 if TYPE_CHECKING:
@@ -162,6 +162,23 @@ def lines_of(row: tuple[Any, ...], q: Query, after_id: int | None = None) -> lis
     return list(found)
 
 
+def newest_of(row: tuple[Any, ...], q: Query, limit: int) -> list[Found]:
+    """The `limit` newest lines of a candidate block (by time, then id) that a query without --grep
+    takes: chosen by their times alone, so only those few become records."""
+    first, _, _, stream_data, time_data, msgs, _, *container = row
+    ts = times(time_data)
+    places: Iterable[int] = range(len(ts) - 1, -1, -1)  # the newer id first among equal times
+    if q.since_ns is not None:
+        since = q.since_ns
+        places = [i for i in places if ts[i] >= since]
+    top = heapq.nlargest(limit, places, key=ts.__getitem__)
+    if not top:
+        return []
+    texts = messages(msgs)
+    kept = tuple(container)
+    return [(ts[i], first + i, stream_data[i] if stream_data is not None else 0, texts[i], kept) for i in top]
+
+
 def word_starts(grep: str) -> list[re.Pattern[str]]:
     """What the full-text index asks of a line of a block it does not hold yet: each word of --grep
     at the start of a word, in any case (as fts_query's prefix terms)."""
@@ -185,7 +202,7 @@ def search(store: LogStore, q: Query) -> list[LogLine]:
     for row in store.select(sql, params):
         if floor is not None and row[2] < floor:
             break
-        pool += lines_of(row, q)
+        pool += lines_of(row, q) if q.grep else newest_of(row, q, q.limit)
         if len(pool) >= 2 * q.limit or (floor is None and len(pool) >= q.limit):  # keep the pool small
             pool = heapq.nlargest(q.limit, pool, key=_TIME_ID)
             floor = pool[-1][0]

@@ -104,3 +104,12 @@ def test_an_existing_store_opens_while_another_process_holds_its_write_lock(tmp_
         assert [line.message for line in search(store, Query())] == ["one"]
     finally:
         locker.execute("commit")
+
+
+def test_lines_of_one_time_come_newest_id_first_across_blocks(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "store.db")
+    store.write([Batch("a" * 64, "f", tags(0), [(i, 5, 0, f"a{i}") for i in range(1500)]),
+                 Batch("b" * 64, "f", tags(1), [(i, 5, 0, f"b{i}") for i in range(10)])])
+    assert [line.message for line in search(store, Query(limit=3))] == ["b9", "b8", "b7"]
+    assert [line.message for line in search(store, Query(limit=12))][-2:] == ["a1499", "a1498"]
+    assert [line.message for line in search(store, Query(limit=3, grep="a"))] == ["a1499", "a1498", "a1497"]
