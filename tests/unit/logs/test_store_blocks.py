@@ -113,3 +113,28 @@ def test_lines_of_one_time_come_newest_id_first_across_blocks(tmp_path: Path) ->
     assert [line.message for line in search(store, Query(limit=3))] == ["b9", "b8", "b7"]
     assert [line.message for line in search(store, Query(limit=12))][-2:] == ["a1499", "a1498"]
     assert [line.message for line in search(store, Query(limit=3, grep="a"))] == ["a1499", "a1498", "a1497"]
+
+
+def test_follow_gives_each_new_line_once_in_order_as_blocks_arrive(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from dockyard.logs.query import follow, last_id
+
+    store = LogStore(tmp_path / "store.db", lazy_index=True)
+    store.write([Batch("a" * 64, "f", tags(0), [(0, 1, 0, "before")])])
+    start = last_id(LogStore(tmp_path / "store.db", readonly=True))
+
+    def write() -> None:
+        for n in range(1, 6):
+            time.sleep(0.1)
+            store.write([Batch("a" * 64, "f", tags(0), [(n * 10 + i, n, 0, f"m{n}.{i}") for i in range(3)]),
+                         Batch("b" * 64, "f", tags(1), [(n, n, 1, f"other{n}")])])
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    reader = LogStore(tmp_path / "store.db", readonly=True)
+    got = [line.message for line in follow(reader, Query(service="web", grep="m"), start, interval=0.05,
+                                           until=time.monotonic() + 1.5)]
+    writer.join()
+    assert got == [f"m{n}.{i}" for n in range(1, 6) for i in range(3)]
