@@ -110,6 +110,15 @@ def block_text(msgs: list[str]) -> str:
     return index_text("\n".join(msgs), len(msgs))
 
 
+def stored_index_text(msgs: str, lines: int) -> str:
+    """block_text of a stored block (its messages as a JSON array). Without a backslash the JSON text
+    holds the messages' characters as they are, between quotes and commas, which the tokenizer
+    separates words at as it does at newlines: the same words, without decoding the block."""
+    if "\\" in msgs:
+        return block_text(messages(msgs))
+    return index_text(msgs, lines)
+
+
 def index_text(text: str, lines: int) -> str:
     """block_text of a block's messages already joined by newlines."""
     if len(text) < WORDS_ONCE_FROM * lines:

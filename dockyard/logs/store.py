@@ -33,7 +33,7 @@ from typing import Any
 
 from dockyard import settings
 from dockyard.errors import DockyardError
-from dockyard.logs.blocks import BLOCK_LINES, Block, blocks, index_text, messages
+from dockyard.logs.blocks import BLOCK_LINES, Block, blocks, stored_index_text
 from dockyard.logs.lines import Lines, as_lines
 from dockyard.logs.spool import UPSERT_POSITION, Batch, open_readonly, positions_and_losses
 from dockyard.logs.tailer import Loss, Position
@@ -278,7 +278,7 @@ class LogStore:
         docs = []
         for block_id, lines, text in self.db.execute(
                 "select id, last - id + 1, msgs from blocks where id > (select upto from indexed) order by id"):
-            docs.append((block_id, index_text("\n".join(messages(text)), lines)))
+            docs.append((block_id, stored_index_text(text, lines)))
             done += len(text)
             upto = block_id
             if budget is not None and done >= budget:
