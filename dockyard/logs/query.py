@@ -162,9 +162,10 @@ def lines_of(row: tuple[Any, ...], q: Query, after_id: int | None = None) -> lis
     return list(found)
 
 
-def newest_of(row: tuple[Any, ...], q: Query, limit: int) -> list[Found]:
+def newest_of(row: tuple[Any, ...], q: Query, limit: int, floor: int | None = None) -> list[Found]:
     """The `limit` newest lines of a candidate block (by time, then id) that a query without --grep
-    takes: chosen by their times alone, so only those few become records."""
+    takes, none older than `floor`: chosen by their times alone, so only those few become records
+    (and a block with none has its messages left undecoded)."""
     first, _, _, stream_data, time_data, msgs, _, *container = row
     ts = times(time_data)
     places: Iterable[int] = range(len(ts) - 1, -1, -1)  # the newer id first among equal times
@@ -172,6 +173,8 @@ def newest_of(row: tuple[Any, ...], q: Query, limit: int) -> list[Found]:
         since = q.since_ns
         places = [i for i in places if ts[i] >= since]
     top = heapq.nlargest(limit, places, key=ts.__getitem__)
+    if floor is not None:
+        top = [i for i in top if ts[i] >= floor]
     if not top:
         return []
     texts = messages(msgs)
@@ -202,7 +205,7 @@ def search(store: LogStore, q: Query) -> list[LogLine]:
     for row in store.select(sql, params):
         if floor is not None and row[2] < floor:
             break
-        pool += lines_of(row, q) if q.grep else newest_of(row, q, q.limit)
+        pool += lines_of(row, q) if q.grep else newest_of(row, q, q.limit, floor)
         if len(pool) >= 2 * q.limit or (floor is None and len(pool) >= q.limit):  # keep the pool small
             pool = heapq.nlargest(q.limit, pool, key=_TIME_ID)
             floor = pool[-1][0]
