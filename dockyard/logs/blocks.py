@@ -19,7 +19,7 @@ import orjson
 
 from dockyard.logs.lines import Lines
 
-BLOCK_LINES = 1024  # lines per block at most ...
+BLOCK_LINES = 256  # lines per block at most (as many as a full-text document held before blocks) ...
 BLOCK_TEXT = 128 << 10  # ... and about this many characters of messages (a read decodes a whole block)
 FORMAT = 0  # enc: int64 little-endian times, a byte per stream, a JSON array of messages
 _SWAP = sys.byteorder != "little"  # the times are stored little-endian
