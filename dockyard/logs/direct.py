@@ -39,6 +39,19 @@ class StoreJournal:
         except StoreBusy as exc:
             raise Retryable(f"log store {self.store.path}: {exc}") from exc
 
+    def index(self, budget: int) -> int:
+        """Build the store's full-text index over about `budget` characters of lines not indexed yet
+        (store.py: the forwarder's store indexes lazily); 0 when it is complete or the store is busy."""
+        try:
+            return self.store.index(budget)
+        except StoreBusy:
+            return 0
+
+    @property
+    def unindexed(self) -> int:
+        """Characters of text stored and not indexed yet."""
+        return self.store.unindexed
+
     def positions(self) -> dict[str, Position]:
         return self.store.positions()
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections.abc import Iterable
-
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from typing import TYPE_CHECKING
 
 from dockyard.logs.edge_access import Access, status_class
+
+if TYPE_CHECKING:  # prometheus_client (~30 ms of imports) only when the agent's /metrics is read
+    from prometheus_client.core import Metric
 
 # seconds: upstream latency histogram buckets (a replica answers in ms; a slow one in seconds)
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -38,6 +40,8 @@ class EdgeMetrics:
                     self.latency[(entry.app, entry.env)] = (counts, total + entry.upstream_s)
 
     def collect(self) -> Iterable[Metric]:
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
         requests = CounterMetricFamily("dockyard_edge_requests", "Requests the edge answered for an environment, "
                                        "by status class", labels=["host", "app", "env", "code"])
         latency = HistogramMetricFamily("dockyard_edge_upstream_seconds", "Time the edge waited on an "

@@ -31,7 +31,7 @@ from dockyard.logs.paths import default_state_dir
 from dockyard.logs.shipper import Backoff, Shipper
 from dockyard.logs.sinks import Retryable, Sink, open_sink, store_path
 from dockyard.logs.spool import Append, Batch, Spool
-from dockyard.logs.store import CACHE_KIB, LogStore
+from dockyard.logs.store import CACHE_KIB, INDEX_LAG, LogStore
 from dockyard.logs.tailer import Loss, Read, Tailer
 
 if TYPE_CHECKING:
@@ -63,6 +63,9 @@ class ForwarderConfig:
     # one: a trickle from many containers costs one turn (and one commit) per gather, not one per
     # line (issue 30: the agent under 1 % of a core). A turn cut short by turn_bytes goes on at once.
     gather: float = 0.25
+    # The store's full-text index is built while the reader waits for lines (gather), a step of this
+    # many characters of text at a time (~20-50 ms); while it reads without waiting, only past INDEX_LAG.
+    index_step: int = 1 << 20
     store_cache_kib: int = CACHE_KIB  # the store's page cache: resident memory that grows with the store
     synchronous: str = "NORMAL"
     direct: bool = True  # the store as the only sink: write into it directly, no spool
@@ -96,7 +99,7 @@ class Forwarder:
         self.journal: Spool | StoreJournal
         if sinks is None and config.direct and len(config.sinks) == 1 and stores:
             store = LogStore(stores[0], busy_timeout=1.0, synchronous=config.synchronous,
-                             cache_kib=config.store_cache_kib, background_checkpoints=True)
+                             cache_kib=config.store_cache_kib, background_checkpoints=True, lazy_index=True)
             take_over_spool(config.spool_path, store)  # lines a spooled run left for the store
             self.journal, self.sinks, self.shippers = StoreJournal(store), {}, []
         else:
@@ -216,10 +219,27 @@ class Forwarder:
             if idle_too:
                 next_idle_read = now + self.config.idle_read_interval
             read = self._read_turn(stop, idle_too)
-            if not read:
-                stop.wait(0.05)
-            elif read < self.config.turn_bytes // 4:  # no file hit its share of the turn: all were read to the end
-                stop.wait(self.config.gather)
+            if read and read >= self.config.turn_bytes // 4:  # more to read at once
+                while self.index_lag > INDEX_LAG and self._index_step():  # the index stays within its lag
+                    pass
+                continue
+            # Every file was read to its end: the full-text index's turn, then the wait (gather) for more lines.
+            pause = self.config.gather if read else 0.05
+            deadline = time.monotonic() + pause
+            while time.monotonic() < deadline and self._index_step():
+                pass
+            stop.wait(max(0.0, deadline - time.monotonic()))
+
+    @property
+    def index_lag(self) -> int:
+        """Characters of stored text the store's full-text index does not hold yet (direct mode)."""
+        return self.journal.unindexed if isinstance(self.journal, StoreJournal) else 0
+
+    def _index_step(self) -> int:
+        """Index a step of what the store holds unindexed (direct mode); 0 when there is nothing to do."""
+        if not isinstance(self.journal, StoreJournal) or not self.journal.unindexed:
+            return 0
+        return self.journal.index(self.config.index_step)
 
     def _busy(self, tailer: Tailer, now: float) -> bool:
         return now - tailer.last_data < self.config.idle_after

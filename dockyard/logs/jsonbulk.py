@@ -1,9 +1,10 @@
-"""Docker's json-file lines in bulk: a block of whole lines -> line records, in a few passes of C.
+"""Docker's json-file lines in bulk: a block of whole lines -> columns of lines, in a few passes of C.
 
 The per-line parser (jsonfile.Joiner) pays for a JSON parse call, a dozen lookups and slices and a
 tuple per line in Python's interpreter; most of that is the interpreter's, not the work's. Here the
 block is parsed as ONE JSON array (orjson), and each column (message, time, stream, offset) is made
-by one `map` over the block: no Python bytecode runs per line.
+by one `map` over the block: no Python bytecode runs per line, and the columns go to the store as
+they are (lines.Lines), no tuple per line.
 
 The fast path takes a block only when every line is what Docker writes for a complete line: an
 object with a string "log" ending in a newline, a string "stream" and an RFC 3339 UTC "time" with
@@ -16,15 +17,14 @@ from __future__ import annotations
 
 import calendar
 import time
-from itertools import accumulate, repeat
+from itertools import accumulate
 from operator import add, itemgetter, mul
 
 import orjson
 
-# (offset, time_ns, stream, message), as jsonfile.Line (not imported: jsonfile imports this module)
-Line = tuple[int, int, int, str]
+from dockyard.logs.lines import Lines
 
-_LOG, _TIME, _STREAM = itemgetter("log"), itemgetter("time"), itemgetter("stream")
+_LOG, _TIME, _STREAM_OF = itemgetter("log"), itemgetter("time"), itemgetter("stream")
 _LAST, _DOT_AT = itemgetter(-1), itemgetter(19)
 _CUT_NEWLINE = itemgetter(slice(0, -1))  # a message without its final "\n"
 _SECOND, _FRACTION = itemgetter(slice(0, 19)), itemgetter(slice(20, -1))
@@ -36,32 +36,40 @@ def _second_ns(text: str) -> int:
     return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%S")) * 1_000_000_000
 
 
-def parse_block(pieces: list[bytes], base: int) -> list[Line] | None:
-    """The records of `pieces` (consecutive json-file lines without their b"\\n", the first at byte
+def parse_block(pieces: list[bytes], base: int) -> Lines | None:
+    """The lines of `pieces` (consecutive json-file lines without their b"\\n", the first at byte
     `base` of its file), or None when one is not a complete line in Docker's own form."""
     n = len(pieces)
     if not n:
         return None
     try:
-        entries = orjson.loads(b"[" + b",".join(pieces) + b"]")
-        if len(entries) != n:  # a line held two values (`{...},{...}`)
+        objects = _objects(pieces, n)
+        if objects is None:
             return None
-        logs = list(map(_LOG, entries))
-        if list(map(_LAST, logs)).count("\n") != n:  # a piece of a longer line, or an empty one
-            return None
-        stamps = list(map(_TIME, entries))
-        streams_text = list(map(_STREAM, entries))
+        logs, streams_text, stamps = objects
         ns = _times(stamps, n)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
         return None
     if ns is None:
         return None
     if streams_text.count("stdout") == n:
-        streams: object = repeat(0)
+        streams = None
     else:  # as the per-line parser: "stderr" is 1, anything else 0
-        streams = map(int, map("stderr".__eq__, streams_text))
-    offsets = accumulate(map((1).__add__, map(len, pieces)), initial=base)  # n + 1 values: zip stops at n
-    return list(zip(offsets, ns, streams, map(_CUT_NEWLINE, logs), strict=False))  # type: ignore[call-overload]
+        streams = list(map(int, map("stderr".__eq__, streams_text)))
+    offsets = list(accumulate(map((1).__add__, map(len, pieces)), initial=base))
+    offsets.pop()  # n + 1 values: the last is where the next line starts
+    return Lines(offsets, ns, streams, logs)
+
+
+def _objects(pieces: list[bytes], n: int) -> tuple[list[str], list[str], list[str]] | None:
+    """The text (without its newline), stream and time columns of complete lines, parsed as one array."""
+    entries = orjson.loads(b"[" + b",".join(pieces) + b"]")
+    if len(entries) != n:  # a line held two values (`{...},{...}`)
+        return None
+    logs = list(map(_LOG, entries))
+    if list(map(_LAST, logs)).count("\n") != n:  # a piece of a longer line, or an empty one
+        return None
+    return list(map(_CUT_NEWLINE, logs)), list(map(_STREAM_OF, entries)), list(map(_TIME, entries))
 
 
 def _times(stamps: list[str], n: int) -> list[int] | None:
@@ -78,12 +86,11 @@ def _times(stamps: list[str], n: int) -> list[int] | None:
         return None
     seconds = list(map(_SECOND, stamps))
     known = _seconds
-    new = set(seconds).difference(known)
-    if new:
+    ns = list(map(known.get, seconds))
+    if None in ns:  # a second not seen yet (a few a second, whatever the rate)
         if len(known) > 8192:
             known.clear()
-            new = set(seconds)
-        for text in new:
+        for text in set(seconds).difference(known):
             known[text] = _second_ns(text)  # ValueError: not a time
-    return list(map(add, map(known.__getitem__, seconds),
-                    map(mul, map(int, fractions), map(_SCALE.__getitem__, lengths))))
+        ns = list(map(known.__getitem__, seconds))
+    return list(map(add, ns, map(mul, map(int, fractions), map(_SCALE.__getitem__, lengths))))

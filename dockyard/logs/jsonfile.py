@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 import orjson
 
 from dockyard.logs.jsonbulk import parse_block
+from dockyard.logs.lines import Line, Lines
 
 STDOUT, STDERR = 0, 1
 STREAM_NAMES = ("stdout", "stderr")
 MAX_LINE = 1 << 20  # a joined line longer than this is emitted in pieces (bounded memory)
 BULK_BLOCK = 64 << 10  # bytes of whole lines parsed in bulk at a time
 
-# (offset, time_ns, stream, message)
-Line = tuple[int, int, int, str]
+__all__ = ["STDERR", "STDOUT", "STREAM_NAMES", "Chunk", "Joiner", "Line", "Lines", "format_time", "parse_time"]
 
 _seconds: dict[str, int] = {}
 _FRACTION_SCALE = tuple(10 ** (9 - n) for n in range(10))  # n fraction digits -> ns per unit
@@ -97,7 +97,7 @@ class Pending:
 
 @dataclass
 class Chunk:
-    lines: list[Line]
+    lines: Lines
     consumed: int  # bytes of whole json lines used from the data
     bad: int = 0  # json lines that could not be parsed (counted, skipped)
 
@@ -119,21 +119,21 @@ class Joiner:
         pieces.pop()  # after the last newline: empty, or a line still being written
         n = len(pieces)
         step = max(1, BULK_BLOCK * n // max(1, len(data)))  # lines per group, at the read's mean line size
-        lines: list[Line] = []
+        parts: list[Lines] = []
         done = 0  # bytes of the lines parsed in bulk
         for i in range(0, n, step):
             group = pieces[i:i + step]
             parsed = parse_block(group, base + done)
             if parsed is None:
                 break
-            lines += parsed
-            done += sum(map(len, group)) + len(group)
+            parts.append(parsed)
+            done = parsed.offsets[-1] + len(group[-1]) + 1 - base  # past the group's last line
         if done == 0:
             return self._parse_lines(data, base, file)
         if done == len(data):
-            return Chunk(lines, done)
+            return Chunk(Lines.join(parts), done)
         rest = self._parse_lines(data[done:], base + done, file)
-        return Chunk(lines + rest.lines, done + rest.consumed, rest.bad)
+        return Chunk(Lines.join([*parts, rest.lines]), done + rest.consumed, rest.bad)
 
     def _parse_lines(self, data: bytes, base: int, file: str) -> Chunk:
         loads = orjson.loads
@@ -177,7 +177,7 @@ class Joiner:
                     pending = None
             off += size
         self.pending = pending
-        return Chunk(out, off - base, bad)
+        return Chunk(Lines.of(out), off - base, bad)
 
     def flush(self) -> tuple[str, Line] | None:
         """(file, line) of the incomplete line: the container stopped without a final newline."""

@@ -4,14 +4,18 @@ including containers that no longer exist. Used by `dockyard logs` and the serve
 from __future__ import annotations
 
 import calendar
+import heapq
 import re
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import repeat
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from dockyard.engine.rows import Scope
 from dockyard.errors import UsageError
+from dockyard.logs.blocks import decode, escaped, messages, times
 from dockyard.logs.jsonfile import STREAM_NAMES, format_time
 
 if TYPE_CHECKING:
@@ -89,8 +93,15 @@ def fts_query(grep: str) -> str | None:
     return " AND ".join(f'"{w}"*' for w in words)
 
 
+# What a reader takes of a block, and of its container.
+_COLUMNS = ("b.id, b.last, b.ts_max, b.streams, b.times, b.msgs, (b.id > (select upto from indexed)), "
+            "c.host, c.name, c.cid, c.app, c.env, c.service, c.release")
+
+
 def build_sql(q: Query, after_id: int | None = None) -> tuple[str, list[Any]]:
-    """The SELECT for a query. Pure, tested by equality of its text and parameters."""
+    """The SELECT of the candidate blocks of a query: by container, time range and the full-text index
+    (blocks past its mark are candidates: not indexed yet). Pure, tested by equality of its text and
+    parameters; the lines of each block are then filtered exactly (lines_of)."""
     where: list[str] = []
     params: list[Any] = []
     for column, value in (("app", q.app), ("env", q.env), ("service", q.service)):
@@ -108,37 +119,100 @@ def build_sql(q: Query, after_id: int | None = None) -> tuple[str, list[Any]]:
         where.append(f"c.name in ({', '.join('?' * len(names))})" if names else "0")
         params += names
     if q.since_ns is not None:
-        where.append("l.ts >= ?")
+        where.append("b.ts_max >= ?")
         params.append(q.since_ns)
     if q.grep:
         match = fts_query(q.grep)
         if match:
-            # the index finds blocks of lines; every line of a matching block is a candidate
-            where.append("l.id in (select x.id from lines_fts f join fts_blocks b on b.first = f.rowid "
-                         "join lines x on x.id between b.first and b.last where lines_fts match ?)")
+            where.append("(b.id > (select upto from indexed) or b.id in "
+                         "(select rowid from blocks_fts where blocks_fts match ?))")
             params.append(match)
-        where.append("instr(l.msg, ?) > 0")
-        params.append(q.grep)
+        where.append("instr(b.msgs, ?) > 0")  # the block's JSON text holds the text (escaped as in JSON)
+        params.append(escaped(q.grep))
     if after_id is not None:
-        where.append("l.id > ?")
+        where.append("b.last > ?")
         params.append(after_id)
-    order = "l.id asc" if after_id is not None else "l.ts desc, l.id desc"
-    sql = ("select l.id, l.ts, l.stream, l.msg, c.host, c.name, c.cid, c.app, c.env, c.service, c.release "
-           "from lines l join containers c on c.id = l.c"
-           + (" where " + " and ".join(where) if where else "") + f" order by {order} limit ?")
-    return sql, [*params, q.limit]
+    order = "b.id asc" if after_id is not None else "b.ts_max desc, b.id desc"
+    sql = (f"select {_COLUMNS} from blocks b join containers c on c.id = b.c"
+           + (" where " + " and ".join(where) if where else "") + f" order by {order}")
+    return sql, params
 
 
-def _row(row: tuple[Any, ...]) -> LogLine:
-    id_, ts, stream, msg, host, name, cid, app, env, service, release = row
+# A line as the readers handle it before it is shown: (ts, id, stream, message, the container's row)
+Found = tuple[int, int, int, str, tuple[Any, ...]]
+
+
+def lines_of(row: tuple[Any, ...], q: Query, after_id: int | None = None) -> list[Found]:
+    """The lines of a candidate block (a row of build_sql's SELECT) that the query takes, oldest first."""
+    first, _, _, stream_data, time_data, msgs, unindexed, *container = row
+    lines = decode(first, stream_data, time_data, msgs)
+    found: Iterable[Found] = zip(lines.ts, lines.offsets, lines.stream_column(), lines.msgs, repeat(tuple(container)),
+                                 strict=False)
+    if after_id is not None and first <= after_id:
+        found = (f for f in found if f[1] > after_id)
+    if q.since_ns is not None:
+        since = q.since_ns
+        found = (f for f in found if f[0] >= since)
+    if q.grep:
+        grep = q.grep
+        found = (f for f in found if grep in f[3])
+        if unindexed and fts_query(grep):
+            words = word_starts(grep)
+            found = (f for f in found if all(w.search(f[3]) for w in words))
+    return list(found)
+
+
+def newest_of(row: tuple[Any, ...], q: Query, limit: int, floor: int | None = None) -> list[Found]:
+    """The `limit` newest lines of a candidate block (by time, then id) that a query without --grep
+    takes, none older than `floor`: chosen by their times alone, so only those few become records
+    (and a block with none has its messages left undecoded)."""
+    first, _, _, stream_data, time_data, msgs, _, *container = row
+    ts = times(time_data)
+    places: Iterable[int] = range(len(ts) - 1, -1, -1)  # the newer id first among equal times
+    if q.since_ns is not None:
+        since = q.since_ns
+        places = [i for i in places if ts[i] >= since]
+    top = heapq.nlargest(limit, places, key=ts.__getitem__)
+    if floor is not None:
+        top = [i for i in top if ts[i] >= floor]
+    if not top:
+        return []
+    texts = messages(msgs)
+    kept = tuple(container)
+    return [(ts[i], first + i, stream_data[i] if stream_data is not None else 0, texts[i], kept) for i in top]
+
+
+def word_starts(grep: str) -> list[re.Pattern[str]]:
+    """What the full-text index asks of a line of a block it does not hold yet: each word of --grep
+    at the start of a word, in any case (as fts_query's prefix terms)."""
+    return [re.compile(r"(?<![^\W_])" + re.escape(w), re.IGNORECASE) for w in re.findall(r"\w+", grep)]
+
+
+def _line(found: Found) -> LogLine:
+    ts, id_, stream, msg, (host, name, cid, app, env, service, release) = found
     return LogLine(id_, format_time(ts), ts, STREAM_NAMES[stream], msg, host or "", name or "", cid,
                    app or "", env or "", service or "", release or "")
 
 
 def search(store: LogStore, q: Query) -> list[LogLine]:
-    """Newest first."""
+    """Newest first (by time, then id): blocks by their newest time, until no block left can hold a
+    line newer than the oldest of the `limit` lines kept."""
+    if q.limit <= 0:
+        return []
     sql, params = build_sql(q)
-    return [_row(r) for r in store.rows(sql, params)]
+    pool: list[Found] = []
+    floor: int | None = None  # the time of the limit-th newest line found so far (once there are that many)
+    for row in store.select(sql, params):
+        if floor is not None and row[2] < floor:
+            break
+        pool += lines_of(row, q) if q.grep else newest_of(row, q, q.limit, floor)
+        if len(pool) >= 2 * q.limit or (floor is None and len(pool) >= q.limit):  # keep the pool small
+            pool = heapq.nlargest(q.limit, pool, key=_TIME_ID)
+            floor = pool[-1][0]
+    return [_line(f) for f in heapq.nlargest(q.limit, pool, key=_TIME_ID)]
+
+
+_TIME_ID = itemgetter(0, 1)
 
 
 def last_id(store: LogStore) -> int:
@@ -147,9 +221,13 @@ def last_id(store: LogStore) -> int:
 
 def newer(store: LogStore, q: Query, after_id: int, limit: int = 5000) -> list[LogLine]:
     """The lines stored after `after_id`, oldest first (at most `limit`)."""
-    batch = replace(q, limit=limit)
-    sql, params = build_sql(batch, after_id)
-    return [_row(r) for r in store.rows(sql, params)]
+    sql, params = build_sql(q, after_id)
+    out: list[Found] = []
+    for row in store.select(sql, params):
+        out += lines_of(row, q, after_id)
+        if len(out) >= limit:
+            break
+    return [_line(f) for f in out[:limit]]
 
 
 def follow(store: LogStore, q: Query, after_id: int, interval: float = 0.5,

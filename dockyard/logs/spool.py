@@ -20,7 +20,7 @@ import orjson
 
 from dockyard import settings
 from dockyard.errors import DockyardError
-from dockyard.logs.jsonfile import Line
+from dockyard.logs.lines import Line, Lines
 from dockyard.logs.tailer import Loss, Position
 
 SCHEMA = """
@@ -46,11 +46,12 @@ class Batch:
     cid: str
     file: str
     tags: dict[str, Any]
-    lines: list[Line]
+    lines: Lines | list[Line]  # columns from a json-file read; records from elsewhere (the edge, a spool)
     id: int = 0
 
     def encode(self) -> bytes:
-        return orjson.dumps([self.cid, self.file, self.tags, self.lines])
+        lines = list(self.lines) if isinstance(self.lines, Lines) else self.lines
+        return orjson.dumps([self.cid, self.file, self.tags, lines])
 
     @classmethod
     def decode(cls, batch_id: int, body: bytes) -> Batch:

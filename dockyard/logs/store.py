@@ -1,15 +1,25 @@
-"""The embedded log store: SQLite with a full-text index, the default sink and what `logs` reads.
+"""The embedded log store: SQLite, the default sink and what `logs` reads.
 
-lines(id, c, ts, stream, msg) + a full-text index by BLOCKS of up to 256 consecutive lines: one
-FTS5 document per block (contentless, detail=none, columnsize=0), its rowid the block's first line
-id, fts_blocks(first, last) its line range. The index only pre-selects candidate lines (a search
-checks the exact text of each line afterwards), and indexing a block instead of every line makes
-it about 3x cheaper to write: the index is most of the cost of storing a line. containers(...)
-holds each container's tags once, and outlives the container. marks(c, file, off) is the highest
-line identity stored per (container, file): a batch replayed after a crash is cut to what is
-newer, in the same transaction, so no line is stored twice. positions(...) and losses(...) are
-the forwarder's read positions when the store is its only sink (direct mode): committed with the
-lines they cover, in one transaction.
+Lines are stored by BLOCKS of consecutive lines of one container (blocks.py): one row per block,
+blocks(id, last, c, ts_min, ts_max, enc, streams, times, msgs), its id the block's first line id
+and `last` its last (a line's id is the block's id plus its place in it). A line costs a share of
+one row instead of a row, an entry in a time index and an entry in the full-text index of its own:
+the coarse indexes are the blocks' time range (blocks_ts) and their container. Readers (query.py)
+pick blocks by container, time range and the full-text index, then decode them and filter their
+lines exactly.
+
+The full-text index (blocks_fts: FTS5, one document per block, contentless, detail=none) only
+pre-selects blocks: a search checks the exact text of each line afterwards. Tokenizing is most of
+the cost of storing a line, so the forwarder builds the index LAZILY (lazy_index=True): blocks
+are indexed in id order, up to `indexed.upto`, when the reader has caught up with the files, and
+while it has not, whenever the unindexed text passes INDEX_LAG; a search reads the blocks past
+`upto` directly (their text, in C, then each line). Any other writer indexes what it writes.
+
+containers(...) holds each container's tags once, and outlives the container. marks(c, file, off)
+is the highest line identity stored per (container, file): a batch replayed after a crash is cut
+to what is newer, in the same transaction, so no line is stored twice. positions(...) and
+losses(...) are the forwarder's read positions when the store is its only sink (direct mode):
+committed with the lines they cover, in one transaction.
 """
 
 from __future__ import annotations
@@ -17,69 +27,50 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
-from itertools import chain
-from operator import itemgetter
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from dockyard import settings
 from dockyard.errors import DockyardError
-from dockyard.logs.jsonfile import Line
+from dockyard.logs.blocks import BLOCK_LINES, Block, blocks, stored_index_text
+from dockyard.logs.lines import Lines, as_lines
 from dockyard.logs.spool import UPSERT_POSITION, Batch, open_readonly, positions_and_losses
 from dockyard.logs.tailer import Loss, Position
 
 SCHEMA = """
 create table if not exists containers(id integer primary key, cid text not null unique, name text,
     host text, app text, env text, service text, release text, image text);
-create table if not exists lines(id integer primary key, c integer not null, ts integer not null,
-    stream integer not null, msg text not null);
-create index if not exists lines_ts on lines(ts);
+create table if not exists blocks(id integer primary key, last integer not null, c integer not null,
+    ts_min integer not null, ts_max integer not null, enc integer not null, streams blob, times blob not null,
+    msgs text not null);
+create index if not exists blocks_ts on blocks(ts_max);
+-- blocks is not a table of lines any more. This view of the messages keeps ad-hoc SQL and tools
+-- that read `lines` as before working (slowly: it decodes each block's JSON).
 create table if not exists marks(c integer not null, file text not null, off integer not null,
     primary key(c, file)) without rowid;
-create virtual table if not exists lines_fts using fts5(msg, content='', detail=none, columnsize=0);
-create table if not exists fts_blocks(first integer primary key, last integer not null);
+create virtual table if not exists blocks_fts using fts5(msg, content='', detail=none, columnsize=0);
+create table if not exists indexed(id integer primary key check (id = 0), upto integer not null);
+insert or ignore into indexed(id, upto) values (0, 0);
 create table if not exists positions(cid text primary key, file text not null, offset integer not null,
     updated real not null);
 create table if not exists losses(id integer primary key, at real not null, cid text not null,
     what text not null, bytes integer);
 """
 
-BLOCK = 256  # lines per full-text document
-_MESSAGE = itemgetter(3)  # of a line (offset, ts, stream, msg)
-_ROW = itemgetter(1, 2, 3)  # what a line stores: ts, stream, msg
-ROWS = 128  # rows per INSERT statement
-INDEX_BLOCK = "insert into lines_fts(rowid, msg) values (?, ?)"  # (first line id, the block's lines joined by "\n")
-
-# Blocks of lines longer than this on average are indexed as their distinct words (block_text).
-WORDS_ONCE_FROM = 128
-
-
-def block_text(msgs: list[str]) -> str:
-    """A block's full-text document. The index keeps, per block, only which words it holds (detail=none,
-    no sizes): a word's second occurrence adds nothing to it, yet costs as much to tokenize. Blocks of
-    long lines (log templates, repeated JSON keys) are cut to each distinct whitespace-separated word
-    once. The tokenizer never joins characters across whitespace, so the block's set of indexed
-    words, and every search, stay the same; short lines are not worth the split."""
-    text = "\n".join(msgs)
-    if len(text) < WORDS_ONCE_FROM * len(msgs):
-        return text
-    return " ".join(dict.fromkeys(text.split()))
-
-
-# A store written before block indexing: its per-line index is rebuilt by blocks, once.
-REBUILD_INDEX = f"""
-drop table lines_fts;
-create virtual table lines_fts using fts5(msg, content='', detail=none, columnsize=0);
-create table fts_blocks(first integer primary key, last integer not null);
-insert into fts_blocks(first, last) select min(id), max(id) from lines group by id / {BLOCK};
-insert into lines_fts(rowid, msg) select min(id), group_concat(msg, char(10)) from lines group by id / {BLOCK};
-"""
+LINES_VIEW = ("create view if not exists lines(id, c, msg) as "
+              "select b.id + m.key, b.c, m.value from blocks b, json_each(b.msgs) m")
+INSERT_BLOCK = ("insert into blocks(id, last, c, ts_min, ts_max, enc, streams, times, msgs) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+INDEX_BLOCK = "insert into blocks_fts(rowid, msg) values (?, ?)"  # (block id, its words: index_text)
+# A lazily indexed store keeps at most about this much text (characters) out of the index: a search
+# reads that much directly at most (~30 ms).
+INDEX_LAG = 64 << 20
 
 # Writing 100,000s of lines a second: 16 KiB pages (a new store's; an existing one keeps its own)
 # hold 4x the rows of 4 KiB ones, so a line costs fewer page splits, WAL frames and checkpoint
-# copies (about -25% on small lines, -45% on 1 KiB lines); a bigger page cache keeps the ts index
-# and the FTS segments being merged in memory; checkpoints every ~16 MiB of WAL, not 4 MiB.
+# copies; a bigger page cache keeps the FTS segments being merged in memory; checkpoints every
+# ~16 MiB of WAL, not 4 MiB.
 WRITE_PRAGMAS = ("pragma page_size=16384", "pragma journal_mode=wal", "pragma wal_autocheckpoint=1024")  # 16 KiB pages
 CACHE_KIB = 32768  # the writer's page cache; the host agent keeps a smaller one (its memory, issue 30)
 
@@ -99,10 +90,12 @@ class StoreBusy(Exception):
 
 class LogStore:
     def __init__(self, path: Path, busy_timeout: float = 5.0, readonly: bool = False,
-                 synchronous: str = "NORMAL", cache_kib: int = CACHE_KIB, background_checkpoints: bool = False
-                 ) -> None:
+                 synchronous: str = "NORMAL", cache_kib: int = CACHE_KIB, background_checkpoints: bool = False,
+                 lazy_index: bool = False) -> None:
         self.path = path
         self.checkpointer: Checkpointer | None = None
+        self.lazy_index = lazy_index
+        self.unindexed = 0  # characters of text written and not indexed yet (lazy_index)
         try:
             if readonly:
                 if not path.exists():
@@ -121,10 +114,21 @@ class LogStore:
                     self.db.execute(pragma)
                 self.db.execute(f"pragma cache_size=-{int(cache_kib)}")
                 self.db.execute(f"pragma synchronous={synchronous}")  # FULL: positions survive a power loss
-                if self.db.execute("select 1 from sqlite_master where name = 'lines_fts' and sql like "
-                                   "'%content=''lines''%'").fetchone():
-                    self.db.executescript(f"begin immediate; {REBUILD_INDEX} commit;")
-                self.db.executescript(SCHEMA)
+                # Only a new (or older) store is written to here: a forwarder restarted while another
+                # process holds the store's write lock opens it and waits for the lock with its lines.
+                kinds = dict(self.db.execute("select name, type from sqlite_master").fetchall())
+                if not {"containers", "blocks", "indexed", "marks", "positions", "losses"} <= kinds.keys():
+                    self.db.executescript(SCHEMA)
+                if kinds.get("lines") == "table":
+                    self._convert_lines()
+                if kinds.get("lines") != "view":
+                    self.db.execute(LINES_VIEW)
+                if lazy_index:
+                    self.unindexed = int(self.db.execute(
+                        "select coalesce(sum(length(msgs)), 0) from blocks where id > (select upto from indexed)"
+                    ).fetchone()[0])
+                else:
+                    self._index_now()
                 if background_checkpoints:  # the forwarder: commits do not wait on checkpoints
                     self.db.execute(f"pragma wal_autocheckpoint={SAFETY_NET_PAGES}")
                     self.checkpointer = Checkpointer(path, synchronous)
@@ -133,6 +137,38 @@ class LogStore:
         self.lock = threading.Lock()
         self._containers: dict[str, tuple[int, tuple[Any, ...]]] = {}
         self._marks: dict[tuple[int, str], int] = {}
+
+    def _convert_lines(self) -> None:
+        """A store written a line per row (lines, lines_fts, fts_blocks): its lines become blocks (runs
+        of consecutive ids of one container keep their ids), in one transaction, indexed."""
+        db = self.db
+        db.execute("begin immediate")
+        run: list[tuple[int, int, int, int, str]] = []
+        rows: list[tuple[Any, ...]] = []
+
+        def close_run() -> None:
+            if run:
+                lines = Lines([r[0] for r in run], [r[2] for r in run], [r[3] for r in run], [r[4] for r in run])
+                first = run[0][0]
+                for block in blocks(lines):
+                    rows.append(_row(first, run[0][1], block))
+                    first += block.lines
+                run.clear()
+
+        for row in db.execute("select id, c, ts, stream, msg from lines order by id"):
+            if run and (row[1] != run[-1][1] or row[0] != run[-1][0] + 1 or len(run) >= BLOCK_LINES):
+                close_run()
+            run.append(row)
+            if len(rows) >= 256:
+                db.executemany(INSERT_BLOCK, rows)
+                rows.clear()
+        close_run()
+        db.executemany(INSERT_BLOCK, rows)
+        for table in ("lines", "lines_fts", "fts_blocks"):  # (executescript would commit first)
+            db.execute(f"drop table if exists {table}")
+        db.execute("update indexed set upto = 0")
+        self._index_pending(None)
+        db.execute("commit")
 
     # ---------------------------------------------------------------- writing
 
@@ -151,10 +187,10 @@ class LogStore:
     def _write(self, batches: Sequence[Batch], positions: Sequence[tuple[str, str, int]]) -> int:
         db = self.db
         db.execute("begin immediate")
-        first = db.execute("select coalesce(max(id), 0) from lines").fetchone()[0]
-        stored = 0
-        msgs: list[str] = []  # the text of the new lines, in id order: the full-text blocks are made of it
+        first = next_id = self._last_id() + 1
+        rows: list[tuple[Any, ...]] = []
         marks: dict[tuple[int, str], int] = {}
+        text = 0
         for batch in batches:
             if not batch.lines:
                 continue
@@ -163,20 +199,22 @@ class LogStore:
             high = marks.get(key)
             if high is None:
                 high = self._mark(key)
-            lines = batch.lines
-            if lines[0][0] <= high:
-                lines = [line for line in lines if line[0] > high]
+            lines = as_lines(batch.lines)
+            if lines.offsets[0] <= high:
+                lines = lines.after(high)
                 if not lines:
                     continue
-            self._insert(c, lines)
-            stored += len(lines)
-            msgs += map(_MESSAGE, lines)
-            marks[key] = lines[-1][0]
-        if stored:  # the new lines have the ids first+1 .. first+stored (rowid = max + 1)
-            starts = range(0, stored, BLOCK)
-            db.executemany("insert into fts_blocks(first, last) values (?, ?)",
-                           [(first + 1 + i, first + min(i + BLOCK, stored)) for i in starts])
-            db.executemany(INDEX_BLOCK, [(first + 1 + i, block_text(msgs[i:i + BLOCK])) for i in starts])
+            for block in blocks(lines):
+                rows.append(_row(next_id, c, block))
+                next_id += block.lines
+                text += len(block.msgs)
+            marks[key] = lines.offsets[-1]
+        if rows:
+            db.executemany(INSERT_BLOCK, rows)
+            if self.lazy_index:
+                self.unindexed += text
+            else:
+                self._index_pending(None)
         db.executemany("insert into marks(c, file, off) values (?, ?, ?) on conflict(c, file) "
                        "do update set off = excluded.off", [(c, f, o) for (c, f), o in marks.items()])
         if positions:
@@ -186,22 +224,11 @@ class LogStore:
         self._marks.update(marks)
         if self.checkpointer is not None:
             self.checkpointer.poke()
-        return stored
+        return next_id - first
 
-    def _insert(self, c: int, lines: Sequence[Line]) -> None:
-        """INSERT the lines of one container: ROWS rows per statement (one statement step and one
-        binding call for ROWS lines, about -25% of a line's cost), the rest one by one. c, the
-        container's row, is an integer literal: one cached statement per container."""
-        full = len(lines) - len(lines) % ROWS
-        if full:
-            flat = list(chain.from_iterable(map(_ROW, lines[:full])))  # ts, stream, msg of each line
-            values = ", ".join([f"({c:d}, ?, ?, ?)"] * ROWS)
-            self.db.executemany(f"insert into lines(c, ts, stream, msg) values {values}",
-                                [flat[i:i + 3 * ROWS] for i in range(0, len(flat), 3 * ROWS)])
-        if full < len(lines):
-            # The line tuples (offset, ts, stream, msg) are bound as they are (no per-line copy):
-            # ?1, the offset, is not used.
-            self.db.executemany(f"insert into lines(c, ts, stream, msg) values ({c:d}, ?2, ?3, ?4)", lines[full:])
+    def _last_id(self) -> int:
+        row = self.db.execute("select last from blocks order by id desc limit 1").fetchone()
+        return int(row[0]) if row else 0
 
     def _mark(self, key: tuple[int, str]) -> int:
         if key not in self._marks:
@@ -222,16 +249,76 @@ class LogStore:
         self._containers[cid] = (c, values)
         return int(c)
 
+    # ---------------------------------------------------------------- the full-text index
+
+    def index(self, budget: int | None = None) -> int:
+        """Index blocks not indexed yet, oldest first, about `budget` characters of text (None: all),
+        in a transaction of its own; the characters indexed (0: the index is complete)."""
+        with self.lock:
+            try:
+                self.db.execute("begin immediate")
+                done = self._index_pending(budget)
+                self.db.execute("commit")
+            except sqlite3.OperationalError as exc:
+                if self.db.in_transaction:
+                    self.db.execute("rollback")
+                raise StoreBusy(str(exc)) from exc
+        self.unindexed = max(0, self.unindexed - done) if done else 0
+        return done
+
+    def _index_now(self) -> None:
+        if self.db.execute("select 1 from blocks where id > (select upto from indexed) limit 1").fetchone():
+            self.db.execute("begin immediate")
+            self._index_pending(None)
+            self.db.execute("commit")
+
+    def _index_pending(self, budget: int | None) -> int:
+        done = 0
+        upto = None
+        docs = []
+        for block_id, lines, text in self.db.execute(
+                "select id, last - id + 1, msgs from blocks where id > (select upto from indexed) order by id"):
+            docs.append((block_id, stored_index_text(text, lines)))
+            done += len(text)
+            upto = block_id
+            if budget is not None and done >= budget:
+                break
+        if upto is not None:
+            self.db.executemany(INDEX_BLOCK, docs)
+            self.db.execute("update indexed set upto = ?", (upto,))
+        return done
+
     # ---------------------------------------------------------------- reading
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of a SELECT that logs/query.py built (pure, tested by the equality of its text)."""
         with self.lock:
-            return self.db.execute(sql, params).fetchall()
+            return self._execute(sql, params).fetchall()
+
+    def select(self, sql: str, params: Sequence[Any] = (), batch: int = 8) -> Iterator[tuple[Any, ...]]:
+        """The rows of a SELECT, fetched `batch` at a time: a reader that stops early reads no further."""
+        with self.lock:
+            cursor = self._execute(sql, params)
+        while True:
+            with self.lock:
+                rows = cursor.fetchmany(batch)
+            yield from rows
+            if len(rows) < batch:
+                return
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
+        try:
+            return self.db.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                raise DockyardError(f"{self.path}: a log store in an older form",
+                                    hint="restart this host's agent (or its forwarder): it converts the store "
+                                         "when it opens it") from exc
+            raise
 
     def last_id(self) -> int:
         with self.lock:
-            return int(self.db.execute("select coalesce(max(id), 0) from lines").fetchone()[0])
+            return self._last_id()
 
     # ---------------------------------------------------------------- the reader's journal (direct mode)
 
@@ -263,6 +350,11 @@ class LogStore:
             self.checkpointer.close()
         with self.lock:
             self.db.close()
+
+
+def _row(first: int, c: int, block: Block) -> tuple[Any, ...]:
+    return (first, first + block.lines - 1, c, block.ts_min, block.ts_max, block.enc, block.streams, block.times,
+            block.msgs)
 
 
 class Checkpointer:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.logs.files import ChainEntry, fingerprint, log_name, scan_chain
-from dockyard.logs.jsonfile import Joiner, Line
+from dockyard.logs.jsonfile import Joiner
+from dockyard.logs.lines import Lines
 
 READ_SIZE = 1 << 20
 MAX_READ_SIZE = 64 << 20
@@ -40,7 +41,7 @@ class Loss:
 @dataclass
 class Read:
     file: str  # identity of the file the lines come from
-    lines: list[Line]
+    lines: Lines
     position: Position | None
     bytes: int = 0
     bad: int = 0
@@ -199,7 +200,7 @@ class Tailer:
         if flushed is None:
             return None
         file, line = flushed
-        return Read(file, [line], self.position())
+        return Read(file, Lines.of([line]), self.position())
 
     def _finish(self, f: OpenFile) -> None:
         self.finished[f.ino] = os.fstat(f.fd).st_size

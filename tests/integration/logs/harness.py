@@ -174,8 +174,8 @@ def count_lines(store: Path, app: str) -> int:
         return 0
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
     try:
-        return int(db.execute("select count(*) from lines l join containers c on c.id = l.c where c.app = ?",
-                              (app,)).fetchone()[0])
+        return int(db.execute("select coalesce(sum(b.last - b.id + 1), 0) from blocks b join containers c "
+                              "on c.id = b.c where c.app = ?", (app,)).fetchone()[0])
     except sqlite3.OperationalError:
         return 0
     finally:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 import sqlite3
 
+import orjson
 import pytest
 
-from dockyard.logs.store import WORDS_ONCE_FROM, block_text
+from dockyard.logs.blocks import WORDS_ONCE_FROM, block_text, stored_index_text
 
 PIECES = ["GET", "/api/v1/orders", "200", "12ms", '{"level":"info",', '"msg":"done"}', "naïve", "Straße", "日本語",
           "foo—bar", "x_y", "a.b", "ÉCOLE", "tab\there", "nbsp\xa0x", "ideo\u3000y", "sep\x1cz", "line\u2028w", "42",
@@ -36,3 +37,18 @@ def test_long_lines_are_indexed_as_their_distinct_words_with_the_same_terms(seed
 def test_short_lines_are_indexed_as_they_are() -> None:
     msgs = ["GET /a 200", "GET /a 200", "POST /b 500"]
     assert block_text(msgs) == "GET /a 200\nGET /a 200\nPOST /b 500"
+
+
+PLAIN = [p for p in PIECES if "\\" not in orjson.dumps(p).decode()] + ["a,b", "[x]", "{y}", "k:v"]
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("words", [3, 60])
+@pytest.mark.parametrize("escapes", [False, True])
+def test_a_stored_block_is_indexed_from_its_json_with_the_same_words(seed: int, words: int, escapes: bool) -> None:
+    rng = random.Random(seed)
+    pieces = PIECES + ['say "hi"'] if escapes else PLAIN
+    msgs = [" ".join(rng.choice(pieces) for _ in range(words)) for _ in range(30)]
+    stored = orjson.dumps(msgs).decode()
+    assert ("\\" in stored) == escapes  # the JSON as it is, or decoded first
+    assert indexed_words(stored_index_text(stored, len(msgs))) == indexed_words("\n".join(msgs))

@@ -56,5 +56,5 @@ def test_forwarder_status(tmp_path: Path) -> None:
 
 def test_query_sql_and_since() -> None:
     sql, params = build_sql(Query(app="a", service="web", grep="time out", limit=5))
-    assert "lines_fts match ?" in sql and params == ["a", "web", '"time"* AND "out"*', "time out", 5]
+    assert "blocks_fts match ?" in sql and params == ["a", "web", '"time"* AND "out"*', "time out"]
     assert parse_since("10m", now=1000.0) == 400 * 10**9

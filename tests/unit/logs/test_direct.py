@@ -5,15 +5,26 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from dockyard.logs.blocks import BLOCK_LINES as BLOCK
+from dockyard.logs.blocks import decode
 from dockyard.logs.direct import StoreJournal, hand_back_positions, take_over_spool
 from dockyard.logs.jsonfile import parse_time
 from dockyard.logs.query import Query, search
 from dockyard.logs.spool import Append, Batch, Spool
-from dockyard.logs.store import BLOCK, ROWS, LogStore
+from dockyard.logs.store import LogStore
 from dockyard.logs.tailer import Loss, Position
 
 CID = "d" * 64
 TAGS = {"container": "web-1", "host": "h", "app": "shop", "env": "prod", "service": "web", "release": "r1"}
+
+
+def stored(store: LogStore) -> list[tuple[int, int, int, int, str]]:
+    """(id, container row, time, stream, message) of every stored line, in id order."""
+    out = []
+    for first, c, streams, times, msgs in store.rows("select id, c, streams, times, msgs from blocks order by id"):
+        lines = decode(first, streams, times, msgs)
+        out += [(i, c, ts, stream, msg) for i, ts, stream, msg in lines]
+    return out
 
 
 def batch(file: str, *offsets: int) -> Batch:
@@ -29,7 +40,7 @@ def test_lines_and_positions_commit_together_and_a_replay_stores_nothing_twice(t
     journal.forget(CID)
     assert journal.positions() == {}
     db = journal.store.db
-    assert db.execute("select count(*) from lines").fetchone()[0] == 4
+    assert len(stored(journal.store)) == 4
     assert db.execute("select what from losses").fetchall() == [("gone",)]
 
 
@@ -66,11 +77,11 @@ def test_search_finds_lines_through_the_block_index(tmp_path: Path) -> None:
     store.write([Batch(CID, "f1", TAGS, lines)])
     found = search(store, Query(grep="needle", limit=10))
     assert [line.message for line in found] == ["needle here"]
-    assert store.db.execute("select count(*) from fts_blocks").fetchone()[0] == 3
+    assert store.db.execute("select count(*) from blocks").fetchone()[0] == 3
     assert search(store, Query(grep="eedle", limit=10)) == []  # words, not substrings
 
 
-def test_a_store_with_the_old_per_line_index_is_reindexed_by_blocks(tmp_path: Path) -> None:
+def test_a_store_of_a_row_per_line_is_converted_to_blocks(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     db = sqlite3.connect(path, isolation_level=None)
     db.executescript("""
@@ -85,7 +96,9 @@ def test_a_store_with_the_old_per_line_index_is_reindexed_by_blocks(tmp_path: Pa
     store.write([Batch(CID, "f1", TAGS, [(0, 10, 0, "new timeout line")])])
     # the old line belongs to container 1, which the new write created
     assert [line.message for line in search(store, Query(grep="timeout"))] == ["new timeout line", "old timeout line"]
-    assert store.db.execute("select count(*) from fts_blocks").fetchone()[0] == 2
+    assert store.db.execute("select count(*) from blocks").fetchone()[0] == 2
+    old = "select count(*) from sqlite_master where type = 'table' and name in ('lines', 'lines_fts')"
+    assert store.db.execute(old).fetchone() == (0,)
 
 
 def test_parse_time_fast_path_agrees_with_the_general_one() -> None:
@@ -121,22 +134,22 @@ def test_block_text_follows_line_ids_across_batches_containers_and_a_replayed_he
     replayed = [(o, 1, 0, f"a{o}z") for o in range(5, BLOCK)]  # 5..9 are stored already: cut
     second = [(o, 1, 1, f"b{o}z") for o in range(BLOCK + 7)]
     assert store.write([Batch(CID, "f1", TAGS, replayed), Batch("e" * 64, "f2", other, second)]) == 2 * BLOCK - 3
-    ids = dict(store.db.execute("select msg, id from lines").fetchall())
+    ids = {msg: i for i, _, _, _, msg in stored(store)}
     for word in ("old0z", "a10z", f"a{BLOCK - 1}z", "b0z", f"b{BLOCK - 1}z", f"b{BLOCK + 6}z"):
         (found,) = search(store, Query(grep=word, limit=5))
         assert found.message == word and found.id == ids[word]
-    blocks = store.db.execute("select first, last from fts_blocks order by first").fetchall()
-    assert blocks == [(1, 10), (11, 10 + BLOCK), (11 + BLOCK, 7 + 2 * BLOCK)]
-    for first, last in blocks:  # each block's document is its lines' text, in id order
-        for (word,) in store.db.execute("select msg from lines where id in (?, ?)", (first, last)).fetchall():
-            hits = store.db.execute("select rowid from lines_fts where lines_fts match ?", (f'"{word}"',)).fetchall()
+    blocks = store.db.execute("select id, last from blocks order by id").fetchall()
+    assert blocks == [(1, 10), (11, BLOCK), (BLOCK + 1, 2 * BLOCK), (2 * BLOCK + 1, 2 * BLOCK + 7)]
+    by_id = {i: msg for i, _, _, _, msg in stored(store)}
+    for first, last in blocks:  # each block's document is its lines' text
+        for word in (by_id[first], by_id[last]):
+            hits = store.db.execute("select rowid from blocks_fts where blocks_fts match ?", (f'"{word}"',)).fetchall()
             assert hits == [(first,)]
 
 
-def test_lines_are_stored_in_order_by_statements_of_many_rows_and_the_rest_one_by_one(tmp_path: Path) -> None:
+def test_lines_are_stored_in_order_with_their_times_and_streams(tmp_path: Path) -> None:
     store = LogStore(tmp_path / "store.db")
-    count = 2 * ROWS + 5
+    count = 2 * BLOCK + 5
     lines = [(o, 1_000_000 + o, o % 2, f"m{o}") for o in range(count)]
-    assert store.write([Batch(CID, "f1", TAGS, lines[:ROWS - 1]), Batch(CID, "f1", TAGS, lines)]) == count
-    rows = store.db.execute("select c, ts, stream, msg from lines order by id").fetchall()
-    assert rows == [(1, ts, stream, msg) for _, ts, stream, msg in lines]
+    assert store.write([Batch(CID, "f1", TAGS, lines[:BLOCK - 1]), Batch(CID, "f1", TAGS, lines)]) == count
+    assert [row[1:] for row in stored(store)] == [(1, ts, stream, msg) for _, ts, stream, msg in lines]
