@@ -223,9 +223,10 @@ class Forwarder:
                 while self.index_lag > INDEX_LAG and self._index_step():  # the index stays within its lag
                     pass
                 continue
-            # Every file was read to its end: the full-text index's turn, then the wait (gather) for more lines.
-            pause = self.config.gather if read else 0.05
-            deadline = time.monotonic() + pause
+            # Every file was read to its end: the full-text index's turn, then the wait (gather) for more
+            # lines; the same after a turn that found none: a host of quiet containers is not polled 20
+            # times a second, and a line waits at most a gather, as it does while lines flow.
+            deadline = time.monotonic() + self.config.gather
             while time.monotonic() < deadline and self._index_step():
                 pass
             stop.wait(max(0.0, deadline - time.monotonic()))
