@@ -58,3 +58,8 @@ def ends_at_once(argv: list[str]) -> bool:
         return True
     words = tuple(word for word in rest if not word.startswith("-"))
     return any(words[:len(read)] == read for read in READS)
+
+
+def follows(argv: list[str]) -> bool:
+    """`logs -f`, `events --follow`: a read that runs until it is stopped."""
+    return any(word in ("-f", "--follow") for word in (split_global(argv)[1] or []))

@@ -21,8 +21,10 @@ ColorOpt = Annotated[str | None, typer.Option("--color", help="With ENV: the con
 ReplicaOpt = Annotated[int | None, typer.Option(help="With ENV: only this replica (of the live release, or of "
                                                      "--color).")]
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+# No emoji codes: a value, a log line or a name with ":rocket:" in it is printed as it is (and the
+# emoji table is not loaded for every print)
+console = Console(soft_wrap=True, emoji=False)
+err_console = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 @dataclass

@@ -155,7 +155,7 @@ def _print_table(columns: list[str], rows: Sequence[Sequence[object]], wrap: tup
     for row in rows:
         # Text(): user values may contain [brackets] that Rich would take for markup
         table.add_row(*(Text("" if v is None else str(v)) for v in row))
-    Console().print(table)
+    Console(emoji=False).print(table)
 
 
 def _parse_pairs(pairs: list[str]) -> dict[str, str]:

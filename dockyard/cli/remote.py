@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.cli.argv import app_name, split_global
-from dockyard.netcheck import is_loopback
 
 TIMEOUT = 900.0  # outside the window a rollback redeploys: containers start and pass health checks
 
@@ -118,9 +117,12 @@ def try_forward(argv: list[str], environ: Mapping[str, str] = os.environ) -> int
     forward = forwardable(argv, environ)
     if forward is None:
         return None
-    # only a forwarded rollback pays for urllib's HTTP client (~30 ms): every other command starts without it
+    # only a forwarded rollback pays for urllib's HTTP client (~30 ms) and ipaddress: every other
+    # command starts without them
     import urllib.error
     import urllib.parse
+
+    from dockyard.netcheck import is_loopback
 
     app = app_name(forward.spec_file)
     if app is None:
@@ -155,12 +157,18 @@ def main() -> None:
 
 
 def entry() -> None:
-    """The `dockyard` console script: `main`, and a read ends without the interpreter's teardown."""
+    """The `dockyard` console script: `main`, and a read ends without the interpreter's teardown.
+    A read that does not follow runs without the cycle collector too: it lives a fraction of a
+    second, and collections during its imports cost several ms (memory is still freed by counts)."""
+    from dockyard.cli.argv import ends_at_once, follows
+
+    if ends_at_once(sys.argv[1:]) and not follows(sys.argv[1:]):
+        import gc
+
+        gc.disable()
     try:
         main()
     except SystemExit as done:
-        from dockyard.cli.argv import ends_at_once
-
         if ends_at_once(sys.argv[1:]):
             leave_now(done.code)
         raise

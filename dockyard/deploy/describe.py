@@ -22,11 +22,11 @@ from dockyard.engine.placement import placement
 from dockyard.engine.rows import Running
 from dockyard.errors import DockyardError
 from dockyard.router.edge_routes import EdgeRoutes
-from dockyard.router.status import Report, env_status, housekeep, needs_housekeeping, public_urls
 from dockyard.spec.brief import SpecBrief
 from dockyard.state.db import StateDB
 
 if TYPE_CHECKING:
+    from dockyard.router.status import Report
     from dockyard.spec import AppSpec
 from dockyard.vocabulary import absent, rfc3339
 
@@ -95,7 +95,7 @@ def describe_environment(db: StateDB, spec: SpecBrief, name: str, engines: Engin
                  "config_revision": live.config_revision, "created_at": rfc3339(live.created_at),
                  "actor": live.author}
         if live else None,
-        "replicas": [], "engine_error": None, "colors": None, "public": public_urls(spec.app, name, edge)["live"],
+        "replicas": [], "engine_error": None, "colors": None, "public": edge.env_urls(spec.app, name)["live"],
         "maintenance": maintenance(spec.app, name, edge), "accessories": [],
         "failed": None,
     }
@@ -111,6 +111,8 @@ def describe_environment(db: StateDB, spec: SpecBrief, name: str, engines: Engin
     # the whole spec is read (pydantic) only when there is housekeeping to do
     done: list[str] = []
     drift: list[str] = []
+    if env.colors:  # the balancer's machinery, for an environment with colours only
+        from dockyard.router.status import env_status, housekeep, needs_housekeeping
     if chores is not None and env.colors and needs_housekeeping(spec, name, engine):
         done, drift = housekeep(full(), name, engine, chores)
         if done:

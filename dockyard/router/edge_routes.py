@@ -48,3 +48,12 @@ class EdgeRoutes:
     def public_urls(self, app: str) -> dict[str, list[str]]:
         """env -> the URLs the edge serves it on."""
         return {r.env: r.urls(self.site) for r in self.routes() if r.app == app}
+
+    def env_urls(self, app: str, env: str) -> dict[str, list[str]]:
+        """The URLs the edge serves the environment on: live ones, and the preview's own name."""
+        route = self.route(app, env)
+        if route is None:
+            return {"live": [], "preview": []}
+        port = "" if self.site.http_port == 80 else f":{self.site.http_port}"
+        return {"live": route.urls(self.site),
+                "preview": [f"http://{route.preview_name}{port}/"] if route.preview_name else []}

@@ -91,16 +91,6 @@ def env_status(spec: SpecBrief, env: str, engine: Engine, edge: EdgeRoutes | Non
         "switched_at": state.switched_at,
         "rollback_window": window,
         "rollback_until": until,
-        "public": public_urls(spec.app, env, edge),
+        "public": (edge or EdgeRoutes()).env_urls(spec.app, env),
     }
 
-
-def public_urls(app: str, env: str, edge: EdgeRoutes | None = None) -> dict[str, list[str]]:
-    """The URLs the host's edge serves the environment on: live ones, and the preview's own name."""
-    edge = edge or EdgeRoutes()
-    route = edge.route(app, env)
-    if route is None:
-        return {"live": [], "preview": []}
-    port = "" if edge.site.http_port == 80 else f":{edge.site.http_port}"
-    return {"live": route.urls(edge.site),
-            "preview": [f"http://{route.preview_name}{port}/"] if route.preview_name else []}

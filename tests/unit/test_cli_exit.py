@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.cli.argv import ends_at_once
+from dockyard.cli.argv import ends_at_once, follows
 
 SPEC = """\
 app: shop
@@ -31,6 +31,8 @@ def test_reads_and_helps_end_at_once_and_nothing_else_does() -> None:
     for argv in (["deploy", "testing"], ["config", "set", "testing", "A=1"], ["rollback", "production"],
                  ["server"], ["agent"], ["token", "create"], ["backup", "create", "testing", "db"]):
         assert not ends_at_once(argv), argv
+    assert follows(["logs", "testing", "-f"]) and follows(["-f", "x.yml", "events", "--follow"])
+    assert not follows(["-f", "x.yml", "logs", "testing"]) and not follows(["ps"])
 
 
 def run(app: Path, *args: str) -> subprocess.CompletedProcess[str]:

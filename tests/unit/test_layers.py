@@ -158,6 +158,8 @@ DEFERRED = {
                          "loops (about 1 s, several on a busy host; issue 30)",
     "logs/forwarder.py": "docker-py (~200 ms of imports) only for a forwarder that watches an engine's events: one "
                          "that scans the log folders alone starts without it",
+    "deploy/describe.py": "the balancer's machinery (router/status: switchboard, nginx, colours) only for an "
+                          "environment with colours: status of a rolling one does not pay ~15 ms for it",
     "deploy/health.py": "what a replica listens on (monitor's /proc parsers, ~5 ms) is read only for a wait that "
                         "goes on or fails: a deploy whose replicas answer does not load them",
     "scale/counts.py": "what serves now is read (scale/facts.py: httpx, the balancers' readers, ~40 ms) only for "
