@@ -144,4 +144,3 @@ def test_a_key_for_an_environment_no_dockyard_yml_names_is_refused(tmp_path: Pat
     run("config", "set", "qa", "B=2", "--app", "shop-api", code=2)  # still unknown: the refusal wrote nothing
     run("config", "set", "qa", "A=1", "--shared", "--new-env")
     run("config", "set", "qa", "B=2", "--app", "shop-api")  # known now: it holds keys
-
