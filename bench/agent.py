@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,16 +34,13 @@ from pathlib import Path
 import docker
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.ports import free_port  # noqa: E402
+
 LABEL, VALUE = "dockyard.test", "agent-bench"
 IMAGE = "dockyard/busybox:1.35"
 TICK = os.sysconf("SC_CLK_TCK")
 SAMPLE_LINE = "line $i from $HOSTNAME: GET /items 200 12ms"  # about 55 bytes once the shell expands it
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:

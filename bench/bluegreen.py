@@ -26,8 +26,9 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.integration.bluegreen.helpers import cleanup, free_port, make_bg_app  # noqa: E402
+from tests.integration.bluegreen.helpers import cleanup, make_bg_app  # noqa: E402
 from tests.integration.bluegreen.load import Load, failures, first_answer_from, non_2xx  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 DOCKYARD = str(Path(sys.executable).parent / "dockyard")
 

@@ -29,7 +29,6 @@ import os
 import random
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,8 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from tests.ports import free_port  # noqa: E402
+
 DOCKYARD = str(Path(sys.executable).parent / "dockyard")
 APPS, ENVS, RELEASES = 20, ("dev", "testing", "staging", "production"), 200
 
@@ -57,12 +58,6 @@ environments:
   staging: {{engine: local, promote: manual}}
   production: {{engine: local}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def git(cwd: Path, *args: str) -> None:

@@ -38,8 +38,8 @@ import docker  # noqa: E402
 from dockyard.router.edge import Edge  # noqa: E402
 from tests.apps import make_app  # noqa: E402
 from tests.conftest import remove_app_resources  # noqa: E402
-from tests.integration.bluegreen.helpers import free_port  # noqa: E402
 from tests.integration.bluegreen.load import Load  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 DOCKYARD = str(Path(sys.executable).parent / "dockyard")
 DOMAIN = "bench.test"

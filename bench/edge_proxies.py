@@ -31,8 +31,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.integration.bluegreen.helpers import free_port  # noqa: E402
 from tests.integration.bluegreen.load import Load  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 LABEL = "dockyard.bench=edge-proxies"  # what the bench starts, removed at its end
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,20 +27,14 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
 from dockyard.engine.client import connect  # noqa: E402
 from dockyard.monitor.collector import Collector, process_cpu_seconds  # noqa: E402
 from dockyard.monitor.inventory import Inventory  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 LABEL = "dockyard.test"
 VALUE = "monitor-bench"
 IMAGE = "dockyard/busybox:1.35"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float:

@@ -27,6 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.ports import free_port  # noqa: E402
+
 HELLO = """\
 from fastapi import FastAPI
 
@@ -38,12 +41,6 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 """
 DOCKYARD = "import sys; from dockyard.cli.remote import main; sys.argv[0] = 'dockyard'; main()"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(port: int, path: str, token: str = "") -> tuple[int, bytes] | None:
