@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dockyard import settings
-from dockyard.router.edge_render import EdgeRoute, EdgeSite
+
+if TYPE_CHECKING:  # loaded when a route is read: a host without an edge pays nothing for it
+    from dockyard.router.edge_render import EdgeRoute, EdgeSite
 
 
 def edge_dir(home: Path | None = None) -> Path:
@@ -16,6 +19,8 @@ def edge_dir(home: Path | None = None) -> Path:
 
 
 def site_settings(site: settings.Settings | None = None) -> EdgeSite:
+    from dockyard.router.edge_render import EdgeSite
+
     if site is None:
         address, http_port, https_port = settings.edge_address()
         return EdgeSite(address=address, http_port=http_port, https_port=https_port)
@@ -30,12 +35,24 @@ class EdgeRoutes:
     def __init__(self, home: Path | None = None, site: EdgeSite | None = None,
                  report: Callable[[str], None] = _ignore) -> None:
         self.routes_dir = edge_dir(home) / "routes"
-        self.site = site or site_settings()
+        self._site = site
         self.report = report
 
+    @property
+    def site(self) -> EdgeSite:
+        """Where the edge listens (site settings), read when first asked."""
+        if self._site is None:
+            self._site = site_settings()
+        return self._site
+
     def routes(self) -> list[EdgeRoute]:
+        paths = sorted(self.routes_dir.glob("*.json"))
+        if not paths:
+            return []
+        from dockyard.router.edge_render import EdgeRoute
+
         found = []
-        for path in sorted(self.routes_dir.glob("*.json")):
+        for path in paths:
             try:
                 found.append(EdgeRoute.from_json(path.read_text()))
             except (OSError, ValueError, KeyError, TypeError) as exc:
