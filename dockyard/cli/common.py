@@ -36,9 +36,9 @@ options = Options()
 
 
 def load_app_spec():  # -> AppSpec; imported lazily so `dockyard --help` stays fast
-    from dockyard.spec import load_spec
+    from dockyard.spec.brief import load_and_keep
 
-    return load_spec(options.spec_file)
+    return load_and_keep(options.spec_file)  # its brief kept for the reads and rollbacks that follow
 
 
 def read_app_brief():  # -> SpecBrief: what a read command needs of the spec, without pydantic (spec/brief.py)

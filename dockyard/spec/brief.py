@@ -23,8 +23,8 @@ from dockyard.spec.hints import not_found
 if TYPE_CHECKING:
     from dockyard.spec.model import AppSpec, HealthSpec
 
-__all__ = ["EnvBrief", "HealthBrief", "RouterBrief", "SpecBrief", "brief_of", "kept_brief", "probe_label",
-           "read_brief", "routed_name"]
+__all__ = ["EnvBrief", "HealthBrief", "RouterBrief", "SpecBrief", "brief_of", "kept_brief", "load_and_keep",
+           "probe_label", "read_brief", "routed_name"]
 
 SPEC_FILE = "dockyard.yml"  # loader.SPEC_FILE, which this module cannot import without pydantic
 BRIEFS = 64  # briefs kept (one per spec file); the oldest go first
@@ -139,32 +139,51 @@ def brief_of(spec: AppSpec) -> SpecBrief:
 def read_brief(path: Path) -> SpecBrief:
     """The brief of the spec at `path` (a file, or a folder holding dockyard.yml): kept from an
     earlier read of the same bytes, else made by validating the file in full (SpecError as ever)."""
-    import orjson
-
-    from dockyard.settings_base import private_dir, replace_private
-
     file = path / SPEC_FILE if path.is_dir() else path
     try:
         raw = file.read_bytes()
     except OSError:
         raw = None  # not there, or unreadable: the full read says so, with its own words
     if raw is not None:
-        key, kept_at = _key(raw, file), _kept_at(file)
-        found = _kept(kept_at, key)
+        found = _kept(_kept_at(file), _key(raw, file))
         if found is not None:
             return found
     from dockyard.spec.loader import load_spec
 
-    spec = load_spec(path)  # raises SpecError with file:line
-    brief = brief_of(spec)
+    brief = brief_of(load_spec(path))  # raises SpecError with file:line
     if raw is not None:
-        try:
-            private_dir(kept_at.parent)
-            replace_private(kept_at, orjson.dumps({"key": key, "brief": brief.as_json()}))
-            _prune(kept_at.parent)
-        except OSError:
-            pass  # a read-only home: the next read validates again
+        _keep(file, raw, brief)
     return brief
+
+
+def load_and_keep(path: Path) -> AppSpec:
+    """The whole spec, validated (SpecError as ever), its brief kept on the way: a read or a
+    rollback after a deploy finds it without validating the file again."""
+    from dockyard.spec.loader import load_spec
+
+    file = path / SPEC_FILE if path.is_dir() else path
+    try:
+        raw: bytes | None = file.read_bytes()  # before the validation: the brief is of these bytes
+    except OSError:
+        raw = None
+    spec = load_spec(path)
+    if raw is not None:
+        _keep(file, raw, brief_of(spec))
+    return spec
+
+
+def _keep(file: Path, raw: bytes, brief: SpecBrief) -> None:
+    import orjson
+
+    from dockyard.settings_base import private_dir, replace_private
+
+    kept_at = _kept_at(file)
+    try:
+        private_dir(kept_at.parent)
+        replace_private(kept_at, orjson.dumps({"key": _key(raw, file), "brief": brief.as_json()}))
+        _prune(kept_at.parent)
+    except OSError:
+        pass  # a read-only home: the next read validates again
 
 
 def kept_brief(path: Path) -> SpecBrief | None:

@@ -12,7 +12,7 @@ import pytest
 
 from dockyard.errors import NotFound, SpecError
 from dockyard.spec import load_spec, parse_spec
-from dockyard.spec.brief import HealthBrief, brief_of, kept_brief, read_brief
+from dockyard.spec.brief import HealthBrief, brief_of, kept_brief, load_and_keep, read_brief
 
 SPEC = """\
 app: shop
@@ -123,3 +123,11 @@ def test_a_missing_spec_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("DOCKYARD_HOME", str(tmp_path / "home"))
     with pytest.raises(SpecError, match="file not found"):
         read_brief(tmp_path / "nowhere" / "dockyard.yml")
+
+
+def test_a_whole_read_keeps_the_brief_for_the_reads_after_it(app: Path) -> None:
+    """A deploy reads the whole spec: the read or the rollback after it does not validate it again."""
+    assert kept_brief(app) is None
+    spec = load_and_keep(app)
+    kept = kept_brief(app)
+    assert kept is not None and kept == brief_of(spec) and kept.app == "shop"
