@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -11,9 +12,17 @@ from pathlib import Path
 
 import docker
 import docker.errors
+import docker.models.containers
 import pytest
 
 from tests.apps import TestApp, make_app
+
+# docker-py's containers.list() inspects each container it lists, and fails when one is removed in
+# between: a test that polls an app's containers while a deploy replaces them failed so (an engine
+# restart in the middle of a rolling deploy, 2026-12-07). Every test's listing skips a container
+# that is gone, as the listing a moment later would.
+docker.models.containers.ContainerCollection.list = functools.partialmethod(  # type: ignore[method-assign]
+    docker.models.containers.ContainerCollection.list, ignore_removed=True)
 
 # How `make test` runs the suite (scripts/test.sh):
 # - EXCLUSIVE: alone, after everything else: they restart this host's dockerd, make it a Swarm
