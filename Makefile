@@ -28,7 +28,7 @@ demo: setup venv
 
 # scripts/test.sh: the serial tests beside the rest (two workers), then the exclusive ones alone.
 test: setup-tests venv
-	PYTEST=$(BIN)/pytest bash scripts/test.sh
+	PYTEST=$(BIN)/pytest PYTHON=$(BIN)/python bash scripts/test.sh
 
 unit: venv
 	$(BIN)/pytest -q tests/unit

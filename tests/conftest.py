@@ -15,6 +15,7 @@ import docker.errors
 import docker.models.containers
 import pytest
 
+from tests import own_engine
 from tests.apps import TestApp, make_app
 
 # docker-py's containers.list() inspects each container it lists, and fails when one is removed in
@@ -25,15 +26,17 @@ docker.models.containers.ContainerCollection.list = functools.partialmethod(  # 
     docker.models.containers.ContainerCollection.list, ignore_removed=True)
 
 # How `make test` runs the suite (scripts/test.sh):
-# - EXCLUSIVE: alone, after everything else: they restart this host's dockerd, make it a Swarm
-#   manager with a second node (the pool is one per session, its names fixed), or time what a load
-#   sees (beside the rest, on two cores, the blue/green test saw 7 of its 10 releases where it wants
-#   8, and the autoscaling test's new replica did not serve within its 32 s);
+# - OWN_ENGINE: in a network namespace with a dockerd of their own (tests/lane.py, tests/own_engine.py),
+#   beside the rest: they restart their engine or make it a Swarm manager with a second node, and
+#   none of it reaches another test (the other fault tests go with them);
 # - SERIAL: one after another in one process, beside the rest: they start the second dockerd on its
 #   fixed port, or time a load whose figures another of them would skew;
+# - EXCLUSIVE: alone, after everything else: they time what a load sees (beside the rest, on two
+#   cores, the blue/green test saw 7 of its 10 releases where it wants 8, and the autoscaling test's
+#   new replica did not serve within its 32 s);
 # - every other file on two pytest-xdist workers (its tests together, its module fixtures made once).
-EXCLUSIVE = ("tests/integration/faults/", "tests/integration/swarm/", "tests/e2e/test_bluegreen.py",
-             "tests/e2e/test_autoscale.py")
+OWN_ENGINE = ("tests/integration/faults/", "tests/integration/swarm/")
+EXCLUSIVE = ("tests/e2e/test_bluegreen.py", "tests/e2e/test_autoscale.py")
 SERIAL = (
     "tests/e2e/",
     "tests/integration/scale/",
@@ -45,10 +48,20 @@ SERIAL = (
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     path = item.path.relative_to(item.config.rootpath).as_posix()
-    if path.startswith(EXCLUSIVE):
+    if path.startswith(OWN_ENGINE):
+        item.add_marker(pytest.mark.own_engine)
+    elif path.startswith(EXCLUSIVE):
         item.add_marker(pytest.mark.exclusive)
     elif path.startswith(SERIAL):
         item.add_marker(pytest.mark.serial)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    own_engine.start_for_session()  # in the own-engine lane only (its variable is set)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    own_engine.stop_for_session()
 
 
 @pytest.fixture

@@ -102,7 +102,8 @@ def serve(run: AgentRun) -> None:
         from dockyard.router.edge import Edge
 
         edge = Edge()  # the host's edge, if it ever runs: its access log goes in like a container's
-        forwarder = Forwarder(ForwarderConfig(selectors=parse_selectors(run.labels), docker_host=None,
+        forwarder = Forwarder(ForwarderConfig(containers_root=Path(eng.containers_root()),
+                                              selectors=parse_selectors(run.labels), docker_host=None,
                                               host=monitor.state.host, store_cache_kib=AGENT_STORE_CACHE_KIB,
                                               turn_bytes=AGENT_TURN_BYTES, gather=AGENT_GATHER,
                                               scan_interval=AGENT_SCAN,

@@ -341,6 +341,10 @@ class DockerEngine:
         from dockyard.engine import host
         return self._asking(f"asking engine {self.name!r} about its cgroups", host.cgroup_driver)
 
+    def containers_root(self) -> str:
+        from dockyard.engine import host
+        return self._asking(f"asking engine {self.name!r} where it keeps its containers", host.containers_root)
+
     def node_id(self) -> str | None:
         from dockyard.engine import host
         return self._asking(f"asking engine {self.name!r} about its swarm", host.node_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["cgroup_driver", "node_id", "service_names", "version"]
+__all__ = ["cgroup_driver", "containers_folder", "containers_root", "node_id", "service_names", "version"]
 
 
 def version(client: Any) -> str | None:
@@ -21,6 +21,16 @@ def version(client: Any) -> str | None:
 def cgroup_driver(client: Any) -> str:
     """How the engine places containers in cgroups: cgroupfs or systemd."""
     return str(client.info().get("CgroupDriver") or "cgroupfs")
+
+
+def containers_folder(info: dict[str, Any]) -> str:
+    """The folder of the engine's containers (their json-file logs): under its data root, which a
+    site may have moved from /var/lib/docker (dockerd --data-root)."""
+    return f"{(info.get('DockerRootDir') or '/var/lib/docker').rstrip('/')}/containers"
+
+
+def containers_root(client: Any) -> str:
+    return containers_folder(client.info())
 
 
 def node_id(client: Any) -> str | None:

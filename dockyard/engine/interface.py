@@ -264,6 +264,10 @@ class Engine(Protocol):
         """How the engine places containers in cgroups: cgroupfs or systemd."""
         ...
 
+    def containers_root(self) -> str:
+        """The folder of the engine's containers on its host (their json-file logs)."""
+        ...
+
     def node_id(self) -> str | None:
         """The Swarm node this engine is; None outside a Swarm."""
         ...

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from dockyard import settings
 from dockyard.engine.facts import ContainerEvent, EventStream, ReplicaFacts, container_event, replica_facts
+from dockyard.engine.host import containers_folder
 from dockyard.engine.wire import JsonStream, Wire, WireError, WireRefused
 from dockyard.errors import EngineError, EngineUnavailable
 from dockyard.settings import EngineSettings
@@ -38,6 +39,8 @@ class ReadEngine(Protocol):
     def container_events(self, since: int) -> EventStream: ...
 
     def cgroup_driver(self) -> str: ...
+
+    def containers_root(self) -> str: ...
 
     def close(self) -> None: ...
 
@@ -122,6 +125,10 @@ class LocalEngine:
     def cgroup_driver(self) -> str:
         info = self._get(f"asking engine {self.name!r} about its cgroups", "/info") or {}
         return str(info.get("CgroupDriver") or "cgroupfs")
+
+    def containers_root(self) -> str:
+        info = self._get(f"asking engine {self.name!r} where it keeps its containers", "/info") or {}
+        return containers_folder(info)
 
     def close(self) -> None:
         self.client.close()

@@ -522,6 +522,9 @@ class FakeEngine:
     def cgroup_driver(self) -> str:
         return "cgroupfs"
 
+    def containers_root(self) -> str:
+        return "/var/lib/docker/containers"
+
     def node_id(self) -> str | None:
         self.look()
         return NODE if self.swarm else None

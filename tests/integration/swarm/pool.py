@@ -39,7 +39,8 @@ PUBLISH_NET, PUBLISH_CFG = "dyt-pub", "dyt-pub-cfg"
 BASE = Path("/var/lib/dockyard/swarm-node2")  # on the root fs: overlay2 cannot sit on overlay/tmpfs
 RUN = Path("/run/dy-node2")
 NODE2_HOST = f"unix://{RUN}/docker.sock"
-MAIN_HOST = "unix:///var/run/docker.sock"
+# The manager: the lane's own engine under `make test` (tests/lane.py), else this host's.
+MAIN_HOST = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
 def sh(*argv: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:

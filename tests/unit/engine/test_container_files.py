@@ -5,6 +5,7 @@ from pathlib import Path
 import orjson
 
 from dockyard.engine.container_files import config_mtime, parse_config, read_config
+from dockyard.engine.host import containers_folder
 from dockyard.logs.meta import read_meta
 
 CONFIG_V2 = {"ID": "abc", "Name": "/shop_t_web_1", "RestartCount": 2,
@@ -30,3 +31,11 @@ def test_a_folder_without_its_file_or_half_written_has_no_facts(tmp_path: Path) 
     assert read_config(tmp_path, "abc") is None and config_mtime(tmp_path) is None
     (tmp_path / "config.v2.json").write_bytes(b'{"ID": "ab')
     assert read_config(tmp_path, "abc") is None
+
+
+def test_the_containers_folder_follows_the_engines_data_root() -> None:
+    """A site that moved dockerd's data root (--data-root) keeps its logs there: the agent reads them
+    where the engine says, not under /var/lib/docker."""
+    assert containers_folder({"DockerRootDir": "/srv/docker/"}) == "/srv/docker/containers"
+    assert containers_folder({"DockerRootDir": "/var/lib/docker"}) == "/var/lib/docker/containers"
+    assert containers_folder({}) == "/var/lib/docker/containers"
