@@ -157,7 +157,7 @@ class Backups:
                               f"in {env} is restored from {target.kind} {', '.join(sorted(target.volumes))}")
         engine = self._engine(env)
         try:
-            with env_lock(self.spec.app, env, wait=True):
+            with env_lock(self.spec.app, env, wait=True, doing="backup", mind_hand_lock=False):
                 self._refuse_in_use(engine, env, target)
                 with self.store.local_copy(archive_key(manifest)) as archive:
                     verify(archive, manifest)  # a damaged, changed or hostile archive is refused here

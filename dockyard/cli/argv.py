@@ -46,7 +46,7 @@ def app_name(spec_file: Path) -> str | None:
 # teardown (cli/remote.entry). A command path matches by its start: ("config", "ls") is `config ls`.
 READS = {("ps",), ("status",), ("releases",), ("audit",), ("events",), ("logs",), ("config", "ls"),
          ("config", "get"), ("config", "diff"), ("config", "history"), ("pipeline", "ls"), ("pipeline", "show"),
-         ("token", "ls"), ("edge", "status"), ("backup", "ls"), ("app", "ls"), ("stats",)}
+         ("token", "ls"), ("edge", "status"), ("backup", "ls"), ("app", "ls"), ("stats",), ("lock", "status")}
 
 
 def ends_at_once(argv: list[str]) -> bool:

@@ -30,7 +30,7 @@ CHANGES: dict[tuple[str, ...], int] = {
     ("edge", "configure"): 0, ("edge", "cert", "add"): 1, ("edge", "renew"): 0, ("edge", "start"): 0,
     ("edge", "stop"): 0, ("maintenance", "on"): 1, ("maintenance", "off"): 1, ("pipeline", "trigger"): 0,
     ("pipeline", "poll"): 0, ("hook", "install"): 0, ("exec",): 2, ("accessory", "exec"): 2,
-    ("autoscale", "run"): 0,
+    ("autoscale", "run"): 0, ("lock", "acquire"): 1, ("lock", "release"): 1,
 }
 # Every other command only reads, or runs in the foreground and audits what it changes itself (the
 # server, the agent, the pipeline worker); tests/unit/security/test_tokens_audit.py holds the list.
@@ -40,7 +40,7 @@ READS: set[tuple[str, ...]] = {
     ("config", "history"), ("config", "ls"), ("doctor",), ("edge", "status"), ("engine", "ls"), ("events",),
     ("forwarder", "run"), ("forwarder", "status"), ("init",), ("logs",), ("nodes",), ("notify", "ls"),
     ("notify", "test"), ("pipeline", "logs"), ("pipeline", "ls"), ("pipeline", "show"), ("pipeline", "work"),
-    ("ps",), ("releases",), ("server",), ("stats",), ("status",), ("token", "ls"),
+    ("ps",), ("releases",), ("server",), ("stats",), ("status",), ("token", "ls"), ("lock", "status"),
 }
 SHOWN_WITHOUT_OPTIONS = {("app", "policy")}  # with no option it only shows: nothing changes
 _DURATION = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -66,8 +66,9 @@ def change_of(argv: list[str]) -> tuple[str, list[str], list[str]] | None:
                 detail = [word.split("=", 1)[0] for word in rest_words]  # keys (or a count), never values
             else:
                 detail = []
-            if "--skip-tests" in rest:  # a release that skipped its tests is said so in the log
-                detail.append("--skip-tests")
+            for said in ("--skip-tests", "--force"):  # a release without its tests, a lock taken from another
+                if said in rest:
+                    detail.append(said)
             return " ".join(command), target, detail
     return None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -49,6 +51,27 @@ def read_app_brief():  # -> SpecBrief: what a read command needs of the spec, wi
 
 def print_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+
+
+WaitOpt = Annotated[str | None, typer.Option("--wait", help="When the environment is locked (a change runs, or a "
+                                                         "lock taken by hand), wait up to this long (30s, 5m, "
+                                                         "1h) instead of being refused.")]
+_WAIT = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
+
+
+def lock_patience(wait: str | None) -> AbstractContextManager[None]:
+    """The changes made inside wait up to --wait for the environment's lock (state/lock.py)."""
+    if wait is None:
+        return nullcontext()
+    from dockyard.errors import UsageError
+    from dockyard.state.lock import patience
+
+    match = _WAIT.fullmatch(wait.strip())
+    if not wait.strip() or match is None:
+        raise UsageError(f"--wait {wait!r}: use a duration like 30s, 5m, 1h or 1h30m")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return patience(hours * 3600 + minutes * 60 + seconds,
+                    note=lambda line: err_console.print(line, highlight=False, markup=False))
 
 
 def say(line: str) -> None:

@@ -64,7 +64,8 @@ REGISTRY: list[tuple[tuple[str, ...], str]] = [
     (("pipeline", "hook", "app"), "pipeline_cmds"),
     (("server", "token"), "server_cmds"),
     (("config", "secret"), "config_cmds"),
-    (("scale", "autoscale"), "scale_cmds"),  # scale, autoscale run|status|events|...
+    (("scale", "autoscale"), "scale_cmds"),
+    (("lock",), "lock_cmds"),  # scale, autoscale run|status|events|...
     (("audit",), "audit_cmds"),
     (("notify",), "notify_cmds"),
 ]
@@ -111,6 +112,7 @@ SUMMARIES = {
     "token": "API tokens for `dockyard server` (stored hashed; shown once).",
     "config": "Configuration per environment, kept apart from the image.",
     "secret": "Secrets: encrypted at rest, shown as *** unless --reveal.",
+    "lock": "Deploy locks: hold an environment by hand, see who holds one.",
     "autoscale": "The autoscaler: its loop, its decisions, which apps it scales.",
     "notify": "Notifications (channels and routes in settings.yml): test a channel, list the outbox.",
 }

@@ -8,9 +8,11 @@ import typer
 
 from dockyard.cli.common import (
     JsonOpt,
+    WaitOpt,
     console,
     err_console,
     load_app_spec,
+    lock_patience,
     print_json,
     read_app_brief,
     result,
@@ -91,6 +93,7 @@ def deploy(
     image: Annotated[str | None, typer.Option("--image", help="Deploy this image instead of HEAD's build.")] = None,
     dry_run: DryRun = False,
     skip_tests: SkipTests = False,
+    wait: WaitOpt = None,
     as_json: Json = False,
 ) -> None:
     """Deploy the current commit's image (or --image) with the environment's configuration, then run
@@ -99,8 +102,9 @@ def deploy(
 
     Example: dockyard deploy testing --dry-run
     """
-    _print_outcome(_deployer(quiet=as_json).deploy(env, image=image, dry_run=dry_run, skip_tests=skip_tests),
-                   as_json)
+    with lock_patience(wait):
+        outcome = _deployer(quiet=as_json).deploy(env, image=image, dry_run=dry_run, skip_tests=skip_tests)
+    _print_outcome(outcome, as_json)
 
 
 def promote(
@@ -108,6 +112,7 @@ def promote(
     target: Annotated[str | None, typer.Argument(help="Target env (default: the next one).")] = None,
     dry_run: DryRun = False,
     skip_tests: SkipTests = False,
+    wait: WaitOpt = None,
     as_json: Json = False,
 ) -> None:
     """Move the release that runs in SOURCE (the same image digest, never a rebuild) to the next environment;
@@ -117,12 +122,14 @@ def promote(
     """
     from dockyard.deploy.promote import promote as run_promote
 
-    _print_outcome(run_promote(_deployer(quiet=as_json), source, target, dry_run=dry_run, skip_tests=skip_tests),
-                   as_json)
+    with lock_patience(wait):
+        outcome = run_promote(_deployer(quiet=as_json), source, target, dry_run=dry_run, skip_tests=skip_tests)
+    _print_outcome(outcome, as_json)
 
 
 def rollback(
     env: Annotated[str, typer.Argument(help="Environment to roll back.")],
+    wait: WaitOpt = None,
     as_json: Json = False,
 ) -> None:
     """Restore the previous release of ENV: its image and its configuration together.
@@ -132,11 +139,12 @@ def rollback(
     from dockyard.deploy.quick_rollback import quick_rollback
 
     # a blue-green switch back inside its window needs only the brief; anything else, the Deployer
-    outcome = quick_rollback(read_app_brief(), env, (lambda _l: None) if as_json else say)
-    if outcome is None:
-        from dockyard.deploy.promote import rollback as run_rollback
+    with lock_patience(wait):
+        outcome = quick_rollback(read_app_brief(), env, (lambda _l: None) if as_json else say)
+        if outcome is None:
+            from dockyard.deploy.promote import rollback as run_rollback
 
-        outcome = run_rollback(_deployer(quiet=as_json), env)
+            outcome = run_rollback(_deployer(quiet=as_json), env)
     _print_outcome(outcome, as_json)
 
 
@@ -173,6 +181,7 @@ def down(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     purge: Annotated[bool, typer.Option("--purge", help="Also remove its volumes (their data) and forget its "
                                                        "release history.")] = False,
+    wait: WaitOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Take ENV down: its names off the edge, its balancer, its containers (or Swarm services) and
@@ -198,7 +207,8 @@ def down(
         also = " and remove its volumes (their data) and forget its releases" if purge else ""
         typer.confirm(f"Take {spec.app}/{env} down{also}?", abort=True)
     report = (lambda line: err_console.print(line, highlight=False, markup=False)) if as_json else say
-    done = tear_down(spec, env, StateDB(), report, purge=purge, by=settings.author())
+    with lock_patience(wait):
+        done = tear_down(spec, env, StateDB(), report, purge=purge, by=settings.author())
     result(as_json, {"app": spec.app, "env": env, "down": True, "was_running": bool(done), "purged": purge},
            f"{spec.app}/{env} is down" + ("" if done else " (nothing ran)"))
 

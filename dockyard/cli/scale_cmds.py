@@ -40,6 +40,7 @@ def scale(
     from dockyard.errors import UsageError
     from dockyard.scale.store import ScaleStore
     from dockyard.settings import author
+    from dockyard.state.lock import refuse_if_locked_by_hand
 
     spec = load_app_spec()
     spec.environment(env)
@@ -55,6 +56,8 @@ def scale(
                          hint="set shared: true on the volume if the app allows several writers")
     scaler = _autoscaler(quiet=as_json)
     store = ScaleStore(scaler.db)
+    if not clear:
+        refuse_if_locked_by_hand(spec.app, env)  # before the override is written: nothing half-applied
     if clear:
         had = store.clear_override(spec.app, env, service)
         if as_json:

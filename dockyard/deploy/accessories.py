@@ -99,7 +99,7 @@ class Accessories:
         accessory = self.spec.accessory(env, name)
         engine = self._engine(env)
         try:
-            with env_lock(self.spec.app, env, wait=True):
+            with env_lock(self.spec.app, env, wait=True, doing="accessory"):
                 run, secrets = self._run(engine, env, accessory)
                 found = engine.find_accessory(self.spec.app, env, name)
                 if found is not None and found.state == "running":
@@ -121,7 +121,7 @@ class Accessories:
         accessory = self.spec.accessory(env, name)
         engine = self._engine(env)
         try:
-            with env_lock(self.spec.app, env, wait=True):
+            with env_lock(self.spec.app, env, wait=True, doing="accessory"):
                 run, secrets = self._run(engine, env, accessory)  # bad config fails before it stops
                 found = engine.find_accessory(self.spec.app, env, name)
                 if found is not None:
@@ -150,7 +150,7 @@ class Accessories:
         engine = self._engine(env)
         done: list[str] = []
         try:
-            with env_lock(self.spec.app, env, wait=True):
+            with env_lock(self.spec.app, env, wait=True, doing="accessory"):
                 found = engine.find_accessory(self.spec.app, env, name)
                 if found is not None and engine.stop_and_remove(found.id, found.container, accessory.stop_grace):
                     done.append(f"removed {found.container}")

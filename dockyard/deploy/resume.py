@@ -28,7 +28,7 @@ def restore_live_release(engine: Engine, app: str, env: str, live_release: str |
     if not leftovers and not moved:
         return
     what = f"restoring {app}/{env} after an interrupted deploy"
-    with env_lock(app, env):
+    with env_lock(app, env, doing="resume"):
         for container in leftovers:
             engine.remove_replica(container.id, what)
             log(f"removed {container.name}: started by the interrupted deploy, never checked")

@@ -50,7 +50,7 @@ def roll_back_to_idle(app: str, env: str, previous: StoredRelease, note: str, pa
     """None when the idle colour does not have the previous release (the caller deploys it afresh).
     A switch that cannot complete leaves both colours as they were, and says why: the colour a
     rollback returns to is never removed."""
-    with env_lock(app, env):
+    with env_lock(app, env, doing="rollback"):
         board = parts.board()
         idle = board.preview
         everything = board.replicas()

@@ -25,7 +25,7 @@ def tear_down(spec: AppSpec, env: str, db: StateDB, report: Report, parts: Parts
     parts = parts or Parts()
     app, env_spec = spec.app, spec.environment(env)
     done: list[str] = []
-    with env_lock(app, env):
+    with env_lock(app, env, doing="down"):
         if parts.edge(report).withdraw(app, env):
             done.append("its names are off the edge")
         if parts.balancers(app, env, report).remove():

@@ -32,6 +32,11 @@ from dockyard.spec import AppSpec, load_spec
 from dockyard.spec.bounds import identity_problem
 from dockyard.state.audit import audited
 from dockyard.state.db import StateDB
+from dockyard.state.lock import patience
+
+# A deploy step waits this long for its environment's lock (a deploy by hand, a lock taken by hand):
+# the run queues behind it rather than failing, and says for whom it waits.
+PIPELINE_LOCK_WAIT = 24 * 3600.0
 
 
 class StepFailed(DockyardError):
@@ -173,10 +178,11 @@ class RunExecutor:
                      commit.sha):
             # a strategy that tests before the switch (blue/green, through its standby listener) does so
             # here; the others' endpoint tests are this run's own test steps (which put the old release
-            # back on failure)
-            outcome = self._deployer(spec, log).deploy(
-                step.env, image=self._image(spec, step.env, commit),
-                skip_tests=not spec.environment(step.env).switching.tests_before_live)
+            # back on failure). A locked environment is waited for (the run queues behind the lock).
+            with patience(PIPELINE_LOCK_WAIT, note=log):
+                outcome = self._deployer(spec, log).deploy(
+                    step.env, image=self._image(spec, step.env, commit),
+                    skip_tests=not spec.environment(step.env).switching.tests_before_live)
         log(f"{step.env} runs release {outcome.release_id}: {' '.join(outcome.urls)}")
         return "succeeded"
 

@@ -36,7 +36,7 @@ def housekeep(spec: AppSpec, env: str, engine: Engine, report: Report) -> tuple[
     assert env_spec.router is not None  # a colours environment has one (spec/)
     board = Switchboard(board_spec(spec, env), engine, report, router=NginxRouter(spec.app, env, report=report))
     try:
-        with env_lock(spec.app, env):
+        with env_lock(spec.app, env, doing="status", mind_hand_lock=False):
             return [step.describe() for step in board.housekeep(env_spec.router.rollback_window)], board.reconcile()
     except DeployError:
         report(f"{spec.app}/{env} is being deployed; no housekeeping now")

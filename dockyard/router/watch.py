@@ -97,7 +97,8 @@ class BalancerWatch:
             return [] if said else [f"edge: {error}"]
 
     def check(self, router: NginxRouter) -> list[str]:
-        with env_lock(router.app, router.env, contended=0):  # a deploy holds it: the deploy routes
+        # a deploy holds it: the deploy routes; a lock by hand does not stop a repair
+        with env_lock(router.app, router.env, contended=0, doing="balancer watch", mind_hand_lock=False):
             done: list[str] = []
             router.report = done.append
             if router.restart_if_dead():

@@ -73,7 +73,7 @@ class Scaler:
                               f"{service} cannot run {desired} replicas: its volume {writers[0].name} is written "
                               "by one container at a time", hint="set shared: true on the volume if the app "
                               "allows several writers")
-        with env_lock(self.spec.app, self.env, wait=wait):
+        with env_lock(self.spec.app, self.env, wait=wait, doing="scale"):
             running = serving(self.engine, self.spec, self.env, service,
                               self.parts.balancers(self.spec.app, self.env, self.report))
             if desired == len(running):

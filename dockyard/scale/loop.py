@@ -33,6 +33,7 @@ from dockyard.scale.store import ScaleStore
 from dockyard.spec import AppSpec, load_spec
 from dockyard.state.audit import AuditLog
 from dockyard.state.db import StateDB
+from dockyard.state.lock import hand_lock
 
 log = logging.getLogger("dockyard.autoscale")
 Report = Callable[[str], None]
@@ -135,7 +136,11 @@ class Autoscaler:
                                              counters))
             event_id = self.store.record(app, env, service, decision, problem)
             outcome = problem
-            if decision.action != "hold" and apply:
+            held = hand_lock(app, env) if decision.action != "hold" and apply and not wait else None
+            if held is not None:  # someone holds the environment by hand: decided, not applied, not audited
+                outcome = f"not applied: {app}/{env} is locked, {held.describe()}"
+                self.store.set_outcome(event_id, outcome)
+            elif decision.action != "hold" and apply:
                 self.report(f"{app}/{env}/{service}: {decision.action} {decision.current} -> {decision.desired}: "
                             f"{decision.reason}")
                 try:

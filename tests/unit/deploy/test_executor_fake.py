@@ -170,7 +170,7 @@ def test_a_deploy_waits_out_a_watch_round_but_not_a_deploy(dockyard_env) -> None
     long = threading.Thread(target=hold, args=(3.0,))  # a deploy
     long.start()
     held.wait()
-    with pytest.raises(DeployError, match="is being deployed by pid"):
+    with pytest.raises(DeployError, match=r"is locked: held by \S+ \(deploy, pid \d+\)"):
         with env_lock("shop", "testing", contended=0.2):
             pass
     long.join()
