@@ -129,6 +129,9 @@ def promote(
 
 def rollback(
     env: Annotated[str, typer.Argument(help="Environment to roll back.")],
+    with_release_task: Annotated[bool, typer.Option("--with-release-task", help="Run the release task of the "
+                                                    "release restored again (by default a rollback runs none).")
+                                 ] = False,
     wait: WaitOpt = None,
     as_json: Json = False,
 ) -> None:
@@ -140,11 +143,12 @@ def rollback(
 
     # a blue-green switch back inside its window needs only the brief; anything else, the Deployer
     with lock_patience(wait):
-        outcome = quick_rollback(read_app_brief(), env, (lambda _l: None) if as_json else say)
+        quiet = (lambda _l: None) if as_json else say
+        outcome = None if with_release_task else quick_rollback(read_app_brief(), env, quiet)
         if outcome is None:
             from dockyard.deploy.promote import rollback as run_rollback
 
-            outcome = run_rollback(_deployer(quiet=as_json), env)
+            outcome = run_rollback(_deployer(quiet=as_json), env, with_release_task=with_release_task)
     _print_outcome(outcome, as_json)
 
 
@@ -163,17 +167,27 @@ def releases(
 
     brief = read_app_brief()
     brief.engine(env)  # an environment the spec defines
-    rows = StateDB().releases(brief.app, env, limit)
+    rows = StateDB().release_history(brief.app, env, limit)
     if as_json:
-        print_json([r.as_json() for r in rows])
+        print_json(rows)
         return
-    table = Table("seq", "release", "status", "commit", "config rev", "image", "by", "note")
+    table = Table("seq", "release", "status", "commit", "config rev", "image", "by", "release task", "note")
     for r in rows:
-        repo, _, digest = r.image.partition("@")
+        repo, _, digest = r["image"].partition("@")
         image = f"{repo}@{digest[:19]}" if digest else repo
-        table.add_row(str(r.seq), r.release_id, r.status, (r.commit_sha or "")[:7], str(r.config_revision),
-                      image, r.author, r.note)
+        ran = task_cell(r["release_task"])
+        table.add_row(str(r["seq"]), r["release_id"], r["status"], (r["commit_sha"] or "")[:7],
+                      str(r["config_revision"]), image, r["actor"], ran, r["note"] or "")
     console.print(table)
+
+
+def task_cell(task: dict | None) -> str:
+    """A release's release task in the table: `succeeded 2.1s`, `failed (exit 3) 0.4s`, `-`."""
+    if task is None:
+        return "-"
+    exit_code = f" (exit {task['exit_code']})" if task["exit_code"] else ""
+    seconds = f" {task['seconds']:.1f}s" if task["seconds"] is not None else ""
+    return f"{task['status']}{exit_code}{seconds}"
 
 
 def down(

@@ -27,6 +27,7 @@ from dockyard.plan.bluegreen import BGStep, Step, Target, plan_bluegreen
 from dockyard.router.colors import Fleet
 from dockyard.router.switch import Switchboard, board_spec, url
 from dockyard.state.db import Release as StoredRelease
+from dockyard.state.db import StateDB
 from dockyard.state.lock import env_lock
 
 Report = Callable[[str], None]
@@ -59,6 +60,8 @@ class Placement(Protocol):
 
     def start_color(self, workload: Any, color: str, reason: str) -> None: ...
 
+    def run_release_task(self, release_id: str, workload: Any, db: StateDB, again: bool = False) -> None: ...
+
 
 @dataclass
 class Release:
@@ -69,10 +72,12 @@ class Release:
     image: str
     commit: str | None
     config_revision: int
+    release_task: str = "skip"  # the app's release task before its colour starts: once, again or skip
 
     @classmethod
     def of(cls, prepared: Prepared, workload: Any) -> Release:
-        return cls(workload, prepared.release_id, prepared.image, prepared.commit, prepared.config_revision)
+        return cls(workload, prepared.release_id, prepared.image, prepared.commit, prepared.config_revision,
+                   prepared.release_task)
 
 
 class BlueGreen:
@@ -122,6 +127,9 @@ class BlueGreen:
         checked = next((s.color for s in steps if s.kind is Step.CHECK), None)
         switched = False
         try:
+            if self.release.release_task != "skip" and started is not None:  # before its colour starts
+                self.placement.run_release_task(self.release.release_id, self.release.workload, self.ctx.db,
+                                                again=self.release.release_task == "again")
             for step in steps:
                 self.report(step.describe())
                 self._step(board, step)

@@ -7,6 +7,7 @@ config, template errors, unknown image) fails before the first container is touc
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from dockyard import settings
 from dockyard.build.git import head_commit
@@ -121,12 +122,15 @@ class Deployer:
         return strategy_for(self.spec.environment(env).strategy, self, self.placement(engine, env))
 
     def deploy(self, env: str, image: str | None = None, config_revision: int | None = None,
-               dry_run: bool = False, note: str = "", skip_tests: bool = False) -> DeployOutcome:
-        """Deploy a release; the environment's endpoint tests run against it (unless skip_tests). A
-        rolling or recreate release that fails one is replaced by the release that was live before."""
+               dry_run: bool = False, note: str = "", skip_tests: bool = False,
+               release_task: str = "once") -> DeployOutcome:
+        """Deploy a release; the app's release task runs first, once per release (release_task
+        "skip": a rollback's; "again": even if it succeeded), and the environment's endpoint tests against it
+        (unless skip_tests). A rolling or recreate release that fails one is replaced by the
+        release that was live before."""
         before = self.db.live_release(self.spec.app, env)
         try:
-            return self._deploy(env, image, config_revision, dry_run, note, skip_tests)
+            return self._deploy(env, image, config_revision, dry_run, note, skip_tests, release_task)
         except ReleaseTestFailed as exc:
             if before is None:
                 raise DeployError(f"{exc.message}\n{self.spec.app}/{env} had no earlier release: the failed one "
@@ -134,7 +138,7 @@ class Deployer:
             self.report(f"putting {env} back on release {before.release_id}")
             try:
                 self._deploy(env, before.image, before.config_revision, False,
-                             f"restored: release {before.release_id} after a failed test", True)
+                             f"restored: release {before.release_id} after a failed test", True, "skip")
             except DockyardError as restore:
                 raise DeployError(f"{exc.message}\nand {env} could not be put back on release "
                                   f"{before.release_id}: {restore.message}") from exc
@@ -142,7 +146,7 @@ class Deployer:
                               hint="fix the release and deploy again") from exc
 
     def _deploy(self, env: str, image: str | None, config_revision: int | None, dry_run: bool, note: str,
-                skip_tests: bool) -> DeployOutcome:
+                skip_tests: bool, release_task: str = "once") -> DeployOutcome:
         spec, env_spec = self.spec, self.spec.environment(env)
         image = image or image_for_head(spec, env, self.db)
         enforce_policy(spec, [env])  # where and with which rights: the site's bounds, before anything else
@@ -153,7 +157,7 @@ class Deployer:
             check_binds(spec, env, env_spec.engine, engine.config, engine.is_local_host)
             # the autoscaler's count survives a deploy
             counts = self.counts_source(spec, env, engine, self.db) if self.counts_source else {}
-            prepared = self.identify(engine, env, image, resolved, files, counts)
+            prepared = replace(self.identify(engine, env, image, resolved, files, counts), release_task=release_task)
             first = spec.env_names()[0]
             if prepared.image_facts.labels.get("dockyard.dirty") == "true" and env != first:
                 raise DeployError(f"{image} was built from uncommitted changes (-dirty): it may go to {first}, "

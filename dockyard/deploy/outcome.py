@@ -31,6 +31,9 @@ class Prepared:
     resolved: ResolvedConfig
     files: dict[str, bytes] = field(repr=False)
     counts: dict[str, int] = field(default_factory=dict)  # service -> replicas, where the caller decided
+    # the app's release task: "once" per release (a deploy), "skip" (a rollback), "again" (a rollback
+    # asked to run it: its release ran it before it was live)
+    release_task: str = "once"
 
     @property
     def config_revision(self) -> int:

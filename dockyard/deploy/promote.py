@@ -53,19 +53,20 @@ def promote(deployer: Deployer, source: str, target: str | None = None, dry_run:
                            skip_tests=skip_tests)
 
 
-def rollback(deployer: Deployer, env: str) -> DeployOutcome:
+def rollback(deployer: Deployer, env: str, with_release_task: bool = False) -> DeployOutcome:
     spec = deployer.spec
     spec.environment(env)
     live, previous = rollback_pair(deployer.db, spec.app, env)
     note = f"rollback to {previous.release_id} (from {live.release_id})"
-    engine = deployer.parts.engines(spec.environment(env).engine)
-    try:  # blue-green, inside its window: a switch, no container starts
-        switched = deployer.strategy(engine, env).switch_back(previous, note)
-    finally:
-        engine.close()
-    if switched is not None:
-        return switched
+    if not with_release_task:  # its task runs before a colour starts: no switch back then
+        engine = deployer.parts.engines(spec.environment(env).engine)
+        try:  # blue-green, inside its window: a switch, no container starts
+            switched = deployer.strategy(engine, env).switch_back(previous, note)
+        finally:
+            engine.close()
+        if switched is not None:
+            return switched
     # a rollback restores a release that passed its tests: it runs none (a test of the commit that broke
     # the environment could keep it from going back)
     return deployer.deploy(env, image=previous.image, config_revision=previous.config_revision,
-                           note=note, skip_tests=True)
+                           note=note, skip_tests=True, release_task="again" if with_release_task else "skip")

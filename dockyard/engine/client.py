@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from dockyard.engine.accessories import AccessoryRun
     from dockyard.engine.containers import ReplicaSpec
-    from dockyard.engine.facts import AccessoryState, EventStream, ImageFacts, ReplicaFacts, TestResult
+    from dockyard.engine.facts import AccessoryState, EventStream, ImageFacts, ReplicaFacts, TaskRun, TestResult
     from dockyard.engine.rows import Running
     from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
     from dockyard.spec.model import TestSpec
@@ -166,6 +166,15 @@ class DockerEngine:
         from dockyard.engine import testrun
         return testrun.run_test(self, lambda: connect("local"), test, image, app, env, target_url, extra_env,
                                 progress)
+
+    def await_task(self, container_id: str, name: str, timeout: float,
+                   progress: Callable[[str], None] | None = None) -> TaskRun:
+        from dockyard.engine import tasks
+        return tasks.await_task(self, container_id, name, timeout, progress)
+
+    def task_containers(self, app: str, env: str) -> list[ReplicaFacts]:
+        from dockyard.engine import tasks
+        return tasks.task_containers(self, app, env)
 
     def container_lines(self, container_id: str, tail: int, since: float | None = None) -> list[tuple[str, str, str]]:
         from dockyard.engine import container_logs

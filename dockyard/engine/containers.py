@@ -78,6 +78,7 @@ class ReplicaSpec:
     binds: tuple[tuple[str, str, bool], ...] = ()  # (host folder, path, read only): allowed by the site
     health_command: CommandCheck | None = None  # health: {command: [...]}, run by the engine
     health_probe: str = ""  # the L.HEALTH label: how its release judges its health
+    task: str | None = None  # a one-off task of the release (L.TASK), not a replica: runs once, no restart
 
 
 def is_root_user(user: str | None) -> bool:
@@ -94,7 +95,12 @@ def choose_user(spec_user: str | None, image_user: str | None) -> str:
 
 
 def replica_labels(spec: ReplicaSpec) -> dict[str, str]:
-    """The labels of a replica's container: what every reader finds and judges it by."""
+    """The labels of a replica's container: what every reader finds and judges it by. A task's have
+    no MANAGED: it is none of the release's replicas."""
+    if spec.task:
+        labels = {L.APP: spec.app, L.ENV: spec.env, L.SERVICE: spec.service, L.RELEASE: spec.release_id,
+                  L.TASK: spec.task, L.COMMIT: spec.commit, L.SECRETS_DIR: spec.secrets_dir}
+        return {key: value for key, value in labels.items() if value}
     return L.release_labels(spec.app, spec.env, spec.service, spec.release_id, spec.config_hash, spec.config_revision,
                             spec.commit, spec.color, **{L.REPLICA: str(spec.replica), L.HEALTH: spec.health_probe,
                                                         L.SECRETS_DIR: spec.secrets_dir})
@@ -109,7 +115,7 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
         "environment": dict(sorted(spec.environment.items())),
         "user": spec.user,
         "security_opt": ["no-new-privileges:true"],
-        "restart_policy": {"Name": "unless-stopped"},
+        "restart_policy": {"Name": "no" if spec.task else "unless-stopped"},
         "log_config": LOG_CONFIG,
         "detach": True,
         "init": spec.init,
@@ -126,7 +132,7 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
         kwargs["tmpfs"] = {"/tmp": "rw,nosuid,nodev,size=64m"}
     if spec.command:
         kwargs["command"] = list(spec.command)
-    if spec.port:
+    if spec.port and not spec.task:
         kwargs["ports"] = {f"{spec.port}/tcp": ("127.0.0.1", spec.host_port)}
     if spec.cpus:
         kwargs["nano_cpus"] = int(spec.cpus * 1e9)

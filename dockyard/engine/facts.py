@@ -209,6 +209,26 @@ class TestResult:
 
 
 @dataclass(frozen=True)
+class TaskRun:
+    """How a one-off task's container ended: its exit code (None when it was killed at its timeout),
+    the end of its output, and how long it was waited for."""
+
+    exit_code: int | None
+    output: str
+    seconds: float
+    timed_out: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    def summary(self) -> str:
+        if self.timed_out:
+            return f"timed out after {self.seconds:.0f}s"
+        return f"{'succeeded' if self.succeeded else f'failed (exit {self.exit_code})'} in {self.seconds:.1f}s"
+
+
+@dataclass(frozen=True)
 class ContainerEvent:
     """One event of the engine's container stream, in Dockyard's words."""
 

@@ -18,7 +18,7 @@ from dockyard.errors import EngineError
 if TYPE_CHECKING:
     from dockyard.engine.accessories import AccessoryRun
     from dockyard.engine.containers import ReplicaSpec
-    from dockyard.engine.facts import AccessoryState, EventStream, ImageFacts, ReplicaFacts, TestResult
+    from dockyard.engine.facts import AccessoryState, EventStream, ImageFacts, ReplicaFacts, TaskRun, TestResult
     from dockyard.engine.rows import Running
     from dockyard.engine.swarm_facts import NodeFact, ServiceFact, TaskFact
     from dockyard.settings import EngineSettings
@@ -130,6 +130,17 @@ class Engine(Protocol):
         """Run one of the app's tests in a container of `image`, without network, or for an endpoint
         test reaching only `target_url`'s port; its verdict and output. `progress` gets each line of
         its output as the test writes it."""
+        ...
+
+    def await_task(self, container_id: str, name: str, timeout: float,
+                   progress: Callable[[str], None] | None = None) -> TaskRun:
+        """Wait for a task's container (made by create_replica from a ReplicaSpec with `task`) to end,
+        killed at `timeout`; `progress` gets each line of its output as it is written. An ended one
+        answers at once with how it ended. The container stays: remove it with remove_replica."""
+        ...
+
+    def task_containers(self, app: str, env: str) -> list[ReplicaFacts]:
+        """The environment's task containers, running or ended."""
         ...
 
     def container_lines(self, container_id: str, tail: int, since: float | None = None) -> list[tuple[str, str, str]]:

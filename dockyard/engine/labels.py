@@ -30,6 +30,9 @@ RESTORE = "dockyard.restore"
 # An accessory's container (engine/accessories.py): app, env, service (its name) and this, never
 # MANAGED, so no deploy, rollback, scale or switch of the app's replicas sees it.
 ACCESSORY = "dockyard.accessory"
+# A one-off task's container (deploy/release_task.py): app, env, service (whose settings it runs
+# with), release and this (its kind: release), never MANAGED: no deploy, scale or switch sees it.
+TASK = "dockyard.task"
 
 
 def release_labels(app: str, env: str, service: str, release: str, config_hash: str, config_revision: int,

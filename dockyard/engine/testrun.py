@@ -79,7 +79,7 @@ def _run(engine: Handle, test: TestSpec, image: str, env: str, app: str, labels:
     try:
         container.start()
         if progress is not None:
-            follower = threading.Thread(target=_follow, args=(engine, container.id, progress), daemon=True,
+            follower = threading.Thread(target=follow_output, args=(engine, container.id, progress), daemon=True,
                                         name=f"test-{test.name}")
             follower.start()
         try:
@@ -101,7 +101,7 @@ def _run(engine: Handle, test: TestSpec, image: str, env: str, app: str, labels:
                       time.monotonic() - start, timed_out)
 
 
-def _follow(engine: Handle, container_id: str, progress: Callable[[str], None]) -> None:
+def follow_output(engine: Handle, container_id: str, progress: Callable[[str], None]) -> None:
     """Pass the test's output on a line at a time as it is written (a run page shows it live), up to
     MAX_FOLLOWED characters; the stream ends when the container stops."""
     sent, partial = 0, ""

@@ -59,10 +59,10 @@ def _live(db: StateDB, app: str, env: str) -> dict[str, Any] | None:
 @router.get("/apps/{app}/releases/{env}", tags=["apps"])
 def releases(app: str, env: str, db: Db, limit: int = 50) -> list[dict[str, Any]]:
     """The release history of an environment, newest first."""
-    found = db.releases(app, env, limit)
+    found = db.release_history(app, env, limit)
     if not found:
         RunStore(db).app(app)  # 404 for an unknown app; an empty list for a known one
-    return [r.as_json() for r in found]
+    return found
 
 
 @router.get("/apps/{app}/config/{env}", tags=["apps"])

@@ -45,6 +45,9 @@ def check_references(data: dict[str, Any]) -> list[Problem]:
     problems += _health_needs_port(_mapping(data, "services"))
     problems += _one_writer(_mapping(data, "services"), _mapping(data, "environments"))
     problems += _accessories(data)
+    release = data.get("release")
+    if isinstance(release, dict) and isinstance(release.get("service"), str) and release["service"] not in services:
+        problems.append((("release", "service"), unknown_ref("service", release["service"], services, "services")))
     router_ports: dict[tuple[Any, Any], str] = {}
     for name, env in _mapping(data, "environments").items():
         if not isinstance(env, dict):

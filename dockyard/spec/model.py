@@ -166,6 +166,16 @@ class TestSpec(Named):
         return data
 
 
+class ReleaseTaskSpec(SpecModel):
+    """What runs once per release, in a one-off container of the new image with the environment's
+    configuration, secrets, files and network, before any replica of it starts (a migration)."""
+
+    command: ShellArgv = Field(description="the command, e.g. [./manage.py, migrate] or one string run by sh -c")
+    timeout: PositiveDuration = 600.0
+    # whose settings it runs with (user, resources, volumes, env): the first service by default
+    service: ServiceName | None = None
+
+
 class RouterSpec(SpecModel):
     live: Port = Field(description="the host port that serves the live color, e.g. 8000")
     preview: Port = Field(description="the host port that serves the idle color, e.g. 8001")
@@ -273,6 +283,7 @@ class AppSpec(SpecModel):
     accessories: dict[ServiceName, AccessorySpec] = Field(default_factory=dict)
     config: ConfigSpec = Field(default_factory=ConfigSpec)
     tests: dict[TestName, TestSpec] = Field(default_factory=dict)
+    release: ReleaseTaskSpec | None = None
     pipeline: PipelineSpec = Field(default_factory=PipelineSpec)
     alerts: list[AlertRule] = Field(default_factory=list)
     environments: Annotated[dict[EnvName, EnvironmentSpec], non_empty("define at least one environment")] = (
@@ -331,6 +342,11 @@ class AppSpec(SpecModel):
         if name not in self.environments:
             raise NotFound(*not_found("environment", name, self.env_names(), self._source))
         return self.environments[name]
+
+    def release_service(self) -> str:
+        """The service whose settings the release task runs with."""
+        assert self.release is not None
+        return self.release.service or next(iter(self.services))
 
     def service(self, name: str) -> ServiceSpec:
         if name not in self.services:

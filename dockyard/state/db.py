@@ -54,6 +54,29 @@ class Release:
                 "note": absent(self.note)}
 
 
+@dataclass(frozen=True)
+class TaskRecord:
+    """One run of a release's release task: `running` while it runs (or when its deploy was killed
+    and nobody collected it yet), then succeeded, failed or timed out."""
+
+    id: int
+    app: str
+    env: str
+    release_id: str
+    container: str
+    status: str
+    exit_code: int | None
+    seconds: float | None
+    started_at: float
+    ended_at: float | None
+    output: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": self.status, "exit_code": self.exit_code,
+                "seconds": None if self.seconds is None else round(self.seconds, 3),
+                "started_at": rfc3339(self.started_at), "ended_at": rfc3339(self.ended_at)}
+
+
 class StateDB:
     """The state database: its connection, the migration runner at its door, the state package's tables."""
 
@@ -113,6 +136,25 @@ class StateDB:
 
     def releases(self, app: str, env: str, limit: int = 50) -> list[Release]:
         return [Release(*row) for row in self._tables.releases(app, env, limit)]
+
+    def start_task(self, app: str, env: str, release_id: str, container: str) -> int:
+        return self._tables.start_task(app, env, release_id, container)
+
+    def end_task(self, app: str, env: str, release_id: str, container: str, status: str, exit_code: int | None,
+                 seconds: float, output: str) -> None:
+        self._tables.end_task(app, env, release_id, container, status, exit_code, seconds, output)
+
+    def release_tasks(self, app: str, env: str, release_id: str | None = None, limit: int = 50) -> list[TaskRecord]:
+        """The release task's runs in the environment (of one release), newest first."""
+        return [TaskRecord(*row) for row in self._tables.tasks(app, env, release_id, limit)]
+
+    def release_history(self, app: str, env: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Each release as JSON (newest first) with the last run of its release task (null: none ran)."""
+        last: dict[str, TaskRecord] = {}
+        for task in self.release_tasks(app, env, None, limit=max(4 * limit, 200)):
+            last.setdefault(task.release_id, task)
+        return [{**r.as_json(), "release_task": last[r.release_id].as_json() if r.release_id in last else None}
+                for r in self.releases(app, env, limit)]
 
     def live_release(self, app: str, env: str) -> Release | None:
         return next((r for r in self.releases(app, env) if r.status == "live"), None)

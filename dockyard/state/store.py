@@ -66,10 +66,28 @@ MIGRATIONS = Migrations("state", [
     CREATE INDEX audit_at ON audit (at);
     CREATE TABLE audit_head (one INTEGER PRIMARY KEY CHECK (one = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
     """, legacy=4),
+    # each run of a release's release task (issue 31): running while it runs, then its outcome
+    Migration("""
+    CREATE TABLE release_tasks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app TEXT NOT NULL,
+        env TEXT NOT NULL,
+        release_id TEXT NOT NULL,
+        container TEXT NOT NULL,
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        seconds REAL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        output TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX release_tasks_release ON release_tasks (app, env, release_id, id);
+    """),
 ])
 
 BuildRow = tuple[str, str, str, str, str | None, int, float]
 ReleaseRow = tuple[int, str, str, str, str, str | None, int, str, float, str, str]
+TaskRow = tuple[int, str, str, str, str, str, int | None, float | None, float, float | None, str]
 AuditRecord = tuple[int, float, str, str, str, str, str, str, str, str]
 
 
@@ -130,6 +148,35 @@ class StateTables:
     def releases(self, app: str, env: str, limit: int) -> list[ReleaseRow]:
         return list(self.conn.execute("SELECT * FROM releases WHERE app=? AND env=? ORDER BY seq DESC LIMIT ?",
                                       (app, env, limit)))
+
+    # release tasks ----------------------------------------------------------
+    def start_task(self, app: str, env: str, release_id: str, container: str) -> int:
+        with self.conn:
+            cur = self.conn.execute("INSERT INTO release_tasks (app, env, release_id, container, status, started_at)"
+                                    " VALUES (?,?,?,?,'running',?)", (app, env, release_id, container, time.time()))
+            return int(cur.lastrowid or 0)
+
+    def end_task(self, app: str, env: str, release_id: str, container: str, status: str, exit_code: int | None,
+                 seconds: float, output: str) -> None:
+        """The task's outcome on its row (the one its start made; a row of its own when none is left)."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            row = self.conn.execute("SELECT id FROM release_tasks WHERE app=? AND env=? AND container=? AND"
+                                    " status='running' ORDER BY id DESC LIMIT 1", (app, env, container)).fetchone()
+            if row is None:
+                row = (int(self.conn.execute(
+                    "INSERT INTO release_tasks (app, env, release_id, container, status, started_at) VALUES"
+                    " (?,?,?,?,'running',?)", (app, env, release_id, container, time.time() - seconds)).lastrowid
+                    or 0),)
+            self.conn.execute("UPDATE release_tasks SET status=?, exit_code=?, seconds=?, ended_at=?, output=?"
+                              " WHERE id=?", (status, exit_code, seconds, time.time(), output, row[0]))
+
+    def tasks(self, app: str, env: str, release_id: str | None, limit: int) -> list[TaskRow]:
+        if release_id is None:
+            return list(self.conn.execute("SELECT * FROM release_tasks WHERE app=? AND env=? ORDER BY id DESC"
+                                          " LIMIT ?", (app, env, limit)))
+        return list(self.conn.execute("SELECT * FROM release_tasks WHERE app=? AND env=? AND release_id=?"
+                                      " ORDER BY id DESC LIMIT ?", (app, env, release_id, limit)))
 
     # the audit log ----------------------------------------------------------
     def begin_immediate(self) -> None:

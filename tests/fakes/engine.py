@@ -20,7 +20,7 @@ from typing import Any
 from dockyard.engine import labels as L
 from dockyard.engine.accessories import AccessoryRun, accessory_labels
 from dockyard.engine.containers import ReplicaSpec, network_name, replica_labels
-from dockyard.engine.facts import AccessoryState, Binding, ContainerEvent, ImageFacts, ReplicaFacts, TestResult
+from dockyard.engine.facts import AccessoryState, Binding, ContainerEvent, ImageFacts, ReplicaFacts, TaskRun, TestResult
 from dockyard.engine.interface import Engine, NameTaken, PortTaken
 from dockyard.engine.observation import observation
 from dockyard.engine.rows import Running
@@ -83,6 +83,8 @@ class FakeEngine:
     name: str = "fake"
     actions: list[str] = field(default_factory=list)
     fail_start: set[str] = field(default_factory=set)  # container names whose start fails
+    task_exits: dict[str, int] = field(default_factory=dict)  # release -> its task's exit code (else 0)
+    task_hangs: set[str] = field(default_factory=set)  # releases whose task runs past its timeout
     fail_releases: set[str] = field(default_factory=set)  # releases whose Swarm tasks fail (and, in
     # tests/fakes/deploys.Site, whose containers never answer their probe)
     failing_tests: set[str] = field(default_factory=set)  # test names that fail
@@ -363,6 +365,24 @@ class FakeEngine:
         if progress is not None and not passed:
             progress("assertion failed")
         return TestResult(test.name, passed, 0 if passed else 1, "" if passed else "assertion failed", 0.01)
+
+    def await_task(self, container_id: str, name: str, timeout: float,
+                   progress: Callable[[str], None] | None = None) -> TaskRun:
+        found = self._get(container_id, f"running {name}")
+        release = found.labels.get(L.RELEASE, "")
+        self.step(f"await {name}")
+        found.status = "exited"
+        if release in self.task_hangs:
+            return TaskRun(None, "still migrating", timeout, timed_out=True)
+        code = self.task_exits.get(release, 0)
+        if progress is not None:
+            progress(f"task of {release}: exit {code}")
+        return TaskRun(code, f"task of {release}: exit {code}", 0.01)
+
+    def task_containers(self, app: str, env: str) -> list[ReplicaFacts]:
+        self.look()
+        return [c.facts() for c in self.containers.values() if L.TASK in c.labels
+                and c.labels.get(L.APP) == app and c.labels.get(L.ENV) == env]
 
     # -- the Swarm --------------------------------------------------------------------------------------
     def require_manager(self) -> None:

@@ -24,16 +24,18 @@ class InPlace(Strategy):
             if not outcome.changed and live and live.release_id == outcome.release_id:
                 self.report(f"{app}/{env} already runs release {outcome.release_id}")
             else:
-                self._apply(outcome, workload, note, skip_tests)
+                self._apply(outcome, workload, note, skip_tests, prepared.release_task)
             target.route()
         outcome.urls = target.urls()
         return outcome
 
-    def _apply(self, outcome: DeployOutcome, workload: Any, note: str, skip_tests: bool) -> None:
+    def _apply(self, outcome: DeployOutcome, workload: Any, note: str, skip_tests: bool, release_task: str) -> None:
         for action in outcome.actions:
             self.report(action.describe())
         record = (outcome.env, outcome.release_id, outcome.image, outcome.commit, outcome.config_revision)
         try:
+            if release_task != "skip":  # before any replica of it starts
+                self.target.run_release_task(outcome.release_id, workload, self.ctx.db, again=release_task == "again")
             leftover = self._place(outcome, workload)
             if not skip_tests:
                 verify_release(self.target.engine, self.spec, outcome.env, outcome.release_id, outcome.image,

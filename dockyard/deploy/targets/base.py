@@ -9,7 +9,9 @@ from dockyard.deploy.health import HealthCheck
 from dockyard.deploy.outcome import PlacingContext, Prepared, Report
 from dockyard.engine.interface import Engine
 from dockyard.engine.rows import Running
+from dockyard.errors import DeployError
 from dockyard.router.colors import Fleet
+from dockyard.state.db import StateDB
 
 
 class Target(ABC):
@@ -44,6 +46,15 @@ class Target(ABC):
     def apply(self, actions: list[Any], workload: Any, batch: int | None) -> None:
         """Carry the actions out, every new replica healthy before an old one goes; on a failure
         what this apply made is undone and the error raised."""
+
+    def run_release_task(self, release_id: str, workload: Any, db: StateDB, again: bool = False) -> None:
+        """The app's release task, once per release (`again`: even if it succeeded), before any
+        replica of it starts (a placement
+        that cannot run one refuses the deploy here, before anything is touched)."""
+        if self.spec.release is not None:
+            raise DeployError(f"{self.spec.where('release')}: release tasks run on container engines; "
+                              f"{self.spec.app}/{self.env} runs on a {self.kind} placement",
+                              hint="run the task by hand before the deploy, or deploy this environment to containers")
 
     def recover(self, live_release: str | None, log: Report) -> None:  # noqa: B027 - Swarm rolls back itself
         """Before a deploy that was interrupted runs again: put back what it left half-done."""

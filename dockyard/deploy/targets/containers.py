@@ -12,6 +12,7 @@ from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, health_check, health_command
 from dockyard.deploy.outcome import Prepared, Report
 from dockyard.deploy.refs import resolve_env_refs
+from dockyard.deploy.release_task import ReleaseTask
 from dockyard.deploy.resume import restore_live_release
 from dockyard.deploy.targets.base import Target
 from dockyard.engine.containers import ReplicaSpec, choose_user
@@ -22,6 +23,7 @@ from dockyard.plan.release import replica_config_hash
 from dockyard.router.colors import ContainerFleet, Fleet, routed_service
 from dockyard.spec import AppSpec
 from dockyard.spec.brief import probe_label
+from dockyard.state.db import StateDB
 
 
 def router_ports(spec: AppSpec) -> frozenset[int]:
@@ -103,6 +105,9 @@ class ContainerTarget(Target):
 
     def urls(self) -> list[str]:
         return [c.url for c in self.observe() if c.url]
+
+    def run_release_task(self, release_id: str, workload: Workload, db: StateDB, again: bool = False) -> None:
+        ReleaseTask(self.spec, self.engine, self.env, db, self.report).run(release_id, workload, again)
 
     def plan(self, prepared: Prepared, workload: Workload) -> list[Action]:
         desired = [Desired(name, prepared.replicas(self.spec, name), workload.replicas[(name, 1)].config_hash,

@@ -1,0 +1,122 @@
+"""The release task (issue 31): `release: {command, timeout, service}` in dockyard.yml runs once per
+release, in a one-off container of the NEW image with the environment's configuration, secrets,
+files and network (its accessories reachable by name), after the image is pulled and before any
+replica of the release starts or any traffic moves. A migration, typically.
+
+- Once per release: a release whose task succeeded does not run it again (its release id covers
+  the image and the configuration, so a configuration change is a new release, which runs it).
+  After a failure, the next deploy of it runs it again.
+- It fails, times out, or Dockyard is killed: nothing has started or switched, the old release
+  still serves. A task container left by a killed deploy keeps running; the next deploy of the
+  environment waits for it (or takes how it ended) and records it before anything else, so a
+  task that was killed with its deploy still counts once, and never runs twice at the same time.
+- Its output is passed on as it is written (the deploy's report: the terminal, a pipeline step's
+  log), its outcome, exit code and duration kept per run (`dockyard releases`, GET .../releases).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dockyard.deploy.executor import Workload, files_archive
+from dockyard.deploy.outcome import Report
+from dockyard.engine import labels as L
+from dockyard.engine.facts import ReplicaFacts, TaskRun
+from dockyard.engine.interface import Engine
+from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
+from dockyard.errors import DeployError, EngineError
+from dockyard.spec import AppSpec
+from dockyard.state.db import StateDB
+
+KIND = "release"
+LAST_LINES = 20  # of the task's output in a failure's message
+
+
+class ReleaseTaskFailed(DeployError):
+    """The release task did not succeed: no replica of the release started, nothing switched."""
+
+
+def status_of(result: TaskRun) -> str:
+    return "succeeded" if result.succeeded else "timed out" if result.timed_out else "failed"
+
+
+class ReleaseTask:
+    def __init__(self, spec: AppSpec, engine: Engine, env: str, db: StateDB, report: Report) -> None:
+        self.spec, self.engine, self.env, self.db, self.report = spec, engine, env, db, report
+        self.app = spec.app
+
+    def run(self, release_id: str, workload: Workload, again: bool = False) -> None:
+        """Run the app's release task for the release (a containers Workload), unless it already
+        succeeded (`again`: a rollback asked to run it anyway)."""
+        task = self.spec.release
+        if task is None:
+            return
+        self.collect_leftovers(task.timeout)
+        done = [t for t in self.db.release_tasks(self.app, self.env, release_id) if t.status == "succeeded"]
+        if done and not again:
+            self.report(f"release task: already succeeded for release {release_id}; not run again")
+            return
+        base = workload.replicas[(self.spec.release_service(), 1)]
+        run_spec = replace(base, task=KIND, replica=0, command=list(task.command), port=None, host_port=None,
+                           health_command=None, health_probe="")
+        if workload.secret_files or workload.secret_bearing_files:
+            directory, mounts = write_secret_files(workload.secret_files, run_spec.user, workload.secret_bearing_files)
+            run_spec = replace(run_spec, secrets_dir=directory, file_mounts=mounts)
+        name = L.scoped_name(self.app, self.env, KIND, release_id)
+        self.engine.ensure_network(self.app, self.env)
+        for volume, _, _ in run_spec.volumes:
+            self.engine.ensure_volume(self.app, self.env, run_spec.service, volume)
+        self.report(f"release task: {' '.join(task.command)} (release {release_id}, in {name})")
+        try:
+            container = self.engine.create_replica(run_spec, name)
+        except EngineError:
+            remove_secret_files(run_spec.secrets_dir)
+            raise
+        try:
+            if workload.files:
+                self.engine.put_files(container.id, files_archive(workload.files), name)
+            self.db.start_task(self.app, self.env, release_id, name)
+            self.engine.start_replica(container.id, name)
+        except EngineError:
+            self._remove(container)
+            raise
+        # From here a kill of this process leaves the task running: the next deploy collects it.
+        result = self.engine.await_task(container.id, name, task.timeout, progress=self._line)
+        self._record(release_id, name, result)
+        self._remove(container)
+        if not result.succeeded:
+            raise self._failure(release_id, result)
+
+    def collect_leftovers(self, timeout: float) -> None:
+        """Task containers a killed deploy left: wait for each to end, record it, remove it."""
+        for container in self.engine.task_containers(self.app, self.env):
+            release = container.labels.get(L.RELEASE, "")
+            if container.status == "created":  # made, never started: it ran nothing
+                self._remove(container)
+                continue
+            self.report(f"release task of release {release} left by an interrupted deploy: "
+                        + ("waiting for it to end" if container.running else "taking how it ended"))
+            result = self.engine.await_task(container.id, container.name, timeout, progress=self._line)
+            self._record(release, container.name, result)
+            self._remove(container)
+
+    def _line(self, line: str) -> None:
+        self.report(f"  | {line}")
+
+    def _record(self, release_id: str, name: str, result: TaskRun) -> None:
+        self.db.end_task(self.app, self.env, release_id, name, status_of(result), result.exit_code, result.seconds,
+                         result.output[-4096:])
+        self.report(f"release task of release {release_id}: {result.summary()}")
+
+    def _remove(self, container: ReplicaFacts) -> None:
+        try:
+            self.engine.remove_replica(container.id, f"removing {container.name}")
+        finally:
+            remove_secret_files(container.labels.get(L.SECRETS_DIR))
+
+    def _failure(self, release_id: str, result: TaskRun) -> ReleaseTaskFailed:
+        tail = "\n".join(result.output.rstrip("\n").splitlines()[-LAST_LINES:])
+        return ReleaseTaskFailed(
+            f"{self.app}/{self.env}: the release task of release {release_id} {result.summary()}; no replica of "
+            f"it started and nothing switched\n--- its last lines ---\n{tail}",
+            hint=f"fix it ({self.spec.where('release')}) and deploy again: the task runs again")
