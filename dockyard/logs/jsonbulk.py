@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import calendar
 import time
-from itertools import accumulate
+from itertools import accumulate, repeat
 from operator import add, itemgetter, mul
 
 import orjson
@@ -28,6 +28,7 @@ _LOG, _TIME, _STREAM_OF = itemgetter("log"), itemgetter("time"), itemgetter("str
 _LAST, _DOT_AT = itemgetter(-1), itemgetter(19)
 _CUT_NEWLINE = itemgetter(slice(0, -1))  # a message without its final "\n"
 _SECOND, _FRACTION = itemgetter(slice(0, 19)), itemgetter(slice(20, -1))
+_NINES, _ZEROS = repeat(9), repeat("0")  # a fraction to 9 digits (str.ljust: its trailing zeros put back)
 _SCALE = tuple(10 ** max(0, 30 - n) for n in range(31))  # time text of length n -> ns per fraction unit
 _seconds: dict[str, int] = {}  # "2026-12-07T02:00:00" -> ns since the epoch
 
@@ -75,6 +76,9 @@ def _objects(pieces: list[bytes], n: int) -> tuple[list[str], list[str], list[st
 def _times(stamps: list[str], n: int) -> list[int] | None:
     """RFC 3339 UTC times with 1-9 fraction digits ('2026-12-07T02:00:00.54085324Z') -> ns; None when
     one is in another form (the per-line parser knows the others)."""
+    one = _one_second(stamps, n)
+    if one is not None:
+        return one
     lengths = list(map(len, stamps))
     if min(lengths) < 22 or max(lengths) > 30:
         return None
@@ -94,3 +98,32 @@ def _times(stamps: list[str], n: int) -> list[int] | None:
             known[text] = _second_ns(text)  # ValueError: not a time
         ns = list(map(known.__getitem__, seconds))
     return list(map(add, ns, map(mul, map(int, fractions), map(_SCALE.__getitem__, lengths))))
+
+
+def _one_second(stamps: list[str], n: int) -> list[int] | None:
+    """_times of a group whose times all fall in one second, as most do (a busy writer's 64 KiB of lines
+    take milliseconds), in fewer passes: the second is looked up once, and the fractions are cut from
+    the group's times joined; None when the group is not of that form.
+
+    Joined, such times read 'HEAD d..d Z HEAD d..d Z ... HEAD d..d Z' (HEAD: 'YYYY-MM-DDTHH:MM:SS.').
+    When each time ends with 'Z' and the joined text holds no other 'Z', its 'Z's are where the times
+    end; when it starts with HEAD, each 'Z' but the last is followed by HEAD and only digits lie
+    between a HEAD and the next 'Z', every time is HEAD, digits, 'Z'; 9 digits at most (30 characters)."""
+    head = stamps[0][:20]
+    if len(head) != 20 or head[19] != ".":
+        return None
+    joined = "".join(stamps)
+    if (joined.count("Z") != n or list(map(_LAST, stamps)).count("Z") != n or not joined.startswith(head)
+            or joined.count("Z" + head) != n - 1):
+        return None
+    if max(map(len, stamps)) > 30:  # more than 9 digits: the per-line parser's
+        return None
+    fractions = joined[20:-1].split("Z" + head)
+    if not "".join(fractions).encode().isdigit():  # (bytes: ASCII digits only)
+        return None
+    second = _seconds.get(head[:19])
+    if second is None:
+        if len(_seconds) > 8192:
+            _seconds.clear()
+        second = _seconds[head[:19]] = _second_ns(head[:19])  # ValueError: not a time
+    return list(map(second.__add__, map(int, map(str.ljust, fractions, _NINES, _ZEROS))))

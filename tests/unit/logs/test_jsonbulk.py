@@ -53,6 +53,40 @@ def test_a_block_gives_the_records_the_per_line_parser_gives(seed: int) -> None:
     assert bulk == per_line(block, base)
 
 
+def one_second_block(rng: random.Random, lines: int, second: str = "2026-12-07T02:00:07") -> bytes:
+    """Lines of one second, as a busy writer's are (their fractions of 1-9 digits, trailing zeros dropped)."""
+    out = []
+    for _ in range(lines):
+        digits = rng.choice([9, 9, 9, 8, 7, 3, 1])
+        fraction = str(rng.randrange(1, 10 ** digits)).rjust(digits, "0").rstrip("0") or "5"
+        out.append(docker_line("x\n", rng.choice(["stdout", "stderr"]), f"{second}.{fraction}Z"))
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_block_of_one_second_gives_the_times_the_per_line_parser_gives(seed: int) -> None:
+    rng = random.Random(seed)
+    block = one_second_block(rng, rng.randrange(1, 600))
+    bulk = parse_block(block, 3)
+    assert bulk is not None
+    assert bulk == per_line(block, 3)
+
+
+@pytest.mark.parametrize("stamps", [
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.1234567890Z"],  # 10 digits
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.+5Z"],
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00Z"],  # no fraction
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.5+00:00"],
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.5ZZ"],
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.5Z2026-12-07T02:00:00.5Z"],
+    ["2026-12-07T02:00:00.1Z2026-12-07T02:00:00.", "2Z"],  # joined, they read as two times of one second
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.٣Z"],  # a digit, not an ASCII one
+    ["2026-13-07T02:00:00.5Z", "2026-13-07T02:00:00.6Z"],  # no 13th month
+])
+def test_times_of_one_second_in_another_form_are_left_to_the_per_line_parser(stamps: list[str]) -> None:
+    assert parse_block(b"".join(docker_line("a\n", time=t) for t in stamps), 0) is None
+
+
 def test_offsets_times_streams_and_messages() -> None:
     one = docker_line("a\n", "stdout", "1970-01-01T00:00:01.5Z")
     two = docker_line("b <x> & \"q\"\n", "stderr", "1970-01-01T00:00:02.000000001Z")
