@@ -68,7 +68,7 @@ def blocks(lines: Lines) -> Iterator[Block]:
         yield encode(lines, start, stop)
 
 
-def messages(msgs: str) -> list[str]:
+def messages(msgs: str | bytes) -> list[str]:
     return orjson.loads(msgs)  # type: ignore[no-any-return]
 
 
@@ -110,13 +110,24 @@ def block_text(msgs: list[str]) -> str:
     return index_text("\n".join(msgs), len(msgs))
 
 
-def stored_index_text(msgs: str, lines: int) -> str:
+def stored_index_text(msgs: str | bytes, lines: int) -> str:
     """block_text of a stored block (its messages as a JSON array). Without a backslash the JSON text
     holds the messages' characters as they are, between quotes and commas, which the tokenizer
-    separates words at as it does at newlines: the same words, without decoding the block."""
-    if "\\" in msgs:
+    separates words at as it does at newlines: the same words, without decoding the block.
+
+    The store hands the JSON over as its UTF-8 bytes (`cast(msgs as blob)`): a block of long lines is
+    cut to its distinct words as bytes, and only those few are decoded (a block of 1 KiB lines: 128 KiB
+    of text, a few KiB of distinct words). ASCII whitespace never occurs inside a UTF-8 sequence, and
+    the tokenizer separates words at it as at any other whitespace: the same words as index_text."""
+    if isinstance(msgs, str):
+        if "\\" in msgs:
+            return block_text(messages(msgs))
+        return index_text(msgs, lines)
+    if b"\\" in msgs:
         return block_text(messages(msgs))
-    return index_text(msgs, lines)
+    if len(msgs) < WORDS_ONCE_FROM * lines:
+        return msgs.decode()
+    return b" ".join(dict.fromkeys(msgs.split())).decode()
 
 
 def index_text(text: str, lines: int) -> str:

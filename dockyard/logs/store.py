@@ -276,10 +276,13 @@ class LogStore:
         done = 0
         upto = None
         docs = []
+        # The messages as their UTF-8 bytes (no str made of a block's text, blocks.stored_index_text);
+        # `done` counts characters, as `unindexed` does (SQLite's length() would read the text again).
         for block_id, lines, text in self.db.execute(
-                "select id, last - id + 1, msgs from blocks where id > (select upto from indexed) order by id"):
+                "select id, last - id + 1, cast(msgs as blob) from blocks where id > (select upto from indexed) "
+                "order by id"):
             docs.append((block_id, stored_index_text(text, lines)))
-            done += len(text)
+            done += len(text) if text.isascii() else len(text.decode())
             upto = block_id
             if budget is not None and done >= budget:
                 break
