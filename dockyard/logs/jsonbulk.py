@@ -31,46 +31,74 @@ _SECOND, _FRACTION = itemgetter(slice(0, 19)), itemgetter(slice(20, -1))
 _NINES, _ZEROS = repeat(9), repeat("0")  # a fraction to 9 digits (str.ljust: its trailing zeros put back)
 _SCALE = tuple(10 ** max(0, 30 - n) for n in range(31))  # time text of length n -> ns per fraction unit
 _seconds: dict[str, int] = {}  # "2026-12-07T02:00:00" -> ns since the epoch
+PLAIN = len(b'{"log":"\\n","stream":"","time":""}\n')  # a line in Docker's form, without its values
 
 
 def _second_ns(text: str) -> int:
     return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%S")) * 1_000_000_000
 
 
-def parse_block(pieces: list[bytes], base: int) -> Lines | None:
-    """The lines of `pieces` (consecutive json-file lines without their b"\\n", the first at byte
-    `base` of its file), or None when one is not a complete line in Docker's own form."""
-    n = len(pieces)
-    if not n:
+def parse_span(data: bytes, start: int, end: int, base: int) -> Lines | None:
+    """The lines of data[start:end] (consecutive whole json-file lines, each ending in b"\\n"; data's
+    first byte is byte `base` of its file), or None when one is not a complete line in Docker's own form."""
+    raw = data[start:end]
+    if not raw.endswith(b"\n"):
         return None
+    # bytes.count and bytes.split go byte by byte; replace finds the newlines with memchr
+    commas = raw.replace(b"\n", b",")
+    n = len(raw) - len(raw.replace(b"\n", b""))
     try:
-        objects = _objects(pieces, n)
+        objects = _objects(commas, n)
         if objects is None:
             return None
         logs, streams_text, stamps = objects
         ns = _times(stamps, n)
+        if ns is None:
+            return None
+        if streams_text.count("stdout") == n:
+            streams = None
+        else:  # as the per-line parser: "stderr" is 1, anything else 0
+            streams = list(map(int, map("stderr".__eq__, streams_text)))
+        offsets = _offsets(raw, base + start, logs, streams_text if streams else None, stamps)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
         return None
-    if ns is None:
-        return None
-    if streams_text.count("stdout") == n:
-        streams = None
-    else:  # as the per-line parser: "stderr" is 1, anything else 0
-        streams = list(map(int, map("stderr".__eq__, streams_text)))
-    offsets = list(accumulate(map((1).__add__, map(len, pieces)), initial=base))
-    offsets.pop()  # n + 1 values: the last is where the next line starts
     return Lines(offsets, ns, streams, logs)
 
 
-def _objects(pieces: list[bytes], n: int) -> tuple[list[str], list[str], list[str]] | None:
-    """The text (without its newline), stream and time columns of complete lines, parsed as one array."""
-    entries = orjson.loads(b"[" + b",".join(pieces) + b"]")
-    if len(entries) != n:  # a line held two values (`{...},{...}`)
+def parse_block(pieces: list[bytes], base: int) -> Lines | None:
+    """parse_span of lines already split (without their b"\\n")."""
+    block = b"\n".join(pieces) + b"\n"
+    return parse_span(block, 0, len(block), base) if pieces else None
+
+
+def _objects(commas: bytes, n: int) -> tuple[list[str], list[str], list[str]] | None:
+    """The text (without its newline), stream and time columns of complete lines (their newlines made
+    commas: `{...},{...},`), parsed as one array."""
+    entries = orjson.loads(b"".join((b"[", memoryview(commas)[:-1], b"]")))
+    if len(entries) != n:  # a line held two values (`{...},{...}`); an empty line is not JSON
         return None
     logs = list(map(_LOG, entries))
     if list(map(_LAST, logs)).count("\n") != n:  # a piece of a longer line, or an empty one
         return None
     return list(map(_CUT_NEWLINE, logs)), list(map(_STREAM_OF, entries)), list(map(_TIME, entries))
+
+
+def _offsets(raw: bytes, first: int, msgs: list[str], streams: list[str] | None, stamps: list[str]) -> list[int]:
+    """Where each line of `raw` starts (`first`: its first). A line in Docker's plain form whose message
+    is ASCII without escapes is PLAIN bytes and its values' characters long (streams None: "stdout"
+    each); any other form of the same values is longer (an escape, a UTF-8 sequence, a space, another
+    key). So when the lines' values add up to `raw`'s length, those are each line's; else the lines
+    are measured (a split: byte by byte, and a bytes object each)."""
+    if streams is None:
+        sizes = map((PLAIN + 6).__add__, map(add, map(len, msgs), map(len, stamps)))
+    else:
+        sizes = map(add, map(PLAIN.__add__, map(len, streams)), map(add, map(len, msgs), map(len, stamps)))
+    offsets = list(accumulate(sizes, initial=first))
+    if offsets.pop() == first + len(raw):
+        return offsets
+    offsets = list(accumulate(map((1).__add__, map(len, raw.split(b"\n"))), initial=first))
+    del offsets[-2:]  # n + 2 values: after the last line, and after the empty piece that follows it
+    return offsets
 
 
 def _times(stamps: list[str], n: int) -> list[int] | None:
