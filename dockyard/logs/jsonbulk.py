@@ -144,14 +144,13 @@ def _one_second(stamps: list[str], n: int) -> list[int] | None:
     if (joined.count("Z") != n or list(map(_LAST, stamps)).count("Z") != n or not joined.startswith(head)
             or joined.count("Z" + head) != n - 1):
         return None
-    if max(map(len, stamps)) > 30:  # more than 9 digits: the per-line parser's
-        return None
-    fractions = joined[20:-1].split("Z" + head)
-    if not "".join(fractions).encode().isdigit():  # (bytes: ASCII digits only)
+    padded = list(map(str.ljust, joined[20:-1].split("Z" + head), _NINES, _ZEROS))  # 9 digits: trailing 0s back
+    digits = "".join(padded)
+    if len(digits) != 9 * n or not digits.encode().isdigit():  # more than 9 (the per-line parser's); (bytes: ASCII)
         return None
     second = _seconds.get(head[:19])
     if second is None:
         if len(_seconds) > 8192:
             _seconds.clear()
         second = _seconds[head[:19]] = _second_ns(head[:19])  # ValueError: not a time
-    return list(map(second.__add__, map(int, map(str.ljust, fractions, _NINES, _ZEROS))))
+    return list(map(second.__add__, map(int, padded)))
