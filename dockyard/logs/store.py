@@ -68,9 +68,10 @@ INDEX_BLOCK = "insert into blocks_fts(rowid, msg) values (?, ?)"  # (block id, i
 INDEX_LAG = 64 << 20
 
 # A lazily indexed store keeps the full-text documents of blocks of long lines from their writing to
-# their indexing, up to about this many characters: the index is built from them, without reading
-# the blocks' text back (a block of 1 KiB lines: 128 KiB of text, a few KiB of distinct words).
-DOCS_KEPT = 8 << 20
+# their indexing, up to about this many characters per KiB of its page cache (the memory knob the
+# agent turns down): the index is built from them, without reading the blocks' text back (a block
+# of 1 KiB lines: 128 KiB of text, a few KiB of distinct words). The forwarder's 32 MiB cache: 8 Mi.
+DOCS_PER_CACHE_KIB = 256
 
 # Writing 100,000s of lines a second: 16 KiB pages (a new store's; an existing one keeps its own)
 # hold 4x the rows of 4 KiB ones, so a line costs fewer page splits, WAL frames and checkpoint
@@ -103,6 +104,7 @@ class LogStore:
         self.unindexed = 0  # characters of text written and not indexed yet (lazy_index)
         self._docs: dict[int, tuple[str, int]] = {}  # block id -> (its index document, its characters)
         self._docs_size = 0
+        self.docs_kept = DOCS_PER_CACHE_KIB * int(cache_kib) if lazy_index else 0  # characters of documents, at most
         try:
             if readonly:
                 if not path.exists():
@@ -214,7 +216,7 @@ class LogStore:
                     continue
             for block in blocks(lines):
                 rows.append(_row(next_id, c, block))
-                if self.lazy_index and self._docs_size < DOCS_KEPT and len(block.msgs) >= WORDS_ONCE_FROM * block.lines:
+                if self._docs_size < self.docs_kept and len(block.msgs) >= WORDS_ONCE_FROM * block.lines:
                     # long lines: the block's document now, while its text is at hand (as bytes: faster)
                     docs.append((next_id, (stored_index_text(block.msgs.encode(), block.lines), len(block.msgs))))
                 next_id += block.lines
@@ -291,7 +293,7 @@ class LogStore:
         docs = []
         for block_id, lines in self.db.execute(
                 "select id, last - id + 1 from blocks where id > (select upto from indexed) order by id"):
-            if upto is None and self._docs_size >= DOCS_KEPT:
+            if upto is None and self._docs and self._docs_size >= self.docs_kept:
                 self._forget_docs(block_id)  # of blocks another writer indexed
             kept = self._docs.pop(block_id, None)
             if kept is not None:  # its document, made when it was written

@@ -141,7 +141,7 @@ def test_follow_gives_each_new_line_once_in_order_as_blocks_arrive(tmp_path: Pat
 
 
 def long_lines(rng: random.Random, start: int, count: int) -> list[tuple[int, int, int, str]]:
-    """Lines of 150+ characters (their blocks' documents are made as they are written, store.DOCS_KEPT)."""
+    """Lines of 150+ characters (their blocks' documents are made as they are written, LogStore.docs_kept)."""
     return [(start + i, 10**9 + start + i, 0, " ".join(rng.choice(WORDS) for _ in range(25)) + f" n{start + i}")
             for i in range(count)]
 
@@ -160,6 +160,8 @@ def test_a_lazy_store_indexes_long_lines_from_the_documents_kept_at_writing_the_
         lazy.write([Batch("a" * 64, "f", tags(0), lines)])
         eager.write([Batch("a" * 64, "f", tags(0), lines)])
     assert lazy._docs and lazy.db.execute("select upto from indexed").fetchone() == (0,)
+    assert eager._docs == {} and eager.docs_kept == 0  # (an eager store indexes as it writes)
+    assert LogStore(tmp_path / "agent.db", lazy_index=True, cache_kib=4096).docs_kept == 1 << 20
     while lazy.index(1 << 12):
         pass
     assert lazy._docs == {} and lazy._docs_size == 0 and lazy.unindexed == 0
@@ -184,9 +186,9 @@ def test_documents_of_a_rolled_back_write_are_not_kept(tmp_path: Path) -> None:
     assert search(store, Query(grep="n299")) and not search(store, Query(grep="needle n0 n1"))
 
 
-def test_documents_of_blocks_another_writer_indexed_are_let_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("dockyard.logs.store.DOCS_KEPT", 1 << 12)
+def test_documents_of_blocks_another_writer_indexed_are_let_go(tmp_path: Path) -> None:
     store = LogStore(tmp_path / "store.db", lazy_index=True)
+    store.docs_kept = 1 << 12
     rng = random.Random(3)
     store.write([Batch("a" * 64, "f", tags(0), long_lines(rng, 0, 400))])
     assert store._docs_size >= 1 << 12
