@@ -35,7 +35,8 @@ class Block:
     enc: int
     streams: bytes | None
     times: bytes
-    msgs: str
+    msgs: bytes  # the messages as a JSON array, in UTF-8 (the store keeps it as text: no str made of it here)
+    chars: int  # its characters
 
 
 def spans(lines: Lines) -> Iterator[tuple[int, int]]:
@@ -60,7 +61,9 @@ def encode(lines: Lines, start: int, stop: int) -> Block:
         column = lines.streams[start:stop]
         if any(column):
             streams = bytes(column)
-    return Block(len(msgs), min(ts), max(ts), FORMAT, streams, times.tobytes(), orjson.dumps(msgs).decode())
+    text = orjson.dumps(msgs)
+    return Block(len(msgs), min(ts), max(ts), FORMAT, streams, times.tobytes(), text,
+                 len(text) if text.isascii() else len(text.decode()))
 
 
 def blocks(lines: Lines) -> Iterator[Block]:

@@ -61,7 +61,7 @@ create table if not exists losses(id integer primary key, at real not null, cid 
 LINES_VIEW = ("create view if not exists lines(id, c, msg) as "
               "select b.id + m.key, b.c, m.value from blocks b, json_each(b.msgs) m")
 INSERT_BLOCK = ("insert into blocks(id, last, c, ts_min, ts_max, enc, streams, times, msgs) "
-                "values (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                "values (?, ?, ?, ?, ?, ?, ?, ?, cast(? as text))")  # (msgs: blocks.Block's UTF-8 bytes)
 INDEX_BLOCK = "insert into blocks_fts(rowid, msg) values (?, ?)"  # (block id, its words: index_text)
 # A lazily indexed store keeps at most about this much text (characters) out of the index: a search
 # reads that much directly at most (~30 ms).
@@ -216,11 +216,11 @@ class LogStore:
                     continue
             for block in blocks(lines):
                 rows.append(_row(next_id, c, block))
-                if self._docs_size < self.docs_kept and len(block.msgs) >= WORDS_ONCE_FROM * block.lines:
-                    # long lines: the block's document now, while its text is at hand (as bytes: faster)
-                    docs.append((next_id, (stored_index_text(block.msgs.encode(), block.lines), len(block.msgs))))
+                if self._docs_size < self.docs_kept and block.chars >= WORDS_ONCE_FROM * block.lines:
+                    # long lines: the block's document now, while its text is at hand
+                    docs.append((next_id, (stored_index_text(block.msgs, block.lines), block.chars)))
                 next_id += block.lines
-                text += len(block.msgs)
+                text += block.chars
             marks[key] = lines.offsets[-1]
         if rows:
             db.executemany(INSERT_BLOCK, rows)

@@ -198,3 +198,18 @@ def test_documents_of_blocks_another_writer_indexed_are_let_go(tmp_path: Path) -
         pass
     assert store._docs == {} and store._docs_size == 0
     assert len(search(store, Query(grep="n1049", limit=10))) == 1
+
+
+def test_messages_are_stored_as_text_and_counted_in_characters(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "store.db", lazy_index=True)
+    lines = [(i, 10 + i, 0, f"été 日本 {i} " + "x" * (i % 300)) for i in range(700)]
+    store.write([Batch("a" * 64, "f", tags(0), lines)])
+    kinds = {kind for (kind,) in store.db.execute("select typeof(msgs) from blocks")}
+    assert kinds == {"text"}
+    assert store.unindexed == store.db.execute("select sum(length(msgs)) from blocks").fetchone()[0]
+    reopened = LogStore(tmp_path / "store.db", lazy_index=True)
+    assert reopened.unindexed == store.unindexed
+    while store.index(1 << 12):
+        pass
+    assert store.unindexed == 0 and [line.message for line in search(store, Query(grep="日本 699"))] == [
+        "été 日本 699 " + "x" * 99]
