@@ -2,9 +2,9 @@
 
 The per-line parser (jsonfile.Joiner) pays for a JSON parse call, a dozen lookups and slices and a
 tuple per line in Python's interpreter; most of that is the interpreter's, not the work's. Here the
-block is parsed as ONE JSON array (orjson), and each column (message, time, stream, offset) is made
-by one `map` over the block: no Python bytecode runs per line, and the columns go to the store as
-they are (lines.Lines), no tuple per line.
+block is parsed as ONE JSON array (orjson; its newlines made commas, no bytes object per line), and
+each column (message, time, stream, offset) is made by a few `map`s over the block: no Python
+bytecode runs per line, and the columns go to the store as they are (lines.Lines), no tuple per line.
 
 The fast path takes a block only when every line is what Docker writes for a complete line: an
 object with a string "log" ending in a newline, a string "stream" and an RFC 3339 UTC "time" with
@@ -63,12 +63,6 @@ def parse_span(data: bytes, start: int, end: int, base: int) -> Lines | None:
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
         return None
     return Lines(offsets, ns, streams, logs)
-
-
-def parse_block(pieces: list[bytes], base: int) -> Lines | None:
-    """parse_span of lines already split (without their b"\\n")."""
-    block = b"\n".join(pieces) + b"\n"
-    return parse_span(block, 0, len(block), base) if pieces else None
 
 
 def _objects(commas: bytes, n: int) -> tuple[list[str], list[str], list[str]] | None:

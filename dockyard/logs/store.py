@@ -291,19 +291,24 @@ class LogStore:
         done = 0
         upto = None
         docs = []
-        for block_id, lines in self.db.execute(
-                "select id, last - id + 1 from blocks where id > (select upto from indexed) order by id"):
-            if upto is None and self._docs and self._docs_size >= self.docs_kept:
+        # The messages as their UTF-8 bytes (no str made of a block's text, blocks.stored_index_text), in
+        # the scan when no document is kept, else only for a block whose document is not.
+        kept_any = bool(self._docs)
+        for block_id, lines, text in self.db.execute(
+                f"select id, last - id + 1, {'null' if kept_any else 'cast(msgs as blob)'} from blocks "
+                "where id > (select upto from indexed) order by id"):
+            if upto is None and kept_any and self._docs_size >= self.docs_kept:
                 self._forget_docs(block_id)  # of blocks another writer indexed
-            kept = self._docs.pop(block_id, None)
+            kept = self._docs.pop(block_id, None) if kept_any else None
             if kept is not None:  # its document, made when it was written
                 doc, chars = kept
                 self._docs_size -= len(doc)
             else:
-                # The messages as their UTF-8 bytes (no str made of a block's text, blocks.stored_index_text);
-                # `done` counts characters, as `unindexed` does (SQLite's length() would read the text again).
-                text = self.db.execute("select cast(msgs as blob) from blocks where id = ?", (block_id,)).fetchone()[0]
+                if text is None:
+                    text = self.db.execute("select cast(msgs as blob) from blocks where id = ?",
+                                           (block_id,)).fetchone()[0]
                 doc = stored_index_text(text, lines)
+                # characters, as `unindexed` counts (SQLite's length() would read the text again)
                 chars = len(text) if text.isascii() else len(text.decode())
             docs.append((block_id, doc))
             done += chars
