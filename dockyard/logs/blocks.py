@@ -35,7 +35,7 @@ class Block:
     enc: int
     streams: bytes | None
     times: bytes
-    msgs: bytes  # the messages as a JSON array, in UTF-8 (the store keeps it as text: no str made of it here)
+    msgs: bytes  # the messages as a JSON array, in UTF-8 (the store keeps it as text)
     chars: int  # its characters
 
 
