@@ -35,7 +35,8 @@ class Block:
     enc: int
     streams: bytes | None
     times: bytes
-    msgs: str
+    msgs: bytes  # the messages as a JSON array, in UTF-8 (the store keeps it as text)
+    chars: int  # its characters
 
 
 def spans(lines: Lines) -> Iterator[tuple[int, int]]:
@@ -60,7 +61,9 @@ def encode(lines: Lines, start: int, stop: int) -> Block:
         column = lines.streams[start:stop]
         if any(column):
             streams = bytes(column)
-    return Block(len(msgs), min(ts), max(ts), FORMAT, streams, times.tobytes(), orjson.dumps(msgs).decode())
+    text = orjson.dumps(msgs)
+    return Block(len(msgs), min(ts), max(ts), FORMAT, streams, times.tobytes(), text,
+                 len(text) if text.isascii() else len(text.decode()))
 
 
 def blocks(lines: Lines) -> Iterator[Block]:
@@ -68,7 +71,7 @@ def blocks(lines: Lines) -> Iterator[Block]:
         yield encode(lines, start, stop)
 
 
-def messages(msgs: str) -> list[str]:
+def messages(msgs: str | bytes) -> list[str]:
     return orjson.loads(msgs)  # type: ignore[no-any-return]
 
 
@@ -110,13 +113,24 @@ def block_text(msgs: list[str]) -> str:
     return index_text("\n".join(msgs), len(msgs))
 
 
-def stored_index_text(msgs: str, lines: int) -> str:
+def stored_index_text(msgs: str | bytes, lines: int) -> str:
     """block_text of a stored block (its messages as a JSON array). Without a backslash the JSON text
     holds the messages' characters as they are, between quotes and commas, which the tokenizer
-    separates words at as it does at newlines: the same words, without decoding the block."""
-    if "\\" in msgs:
+    separates words at as it does at newlines: the same words, without decoding the block.
+
+    The store hands the JSON over as its UTF-8 bytes (`cast(msgs as blob)`): a block of long lines is
+    cut to its distinct words as bytes, and only those few are decoded (a block of 1 KiB lines: 128 KiB
+    of text, a few KiB of distinct words). ASCII whitespace never occurs inside a UTF-8 sequence, and
+    the tokenizer separates words at it as at any other whitespace: the same words as index_text."""
+    if isinstance(msgs, str):
+        if "\\" in msgs:
+            return block_text(messages(msgs))
+        return index_text(msgs, lines)
+    if b"\\" in msgs:
         return block_text(messages(msgs))
-    return index_text(msgs, lines)
+    if len(msgs) < WORDS_ONCE_FROM * lines:
+        return msgs.decode()
+    return b" ".join(dict.fromkeys(msgs.split())).decode()
 
 
 def index_text(text: str, lines: int) -> str:

@@ -243,7 +243,9 @@ class Forwarder:
         return self.journal.index(self.config.index_step)
 
     def _busy(self, tailer: Tailer, now: float) -> bool:
-        return now - tailer.last_data < self.config.idle_after
+        """Lines came lately, or its last read did not reach the end of its files: a container whose
+        lines wait for their turn (turn_bytes went to others) is busy, not idle, however long it waits."""
+        return not tailer.at_eof or now - tailer.last_data < self.config.idle_after
 
     def _read_turn(self, stop: threading.Event, idle_too: bool = True) -> int:
         """One turn over the files (busy ones, every one with `idle_too`); the bytes it read."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from dockyard.logs.jsonbulk import parse_block
+from dockyard.logs.jsonbulk import parse_span
 from dockyard.logs.lines import Line, Lines
 
 STDOUT, STDERR = 0, 1
@@ -115,19 +115,16 @@ class Joiner:
         # The common case, whole lines: in bulk (jsonbulk.py), by groups of about BULK_BLOCK bytes
         # (each group's columns stay in the CPU's cache); from the first group that is not Docker's
         # plain form on, line by line.
-        pieces = data.split(b"\n")
-        pieces.pop()  # after the last newline: empty, or a line still being written
-        n = len(pieces)
-        step = max(1, BULK_BLOCK * n // max(1, len(data)))  # lines per group, at the read's mean line size
+        end = data.rfind(b"\n") + 1  # after it: nothing, or a line still being written
         parts: list[Lines] = []
         done = 0  # bytes of the lines parsed in bulk
-        for i in range(0, n, step):
-            group = pieces[i:i + step]
-            parsed = parse_block(group, base + done)
+        while done < end:
+            stop = data.find(b"\n", done + BULK_BLOCK - 1, end) + 1 or end  # a group's whole lines
+            parsed = parse_span(data, done, stop, base)
             if parsed is None:
                 break
             parts.append(parsed)
-            done = parsed.offsets[-1] + len(group[-1]) + 1 - base  # past the group's last line
+            done = stop
         if done == 0:
             return self._parse_lines(data, base, file)
         if done == len(data):

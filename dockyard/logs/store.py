@@ -33,7 +33,7 @@ from typing import Any
 
 from dockyard import settings
 from dockyard.errors import DockyardError
-from dockyard.logs.blocks import BLOCK_LINES, Block, blocks, stored_index_text
+from dockyard.logs.blocks import BLOCK_LINES, WORDS_ONCE_FROM, Block, blocks, stored_index_text
 from dockyard.logs.lines import Lines, as_lines
 from dockyard.logs.spool import UPSERT_POSITION, Batch, open_readonly, positions_and_losses
 from dockyard.logs.tailer import Loss, Position
@@ -67,6 +67,12 @@ INDEX_BLOCK = "insert into blocks_fts(rowid, msg) values (?, ?)"  # (block id, i
 # reads that much directly at most (~30 ms).
 INDEX_LAG = 64 << 20
 
+# A lazily indexed store keeps the full-text documents of blocks of long lines from their writing to
+# their indexing, up to about this many characters per KiB of its page cache (the memory knob the
+# agent turns down): the index is built from them, without reading the blocks' text back (a block
+# of 1 KiB lines: 128 KiB of text, a few KiB of distinct words). The forwarder's 32 MiB cache: 8 Mi.
+DOCS_PER_CACHE_KIB = 256
+
 # Writing 100,000s of lines a second: 16 KiB pages (a new store's; an existing one keeps its own)
 # hold 4x the rows of 4 KiB ones, so a line costs fewer page splits, WAL frames and checkpoint
 # copies; a bigger page cache keeps the FTS segments being merged in memory; checkpoints every
@@ -96,6 +102,9 @@ class LogStore:
         self.checkpointer: Checkpointer | None = None
         self.lazy_index = lazy_index
         self.unindexed = 0  # characters of text written and not indexed yet (lazy_index)
+        self._docs: dict[int, tuple[str, int]] = {}  # block id -> (its index document, its characters)
+        self._docs_size = 0
+        self.docs_kept = DOCS_PER_CACHE_KIB * int(cache_kib) if lazy_index else 0  # characters of documents, at most
         try:
             if readonly:
                 if not path.exists():
@@ -190,6 +199,7 @@ class LogStore:
         first = next_id = self._last_id() + 1
         rows: list[tuple[Any, ...]] = []
         marks: dict[tuple[int, str], int] = {}
+        docs: list[tuple[int, tuple[str, int]]] = []
         text = 0
         for batch in batches:
             if not batch.lines:
@@ -206,8 +216,11 @@ class LogStore:
                     continue
             for block in blocks(lines):
                 rows.append(_row(next_id, c, block))
+                if self._docs_size < self.docs_kept and block.chars >= WORDS_ONCE_FROM * block.lines:
+                    # long lines: the block's document now, while its text is at hand
+                    docs.append((next_id, (stored_index_text(block.msgs, block.lines), block.chars)))
                 next_id += block.lines
-                text += len(block.msgs)
+                text += block.chars
             marks[key] = lines.offsets[-1]
         if rows:
             db.executemany(INSERT_BLOCK, rows)
@@ -222,6 +235,8 @@ class LogStore:
             db.executemany(UPSERT_POSITION, [(cid, file, offset, now) for cid, file, offset in positions])
         db.execute("commit")
         self._marks.update(marks)
+        if docs:  # only once committed: a rolled-back write's ids are given again
+            self._keep_docs(docs)
         if self.checkpointer is not None:
             self.checkpointer.poke()
         return next_id - first
@@ -276,10 +291,27 @@ class LogStore:
         done = 0
         upto = None
         docs = []
+        # The messages as their UTF-8 bytes (no str made of a block's text, blocks.stored_index_text), in
+        # the scan when no document is kept, else only for a block whose document is not.
+        kept_any = bool(self._docs)
         for block_id, lines, text in self.db.execute(
-                "select id, last - id + 1, msgs from blocks where id > (select upto from indexed) order by id"):
-            docs.append((block_id, stored_index_text(text, lines)))
-            done += len(text)
+                f"select id, last - id + 1, {'null' if kept_any else 'cast(msgs as blob)'} from blocks "
+                "where id > (select upto from indexed) order by id"):
+            if upto is None and kept_any and self._docs_size >= self.docs_kept:
+                self._forget_docs(block_id)  # of blocks another writer indexed
+            kept = self._docs.pop(block_id, None) if kept_any else None
+            if kept is not None:  # its document, made when it was written
+                doc, chars = kept
+                self._docs_size -= len(doc)
+            else:
+                if text is None:
+                    text = self.db.execute("select cast(msgs as blob) from blocks where id = ?",
+                                           (block_id,)).fetchone()[0]
+                doc = stored_index_text(text, lines)
+                # characters, as `unindexed` counts (SQLite's length() would read the text again)
+                chars = len(text) if text.isascii() else len(text.decode())
+            docs.append((block_id, doc))
+            done += chars
             upto = block_id
             if budget is not None and done >= budget:
                 break
@@ -287,6 +319,14 @@ class LogStore:
             self.db.executemany(INDEX_BLOCK, docs)
             self.db.execute("update indexed set upto = ?", (upto,))
         return done
+
+    def _keep_docs(self, docs: list[tuple[int, tuple[str, int]]]) -> None:
+        self._docs.update(docs)
+        self._docs_size += sum(len(doc) for _, (doc, _) in docs)
+
+    def _forget_docs(self, below: int) -> None:
+        for block_id in [i for i in self._docs if i < below]:
+            self._docs_size -= len(self._docs.pop(block_id)[0])
 
     # ---------------------------------------------------------------- reading
 
@@ -353,8 +393,9 @@ class LogStore:
 
 
 def _row(first: int, c: int, block: Block) -> tuple[Any, ...]:
+    # msgs as text (a str: bound as bytes, `cast(? as text)` held ~9 MB more memory in SQLite at peak)
     return (first, first + block.lines - 1, c, block.ts_min, block.ts_max, block.enc, block.streams, block.times,
-            block.msgs)
+            block.msgs.decode())
 
 
 class Checkpointer:

@@ -52,3 +52,14 @@ def test_a_stored_block_is_indexed_from_its_json_with_the_same_words(seed: int, 
     stored = orjson.dumps(msgs).decode()
     assert ("\\" in stored) == escapes  # the JSON as it is, or decoded first
     assert indexed_words(stored_index_text(stored, len(msgs))) == indexed_words("\n".join(msgs))
+    # as the store hands it over (its UTF-8 bytes): the same words
+    assert indexed_words(stored_index_text(stored.encode(), len(msgs))) == indexed_words("\n".join(msgs))
+
+
+def test_a_stored_block_of_long_lines_as_bytes_is_cut_to_its_distinct_words() -> None:
+    msgs = [f"naïve 日本語 GET /api/v1/orders\u3000x\xa0y {'w' * 150} n{i}" for i in range(40)]
+    stored = orjson.dumps(msgs)
+    assert b"\\" not in stored
+    text = stored_index_text(stored, len(msgs))
+    assert isinstance(text, str) and len(text) < len(stored) / 5
+    assert indexed_words(text) == indexed_words("\n".join(msgs))

@@ -20,6 +20,7 @@ def test_a_block_decodes_to_its_lines_with_ids_for_offsets() -> None:
     back = decode(7, block.streams, block.times, block.msgs)
     assert back.offsets == list(range(7, 7 + len(ODD))) and back.ts == lines.ts and back.msgs == ODD
     assert back.streams == lines.streams and messages(block.msgs) == ODD
+    assert block.chars == len(block.msgs.decode()) < len(block.msgs)  # characters, not bytes
 
 
 def test_all_stdout_stores_no_stream_bytes() -> None:

@@ -5,7 +5,7 @@ import random
 import orjson
 import pytest
 
-from dockyard.logs.jsonbulk import parse_block as parse_pieces
+from dockyard.logs.jsonbulk import parse_span
 from dockyard.logs.jsonfile import BULK_BLOCK, STDERR, STDOUT, Joiner
 
 
@@ -16,9 +16,7 @@ def docker_line(log: str, stream: str = "stdout", time: str = "2026-12-07T02:00:
 
 
 def parse_block(block: bytes, base: int) -> list[tuple[int, int, int, str]] | None:
-    pieces = block.split(b"\n")
-    assert pieces.pop() == b""
-    return parse_pieces(pieces, base)
+    return parse_span(b"xyz" + block + b"{unfinished", 3, 3 + len(block), base - 3)
 
 
 def per_line(block: bytes, base: int) -> list[tuple[int, int, int, str]]:
@@ -51,6 +49,82 @@ def test_a_block_gives_the_records_the_per_line_parser_gives(seed: int) -> None:
     bulk = parse_block(block, base)
     assert bulk is not None  # Docker's own form takes the fast path
     assert bulk == per_line(block, base)
+
+
+def one_second_block(rng: random.Random, lines: int, second: str = "2026-12-07T02:00:07") -> bytes:
+    """Lines of one second, as a busy writer's are (their fractions of 1-9 digits, trailing zeros dropped)."""
+    out = []
+    for _ in range(lines):
+        digits = rng.choice([9, 9, 9, 8, 7, 3, 1])
+        fraction = str(rng.randrange(1, 10 ** digits)).rjust(digits, "0").rstrip("0") or "5"
+        out.append(docker_line("x\n", rng.choice(["stdout", "stderr"]), f"{second}.{fraction}Z"))
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_block_of_one_second_gives_the_times_the_per_line_parser_gives(seed: int) -> None:
+    rng = random.Random(seed)
+    block = one_second_block(rng, rng.randrange(1, 600))
+    bulk = parse_block(block, 3)
+    assert bulk is not None
+    assert bulk == per_line(block, 3)
+
+
+@pytest.mark.parametrize("stamps", [
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.1234567890Z"],  # 10 digits
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.+5Z"],
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00Z"],  # no fraction
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.5+00:00"],
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.5ZZ"],
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.5Z2026-12-07T02:00:00.5Z"],
+    ["2026-12-07T02:00:00.1Z2026-12-07T02:00:00.", "2Z"],  # joined, they read as two times of one second
+    ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.٣Z"],  # a digit, not an ASCII one
+    ["2026-13-07T02:00:00.5Z", "2026-13-07T02:00:00.6Z"],  # no 13th month
+])
+def test_times_of_one_second_in_another_form_are_left_to_the_per_line_parser(stamps: list[str]) -> None:
+    assert parse_block(b"".join(docker_line("a\n", time=t) for t in stamps), 0) is None
+
+
+def plain_block(rng: random.Random, lines: int) -> bytes:
+    """Lines whose messages are ASCII without escapes: their offsets come from their values' lengths."""
+    return b"".join(docker_line("".join(rng.choice("ab c-_.:/0123456789") for _ in range(rng.randrange(0, 300))) + "\n",
+                                rng.choice(["stdout", "stderr", "other"]),
+                                f"2026-12-07T02:00:{rng.randrange(2):02d}.{rng.randrange(1, 10 ** 9)}Z")
+                    for _ in range(lines))
+
+
+@pytest.mark.parametrize("odd", [b"", docker_line("caf\u00e9 \"x\"\n"), docker_line("\u00e9t\u00e9\n"),
+                                 b'{"log":"a\\n", "stream":"stdout","time":"2026-12-07T02:00:00.5Z"}\n',
+                                 b'{"log":"a\\n","stream":"stdout","attrs":{"k":"v"},"time":"2026-12-07T02:00:00.5Z"}\n',
+                                 b'{"log":"a\\u000a","stream":"stdout","time":"2026-12-07T02:00:00.5Z"}\n'])
+@pytest.mark.parametrize("seed", range(5))
+def test_offsets_are_exact_whether_lines_are_plain_or_not(seed: int, odd: bytes) -> None:
+    rng = random.Random(seed)
+    head, tail = plain_block(rng, rng.randrange(1, 200)), plain_block(rng, rng.randrange(0, 200))
+    block = head + odd + tail
+    assert parse_block(block, 11) == per_line(block, 11)
+
+
+def test_offsets_of_plain_lines_are_their_values_lengths() -> None:
+    from dockyard.logs.jsonbulk import _offsets
+
+    one, two = docker_line("a\n", time="2026-12-07T02:00:00.5Z"), docker_line("bc\n", time="2026-12-07T02:00:00.25Z")
+    assert _offsets(one + two, 7, ["a", "bc"], None, ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.25Z"]) == \
+        [7, 7 + len(one)]
+    # (the same values and total length, lines cut elsewhere: taken from the values, not measured)
+    moved = b"x" * (len(one) + 4) + b"\n" + b"y" * (len(two) - 6) + b"\n"
+    assert len(moved) == len(one + two)
+    assert _offsets(moved, 7, ["a", "bc"], None, ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.25Z"]) == \
+        [7, 7 + len(one)]
+    # a longer line: measured
+    longer = one + two.replace(b'"bc', b'"b\\u0063')
+    assert _offsets(longer, 7, ["a", "bc"], None, ["2026-12-07T02:00:00.5Z", "2026-12-07T02:00:00.25Z"]) == \
+        [7, 7 + len(one)]
+
+
+def test_a_line_of_two_complete_values_is_left_to_the_per_line_parser() -> None:
+    block = GOOD + GOOD[:-1] + b"," + GOOD + GOOD
+    assert parse_block(block, 0) is None
 
 
 def test_offsets_times_streams_and_messages() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from dockyard.logs.query import Query, newer, search
 from dockyard.logs.spool import Batch
-from dockyard.logs.store import LogStore
+from dockyard.logs.store import LogStore, StoreBusy
 
 WORDS = ["alpha", "beta", "gamma", "needle", "timeout", "x_y", "Über"]
 
@@ -138,3 +138,78 @@ def test_follow_gives_each_new_line_once_in_order_as_blocks_arrive(tmp_path: Pat
                                            until=time.monotonic() + 1.5)]
     writer.join()
     assert got == [f"m{n}.{i}" for n in range(1, 6) for i in range(3)]
+
+
+def long_lines(rng: random.Random, start: int, count: int) -> list[tuple[int, int, int, str]]:
+    """Lines of 150+ characters (their blocks' documents are made as they are written, LogStore.docs_kept)."""
+    return [(start + i, 10**9 + start + i, 0, " ".join(rng.choice(WORDS) for _ in range(25)) + f" n{start + i}")
+            for i in range(count)]
+
+
+def terms(path: Path) -> set[str]:
+    db = sqlite3.connect(path)
+    db.execute("create virtual table temp.v using fts5vocab(main, blocks_fts, row)")
+    return {term for (term,) in db.execute("select term from temp.v")}
+
+
+def test_a_lazy_store_indexes_long_lines_from_the_documents_kept_at_writing_the_same_words(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    writes = [long_lines(rng, n * 1000, rng.randrange(100, 900)) for n in range(4)]
+    lazy, eager = LogStore(tmp_path / "lazy.db", lazy_index=True), LogStore(tmp_path / "eager.db")
+    for lines in writes:
+        lazy.write([Batch("a" * 64, "f", tags(0), lines)])
+        eager.write([Batch("a" * 64, "f", tags(0), lines)])
+    assert lazy._docs and lazy.db.execute("select upto from indexed").fetchone() == (0,)
+    assert eager._docs == {} and eager.docs_kept == 0  # (an eager store indexes as it writes)
+    assert LogStore(tmp_path / "agent.db", lazy_index=True, cache_kib=4096).docs_kept == 1 << 20
+    while lazy.index(1 << 12):
+        pass
+    assert lazy._docs == {} and lazy._docs_size == 0 and lazy.unindexed == 0
+    assert terms(tmp_path / "lazy.db") == terms(tmp_path / "eager.db")
+    for word in ["needle", "n1234", "Über", "n3010"]:
+        assert search(lazy, Query(grep=word, limit=10**6)) == search(eager, Query(grep=word, limit=10**6))
+
+
+def test_documents_of_a_rolled_back_write_are_not_kept(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "store.db", busy_timeout=0.05, lazy_index=True)
+    locker = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    locker.execute("begin exclusive")
+    try:
+        with pytest.raises(StoreBusy):
+            store.write([Batch("a" * 64, "f", tags(0), long_lines(random.Random(1), 0, 300))])
+    finally:
+        locker.execute("commit")
+    assert store._docs == {}
+    store.write([Batch("a" * 64, "f", tags(0), long_lines(random.Random(2), 0, 300))])
+    while store.index(1 << 12):
+        pass
+    assert search(store, Query(grep="n299")) and not search(store, Query(grep="needle n0 n1"))
+
+
+def test_documents_of_blocks_another_writer_indexed_are_let_go(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "store.db", lazy_index=True)
+    store.docs_kept = 1 << 12
+    rng = random.Random(3)
+    store.write([Batch("a" * 64, "f", tags(0), long_lines(rng, 0, 400))])
+    assert store._docs_size >= 1 << 12
+    LogStore(tmp_path / "store.db")  # indexes what it finds unindexed
+    store.write([Batch("a" * 64, "f", tags(0), long_lines(rng, 1000, 50))])  # the documents are full: not kept
+    while store.index(1 << 12):
+        pass
+    assert store._docs == {} and store._docs_size == 0
+    assert len(search(store, Query(grep="n1049", limit=10))) == 1
+
+
+def test_messages_are_stored_as_text_and_counted_in_characters(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "store.db", lazy_index=True)
+    lines = [(i, 10 + i, 0, f"été 日本 {i} " + "x" * (i % 300)) for i in range(700)]
+    store.write([Batch("a" * 64, "f", tags(0), lines)])
+    kinds = {kind for (kind,) in store.db.execute("select typeof(msgs) from blocks")}
+    assert kinds == {"text"}
+    assert store.unindexed == store.db.execute("select sum(length(msgs)) from blocks").fetchone()[0]
+    reopened = LogStore(tmp_path / "store.db", lazy_index=True)
+    assert reopened.unindexed == store.unindexed
+    while store.index(1 << 12):
+        pass
+    assert store.unindexed == 0 and [line.message for line in search(store, Query(grep="日本 699"))] == [
+        "été 日本 699 " + "x" * 99]
