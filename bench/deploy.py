@@ -25,6 +25,13 @@ host disturbs least). With --calls, one more run of each counts its Engine API r
 probes, by kind.
 
     .venv/bin/python bench/deploy.py [--rounds 5] [--calls]
+    .venv/bin/python bench/deploy.py --release-task [--rounds 7]
+
+With --release-task it measures instead what a no-op release task (`release: {command: "true"}`)
+adds to a deploy: each round deploys a new release twice from nothing, with the task and without
+(the same app, a spec file each), and the difference is set against `docker run --rm IMAGE true`
+(the docker client, a fresh process, the same image, on a bridge network as the task's) timed in the
+same round (target: at most 1.2x).
 
 The dockyard command runs this checkout's code (PYTHONPATH), whichever one the virtualenv was
 installed from, from bytecode as an installed package does: the bench compiles the checkout's
@@ -149,7 +156,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", action="store_true", help="also count each side's requests in one more run")
+    parser.add_argument("--release-task", action="store_true", help="what a no-op release task adds to a deploy")
     args = parser.parse_args()
+    if args.release_task:
+        release_task_cost(args.rounds)
+        return
     client = docker.from_env()
     compileall.compile_dir(REPO / "dockyard", quiet=1)  # to __pycache__/, as an install does (git ignores it)
     with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as tmp:
@@ -195,6 +206,48 @@ def main() -> None:
     print(f"  median of round ratios  {paired:6.2f}x")
     if args.calls:
         print_calls(ours_calls, raw_calls)
+
+
+def release_task_cost(rounds: int) -> None:
+    client = docker.from_env()
+    compileall.compile_dir(REPO / "dockyard", quiet=1)
+    with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as tmp:
+        root = Path(tmp)
+        app = make_app(root, replicas=3, required="[]")
+        app.write("with-task.yml", app.spec_file.read_text() + 'release: {command: "true"}\n')
+        app.commit("a spec with a no-op release task")
+        env = {**os.environ, "DOCKYARD_HOME": str(root / "home"), "DOCKYARD_SECRET_KEY_FILE": str(root / "key"),
+               "DOCKYARD_CONFIG_STORE": f"sqlite:///{root}/home/config.db",
+               "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
+        for name in ("DOCKYARD_FILE", "DOCKYARD_SERVER"):
+            env.pop(name, None)
+        run([DOCKYARD, "build"], env, app.path)
+        run([DOCKYARD, "config", "set", "testing", "GREETING=bench"], env, app.path)
+        image = json.loads(subprocess.run([DOCKYARD, "deploy", "testing", "--dry-run", "--json"], env=env,
+                                          cwd=app.path, check=True, capture_output=True, text=True).stdout)["image"]
+        plain, tasked, peer = [], [], []
+        # the task joins the environment's bridge network: so does the peer's container, one of its own
+        peer_net = client.networks.create(f"bench-{app.name}", driver="bridge", labels={"bench": app.name})
+        try:
+            for n in range(rounds):
+                for spec, into in (("dockyard.yml", plain), ("with-task.yml", tasked)):
+                    # a new release each time (its configuration changes): the task is never "already done"
+                    run([DOCKYARD, "config", "set", "testing", f"GREETING={spec}-{n}"], env, app.path)
+                    into.append(run([DOCKYARD, "-f", spec, "deploy", "testing", "--skip-tests"], env, app.path))
+                    remove(client, f"dockyard.app={app.name}")
+                peer.append(run(["docker", "run", "--rm", "--network", peer_net.name, image, "true"], env, app.path))
+        finally:
+            remove(client, f"dockyard.app={app.name}")
+            peer_net.remove()
+            for tag in [t for i in client.images.list() for t in i.tags if t.split("/")[-1].startswith(app.name)]:
+                client.images.remove(tag, force=True)
+    added = [t - p for t, p in zip(tasked, plain, strict=True)]
+    cost, alone = statistics.median(added), statistics.median(peer)
+    print(f"a no-op release task (true), median of {rounds} rounds:")
+    for label, times in (("deploy without a task", plain), ("deploy with the task", tasked),
+                         ("added by the task", added), ("docker run --rm IMAGE true", peer)):
+        print(f"  {label:26s} {statistics.median(times):6.2f} s   (runs: {', '.join(f'{t:.2f}' for t in times)})")
+    print(f"  ratio added/docker run     {cost / alone:6.2f}x  (target <= 1.2x)")
 
 
 if __name__ == "__main__":

@@ -28,14 +28,17 @@ docker.models.containers.ContainerCollection.list = functools.partialmethod(  # 
 # How `make test` runs the suite (scripts/test.sh):
 # - OWN_ENGINE: in a network namespace with a dockerd of their own (tests/lane.py, tests/own_engine.py),
 #   beside the rest: they restart their engine or make it a Swarm manager with a second node, and
-#   none of it reaches another test (the other fault tests go with them);
+#   none of it reaches another test (the other fault tests go with them, and others to even the lanes);
 # - SERIAL: one after another in one process, beside the rest: they start the second dockerd on its
-#   fixed port, or time a load whose figures another of them would skew;
+#   fixed port, or time a load whose figures another of them would skew (and one to even the lanes);
 # - EXCLUSIVE: alone, after everything else: they time what a load sees (beside the rest, on two
 #   cores, the blue/green test saw 7 of its 10 releases where it wants 8, and the autoscaling test's
 #   new replica did not serve within its 32 s);
 # - every other file on two pytest-xdist workers (its tests together, its module fixtures made once).
-OWN_ENGINE = ("tests/integration/faults/", "tests/integration/swarm/")
+# A lane each, of about the same length on two cores (make test, 2026-12-07: shared 13:18, serial 9:03,
+# own engine 8:13 before the blue/green CLI tests and the deploy CLI tests moved out of the shared lane).
+OWN_ENGINE = ("tests/integration/faults/", "tests/integration/swarm/",
+              "tests/integration/bluegreen/test_bluegreen_cli.py")
 EXCLUSIVE = ("tests/e2e/test_bluegreen.py", "tests/e2e/test_autoscale.py")
 SERIAL = (
     "tests/e2e/",
@@ -43,6 +46,7 @@ SERIAL = (
     "tests/integration/deploy/test_tls_engine.py",
     "tests/integration/edge/test_edge.py",
     "tests/integration/bluegreen/test_workers.py",
+    "tests/integration/deploy/test_deploy_cli.py",
 )
 
 

@@ -31,6 +31,7 @@ CHANGES: dict[tuple[str, ...], int] = {
     ("edge", "stop"): 0, ("maintenance", "on"): 1, ("maintenance", "off"): 1, ("pipeline", "trigger"): 0,
     ("pipeline", "poll"): 0, ("hook", "install"): 0, ("exec",): 2, ("accessory", "exec"): 2,
     ("autoscale", "run"): 0, ("lock", "acquire"): 1, ("lock", "release"): 1,
+    ("run",): 1,
 }
 # Every other command only reads, or runs in the foreground and audits what it changes itself (the
 # server, the agent, the pipeline worker); tests/unit/security/test_tokens_audit.py holds the list.

@@ -65,7 +65,8 @@ REGISTRY: list[tuple[tuple[str, ...], str]] = [
     (("server", "token"), "server_cmds"),
     (("config", "secret"), "config_cmds"),
     (("scale", "autoscale"), "scale_cmds"),
-    (("lock",), "lock_cmds"),  # scale, autoscale run|status|events|...
+    (("lock",), "lock_cmds"),
+    (("run",), "run_cmds"),  # scale, autoscale run|status|events|...
     (("audit",), "audit_cmds"),
     (("notify",), "notify_cmds"),
 ]
@@ -112,6 +113,7 @@ SUMMARIES = {
     "token": "API tokens for `dockyard server` (stored hashed; shown once).",
     "config": "Configuration per environment, kept apart from the image.",
     "secret": "Secrets: encrypted at rest, shown as *** unless --reveal.",
+    "run": "Run a command in a new container of ENV's live release: its image, configuration, secrets, files",
     "lock": "Deploy locks: hold an environment by hand, see who holds one.",
     "autoscale": "The autoscaler: its loop, its decisions, which apps it scales.",
     "notify": "Notifications (channels and routes in settings.yml): test a channel, list the outbox.",

@@ -145,14 +145,24 @@ def exec_(
     raise typer.Exit(docker_exec(where, target.name, command or ["sh"]))
 
 
-def docker_exec(where: EngineSettings, container: str, command: list[str]) -> int:
-    """`docker exec` in a container of that engine, attached to this terminal; its exit code."""
+def docker_cli(where: EngineSettings) -> list[str]:
+    """The docker client's argv for that engine (its TLS files where it has them)."""
     argv = ["docker", "-H", where.host]
     if where.tls_ca or where.tls_cert:
         argv += ["--tlsverify", f"--tlscacert={where.tls_ca}", f"--tlscert={where.tls_cert}",
                  f"--tlskey={where.tls_key}"]
-    argv += ["exec", "-i"] + (["-t"] if sys.stdin.isatty() and sys.stdout.isatty() else [])
-    return subprocess.call([*argv, container, *command])
+    return argv
+
+
+def docker_exec(where: EngineSettings, container: str, command: list[str]) -> int:
+    """`docker exec` in a container of that engine, attached to this terminal; its exit code."""
+    tty = ["-t"] if sys.stdin.isatty() and sys.stdout.isatty() else []
+    return subprocess.call([*docker_cli(where), "exec", "-i", *tty, container, *command])
+
+
+def docker_start(where: EngineSettings, container: str) -> int:
+    """`docker start -ai` of a made container of that engine, attached to this terminal; its exit code."""
+    return subprocess.call([*docker_cli(where), "start", "-ai", container])
 
 
 def init(

@@ -16,14 +16,12 @@ replica of the release starts or any traffic moves. A migration, typically.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from dockyard.deploy.executor import Workload, files_archive
+from dockyard.deploy.executor import Workload
+from dockyard.deploy.one_off import create_one_off, remove_one_off
 from dockyard.deploy.outcome import Report
 from dockyard.engine import labels as L
-from dockyard.engine.facts import ReplicaFacts, TaskRun
+from dockyard.engine.facts import TaskRun
 from dockyard.engine.interface import Engine
-from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
 from dockyard.errors import DeployError, EngineError
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
@@ -56,49 +54,36 @@ class ReleaseTask:
         if done and not again:
             self.report(f"release task: already succeeded for release {release_id}; not run again")
             return
-        base = workload.replicas[(self.spec.release_service(), 1)]
-        run_spec = replace(base, task=KIND, replica=0, command=list(task.command), port=None, host_port=None,
-                           health_command=None, health_probe="")
-        if workload.secret_files or workload.secret_bearing_files:
-            directory, mounts = write_secret_files(workload.secret_files, run_spec.user, workload.secret_bearing_files)
-            run_spec = replace(run_spec, secrets_dir=directory, file_mounts=mounts)
         name = L.scoped_name(self.app, self.env, KIND, release_id)
-        self.engine.ensure_network(self.app, self.env)
-        for volume, _, _ in run_spec.volumes:
-            self.engine.ensure_volume(self.app, self.env, run_spec.service, volume)
         self.report(f"release task: {' '.join(task.command)} (release {release_id}, in {name})")
+        container = create_one_off(self.engine, workload, self.spec.release_service(), KIND, task.command, name)
         try:
-            container = self.engine.create_replica(run_spec, name)
-        except EngineError:
-            remove_secret_files(run_spec.secrets_dir)
-            raise
-        try:
-            if workload.files:
-                self.engine.put_files(container.id, files_archive(workload.files), name)
             self.db.start_task(self.app, self.env, release_id, name)
             self.engine.start_replica(container.id, name)
         except EngineError:
-            self._remove(container)
+            remove_one_off(self.engine, container)
             raise
         # From here a kill of this process leaves the task running: the next deploy collects it.
         result = self.engine.await_task(container.id, name, task.timeout, progress=self._line)
         self._record(release_id, name, result)
-        self._remove(container)
+        remove_one_off(self.engine, container)
         if not result.succeeded:
             raise self._failure(release_id, result)
 
     def collect_leftovers(self, timeout: float) -> None:
         """Task containers a killed deploy left: wait for each to end, record it, remove it."""
         for container in self.engine.task_containers(self.app, self.env):
+            if container.labels.get(L.TASK) != KIND:  # a `dockyard run` one-off: not a release task
+                continue
             release = container.labels.get(L.RELEASE, "")
             if container.status == "created":  # made, never started: it ran nothing
-                self._remove(container)
+                remove_one_off(self.engine, container)
                 continue
             self.report(f"release task of release {release} left by an interrupted deploy: "
                         + ("waiting for it to end" if container.running else "taking how it ended"))
             result = self.engine.await_task(container.id, container.name, timeout, progress=self._line)
             self._record(release, container.name, result)
-            self._remove(container)
+            remove_one_off(self.engine, container)
 
     def _line(self, line: str) -> None:
         self.report(f"  | {line}")
@@ -107,12 +92,6 @@ class ReleaseTask:
         self.db.end_task(self.app, self.env, release_id, name, status_of(result), result.exit_code, result.seconds,
                          result.output[-4096:])
         self.report(f"release task of release {release_id}: {result.summary()}")
-
-    def _remove(self, container: ReplicaFacts) -> None:
-        try:
-            self.engine.remove_replica(container.id, f"removing {container.name}")
-        finally:
-            remove_secret_files(container.labels.get(L.SECRETS_DIR))
 
     def _failure(self, release_id: str, result: TaskRun) -> ReleaseTaskFailed:
         tail = "\n".join(result.output.rstrip("\n").splitlines()[-LAST_LINES:])

@@ -79,6 +79,7 @@ class ReplicaSpec:
     health_command: CommandCheck | None = None  # health: {command: [...]}, run by the engine
     health_probe: str = ""  # the L.HEALTH label: how its release judges its health
     task: str | None = None  # a one-off task of the release (L.TASK), not a replica: runs once, no restart
+    interactive: bool = False  # a one-off attached to a terminal: a TTY and stdin
 
 
 def is_root_user(user: str | None) -> bool:
@@ -132,6 +133,8 @@ def create_kwargs(spec: ReplicaSpec, name: str) -> dict[str, Any]:
         kwargs["tmpfs"] = {"/tmp": "rw,nosuid,nodev,size=64m"}
     if spec.command:
         kwargs["command"] = list(spec.command)
+    if spec.interactive:
+        kwargs["tty"] = kwargs["stdin_open"] = True
     if spec.port and not spec.task:
         kwargs["ports"] = {f"{spec.port}/tcp": ("127.0.0.1", spec.host_port)}
     if spec.cpus:

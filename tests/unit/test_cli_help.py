@@ -62,7 +62,8 @@ def test_version() -> None:
 NO_JSON = {("exec",): "attaches a shell", ("accessory", "exec"): "attaches a shell",
            ("agent",): "runs until stopped", ("server",): "runs until stopped",
            ("forwarder", "run"): "runs until stopped", ("balancers", "watch"): "runs until stopped",
-           ("pipeline", "work"): "runs the queue in the foreground"}
+           ("pipeline", "work"): "runs the queue in the foreground",
+           ("run",): "prints the command's own output, or attaches a terminal"}
 
 
 def test_every_command_that_prints_data_takes_json() -> None:

@@ -132,3 +132,29 @@ def test_a_deploy_killed_in_the_middle_of_the_task_leaves_it_to_finish_once(
 
     ok("rollback", "site", cwd=app.path)  # runs no task
     assert runs(docker_client, app) == 2
+
+
+def test_run_a_one_off_command_in_the_live_release(app: TestApp, docker_client: docker.DockerClient) -> None:
+    nothing = run_cli("run", "site", "--", "true", cwd=app.path)
+    assert nothing.returncode != 0 and "runs no release" in nothing.stderr and "Traceback" not in nothing.stderr
+    ok("deploy", "site", cwd=app.path)
+    done = run_cli("run", "site", "--", "sh", "-c", "echo greeting is $GREETING; cat /etc/app/app.conf; "
+                   "ls /run/secrets; printf 'GET migrated\\r\\nQUIT\\r\\n' | nc $DB_HOST $DB_PORT | sed -n 2p; exit 7",
+                   cwd=app.path)
+    assert done.returncode == 7, done.stderr  # the command's exit code
+    lines = done.stdout.splitlines()
+    assert lines[:4] == ["greeting is one", "greeting=one", "DB_TOKEN", "one"], done.stdout  # config, files, db
+    assert "s3cr3t-token" not in done.stdout + done.stderr
+    assert tasks_left(docker_client, app) == []  # removed when it ended
+
+    detached = run_cli("run", "site", "--detach", "--", "sleep", "30", cwd=app.path)
+    assert detached.returncode == 0, detached.stderr
+    container = docker_client.containers.get(detached.stdout.strip())
+    assert container.status == "running" and container.labels[L.TASK] == "run" and L.MANAGED not in container.labels
+    assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "no"
+    assert not container.attrs["HostConfig"]["PortBindings"]  # publishes nothing
+    assert "already runs release" in ok("deploy", "site", cwd=app.path)  # no deploy takes it for a replica
+    assert container.reload() is None and container.status == "running"
+    rows = json.loads(ok("audit", "--json", "--limit", "20", cwd=app.path))
+    assert [(r["action"], r["target"], r["detail"]) for r in rows if r["action"] == "run"][:1] == \
+        [("run", f"{app.name}/site", None)]  # who ran what where; never the command's words
