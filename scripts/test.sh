@@ -12,6 +12,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTEST=${PYTEST:-.venv/bin/pytest}
 PYTHON=${PYTHON:-.venv/bin/python}
 TMP_ROOT=$(mktemp -d /tmp/dockyard-tests.XXXXXX)
+# Bytecode for every `dockyard` the tests start, even where PYTHONDONTWRITEBYTECODE is set (as on these
+# machines): else each of those processes compiles Dockyard's modules from source again.
+"$PYTHON" -m compileall -q dockyard tests >/dev/null
 trap 'rm -rf "$TMP_ROOT"' EXIT
 
 "$PYTHON" -m tests.lane dy-lane-engine -- "$PYTEST" -q -ra --durations=10 -m own_engine \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -115,6 +116,8 @@ def run(
                     f"{e.decision.desired}: {e.decision.reason}" + (f" [{e.outcome}]" if e.outcome else ""))
         return
     stop = threading.Event()
+    # SIGTERM (systemd's stop, a supervisor's) ends it as Ctrl-C does: after the tick in progress
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     say(f"autoscaler reading {scaler.metrics.url} (Ctrl-C to stop)")
     try:
         scaler.run_forever(stop, specs)
