@@ -35,10 +35,12 @@ docker.models.containers.ContainerCollection.list = functools.partialmethod(  # 
 #   cores, the blue/green test saw 7 of its 10 releases where it wants 8, and the autoscaling test's
 #   new replica did not serve within its 32 s);
 # - every other file on two pytest-xdist workers (its tests together, its module fixtures made once).
-# A lane each, of about the same length on two cores (make test, 2026-12-07: shared 13:18, serial 9:03,
-# own engine 8:13 before the blue/green CLI tests and the deploy CLI tests moved out of the shared lane).
+# Lanes of about the same length on two cores. make test, 2026-12-07: shared 13:18, serial 9:03, own
+# engine 8:13; then shared 12:57, serial 10:00, own 9:11 with the blue/green CLI tests in the own lane
+# and the deploy CLI tests in the serial one; the notification and data tests followed them.
 OWN_ENGINE = ("tests/integration/faults/", "tests/integration/swarm/",
-              "tests/integration/bluegreen/test_bluegreen_cli.py")
+              "tests/integration/bluegreen/test_bluegreen_cli.py", "tests/integration/server/test_notifications.py",
+              "tests/integration/accessories/test_data.py")
 EXCLUSIVE = ("tests/e2e/test_bluegreen.py", "tests/e2e/test_autoscale.py")
 SERIAL = (
     "tests/e2e/",
