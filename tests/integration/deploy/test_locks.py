@@ -21,9 +21,11 @@ from tests.json_schemas import check
 
 pytestmark = pytest.mark.integration
 
-# the release needs 3 s before it answers: a deploy holds the environment long enough to be met
+# the release needs 3 s before it answers, and its release task sleeps $HOLD: a deploy holds the
+# environment long enough to be met, however slowly a second `dockyard` starts on a loaded machine
 SLOW_START = ('command: [httpd, -f, -p, "8080", -h, /www]',
               'command: [sh, -c, "sleep 3; exec httpd -f -p 8080 -h /www"]')
+HOLDING = 'release: {command: "sleep ${HOLD:-0}"}\n'
 
 
 def ok(*args: str, env: dict[str, str] | None = None) -> str:
@@ -48,7 +50,7 @@ def containers(client: docker.DockerClient, app: str) -> list[tuple[str, str]]:
 def app(tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerClient,
         monkeypatch: pytest.MonkeyPatch) -> Iterator[TestApp]:
     made = make_app(tmp_path)
-    made.write("dockyard.yml", made.spec_file.read_text().replace(*SLOW_START))
+    made.write("dockyard.yml", made.spec_file.read_text().replace(*SLOW_START) + HOLDING)
     made.commit("starts slowly")
     monkeypatch.chdir(made.path)
     ok("build")
@@ -65,6 +67,7 @@ def holder_of(env: str) -> dict | None:
 
 
 def test_two_deploys_at_once_one_runs_and_the_other_is_refused_or_waits(app: TestApp) -> None:
+    ok("config", "set", "testing", "HOLD=15")  # the first deploy holds testing for 15 s at least
     dockyard = str(Path(sys.executable).parent / "dockyard")
     first = subprocess.Popen([dockyard, "deploy", "testing", "--skip-tests"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
