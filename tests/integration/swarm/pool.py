@@ -31,6 +31,8 @@ from pathlib import Path
 
 import docker
 
+from tests.own_engine import stop_pid  # a process of ours that is not our child, by its PID
+
 NETNS = "dy-node2"
 ROOT_IF, NS_IF = "dy-sw0", "dy-sw1"
 ROOT_ADDR, NODE2_ADDR = "10.219.0.1", "10.219.0.2"
@@ -59,24 +61,6 @@ def wait_for(what: str, predicate, timeout: float, interval: float = 0.3):
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(interval)
-
-
-def _alive(pid: int, comm: str) -> bool:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip().startswith(comm)
-    except OSError:
-        return False
-
-
-def stop_pid(pid: int | None, comm: str, timeout: float = 20) -> None:
-    if not pid or not _alive(pid, comm):
-        return
-    os.kill(pid, 15)
-    deadline = time.monotonic() + timeout
-    while _alive(pid, comm) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if _alive(pid, comm):
-        os.kill(pid, 9)
 
 
 @dataclass
@@ -121,13 +105,13 @@ class Pool:
         containerd = BASE / "exec" / "containerd" / "containerd.pid"
         cpid = int(containerd.read_text()) if containerd.exists() else None
         if self.dockerd is not None:
-            stop_pid(self.dockerd.pid, "dockerd")
+            stop_pid(self.dockerd.pid, "dockerd", timeout=20)
             try:
                 self.dockerd.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
             self.dockerd = None
-        stop_pid(cpid, "containerd")
+        stop_pid(cpid, "containerd", timeout=20)
 
     # ------------------------------------------------------------------ build and tear down
     def up(self) -> None:
