@@ -88,8 +88,13 @@ class HealthCheckFailed(DeployError):
 
 
 class ReleaseTestFailed(DeployError):
-    """An endpoint test of the environment failed against the release a rolling or recreate deploy
-    made live; the deploy puts the previous release back."""
+    """An endpoint test of the environment (or its post_deploy hook, or a post_switch hook where it
+    says `on_failure: rollback`) failed against the release a rolling or recreate deploy made live;
+    the deploy puts the previous release back."""
+
+    def __init__(self, message: str, hint: str | None = None, reason: str = "a failed test") -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason  # in the restored release's note
 
 
 class BackupError(DockyardError):

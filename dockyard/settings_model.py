@@ -50,7 +50,7 @@ class EdgeSettings(BaseModel):
 
 
 NOTIFY_EVENTS = ("run.failed", "run.waiting", "run.succeeded", "deployed", "rolled_back", "alert.firing",
-                 "alert.resolved", "scaled")
+                 "alert.resolved", "scaled", "hook.succeeded", "hook.failed", "job.failed")
 
 
 class ChannelSettings(BaseModel):

@@ -84,8 +84,10 @@ class BlueGreen:
     """One blue-green deploy on a Target: its colours' replicas are the target's (containers, or a
     Swarm service per service and colour), its balancer the environment's."""
 
-    def __init__(self, ctx: DeployContext, placement: Placement, release: Release, skip_tests: bool = False) -> None:
+    def __init__(self, ctx: DeployContext, placement: Placement, release: Release, skip_tests: bool = False,
+                 hook: Callable[[str], None] = lambda name: None) -> None:
         self.ctx, self.placement, self.release = ctx, placement, release
+        self.hook = hook  # runs the app's hook of that name for the release (deploy/hooks.py)
         self.engine, self.env = placement.engine, placement.env
         self.skip_tests = skip_tests
         self.parts = ctx.parts
@@ -127,10 +129,14 @@ class BlueGreen:
         checked = next((s.color for s in steps if s.kind is Step.CHECK), None)
         switched = False
         try:
-            if self.release.release_task != "skip" and started is not None:  # before its colour starts
+            if started is not None:  # before its colour starts
+                self.hook("pre_deploy")
+            if self.release.release_task != "skip" and started is not None:
                 self.placement.run_release_task(self.release.release_id, self.release.workload, self.ctx.db,
                                                 again=self.release.release_task == "again")
             for step in steps:
+                if step.kind is Step.SWITCH:  # it runs and passed its tests; live traffic has not reached it
+                    self.hook("post_deploy")
                 self.report(step.describe())
                 self._step(board, step)
                 switched = switched or step.kind is Step.SWITCH

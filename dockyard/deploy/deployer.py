@@ -123,14 +123,15 @@ class Deployer:
 
     def deploy(self, env: str, image: str | None = None, config_revision: int | None = None,
                dry_run: bool = False, note: str = "", skip_tests: bool = False,
-               release_task: str = "once") -> DeployOutcome:
+               release_task: str = "once", hooks: bool = True) -> DeployOutcome:
         """Deploy a release; the app's release task runs first, once per release (release_task
-        "skip": a rollback's; "again": even if it succeeded), and the environment's endpoint tests against it
-        (unless skip_tests). A rolling or recreate release that fails one is replaced by the
-        release that was live before."""
+        "skip": a rollback's; "again": even if it succeeded), its hooks around it (unless `hooks`
+        is False: a rollback's), and the environment's endpoint tests against it (unless
+        skip_tests). A rolling or recreate release that fails one is replaced by the release that
+        was live before."""
         before = self.db.live_release(self.spec.app, env)
         try:
-            return self._deploy(env, image, config_revision, dry_run, note, skip_tests, release_task)
+            return self._deploy(env, image, config_revision, dry_run, note, skip_tests, release_task, hooks)
         except ReleaseTestFailed as exc:
             if before is None:
                 raise DeployError(f"{exc.message}\n{self.spec.app}/{env} had no earlier release: the failed one "
@@ -138,7 +139,7 @@ class Deployer:
             self.report(f"putting {env} back on release {before.release_id}")
             try:
                 self._deploy(env, before.image, before.config_revision, False,
-                             f"restored: release {before.release_id} after a failed test", True, "skip")
+                             f"restored: release {before.release_id} after {exc.reason}", True, "skip", False)
             except DockyardError as restore:
                 raise DeployError(f"{exc.message}\nand {env} could not be put back on release "
                                   f"{before.release_id}: {restore.message}") from exc
@@ -146,7 +147,7 @@ class Deployer:
                               hint="fix the release and deploy again") from exc
 
     def _deploy(self, env: str, image: str | None, config_revision: int | None, dry_run: bool, note: str,
-                skip_tests: bool, release_task: str = "once") -> DeployOutcome:
+                skip_tests: bool, release_task: str = "once", hooks: bool = True) -> DeployOutcome:
         spec, env_spec = self.spec, self.spec.environment(env)
         image = image or image_for_head(spec, env, self.db)
         enforce_policy(spec, [env])  # where and with which rights: the site's bounds, before anything else
@@ -157,7 +158,9 @@ class Deployer:
             check_binds(spec, env, env_spec.engine, engine.config, engine.is_local_host)
             # the autoscaler's count survives a deploy
             counts = self.counts_source(spec, env, engine, self.db) if self.counts_source else {}
-            prepared = replace(self.identify(engine, env, image, resolved, files, counts), release_task=release_task)
+            live = self.db.live_release(spec.app, env)
+            prepared = replace(self.identify(engine, env, image, resolved, files, counts), release_task=release_task,
+                               hooks=hooks, previous=live.release_id if live else None)
             first = spec.env_names()[0]
             if prepared.image_facts.labels.get("dockyard.dirty") == "true" and env != first:
                 raise DeployError(f"{image} was built from uncommitted changes (-dirty): it may go to {first}, "
@@ -165,6 +168,7 @@ class Deployer:
                                   hint="commit the changes, dockyard build, and deploy or promote that")
             strategy = self.strategy(engine, env)
             workload = strategy.describe(prepared)  # refused here, before anything is touched
+            strategy.target.check_one_offs(prepared)
             return strategy.deploy(prepared, workload, dry_run=dry_run, note=note, skip_tests=skip_tests)
         finally:
             engine.close()

@@ -22,10 +22,12 @@ __all__ = ["create_one_off", "remove_one_off"]
 
 
 def create_one_off(engine: Engine, workload: Workload, service: str, kind: str, command: list[str], name: str,
-                   interactive: bool = False) -> ReplicaFacts:
-    """The container, made with its files in it, not started."""
-    spec = replace(workload.replicas[(service, 1)], task=kind, replica=0, command=list(command), port=None,
-                   host_port=None, health_command=None, health_probe="", interactive=interactive)
+                   interactive: bool = False, environment: dict[str, str] | None = None) -> ReplicaFacts:
+    """The container, made with its files in it, not started; `environment` adds to the service's."""
+    base = workload.replicas[(service, 1)]
+    spec = replace(base, task=kind, replica=0, command=list(command), port=None, host_port=None,
+                   health_command=None, health_probe="", interactive=interactive,
+                   environment={**base.environment, **(environment or {})})
     if workload.secret_files or workload.secret_bearing_files:
         directory, mounts = write_secret_files(workload.secret_files, spec.user, workload.secret_bearing_files)
         spec = replace(spec, secrets_dir=directory, file_mounts=mounts)

@@ -34,6 +34,8 @@ class Prepared:
     # the app's release task: "once" per release (a deploy), "skip" (a rollback), "again" (a rollback
     # asked to run it: its release ran it before it was live)
     release_task: str = "once"
+    hooks: bool = True  # the app's hooks run (a rollback and a restore run none)
+    previous: str | None = None  # the release the environment ran before this deploy (hooks are told)
 
     @property
     def config_revision(self) -> int:
@@ -69,6 +71,9 @@ class DeployContext(PlacingContext, Protocol):
     """What a strategy needs from whoever deploys: the app, where to report, the history."""
 
     db: StateDB
+
+    @property
+    def author(self) -> str: ...  # whom the releases, hooks and their audit rows are recorded as
 
     def record(self, env: str, release_id: str, image: str, commit: str | None, config_revision: int,
                status: str, note: str = "", failure: DockyardError | None = None) -> None: ...

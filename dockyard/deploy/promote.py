@@ -69,4 +69,5 @@ def rollback(deployer: Deployer, env: str, with_release_task: bool = False) -> D
     # a rollback restores a release that passed its tests: it runs none (a test of the commit that broke
     # the environment could keep it from going back)
     return deployer.deploy(env, image=previous.image, config_revision=previous.config_revision,
-                           note=note, skip_tests=True, release_task="again" if with_release_task else "skip")
+                           note=note, skip_tests=True, release_task="again" if with_release_task else "skip",
+                           hooks=False)

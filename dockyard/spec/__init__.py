@@ -50,6 +50,7 @@ __all__ = [
     "alerts",
     "model",
     "strategies",
+    "tasks",
     "AlarmSpec",
     "closest",
     "SPEC_FILE",

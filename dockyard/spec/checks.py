@@ -45,9 +45,7 @@ def check_references(data: dict[str, Any]) -> list[Problem]:
     problems += _health_needs_port(_mapping(data, "services"))
     problems += _one_writer(_mapping(data, "services"), _mapping(data, "environments"))
     problems += _accessories(data)
-    release = data.get("release")
-    if isinstance(release, dict) and isinstance(release.get("service"), str) and release["service"] not in services:
-        problems.append((("release", "service"), unknown_ref("service", release["service"], services, "services")))
+    problems += _one_offs(data, services)
     router_ports: dict[tuple[Any, Any], str] = {}
     for name, env in _mapping(data, "environments").items():
         if not isinstance(env, dict):
@@ -80,6 +78,37 @@ def check_references(data: dict[str, Any]) -> list[Problem]:
             if isinstance(env_name, str) and env_name not in environments:
                 problems.append((("pipeline", "branches", pattern, index),
                                  unknown_ref("environment", env_name, environments, "environments")))
+    return problems
+
+
+def _one_offs(data: dict[str, Any], services: list[Any]) -> list[Problem]:
+    """The release task, hooks and jobs name defined services and environments; job names are unique."""
+    problems: list[Problem] = []
+    hooks = _mapping(data, "hooks")
+    owners: list[tuple[Loc, Any]] = [(("release",), data.get("release"))]
+    owners += [(("hooks", name), hook) for name, hook in hooks.items()]
+    jobs = data.get("jobs")
+    jobs = jobs if isinstance(jobs, list) else []
+    owners += [(("jobs", index), job) for index, job in enumerate(jobs)]
+    for at, owner in owners:
+        service = owner.get("service") if isinstance(owner, dict) else None
+        if isinstance(service, str) and service not in services:
+            problems.append(((*at, "service"), unknown_ref("service", service, services, "services")))
+    environments, seen = list(_mapping(data, "environments")), dict[str, int]()
+    for index, job in enumerate(jobs):
+        if not isinstance(job, dict):
+            continue
+        name = job.get("name")
+        if isinstance(name, str) and name in seen:
+            problems.append((("jobs", index, "name"), f"job {name!r} is defined twice (also jobs[{seen[name]}]): "
+                                                      "each job needs a name of its own"))
+        elif isinstance(name, str):
+            seen[name] = index
+        listed = job.get("environments")
+        for position, env in enumerate(listed if isinstance(listed, list) else []):
+            if isinstance(env, str) and env not in environments:
+                problems.append((("jobs", index, "environments", position),
+                                 unknown_ref("environment", env, environments, "environments")))
     return problems
 
 

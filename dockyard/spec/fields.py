@@ -197,6 +197,7 @@ Capability = Annotated[str, BeforeValidator(_capability)]
 AppName = Annotated[str, _lower_name("app name", 41)]
 ServiceName = Annotated[str, _lower_name("service name", 31)]
 EnvName = Annotated[str, _lower_name("environment name", 21)]
+JobName = Annotated[str, _lower_name("job name", 31)]
 VolumeName = Annotated[str, _lower_name("volume name", 31)]
 TestName = Annotated[
     str, _named("test name", r"[A-Za-z0-9][A-Za-z0-9_.-]*", "use letters, digits, '_', '.' and '-'")

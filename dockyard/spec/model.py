@@ -50,6 +50,7 @@ from dockyard.spec.fields import (
 from dockyard.spec.hints import fail, not_found, show
 from dockyard.spec.scaling import AlarmSpec, ScalingSpec, StepSpec
 from dockyard.spec.strategies import DEFAULT, NAMES, StrategyTraits, traits
+from dockyard.spec.tasks import HooksSpec, JobSpec, ReleaseTaskSpec
 
 __all__ = ["AccessorySpec", "AlarmSpec", "AppSpec", "BindSpec", "BuildSpec", "ConfigSpec", "EnvironmentSpec",
            "HealthSpec", "PipelineSpec", "PlacementSpec", "ResourcesSpec", "RouterSpec", "ScalingSpec", "ServiceSpec",
@@ -166,16 +167,6 @@ class TestSpec(Named):
         return data
 
 
-class ReleaseTaskSpec(SpecModel):
-    """What runs once per release, in a one-off container of the new image with the environment's
-    configuration, secrets, files and network, before any replica of it starts (a migration)."""
-
-    command: ShellArgv = Field(description="the command, e.g. [./manage.py, migrate] or one string run by sh -c")
-    timeout: PositiveDuration = 600.0
-    # whose settings it runs with (user, resources, volumes, env): the first service by default
-    service: ServiceName | None = None
-
-
 class RouterSpec(SpecModel):
     live: Port = Field(description="the host port that serves the live color, e.g. 8000")
     preview: Port = Field(description="the host port that serves the idle color, e.g. 8001")
@@ -215,6 +206,9 @@ class EnvironmentSpec(Named):
     hsts: bool = False
     # The app's accessories this environment runs (each its own instance); not set: all of them.
     accessories: list[ServiceName] | None = None
+    # What a failed post_switch hook does: keep the release live (the deploy fails, saying so) or
+    # roll back to the one before.
+    on_failure: Literal["keep", "rollback"] = "keep"
 
     @field_validator("domains")
     @classmethod
@@ -284,6 +278,8 @@ class AppSpec(SpecModel):
     config: ConfigSpec = Field(default_factory=ConfigSpec)
     tests: dict[TestName, TestSpec] = Field(default_factory=dict)
     release: ReleaseTaskSpec | None = None
+    hooks: HooksSpec = Field(default_factory=HooksSpec)
+    jobs: list[JobSpec] = Field(default_factory=list)
     pipeline: PipelineSpec = Field(default_factory=PipelineSpec)
     alerts: list[AlertRule] = Field(default_factory=list)
     environments: Annotated[dict[EnvName, EnvironmentSpec], non_empty("define at least one environment")] = (
@@ -346,7 +342,18 @@ class AppSpec(SpecModel):
     def release_service(self) -> str:
         """The service whose settings the release task runs with."""
         assert self.release is not None
-        return self.release.service or next(iter(self.services))
+        return self.task_service(self.release.service)
+
+    def task_service(self, named: str | None) -> str:
+        """The service whose settings a one-off (release task, hook, job) runs with: the one it names,
+        else the first."""
+        return named or next(iter(self.services))
+
+    def job(self, name: str) -> JobSpec:
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        raise NotFound(*not_found("job", name, [j.name for j in self.jobs], self._source))
 
     def service(self, name: str) -> ServiceSpec:
         if name not in self.services:

@@ -56,8 +56,9 @@ class Release:
 
 @dataclass(frozen=True)
 class TaskRecord:
-    """One run of a release's release task: `running` while it runs (or when its deploy was killed
-    and nobody collected it yet), then succeeded, failed or timed out."""
+    """One run of a one-off: the release task (kind `release`), a hook (`hook.NAME`) or a job
+    (`job.NAME`): `running` while it runs (or when whoever ran it was killed and nobody collected it
+    yet), then succeeded, failed or timed out."""
 
     id: int
     app: str
@@ -70,6 +71,8 @@ class TaskRecord:
     started_at: float
     ended_at: float | None
     output: str
+    kind: str = "release"
+    due_at: float | None = None  # a job's: the moment the run was due
 
     def as_json(self) -> dict[str, Any]:
         return {"status": self.status, "exit_code": self.exit_code,
@@ -137,16 +140,25 @@ class StateDB:
     def releases(self, app: str, env: str, limit: int = 50) -> list[Release]:
         return [Release(*row) for row in self._tables.releases(app, env, limit)]
 
-    def start_task(self, app: str, env: str, release_id: str, container: str) -> int:
-        return self._tables.start_task(app, env, release_id, container)
+    def start_task(self, app: str, env: str, release_id: str, container: str, kind: str = "release",
+                   due_at: float | None = None) -> int:
+        return self._tables.start_task(app, env, release_id, container, kind, due_at)
 
     def end_task(self, app: str, env: str, release_id: str, container: str, status: str, exit_code: int | None,
-                 seconds: float, output: str) -> None:
-        self._tables.end_task(app, env, release_id, container, status, exit_code, seconds, output)
+                 seconds: float, output: str, kind: str = "release") -> None:
+        self._tables.end_task(app, env, release_id, container, status, exit_code, seconds, output, kind)
 
     def release_tasks(self, app: str, env: str, release_id: str | None = None, limit: int = 50) -> list[TaskRecord]:
         """The release task's runs in the environment (of one release), newest first."""
-        return [TaskRecord(*row) for row in self._tables.tasks(app, env, release_id, limit)]
+        return self.task_runs(app, env, "release", release_id, limit)
+
+    def task_runs(self, app: str, env: str, kind: str, release_id: str | None = None,
+                  limit: int = 50) -> list[TaskRecord]:
+        """Runs of one kind of one-off (`hook.` or `job.`: of every hook or job), newest first."""
+        return [TaskRecord(*row) for row in self._tables.tasks(app, env, kind, release_id, limit)]
+
+    def last_due(self, app: str, env: str, kind: str) -> float | None:
+        return self._tables.last_due(app, env, kind)
 
     def release_history(self, app: str, env: str, limit: int = 50) -> list[dict[str, Any]]:
         """Each release as JSON (newest first) with the last run of its release task (null: none ran)."""

@@ -38,6 +38,9 @@ POLL = 0.25  # seconds between looks while waiting for a holder to finish
 _patience: contextvars.ContextVar[float] = contextvars.ContextVar("lock_patience", default=0.0)
 _waiting_note: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
     "lock_waiting_note", default=None)
+# The environments this context holds: a change inside another of the same environment (a hook's
+# rollback inside its deploy) goes on under the outer one's lock instead of waiting for itself.
+_held: contextvars.ContextVar[frozenset[tuple[str, str]]] = contextvars.ContextVar("held_locks", default=frozenset())
 
 
 class EnvLocked(DeployError):
@@ -134,7 +137,11 @@ def patience(seconds: float, note: Callable[[str], None] | None = None) -> Itera
 def env_lock(app: str, env: str, wait: bool = False, contended: float = CONTENDED, doing: str = "deploy",
              mind_hand_lock: bool = True) -> Iterator[None]:
     """Hold the environment for a change; `wait`: as long as it takes, else `contended` seconds or
-    the caller's `patience`, whichever is longer. `mind_hand_lock=False` for repairs only."""
+    the caller's `patience`, whichever is longer. `mind_hand_lock=False` for repairs only. Held
+    already by this context: it goes on under that lock."""
+    if (app, env) in _held.get():
+        yield
+        return
     lock_path, _ = _paths(app, env)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = float("inf") if wait else time.monotonic() + max(contended, _patience.get())
@@ -165,7 +172,11 @@ def env_lock(app: str, env: str, wait: bool = False, contended: float = CONTENDE
         me = Holder(user=settings.author(), doing=doing, since=time.time(), pid=os.getpid())
         os.ftruncate(fd, 0)
         os.pwrite(fd, orjson.dumps(asdict(me)), 0)
-        yield
+        token = _held.set(_held.get() | {(app, env)})
+        try:
+            yield
+        finally:
+            _held.reset(token)
     finally:
         os.close(fd)
 

@@ -83,11 +83,19 @@ MIGRATIONS = Migrations("state", [
     );
     CREATE INDEX release_tasks_release ON release_tasks (app, env, release_id, id);
     """),
+    # every one-off run kept there: the release task's, the hooks' (hook.NAME) and the jobs' (job.NAME,
+    # with the moment a run was due)
+    Migration("""
+    ALTER TABLE release_tasks RENAME TO task_runs;
+    ALTER TABLE task_runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'release';
+    ALTER TABLE task_runs ADD COLUMN due_at REAL;
+    CREATE INDEX task_runs_kind ON task_runs (app, env, kind, id);
+    """),
 ])
 
 BuildRow = tuple[str, str, str, str, str | None, int, float]
 ReleaseRow = tuple[int, str, str, str, str, str | None, int, str, float, str, str]
-TaskRow = tuple[int, str, str, str, str, str, int | None, float | None, float, float | None, str]
+TaskRow = tuple[int, str, str, str, str, str, int | None, float | None, float, float | None, str, str, float | None]
 AuditRecord = tuple[int, float, str, str, str, str, str, str, str, str]
 
 
@@ -149,34 +157,44 @@ class StateTables:
         return list(self.conn.execute("SELECT * FROM releases WHERE app=? AND env=? ORDER BY seq DESC LIMIT ?",
                                       (app, env, limit)))
 
-    # release tasks ----------------------------------------------------------
-    def start_task(self, app: str, env: str, release_id: str, container: str) -> int:
+    # one-off runs: release tasks, hooks, jobs ------------------------------
+    def start_task(self, app: str, env: str, release_id: str, container: str, kind: str,
+                   due_at: float | None) -> int:
         with self.conn:
-            cur = self.conn.execute("INSERT INTO release_tasks (app, env, release_id, container, status, started_at)"
-                                    " VALUES (?,?,?,?,'running',?)", (app, env, release_id, container, time.time()))
+            cur = self.conn.execute(
+                "INSERT INTO task_runs (app, env, release_id, container, status, started_at, kind, due_at)"
+                " VALUES (?,?,?,?,'running',?,?,?)", (app, env, release_id, container, time.time(), kind, due_at))
             return int(cur.lastrowid or 0)
 
     def end_task(self, app: str, env: str, release_id: str, container: str, status: str, exit_code: int | None,
-                 seconds: float, output: str) -> None:
+                 seconds: float, output: str, kind: str) -> None:
         """The task's outcome on its row (the one its start made; a row of its own when none is left)."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            row = self.conn.execute("SELECT id FROM release_tasks WHERE app=? AND env=? AND container=? AND"
+            row = self.conn.execute("SELECT id FROM task_runs WHERE app=? AND env=? AND container=? AND"
                                     " status='running' ORDER BY id DESC LIMIT 1", (app, env, container)).fetchone()
             if row is None:
                 row = (int(self.conn.execute(
-                    "INSERT INTO release_tasks (app, env, release_id, container, status, started_at) VALUES"
-                    " (?,?,?,?,'running',?)", (app, env, release_id, container, time.time() - seconds)).lastrowid
-                    or 0),)
-            self.conn.execute("UPDATE release_tasks SET status=?, exit_code=?, seconds=?, ended_at=?, output=?"
+                    "INSERT INTO task_runs (app, env, release_id, container, status, started_at, kind) VALUES"
+                    " (?,?,?,?,'running',?,?)", (app, env, release_id, container, time.time() - seconds, kind)
+                ).lastrowid or 0),)
+            self.conn.execute("UPDATE task_runs SET status=?, exit_code=?, seconds=?, ended_at=?, output=?"
                               " WHERE id=?", (status, exit_code, seconds, time.time(), output, row[0]))
 
-    def tasks(self, app: str, env: str, release_id: str | None, limit: int) -> list[TaskRow]:
+    def tasks(self, app: str, env: str, kind: str, release_id: str | None, limit: int) -> list[TaskRow]:
+        """Newest first; `kind` ending in '.' is a prefix (hook., job.)."""
+        match, value = ("substr(kind, 1, ?)=?", (len(kind), kind)) if kind.endswith(".") else ("kind=?", (kind,))
         if release_id is None:
-            return list(self.conn.execute("SELECT * FROM release_tasks WHERE app=? AND env=? ORDER BY id DESC"
-                                          " LIMIT ?", (app, env, limit)))
-        return list(self.conn.execute("SELECT * FROM release_tasks WHERE app=? AND env=? AND release_id=?"
-                                      " ORDER BY id DESC LIMIT ?", (app, env, release_id, limit)))
+            return list(self.conn.execute(f"SELECT * FROM task_runs WHERE app=? AND env=? AND {match}"
+                                          " ORDER BY id DESC LIMIT ?", (app, env, *value, limit)))
+        return list(self.conn.execute(f"SELECT * FROM task_runs WHERE app=? AND env=? AND {match} AND release_id=?"
+                                      " ORDER BY id DESC LIMIT ?", (app, env, *value, release_id, limit)))
+
+    def last_due(self, app: str, env: str, kind: str) -> float | None:
+        """The latest moment a run of a job was due (a run started for it)."""
+        row = self.conn.execute("SELECT max(due_at) FROM task_runs WHERE app=? AND env=? AND kind=?",
+                                (app, env, kind)).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
 
     # the audit log ----------------------------------------------------------
     def begin_immediate(self) -> None:

@@ -83,7 +83,8 @@ class FakeEngine:
     name: str = "fake"
     actions: list[str] = field(default_factory=list)
     fail_start: set[str] = field(default_factory=set)  # container names whose start fails
-    task_exits: dict[str, int] = field(default_factory=dict)  # release -> its task's exit code (else 0)
+    # a task container's name, or a release (its every task) -> the exit code (else 0)
+    task_exits: dict[str, int] = field(default_factory=dict)
     task_hangs: set[str] = field(default_factory=set)  # releases whose task runs past its timeout
     fail_releases: set[str] = field(default_factory=set)  # releases whose Swarm tasks fail (and, in
     # tests/fakes/deploys.Site, whose containers never answer their probe)
@@ -374,7 +375,7 @@ class FakeEngine:
         found.status = "exited"
         if release in self.task_hangs:
             return TaskRun(None, "still migrating", timeout, timed_out=True)
-        code = self.task_exits.get(release, 0)
+        code = self.task_exits.get(name, self.task_exits.get(release, 0))
         if progress is not None:
             progress(f"task of {release}: exit {code}")
         return TaskRun(code, f"task of {release}: exit {code}", 0.01)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+from dockyard.deploy.hooks import HookFailed
 from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared, Report
 from dockyard.deploy.targets import Target
+from dockyard.errors import DeployError, ReleaseTestFailed
 from dockyard.spec.strategies import StrategyTraits, traits
 from dockyard.state.db import Release as StoredRelease
 
@@ -41,3 +43,29 @@ class Strategy(ABC):
         """A rollback without a deploy, where the strategy keeps the previous release at hand (None:
         the caller deploys the previous release afresh)."""
         return None
+
+    # -- hooks (deploy/hooks.py) ------------------------------------------------------------------
+    def hook(self, name: str, prepared: Prepared, workload: Any) -> None:
+        """Run the app's hook `name` for the release, if it has one and the deploy runs hooks."""
+        if prepared.hooks and self.spec.hooks.get(name) is not None:
+            self.target.run_hook(name, prepared, workload, self.ctx.db, self.ctx.author)
+
+    def after_switch(self, prepared: Prepared, workload: Any) -> None:
+        """The post_switch hook, once live traffic reaches the release (under the deploy's lock). A
+        failure rolls back where the environment says `on_failure: rollback`, else the release stays
+        live and the deploy fails saying so."""
+        try:
+            self.hook("post_switch", prepared, workload)
+        except HookFailed as exc:
+            app, env, release = self.spec.app, self.env, prepared.release_id
+            if self.spec.environment(env).on_failure != "rollback":
+                raise DeployError(f"{exc.message}\n{app}/{env} stays on release {release} (on_failure: keep)",
+                                  hint=f"fix it and deploy again, or `dockyard rollback {env}`; "
+                                       f"`on_failure: rollback` ({self.spec.where('environments', env)}) "
+                                       "rolls back by itself") from exc
+            self.roll_back_after(exc, prepared)
+
+    def roll_back_after(self, failure: HookFailed, prepared: Prepared) -> None:
+        """Put the environment back on the release it ran before (a failed post_switch hook); raises."""
+        raise ReleaseTestFailed(f"{failure.message}\n(on_failure: rollback)", reason="a failed post_switch hook") \
+            from failure

@@ -8,9 +8,14 @@ from typing import Any
 from dockyard.deploy.bluegreen import BlueGreen as Colors
 from dockyard.deploy.bluegreen import Release, switch_back
 from dockyard.deploy.edge import publish_edge
+from dockyard.deploy.history import rollback_pair
+from dockyard.deploy.hooks import HookFailed
 from dockyard.deploy.outcome import DeployOutcome, Prepared, Report
 from dockyard.deploy.strategies.base import Strategy
+from dockyard.errors import DeployError
+from dockyard.plan.bluegreen import Step
 from dockyard.state.db import Release as StoredRelease
+from dockyard.state.lock import env_lock
 
 
 class BlueGreen(Strategy):
@@ -18,12 +23,25 @@ class BlueGreen(Strategy):
 
     def deploy(self, prepared: Prepared, workload: Any, dry_run: bool, note: str,
                skip_tests: bool) -> DeployOutcome:
-        outcome = Colors(self.ctx, self.target, Release.of(prepared, workload),
-                         skip_tests=skip_tests).deploy(dry_run=dry_run, note=note)
-        if not dry_run:
-            self.target.colors_settled()
-            self._edge_follows()
+        with env_lock(self.spec.app, self.env):  # the post_switch hook and its rollback under it too
+            outcome = Colors(self.ctx, self.target, Release.of(prepared, workload), skip_tests=skip_tests,
+                             hook=lambda name: self.hook(name, prepared, workload)).deploy(dry_run=dry_run, note=note)
+            if not dry_run:
+                self.target.colors_settled()
+                self._edge_follows()
+                if any(step.kind is Step.SWITCH for step in outcome.actions):
+                    self.after_switch(prepared, workload)
         return outcome
+
+    def roll_back_after(self, failure: HookFailed, prepared: Prepared) -> None:
+        """Live traffic back to the colour that still runs the release before (a switch), else the
+        Deployer deploys that release again."""
+        live, previous = rollback_pair(self.ctx.db, self.spec.app, self.env)
+        note = f"rollback to {previous.release_id} (from {live.release_id}) after a failed post_switch hook"
+        if switch_back(self.ctx, self.target, previous, note) is None:
+            super().roll_back_after(failure, prepared)
+        raise DeployError(f"{failure.message}\n{self.spec.app}/{self.env} is back on release {previous.release_id} "
+                          "(on_failure: rollback)", hint="fix the release and deploy again") from failure
 
     def recover(self, live_release: str | None, log: Report) -> None:
         """Its own executor repairs an interrupted deploy: the idle colour is meant to differ."""

@@ -47,14 +47,29 @@ class Target(ABC):
         """Carry the actions out, every new replica healthy before an old one goes; on a failure
         what this apply made is undone and the error raised."""
 
+    runs_one_offs: ClassVar[bool] = False  # release tasks and hooks, in one-off containers
+
+    def check_one_offs(self, prepared: Prepared) -> None:
+        """Refuse here, before anything is touched, a release task or hook this placement cannot run."""
+        if self.runs_one_offs:
+            return
+        used: list[tuple[str, ...]] = [("release",)] if self.spec.release and prepared.release_task != "skip" else []
+        used += [("hooks", name) for name in self.spec.hooks.defined()] if prepared.hooks else []
+        if used:
+            raise DeployError(f"{self.spec.where(*used[0])}: release tasks and hooks run on container engines; "
+                              f"{self.spec.app}/{self.env} runs on a {self.kind} placement",
+                              hint="run it by hand around the deploy, or deploy this environment to containers")
+
     def run_release_task(self, release_id: str, workload: Any, db: StateDB, again: bool = False) -> None:
         """The app's release task, once per release (`again`: even if it succeeded), before any
-        replica of it starts (a placement
-        that cannot run one refuses the deploy here, before anything is touched)."""
+        replica of it starts (check_one_offs refused the deploy where it cannot run)."""
         if self.spec.release is not None:
-            raise DeployError(f"{self.spec.where('release')}: release tasks run on container engines; "
-                              f"{self.spec.app}/{self.env} runs on a {self.kind} placement",
-                              hint="run the task by hand before the deploy, or deploy this environment to containers")
+            raise DeployError(f"{self.spec.app}/{self.env}: a {self.kind} placement runs no release task")
+
+    def run_hook(self, name: str, prepared: Prepared, workload: Any, db: StateDB, author: str) -> None:
+        """The app's hook `name` for the release (deploy/hooks.py); HookFailed unless it succeeds."""
+        if self.spec.hooks.get(name) is not None:
+            raise DeployError(f"{self.spec.app}/{self.env}: a {self.kind} placement runs no hooks")
 
     def recover(self, live_release: str | None, log: Report) -> None:  # noqa: B027 - Swarm rolls back itself
         """Before a deploy that was interrupted runs again: put back what it left half-done."""

@@ -10,6 +10,7 @@ from dockyard.deploy.bluegreen import ColorExecutor, colored
 from dockyard.deploy.edge import publish_edge, replica_servers
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, health_check, health_command
+from dockyard.deploy.hooks import Hooks
 from dockyard.deploy.outcome import Prepared, Report
 from dockyard.deploy.refs import resolve_env_refs
 from dockyard.deploy.release_task import ReleaseTask
@@ -108,6 +109,12 @@ class ContainerTarget(Target):
 
     def run_release_task(self, release_id: str, workload: Workload, db: StateDB, again: bool = False) -> None:
         ReleaseTask(self.spec, self.engine, self.env, db, self.report).run(release_id, workload, again)
+
+    runs_one_offs = True
+
+    def run_hook(self, name: str, prepared: Prepared, workload: Workload, db: StateDB, author: str) -> None:
+        Hooks(self.spec, self.engine, self.env, db, self.report, author).run(
+            name, prepared.release_id, workload, prepared.previous)
 
     def plan(self, prepared: Prepared, workload: Workload) -> list[Action]:
         desired = [Desired(name, prepared.replicas(self.spec, name), workload.replicas[(name, 1)].config_hash,

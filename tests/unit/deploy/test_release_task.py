@@ -129,7 +129,7 @@ def test_blue_green_runs_it_before_the_colour_starts_and_a_failure_switches_noth
 def test_a_swarm_environment_with_a_release_task_is_refused_before_anything_is_touched(dockyard_env: Path,
                                                                                        tmp_path: Path) -> None:
     site = Site(tmp_path, TASKED, swarm=True)
-    with pytest.raises(DeployError, match=r"dockyard.yml:\d+: release tasks run on container engines"):
+    with pytest.raises(DeployError, match=r"dockyard.yml:\d+: release tasks and hooks run on container engines"):
         site.deployer.deploy("testing", image=IMAGES["r1"])
     assert site.actions == []
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -79,9 +80,20 @@ def test_a_running_change_is_named_and_a_hand_lock_is_refused_while_it_runs(dock
         # from another open file description, as another process sees it
         holder = running_holder("shop", "staging")
         assert holder is not None and (holder.user, holder.doing, holder.pid) == ("carol", "rollback", os.getpid())
-        with pytest.raises(EnvLocked, match=r"held by carol \(rollback, pid \d+\)"):
-            take_by_hand("shop", "staging", "too late")
+        # another thread is another change (inside this one's context, it would go on under its lock)
+        with ThreadPoolExecutor(1) as pool, pytest.raises(EnvLocked, match=r"held by carol \(rollback, pid \d+\)"):
+            pool.submit(take_by_hand, "shop", "staging", "too late").result()
     assert running_holder("shop", "staging") is None and hand_lock("shop", "staging") is None
+
+
+def test_a_change_inside_a_change_of_the_same_environment_goes_on_under_its_lock(dockyard_env: Path) -> None:
+    with env_lock("shop", "staging", doing="deploy"), env_lock("shop", "staging", doing="rollback"):
+        holder = running_holder("shop", "staging")
+        assert holder is not None and holder.doing == "deploy"  # the outer one holds it, still
+    assert running_holder("shop", "staging") is None
+    with ThreadPoolExecutor(1) as pool, env_lock("shop", "staging"):  # not across threads: a thread is another change
+        with pytest.raises(EnvLocked):
+            pool.submit(lambda: env_lock("shop", "staging").__enter__()).result()
 
 
 def test_someone_elses_hand_lock_is_released_only_with_force(dockyard_env: Path,
