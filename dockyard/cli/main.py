@@ -66,6 +66,7 @@ REGISTRY: list[tuple[tuple[str, ...], str]] = [
     (("config", "secret"), "config_cmds"),
     (("scale", "autoscale"), "scale_cmds"),
     (("lock",), "lock_cmds"),
+    (("jobs",), "jobs_cmds"),
     (("run",), "run_cmds"),  # scale, autoscale run|status|events|...
     (("audit",), "audit_cmds"),
     (("notify",), "notify_cmds"),
@@ -115,6 +116,8 @@ SUMMARIES = {
     "secret": "Secrets: encrypted at rest, shown as *** unless --reveal.",
     "run": "Run a command in a new container of ENV's live release: its image, configuration, secrets, files",
     "lock": "Deploy locks: hold an environment by hand, see who holds one.",
+    "jobs": "Scheduled jobs (jobs: in dockyard.yml), run by `dockyard server` in one-off containers of the live "
+            "release.",
     "autoscale": "The autoscaler: its loop, its decisions, which apps it scales.",
     "notify": "Notifications (channels and routes in settings.yml): test a channel, list the outbox.",
 }

@@ -18,6 +18,8 @@ from dockyard.backup.schedule import Scheduler
 from dockyard.backup.stores import open_store
 from dockyard.config.service import open_config_service
 from dockyard.deploy.edge import Renewals
+from dockyard.engine.client import connect
+from dockyard.jobs.runner import JobRunner, enabled_specs
 from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
 from dockyard.notify.deliver import Deliverer
 from dockyard.notify.emit import take_alerts
@@ -150,6 +152,25 @@ def _alerts(stop: threading.Event) -> None:
         db.close()
 
 
+JOBS_EVERY = 2.0  # seconds between two passes over the scheduled jobs (a run starts at most this late)
+
+
+def _jobs(stop: threading.Event) -> None:
+    """The scheduled jobs of the apps of `dockyard jobs enable` (jobs/runner.py)."""
+    every = float(os.environ.get("DOCKYARD_JOBS_EVERY") or JOBS_EVERY)
+    db = StateDB()
+    report = lambda line: log.info("jobs: %s", line)  # noqa: E731 - a line to the server's log
+    runner = JobRunner(db, open_config_service, connect, report)
+    try:
+        while not stop.wait(every):
+            try:
+                runner.tick(enabled_specs(runner.store, report))
+            except Exception:  # a locked database or a bug must not end the server's jobs
+                log.exception("scheduled jobs pass failed")
+    finally:
+        db.close()
+
+
 LOGINS_EVERY = 1.0  # seconds between two looks for windows of failed log-ins that have ended
 
 
@@ -175,6 +196,7 @@ def start(stop: threading.Event, throttle: LoginThrottle) -> list[threading.Thre
              threading.Thread(target=_balancers, args=(stop,), name="balancers", daemon=True),
              threading.Thread(target=_renewals, args=(stop,), name="renewals", daemon=True),
              threading.Thread(target=_backups, args=(stop,), name="backups", daemon=True),
+             threading.Thread(target=_jobs, args=(stop,), name="jobs", daemon=True),
              threading.Thread(target=_notifications, args=(stop,), name="notifications", daemon=True),
              threading.Thread(target=_alerts, args=(stop,), name="alerts", daemon=True),
              threading.Thread(target=_login_failures, args=(stop, throttle), name="logins", daemon=True)]

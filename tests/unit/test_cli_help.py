@@ -63,7 +63,8 @@ NO_JSON = {("exec",): "attaches a shell", ("accessory", "exec"): "attaches a she
            ("agent",): "runs until stopped", ("server",): "runs until stopped",
            ("forwarder", "run"): "runs until stopped", ("balancers", "watch"): "runs until stopped",
            ("pipeline", "work"): "runs the queue in the foreground",
-           ("run",): "prints the command's own output, or attaches a terminal"}
+           ("run",): "prints the command's own output, or attaches a terminal",
+           ("jobs", "run-now"): "prints the job's own output"}
 
 
 def test_every_command_that_prints_data_takes_json() -> None:

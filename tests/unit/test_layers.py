@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2] / "dockyard"
 ORDER = ["errors", "settings_base", "settings_model", "settings", "vocabulary", "netcheck", "spec", "plan", "engine",
          "config", "state", "build", "router", "monitor", "logs", "notify", "swarm", "deploy", "backup", "scale",
-         "pipeline", "server", "cli"]
+         "jobs", "pipeline", "server", "cli"]
 
 # (importing file, imported module) that still go up. Issue 13 takes these away.
 KNOWN_UPWARD: set[tuple[str, str]] = set()
@@ -366,6 +366,7 @@ REPOSITORIES = {
     "server/store.py": "state.db: tokens, sessions, webhook deliveries and pushes, poll marks",
     "scale/store.py": "state.db: the autoscaler's decisions, overrides and apps",
     "backup/store.py": "state.db: the apps with scheduled backups",
+    "jobs/store.py": "state.db: the apps whose jobs the server runs, and each job's last moment handled",
     "notify/store.py": "state.db: the one event outbox: events and their deliveries",
     "config/sqlite_store.py": "config.db: the embedded configuration store",
     "logs/store.py": "the log store (store.db, FTS5)",

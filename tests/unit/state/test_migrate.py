@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.backup.store import MIGRATIONS as BACKUP
+from dockyard.jobs.store import MIGRATIONS as JOBS
 from dockyard.notify.store import MIGRATIONS as NOTIFY
 from dockyard.pipeline.store import MIGRATIONS as PIPELINE
 from dockyard.scale.store import MIGRATIONS as SCALE
@@ -21,23 +22,23 @@ from dockyard.state.migrations import Migration, Migrations, version
 from dockyard.state.store import MIGRATIONS as STATE
 from tests.state_legacy import SCHEMA, legacy_database
 
-EVERY = [STATE, PIPELINE, SERVER, SCALE, BACKUP, NOTIFY]
+EVERY = [STATE, PIPELINE, SERVER, SCALE, BACKUP, NOTIFY, JOBS]
 
 # What a database of the old list at user_version N already has of each package: the baseline,
 # written out (each package's migrations say it with their `legacy`; this checks what they say).
 BASELINE = {
-    # N: state, pipeline, server, scale, backup, notify
-    0: (0, 0, 0, 0, 0, 0),
-    1: (1, 0, 0, 0, 0, 0),
-    2: (1, 1, 1, 0, 0, 0),
-    3: (1, 1, 1, 1, 0, 0),
-    4: (2, 2, 2, 1, 0, 0),
-    5: (2, 2, 2, 1, 1, 0),
-    6: (2, 2, 3, 1, 1, 0),
-    7: (2, 2, 3, 1, 1, 1),
-    8: (2, 2, 4, 1, 1, 1),
-    9: (2, 2, 5, 1, 1, 1),
-    10: (2, 3, 5, 1, 1, 1),
+    # N: state, pipeline, server, scale, backup, notify, jobs
+    0: (0, 0, 0, 0, 0, 0, 0),
+    1: (1, 0, 0, 0, 0, 0, 0),
+    2: (1, 1, 1, 0, 0, 0, 0),
+    3: (1, 1, 1, 1, 0, 0, 0),
+    4: (2, 2, 2, 1, 0, 0, 0),
+    5: (2, 2, 2, 1, 1, 0, 0),
+    6: (2, 2, 3, 1, 1, 0, 0),
+    7: (2, 2, 3, 1, 1, 1, 0),
+    8: (2, 2, 4, 1, 1, 1, 0),
+    9: (2, 2, 5, 1, 1, 1, 0),
+    10: (2, 3, 5, 1, 1, 1, 0),
 }
 
 
@@ -50,7 +51,8 @@ def open_every(path: Path) -> StateDB:
 
 # Tables and indexes made since the old list (in a fresh database and in an old one taken up alike).
 SINCE = ("events", "events_kind", "sqlite_autoindex_events_1", "events_at", "outbox_created", "task_runs",
-         "release_tasks_release", "task_runs_kind")
+         "release_tasks_release", "task_runs_kind", "job_apps",
+         "job_marks", "sqlite_autoindex_job_marks_1", "sqlite_autoindex_job_apps_1")
 
 
 def schema(conn: sqlite3.Connection | StateDB, since: bool = True) -> dict[str, str]:
@@ -64,8 +66,8 @@ def test_the_baseline_of_every_old_version() -> None:
     for user_version, expected in BASELINE.items():
         assert tuple(m.baseline(user_version) for m in EVERY) == expected, user_version
     # the old list's 10 versions, cut where packages meet; + the events table, + the events' age indexes,
-    # + the release tasks, + their table for every one-off (hooks, jobs)
-    assert sum(len(m.steps) for m in EVERY) == 17
+    # + the release tasks, + their table for every one-off (hooks, jobs), + the jobs' apps and marks
+    assert sum(len(m.steps) for m in EVERY) == 18
 
 
 def test_a_fresh_database_has_the_tables_of_the_old_list(tmp_path: Path) -> None:
