@@ -16,7 +16,7 @@ import time
 from dockyard.deploy.executor import Workload
 from dockyard.deploy.one_off import create_one_off, remove_one_off
 from dockyard.deploy.outcome import Report
-from dockyard.deploy.release_task import LAST_LINES, status_of
+from dockyard.deploy.release_task import LAST_LINES
 from dockyard.engine import labels as L
 from dockyard.engine.facts import TaskRun
 from dockyard.engine.interface import Engine
@@ -77,7 +77,7 @@ class Hooks:
             raise HookFailed(f"{self.app}/{self.env}: the {name} hook could not run: {exc.message}", name) from exc
         finally:
             remove_one_off(self.engine, container)
-        self.db.end_task(self.app, self.env, release_id, container_name, status_of(result), result.exit_code,
+        self.db.end_task(self.app, self.env, release_id, container_name, result.status, result.exit_code,
                          result.seconds, result.output[-4096:], kind)
         self.report(f"hook {name} of release {release_id}: {result.summary()}")
         self._tell(name, release_id, result.summary(), result)

@@ -34,10 +34,6 @@ class ReleaseTaskFailed(DeployError):
     """The release task did not succeed: no replica of the release started, nothing switched."""
 
 
-def status_of(result: TaskRun) -> str:
-    return "succeeded" if result.succeeded else "timed out" if result.timed_out else "failed"
-
-
 class ReleaseTask:
     def __init__(self, spec: AppSpec, engine: Engine, env: str, db: StateDB, report: Report) -> None:
         self.spec, self.engine, self.env, self.db, self.report = spec, engine, env, db, report
@@ -89,7 +85,7 @@ class ReleaseTask:
         self.report(f"  | {line}")
 
     def _record(self, release_id: str, name: str, result: TaskRun) -> None:
-        self.db.end_task(self.app, self.env, release_id, name, status_of(result), result.exit_code, result.seconds,
+        self.db.end_task(self.app, self.env, release_id, name, result.status, result.exit_code, result.seconds,
                          result.output[-4096:])
         self.report(f"release task of release {release_id}: {result.summary()}")
 

@@ -222,6 +222,11 @@ class TaskRun:
     def succeeded(self) -> bool:
         return self.exit_code == 0 and not self.timed_out
 
+    @property
+    def status(self) -> str:
+        """As the task history keeps it: succeeded, failed or timed out."""
+        return "succeeded" if self.succeeded else "timed out" if self.timed_out else "failed"
+
     def summary(self) -> str:
         if self.timed_out:
             return f"timed out after {self.seconds:.0f}s"

@@ -19,7 +19,6 @@ from pathlib import Path
 from dockyard.config.service import ConfigService
 from dockyard.deploy.deployer import Deployer
 from dockyard.deploy.one_off import create_one_off, remove_one_off
-from dockyard.deploy.release_task import status_of
 from dockyard.deploy.run_task import live_workload
 from dockyard.engine import labels as L
 from dockyard.engine.facts import ReplicaFacts, TaskRun
@@ -189,7 +188,7 @@ class JobRunner:
         result = engine.await_task(container.id, container.name, KILL_WAIT if stop else 1.0)
         run = self._run_of(app, env, job, container.name)
         seconds = time.time() - run.started_at if run is not None else result.seconds
-        said = status or status_of(result)
+        said = status or result.status
         self.db.end_task(app, env, container.labels.get(L.RELEASE, ""), container.name, said, result.exit_code,
                          seconds, result.output[-4096:], kind_of(job))
         remove_one_off(engine, container)
