@@ -189,20 +189,22 @@ def refuse_if_locked_by_hand(app: str, env: str) -> None:
         raise EnvLocked(app, env, held)
 
 
-def take_by_hand(app: str, env: str, message: str) -> Holder:
-    """Lock the environment by hand: refused (EnvLocked) while a change or another hand lock holds it."""
+def take_by_hand(app: str, env: str, message: str, user: str | None = None) -> Holder:
+    """Lock the environment by hand (as `user`: the server's caller, else this user): refused
+    (EnvLocked) while a change or another hand lock holds it."""
     with env_lock(app, env, doing="lock"):
-        holder = Holder(user=settings.author(), doing="by hand", since=time.time(), message=message)
+        holder = Holder(user=user or settings.author(), doing="by hand", since=time.time(), message=message)
         settings.replace_private(_paths(app, env)[1], orjson.dumps(asdict(holder)))
     return holder
 
 
-def release_by_hand(app: str, env: str, force: bool = False) -> Holder | None:
-    """Remove the hand lock; someone else's only with `force`. The lock that was, or None."""
+def release_by_hand(app: str, env: str, force: bool = False, user: str | None = None) -> Holder | None:
+    """Remove the hand lock; someone else's (not `user`'s, else this user's) only with `force`. The
+    lock that was, or None."""
     held = hand_lock(app, env)
     if held is None:
         return None
-    if held.user != settings.author() and not force:
+    if held.user != (user or settings.author()) and not force:
         raise DeployError(f"{app}/{env}: the lock is {held.describe()}, not yours",
                           hint=f"dockyard lock release {env} --force (recorded in the audit log)")
     _paths(app, env)[1].unlink(missing_ok=True)
