@@ -36,7 +36,8 @@ REDIS_IMAGE=dockyard/redis:7.0
 # binary each one is for, and tests/unit/test_setup_requirements.py checks both against dpkg.
 APT_PACKAGES=(docker.io docker-registry etcd-server nginx haproxy busybox-static git openssl iproute2 curl
               redis-server redis-tools ca-certificates python3-venv)
-APT_TEST_PACKAGES=(prometheus rsyslog systemd pebble hey zstd chromium chromium-driver)
+APT_TEST_PACKAGES=(prometheus rsyslog systemd pebble hey zstd chromium chromium-driver postgresql-15
+                   postgresql-client-15)
 
 # Each binary something runs, the package above that ships it, and who needs it (demo: `make demo`
 # and everything Dockyard itself runs; test: only the test suite).
@@ -64,6 +65,9 @@ REQUIREMENTS=(
     "zstd            zstd             test"   # tar | zstd by hand, the peer of bench/backup.py
     "chromium        chromium         test"   # the dashboard's browser tests (tests/integration/server)
     "chromedriver    chromium-driver  test"   # selenium drives chromium through it
+    # PostgreSQL 15's own binaries are not on PATH (Debian's wrappers are): named by their path
+    "/usr/lib/postgresql/15/bin/postgres postgresql-15 test"  # FROM scratch PostgreSQL (tests/datastores.py)
+    "/usr/lib/postgresql/15/bin/psql postgresql-client-15 test"  # in it and in the e2e app's image
 )
 # ca-certificates (the CA bundle) and python3-venv (`python3 -m venv` in the Makefile) ship no binary
 # of the table; missing_packages checks them by what they provide.

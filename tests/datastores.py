@@ -132,3 +132,53 @@ def get(port: int, key: str) -> str:
 
 def accessory(client: docker.DockerClient, app: TestApp) -> docker.models.containers.Container:
     return client.containers.get(f"{app.name}_site_db")
+
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+PG_DOCKERFILE = """\
+FROM scratch
+COPY rootfs/ /
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox --install -s /bin && chmod 1777 /tmp"]
+COPY --chown=70:70 data /data
+ENV PATH=/usr/lib/postgresql/15/bin:/bin TZ=UTC
+USER 70:70
+EXPOSE 5432
+"""
+
+
+def _with_libraries(rootfs: Path, path: str) -> None:
+    copy_into(rootfs, path)
+    for library in linked_libraries(path):
+        copy_into(rootfs, library)
+
+
+def postgres_context(dest: Path) -> Path:
+    """A build context for a PostgreSQL 15 image from Debian's postgresql-15: the server, initdb,
+    psql and pg_isready with every library they link, the two modules initdb loads (PL/pgSQL, the
+    snowball dictionaries), its share/ files, UTC's zone file, a static busybox; a `postgres` user
+    (uid 70) it runs as, its data in /data."""
+    if not Path(PG_BIN, "postgres").exists():
+        raise RuntimeError("postgresql-15 is not installed: bash scripts/setup.sh install --tests")
+    rootfs = dest / "rootfs"
+    for name in ("postgres", "initdb", "psql", "pg_isready"):
+        _with_libraries(rootfs, f"{PG_BIN}/{name}")
+    for module in ("plpgsql.so", "dict_snowball.so"):
+        _with_libraries(rootfs, f"/usr/lib/postgresql/15/lib/{module}")
+    shutil.copytree("/usr/share/postgresql/15", rootfs / "usr/share/postgresql/15", dirs_exist_ok=True)
+    for zone in ("UTC", "Etc/UTC"):
+        copy_into(rootfs, f"/usr/share/zoneinfo/{zone}")
+    copy_into(rootfs, "/bin/busybox")
+    (rootfs / "etc").mkdir(exist_ok=True)
+    (rootfs / "etc" / "passwd").write_text("postgres:x:70:70::/data:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n")
+    (rootfs / "etc" / "group").write_text("postgres:x:70:\nnogroup:x:65534:\n")
+    (rootfs / "tmp").mkdir(exist_ok=True)
+    (dest / "data").mkdir(exist_ok=True)
+    (dest / "data" / ".keep").write_text("")
+    (dest / "Dockerfile").write_text(PG_DOCKERFILE)
+    return dest
+
+
+def psql_client(rootfs: Path) -> Path:
+    """psql and its libraries, to be copied into an app's image (COPY pgclient/ /)."""
+    _with_libraries(rootfs, f"{PG_BIN}/psql")
+    return rootfs

@@ -128,6 +128,7 @@ class BlueGreen:
         started = next((s.color for s in steps if s.kind is Step.START), None)
         checked = next((s.color for s in steps if s.kind is Step.CHECK), None)
         switched = False
+        began: str | None = None  # the colour this deploy began to start (a failure before: nothing of it runs)
         try:
             if started is not None:  # before its colour starts
                 self.hook("pre_deploy")
@@ -138,6 +139,8 @@ class BlueGreen:
                 if step.kind is Step.SWITCH:  # it runs and passed its tests; live traffic has not reached it
                     self.hook("post_deploy")
                 self.report(step.describe())
+                if step.kind is Step.START:
+                    began = step.color
                 self._step(board, step)
                 switched = switched or step.kind is Step.SWITCH
         except DockyardError as exc:
@@ -145,9 +148,9 @@ class BlueGreen:
                 raise
             self._record("failed", note, failure=exc)
             try:
-                if started is not None:  # what this deploy started goes; nothing else does
-                    board.retire(started, "the release failed its checks; live traffic never reached it")
-                elif checked is not None:
+                if began is not None:  # what this deploy started goes; nothing else does
+                    board.retire(began, "the release failed its checks; live traffic never reached it")
+                elif started is None and checked is not None:
                     self._leave(board, checked)
             except DockyardError as cleanup:
                 self.report(f"could not put {started or checked} back: {cleanup.message}")

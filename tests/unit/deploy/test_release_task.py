@@ -143,3 +143,18 @@ def test_bad_release_tasks_are_refused_with_file_and_line() -> None:
         with pytest.raises(SpecError) as refused:
             parse_spec(base + text + "\n")
         assert any(p.startswith("dockyard.yml:") and said in p for p in refused.value.problems), refused.value.problems
+
+
+def test_a_failed_task_in_blue_green_keeps_the_colour_kept_for_a_rollback(site: Site) -> None:
+    r3_image = "shop@sha256:" + "3" * 64
+    site.engine.add_image(r3_image, "sha256:r3")
+    r1 = site.deployer.deploy("production", image=IMAGES["r1"]).release_id
+    r2 = site.deployer.deploy("production", image=IMAGES["r2"]).release_id
+    kept = {(r.name, r.release) for r in site.engine.observe("shop", "production")}
+    assert {release for _, release in kept} == {r1, r2}  # r1 idle for the rollback window
+    r3 = site.release("production", r3_image).release_id
+    site.engine.task_exits[r3] = 1
+    with pytest.raises(ReleaseTaskFailed):
+        site.deployer.deploy("production", image=r3_image)
+    assert {(r.name, r.release) for r in site.engine.observe("shop", "production")} == kept
+    assert rollback(site.deployer, "production").release_id == r1  # still a switch back
