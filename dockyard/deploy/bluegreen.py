@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, spec_health
+from dockyard.deploy.one_off import TaskContext
 from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared
 from dockyard.deploy.switch_back import SwitchBackParts, resume, roll_back_to_idle
 from dockyard.deploy.verify import endpoint_tests
@@ -27,7 +28,6 @@ from dockyard.plan.bluegreen import BGStep, Step, Target, plan_bluegreen
 from dockyard.router.colors import Fleet
 from dockyard.router.switch import Switchboard, board_spec, url
 from dockyard.state.db import Release as StoredRelease
-from dockyard.state.db import StateDB
 from dockyard.state.lock import env_lock
 
 Report = Callable[[str], None]
@@ -60,7 +60,7 @@ class Placement(Protocol):
 
     def start_color(self, workload: Any, color: str, reason: str) -> None: ...
 
-    def run_release_task(self, release_id: str, workload: Any, db: StateDB, again: bool = False) -> None: ...
+    def run_release_task(self, release_id: str, workload: Any, tasks: TaskContext, again: bool = False) -> None: ...
 
 
 @dataclass
@@ -133,7 +133,7 @@ class BlueGreen:
             if started is not None:  # before its colour starts
                 self.hook("pre_deploy")
             if self.release.release_task != "skip" and started is not None:
-                self.placement.run_release_task(self.release.release_id, self.release.workload, self.ctx.db,
+                self.placement.run_release_task(self.release.release_id, self.release.workload, self.ctx.tasks,
                                                 again=self.release.release_task == "again")
             for step in steps:
                 if step.kind is Step.SWITCH:  # it runs and passed its tests; live traffic has not reached it

@@ -18,6 +18,7 @@ from dockyard.deploy.binds import check_binds
 from dockyard.deploy.bounds import enforce_policy
 from dockyard.deploy.edge import check_edge
 from dockyard.deploy.history import record_release
+from dockyard.deploy.one_off import Finished, TaskContext
 from dockyard.deploy.outcome import DeployOutcome, Prepared
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.refs import resolve_config_refs
@@ -85,6 +86,11 @@ class Deployer:
         self.report = report
         self.counts_source = counts
         self.by: str | None = None  # who the releases are recorded as: the server's caller, else this user
+        self.finished = Finished(self.parts.log_grace)  # the one-offs a deploy ran, removed at its end
+
+    @property
+    def tasks(self) -> TaskContext:
+        return TaskContext(self.db, self.author, self.finished)
 
     @property
     def author(self) -> str:
@@ -171,4 +177,5 @@ class Deployer:
             strategy.target.check_one_offs(prepared)
             return strategy.deploy(prepared, workload, dry_run=dry_run, note=note, skip_tests=skip_tests)
         finally:
+            self.finished.remove_all()
             engine.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from dockyard.deploy.executor import Workload
-from dockyard.deploy.one_off import create_one_off, remove_one_off
+from dockyard.deploy.one_off import TaskContext, create_one_off, remove_after_grace, remove_one_off
 from dockyard.deploy.outcome import Report
 from dockyard.deploy.release_task import LAST_LINES
 from dockyard.engine import labels as L
@@ -25,7 +25,6 @@ from dockyard.notify.emit import emit
 from dockyard.spec import AppSpec
 from dockyard.spec.tasks import HOOKS
 from dockyard.state.audit import AuditLog
-from dockyard.state.db import StateDB
 
 KIND = "hook"
 
@@ -45,8 +44,9 @@ class HookFailed(DeployError):
 class Hooks:
     """The app's hooks for one deploy of one environment on a container engine."""
 
-    def __init__(self, spec: AppSpec, engine: Engine, env: str, db: StateDB, report: Report, author: str) -> None:
-        self.spec, self.engine, self.env, self.db, self.report, self.author = spec, engine, env, db, report, author
+    def __init__(self, spec: AppSpec, engine: Engine, env: str, tasks: TaskContext, report: Report) -> None:
+        self.spec, self.engine, self.env, self.report = spec, engine, env, report
+        self.db, self.author, self.finished = tasks.db, tasks.author, tasks.finished
         self.app = spec.app
 
     def run(self, name: str, release_id: str, workload: Workload, previous: str | None) -> None:
@@ -76,7 +76,7 @@ class Hooks:
             self._tell(name, release_id, f"could not run: {exc.message}", None)
             raise HookFailed(f"{self.app}/{self.env}: the {name} hook could not run: {exc.message}", name) from exc
         finally:
-            remove_one_off(self.engine, container)
+            self.finished.keep(self.engine, container)  # removed at the deploy's end, once the forwarder read it
         self.db.end_task(self.app, self.env, release_id, container_name, result.status, result.exit_code,
                          result.seconds, result.output[-4096:], kind)
         self.report(f"hook {name} of release {release_id}: {result.summary()}")
@@ -102,7 +102,11 @@ class Hooks:
         """A hook's container a killed deploy left (a hook runs within its deploy, never after it):
         removed, its run recorded as interrupted."""
         for container in self.engine.task_containers(self.app, self.env):
-            if container.labels.get(L.TASK) != KIND:
+            if container.labels.get(L.TASK) != KIND or any(c.id == container.id for _, c, _ in self.finished.kept):
+                continue
+            run = self.db.task_of(self.app, self.env, container.name)
+            if run is not None and run.status != "running":  # recorded; its deploy ended before removing it
+                remove_after_grace(self.engine, container)
                 continue
             self.report(f"removing {container.name}: a hook left by an interrupted deploy")
             kind = next((f"{KIND}.{n}" for n in HOOKS

@@ -5,11 +5,17 @@ configuration, secrets, rendered files, that service's user, resources, volumes 
 environment's network where its accessories answer by name), with its own command, no published
 port, no restart, and the `dockyard.task` label instead of `dockyard.managed`, so no deploy, scale
 or switch takes it for a replica.
+
+An ended one-off is removed LOG_GRACE seconds after it ended, not at once: the host's log forwarder
+finds containers by scanning their folder every second and reads a file it has opened even once
+the container is gone, so its output reaches the log store. A deploy removes its own at its end
+(`Finished`), `dockyard run` waits out the rest of the grace, the jobs' loop on a later pass.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+from dataclasses import dataclass, field, replace
 
 from dockyard.deploy.executor import Workload, files_archive
 from dockyard.engine import labels as L
@@ -17,8 +23,12 @@ from dockyard.engine.facts import ReplicaFacts
 from dockyard.engine.interface import Engine
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
 from dockyard.errors import EngineError
+from dockyard.state.db import StateDB
 
-__all__ = ["create_one_off", "remove_one_off"]
+__all__ = ["LOG_GRACE", "Finished", "TaskContext", "create_one_off", "ended_long_enough", "remove_after_grace",
+           "remove_one_off"]
+
+LOG_GRACE = 2.0  # seconds an ended one-off is kept for the forwarder (it scans every 1 s)
 
 
 def create_one_off(engine: Engine, workload: Workload, service: str, kind: str, command: list[str], name: str,
@@ -54,3 +64,47 @@ def remove_one_off(engine: Engine, container: ReplicaFacts) -> None:
         engine.remove_replica(container.id, f"removing {container.name}")
     finally:
         remove_secret_files(container.labels.get(L.SECRETS_DIR))
+
+
+def ended_long_enough(container: ReplicaFacts, now: float | None = None) -> bool:
+    """Whether an ended one-off may go: its grace for the forwarder is over (or it never ran)."""
+    if container.running:
+        return False
+    return container.ended_at is None or (now or time.time()) - container.ended_at >= LOG_GRACE
+
+
+def remove_after_grace(engine: Engine, container: ReplicaFacts) -> None:
+    """An ended one-off of an earlier run, removed once its grace is over (a new one may take its name)."""
+    if container.ended_at is not None:
+        time.sleep(max(0.0, min(LOG_GRACE, container.ended_at + LOG_GRACE - time.time())))
+    remove_one_off(engine, container)
+
+
+@dataclass
+class Finished:
+    """One-offs a deploy ran to their end: removed when it ends, each once its grace is over."""
+
+    grace: float = LOG_GRACE  # (0 on a fake engine: no forwarder reads it)
+    kept: list[tuple[Engine, ReplicaFacts, float]] = field(default_factory=list)
+
+    def keep(self, engine: Engine, container: ReplicaFacts) -> None:
+        self.kept.append((engine, container, time.monotonic()))
+
+    def remove_all(self) -> None:
+        kept, self.kept = self.kept, []
+        for engine, container, ended in kept:
+            time.sleep(max(0.0, ended + self.grace - time.monotonic()))
+            try:
+                remove_one_off(engine, container)
+            except EngineError:
+                pass  # gone already (a `down`), or the engine went away: the next deploy's leftovers
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a deploy's release task and hooks are run with: the history they are kept in, whom they
+    are recorded as, and where their ended containers wait for their removal."""
+
+    db: StateDB
+    author: str
+    finished: Finished

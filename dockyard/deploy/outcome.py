@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # types only: a rollback's switch back reads the outcome without a deploy's machinery
     from dockyard.config.service import ResolvedConfig
+    from dockyard.deploy.one_off import TaskContext
     from dockyard.deploy.parts import Parts
     from dockyard.engine.facts import ImageFacts
     from dockyard.errors import DockyardError
@@ -74,6 +75,9 @@ class DeployContext(PlacingContext, Protocol):
 
     @property
     def author(self) -> str: ...  # whom the releases, hooks and their audit rows are recorded as
+
+    @property
+    def tasks(self) -> TaskContext: ...  # what the release task and hooks run with (deploy/one_off.py)
 
     def record(self, env: str, release_id: str, image: str, commit: str | None, config_revision: int,
                status: str, note: str = "", failure: DockyardError | None = None) -> None: ...

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from dockyard.deploy.edge import EdgeDoor, host_edge
 from dockyard.deploy.health import Check, Probe, TaskProbe, check_health, probe_task, wait_healthy
+from dockyard.deploy.one_off import LOG_GRACE
 from dockyard.engine.client import connect
 from dockyard.engine.interface import Engine
 from dockyard.router.switch import Balancer, Report, nginx_router
@@ -26,3 +27,4 @@ class Parts:
     task_probe: TaskProbe = probe_task  # one probe of a Swarm task at its node
     balancers: Callable[[str, str, Report], Balancer] = nginx_router  # (app, env, report) -> its balancer
     edge: Callable[[Report], EdgeDoor] = host_edge  # this host's edge
+    log_grace: float = LOG_GRACE  # seconds an ended one-off is kept for the host's log forwarder

@@ -17,14 +17,13 @@ replica of the release starts or any traffic moves. A migration, typically.
 from __future__ import annotations
 
 from dockyard.deploy.executor import Workload
-from dockyard.deploy.one_off import create_one_off, remove_one_off
+from dockyard.deploy.one_off import TaskContext, create_one_off, remove_after_grace, remove_one_off
 from dockyard.deploy.outcome import Report
 from dockyard.engine import labels as L
 from dockyard.engine.facts import TaskRun
 from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError, EngineError
 from dockyard.spec import AppSpec
-from dockyard.state.db import StateDB
 
 KIND = "release"
 LAST_LINES = 20  # of the task's output in a failure's message
@@ -35,8 +34,9 @@ class ReleaseTaskFailed(DeployError):
 
 
 class ReleaseTask:
-    def __init__(self, spec: AppSpec, engine: Engine, env: str, db: StateDB, report: Report) -> None:
-        self.spec, self.engine, self.env, self.db, self.report = spec, engine, env, db, report
+    def __init__(self, spec: AppSpec, engine: Engine, env: str, tasks: TaskContext, report: Report) -> None:
+        self.spec, self.engine, self.env, self.report = spec, engine, env, report
+        self.db, self.finished = tasks.db, tasks.finished
         self.app = spec.app
 
     def run(self, release_id: str, workload: Workload, again: bool = False) -> None:
@@ -62,7 +62,7 @@ class ReleaseTask:
         # From here a kill of this process leaves the task running: the next deploy collects it.
         result = self.engine.await_task(container.id, name, task.timeout, progress=self._line)
         self._record(release_id, name, result)
-        remove_one_off(self.engine, container)
+        self.finished.keep(self.engine, container)  # removed at the deploy's end, once the forwarder read it
         if not result.succeeded:
             raise self._failure(release_id, result)
 
@@ -74,6 +74,10 @@ class ReleaseTask:
             release = container.labels.get(L.RELEASE, "")
             if container.status == "created":  # made, never started: it ran nothing
                 remove_one_off(self.engine, container)
+                continue
+            run = self.db.task_of(self.app, self.env, container.name)
+            if run is not None and run.status != "running":  # recorded; its deploy ended before removing it
+                remove_after_grace(self.engine, container)
                 continue
             self.report(f"release task of release {release} left by an interrupted deploy: "
                         + ("waiting for it to end" if container.running else "taking how it ended"))

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 
 from dockyard.deploy.deployer import Deployer
 from dockyard.deploy.executor import Workload
-from dockyard.deploy.one_off import create_one_off, remove_one_off
+from dockyard.deploy.one_off import LOG_GRACE, create_one_off, remove_one_off
 from dockyard.engine import labels as L
 from dockyard.engine.facts import ReplicaFacts, TaskRun
 from dockyard.engine.interface import Engine
@@ -53,13 +54,19 @@ def start_one_off(deployer: Deployer, engine: Engine, env: str, service: str, co
 
 
 def discard(engine: Engine, container: ReplicaFacts) -> None:
-    """Remove it (after a run attached to a terminal)."""
+    """Remove it (after a run attached to a terminal), once the log forwarder had its grace."""
+    time.sleep(LOG_GRACE)
     remove_one_off(engine, container)
 
 
 def finish(engine: Engine, container: ReplicaFacts, progress: Callable[[str], None]) -> TaskRun:
-    """Wait for it to end, its output passed on as it is written; then remove it."""
+    """Wait for it to end, its output passed on as it is written; then remove it (once the host's log
+    forwarder had its grace to read it; at once when the wait was cut short, Ctrl-C)."""
     try:
-        return engine.await_task(container.id, container.name, NO_TIMEOUT, progress=progress)
-    finally:
+        result = engine.await_task(container.id, container.name, NO_TIMEOUT, progress=progress)
+    except BaseException:
         remove_one_off(engine, container)
+        raise
+    time.sleep(LOG_GRACE)
+    remove_one_off(engine, container)
+    return result

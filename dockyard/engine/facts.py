@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from dockyard.engine import labels as L
@@ -73,6 +74,7 @@ class ReplicaFacts(Labelled):
     last_exit: int | None = None  # the exit code of its last run, even while it runs again (restarting)
     health_exit: int | None = None  # the last health command's exit code and output, where there is one
     health_output: str = ""
+    ended_at: float | None = None  # epoch seconds its last run ended (None: it never ended)
 
     def loopback_port(self, container_port: int | None = None) -> int | None:
         """The 127.0.0.1 host port it publishes its `container_port` on, else its first one."""
@@ -153,7 +155,21 @@ def replica_facts(attrs: Mapping[str, Any]) -> ReplicaFacts:
         last_exit=state.get("ExitCode"),
         health_exit=last_check.get("ExitCode"),
         health_output=str(last_check.get("Output") or ""),
+        ended_at=None if running else docker_time(state.get("FinishedAt")),
     )
+
+
+def docker_time(text: str | None) -> float | None:
+    """Docker's '2026-12-07T11:59:03.123456789Z' as epoch seconds; its zero time and nothing: None."""
+    if not text or text.startswith("0001-"):
+        return None
+    whole, _, rest = text.rstrip("Z").partition(".")
+    try:
+        stamp = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+    digits = "".join(c for c in rest if c.isdigit())
+    return stamp + (int(digits) / 10 ** len(digits) if digits else 0.0)
 
 
 # The end of a listed container's Status when it has a HEALTHCHECK: "Up 2 minutes (healthy)",

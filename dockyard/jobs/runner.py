@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dockyard.config.service import ConfigService
 from dockyard.deploy.deployer import Deployer
-from dockyard.deploy.one_off import create_one_off, remove_one_off
+from dockyard.deploy.one_off import LOG_GRACE, create_one_off, ended_long_enough, remove_one_off
 from dockyard.deploy.run_task import live_workload
 from dockyard.engine import labels as L
 from dockyard.engine.facts import ReplicaFacts, TaskRun
@@ -154,7 +154,10 @@ class JobRunner:
         run = self.start(spec, env, job, engine, None)
         container = next(c for c in engine.task_containers(spec.app, env) if c.name == run.container)
         waited = engine.await_task(container.id, container.name, job.timeout, progress=progress)
-        return self._end(spec.app, env, engine, container, "timed out" if waited.timed_out else None)
+        result = self._end(spec.app, env, engine, container, "timed out" if waited.timed_out else None)
+        time.sleep(LOG_GRACE)  # for the host's log forwarder, then it goes
+        remove_one_off(engine, container)
+        return result
 
     def collect(self, spec: AppSpec, env: str, engine: Engine) -> None:
         """Record and remove every job container that ended; stop the ones past their timeout."""
@@ -165,7 +168,11 @@ class JobRunner:
             age = time.time() - run.started_at if run is not None else 0.0  # durations on the wall clock
             timeout = job.timeout if job is not None else float("inf")
             if run is not None and run.due_at is None and age <= timeout + HAND_GRACE:
-                continue  # run by hand: whoever ran it waits for it and records it
+                continue  # run by hand: whoever ran it waits for it, records it and removes it
+            if run is not None and run.status != "running":  # recorded: it waits out its grace for the forwarder
+                if ended_long_enough(container):
+                    remove_one_off(engine, container)
+                continue
             if container.running:
                 if age > timeout:
                     self._end(spec.app, env, engine, container, "timed out", stop=True)
@@ -191,7 +198,8 @@ class JobRunner:
         said = status or result.status
         self.db.end_task(app, env, container.labels.get(L.RELEASE, ""), container.name, said, result.exit_code,
                          seconds, result.output[-4096:], kind_of(job))
-        remove_one_off(engine, container)
+        if not stop and ended_long_enough(container):  # else on a later pass, once the forwarder read it
+            remove_one_off(engine, container)
         summary = f"{said}" + (f" (exit {result.exit_code})" if result.exit_code not in (None, 0) else "")
         self.report(f"{app}/{env}: job {job} ({container.name}) {summary} after {seconds:.1f}s")
         AuditLog(self.db).record(ACTOR, "jobs", f"job {job}", f"{app}/{env}",

@@ -336,16 +336,20 @@ class Forwarder:
         self.ignored &= present
         for cid, followed in list(self.followed.items()):
             mtime = config_mtime(root / cid)
+            changed = False  # started or stopped since the last look: its log may have new lines
             if mtime is not None and mtime != followed.mtime:
                 meta = read_meta(root / cid, cid)
                 if meta is not None:
                     followed.meta, followed.mtime = meta, mtime
                     followed.tags = tags_for(meta, self.chain)
+                    changed = True
             if followed.tailer is None and self._held is None:  # parked; not while a turn is held
                 if cid not in present:
                     self.journal.forget(cid)
                     del self.followed[cid]
-                elif followed.meta.running:
+                elif followed.meta.running or changed:
+                    # a container that started, wrote and ended between two looks (a one-off task) is
+                    # read to its end all the same, from where it was left
                     start = self.journal.positions().get(cid)
                     followed.tailer = Tailer(cid, root / cid, start, self._loss)
 

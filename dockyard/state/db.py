@@ -157,8 +157,10 @@ class StateDB:
         """Runs of one kind of one-off (`hook.` or `job.`: of every hook or job), newest first."""
         return [TaskRecord(*row) for row in self._tables.tasks(app, env, kind, release_id, limit)]
 
-    def last_due(self, app: str, env: str, kind: str) -> float | None:
-        return self._tables.last_due(app, env, kind)
+    def task_of(self, app: str, env: str, container: str) -> TaskRecord | None:
+        """The latest run made in this container (None: no run was recorded in it)."""
+        row = self._tables.task_of(app, env, container)
+        return TaskRecord(*row) if row else None
 
     def release_history(self, app: str, env: str, limit: int = 50) -> list[dict[str, Any]]:
         """Each release as JSON (newest first) with the last run of its release task (null: none ran)."""

@@ -190,11 +190,11 @@ class StateTables:
         return list(self.conn.execute(f"SELECT * FROM task_runs WHERE app=? AND env=? AND {match} AND release_id=?"
                                       " ORDER BY id DESC LIMIT ?", (app, env, *value, release_id, limit)))
 
-    def last_due(self, app: str, env: str, kind: str) -> float | None:
-        """The latest moment a run of a job was due (a run started for it)."""
-        row = self.conn.execute("SELECT max(due_at) FROM task_runs WHERE app=? AND env=? AND kind=?",
-                                (app, env, kind)).fetchone()
-        return None if row is None or row[0] is None else float(row[0])
+    def task_of(self, app: str, env: str, container: str) -> TaskRow | None:
+        """The latest run made in this container."""
+        row: TaskRow | None = self.conn.execute("SELECT * FROM task_runs WHERE app=? AND env=? AND container=?"
+                                                " ORDER BY id DESC LIMIT 1", (app, env, container)).fetchone()
+        return row
 
     # the audit log ----------------------------------------------------------
     def begin_immediate(self) -> None:

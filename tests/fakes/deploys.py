@@ -51,7 +51,7 @@ class Site:
         self.silent_tasks: set[int] = set()  # host ports of Swarm tasks that do not answer
         parts = Parts(engines=lambda _name: self.engine, probe=self.probe, check=self.check,
                       balancers=lambda _app, _env, _report: self.router, edge=lambda _report: self.edge,
-                      task_probe=lambda _host, port, _check: port not in self.silent_tasks)
+                      task_probe=lambda _host, port, _check: port not in self.silent_tasks, log_grace=0.0)
         self.deployer = Deployer(self.spec, open_config_service(), self.db, self.log.append, parts=parts)
 
     def probe(self, engine: Engine, container: ReplicaFacts, port: int | None, check: HealthCheck) -> HealthResult:

@@ -48,7 +48,7 @@ class Strategy(ABC):
     def hook(self, name: str, prepared: Prepared, workload: Any) -> None:
         """Run the app's hook `name` for the release, if it has one and the deploy runs hooks."""
         if prepared.hooks and self.spec.hooks.get(name) is not None:
-            self.target.run_hook(name, prepared, workload, self.ctx.db, self.ctx.author)
+            self.target.run_hook(name, prepared, workload, self.ctx.tasks)
 
     def after_switch(self, prepared: Prepared, workload: Any) -> None:
         """The post_switch hook, once live traffic reaches the release (under the deploy's lock). A

@@ -40,7 +40,8 @@ class InPlace(Strategy):
         try:
             self.hook("pre_deploy", prepared, workload)  # before anything of the release starts
             if release_task != "skip":  # before any replica of it starts
-                self.target.run_release_task(outcome.release_id, workload, self.ctx.db, again=release_task == "again")
+                self.target.run_release_task(outcome.release_id, workload, self.ctx.tasks,
+                                             again=release_task == "again")
             leftover = self._place(outcome, workload)
             if not skip_tests:
                 verify_release(self.target.engine, self.spec, outcome.env, outcome.release_id, outcome.image,

@@ -6,12 +6,12 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from dockyard.deploy.health import HealthCheck
+from dockyard.deploy.one_off import TaskContext
 from dockyard.deploy.outcome import PlacingContext, Prepared, Report
 from dockyard.engine.interface import Engine
 from dockyard.engine.rows import Running
 from dockyard.errors import DeployError
 from dockyard.router.colors import Fleet
-from dockyard.state.db import StateDB
 
 
 class Target(ABC):
@@ -60,13 +60,13 @@ class Target(ABC):
                               f"{self.spec.app}/{self.env} runs on a {self.kind} placement",
                               hint="run it by hand around the deploy, or deploy this environment to containers")
 
-    def run_release_task(self, release_id: str, workload: Any, db: StateDB, again: bool = False) -> None:
+    def run_release_task(self, release_id: str, workload: Any, tasks: TaskContext, again: bool = False) -> None:
         """The app's release task, once per release (`again`: even if it succeeded), before any
         replica of it starts (check_one_offs refused the deploy where it cannot run)."""
         if self.spec.release is not None:
             raise DeployError(f"{self.spec.app}/{self.env}: a {self.kind} placement runs no release task")
 
-    def run_hook(self, name: str, prepared: Prepared, workload: Any, db: StateDB, author: str) -> None:
+    def run_hook(self, name: str, prepared: Prepared, workload: Any, tasks: TaskContext) -> None:
         """The app's hook `name` for the release (deploy/hooks.py); HookFailed unless it succeeds."""
         if self.spec.hooks.get(name) is not None:
             raise DeployError(f"{self.spec.app}/{self.env}: a {self.kind} placement runs no hooks")

@@ -11,6 +11,7 @@ from dockyard.deploy.edge import publish_edge, replica_servers
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, health_check, health_command
 from dockyard.deploy.hooks import Hooks
+from dockyard.deploy.one_off import TaskContext
 from dockyard.deploy.outcome import Prepared, Report
 from dockyard.deploy.refs import resolve_env_refs
 from dockyard.deploy.release_task import ReleaseTask
@@ -24,7 +25,6 @@ from dockyard.plan.release import replica_config_hash
 from dockyard.router.colors import ContainerFleet, Fleet, routed_service
 from dockyard.spec import AppSpec
 from dockyard.spec.brief import probe_label
-from dockyard.state.db import StateDB
 
 
 def router_ports(spec: AppSpec) -> frozenset[int]:
@@ -107,13 +107,13 @@ class ContainerTarget(Target):
     def urls(self) -> list[str]:
         return [c.url for c in self.observe() if c.url]
 
-    def run_release_task(self, release_id: str, workload: Workload, db: StateDB, again: bool = False) -> None:
-        ReleaseTask(self.spec, self.engine, self.env, db, self.report).run(release_id, workload, again)
+    def run_release_task(self, release_id: str, workload: Workload, tasks: TaskContext, again: bool = False) -> None:
+        ReleaseTask(self.spec, self.engine, self.env, tasks, self.report).run(release_id, workload, again)
 
     runs_one_offs = True
 
-    def run_hook(self, name: str, prepared: Prepared, workload: Workload, db: StateDB, author: str) -> None:
-        Hooks(self.spec, self.engine, self.env, db, self.report, author).run(
+    def run_hook(self, name: str, prepared: Prepared, workload: Workload, tasks: TaskContext) -> None:
+        Hooks(self.spec, self.engine, self.env, tasks, self.report).run(
             name, prepared.release_id, workload, prepared.previous)
 
     def plan(self, prepared: Prepared, workload: Workload) -> list[Action]:

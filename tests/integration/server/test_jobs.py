@@ -20,6 +20,7 @@ import docker
 import pytest
 
 from dockyard.config.service import open_config_service
+from dockyard.deploy.one_off import LOG_GRACE
 from dockyard.engine import labels as L
 from dockyard.engine.client import connect
 from dockyard.jobs.runner import JobRunner
@@ -42,6 +43,7 @@ jobs:
      concurrency: forbid, environments: [testing]}
   - {name: punctual, schedule: "* * * * *", command: [true], skip_missed: true, environments: [testing]}
   - {name: broken, schedule: "0 3 * * *", command: "echo no such table >&2; exit 4", environments: [testing]}
+  - {name: nightly, schedule: "17 3 * * *", command: 'echo "nightly $DOCKYARD_JOB"', environments: [testing]}
 """
 
 
@@ -120,7 +122,10 @@ def test_every_minute_forbid_catch_up_and_failures(app: TestApp, docker_client: 
     assert len(statuses(db, app, "punctual")) == 4
     tick = db.task_runs(app.name, "testing", "job.tick", limit=1)[0]
     assert tick.output.strip() == "tick tick greeting=hi"  # the live release's configuration and files
-    assert job_containers(docker_client, app, "tick", running=False) == []  # each removed once recorded
+    time.sleep(LOG_GRACE)  # each ended one stays this long for the host's log forwarder, then goes
+    runner.collect(spec, "testing", connect("local"))
+    assert job_containers(docker_client, app, "tick", running=False) == []
+    assert len(statuses(db, app, "tick")) == 4  # recorded once each, however many passes saw it
 
     broken = runner.run_now(spec, "testing", spec.job("broken"), connect("local"), progress=lines.append)
     assert broken.exit_code == 4 and "no such table" in "\n".join(lines)
@@ -156,20 +161,20 @@ def test_the_server_runs_a_missed_moment_once_when_it_is_back(server: tuple[Serv
     srv.cli("jobs", "enable", cwd=app.path)
     db = StateDB(Path(srv.env["DOCKYARD_HOME"]) / "state.db")
     store = JobStore(db)
-    away = time.time() - 130  # the server was down for two minutes and more
-    store.set_mark(app.name, "testing", "tick", away)
+    away = time.time() - 2 * 86400  # the server was down for two days: two nightly runs missed
+    store.set_mark(app.name, "testing", "nightly", away)
     srv.start()
     deadline = time.monotonic() + 60
-    while [s for s, _ in statuses(db, app, "tick")] != ["succeeded"]:
+    while [s for s, _ in statuses(db, app, "nightly")] != ["succeeded"]:
         assert time.monotonic() < deadline, srv.log.read_text()
         time.sleep(0.2)
     time.sleep(2)  # more passes: still the one run
-    assert [s for s, _ in statuses(db, app, "tick")] == ["succeeded"]
+    assert [s for s, _ in statuses(db, app, "nightly")] == ["succeeded"]
     listed = json.loads(srv.cli("jobs", "ls", "testing", "--json", cwd=app.path).stdout)
-    tick = next(j for j in listed["jobs"] if j["name"] == "tick")
-    assert listed["enabled"] and tick["last_run"]["status"] == "succeeded" and tick["next_run"]
-    history = json.loads(srv.cli("jobs", "runs", "testing", "--job", "tick", "--json", cwd=app.path).stdout)
-    assert [r["status"] for r in history] == ["succeeded"] and "tick tick greeting=hi" in history[0]["output"]
+    nightly = next(j for j in listed["jobs"] if j["name"] == "nightly")
+    assert listed["enabled"] and nightly["last_run"]["status"] == "succeeded" and nightly["next_run"]
+    history = json.loads(srv.cli("jobs", "runs", "testing", "--job", "nightly", "--json", cwd=app.path).stdout)
+    assert [r["status"] for r in history] == ["succeeded"] and "nightly nightly" in history[0]["output"]
     failed = run_cli("jobs", "run-now", "testing", "broken", cwd=app.path, env=srv.env)
     assert failed.returncode == 4 and "no such table" in failed.stdout + failed.stderr
     assert "Traceback" not in failed.stderr

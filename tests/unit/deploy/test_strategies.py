@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from dockyard.config.service import ResolvedConfig
+from dockyard.deploy.one_off import Finished, TaskContext
 from dockyard.deploy.outcome import Prepared
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.strategies import STRATEGIES, strategy_for
@@ -105,6 +106,12 @@ class Context:
 
     def report(self, line: str) -> None:
         self.lines.append(line)
+
+    author = "tester"
+
+    @property
+    def tasks(self) -> TaskContext:
+        return TaskContext(self.db, self.author, Finished(0.0))
 
     def record(self, env: str, release_id: str, image: str, commit: str | None, config_revision: int,
                status: str, note: str = "", failure: DockyardError | None = None) -> None:
