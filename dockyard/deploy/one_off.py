@@ -7,9 +7,11 @@ port, no restart, and the `dockyard.task` label instead of `dockyard.managed`, s
 or switch takes it for a replica.
 
 An ended one-off is removed LOG_GRACE seconds after it ended, not at once: the host's log forwarder
-finds containers by scanning their folder every second and reads a file it has opened even once
-the container is gone, so its output reaches the log store. A deploy removes its own at its end
-(`Finished`), `dockyard run` waits out the rest of the grace, the jobs' loop on a later pass.
+finds containers on the engine's events and by scanning their folder every second, and reads a file
+it has opened even once the container is gone, so its output reaches the log store. A deploy does
+not wait for that: at its end it removes those whose grace is over and leaves the others, ended and
+recorded, to the environment's next deploy (or `down`); `dockyard run` waits out the grace; the
+jobs' loop removes them on a later pass.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dockyard.errors import EngineError
 from dockyard.state.db import StateDB
 
 __all__ = ["LOG_GRACE", "Finished", "TaskContext", "create_one_off", "ended_long_enough", "remove_after_grace",
-           "remove_one_off"]
+           "remove_one_off", "sweep_one_offs"]
 
 LOG_GRACE = 2.0  # seconds an ended one-off is kept for the forwarder (it scans every 1 s)
 
@@ -80,9 +82,22 @@ def remove_after_grace(engine: Engine, container: ReplicaFacts) -> None:
     remove_one_off(engine, container)
 
 
+def sweep_one_offs(engine: Engine, app: str, env: str, db: StateDB) -> None:
+    """Remove the environment's one-offs that ended, were recorded and had their grace: what an
+    earlier deploy left for the forwarder (or a `dockyard run` cut short). A task a killed deploy
+    left unrecorded stays for its collector (deploy/release_task.py, hooks.py, jobs/)."""
+    for container in engine.task_containers(app, env):
+        if not ended_long_enough(container) or container.status == "created":
+            continue
+        run = db.task_of(app, env, container.name)
+        if (run is None and container.labels.get(L.TASK) == "run") or (run is not None and run.status != "running"):
+            remove_one_off(engine, container)
+
+
 @dataclass
 class Finished:
-    """One-offs a deploy ran to their end: removed when it ends, each once its grace is over."""
+    """One-offs a deploy ran to their end: removed when it ends where their grace is over (the
+    others by the environment's next deploy, which finds them ended and recorded)."""
 
     grace: float = LOG_GRACE  # (0 on a fake engine: no forwarder reads it)
     kept: list[tuple[Engine, ReplicaFacts, float]] = field(default_factory=list)
@@ -93,7 +108,8 @@ class Finished:
     def remove_all(self) -> None:
         kept, self.kept = self.kept, []
         for engine, container, ended in kept:
-            time.sleep(max(0.0, ended + self.grace - time.monotonic()))
+            if time.monotonic() - ended < self.grace:
+                continue  # the forwarder may not have it yet: the next deploy removes it
             try:
                 remove_one_off(engine, container)
             except EngineError:

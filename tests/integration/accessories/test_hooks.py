@@ -79,7 +79,7 @@ def test_hooks_run_around_a_deploy_and_a_failed_post_switch_rolls_back(
     history = json.loads(ok("releases", "site", "--json", cwd=app.path))
     assert [(r["release_id"], r["status"]) for r in history[:2]] == [(first, "live"), (second, "superseded")]
     assert history[0]["note"] == f"restored: release {first} after a failed post_switch hook"
-    assert not docker_client.containers.list(all=True, filters={"label": [f"{L.APP}={app.name}", L.TASK]})
+    assert not docker_client.containers.list(filters={"label": [f"{L.APP}={app.name}", L.TASK]})  # none runs
 
     runs = StateDB().task_runs(app.name, "site", "hook.")
     assert [(r.kind, r.status, r.release_id) for r in runs] == [
