@@ -7,6 +7,7 @@ the same call the API makes, so the scope a token lacks is refused there, whatev
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 
 from fastapi import APIRouter, Request
@@ -14,6 +15,9 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from dockyard.errors import DockyardError
+from dockyard.jobs.plan import next_at
+from dockyard.jobs.runner import kind_of
+from dockyard.jobs.store import JobStore
 from dockyard.pipeline.store import AppRecord, RunStore
 from dockyard.server import actions
 from dockyard.server.deps import Db, source_of
@@ -22,6 +26,7 @@ from dockyard.server.poller import app_spec
 from dockyard.server.web.login import PageSession, checked_form
 from dockyard.server.web.render import page
 from dockyard.state.audit import AuditLog
+from dockyard.state.db import TaskRecord
 
 router = APIRouter(include_in_schema=False)
 
@@ -61,8 +66,29 @@ def releases(app: str, env: str, request: Request, db: Db, session: PageSession)
             next_env = _next_env(record, live.commit_sha, env) if live.commit_sha else None
         except DockyardError:  # a commit the repository no longer has: its default branch says
             next_env = actions.spec_of(RunStore(db), record)[0].next_env(env)
+    tasks: dict[str, TaskRecord] = {}  # each release's last run of its release task
+    for task in db.release_tasks(app, env, limit=800):
+        tasks.setdefault(task.release_id, task)
+    hooks: dict[str, list[TaskRecord]] = {}
+    for hook in db.task_runs(app, env, "hook.", limit=800):
+        hooks.setdefault(hook.release_id, []).insert(0, hook)
     return page(request, "releases.html", session, app=app, env=env, releases=history, next_env=next_env,
-                done=DONE.get(request.query_params.get("done", "")))
+                tasks=tasks, hooks=hooks, done=DONE.get(request.query_params.get("done", "")))
+
+
+@router.get("/apps/{app}/envs/{env}/jobs")
+def jobs(app: str, env: str, request: Request, db: Db, session: PageSession) -> Response:
+    """The environment's scheduled jobs (the registered app's dockyard.yml) and their runs."""
+    store = RunStore(db)
+    spec = actions.spec_of(store, store.app(app))[0]
+    spec.environment(env)
+    enabled = any(name == app for name, _ in JobStore(db).apps())
+    now = time.time()
+    rows = [{"job": job, "next": next_at(job.schedule, now) if enabled else None,
+             "last": next(iter(db.task_runs(app, env, kind_of(job.name), limit=1)), None)}
+            for job in spec.jobs if job.runs_in(env)]
+    return page(request, "jobs.html", session, app=app, env=env, jobs=rows, enabled=enabled,
+                runs=db.task_runs(app, env, "job.", limit=100))
 
 
 @lru_cache(maxsize=1024)

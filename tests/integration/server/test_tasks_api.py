@@ -6,9 +6,11 @@ a lock taken over the API holds the CLI's deploy off, naming the token, until it
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import docker
+import httpx
 import pytest
 
 from dockyard.engine import labels as L
@@ -29,7 +31,8 @@ pytestmark = pytest.mark.integration
 def served(server_factory: Server, tmp_path_factory: pytest.TempPathFactory,  # noqa: F811
            docker_client_module: docker.DockerClient) -> Iterator[tuple[Server, ServedApp]]:  # noqa: F811
     server = server_factory
-    app = prepare_app(tmp_path_factory.mktemp("tasks"), server, {"replicas: 2": "replicas: 1"}, "")
+    app = prepare_app(tmp_path_factory.mktemp("tasks"), server, {"replicas: 2": "replicas: 1"},
+                      "release: {command: 'echo migrated'}\nhooks: {post_switch: {command: [true]}}\n")
     server.cli("build", cwd=app.app.path)
     server.cli("deploy", "testing", "--skip-tests", cwd=app.app.path)
     server.start()
@@ -64,7 +67,7 @@ def test_a_task_runs_in_the_live_release_and_streams_its_output(
         got = events("".join(answer.iter_text()))
     assert [d["line"] for e, d in got if e == "output"] == ["first", "greeting=hi"]
     assert got[-1][0] == "end" and got[-1][1]["exit_code"] == 3 and got[-1][1]["status"] == "failed"
-    assert not docker_client_module.containers.list(all=True, filters={"label": [f"{L.APP}={name}", L.TASK]})
+    assert not docker_client_module.containers.list(all=True, filters={"label": [f"{L.APP}={name}", f"{L.TASK}=run"]})
 
     staging_only = token(server, "task-staging", "--scope", "deploy", "--env", "staging", "--app", name)
     reader = token(server, "task-reader", "--scope", "read", "--app", name)
@@ -104,3 +107,17 @@ def test_a_lock_taken_over_the_api_holds_the_cli_off(served: tuple[Server, Serve
         rows = admin.get("/api/audit", params={"limit": 500}).json()["rows"]
     assert any(r["actor"] == "other-bot" and r["action"] == "lock release" and r["detail"] == "--force"
                and r["outcome"] == "ok" for r in rows)
+
+
+def test_the_releases_page_shows_the_release_task_and_hooks(served: tuple[Server, ServedApp]) -> None:
+    server, app = served
+    viewer = token(server, "release-viewer", "--scope", "read", "--app", app.app.name)
+    browser = httpx.Client(base_url=server.url, timeout=30)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', browser.get("/login").text)
+    assert nonce and browser.post("/login", data={"nonce": nonce.group(1), "token": viewer}).status_code == 303
+    html = browser.get(f"/apps/{app.app.name}/envs/testing/releases").text
+    browser.close()
+    cell = re.search(r'<td class="release-task">(.*?)</td>', html, re.S)
+    assert cell and "succeeded" in cell.group(1) and "exit 0" in cell.group(1), html
+    hooks = re.search(r'<td class="hooks">(.*?)</td>', html, re.S)
+    assert hooks and "post_switch" in hooks.group(1)
