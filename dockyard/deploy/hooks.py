@@ -76,7 +76,7 @@ class Hooks:
             self._tell(name, release_id, f"could not run: {exc.message}", None)
             raise HookFailed(f"{self.app}/{self.env}: the {name} hook could not run: {exc.message}", name) from exc
         finally:
-            self.finished.keep(self.engine, container)  # removed at the deploy's end, once the forwarder read it
+            self.finished.keep(self.engine, container)  # removed once the log forwarder had it (one_off.py)
         self.db.end_task(self.app, self.env, release_id, container_name, result.status, result.exit_code,
                          result.seconds, result.output[-4096:], kind)
         self.report(f"hook {name} of release {release_id}: {result.summary()}")

@@ -62,7 +62,7 @@ class ReleaseTask:
         # From here a kill of this process leaves the task running: the next deploy collects it.
         result = self.engine.await_task(container.id, name, task.timeout, progress=self._line)
         self._record(release_id, name, result)
-        self.finished.keep(self.engine, container)  # removed at the deploy's end, once the forwarder read it
+        self.finished.keep(self.engine, container)  # removed once the log forwarder had it (one_off.py)
         if not result.succeeded:
             raise self._failure(release_id, result)
 
