@@ -18,7 +18,7 @@ from dockyard.deploy.binds import check_binds
 from dockyard.deploy.bounds import enforce_policy
 from dockyard.deploy.edge import check_edge
 from dockyard.deploy.history import record_release
-from dockyard.deploy.one_off import Finished, TaskContext, sweep_one_offs
+from dockyard.deploy.one_off import Finished, TaskContext
 from dockyard.deploy.outcome import DeployOutcome, Prepared
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.refs import resolve_config_refs
@@ -176,7 +176,7 @@ class Deployer:
             workload = strategy.describe(prepared)  # refused here, before anything is touched
             strategy.target.check_one_offs(prepared)
             if not dry_run:
-                sweep_one_offs(engine, spec.app, env, self.db)  # what earlier deploys left for the forwarder
+                strategy.target.sweep_one_offs(self.db)  # what earlier deploys left for the log forwarder
             return strategy.deploy(prepared, workload, dry_run=dry_run, note=note, skip_tests=skip_tests)
         finally:
             self.finished.remove_all()

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import time
 
-from dockyard.deploy.executor import Workload
-from dockyard.deploy.one_off import TaskContext, create_one_off, remove_after_grace, remove_one_off
+from dockyard.deploy.one_off import Place, TaskContext, remove_after_grace
 from dockyard.deploy.outcome import Report
 from dockyard.deploy.release_task import LAST_LINES
 from dockyard.engine import labels as L
 from dockyard.engine.facts import TaskRun
-from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError, EngineError
 from dockyard.notify.emit import emit
 from dockyard.spec import AppSpec
@@ -44,12 +42,12 @@ class HookFailed(DeployError):
 class Hooks:
     """The app's hooks for one deploy of one environment on a container engine."""
 
-    def __init__(self, spec: AppSpec, engine: Engine, env: str, tasks: TaskContext, report: Report) -> None:
-        self.spec, self.engine, self.env, self.report = spec, engine, env, report
+    def __init__(self, spec: AppSpec, place: Place, env: str, tasks: TaskContext, report: Report) -> None:
+        self.spec, self.place, self.env, self.report = spec, place, env, report
         self.db, self.author, self.finished = tasks.db, tasks.author, tasks.finished
         self.app = spec.app
 
-    def run(self, name: str, release_id: str, workload: Workload, previous: str | None) -> None:
+    def run(self, name: str, release_id: str, previous: str | None) -> None:
         """Run the hook `name` for the release, if dockyard.yml has it; raise HookFailed unless it succeeds."""
         hook = self.spec.hooks.get(name)
         if hook is None:
@@ -61,22 +59,21 @@ class Hooks:
         environment = {"DOCKYARD_HOOK": name, "DOCKYARD_RELEASE": release_id,
                        "DOCKYARD_PREVIOUS_RELEASE": previous or ""}
         try:
-            container = create_one_off(self.engine, workload, self.spec.task_service(hook.service), KIND,
-                                       hook.command, container_name, environment=environment)
+            one = self.place.create(self.spec.task_service(hook.service), KIND, hook.command, container_name,
+                                    environment=environment)
         except EngineError as exc:
             self._tell(name, release_id, f"could not start: {exc.message}", None)
             raise HookFailed(f"{self.app}/{self.env}: the {name} hook could not start: {exc.message}", name) from exc
         try:
             self.db.start_task(self.app, self.env, release_id, container_name, kind)
-            self.engine.start_replica(container.id, container_name)
-            result = self.engine.await_task(container.id, container_name, hook.timeout,
-                                            progress=lambda line: self.report(f"  | {line}"))
+            self.place.start(one)
+            result = self.place.wait(one, hook.timeout, lambda line: self.report(f"  | {line}"))
         except EngineError as exc:
             self.db.end_task(self.app, self.env, release_id, container_name, "failed", None, 0.0, exc.message, kind)
             self._tell(name, release_id, f"could not run: {exc.message}", None)
             raise HookFailed(f"{self.app}/{self.env}: the {name} hook could not run: {exc.message}", name) from exc
         finally:
-            self.finished.keep(self.engine, container)  # removed once the log forwarder had it (one_off.py)
+            self.finished.keep(self.place, one)  # removed once the log forwarder had it (one_off.py)
         self.db.end_task(self.app, self.env, release_id, container_name, result.status, result.exit_code,
                          result.seconds, result.output[-4096:], kind)
         self.report(f"hook {name} of release {release_id}: {result.summary()}")
@@ -101,16 +98,16 @@ class Hooks:
     def _clear_leftovers(self) -> None:
         """A hook's container a killed deploy left (a hook runs within its deploy, never after it):
         removed, its run recorded as interrupted."""
-        for container in self.engine.task_containers(self.app, self.env):
-            if container.labels.get(L.TASK) != KIND or any(c.id == container.id for _, c, _ in self.finished.kept):
+        for one in self.place.leftovers():
+            if one.labels.get(L.TASK) != KIND or self.finished.holds(one):
                 continue
-            run = self.db.task_of(self.app, self.env, container.name)
+            run = self.db.task_of(self.app, self.env, one.name)
             if run is not None and run.status != "running":  # recorded; its deploy ended before removing it
-                remove_after_grace(self.engine, container)
+                remove_after_grace(self.place, one)
                 continue
-            self.report(f"removing {container.name}: a hook left by an interrupted deploy")
+            self.report(f"removing {one.name}: a hook left by an interrupted deploy")
             kind = next((f"{KIND}.{n}" for n in HOOKS
-                         if container.name.startswith(L.scoped_name(self.app, self.env, _stem(n), ""))), KIND)
-            self.db.end_task(self.app, self.env, container.labels.get(L.RELEASE, ""), container.name, "interrupted",
+                         if one.name.startswith(L.scoped_name(self.app, self.env, _stem(n), ""))), KIND)
+            self.db.end_task(self.app, self.env, one.labels.get(L.RELEASE, ""), one.name, "interrupted",
                              None, 0.0, "", kind)
-            remove_one_off(self.engine, container)
+            self.place.remove(one)

@@ -17,18 +17,20 @@ jobs' loop removes them on a later pass.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from dockyard.deploy.executor import Workload, files_archive
 from dockyard.engine import labels as L
-from dockyard.engine.facts import ReplicaFacts
+from dockyard.engine.facts import ReplicaFacts, TaskRun
 from dockyard.engine.interface import Engine
 from dockyard.engine.secretfiles import remove_secret_files, write_secret_files
 from dockyard.errors import EngineError
 from dockyard.state.db import StateDB
 
-__all__ = ["LOG_GRACE", "Finished", "TaskContext", "create_one_off", "ended_long_enough", "remove_after_grace",
-           "remove_one_off", "sweep_one_offs"]
+__all__ = ["LOG_GRACE", "ContainerPlace", "Finished", "Place", "TaskContext", "create_one_off", "ended_long_enough",
+           "remove_after_grace", "remove_one_off", "sweep_one_offs"]
 
 LOG_GRACE = 2.0  # seconds an ended one-off is kept for the forwarder (it scans every 1 s)
 
@@ -68,6 +70,56 @@ def remove_one_off(engine: Engine, container: ReplicaFacts) -> None:
         remove_secret_files(container.labels.get(L.SECRETS_DIR))
 
 
+class Place(Protocol):
+    """Where a target runs one-offs of a release: containers on its engine, or one-task Swarm
+    services. A one-off is seen as a ReplicaFacts (its id, name, labels, state, when it ended)."""
+
+    def leftovers(self) -> list[ReplicaFacts]:
+        """The environment's one-offs there now, running or ended."""
+        ...
+
+    def create(self, service: str, kind: str, command: list[str], name: str,
+               environment: dict[str, str] | None = None) -> ReplicaFacts:
+        """Made with `service`'s settings and the release's configuration and files (not yet run
+        where the place can hold it back)."""
+        ...
+
+    def start(self, one: ReplicaFacts) -> None: ...
+
+    def wait(self, one: ReplicaFacts, timeout: float, progress: Callable[[str], None] | None) -> TaskRun:
+        """Until it ends (killed at `timeout`); its output passed on as it is written."""
+        ...
+
+    def remove(self, one: ReplicaFacts) -> None: ...
+
+
+@dataclass(frozen=True)
+class ContainerPlace:
+    """One-offs as containers of the engine (the release's Workload makes them; none to list them)."""
+
+    engine: Engine
+    app: str
+    env: str
+    workload: Workload | None = None
+
+    def leftovers(self) -> list[ReplicaFacts]:
+        return self.engine.task_containers(self.app, self.env)
+
+    def create(self, service: str, kind: str, command: list[str], name: str,
+               environment: dict[str, str] | None = None) -> ReplicaFacts:
+        assert self.workload is not None
+        return create_one_off(self.engine, self.workload, service, kind, command, name, environment=environment)
+
+    def start(self, one: ReplicaFacts) -> None:
+        self.engine.start_replica(one.id, one.name)
+
+    def wait(self, one: ReplicaFacts, timeout: float, progress: Callable[[str], None] | None) -> TaskRun:
+        return self.engine.await_task(one.id, one.name, timeout, progress=progress)
+
+    def remove(self, one: ReplicaFacts) -> None:
+        remove_one_off(self.engine, one)
+
+
 def ended_long_enough(container: ReplicaFacts, now: float | None = None) -> bool:
     """Whether an ended one-off may go: its grace for the forwarder is over (or it never ran)."""
     if container.running:
@@ -75,23 +127,23 @@ def ended_long_enough(container: ReplicaFacts, now: float | None = None) -> bool
     return container.ended_at is None or (now or time.time()) - container.ended_at >= LOG_GRACE
 
 
-def remove_after_grace(engine: Engine, container: ReplicaFacts) -> None:
+def remove_after_grace(place: Place, one: ReplicaFacts) -> None:
     """An ended one-off of an earlier run, removed once its grace is over (a new one may take its name)."""
-    if container.ended_at is not None:
-        time.sleep(max(0.0, min(LOG_GRACE, container.ended_at + LOG_GRACE - time.time())))
-    remove_one_off(engine, container)
+    if one.ended_at is not None:
+        time.sleep(max(0.0, min(LOG_GRACE, one.ended_at + LOG_GRACE - time.time())))
+    place.remove(one)
 
 
-def sweep_one_offs(engine: Engine, app: str, env: str, db: StateDB) -> None:
+def sweep_one_offs(place: Place, app: str, env: str, db: StateDB) -> None:
     """Remove the environment's one-offs that ended, were recorded and had their grace: what an
     earlier deploy left for the forwarder (or a `dockyard run` cut short). A task a killed deploy
     left unrecorded stays for its collector (deploy/release_task.py, hooks.py, jobs/)."""
-    for container in engine.task_containers(app, env):
-        if not ended_long_enough(container) or container.status == "created":
+    for one in place.leftovers():
+        if not ended_long_enough(one) or one.status == "created":
             continue
-        run = db.task_of(app, env, container.name)
-        if (run is None and container.labels.get(L.TASK) == "run") or (run is not None and run.status != "running"):
-            remove_one_off(engine, container)
+        run = db.task_of(app, env, one.name)
+        if (run is None and one.labels.get(L.TASK) == "run") or (run is not None and run.status != "running"):
+            place.remove(one)
 
 
 @dataclass
@@ -100,18 +152,21 @@ class Finished:
     others by the environment's next deploy, which finds them ended and recorded)."""
 
     grace: float = LOG_GRACE  # (0 on a fake engine: no forwarder reads it)
-    kept: list[tuple[Engine, ReplicaFacts, float]] = field(default_factory=list)
+    kept: list[tuple[Place, ReplicaFacts, float]] = field(default_factory=list)
 
-    def keep(self, engine: Engine, container: ReplicaFacts) -> None:
-        self.kept.append((engine, container, time.monotonic()))
+    def keep(self, place: Place, one: ReplicaFacts) -> None:
+        self.kept.append((place, one, time.monotonic()))
+
+    def holds(self, one: ReplicaFacts) -> bool:
+        return any(kept.id == one.id for _, kept, _ in self.kept)
 
     def remove_all(self) -> None:
         kept, self.kept = self.kept, []
-        for engine, container, ended in kept:
+        for place, one, ended in kept:
             if time.monotonic() - ended < self.grace:
                 continue  # the forwarder may not have it yet: the next deploy removes it
             try:
-                remove_one_off(engine, container)
+                place.remove(one)
             except EngineError:
                 pass  # gone already (a `down`), or the engine went away: the next deploy's leftovers
 

@@ -16,12 +16,10 @@ replica of the release starts or any traffic moves. A migration, typically.
 
 from __future__ import annotations
 
-from dockyard.deploy.executor import Workload
-from dockyard.deploy.one_off import TaskContext, create_one_off, remove_after_grace, remove_one_off
+from dockyard.deploy.one_off import Place, TaskContext, remove_after_grace
 from dockyard.deploy.outcome import Report
 from dockyard.engine import labels as L
 from dockyard.engine.facts import TaskRun
-from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError, EngineError
 from dockyard.spec import AppSpec
 
@@ -34,14 +32,14 @@ class ReleaseTaskFailed(DeployError):
 
 
 class ReleaseTask:
-    def __init__(self, spec: AppSpec, engine: Engine, env: str, tasks: TaskContext, report: Report) -> None:
-        self.spec, self.engine, self.env, self.report = spec, engine, env, report
+    def __init__(self, spec: AppSpec, place: Place, env: str, tasks: TaskContext, report: Report) -> None:
+        self.spec, self.place, self.env, self.report = spec, place, env, report
         self.db, self.finished = tasks.db, tasks.finished
         self.app = spec.app
 
-    def run(self, release_id: str, workload: Workload, again: bool = False) -> None:
-        """Run the app's release task for the release (a containers Workload), unless it already
-        succeeded (`again`: a rollback asked to run it anyway)."""
+    def run(self, release_id: str, again: bool = False) -> None:
+        """Run the app's release task for the release (where the place makes one-offs of it), unless
+        it already succeeded (`again`: a rollback asked to run it anyway)."""
         task = self.spec.release
         if task is None:
             return
@@ -52,38 +50,38 @@ class ReleaseTask:
             return
         name = L.scoped_name(self.app, self.env, KIND, release_id)
         self.report(f"release task: {' '.join(task.command)} (release {release_id}, in {name})")
-        container = create_one_off(self.engine, workload, self.spec.release_service(), KIND, task.command, name)
+        one = self.place.create(self.spec.release_service(), KIND, task.command, name)
         try:
             self.db.start_task(self.app, self.env, release_id, name)
-            self.engine.start_replica(container.id, name)
+            self.place.start(one)
         except EngineError:
-            remove_one_off(self.engine, container)
+            self.place.remove(one)
             raise
         # From here a kill of this process leaves the task running: the next deploy collects it.
-        result = self.engine.await_task(container.id, name, task.timeout, progress=self._line)
+        result = self.place.wait(one, task.timeout, self._line)
         self._record(release_id, name, result)
-        self.finished.keep(self.engine, container)  # removed once the log forwarder had it (one_off.py)
+        self.finished.keep(self.place, one)  # removed once the log forwarder had it (one_off.py)
         if not result.succeeded:
             raise self._failure(release_id, result)
 
     def collect_leftovers(self, timeout: float) -> None:
         """Task containers a killed deploy left: wait for each to end, record it, remove it."""
-        for container in self.engine.task_containers(self.app, self.env):
-            if container.labels.get(L.TASK) != KIND:  # a `dockyard run` one-off: not a release task
+        for one in self.place.leftovers():
+            if one.labels.get(L.TASK) != KIND:  # a hook, a `dockyard run` one-off: not a release task
                 continue
-            release = container.labels.get(L.RELEASE, "")
-            if container.status == "created":  # made, never started: it ran nothing
-                remove_one_off(self.engine, container)
+            release = one.labels.get(L.RELEASE, "")
+            if one.status == "created":  # made, never started: it ran nothing
+                self.place.remove(one)
                 continue
-            run = self.db.task_of(self.app, self.env, container.name)
+            run = self.db.task_of(self.app, self.env, one.name)
             if run is not None and run.status != "running":  # recorded; its deploy ended before removing it
-                remove_after_grace(self.engine, container)
+                remove_after_grace(self.place, one)
                 continue
             self.report(f"release task of release {release} left by an interrupted deploy: "
-                        + ("waiting for it to end" if container.running else "taking how it ended"))
-            result = self.engine.await_task(container.id, container.name, timeout, progress=self._line)
-            self._record(release, container.name, result)
-            remove_one_off(self.engine, container)
+                        + ("waiting for it to end" if one.running else "taking how it ended"))
+            result = self.place.wait(one, timeout, self._line)
+            self._record(release, one.name, result)
+            self.place.remove(one)
 
     def _line(self, line: str) -> None:
         self.report(f"  | {line}")

@@ -7,6 +7,7 @@ their content, so a release always points at exactly the bytes it was deployed w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,9 +17,18 @@ from dockyard.deploy.outcome import Prepared
 from dockyard.deploy.refs import resolve_env_refs
 from dockyard.engine import labels as L
 from dockyard.engine.containers import choose_user
+from dockyard.engine.facts import ReplicaFacts, TaskRun
 from dockyard.engine.interface import Engine
 from dockyard.engine.swarm_facts import unused_objects
-from dockyard.engine.swarm_spec import FileRef, SwarmService, object_labels, object_name, service_body, service_name
+from dockyard.engine.swarm_spec import (
+    FileRef,
+    SwarmService,
+    object_labels,
+    object_name,
+    one_off_body,
+    service_body,
+    service_name,
+)
 from dockyard.errors import DeployError, EngineError
 from dockyard.plan.release import replica_config_hash
 from dockyard.spec import AppSpec
@@ -83,6 +93,45 @@ class Described:
                 engine.pin_node(L.data_node_label(app, env, name))
         return {name: service_body(replace(s, configs=configs, secrets=secret_refs, color=color))
                 for name, s in self.services.items()}
+
+    def one_off_body(self, engine: Engine, service: str, name: str, kind: str, command: list[str],
+                     environment: dict[str, str]) -> dict[str, Any]:
+        """The ServiceSpec of a one-off task with `service`'s settings (engine/swarm_spec.one_off_body)."""
+        s = self.services[service]
+        configs = ensure_objects(engine, "config", s.app, s.env, self.files)
+        secret_refs = ensure_objects(engine, "secret", s.app, s.env, self.secrets)
+        if s.volumes:
+            engine.pin_node(L.data_node_label(s.app, s.env, service))
+        return one_off_body(replace(s, configs=configs, secrets=secret_refs), name, kind, command, environment)
+
+
+@dataclass(frozen=True)
+class SwarmPlace:
+    """One-offs of a release as Swarm services of one task, never restarted (deploy/one_off.Place)."""
+
+    engine: Engine
+    app: str
+    env: str
+    described: Described | None = None
+
+    def leftovers(self) -> list[ReplicaFacts]:
+        return self.engine.task_services(self.app, self.env)
+
+    def create(self, service: str, kind: str, command: list[str], name: str,
+               environment: dict[str, str] | None = None) -> ReplicaFacts:
+        assert self.described is not None
+        body = self.described.one_off_body(self.engine, service, name, kind, command, environment or {})
+        service_id = self.engine.create_service(body)  # Swarm schedules its task at once
+        return ReplicaFacts(id=service_id, name=name, labels=dict(body["Labels"]))
+
+    def start(self, one: ReplicaFacts) -> None:
+        """Swarm started it when it was made."""
+
+    def wait(self, one: ReplicaFacts, timeout: float, progress: Callable[[str], None] | None) -> TaskRun:
+        return self.engine.await_service_task(one.id, one.name, timeout, progress)
+
+    def remove(self, one: ReplicaFacts) -> None:
+        self.engine.remove_service(one.id, one.name)
 
 
 def describe(spec: AppSpec, engine: Engine, prepared: Prepared, batch: int | None) -> Described:

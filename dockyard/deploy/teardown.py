@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dockyard.deploy.one_off import remove_one_off
 from dockyard.deploy.outcome import Placing
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.targets import target_for
@@ -36,10 +35,11 @@ def tear_down(spec: AppSpec, env: str, db: StateDB, report: Report, parts: Parts
             kind = placement(engine)
             target = target_for(Placing(spec, report, parts), engine, env)
             done += target.remove_all()
-            for task in engine.task_containers(app, env) if kind.hosts_accessories else []:
-                # one-offs (a `run --detach`, a job, one kept for the log forwarder): they hold volumes too
-                remove_one_off(engine, task)
-                done.append(f"removed one-off {task.name}")
+            # one-offs (a `run --detach`, a job, one kept for the log forwarder): they hold volumes too
+            if (place := target.one_offs()) is not None:
+                for one in place.leftovers():
+                    place.remove(one)
+                    done.append(f"removed one-off {one.name}")
             for accessory in engine.list_accessories(app, env) if kind.hosts_accessories else []:
                 known = spec.accessories.get(accessory.name)
                 if engine.stop_and_remove(accessory.id, accessory.container, known.stop_grace if known else 30.0):

@@ -176,6 +176,15 @@ class DockerEngine:
         from dockyard.engine import tasks
         return tasks.task_containers(self, app, env)
 
+    def await_service_task(self, service_id: str, name: str, timeout: float,
+                           progress: Callable[[str], None] | None = None) -> TaskRun:
+        from dockyard.engine import swarm_tasks
+        return swarm_tasks.await_service_task(self, service_id, name, timeout, progress)
+
+    def task_services(self, app: str, env: str) -> list[ReplicaFacts]:
+        from dockyard.engine import swarm_tasks
+        return swarm_tasks.task_services(self, app, env)
+
     def container_lines(self, container_id: str, tail: int, since: float | None = None) -> list[tuple[str, str, str]]:
         from dockyard.engine import container_logs
         return self._reading(f"reading the logs of {container_id[:12]}", container_logs.container_lines,

@@ -143,6 +143,17 @@ class Engine(Protocol):
         """The environment's task containers, running or ended."""
         ...
 
+    def await_service_task(self, service_id: str, name: str, timeout: float,
+                           progress: Callable[[str], None] | None = None) -> TaskRun:
+        """Wait for the one task of a one-off Swarm service (swarm_spec.one_off_body) to end, the
+        service scaled to 0 at `timeout`; `progress` gets each line of its output as it comes. The
+        service stays: remove it with remove_service."""
+        ...
+
+    def task_services(self, app: str, env: str) -> list[ReplicaFacts]:
+        """The environment's one-off Swarm services, each as its task's state (running, exited, created)."""
+        ...
+
     def container_lines(self, container_id: str, tail: int, since: float | None = None) -> list[tuple[str, str, str]]:
         """(RFC 3339 time, stream, text) of the container's last `tail` lines of each stream, newer
         than `since` (epoch seconds); [] for a container gone meanwhile."""

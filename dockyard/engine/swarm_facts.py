@@ -51,6 +51,8 @@ class TaskFact:
     container_id: str
     published: dict[int, int]  # target port -> published host port
     created: str
+    exit_code: int | None = None  # once its container ended
+    updated: str = ""  # when its state last changed (Docker's time)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ def parse_task(attrs: dict[str, Any]) -> TaskFact:
         published={int(p["TargetPort"]): int(p["PublishedPort"]) for p in ports
                    if p.get("PublishMode") == "host" and p.get("PublishedPort")},
         created=attrs.get("CreatedAt", ""),
+        exit_code=(status.get("ContainerStatus") or {}).get("ExitCode"),
+        updated=status.get("Timestamp") or attrs.get("UpdatedAt", ""),
     )
 
 

@@ -217,3 +217,21 @@ def create_kwargs(body: dict[str, Any]) -> dict[str, Any]:
     return {"task_template": body["TaskTemplate"], "name": body["Name"], "labels": body["Labels"],
             "mode": body["Mode"], "update_config": body["UpdateConfig"],
             "rollback_config": body["RollbackConfig"], "endpoint_spec": body["EndpointSpec"]}
+
+
+def one_off_body(s: SwarmService, name: str, kind: str, command: list[str],
+                 environment: dict[str, str]) -> dict[str, Any]:
+    """The ServiceSpec of a one-off task of the release (a release task, a hook): the service's
+    settings, files, secrets, placement and network, its own command, one task that is never
+    restarted, no published port, no health check; labelled `dockyard.task` instead of
+    `dockyard.managed`, so no deploy, scale or switch takes it for a replica."""
+    body = service_body(s)
+    labels = {**{k: v for k, v in body["Labels"].items() if k != L.MANAGED}, L.TASK: kind}
+    container = dict(body["TaskTemplate"]["ContainerSpec"])
+    container.pop("HealthCheck", None)
+    container["Labels"] = dict(labels)
+    container["Args"] = list(command)
+    container["Env"] = sorted({*container["Env"], *(f"{k}={v}" for k, v in environment.items())})
+    task = {**body["TaskTemplate"], "ContainerSpec": container, "RestartPolicy": {"Condition": "none"}}
+    return {"Name": name, "Labels": labels, "TaskTemplate": task, "Mode": {"Replicated": {"Replicas": 1}},
+            "UpdateConfig": body["UpdateConfig"], "RollbackConfig": body["RollbackConfig"], "EndpointSpec": {}}

@@ -385,6 +385,27 @@ class FakeEngine:
         return [c.facts() for c in self.containers.values() if L.TASK in c.labels
                 and c.labels.get(L.APP) == app and c.labels.get(L.ENV) == env]
 
+    def await_service_task(self, service_id: str, name: str, timeout: float,
+                           progress: Callable[[str], None] | None = None) -> TaskRun:
+        found = self._service(service_id)
+        release = found.body["Labels"].get(L.RELEASE, "")
+        self.step(f"await {name}")
+        found.update_state = "ended"
+        if release in self.task_hangs:
+            return TaskRun(None, "still migrating", timeout, timed_out=True)
+        code = self.task_exits.get(name, self.task_exits.get(release, 0))
+        if progress is not None:
+            progress(f"task of {release}: exit {code}")
+        return TaskRun(code, f"task of {release}: exit {code}", 0.01)
+
+    def task_services(self, app: str, env: str) -> list[ReplicaFacts]:
+        self.look()
+        return [ReplicaFacts(id=s.id, name=body_name(s.body), labels=dict(s.body["Labels"]),
+                             status="exited" if s.update_state == "ended" else "running",
+                             running=s.update_state != "ended")
+                for s in self.services_by_id.values() if L.TASK in s.body["Labels"]
+                and s.body["Labels"].get(L.APP) == app and s.body["Labels"].get(L.ENV) == env]
+
     # -- the Swarm --------------------------------------------------------------------------------------
     def require_manager(self) -> None:
         self.look()
@@ -447,7 +468,7 @@ class FakeEngine:
     def services(self, app: str | None, env: str | None = None) -> list[ServiceFact]:
         self.look()
         return [f for s in self.services_by_id.values() if (f := s.fact()).app and app in (None, f.app)
-                and env in (None, f.env)]
+                and env in (None, f.env) and L.MANAGED in s.body["Labels"]]
 
     def tasks(self, service_ids: list[str]) -> list[TaskFact]:
         self.look()

@@ -6,12 +6,15 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from dockyard.deploy.health import HealthCheck
-from dockyard.deploy.one_off import TaskContext
+from dockyard.deploy.hooks import Hooks
+from dockyard.deploy.one_off import Place, TaskContext, sweep_one_offs
 from dockyard.deploy.outcome import PlacingContext, Prepared, Report
+from dockyard.deploy.release_task import ReleaseTask
 from dockyard.engine.interface import Engine
 from dockyard.engine.rows import Running
 from dockyard.errors import DeployError
 from dockyard.router.colors import Fleet
+from dockyard.state.db import StateDB
 
 
 class Target(ABC):
@@ -47,11 +50,14 @@ class Target(ABC):
         """Carry the actions out, every new replica healthy before an old one goes; on a failure
         what this apply made is undone and the error raised."""
 
-    runs_one_offs: ClassVar[bool] = False  # release tasks and hooks, in one-off containers
+    def one_offs(self, workload: Any = None) -> Place | None:
+        """Where this placement runs one-offs of the release `workload` describes (release tasks,
+        hooks): None where it cannot (without a workload: only to find and remove them)."""
+        return None
 
     def check_one_offs(self, prepared: Prepared) -> None:
         """Refuse here, before anything is touched, a release task or hook this placement cannot run."""
-        if self.runs_one_offs:
+        if self.one_offs() is not None:
             return
         used: list[tuple[str, ...]] = [("release",)] if self.spec.release and prepared.release_task != "skip" else []
         used += [("hooks", name) for name in self.spec.hooks.defined()] if prepared.hooks else []
@@ -63,13 +69,27 @@ class Target(ABC):
     def run_release_task(self, release_id: str, workload: Any, tasks: TaskContext, again: bool = False) -> None:
         """The app's release task, once per release (`again`: even if it succeeded), before any
         replica of it starts (check_one_offs refused the deploy where it cannot run)."""
-        if self.spec.release is not None:
-            raise DeployError(f"{self.spec.app}/{self.env}: a {self.kind} placement runs no release task")
+        place = self.one_offs(workload)
+        if place is None:
+            if self.spec.release is not None:
+                raise DeployError(f"{self.spec.app}/{self.env}: a {self.kind} placement runs no release task")
+            return
+        ReleaseTask(self.spec, place, self.env, tasks, self.report).run(release_id, again)
 
     def run_hook(self, name: str, prepared: Prepared, workload: Any, tasks: TaskContext) -> None:
         """The app's hook `name` for the release (deploy/hooks.py); HookFailed unless it succeeds."""
-        if self.spec.hooks.get(name) is not None:
-            raise DeployError(f"{self.spec.app}/{self.env}: a {self.kind} placement runs no hooks")
+        place = self.one_offs(workload)
+        if place is None:
+            if self.spec.hooks.get(name) is not None:
+                raise DeployError(f"{self.spec.app}/{self.env}: a {self.kind} placement runs no hooks")
+            return
+        Hooks(self.spec, place, self.env, tasks, self.report).run(name, prepared.release_id, prepared.previous)
+
+    def sweep_one_offs(self, db: StateDB) -> None:
+        """Before a deploy: the one-offs earlier ones left ended and recorded (deploy/one_off.py) go."""
+        place = self.one_offs()
+        if place is not None:
+            sweep_one_offs(place, self.spec.app, self.env, db)
 
     def recover(self, live_release: str | None, log: Report) -> None:  # noqa: B027 - Swarm rolls back itself
         """Before a deploy that was interrupted runs again: put back what it left half-done."""

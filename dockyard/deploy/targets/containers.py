@@ -10,11 +10,9 @@ from dockyard.deploy.bluegreen import ColorExecutor, colored
 from dockyard.deploy.edge import publish_edge, replica_servers
 from dockyard.deploy.executor import Executor, Workload
 from dockyard.deploy.health import HealthCheck, health_check, health_command
-from dockyard.deploy.hooks import Hooks
-from dockyard.deploy.one_off import TaskContext
+from dockyard.deploy.one_off import ContainerPlace
 from dockyard.deploy.outcome import Prepared, Report
 from dockyard.deploy.refs import resolve_env_refs
-from dockyard.deploy.release_task import ReleaseTask
 from dockyard.deploy.resume import restore_live_release
 from dockyard.deploy.targets.base import Target
 from dockyard.engine.containers import ReplicaSpec, choose_user
@@ -107,14 +105,8 @@ class ContainerTarget(Target):
     def urls(self) -> list[str]:
         return [c.url for c in self.observe() if c.url]
 
-    def run_release_task(self, release_id: str, workload: Workload, tasks: TaskContext, again: bool = False) -> None:
-        ReleaseTask(self.spec, self.engine, self.env, tasks, self.report).run(release_id, workload, again)
-
-    runs_one_offs = True
-
-    def run_hook(self, name: str, prepared: Prepared, workload: Workload, tasks: TaskContext) -> None:
-        Hooks(self.spec, self.engine, self.env, tasks, self.report).run(
-            name, prepared.release_id, workload, prepared.previous)
+    def one_offs(self, workload: Workload | None = None) -> ContainerPlace:
+        return ContainerPlace(self.engine, self.spec.app, self.env, workload)
 
     def plan(self, prepared: Prepared, workload: Workload) -> list[Action]:
         desired = [Desired(name, prepared.replicas(self.spec, name), workload.replicas[(name, 1)].config_hash,

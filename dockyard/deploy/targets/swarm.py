@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from dockyard.deploy.health import HealthCheck, spec_health
 from dockyard.deploy.outcome import PlacingContext, Prepared
-from dockyard.deploy.swarm import Described, describe, remove_unused
+from dockyard.deploy.swarm import Described, SwarmPlace, describe, remove_unused
 from dockyard.deploy.swarm_edge import SwarmEdge
 from dockyard.deploy.swarm_executor import Rollout, SwarmExecutor
 from dockyard.deploy.targets.base import Target
@@ -35,6 +35,9 @@ class SwarmTarget(Target):
     def describe(self, prepared: Prepared, batch: int | None) -> Described:
         self.engine.require_manager()
         return describe(self.spec, self.engine, prepared, batch)
+
+    def one_offs(self, workload: Described | None = None) -> SwarmPlace:
+        return SwarmPlace(self.engine, self.spec.app, self.env, workload)
 
     def urls(self) -> list[str]:
         found = [s for s in self.engine.services(self.spec.app, self.env) if s.color is None]

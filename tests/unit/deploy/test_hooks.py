@@ -142,10 +142,13 @@ def test_a_rollback_runs_no_hooks(dockyard_env: Path, tmp_path: Path) -> None:
     assert len(site.db.task_runs("shop", "testing", "hook.")) == before
 
 
-def test_a_swarm_environment_with_hooks_is_refused_before_anything_is_touched(dockyard_env: Path,
-                                                                              tmp_path: Path) -> None:
-    site = Site(tmp_path, SPEC.replace("environments:\n", "hooks: {post_switch: {command: [true]}}\n"
-                                                         "environments:\n"), swarm=True)
-    with pytest.raises(DeployError, match=r"dockyard.yml:\d+: release tasks and hooks run on container engines"):
-        site.deployer.deploy("testing", image=IMAGES["r1"])
-    assert site.actions == []
+def test_on_a_swarm_the_hooks_are_services_of_one_task(dockyard_env: Path, tmp_path: Path) -> None:
+    site = Site(tmp_path, SPEC.replace("environments:\n", "hooks: {pre_deploy: {command: [true]}, "
+                                                         "post_switch: {command: [true]}}\nenvironments:\n"),
+                swarm=True)
+    release = site.deployer.deploy("testing", image=IMAGES["r1"]).release_id
+    acts = site.actions
+    pre, post = (acts.index(f"await {hook_name(site, 'testing', h, release)}") for h in ("pre_deploy", "post_switch"))
+    assert pre < acts.index("service create shop_testing_web") < post
+    runs = site.db.task_runs("shop", "testing", "hook.")
+    assert [(r.kind, r.status) for r in runs] == [("hook.post_switch", "succeeded"), ("hook.pre_deploy", "succeeded")]

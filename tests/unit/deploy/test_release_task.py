@@ -12,7 +12,7 @@ import pytest
 from dockyard.deploy.promote import rollback
 from dockyard.deploy.release_task import ReleaseTaskFailed
 from dockyard.engine import labels as L
-from dockyard.errors import DeployError, SpecError
+from dockyard.errors import SpecError
 from dockyard.spec import parse_spec
 from tests.fakes.deploys import IMAGES, SPEC, Site
 
@@ -128,12 +128,22 @@ def test_blue_green_runs_it_before_the_colour_starts_and_a_failure_switches_noth
     assert site.actions.index(f"await shop_production_release_{r2}") < first_replica
 
 
-def test_a_swarm_environment_with_a_release_task_is_refused_before_anything_is_touched(dockyard_env: Path,
-                                                                                       tmp_path: Path) -> None:
+def test_on_a_swarm_the_task_is_a_service_of_one_task_before_the_release_s_services(dockyard_env: Path,
+                                                                                     tmp_path: Path) -> None:
     site = Site(tmp_path, TASKED, swarm=True)
-    with pytest.raises(DeployError, match=r"dockyard.yml:\d+: release tasks and hooks run on container engines"):
-        site.deployer.deploy("testing", image=IMAGES["r1"])
-    assert site.actions == []
+    release = site.deployer.deploy("testing", image=IMAGES["r1"]).release_id
+    name = f"shop_testing_release_{release}"
+    acts = site.actions
+    assert acts.index(f"await {name}") < acts.index("service create shop_testing_web")
+    assert acts[-1] == f"service remove {name}"  # once the deploy ended (no log forwarder waits on a fake)
+    assert [s.name for s in site.engine.services("shop", "testing")] == ["shop_testing_web"]  # not a replica
+    site.deployer.deploy("testing", image=IMAGES["r1"])
+    assert [t.status for t in site.db.release_tasks("shop", "testing", release)] == ["succeeded"]  # once
+    r2 = site.release("testing", IMAGES["r2"]).release_id
+    site.engine.task_exits[r2] = 2
+    with pytest.raises(ReleaseTaskFailed):
+        site.deployer.deploy("testing", image=IMAGES["r2"])
+    assert {s.release for s in site.engine.services("shop", "testing")} == {release}  # nothing of r2 runs
 
 
 def test_bad_release_tasks_are_refused_with_file_and_line() -> None:

@@ -106,3 +106,29 @@ def test_a_health_command_is_the_tasks_health_check():
         "Test": ["CMD", "sh", "-c", "test -f /tmp/up"], "Interval": 2 * NS, "Timeout": NS, "Retries": 3,
         "StartPeriod": 10 * NS}
     assert "HealthCheck" not in service_body(svc())["TaskTemplate"]["ContainerSpec"]
+
+
+def test_a_one_off_is_the_service_s_task_once_never_restarted_and_not_a_replica():
+    from dockyard.engine.containers import CommandCheck
+    from dockyard.engine.swarm_spec import one_off_body
+
+    base = service_body(svc(health_command=CommandCheck(["true"], 1.0, 1.0, 3, 1.0)))
+    body = one_off_body(svc(health_command=CommandCheck(["true"], 1.0, 1.0, 3, 1.0)), "shop_prod_release_ab-cd",
+                        "release", ["./manage.py", "migrate"], {"DOCKYARD_HOOK": "x"})
+    labels = {k: v for k, v in base["Labels"].items() if k != "dockyard.managed"} | {"dockyard.task": "release"}
+    container = {k: v for k, v in base["TaskTemplate"]["ContainerSpec"].items() if k != "HealthCheck"}
+    assert body == {
+        "Name": "shop_prod_release_ab-cd",
+        "Labels": labels,
+        "TaskTemplate": {**base["TaskTemplate"], "RestartPolicy": {"Condition": "none"},
+                         "ContainerSpec": {**container, "Labels": labels, "Args": ["./manage.py", "migrate"],
+                                           "Env": ["A=1", "B=2", "DOCKYARD_HOOK=x"]}},
+        "Mode": {"Replicated": {"Replicas": 1}},
+        "UpdateConfig": base["UpdateConfig"],  # never used: it is never updated
+        "RollbackConfig": base["RollbackConfig"],
+        "EndpointSpec": {},
+    }
+    # its placement, files, secrets, network and resources are the service's
+    for key in ("Placement", "Networks", "Resources", "LogDriver"):
+        assert body["TaskTemplate"][key] == base["TaskTemplate"][key]
+    assert body["TaskTemplate"]["ContainerSpec"]["Configs"] == base["TaskTemplate"]["ContainerSpec"]["Configs"]
