@@ -37,7 +37,8 @@ docker.models.containers.ContainerCollection.list = functools.partialmethod(  # 
 # - every other file on two pytest-xdist workers (its tests together, its module fixtures made once).
 # Lanes of about the same length on two cores. make test, 2026-12-07: shared 13:18, serial 9:03, own
 # engine 8:13; then shared 12:57, serial 10:00, own 9:11 with the blue/green CLI tests in the own lane
-# and the deploy CLI tests in the serial one; the notification and data tests followed them.
+# and the deploy CLI tests in the serial one; the notification and data tests followed them; the
+# jobs tests (a minute of the shared lane) to the serial one.
 OWN_ENGINE = ("tests/integration/faults/", "tests/integration/swarm/",
               "tests/integration/bluegreen/test_bluegreen_cli.py", "tests/integration/server/test_notifications.py",
               "tests/integration/accessories/test_data.py")
@@ -49,6 +50,7 @@ SERIAL = (
     "tests/integration/edge/test_edge.py",
     "tests/integration/bluegreen/test_workers.py",
     "tests/integration/deploy/test_deploy_cli.py",
+    "tests/integration/server/test_jobs.py",
 )
 
 
