@@ -45,6 +45,7 @@ jobs:
   - {name: slow, schedule: "* * * * *", command: "while [ ! -f /tmp/stop ]; do sleep 0.1; done",
      concurrency: forbid, environments: [testing]}
   - {name: punctual, schedule: "* * * * *", command: [true], skip_missed: true, environments: [testing]}
+  - {name: latest, schedule: "* * * * *", command: "sleep 600", concurrency: replace, environments: [testing]}
   - {name: broken, schedule: "0 3 * * *", command: "echo no such table >&2; exit 4", environments: [testing]}
   - {name: nightly, schedule: "17 3 * * *", command: 'echo "nightly $DOCKYARD_JOB"', environments: [testing]}
 """
@@ -95,22 +96,23 @@ def test_every_minute_forbid_catch_up_and_failures(app: TestApp, docker_client: 
     def at(k: int, extra: float = 0.0) -> list[str]:
         clock[0] = minute[k] + 1 + extra
         started = [run.job for run in runner.tick([spec])]
-        assert len(job_containers(docker_client, app, "slow")) <= 1  # never two at once
+        for job in ("slow", "latest"):
+            assert len(job_containers(docker_client, app, job)) <= 1  # never two at once
         return sorted(started)
 
-    assert at(1) == ["punctual", "slow", "tick"]
+    assert at(1) == ["latest", "punctual", "slow", "tick"]
     wait_ended(docker_client, app, "tick")
-    assert at(2) == ["punctual", "tick"]  # slow still runs: forbid skips it
+    assert at(2) == ["latest", "punctual", "tick"]  # slow still runs: forbid skips it; latest's is replaced
     [slow] = job_containers(docker_client, app, "slow")
     slow.exec_run(["touch", "/tmp/stop"])
     wait_ended(docker_client, app, "slow")
     wait_ended(docker_client, app, "tick")
-    assert at(3) == ["punctual", "slow", "tick"]
+    assert at(3) == ["latest", "punctual", "slow", "tick"]
     job_containers(docker_client, app, "slow")[0].exec_run(["touch", "/tmp/stop"])
     for job in ("slow", "tick", "punctual"):
         wait_ended(docker_client, app, job)
     # no pass for two minutes and more (the server was down): the latest moment missed runs once
-    assert at(5, extra=35) == ["slow", "tick"]  # punctual says skip_missed
+    assert at(5, extra=35) == ["latest", "slow", "tick"]  # punctual says skip_missed
     for job in ("slow", "tick"):
         if job == "slow":
             job_containers(docker_client, app, "slow")[0].exec_run(["touch", "/tmp/stop"])
@@ -122,6 +124,8 @@ def test_every_minute_forbid_catch_up_and_failures(app: TestApp, docker_client: 
     assert statuses(db, app, "slow") == [("succeeded", minute[1]), ("skipped", minute[2]),
                                          ("succeeded", minute[3]), ("succeeded", minute[5])]
     assert statuses(db, app, "punctual")[-1] == ("skipped", minute[5])
+    assert statuses(db, app, "latest")[:3] == [("replaced", minute[1]), ("replaced", minute[2]),
+                                               ("replaced", minute[3])]
     assert len(statuses(db, app, "punctual")) == 4
     tick = db.task_runs(app.name, "testing", "job.tick", limit=1)[0]
     assert tick.output.strip() == "tick tick greeting=hi"  # the live release's configuration and files
