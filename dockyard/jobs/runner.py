@@ -194,7 +194,8 @@ class JobRunner:
         job = container.labels.get(L.TASK, "").removeprefix("job.")
         result = engine.await_task(container.id, container.name, KILL_WAIT if stop else 1.0)
         run = self._run_of(app, env, job, container.name)
-        seconds = time.time() - run.started_at if run is not None else result.seconds
+        ended = container.ended_at or time.time()  # when it ended, not when this pass saw it
+        seconds = max(0.0, ended - run.started_at) if run is not None else result.seconds
         said = status or result.status
         self.db.end_task(app, env, container.labels.get(L.RELEASE, ""), container.name, said, result.exit_code,
                          seconds, result.output[-4096:], kind_of(job))
