@@ -125,8 +125,11 @@ class JobRunner:
         """Start a run of the job in a one-off container of the live release (detached); `due_at`:
         the moment of its schedule it runs for (None: run now, by hand)."""
         kind = kind_of(job.name)
-        deployer = Deployer(spec, self.config(), self.db, self.report)
-        release_id, workload = live_workload(deployer, engine, env)
+        config = self.config()
+        try:
+            release_id, workload = live_workload(Deployer(spec, config, self.db, self.report), engine, env)
+        finally:
+            config.close()
         name = L.scoped_name(spec.app, env, f"job-{job.name}", int(due_at if due_at is not None else self.clock()))
         if any(c.name == name for c in engine.task_containers(spec.app, env)):
             name = f"{name}-{time.time_ns() % 1_000_000}"  # run-now in the same second as a scheduled run

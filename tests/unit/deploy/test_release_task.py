@@ -170,3 +170,18 @@ def test_a_failed_task_in_blue_green_keeps_the_colour_kept_for_a_rollback(site: 
         site.deployer.deploy("production", image=r3_image)
     assert {(r.name, r.release) for r in site.engine.observe("shop", "production")} == kept
     assert rollback(site.deployer, "production").release_id == r1  # still a switch back
+
+
+def test_a_promotion_runs_the_target_environment_s_release_task(site: Site) -> None:
+    from dockyard.deploy.promote import promote
+
+    first = site.deployer.deploy("testing", image=IMAGES["r1"]).release_id
+    site.actions.clear()
+    promoted = promote(site.deployer, "testing")
+    assert promoted.env == "production"
+    name = f"shop_production_release_{promoted.release_id}"
+    assert site.actions.index(f"await {name}") < next(
+        i for i, a in enumerate(site.actions) if a.startswith("create shop_production_web"))
+    assert [t.status for t in site.db.release_tasks("shop", "production")] == ["succeeded"]
+    assert [t.status for t in site.db.release_tasks("shop", "testing", first)] == ["succeeded"]  # its own, once
+    assert any("release task of release" in line and "succeeded" in line for line in site.log)  # reported
