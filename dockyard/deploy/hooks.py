@@ -102,7 +102,7 @@ class Hooks:
             if one.labels.get(L.TASK) != KIND or self.finished.holds(one):
                 continue
             run = self.db.task_of(self.app, self.env, one.name)
-            if run is not None and run.status != "running":  # recorded; its deploy ended before removing it
+            if run is not None and run.ended:  # recorded; its deploy ended before removing it
                 remove_after_grace(self.place, one)
                 continue
             self.report(f"removing {one.name}: a hook left by an interrupted deploy")

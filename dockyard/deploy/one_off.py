@@ -142,7 +142,7 @@ def sweep_one_offs(place: Place, app: str, env: str, db: StateDB) -> None:
         if not ended_long_enough(one) or one.status == "created":
             continue
         run = db.task_of(app, env, one.name)
-        if (run is None and one.labels.get(L.TASK) == "run") or (run is not None and run.status != "running"):
+        if (run is None and one.labels.get(L.TASK) == "run") or (run is not None and run.ended):
             place.remove(one)
 
 

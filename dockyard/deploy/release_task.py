@@ -74,7 +74,7 @@ class ReleaseTask:
                 self.place.remove(one)
                 continue
             run = self.db.task_of(self.app, self.env, one.name)
-            if run is not None and run.status != "running":  # recorded; its deploy ended before removing it
+            if run is not None and run.ended:  # recorded; its deploy ended before removing it
                 remove_after_grace(self.place, one)
                 continue
             self.report(f"release task of release {release} left by an interrupted deploy: "

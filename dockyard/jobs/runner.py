@@ -83,10 +83,11 @@ class JobRunner:
             return []
         started = []
         try:
-            self.collect(spec, env, engine)
+            running = self.collect(spec, env, engine)  # one look at the engine per environment and pass
             for job in jobs:
                 try:
-                    run = self._schedule(spec, env, job, engine)
+                    run = self._schedule(spec, env, job, engine, [c for c in running if c.labels.get(L.TASK) ==
+                                                                  kind_of(job.name)])
                 except DockyardError as exc:  # one job's trouble (its image, the engine) is told, the rest go on
                     self.report(f"{spec.app}/{env}: job {job.name} not started: {exc.message.splitlines()[0]}")
                     self._failed(spec.app, env, job.name, f"could not start: {exc.message.splitlines()[0]}")
@@ -97,7 +98,9 @@ class JobRunner:
             engine.close()
         return started
 
-    def _schedule(self, spec: AppSpec, env: str, job: JobSpec, engine: Engine) -> Started | None:
+    def _schedule(self, spec: AppSpec, env: str, job: JobSpec, engine: Engine,
+                  running: list[ReplicaFacts]) -> Started | None:
+        """Start the job's run if one is due; `running`: its containers that run now."""
         now = self.clock()
         mark = self.store.mark(spec.app, env, job.name)
         if mark is None:  # a job seen for the first time runs from its next moment on
@@ -110,7 +113,6 @@ class JobRunner:
         if not moment.run:
             self._skip(spec.app, env, job.name, moment.at, moment.describe())
             return None
-        running = [c for c in self.containers(spec.app, env, engine, job.name) if c.running]
         if running and job.concurrency == "forbid":
             self._skip(spec.app, env, job.name, moment.at, f"{moment.describe()}: skipped, the run of "
                        f"{running[0].name} still runs (concurrency: forbid)")
@@ -147,8 +149,7 @@ class JobRunner:
     def run_now(self, spec: AppSpec, env: str, job: JobSpec, engine: Engine, progress: Report) -> TaskRun:
         """`dockyard jobs run-now`: a run started now and waited for, its output passed on as it is
         written; its concurrency is kept (forbid: refused while a run of it runs)."""
-        self.collect(spec, env, engine)
-        running = [c for c in self.containers(spec.app, env, engine, job.name) if c.running]
+        running = [c for c in self.collect(spec, env, engine) if c.labels.get(L.TASK) == kind_of(job.name)]
         if running and job.concurrency == "forbid":
             raise JobBusy(f"{spec.app}/{env}: job {job.name} is running ({running[0].name}) and says "
                           "concurrency: forbid", hint="wait for it to end, or stop it with docker stop NAME")
@@ -162,30 +163,36 @@ class JobRunner:
         remove_one_off(engine, container)
         return result
 
-    def collect(self, spec: AppSpec, env: str, engine: Engine) -> None:
-        """Record and remove every job container that ended; stop the ones past their timeout."""
+    def collect(self, spec: AppSpec, env: str, engine: Engine) -> list[ReplicaFacts]:
+        """Record and remove every job container that ended; stop the ones past their timeout. The
+        job containers that still run (by hand too) are returned."""
         jobs = {job.name: job for job in spec.jobs}
+        running = []
         for container in self.containers(spec.app, env, engine):
             name = container.labels.get(L.TASK, "").removeprefix("job.")
             job, run = jobs.get(name), self._run_of(spec.app, env, name, container.name)
             age = time.time() - run.started_at if run is not None else 0.0  # durations on the wall clock
             timeout = job.timeout if job is not None else float("inf")
             if run is not None and run.due_at is None and age <= timeout + HAND_GRACE:
-                continue  # run by hand: whoever ran it waits for it, records it and removes it
-            if run is not None and run.status != "running":  # recorded: it waits out its grace for the forwarder
+                if container.running:  # run by hand: whoever ran it waits for it, records it and removes it
+                    running.append(container)
+                continue
+            if run is not None and run.ended:  # recorded: it waits out its grace for the forwarder
                 if ended_long_enough(container):
                     remove_one_off(engine, container)
                 continue
             if container.running:
                 if age > timeout:
                     self._end(spec.app, env, engine, container, "timed out", stop=True)
+                else:
+                    running.append(container)
                 continue
             self._end(spec.app, env, engine, container, None)
+        return running
 
-    def containers(self, app: str, env: str, engine: Engine, job: str | None = None) -> list[ReplicaFacts]:
-        """The environment's job containers (of one job)."""
-        return [c for c in engine.task_containers(app, env)
-                if (task := c.labels.get(L.TASK, "")).startswith("job.") and (job is None or task == kind_of(job))]
+    def containers(self, app: str, env: str, engine: Engine) -> list[ReplicaFacts]:
+        """The environment's job containers."""
+        return [c for c in engine.task_containers(app, env) if c.labels.get(L.TASK, "").startswith("job.")]
 
     def _run_of(self, app: str, env: str, job: str, container: str) -> TaskRecord | None:
         return next((r for r in self.db.task_runs(app, env, kind_of(job), limit=20) if r.container == container),

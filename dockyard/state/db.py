@@ -74,6 +74,11 @@ class TaskRecord:
     kind: str = "release"
     due_at: float | None = None  # a job's: the moment the run was due
 
+    @property
+    def ended(self) -> bool:
+        """Its outcome is recorded (whatever became of its container since)."""
+        return self.status != "running"
+
     def as_json(self) -> dict[str, Any]:
         return {"status": self.status, "exit_code": self.exit_code,
                 "seconds": None if self.seconds is None else round(self.seconds, 3),

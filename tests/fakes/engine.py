@@ -370,9 +370,12 @@ class FakeEngine:
     def await_task(self, container_id: str, name: str, timeout: float,
                    progress: Callable[[str], None] | None = None) -> TaskRun:
         found = self._get(container_id, f"running {name}")
-        release = found.labels.get(L.RELEASE, "")
-        self.step(f"await {name}")
         found.status = "exited"
+        return self._task_end(name, found.labels.get(L.RELEASE, ""), timeout, progress)
+
+    def _task_end(self, name: str, release: str, timeout: float, progress: Callable[[str], None] | None) -> TaskRun:
+        """How a one-off ends here: `task_exits` (by its name, else its release), or `task_hangs`."""
+        self.step(f"await {name}")
         if release in self.task_hangs:
             return TaskRun(None, "still migrating", timeout, timed_out=True)
         code = self.task_exits.get(name, self.task_exits.get(release, 0))
@@ -388,15 +391,8 @@ class FakeEngine:
     def await_service_task(self, service_id: str, name: str, timeout: float,
                            progress: Callable[[str], None] | None = None) -> TaskRun:
         found = self._service(service_id)
-        release = found.body["Labels"].get(L.RELEASE, "")
-        self.step(f"await {name}")
         found.update_state = "ended"
-        if release in self.task_hangs:
-            return TaskRun(None, "still migrating", timeout, timed_out=True)
-        code = self.task_exits.get(name, self.task_exits.get(release, 0))
-        if progress is not None:
-            progress(f"task of {release}: exit {code}")
-        return TaskRun(code, f"task of {release}: exit {code}", 0.01)
+        return self._task_end(name, found.body["Labels"].get(L.RELEASE, ""), timeout, progress)
 
     def task_services(self, app: str, env: str) -> list[ReplicaFacts]:
         self.look()

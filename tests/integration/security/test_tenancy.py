@@ -18,6 +18,7 @@ from tests.integration.server.conftest import (  # noqa: F401  (fixtures)
     ServedApp,
     Server,
     cleanup,
+    dashboard_session,
     docker_client_module,
     prepare_app,
     server_factory,
@@ -51,12 +52,8 @@ def scoped(server: Server, name: str, app: str) -> str:
 
 
 def session(server: Server, token: str) -> httpx.Client:
-    """A signed-in dashboard client (its cookie) and the CSRF value of its forms."""
-    client = httpx.Client(base_url=server.url, timeout=30)
-    nonce = re.search(r'name="nonce" value="([^"]+)"', client.get("/login").text)
-    assert nonce
-    assert client.post("/login", data={"nonce": nonce.group(1), "token": token}).status_code == 303
-    return client
+    """A signed-in dashboard client (its cookie): its forms carry the CSRF value of its pages."""
+    return dashboard_session(server, token)
 
 
 def routes() -> list[tuple[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -100,6 +101,15 @@ class Server:
                         f"--- {s['idx']} {s['name']} {s['status']}\n{s['output']}" for s in run["steps"]))
                 time.sleep(0.3)
         raise AssertionError(f"run {run_id} still {run['status']} after {timeout}s")
+
+
+def dashboard_session(server: Server, token: str) -> httpx.Client:
+    """A client signed in to the dashboard with `token` (its session cookie)."""
+    client = httpx.Client(base_url=server.url, timeout=30)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', client.get("/login").text)
+    assert nonce
+    assert client.post("/login", data={"nonce": nonce.group(1), "token": token}).status_code == 303
+    return client
 
 
 @dataclass

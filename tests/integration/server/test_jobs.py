@@ -12,14 +12,12 @@ real `dockyard server`, started after 2 minutes away, runs the missed moment onc
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
-import httpx
 import pytest
 
 from dockyard.config.service import open_config_service
@@ -34,7 +32,7 @@ from dockyard.state.audit import AuditLog
 from dockyard.state.db import StateDB
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources, run_cli
-from tests.integration.server.conftest import Server
+from tests.integration.server.conftest import Server, dashboard_session
 
 pytestmark = pytest.mark.integration
 
@@ -191,9 +189,7 @@ def test_the_server_runs_a_missed_moment_once_when_it_is_back(server: tuple[Serv
     subprocess.run(["git", "clone", "-q", "--bare", str(app.path), str(bare)], check=True)
     srv.cli("app", "add", app.name, "--repo", str(bare))
     token = srv.cli("token", "create", "--name", "job-viewer", "--scope", "read", "--app", app.name).stdout.strip()
-    browser = httpx.Client(base_url=srv.url, timeout=30)
-    nonce = re.search(r'name="nonce" value="([^"]+)"', browser.get("/login").text)
-    assert nonce and browser.post("/login", data={"nonce": nonce.group(1), "token": token}).status_code == 303
+    browser = dashboard_session(srv, token)
     html = browser.get(f"/apps/{app.name}/envs/testing/jobs").text
     assert 'data-job="nightly"' in html and "17 3 * * *" in html and "nightly nightly" in html
     assert "no such table" in html and ">failed<" in html  # the run-now's failure, with its last lines

@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator
 
 import docker
-import httpx
 import pytest
 
 from dockyard.engine import labels as L
@@ -19,6 +18,7 @@ from tests.integration.server.conftest import (  # noqa: F401  (fixtures)
     ServedApp,
     Server,
     cleanup,
+    dashboard_session,
     docker_client_module,
     prepare_app,
     server_factory,
@@ -112,9 +112,7 @@ def test_a_lock_taken_over_the_api_holds_the_cli_off(served: tuple[Server, Serve
 def test_the_releases_page_shows_the_release_task_and_hooks(served: tuple[Server, ServedApp]) -> None:
     server, app = served
     viewer = token(server, "release-viewer", "--scope", "read", "--app", app.app.name)
-    browser = httpx.Client(base_url=server.url, timeout=30)
-    nonce = re.search(r'name="nonce" value="([^"]+)"', browser.get("/login").text)
-    assert nonce and browser.post("/login", data={"nonce": nonce.group(1), "token": viewer}).status_code == 303
+    browser = dashboard_session(server, viewer)
     html = browser.get(f"/apps/{app.app.name}/envs/testing/releases").text
     browser.close()
     cell = re.search(r'<td class="release-task">(.*?)</td>', html, re.S)
