@@ -50,7 +50,8 @@ class EdgeSettings(BaseModel):
 
 
 NOTIFY_EVENTS = ("run.failed", "run.waiting", "run.succeeded", "deployed", "rolled_back", "alert.firing",
-                 "alert.resolved", "scaled", "hook.succeeded", "hook.failed", "job.failed")
+                 "alert.resolved", "scaled", "hook.succeeded", "hook.failed", "job.failed",
+                 "rollout.aborted")
 
 
 class ChannelSettings(BaseModel):

@@ -67,6 +67,7 @@ REGISTRY: list[tuple[tuple[str, ...], str]] = [
     (("scale", "autoscale"), "scale_cmds"),
     (("lock",), "lock_cmds"),
     (("jobs",), "jobs_cmds"),
+    (("rollout",), "rollout_cmds"),
     (("run",), "run_cmds"),  # scale, autoscale run|status|events|...
     (("audit",), "audit_cmds"),
     (("notify",), "notify_cmds"),
@@ -118,6 +119,7 @@ SUMMARIES = {
     "lock": "Deploy locks: hold an environment by hand, see who holds one.",
     "jobs": "Scheduled jobs (jobs: in dockyard.yml), run by `dockyard server` in one-off containers of the live "
             "release.",
+    "rollout": "Canary rollouts: where one is, with the numbers of every step; promote, pause, resume or abort it.",
     "autoscale": "The autoscaler: its loop, its decisions, which apps it scales.",
     "notify": "Notifications (channels and routes in settings.yml): test a channel, list the outbox.",
 }

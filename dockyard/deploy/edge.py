@@ -16,7 +16,7 @@ from dockyard.errors import DeployError
 from dockyard.notify.emit import record
 from dockyard.notify.model import Event
 from dockyard.router.edge import Edge, Where
-from dockyard.router.edge_render import EdgeRoute
+from dockyard.router.edge_render import Canary, EdgeRoute
 from dockyard.spec import AppSpec
 from dockyard.state.db import StateDB
 
@@ -58,14 +58,15 @@ def where_in(spec: AppSpec, env: str) -> Where:
     return where
 
 
-def route_of(spec: AppSpec, env: str, servers: tuple[str, ...], preview: tuple[str, ...] = ()) -> EdgeRoute | None:
+def route_of(spec: AppSpec, env: str, servers: tuple[str, ...], preview: tuple[str, ...] = (),
+             canary: Canary | None = None) -> EdgeRoute | None:
     env_spec = spec.environment(env)
     if not env_spec.domains:
         return None
     routed = next((s for s in spec.services.values() if s.port), None)
     health = routed.health.path if routed is not None and routed.health is not None else None
     return EdgeRoute(spec.app, env, tuple(env_spec.domains), servers, env_spec.path, dict(env_spec.redirects),
-                     preview, health=health, tls=env_spec.tls, hsts=env_spec.hsts)
+                     preview, health=health, tls=env_spec.tls, hsts=env_spec.hsts, canary=canary)
 
 
 def replica_servers(rows: list[Running], service: str, leaving: frozenset[str] = frozenset()) -> tuple[str, ...]:
@@ -85,15 +86,17 @@ def check_edge(spec: AppSpec, env: str, edge: Callable[[], EdgeDoor]) -> None:
 
 
 def publish_edge(spec: AppSpec, env: str, edge: EdgeDoor, report: Report, servers: tuple[str, ...],
-                 preview: tuple[str, ...] = ()) -> None:
-    """Serve the environment's names from `servers` (an environment without domains: withdrawn)."""
-    route = route_of(spec, env, servers, preview)
+                 preview: tuple[str, ...] = (), canary: Canary | None = None) -> None:
+    """Serve the environment's names from `servers` (an environment without domains: withdrawn), and
+    a share of them from a canary's."""
+    route = route_of(spec, env, servers, preview, canary)
     if route is None:
         if edge.withdraw(spec.app, env):
             report(f"edge: {spec.app}/{env} has no domains any more: its names are withdrawn")
         return
     if edge.publish(route, where_in(spec, env)):
-        report(f"edge: {', '.join(route.names)} -> {', '.join(servers) or 'nothing (503)'}")
+        split = f"; {canary.weight}% to the canary {', '.join(canary.servers)}" if canary is not None else ""
+        report(f"edge: {', '.join(route.names)} -> {', '.join(servers) or 'nothing (503)'}{split}")
         edge.wait_drained(DRAIN_TIMEOUT)
     if route.tls != "off":
         secure_edge(spec, env, edge, report)

@@ -2,7 +2,7 @@
 
 HAProxy writes each request as `{"t": accept time (s.ms), "app", "env", "host", "method", "uri",
 "proto", "status", "bytes", "rt": ms the request took, "ut": ms the server took to answer, "addr",
-"ua"}` (router/edge_render.ACCESS_FORMAT, strings JSON-escaped). `app`/`env` are "-" for what no
+"ua", "track"}` (router/edge_render.ACCESS_FORMAT, strings JSON-escaped). `app`/`env` are "-" for what no
 environment answered (an unknown name, an ACME challenge). `ut` is -1 when no server answered (a
 redirect, the maintenance page, ...).
 """
@@ -25,6 +25,7 @@ class Access:
     status: int
     upstream_s: float | None  # None: no upstream answered (a redirect, the maintenance page, ...)
     message: str  # the line as the log store keeps it
+    track: str = ""  # during a canary rollout: which release answered, canary or stable
 
 
 def parse_access(raw: bytes) -> Access | None:
@@ -44,7 +45,8 @@ def parse_access(raw: bytes) -> Access | None:
     message = (f"{doc.get('method', '')} {doc.get('host', '')}{doc.get('uri', '')} {doc.get('proto', '')} "
                f"{status} {doc.get('bytes', 0)}B {request_s * 1000:.1f}ms{waited} {doc.get('addr', '')} "
                f"\"{doc.get('ua', '')}\"")
-    return Access(time_ns, _named(doc.get("app")), _named(doc.get("env")), status, upstream, message)
+    return Access(time_ns, _named(doc.get("app")), _named(doc.get("env")), status, upstream, message,
+                  _named(doc.get("track")))
 
 
 def _named(value: object) -> str:

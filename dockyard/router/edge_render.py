@@ -24,11 +24,13 @@ PREVIEW_PREFIX = "preview."  # the preview colour of a blue-green environment: p
 
 # One JSON object per request on HAProxy's stdout (the access log), read by the agent's log
 # forwarder (logs/edge_access.py): which environment answered (txn.app/txn.env, set by its
-# locations), the status, and the times in ms (`ut` -1: no server answered).
+# locations), the status, the times in ms (`ut` -1: no server answered), and during a canary rollout
+# which release answered (`track`: canary or stable).
 ACCESS_FORMAT = ("'{\"t\":%Ts.%ms,\"app\":\"%[var(txn.app)]\",\"env\":\"%[var(txn.env)]\","
                  "\"host\":\"%[var(txn.host),json(utf8s)]\",\"method\":\"%HM\","
                  "\"uri\":\"%[capture.req.uri,json(utf8s)]\",\"proto\":\"%HV\",\"status\":%ST,"
-                 "\"bytes\":%B,\"rt\":%Ta,\"ut\":%Tr,\"addr\":\"%ci\",\"ua\":\"%[capture.req.hdr(0),json(utf8s)]\"}'")
+                 "\"bytes\":%B,\"rt\":%Ta,\"ut\":%Tr,\"addr\":\"%ci\",\"ua\":\"%[capture.req.hdr(0),json(utf8s)]\","
+                 "\"track\":\"%[var(txn.track)]\"}'")
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,27 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Canary:
+    """A canary release beside the route's stable servers: `weight` percent of the requests of clients
+    it has not seen go to it; one that saw it keeps it (a cookie, when `sticky`); a tester's header or
+    cookie set to `always` reaches it at any weight, `never` keeps them on the stable release."""
+
+    release: str
+    servers: tuple[str, ...]
+    weight: int = 0
+    sticky: bool = True
+    header: str = ""
+    cookie: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Canary | None:
+        if not data:
+            return None
+        return cls(str(data["release"]), tuple(data["servers"]), int(data.get("weight", 0)),
+                   bool(data.get("sticky", True)), str(data.get("header") or ""), str(data.get("cookie") or ""))
+
+
+@dataclass(frozen=True)
 class EdgeRoute:
     app: str
     env: str
@@ -123,6 +146,12 @@ class EdgeRoute:
     tls: str = "off"  # off, acme, self-signed, installed (dockyard.yml)
     hsts: bool = False
     certificates: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (fullchain, key) files
+    canary: Canary | None = None  # a canary rollout in progress: a share of the requests to its release
+
+    @property
+    def split(self) -> Canary | None:
+        """The canary, while it has replicas to serve."""
+        return self.canary if self.canary is not None and self.canary.servers else None
 
     @property
     def key(self) -> str:
@@ -161,7 +190,8 @@ class EdgeRoute:
                    path=data.get("path", "/"), redirects=dict(data.get("redirects") or {}),
                    preview=tuple(data.get("preview") or ()), health=data.get("health"),
                    maintenance=data.get("maintenance"), tls=data.get("tls", "off"), hsts=bool(data.get("hsts")),
-                   certificates={k: (v[0], v[1]) for k, v in (data.get("certificates") or {}).items()})
+                   certificates={k: (v[0], v[1]) for k, v in (data.get("certificates") or {}).items()},
+                   canary=Canary.from_json(data.get("canary")))
 
 
 def claim_conflicts(route: EdgeRoute, others: list[EdgeRoute]) -> list[tuple[Claim, EdgeRoute]]:
@@ -207,6 +237,7 @@ class Location:
     exact: bool
     action: str
     route: EdgeRoute | None = None  # whose requests these are, in the log and the metrics
+    canary: str | None = None  # the canary's backend, for requests the split sends there
 
     def condition(self) -> str:
         host = f"{{ var(txn.host) -m str {self.name} }}"
@@ -223,17 +254,19 @@ def _serve(route: EdgeRoute, upstream: str, servers: tuple[str, ...]) -> str:
 
 
 def _route_locations(name: str, path: str, route: EdgeRoute, upstream: str, servers: tuple[str, ...],
-                     maintenance: bool = False) -> list[Location]:
+                     maintenance: bool = False, canary: str | None = None) -> list[Location]:
     where = "/" if path == "/" else path + "/"
     serve = _serve(route, upstream, servers)
+    canary = canary if servers else None
     found = []
     if maintenance and route.maintenance is not None:
         health = (route.health or "") if path == "/" else f"{path}{route.health}"
         if route.health and servers and URL_PATH.fullmatch(health):  # the health check still reaches the app
-            found.append(Location(name, health, True, serve, route))
+            found.append(Location(name, health, True, serve, route, canary))
         page = quoted_page(MAINTENANCE_PAGE.format(message=html.escape(route.maintenance)))
         serve = f"http-request return status 503 content-type text/html hdr Retry-After {RETRY_AFTER} string {page}"
-    found.append(Location(name, where, False, serve, route))
+        canary = None
+    found.append(Location(name, where, False, serve, route, canary))
     if path != "/":  # /api itself goes to /api/
         found.append(Location(name, path, True, f"http-request redirect code 308 location {path}/", route))
     return found
@@ -265,18 +298,72 @@ def _frontend(title: str, bind: str, proto: str, locations: list[Location], hsts
         if loc.route is not None:
             whose.setdefault((loc.route.app, loc.route.env), []).append(str(number))
         actions.setdefault(loc.action, []).append(str(number))
+    splits: dict[tuple[str, str], EdgeRoute] = {}
+    for loc in ordered:
+        if loc.route is not None and loc.route.split is not None:
+            splits[(loc.route.app, loc.route.env)] = loc.route
     for (app, env), numbers in sorted(whose.items()):
         lines += [f"    http-request set-var(txn.app) str({app}) if {{ var(txn.loc) -m str {' '.join(numbers)} }}",
                   f"    http-request set-var(txn.env) str({env}) if {{ var(txn.loc) -m str {' '.join(numbers)} }}"]
+        if (app, env) in splits:
+            lines += _split_rules(splits[(app, env)], f"{{ var(txn.loc) -m str {' '.join(numbers)} }}")
     # a name no route claims: 404, not somebody else's site
     lines.append('    http-request return status 404 content-type text/plain string "no site here\\n" '
                  "unless { var(txn.loc) -m found }")
     ranked = sorted(actions.items(), key=lambda item: (item[0].startswith("use_backend"), int(item[1][0])))
-    lines += [f"    {action} if {{ var(txn.loc) -m str {' '.join(numbers)} }}" for action, numbers in ranked]
+    to_canary = {loc.action: loc.canary for loc in ordered if loc.canary}
+    for action, numbers in ranked:
+        if action in to_canary:
+            lines.append(f"    use_backend {to_canary[action]} if {{ var(txn.track) -m str canary }} "
+                         f"{{ var(txn.loc) -m str {' '.join(numbers)} }}")
+        lines.append(f"    {action} if {{ var(txn.loc) -m str {' '.join(numbers)} }}")
+    for route in splits.values():
+        lines += _sticky_cookie(route)
     if hsts:
         lines.append('    http-after-response set-header Strict-Transport-Security "max-age=31536000" '
                      f"if {{ var(txn.host) -m str {' '.join(hsts)} }}")
     return lines
+
+
+def canary_name(route: EdgeRoute) -> str:
+    return upstream_name(route) + "__canary"
+
+
+def sticky_cookie(route: EdgeRoute) -> str:
+    """The cookie that keeps a client on the canary it saw: one per environment, its value the release."""
+    return f"dyc_{route.key}"
+
+
+def _split_rules(route: EdgeRoute, mine: str) -> list[str]:
+    """Which release answers a request of the route (txn.track), set in rising precedence: the dice
+    by weight, then a client's sticky cookie, then a tester's header or cookie (always/never)."""
+    canary = route.split
+    assert canary is not None
+    def track(which: str) -> str:
+        return f"    http-request set-var(txn.track) str({which}) if {mine}"
+
+    lines = [track("stable")]
+    if canary.weight > 0:
+        lines.append(track("canary") + f" {{ rand(100) -m int lt {canary.weight} }}")
+    if canary.sticky:
+        lines.append(track("canary") + f" {{ req.cook({sticky_cookie(route)}) -m str {canary.release} }}")
+    for fetch in ((f"req.hdr({canary.header})",) if canary.header else ()) + \
+            ((f"req.cook({canary.cookie})",) if canary.cookie else ()):
+        lines += [track("canary") + f" {{ {fetch} -m str always }}",
+                  track("stable") + f" {{ {fetch} -m str never }}"]
+    if canary.sticky:  # said once: a client with the cookie is not told again
+        lines.append(f"    http-request set-var(txn.stuck) str(yes) if {mine} "
+                     f"{{ req.cook({sticky_cookie(route)}) -m str {canary.release} }}")
+    return lines
+
+
+def _sticky_cookie(route: EdgeRoute) -> list[str]:
+    canary = route.split
+    if canary is None or not canary.sticky:
+        return []
+    return [f'    http-after-response add-header Set-Cookie "{sticky_cookie(route)}={canary.release}; Path=/; '
+            'Max-Age=86400; HttpOnly; SameSite=Lax" if { var(txn.track) -m str canary } !{ var(txn.stuck) -m found } '
+            f"{{ var(txn.app) -m str {route.app} }} {{ var(txn.env) -m str {route.env} }}"]
 
 
 def _backend(name: str, servers: tuple[str, ...]) -> list[str]:
@@ -300,7 +387,7 @@ def render_edge(routes: list[EdgeRoute], site: EdgeSite, paths: EdgePaths,
         for route in owners[name]:
             if name in route.domains:
                 found += _route_locations(name, route.path, route, upstream_name(route), route.servers,
-                                          maintenance=True)
+                                          maintenance=True, canary=canary_name(route) if route.split else None)
             elif name in route.redirects:
                 found.append(Location(name, "/", False, "http-request redirect code 308 prefix "
                                       + url(site, route.redirects[name], https), route))
@@ -358,4 +445,6 @@ def render_edge(routes: list[EdgeRoute], site: EdgeSite, paths: EdgePaths,
             lines += _backend(upstream_name(route), route.servers)
         if route.preview:
             lines += _backend(upstream_name(route, preview=True), route.preview)
+        if route.split is not None and route.servers:
+            lines += _backend(canary_name(route), route.split.servers)
     return "\n".join(lines) + "\n"

@@ -18,6 +18,8 @@ from dockyard.backup.schedule import Scheduler
 from dockyard.backup.stores import open_store
 from dockyard.config.service import open_config_service
 from dockyard.deploy.edge import Renewals
+from dockyard.deploy.rollout import take_over
+from dockyard.deploy.rollout_store import RolloutStore
 from dockyard.engine.client import connect
 from dockyard.jobs.runner import JobRunner, enabled_specs
 from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
@@ -33,6 +35,7 @@ from dockyard.server.poller import Poller
 from dockyard.server.throttle import LoginThrottle
 from dockyard.server.web.login import audit_failures
 from dockyard.state.db import StateDB
+from dockyard.state.lock import running_holder
 
 log = logging.getLogger("dockyard.server")
 
@@ -171,6 +174,32 @@ def _jobs(stop: threading.Event) -> None:
         db.close()
 
 
+ROLLOUTS_EVERY = 1.0  # seconds between two looks for canary rollouts that nobody drives
+
+
+def _rollouts(stop: threading.Event) -> None:
+    """Canary rollouts whose deploy died (deploy/rollout.take_over): each driven in a thread of its
+    own, from where it was, to its end."""
+    db = StateDB()
+    driving: dict[int, threading.Thread] = {}
+    try:
+        while not stop.wait(ROLLOUTS_EVERY):
+            try:
+                for row in RolloutStore(db).active():
+                    if row.id in driving and driving[row.id].is_alive():
+                        continue
+                    if running_holder(row.app, row.env) is not None:
+                        continue  # its deploy (or a `rollout` command) drives it
+                    driving[row.id] = threading.Thread(target=take_over, name=f"rollout-{row.id}", daemon=True,
+                                                       args=(row.id, lambda line: log.info("rollout: %s", line),
+                                                             stop.is_set))
+                    driving[row.id].start()
+            except Exception:  # a locked database or a bug must not end the server's rollouts
+                log.exception("rollout pass failed")
+    finally:
+        db.close()
+
+
 LOGINS_EVERY = 1.0  # seconds between two looks for windows of failed log-ins that have ended
 
 
@@ -197,6 +226,7 @@ def start(stop: threading.Event, throttle: LoginThrottle) -> list[threading.Thre
              threading.Thread(target=_renewals, args=(stop,), name="renewals", daemon=True),
              threading.Thread(target=_backups, args=(stop,), name="backups", daemon=True),
              threading.Thread(target=_jobs, args=(stop,), name="jobs", daemon=True),
+             threading.Thread(target=_rollouts, args=(stop,), name="rollouts", daemon=True),
              threading.Thread(target=_notifications, args=(stop,), name="notifications", daemon=True),
              threading.Thread(target=_alerts, args=(stop,), name="alerts", daemon=True),
              threading.Thread(target=_login_failures, args=(stop, throttle), name="logins", daemon=True)]

@@ -12,7 +12,7 @@ from typing import Any
 from dockyard.spec.accessory import accessory_refs
 from dockyard.spec.hints import unknown_ref
 from dockyard.spec.locate import Loc
-from dockyard.spec.strategies import traits
+from dockyard.spec.strategies import StrategyTraits, traits
 
 Problem = tuple[Loc, str]
 
@@ -67,6 +67,7 @@ def check_references(data: dict[str, Any]) -> list[Problem]:
         switching = traits(env.get("strategy"))
         if not switching.colors:
             problems += _requests_need_balancer(at, _mapping(env, "scaling"))
+        problems += _canary(at, env, switching)
         router = env.get("router")
         if switching.colors and router is None:
             problems.append(((*at, "strategy"), f"{switching.name} needs a router: {{live: PORT, preview: PORT}}"))
@@ -187,6 +188,17 @@ def _health_needs_port(services: dict[Any, Any]) -> list[Problem]:
         if isinstance(service, dict) and isinstance(service.get("health"), dict) and service.get("port") is None
         and service["health"].get("command") is None
     ]
+
+
+def _canary(at: Loc, env: dict[Any, Any], switching: StrategyTraits) -> list[Problem]:
+    """strategy: canary has its steps, and names at the edge, where the requests are split."""
+    if not switching.canary:
+        return [((*at, "canary"), "is for strategy: canary")] if env.get("canary") is not None else []
+    if env.get("canary") is None:
+        return [((*at, "strategy"), "canary needs its steps: canary: {steps: [{weight: 10, pause: 2m}, ...]}")]
+    if not env.get("domains"):
+        return [((*at, "strategy"), "canary splits requests at the host's edge: it needs domains:")]
+    return []
 
 
 def _router_clash(

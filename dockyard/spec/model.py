@@ -24,6 +24,7 @@ from dockyard.errors import NotFound
 from dockyard.spec.accessory import AccessorySpec
 from dockyard.spec.alerts import AlertRule
 from dockyard.spec.base import BindSpec, BuildSpec, Named, ResourcesSpec, SpecModel, VolumeSpec, distinct_volumes
+from dockyard.spec.canary import CanarySpec
 from dockyard.spec.fields import (
     AbsPath,
     AppName,
@@ -209,6 +210,8 @@ class EnvironmentSpec(Named):
     # What a failed post_switch hook does: keep the release live (the deploy fails, saying so) or
     # roll back to the one before.
     on_failure: Literal["keep", "rollback"] = "keep"
+    # strategy: canary: its steps, how they are judged, who sees the canary (spec/canary.py)
+    canary: CanarySpec | None = None
 
     @field_validator("domains")
     @classmethod

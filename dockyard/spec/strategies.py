@@ -20,6 +20,7 @@ class StrategyTraits:
     colors: bool = False  # two colours behind a balancer (router: in dockyard.yml), switched at once
     batch: int | None = None  # replicas replaced in place at a time; None: all of them together
     tests_before_live: bool = False  # its endpoint tests run before live traffic reaches the release
+    canary: bool = False  # beside the stable release at the edge, a share of the requests at a time (canary:)
 
     @property
     def in_place(self) -> bool:
@@ -31,6 +32,7 @@ _ALL = (
     StrategyTraits("rolling", batch=1),
     StrategyTraits("recreate", batch=None),
     StrategyTraits("blue-green", colors=True, tests_before_live=True),
+    StrategyTraits("canary", tests_before_live=True, canary=True),
 )
 NAMES = tuple(t.name for t in _ALL)
 DEFAULT = "rolling"

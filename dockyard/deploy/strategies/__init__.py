@@ -10,13 +10,14 @@ from __future__ import annotations
 from dockyard.deploy.outcome import DeployContext
 from dockyard.deploy.strategies.base import Strategy
 from dockyard.deploy.strategies.blue_green import BlueGreen
+from dockyard.deploy.strategies.canary import Canary
 from dockyard.deploy.strategies.recreate import Recreate
 from dockyard.deploy.strategies.rolling import Rolling
 from dockyard.deploy.targets import Target
 
 __all__ = ["STRATEGIES", "Strategy", "strategy_for"]
 
-STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (Rolling, Recreate, BlueGreen)}
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (Rolling, Recreate, BlueGreen, Canary)}
 
 
 def strategy_for(name: str, ctx: DeployContext, target: Target) -> Strategy:

@@ -20,6 +20,7 @@ class Hit:
     done: float
     status: int | None  # None: no HTTP answer at all
     body: str  # the answer (release id and colour), or the error
+    worker: int = 0  # which thread sent it
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Load:
     headers: dict[str, str] = field(default_factory=dict)  # e.g. the Host an edge routes by
     verify: ssl.SSLContext | bool = True  # https://127.0.0.1: the CA the edge's certificate is checked by ...
     sni: str | None = None  # ... for this name (the TLS server name; the URL stays on 127.0.0.1)
+    sticky: bool = True  # each thread keeps the cookies it is given (False: every request without one)
     hits: list[Hit] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -43,7 +45,7 @@ class Load:
 
     def start(self) -> Load:
         self._deadline = time.monotonic() + self.max_seconds
-        self._workers = [threading.Thread(target=self._run, daemon=True) for _ in range(self.threads)]
+        self._workers = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(self.threads)]
         for worker in self._workers:
             worker.start()
         return self
@@ -54,7 +56,7 @@ class Load:
             worker.join(timeout=self.timeout + 5)
         return list(self.hits)
 
-    def _run(self) -> None:
+    def _run(self, worker: int) -> None:
         extensions = {"sni_hostname": self.sni} if self.sni else {}
         with httpx.Client(timeout=self.timeout, headers=self.headers, verify=self.verify) as client:
             while not self._stop.is_set() and time.monotonic() < self._deadline:
@@ -62,11 +64,13 @@ class Load:
                     if len(self.hits) >= self.max_requests:
                         return
                 sent = time.monotonic()
+                if not self.sticky:
+                    client.cookies.clear()
                 try:
                     response = client.get(self.url, extensions=extensions)
-                    hit = Hit(sent, time.monotonic(), response.status_code, response.text.strip())
+                    hit = Hit(sent, time.monotonic(), response.status_code, response.text.strip(), worker)
                 except httpx.HTTPError as exc:
-                    hit = Hit(sent, time.monotonic(), None, f"{type(exc).__name__}: {exc}")
+                    hit = Hit(sent, time.monotonic(), None, f"{type(exc).__name__}: {exc}", worker)
                 with self._lock:
                     self.hits.append(hit)
                 self._stop.wait(self.pause)

@@ -1,0 +1,143 @@
+"""rollout: a canary rollout of an environment (strategy: canary): where it is, and a person's say in it."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+
+from dockyard.cli.common import JsonOpt, console, read_app_brief, result
+
+rollout_app = typer.Typer(no_args_is_help=True, help="Canary rollouts: where one is, with the numbers of every "
+                                                     "step; promote, pause, resume or abort it.\n\nExample: "
+                                                     "dockyard rollout status production")
+EnvArg = Annotated[str, typer.Argument(help="Environment name from dockyard.yml.")]
+APPLIED_WITHIN = 15.0  # seconds the rollout's driver has to carry a request out
+
+
+def _latest(env: str) -> tuple[str, Any, Any]:
+    from dockyard.deploy.rollout_store import RolloutStore
+    from dockyard.state.db import StateDB
+
+    brief = read_app_brief()
+    brief.engine(env)  # an environment the spec defines
+    db = StateDB()
+    return brief.app, db, RolloutStore(db).latest(brief.app, env)
+
+
+def _lines(row: Any) -> list[str]:
+    steps = ", ".join(f"{s['weight']}%/{s['pause']:g}s" for s in row.steps)
+    lines = [f"{row.app}/{row.env}: canary of release {row.release_id} beside {row.stable_release}: {row.state}, "
+             f"step {row.step + 1} of {len(row.steps)} at {row.weight}% (steps {steps})"]
+    if row.reason:
+        lines.append(f"  {row.reason}")
+    for done in row.results:
+        c, s = done["canary"], done["stable"]
+        lines.append(f"  step {done['step']} {done['weight']}% {done['seconds']}s -> {done['decision']}: canary "
+                     f"{c['requests']} req, 5xx {c['ratio_5xx']:.2%}, p95 {c['p95_ms']} ms; stable {s['requests']} "
+                     f"req, 5xx {s['ratio_5xx']:.2%}, p95 {s['p95_ms']} ms; {done['reason']}")
+    return lines
+
+
+@rollout_app.command("status")
+def status(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """The environment's latest canary rollout: its state, step and weight, and the analysis of every
+    step with its numbers (canary beside stable over the same window).
+
+    Example: dockyard rollout status production --json
+    """
+    app, db, row = _latest(env)
+    try:
+        if row is None:
+            result(as_json, {"app": app, "env": env, "rollout": None}, f"{app}/{env} has had no canary rollout")
+            return
+        if row.active:  # the step's window so far, as its driver would judge it now
+            from dockyard.state.lock import running_holder
+
+            holder = running_holder(app, env)
+            row.live = {"driver": holder.as_json() if holder else None}
+        result(as_json, {"app": app, "env": env, "rollout": row.as_json()}, *_lines(row))
+        if row.active and not as_json and row.live.get("driver") is None:
+            console.print(f"  nobody drives it: `dockyard server` takes it over, or `dockyard rollout resume {env}`",
+                          highlight=False, markup=False)
+    finally:
+        db.close()
+
+
+def _ask(env: str, request: str, as_json: bool) -> None:
+    """Ask the rollout's driver to carry `request` out; where nobody drives it, this command does."""
+    from dockyard import settings
+    from dockyard.deploy.rollout import take_over
+    from dockyard.deploy.rollout_store import RolloutStore
+    from dockyard.errors import NotFound
+    from dockyard.state.lock import running_holder
+
+    app, db, row = _latest(env)
+    try:
+        if row is None or not row.active:
+            raise NotFound(f"{app}/{env} has no canary rollout in progress"
+                           + (f" (the last one, of release {row.release_id}, was {row.state})" if row else ""),
+                           hint=f"`dockyard rollout status {env}` shows it")
+        store = RolloutStore(db)
+        store.ask(row.id, request, settings.author())
+        say = (lambda line: None) if as_json else (
+            lambda line: console.print(line, highlight=False, markup=False))
+        if running_holder(app, env) is None:  # nobody drives it: here, to its end (a pause: one look)
+            take_over(row.id, say, stop=(lambda: True) if request == "pause" else (lambda: False), once=True)
+        deadline = time.monotonic() + APPLIED_WITHIN
+        while time.monotonic() < deadline:
+            fresh = store.get(row.id)
+            if fresh is None or fresh.request != request or not fresh.active:
+                break
+            time.sleep(0.2)
+        fresh = store.get(row.id)
+        assert fresh is not None
+        if fresh.request == request and fresh.active:
+            raise NotFound(f"{app}/{env}: the rollout's driver has not carried out `{request}` within "
+                           f"{APPLIED_WITHIN:g} s; it still asks", hint=f"dockyard rollout status {env}")
+        result(as_json, {"app": app, "env": env, "rollout": fresh.as_json()}, *_lines(fresh))
+    finally:
+        db.close()
+
+
+@rollout_app.command("promote")
+def promote(env: EnvArg, full: Annotated[bool, typer.Option("--full", help="Skip the steps left: the canary "
+                                                                         "serves every request now.")] = False,
+            as_json: JsonOpt = False) -> None:
+    """Move the canary to its next step now (its analysis so far aside), or with --full to every request.
+
+    Example: dockyard rollout promote production --full
+    """
+    _ask(env, "promote-full" if full else "promote", as_json)
+
+
+@rollout_app.command("pause")
+def pause(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """Hold the canary at its weight until `rollout resume`; a failing analysis still aborts it.
+
+    Example: dockyard rollout pause production
+    """
+    _ask(env, "pause", as_json)
+
+
+@rollout_app.command("resume")
+def resume(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """Go on from a pause (the step's pause starts again); where nobody drives the rollout, drive it here.
+
+    Example: dockyard rollout resume production
+    """
+    _ask(env, "resume", as_json)
+
+
+@rollout_app.command("abort")
+def abort(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """Abort the canary: weight 0 at once, its replicas stopped, the release marked aborted.
+
+    Example: dockyard rollout abort production
+    """
+    _ask(env, "abort", as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(rollout_app, name="rollout")

@@ -1,0 +1,236 @@
+"""A canary rollout, driven: the steps' weights set at the edge, each step's window of requests
+judged (plan/canary.py), a person's requests carried out, and the end: promoted (the canary serves
+everything, the stable release's replicas go) or aborted (weight 0 at once, the canary's replicas go,
+the release marked `aborted` with the numbers that failed it, an event and a notification).
+
+Whoever drives a rollout holds the environment's lock (state/lock.py) for as long as it drives: the
+deploy that started it, or, when that process died, the server (or `dockyard rollout resume`), which
+goes on from the step the table says, its pause counted from when the step began. The table
+(deploy/rollout_store.py) holds all it needs: no dockyard.yml, so a server takes over any app's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
+from typing import Any
+
+from dockyard.deploy.edge import DRAIN_TIMEOUT, EdgeDoor
+from dockyard.deploy.history import record_release
+from dockyard.deploy.parts import Parts
+from dockyard.deploy.rollout_store import RolloutRow, RolloutStore
+from dockyard.errors import DeployError
+from dockyard.logs.edge_window import EdgeTraffic
+from dockyard.notify.emit import emit
+from dockyard.plan.canary import Decision, Step, Verdict, Window, judge, next_move
+from dockyard.router.colors import ContainerFleet, Replica
+from dockyard.router.edge_render import Canary
+from dockyard.router.edge_routes import edge_dir
+from dockyard.state.audit import AuditLog
+from dockyard.state.db import StateDB
+from dockyard.state.lock import EnvLocked, env_lock, running_holder
+
+Report = Callable[[str], None]
+POLL = 0.5  # seconds between two looks at the table and the edge's requests
+
+
+@dataclass
+class Tally:
+    """One step's requests so far, per track."""
+
+    statuses: dict[str, list[int]] = field(default_factory=lambda: {"canary": [], "stable": []})
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"canary": [], "stable": []})
+
+    def add(self, track: str, status: int, upstream_s: float | None) -> None:
+        if track in self.statuses:
+            self.statuses[track].append(status)
+            if upstream_s is not None:
+                self.latencies[track].append(round(upstream_s * 1000, 3))
+
+    def window(self, track: str) -> Window:
+        return Window.of(self.statuses[track], self.latencies[track])
+
+
+def rules_of(row: RolloutRow) -> Any:
+    return SimpleNamespace(**row.plan["analysis"])
+
+
+class RolloutDriver:
+    def __init__(self, db: StateDB, row: RolloutRow, report: Report, parts: Parts | None = None,
+                 edge_logs: Any = None) -> None:
+        self.db, self.row, self.report = db, row, report
+        self.parts = parts or Parts()
+        self.store = RolloutStore(db)
+        self.steps = [Step(int(s["weight"]), float(s["pause"])) for s in row.steps]
+        self.rules = rules_of(row)
+        self.traffic = EdgeTraffic(edge_logs or edge_dir() / "logs", row.app, row.env, row.step_started_at)
+        self.tally = Tally()
+        self.said = 0.0
+
+    @property
+    def target(self) -> str:
+        return f"{self.row.app}/{self.row.env}"
+
+    def edge(self) -> EdgeDoor:
+        return self.parts.edge(self.report)
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def drive(self, stop: Callable[[], bool] = lambda: False) -> RolloutRow:
+        """Until the rollout ends (or `stop` says so: the server stopping)."""
+        try:
+            while self.row.active and not stop():
+                self.tick(time.time())
+                if self.row.active:
+                    time.sleep(POLL)
+        finally:
+            self.traffic.close()
+        return self.row
+
+    def tick(self, now: float) -> Decision:
+        """One look: the new requests counted, the request or verdict carried out."""
+        for entry in self.traffic.take():
+            if entry.time_ns >= self.row.step_started_at * 1e9:
+                self.tally.add(entry.track, entry.status, entry.upstream_s)
+        fresh = self.store.get(self.row.id)
+        request = fresh.request if fresh is not None else ""
+        self.row.request, self.row.request_by = request, fresh.request_by if fresh else ""
+        verdict = self.verdict()
+        self.row.live = verdict.as_json()
+        decision = next_move(self.steps, self.row.step, self.row.step_started_at, now, self.row.state == "paused",
+                             verdict, request, self.rules.inconclusive)
+        self._carry_out(decision, verdict, now, request)
+        if decision.move == "hold" and now - self.said >= float(self.rules.interval):
+            self.said = now
+            self.report(self.progress(verdict, decision))
+        return decision
+
+    def verdict(self) -> Verdict:
+        return judge(self.tally.window("canary"), self.tally.window("stable"), self.rules)
+
+    def progress(self, verdict: Verdict, decision: Decision) -> str:
+        c, s = verdict.canary, verdict.stable
+        return (f"canary {self.row.weight}% (step {self.row.step + 1} of {len(self.steps)}): {c['requests']} "
+                f"requests, 5xx {c['ratio_5xx']:.2%}, p95 {c['p95_ms']} ms; stable {s['requests']}, 5xx "
+                f"{s['ratio_5xx']:.2%}, p95 {s['p95_ms']} ms; {decision.reason}")
+
+    def _carry_out(self, decision: Decision, verdict: Verdict, now: float, request: str) -> None:
+        row = self.row
+        if decision.move == "hold":
+            return
+        by = row.request_by or "dockyard"
+        if decision.move in ("pause", "resume"):
+            row.state = "paused" if decision.move == "pause" else "running"
+            if decision.move == "resume":
+                row.step_started_at, self.tally = now, Tally()
+            self.store.save(row, taken=request)
+            self.report(f"canary of {row.release_id}: {decision.reason} ({by})")
+            return
+        row.results.append({"step": row.step + 1, "weight": row.weight, "began_at": row.step_started_at, "ended_at": now,
+                            "seconds": round(now - row.step_started_at, 1),
+                            "decision": decision.move, "reason": decision.reason, **verdict.as_json()})
+        if decision.move == "advance":
+            row.step += 1
+            row.weight, row.step_started_at, self.tally = self.steps[row.step].weight, now, Tally()
+            self.set_weight(row.weight)
+            self.store.save(row, taken=request)
+            self.report(f"canary of {row.release_id}: {decision.reason}; now {row.weight}% for "
+                        f"{self.steps[row.step].pause:g} s (step {row.step + 1} of {len(self.steps)})")
+        elif decision.move == "promote":
+            self.promote(decision.reason, request)
+        else:
+            self.abort(decision.reason, request)
+
+    # -- the edge and the replicas ----------------------------------------------------------------
+    def set_weight(self, weight: int) -> None:
+        edge = self.edge()
+        route = edge.route(self.row.app, self.row.env)
+        if route is None or route.canary is None:
+            raise DeployError(f"{self.target} has no canary at the edge any more",
+                              hint=f"dockyard rollout abort {self.row.env}")
+        edge.publish(replace(route, canary=replace(route.canary, weight=weight)), lambda name: name)
+
+    def _replicas(self) -> tuple[ContainerFleet, list[Replica]]:
+        engine = self.parts.engines(self.row.plan["engine"])
+        fleet = ContainerFleet(engine, self.row.app, self.row.env)
+        return fleet, fleet.replicas()
+
+    def promote(self, reason: str, request: str = "") -> None:
+        """Every request to the canary, then the stable release's replicas go; the canary is live."""
+        row, plan = self.row, self.row.plan
+        edge = self.edge()
+        route = edge.route(row.app, row.env)
+        if route is not None and route.canary is not None:
+            edge.publish(replace(route, servers=route.canary.servers, canary=None), lambda name: name)
+            edge.wait_drained(DRAIN_TIMEOUT)
+        fleet, replicas = self._replicas()
+        fleet.remove([r for r in replicas if r.release != row.release_id], plan["grace"])
+        row.state, row.weight, row.ended_at, row.reason = "promoted", 100, time.time(), reason
+        self.store.save(row, taken=request)
+        record_release(self.db, row.app, row.author, self.report, row.env, row.release_id, plan["image"],
+                       plan.get("commit"), int(plan["config_revision"]), "live", plan.get("note") or "canary")
+        self._audit("rollout promote", "ok", reason)
+        self.report(f"canary of {row.release_id} promoted: it serves every request ({reason})")
+
+    def abort(self, reason: str, request: str = "") -> None:
+        """Weight 0 at once, then the canary's replicas go; the release is marked aborted."""
+        row, plan = self.row, self.row.plan
+        edge = self.edge()
+        route = edge.route(row.app, row.env)
+        if route is not None and route.canary is not None:
+            edge.publish(replace(route, canary=None), lambda name: name)
+        at = row.weight
+        row.state, row.weight, row.ended_at, row.reason = "aborted", 0, time.time(), reason
+        self.store.save(row, taken=request)
+        self.report(f"canary of {row.release_id} aborted at step {row.step + 1} ({at}%): {reason}")
+        if route is not None:
+            edge.wait_drained(DRAIN_TIMEOUT)
+        fleet, replicas = self._replicas()
+        fleet.remove([r for r in replicas if r.release == row.release_id and r.color == plan["color"]],
+                     plan["grace"])
+        record_release(self.db, row.app, row.author, self.report, row.env, row.release_id, plan["image"],
+                       plan.get("commit"), int(plan["config_revision"]), "aborted", f"canary aborted: {reason}")
+        emit(self.db, f"rollout:{row.app}:{row.env}:{row.id}:aborted", "rollout.aborted", row.app, row.env,
+             f"{self.target}: the canary of release {row.release_id} was aborted at {at}%: {reason}",
+             release=row.release_id, stable=row.stable_release, reason=reason,
+             analysis=row.results[-1] if row.results else None)
+        self._audit("rollout abort", "ok", reason)
+
+    def _audit(self, action: str, outcome: str, detail: str) -> None:
+        AuditLog(self.db).record(self.row.request_by or "dockyard", "rollout", action, self.target, outcome,
+                                 f"release {self.row.release_id}: {detail}")
+
+
+def canary_at_edge(release: str, servers: tuple[str, ...], weight: int, canary_spec: Any) -> Canary:
+    match = canary_spec.match
+    return Canary(release, servers, weight, canary_spec.sticky, (match.header or "") if match else "",
+                  (match.cookie or "") if match else "")
+
+
+def take_over(rollout_id: int, report: Report, stop: Callable[[], bool] = lambda: False,
+              parts: Parts | None = None, once: bool = False) -> RolloutRow | None:
+    """Drive a rollout nobody drives (its deploy was killed): under the environment's lock, from the
+    step the table says; None if somebody drives it already, or it has ended. `once`: at least one
+    look, then as long as `stop` allows. A lock taken by hand
+    does not stop it: a rollout left at a weight is worse than one that goes on."""
+    db = StateDB()
+    try:
+        row = RolloutStore(db).get(rollout_id)
+        if row is None or not row.active or running_holder(row.app, row.env) is not None:
+            return None
+        try:
+            with env_lock(row.app, row.env, contended=0.0, doing="rollout", mind_hand_lock=False):
+                row = RolloutStore(db).get(rollout_id)  # as it is now that nobody else can move it
+                if row is None or not row.active:
+                    return None
+                report(f"{row.app}/{row.env}: driving the canary of release {row.release_id} from step "
+                       f"{row.step + 1} ({row.weight}%, {row.state})")
+                driver = RolloutDriver(db, row, report, parts)
+                if once:
+                    driver.tick(time.time())
+                return driver.drive(stop)
+        except EnvLocked:
+            return None
+    finally:
+        db.close()

@@ -1,0 +1,146 @@
+"""A canary rollout's judgement and its next move. Pure: metric windows in, a verdict with its
+reasons out (`judge`); a rollout's state, the time and a verdict in, what to do next out (`next_move`).
+
+A window is what the edge answered for one release over the same span of time as the other's:
+how many requests, how many 5xx, the upstream latencies. The canary is judged on its own numbers
+(absolute thresholds) and against the stable release's (ratios). Too few canary requests make the
+window inconclusive, which never passes: the rollout waits for more, or fails, as dockyard.yml says.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Outcome = Literal["pass", "fail", "inconclusive"]
+
+
+class Rules(Protocol):
+    """spec.canary.AnalysisSpec, or any object with its fields."""
+
+    max_5xx_ratio: float | None
+    max_p95_ms: float | None
+    max_p99_ms: float | None
+    max_latency_ratio: float | None
+    max_p99_ratio: float | None
+    latency_floor_ms: float
+    min_requests: int
+    inconclusive: str
+
+
+@dataclass(frozen=True)
+class Window:
+    """One release's requests at the edge over a span: count, 5xx, upstream latencies (ms, sorted)."""
+
+    requests: int = 0
+    errors: int = 0
+    latencies: tuple[float, ...] = ()
+
+    @classmethod
+    def of(cls, statuses: Sequence[int], latencies: Sequence[float]) -> Window:
+        return cls(len(statuses), sum(1 for s in statuses if s >= 500), tuple(sorted(latencies)))
+
+    @property
+    def error_ratio(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+    def percentile(self, p: float) -> float | None:
+        """Nearest rank; None without a latency."""
+        if not self.latencies:
+            return None
+        return self.latencies[max(0, math.ceil(p / 100 * len(self.latencies)) - 1)]
+
+    def summary(self) -> dict[str, Any]:
+        return {"requests": self.requests, "errors_5xx": self.errors, "ratio_5xx": round(self.error_ratio, 4),
+                "p95_ms": self.percentile(95), "p99_ms": self.percentile(99)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    reasons: tuple[str, ...]
+    canary: dict[str, Any] = field(default_factory=dict)
+    stable: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "reasons": list(self.reasons), "canary": self.canary, "stable": self.stable}
+
+
+def _ms(value: float | None) -> str:
+    return "none" if value is None else f"{value:g} ms"
+
+
+def judge(canary: Window, stable: Window, rules: Rules) -> Verdict:
+    """The canary's window against the rules and the stable window of the same span."""
+    numbers = {"canary": canary.summary(), "stable": stable.summary()}
+    if canary.requests < rules.min_requests:
+        return Verdict("inconclusive", (f"{canary.requests} of the {rules.min_requests} canary requests a verdict "
+                                        "needs",), **numbers)
+    failed: list[str] = []
+    if rules.max_5xx_ratio is not None and canary.error_ratio > rules.max_5xx_ratio:
+        failed.append(f"5xx ratio {canary.error_ratio:.4f} > {rules.max_5xx_ratio:g} ({canary.errors} of "
+                      f"{canary.requests}; stable {stable.error_ratio:.4f})")
+    for p, limit in ((95, rules.max_p95_ms), (99, rules.max_p99_ms)):
+        value = canary.percentile(p)
+        if limit is not None and value is not None and value > limit:
+            failed.append(f"p{p} {_ms(value)} > {limit:g} ms (stable {_ms(stable.percentile(p))})")
+    unjudged: list[str] = []
+    for p, limit in ((95, rules.max_latency_ratio), (99, rules.max_p99_ratio)):
+        if limit is None:
+            continue
+        mine, theirs = canary.percentile(p), stable.percentile(p)
+        if mine is None or theirs is None or stable.requests < rules.min_requests:
+            unjudged.append(f"p{p} ratio: {stable.requests} of the {rules.min_requests} stable requests it needs")
+            continue
+        ratio = max(mine, rules.latency_floor_ms) / max(theirs, rules.latency_floor_ms)
+        if ratio > limit:
+            failed.append(f"p{p} {_ms(mine)} is {ratio:.2f}x stable's {_ms(theirs)} > {limit:g}x")
+    if failed:
+        return Verdict("fail", tuple(failed), **numbers)
+    if unjudged:
+        return Verdict("inconclusive", tuple(unjudged), **numbers)
+    return Verdict("pass", (), **numbers)
+
+
+Move = Literal["hold", "advance", "promote", "abort", "pause", "resume"]
+
+
+@dataclass(frozen=True)
+class Step:
+    weight: int
+    pause: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    move: Move
+    reason: str
+
+
+def next_move(steps: Sequence[Step], step: int, started: float, now: float, paused: bool, verdict: Verdict,
+              request: str, inconclusive: str) -> Decision:
+    """What a rollout at `step` (since `started`) does now: a person's request first (abort, promote
+    [-full], pause, resume), then a failed verdict aborts at once (also while paused), then a step
+    whose pause is over goes on once its window passed."""
+    last = step >= len(steps) - 1
+    if request == "abort":
+        return Decision("abort", "aborted by hand")
+    if request == "promote-full" or (request == "promote" and last):
+        return Decision("promote", "promoted by hand")
+    if request == "promote":
+        return Decision("advance", "promoted to the next step by hand")
+    if verdict.outcome == "fail":
+        return Decision("abort", "; ".join(verdict.reasons))
+    if request == "pause" and not paused:
+        return Decision("pause", "paused by hand")
+    if request == "resume" and paused:
+        return Decision("resume", "resumed by hand")
+    if paused or now - started < steps[step].pause:
+        return Decision("hold", "paused" if paused else "in its pause")
+    if verdict.outcome == "inconclusive":
+        if inconclusive == "fail":
+            return Decision("abort", "inconclusive at the end of the pause: " + "; ".join(verdict.reasons))
+        return Decision("hold", "waiting: " + "; ".join(verdict.reasons))
+    return Decision("promote" if last else "advance", f"step {step + 1} passed")
