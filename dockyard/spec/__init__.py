@@ -51,6 +51,7 @@ __all__ = [
     "model",
     "strategies",
     "tasks",
+    "canary",
     "AlarmSpec",
     "closest",
     "SPEC_FILE",

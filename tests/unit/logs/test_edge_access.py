@@ -13,7 +13,8 @@ from dockyard.router.edge_render import ACCESS_FORMAT
 # what HAProxy puts for each of ACCESS_FORMAT's fields (strings through its json converter)
 FIELDS = {"%Ts.%ms": "t", "%[var(txn.app)]": "app", "%[var(txn.env)]": "env", "%[var(txn.host),json(utf8s)]": "host",
           "%HM": "method", "%[capture.req.uri,json(utf8s)]": "uri", "%HV": "proto", "%ST": "status", "%B": "bytes",
-          "%Ta": "rt", "%Tr": "ut", "%ci": "addr", "%[capture.req.hdr(0),json(utf8s)]": "ua"}
+          "%Ta": "rt", "%Tr": "ut", "%ci": "addr", "%[capture.req.hdr(0),json(utf8s)]": "ua",
+          "%[var(txn.track)]": "track"}
 
 
 def haproxy_line(**values: str) -> bytes:
@@ -27,7 +28,7 @@ def haproxy_line(**values: str) -> bytes:
 
 DEFAULTS = {"t": "1764452464.123", "app": "shop", "env": "production", "host": "shop.example.com",
             "method": "GET", "uri": "\\/cart?id=1", "proto": "HTTP/1.1", "status": "200", "bytes": "512",
-            "rt": "4", "ut": "3", "addr": "203.0.113.9", "ua": 'curl \\"x\\"'}
+            "rt": "4", "ut": "3", "addr": "203.0.113.9", "ua": 'curl \\"x\\"', "track": "-"}
 
 
 def test_the_format_haproxy_writes_is_what_the_parser_reads() -> None:
@@ -42,6 +43,12 @@ def test_no_server_and_no_environment() -> None:
     assert redirect is not None and (redirect.app, redirect.env, redirect.upstream_s, redirect.status) == \
         ("", "", None, 308)
     assert "upstream" not in redirect.message
+
+
+def test_which_release_answered_during_a_canary() -> None:
+    for track, read in (("canary", "canary"), ("stable", "stable"), ("-", "")):
+        entry = parse_access(haproxy_line(**(DEFAULTS | {"track": track})))
+        assert entry is not None and entry.track == read
 
 
 def test_what_is_not_an_access_line_is_none() -> None:

@@ -179,3 +179,58 @@ backend shop__production
     server 127.0.0.1:8000 127.0.0.1:8000
 """
     assert route.urls(EdgeSite("0.0.0.0", 80, 443)) == ["https://shop.example.com/"]
+
+
+def test_a_canary_splits_the_requests_of_its_route_exact() -> None:
+    """The dice by weight, then the sticky cookie, then a tester's header and cookie (always, never);
+    the canary's backend where the track says so, the cookie set once on a canary answer."""
+    from dockyard.router.edge_render import Canary
+
+    route = EdgeRoute("shop", "production", ("shop.example.com",), ("127.0.0.1:8000",),
+                      canary=Canary("r2", ("127.0.0.1:9000", "127.0.0.1:9001"), 25, True, "X-Canary", "canary"))
+    text = render_edge([route], EdgeSite("127.0.0.1", 8080), PATHS)
+    frontend = text[text.index("frontend http"):]
+    assert frontend == '''\
+frontend http
+    bind 127.0.0.1:8080
+    http-request capture req.hdr(user-agent) len 256
+    http-request set-var(txn.host) req.hdr(host),field(1,:),lower
+    http-request set-header X-Forwarded-For %[src]
+    http-request set-header X-Forwarded-Proto http
+    http-request set-var(txn.loc) str(1) if { var(txn.host) -m str shop.example.com }
+    http-request set-var(txn.app) str(shop) if { var(txn.loc) -m str 1 }
+    http-request set-var(txn.env) str(production) if { var(txn.loc) -m str 1 }
+    http-request set-var(txn.track) str(stable) if { var(txn.loc) -m str 1 }
+    http-request set-var(txn.track) str(canary) if { var(txn.loc) -m str 1 } { rand(100) -m int lt 25 }
+    http-request set-var(txn.track) str(canary) if { var(txn.loc) -m str 1 } { req.cook(dyc_shop_production) -m str r2 }
+    http-request set-var(txn.track) str(canary) if { var(txn.loc) -m str 1 } { req.hdr(X-Canary) -m str always }
+    http-request set-var(txn.track) str(stable) if { var(txn.loc) -m str 1 } { req.hdr(X-Canary) -m str never }
+    http-request set-var(txn.track) str(canary) if { var(txn.loc) -m str 1 } { req.cook(canary) -m str always }
+    http-request set-var(txn.track) str(stable) if { var(txn.loc) -m str 1 } { req.cook(canary) -m str never }
+    http-request set-var(txn.stuck) str(yes) if { var(txn.loc) -m str 1 } { req.cook(dyc_shop_production) -m str r2 }
+    http-request return status 404 content-type text/plain string "no site here\\n" unless { var(txn.loc) -m found }
+    use_backend shop__production__canary if { var(txn.track) -m str canary } { var(txn.loc) -m str 1 }
+    use_backend shop__production if { var(txn.loc) -m str 1 }
+    http-after-response add-header Set-Cookie "dyc_shop_production=r2; Path=/; Max-Age=86400; HttpOnly; \
+SameSite=Lax" if { var(txn.track) -m str canary } !{ var(txn.stuck) -m found } { var(txn.app) -m str shop } \
+{ var(txn.env) -m str production }
+backend shop__production
+    server 127.0.0.1:8000 127.0.0.1:8000
+backend shop__production__canary
+    server 127.0.0.1:9000 127.0.0.1:9000
+    server 127.0.0.1:9001 127.0.0.1:9001
+'''
+    assert EdgeRoute.from_json(route.to_json()) == route
+
+
+def test_a_canary_at_weight_0_without_stickiness_only_reaches_testers() -> None:
+    from dockyard.router.edge_render import Canary
+
+    route = EdgeRoute("shop", "production", ("shop.example.com",), ("127.0.0.1:8000",),
+                      canary=Canary("r2", ("127.0.0.1:9000",), 0, False, "X-Canary"))
+    text = render_edge([route], EdgeSite("127.0.0.1", 8080), PATHS)
+    assert "rand(" not in text and "Set-Cookie" not in text and "dyc_" not in text
+    assert "{ req.hdr(X-Canary) -m str always }" in text and "req.cook(" not in text
+    # a canary with no replica left: no split at all
+    gone = EdgeRoute("shop", "production", ("shop.example.com",), ("127.0.0.1:8000",), canary=Canary("r2", ()))
+    assert "track" not in render_edge([gone], EdgeSite("127.0.0.1", 8080), PATHS).replace(ACCESS_FORMAT, "")

@@ -136,7 +136,7 @@ def test_several_problems_at_once_in_line_order() -> None:
         "    port: 70000\n"  # 5
         "    resources: {memory: lots}\n"  # 6
         "environments:\n"  # 7
-        "  dev: {registry: remote, strategy: canary}\n"  # 8
+        "  dev: {registry: remote, strategy: shadow}\n"  # 8
         "  prod: {promote: later}\n"  # 9
     )
     assert problems(text, "examples/shop/dockyard.yml") == [
@@ -150,8 +150,8 @@ def test_several_problems_at_once_in_line_order() -> None:
             " or a number of bytes, got 'lots'"
         ),
         (
-            "examples/shop/dockyard.yml:8: environments.dev.strategy: must be 'rolling', 'recreate' or 'blue-green',"
-            " got 'canary'"
+            "examples/shop/dockyard.yml:8: environments.dev.strategy: must be 'rolling', 'recreate', 'blue-green' or"
+            " 'canary', got 'shadow'"
         ),
         "examples/shop/dockyard.yml:8: environments.dev.registry: unknown registry 'remote' (defined: local)",
         "examples/shop/dockyard.yml:9: environments.prod.promote: must be 'auto' or 'manual', got 'later'",
