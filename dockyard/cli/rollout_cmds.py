@@ -32,6 +32,10 @@ def _lines(row: Any) -> list[str]:
              f"step {row.step + 1} of {len(row.steps)} at {row.weight}% (steps {steps})"]
     if row.reason:
         lines.append(f"  {row.reason}")
+    if row.active and row.window:
+        c, s = row.window["canary"], row.window["stable"]
+        lines.append(f"  now: canary {c['requests']} req, 5xx {c['ratio_5xx']:.2%}, p95 {c['p95_ms']} ms; stable "
+                     f"{s['requests']} req, 5xx {s['ratio_5xx']:.2%}, p95 {s['p95_ms']} ms; {row.window['decision']}")
     for done in row.results:
         c, s = done["canary"], done["stable"]
         lines.append(f"  step {done['step']} {done['weight']}% {done['seconds']}s -> {done['decision']}: canary "
@@ -52,13 +56,14 @@ def status(env: EnvArg, as_json: JsonOpt = False) -> None:
         if row is None:
             result(as_json, {"app": app, "env": env, "rollout": None}, f"{app}/{env} has had no canary rollout")
             return
-        if row.active:  # the step's window so far, as its driver would judge it now
+        holder = None
+        if row.active:  # who drives it
             from dockyard.state.lock import running_holder
 
             holder = running_holder(app, env)
-            row.live = {"driver": holder.as_json() if holder else None}
-        result(as_json, {"app": app, "env": env, "rollout": row.as_json()}, *_lines(row))
-        if row.active and not as_json and row.live.get("driver") is None:
+        data = {**row.as_json(), "driver": holder.as_json() if holder else None}
+        result(as_json, {"app": app, "env": env, "rollout": data}, *_lines(row))
+        if row.active and not as_json and holder is None:
             console.print(f"  nobody drives it: `dockyard server` takes it over, or `dockyard rollout resume {env}`",
                           highlight=False, markup=False)
     finally:

@@ -97,12 +97,13 @@ class RolloutDriver:
         request = fresh.request if fresh is not None else ""
         self.row.request, self.row.request_by = request, fresh.request_by if fresh else ""
         verdict = self.verdict()
-        self.row.live = verdict.as_json()
         decision = next_move(self.steps, self.row.step, self.row.step_started_at, now, self.row.state == "paused",
                              verdict, request, self.rules.inconclusive)
         self._carry_out(decision, verdict, now, request)
         if decision.move == "hold" and now - self.said >= float(self.rules.interval):
             self.said = now
+            self.row.window = {**verdict.as_json(), "decision": decision.reason, "at": now}
+            self.store.save_window(self.row.id, self.row.window)
             self.report(self.progress(verdict, decision))
         return decision
 
@@ -127,12 +128,13 @@ class RolloutDriver:
             self.store.save(row, taken=request)
             self.report(f"canary of {row.release_id}: {decision.reason} ({by})")
             return
-        row.results.append({"step": row.step + 1, "weight": row.weight, "began_at": row.step_started_at, "ended_at": now,
-                            "seconds": round(now - row.step_started_at, 1),
+        row.results.append({"step": row.step + 1, "weight": row.weight, "began_at": row.step_started_at,
+                            "ended_at": now, "seconds": round(now - row.step_started_at, 1),
                             "decision": decision.move, "reason": decision.reason, **verdict.as_json()})
         if decision.move == "advance":
             row.step += 1
             row.weight, row.step_started_at, self.tally = self.steps[row.step].weight, now, Tally()
+            row.window = {}
             self.set_weight(row.weight)
             self.store.save(row, taken=request)
             self.report(f"canary of {row.release_id}: {decision.reason}; now {row.weight}% for "
@@ -156,13 +158,30 @@ class RolloutDriver:
         fleet = ContainerFleet(engine, self.row.app, self.row.env)
         return fleet, fleet.replicas()
 
+    def reconcile(self) -> None:
+        """The edge as the table says, before a rollout is driven again: a deploy killed between its
+        row and its route (or within a reload) left the canary at the edge behind, or not there."""
+        row, plan = self.row, self.row.plan
+        _, replicas = self._replicas()
+        servers = tuple(sorted(r.address for r in replicas if r.release == row.release_id and r.color == plan["color"]
+                               and r.service == plan["split"]["service"] and r.running and r.address))
+        edge = self.edge()
+        route = edge.route(row.app, row.env)
+        if route is None or not servers:
+            self.abort("its replicas are gone" if route is not None else "the environment is not on the edge")
+            return
+        split = plan["split"]
+        edge.publish(replace(route, canary=Canary(row.release_id, servers, row.weight, split["sticky"], split["header"],
+                                                  split["cookie"])), lambda name: name)
+
     def promote(self, reason: str, request: str = "") -> None:
         """Every request to the canary, then the stable release's replicas go; the canary is live."""
         row, plan = self.row, self.row.plan
         edge = self.edge()
         route = edge.route(row.app, row.env)
-        if route is not None and route.canary is not None:
-            edge.publish(replace(route, servers=route.canary.servers, canary=None), lambda name: name)
+        if route is not None:
+            servers = route.canary.servers if route.canary is not None else route.servers
+            edge.publish(replace(route, servers=servers, canary=None), lambda name: name)
             edge.wait_drained(DRAIN_TIMEOUT)
         fleet, replicas = self._replicas()
         fleet.remove([r for r in replicas if r.release != row.release_id], plan["grace"])
@@ -178,7 +197,7 @@ class RolloutDriver:
         row, plan = self.row, self.row.plan
         edge = self.edge()
         route = edge.route(row.app, row.env)
-        if route is not None and route.canary is not None:
+        if route is not None:  # also where its file has no canary: the configuration may still have one
             edge.publish(replace(route, canary=None), lambda name: name)
         at = row.weight
         row.state, row.weight, row.ended_at, row.reason = "aborted", 0, time.time(), reason
@@ -202,10 +221,15 @@ class RolloutDriver:
                                  f"release {self.row.release_id}: {detail}")
 
 
-def canary_at_edge(release: str, servers: tuple[str, ...], weight: int, canary_spec: Any) -> Canary:
+def split_of(canary_spec: Any, service: str) -> dict[str, Any]:
+    """Who sees the canary, as the table keeps it (plan["split"])."""
     match = canary_spec.match
-    return Canary(release, servers, weight, canary_spec.sticky, (match.header or "") if match else "",
-                  (match.cookie or "") if match else "")
+    return {"service": service, "sticky": canary_spec.sticky, "header": (match.header or "") if match else "",
+            "cookie": (match.cookie or "") if match else ""}
+
+
+def canary_at_edge(release: str, servers: tuple[str, ...], weight: int, split: dict[str, Any]) -> Canary:
+    return Canary(release, servers, weight, split["sticky"], split["header"], split["cookie"])
 
 
 def take_over(rollout_id: int, report: Report, stop: Callable[[], bool] = lambda: False,
@@ -227,7 +251,8 @@ def take_over(rollout_id: int, report: Report, stop: Callable[[], bool] = lambda
                 report(f"{row.app}/{row.env}: driving the canary of release {row.release_id} from step "
                        f"{row.step + 1} ({row.weight}%, {row.state})")
                 driver = RolloutDriver(db, row, report, parts)
-                if once:
+                driver.reconcile()
+                if once and driver.row.active:
                     driver.tick(time.time())
                 return driver.drive(stop)
         except EnvLocked:

@@ -30,6 +30,7 @@ MIGRATIONS = Migrations("rollouts", [
         request_by TEXT NOT NULL DEFAULT '',
         plan TEXT NOT NULL,
         results TEXT NOT NULL DEFAULT '[]',
+        window TEXT NOT NULL DEFAULT '{}',
         reason TEXT NOT NULL DEFAULT '',
         author TEXT NOT NULL,
         started_at REAL NOT NULL,
@@ -65,7 +66,7 @@ class RolloutRow:
     author: str
     started_at: float
     ended_at: float | None = None
-    live: dict[str, Any] = field(default_factory=dict)  # the window of the step so far (not stored)
+    window: dict[str, Any] = field(default_factory=dict)  # the step's analysis so far, as its driver last saw it
 
     @property
     def active(self) -> bool:
@@ -81,18 +82,18 @@ class RolloutRow:
                 "steps": self.steps, "weight": self.weight, "step_started_at": rfc3339(self.step_started_at),
                 "request": self.request or None, "reason": self.reason or None, "actor": self.author,
                 "started_at": rfc3339(self.started_at), "ended_at": rfc3339(self.ended_at),
-                "analysis": self.results, "window": self.live or None}
+                "analysis": self.results, "window": self.window or None}
 
 
 _COLUMNS = ("id, app, env, release_id, stable_release, state, step, weight, step_started_at, request, request_by, "
-            "plan, results, reason, author, started_at, ended_at")
+            "plan, results, reason, author, started_at, ended_at, window")
 
 
 def _row(values: tuple[Any, ...]) -> RolloutRow:
     (id_, app, env, release, stable, state, step, weight, started, request, request_by, plan, results, reason,
-     author, began, ended) = values
+     author, began, ended, window) = values
     return RolloutRow(id_, app, env, release, stable, state, step, weight, started, request, request_by,
-                      orjson.loads(plan), orjson.loads(results), reason, author, began, ended)
+                      orjson.loads(plan), orjson.loads(results), reason, author, began, ended, orjson.loads(window))
 
 
 class RolloutStore:
@@ -129,10 +130,13 @@ class RolloutStore:
         return self.conn.execute("UPDATE rollouts SET request=?, request_by=? WHERE id=? AND state IN "
                                  "('running', 'paused')", (request, by, rollout_id)).rowcount > 0
 
+    def save_window(self, rollout_id: int, window: dict[str, Any]) -> None:
+        self.conn.execute("UPDATE rollouts SET window=? WHERE id=?", (orjson.dumps(window).decode(), rollout_id))
+
     def save(self, row: RolloutRow, taken: str = "") -> None:
         """Where the rollout is now; the request it carried out (`taken`) is cleared, a newer one kept."""
         self.conn.execute(
             "UPDATE rollouts SET state=?, step=?, weight=?, step_started_at=?, results=?, reason=?, ended_at=?, "
-            "request=CASE WHEN request=? THEN '' ELSE request END WHERE id=?",
+            "window=?, request=CASE WHEN request=? THEN '' ELSE request END WHERE id=?",
             (row.state, row.step, row.weight, row.step_started_at, orjson.dumps(row.results).decode(), row.reason,
-             row.ended_at, taken or "\0", row.id))
+             row.ended_at, orjson.dumps(row.window).decode(), taken or "\0", row.id))

@@ -6,4 +6,5 @@ same transaction) -> one shipper per sink (store, syslog, Elasticsearch, Loki) -
 """
 
 # The modules other packages may import (tests/unit/test_layers.py holds it); the rest is private.
-__all__ = ["edge_access", "edge_source", "edge_window", "engine_source", "forwarder", "meta", "paths", "query", "status", "store"]
+__all__ = ["edge_access", "edge_source", "edge_window", "engine_source", "forwarder", "meta", "paths", "query",
+           "status", "store"]

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
@@ -120,7 +120,8 @@ def test_a_good_canary_goes_through_its_steps_and_a_bad_one_aborts_itself(edge, 
     everything = hits_fresh + hits_sticky
     assert everything and all(h.status == 200 for h in everything), [h for h in everything if h.status != 200][:5]
     for step in done["analysis"]:  # the requests sent within the step (a half-second aside at each end)
-        inside = [h for t, h in on_wall(hits_fresh, wall0, mono0) if step["began_at"] + 0.5 <= t <= step["ended_at"] - 0.5]
+        began, ended = step["began_at"] + 0.5, step["ended_at"] - 0.5
+        inside = [h for t, h in on_wall(hits_fresh, wall0, mono0) if began <= t <= ended]
         seen = 100 * sum(h.body.startswith(canary) for h in inside) / len(inside)
         assert abs(seen - step["weight"]) <= 5, (step["weight"], seen, len(inside))
     for worker in (0, 1):  # once a client saw the canary, it saw nothing else
@@ -159,3 +160,106 @@ def test_a_good_canary_goes_through_its_steps_and_a_bad_one_aborts_itself(edge, 
     slow = rollout(app)
     assert slow["state"] == "aborted" and "p95" in slow["reason"] and "stable" in slow["reason"], slow
     assert all(h.status == 200 for h in hits)
+
+
+def start_deploy(app: TestApp, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([str(Path(sys.executable).parent / "dockyard"), "deploy", "live"], cwd=app.path,
+                                stdout=out, stderr=out, start_new_session=True)
+
+
+def wait_rollout(app: TestApp, until: tuple[str, ...], timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = rollout(app)
+        if found is not None and found["state"] in until:
+            return found
+        assert time.monotonic() < deadline, found
+        time.sleep(0.3)
+
+
+def wait_window(app: TestApp, timeout: float = 20) -> dict:
+    """The step's analysis so far, once its driver has counted a canary request."""
+    deadline = time.monotonic() + timeout
+    while True:
+        window = rollout(app)["window"]
+        if window and window["canary"]["requests"]:
+            return window
+        assert time.monotonic() < deadline, window
+        time.sleep(0.3)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def canary_route(home: Path, app: TestApp) -> dict | None:
+    route = json.loads((home / "edge" / "routes" / f"{app.name}_live.json").read_text())
+    return route.get("canary")
+
+
+def test_a_killed_deploy_leaves_a_rollout_that_is_aborted_by_hand_or_taken_over_by_the_server(
+        edge, tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerClient) -> None:
+    from tests.integration.server.conftest import Server
+
+    port, apps = edge
+    domain = "killed.test"
+    app = canary_app(tmp_path, domain, "[{weight: 20, pause: 40s}, {weight: 50, pause: 2s}]")
+    apps.append(app)
+    stable = first_release(app)
+    fresh, sticky = loads(port, domain)
+
+    # kill -9 during the first pause, nobody drives it: `rollout abort` drives the abort itself
+    ok("config", "set", "live", "GREETING=three", cwd=app.path)
+    deploy = start_deploy(app, tmp_path / "deploy1.log")
+    first = wait_rollout(app, ("running",))
+    wait_for(lambda: canary_route(dockyard_env, app) is not None)  # in its pause
+    os.killpg(deploy.pid, signal.SIGKILL)
+    deploy.wait(10)
+    assert first["weight"] == 20 and canary_route(dockyard_env, app)["weight"] == 20
+    said = ok("rollout", "status", "live", cwd=app.path)
+    assert "nobody drives it" in said, said
+    ok("rollout", "abort", "live", cwd=app.path)
+    aborted = rollout(app)
+    assert aborted["state"] == "aborted" and aborted["reason"] == "aborted by hand"
+    assert canary_route(dockyard_env, app) is None
+    assert {c.labels["dockyard.release"] for c in
+            docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})} == {stable}
+
+    # again, and the server comes back: it drives the rollout from its step; a person pauses it,
+    # resumes it and promotes it to the end
+    ok("config", "set", "live", "GREETING=four", cwd=app.path)
+    deploy = start_deploy(app, tmp_path / "deploy2.log")
+    wait_rollout(app, ("running",))
+    wait_for(lambda: canary_route(dockyard_env, app) is not None)
+    os.killpg(deploy.pid, signal.SIGKILL)
+    deploy.wait(10)
+    server = Server(env={}, log=tmp_path / "server.log")
+    server.start()
+    try:
+        deadline = time.monotonic() + 20
+        while "rollout" not in (tmp_path / "server.log").read_text():  # it says it drives it
+            assert time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+            time.sleep(0.2)
+        assert wait_window(app)["canary"]["requests"] >= 1  # it counts the step's requests again
+        ok("rollout", "pause", "live", cwd=app.path)
+        assert rollout(app)["state"] == "paused"
+        ok("rollout", "resume", "live", cwd=app.path)
+        assert rollout(app)["state"] == "running"
+        ok("rollout", "promote", "live", "--full", cwd=app.path)
+        done = wait_rollout(app, ("promoted",), timeout=30)
+    finally:
+        server.stop()
+    hits = fresh.stop() + sticky.stop()
+    assert hits and all(h.status == 200 for h in hits), [h for h in hits if h.status != 200][:5]
+    assert done["reason"] == "promoted by hand" and canary_route(dockyard_env, app) is None
+    assert {c.labels["dockyard.release"] for c in
+            docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})} == {done["release"]}
+    (live,) = [r for r in releases(app) if r["status"] == "live"]
+    assert live["release_id"] == done["release"]
+    audit = ok("audit", "--json", cwd=app.path)
+    for action in ("rollout abort", "rollout pause", "rollout resume", "rollout promote"):
+        assert action in audit, action

@@ -12,7 +12,7 @@ from dockyard.deploy.edge import publish_edge
 from dockyard.deploy.executor import Workload
 from dockyard.deploy.hooks import HookFailed
 from dockyard.deploy.outcome import DeployOutcome, Prepared
-from dockyard.deploy.rollout import RolloutDriver, canary_at_edge
+from dockyard.deploy.rollout import RolloutDriver, canary_at_edge, split_of
 from dockyard.deploy.rollout_store import RolloutStore
 from dockyard.deploy.strategies.base import Strategy
 from dockyard.deploy.verify import verify_release
@@ -120,14 +120,16 @@ class Canary(Strategy):
         service = routed_service(self.spec)
         mine = servers_of(replicas, service, lambda r: r.color == color and r.release == prepared.release_id)
         theirs = servers_of(replicas, service, lambda r: r.release == stable)
-        plan = {"steps": [s.model_dump() for s in canary.steps], "analysis": canary.analysis.model_dump(),
+        split = split_of(canary, service)
+        plan: dict[str, Any] = {
+                "steps": [s.model_dump() for s in canary.steps], "analysis": canary.analysis.model_dump(),
                 "engine": self.spec.environment(env).engine, "color": color, "image": prepared.image,
                 "commit": prepared.commit, "config_revision": prepared.config_revision, "note": note,
-                "grace": self._grace()}
+                "grace": self._grace(), "split": split}
         first = canary.steps[0].weight
         row = RolloutStore(self.ctx.db).start(app, env, prepared.release_id, stable, first, plan, self.ctx.author)
         publish_edge(self.spec, env, self.ctx.parts.edge(self.report), self.report, theirs,
-                     canary=canary_at_edge(prepared.release_id, mine, first, canary))
+                     canary=canary_at_edge(prepared.release_id, mine, first, split))
         self.report(f"canary of {prepared.release_id}: {first}% for {canary.steps[0].pause:g} s "
                     f"(step 1 of {len(canary.steps)}); `dockyard rollout status {env}` shows it")
         ended = RolloutDriver(self.ctx.db, row, self.report, self.ctx.parts).drive()
