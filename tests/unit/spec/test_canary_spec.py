@@ -54,7 +54,8 @@ def test_bad_steps_thresholds_and_names_say_where() -> None:
         "dockyard.yml:11: environments.prod.canary.analysis.max_latency_ratio: must be a number, got true",
         "dockyard.yml:11: environments.prod.canary.analysis.min_requests: must be >= 1, got 0",
     ]
-    over = problems(HEAD + "    canary:\n      steps: [{weight: 50, pause: 1m}, {weight: 150, pause: 1m}, {weight: 90}]\n")
+    over = problems(HEAD + "    canary:\n      steps: [{weight: 50, pause: 1m}, {weight: 150, pause: 1m}, "
+                           "{weight: 90}]\n")
     assert over == [
         "dockyard.yml:9: environments.prod.canary.steps[1].weight: must be from 0 to 100 (a percentage of the "
         "requests), got 150",
