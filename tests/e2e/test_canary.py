@@ -237,6 +237,13 @@ def test_a_killed_deploy_leaves_a_rollout_that_is_aborted_by_hand_or_taken_over_
     wait_for(lambda: canary_route(dockyard_env, app) is not None)
     os.killpg(deploy.pid, signal.SIGKILL)
     deploy.wait(10)
+    bare = tmp_path / f"{app.name}.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(app.path), str(bare)], check=True)
+    ok("app", "add", app.name, "--repo", str(bare), cwd=tmp_path)
+    ops = ok("token", "create", "--name", "canary-ops", "--scope", "deploy", "--env", "live", "--app", app.name,
+             cwd=tmp_path).strip()
+    reader = ok("token", "create", "--name", "canary-reader", "--scope", "read", "--app", app.name,
+                cwd=tmp_path).strip()
     server = Server(env={}, log=tmp_path / "server.log")
     server.start()
     try:
@@ -249,6 +256,16 @@ def test_a_killed_deploy_leaves_a_rollout_that_is_aborted_by_hand_or_taken_over_
         assert rollout(app)["state"] == "paused"
         ok("rollout", "resume", "live", cwd=app.path)
         assert rollout(app)["state"] == "running"
+        # the same over the API: reading with any token of the app, changing with deploy:live only
+        path = f"/api/apps/{app.name}/envs/live/rollout"
+        with server.client(reader) as api:
+            assert api.get(path).json()["rollout"]["state"] == "running"
+            assert api.post(path + "/pause").status_code == 403
+        with server.client(ops) as api:
+            paused = api.post(path + "/pause")
+            assert paused.status_code == 200 and paused.json()["rollout"]["state"] == "paused", paused.text
+            resumed = api.post(path + "/resume")
+            assert resumed.status_code == 200 and resumed.json()["rollout"]["state"] == "running", resumed.text
         ok("rollout", "promote", "live", "--full", cwd=app.path)
         done = wait_rollout(app, ("promoted",), timeout=30)
     finally:
@@ -263,3 +280,6 @@ def test_a_killed_deploy_leaves_a_rollout_that_is_aborted_by_hand_or_taken_over_
     audit = ok("audit", "--json", cwd=app.path)
     for action in ("rollout abort", "rollout pause", "rollout resume", "rollout promote"):
         assert action in audit, action
+    rows = json.loads(audit)
+    assert any(r["actor"] == "canary-ops" and r["action"] == "rollout pause" and r["outcome"] == "ok" for r in rows)
+    assert any(r["actor"] == "canary-reader" and r["outcome"].startswith("refused") for r in rows)
