@@ -47,13 +47,19 @@ def rollout_status(app: str, env: str, db: Db, token: Auth) -> dict[str, Any]:
 @router.post("/apps/{app}/envs/{env}/rollout/{action}")
 def rollout_action(app: str, env: str, action: Action, db: Db, http: Request, token: Deployer) -> dict[str, Any]:
     """Ask the rollout in progress to promote (a step; promote-full: to the end), pause, resume or abort."""
-    with audited(db, token.name, source_of(http), f"rollout {action}", f"{app}/{env}"):
+    return {"app": app, "env": env, "rollout": ask_rollout(db, app, env, action, token.name, source_of(http))}
+
+
+def ask_rollout(db: StateDB, app: str, env: str, action: str, by: str, source: str) -> dict[str, Any] | None:
+    """The action asked of env's rollout in progress (its asker's rights checked by the caller), and
+    the rollout once its driver carried it out (or this server, when nobody drives it)."""
+    with audited(db, by, source, f"rollout {action}", f"{app}/{env}"):
         _environment(db, app, env)
         store = RolloutStore(db)
         row = store.latest(app, env)
         if row is None or not row.active:
             raise NotFound(f"{app}/{env} has no canary rollout in progress")
-        store.ask(row.id, action, token.name)
+        store.ask(row.id, action, by)
         if running_holder(app, env) is None:  # nobody drives it: one look here, then the server's loop goes on
             take_over(row.id, lambda line: None, stop=lambda: True, once=True)
         deadline = time.monotonic() + APPLIED_WITHIN
@@ -62,7 +68,7 @@ def rollout_action(app: str, env: str, action: Action, db: Db, http: Request, to
                 raise NotFound(f"{app}/{env}: the rollout's driver has not carried out {action} within "
                                f"{APPLIED_WITHIN:g} s; it still asks")
             time.sleep(0.2)
-    return {"app": app, "env": env, "rollout": rollout_json(store.get(row.id))}
+    return rollout_json(store.get(row.id))
 
 
 def _environment(db: StateDB, app: str, env: str) -> None:

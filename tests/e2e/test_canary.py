@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -203,7 +204,7 @@ def canary_route(home: Path, app: TestApp) -> dict | None:
 
 def test_a_killed_deploy_leaves_a_rollout_that_is_aborted_by_hand_or_taken_over_by_the_server(
         edge, tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerClient) -> None:
-    from tests.integration.server.conftest import Server
+    from tests.integration.server.conftest import Server, dashboard_session
 
     port, apps = edge
     domain = "killed.test"
@@ -266,6 +267,23 @@ def test_a_killed_deploy_leaves_a_rollout_that_is_aborted_by_hand_or_taken_over_
             assert paused.status_code == 200 and paused.json()["rollout"]["state"] == "paused", paused.text
             resumed = api.post(path + "/resume")
             assert resumed.status_code == 200 and resumed.json()["rollout"]["state"] == "running", resumed.text
+        # and on the dashboard: the step, the weight, both releases' numbers, and the buttons
+        web = dashboard_session(server, reader)
+        shown = web.get(f"/apps/{app.name}/envs/live/releases").text
+        web.close()
+        assert 'id="rollout-weight">20%' in shown and "rollout-window" in shown
+        assert 'id="rollout-abort"' not in shown  # a reader gets no button
+        web = dashboard_session(server, ops)
+        shown = web.get(f"/apps/{app.name}/envs/live/releases").text
+        assert 'id="rollout-pause"' in shown and 'id="rollout-abort"' in shown
+        csrf = re.search(r'name="csrf" value="([^"]+)"', shown)
+        assert csrf
+        pressed = web.post(f"/apps/{app.name}/envs/live/rollout/pause", data={"csrf": csrf.group(1)})
+        assert pressed.status_code == 303, pressed.text
+        shown = web.get(pressed.headers["location"]).text
+        web.close()
+        assert "The canary is paused." in shown and 'id="rollout-resume"' in shown
+        assert rollout(app)["state"] == "paused"
         ok("rollout", "promote", "live", "--full", cwd=app.path)
         done = wait_rollout(app, ("promoted",), timeout=30)
     finally:

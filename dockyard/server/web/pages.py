@@ -14,7 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from dockyard.errors import DockyardError
+from dockyard.deploy.rollout_store import RolloutStore
+from dockyard.errors import DockyardError, NotFound
 from dockyard.jobs.plan import next_at
 from dockyard.jobs.runner import kind_of
 from dockyard.jobs.store import JobStore
@@ -23,6 +24,7 @@ from dockyard.server import actions
 from dockyard.server.deps import Db, source_of
 from dockyard.server.overview import diff_releases, overview
 from dockyard.server.poller import app_spec
+from dockyard.server.rollouts_api import ask_rollout, rollout_json
 from dockyard.server.web.login import PageSession, checked_form
 from dockyard.server.web.render import page
 from dockyard.state.audit import AuditLog
@@ -32,7 +34,10 @@ router = APIRouter(include_in_schema=False)
 
 # What a redirect after a form may say: a fixed set, so no request puts words on a page.
 DONE = {"rolled-back": "Rolled back.", "promoted": "Promoted.", "approved": "Approved: the run goes on.",
-        "cancelled": "Cancelled."}
+        "cancelled": "Cancelled.", "rollout-promote": "The canary went to its next step.",
+        "rollout-promote-full": "The canary serves every request.", "rollout-pause": "The canary is paused.",
+        "rollout-resume": "The canary goes on.", "rollout-abort": "The canary was aborted."}
+ROLLOUT_ACTIONS = ("promote", "promote-full", "pause", "resume", "abort")
 
 
 @router.get("/")
@@ -73,7 +78,19 @@ def releases(app: str, env: str, request: Request, db: Db, session: PageSession)
     for hook in db.task_runs(app, env, "hook.", limit=800):
         hooks.setdefault(hook.release_id, []).insert(0, hook)
     return page(request, "releases.html", session, app=app, env=env, releases=history, next_env=next_env,
-                tasks=tasks, hooks=hooks, done=DONE.get(request.query_params.get("done", "")))
+                tasks=tasks, hooks=hooks, done=DONE.get(request.query_params.get("done", "")),
+                rollout=rollout_json(RolloutStore(db).latest(app, env)))
+
+
+@router.post("/apps/{app}/envs/{env}/rollout/{action}")
+async def rollout(app: str, env: str, action: str, request: Request, db: Db, session: PageSession) -> Response:
+    """The rollout's buttons: what the API's POST .../rollout/{action} does, with the session's token."""
+    await checked_form(request, session)
+    if action not in ROLLOUT_ACTIONS:
+        raise NotFound(f"no rollout action {action!r}", hint=", ".join(ROLLOUT_ACTIONS))
+    actions.refuse_unless(db, session.token, "deploy", env, source(request), f"rollout {action}", f"{app}/{env}")
+    await run_in_threadpool(ask_rollout, db, app, env, action, session.token.name, source(request))
+    return RedirectResponse(f"/apps/{app}/envs/{env}/releases?done=rollout-{action}", status_code=303)
 
 
 @router.get("/apps/{app}/envs/{env}/jobs")
