@@ -16,10 +16,11 @@ from dockyard.logs.edge_source import ACCESS_FILES
 
 
 class EdgeTraffic:
-    """The requests of app/env that a track (canary, stable) answered, since `since` (epoch s)."""
+    """The requests of app/env since `since` (epoch s): those a track (canary, stable) answered, or
+    every one where not `tracked`."""
 
-    def __init__(self, directory: Path, app: str, env: str, since: float) -> None:
-        self.directory, self.app, self.env, self.since = directory, app, env, since
+    def __init__(self, directory: Path, app: str, env: str, since: float, tracked: bool = True) -> None:
+        self.directory, self.app, self.env, self.since, self.tracked = directory, app, env, since, tracked
         self.files: dict[str, BinaryIO] = {}
         self.partial: dict[str, bytes] = {}
 
@@ -36,13 +37,16 @@ class EdgeTraffic:
                 self.partial[name] = lines[-1]
             for raw in lines[:-1]:
                 entry = parse_access(raw)
-                if entry is not None and entry.track and (entry.app, entry.env) == (self.app, self.env) \
-                        and entry.time_ns >= self.since * 1e9:
+                if entry is not None and self._mine(entry):
                     found.append(entry)
             if not (self.directory / name).exists():  # deleted, and now read to its end
                 f.close()
                 del self.files[name]
         return found
+
+    def _mine(self, entry: Access) -> bool:
+        return (entry.app, entry.env) == (self.app, self.env) and (bool(entry.track) or not self.tracked) \
+            and entry.time_ns >= self.since * 1e9
 
     def _open(self, path: Path) -> None:
         try:

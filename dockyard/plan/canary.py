@@ -27,7 +27,6 @@ class Rules(Protocol):
     max_p99_ratio: float | None
     latency_floor_ms: float
     min_requests: int
-    inconclusive: str
 
 
 @dataclass(frozen=True)
@@ -72,31 +71,33 @@ def _ms(value: float | None) -> str:
     return "none" if value is None else f"{value:g} ms"
 
 
-def judge(canary: Window, stable: Window, rules: Rules) -> Verdict:
-    """The canary's window against the rules and the stable window of the same span."""
+def judge(canary: Window, stable: Window, rules: Rules, names: tuple[str, str] = ("canary", "stable")) -> Verdict:
+    """The canary's window against the rules and the stable window of the same span (a watch: the new
+    live release's against the release before's, `names` saying so)."""
     numbers = {"canary": canary.summary(), "stable": stable.summary()}
+    new, old = names
     if canary.requests < rules.min_requests:
-        return Verdict("inconclusive", (f"{canary.requests} of the {rules.min_requests} canary requests a verdict "
+        return Verdict("inconclusive", (f"{canary.requests} of the {rules.min_requests} {new} requests a verdict "
                                         "needs",), **numbers)
     failed: list[str] = []
     if rules.max_5xx_ratio is not None and canary.error_ratio > rules.max_5xx_ratio:
         failed.append(f"5xx ratio {canary.error_ratio:.4f} > {rules.max_5xx_ratio:g} ({canary.errors} of "
-                      f"{canary.requests}; stable {stable.error_ratio:.4f})")
+                      f"{canary.requests}; {old} {stable.error_ratio:.4f})")
     for p, limit in ((95, rules.max_p95_ms), (99, rules.max_p99_ms)):
         value = canary.percentile(p)
         if limit is not None and value is not None and value > limit:
-            failed.append(f"p{p} {_ms(value)} > {limit:g} ms (stable {_ms(stable.percentile(p))})")
+            failed.append(f"p{p} {_ms(value)} > {limit:g} ms ({old} {_ms(stable.percentile(p))})")
     unjudged: list[str] = []
     for p, limit in ((95, rules.max_latency_ratio), (99, rules.max_p99_ratio)):
         if limit is None:
             continue
         mine, theirs = canary.percentile(p), stable.percentile(p)
         if mine is None or theirs is None or stable.requests < rules.min_requests:
-            unjudged.append(f"p{p} ratio: {stable.requests} of the {rules.min_requests} stable requests it needs")
+            unjudged.append(f"p{p} ratio: {stable.requests} of the {rules.min_requests} {old} requests it needs")
             continue
         ratio = max(mine, rules.latency_floor_ms) / max(theirs, rules.latency_floor_ms)
         if ratio > limit:
-            failed.append(f"p{p} {_ms(mine)} is {ratio:.2f}x stable's {_ms(theirs)} > {limit:g}x")
+            failed.append(f"p{p} {_ms(mine)} is {ratio:.2f}x the {old}'s {_ms(theirs)} > {limit:g}x")
     if failed:
         return Verdict("fail", tuple(failed), **numbers)
     if unjudged:

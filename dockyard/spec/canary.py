@@ -96,3 +96,11 @@ class CanarySpec(SpecModel):
             if after.weight <= before.weight:
                 raise fail(f"weights must rise from step to step: {before.weight} then {after.weight}")
         return steps
+
+
+class WatchSpec(AnalysisSpec):
+    """A release switched whole (blue-green, rolling, recreate) judged for `for` once it is live: its
+    requests at the edge against the release before's, from the same span before the deploy began. A
+    failure brings the release before back by itself (blue-green: a switch back to its colour)."""
+
+    for_: PositiveDuration = Field(alias="for", description="how long the new release is watched, e.g. 5m")

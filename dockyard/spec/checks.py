@@ -191,7 +191,12 @@ def _health_needs_port(services: dict[Any, Any]) -> list[Problem]:
 
 
 def _canary(at: Loc, env: dict[Any, Any], switching: StrategyTraits) -> list[Problem]:
-    """strategy: canary has its steps, and names at the edge, where the requests are split."""
+    """strategy: canary has its steps, and names at the edge, where the requests are split; a watch
+    (any other strategy) has names at the edge too."""
+    if env.get("watch") is not None and switching.canary:
+        return [((*at, "watch"), "strategy: canary judges its release in its steps (canary: analysis:)")]
+    if env.get("watch") is not None and not env.get("domains"):
+        return [((*at, "watch"), "a release is watched at the host's edge: it needs domains:")]
     if not switching.canary:
         return [((*at, "canary"), "is for strategy: canary")] if env.get("canary") is not None else []
     if env.get("canary") is None:

@@ -24,7 +24,7 @@ from dockyard.errors import NotFound
 from dockyard.spec.accessory import AccessorySpec
 from dockyard.spec.alerts import AlertRule
 from dockyard.spec.base import BindSpec, BuildSpec, Named, ResourcesSpec, SpecModel, VolumeSpec, distinct_volumes
-from dockyard.spec.canary import CanarySpec
+from dockyard.spec.canary import CanarySpec, WatchSpec
 from dockyard.spec.fields import (
     AbsPath,
     AppName,
@@ -212,6 +212,8 @@ class EnvironmentSpec(Named):
     on_failure: Literal["keep", "rollback"] = "keep"
     # strategy: canary: its steps, how they are judged, who sees the canary (spec/canary.py)
     canary: CanarySpec | None = None
+    # any other strategy: the new live release judged for a while, rolled back on a failure
+    watch: WatchSpec | None = None
 
     @field_validator("domains")
     @classmethod

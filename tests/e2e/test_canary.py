@@ -301,3 +301,28 @@ def test_a_killed_deploy_leaves_a_rollout_that_is_aborted_by_hand_or_taken_over_
     rows = json.loads(audit)
     assert any(r["actor"] == "canary-ops" and r["action"] == "rollout pause" and r["outcome"] == "ok" for r in rows)
     assert any(r["actor"] == "canary-reader" and r["outcome"].startswith("refused") for r in rows)
+
+
+def test_a_rolling_release_that_fails_its_watch_is_rolled_back_by_itself(edge, tmp_path: Path) -> None:
+    port, apps = edge
+    domain = "watched.test"
+    env = (f"  live:\n    engine: local\n    registry: local\n    strategy: rolling\n    domains: [{domain}]\n"
+           "    watch: {for: 6s, max_5xx_ratio: 0.01, min_requests: 20, interval: 1s}\n")
+    app = make_app(tmp_path, replicas=2, extra_envs=env)
+    app.write("www/cgi-bin/release", CANARY_CGI)
+    app.commit("a release page")
+    apps.append(app)
+    stable = first_release(app)  # nothing before it to compare with: absolute rules only, it passes
+    ok("config", "set", "live", "FAIL_PERCENT=5", cwd=app.path)
+    fresh, sticky = loads(port, domain)
+    result = run_cli("deploy", "live", cwd=app.path)
+    hits = fresh.stop() + sticky.stop()
+    assert result.returncode != 0 and "failed its watch: 5xx ratio" in result.stderr, result.stdout + result.stderr
+    assert f"back on release {stable}" in result.stderr
+    (live,) = [r for r in releases(app) if r["status"] == "live"]
+    assert live["release_id"] == stable and "after a failed watch" in live["note"]
+    assert all(h.status is not None for h in hits)
+    bad = [h for h in hits if h.status != 200]
+    assert bad  # the release answered users before it was judged: that is what a canary spares them
+    print(f"\nrolling + watch: the bad release answered {sum(not h.body.startswith(stable) for h in hits)} of "
+          f"{len(hits)} requests ({len(bad)} failed)")

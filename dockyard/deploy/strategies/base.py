@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from dockyard.deploy.hooks import HookFailed
 from dockyard.deploy.outcome import DeployContext, DeployOutcome, Prepared, Report
 from dockyard.deploy.targets import Target
+from dockyard.deploy.watch import Watch, WatchFailed
 from dockyard.errors import DeployError, ReleaseTestFailed
+from dockyard.notify.emit import emit
 from dockyard.spec.strategies import StrategyTraits, traits
 from dockyard.state.db import Release as StoredRelease
 
@@ -65,7 +68,31 @@ class Strategy(ABC):
                                        "rolls back by itself") from exc
             self.roll_back_after(exc, prepared)
 
-    def roll_back_after(self, failure: HookFailed, prepared: Prepared) -> None:
-        """Put the environment back on the release it ran before (a failed post_switch hook); raises."""
-        raise ReleaseTestFailed(f"{failure.message}\n(on_failure: rollback)", reason="a failed post_switch hook") \
-            from failure
+    def roll_back_after(self, failure: DeployError, prepared: Prepared,
+                        reason: str = "a failed post_switch hook") -> None:
+        """Put the environment back on the release it ran before (a failed post_switch hook, a failed
+        watch); raises."""
+        said = "\n(on_failure: rollback)" if isinstance(failure, HookFailed) else ""
+        raise ReleaseTestFailed(failure.message + said, reason=reason) from failure
+
+    # -- the watch of a release switched whole (deploy/watch.py) ----------------------------------
+    def start_watch(self, prepared: Prepared) -> Watch | None:
+        """Before anything changes: the edge's requests followed, where the environment has a watch
+        (a rollback and a restore are not watched, nor a first release: there is nothing to go back to)."""
+        rules = self.spec.environment(self.env).watch
+        if rules is None or not prepared.hooks or prepared.previous is None:
+            return None
+        return Watch(rules, self.spec.app, self.env, self.report)
+
+    def watched(self, watch: Watch | None, prepared: Prepared) -> None:
+        """The new live release judged for its watch; a failure brings the release before back."""
+        if watch is None:
+            return
+        try:
+            watch.watch(prepared.release_id)
+        except WatchFailed as exc:
+            app, env = self.spec.app, self.env
+            emit(self.ctx.db, f"watch:{app}:{env}:{prepared.release_id}:{time.time():.3f}", "rollout.aborted", app,
+                 env, f"{app}/{env}: release {prepared.release_id} failed its watch: {exc.message}",
+                 release=prepared.release_id, reason=exc.message)
+            self.roll_back_after(exc, prepared, reason="a failed watch")

@@ -26,9 +26,15 @@ class InPlace(Strategy):
                 self.report(f"{app}/{env} already runs release {outcome.release_id}")
                 target.route()
             else:
-                self._apply(outcome, prepared, workload, note, skip_tests)
-                target.route()
-                self.after_switch(prepared, workload)
+                watch = self.start_watch(prepared)
+                try:
+                    self._apply(outcome, prepared, workload, note, skip_tests)
+                    target.route()
+                    self.after_switch(prepared, workload)
+                    self.watched(watch, prepared)
+                finally:
+                    if watch is not None:
+                        watch.close()
         outcome.urls = target.urls()
         return outcome
 

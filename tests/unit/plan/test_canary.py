@@ -27,7 +27,9 @@ def test_five_percent_500s_fail_the_5xx_rule() -> None:
 
 def test_a_slow_p95_fails_the_latency_ratio() -> None:
     verdict = judge(SLOW, STABLE, RULES)
-    assert (verdict.outcome, verdict.reasons) == ("fail", ("p95 21 ms is 3.00x stable's 7 ms > 1.5x",))
+    assert (verdict.outcome, verdict.reasons) == ("fail", ("p95 21 ms is 3.00x the stable's 7 ms > 1.5x",))
+    assert judge(SLOW, STABLE, RULES, names=("new release", "release before")).reasons == (
+        "p95 21 ms is 3.00x the release before's 7 ms > 1.5x",)
     absolute = AnalysisSpec(max_5xx_ratio=None, max_p95_ms=20, max_p99_ms=25, min_requests=20)
     assert judge(SLOW, STABLE, absolute).reasons == ("p95 21 ms > 20 ms (stable 7 ms)",)
 
