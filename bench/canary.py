@@ -56,13 +56,16 @@ def dockyard(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedP
     return done
 
 
-def release_bad(app_path: Path, env: str, port: int) -> tuple[list[Hit], float, str]:
-    """The bad release deployed to `env` under load: every hit, how long the deploy took, the good
-    release before it."""
+def release_good(app_path: Path, env: str) -> str:
+    """The first release of `env`: it stays live through every round (each bad one is taken back)."""
     dockyard("config", "set", env, "GREETING=one", f"DELAY_US={BASE_DELAY}", cwd=app_path)
     dockyard("deploy", env, cwd=app_path)
-    good = json.loads(dockyard("releases", env, "--json", cwd=app_path).stdout)[0]["release_id"]
-    dockyard("config", "set", env, "FAIL_PERCENT=5", cwd=app_path)
+    return str(json.loads(dockyard("releases", env, "--json", cwd=app_path).stdout)[0]["release_id"])
+
+
+def release_bad(app_path: Path, env: str, port: int, round_: int) -> tuple[list[Hit], float]:
+    """A new bad release deployed to `env` under load: every hit, and how long the deploy took."""
+    dockyard("config", "set", env, "FAIL_PERCENT=5", f"ROUND={round_}", cwd=app_path)
     load = Load(f"http://127.0.0.1:{port}/cgi-bin/release", threads=4, pause=0.002, sticky=False,
                 headers={"Host": f"{env}.bench"}, max_seconds=300).start()
     time.sleep(2)  # the release before answers a while first: the watches' baseline
@@ -73,7 +76,7 @@ def release_bad(app_path: Path, env: str, port: int) -> tuple[list[Hit], float, 
     hits = load.stop()
     if done.returncode == 0:
         raise SystemExit(f"bench: the bad release was not taken back in {env}:\n{done.stdout}")
-    return hits, took, good
+    return hits, took
 
 
 def exposure(hits: list[Hit], good: str) -> tuple[int, int, float]:
@@ -104,11 +107,11 @@ def main() -> None:
         try:
             dockyard("edge", "configure", "--http-port", str(port), cwd=app.path)
             dockyard("build", cwd=app.path)
+            good = {env: release_good(app.path, env) for env in ("rolled", "bg", "canary")}
             for n in range(args.rounds):
                 for env in ("rolled", "bg", "canary"):
-                    dockyard("config", "set", env, f"ROUND={n}", "FAIL_PERCENT=0", cwd=app.path)
-                    hits, took, good = release_bad(app.path, env, port)
-                    for i, value in enumerate((len(hits), *exposure(hits, good), took)):
+                    hits, took = release_bad(app.path, env, port, n)
+                    for i, value in enumerate((len(hits), *exposure(hits, good[env]), took)):
                         results[env][i] += value
         finally:
             NginxRouter(app.name, "bg", home=root / "home").stop(timeout=5)

@@ -102,7 +102,7 @@ class RolloutDriver:
         self._carry_out(decision, verdict, now, request)
         if decision.move == "hold" and now - self.said >= float(self.rules.interval):
             self.said = now
-            self.row.window = {**verdict.as_json(), "decision": decision.reason, "at": now}
+            self.row.window = {**verdict.as_json(), "decision": decision.reason, "judged_at": now}
             self.store.save_window(self.row.id, self.row.window)
             self.report(self.progress(verdict, decision))
         return decision

@@ -77,12 +77,16 @@ class RolloutRow:
         return list(self.plan["steps"])
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "app": self.app, "env": self.env, "release": self.release_id,
-                "stable_release": self.stable_release, "state": self.state, "step": self.step + 1,
+        """In the JSON vocabulary (dockyard/vocabulary.py): moments in RFC 3339, null for what is absent."""
+        analysis = [{**done, "began_at": rfc3339(done["began_at"]), "ended_at": rfc3339(done["ended_at"])}
+                    for done in self.results]
+        window = {**self.window, "judged_at": rfc3339(self.window["judged_at"])} if self.window else None
+        return {"id": self.id, "app": self.app, "env": self.env, "release_id": self.release_id,
+                "stable_release_id": self.stable_release, "state": self.state, "step": self.step + 1,
                 "steps": self.steps, "weight": self.weight, "step_started_at": rfc3339(self.step_started_at),
                 "request": self.request or None, "reason": self.reason or None, "actor": self.author,
                 "started_at": rfc3339(self.started_at), "ended_at": rfc3339(self.ended_at),
-                "analysis": self.results, "window": self.window or None}
+                "analysis": analysis, "window": window}
 
 
 _COLUMNS = ("id, app, env, release_id, stable_release, state, step, weight, step_started_at, request, request_by, "

@@ -3,8 +3,9 @@ environment. The edge's requests of the environment are followed from before the
 access log files held open: the forwarder's rotation loses none), so the release before has a
 baseline: its requests from the same span before the deploy. Once the deploy is done, the new live
 release's requests are judged against it (plan/canary.judge) until `for` has passed; a failure
-ends the watch at once. An inconclusive window goes on watching (`inconclusive: wait`, up to 3 x
-`for`) or fails (`fail`): it never passes silently."""
+ends the watch at once. An inconclusive window fails (`inconclusive: fail`), or goes on watching
+(`wait`) up to 3 x `for`, after which the deploy fails saying the release was not judged, and it
+stays live: it never passes silently, and a release nothing was seen wrong with is not taken back."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ LONGEST = 3  # an inconclusive watch (`inconclusive: wait`) goes on up to this m
 
 class WatchFailed(DeployError):
     """The new live release failed its watch: the strategy puts the release before back."""
+
+
+class WatchInconclusive(DeployError):
+    """Too few requests to judge the new live release, as long as it was watched (`inconclusive:
+    wait`): it stays live, and the deploy says it was not judged."""
 
 
 class Watch:
@@ -63,10 +69,13 @@ class Watch:
                 if over and verdict.outcome == "pass":
                     self.report(f"watch    release {release} passed: {self._numbers(verdict)}")
                     return verdict
-                if over and (self.rules.inconclusive == "fail" or
-                             now - self.live_since >= LONGEST * self.rules.for_):
-                    raise WatchFailed(f"release {release}'s watch is inconclusive: {'; '.join(verdict.reasons)}",
-                                      hint="give the watch more time or fewer min_requests")
+                if over and self.rules.inconclusive == "fail":
+                    raise WatchFailed(f"release {release}'s watch is inconclusive: {'; '.join(verdict.reasons)} "
+                                      "(inconclusive: fail)", hint="give the watch more time or fewer min_requests")
+                if now - self.live_since >= LONGEST * self.rules.for_:
+                    raise WatchInconclusive(f"release {release} is live but was not judged: after "
+                                            f"{LONGEST * self.rules.for_:g} s, {'; '.join(verdict.reasons)}",
+                                            hint="it stays live; `dockyard rollback ENV` takes it back")
                 if now - said >= self.rules.interval:
                     said = now
                     self.report(f"watch    {self._numbers(verdict)}; {', '.join(verdict.reasons) or 'so far so good'}")

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
@@ -23,6 +24,7 @@ from dockyard.router.edge import Edge
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources, run_cli
 from tests.integration.bluegreen.load import Hit, Load
+from tests.json_schemas import check
 from tests.ports import free_port
 
 pytestmark = pytest.mark.e2e
@@ -58,7 +60,11 @@ def ok(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
 
 
 def rollout(app: TestApp) -> dict:
-    return json.loads(ok("rollout", "status", "live", "--json", cwd=app.path))["rollout"]
+    return check("rollout.schema.json", json.loads(ok("rollout", "status", "live", "--json", cwd=app.path)))["rollout"]
+
+
+def moment(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 def releases(app: TestApp) -> list[dict]:
@@ -115,13 +121,13 @@ def test_a_good_canary_goes_through_its_steps_and_a_bad_one_aborts_itself(edge, 
     assert "promoted" in out, out
     done = rollout(app)
     assert done["state"] == "promoted"
-    canary = done["release"]
+    canary = done["release_id"]
     assert [(s["weight"], s["decision"]) for s in done["analysis"]] == [(10, "advance"), (30, "advance"),
                                                                         (60, "promote")]
     everything = hits_fresh + hits_sticky
     assert everything and all(h.status == 200 for h in everything), [h for h in everything if h.status != 200][:5]
-    for step in done["analysis"]:  # the requests sent within the step (a half-second aside at each end)
-        began, ended = step["began_at"] + 0.5, step["ended_at"] - 0.5
+    for step in done["analysis"]:  # the requests sent within the step (a second aside at each end)
+        began, ended = moment(step["began_at"]) + 1.0, moment(step["ended_at"]) - 1.0
         inside = [h for t, h in on_wall(hits_fresh, wall0, mono0) if began <= t <= ended]
         seen = 100 * sum(h.body.startswith(canary) for h in inside) / len(inside)
         assert abs(seen - step["weight"]) <= 5, (step["weight"], seen, len(inside))
@@ -142,15 +148,15 @@ def test_a_good_canary_goes_through_its_steps_and_a_bad_one_aborts_itself(edge, 
     bad = rollout(app)
     assert bad["state"] == "aborted" and len(bad["analysis"]) == 1 and bad["analysis"][0]["weight"] == 10
     assert "5xx ratio" in bad["reason"]
-    answered_by_bad = [h for h in hits if h.body.startswith(bad["release"])]
+    answered_by_bad = [h for h in hits if h.body.startswith(bad["release_id"])]
     failed = [h for h in hits if h.status != 200]
-    assert failed and all(h.body.startswith(bad["release"]) for h in failed)  # only the canary ever failed
+    assert failed and all(h.body.startswith(bad["release_id"]) for h in failed)  # only the canary ever failed
     assert all(h.status is not None for h in hits)
     print(f"\n5% 500s: the bad canary answered {len(answered_by_bad)} of {len(hits)} requests "
           f"({len(failed)} failed) before its abort")
     assert {c.labels["dockyard.release"] for c in
             docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})} == {canary}
-    assert any(r["status"] == "aborted" and r["release_id"] == bad["release"] for r in releases(app))
+    assert any(r["status"] == "aborted" and r["release_id"] == bad["release_id"] for r in releases(app))
 
     # a release 3x slower: aborted by the latency rule
     ok("config", "set", "live", "FAIL_PERCENT=0", f"DELAY_US={int(BASE_DELAY) * 3}", cwd=app.path)
@@ -292,9 +298,9 @@ def test_a_killed_deploy_leaves_a_rollout_that_is_aborted_by_hand_or_taken_over_
     assert hits and all(h.status == 200 for h in hits), [h for h in hits if h.status != 200][:5]
     assert done["reason"] == "promoted by hand" and canary_route(dockyard_env, app) is None
     assert {c.labels["dockyard.release"] for c in
-            docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})} == {done["release"]}
+            docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})} == {done["release_id"]}
     (live,) = [r for r in releases(app) if r["status"] == "live"]
-    assert live["release_id"] == done["release"]
+    assert live["release_id"] == done["release_id"]
     audit = ok("audit", "--json", cwd=app.path)
     for action in ("rollout abort", "rollout pause", "rollout resume", "rollout promote"):
         assert action in audit, action
