@@ -117,6 +117,10 @@ class Scaler:
         if color is not None:  # blue-green: start on the live colour, healthy first, then into the upstream
             ColorExecutor(self.engine, colored(workload, color), None, self.report, probe=self.parts.probe
                           ).apply(creates)
+            if self.env_spec.router is None:  # a canary's colour: at the edge, like any replica
+                self._containers().route()
+                return (f"started {len(slots)} replica(s) of {release} on {color} (slots {slots}) in "
+                        f"{time.monotonic() - started:.1f}s")
             self._board().route()
             return (f"started {len(slots)} replica(s) of {release} on {color} (slots {slots}), healthy and in the "
                     f"live upstream after {time.monotonic() - started:.1f}s")

@@ -104,8 +104,8 @@ def first_release(app: TestApp) -> str:
     return str(live["release_id"])
 
 
-def test_a_good_canary_goes_through_its_steps_and_a_bad_one_aborts_itself(edge, tmp_path: Path,
-                                                                          docker_client: docker.DockerClient) -> None:
+def test_a_good_canary_goes_through_its_steps_and_a_bad_one_aborts_itself(
+        edge, tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerClient) -> None:
     port, apps = edge
     domain = "canary.test"
     app = canary_app(tmp_path, domain, "[{weight: 10, pause: 8s}, {weight: 30, pause: 8s}, {weight: 60, pause: 8s}]")
@@ -138,6 +138,12 @@ def test_a_good_canary_goes_through_its_steps_and_a_bad_one_aborts_itself(edge, 
     containers = docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})
     assert {c.labels["dockyard.release"] for c in containers} == {canary}
     assert [r["status"] for r in releases(app)][:2] == ["live", "superseded"]
+    # the promoted canary scales like any release: on its colour, at the edge
+    ok("scale", "live", "web", "3", cwd=app.path)
+    containers = docker_client.containers.list(filters={"label": f"dockyard.app={app.name}"})
+    assert len(containers) == 3 and {c.labels["dockyard.release"] for c in containers} == {canary}
+    route = json.loads((dockyard_env / "edge" / "routes" / f"{app.name}_live.json").read_text())
+    assert len(route["servers"]) == 3 and route["canary"] is None
 
     # a release answering 5 % 500s: aborted at its first step by the 5xx rule
     ok("config", "set", "live", "FAIL_PERCENT=5", cwd=app.path)

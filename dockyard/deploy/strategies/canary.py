@@ -10,7 +10,6 @@ from typing import Any
 
 from dockyard.deploy.edge import publish_edge
 from dockyard.deploy.executor import Workload
-from dockyard.deploy.hooks import HookFailed
 from dockyard.deploy.outcome import DeployOutcome, Prepared
 from dockyard.deploy.rollout import RolloutDriver, canary_at_edge, split_of
 from dockyard.deploy.rollout_store import RolloutStore
@@ -95,12 +94,11 @@ class Canary(Strategy):
                 verify_release(self.target.engine, self.spec, self.env, prepared.release_id, prepared.image,
                                self.report)
             self.hook("post_deploy", prepared, workload)
-        except (DockyardError, HookFailed) as exc:
+        except DockyardError as exc:  # a failed hook too
             fleet = self.target.fleet()
             fleet.remove([r for r in fleet.replicas() if r.release == prepared.release_id  # type: ignore[attr-defined]
                           and r.color == color], self._grace())
-            failure = exc if isinstance(exc, DockyardError) else DeployError(exc.message)
-            self.ctx.record(*record, "failed", note, failure=failure)
+            self.ctx.record(*record, "failed", note, failure=exc)
             raise
 
     def _whole(self, prepared: Prepared, workload: Workload, color: str, note: str) -> None:
