@@ -71,21 +71,27 @@ def request_counter(app: str, env: str) -> tuple[float, int] | None:
     return read_request_counter(state.preview_port)
 
 
+ANY_COLOR = "*"  # a canary environment's replicas serve whatever their colour
+
+
 def serving(engine: Engine, spec: AppSpec, env: str, service: str, balancer: Balancer | None = None
             ) -> list[Serving]:
     """The running replicas of `service` that take traffic (containers, or Swarm tasks); in a
-    blue-green environment those of the colour its balancer (nginx unless given) serves live."""
+    blue-green environment those of the colour its balancer (nginx unless given) serves live; in a
+    canary environment those of any colour (one, once a rollout ended; a scale waits for its end)."""
     env_spec = spec.environment(env)
     color = None
     if env_spec.switching.colors and env_spec.router:
         color = live_color(balancer or NginxRouter(spec.app, env))
+    elif env_spec.switching.canary:
+        color = ANY_COLOR
     return SERVING[placement(engine).kind](engine, spec.app, env, service, color)
 
 
 def container_serving(engine: Engine, app: str, env: str, service: str, color: str | None = None) -> list[Serving]:
     """The running containers of the service (of the live colour in a blue-green environment)."""
     found = engine.list_replicas(app, env, service, all=False)
-    rows = [to_serving(c) for c in found if c.status == "running" and c.labels.get(L.COLOR) == color]
+    rows = [to_serving(c) for c in found if c.status == "running" and color in (ANY_COLOR, c.labels.get(L.COLOR))]
     return sorted(rows, key=lambda r: r.replica)
 
 

@@ -45,9 +45,11 @@ BASE_DELAY = "5000"  # µs: every release sleeps this long, so a latency ratio i
 def canary_app(root: Path, domain: str, steps: str) -> TestApp:
     env = (f"  live:\n    engine: local\n    registry: local\n    strategy: canary\n    domains: [{domain}]\n"
            f"    canary:\n      steps: {steps}\n      match: {{header: X-Canary, cookie: canary}}\n"
-           "      analysis: {max_5xx_ratio: 0.01, max_latency_ratio: 2, latency_floor_ms: 1, min_requests: 20,\n"
+           "      analysis: {max_5xx_ratio: 0.01, max_latency_ratio: 1.5, latency_floor_ms: 1, min_requests: 20,\n"
            "                 interval: 1s}\n")
     app = make_app(root, replicas=2, extra_envs=env)
+    # room to answer: a canary at 60 % must not be slower for want of CPU than the stable release at 40 %
+    app.write("dockyard.yml", app.spec_file.read_text().replace("cpus: 0.2", "cpus: 1"))
     app.write("www/cgi-bin/release", CANARY_CGI)
     app.commit("a release page")
     return app
