@@ -21,10 +21,12 @@ from dockyard.deploy.edge import DRAIN_TIMEOUT, EdgeDoor
 from dockyard.deploy.history import record_release
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.rollout_store import RolloutRow, RolloutStore
+from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError
 from dockyard.logs.edge_window import EdgeTraffic
+from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
 from dockyard.notify.emit import emit
-from dockyard.plan.canary import Decision, Step, Verdict, Window, judge, next_move
+from dockyard.plan.canary import Decision, Step, Usage, Verdict, Window, judge, next_move
 from dockyard.router.colors import ContainerFleet, Replica
 from dockyard.router.edge_render import Canary
 from dockyard.router.edge_routes import edge_dir
@@ -52,6 +54,32 @@ class Tally:
     def window(self, track: str) -> Window:
         return Window.of(self.statuses[track], self.latencies[track])
 
+    cpu: dict[str, list[float]] = field(default_factory=lambda: {"canary": [], "stable": []})
+    memory: dict[str, list[int]] = field(default_factory=lambda: {"canary": [], "stable": []})
+
+    def sampled(self, track: str, cpu_percent: float, memory_bytes: int) -> None:
+        self.cpu[track].append(float(cpu_percent))
+        self.memory[track].append(int(memory_bytes))
+
+    replicas: dict[str, int] = field(default_factory=lambda: {"canary": 0, "stable": 0})
+
+    def usage(self) -> tuple[Usage, Usage]:
+        return (Usage(tuple(self.cpu["canary"]), tuple(self.memory["canary"]), self.replicas["canary"]),
+                Usage(tuple(self.cpu["stable"]), tuple(self.memory["stable"]), self.replicas["stable"]))
+
+
+def sample_usage(tally: Tally, samples: list[dict[str, Any]], replicas: list[Replica], canary: str,
+                 stable: str) -> None:
+    """The host agent's latest samples of the environment's containers, each to its release's track."""
+    track = {r.id[:12]: "canary" if r.release == canary else "stable" for r in replicas
+             if r.release in (canary, stable) and r.running and not r.worker}
+    for side in ("canary", "stable"):
+        tally.replicas[side] = sum(1 for t in track.values() if t == side)
+    for sample in samples:
+        which = track.get(str(sample.get("id", ""))[:12])
+        if which is not None and sample.get("up", True):
+            tally.sampled(which, float(sample.get("cpu_percent") or 0.0), int(sample.get("memory_bytes") or 0))
+
 
 def rules_of(row: RolloutRow) -> Any:
     return SimpleNamespace(**row.plan["analysis"])
@@ -68,6 +96,8 @@ class RolloutDriver:
         self.traffic = EdgeTraffic(edge_logs or edge_dir() / "logs", row.app, row.env, row.step_started_at)
         self.tally = Tally()
         self.said = 0.0
+        self.agent_silent = False
+        self._engine: Engine | None = None  # one connection for the whole drive
 
     @property
     def target(self) -> str:
@@ -85,8 +115,14 @@ class RolloutDriver:
                 if self.row.active:
                     time.sleep(POLL)
         finally:
-            self.traffic.close()
+            self.close()
         return self.row
+
+    def close(self) -> None:
+        self.traffic.close()
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
 
     def tick(self, now: float) -> Decision:
         """One look: the new requests counted, the request or verdict carried out."""
@@ -102,13 +138,34 @@ class RolloutDriver:
         self._carry_out(decision, verdict, now, request)
         if decision.move == "hold" and now - self.said >= float(self.rules.interval):
             self.said = now
+            if self.uses_agent:
+                self.sample_agent()
             self.row.window = {**verdict.as_json(), "decision": decision.reason, "judged_at": now}
             self.store.save_window(self.row.id, self.row.window)
             self.report(self.progress(verdict, decision))
         return decision
 
+    @property
+    def uses_agent(self) -> bool:
+        return self.rules.max_cpu_ratio is not None or self.rules.max_memory_ratio is not None
+
     def verdict(self) -> Verdict:
-        return judge(self.tally.window("canary"), self.tally.window("stable"), self.rules)
+        return judge(self.tally.window("canary"), self.tally.window("stable"), self.rules,
+                     usage=self.tally.usage() if self.uses_agent else None)
+
+    def sample_agent(self) -> None:
+        """CPU and memory per replica from the site's host agent, where the analysis has rules on them;
+        an agent that does not answer leaves those rules inconclusive (said once)."""
+        try:
+            data = get_json(agent_url(), "/api/stats", {"app": self.row.app, "env": self.row.env}, timeout=2.0)
+        except AgentUnavailable as exc:
+            if not self.agent_silent:
+                self.report(f"canary: {exc.message}: the CPU and memory rules wait for it")
+            self.agent_silent = True
+            return
+        self.agent_silent = False
+        sample_usage(self.tally, list(data.get("samples") or []), self._replicas()[1], self.row.release_id,
+                     self.row.stable_release)
 
     def progress(self, verdict: Verdict, decision: Decision) -> str:
         c, s = verdict.canary, verdict.stable
@@ -154,8 +211,9 @@ class RolloutDriver:
         edge.publish(replace(route, canary=replace(route.canary, weight=weight)), lambda name: name)
 
     def _replicas(self) -> tuple[ContainerFleet, list[Replica]]:
-        engine = self.parts.engines(self.row.plan["engine"])
-        fleet = ContainerFleet(engine, self.row.app, self.row.env)
+        if self._engine is None:
+            self._engine = self.parts.engines(self.row.plan["engine"])
+        fleet = ContainerFleet(self._engine, self.row.app, self.row.env)
         return fleet, fleet.replicas()
 
     def reconcile(self) -> None:
@@ -251,10 +309,13 @@ def take_over(rollout_id: int, report: Report, stop: Callable[[], bool] = lambda
                 report(f"{row.app}/{row.env}: driving the canary of release {row.release_id} from step "
                        f"{row.step + 1} ({row.weight}%, {row.state})")
                 driver = RolloutDriver(db, row, report, parts)
-                driver.reconcile()
-                if once and driver.row.active:
-                    driver.tick(time.time())
-                return driver.drive(stop)
+                try:
+                    driver.reconcile()
+                    if once and driver.row.active:
+                        driver.tick(time.time())
+                    return driver.drive(stop)
+                finally:
+                    driver.close()
         except EnvLocked:
             return None
     finally:

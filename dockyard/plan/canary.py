@@ -27,6 +27,9 @@ class Rules(Protocol):
     max_p99_ratio: float | None
     latency_floor_ms: float
     min_requests: int
+    max_cpu_ratio: float | None
+    max_memory_ratio: float | None
+    cpu_floor_percent: float
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,20 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """One release's replicas as the host agent sampled them over the span: CPU percent and memory
+    bytes, a value per replica per look."""
+
+    cpu: tuple[float, ...] = ()
+    memory: tuple[int, ...] = ()
+    replicas: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {"cpu_percent": round(sum(self.cpu) / len(self.cpu), 2) if self.cpu else None,
+                "memory_bytes": round(sum(self.memory) / len(self.memory)) if self.memory else None}
+
+
+@dataclass(frozen=True)
 class Verdict:
     outcome: Outcome
     reasons: tuple[str, ...]
@@ -71,10 +88,15 @@ def _ms(value: float | None) -> str:
     return "none" if value is None else f"{value:g} ms"
 
 
-def judge(canary: Window, stable: Window, rules: Rules, names: tuple[str, str] = ("canary", "stable")) -> Verdict:
+def judge(canary: Window, stable: Window, rules: Rules, names: tuple[str, str] = ("canary", "stable"),
+          usage: tuple[Usage, Usage] | None = None) -> Verdict:
     """The canary's window against the rules and the stable window of the same span (a watch: the new
-    live release's against the release before's, `names` saying so)."""
+    live release's against the release before's, `names` saying so); `usage`: both releases' replicas
+    as the agent sampled them, for the CPU and memory rules."""
     numbers = {"canary": canary.summary(), "stable": stable.summary()}
+    if usage is not None:
+        numbers = {"canary": {**numbers["canary"], **usage[0].summary()},
+                   "stable": {**numbers["stable"], **usage[1].summary()}}
     new, old = names
     if canary.requests < rules.min_requests:
         return Verdict("inconclusive", (f"{canary.requests} of the {rules.min_requests} {new} requests a verdict "
@@ -98,11 +120,43 @@ def judge(canary: Window, stable: Window, rules: Rules, names: tuple[str, str] =
         ratio = max(mine, rules.latency_floor_ms) / max(theirs, rules.latency_floor_ms)
         if ratio > limit:
             failed.append(f"p{p} {_ms(mine)} is {ratio:.2f}x the {old}'s {_ms(theirs)} > {limit:g}x")
+    resource_failed, resource_unjudged = _resources(rules, usage, (canary, stable), old)
+    failed += resource_failed
+    unjudged += resource_unjudged
     if failed:
         return Verdict("fail", tuple(failed), **numbers)
     if unjudged:
         return Verdict("inconclusive", tuple(unjudged), **numbers)
     return Verdict("pass", (), **numbers)
+
+
+def _resources(rules: Rules, usage: tuple[Usage, Usage] | None, windows: tuple[Window, Window],
+               old: str) -> tuple[list[str], list[str]]:
+    """The CPU and memory rules: (failed, unjudged) reasons. CPU is compared per request (a replica's
+    mean times the replicas, over the requests of the same span), so a canary at 60 % of the
+    requests is not judged for doing more work than a stable release at 40 %; memory per replica."""
+    failed: list[str] = []
+    unjudged: list[str] = []
+    mine, theirs = usage if usage is not None else (Usage(), Usage())
+    if rules.max_cpu_ratio is not None:
+        if not (mine.cpu and theirs.cpu and windows[0].requests and windows[1].requests):
+            unjudged.append("cpu ratio: no sample of the host agent for both releases yet")
+        else:
+            a, b = (max(sum(u.cpu) / len(u.cpu), rules.cpu_floor_percent) * max(u.replicas, 1) / w.requests
+                    for u, w in zip((mine, theirs), windows, strict=True))
+            if a / b > rules.max_cpu_ratio:
+                failed.append(f"cpu per request is {a / b:.2f}x the {old}'s > {rules.max_cpu_ratio:g}x "
+                              f"({sum(mine.cpu) / len(mine.cpu):.1f}% per replica against "
+                              f"{sum(theirs.cpu) / len(theirs.cpu):.1f}%)")
+    if rules.max_memory_ratio is not None:
+        if not (mine.memory and theirs.memory):
+            unjudged.append("memory ratio: no sample of the host agent for both releases yet")
+        else:
+            a, b = (max(sum(u.memory) / len(u.memory), 1.0) for u in (mine, theirs))
+            if a / b > rules.max_memory_ratio:
+                failed.append(f"memory {a / 2**20:.1f} MiB per replica is {a / b:.2f}x the {old}'s "
+                              f"{b / 2**20:.1f} MiB > {rules.max_memory_ratio:g}x")
+    return failed, unjudged
 
 
 Move = Literal["hold", "advance", "promote", "abort", "pause", "resume"]

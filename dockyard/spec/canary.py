@@ -78,6 +78,11 @@ class AnalysisSpec(SpecModel):
     max_p99_ratio: Factor | None = None
     # latencies under this count as this in a ratio: 1 ms against 2 ms is no regression
     latency_floor_ms: Number = 10.0
+    # from the host agent's samples (its /api/stats, the site's agent): CPU and memory per replica,
+    # the canary's mean over the stable's; CPU under cpu_floor_percent counts as that much
+    max_cpu_ratio: Factor | None = None
+    max_memory_ratio: Factor | None = None
+    cpu_floor_percent: Number = 5.0
     min_requests: Annotated[int, Field(ge=1)] = 20
     inconclusive: Literal["wait", "fail"] = "wait"
     interval: PositiveDuration = 5.0  # seconds between two looks during a pause

@@ -42,11 +42,11 @@ printf 'Content-Type: text/plain\\r\\n\\r\\n%s %s\\n' "$DOCKYARD_RELEASE" "$DOCK
 BASE_DELAY = "5000"  # µs: every release sleeps this long, so a latency ratio is about the app, not the fork
 
 
-def canary_app(root: Path, domain: str, steps: str) -> TestApp:
+def canary_app(root: Path, domain: str, steps: str, agent_rules: str = "") -> TestApp:
     env = (f"  live:\n    engine: local\n    registry: local\n    strategy: canary\n    domains: [{domain}]\n"
            f"    canary:\n      steps: {steps}\n      match: {{header: X-Canary, cookie: canary}}\n"
            "      analysis: {max_5xx_ratio: 0.01, max_latency_ratio: 1.5, latency_floor_ms: 1, min_requests: 20,\n"
-           "                 interval: 1s}\n")
+           f"                 interval: 1s{agent_rules}}}\n")
     app = make_app(root, replicas=2, extra_envs=env)
     # room to answer: a canary at 60 % must not be slower for want of CPU than the stable release at 40 %
     app.write("dockyard.yml", app.spec_file.read_text().replace("cpus: 0.2", "cpus: 1"))
@@ -107,11 +107,24 @@ def first_release(app: TestApp) -> str:
 
 
 def test_a_good_canary_goes_through_its_steps_and_a_bad_one_aborts_itself(
-        edge, tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerClient) -> None:
+        edge, tmp_path: Path, dockyard_env: Path, docker_client: docker.DockerClient,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """... judged on its requests at the edge, and on CPU per request and memory per replica from a
+    real host agent (whose log forwarder ships and deletes the edge's access logs meanwhile)."""
+    from tests.integration.edge.test_edge import agent
+
     port, apps = edge
     domain = "canary.test"
-    app = canary_app(tmp_path, domain, "[{weight: 10, pause: 8s}, {weight: 30, pause: 8s}, {weight: 60, pause: 8s}]")
+    app = canary_app(tmp_path, domain, "[{weight: 10, pause: 8s}, {weight: 30, pause: 8s}, {weight: 60, pause: 8s}]",
+                     agent_rules=", max_cpu_ratio: 3, max_memory_ratio: 3")
     apps.append(app)
+    with agent(dockyard_env, f"dockyard.app={app.name}", tmp_path / "agent.log") as agent_url:
+        monkeypatch.setenv("DOCKYARD_AGENT", agent_url)
+        good_then_bad(app, port, domain, dockyard_env, docker_client)
+
+
+def good_then_bad(app: TestApp, port: int, domain: str, dockyard_env: Path,
+                  docker_client: docker.DockerClient) -> None:
     stable = first_release(app)
 
     # a good release, promoted through its 3 steps under load
@@ -126,6 +139,8 @@ def test_a_good_canary_goes_through_its_steps_and_a_bad_one_aborts_itself(
     canary = done["release_id"]
     assert [(s["weight"], s["decision"]) for s in done["analysis"]] == [(10, "advance"), (30, "advance"),
                                                                         (60, "promote")]
+    for step in done["analysis"]:  # the agent's samples of both releases' replicas were judged
+        assert step["canary"]["cpu_percent"] is not None and step["stable"]["memory_bytes"], step
     everything = hits_fresh + hits_sticky
     assert everything and all(h.status == 200 for h in everything), [h for h in everything if h.status != 200][:5]
     for step in done["analysis"]:  # the requests sent within the step (a second aside at each end)

@@ -74,3 +74,24 @@ def test_a_persons_requests_come_first() -> None:
     assert move(request="pause") == Decision("pause", "paused by hand")
     assert move(request="pause", paused=True, elapsed=90) == Decision("hold", "paused")
     assert move(request="resume", paused=True) == Decision("resume", "resumed by hand")
+
+
+def test_cpu_per_request_and_memory_per_replica_from_the_agent() -> None:
+    from dockyard.plan.canary import Usage
+
+    rules = AnalysisSpec(max_5xx_ratio=None, max_cpu_ratio=2, max_memory_ratio=1.5, min_requests=20)
+    # the canary's 2 replicas answered 40 requests, the stable's 3 answered 180: per request, the
+    # canary's 13 % x 2 / 40 is 3.55x the stable's 11 % x 3 / 180
+    calm = (Usage((12.0, 14.0), (50 << 20, 52 << 20), 2), Usage((10.0, 12.0, 11.0), (48 << 20,) * 3, 3))
+    verdict = judge(GOOD, STABLE, rules, usage=calm)
+    assert verdict.reasons == ("cpu per request is 3.55x the stable's > 2x (13.0% per replica against 11.0%)",)
+    assert (verdict.canary["cpu_percent"], verdict.canary["memory_bytes"]) == (13.0, 53477376)
+    same_work = (Usage((6.0,), (50 << 20,), 2), Usage((11.0, 11.0), (48 << 20,), 3))
+    assert judge(GOOD, STABLE, rules, usage=same_work).outcome == "pass"
+    hungry = (Usage((6.0,), (200 << 20,), 2), Usage((11.0,), (48 << 20,), 3))
+    assert judge(GOOD, STABLE, rules, usage=hungry).reasons == (
+        "memory 200.0 MiB per replica is 4.17x the stable's 48.0 MiB > 1.5x",)
+    # no sample yet (no agent): those rules cannot pass
+    assert judge(GOOD, STABLE, rules, usage=(Usage(), Usage())).reasons == (
+        "cpu ratio: no sample of the host agent for both releases yet",
+        "memory ratio: no sample of the host agent for both releases yet")

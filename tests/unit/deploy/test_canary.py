@@ -1,0 +1,96 @@
+"""A canary deploy on the fake engine and edge (issue 32): the sequence of engine and edge actions of
+a canary promoted through its steps and of one aborted by its analysis; the edge's requests are
+access log lines written as the real edge writes them, while the deploy runs."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from dockyard.deploy.rollout_store import RolloutStore
+from dockyard.errors import DeployError
+from dockyard.notify.store import Events
+from dockyard.state.audit import AuditLog
+from tests.fakes.deploys import IMAGES, SPEC, Site
+
+CANARY = SPEC.replace("environments:\n", "environments:\n  live:\n    strategy: canary\n    domains: [shop.test]\n"
+                      "    canary:\n      steps: [{weight: 10, pause: 0.3s}, {weight: 50, pause: 0.3s}]\n"
+                      "      analysis: {min_requests: 5, interval: 0.1s}\n")
+
+
+@contextmanager
+def requests_at_the_edge(home: Path, canary_status: int) -> Iterator[None]:
+    """Access lines of the environment, canary and stable alike, every 10 ms until the block ends."""
+    logs = home / "edge" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+
+    def write() -> None:
+        with (logs / "access-00000000000000000001.log").open("a") as f:
+            while not stop.wait(0.01):
+                for track, status in (("canary", canary_status), ("stable", 200)):
+                    f.write(json.dumps({"t": round(time.time(), 3), "app": "shop", "env": "live", "status": status,
+                                        "ut": 3, "rt": 4, "track": track}) + "\n")
+                f.flush()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        writer.join()
+
+
+def test_a_canary_goes_through_its_steps_then_the_stable_release_goes(dockyard_env: Path, tmp_path: Path) -> None:
+    site = Site(tmp_path, CANARY)
+    r1 = site.deployer.deploy("live", image=IMAGES["r1"]).release_id  # the first: live whole
+    assert site.edge.routes[("shop", "live")].canary is None
+    stable = f"edge shop.test -> {','.join(site.edge.routes[('shop', 'live')].servers)}"
+    first = len(site.actions)
+    with requests_at_the_edge(dockyard_env, 200):
+        r2 = site.deployer.deploy("live", image=IMAGES["r2"]).release_id
+    acts = site.actions[first:]
+    starts = [a for a in acts if a.startswith("create shop_live_web_green")]
+    assert len(starts) == 2  # the canary beside the stable release (blue), before any weight
+    edge_changes = [a for a in acts if a.startswith("edge ")]
+    # the split at 10 %, at 50 % (the stable servers stay), then every request to the canary, drained
+    assert edge_changes[:3] == [stable, "edge drained", stable] and edge_changes[4] == "edge drained"
+    assert edge_changes[3] != stable and len(edge_changes) == 5
+    assert acts.index(edge_changes[3]) < min(i for i, a in enumerate(acts) if a.startswith("remove shop_live_web_blue"))
+    assert set(site.running().values()) == {r2}
+    route = site.edge.routes[("shop", "live")]
+    assert route.canary is None and len(route.servers) == 2
+    rollout = RolloutStore(site.db).latest("shop", "live")
+    assert rollout is not None and rollout.state == "promoted" and rollout.stable_release == r1
+    assert [(s["weight"], s["decision"]) for s in rollout.results] == [(10, "advance"), (50, "promote")]
+    assert [(r.release_id, r.status) for r in site.db.releases("shop", "live")][:2] == [(r2, "live"),
+                                                                                         (r1, "superseded")]
+
+
+def test_a_failing_canary_is_aborted_at_its_first_step_and_the_stable_release_stays(dockyard_env: Path,
+                                                                                      tmp_path: Path) -> None:
+    site = Site(tmp_path, CANARY)
+    r1 = site.deployer.deploy("live", image=IMAGES["r1"]).release_id
+    with requests_at_the_edge(dockyard_env, 500), pytest.raises(DeployError) as failed:
+        site.deployer.deploy("live", image=IMAGES["r2"])
+    assert "was aborted: 5xx ratio 1.0000 > 0.01" in failed.value.message
+    assert f"release {r1} serves every request" in failed.value.message
+    assert set(site.running().values()) == {r1}
+    route = site.edge.routes[("shop", "live")]
+    assert route.canary is None and len(route.servers) == 2
+    rollout = RolloutStore(site.db).latest("shop", "live")
+    assert rollout is not None and rollout.state == "aborted" and rollout.weight == 0
+    assert [(s["weight"], s["decision"]) for s in rollout.results] == [(10, "abort")]
+    statuses = {r.release_id: r.status for r in site.db.releases("shop", "live")}
+    assert statuses[r1] == "live" and statuses[rollout.release_id] == "aborted"
+    (event,) = Events(site.db).recent(("rollout.aborted",), app="shop")
+    assert "5xx ratio" in event.event.text and event.event.data["release"] == rollout.release_id
+    (row,) = [r for r in AuditLog(site.db).rows() if r.action == "rollout abort"]
+    assert (row.actor, row.target, row.outcome) == ("dockyard", "shop/live", "ok") and "5xx ratio" in row.detail
