@@ -21,6 +21,8 @@ from dockyard.deploy.edge import DRAIN_TIMEOUT, EdgeDoor
 from dockyard.deploy.history import record_release
 from dockyard.deploy.parts import Parts
 from dockyard.deploy.rollout_store import RolloutRow, RolloutStore
+from dockyard.deploy.targets.containers import ContainerTarget
+from dockyard.deploy.targets.swarm import SwarmTarget
 from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError
 from dockyard.logs.edge_window import EdgeTraffic
@@ -30,12 +32,16 @@ from dockyard.plan.canary import Decision, Step, Usage, Verdict, Window, judge, 
 from dockyard.router.colors import ContainerFleet, Replica
 from dockyard.router.edge_render import Canary
 from dockyard.router.edge_routes import edge_dir
+from dockyard.router.swarm_fleet import SwarmFleet
 from dockyard.state.audit import AuditLog
 from dockyard.state.db import StateDB
 from dockyard.state.lock import EnvLocked, env_lock, running_holder
 
 Report = Callable[[str], None]
 POLL = 0.5  # seconds between two looks at the table and the edge's requests
+# a placement's kind -> its colours' replicas (a Swarm colour is removed whole, as a rollout removes it)
+FLEETS: dict[str, type[ContainerFleet] | type[SwarmFleet]] = {ContainerTarget.kind: ContainerFleet,
+                                                              SwarmTarget.kind: SwarmFleet}
 
 
 @dataclass
@@ -132,7 +138,7 @@ class RolloutDriver:
         fresh = self.store.get(self.row.id)
         request = fresh.request if fresh is not None else ""
         self.row.request, self.row.request_by = request, fresh.request_by if fresh else ""
-        verdict = self.verdict()
+        verdict = self.verdict(final=now - self.row.step_started_at >= self.steps[self.row.step].pause)
         decision = next_move(self.steps, self.row.step, self.row.step_started_at, now, self.row.state == "paused",
                              verdict, request, self.rules.inconclusive)
         self._carry_out(decision, verdict, now, request)
@@ -149,9 +155,10 @@ class RolloutDriver:
     def uses_agent(self) -> bool:
         return self.rules.max_cpu_ratio is not None or self.rules.max_memory_ratio is not None
 
-    def verdict(self) -> Verdict:
+    def verdict(self, final: bool = True) -> Verdict:
+        """The step's window so far; `final` once its pause is over (plan/canary.judge)."""
         return judge(self.tally.window("canary"), self.tally.window("stable"), self.rules,
-                     usage=self.tally.usage() if self.uses_agent else None)
+                     usage=self.tally.usage() if self.uses_agent else None, final=final)
 
     def sample_agent(self) -> None:
         """CPU and memory per replica from the site's host agent, where the analysis has rules on them;
@@ -210,10 +217,12 @@ class RolloutDriver:
                               hint=f"dockyard rollout abort {self.row.env}")
         edge.publish(replace(route, canary=replace(route.canary, weight=weight)), lambda name: name)
 
-    def _replicas(self) -> tuple[ContainerFleet, list[Replica]]:
+    def _replicas(self) -> tuple[ContainerFleet | SwarmFleet, list[Replica]]:
+        """The colours' replicas where the rollout's placement runs them: containers, or Swarm tasks."""
         if self._engine is None:
             self._engine = self.parts.engines(self.row.plan["engine"])
-        fleet = ContainerFleet(self._engine, self.row.app, self.row.env)
+        kind = FLEETS[self.row.plan.get("placement", ContainerTarget.kind)]
+        fleet = kind(self._engine, self.row.app, self.row.env)
         return fleet, fleet.replicas()
 
     def reconcile(self) -> None:

@@ -49,9 +49,9 @@ class Watch:
             elif self.live_since is not None and at >= self.live_since:
                 self.tally.add("canary", entry.status, entry.upstream_s)
 
-    def verdict(self) -> Verdict:
+    def verdict(self, final: bool = True) -> Verdict:
         return judge(self.tally.window("canary"), self.tally.window("stable"), self.rules,
-                     names=("new release", "release before"))
+                     names=("new release", "release before"), final=final)
 
     def watch(self, release: str, stop: Callable[[], bool] = lambda: False) -> Verdict:
         """From now (the release is live) until its verdict; WatchFailed on a failure."""
@@ -61,7 +61,8 @@ class Watch:
         try:
             while not stop():
                 self._count()
-                verdict, now = self.verdict(), time.time()
+                now = time.time()
+                verdict = self.verdict(final=now - self.live_since >= self.rules.for_)
                 if verdict.outcome == "fail":
                     raise WatchFailed(f"release {release} failed its watch: {'; '.join(verdict.reasons)}",
                                       hint="its numbers: dockyard releases ENV (the note)")

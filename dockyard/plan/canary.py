@@ -88,11 +88,16 @@ def _ms(value: float | None) -> str:
     return "none" if value is None else f"{value:g} ms"
 
 
+EARLY = 5  # before its window ends, a latency or resource rule fails only on this many times min_requests
+
+
 def judge(canary: Window, stable: Window, rules: Rules, names: tuple[str, str] = ("canary", "stable"),
-          usage: tuple[Usage, Usage] | None = None) -> Verdict:
+          usage: tuple[Usage, Usage] | None = None, final: bool = True) -> Verdict:
     """The canary's window against the rules and the stable window of the same span (a watch: the new
     live release's against the release before's, `names` saying so); `usage`: both releases' replicas
-    as the agent sampled them, for the CPU and memory rules."""
+    as the agent sampled them, for the CPU and memory rules. Before the window ends (not `final`), a
+    5xx is evidence at once, but a percentile of a few requests is noise: the latency and resource
+    rules then judge only windows of EARLY x min_requests requests on each side."""
     numbers = {"canary": canary.summary(), "stable": stable.summary()}
     if usage is not None:
         numbers = {"canary": {**numbers["canary"], **usage[0].summary()},
@@ -102,14 +107,17 @@ def judge(canary: Window, stable: Window, rules: Rules, names: tuple[str, str] =
         return Verdict("inconclusive", (f"{canary.requests} of the {rules.min_requests} {new} requests a verdict "
                                         "needs",), **numbers)
     failed: list[str] = []
+    unjudged: list[str] = []
     if rules.max_5xx_ratio is not None and canary.error_ratio > rules.max_5xx_ratio:
         failed.append(f"5xx ratio {canary.error_ratio:.4f} > {rules.max_5xx_ratio:g} ({canary.errors} of "
                       f"{canary.requests}; {old} {stable.error_ratio:.4f})")
+    if not final and min(canary.requests, stable.requests) < EARLY * rules.min_requests:
+        return Verdict("fail", tuple(failed), **numbers) if failed else \
+            Verdict("inconclusive", ("the window is still open",), **numbers)
     for p, limit in ((95, rules.max_p95_ms), (99, rules.max_p99_ms)):
         value = canary.percentile(p)
         if limit is not None and value is not None and value > limit:
             failed.append(f"p{p} {_ms(value)} > {limit:g} ms ({old} {_ms(stable.percentile(p))})")
-    unjudged: list[str] = []
     for p, limit in ((95, rules.max_latency_ratio), (99, rules.max_p99_ratio)):
         if limit is None:
             continue

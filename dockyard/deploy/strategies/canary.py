@@ -1,4 +1,5 @@
-"""canary: the release starts beside the stable one (on the other colour, every service), is tested,
+"""canary: the release starts beside the stable one (on the other colour, every service: containers,
+or a Swarm service per service and colour), is tested,
 then the host's edge sends it a share of the requests a step at a time, judged between the steps and
 during each pause (deploy/rollout.py); a failing judgement aborts it by itself, the stable release
 never having stopped serving. The deploy drives the rollout to its end and says how it ended; the
@@ -33,13 +34,6 @@ class Canary(Strategy):
         found = self.spec.environment(self.env).canary
         assert found is not None  # spec/checks.py: strategy: canary has its steps
         return found
-
-    def describe(self, prepared: Prepared) -> Any:
-        if self.target.kind != "containers":
-            raise DeployError(f"{self.spec.where('environments', self.env, 'strategy')}: strategy: canary runs on "
-                              f"container engines; {self.spec.app}/{self.env} runs on a {self.target.kind} placement",
-                              hint="use strategy: blue-green or rolling on Swarm")
-        return super().describe(prepared)
 
     def deploy(self, prepared: Prepared, workload: Any, dry_run: bool, note: str,
                skip_tests: bool) -> DeployOutcome:
@@ -121,7 +115,8 @@ class Canary(Strategy):
         split = split_of(canary, service)
         plan: dict[str, Any] = {
                 "steps": [s.model_dump() for s in canary.steps], "analysis": canary.analysis.model_dump(),
-                "engine": self.spec.environment(env).engine, "color": color, "image": prepared.image,
+                "engine": self.spec.environment(env).engine, "placement": self.target.kind, "color": color,
+                "image": prepared.image,
                 "commit": prepared.commit, "config_revision": prepared.config_revision, "note": note,
                 "grace": self._grace(), "split": split}
         first = canary.steps[0].weight

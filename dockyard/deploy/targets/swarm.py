@@ -90,8 +90,9 @@ class SwarmTarget(Target):
         """Between deploys (the autoscaler, `dockyard scale`): the service's replica count, its new
         tasks waited for and put at the edge once they answer; what was done, in one line."""
         spec, env = self.spec, self.env
-        if spec.environment(env).switching.colors:
-            raise DeployError(f"{spec.app}/{env}: a blue-green Swarm environment cannot be scaled between "
+        switching = spec.environment(env).switching
+        if switching.colors or switching.canary:
+            raise DeployError(f"{spec.app}/{env}: a {switching.name} Swarm environment cannot be scaled between "
                               "deploys: Swarm picks which task stops, so none can be drained from the balancer first",
                               hint="change replicas in dockyard.yml and deploy: the new colour gets the new count")
         found = next((s for s in self.engine.services(spec.app, env) if s.service == service and s.color is None),
