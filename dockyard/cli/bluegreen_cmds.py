@@ -49,6 +49,11 @@ def _print_environment(app: str, data: dict) -> None:
     if data["engine_error"]:
         console.print(f"  [red]engine: {data['engine_error']}[/]", highlight=False)
     _print_maintenance(data["maintenance"])
+    rollout = data.get("rollout")
+    if rollout:
+        console.print(f"  canary: release {rollout['release_id']} at {rollout['weight']}% (step {rollout['step']} of "
+                      f"{rollout['steps']}, {rollout['state']}); dockyard rollout status {data['name']}",
+                      highlight=False, markup=False)
     colors = data["colors"]
     if colors:
         balancer = f"nginx pid {colors['balancer_pid']}" if colors["balancer_running"] else "[red]not running[/]"

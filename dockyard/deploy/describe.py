@@ -15,6 +15,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from dockyard.deploy.probes import judge_all
+from dockyard.deploy.rollout_store import RolloutStore
 from dockyard.engine.client import connect
 from dockyard.engine.facts import AccessoryState
 from dockyard.engine.interface import Engine
@@ -97,7 +98,7 @@ def describe_environment(db: StateDB, spec: SpecBrief, name: str, engines: Engin
         if live else None,
         "replicas": [], "engine_error": None, "colors": None, "public": edge.env_urls(spec.app, name)["live"],
         "maintenance": maintenance(spec.app, name, edge), "accessories": [],
-        "failed": None,
+        "failed": None, "rollout": rollout_in_progress(db, spec.app, name),
     }
     newest = db.releases(spec.app, name, limit=1)
     if newest and newest[0].status == "failed":  # the last try failed: why, beside what still runs
@@ -139,6 +140,15 @@ def describe_environment(db: StateDB, spec: SpecBrief, name: str, engines: Engin
     except DockyardError as exc:
         data["engine_error"] = exc.message
     return data
+
+
+def rollout_in_progress(db: StateDB, app: str, env: str) -> dict[str, Any] | None:
+    """The environment's canary rollout in progress, in brief (`dockyard rollout status` has the rest)."""
+    row = RolloutStore(db).latest(app, env)
+    if row is None or not row.active:
+        return None
+    return {"release_id": row.release_id, "stable_release_id": row.stable_release, "state": row.state,
+            "step": row.step + 1, "steps": len(row.steps), "weight": row.weight}
 
 
 def describe_app(db: StateDB, spec: SpecBrief, full: Callable[[], AppSpec], envs: list[str] | None = None,

@@ -251,6 +251,8 @@ def test_a_killed_deploy_leaves_a_rollout_that_is_aborted_by_hand_or_taken_over_
     deploy = start_deploy(app, tmp_path / "deploy1.log")
     first = wait_rollout(app, ("running",))
     wait_for(lambda: canary_route(dockyard_env, app) is not None)  # in its pause
+    shown = check("status-env.schema.json", json.loads(ok("status", "live", "--json", cwd=app.path)))
+    assert shown["rollout"]["weight"] == 20 and shown["rollout"]["state"] == "running"
     os.killpg(deploy.pid, signal.SIGKILL)
     deploy.wait(10)
     assert first["weight"] == 20 and (canary_route(dockyard_env, app) or {}).get("weight") == 20

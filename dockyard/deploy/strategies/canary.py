@@ -62,7 +62,7 @@ class Canary(Strategy):
             leftovers = [r for r in replicas if live is None or r.release != live.release_id]
             fleet.remove(leftovers, self._grace())  # what an interrupted canary left
             color = "green" if any(r.color == "blue" for r in stable) else "blue"
-            self._start(prepared, workload, color, note, skip_tests)
+            self._start(prepared, workload, color, note, skip_tests, "release" if whole else "canary of release")
             if whole:
                 self._whole(prepared, workload, color, note)
             else:
@@ -75,7 +75,8 @@ class Canary(Strategy):
     def _grace(self) -> dict[str, float]:
         return {name: service.stop_grace for name, service in self.spec.services.items()}
 
-    def _start(self, prepared: Prepared, workload: Workload, color: str, note: str, skip_tests: bool) -> None:
+    def _start(self, prepared: Prepared, workload: Workload, color: str, note: str, skip_tests: bool,
+               what: str) -> None:
         """The release on `color`, healthy and tested, its hooks run; on a failure nothing of it stays."""
         record = (self.env, prepared.release_id, prepared.image, prepared.commit, prepared.config_revision)
         try:
@@ -83,7 +84,7 @@ class Canary(Strategy):
             if prepared.release_task != "skip":
                 self.target.run_release_task(prepared.release_id, workload, self.ctx.tasks,
                                              again=prepared.release_task == "again")
-            self.target.start_color(workload, color, f"canary of release {prepared.release_id}")
+            self.target.start_color(workload, color, f"{what} {prepared.release_id}")
             if not skip_tests:
                 verify_release(self.target.engine, self.spec, self.env, prepared.release_id, prepared.image,
                                self.report)
