@@ -50,8 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["NOTIFY_EVENTS", "PRIVATE_UMASK", "AppPolicy", "BackupSettings", "ChannelSettings", "EdgeSettings",
            "EngineSettings", "EtcdSettings", "NotificationSettings", "RouteSettings", "ServerSettings", "Settings",
            "agent_url", "author", "backup_settings", "config_store_url", "default_local_engine", "edge_address",
-           "engine", "home", "load", "private_dir", "private_file", "replace_private", "save", "settings_path",
-           "write_private"]
+           "engine", "home", "load", "private_dir", "private_file", "prometheus_url", "replace_private", "save",
+           "settings_path", "write_private"]
 
 _MODELS = frozenset({"NOTIFY_EVENTS", "AppPolicy", "ChannelSettings", "EdgeSettings", "EtcdSettings",
                      "NotificationSettings", "RouteSettings", "ServerSettings", "Settings"})
@@ -144,7 +144,7 @@ def _checked() -> dict[str, Any]:
         pass  # none yet, or unreadable: validate the file again
     site = load()
     value = {"config_store": site.config_store, "engines": {n: asdict(e) for n, e in site.engines.items()},
-             "agent_url": site.agent_url,
+             "agent_url": site.agent_url, "prometheus_url": site.prometheus_url,
              "edge": site.edge.model_dump(include={"address", "http_port", "https_port"}),
              "backups": asdict(site.backups),
              "notify_routes": [route.model_dump() for route in site.notifications.routes]}
@@ -173,6 +173,11 @@ def notification_routes() -> list[dict[str, Any]]:
 def agent_url() -> str | None:
     """The host agent the settings file names, if any (DOCKYARD_AGENT is the caller's to check first)."""
     return _checked().get("agent_url")
+
+
+def prometheus_url() -> str | None:
+    """The Prometheus a canary's queries are asked: DOCKYARD_PROMETHEUS, else the settings file's."""
+    return os.environ.get("DOCKYARD_PROMETHEUS") or _checked().get("prometheus_url")
 
 
 def edge_address() -> tuple[str, int, int]:

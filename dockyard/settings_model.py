@@ -181,6 +181,8 @@ class Settings(BaseModel):
     # a secret per app and provider ({shop: {github: ...}}): one leaked secret then starts one app's runs
     webhook_secrets: dict[str, dict[str, str]] = {}
     agent_url: str | None = None  # the host agent the autoscaler reads; DOCKYARD_AGENT overrides
+    # the Prometheus a canary's `queries:` are asked (the site's, never a commit's); DOCKYARD_PROMETHEUS overrides
+    prometheus_url: str | None = None
     four_eyes: bool = True  # who started a run by hand cannot approve its gates ...
     four_eyes_envs: dict[str, bool] = {}  # ... unless turned off (or on) for the gate's environment
     max_body_kib: int = 1024  # request bodies above this get 413 before they are read

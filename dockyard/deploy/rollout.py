@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from types import SimpleNamespace
 from typing import Any
 
+from dockyard import settings
 from dockyard.deploy.edge import DRAIN_TIMEOUT, EdgeDoor
 from dockyard.deploy.history import record_release
 from dockyard.deploy.parts import Parts
@@ -27,12 +27,14 @@ from dockyard.engine.interface import Engine
 from dockyard.errors import DeployError
 from dockyard.logs.edge_window import EdgeTraffic
 from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
+from dockyard.monitor.prometheus import PrometheusUnavailable, query_number
 from dockyard.notify.emit import emit
 from dockyard.plan.canary import Decision, Step, Usage, Verdict, Window, judge, next_move
 from dockyard.router.colors import ContainerFleet, Replica
 from dockyard.router.edge_render import Canary
 from dockyard.router.edge_routes import edge_dir
 from dockyard.router.swarm_fleet import SwarmFleet
+from dockyard.spec.canary import AnalysisSpec, QuerySpec
 from dockyard.state.audit import AuditLog
 from dockyard.state.db import StateDB
 from dockyard.state.lock import EnvLocked, env_lock, running_holder
@@ -68,6 +70,7 @@ class Tally:
         self.memory[track].append(int(memory_bytes))
 
     replicas: dict[str, int] = field(default_factory=lambda: {"canary": 0, "stable": 0})
+    measured: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # Prometheus' last answers
 
     def usage(self) -> tuple[Usage, Usage]:
         return (Usage(tuple(self.cpu["canary"]), tuple(self.memory["canary"]), self.replicas["canary"]),
@@ -87,8 +90,26 @@ def sample_usage(tally: Tally, samples: list[dict[str, Any]], replicas: list[Rep
             tally.sampled(which, float(sample.get("cpu_percent") or 0.0), int(sample.get("memory_bytes") or 0))
 
 
-def rules_of(row: RolloutRow) -> Any:
-    return SimpleNamespace(**row.plan["analysis"])
+def rules_of(row: RolloutRow) -> AnalysisSpec:
+    """The analysis rules as the deploy that started the rollout read them from dockyard.yml."""
+    return AnalysisSpec.model_validate(row.plan["analysis"])
+
+
+def ask_queries(url: str, queries: list[QuerySpec], app: str, env: str, sides: dict[str, tuple[str, str]],
+                window: float) -> dict[str, tuple[float | None, float | None]]:
+    """Each query's number for the canary and the stable release (`sides`: track -> (release, colour))."""
+    found: dict[str, tuple[float | None, float | None]] = {}
+    for query in queries:
+        numbers = []
+        for track in ("canary", "stable"):
+            release, color = sides[track]
+            promql = query.query
+            for name, value in (("{app}", app), ("{env}", env), ("{release}", release), ("{color}", color),
+                                ("{window}", f"{max(int(window), 1)}s")):
+                promql = promql.replace(name, value)
+            numbers.append(query_number(url, promql))
+        found[query.name] = (numbers[0], numbers[1])
+    return found
 
 
 class RolloutDriver:
@@ -102,7 +123,7 @@ class RolloutDriver:
         self.traffic = EdgeTraffic(edge_logs or edge_dir() / "logs", row.app, row.env, row.step_started_at)
         self.tally = Tally()
         self.said = 0.0
-        self.agent_silent = False
+        self.agent_silent = self.prometheus_silent = False
         self._engine: Engine | None = None  # one connection for the whole drive
 
     @property
@@ -146,6 +167,8 @@ class RolloutDriver:
             self.said = now
             if self.uses_agent:
                 self.sample_agent()
+            if self.rules.queries:
+                self.ask_prometheus(now)
             self.row.window = {**verdict.as_json(), "decision": decision.reason, "judged_at": now}
             self.store.save_window(self.row.id, self.row.window)
             self.report(self.progress(verdict, decision))
@@ -158,7 +181,7 @@ class RolloutDriver:
     def verdict(self, final: bool = True) -> Verdict:
         """The step's window so far; `final` once its pause is over (plan/canary.judge)."""
         return judge(self.tally.window("canary"), self.tally.window("stable"), self.rules,
-                     usage=self.tally.usage() if self.uses_agent else None, final=final)
+                     usage=self.tally.usage() if self.uses_agent else None, final=final, measured=self.tally.measured)
 
     def sample_agent(self) -> None:
         """CPU and memory per replica from the site's host agent, where the analysis has rules on them;
@@ -173,6 +196,29 @@ class RolloutDriver:
         self.agent_silent = False
         sample_usage(self.tally, list(data.get("samples") or []), self._replicas()[1], self.row.release_id,
                      self.row.stable_release)
+
+    def ask_prometheus(self, now: float) -> None:
+        """The analysis' queries, each for both releases, of the site's Prometheus; one that cannot be
+        asked leaves those rules inconclusive (said once)."""
+        url = settings.prometheus_url()
+        if not url:
+            if not self.prometheus_silent:
+                self.report("canary: the analysis has queries, and the site names no Prometheus "
+                            "(prometheus_url in the settings, DOCKYARD_PROMETHEUS): they stay inconclusive")
+            self.prometheus_silent = True
+            return
+        plan = self.row.plan
+        stable_color = "green" if plan["color"] == "blue" else "blue"
+        try:
+            self.tally.measured = ask_queries(url, self.rules.queries, self.row.app, self.row.env,
+                                              {"canary": (self.row.release_id, plan["color"]),
+                                               "stable": (self.row.stable_release, stable_color)},
+                                              now - self.row.step_started_at)
+            self.prometheus_silent = False
+        except PrometheusUnavailable as exc:
+            if not self.prometheus_silent:
+                self.report(f"canary: {exc.message}: its queries wait for it")
+            self.prometheus_silent = True
 
     def progress(self, verdict: Verdict, decision: Decision) -> str:
         c, s = verdict.canary, verdict.stable

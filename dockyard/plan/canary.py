@@ -31,6 +31,9 @@ class Rules(Protocol):
     max_memory_ratio: float | None
     cpu_floor_percent: float
 
+    @property
+    def queries(self) -> Sequence[Any]: ...  # spec.canary.QuerySpec: name, max, max_ratio
+
 
 @dataclass(frozen=True)
 class Window:
@@ -91,11 +94,15 @@ def _ms(value: float | None) -> str:
 EARLY = 5  # before its window ends, a latency or resource rule fails only on this many times min_requests
 
 
+Measured = dict[str, tuple[float | None, float | None]]  # a query's name -> (the canary's number, the stable's)
+
+
 def judge(canary: Window, stable: Window, rules: Rules, names: tuple[str, str] = ("canary", "stable"),
-          usage: tuple[Usage, Usage] | None = None, final: bool = True) -> Verdict:
+          usage: tuple[Usage, Usage] | None = None, final: bool = True, measured: Measured | None = None) -> Verdict:
     """The canary's window against the rules and the stable window of the same span (a watch: the new
     live release's against the release before's, `names` saying so); `usage`: both releases' replicas
-    as the agent sampled them, for the CPU and memory rules. Before the window ends (not `final`), a
+    as the agent sampled them, for the CPU and memory rules; `measured`: the Prometheus queries' last
+    answers for both. Before the window ends (not `final`), a
     5xx is evidence at once, but a percentile of a few requests is noise: the latency and resource
     rules then judge only windows of EARLY x min_requests requests on each side."""
     numbers = {"canary": canary.summary(), "stable": stable.summary()}
@@ -129,8 +136,9 @@ def judge(canary: Window, stable: Window, rules: Rules, names: tuple[str, str] =
         if ratio > limit:
             failed.append(f"p{p} {_ms(mine)} is {ratio:.2f}x the {old}'s {_ms(theirs)} > {limit:g}x")
     resource_failed, resource_unjudged = _resources(rules, usage, (canary, stable), old)
-    failed += resource_failed
-    unjudged += resource_unjudged
+    query_failed, query_unjudged = _queries(rules, measured or {}, old)
+    failed += resource_failed + query_failed
+    unjudged += resource_unjudged + query_unjudged
     if failed:
         return Verdict("fail", tuple(failed), **numbers)
     if unjudged:
@@ -164,6 +172,25 @@ def _resources(rules: Rules, usage: tuple[Usage, Usage] | None, windows: tuple[W
             if a / b > rules.max_memory_ratio:
                 failed.append(f"memory {a / 2**20:.1f} MiB per replica is {a / b:.2f}x the {old}'s "
                               f"{b / 2**20:.1f} MiB > {rules.max_memory_ratio:g}x")
+    return failed, unjudged
+
+
+def _queries(rules: Rules, measured: Measured, old: str) -> tuple[list[str], list[str]]:
+    """The Prometheus queries: (failed, unjudged) reasons."""
+    failed: list[str] = []
+    unjudged: list[str] = []
+    for query in rules.queries:
+        mine, theirs = measured.get(query.name, (None, None))
+        if mine is None or (query.max_ratio is not None and theirs is None):
+            unjudged.append(f"query {query.name}: no answer of Prometheus yet")
+            continue
+        if query.max is not None and mine > query.max:
+            failed.append(f"query {query.name}: {mine:.4g} > {query.max:g}")
+        if query.max_ratio is not None and theirs is not None:
+            ratio = mine / theirs if theirs else (float("inf") if mine else 1.0)
+            if ratio > query.max_ratio:
+                failed.append(f"query {query.name}: {mine:.4g} is {ratio:.2f}x the {old}'s {theirs:.4g} "
+                              f"> {query.max_ratio:g}x")
     return failed, unjudged
 
 

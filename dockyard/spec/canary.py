@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from dockyard.spec.base import SpecModel
-from dockyard.spec.fields import PositiveDuration
+from dockyard.spec.fields import PositiveDuration, _lower_name
 from dockyard.spec.hints import fail, show
 
 # what goes into the edge's configuration as a header or cookie name: a plain token
@@ -37,6 +37,7 @@ Number = Annotated[float, BeforeValidator(_number), Field(ge=0)]
 Ratio = Annotated[float, BeforeValidator(_number), Field(ge=0, le=1)]
 Factor = Annotated[float, BeforeValidator(_number), Field(gt=0)]
 Weight = Annotated[int, BeforeValidator(_weight)]
+QueryName = Annotated[str, _lower_name("query name", 31)]
 
 
 class CanaryStep(SpecModel):
@@ -66,6 +67,23 @@ class MatchSpec(SpecModel):
         return value
 
 
+class QuerySpec(SpecModel):
+    """A PromQL query the site's Prometheus answers with one number, asked for each release: `{app}`,
+    `{env}`, `{release}` (the release's id), `{color}` and `{window}` (the step so far, e.g. 45s) are
+    filled in. The canary's number is judged absolutely (`max`), against the stable's (`max_ratio`), or both."""
+
+    name: QueryName
+    query: Annotated[str, Field(min_length=1, max_length=2000)]
+    max: Number | None = None
+    max_ratio: Factor | None = None
+
+    @model_validator(mode="after")
+    def _a_limit(self) -> QuerySpec:
+        if self.max is None and self.max_ratio is None:
+            raise fail("needs max: (the canary's number) or max_ratio: (over the stable's), or both")
+        return self
+
+
 class AnalysisSpec(SpecModel):
     """Thresholds on the canary's window of requests at the edge (the same window of the stable
     release beside it): absolute, relative to stable, or both. A window with fewer than
@@ -83,6 +101,8 @@ class AnalysisSpec(SpecModel):
     max_cpu_ratio: Factor | None = None
     max_memory_ratio: Factor | None = None
     cpu_floor_percent: Number = 5.0
+    # asked of the site's Prometheus (settings: prometheus_url) every interval, for both releases
+    queries: list[QuerySpec] = Field(default_factory=list)
     min_requests: Annotated[int, Field(ge=1)] = 20
     inconclusive: Literal["wait", "fail"] = "wait"
     interval: PositiveDuration = 5.0  # seconds between two looks during a pause
@@ -109,3 +129,10 @@ class WatchSpec(AnalysisSpec):
     failure brings the release before back by itself (blue-green: a switch back to its colour)."""
 
     for_: PositiveDuration = Field(alias="for", description="how long the new release is watched, e.g. 5m")
+
+    @field_validator("queries")
+    @classmethod
+    def _no_queries(cls, value: list[QuerySpec]) -> list[QuerySpec]:
+        if value:
+            raise fail("Prometheus queries judge a canary's steps (canary: analysis:), not a watch")
+        return value

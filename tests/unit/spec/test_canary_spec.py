@@ -74,3 +74,29 @@ def test_a_canary_needs_its_strategy_its_steps_and_names_at_the_edge() -> None:
     assert problems("app: shop\nservices:\n  web: {port: 8080}\nenvironments:\n  prod:\n    strategy: canary\n"
                     "    canary: {steps: [{weight: 5, pause: 1m}]}\n") == [
         "dockyard.yml:6: environments.prod.strategy: canary splits requests at the host's edge: it needs domains:"]
+
+
+def test_queries_of_prometheus_say_what_is_wrong_where() -> None:
+    found = problems(HEAD + """\
+    canary:
+      steps: [{weight: 5, pause: 1m}]
+      analysis:
+        queries:
+          - {name: errors, query: 'sum(rate(app_errors_total{release="{release}"}[{window}]))', max_ratio: 1.5}
+          - {name: Bad Name, query: "", max: "x"}
+          - {name: nolimit, query: up}
+  other:
+    domains: [other.test]
+    watch: {for: 5m, queries: [{name: q, query: up, max: 1}]}
+""")
+    assert found == [
+        "dockyard.yml:13: environments.prod.canary.analysis.queries[1].name: invalid query name 'Bad Name': use "
+        "lowercase letters, digits and '-', starting with a letter, at most 31 characters",
+        "dockyard.yml:13: environments.prod.canary.analysis.queries[1].query: String should have at least 1 "
+        "character, got ''",
+        "dockyard.yml:13: environments.prod.canary.analysis.queries[1].max: must be a number, got 'x'",
+        "dockyard.yml:14: environments.prod.canary.analysis.queries[2]: needs max: (the canary's number) or "
+        "max_ratio: (over the stable's), or both",
+        "dockyard.yml:17: environments.other.watch.queries: Prometheus queries judge a canary's steps (canary: "
+        "analysis:), not a watch",
+    ]
