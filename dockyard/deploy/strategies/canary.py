@@ -1,9 +1,9 @@
 """canary: the release starts beside the stable one (on the other colour, every service: containers,
-or a Swarm service per service and colour), is tested,
-then the host's edge sends it a share of the requests a step at a time, judged between the steps and
-during each pause (deploy/rollout.py); a failing judgement aborts it by itself, the stable release
-never having stopped serving. The deploy drives the rollout to its end and says how it ended; the
-first release of an environment, a rollback and a restore go live whole."""
+or a Swarm service per service and colour) and is tested; then the host's edge sends it a share of
+the requests a step at a time, judged between the steps and during each pause (deploy/rollout.py);
+a failing judgement aborts it by itself, the stable release never having stopped serving. The
+deploy drives the rollout to its end and says how it ended; the first release of an environment, a
+rollback and a restore go live whole."""
 
 from __future__ import annotations
 
@@ -114,12 +114,11 @@ class Canary(Strategy):
         mine = servers_of(replicas, service, lambda r: r.color == color and r.release == prepared.release_id)
         theirs = servers_of(replicas, service, lambda r: r.release == stable)
         split = split_of(canary, service)
-        plan: dict[str, Any] = {
-                "steps": [s.model_dump() for s in canary.steps], "analysis": canary.analysis.model_dump(),
-                "engine": self.spec.environment(env).engine, "placement": self.target.kind, "color": color,
-                "image": prepared.image,
-                "commit": prepared.commit, "config_revision": prepared.config_revision, "note": note,
-                "grace": self._grace(), "split": split}
+        plan: dict[str, Any] = {  # what the rollout needs to go on without dockyard.yml (a server's take-over)
+            "steps": [s.model_dump() for s in canary.steps], "analysis": canary.analysis.model_dump(),
+            "engine": self.spec.environment(env).engine, "placement": self.target.kind, "color": color,
+            "image": prepared.image, "commit": prepared.commit, "config_revision": prepared.config_revision,
+            "note": note, "grace": self._grace(), "split": split}
         first = canary.steps[0].weight
         row = RolloutStore(self.ctx.db).start(app, env, prepared.release_id, stable, first, plan, self.ctx.author)
         publish_edge(self.spec, env, self.ctx.parts.edge(self.report), self.report, theirs,
