@@ -94,3 +94,36 @@ def test_a_failing_canary_is_aborted_at_its_first_step_and_the_stable_release_st
     assert "5xx ratio" in event.event.text and event.event.data["release"] == rollout.release_id
     (row,) = [r for r in AuditLog(site.db).rows() if r.action == "rollout abort"]
     assert (row.actor, row.target, row.outcome) == ("dockyard", "shop/live", "ok") and "5xx ratio" in row.detail
+
+
+def test_a_rollout_driven_again_puts_the_edge_back_as_its_table_says(dockyard_env: Path, tmp_path: Path) -> None:
+    """A deploy killed between the rollout's row and its route leaves the edge without the split: the
+    driver that takes it over publishes the canary at the table's weight before it judges anything."""
+    from dockyard.deploy.rollout import RolloutDriver
+
+    site = Site(tmp_path, CANARY)
+    site.deployer.deploy("live", image=IMAGES["r1"])
+    with requests_at_the_edge(dockyard_env, 200):
+        site.deployer.deploy("live", image=IMAGES["r2"])  # a whole rollout: its plan is the one to reuse
+    done = RolloutStore(site.db).latest("shop", "live")
+    assert done is not None
+    # the state a kill leaves: the canary's replicas run (green), its row says 50 %, the edge has no split
+    site.deployer.deploy("live", image=IMAGES["r1"], hooks=False)  # r1 back on blue, whole
+    target = site.deployer.placement(site.engine, "live")
+    prepared = site.deployer.identify(site.engine, "live", IMAGES["r2"], *site.deployer.resolve("live", None))
+    target.start_color(target.describe(prepared, None), "green", "the killed deploy's canary")
+    stable = next(r.release_id for r in site.db.releases("shop", "live") if r.status == "live")
+    row = RolloutStore(site.db).start("shop", "live", prepared.release_id, stable, 50,
+                                      {**done.plan, "color": "green"}, "tester")
+    assert site.edge.routes[("shop", "live")].canary is None
+    driver = RolloutDriver(site.db, row, site.log.append, site.deployer.parts)
+    driver.reconcile()
+    canary = site.edge.routes[("shop", "live")].canary
+    assert canary is not None and canary.weight == 50 and canary.release == prepared.release_id
+    assert len(canary.servers) == 2
+    # and where its replicas are gone, the rollout ends aborted, the edge without a split
+    site.engine.containers = {k: c for k, c in site.engine.containers.items() if "green" not in c.name}
+    driver.reconcile()
+    assert driver.row.state == "aborted" and driver.row.reason == "its replicas are gone"
+    assert site.edge.routes[("shop", "live")].canary is None
+    driver.close()
