@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +12,6 @@ rollout_app = typer.Typer(no_args_is_help=True, help="Canary rollouts: where one
                                                      "step; promote, pause, resume or abort it.\n\nExample: "
                                                      "dockyard rollout status production")
 EnvArg = Annotated[str, typer.Argument(help="Environment name from dockyard.yml.")]
-APPLIED_WITHIN = 15.0  # seconds the rollout's driver has to carry a request out
 
 
 def _latest(env: str) -> tuple[str, Any, Any]:
@@ -73,34 +71,13 @@ def status(env: EnvArg, as_json: JsonOpt = False) -> None:
 def _ask(env: str, request: str, as_json: bool) -> None:
     """Ask the rollout's driver to carry `request` out; where nobody drives it, this command does."""
     from dockyard import settings
-    from dockyard.deploy.rollout import take_over
-    from dockyard.deploy.rollout_store import RolloutStore
-    from dockyard.errors import NotFound
-    from dockyard.state.lock import running_holder
+    from dockyard.deploy.rollout import ask
 
-    app, db, row = _latest(env)
+    app, db, _row = _latest(env)
     try:
-        if row is None or not row.active:
-            raise NotFound(f"{app}/{env} has no canary rollout in progress"
-                           + (f" (the last one, of release {row.release_id}, was {row.state})" if row else ""),
-                           hint=f"`dockyard rollout status {env}` shows it")
-        store = RolloutStore(db)
-        store.ask(row.id, request, settings.author())
         say = (lambda line: None) if as_json else (
             lambda line: console.print(line, highlight=False, markup=False))
-        if running_holder(app, env) is None:  # nobody drives it: here, to its end (a pause: one look)
-            take_over(row.id, say, stop=(lambda: True) if request == "pause" else (lambda: False), once=True)
-        deadline = time.monotonic() + APPLIED_WITHIN
-        while time.monotonic() < deadline:
-            fresh = store.get(row.id)
-            if fresh is None or fresh.request != request or not fresh.active:
-                break
-            time.sleep(0.2)
-        fresh = store.get(row.id)
-        assert fresh is not None
-        if fresh.request == request and fresh.active:
-            raise NotFound(f"{app}/{env}: the rollout's driver has not carried out `{request}` within "
-                           f"{APPLIED_WITHIN:g} s; it still asks", hint=f"dockyard rollout status {env}")
+        fresh = ask(db, app, env, request, settings.author(), say, drive_here=True)
         result(as_json, {"app": app, "env": env, "rollout": fresh.as_json()}, *_lines(fresh))
     finally:
         db.close()

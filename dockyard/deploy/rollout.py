@@ -24,7 +24,7 @@ from dockyard.deploy.rollout_store import RolloutRow, RolloutStore
 from dockyard.deploy.targets.containers import ContainerTarget
 from dockyard.deploy.targets.swarm import SwarmTarget
 from dockyard.engine.interface import Engine
-from dockyard.errors import DeployError
+from dockyard.errors import DeployError, NotFound
 from dockyard.logs.edge_window import EdgeTraffic
 from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
 from dockyard.monitor.prometheus import PrometheusUnavailable, query_number
@@ -48,10 +48,15 @@ FLEETS: dict[str, type[ContainerFleet] | type[SwarmFleet]] = {ContainerTarget.ki
 
 @dataclass
 class Tally:
-    """One step's requests so far, per track."""
+    """One step's numbers so far, per track: the edge's requests, the agent's samples of the replicas,
+    and Prometheus' last answers."""
 
     statuses: dict[str, list[int]] = field(default_factory=lambda: {"canary": [], "stable": []})
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"canary": [], "stable": []})
+    cpu: dict[str, list[float]] = field(default_factory=lambda: {"canary": [], "stable": []})
+    memory: dict[str, list[int]] = field(default_factory=lambda: {"canary": [], "stable": []})
+    replicas: dict[str, int] = field(default_factory=lambda: {"canary": 0, "stable": 0})
+    measured: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
     def add(self, track: str, status: int, upstream_s: float | None) -> None:
         if track in self.statuses:
@@ -62,15 +67,9 @@ class Tally:
     def window(self, track: str) -> Window:
         return Window.of(self.statuses[track], self.latencies[track])
 
-    cpu: dict[str, list[float]] = field(default_factory=lambda: {"canary": [], "stable": []})
-    memory: dict[str, list[int]] = field(default_factory=lambda: {"canary": [], "stable": []})
-
     def sampled(self, track: str, cpu_percent: float, memory_bytes: int) -> None:
         self.cpu[track].append(float(cpu_percent))
         self.memory[track].append(int(memory_bytes))
-
-    replicas: dict[str, int] = field(default_factory=lambda: {"canary": 0, "stable": 0})
-    measured: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # Prometheus' last answers
 
     def usage(self) -> tuple[Usage, Usage]:
         return (Usage(tuple(self.cpu["canary"]), tuple(self.memory["canary"]), self.replicas["canary"]),
@@ -375,3 +374,31 @@ def take_over(rollout_id: int, report: Report, stop: Callable[[], bool] = lambda
             return None
     finally:
         db.close()
+
+
+APPLIED_WITHIN = 15.0  # seconds a rollout's driver has to carry a person's request out
+
+
+def ask(db: StateDB, app: str, env: str, request: str, by: str, report: Report = lambda _line: None,
+        drive_here: bool = False) -> RolloutRow:
+    """A person's `request` of env's rollout in progress (their rights checked by the caller), and the
+    rollout once its driver carried it out. Where nobody drives it, one look here carries it out
+    (`drive_here`: then the rollout is driven here to its end, unless it was paused)."""
+    store = RolloutStore(db)
+    row = store.latest(app, env)
+    if row is None or not row.active:
+        raise NotFound(f"{app}/{env} has no canary rollout in progress"
+                       + (f" (the last one, of release {row.release_id}, was {row.state})" if row else ""),
+                       hint=f"`dockyard rollout status {env}` shows it")
+    store.ask(row.id, request, by)
+    if running_holder(app, env) is None:
+        here = drive_here and request != "pause"
+        take_over(row.id, report, stop=(lambda: False) if here else (lambda: True), once=True)
+    deadline = time.monotonic() + APPLIED_WITHIN
+    while (fresh := store.get(row.id)) is not None and fresh.active and fresh.request == request:
+        if time.monotonic() > deadline:
+            raise NotFound(f"{app}/{env}: the rollout's driver has not carried out `{request}` within "
+                           f"{APPLIED_WITHIN:g} s; it still asks", hint=f"dockyard rollout status {env}")
+        time.sleep(0.2)
+    assert fresh is not None
+    return fresh

@@ -8,14 +8,12 @@ the app), and a person's say in it with the `deploy:ENV` scope of the path's env
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 
-from dockyard.deploy.rollout import take_over
+from dockyard.deploy.rollout import ask
 from dockyard.deploy.rollout_store import RolloutRow, RolloutStore
-from dockyard.errors import NotFound
 from dockyard.pipeline.store import RunStore
 from dockyard.server.actions import spec_of
 from dockyard.server.auth import Token
@@ -27,7 +25,6 @@ from dockyard.state.lock import running_holder
 router = APIRouter(tags=["rollouts"])
 Deployer = Annotated[Token, Depends(need("deploy"))]
 Action = Literal["promote", "promote-full", "pause", "resume", "abort"]
-APPLIED_WITHIN = 15.0  # seconds the rollout's driver has to carry a request out
 
 
 def rollout_json(row: RolloutRow | None) -> dict[str, Any] | None:
@@ -52,23 +49,10 @@ def rollout_action(app: str, env: str, action: Action, db: Db, http: Request, to
 
 def ask_rollout(db: StateDB, app: str, env: str, action: str, by: str, source: str) -> dict[str, Any] | None:
     """The action asked of env's rollout in progress (its asker's rights checked by the caller), and
-    the rollout once its driver carried it out (or this server, when nobody drives it)."""
+    the rollout once its driver carried it out (or one look of this server, when nobody drives it)."""
     with audited(db, by, source, f"rollout {action}", f"{app}/{env}"):
         _environment(db, app, env)
-        store = RolloutStore(db)
-        row = store.latest(app, env)
-        if row is None or not row.active:
-            raise NotFound(f"{app}/{env} has no canary rollout in progress")
-        store.ask(row.id, action, by)
-        if running_holder(app, env) is None:  # nobody drives it: one look here, then the server's loop goes on
-            take_over(row.id, lambda line: None, stop=lambda: True, once=True)
-        deadline = time.monotonic() + APPLIED_WITHIN
-        while (fresh := store.get(row.id)) is not None and fresh.active and fresh.request == action:
-            if time.monotonic() > deadline:
-                raise NotFound(f"{app}/{env}: the rollout's driver has not carried out {action} within "
-                               f"{APPLIED_WITHIN:g} s; it still asks")
-            time.sleep(0.2)
-    return rollout_json(store.get(row.id))
+        return rollout_json(ask(db, app, env, action, by))
 
 
 def _environment(db: StateDB, app: str, env: str) -> None:
