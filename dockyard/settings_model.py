@@ -121,6 +121,7 @@ class AppPolicy(BaseModel):
     capabilities: list[str] = []  # capabilities its services and accessories may add (NET_BIND_SERVICE)
     host_ports: list[str] | None = None  # host ports it may publish: "8000" or "8000-8099"
     images: list[str] | None = None  # accessories' image references must start with one of these
+    fork_secrets: bool = False  # a preview of a pull request from a fork gets the secrets of `previews.from`
 
     @field_validator("domains", "binds", "images")
     @classmethod
@@ -171,6 +172,26 @@ class ServerSettings(BaseModel):
         return self
 
 
+class CommitStatusSettings(BaseModel):
+    """Where a preview's state is reported for one provider (issue 33), in GitHub's statuses shape:
+    POST {state, target_url, description, context} to `url` with {repo}, {sha}, {number} and
+    {project_id} filled in, `Authorization: Bearer <token>` when a token is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    token: str = ""
+    context: str = "dockyard/preview"
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or "{sha}" not in value:
+            raise ValueError(f"{value!r}: an http(s) URL with {{sha}} in it, e.g. "
+                             "https://api.github.com/repos/{repo}/statuses/{sha}")
+        return value
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -183,6 +204,7 @@ class Settings(BaseModel):
     agent_url: str | None = None  # the host agent the autoscaler reads; DOCKYARD_AGENT overrides
     # the Prometheus a canary's `queries:` are asked (the site's, never a commit's); DOCKYARD_PROMETHEUS overrides
     prometheus_url: str | None = None
+    commit_status: dict[Literal["github", "gitlab", "gitea"], CommitStatusSettings] = {}  # per provider
     four_eyes: bool = True  # who started a run by hand cannot approve its gates ...
     four_eyes_envs: dict[str, bool] = {}  # ... unless turned off (or on) for the gate's environment
     max_body_kib: int = 1024  # request bodies above this get 413 before they are read

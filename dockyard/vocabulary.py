@@ -40,3 +40,16 @@ def absent(value: str | None) -> str | None:
 def local_time(moment: str | None) -> str:
     """'2026-12-06T14:03:37Z' -> '2026-12-06 15:03:37' in the local zone, for a table a person reads."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch(moment))) if moment else "-"
+
+
+def preview_name(number: int) -> str:
+    """The environment of pull request N's preview (issue 33): pr-N."""
+    return f"pr-{number}"
+
+
+def preview_number(env: str) -> int | None:
+    """N for an environment named pr-N, else None."""
+    head, _, digits = env.partition("-")
+    if head != "pr" or not digits.isdigit() or not digits.isascii() or digits.startswith("0") or len(digits) > 9:
+        return None
+    return int(digits)

@@ -95,11 +95,15 @@ def app_policy(
                                                                             "publish; repeat.")] = None,
     image: Annotated[list[str] | None, typer.Option("--image", help="A prefix its accessories' images must "
                                                                     "start with; repeat.")] = None,
+    fork_secrets: Annotated[bool | None, typer.Option("--fork-secrets/--no-fork-secrets", help="Whether the "
+                                                      "preview of a pull request from a fork gets secrets.",
+                                                      show_default=False)] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Back to the default bounds first.")] = False,
     as_json: Json = False,
 ) -> None:
     """Show or set the bounds of what an app's commits may choose: engines, domains, bind folders, root,
-    capabilities, host ports, accessories' images (docs/security.md). Options given replace those bounds.
+    capabilities, host ports, accessories' images, secrets for forks' previews (docs/security.md). Options
+    given replace those bounds.
 
     Example: dockyard app policy shop --engine production=prod --domain .shop.example --bind /srv/shop
     """
@@ -125,6 +129,8 @@ def app_policy(
         changes["capabilities"] = [c.strip().upper().removeprefix("CAP_") for c in cap]
     if allow_root is not None:
         changes["allow_root"] = allow_root
+    if fork_secrets is not None:
+        changes["fork_secrets"] = fork_secrets
     if changes or reset:
         try:
             updated = settings.AppPolicy.model_validate({**({} if reset else current.model_dump()), **changes})

@@ -94,6 +94,14 @@ class Accessories:
                                               "secrets": secrets}, option=orjson.OPT_SORT_KEYS)).hexdigest()
         return replace(run, config_hash=digest[:16]), secrets
 
+    def exists(self, env: str, name: str) -> bool:
+        """Whether the accessory has a container in `env`, running or not."""
+        engine = self._engine(env)
+        try:
+            return engine.find_accessory(self.spec.app, env, name) is not None
+        finally:
+            engine.close()
+
     def boot(self, env: str, name: str, timeout: float = 120.0) -> AccessoryState:
         """Start it when it does not run (its volumes and network made first); wait for its health."""
         accessory = self.spec.accessory(env, name)

@@ -2,7 +2,8 @@
 reaches what is about to stop, then its balancer, then its containers (each stopped within its
 grace) or its Swarm services, its accessories, then its network. What runs is read from the engine's labels, so
 everything Dockyard started is found whatever dockyard.yml says now. The release history and the
-volumes (its data) stay, its live release marked `down`, unless purged; the configuration stays."""
+volumes (its data) stay, its live release marked `down`, unless purged (then the certificates of its
+names go too); the configuration stays."""
 
 from __future__ import annotations
 
@@ -26,8 +27,11 @@ def tear_down(spec: AppSpec, env: str, db: StateDB, report: Report, parts: Parts
     app, env_spec = spec.app, spec.environment(env)
     done: list[str] = []
     with env_lock(app, env, doing="down"):
-        if parts.edge(report).withdraw(app, env):
+        edge = parts.edge(report)
+        if edge.withdraw(app, env):
             done.append("its names are off the edge")
+        if purge and edge.forget_certificates(app, env):
+            done.append("deleted the certificates of its names")
         if parts.balancers(app, env, report).remove():
             done.append("its balancer is stopped and removed")
         engine = parts.engines(env_spec.engine)

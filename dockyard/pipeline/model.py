@@ -27,15 +27,17 @@ class StepDef:
     name: str
 
 
-def plan_run(policy: AppSpec, branch: str, commit_spec: AppSpec | None = None) -> list[StepDef] | None:
+def plan_run(policy: AppSpec, branch: str, commit_spec: AppSpec | None = None,
+             envs: list[str] | None = None) -> list[StepDef] | None:
     """The steps of a run, or None when the branch starts no run.
 
     `policy` is the dockyard.yml of the protected default branch: it alone says which environments
     a branch reaches, which tests each requires and which gates are manual. The commit's own spec
     (`commit_spec`) only supplies what its tests run; it must define every test the policy requires.
+    `envs`: these environments, not the branch's (a pull request's preview).
     """
     spec = commit_spec or policy
-    envs = policy.pipeline.environments_for(branch, policy.env_names())
+    envs = envs if envs is not None else policy.pipeline.environments_for(branch, policy.env_names())
     if envs is None:
         return None
     missing = [(env, name) for env in envs for name in policy.environment(env).tests if name not in spec.tests]

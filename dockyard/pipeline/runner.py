@@ -22,11 +22,13 @@ from dockyard.engine.client import connect
 from dockyard.engine.interface import Engine
 from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.notify.emit import emit
+from dockyard.pipeline import preview_steps, previews
 from dockyard.pipeline.places import Places, server_places
 from dockyard.pipeline.source import export_commit
 from dockyard.pipeline.steplog import StepLog
 from dockyard.pipeline.store import Run, RunStore, Step
 from dockyard.router.colors import routed_service
+from dockyard.router.edge_routes import EdgeRoutes
 from dockyard.scale.deploys import new_deployer
 from dockyard.spec import AppSpec, load_spec
 from dockyard.spec.bounds import identity_problem
@@ -62,7 +64,7 @@ class RunExecutor:
         # a step's kind -> what does it: (spec, step, commit, log) -> succeeded | waiting
         self._handlers: dict[str, Callable[[AppSpec, Step, Commit, Callable[[str], None]], str]] = {
             "build": self._build, "push": self._push, "deploy": self._deploy, "test": self._test,
-            "gate": self._gate}
+            "gate": self._gate, "preview": self._preview, "down": self._take_down}
 
     def execute(self, run: Run) -> str:
         """Run the pending steps; return the run's status afterwards."""
@@ -82,11 +84,13 @@ class RunExecutor:
             if problem is not None:
                 raise Forbidden(problem)
         except DockyardError as exc:
-            self.store.finish_run(run.id, "failed",
-                                  self._places.hide(f"cannot read commit {run.commit_sha[:7]}: {exc.message}"))
+            error = self._places.hide(f"cannot read commit {run.commit_sha[:7]}: {exc.message}")
+            self.store.finish_run(run.id, "failed", error)
+            self._ended(run, "failed", error)
             return "failed"
         commit = Commit(sha=run.commit_sha, branch=run.branch, dirty=False, diff_hash=None)
-        self._secrets = self._secret_values(spec)
+        previews = {s.env for s in self.store.steps(run.id, output=False) if spec.is_preview(s.env)}
+        self._secrets = self._secret_values(spec, tuple(previews))
         for step in self.store.steps(run.id, output=False):
             if step.status != "pending":
                 continue
@@ -110,6 +114,7 @@ class RunExecutor:
                 error = self._places.hide(mask(f"{step.name} ({step.env or 'build'}): {exc.message.splitlines()[0]}",
                                                self._secrets))
                 self.store.finish_run(run.id, "failed", error)
+                self._ended(run, "failed", error)
                 self._notify(run, "failed", step.env, f"run #{run.id} of {run.app} failed at {error}")
                 return "failed"
             out.flush()  # a reader that sees the step end has its whole output
@@ -120,6 +125,7 @@ class RunExecutor:
                              f"from {step.env}", gate=step.idx)
                 return "waiting"
         self.store.finish_run(run.id, "succeeded")
+        self._ended(run, "succeeded", "")
         last_env = next((s.env for s in reversed(self.store.steps(run.id, output=False)) if s.env), "")
         self._notify(run, "succeeded", last_env, f"run #{run.id} of {run.app} succeeded ({run.commit_sha[:7]} "
                      f"on {run.branch}, through {last_env or 'build'})")
@@ -143,11 +149,12 @@ class RunExecutor:
             out.write(idx, f"{stamp[1]} {places.hide(mask(line, secrets))}")
         return log
 
-    def _secret_values(self, spec: AppSpec) -> list[str]:
-        """The app's secret values in every environment, to mask in step output (a test may print them)."""
+    def _secret_values(self, spec: AppSpec, previews: tuple[str, ...] = ()) -> list[str]:
+        """The app's secret values in every environment (and the run's preview), to mask in step output
+        (a test may print them)."""
         service = self.config()
         values: set[str] = set()
-        for env in spec.env_names():
+        for env in [*spec.env_names(), *previews]:
             try:
                 values |= set(service.resolve(env, spec.app).secret_values().values())
             except DockyardError:
@@ -185,6 +192,24 @@ class RunExecutor:
                     skip_tests=not spec.environment(step.env).switching.tests_before_live)
         log(f"{step.env} runs release {outcome.release_id}: {' '.join(outcome.urls)}")
         return "succeeded"
+
+    def _preview(self, spec: AppSpec, step: Step, commit: Commit, log: Callable[[str], None]) -> str:
+        with audited(self.db, f"pipeline run {step.run_id}", "pipeline", "preview prepare", f"{spec.app}/{step.env}",
+                     commit.sha):
+            preview_steps.prepare(self.db, self.config(), spec, step.env, log)
+        return "succeeded"
+
+    def _take_down(self, spec: AppSpec, step: Step, commit: Commit, log: Callable[[str], None]) -> str:
+        with audited(self.db, f"pipeline run {step.run_id}", "pipeline", "preview down", f"{spec.app}/{step.env}",
+                     commit.sha):
+            preview_steps.take_down(self.db, self.config(), spec, step.env, log)
+        return "succeeded"
+
+    def _ended(self, run: Run, status: str, error: str) -> None:
+        """A preview's run reports its end (its state, its commit's status)."""
+        env = next((s.env for s in self.store.steps(run.id, output=False) if s.kind in ("deploy", "down")), "")
+        urls = EdgeRoutes().env_urls(run.app, env)["live"] if env else []
+        previews.run_ended(self.db, run.id, status, mask(error, self._secrets), urls[0] if urls else "")
 
     def _gate(self, spec: AppSpec, step: Step, commit: Commit, log: Callable[[str], None]) -> str:
         if step.name.startswith("manual"):

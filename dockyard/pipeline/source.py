@@ -47,6 +47,27 @@ def update_mirror(app: str, repo: str) -> Path:
     return mirror
 
 
+def fetch_ref(app: str, repo: str, ref: str, keep_as: str) -> tuple[Path, str | None]:
+    """The app's mirror, fetched, with `ref` of the repository (refs/pull/7/head) fetched too and kept
+    as `keep_as`: (mirror, the commit it points at, None when the repository has no such ref)."""
+    mirror = work_dir(app) / "mirror.git"
+    settings.private_dir(mirror.parent)
+    lock = os.open(mirror.parent / "mirror.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _update_mirror(mirror, repo)
+        found = subprocess.run(["git", "--git-dir", str(mirror), "ls-remote", "origin", ref], capture_output=True,
+                               text=True, timeout=120)
+        if found.returncode != 0 or not found.stdout.strip():
+            return mirror, None
+        _git("--git-dir", str(mirror), "fetch", "--quiet", "origin", f"+{ref}:{keep_as}")
+    finally:
+        os.close(lock)
+    result = subprocess.run(["git", "--git-dir", str(mirror), "rev-parse", "--verify", "-q", f"{keep_as}^{{commit}}"],
+                            capture_output=True, text=True, timeout=60)
+    return mirror, result.stdout.strip() or None
+
+
 def _update_mirror(mirror: Path, repo: str) -> None:
     if not mirror.exists():
         # --no-hardlinks: a repository on this host shares no file (nor its mode) with the mirror

@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -220,6 +221,16 @@ class Edge(HaproxyProcess, EdgeRoutes):
                 self._serve(others)
             target.unlink()
             return True
+
+    def forget_certificates(self, app: str, env: str) -> bool:
+        """Delete the certificates issued for an environment's names (down --purge). False if it had none."""
+        from dockyard.router.edge_tls import cert_store  # acme and cryptography: loaded when needed
+
+        folder = cert_store(self.paths.prefix).folder(route_key(app, env))
+        if not folder.exists():
+            return False
+        shutil.rmtree(folder)
+        return True
 
     def repair(self) -> list[str]:
         """Supervision (the balancer watch): a dead master started again; a configuration edited by

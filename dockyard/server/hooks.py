@@ -1,4 +1,5 @@
-"""Webhook endpoints: a signed push from GitHub, GitLab or Gitea queues a run for each matching app.
+"""Webhook endpoints: a signed push from GitHub, GitLab or Gitea queues a run for each matching app;
+a signed pull request event builds, updates or takes down its preview (pipeline/previews.py).
 
 No bearer token here: the signature is the proof. Each app may have a secret per provider
 (`webhook_secrets: {APP: {github: SECRET}}` in settings.yml), so one leaked secret starts one app's
@@ -27,8 +28,11 @@ from fastapi.responses import JSONResponse
 
 from dockyard import settings
 from dockyard.errors import DockyardError, NotFound
+from dockyard.pipeline import previews
+from dockyard.pipeline.previews import PreviewEvent
 from dockyard.pipeline.store import RunStore
 from dockyard.pipeline.triggers import enqueue, fetched_head, require_on_branch
+from dockyard.server.pull_requests import PullRequest, is_pull_request, parse_pull_request
 from dockyard.server.store import Deliveries
 from dockyard.server.webhooks import (
     BadPayload,
@@ -82,6 +86,8 @@ def signed_apps(provider: str, headers: Mapping[str, str], body: bytes, apps: li
 def handle(provider: str, headers: Mapping[str, str], body: bytes, source: str = "webhook") -> JSONResponse:
     """Check, parse, match and queue; raises the errors the app turns into 401/400/404."""
     event = event_name(provider, headers)
+    if is_pull_request(provider, event):
+        return handle_pull_request(provider, headers, body, source)
     try:
         push: Push | None = parse_push(provider, body) if is_push(provider, event) else None
     except BadPayload:
@@ -93,8 +99,8 @@ def handle(provider: str, headers: Mapping[str, str], body: bytes, source: str =
         if not apps:
             verify(provider, webhook_secret(), headers, body)  # unsigned starts nothing, and learns nothing
             if not is_push(provider, event):
-                return JSONResponse({"ignored": f"{provider} event {event or '(none)'!r} is not a push"},
-                                    status_code=202)
+                return JSONResponse({"ignored": f"{provider} event {event or '(none)'!r} is not a push or a pull "
+                                                "request"}, status_code=202)
             push = parse_push(provider, body)  # the payload's own error, now that the sender is known
             raise NotFound(f"no registered app has the repository {', '.join(push.urls or push.names)}",
                            hint="register it: dockyard app add NAME --repo URL")
@@ -113,6 +119,49 @@ def handle(provider: str, headers: Mapping[str, str], body: bytes, source: str =
                                      f"delivery {delivery} was received before; nothing queued") for app in apps])
         try:
             outcomes = [_accept(store, db, deliveries, provider, push, app, delivery, source) for app in apps]
+        except BaseException:
+            deliveries.forget(provider, delivery)  # the provider's retry may try again
+            raise
+        return _answer(outcomes)
+    finally:
+        db.close()
+
+
+def handle_pull_request(provider: str, headers: Mapping[str, str], body: bytes, source: str) -> JSONResponse:
+    """A signed pull request event: each matching app's preview built, updated or taken down."""
+    try:
+        pull: PullRequest | None = parse_pull_request(provider, body)
+    except BadPayload:
+        pull = None
+    db = StateDB()
+    try:
+        apps = match_apps(pull, [(a.name, a.repo) for a in RunStore(db).apps()]) if pull else []
+        if not apps:
+            verify(provider, webhook_secret(), headers, body)  # unsigned starts nothing, and learns nothing
+            pull = parse_pull_request(provider, body)
+            raise NotFound(f"no registered app has the repository {', '.join(pull.urls or pull.names)}",
+                           hint="register it: dockyard app add NAME --repo URL")
+        assert pull is not None
+        apps = signed_apps(provider, headers, body, apps)
+        if not pull.move:
+            return JSONResponse({"ignored": f"pull request action {pull.action or '(none)'!r} changes no code"},
+                                status_code=202)
+        deliveries = Deliveries(db)
+        deliveries.prune(settings.load().server.webhook_retention_days)
+        delivery = delivery_id(headers, body)
+        if not deliveries.receive(provider, delivery):
+            return _answer([{"app": app, "preview": f"pr-{pull.number}", "reason": "duplicate",
+                             "message": f"delivery {delivery} was received before; nothing done"} for app in apps])
+        event = PreviewEvent(number=pull.number, move=pull.move, commit=pull.commit, head_ref=pull.head_ref,
+                             fork=pull.fork, provider=provider, repo=pull.repo, project_id=pull.project_id)
+        outcomes = []
+        try:
+            for app in apps:
+                try:
+                    outcomes.append(previews.request(db, app, event, f"{provider} webhook", source))
+                except NotFound as exc:  # this app has no previews, or the repository no such ref
+                    outcomes.append({"app": app, "preview": f"pr-{pull.number}", "reason": "not-found",
+                                     "message": exc.message})
         except BaseException:
             deliveries.forget(provider, delivery)  # the provider's retry may try again
             raise
@@ -179,17 +228,17 @@ async def _receive(provider: str, request: Request) -> JSONResponse:
 
 @router.post("/github", status_code=202)
 async def github(request: Request) -> JSONResponse:
-    """GitHub push (X-GitHub-Event: push), signed: X-Hub-Signature-256: sha256=HMAC-SHA256(body)."""
+    """GitHub push or pull_request, signed: X-Hub-Signature-256: sha256=HMAC-SHA256(body)."""
     return await _receive("github", request)
 
 
 @router.post("/gitlab", status_code=202)
 async def gitlab(request: Request) -> JSONResponse:
-    """GitLab push (X-Gitlab-Event: Push Hook), with X-Gitlab-Token: the secret."""
+    """GitLab push (Push Hook) or merge request (Merge Request Hook), with X-Gitlab-Token: the secret."""
     return await _receive("gitlab", request)
 
 
 @router.post("/gitea", status_code=202)
 async def gitea(request: Request) -> JSONResponse:
-    """Gitea push (X-Gitea-Event: push), signed: X-Gitea-Signature: HMAC-SHA256(body) in hex."""
+    """Gitea push or pull_request, signed: X-Gitea-Signature: HMAC-SHA256(body) in hex."""
     return await _receive("gitea", request)

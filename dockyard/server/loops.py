@@ -25,6 +25,7 @@ from dockyard.jobs.runner import JobRunner, enabled_specs
 from dockyard.monitor.client import AgentUnavailable, agent_url, get_json
 from dockyard.notify.deliver import Deliverer
 from dockyard.notify.emit import take_alerts
+from dockyard.pipeline import previews
 from dockyard.pipeline.store import RunStore
 from dockyard.pipeline.worker import Pool
 from dockyard.router.edge import Edge
@@ -200,6 +201,24 @@ def _rollouts(stop: threading.Event) -> None:
         db.close()
 
 
+PREVIEWS_EVERY = 30.0  # seconds between two looks for previews past their ttl
+
+
+def _previews(stop: threading.Event) -> None:
+    """Previews not updated for their `previews.ttl` are taken down (a run of their app, like a close)."""
+    every = float(os.environ.get("DOCKYARD_PREVIEWS_EVERY") or PREVIEWS_EVERY)
+    db = StateDB()
+    try:
+        while not stop.wait(every):
+            try:
+                for done in previews.expire(db):
+                    log.info("previews: %s", done)
+            except Exception:  # a broken row must not end the loop
+                log.exception("previews expiry pass failed")
+    finally:
+        db.close()
+
+
 LOGINS_EVERY = 1.0  # seconds between two looks for windows of failed log-ins that have ended
 
 
@@ -227,6 +246,7 @@ def start(stop: threading.Event, throttle: LoginThrottle) -> list[threading.Thre
              threading.Thread(target=_backups, args=(stop,), name="backups", daemon=True),
              threading.Thread(target=_jobs, args=(stop,), name="jobs", daemon=True),
              threading.Thread(target=_rollouts, args=(stop,), name="rollouts", daemon=True),
+             threading.Thread(target=_previews, args=(stop,), name="previews", daemon=True),
              threading.Thread(target=_notifications, args=(stop,), name="notifications", daemon=True),
              threading.Thread(target=_alerts, args=(stop,), name="alerts", daemon=True),
              threading.Thread(target=_login_failures, args=(stop, throttle), name="logins", daemon=True)]

@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from dockyard.errors import DockyardError
 
@@ -150,7 +151,17 @@ def repo_name(url: str) -> str:
     return normalize_repo(url).rsplit("/", 1)[-1]
 
 
-def match_apps(push: Push, apps: Iterable[tuple[str, str]]) -> list[str]:
+class FromRepository(Protocol):
+    """What an event says of its repository: a push or a pull request."""
+
+    @property
+    def urls(self) -> tuple[str, ...]: ...
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+
+
+def match_apps(push: FromRepository, apps: Iterable[tuple[str, str]]) -> list[str]:
     """The registered apps (name, repo) the push is for.
 
     Matched by URL first (any of the payload's URLs equals the app's repo, normalized); else by

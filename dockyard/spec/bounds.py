@@ -3,8 +3,9 @@ which rights. Pure: the spec, the app's site policy and the default branch's spe
 each with the file:line of the field and the bound it broke.
 
 - Identity: `app:` must be the name the app was registered under, on every branch.
-- Policy: engines per environment, domain names, bind folders, root, capabilities, host ports and
-  accessories' images stay inside the bounds an admin set (`dockyard app policy`).
+- Policy: engines per environment (`previews` for every pull request's preview), domain names, bind
+  folders, root, capabilities, host ports and accessories' images stay inside the bounds an admin set
+  (`dockyard app policy`).
 - Freeze: a commit on another branch than the default one may not change any of those fields from
   the default branch's values (the default branch chooses within the policy; other branches follow).
 - Binds: no bind's host folder lies under another bind's writable folder (a container could replace
@@ -37,6 +38,8 @@ def identity_problem(spec: AppSpec, registered: str) -> str | None:
 def bounded_fields(spec: AppSpec) -> dict[tuple[Any, ...], Any]:
     """Key path -> value of every field a commit does not decide (the freeze compares these)."""
     out: dict[tuple[Any, ...], Any] = {("app",): spec.app}
+    # which environment a preview copies, its name, life and number: the default branch's (issue 33)
+    out[("previews",)] = spec.previews.model_dump(by_alias=True) if spec.previews else None
     for name, env in spec.environments.items():
         where = ("environments", name)
         out[(*where, "engine")] = env.engine
@@ -77,7 +80,8 @@ def policy_problems(spec: AppSpec, policy: AppPolicy, envs: list[str] | None = N
     app = spec.app
     for name in envs if envs is not None else spec.env_names():
         env = spec.environment(name)
-        allowed = None if policy.engines is None else policy.engines.get(name, policy.engines.get("*", []))
+        allowed = None if policy.engines is None else policy.engines.get(
+            "previews" if spec.is_preview(name) else name, policy.engines.get("*", []))
         if allowed is not None and env.engine not in allowed:
             problems.append(f"{spec.where('environments', name, 'engine')}: environments.{name}.engine "
                             f"{env.engine!r} is not one the site allows {app} in {name} "

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import NotFound
 from dockyard.spec.hints import not_found
+from dockyard.vocabulary import preview_name, preview_number
 
 if TYPE_CHECKING:
     from dockyard.spec.model import AppSpec, HealthSpec
@@ -83,15 +84,18 @@ class SpecBrief:
     probes: dict[str, str]  # service -> probe_label
     health: dict[str, HealthBrief | None] = field(default_factory=dict)  # service -> its health: section
     grace: dict[str, float] = field(default_factory=dict)  # service -> its stop_grace (seconds)
+    preview: EnvBrief | None = None  # what every pull request's preview (pr-N) is, where the app has previews
 
     def env_names(self) -> list[str]:
         return list(self.environments)
 
     def environment(self, name: str) -> EnvBrief:
-        """An environment the spec defines (NotFound otherwise, as AppSpec says it)."""
-        if name not in self.environments:
-            raise NotFound(*not_found("environment", name, self.env_names(), self.source))
-        return self.environments[name]
+        """An environment the spec defines, or a preview's (NotFound otherwise, as AppSpec says it)."""
+        if name in self.environments:
+            return self.environments[name]
+        if self.preview is not None and preview_number(name) is not None:
+            return self.preview
+        raise NotFound(*not_found("environment", name, self.env_names(), self.source))
 
     def engine(self, env: str) -> str:
         return self.environment(env).engine
@@ -112,22 +116,28 @@ class SpecBrief:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SpecBrief:
-        envs = {name: EnvBrief(**{**fields, "router": RouterBrief(**fields["router"]) if fields["router"] else None})
-                for name, fields in data.pop("environments").items()}
+        def env(fields: dict[str, Any]) -> EnvBrief:
+            return EnvBrief(**{**fields, "router": RouterBrief(**fields["router"]) if fields["router"] else None})
+
+        envs = {name: env(fields) for name, fields in data.pop("environments").items()}
         health = {name: HealthBrief(**fields) if fields else None for name, fields in data.pop("health").items()}
-        return cls(environments=envs, health=health, **data)
+        preview = data.pop("preview", None)
+        return cls(environments=envs, health=health, preview=env(preview) if preview else None, **data)
 
 
 def brief_of(spec: AppSpec) -> SpecBrief:
     """Pure: the brief of a validated spec."""
+    def env_brief(n: str) -> EnvBrief:
+        e = spec.environment(n)
+        return EnvBrief(engine=e.engine, strategy=e.strategy, promote=e.promote, tests=list(e.tests),
+                        accessories=list(spec.accessories_of(n)), colors=e.switching.colors,
+                        router=RouterBrief(e.router.live, e.router.preview, e.router.rollback_window, e.router.workers)
+                        if e.router is not None else None)
+
     return SpecBrief(
         app=spec.app, source=spec._source,
-        environments={n: EnvBrief(engine=e.engine, strategy=e.strategy, promote=e.promote, tests=list(e.tests),
-                                  accessories=list(spec.accessories_of(n)), colors=e.switching.colors,
-                                  router=RouterBrief(e.router.live, e.router.preview, e.router.rollback_window,
-                                                     e.router.workers)
-                                  if e.router is not None else None)
-                      for n, e in spec.environments.items()},
+        environments={n: env_brief(n) for n in spec.environments},
+        preview=env_brief(preview_name(1)) if spec.previews is not None else None,
         ports={n: s.port for n, s in spec.services.items()},
         probes={n: probe_label(s.health, s.port) for n, s in spec.services.items()},
         health={n: HealthBrief(s.health.path, s.health.interval, s.health.timeout, s.health.start_period,

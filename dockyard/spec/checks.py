@@ -12,6 +12,7 @@ from typing import Any
 from dockyard.spec.accessory import accessory_refs
 from dockyard.spec.hints import unknown_ref
 from dockyard.spec.locate import Loc
+from dockyard.spec.previews import PLACEHOLDER, PreviewsSpec, preview_number
 from dockyard.spec.strategies import StrategyTraits, traits
 
 Problem = tuple[Loc, str]
@@ -74,11 +75,44 @@ def check_references(data: dict[str, Any]) -> list[Problem]:
         if isinstance(router, dict):
             problems += _router_clash(at, env.get("engine") or "local", router, router_ports)
     environments = list(_mapping(data, "environments"))
+    problems += _previews(data, environments)
     for pattern, names in _mapping(_mapping(data, "pipeline"), "branches").items():
         for index, env_name in enumerate(names if isinstance(names, list) else []):
             if isinstance(env_name, str) and env_name not in environments:
                 problems.append((("pipeline", "branches", pattern, index),
                                  unknown_ref("environment", env_name, environments, "environments")))
+    return problems
+
+
+def _previews(data: dict[str, Any], environments: list[Any]) -> list[Problem]:
+    """A preview copies an environment that is not production (the last of the promotion path), and
+    neither its name (pr-N) nor its domain can be an environment's."""
+    previews = data.get("previews")
+    if not isinstance(previews, dict):
+        return []
+    problems: list[Problem] = []
+    source = previews.get("from")
+    if isinstance(source, str):
+        if source not in environments:
+            problems.append((("previews", "from"), unknown_ref("environment", source, environments, "environments")))
+        elif source == environments[-1]:
+            problems.append((("previews", "from"), f"{source} is the last environment of the promotion path "
+                             "(production): a preview never gets its engine's place, configuration or secrets; "
+                             "copy one before it (staging)"))
+    for name in environments:
+        if isinstance(name, str) and preview_number(name) is not None:
+            problems.append((("environments", name), f"{name} is a pull request preview's name (pr-N): "
+                             "name the environment otherwise"))
+    template = previews.get("domain")
+    if isinstance(template, str) and PLACEHOLDER in template:
+        sample = PreviewsSpec.model_construct(domain=template.strip().rstrip(".").lower())
+        for name, env in _mapping(data, "environments").items():
+            domains = env.get("domains") if isinstance(env, dict) else None
+            for index, host in enumerate(domains if isinstance(domains, list) else []):
+                if isinstance(host, str) and sample.matches(host.lower()):
+                    problems.append((("environments", name, "domains", index),
+                                     f"{host} is a name previews.domain gives a preview: a preview never "
+                                     "answers under an environment's name"))
     return problems
 
 

@@ -14,15 +14,15 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from dockyard.spec.hints import fail, show
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|h|m|s))+")
-_DURATION_SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|d|h|m|s))+")
+_DURATION_SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)([kmgt]?)(?:i?b)?", re.IGNORECASE)
 _SIZE_SCALE = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
 def parse_duration(value: Any) -> float:
-    """'500ms', '1s', '2m', '1h', '1m30s' or a number of seconds -> float seconds."""
+    """'500ms', '1s', '2m', '1h', '3d', '1m30s' or a number of seconds -> float seconds."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return float(value)
     if isinstance(value, str):
@@ -31,7 +31,7 @@ def parse_duration(value: Any) -> float:
             return float(text)
         if _DURATION.fullmatch(text):
             return sum(float(n) * _DURATION_SCALE[unit] for n, unit in _DURATION_PART.findall(text))
-    raise fail(f"must be a duration like 500ms, 1s, 2m, 1h or a number of seconds, got {show(value)}")
+    raise fail(f"must be a duration like 500ms, 1s, 2m, 1h, 3d or a number of seconds, got {show(value)}")
 
 
 def parse_size(value: Any) -> int:

@@ -49,6 +49,7 @@ from dockyard.spec.fields import (
     non_empty,
 )
 from dockyard.spec.hints import fail, not_found, show
+from dockyard.spec.previews import PREVIEW_STRATEGY, PreviewsSpec, preview_name, preview_number
 from dockyard.spec.scaling import AlarmSpec, ScalingSpec, StepSpec
 from dockyard.spec.strategies import DEFAULT, NAMES, StrategyTraits, traits
 from dockyard.spec.tasks import HooksSpec, JobSpec, ReleaseTaskSpec
@@ -287,6 +288,7 @@ class AppSpec(SpecModel):
     jobs: list[JobSpec] = Field(default_factory=list)
     pipeline: PipelineSpec = Field(default_factory=PipelineSpec)
     alerts: list[AlertRule] = Field(default_factory=list)
+    previews: PreviewsSpec | None = None
     environments: Annotated[dict[EnvName, EnvironmentSpec], non_empty("define at least one environment")] = (
         Field(description="define at least one environment; their order is the promotion path")
     )
@@ -294,6 +296,7 @@ class AppSpec(SpecModel):
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str = PrivateAttr(default="dockyard.yml")
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)  # key path -> line, from the loader
+    _previews: dict[int, EnvironmentSpec] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -330,6 +333,8 @@ class AppSpec(SpecModel):
 
     def where(self, *loc: Any) -> str:
         """file:line of a key path (or of its nearest parent), for messages about a valid spec."""
+        if loc[:1] == ("environments",) and len(loc) > 1 and self.is_preview(str(loc[1])):
+            loc = ("previews",)  # a preview's fields are written there
         for end in range(len(loc), -1, -1):
             if loc[:end] in self._lines:
                 return f"{self._source}:{self._lines[loc[:end]]}"
@@ -340,9 +345,30 @@ class AppSpec(SpecModel):
         return list(self.environments)
 
     def environment(self, name: str) -> EnvironmentSpec:
-        if name not in self.environments:
-            raise NotFound(*not_found("environment", name, self.env_names(), self._source))
-        return self.environments[name]
+        """A declared environment, or a pull request's preview (pr-N) where the app has previews."""
+        if name in self.environments:
+            return self.environments[name]
+        number = preview_number(name)
+        if number is not None and self.previews is not None:
+            return self.preview_environment(number)
+        raise NotFound(*not_found("environment", name, self.env_names(), self._source))
+
+    def is_preview(self, name: str) -> bool:
+        return name not in self.environments and preview_number(name) is not None and self.previews is not None
+
+    def preview_environment(self, number: int) -> EnvironmentSpec:
+        """Preview pr-N: the `from` environment under the preview's own name, without what only a stable
+        environment has (fixed host ports, autoscaling, canary steps, a watch, redirects)."""
+        assert self.previews is not None
+        if number not in self._previews:
+            source = self.environments[self.previews.source]
+            keeps = source.strategy if not (source.switching.colors or source.switching.canary) else PREVIEW_STRATEGY
+            env = source.model_copy(update={
+                "strategy": keeps, "router": None, "scaling": {}, "canary": None, "watch": None,
+                "domains": [self.previews.domain_of(number)], "redirects": {}, "promote": "manual"})
+            env._name = preview_name(number)
+            self._previews[number] = env
+        return self._previews[number]
 
     def release_service(self) -> str:
         """The service whose settings the release task runs with."""

@@ -658,6 +658,9 @@ class FakeEdge:
         del self.routes[(app, env)]
         return True
 
+    def forget_certificates(self, app: str, env: str) -> bool:
+        return False  # the fake issues none
+
     def wait_drained(self, timeout: float) -> bool:
         self.engine.step("edge drained")
         return True

@@ -368,6 +368,7 @@ REPOSITORIES = {
     "backup/store.py": "state.db: the apps with scheduled backups",
     "jobs/store.py": "state.db: the apps whose jobs the server runs, and each job's last moment handled",
     "deploy/rollout_store.py": "state.db: canary rollouts, their steps and analysis",
+    "pipeline/preview_store.py": "state.db: pull request previews, their state and cap",
     "notify/store.py": "state.db: the one event outbox: events and their deliveries",
     "config/sqlite_store.py": "config.db: the embedded configuration store",
     "logs/store.py": "the log store (store.db, FTS5)",

@@ -57,7 +57,7 @@ def test_unknown_key_suggests_the_nearest() -> None:
 def test_unknown_key_far_from_any_lists_the_allowed() -> None:
     assert problems(BASE + "colour: blue\n") == [
         "dockyard.yml:6: colour: unknown key; allowed keys: app, build, registries, services, accessories, config, "
-        "tests, release, hooks, jobs, pipeline, alerts, environments"
+        "tests, release, hooks, jobs, pipeline, alerts, previews, environments"
     ]
 
 
