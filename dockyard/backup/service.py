@@ -19,6 +19,7 @@ from dockyard.backup.plan import ID_PATTERN, Manifest, archive_key, manifest_key
 from dockyard.backup.restore import Restore
 from dockyard.backup.stores import BackupStore, listed
 from dockyard.backup.target import Target, resolve_target
+from dockyard.build.git import Commit
 from dockyard.config.service import ConfigService
 from dockyard.deploy.accessories import Accessories
 from dockyard.deploy.parts import Parts
@@ -38,8 +39,9 @@ Report = Callable[[str], None]
 class Backups:
     def __init__(self, spec: AppSpec, store: BackupStore, config: ConfigService, report: Report, by: str,
                  parts: Parts | None = None, host_paths: bool = True,
-                 engines: Callable[[str], VolumeEngine] = connect) -> None:
+                 engines: Callable[[str], VolumeEngine] = connect, commit: Commit | None = None) -> None:
         self.spec, self.store, self.config, self.report, self.by = spec, store, config, report, by
+        self.commit = commit  # the commit an accessory built from the repository is of (a run's export)
         self.parts = parts or Parts()
         self.engines = engines  # site engine name -> a connection that can copy volumes
         # volumes of an engine on this host are read and written in its directories (GNU tar, several
@@ -191,6 +193,7 @@ class Backups:
         """The image, user and argv the accessory's restore command runs with."""
         accessory = target.accessory
         assert accessory is not None and accessory.backup is not None and accessory.backup.restore is not None
-        image, facts = Accessories(self.spec, self.config, self.report, self.parts).image_of(engine, accessory)
+        image, facts = Accessories(self.spec, self.config, self.report, self.parts, commit=self.commit).image_of(
+            engine, accessory)
         return image, choose_user(accessory.user, facts.user or None), \
             list(accessory.backup.restore)

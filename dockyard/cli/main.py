@@ -68,6 +68,7 @@ REGISTRY: list[tuple[tuple[str, ...], str]] = [
     (("lock",), "lock_cmds"),
     (("jobs",), "jobs_cmds"),
     (("rollout",), "rollout_cmds"),
+    (("preview",), "preview_cmds"),
     (("run",), "run_cmds"),  # scale, autoscale run|status|events|...
     (("audit",), "audit_cmds"),
     (("notify",), "notify_cmds"),
@@ -120,6 +121,8 @@ SUMMARIES = {
     "jobs": "Scheduled jobs (jobs: in dockyard.yml), run by `dockyard server` in one-off containers of the live "
             "release.",
     "rollout": "Canary rollouts: where one is, with the numbers of every step; promote, pause, resume or abort it.",
+    "preview": "Pull request previews (previews: in dockyard.yml): each pull request its own environment pr-N; up, "
+               "down, ls.",
     "autoscale": "The autoscaler: its loop, its decisions, which apps it scales.",
     "notify": "Notifications (channels and routes in settings.yml): test a channel, list the outbox.",
 }

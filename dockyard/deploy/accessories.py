@@ -11,7 +11,7 @@ from dataclasses import replace
 import orjson
 
 from dockyard.build.builder import build_image, existing_image
-from dockyard.build.git import head_commit
+from dockyard.build.git import Commit, head_commit
 from dockyard.config.service import ConfigService
 from dockyard.deploy.binds import check_binds
 from dockyard.deploy.bounds import enforce_policy
@@ -36,11 +36,15 @@ Report = Callable[[str], None]
 
 
 class Accessories:
-    def __init__(self, spec: AppSpec, config: ConfigService, report: Report, parts: Parts | None = None) -> None:
+    def __init__(self, spec: AppSpec, config: ConfigService, report: Report, parts: Parts | None = None,
+                 commit: Commit | None = None) -> None:
         self.spec = spec
         self.config = config
         self.report = report
         self.parts = parts or Parts()
+        # the commit an accessory's `build:` is of: a pipeline run's (its tree is an export, not a
+        # checkout); by default the checkout's head
+        self.commit = commit
 
     def _engine(self, env: str) -> Engine:
         engine = self.parts.engines(self.spec.environment(env).engine)
@@ -56,7 +60,7 @@ class Accessories:
             return accessory.image, engine.ensure_image(accessory.image)
         assert accessory.build is not None  # the spec holds one of the two
         repo = f"{self.spec.app}_{accessory.name}"  # '_' is in no app name: never another app's repository
-        commit = head_commit(self.spec.base_dir)
+        commit = self.commit or head_commit(self.spec.base_dir)
         if existing_image(engine, repo, commit) is None:
             self.report(f"building {repo}:{commit.tag}")
             build_image(engine, repo, self.spec.resolve(accessory.build.context), accessory.build.dockerfile,

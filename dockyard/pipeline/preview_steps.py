@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dockyard import settings
 from dockyard.backup.service import Backups
 from dockyard.backup.stores import open_store
+from dockyard.build.git import Commit
 from dockyard.config.service import ConfigService
 from dockyard.deploy.accessories import Accessories
 from dockyard.deploy.teardown import tear_down
@@ -64,20 +65,22 @@ def copy_config(config: ConfigService, spec: AppSpec, env: str, secrets: bool, l
         log(f"a fork's pull request: its secrets are withheld, set empty: {', '.join(withheld)}")
 
 
-def seed_accessories(db: StateDB, config: ConfigService, spec: AppSpec, env: str, row: PreviewRow, log: Log) -> None:
+def seed_accessories(config: ConfigService, spec: AppSpec, env: str, row: PreviewRow, commit: Commit,
+                     log: Log) -> None:
     """Each accessory of the preview booted; with `data: snapshot`, first filled from `from`'s latest backup."""
     assert spec.previews is not None
     names = list(spec.accessories_of(env))
     if not names:
         return
-    accessories = Accessories(spec, config, log)
+    accessories = Accessories(spec, config, log, commit=commit)
     snapshot = spec.previews.data == "snapshot" and not row.seeded
     if snapshot and not with_secrets(row):
         log("a fork's pull request: its accessories start empty (a snapshot of "
             f"{spec.previews.source} holds what its secrets guard)")
         snapshot = False
     if snapshot:
-        backups = Backups(spec, open_store(settings.backup_settings()), config, log, by=f"preview {env}")
+        backups = Backups(spec, open_store(settings.backup_settings()), config, log, by=f"preview {env}",
+                          commit=commit)
         for name in names:
             if accessories.exists(env, name):
                 continue  # seeded by an earlier try that failed after it
@@ -90,11 +93,11 @@ def seed_accessories(db: StateDB, config: ConfigService, spec: AppSpec, env: str
         accessories.boot(env, name)
 
 
-def prepare(db: StateDB, config: ConfigService, spec: AppSpec, env: str, log: Log) -> None:
+def prepare(db: StateDB, config: ConfigService, spec: AppSpec, env: str, commit: Commit, log: Log) -> None:
     row = _row(db, spec, env)
     if not row.seeded:
         copy_config(config, spec, env, with_secrets(row), log)
-    seed_accessories(db, config, spec, env, row, log)
+    seed_accessories(config, spec, env, row, commit, log)
     PreviewStore(db).mark_seeded(spec.app, row.number)
     if not row.trusted:
         log(f"{env} is untrusted: the pull request comes from a fork")

@@ -196,7 +196,7 @@ class RunExecutor:
     def _preview(self, spec: AppSpec, step: Step, commit: Commit, log: Callable[[str], None]) -> str:
         with audited(self.db, f"pipeline run {step.run_id}", "pipeline", "preview prepare", f"{spec.app}/{step.env}",
                      commit.sha):
-            preview_steps.prepare(self.db, self.config(), spec, step.env, log)
+            preview_steps.prepare(self.db, self.config(), spec, step.env, commit, log)
         return "succeeded"
 
     def _take_down(self, spec: AppSpec, step: Step, commit: Commit, log: Callable[[str], None]) -> str:
