@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 from dockyard import settings
@@ -85,27 +86,38 @@ def _update_mirror(mirror: Path, repo: str) -> None:
 
 def export_commit(app: str, repo: str, commit: str, mirror: Path | None = None) -> Path:
     """The tree of `commit` in a directory of its own; runs of the same commit share it. `mirror`:
-    one the caller has just updated, so it is not fetched again."""
+    one the caller has just updated, so it is not fetched again.
+
+    The tree is unpacked beside its place and renamed into it whole: a webhook's handler and a
+    server loop exporting the same commit at once never see (nor delete) each other's half tree."""
     dest = work_dir(app) / "commits" / commit
     marker = dest / ".dockyard-exported"
     if marker.exists():
         return dest
     mirror = mirror or update_mirror(app, repo)
     archive = _git("--git-dir", str(mirror), "archive", "--format=tar", commit)
-    shutil.rmtree(dest, ignore_errors=True)
     settings.private_dir(dest.parent)
-    # The tree keeps git's modes (0644, 0755): they become the image's, and its folder is 0700.
-    dest.mkdir(mode=0o700)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+    staged = Path(tempfile.mkdtemp(prefix=f".{commit[:12]}-", dir=dest.parent))  # 0700
+    try:
+        # The tree keeps git's modes (0644, 0755): they become the image's, and its folder is 0700.
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            try:
+                # "data": no link that points outside the tree (absolute or ../), no device, no setuid bits.
+                tar.extractall(staged, filter="data")
+            except tarfile.FilterError as exc:
+                raise BuildError(f"commit {commit[:12]} of {app} holds {exc.tarinfo.name!r}, which points outside "
+                                 "the repository (a symlink to an absolute path or above the top); refusing to "
+                                 "export it", hint="commit the file itself instead of a link to it") from exc
+        settings.write_private(staged / marker.name, commit)
+        if dest.exists() and not marker.exists():
+            shutil.rmtree(dest, ignore_errors=True)  # a half tree an older Dockyard left
         try:
-            # "data": no link that points outside the tree (absolute or ../), no device, no setuid bits.
-            tar.extractall(dest, filter="data")
-        except tarfile.FilterError as exc:
-            shutil.rmtree(dest, ignore_errors=True)
-            raise BuildError(f"commit {commit[:12]} of {app} holds {exc.tarinfo.name!r}, which points outside "
-                             "the repository (a symlink to an absolute path or above the top); refusing to "
-                             "export it", hint="commit the file itself instead of a link to it") from exc
-    settings.write_private(marker, commit)
+            os.rename(staged, dest)
+        except OSError:
+            if not marker.exists():  # not another exporter's whole tree: a real failure
+                raise
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
     return dest
 
 

@@ -42,7 +42,8 @@ def github_pull(action: str, number: int = 7, head_repo: str = "acme/shop", base
             "sender": {"login": "dev", "id": 2}}
 
 
-def gitea_pull(action: str, number: int = 4, head_repo: str = "team/shop", base_repo: str = "team/shop") -> dict:
+def gitea_pull(action: str, number: int = 4, head_repo: str = "team/shop",
+               base_repo: str = "team/shop") -> dict[str, Any]:
     host = "gitea.example.invalid"
 
     def repo(full_name: str) -> dict[str, Any]:
@@ -61,7 +62,8 @@ def gitea_pull(action: str, number: int = 4, head_repo: str = "team/shop", base_
             "sender": {"id": 1, "login": "dev"}}
 
 
-def gitlab_merge_request(action: str, iid: int = 3, source_project_id: int = 15, oldrev: str | None = None) -> dict:
+def gitlab_merge_request(action: str, iid: int = 3, source_project_id: int = 15,
+                         oldrev: str | None = None) -> dict[str, Any]:
     host = "gitlab.example.invalid"
     project = {"id": 15, "name": "shop", "description": "", "web_url": f"http://{host}/team/shop",
                "git_ssh_url": f"git@{host}:team/shop.git", "git_http_url": f"http://{host}/team/shop.git",

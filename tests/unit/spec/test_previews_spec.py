@@ -73,9 +73,15 @@ def test_a_preview_is_its_from_environment_under_its_own_name() -> None:
     assert spec.where("environments", "pr-7", "engine") == "dockyard.yml:20"
 
 
-def test_a_rolling_source_keeps_its_strategy() -> None:
-    text = SPEC.replace("    strategy: blue-green\n    router: {live: 8000, preview: 8001}\n", "")
-    assert parse_spec(text, "dockyard.yml").environment("pr-7").strategy == "rolling"
+@pytest.mark.parametrize(("strategy", "kept"), [
+    ("strategy: rolling\n", "rolling"),
+    ("strategy: recreate\n", "recreate"),
+    ("strategy: canary\n    canary: {steps: [{weight: 10, pause: 1m}]}\n", "rolling"),  # no stable to compare
+])
+def test_an_in_place_source_keeps_its_strategy(strategy: str, kept: str) -> None:
+    text = SPEC.replace("strategy: blue-green\n    router: {live: 8000, preview: 8001}\n", strategy)
+    spec = parse_spec(text, "dockyard.yml")
+    assert (spec.environment("pr-7").strategy, spec.environment("pr-7").canary) == (kept, None)
 
 
 def test_is_preview_and_the_names_of_previews() -> None:

@@ -1,0 +1,238 @@
+"""Pull request previews through a real `dockyard server` (issue 33): what a fork's pull request gets,
+the cap, the expiry, and the GitLab and Gitea events.
+
+- A fork's pull request: its preview runs, marked untrusted, and no secret value of `previews.from`
+  reaches its containers (environment, secret files, writable layer), its run's output or the
+  server's log; a pull request of the repository itself gets them (so the check can fail).
+- 12 pull requests opened with `max: 10`: 10 previews run, 2 are refused, each with an `error` status.
+- `ttl`: a preview not updated for its ttl is taken down by the server's loop, with everything it had.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import pytest
+
+from dockyard.router.edge import Edge
+from tests.apps import TestApp, make_app
+from tests.conftest import remove_app_resources
+from tests.e2e.test_previews import Receiver, pull_request, push_pull, send
+from tests.integration.server.conftest import SECRET, Server, site_env
+from tests.ports import free_port
+from tests.unit.server.payloads import body_of, signed_headers
+
+pytestmark = pytest.mark.integration
+
+SECRET_VALUE = "s3cret-of-staging-7f1c"
+
+
+@pytest.fixture
+def site(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[tuple[Server, int, Receiver]]:
+    http = free_port()
+    server = Server(env={**site_env(tmp_path), "DOCKYARD_PREVIEWS_EVERY": "1"}, log=tmp_path / "server.log")
+    receiver = Receiver()
+    server.cli("edge", "configure", "--address", "127.0.0.1", "--http-port", str(http))
+    settings_file = Path(server.env["DOCKYARD_HOME"]) / "settings.yml"
+    status = (f"  github: {{url: '{receiver.url}/github/{{repo}}/{{sha}}'}}\n"
+              f"  gitlab: {{url: '{receiver.url}/gitlab/{{project_id}}/{{sha}}'}}\n"
+              f"  gitea: {{url: '{receiver.url}/gitea/{{repo}}/{{sha}}'}}\n")
+    settings_file.write_text(settings_file.read_text().replace("commit_status: {}\n", "commit_status:\n" + status))
+    try:
+        yield server, http, receiver
+    finally:
+        server.stop()
+        for proc in server.started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        Edge(home=Path(server.env["DOCKYARD_HOME"])).stop(timeout=5)
+        receiver.close()
+
+
+def served_app(server: Server, root: Path, previews: str) -> tuple[TestApp, Path]:
+    """An app with one replica and no test step, registered with its bare repository (the team's remote)."""
+    app = make_app(root, replicas=1)
+    spec = app.spec_file.read_text().replace(
+        "  staging: {engine: local, registry: remote, strategy: recreate, tests: [smoke], promote: manual}",
+        "  staging: {engine: local, registry: remote, domains: [staging.preview.test]}")
+    app.write("dockyard.yml", spec + previews)
+    app.commit("previews")
+    bare = root / f"{app.name}.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(app.path), str(bare)], check=True)
+    server.cli("app", "add", app.name, "--repo", str(bare))
+    server.cli("config", "set", "staging", "GREETING=hi", cwd=app.path)
+    server.cli("secret", "set", "staging", "DB_PASSWORD", cwd=app.path, input=SECRET_VALUE)
+    app.git("checkout", "-q", "-b", "feature")
+    return app, bare
+
+
+def rows(server: Server, app: TestApp) -> dict[int, dict[str, Any]]:
+    return {r["number"]: r for r in json.loads(server.cli("preview", "ls", "--json", cwd=app.path).stdout)}
+
+
+def wait_for(server: Server, app: TestApp, wanted: dict[int, tuple[str, ...]], timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = rows(server, app)
+        if all(n in now and now[n]["state"] in states for n, states in wanted.items()):
+            return now
+        time.sleep(1)
+    raise AssertionError(f"previews not {wanted} after {timeout} s: {json.dumps(rows(server, app))}\n"
+                         + server.log.read_text()[-3000:])
+
+
+def page(http: int, name: str, path: str) -> str:
+    got = httpx.get(f"http://127.0.0.1:{http}{path}", headers={"Host": name}, timeout=10)
+    assert got.status_code == 200, (name, path, got.status_code, got.text)
+    return got.text
+
+
+def of_preview(client: docker.DockerClient, app: TestApp, number: int) -> list[Any]:
+    return client.containers.list(all=True, filters={"label": [f"dockyard.app={app.name}",
+                                                               f"dockyard.env=pr-{number}"]})
+
+
+def holds_secret(client: docker.DockerClient, container: Any) -> list[str]:
+    """Where SECRET_VALUE is in a container: its environment, its secret files, its writable layer."""
+    found = []
+    container.reload()
+    if any(SECRET_VALUE in item for item in container.attrs["Config"]["Env"] or []):
+        found.append("environment")
+    folder = Path(container.labels.get("dockyard.secrets-dir") or "/nonexistent")
+    if folder.is_dir() and any(SECRET_VALUE in p.read_text() for p in folder.rglob("*") if p.is_file()):
+        found.append("secret files")
+    grep = container.exec_run(["sh", "-c", f"grep -rl {SECRET_VALUE} /etc /www /tmp /run 2>/dev/null"])
+    if grep.output.strip():
+        found.append(f"files: {grep.output.decode().split()}")
+    return found
+
+
+def test_a_forks_pull_request_gets_no_secret_and_previews_expire(
+        site: tuple[Server, int, Receiver], tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    server, http, receiver = site
+    app, bare = served_app(server, tmp_path / "apps",
+                           'previews: {from: staging, domain: "pr-{number}.fork.test", ttl: 15s}\n')
+    try:
+        server.start()
+        forked = push_pull(app, bare, 8, "from a fork\n")
+        send(server, pull_request(app, bare, "opened", 8, forked, fork=True))
+        wait_for(server, app, {8: ("ready",)})
+        assert rows(server, app)[8]["trusted"] is False
+        env_page = page(http, "pr-8.fork.test", "/cgi-bin/env")
+        assert "DB_PASSWORD=\n" in env_page or "DB_PASSWORD=" in env_page.splitlines(), env_page
+        assert SECRET_VALUE not in env_page
+        containers = of_preview(docker_client, app, 8)
+        assert containers and all(holds_secret(docker_client, c) == [] for c in containers)
+        with server.client(server.cli("token", "create", "--name", "r", "--scope", "read").stdout.strip()) as api:
+            run = api.get(f"/api/runs/{rows(server, app)[8]['run']}", params={"output": True}).json()
+        output = "\n".join(s["output"] for s in run["steps"])
+        assert "secrets are withheld, set empty: DB_PASSWORD" in output and SECRET_VALUE not in output
+        assert SECRET_VALUE not in server.log.read_text()
+        assert [b["description"] for p, b, _ in receiver.seen if p.endswith(forked)][-1] == \
+            "preview pr-8 is ready (untrusted: no secrets)"
+
+        # the repository's own pull request gets staging's secret: the check above can fail
+        own = push_pull(app, bare, 9, "from the repository\n")
+        send(server, pull_request(app, bare, "opened", 9, own))
+        wait_for(server, app, {9: ("ready",)})
+        assert rows(server, app)[9]["trusted"] is True
+        assert any(holds_secret(docker_client, c) for c in of_preview(docker_client, app, 9))
+
+        # both expire (ttl 15 s) and the server's loop takes them down with everything they had
+        wait_for(server, app, {8: ("closed",), 9: ("closed",)}, timeout=120)
+        assert of_preview(docker_client, app, 8) == [] and of_preview(docker_client, app, 9) == []
+        assert "expired: not updated for" in rows(server, app)[8]["message"]
+        try:  # the edge serves nothing else: it is stopped
+            assert httpx.get(f"http://127.0.0.1:{http}/", headers={"Host": "pr-8.fork.test"}, timeout=10) \
+                .status_code != 200
+        except httpx.ConnectError:
+            pass
+    finally:
+        server.stop()
+        remove_app_resources(docker_client, app.name)
+
+
+def test_twelve_pull_requests_with_max_ten_get_ten_previews_and_two_refusals(
+        site: tuple[Server, int, Receiver], tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    server, http, receiver = site
+    app, bare = served_app(server, tmp_path / "apps",
+                           'previews: {from: staging, domain: "pr-{number}.cap.test", max: 10}\n')
+    try:
+        server.start()
+        change = push_pull(app, bare, 1, "the same change\n")
+        for n in range(2, 13):  # twelve pull requests of one commit: one build
+            app.git("push", "-q", str(bare), f"HEAD:refs/pull/{n}/head")
+        shas = dict.fromkeys(range(1, 13), change)
+        answers = [send(server, pull_request(app, bare, "opened", n, shas[n])) for n in range(1, 13)]
+        refused = [a["skipped"][0] for a in answers if a["skipped"]]
+        assert [(r["preview"], r["reason"]) for r in refused] == [("pr-11", "max"), ("pr-12", "max")]
+        assert "has 10 previews already (previews.max)" in refused[0]["message"]
+        now = wait_for(server, app, {n: ("ready",) for n in range(1, 11)}, timeout=600)
+        assert [now[n]["state"] for n in (11, 12)] == ["refused", "refused"]
+        assert [b["state"] for _, b, _ in receiver.seen].count("error") == 2
+        assert page(http, "pr-10.cap.test", "/") == "the same change\n"
+        assert len({c.labels["dockyard.env"] for c in docker_client.containers.list(
+            filters={"label": f"dockyard.app={app.name}"})}) == 10
+
+        # closing one frees a place: pull request 11 opened again gets its preview
+        send(server, pull_request(app, bare, "closed", 1, shas[1]))
+        wait_for(server, app, {1: ("closed",)})
+        assert send(server, pull_request(app, bare, "reopened", 11, shas[11]))["runs"][0]["preview"] == "pr-11"
+        wait_for(server, app, {11: ("ready",)})
+    finally:
+        server.stop()
+        remove_app_resources(docker_client, app.name)
+
+
+def test_gitlab_merge_requests_and_gitea_pull_requests_open_and_close_previews(
+        site: tuple[Server, int, Receiver], tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    server, http, receiver = site
+    app, bare = served_app(server, tmp_path / "apps",
+                           'previews: {from: staging, domain: "pr-{number}.hub.test"}\n')
+    try:
+        server.start()
+        app.write("www/index.html", "merge request 4\n")
+        sha = app.commit("merge request 4")
+        app.git("push", "-q", str(bare), "HEAD:refs/merge-requests/4/head")
+        project = {"id": 42, "name": app.name, "path_with_namespace": f"team/{app.name}",
+                   "git_http_url": f"file://{bare}", "git_ssh_url": f"git@gitlab.example.invalid:team/{app.name}.git"}
+
+        def merge_request(action: str, extra: dict[str, Any]) -> bytes:
+            return body_of({"object_kind": "merge_request", "project": project, "object_attributes": {
+                "iid": 4, "action": action, "source_project_id": 42, "target_project_id": 42,
+                "last_commit": {"id": sha}, **extra}})
+
+        body = merge_request("open", {})
+        answer = httpx.post(f"{server.url}/hooks/gitlab", content=body, timeout=60,
+                            headers=signed_headers("gitlab", SECRET, body, "Merge Request Hook"))
+        assert answer.status_code == 202 and answer.json()["runs"][0]["preview"] == "pr-4", answer.text
+        wait_for(server, app, {4: ("ready",)})
+        assert page(http, "pr-4.hub.test", "/") == "merge request 4\n"
+        assert [b["state"] for p, b, _ in receiver.seen if p == f"/gitlab/42/{sha}"] == ["pending", "success"]
+        body = merge_request("update", {})  # a title changed, no commit: nothing to do
+        answer = httpx.post(f"{server.url}/hooks/gitlab", content=body, timeout=60,
+                            headers=signed_headers("gitlab", SECRET, body, "Merge Request Hook"))
+        assert answer.status_code == 202 and "changes no code" in answer.json()["ignored"]
+        body = merge_request("merge", {})
+        assert httpx.post(f"{server.url}/hooks/gitlab", content=body, timeout=60,
+                          headers=signed_headers("gitlab", SECRET, body, "Merge Request Hook")).status_code == 202
+        wait_for(server, app, {4: ("closed",)})
+
+        gitea = json.loads(pull_request(app, bare, "opened", 5, push_pull(app, bare, 5, "gitea five\n")))
+        body = body_of(gitea)
+        answer = httpx.post(f"{server.url}/hooks/gitea", content=body, timeout=60,
+                            headers=signed_headers("gitea", SECRET, body, "pull_request"))
+        assert answer.status_code == 202, answer.text
+        wait_for(server, app, {5: ("ready",)})
+        assert page(http, "pr-5.hub.test", "/") == "gitea five\n"
+    finally:
+        server.stop()
+        remove_app_resources(docker_client, app.name)
