@@ -33,6 +33,7 @@ CHANGES: dict[tuple[str, ...], int] = {
     ("autoscale", "run"): 0, ("lock", "acquire"): 1, ("lock", "release"): 1,
     ("run",): 1, ("jobs", "enable"): 0, ("jobs", "disable"): 0, ("jobs", "run-now"): 1,
     ("rollout", "promote"): 1, ("rollout", "pause"): 1, ("rollout", "resume"): 1, ("rollout", "abort"): 1,
+    ("preview", "up"): 1, ("preview", "down"): 1,
 }
 # Every other command only reads, or runs in the foreground and audits what it changes itself (the
 # server, the agent, the pipeline worker); tests/unit/security/test_tokens_audit.py holds the list.
@@ -43,7 +44,7 @@ READS: set[tuple[str, ...]] = {
     ("forwarder", "run"), ("forwarder", "status"), ("init",), ("logs",), ("nodes",), ("notify", "ls"),
     ("notify", "test"), ("pipeline", "logs"), ("pipeline", "ls"), ("pipeline", "show"), ("pipeline", "work"),
     ("ps",), ("releases",), ("server",), ("stats",), ("status",), ("token", "ls"), ("lock", "status"),
-    ("jobs", "ls"), ("jobs", "runs"), ("rollout", "status"),
+    ("jobs", "ls"), ("jobs", "runs"), ("rollout", "status"), ("preview", "ls"),
 }
 SHOWN_WITHOUT_OPTIONS = {("app", "policy")}  # with no option it only shows: nothing changes
 _DURATION = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

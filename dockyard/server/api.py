@@ -15,6 +15,7 @@ from dockyard.server.actions import spec_of
 from dockyard.server.auth import Token
 from dockyard.server.deps import Auth, Db, need, source_of
 from dockyard.server.overview import diff_releases, overview
+from dockyard.server.previews_api import router as previews_router
 from dockyard.server.rollouts_api import router as rollouts_router
 from dockyard.server.runs_api import router as runs_router
 from dockyard.server.tasks_api import router as tasks_router
@@ -25,6 +26,7 @@ router = APIRouter()
 router.include_router(runs_router)
 router.include_router(tasks_router)
 router.include_router(rollouts_router)
+router.include_router(previews_router)
 
 
 @router.get("/apps", tags=["apps"])

@@ -7,6 +7,7 @@ the same call the API makes, so the scope a token lacks is refused there, whatev
 
 from __future__ import annotations
 
+import re
 import time
 from functools import lru_cache
 
@@ -15,10 +16,12 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from dockyard.deploy.rollout_store import RolloutStore
-from dockyard.errors import DockyardError, NotFound
+from dockyard.errors import DockyardError, NotFound, UsageError
 from dockyard.jobs.plan import next_at
 from dockyard.jobs.runner import kind_of
 from dockyard.jobs.store import JobStore
+from dockyard.pipeline import previews
+from dockyard.pipeline.preview_store import PreviewStore
 from dockyard.pipeline.store import AppRecord, RunStore
 from dockyard.server import actions
 from dockyard.server.deps import Db, source_of
@@ -36,7 +39,8 @@ router = APIRouter(include_in_schema=False)
 DONE = {"rolled-back": "Rolled back.", "promoted": "Promoted.", "approved": "Approved: the run goes on.",
         "cancelled": "Cancelled.", "rollout-promote": "The canary went to its next step.",
         "rollout-promote-full": "The canary serves every request.", "rollout-pause": "The canary is paused.",
-        "rollout-resume": "The canary goes on.", "rollout-abort": "The canary was aborted."}
+        "rollout-resume": "The canary goes on.", "rollout-abort": "The canary was aborted.",
+        "preview-up": "The preview's run is queued.", "preview-down": "The preview's take-down is queued."}
 ROLLOUT_ACTIONS = ("promote", "promote-full", "pause", "resume", "abort")
 
 
@@ -55,7 +59,35 @@ def app_page(app: str, request: Request, db: Db, session: PageSession) -> Respon
     store = RunStore(db)
     spec, commit = actions.spec_of(store, store.app(app))
     return page(request, "app.html", session, data=overview(db, spec, commit), done=DONE.get(
-        request.query_params.get("done", "")), runs=store.runs(app, limit=5))
+        request.query_params.get("done", "")), runs=store.runs(app, limit=5),
+        previews=[r.as_json() for r in PreviewStore(db).rows(app) if r.state != "closed"],
+        has_previews=spec.previews is not None)
+
+
+@router.post("/apps/{app}/previews/up")
+async def preview_up(app: str, request: Request, db: Db, session: PageSession) -> Response:
+    """The "open a preview" form: what POST /api/apps/{app}/previews/{number} does."""
+    fields = await checked_form(request, session)
+    number = fields.get("number", "")
+    if not number.isdigit() or not 1 <= int(number) <= 999_999_999:
+        raise UsageError(f"{number!r} is not a pull request number")
+    ref = fields.get("ref", "").strip()
+    if ref and not re.fullmatch(r"refs/[A-Za-z0-9._/-]{1,195}", ref):
+        raise UsageError(f"{ref!r} is not a ref (refs/pull/7/head, refs/heads/NAME)")
+    actions.refuse_unless(db, session.token, "trigger", None, source(request), "preview up", f"{app}/pr-{number}")
+    event = previews.PreviewEvent(number=int(number), move="update", head_ref=ref)
+    await run_in_threadpool(previews.request, db, app, event, session.token.name, source(request))
+    return RedirectResponse(f"/apps/{app}?done=preview-up", status_code=303)
+
+
+@router.post("/apps/{app}/previews/{number}/down")
+async def preview_down(app: str, number: int, request: Request, db: Db, session: PageSession) -> Response:
+    """A preview's "take down" button: what DELETE /api/apps/{app}/previews/{number} does."""
+    await checked_form(request, session)
+    actions.refuse_unless(db, session.token, "trigger", None, source(request), "preview down", f"{app}/pr-{number}")
+    await run_in_threadpool(previews.close, db, app, number, session.token.name, source(request),
+                            "taken down from the dashboard")
+    return RedirectResponse(f"/apps/{app}?done=preview-down", status_code=303)
 
 
 @router.get("/apps/{app}/envs/{env}/releases")
