@@ -8,7 +8,9 @@ what it reports on: a receiver that is down is retried a few times, then logged.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 
 from dockyard import settings
+from dockyard.errors import DockyardError
 from dockyard.settings_model import CommitStatusSettings
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,11 @@ def _post(url: str, body: dict[str, Any], headers: dict[str, str]) -> int:
 def report(provider: str, repo: str, sha: str, number: int, project_id: str, status: CommitStatus,
            post: Poster = _post) -> bool:
     """Send the status where the site says for `provider`; False when none is set or it was not taken."""
-    target = next((t for name, t in settings.load().commit_status.items() if name == provider), None)
+    try:
+        target = next((t for name, t in settings.load().commit_status.items() if name == provider), None)
+    except DockyardError as exc:  # a broken settings file: said, and what reports goes on
+        log.warning("commit status %s for %s not sent: %s", status.state, sha[:12], exc.message)
+        return False
     if target is None:
         return False
     url = status_url(target, repo, sha, number, project_id)
@@ -72,5 +79,37 @@ def report(provider: str, repo: str, sha: str, number: int, project_id: str, sta
                 return False  # refused: another try gets the same answer
         except httpx.HTTPError as exc:
             log.warning("commit status %s for %s not sent: %s", status.state, sha[:12], exc)
-        time.sleep(0.5 * (attempt + 1))
+        if attempt + 1 < ATTEMPTS:
+            time.sleep(0.5 * (attempt + 1))
     return False
+
+
+_pending: deque[tuple[Any, ...]] = deque()
+_lock = threading.Lock()
+_sender: threading.Thread | None = None
+
+
+def report_later(*args: Any) -> None:
+    """report(*args) in this process's one sender thread: the caller (a webhook's answer) never waits
+    on a slow receiver, and one commit's statuses still arrive in the order they were said. The
+    thread is not a daemon: a CLI command's process ends once what it said is sent."""
+    global _sender
+    with _lock:
+        _pending.append(args)
+        if _sender is None:
+            _sender = threading.Thread(target=_drain, name="commit-status", daemon=False)
+            _sender.start()
+
+
+def _drain() -> None:
+    global _sender
+    while True:
+        with _lock:
+            if not _pending:
+                _sender = None
+                return
+            args = _pending.popleft()
+        try:
+            report(*args)
+        except Exception:  # one bad status must not stop those behind it
+            log.exception("commit status not sent")

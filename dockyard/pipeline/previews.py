@@ -19,7 +19,7 @@ from typing import Any
 
 from dockyard import settings
 from dockyard.errors import DockyardError, Forbidden, NotFound
-from dockyard.pipeline.commit_status import CommitStatus, report
+from dockyard.pipeline.commit_status import CommitStatus, report_later
 from dockyard.pipeline.model import StepDef, check_commit, plan_run
 from dockyard.pipeline.preview_store import PreviewRow, PreviewStore
 from dockyard.pipeline.source import default_branch_head, default_branch_name, export_commit, fetch_ref
@@ -62,7 +62,7 @@ def plan_preview(policy: AppSpec, number: int, commit_spec: AppSpec) -> list[Ste
 
 def _status(row: PreviewRow, status: CommitStatus) -> None:
     if row.provider != "hand" and row.commit:
-        report(row.provider, row.repo, row.commit, row.number, row.project_id, status)
+        report_later(row.provider, row.repo, row.commit, row.number, row.project_id, status)
 
 
 def _audit(db: StateDB, by: str, source: str, app: str, number: int, outcome: str, commit: str) -> None:

@@ -108,11 +108,13 @@ def _previews(data: dict[str, Any], environments: list[Any]) -> list[Problem]:
         sample = PreviewsSpec.model_construct(domain=template.strip().rstrip(".").lower())
         for name, env in _mapping(data, "environments").items():
             domains = env.get("domains") if isinstance(env, dict) else None
-            for index, host in enumerate(domains if isinstance(domains, list) else []):
-                if isinstance(host, str) and sample.matches(host.lower()):
-                    problems.append((("environments", name, "domains", index),
-                                     f"{host} is a name previews.domain gives a preview: a preview never "
-                                     "answers under an environment's name"))
+            served: list[tuple[Loc, Any]] = [(("environments", name, "domains", index), host) for index, host
+                                             in enumerate(domains if isinstance(domains, list) else [])]
+            served += [(("environments", name, "redirects", host), host) for host in _mapping(env, "redirects")]
+            for at, host in served:  # the names the edge serves it under, its redirects' too
+                if isinstance(host, str) and sample.matches(host.strip().rstrip(".").lower()):
+                    problems.append((at, f"{host} is a name previews.domain gives a preview: a preview never "
+                                         "answers under an environment's name"))
     return problems
 
 

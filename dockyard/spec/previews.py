@@ -43,8 +43,10 @@ class PreviewsSpec(SpecModel):
     def _template(cls, value: object) -> str:
         if not isinstance(value, str) or PLACEHOLDER not in value:
             raise fail(f"must hold {PLACEHOLDER} (each pull request its own name), got {show(value)}")
+        if value.count(PLACEHOLDER) > 1:
+            raise fail(f"must hold {PLACEHOLDER} once, got {show(value)}")
         sample = value.replace(PLACEHOLDER, "7")
-        if PLACEHOLDER in sample or "{" in sample or "}" in sample:
+        if "{" in sample or "}" in sample:
             raise fail(f"may hold {PLACEHOLDER} and nothing else in braces, got {show(value)}")
         _hostname(sample)  # the check of domains:, on a sample number
         return value.strip().rstrip(".").lower()

@@ -133,8 +133,14 @@ def test_the_domain_template_is_lowercased_and_a_trailing_dot_dropped() -> None:
     ("domains: [shop.test]", "domains: [shop.test, PR-12.preview.test]",
      "dockyard.yml:19: environments.production.domains[1]: PR-12.preview.test is a name previews.domain gives a "
      "preview: a preview never answers under an environment's name"),
+    ('"pr-{number}.preview.test"', '"pr-{number}-{number}.preview.test"',
+     "dockyard.yml:22: previews.domain: must hold {number} once, got 'pr-{number}-{number}.preview.test'"),
+    ("  production: {engine: swarm, domains: [shop.test]}",
+     "  production: {engine: swarm, domains: [shop.test], redirects: {pr-5.preview.test: shop.test}}",
+     "dockyard.yml:19: environments.production.redirects['pr-5.preview.test']: pr-5.preview.test is a name "
+     "previews.domain gives a preview: a preview never answers under an environment's name"),
 ], ids=["no-placeholder", "other-braces", "from-unknown", "from-last", "max-0", "max-true", "ttl-3x", "env-pr-3",
-        "env-domain"])
+        "env-domain", "placeholder-twice", "env-redirect"])
 def test_each_mistake_says_where(old: str, new: str, expected: str) -> None:
     text = SPEC.replace(old, new)
     assert text != SPEC
