@@ -26,6 +26,7 @@ from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources
 from tests.e2e.test_previews import Receiver, pull_request, push_pull, send
 from tests.integration.server.conftest import SECRET, Server, site_env
+from tests.json_schemas import check
 from tests.ports import free_port
 from tests.unit.server.payloads import body_of, signed_headers
 
@@ -75,7 +76,8 @@ def served_app(server: Server, root: Path, previews: str) -> tuple[TestApp, Path
 
 
 def rows(server: Server, app: TestApp) -> dict[int, dict[str, Any]]:
-    return {r["number"]: r for r in json.loads(server.cli("preview", "ls", "--json", cwd=app.path).stdout)}
+    listed = check("preview.schema.json", json.loads(server.cli("preview", "ls", "--json", cwd=app.path).stdout))
+    return {r["number"]: r for r in listed}
 
 
 def wait_for(server: Server, app: TestApp, wanted: dict[int, tuple[str, ...]], timeout: float = 300) -> dict:
