@@ -19,6 +19,7 @@ stats) and disk (writable layers, and the volumes of their accessories).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -67,7 +68,7 @@ def by_hand(server: Server, app_path: Path, http: int, backup_id: str) -> float:
     exported.write_text(cli(server, "config", "export", "staging", "--reveal", cwd=app_path))
     exported.chmod(0o600)
     cli(server, "config", "import", "handmade", str(exported), cwd=app_path)
-    cli(server, "backup", "restore", "handmade", "db", backup_id, "--from", "staging", cwd=app_path)
+    cli(server, "backup", "restore", "handmade", "db", backup_id, "--from", "staging", "--yes", cwd=app_path)
     cli(server, "accessory", "boot", "handmade", "db", cwd=app_path)
     cli(server, "deploy", "handmade", cwd=app_path)
     wait_answer(http, "handmade.bench.test", "/cgi-bin/get?seeded", "snapshot", timeout=60)
@@ -115,8 +116,7 @@ def main() -> None:
             cli(server, "accessory", "boot", "staging", "db", cwd=app.path)
             client.containers.get(f"{app.name}_staging_db").exec_run(["redis-cli", "SET", "seeded", "snapshot"])
             cli(server, "backup", "create", "staging", "db", cwd=app.path)
-            backup_id = cli(server, "backup", "ls", "staging", "db", "--json", cwd=app.path).split('"id": "')[1] \
-                .split('"')[0]
+            backup_id = json.loads(cli(server, "backup", "ls", "staging", "db", "--json", cwd=app.path))[0]["backup_id"]
             server.start()
 
             app.write("www/index.html", "by hand\n")

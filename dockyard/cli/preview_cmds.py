@@ -37,7 +37,7 @@ def _finish(outcome: dict[str, Any], wait: bool, as_json: bool) -> None:
         return
     store = _store()
     if not as_json:
-        say(f"run {run_id}: {outcome['app']} {outcome['preview']} ({outcome['commit'][:7]})")
+        say(f"run {run_id}: {outcome['app']} {outcome['preview']} ({outcome['commit_sha'][:7]})")
     if not wait:
         ensure_worker()
     elif server_alive():

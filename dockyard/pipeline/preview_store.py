@@ -68,7 +68,7 @@ class PreviewRow:
         return f"pr-{self.number}"
 
     def as_json(self) -> dict[str, Any]:
-        return {"app": self.app, "number": self.number, "env": self.env, "state": self.state, "commit": self.commit,
+        return {"app": self.app, "number": self.number, "env": self.env, "state": self.state, "commit_sha": self.commit,
                 "trusted": self.trusted, "provider": self.provider, "url": self.url or None, "run": self.run_id,
                 "message": self.message or None, "created_at": rfc3339(self.created_at),
                 "updated_at": rfc3339(self.updated_at)}

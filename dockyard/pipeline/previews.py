@@ -77,7 +77,7 @@ def request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) ->
     env = preview_name(event.number)
     head_ref = event.head_ref or f"refs/pull/{event.number}/head"
     mirror, head = fetch_ref(app, record.repo, head_ref, f"refs/dockyard/pull/{event.number}")
-    outcome: dict[str, Any] = {"app": app, "preview": env, "commit": event.commit or head}
+    outcome: dict[str, Any] = {"app": app, "preview": env, "commit_sha": event.commit or head}
     if event.move == "close":
         if event.commit and head not in (None, event.commit):  # a replayed close of an older head
             return {**outcome, "reason": "not-head", "message": f"commit {event.commit[:12]} is not the head of "
@@ -96,7 +96,7 @@ def request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) ->
     current = PreviewStore(db).get(app, event.number)
     if current is not None and current.state in ("building", "ready") and current.commit == commit:
         _audit(db, by, source, app, event.number, f"ignored: {env} already has {commit[:12]}", commit)
-        return {**outcome, "commit": commit, "reason": "duplicate",
+        return {**outcome, "commit_sha": commit, "reason": "duplicate",
                 "message": f"{env} is already {current.state} with {commit[:12]}; nothing queued"}
     spec = load_spec(export_commit(app, record.repo, commit, mirror) / record.spec_file)
     default_head = default_branch_head(mirror)
@@ -122,14 +122,14 @@ def request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) ->
                                    event.project_id, message)
         _status(refused, CommitStatus("error", f"no preview: {message}"))
         _audit(db, by, source, app, event.number, f"refused: {message}", commit)
-        return {**outcome, "commit": commit, "reason": "max", "message": message}
+        return {**outcome, "commit_sha": commit, "reason": "max", "message": message}
     run_id = store.create_run(app, commit, run_branch(event.number), event.provider, steps, supersede=True,
                               started_by=by)
     previews.set_run(app, event.number, run_id)
     _status(row, CommitStatus("pending", f"building preview {env}" + ("" if row.trusted else " (untrusted)")))
     _audit(db, by, source, app, event.number, f"run {run_id} queued", commit)
     log.info("preview %s/%s: run %s queued for %s", app, env, run_id, commit[:12])
-    return {**outcome, "commit": commit, "run": run_id, "trusted": row.trusted}
+    return {**outcome, "commit_sha": commit, "run": run_id, "trusted": row.trusted}
 
 
 def close(db: StateDB, app: str, number: int, by: str, source: str, why: str) -> dict[str, Any]:
@@ -148,7 +148,7 @@ def close(db: StateDB, app: str, number: int, by: str, source: str, why: str) ->
     previews.set_state(app, number, "closing", why)
     previews.set_run(app, number, run_id)
     _audit(db, by, source, app, number, f"take-down run {run_id} queued ({why})", row.commit)
-    return {"app": app, "preview": env, "run": run_id, "commit": row.commit}
+    return {"app": app, "preview": env, "run": run_id, "commit_sha": row.commit}
 
 
 def run_ended(db: StateDB, run_id: int, status: str, error: str, url: str) -> None:

@@ -25,7 +25,7 @@ from dockyard.router.edge import Edge
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources
 from tests.e2e.test_previews import Receiver, pull_request, push_pull, send
-from tests.integration.server.conftest import SECRET, Server, site_env
+from tests.integration.server.conftest import SECRET, Server, dashboard_session, site_env
 from tests.json_schemas import check
 from tests.ports import free_port
 from tests.unit.server.payloads import body_of, signed_headers
@@ -39,6 +39,7 @@ SECRET_VALUE = "s3cret-of-staging-7f1c"
 def site(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[tuple[Server, int, Receiver]]:
     http = free_port()
     server = Server(env={**site_env(tmp_path), "DOCKYARD_PREVIEWS_EVERY": "1"}, log=tmp_path / "server.log")
+    server.token = server.cli("token", "create", "--name", "admin", "--scope", "admin").stdout.strip()
     receiver = Receiver()
     server.cli("edge", "configure", "--address", "127.0.0.1", "--http-port", str(http))
     settings_file = Path(server.env["DOCKYARD_HOME"]) / "settings.yml"
@@ -121,7 +122,7 @@ def test_a_forks_pull_request_gets_no_secret_and_previews_expire(
         site: tuple[Server, int, Receiver], tmp_path: Path, docker_client: docker.DockerClient) -> None:
     server, http, receiver = site
     app, bare = served_app(server, tmp_path / "apps",
-                           'previews: {from: staging, domain: "pr-{number}.fork.test", ttl: 15s}\n')
+                           'previews: {from: staging, domain: "pr-{number}.fork.test", ttl: 25s}\n')
     try:
         server.start()
         forked = push_pull(app, bare, 8, "from a fork\n")
@@ -133,7 +134,7 @@ def test_a_forks_pull_request_gets_no_secret_and_previews_expire(
         assert SECRET_VALUE not in env_page
         containers = of_preview(docker_client, app, 8)
         assert containers and all(holds_secret(docker_client, c) == [] for c in containers)
-        with server.client(server.cli("token", "create", "--name", "r", "--scope", "read").stdout.strip()) as api:
+        with server.client() as api:
             run = api.get(f"/api/runs/{rows(server, app)[8]['run']}", params={"output": True}).json()
         output = "\n".join(s["output"] for s in run["steps"])
         assert "secrets are withheld, set empty: DB_PASSWORD" in output and SECRET_VALUE not in output
@@ -147,6 +148,13 @@ def test_a_forks_pull_request_gets_no_secret_and_previews_expire(
         wait_for(server, app, {9: ("ready",)})
         assert rows(server, app)[9]["trusted"] is True
         assert any(holds_secret(docker_client, c) for c in of_preview(docker_client, app, 9))
+        # a preview is an environment like the others
+        status = check("status-env.schema.json", json.loads(server.cli("status", "pr-9", "--json", cwd=app.path).stdout))
+        assert (status["name"], status["strategy"], len(status["replicas"])) == ("pr-9", "rolling", 1), status
+        assert "ran in pr-9" in server.cli("run", "pr-9", "--", "sh", "-c", "echo ran in pr-9", cwd=app.path).stdout
+        server.cli("maintenance", "on", "pr-9", cwd=app.path)
+        assert httpx.get(f"http://127.0.0.1:{http}/", headers={"Host": "pr-9.fork.test"}, timeout=10).status_code == 503
+        server.cli("maintenance", "off", "pr-9", cwd=app.path)
 
         # both expire (ttl 15 s) and the server's loop takes them down with everything they had
         wait_for(server, app, {8: ("closed",), 9: ("closed",)}, timeout=120)
@@ -184,8 +192,30 @@ def test_twelve_pull_requests_with_max_ten_get_ten_previews_and_two_refusals(
         assert len({c.labels["dockyard.env"] for c in docker_client.containers.list(
             filters={"label": f"dockyard.app={app.name}"})}) == 10
 
-        # closing one frees a place: pull request 11 opened again gets its preview
-        send(server, pull_request(app, bare, "closed", 1, shas[1]))
+        # apps are walls, and taking one down needs the trigger scope
+        other = server.cli("token", "create", "--name", "other-app", "--scope", "trigger", "--app", "another").stdout
+        reader = server.cli("token", "create", "--name", "reader", "--scope", "read", "--app", app.name).stdout
+        with server.client(other.strip()) as api:
+            assert api.get(f"/api/apps/{app.name}/previews").status_code == 403
+            assert api.delete(f"/api/apps/{app.name}/previews/2").status_code == 403
+        with server.client(reader.strip()) as api:
+            assert [p["env"] for p in api.get(f"/api/apps/{app.name}/previews").json()["previews"]] == \
+                [f"pr-{n}" for n in range(1, 13)]
+            assert api.delete(f"/api/apps/{app.name}/previews/2").status_code == 403
+            assert api.post(f"/api/apps/{app.name}/previews/13", json={"ref": "/etc/passwd"}).status_code in (403, 422)
+        assert rows(server, app)[2]["state"] == "ready" and 13 not in rows(server, app)
+
+        # closing one from the dashboard frees a place: pull request 11 opened again gets its preview
+        browser = dashboard_session(server, server.token)
+        try:
+            listed = browser.get(f"/apps/{app.name}").text
+            assert all(f'data-preview="pr-{n}"' in listed for n in range(1, 13)) and "has 10 previews already" in listed
+            csrf = listed.split('name="csrf" value="')[1].split('"')[0]
+            assert browser.post(f"/apps/{app.name}/previews/1/down", data={"csrf": "wrong"}).status_code == 403
+            assert rows(server, app)[1]["state"] == "ready"
+            assert browser.post(f"/apps/{app.name}/previews/1/down", data={"csrf": csrf}).status_code == 303
+        finally:
+            browser.close()
         wait_for(server, app, {1: ("closed",)})
         assert send(server, pull_request(app, bare, "reopened", 11, shas[11]))["runs"][0]["preview"] == "pr-11"
         wait_for(server, app, {11: ("ready",)})

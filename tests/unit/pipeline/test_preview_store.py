@@ -110,7 +110,7 @@ def test_a_row_in_json(store: PreviewStore) -> None:
     row = store.get("shop", 7)
     assert row is not None and store.of_run(12) == row and store.of_run(13) is None
     assert row.as_json() == {
-        "app": "shop", "number": 7, "env": "pr-7", "state": "building", "commit": A, "trusted": False,
+        "app": "shop", "number": 7, "env": "pr-7", "state": "building", "commit_sha": A, "trusted": False,
         "provider": "github", "url": None, "run": 12, "message": None, "created_at": "1970-01-01T00:16:40Z",
         "updated_at": "1970-01-01T00:16:40Z"}
     store.set_state("shop", 7, "ready", url="https://pr-7.preview.test")
