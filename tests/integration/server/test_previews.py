@@ -149,7 +149,8 @@ def test_a_forks_pull_request_gets_no_secret_and_previews_expire(
         assert rows(server, app)[9]["trusted"] is True
         assert any(holds_secret(docker_client, c) for c in of_preview(docker_client, app, 9))
         # a preview is an environment like the others
-        status = check("status-env.schema.json", json.loads(server.cli("status", "pr-9", "--json", cwd=app.path).stdout))
+        status = check("status-env.schema.json",
+                       json.loads(server.cli("status", "pr-9", "--json", cwd=app.path).stdout))
         assert (status["name"], status["strategy"], len(status["replicas"])) == ("pr-9", "rolling", 1), status
         assert "ran in pr-9" in server.cli("run", "pr-9", "--", "sh", "-c", "echo ran in pr-9", cwd=app.path).stdout
         server.cli("maintenance", "on", "pr-9", cwd=app.path)
