@@ -21,6 +21,7 @@ from dockyard import settings
 from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.pipeline.commit_status import CommitStatus, report_later
 from dockyard.pipeline.model import StepDef, check_commit, plan_run
+from dockyard.pipeline.places import server_places
 from dockyard.pipeline.preview_store import PreviewRow, PreviewStore
 from dockyard.pipeline.source import default_branch_head, default_branch_name, export_commit, fetch_ref
 from dockyard.pipeline.store import RunStore
@@ -109,8 +110,12 @@ def request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) ->
     try:
         check_commit(app, spec, policy, run_branch(event.number), default_branch_name(mirror),
                      settings.load().policy(app), [env])
-    except Forbidden as exc:
+    except Forbidden as exc:  # said on the commit too: its author sees why no preview comes
         _audit(db, by, source, app, event.number, f"failed: {exc.message}", commit)
+        if event.provider != "hand":
+            said = server_places([(app, record.repo)]).hide(exc.message.splitlines()[0])  # no server path
+            report_later(event.provider, event.repo, commit, event.number, event.project_id,
+                         CommitStatus("failure", f"no preview: {said}"))
         raise
     previews = PreviewStore(db)
     row = previews.claim(app, event.number, commit, not event.fork, event.provider, event.repo, event.project_id,

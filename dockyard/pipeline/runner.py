@@ -89,8 +89,8 @@ class RunExecutor:
             self._ended(run, "failed", error)
             return "failed"
         commit = Commit(sha=run.commit_sha, branch=run.branch, dirty=False, diff_hash=None)
-        previews = {s.env for s in self.store.steps(run.id, output=False) if spec.is_preview(s.env)}
-        self._secrets = self._secret_values(spec, tuple(previews))
+        preview_envs = {s.env for s in self.store.steps(run.id, output=False) if spec.is_preview(s.env)}
+        self._secrets = self._secret_values(spec, tuple(preview_envs))
         for step in self.store.steps(run.id, output=False):
             if step.status != "pending":
                 continue

@@ -266,6 +266,22 @@ def test_gitlab_merge_requests_and_gitea_pull_requests_open_and_close_previews(
         assert answer.status_code == 202, answer.text
         wait_for(server, app, {5: ("ready",)})
         assert page(http, "pr-5.hub.test", "/") == "gitea five\n"
+
+        # a pull request that changes previews: (here its cap) is refused, and its commit says why
+        app.write("dockyard.yml", app.spec_file.read_text().replace('hub.test"}', 'hub.test", max: 99}'))
+        greedy = app.commit("more previews for me")
+        app.git("push", "-q", str(bare), "HEAD:refs/pull/6/head")
+        body = pull_request(app, bare, "opened", 6, greedy)
+        refused = httpx.post(f"{server.url}/hooks/github", content=body, timeout=60,
+                             headers=signed_headers("github", SECRET, body, "pull_request"))
+        assert refused.status_code == 403 and "previews differs from the default branch" in refused.text, refused.text
+        deadline = time.monotonic() + 20
+        while not [b for p, b, _ in receiver.seen if p.endswith(greedy)] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        said = [b for p, b, _ in receiver.seen if p.endswith(greedy)]
+        assert [b["state"] for b in said] == ["failure"] and "previews differs" in said[0]["description"], said
+        assert str(tmp_path) not in said[0]["description"] + refused.text  # no path of the server's
+        assert 6 not in rows(server, app)
     finally:
         server.stop()
         remove_app_resources(docker_client, app.name)
