@@ -128,8 +128,12 @@ def request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) ->
         _status(refused, CommitStatus("error", f"no preview: {message}"))
         _audit(db, by, source, app, event.number, f"refused: {message}", commit)
         return {**outcome, "commit_sha": commit, "reason": "max", "message": message}
-    run_id = store.create_run(app, commit, run_branch(event.number), event.provider, steps, supersede=True,
-                              started_by=by)
+    try:
+        run_id = store.create_run(app, commit, run_branch(event.number), event.provider, steps, supersede=True,
+                                  started_by=by)
+    except BaseException:
+        previews.set_state(app, event.number, "failed", "its run could not be queued")  # not building forever
+        raise
     previews.set_run(app, event.number, run_id)
     _status(row, CommitStatus("pending", f"building preview {env}" + ("" if row.trusted else " (untrusted)")))
     _audit(db, by, source, app, event.number, f"run {run_id} queued", commit)
