@@ -45,7 +45,10 @@ def await_task(engine: Handle, container_id: str, name: str, timeout: float,
             api.kill(container_id)
         if follower is not None:
             follower.join(FOLLOW_GRACE)  # its stream ends with the container: the last lines arrive
-        output = api.logs(container_id, stdout=True, stderr=True).decode(errors="replace")[-MAX_OUTPUT:]
+        try:
+            output = api.logs(container_id, stdout=True, stderr=True).decode(errors="replace")[-MAX_OUTPUT:]
+        except DockerError as exc:  # the engine is removing it (a job's cleanup raced): its exit code still counts
+            output = f"(its output could not be read: {exc})"
     except DockerError as exc:
         raise engine_error(f"running {name}", exc) from exc
     return TaskRun(exit_code, output, time.monotonic() - start, timed_out)

@@ -72,7 +72,16 @@ def _audit(db: StateDB, by: str, source: str, app: str, number: int, outcome: st
 
 def request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) -> dict[str, Any]:
     """Carry out a pull request's event for `app`: the run queued, or why nothing was (a dict for the
-    webhook's answer, the CLI and the API). Errors: NotFound (no previews), Forbidden (a bad commit)."""
+    webhook's answer, the CLI and the API). Errors: NotFound (no previews), Forbidden (a bad commit).
+    Every outcome is an audit row, a refusal's too."""
+    try:
+        return _request(db, app, event, by, source)
+    except DockyardError as exc:
+        _audit(db, by, source, app, event.number, f"failed: {exc.message.splitlines()[0]}", event.commit)
+        raise
+
+
+def _request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) -> dict[str, Any]:
     store = RunStore(db)
     record = store.app(app)
     env = preview_name(event.number)
@@ -111,7 +120,6 @@ def request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) ->
         check_commit(app, spec, policy, run_branch(event.number), default_branch_name(mirror),
                      settings.load().policy(app), [env])
     except Forbidden as exc:  # said on the commit too: its author sees why no preview comes
-        _audit(db, by, source, app, event.number, f"failed: {exc.message}", commit)
         if event.provider != "hand":
             said = server_places([(app, record.repo)]).hide(exc.message.splitlines()[0])  # no server path
             report_later(event.provider, event.repo, commit, event.number, event.project_id,
@@ -150,6 +158,7 @@ def close(db: StateDB, app: str, number: int, by: str, source: str, why: str) ->
     if row is None or row.state in ("closed", "refused"):
         if row is not None and row.state == "refused":
             previews.set_state(app, number, "closed", why)
+        _audit(db, by, source, app, number, f"nothing to take down ({why})", row.commit if row else "")
         return {"app": app, "preview": env, "reason": "none", "message": f"{app} has no preview {env} to take down"}
     run_id = RunStore(db).create_run(app, row.commit, run_branch(number), row.provider,
                                      [StepDef("down", env, f"take down preview {env}")], supersede=True,

@@ -42,7 +42,9 @@ printf 'Content-Type: text/plain\\r\\n\\r\\n%s %s\\n' "$DOCKYARD_RELEASE" "$DOCK
 BASE_DELAY = "10000"  # µs: every release sleeps this long, so a latency ratio is about the app, not the fork
 
 
-def canary_app(root: Path, domain: str, steps: str, agent_rules: str = "", latency: str = "max_latency_ratio: 1.5, "
+# 2.0: a good canary's p95 was 1.62x the stable's once under the whole suite's load (122 requests against
+# 357); the slow release below is 3x and more
+def canary_app(root: Path, domain: str, steps: str, agent_rules: str = "", latency: str = "max_latency_ratio: 2.0, "
                ) -> TestApp:
     env = (f"  live:\n    engine: local\n    registry: local\n    strategy: canary\n    domains: [{domain}]\n"
            f"    canary:\n      steps: {steps}\n      match: {{header: X-Canary, cookie: canary}}\n"

@@ -68,13 +68,16 @@ def app_page(app: str, request: Request, db: Db, session: PageSession) -> Respon
 async def preview_up(app: str, request: Request, db: Db, session: PageSession) -> Response:
     """The "open a preview" form: what POST /api/apps/{app}/previews/{number} does."""
     fields = await checked_form(request, session)
-    number = fields.get("number", "")
+    number, ref = fields.get("number", ""), fields.get("ref", "").strip()
+    actions.refuse_unless(db, session.token, "trigger", None, source(request), "preview up", f"{app}/previews")
+    problem = None
     if not number.isdigit() or not 1 <= int(number) <= 999_999_999:
-        raise UsageError(f"{number!r} is not a pull request number")
-    ref = fields.get("ref", "").strip()
-    if ref and not re.fullmatch(r"refs/[A-Za-z0-9._/-]{1,195}", ref):
-        raise UsageError(f"{ref!r} is not a ref (refs/pull/7/head, refs/heads/NAME)")
-    actions.refuse_unless(db, session.token, "trigger", None, source(request), "preview up", f"{app}/pr-{number}")
+        problem = f"{number[:40]!r} is not a pull request number"
+    elif ref and not re.fullmatch(r"refs/[A-Za-z0-9._/-]{1,195}", ref):
+        problem = f"{ref[:200]!r} is not a ref (refs/pull/7/head, refs/heads/NAME)"
+    if problem is not None:  # a refusal is a row too
+        AuditLog(db).record(session.token.name, source(request), "preview up", f"{app}/previews", f"failed: {problem}")
+        raise UsageError(problem)
     event = previews.PreviewEvent(number=int(number), move="update", head_ref=ref)
     await run_in_threadpool(previews.request, db, app, event, session.token.name, source(request))
     return RedirectResponse(f"/apps/{app}?done=preview-up", status_code=303)

@@ -80,7 +80,7 @@ def test_a_token_of_one_app_reaches_nothing_of_another(two_apps) -> None:
         run_before = admin.get(f"/api/runs/{runs[theirs.app.name]}").json()
     mine = scoped(server, "ours-ci", ours.app.name)
     values = {"app": theirs.app.name, "run_id": str(runs[theirs.app.name]), "env": "testing", "idx": "0",
-              "action": "pause"}
+              "action": "pause", "number": "7"}
     tried = routes()
     assert len(tried) >= 20  # the API's and the dashboard's routes about an app or a run
     browser = session(server, mine)
@@ -135,7 +135,7 @@ def test_every_route_that_changes_something_writes_an_audit_row(two_apps) -> Non
     server, ours, _theirs = two_apps
     admin_token = server.cli("token", "create", "--name", "auditor", "--scope", "admin").stdout.strip()
     throwaway = server.cli("token", "create", "--name", "throwaway", "--scope", "read", "--json").stdout
-    values = {"app": ours.app.name, "env": "testing", "idx": "0", "run_id": "1", "action": "pause",
+    values = {"app": ours.app.name, "env": "testing", "idx": "0", "run_id": "1", "action": "pause", "number": "7",
               "token_id": str(json.loads(throwaway)["token_id"])}
     posts = []
     for route in create_app().routes:
