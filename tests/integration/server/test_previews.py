@@ -38,7 +38,8 @@ SECRET_VALUE = "s3cret-of-staging-7f1c"
 @pytest.fixture
 def site(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[tuple[Server, int, Receiver]]:
     http = free_port()
-    server = Server(env={**site_env(tmp_path), "DOCKYARD_PREVIEWS_EVERY": "1"}, log=tmp_path / "server.log")
+    # the expiry loop looks once an hour until a test restarts the server with a shorter period
+    server = Server(env={**site_env(tmp_path), "DOCKYARD_PREVIEWS_EVERY": "3600"}, log=tmp_path / "server.log")
     server.token = server.cli("token", "create", "--name", "admin", "--scope", "admin").stdout.strip()
     receiver = Receiver()
     server.cli("edge", "configure", "--address", "127.0.0.1", "--http-port", str(http))
@@ -122,7 +123,7 @@ def test_a_forks_pull_request_gets_no_secret_and_previews_expire(
         site: tuple[Server, int, Receiver], tmp_path: Path, docker_client: docker.DockerClient) -> None:
     server, http, receiver = site
     app, bare = served_app(server, tmp_path / "apps",
-                           'previews: {from: staging, domain: "pr-{number}.fork.test", ttl: 25s}\n')
+                           'previews: {from: staging, domain: "pr-{number}.fork.test", ttl: 5s}\n')
     try:
         server.start()
         forked = push_pull(app, bare, 8, "from a fork\n")
@@ -157,7 +158,10 @@ def test_a_forks_pull_request_gets_no_secret_and_previews_expire(
         assert httpx.get(f"http://127.0.0.1:{http}/", headers={"Host": "pr-9.fork.test"}, timeout=10).status_code == 503
         server.cli("maintenance", "off", "pr-9", cwd=app.path)
 
-        # both expire (ttl 15 s) and the server's loop takes them down with everything they had
+        # both are past their ttl (5 s): the server's loop, looking every second now, takes them down
+        server.stop()
+        server.env["DOCKYARD_PREVIEWS_EVERY"] = "1"
+        server.start()
         wait_for(server, app, {8: ("closed",), 9: ("closed",)}, timeout=120)
         assert of_preview(docker_client, app, 8) == [] and of_preview(docker_client, app, 9) == []
         assert "expired: not updated for" in rows(server, app)[8]["message"]
