@@ -20,7 +20,7 @@ from typing import Any
 from dockyard import settings
 from dockyard.errors import DockyardError, Forbidden, NotFound
 from dockyard.pipeline.commit_status import CommitStatus, report_later
-from dockyard.pipeline.model import StepDef, check_commit, plan_run
+from dockyard.pipeline.model import ACTIVE_RUN, StepDef, check_commit, plan_run
 from dockyard.pipeline.places import server_places
 from dockyard.pipeline.preview_store import PreviewRow, PreviewStore
 from dockyard.pipeline.source import default_branch_head, default_branch_name, export_commit, fetch_ref
@@ -190,9 +190,32 @@ def run_ended(db: StateDB, run_id: int, status: str, error: str, url: str) -> No
         _status(row, CommitStatus("failure", f"preview {row.env} failed: {error}"))
 
 
+ORPHAN_AFTER_S = 60.0  # a run that ended this long ago has said what it had to (runner: finish, then _ended)
+
+
+def settle_orphans(db: StateDB, now: float | None = None) -> list[PreviewRow]:
+    """Previews building or closing whose run ended without saying so (cancelled by hand, or gone):
+    marked failed, so they expire, and the cap does not count them forever."""
+    store, runs, settled = PreviewStore(db), RunStore(db), []
+    now = time.time() if now is None else now
+    for row in store.rows():
+        if row.state not in ("building", "closing") or row.run_id is None:
+            continue
+        try:
+            run = runs.run(row.run_id)
+            status, ended = run.status, run.ended_at or now
+        except NotFound:
+            status, ended = "gone", 0.0
+        if status not in ACTIVE_RUN and now - ended >= ORPHAN_AFTER_S:
+            store.set_state(row.app, row.number, "failed", f"its run {row.run_id} ended {status}")
+            settled.append(row)
+    return settled
+
+
 def expire(db: StateDB, now: float | None = None) -> list[dict[str, Any]]:
     """Queue the take-down of every preview not updated for its ttl (the server's loop)."""
     done = []
+    settle_orphans(db, now)
     for row in PreviewStore(db).expired(now):
         idle = (time.time() if now is None else now) - row.updated_at
         try:

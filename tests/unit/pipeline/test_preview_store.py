@@ -3,6 +3,7 @@ refused, closed and refused previews hold no place, and ready ones expire after 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,28 @@ def test_the_cap_holds_across_connections(tmp_path: Path) -> None:
     assert claim(second, 2, cap=1) is None
     assert claim(second, 1, commit=B, cap=1) is not None
     assert first.get("shop", 1) == second.get("shop", 1)
+
+
+def test_a_preview_whose_run_was_cancelled_by_hand_is_failed_then_expires(tmp_path: Path) -> None:
+    from dockyard.pipeline.model import StepDef
+    from dockyard.pipeline.previews import expire, settle_orphans
+    from dockyard.pipeline.store import RunStore
+
+    db = StateDB(tmp_path / "state.db")
+    runs, previews = RunStore(db), PreviewStore(db)
+    runs.register_app("shop", str(tmp_path / "repo"), "dockyard.yml")
+    for number in (1, 2):
+        claim(previews, number, now=1000.0)
+        run_id = runs.create_run("shop", A, f"pull/{number}", "github", [StepDef("build", "", "build image")],
+                                 supersede=True)
+        previews.set_run("shop", number, run_id)
+    runs.cancel(int(previews.get("shop", 1).run_id or 0), "someone")  # type: ignore[union-attr]
+    assert settle_orphans(db) == []  # it just ended: its runner may still be saying so
+    # a minute on, it is failed; the run of pr-2 is still queued
+    assert [r.number for r in settle_orphans(db, now=time.time() + 61)] == [1]
+    assert [(r.number, r.state, r.message) for r in previews.rows()] == [
+        (1, "failed", f"its run {previews.get('shop', 1).run_id} ended cancelled"),  # type: ignore[union-attr]
+        (2, "building", "")]
+    taken = expire(db, now=10**10)  # long past its ttl: its take-down is queued; pr-2 still builds
+    assert [(t["preview"], "run" in t) for t in taken] == [("pr-1", True)]
+    assert previews.get("shop", 1).state == "closing"  # type: ignore[union-attr]
