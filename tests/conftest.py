@@ -99,6 +99,18 @@ def remove_app_networks(client: docker.DockerClient, app: str) -> None:
             network.remove()
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 403:
+                raise
+            # "has active endpoints": a one-off of the app (a hook's) started after its containers were
+            # listed; what is still on its network goes too, then the network
+            network.reload()
+            for endpoint in network.attrs.get("Containers") or {}:
+                try:
+                    client.containers.get(endpoint).remove(force=True)
+                except docker.errors.APIError:
+                    pass  # gone meanwhile, or its removal is under way
+            network.remove()
 
 
 def remove_app_resources(client: docker.DockerClient, app: str) -> None:
