@@ -224,7 +224,6 @@ def run(
     """
     from dockyard.pipeline.source import _git, resolve_commit
     from dockyard.pipeline.triggers import enqueue
-    from dockyard.pipeline.worker import ensure_worker, server_alive
 
     store = _store()
     app, root = _register_current(store)
@@ -237,6 +236,14 @@ def run(
         raise typer.Exit(_fail(f"branch {branch} runs no pipeline (pipeline.branches in dockyard.yml)"))
     if not as_json:
         say(f"run {run_id}: {app} {sha[:7]} ({branch})")
+    follow_run(store, run_id, wait, as_json)
+
+
+def follow_run(store, run_id: int, wait: bool, as_json: bool) -> None:
+    """A queued run: followed step by step (by the server's worker, or worked here when no server
+    runs), or left to a detached worker (not `wait`); then printed, exit 1 when it did not pass."""
+    from dockyard.pipeline.worker import ensure_worker, server_alive
+
     if not wait:
         ensure_worker()
     elif server_alive():
@@ -244,8 +251,7 @@ def run(
     else:
         _work_in_foreground(store, run_id, quiet=as_json)
     _print_run(store, run_id, as_json)
-    status = store.run(run_id).status
-    if status in ("failed", "interrupted", "cancelled"):
+    if store.run(run_id).status in ("failed", "interrupted", "cancelled"):
         raise typer.Exit(1)
 
 

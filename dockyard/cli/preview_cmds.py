@@ -23,8 +23,7 @@ def _db() -> Any:
 
 def _finish(outcome: dict[str, Any], wait: bool, as_json: bool) -> None:
     """Print what was queued (or why nothing was), and follow its run unless --no-wait."""
-    from dockyard.cli.pipeline_cmds import _fail, _follow, _print_run, _store, _work_in_foreground
-    from dockyard.pipeline.worker import ensure_worker, server_alive
+    from dockyard.cli.pipeline_cmds import _fail, _store, follow_run
 
     run_id = outcome.get("run")
     if run_id is None:
@@ -35,18 +34,9 @@ def _finish(outcome: dict[str, Any], wait: bool, as_json: bool) -> None:
         if outcome.get("reason") == "max":
             raise typer.Exit(_fail(outcome["message"]) if not as_json else 1)
         return
-    store = _store()
     if not as_json:
         say(f"run {run_id}: {outcome['app']} {outcome['preview']} ({outcome['commit_sha'][:7]})")
-    if not wait:
-        ensure_worker()
-    elif server_alive():
-        _follow(store, run_id, quiet=as_json)
-    else:
-        _work_in_foreground(store, run_id, quiet=as_json)
-    _print_run(store, run_id, as_json)
-    if store.run(run_id).status in ("failed", "interrupted", "cancelled"):
-        raise typer.Exit(1)
+    follow_run(_store(), run_id, wait, as_json)
 
 
 @preview_app.command("up")

@@ -88,9 +88,10 @@ def check_edge(spec: AppSpec, env: str, edge: Callable[[], EdgeDoor]) -> None:
 
 
 def publish_edge(spec: AppSpec, env: str, edge: EdgeDoor, report: Report, servers: tuple[str, ...],
-                 preview: tuple[str, ...] = (), canary: Canary | None = None) -> None:
+                 preview: tuple[str, ...] = (), canary: Canary | None = None, drain: bool = True) -> None:
     """Serve the environment's names from `servers` (an environment without domains: withdrawn), and
-    a share of them from a canary's."""
+    a share of them from a canary's; then wait until the edge's old processes finished what they
+    held for replicas about to stop (not `drain`: none will, the caller goes on at once)."""
     route = route_of(spec, env, servers, preview, canary)
     if route is None:
         if edge.withdraw(spec.app, env):
@@ -99,7 +100,8 @@ def publish_edge(spec: AppSpec, env: str, edge: EdgeDoor, report: Report, server
     if edge.publish(route, where_in(spec, env)):
         split = f"; {canary.weight}% to the canary {', '.join(canary.servers)}" if canary is not None else ""
         report(f"edge: {', '.join(route.names)} -> {', '.join(servers) or 'nothing (503)'}{split}")
-        edge.wait_drained(DRAIN_TIMEOUT)
+        if drain:
+            edge.wait_drained(DRAIN_TIMEOUT)
     if route.tls != "off":
         secure_edge(spec, env, edge, report)
 

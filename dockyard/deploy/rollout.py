@@ -79,8 +79,8 @@ class Tally:
 def sample_usage(tally: Tally, samples: list[dict[str, Any]], replicas: list[Replica], canary: str,
                  stable: str) -> None:
     """The host agent's latest samples of the environment's containers, each to its release's track."""
-    track = {r.id[:12]: "canary" if r.release == canary else "stable" for r in replicas
-             if r.release in (canary, stable) and r.running and not r.worker}
+    track = {r.container[:12]: "canary" if r.release == canary else "stable" for r in replicas
+             if r.release in (canary, stable) and r.running and not r.worker and r.container}
     for side in ("canary", "stable"):
         tally.replicas[side] = sum(1 for t in track.values() if t == side)
     for sample in samples:

@@ -13,6 +13,8 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dockyard import settings
@@ -34,36 +36,37 @@ def work_dir(app: str) -> Path:
     return settings.home() / "work" / app
 
 
-def update_mirror(app: str, repo: str) -> Path:
-    """The app's mirror, cloned or fetched; one process and thread at a time (the server's poller and
-    a run asked through the API met on a fresh app: two clones into one folder, and one failed)."""
+@contextmanager
+def _mirror_locked(app: str) -> Iterator[Path]:
+    """The app's mirror (its path), for one process and thread at a time (the server's poller and a
+    run asked through the API met on a fresh app: two clones into one folder, and one failed)."""
     mirror = work_dir(app) / "mirror.git"
     settings.private_dir(mirror.parent)
     lock = os.open(mirror.parent / "mirror.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        _update_mirror(mirror, repo)
+        yield mirror
     finally:
         os.close(lock)  # and with it the lock
+
+
+def update_mirror(app: str, repo: str) -> Path:
+    """The app's mirror, cloned or fetched."""
+    with _mirror_locked(app) as mirror:
+        _update_mirror(mirror, repo)
     return mirror
 
 
 def fetch_ref(app: str, repo: str, ref: str, keep_as: str) -> tuple[Path, str | None]:
     """The app's mirror, fetched, with `ref` of the repository (refs/pull/7/head) fetched too and kept
     as `keep_as`: (mirror, the commit it points at, None when the repository has no such ref)."""
-    mirror = work_dir(app) / "mirror.git"
-    settings.private_dir(mirror.parent)
-    lock = os.open(mirror.parent / "mirror.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _mirror_locked(app) as mirror:
         _update_mirror(mirror, repo)
         found = subprocess.run(["git", "--git-dir", str(mirror), "ls-remote", "origin", ref], capture_output=True,
                                text=True, timeout=120)
         if found.returncode != 0 or not found.stdout.strip():
             return mirror, None
         _git("--git-dir", str(mirror), "fetch", "--quiet", "origin", f"+{ref}:{keep_as}")
-    finally:
-        os.close(lock)
     result = subprocess.run(["git", "--git-dir", str(mirror), "rev-parse", "--verify", "-q", f"{keep_as}^{{commit}}"],
                             capture_output=True, text=True, timeout=60)
     return mirror, result.stdout.strip() or None

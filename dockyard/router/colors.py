@@ -38,6 +38,7 @@ class Replica:
     host: str = "127.0.0.1"  # where the port answers: 127.0.0.1, or a Swarm task's node publish address
     health: str | None = None  # the engine's verdict where the spec gives a health command: healthy, ...
     worker: bool = False  # its service has no port: nothing routes to it
+    container: str = ""  # the container's id: `id` itself, or a Swarm task's container (once it has one)
 
     @property
     def parked(self) -> bool:
@@ -67,7 +68,7 @@ def to_replica(facts: ReplicaFacts) -> Replica | None:
                    replica=int(labels.get(L.REPLICA, "0") or 0), color=color,
                    release=labels.get(L.RELEASE, ""), config_hash=labels.get(L.CONFIG_HASH, ""),
                    running=facts.status == "running" and not facts.restarting,
-                   port=facts.loopback_port(), health=facts.health, worker=not facts.publishes)
+                   port=facts.loopback_port(), health=facts.health, worker=not facts.publishes, container=facts.id)
 
 
 def list_replicas(engine: Engine, app: str, env: str) -> list[Replica]:

@@ -39,7 +39,7 @@ def task_replicas(found: list[ServiceFact], tasks: list[TaskFact], nodes: dict[s
                            replica=task.slot, color=service.color, release=task.release,
                            config_hash=task.config_hash, running=task.state == "running",
                            port=port if node else None, host=node.publish_addr if node else "127.0.0.1",
-                           worker=service.port is None))
+                           worker=service.port is None, container=task.container_id))
     return sorted(out, key=lambda r: (r.color, r.service, r.replica))
 
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -83,37 +83,54 @@ def signed_apps(provider: str, headers: Mapping[str, str], body: bytes, apps: li
     return accepted
 
 
+Event = TypeVar("Event", Push, PullRequest)
+
+
+def _signed(db: StateDB, provider: str, headers: Mapping[str, str], body: bytes,
+            parse: Callable[[str, bytes], Event]) -> tuple[Event, list[str]]:
+    """The event and the registered apps of its repository whose secret signed it (BadSignature when
+    none did). Where no app matches, the site's secret must have signed it before anything is said
+    (an unsigned request learns nothing): then the payload's own error, or NotFound."""
+    try:
+        event: Event | None = parse(provider, body)
+    except BadPayload:
+        event = None
+    apps = match_apps(event, [(a.name, a.repo) for a in RunStore(db).apps()]) if event else []
+    if event is None or not apps:
+        verify(provider, webhook_secret(), headers, body)
+        event = parse(provider, body)
+        raise NotFound(f"no registered app has the repository {', '.join(event.urls or event.names)}",
+                       hint="register it: dockyard app add NAME --repo URL")
+    return event, signed_apps(provider, headers, body, apps)
+
+
+def _delivery(db: StateDB, provider: str, headers: Mapping[str, str], body: bytes) -> tuple[Deliveries, str, bool]:
+    """The deliveries, this one's id, and whether it was received before (the provider's retry)."""
+    deliveries = Deliveries(db)
+    deliveries.prune(settings.load().server.webhook_retention_days)
+    delivery = delivery_id(headers, body)
+    return deliveries, delivery, not deliveries.receive(provider, delivery)
+
+
 def handle(provider: str, headers: Mapping[str, str], body: bytes, source: str = "webhook") -> JSONResponse:
     """Check, parse, match and queue; raises the errors the app turns into 401/400/404."""
     event = event_name(provider, headers)
     if is_pull_request(provider, event):
         return handle_pull_request(provider, headers, body, source)
-    try:
-        push: Push | None = parse_push(provider, body) if is_push(provider, event) else None
-    except BadPayload:
-        push = None
+    if not is_push(provider, event):
+        verify(provider, webhook_secret(), headers, body)  # unsigned learns nothing
+        return JSONResponse({"ignored": f"{provider} event {event or '(none)'!r} is not a push or a pull "
+                                        "request"}, status_code=202)
     db = StateDB()
     try:
         store = RunStore(db)
-        apps = match_apps(push, [(a.name, a.repo) for a in store.apps()]) if push else []
-        if not apps:
-            verify(provider, webhook_secret(), headers, body)  # unsigned starts nothing, and learns nothing
-            if not is_push(provider, event):
-                return JSONResponse({"ignored": f"{provider} event {event or '(none)'!r} is not a push or a pull "
-                                                "request"}, status_code=202)
-            push = parse_push(provider, body)  # the payload's own error, now that the sender is known
-            raise NotFound(f"no registered app has the repository {', '.join(push.urls or push.names)}",
-                           hint="register it: dockyard app add NAME --repo URL")
-        assert push is not None
-        apps = signed_apps(provider, headers, body, apps)
+        push, apps = _signed(db, provider, headers, body, parse_push)
         if not push.branch:
             return JSONResponse({"ignored": "not a branch (a tag?)"}, status_code=202)
         if push.deleted:
             return JSONResponse({"ignored": f"branch {push.branch} was deleted"}, status_code=202)
-        deliveries = Deliveries(db)
-        deliveries.prune(settings.load().server.webhook_retention_days)
-        delivery = delivery_id(headers, body)
-        if not deliveries.receive(provider, delivery):
+        deliveries, delivery, again = _delivery(db, provider, headers, body)
+        if again:
             log.warning("%s delivery %s received again; nothing queued", provider, delivery)
             return _answer([_skipped(db, provider, push, app, source, "duplicate",
                                      f"delivery {delivery} was received before; nothing queued") for app in apps])
@@ -129,27 +146,14 @@ def handle(provider: str, headers: Mapping[str, str], body: bytes, source: str =
 
 def handle_pull_request(provider: str, headers: Mapping[str, str], body: bytes, source: str) -> JSONResponse:
     """A signed pull request event: each matching app's preview built, updated or taken down."""
-    try:
-        pull: PullRequest | None = parse_pull_request(provider, body)
-    except BadPayload:
-        pull = None
     db = StateDB()
     try:
-        apps = match_apps(pull, [(a.name, a.repo) for a in RunStore(db).apps()]) if pull else []
-        if not apps:
-            verify(provider, webhook_secret(), headers, body)  # unsigned starts nothing, and learns nothing
-            pull = parse_pull_request(provider, body)
-            raise NotFound(f"no registered app has the repository {', '.join(pull.urls or pull.names)}",
-                           hint="register it: dockyard app add NAME --repo URL")
-        assert pull is not None
-        apps = signed_apps(provider, headers, body, apps)
+        pull, apps = _signed(db, provider, headers, body, parse_pull_request)
         if not pull.move:
             return JSONResponse({"ignored": f"pull request action {pull.action or '(none)'!r} changes no code"},
                                 status_code=202)
-        deliveries = Deliveries(db)
-        deliveries.prune(settings.load().server.webhook_retention_days)
-        delivery = delivery_id(headers, body)
-        if not deliveries.receive(provider, delivery):
+        deliveries, delivery, again = _delivery(db, provider, headers, body)
+        if again:
             return _answer([{"app": app, "preview": f"pr-{pull.number}", "reason": "duplicate",
                              "message": f"delivery {delivery} was received before; nothing done"} for app in apps])
         event = PreviewEvent(number=pull.number, move=pull.move, commit=pull.commit, head_ref=pull.head_ref,

@@ -14,12 +14,11 @@ preview builds what the pull request holds, from the base repository, fork or no
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.server.webhooks import BadPayload, _strings
+from dockyard.server.webhooks import BadPayload, json_object, strings_in
 
 OPENS = {"opened": "open", "reopened": "open", "synchronize": "update", "synchronized": "update", "closed": "close",
          "open": "open", "reopen": "open", "update": "update", "close": "close", "merge": "close"}
@@ -44,16 +43,6 @@ def is_pull_request(provider: str, event: str) -> bool:
     return event == "Merge Request Hook" if provider == "gitlab" else event == "pull_request"
 
 
-def _json(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadPayload("the body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise BadPayload("the body is not a JSON object")
-    return data
-
-
 def _section(data: Any, *keys: str) -> dict[str, Any]:
     for key in keys:
         data = data.get(key) if isinstance(data, dict) else None
@@ -74,7 +63,7 @@ def _commit(value: Any, what: str) -> str:
 
 def parse_pull_request(provider: str, body: bytes) -> PullRequest:
     """The pull request event in a provider's payload; BadPayload when a field it needs is missing."""
-    data = _json(body)
+    data = json_object(body)
     if provider == "gitlab":
         return _gitlab(data)
     pull = _section(data, "pull_request")
@@ -82,8 +71,8 @@ def parse_pull_request(provider: str, body: bytes) -> PullRequest:
     action = str(data.get("action") or "")
     base = _section(pull, "base", "repo") or _section(data, "repository")
     head = _section(pull, "head", "repo")
-    urls = _strings(base, ("clone_url", "ssh_url", "git_url", "html_url"))
-    names = _strings(base, ("full_name", "name"))
+    urls = strings_in(base, ("clone_url", "ssh_url", "git_url", "html_url"))
+    names = strings_in(base, ("full_name", "name"))
     if not urls and not names:
         raise BadPayload("the payload has no repository")
     base_id = base.get("full_name") or base.get("id")
@@ -104,8 +93,8 @@ def _gitlab(data: dict[str, Any]) -> PullRequest:
         move = ""  # the title, labels or assignees changed; the code did not
     project = _section(data, "project")
     sections = [project, _section(data, "repository")]
-    urls = [u for s in sections for u in _strings(s, ("git_http_url", "git_ssh_url", "http_url", "ssh_url", "url"))]
-    names = [n for s in sections for n in _strings(s, ("path_with_namespace", "name"))]
+    urls = [u for s in sections for u in strings_in(s, ("git_http_url", "git_ssh_url", "http_url", "ssh_url", "url"))]
+    names = [n for s in sections for n in strings_in(s, ("path_with_namespace", "name"))]
     if not urls and not names:
         raise BadPayload("the payload has no repository")
     source, target = attrs.get("source_project_id"), attrs.get("target_project_id")

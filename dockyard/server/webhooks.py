@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from dockyard.errors import DockyardError
 
@@ -89,7 +89,18 @@ def verify(provider: str, secret: str, headers: Mapping[str, str], body: bytes) 
         raise BadSignature(f"wrong {provider} webhook signature")
 
 
-def _strings(section: object, keys: Iterable[str]) -> list[str]:
+def json_object(body: bytes) -> dict[str, Any]:
+    """A webhook's body as a JSON object; BadPayload when it is not one."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadPayload("the body is not JSON") from exc
+    if not isinstance(data, dict):
+        raise BadPayload("the body is not a JSON object")
+    return data
+
+
+def strings_in(section: object, keys: Iterable[str]) -> list[str]:
     if not isinstance(section, dict):
         return []
     return [v for k in keys if isinstance(v := section.get(k), str) and v]
@@ -97,12 +108,7 @@ def _strings(section: object, keys: Iterable[str]) -> list[str]:
 
 def parse_push(provider: str, body: bytes) -> Push:
     """The push in a provider's payload; BadPayload when it is not JSON or lacks ref/after/repository."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadPayload("the body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise BadPayload("the body is not a JSON object")
+    data = json_object(body)
     ref, after = data.get("ref"), data.get("after")
     if not isinstance(ref, str) or not ref:
         raise BadPayload("the payload has no 'ref'")
@@ -118,8 +124,8 @@ def parse_push(provider: str, body: bytes) -> Push:
         sections = [data.get("repository")]
         url_keys = ("clone_url", "ssh_url", "git_url", "html_url")
         name_keys = ("full_name", "name")
-    urls = [u for s in sections for u in _strings(s, url_keys)]
-    names = [n for s in sections for n in _strings(s, name_keys)]
+    urls = [u for s in sections for u in strings_in(s, url_keys)]
+    names = [n for s in sections for n in strings_in(s, name_keys)]
     if not urls and not names:
         raise BadPayload("the payload has no repository")
     deleted = set(after) == {"0"} or data.get("deleted") is True

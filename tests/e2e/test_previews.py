@@ -13,118 +13,39 @@ from __future__ import annotations
 import json
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import docker
 import httpx
 import pytest
 
-from dockyard.router.edge import Edge
-from tests.apps import TestApp
 from tests.conftest import remove_app_resources
 from tests.datastores import redis_app
 from tests.integration.bluegreen.load import Load
 from tests.integration.edge.pebble import Pebble
-from tests.integration.server.conftest import SECRET, Server, site_env
+from tests.integration.server.conftest import Server
+from tests.integration.server.previews import Receiver, preview_site, pull_request, push_pull, send
 from tests.ports import free_port
-from tests.unit.server.payloads import body_of, signed_headers
 
 pytestmark = pytest.mark.e2e
 
 PREVIEWS = 'previews: {from: staging, domain: "pr-{number}.preview.test", ttl: 1h, max: 3, data: snapshot}\n'
 
 
-class Receiver:
-    """A commit-status endpoint on 127.0.0.1: every POST body kept, with its path and headers."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, dict[str, Any], str]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.seen.append((self.path, json.loads(body), self.headers.get("Authorization") or ""))
-                self.send_response(201)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def states(self, sha: str) -> list[tuple[str, str]]:
-        return [(body["state"], body.get("target_url", "")) for path, body, _ in self.seen if path.endswith(sha)]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def pull_request(app: TestApp, bare: Path, action: str, number: int, sha: str, fork: bool = False) -> bytes:
-    """A GitHub pull_request event as GitHub sends it (the fields Dockyard reads, and some it does not)."""
-    base = {"id": 1, "name": app.name, "full_name": f"acme/{app.name}", "clone_url": f"file://{bare}",
-            "ssh_url": f"git@github.example.invalid:acme/{app.name}.git", "fork": False}
-    head = {**base, "id": 2, "full_name": f"someone/{app.name}", "fork": True} if fork else base
-    return body_of({
-        "action": action, "number": number,
-        "pull_request": {"number": number, "state": "closed" if action == "closed" else "open",
-                         "merged": action == "closed", "title": "a change",
-                         "head": {"ref": "feature", "sha": sha, "repo": head},
-                         "base": {"ref": "main", "sha": "0" * 40, "repo": base}},
-        "repository": base, "sender": {"login": "dev"}})
-
-
-def send(server: Server, body: bytes) -> dict[str, Any]:
-    answer = httpx.post(f"{server.url}/hooks/github", content=body,
-                        headers=signed_headers("github", SECRET, body, "pull_request"), timeout=120)
-    assert answer.status_code in (200, 202), answer.text
-    return dict(answer.json())
-
-
-def push_pull(app: TestApp, bare: Path, number: int, text: str) -> str:
-    """A commit on the pull request's branch, pushed where GitHub keeps it (refs/pull/N/head)."""
-    app.write("www/index.html", text)
-    sha = app.commit(text.strip())
-    app.git("push", "-q", "--force", str(bare), f"HEAD:refs/pull/{number}/head")
-    return sha
-
-
 @pytest.fixture
 def site(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[tuple[Server, Pebble, int, Receiver]]:
     http, https = free_port(), free_port()
     pebble = Pebble(tmp_path / "pebble", http_port=http).start()
-    server = Server(env=site_env(tmp_path), log=tmp_path / "server.log")
-    receiver = Receiver()
-    server.cli("edge", "configure", "--address", "127.0.0.1", "--http-port", str(http), "--https-port", str(https),
-               "--acme-directory", pebble.directory, "--acme-ca-bundle", str(pebble.ca_bundle))
-    settings_file = Path(server.env["DOCKYARD_HOME"]) / "settings.yml"
-    text = settings_file.read_text()
-    assert "commit_status: {}\n" in text
-    settings_file.write_text(text.replace("commit_status: {}\n", "commit_status:\n  github:\n    url: "
-                             f"'{receiver.url}/repos/{{repo}}/statuses/{{sha}}'\n    token: status-token\n"))
     try:
-        yield server, pebble, https, receiver
+        with preview_site(tmp_path, ["--http-port", str(http), "--https-port", str(https), "--acme-directory",
+                                     pebble.directory, "--acme-ca-bundle", str(pebble.ca_bundle)],
+                          "  github:\n    url: '{receiver}/repos/{repo}/statuses/{sha}'\n"
+                          "    token: status-token\n") as (server, receiver):
+            yield server, pebble, https, receiver
     finally:
-        server.stop()
-        for proc in server.started:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-        Edge(home=Path(server.env["DOCKYARD_HOME"])).stop(timeout=5)
         pebble.stop()
-        receiver.close()
 
 
 def wait_state(server: Server, app: str, number: int, states: tuple[str, ...], timeout: float = 240) -> dict:

@@ -121,8 +121,9 @@ class Canary(Strategy):
             "note": note, "grace": self._grace(), "split": split}
         first = canary.steps[0].weight
         row = RolloutStore(self.ctx.db).start(app, env, prepared.release_id, stable, first, plan, self.ctx.author)
+        # judged from the reload on: the old edge processes finish on the stable replicas, which stay
         publish_edge(self.spec, env, self.ctx.parts.edge(self.report), self.report, theirs,
-                     canary=canary_at_edge(prepared.release_id, mine, first, split))
+                     canary=canary_at_edge(prepared.release_id, mine, first, split), drain=False)
         self.report(f"canary of {prepared.release_id}: {first}% for {canary.steps[0].pause:g} s "
                     f"(step 1 of {len(canary.steps)}); `dockyard rollout status {env}` shows it")
         ended = RolloutDriver(self.ctx.db, row, self.report, self.ctx.parts).drive()

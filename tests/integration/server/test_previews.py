@@ -21,11 +21,10 @@ import docker
 import httpx
 import pytest
 
-from dockyard.router.edge import Edge
 from tests.apps import TestApp, make_app
 from tests.conftest import remove_app_resources
-from tests.e2e.test_previews import Receiver, pull_request, push_pull, send
-from tests.integration.server.conftest import SECRET, Server, dashboard_session, site_env
+from tests.integration.server.conftest import SECRET, Server, dashboard_session
+from tests.integration.server.previews import Receiver, preview_site, pull_request, push_pull, send
 from tests.json_schemas import check
 from tests.ports import free_port
 from tests.unit.server.payloads import body_of, signed_headers
@@ -39,33 +38,32 @@ SECRET_VALUE = "s3cret-of-staging-7f1c"
 def site(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[tuple[Server, int, Receiver]]:
     http = free_port()
     # the expiry loop looks once an hour until a test restarts the server with a shorter period
-    server = Server(env={**site_env(tmp_path), "DOCKYARD_PREVIEWS_EVERY": "3600"}, log=tmp_path / "server.log")
-    server.token = server.cli("token", "create", "--name", "admin", "--scope", "admin").stdout.strip()
-    receiver = Receiver()
-    server.cli("edge", "configure", "--address", "127.0.0.1", "--http-port", str(http))
-    settings_file = Path(server.env["DOCKYARD_HOME"]) / "settings.yml"
-    status = (f"  github: {{url: '{receiver.url}/github/{{repo}}/{{sha}}'}}\n"
-              f"  gitlab: {{url: '{receiver.url}/gitlab/{{project_id}}/{{sha}}'}}\n"
-              f"  gitea: {{url: '{receiver.url}/gitea/{{repo}}/{{sha}}'}}\n")
-    settings_file.write_text(settings_file.read_text().replace("commit_status: {}\n", "commit_status:\n" + status))
-    try:
+    with preview_site(tmp_path, ["--http-port", str(http)],
+                      "  github: {url: '{receiver}/github/{repo}/{sha}'}\n"
+                      "  gitlab: {url: '{receiver}/gitlab/{project_id}/{sha}'}\n"
+                      "  gitea: {url: '{receiver}/gitea/{repo}/{sha}'}\n",
+                      env={"DOCKYARD_PREVIEWS_EVERY": "3600"}) as (server, receiver):
+        server.token = server.cli("token", "create", "--name", "admin", "--scope", "admin").stdout.strip()
         yield server, http, receiver
-    finally:
-        server.stop()
-        for proc in server.started:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-        Edge(home=Path(server.env["DOCKYARD_HOME"])).stop(timeout=5)
-        receiver.close()
 
 
-def served_app(server: Server, root: Path, previews: str) -> tuple[TestApp, Path]:
-    """An app with one replica and no test step, registered with its bare repository (the team's remote)."""
+WORKER = """\
+  worker:
+    command: [sh, -c, "while true; do sleep 1; done"]
+    stop_grace: 1s
+config:"""
+
+
+def served_app(server: Server, root: Path, previews: str, staging: str = "staging.preview.test",
+               worker: bool = False) -> tuple[TestApp, Path]:
+    """An app with one replica (and a worker without a port) and no test step, registered with its
+    bare repository (the team's remote)."""
     app = make_app(root, replicas=1)
     spec = app.spec_file.read_text().replace(
         "  staging: {engine: local, registry: remote, strategy: recreate, tests: [smoke], promote: manual}",
-        "  staging: {engine: local, registry: remote, domains: [staging.preview.test]}")
+        f"  staging: {{engine: local, registry: remote, domains: [{staging}]}}")
+    if worker:
+        spec = spec.replace("config:", WORKER, 1)
     app.write("dockyard.yml", spec + previews)
     app.commit("previews")
     bare = root / f"{app.name}.git"
@@ -123,12 +121,21 @@ def test_a_forks_pull_request_gets_no_secret_and_previews_expire(
         site: tuple[Server, int, Receiver], tmp_path: Path, docker_client: docker.DockerClient) -> None:
     server, http, receiver = site
     app, bare = served_app(server, tmp_path / "apps",
-                           'previews: {from: staging, domain: "pr-{number}.fork.test", ttl: 5s}\n')
+                           'previews: {from: staging, domain: "pr-{number}.fork.test", ttl: 5s}\n', worker=True)
+    # another team's app on the same server, with previews of the same numbers, kept for an hour
+    other, other_bare = served_app(server, tmp_path / "other",
+                                   'previews: {from: staging, domain: "pr-{number}.other.test", ttl: 1h}\n',
+                                   staging="staging.other.test")
     try:
         server.start()
         forked = push_pull(app, bare, 8, "from a fork\n")
         send(server, pull_request(app, bare, "opened", 8, forked, fork=True))
+        send(server, pull_request(other, other_bare, "opened", 8, push_pull(other, other_bare, 8, "the other team\n")))
         wait_for(server, app, {8: ("ready",)})
+        wait_for(server, other, {8: ("ready",)})
+        assert set(rows(server, other)) == {8} and rows(server, other)[8]["trusted"] is True
+        assert page(http, "pr-8.other.test", "/") == "the other team\n"
+        assert page(http, "pr-8.fork.test", "/") == "from a fork\n"
         assert rows(server, app)[8]["trusted"] is False
         env_page = page(http, "pr-8.fork.test", "/cgi-bin/env")
         assert "DB_PASSWORD=\n" in env_page or "DB_PASSWORD=" in env_page.splitlines(), env_page
@@ -149,10 +156,13 @@ def test_a_forks_pull_request_gets_no_secret_and_previews_expire(
         wait_for(server, app, {9: ("ready",)})
         assert rows(server, app)[9]["trusted"] is True
         assert any(holds_secret(docker_client, c) for c in of_preview(docker_client, app, 9))
+        # the worker without a port runs in the preview too
+        assert sorted(c.labels["dockyard.service"] for c in of_preview(docker_client, app, 9)
+                      if c.status == "running") == ["web", "worker"]
         # a preview is an environment like the others
         status = check("status-env.schema.json",
                        json.loads(server.cli("status", "pr-9", "--json", cwd=app.path).stdout))
-        assert (status["name"], status["strategy"], len(status["replicas"])) == ("pr-9", "rolling", 1), status
+        assert (status["name"], status["strategy"], len(status["replicas"])) == ("pr-9", "rolling", 2), status
         assert "ran in pr-9" in server.cli("run", "pr-9", "--", "sh", "-c", "echo ran in pr-9", cwd=app.path).stdout
         server.cli("maintenance", "on", "pr-9", cwd=app.path)
         assert httpx.get(f"http://127.0.0.1:{http}/", headers={"Host": "pr-9.fork.test"}, timeout=10).status_code == 503
@@ -165,6 +175,8 @@ def test_a_forks_pull_request_gets_no_secret_and_previews_expire(
         wait_for(server, app, {8: ("closed",), 9: ("closed",)}, timeout=120)
         assert of_preview(docker_client, app, 8) == [] and of_preview(docker_client, app, 9) == []
         assert "expired: not updated for" in rows(server, app)[8]["message"]
+        # the other team's pr-8 is not theirs to expire
+        assert rows(server, other)[8]["state"] == "ready" and of_preview(docker_client, other, 8)
         try:  # the edge serves nothing else: it is stopped
             assert httpx.get(f"http://127.0.0.1:{http}/", headers={"Host": "pr-8.fork.test"}, timeout=10) \
                 .status_code != 200
@@ -173,6 +185,7 @@ def test_a_forks_pull_request_gets_no_secret_and_previews_expire(
     finally:
         server.stop()
         remove_app_resources(docker_client, app.name)
+        remove_app_resources(docker_client, other.name)
 
 
 def test_twelve_pull_requests_with_max_ten_get_ten_previews_and_two_refusals(

@@ -1,7 +1,8 @@
 """A canary on the real two-node Swarm behind the host's edge (issue 32): the canary's tasks (a
 Swarm service per service and colour, spread over both nodes) get a share of the requests at the
-edge, a good release is promoted through its steps with no failed request, and one answering 5 %
-500s is aborted by itself at its first step: its services removed, the stable ones serving."""
+edge, a good release is promoted through its steps with no failed request, judged also on the CPU
+and memory of its tasks' containers as the host agent samples them, and one answering 5 % 500s is
+aborted by itself at its first step: its services removed, the stable ones serving."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def swarm_canary(swarm_pool: Pool, tmp_path: Path, docker_client: docker.DockerC
     app = make_app(tmp_path, replicas=2, extra_envs=(
         f"  site:\n    engine: swarm\n    registry: local\n    strategy: canary\n    domains: [{DOMAIN}]\n"
         "    canary:\n      steps: [{weight: 20, pause: 5s}, {weight: 50, pause: 5s}]\n"
-        "      analysis: {max_5xx_ratio: 0.01, min_requests: 20, interval: 1s}\n"))
+        "      analysis: {max_5xx_ratio: 0.01, min_requests: 20, interval: 1s, max_cpu_ratio: 3,\n"
+        "                 max_memory_ratio: 3}\n"))
     app.write("www/cgi-bin/release", CANARY_CGI)
     app.commit("a release page")
     port = free_port()
@@ -48,8 +50,15 @@ def swarm_canary(swarm_pool: Pool, tmp_path: Path, docker_client: docker.DockerC
         remove_app_resources(docker_client, app.name)
 
 
-def test_a_canary_on_swarm_through_the_edge(swarm_canary, docker_client: docker.DockerClient) -> None:
+def test_a_canary_on_swarm_through_the_edge(swarm_canary, docker_client: docker.DockerClient, tmp_path: Path) -> None:
+    from tests.integration.edge.test_edge import agent
+
     app, env, port = swarm_canary
+    with agent(Path(env["DOCKYARD_HOME"]), f"dockyard.app={app.name}", tmp_path / "agent.log") as url:
+        good_then_bad(app, {**env, "DOCKYARD_AGENT": url}, port, docker_client)
+
+
+def good_then_bad(app: TestApp, env: dict[str, str], port: int, docker_client: docker.DockerClient) -> None:
 
     def ok(*args: str) -> str:
         result = run_cli(*args, cwd=app.path, env=env)
@@ -87,6 +96,8 @@ def test_a_canary_on_swarm_through_the_edge(swarm_canary, docker_client: docker.
     bad = rollout()
     assert bad["state"] == "aborted" and "5xx ratio" in bad["reason"] and bad["analysis"][0]["weight"] == 20
     assert [(s["weight"], s["decision"]) for s in good["analysis"]] == [(20, "advance"), (50, "promote")]
+    for step in good["analysis"]:  # the agent's samples of both releases' task containers were judged
+        assert step["canary"]["cpu_percent"] is not None and step["stable"]["memory_bytes"], step
     left = services()  # the stable release's services only, on one colour
     assert {release for release, _ in left} == {good["release_id"]} and len({color for _, color in left}) == 1
     assert all(h.status is not None for h in hits)

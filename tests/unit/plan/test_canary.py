@@ -44,6 +44,20 @@ def test_too_few_requests_is_inconclusive_never_a_pass() -> None:
     assert judge(Window.of([200] * 40, [3] * 40), Window.of([200] * 40, [1] * 40), floor).outcome == "pass"
 
 
+
+def test_the_5xx_already_seen_settle_a_window_before_its_min_requests() -> None:
+    # one 500 in the first 7: of the 20 a verdict needs, 1 is already 0.05 > 0.01, whatever the 13 to come
+    early = Window.of([200] * 6 + [500], [5] * 7)
+    assert judge(early, STABLE, RULES, final=False) == Verdict(
+        "fail", ("5xx ratio at least 0.0500 > 0.01 (1 in the first 7 of the 20 canary requests a verdict needs; "
+                 "stable 0.0000)",),
+        canary={"requests": 7, "errors_5xx": 1, "ratio_5xx": 0.1429, "p95_ms": 5, "p99_ms": 5},
+        stable={"requests": 180, "errors_5xx": 0, "ratio_5xx": 0.0, "p95_ms": 7, "p99_ms": 7})
+    # a looser rule is not settled by it: 1 of 20 is 0.05, not above 0.05
+    loose = AnalysisSpec(max_5xx_ratio=0.05, min_requests=20)
+    assert judge(early, STABLE, loose).reasons == ("7 of the 20 canary requests a verdict needs",)
+    assert judge(Window.of([200] * 5 + [500] * 2, [5] * 7), STABLE, loose).outcome == "fail"
+
 STEPS = [Step(5, 60), Step(25, 60), Step(50, 60)]
 
 
