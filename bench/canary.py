@@ -12,7 +12,7 @@ make): a release failing 5 % of its requests answers about 20 of them before its
 its weight, so the canary's exposure has that floor, while blue/green's is the full traffic of its
 time to detect and switch back. The ratio falls as the load rises; each load's is printed.
 
-    .venv/bin/python bench/canary.py [--pause 20] [--rounds 3] [--threads 4,16]
+    .venv/bin/python bench/canary.py [--pause 20] [--rounds 3] [--threads 4,32]
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pause", type=int, default=20, help="seconds: each canary step's pause, each watch's length")
     parser.add_argument("--rounds", type=int, default=1, help="the three releases, this many times (summed)")
-    parser.add_argument("--threads", default="4,16", help="the client loads, comma separated")
+    parser.add_argument("--threads", default="4,32", help="the client loads, comma separated")
     args = parser.parse_args()
     loads = [int(t) for t in args.threads.split(",")]
     client = docker.from_env()

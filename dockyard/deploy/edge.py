@@ -41,6 +41,8 @@ class EdgeDoor(Protocol):
 
     def wait_drained(self, timeout: float) -> bool: ...
 
+    def weigh_canary(self, app: str, env: str, weight: int) -> bool: ...
+
 
 def host_edge(report: Report) -> EdgeDoor:
     return Edge(report=report)

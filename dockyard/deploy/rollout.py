@@ -255,7 +255,10 @@ class RolloutDriver:
 
     # -- the edge and the replicas ----------------------------------------------------------------
     def set_weight(self, weight: int) -> None:
+        """The step's weight at the edge: in the running edge at once, else with a reload."""
         edge = self.edge()
+        if edge.weigh_canary(self.row.app, self.row.env, weight):
+            return
         route = edge.route(self.row.app, self.row.env)
         if route is None or route.canary is None:
             raise DeployError(f"{self.target} has no canary at the edge any more",
@@ -305,9 +308,11 @@ class RolloutDriver:
         self.report(f"canary of {row.release_id} promoted: it serves every request ({reason})")
 
     def abort(self, reason: str, request: str = "") -> None:
-        """Weight 0 at once, then the canary's replicas go; the release is marked aborted."""
+        """Nobody to the canary at once (testers neither), then its route and replicas go; the
+        release is marked aborted."""
         row, plan = self.row, self.row.plan
         edge = self.edge()
+        edge.weigh_canary(row.app, row.env, -1)  # nobody reaches it from now: no reload to wait for
         route = edge.route(row.app, row.env)
         if route is not None:  # also where its file has no canary: the configuration may still have one
             edge.publish(replace(route, canary=None), lambda name: name)

@@ -2,8 +2,9 @@
 
 Files live under $DOCKYARD_HOME/edge/: haproxy.cfg (rendered by edge_render.render_edge from every
 route), routes/<app>_<env>.json (one per environment: what it claims and what serves it), tls/
-(each name's certificate and key in one file, as HAProxy loads them), logs/access-*.log (one per
-HAProxy process) and HAProxy's pid file, error log and admin socket. A change of one route is
+(each name's certificate and key in one file, as HAProxy loads them), canary-weights.map (each
+canary's share, which a step changes in the running process over the admin socket: no reload),
+logs/access-*.log (one per HAProxy process) and HAProxy's pid file, error log and admin socket. A change of one route is
 checked against every other route's claims, rendered with all of them, checked by `haproxy -c` and
 loaded with a seamless reload (HaproxyProcess.serve); only then does its route file replace the old
 one. Changes, and the reloads that rotate the access log, are serialized by a lock file: two
@@ -29,7 +30,15 @@ from pathlib import Path
 
 from dockyard import settings
 from dockyard.router import procs
-from dockyard.router.edge_render import EdgePaths, EdgeRoute, EdgeSite, claim_conflicts, render_edge, route_key
+from dockyard.router.edge_render import (
+    EdgePaths,
+    EdgeRoute,
+    EdgeSite,
+    canary_weights,
+    claim_conflicts,
+    render_edge,
+    route_key,
+)
 from dockyard.router.edge_routes import EdgeRoutes, edge_dir
 from dockyard.router.haproxy_proc import HAPROXY, HaproxyProcess, Report
 from dockyard.router.nginx_proc import RouterError
@@ -99,6 +108,9 @@ class Edge(HaproxyProcess, EdgeRoutes):
                 if not target.exists() or target.read_bytes() != pem:
                     settings.private_dir(target.parent)
                     settings.replace_private(target, pem)
+        # the canaries' weights, which the configuration reads from a file of their own (written first)
+        settings.private_dir(self.paths.prefix)
+        settings.replace_private(self.paths.weights, canary_weights(routes).encode())
         if self.stopped():  # `dockyard edge stop`: the configuration follows the routes, nothing listens
             self.install(self._render(routes))
             self.report("edge: stopped by `dockyard edge stop`; the routes are kept and served after "
@@ -179,6 +191,30 @@ class Edge(HaproxyProcess, EdgeRoutes):
                 return False
             self._serve([*others, route])
             settings.replace_private(target, route.to_json().encode())
+            return True
+
+    def weigh_canary(self, app: str, env: str, weight: int) -> bool:
+        """The canary's share of the environment's requests, changed in the running process at once
+        (the weights map, over the admin socket: no reload, no new process) and in the files the
+        next one starts from. -1 cuts everybody off the canary, testers too: an abort's first move,
+        before the route loses its canary. False where no process serves the environment's canary
+        (the caller publishes the route instead)."""
+        with self._locked():
+            route = self.route(app, env)
+            if route is None or route.split is None or self.pid() is None or self.stopped():
+                return False
+            if weight >= 0:
+                route = replace(route, canary=replace(route.split, weight=weight))
+            try:
+                self.runtime_change(f"set map {self.paths.weights} {route.key} {weight}")
+            except RouterError as exc:
+                self.report(f"edge: {exc.message}; the canary's weight goes with a reload")
+                return False
+            others = [r for r in self.routes() if r.key != route.key]
+            text = canary_weights([*others, route]) if weight >= 0 else canary_weights(others) + f"{route.key} -1\n"
+            settings.replace_private(self.paths.weights, text.encode())
+            if weight >= 0:
+                settings.replace_private(self.routes_dir / f"{route.key}.json", route.to_json().encode())
             return True
 
     def maintenance(self, app: str, env: str, message: str | None) -> EdgeRoute:

@@ -57,6 +57,12 @@ class EdgePaths:
         return self.prefix / "admin.sock"
 
     @property
+    def weights(self) -> Path:
+        """Each canary's share of its environment's requests (a map: route key -> weight; -1 cuts the
+        canary off, testers too), read at a start and changed in the running process at once."""
+        return self.prefix / "canary-weights.map"
+
+    @property
     def logs(self) -> Path:
         return self.prefix / "logs"
 
@@ -282,7 +288,8 @@ def _challenge_locations(name: str, challenges: dict[str, str]) -> list[Location
                              'http-request return status 404 content-type text/plain string "no such challenge\\n"')]
 
 
-def _frontend(title: str, bind: str, proto: str, locations: list[Location], hsts: list[str]) -> list[str]:
+def _frontend(title: str, bind: str, proto: str, locations: list[Location], hsts: list[str],
+              weights: Path) -> list[str]:
     lines = [f"frontend {title}", f"    bind {bind}",
              "    http-request capture req.hdr(user-agent) len 256",
              "    http-request set-var(txn.host) req.hdr(host),field(1,:),lower",
@@ -306,7 +313,7 @@ def _frontend(title: str, bind: str, proto: str, locations: list[Location], hsts
         lines += [f"    http-request set-var(txn.app) str({app}) if {{ var(txn.loc) -m str {' '.join(numbers)} }}",
                   f"    http-request set-var(txn.env) str({env}) if {{ var(txn.loc) -m str {' '.join(numbers)} }}"]
         if (app, env) in splits:
-            lines += _split_rules(splits[(app, env)], f"{{ var(txn.loc) -m str {' '.join(numbers)} }}")
+            lines += _split_rules(splits[(app, env)], f"{{ var(txn.loc) -m str {' '.join(numbers)} }}", weights)
     # a name no route claims: 404, not somebody else's site
     lines.append('    http-request return status 404 content-type text/plain string "no site here\\n" '
                  "unless { var(txn.loc) -m found }")
@@ -334,22 +341,31 @@ def sticky_cookie(route: EdgeRoute) -> str:
     return f"dyc_{route.key}"
 
 
-def _split_rules(route: EdgeRoute, mine: str) -> list[str]:
+def canary_weights(routes: list[EdgeRoute]) -> str:
+    """The weights map the configuration reads (EdgePaths.weights): a line per canary."""
+    return "".join(f"{r.key} {r.split.weight}\n" for r in sorted(routes, key=lambda r: r.key) if r.split is not None)
+
+
+def _split_rules(route: EdgeRoute, mine: str, weights: Path) -> list[str]:
     """Which release answers a request of the route (txn.track), set in rising precedence: the dice
-    by weight, then a client's sticky cookie, then a tester's header or cookie (always/never)."""
+    by weight, then a client's sticky cookie, then a tester's header or cookie (always/never). The
+    weight is read from the weights map, so a step or an abort changes it in the running process
+    (Edge.weigh_canary) with no reload; -1 there cuts everybody off the canary at once."""
     canary = route.split
     assert canary is not None
+    on = "{ var(txn.weight) -m int ge 0 }"
+
     def track(which: str) -> str:
         return f"    http-request set-var(txn.track) str({which}) if {mine}"
 
-    lines = [track("stable")]
-    if canary.weight > 0:
-        lines.append(track("canary") + f" {{ rand(100) -m int lt {canary.weight} }}")
+    lines = [track("stable"),
+             f"    http-request set-var(txn.weight) str({route.key}),map_str_int({weights},-1) if {mine}",
+             track("canary") + " { rand(100),sub(txn.weight) -m int lt 0 }"]
     if canary.sticky:
-        lines.append(track("canary") + f" {{ req.cook({sticky_cookie(route)}) -m str {canary.release} }}")
+        lines.append(track("canary") + f" {on} {{ req.cook({sticky_cookie(route)}) -m str {canary.release} }}")
     for fetch in ((f"req.hdr({canary.header})",) if canary.header else ()) + \
             ((f"req.cook({canary.cookie})",) if canary.cookie else ()):
-        lines += [track("canary") + f" {{ {fetch} -m str always }}",
+        lines += [track("canary") + f" {on} {{ {fetch} -m str always }}",
                   track("stable") + f" {{ {fetch} -m str never }}"]
     if canary.sticky:  # said once: a client with the cookie is not told again
         lines.append(f"    http-request set-var(txn.stuck) str(yes) if {mine} "
@@ -434,12 +450,12 @@ def render_edge(routes: list[EdgeRoute], site: EdgeSite, paths: EdgePaths,
         "    option redispatch 1",
         "    retry-on conn-failure",
     ]
-    lines += _frontend("http", f"{site.address}:{site.http_port}", "http", plain, [])
+    lines += _frontend("http", f"{site.address}:{site.http_port}", "http", plain, [], paths.weights)
     if certificates:  # TLS 1.2 and newer only; a name with no certificate gets no handshake
         hsts = sorted(name for name in certificates if any(r.hsts for r in owners[name]))
         crts = " ".join(f"crt {certificates[name]}" for name in sorted(certificates))
         lines += _frontend("https", f"{site.address}:{site.https_port} ssl strict-sni ssl-min-ver TLSv1.2 {crts}",
-                           "https", secure, hsts)
+                           "https", secure, hsts, paths.weights)
     for route in ordered:
         if route.servers:
             lines += _backend(upstream_name(route), route.servers)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -124,6 +125,23 @@ class HaproxyProcess:
             if procs.is_alive(pid) and self._ours(procs.read_proc(pid)):
                 send_signal(pid, signal.SIGTERM)
         self.paths.pid.unlink(missing_ok=True)
+
+    def runtime_change(self, line: str, timeout: float = 2.0) -> None:
+        """One change by HAProxy's runtime API (`set map ...`), to the running process over its admin
+        socket; RouterError when nothing answers there, or HAProxy refuses it."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(timeout)
+                conn.connect(str(self.paths.admin))
+                conn.sendall(line.encode() + b"\n")
+                answer = b""
+                while chunk := conn.recv(4096):
+                    answer += chunk
+        except OSError as exc:
+            raise RouterError(f"{self.name}: its admin socket {self.paths.admin} did not answer: {exc}") from exc
+        text = answer.decode(errors="replace").strip()
+        if text:  # a change answers nothing; a refusal says why ("entry not found.")
+            raise RouterError(f"{self.name}: HAProxy refused `{' '.join(line.split()[:2])}`: {text}")
 
     # internals -----------------------------------------------------------
     def install(self, text: str) -> None:

@@ -665,6 +665,15 @@ class FakeEdge:
         self.engine.step("edge drained")
         return True
 
+    def weigh_canary(self, app: str, env: str, weight: int) -> bool:
+        route = self.routes.get((app, env))
+        if route is None or route.split is None:
+            return False
+        self.engine.step(f"edge canary {app}/{env} {weight}%")
+        if weight >= 0:
+            self.routes[(app, env)] = replace(route, canary=replace(route.split, weight=weight))
+        return True
+
     def route(self, app: str, env: str) -> EdgeRoute | None:
         return self.routes.get((app, env))
 

@@ -61,9 +61,9 @@ def test_a_canary_goes_through_its_steps_then_the_stable_release_goes(dockyard_e
     starts = [a for a in acts if a.startswith("create shop_live_web_green")]
     assert len(starts) == 2  # the canary beside the stable release (blue), before any weight
     edge_changes = [a for a in acts if a.startswith("edge ")]
-    # the split at 10 %, at 50 % (the stable servers stay: judged at once, no drain), then every
-    # request to the canary, drained before the stable replicas go
-    assert edge_changes[:2] == [stable, stable] and edge_changes[3] == "edge drained"
+    # the split at 10 % (the stable servers stay: judged at once, no drain), 50 % in the running edge,
+    # then every request to the canary, drained before the stable replicas go
+    assert edge_changes[:2] == [stable, "edge canary shop/live 50%"] and edge_changes[3] == "edge drained"
     assert edge_changes[2] != stable and len(edge_changes) == 4
     assert acts.index(edge_changes[2]) < min(i for i, a in enumerate(acts) if a.startswith("remove shop_live_web_blue"))
     assert set(site.running().values()) == {r2}
@@ -89,6 +89,11 @@ def test_a_failing_canary_is_aborted_at_its_first_step_and_the_stable_release_st
     assert set(site.running().values()) == {r1}
     route = site.edge.routes[("shop", "live")]
     assert route.canary is None and len(route.servers) == 2
+    # nobody to the canary at once, then its route goes (a reload), drained before its replicas go
+    edge_changes = [a for a in site.actions if a.startswith("edge ")]
+    cut = edge_changes.index("edge canary shop/live -1%")
+    assert edge_changes[cut + 1] == f"edge shop.test -> {','.join(route.servers)}"
+    assert edge_changes[cut + 2] == "edge drained"
     rollout = RolloutStore(site.db).latest("shop", "live")
     assert rollout is not None and rollout.state == "aborted" and rollout.weight == 0
     assert [(s["weight"], s["decision"]) for s in rollout.results] == [(10, "abort")]

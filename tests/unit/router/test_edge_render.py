@@ -184,7 +184,7 @@ backend shop__production
 def test_a_canary_splits_the_requests_of_its_route_exact() -> None:
     """The dice by weight, then the sticky cookie, then a tester's header and cookie (always, never);
     the canary's backend where the track says so, the cookie set once on a canary answer."""
-    from dockyard.router.edge_render import Canary
+    from dockyard.router.edge_render import Canary, canary_weights
 
     route = EdgeRoute("shop", "production", ("shop.example.com",), ("127.0.0.1:8000",),
                       canary=Canary("r2", ("127.0.0.1:9000", "127.0.0.1:9001"), 25, True, "X-Canary", "canary"))
@@ -201,11 +201,16 @@ frontend http
     http-request set-var(txn.app) str(shop) if { var(txn.loc) -m str 1 }
     http-request set-var(txn.env) str(production) if { var(txn.loc) -m str 1 }
     http-request set-var(txn.track) str(stable) if { var(txn.loc) -m str 1 }
-    http-request set-var(txn.track) str(canary) if { var(txn.loc) -m str 1 } { rand(100) -m int lt 25 }
-    http-request set-var(txn.track) str(canary) if { var(txn.loc) -m str 1 } { req.cook(dyc_shop_production) -m str r2 }
-    http-request set-var(txn.track) str(canary) if { var(txn.loc) -m str 1 } { req.hdr(X-Canary) -m str always }
+    http-request set-var(txn.weight) str(shop_production),map_str_int(/h/edge/canary-weights.map,-1) if \
+{ var(txn.loc) -m str 1 }
+    http-request set-var(txn.track) str(canary) if { var(txn.loc) -m str 1 } { rand(100),sub(txn.weight) -m int lt 0 }
+    http-request set-var(txn.track) str(canary) if { var(txn.loc) -m str 1 } { var(txn.weight) -m int ge 0 } \
+{ req.cook(dyc_shop_production) -m str r2 }
+    http-request set-var(txn.track) str(canary) if { var(txn.loc) -m str 1 } { var(txn.weight) -m int ge 0 } \
+{ req.hdr(X-Canary) -m str always }
     http-request set-var(txn.track) str(stable) if { var(txn.loc) -m str 1 } { req.hdr(X-Canary) -m str never }
-    http-request set-var(txn.track) str(canary) if { var(txn.loc) -m str 1 } { req.cook(canary) -m str always }
+    http-request set-var(txn.track) str(canary) if { var(txn.loc) -m str 1 } { var(txn.weight) -m int ge 0 } \
+{ req.cook(canary) -m str always }
     http-request set-var(txn.track) str(stable) if { var(txn.loc) -m str 1 } { req.cook(canary) -m str never }
     http-request set-var(txn.stuck) str(yes) if { var(txn.loc) -m str 1 } { req.cook(dyc_shop_production) -m str r2 }
     http-request return status 404 content-type text/plain string "no site here\\n" unless { var(txn.loc) -m found }
@@ -221,16 +226,22 @@ backend shop__production__canary
     server 127.0.0.1:9001 127.0.0.1:9001
 '''
     assert EdgeRoute.from_json(route.to_json()) == route
+    # the weight is the map's, which the edge writes beside the configuration (and changes at runtime)
+    other = EdgeRoute("blog", "live", ("blog.example.com",), ("127.0.0.1:8100",),
+                      canary=Canary("b7", ("127.0.0.1:9100",), 5))
+    assert canary_weights([route, other, EdgeRoute("wiki", "live", ("wiki.example.com",), ("127.0.0.1:8200",))]) \
+        == "blog_live 5\nshop_production 25\n"
 
 
 def test_a_canary_at_weight_0_without_stickiness_only_reaches_testers() -> None:
-    from dockyard.router.edge_render import Canary
+    from dockyard.router.edge_render import Canary, canary_weights
 
     route = EdgeRoute("shop", "production", ("shop.example.com",), ("127.0.0.1:8000",),
                       canary=Canary("r2", ("127.0.0.1:9000",), 0, False, "X-Canary"))
     text = render_edge([route], EdgeSite("127.0.0.1", 8080), PATHS)
-    assert "rand(" not in text and "Set-Cookie" not in text and "dyc_" not in text
-    assert "{ req.hdr(X-Canary) -m str always }" in text and "req.cook(" not in text
+    assert "Set-Cookie" not in text and "dyc_" not in text and "req.cook(" not in text
+    assert "{ var(txn.weight) -m int ge 0 } { req.hdr(X-Canary) -m str always }" in text
+    assert canary_weights([route]) == "shop_production 0\n"  # rand(100) - 0 is never below 0
     # a canary with no replica left: no split at all
     gone = EdgeRoute("shop", "production", ("shop.example.com",), ("127.0.0.1:8000",), canary=Canary("r2", ()))
     assert "track" not in render_edge([gone], EdgeSite("127.0.0.1", 8080), PATHS).replace(ACCESS_FORMAT, "")
