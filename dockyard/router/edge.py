@@ -4,11 +4,11 @@ Files live under $DOCKYARD_HOME/edge/: haproxy.cfg (rendered by edge_render.rend
 route), routes/<app>_<env>.json (one per environment: what it claims and what serves it), tls/
 (each name's certificate and key in one file, as HAProxy loads them), canary-weights.map (each
 canary's share, which a step changes in the running process over the admin socket: no reload),
-logs/access-*.log (one per HAProxy process) and HAProxy's pid file, error log and admin socket. A change of one route is
-checked against every other route's claims, rendered with all of them, checked by `haproxy -c` and
-loaded with a seamless reload (HaproxyProcess.serve); only then does its route file replace the old
-one. Changes, and the reloads that rotate the access log, are serialized by a lock file: two
-deploys of different environments do not lose each other's route.
+logs/access-*.log (one per HAProxy process) and HAProxy's pid file, error log and admin socket.
+A change of one route is checked against every other route's claims, rendered with all of them,
+checked by `haproxy -c` and loaded with a seamless reload (HaproxyProcess.serve); only then does its
+route file replace the old one. Changes, and the reloads that rotate the access log, are serialized
+by a lock file: two deploys of different environments do not lose each other's route.
 
 HAProxy, not nginx (bench/edge_proxies.py, docs/edge.md): with client keep-alive it serves about as
 fast as the replica alone, and its reload closes an idle kept-alive connection only after that
