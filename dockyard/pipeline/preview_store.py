@@ -38,11 +38,15 @@ MIGRATIONS = Migrations("previews", [
     );
     CREATE INDEX previews_run ON previews (run_id);
     """),
+    Migration("""
+    -- the provider's time of the last event applied: an older one is a replay (pipeline/previews.py)
+    ALTER TABLE previews ADD COLUMN event_at REAL NOT NULL DEFAULT 0;
+    """),
 ])
 
 HOLDING = ("building", "ready", "failed", "closing")  # what counts against previews.max
 _COLUMNS = ("app, number, state, commit_sha, trusted, provider, repo, project_id, url, run_id, seeded, ttl_s, "
-            "message, created_at, updated_at")
+            "message, created_at, updated_at, event_at")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class PreviewRow:
     message: str
     created_at: float
     updated_at: float
+    event_at: float = 0.0  # the provider's time of the last event applied (0: none said one)
 
     @property
     def env(self) -> str:
@@ -76,9 +81,9 @@ class PreviewRow:
 
 def _row(values: tuple[Any, ...]) -> PreviewRow:
     app, number, state, commit, trusted, provider, repo, project_id, url, run_id, seeded, ttl_s, message, \
-        created, updated = values
+        created, updated, event_at = values
     return PreviewRow(app, number, state, commit, bool(trusted), provider, repo, project_id, url, run_id,
-                      bool(seeded), ttl_s, message, created, updated)
+                      bool(seeded), ttl_s, message, created, updated, event_at)
 
 
 class PreviewStore:
@@ -152,6 +157,12 @@ class PreviewStore:
     def set_state(self, app: str, number: int, state: str, message: str = "", url: str | None = None) -> None:
         self.conn.execute("UPDATE previews SET state=?, message=?, url=COALESCE(?, url), updated_at=? "
                           "WHERE app=? AND number=?", (state, message, url, time.time(), app, number))
+
+    def saw_event(self, app: str, number: int, at: float | None) -> None:
+        """An event of the provider's time `at` was applied to the preview (None: by hand, no time)."""
+        if at is not None:
+            self.conn.execute("UPDATE previews SET event_at=MAX(event_at, ?) WHERE app=? AND number=?",
+                              (at, app, number))
 
     def mark_seeded(self, app: str, number: int) -> None:
         self.conn.execute("UPDATE previews SET seeded=1 WHERE app=? AND number=?", (app, number))

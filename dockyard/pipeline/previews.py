@@ -28,7 +28,7 @@ from dockyard.pipeline.store import RunStore
 from dockyard.spec import AppSpec, load_spec
 from dockyard.state.audit import AuditLog
 from dockyard.state.db import StateDB
-from dockyard.vocabulary import preview_name
+from dockyard.vocabulary import preview_name, rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class PreviewEvent:
     provider: str = "hand"  # github | gitlab | gitea | hand
     repo: str = ""  # the base repository's full name, for the commit-status URL
     project_id: str = ""
+    at: float | None = None  # when the pull request changed, as the signed payload says (None by hand)
 
 
 def run_branch(number: int) -> str:
@@ -88,11 +89,21 @@ def _request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) -
     head_ref = event.head_ref or f"refs/pull/{event.number}/head"
     mirror, head = fetch_ref(app, record.repo, head_ref, f"refs/dockyard/pull/{event.number}")
     outcome: dict[str, Any] = {"app": app, "preview": env, "commit_sha": event.commit or head}
+    last = PreviewStore(db).get(app, event.number)
+    if event.at is not None and last is not None and event.at < last.event_at:
+        # signed, so not forged, but sent again under a new delivery id: a close replayed after a
+        # reopen of the same commit would take the preview down
+        message = (f"the event is of {rfc3339(event.at)}, older than the last one applied to {env} "
+                   f"({rfc3339(last.event_at)}): a replay; nothing done")
+        _audit(db, by, source, app, event.number, f"ignored: {message}", event.commit)
+        return {**outcome, "reason": "stale", "message": message}
     if event.move == "close":
         if event.commit and head not in (None, event.commit):  # a replayed close of an older head
             return {**outcome, "reason": "not-head", "message": f"commit {event.commit[:12]} is not the head of "
                     f"{head_ref}: an older event; nothing done"}
-        return close(db, app, event.number, by, source, f"{event.provider} pull request closed")
+        closed = close(db, app, event.number, by, source, f"{event.provider} pull request closed")
+        PreviewStore(db).saw_event(app, event.number, event.at)
+        return closed
     if head is None:
         raise NotFound(f"{record.repo} has no {head_ref}: nothing to preview",
                        hint="a pull request's commits are under refs/pull/N/head (GitLab: refs/merge-requests/N/head)")
@@ -143,6 +154,7 @@ def _request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) -
         previews.set_state(app, event.number, "failed", "its run could not be queued")  # not building forever
         raise
     previews.set_run(app, event.number, run_id)
+    previews.saw_event(app, event.number, event.at)
     _status(row, CommitStatus("pending", f"building preview {env}" + ("" if row.trusted else " (untrusted)")))
     _audit(db, by, source, app, event.number, f"run {run_id} queued", commit)
     log.info("preview %s/%s: run %s queued for %s", app, env, run_id, commit[:12])

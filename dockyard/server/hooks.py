@@ -157,7 +157,8 @@ def handle_pull_request(provider: str, headers: Mapping[str, str], body: bytes, 
             return _answer([{"app": app, "preview": f"pr-{pull.number}", "reason": "duplicate",
                              "message": f"delivery {delivery} was received before; nothing done"} for app in apps])
         event = PreviewEvent(number=pull.number, move=pull.move, commit=pull.commit, head_ref=pull.head_ref,
-                             fork=pull.fork, provider=provider, repo=pull.repo, project_id=pull.project_id)
+                             fork=pull.fork, provider=provider, repo=pull.repo, project_id=pull.project_id,
+                             at=pull.at)
         outcomes = []
         try:
             for app in apps:

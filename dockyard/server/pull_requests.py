@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from dockyard.server.webhooks import BadPayload, json_object, strings_in
@@ -37,6 +38,7 @@ class PullRequest:
     fork: bool
     repo: str  # the base repository's full name (team/shop): the commit-status URL's {repo}
     project_id: str = ""  # GitLab's project id: the commit-status URL's {project_id}
+    at: float | None = None  # when the pull request last changed, as the provider says (signed with the body)
 
 
 def is_pull_request(provider: str, event: str) -> bool:
@@ -53,6 +55,18 @@ def _number(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise BadPayload(f"the payload has no pull request number in {what!r}")
     return value
+
+
+def _moment(value: Any) -> float | None:
+    """The provider's time of the change (GitHub, Gitea: ISO 8601; GitLab also "2026-12-07 21:00:00
+    UTC"), epoch seconds; None when it gives none or one that is not a time."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace(" UTC", "+00:00").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _commit(value: Any, what: str) -> str:
@@ -81,7 +95,7 @@ def parse_pull_request(provider: str, body: bytes) -> PullRequest:
                        move=OPENS.get(action, ""), action=action,
                        commit=_commit(_section(pull, "head").get("sha"), "pull_request.head.sha"),
                        head_ref=f"refs/pull/{number}/head", fork=not head or head_id != base_id,
-                       repo=str(base.get("full_name") or ""))
+                       repo=str(base.get("full_name") or ""), at=_moment(pull.get("updated_at")))
 
 
 def _gitlab(data: dict[str, Any]) -> PullRequest:
@@ -103,4 +117,5 @@ def _gitlab(data: dict[str, Any]) -> PullRequest:
                        commit=_commit(_section(attrs, "last_commit").get("id"), "object_attributes.last_commit.id"),
                        head_ref=f"refs/merge-requests/{number}/head", fork=source is None or source != target,
                        repo=str(project.get("path_with_namespace") or ""),
-                       project_id=str(target if target is not None else project.get("id") or ""))
+                       project_id=str(target if target is not None else project.get("id") or ""),
+                       at=_moment(attrs.get("updated_at")))

@@ -260,20 +260,29 @@ def test_gitlab_merge_requests_and_gitea_pull_requests_open_and_close_previews(
                 "iid": 4, "action": action, "source_project_id": 42, "target_project_id": 42,
                 "last_commit": {"id": sha}, **extra}})
 
-        body = merge_request("open", {})
-        answer = httpx.post(f"{server.url}/hooks/gitlab", content=body, timeout=60,
-                            headers=signed_headers("gitlab", SECRET, body, "Merge Request Hook"))
+        def gitlab(body: bytes) -> httpx.Response:  # each time under a new delivery id
+            return httpx.post(f"{server.url}/hooks/gitlab", content=body, timeout=60,
+                              headers=signed_headers("gitlab", SECRET, body, "Merge Request Hook"))
+
+        body = merge_request("open", {"updated_at": "2026-12-07 10:00:00 UTC"})
+        answer = gitlab(body)
         assert answer.status_code == 202 and answer.json()["runs"][0]["preview"] == "pr-4", answer.text
         wait_for(server, app, {4: ("ready",)})
         assert page(http, "pr-4.hub.test", "/") == "merge request 4\n"
         assert [b["state"] for p, b, _ in receiver.seen if p == f"/gitlab/42/{sha}"] == ["pending", "success"]
-        body = merge_request("update", {})  # a title changed, no commit: nothing to do
-        answer = httpx.post(f"{server.url}/hooks/gitlab", content=body, timeout=60,
-                            headers=signed_headers("gitlab", SECRET, body, "Merge Request Hook"))
+        answer = gitlab(merge_request("update", {}))  # a title changed, no commit: nothing to do
         assert answer.status_code == 202 and "changes no code" in answer.json()["ignored"]
-        body = merge_request("merge", {})
-        assert httpx.post(f"{server.url}/hooks/gitlab", content=body, timeout=60,
-                          headers=signed_headers("gitlab", SECRET, body, "Merge Request Hook")).status_code == 202
+        closing = merge_request("close", {"updated_at": "2026-12-07 10:05:00 UTC"})
+        assert gitlab(closing).status_code == 202
+        wait_for(server, app, {4: ("closed",)})
+        assert gitlab(merge_request("reopen", {"updated_at": "2026-12-07 10:10:00 UTC"})).status_code == 202
+        wait_for(server, app, {4: ("ready",)})
+        # the close sent again under a new delivery id (its signed body as it was), after the reopen of
+        # the same commit: a replay, refused by its time; the preview stays
+        replayed = gitlab(closing)
+        assert replayed.status_code == 200 and replayed.json()["skipped"][0]["reason"] == "stale", replayed.text
+        assert rows(server, app)[4]["state"] == "ready" and page(http, "pr-4.hub.test", "/") == "merge request 4\n"
+        assert gitlab(merge_request("merge", {"updated_at": "2026-12-07 10:15:00 UTC"})).status_code == 202
         wait_for(server, app, {4: ("closed",)})
 
         gitea = json.loads(pull_request(app, bare, "opened", 5, push_pull(app, bare, 5, "gitea five\n")))

@@ -152,3 +152,14 @@ def test_a_preview_whose_run_was_cancelled_by_hand_is_failed_then_expires(tmp_pa
     taken = expire(db, now=10**10)  # long past its ttl: its take-down is queued; pr-2 still builds
     assert [(t["preview"], "run" in t) for t in taken] == [("pr-1", True)]
     assert previews.get("shop", 1).state == "closing"  # type: ignore[union-attr]
+
+
+def test_the_time_of_the_last_event_applied_only_rises(store: PreviewStore) -> None:
+    claim(store, 7)
+    assert store.get("shop", 7).event_at == 0.0  # type: ignore[union-attr]
+    store.saw_event("shop", 7, 1000.0)
+    store.saw_event("shop", 7, 900.0)  # an older event applied later (by hand, a race): the newest stays
+    store.saw_event("shop", 7, None)  # by hand: no time
+    assert store.get("shop", 7).event_at == 1000.0  # type: ignore[union-attr]
+    claim(store, 7, commit="b" * 40)  # an update keeps it
+    assert store.get("shop", 7).event_at == 1000.0  # type: ignore[union-attr]

@@ -54,7 +54,7 @@ def gitea_pull(action: str, number: int = 4, head_repo: str = "team/shop",
                 "clone_url": f"http://{host}/{full_name}.git", "default_branch": "main"}
 
     pull = {"id": 12, "url": f"http://{host}/{base_repo}/pulls/{number}", "number": number, "title": "basket",
-            "state": "open", "merged": False,
+            "state": "open", "merged": False, "updated_at": "2026-12-01T10:05:00+01:00",
             "head": {"label": "basket", "ref": "basket", "sha": HEAD, "repo_id": repo(head_repo)["id"],
                      "repo": repo(head_repo)},
             "base": {"label": "main", "ref": "main", "sha": BASE_SHA, "repo_id": 140, "repo": repo(base_repo)}}
@@ -74,7 +74,7 @@ def gitlab_merge_request(action: str, iid: int = 3, source_project_id: int = 15,
         "id": 99, "iid": iid, "target_branch": "main", "source_branch": "basket",
         "source_project_id": source_project_id, "target_project_id": 15, "author_id": 4, "title": "Add a basket",
         "state": {"merge": "merged", "close": "closed"}.get(action, "opened"), "merge_status": "can_be_merged",
-        "url": f"http://{host}/team/shop/-/merge_requests/{iid}",
+        "url": f"http://{host}/team/shop/-/merge_requests/{iid}", "updated_at": "2026-12-01 10:10:00 UTC",
         "last_commit": {"id": HEAD, "message": "basket", "timestamp": "2026-12-01T10:00:00+00:00",
                         "author": {"name": "Dev", "email": "dev@example.invalid"}},
         "action": action,
@@ -107,7 +107,7 @@ def test_which_events_are_pull_requests() -> None:
 def test_a_github_pull_request_opened() -> None:
     assert parse_pull_request("github", body(github_pull("opened"))) == PullRequest(
         urls=GITHUB_URLS, names=("acme/shop", "shop"), number=7, move="open", action="opened", commit=HEAD,
-        head_ref="refs/pull/7/head", fork=False, repo="acme/shop", project_id="")
+        head_ref="refs/pull/7/head", fork=False, repo="acme/shop", project_id="", at=1796119200.0)
 
 
 @pytest.mark.parametrize(("action", "move"), [
@@ -139,7 +139,7 @@ def test_a_gitea_pull_request_synchronized() -> None:
         urls=("http://gitea.example.invalid/team/shop.git", "git@gitea.example.invalid:team/shop.git",
               "http://gitea.example.invalid/team/shop"),
         names=("team/shop", "shop"), number=4, move="update", action="synchronized", commit=HEAD,
-        head_ref="refs/pull/4/head", fork=False, repo="team/shop", project_id="")
+        head_ref="refs/pull/4/head", fork=False, repo="team/shop", project_id="", at=1796115900.0)
 
 
 def test_gitea_opened_closed_and_from_a_fork() -> None:
@@ -154,7 +154,7 @@ def test_a_gitlab_merge_request_opened() -> None:
     assert parse_pull_request("gitlab", body(gitlab_merge_request("open"))) == PullRequest(
         urls=("http://gitlab.example.invalid/team/shop.git", "git@gitlab.example.invalid:team/shop.git"),
         names=("team/shop", "shop"), number=3, move="open", action="open", commit=HEAD,
-        head_ref="refs/merge-requests/3/head", fork=False, repo="team/shop", project_id="15")
+        head_ref="refs/merge-requests/3/head", fork=False, repo="team/shop", project_id="15", at=1796119800.0)
 
 
 def test_gitlab_updates_move_only_with_new_commits() -> None:
@@ -229,3 +229,10 @@ def test_a_pull_request_matches_the_app_of_its_base_repository() -> None:
     gitea = parse_pull_request("gitea", body(gitea_pull("opened", head_repo="mallory/shop")))
     assert match_apps(gitea, [("tea", "ssh://git@gitea.example.invalid:22/team/shop.git"),
                               ("mallory", "http://gitea.example.invalid/mallory/shop.git")]) == ["tea"]
+
+
+@pytest.mark.parametrize("value", [None, "", "yesterday", 1764583200, "2026-13-01T10:00:00Z"])
+def test_a_time_that_is_not_one_is_none(value: Any) -> None:
+    payload = github_pull("closed")
+    payload["pull_request"]["updated_at"] = value
+    assert parse_pull_request("github", body(payload)).at is None
