@@ -89,12 +89,13 @@ def _request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) -
     head_ref = event.head_ref or f"refs/pull/{event.number}/head"
     mirror, head = fetch_ref(app, record.repo, head_ref, f"refs/dockyard/pull/{event.number}")
     outcome: dict[str, Any] = {"app": app, "preview": env, "commit_sha": event.commit or head}
-    last = PreviewStore(db).get(app, event.number)
-    if event.at is not None and last is not None and event.at < last.event_at:
+    previews = PreviewStore(db)
+    current = previews.get(app, event.number)
+    if event.at is not None and current is not None and event.at < current.event_at:
         # signed, so not forged, but sent again under a new delivery id: a close replayed after a
         # reopen of the same commit would take the preview down
         message = (f"the event is of {rfc3339(event.at)}, older than the last one applied to {env} "
-                   f"({rfc3339(last.event_at)}): a replay; nothing done")
+                   f"({rfc3339(current.event_at)}): a replay; nothing done")
         _audit(db, by, source, app, event.number, f"ignored: {message}", event.commit)
         return {**outcome, "reason": "stale", "message": message}
     if event.move == "close":
@@ -102,7 +103,7 @@ def _request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) -
             return {**outcome, "reason": "not-head", "message": f"commit {event.commit[:12]} is not the head of "
                     f"{head_ref}: an older event; nothing done"}
         closed = close(db, app, event.number, by, source, f"{event.provider} pull request closed")
-        PreviewStore(db).saw_event(app, event.number, event.at)
+        previews.saw_event(app, event.number, event.at)
         return closed
     if head is None:
         raise NotFound(f"{record.repo} has no {head_ref}: nothing to preview",
@@ -114,7 +115,6 @@ def _request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) -
                 "message": f"commit {event.commit[:12]} is not the head of {head_ref} ({head[:12]}): an older event; "
                            "nothing queued"}
     commit = head
-    current = PreviewStore(db).get(app, event.number)
     if current is not None and current.state in ("building", "ready") and current.commit == commit:
         _audit(db, by, source, app, event.number, f"ignored: {env} already has {commit[:12]}", commit)
         return {**outcome, "commit_sha": commit, "reason": "duplicate",
@@ -136,7 +136,6 @@ def _request(db: StateDB, app: str, event: PreviewEvent, by: str, source: str) -
             report_later(event.provider, event.repo, commit, event.number, event.project_id,
                          CommitStatus("failure", f"no preview: {said}"))
         raise
-    previews = PreviewStore(db)
     row = previews.claim(app, event.number, commit, not event.fork, event.provider, event.repo, event.project_id,
                          cap=policy.previews.max, ttl_s=policy.previews.ttl)
     if row is None:
